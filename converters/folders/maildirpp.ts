@@ -1,0 +1,78 @@
+import { decodeMutf7, encodeMutf7 } from './mutf7.js';
+
+/**
+ * Maildir++ folder directory names ("." + levels joined by ".") <-> MailboxPath ("Work/Projects", INBOX canonical).
+ *
+ * Levels are stored in modified UTF-7, as Dovecot does by default for Maildir++.
+ *
+ * The rule for a literal "." inside one level (a source folder called "v1.2"): Maildir++ uses "." as its hierarchy
+ * separator, so writing it raw would silently turn "v1.2" into "v1" > "2" and merge it with a real "v1" folder. We
+ * store it the way Courier's maildir(5) does: as modified UTF-7 of U+002E, i.e. "&AC4-". Dovecot then shows the
+ * folder as "v1.2" inside its parent, and no two source folders can ever map to one directory. "/" inside a level
+ * (possible in mbox file names only through escapes, and in IMAP names with another separator) is encoded the same
+ * way ("&AC8-").
+ */
+
+export class FolderNameError extends Error {}
+
+const controlChars = /[\u0000-\u001f\u007f]/;
+
+/** Checks one hierarchy level from an untrusted source (a file name, an IMAP LIST reply). */
+export function validateFolderLevel(level: string): string | undefined {
+  if (level.length === 0) return 'empty folder name';
+  if (level === '.' || level === '..') return `folder name "${level}" is a path traversal`;
+  if (controlChars.test(level)) return 'folder name contains control characters';
+  return undefined;
+}
+
+function encodeLevel(level: string): string {
+  const problem = validateFolderLevel(level);
+  if (problem) throw new FolderNameError(problem);
+  // Encode '.' and '/' specially: encodeMutf7 leaves them direct, so split around them.
+  let out = '';
+  for (const part of level.split(/([./])/)) {
+    if (part === '.') out += '&AC4-';
+    else if (part === '/') out += '&AC8-';
+    else out += encodeMutf7(part);
+  }
+  return out;
+}
+
+/** Maximum bytes of one directory name on the filesystems we write to (Dovecot says 254 for Maildir++). */
+export const maxMaildirppNameBytes = 254;
+
+/**
+ * "Work/Projects" -> ".Work.Projects"; "INBOX" -> "" (the maildir root itself).
+ * Throws FolderNameError for names that cannot be stored safely.
+ */
+export function mailboxPathToMaildirpp(path: string): string {
+  if (isInbox(path)) return '';
+  const levels = path.split('/');
+  // "INBOX/Sent" is the same folder as "Sent" in the usual INBOX.-prefixed namespace
+  if (levels.length > 1 && isInbox(levels[0]!)) levels.shift();
+  const name = `.${levels.map(encodeLevel).join('.')}`;
+  if (Buffer.byteLength(name) > maxMaildirppNameBytes) {
+    throw new FolderNameError(`folder name is longer than ${maxMaildirppNameBytes} bytes on disk: ${path}`);
+  }
+  return name;
+}
+
+/** ".Work.Projects" -> "Work/Projects"; "" or "." -> "INBOX". Throws FolderNameError for names that are not folders. */
+export function maildirppToMailboxPath(dirName: string): string {
+  if (dirName === '' || dirName === '.') return 'INBOX';
+  if (!dirName.startsWith('.') || dirName === '..') throw new FolderNameError(`not a Maildir++ folder: ${dirName}`);
+  const levels = dirName.slice(1).split('.');
+  const decoded = levels.map((level) => {
+    if (level === '') throw new FolderNameError(`empty hierarchy level in ${dirName}`);
+    return decodeMutf7(level);
+  });
+  for (const level of decoded) {
+    const problem = validateFolderLevel(level);
+    if (problem) throw new FolderNameError(`${problem}: ${dirName}`);
+  }
+  return decoded.join('/');
+}
+
+export function isInbox(name: string): boolean {
+  return name.toUpperCase() === 'INBOX';
+}

@@ -1,0 +1,101 @@
+import type { SystemFlag } from '../flags.js';
+
+/**
+ * Maildir file names: `<base>[:2,<info>]`, where base may carry `,S=<size>` and `,W=<vsize>` (Dovecot reads them to
+ * skip stat()). The base name (everything before ':') is a message's identity inside a maildir: flags live after
+ * ':2,', so a flag change renames the file but keeps the base. See shared/reference/maildir-format.md §1.
+ */
+
+export interface MaildirName {
+  /** Everything before ':' — stable across flag changes. */
+  readonly base: string;
+  /** System flag letters (D F P R S T) and keyword letters (a-z), as found; undefined when there is no ':2,' part. */
+  readonly info?: string;
+  readonly sizeBytes?: number;
+  readonly virtualSizeBytes?: number;
+}
+
+export function parseMaildirName(fileName: string): MaildirName {
+  const colon = fileName.indexOf(':');
+  // Some tools on filesystems without ':' write '!' or ';' instead; we accept ':' only, as Dovecot does by default.
+  const base = colon < 0 ? fileName : fileName.slice(0, colon);
+  let info: string | undefined;
+  if (colon >= 0) {
+    const rest = fileName.slice(colon + 1);
+    info = rest.startsWith('2,') ? rest.slice(2) : undefined;
+  }
+  const sizeMatch = /,S=(\d+)/.exec(base);
+  const vsizeMatch = /,W=(\d+)/.exec(base);
+  return {
+    base,
+    ...(info !== undefined ? { info } : {}),
+    ...(sizeMatch ? { sizeBytes: Number(sizeMatch[1]) } : {}),
+    ...(vsizeMatch ? { virtualSizeBytes: Number(vsizeMatch[1]) } : {}),
+  };
+}
+
+/** The identity of a maildir message: the part of its file name before ':'. */
+export function maildirBaseName(fileName: string): string {
+  const colon = fileName.indexOf(':');
+  return colon < 0 ? fileName : fileName.slice(0, colon);
+}
+
+const flagToLetter: Record<SystemFlag, string> = {
+  '\\Draft': 'D',
+  '\\Flagged': 'F',
+  '\\Answered': 'R',
+  '\\Seen': 'S',
+  '\\Deleted': 'T',
+};
+const letterToFlag: Record<string, SystemFlag> = { D: '\\Draft', F: '\\Flagged', R: '\\Answered', S: '\\Seen', T: '\\Deleted' };
+
+/** Keyword 'P' (passed) has no IMAP system flag: Dovecot keeps it in the name; we carry it as $Forwarded. */
+export const passedKeyword = '$Forwarded';
+
+export interface DecodedInfo {
+  readonly flags: Set<SystemFlag>;
+  /** Keyword indexes 0..25 from letters a..z; resolve names through dovecot-keywords. */
+  readonly keywordIndexes: number[];
+  readonly hasPassed: boolean;
+  /** Letters we do not know, kept so a rename can preserve them. */
+  readonly unknown: string;
+}
+
+export function decodeInfo(info: string | undefined): DecodedInfo {
+  const flags = new Set<SystemFlag>();
+  const keywordIndexes: number[] = [];
+  let hasPassed = false;
+  let unknown = '';
+  // Anything after a further ',' is a non-standard field Dovecot leaves alone (maildir-format.md §1.4).
+  const letters = (info ?? '').split(',')[0] ?? '';
+  for (const letter of letters) {
+    const flag = letterToFlag[letter];
+    if (flag) flags.add(flag);
+    else if (letter === 'P') hasPassed = true;
+    else if (letter >= 'a' && letter <= 'z') keywordIndexes.push(letter.charCodeAt(0) - 97);
+    else unknown += letter;
+  }
+  return { flags, keywordIndexes, hasPassed, unknown };
+}
+
+/** Builds the letters after ':2,' sorted by byte value, as the spec and Dovecot require. */
+export function formatInfo(flags: Iterable<SystemFlag>, keywordIndexes: Iterable<number>, options: { passed?: boolean } = {}): string {
+  const letters = new Set<string>();
+  for (const flag of flags) letters.add(flagToLetter[flag]);
+  if (options.passed) letters.add('P');
+  for (const index of keywordIndexes) {
+    if (index < 0 || index > 25) throw new RangeError(`keyword index ${index} does not fit a maildir file name`);
+    letters.add(String.fromCharCode(97 + index));
+  }
+  return [...letters].sort().join('');
+}
+
+/** `<base>:2,<info>` for cur/; a message in new/ carries no info part. */
+export function formatMaildirName(base: string, info: string | undefined): string {
+  return info === undefined ? base : `${base}:2,${info}`;
+}
+
+/** Characters a base name must not contain: '/' (path), ':' (info separator), NUL; and it must not start with '.'. */
+export function isSafeBaseName(base: string): boolean {
+  return base.length > 0 && base.length <= 200 && !base.startsWith('.') && !/[/:\u0000\n\r]/.test(base);
+}

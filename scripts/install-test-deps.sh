@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the integration tests and benchmarks run for real, when they are missing:
+# rsync, OpenSSH's server, Dovecot (core + IMAP), and the benchmark peers mb2md and mbsync (isync).
+# Idempotent and quiet when everything is there; needs root (or sudo) only when something must be installed.
+set -euo pipefail
+
+need=()
+command -v rsync >/dev/null 2>&1 || need+=(rsync)
+[ -x /usr/sbin/sshd ] || need+=(openssh-server)
+command -v ssh >/dev/null 2>&1 || need+=(openssh-client)
+command -v doveadm >/dev/null 2>&1 || need+=(dovecot-core)
+[ -x /usr/lib/dovecot/imap ] || need+=(dovecot-imapd)
+command -v openssl >/dev/null 2>&1 || need+=(openssl)
+if [ "${MAILSHIFT_BENCH_DEPS:-}" = 1 ]; then
+  command -v mb2md >/dev/null 2>&1 || need+=(mb2md)
+  command -v mbsync >/dev/null 2>&1 || need+=(isync)
+  [ -x /usr/bin/time ] || need+=(time)
+fi
+
+if [ ${#need[@]} -eq 0 ]; then
+  exit 0
+fi
+
+echo "install-test-deps: installing ${need[*]}" >&2
+sudo=""
+if [ "$(id -u)" -ne 0 ]; then
+  if command -v sudo >/dev/null 2>&1; then sudo="sudo"; else
+    echo "install-test-deps: need root to install ${need[*]}; run: apt-get install -y ${need[*]}" >&2
+    exit 78
+  fi
+fi
+export DEBIAN_FRONTEND=noninteractive
+# Dovecot's package starts the system service on install; we run our own instances on free ports, so keep the
+# package's service from starting (it would hold ports 143/993 and is not ours to manage).
+if [ ! -e /usr/sbin/policy-rc.d ]; then
+  printf '#!/bin/sh\nexit 101\n' | $sudo tee /usr/sbin/policy-rc.d >/dev/null
+  $sudo chmod +x /usr/sbin/policy-rc.d
+  remove_policy=1
+fi
+$sudo apt-get update -qq >/dev/null
+$sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+if [ "${remove_policy:-0}" = 1 ]; then $sudo rm -f /usr/sbin/policy-rc.d; fi
+echo "install-test-deps: done" >&2

@@ -1,0 +1,83 @@
+#!/usr/bin/env node
+import { readFileSync } from 'node:fs';
+import { CommanderError } from 'commander';
+import { createLogger, type Logger, type LogLevel } from '../core/logger.js';
+import { ExitCode, type ExitCodeValue } from '../core/exit-codes.js';
+import { isMailshiftError, MailshiftError } from '../core/errors.js';
+import { buildProgram } from './program.js';
+import type { CliContext, GlobalOptions } from './context.js';
+import { formatError } from './render.js';
+
+// The only module that exits the process: everything below reports through setExitCode or by throwing.
+async function main(argv: string[]): Promise<ExitCodeValue> {
+  const controller = new AbortController();
+  let interrupts = 0;
+  process.on('SIGINT', () => {
+    interrupts += 1;
+    if (interrupts > 1) process.exit(ExitCode.interrupted);
+    process.stderr.write('\ninterrupted: finishing the current step, press Ctrl-C again to stop at once\n');
+    controller.abort();
+  });
+  process.on('SIGTERM', () => controller.abort());
+
+  let exitCode: ExitCodeValue = ExitCode.ok;
+  let logger: Logger | undefined;
+  const globals = (): GlobalOptions => program.opts<GlobalOptions>();
+  const ctx: CliContext = {
+    out: (text) => process.stdout.write(text),
+    err: (text) => process.stderr.write(text),
+    isInteractive: Boolean(process.stderr.isTTY),
+    signal: controller.signal,
+    env: process.env,
+    readStdin: async () => {
+      const chunks: Buffer[] = [];
+      for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+      return Buffer.concat(chunks).toString('utf8');
+    },
+    logger: () => {
+      if (!logger) {
+        const g = globals();
+        const level: LogLevel = g.debug ? 'debug' : g.quiet ? 'warn' : 'info';
+        logger = createLogger({ level });
+      }
+      return logger;
+    },
+    setExitCode: (code) => {
+      // The most serious outcome wins: a later "ok" never hides an earlier failure.
+      if (exitCode === ExitCode.ok || code !== ExitCode.ok) exitCode = code;
+    },
+  };
+  const program = buildProgram(ctx, readVersion());
+  try {
+    await program.parseAsync(argv);
+    return exitCode;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.exitCode === 0) return ExitCode.ok;
+      return ExitCode.usage;
+    }
+    const g = globals();
+    const failure = isMailshiftError(err)
+      ? err
+      : new MailshiftError('MAILSHIFT_INTERNAL', err instanceof Error ? err.message : String(err), {
+          hint: 'this is a bug in mailshift; run again with --debug and report the output',
+          cause: err,
+        });
+    if (g.json) process.stdout.write(`${JSON.stringify({ ok: false, error: failure.toJSON() }, null, 2)}\n`);
+    process.stderr.write(formatError(failure, { withStack: Boolean(g.debug) }));
+    return failure.exitCode;
+  }
+}
+
+function readVersion(): string {
+  try {
+    const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version?: unknown };
+    return typeof pkg.version === 'string' ? pkg.version : '0.0.0';
+  } catch {
+    return '0.0.0';
+  }
+}
+
+const code = await main(process.argv);
+// Let stdout drain before exiting: a --json document piped to another program must arrive whole.
+process.stdout.write('', () => process.exit(code));

@@ -1,0 +1,21 @@
+import { Command } from 'commander';
+import type { CliContext } from './context.js';
+
+/** A command module adds itself to the program; keep this list in the order `--help` should show. */
+export type RegisterCommand = (program: Command, ctx: CliContext) => void;
+
+const commands: RegisterCommand[] = [];
+
+export function buildProgram(ctx: CliContext, version: string): Command {
+  const program = new Command('mailshift')
+    .description('Move mail between servers without losing a single message.')
+    .version(version)
+    .option('--json', 'print one machine-readable result document on stdout')
+    .option('--debug', 'verbose logs and stack traces on stderr')
+    .option('-q, --quiet', 'only warnings and errors on stderr')
+    .showHelpAfterError()
+    .configureOutput({ writeOut: ctx.out, writeErr: ctx.err })
+    .exitOverride();
+  for (const register of commands) register(program, ctx);
+  return program;
+}

@@ -1,0 +1,100 @@
+import type { MailshiftError } from '../core/errors.js';
+
+export function formatError(err: MailshiftError, options: { withStack: boolean }): string {
+  let text = `mailshift: ${err.message}\n`;
+  if (err.hint) text += `  hint: ${err.hint}\n`;
+  if (options.withStack) {
+    text += `  code: ${err.code}\n`;
+    if (err.stack) text += `${err.stack}\n`;
+    if (err.cause instanceof Error && err.cause.stack) text += `caused by: ${err.cause.stack}\n`;
+  }
+  return text;
+}
+
+export function formatJson(document: unknown): string {
+  return `${JSON.stringify(document, null, 2)}\n`;
+}
+
+const units = ['B', 'KB', 'MB', 'GB', 'TB'];
+
+/** 1536 -> "1.5 KB" (powers of 1024, as du -h and mail quotas use). */
+export function formatBytes(sizeBytes: number): string {
+  let value = sizeBytes;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit += 1;
+  }
+  return unit === 0 ? `${value} B` : `${value.toFixed(value >= 10 ? 0 : 1)} ${units[unit]}`;
+}
+
+export function formatDuration(ms: number): string {
+  if (ms < 1000) return `${Math.round(ms)} ms`;
+  const seconds = ms / 1000;
+  if (seconds < 60) return `${seconds.toFixed(1)} s`;
+  const minutes = Math.floor(seconds / 60);
+  return `${minutes} min ${Math.round(seconds - minutes * 60)} s`;
+}
+
+/** A plain text table: columns padded to their widest cell; numbers right-aligned. */
+export function formatTable(header: string[], rows: (string | number)[][]): string {
+  const cells = [header, ...rows.map((row) => row.map(String))];
+  const widths = header.map((_, i) => Math.max(...cells.map((row) => (row[i] ?? '').length)));
+  const numeric = header.map((_, i) => rows.length > 0 && rows.every((row) => typeof row[i] === 'number'));
+  return (
+    cells
+      .map((row) =>
+        row
+          .map((cell, i) => (numeric[i] ? cell.padStart(widths[i] ?? 0) : cell.padEnd(widths[i] ?? 0)))
+          .join('  ')
+          .trimEnd(),
+      )
+      .join('\n') + '\n'
+  );
+}
+
+export interface ProgressBar {
+  update(done: { bytes: number; items: number }): void;
+  finish(): void;
+}
+
+/**
+ * A one-line progress bar on stderr, redrawn at most 10 times a second. Only used when stderr is a terminal; in
+ * pipes and CI it prints nothing.
+ */
+export function createProgressBar(
+  write: (text: string) => void,
+  options: { label: string; totalBytes?: number; isInteractive: boolean },
+): ProgressBar {
+  if (!options.isInteractive) return { update: () => {}, finish: () => {} };
+  const started = Date.now();
+  let lastDraw = 0;
+  let last = { bytes: 0, items: 0 };
+  const draw = () => {
+    const elapsedS = Math.max((Date.now() - started) / 1000, 0.001);
+    const rate = last.bytes / elapsedS;
+    let line = `${options.label} ${last.items} msgs ${formatBytes(last.bytes)} ${formatBytes(rate)}/s`;
+    if (options.totalBytes && options.totalBytes > 0) {
+      const fraction = Math.min(last.bytes / options.totalBytes, 1);
+      const width = 24;
+      const filled = Math.round(fraction * width);
+      const etaS = rate > 0 ? (options.totalBytes - last.bytes) / rate : 0;
+      line = `${options.label} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${(fraction * 100).toFixed(0)}% ${last.items} msgs ${formatBytes(rate)}/s ETA ${formatDuration(etaS * 1000)}`;
+    }
+    write(`\r\x1b[2K${line}`);
+  };
+  return {
+    update(done) {
+      last = done;
+      const now = Date.now();
+      if (now - lastDraw >= 100) {
+        lastDraw = now;
+        draw();
+      }
+    },
+    finish() {
+      draw();
+      write('\n');
+    },
+  };
+}

@@ -1,0 +1,33 @@
+/**
+ * Shared vocabulary. A MailboxPath is '/'-separated UTF-8 with INBOX canonical ("INBOX", "Work/Projects"):
+ * drivers translate to and from their on-disk or on-server names.
+ */
+export type MailboxPath = string;
+
+import type { SystemFlag } from '../../converters/flags.js';
+
+export { systemFlags, type SystemFlag } from '../../converters/flags.js';
+
+export type SpecialUse = '\\Sent' | '\\Drafts' | '\\Trash' | '\\Junk' | '\\Archive' | '\\All' | '\\Flagged' | '\\Important';
+
+/** Message metadata as a store lists it: enough to decide what is missing, without reading bodies. */
+export interface MessageRef {
+  /** Store-specific locator (a maildir file name, an mbox byte offset, an IMAP UID). */
+  readonly id: string;
+  /** Identity comparable across stores of the same kind (maildir base name). */
+  readonly key?: string;
+  readonly flags: ReadonlySet<SystemFlag>;
+  readonly keywords: ReadonlySet<string>;
+  readonly internalDate?: Date;
+  readonly sizeBytes?: number;
+  readonly uid?: number;
+}
+
+/** A message on its way into a store. */
+export interface IncomingMessage {
+  readonly content: Buffer;
+  readonly flags: ReadonlySet<SystemFlag>;
+  readonly keywords: ReadonlySet<string>;
+  readonly internalDate?: Date;
+  readonly uid?: number;
+}

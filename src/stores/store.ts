@@ -1,0 +1,51 @@
+import type { Readable } from 'node:stream';
+import type { IncomingMessage, MailboxPath, MessageRef, SpecialUse } from '../core/types.js';
+
+/**
+ * THE store interface. Every source and target (maildir, mbox, IMAP, cPanel tree, tar) implements it; the engine and
+ * verify see only this file, never a driver. One contract suite (test/stores/contract.ts) runs against every store.
+ *
+ * Ownership: a store owns its connections and file handles and releases them on dispose. Listing is metadata only
+ * (dsync's "metadata first, bodies on demand"); bodies are read on request, as streams.
+ */
+export type StoreKind = 'maildir' | 'mbox' | 'imap' | 'cpanel' | 'tar';
+
+export interface StoreCaps {
+  /** Where the files are when the store is a file tree: rsync can be used as a transport between two such stores. */
+  readonly files?: { readonly location: 'local' | 'ssh'; readonly layout: 'maildir++' | 'mbox' };
+  readonly readable: boolean;
+  readonly writable: boolean;
+  /** True when MessageRef.key is a stable identity that costs nothing to list (maildir base names). */
+  readonly cheapIdentity: boolean;
+}
+
+export interface MailboxInfo {
+  readonly path: MailboxPath;
+  readonly specialUse?: SpecialUse;
+}
+
+export interface MailboxStatus {
+  readonly uidValidity?: number;
+  readonly uidNext?: number;
+}
+
+export interface MailStore extends AsyncDisposable {
+  readonly kind: StoreKind;
+  readonly caps: StoreCaps;
+  listMailboxes(signal?: AbortSignal): AsyncIterable<MailboxInfo>;
+  /** 'write' creates the mailbox when it is missing. */
+  openMailbox(path: MailboxPath, mode: 'read' | 'write'): Promise<Mailbox>;
+}
+
+export interface Mailbox extends AsyncDisposable {
+  readonly path: MailboxPath;
+  status(): Promise<MailboxStatus>;
+  /** Metadata only, in store order. */
+  list(signal?: AbortSignal): AsyncIterable<MessageRef>;
+  read(ref: MessageRef, signal?: AbortSignal): Promise<Readable>;
+  /**
+   * Idempotent where the store can make it so: a maildir store derives the file name from the content, so appending
+   * the same message twice leaves one file. Nothing existing is ever overwritten.
+   */
+  append(message: IncomingMessage, signal?: AbortSignal): Promise<MessageRef>;
+}
