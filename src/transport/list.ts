@@ -1,0 +1,112 @@
+import { runExec, type ExecTarget } from './exec.js';
+
+/**
+ * Lists a directory tree here or over ssh with GNU find (nothing to install on the remote), streaming: entries are
+ * handed to a callback as find prints them, never collected. find never follows symlinks (its default -P), and every
+ * field is NUL-terminated, so names with newlines, spaces or shell syntax arrive intact.
+ */
+
+export type TreeEntryType = 'file' | 'dir' | 'symlink' | 'other';
+
+export interface TreeEntry {
+  readonly type: TreeEntryType;
+  /** Relative to the listed root, '/'-separated, never empty. */
+  readonly path: string;
+  readonly sizeBytes: number;
+  readonly uid: number;
+  readonly gid: number;
+  /** Permission bits incl. setuid/setgid/sticky (e.g. 0o640). */
+  readonly mode: number;
+  readonly nlink: number;
+  readonly mtimeMs: number;
+  /** The link text, for symlinks. */
+  readonly linkTarget?: string;
+}
+
+// type, size, uid, gid, mode, nlink, mtime, link text, path — each NUL-terminated.
+const fieldsPerEntry = 9;
+export const findPrintfFormat = '%y\\0%s\\0%U\\0%G\\0%m\\0%n\\0%T@\\0%l\\0%P\\0';
+
+export function buildFindArgv(root: string, options: { maxDepth?: number } = {}): string[] {
+  // A root starting with '-' would be read by find as an expression; we only ever list absolute paths.
+  if (!root.startsWith('/')) throw new Error(`find root must be absolute: ${root}`);
+  const argv = ['find', root, '-mindepth', '1'];
+  if (options.maxDepth !== undefined) argv.push('-maxdepth', String(options.maxDepth));
+  argv.push('-printf', findPrintfFormat);
+  return argv;
+}
+
+/** A streaming parser for find's NUL-separated records. */
+export function createFindParser(onEntry: (entry: TreeEntry) => void): { push(chunk: Buffer): void; end(): void } {
+  let carry: Buffer = Buffer.alloc(0);
+  let fields: Buffer[] = [];
+  const emit = () => {
+    const [y, s, u, g, m, n, t, l, p] = fields.map((f) => f.toString('utf8'));
+    fields = [];
+    if (p === undefined || p === '') return;
+    const type: TreeEntryType = y === 'f' ? 'file' : y === 'd' ? 'dir' : y === 'l' ? 'symlink' : 'other';
+    onEntry({
+      type,
+      path: p,
+      sizeBytes: Number(s),
+      uid: Number(u),
+      gid: Number(g),
+      mode: parseInt(m ?? '0', 8),
+      nlink: Number(n),
+      mtimeMs: Math.round(Number(t) * 1000),
+      ...(type === 'symlink' ? { linkTarget: l ?? '' } : {}),
+    });
+  };
+  return {
+    push(chunk) {
+      let data = carry.length > 0 ? Buffer.concat([carry, chunk]) : chunk;
+      let start = 0;
+      for (;;) {
+        const nul = data.indexOf(0, start);
+        if (nul < 0) break;
+        fields.push(data.subarray(start, nul));
+        start = nul + 1;
+        if (fields.length === fieldsPerEntry) emit();
+      }
+      // Keep copies of the fields of a half-received record: `data` is reused by the next chunk.
+      fields = fields.map((f) => Buffer.from(f));
+      carry = Buffer.from(data.subarray(start));
+      data = Buffer.alloc(0);
+    },
+    end() {
+      carry = Buffer.alloc(0);
+      fields = [];
+    },
+  };
+}
+
+export interface ListTreeResult {
+  /** False when the root does not exist (nothing was listed). */
+  readonly exists: boolean;
+  /** find's complaints about unreadable parts of the tree (bounded). */
+  readonly errors: string;
+}
+
+export class ListTreeError extends Error {}
+
+export async function listTree(
+  target: ExecTarget,
+  root: string,
+  onEntry: (entry: TreeEntry) => void,
+  options: { signal?: AbortSignal; maxDepth?: number } = {},
+): Promise<ListTreeResult> {
+  const parser = createFindParser(onEntry);
+  const result = await runExec(target, buildFindArgv(root, options), {
+    onStdout: (chunk) => parser.push(chunk),
+    ...(options.signal ? { signal: options.signal } : {}),
+  });
+  parser.end();
+  if (result.exitCode === 0) return { exists: true, errors: '' };
+  if (target.ssh && result.exitCode === 255) {
+    throw new ListTreeError(`ssh to ${target.ssh.host} failed: ${result.stderr.trim().split('\n').pop() ?? ''}`);
+  }
+  const missingRoot = result.stderr.includes(`'${root}': No such file or directory`) || result.stderr.includes(`${root}: No such file or directory`);
+  if (missingRoot) return { exists: false, errors: '' };
+  if (result.exitCode === 127) throw new ListTreeError('find is not installed on the remote host');
+  return { exists: true, errors: result.stderr.trim() };
+}

@@ -1,0 +1,117 @@
+import path from 'node:path';
+import { buildSshCommand, formatRsyncHost, formatRsyncRsh, type SshEndpoint, type SshOptions } from '../ssh.js';
+
+/**
+ * The rsync argv, built as data and tested as an array (run.ts runs it). Knows nothing about mail: the caller passes
+ * filter rules (see filters.ts) and decides what may be overwritten.
+ *
+ * Rules this builder enforces for every caller:
+ * - `-s` (--protect-args / --secluded-args) whenever an end is remote, so the remote shell never sees a path;
+ * - `--` before the operands, so a path can never be read as an option;
+ * - remote SOURCE operands have their wildcard characters escaped (the remote rsync expands `*?[` itself, even with
+ *   -s: a mailbox named `a[b]` would otherwise select `ab`); remote TARGET operands are never expanded and are
+ *   passed verbatim;
+ * - never --partial, --inplace or --append: a half-written message under its final name would be served to clients.
+ *   rsync's default (write `.name.XXXXXX`, then rename) is what maildir needs; Dovecot ignores dot files.
+ * - symlinks are copied as symlinks (-l from -a), never followed (no -L, -k, -K, --copy-unsafe-links).
+ */
+
+export interface RsyncEndpoint {
+  /** Absolute directory path on that side. The CONTENTS of the source directory go INTO the target directory. */
+  readonly path: string;
+  /** Absent for a local path. */
+  readonly ssh?: SshEndpoint;
+}
+
+export interface RsyncArgsInput {
+  readonly source: RsyncEndpoint;
+  readonly target: RsyncEndpoint;
+  readonly ssh?: SshOptions;
+  /** A NUL-separated rules file (see filters.ts); read with --from0. */
+  readonly filterFile?: string;
+  /** Read the list of paths (relative to the source) from stdin, NUL-separated. Implies -r for directories. */
+  readonly filesFromStdin?: boolean;
+  /** Skip every file that already exists on the target: mail already there is left exactly as it is. */
+  readonly ignoreExisting?: boolean;
+  readonly dryRun?: boolean;
+  /** KiB per second, rsync's unit. */
+  readonly bwlimitKiBps?: number;
+  /** --info=progress2 (one whole-transfer progress line, redrawn with \r). Only worth it on a terminal. */
+  readonly progress?: boolean;
+  /** -H: keep hard links (cPanel's Dovecot hard-links copied messages). Default true. */
+  readonly hardLinks?: boolean;
+  /** Keep numeric uid/gid instead of mapping by name. */
+  readonly numericIds?: boolean;
+  /** rsync --timeout: seconds without I/O before rsync gives up (then we retry). */
+  readonly ioTimeoutS?: number;
+  /** Let files named in --files-from be missing on the source without an error (exit 0 instead of 23). */
+  readonly ignoreMissingArgs?: boolean;
+  /** Create missing target directories (rsync >= 3.2.3 on the receiving side). Default true. */
+  readonly mkpath?: boolean;
+  /** Path of the rsync program on the remote side. */
+  readonly remoteRsyncPath?: string;
+}
+
+export class RsyncArgsError extends Error {}
+
+export function buildRsyncArgv(input: RsyncArgsInput): string[] {
+  const { source, target } = input;
+  if (source.ssh && target.ssh) {
+    throw new RsyncArgsError('rsync cannot copy between two remote hosts; run mailshift on one of them');
+  }
+  checkEndpoint(source, 'source');
+  checkEndpoint(target, 'target');
+  const isRemote = Boolean(source.ssh ?? target.ssh);
+  const remote = source.ssh ?? target.ssh;
+
+  const argv = ['rsync', '--archive'];
+  if (input.hardLinks ?? true) argv.push('--hard-links');
+  if (input.numericIds) argv.push('--numeric-ids');
+  if (isRemote) argv.push('--protect-args');
+  if (input.ignoreExisting) argv.push('--ignore-existing');
+  if (input.dryRun) argv.push('--dry-run');
+  if (input.mkpath ?? true) argv.push('--mkpath');
+  argv.push('--itemize-changes', '--stats');
+  if (input.progress) argv.push('--info=progress2');
+  if (input.bwlimitKiBps !== undefined) {
+    if (!Number.isFinite(input.bwlimitKiBps) || input.bwlimitKiBps <= 0) throw new RsyncArgsError(`bad bandwidth limit ${input.bwlimitKiBps}`);
+    argv.push(`--bwlimit=${Math.max(1, Math.round(input.bwlimitKiBps))}`);
+  }
+  if (input.ioTimeoutS !== undefined) argv.push(`--timeout=${Math.max(1, Math.round(input.ioTimeoutS))}`);
+  if (input.filterFile !== undefined || input.filesFromStdin) argv.push('--from0');
+  if (input.filterFile !== undefined) argv.push(`--filter=merge ${input.filterFile}`);
+  if (input.filesFromStdin) argv.push('--files-from=-', '--recursive');
+  if (input.ignoreMissingArgs) argv.push('--ignore-missing-args');
+  if (remote) {
+    argv.push(`--rsh=${formatRsyncRsh(buildSshCommand(input.ssh, remote.port))}`);
+    if (input.remoteRsyncPath !== undefined) argv.push(`--rsync-path=${input.remoteRsyncPath}`);
+  }
+  argv.push('--', formatOperand(source, 'source'), formatOperand(target, 'target'));
+  return argv;
+}
+
+function checkEndpoint(endpoint: RsyncEndpoint, side: string): void {
+  if (endpoint.path.includes('\u0000')) throw new RsyncArgsError(`${side} path contains a NUL byte`);
+  // Relative local paths could contain "host:" and be read as remote; every path we build is absolute.
+  if (!path.posix.isAbsolute(endpoint.path)) throw new RsyncArgsError(`${side} path must be absolute: ${endpoint.path}`);
+}
+
+/** Directory operands always end in '/': copy the contents, never nest the source directory inside the target. */
+function formatOperand(endpoint: RsyncEndpoint, side: 'source' | 'target'): string {
+  const dir = endpoint.path.endsWith('/') ? endpoint.path : `${endpoint.path}/`;
+  if (!endpoint.ssh) return dir;
+  const escaped = side === 'source' ? escapeRemoteSourcePath(dir) : dir;
+  return `${formatRsyncHost(endpoint.ssh)}:${escaped}`;
+}
+
+/**
+ * The remote rsync expands wildcards in source paths one path component at a time, and only in components that contain
+ * `*`, `?` or `[`; in those, a backslash escapes the next character. Components without wildcards are taken
+ * literally (a backslash in them stays a backslash). Verified against rsync 3.5 in test/integration.
+ */
+export function escapeRemoteSourcePath(remotePath: string): string {
+  return remotePath
+    .split('/')
+    .map((component) => (/[*?[]/.test(component) ? component.replace(/[*?[\]\\]/g, (c) => `\\${c}`) : component))
+    .join('/');
+}

@@ -1,0 +1,127 @@
+import { describe, expect, it } from 'vitest';
+import { formatSpec, parseStoreSpec } from '../../src/stores/spec.js';
+import { MailshiftError } from '../../src/core/errors.js';
+import { ExitCode } from '../../src/core/exit-codes.js';
+
+const cwd = '/work/here';
+const parse = (text: string) => parseStoreSpec(text, { cwd });
+
+function rejects(text: string, pattern: RegExp): void {
+  let caught: unknown;
+  try {
+    parse(text);
+  } catch (err) {
+    caught = err;
+  }
+  expect(caught, `expected "${text}" to be rejected`).toBeInstanceOf(MailshiftError);
+  expect((caught as MailshiftError).exitCode).toBe(ExitCode.usage);
+  expect((caught as MailshiftError).message).toMatch(pattern);
+}
+
+describe('parseStoreSpec', () => {
+  it('reads a plain path as a local path, resolved against the working directory', () => {
+    expect(parse('Maildir')).toEqual({ kind: 'path', location: { type: 'local' }, path: '/work/here/Maildir' });
+    expect(parse('/srv/mail/')).toEqual({ kind: 'path', location: { type: 'local' }, path: '/srv/mail' });
+  });
+
+  it('keeps a local file name with a colon local (never read as host:path)', () => {
+    expect(parse('./a:b')).toEqual({ kind: 'path', location: { type: 'local' }, path: '/work/here/a:b' });
+    expect(parse('backup:2024')).toMatchObject({ kind: 'path', location: { type: 'local' } });
+  });
+
+  it('reads maildir: and mbox: prefixes, local and over ssh', () => {
+    expect(parse('maildir:/m')).toEqual({ kind: 'maildir', location: { type: 'local' }, path: '/m' });
+    expect(parse('mbox:inbox.mbox')).toEqual({ kind: 'mbox', location: { type: 'local' }, path: '/work/here/inbox.mbox' });
+    expect(parse('maildir:ssh://root@mx1.example.com:2222/home/u/mail')).toEqual({
+      kind: 'maildir',
+      location: { type: 'ssh', user: 'root', host: 'mx1.example.com', port: 2222 },
+      path: '/home/u/mail',
+    });
+  });
+
+  it('reads ssh:// URLs with and without user and port, path verbatim', () => {
+    expect(parse('ssh://127.0.0.1/srv/x y/%41')).toEqual({
+      kind: 'path',
+      location: { type: 'ssh', host: '127.0.0.1' },
+      path: '/srv/x y/%41',
+    });
+    expect(parse('ssh://[::1]:22/p')).toEqual({ kind: 'path', location: { type: 'ssh', host: '::1', port: 22 }, path: '/p' });
+  });
+
+  it('reads cPanel account and mailbox specs, with local and remote roots', () => {
+    expect(parse('cpanel:/#alice')).toEqual({ kind: 'cpanel', location: { type: 'local' }, root: '/', user: 'alice' });
+    expect(parse('cpanel:/srv/old#alice')).toEqual({ kind: 'cpanel', location: { type: 'local' }, root: '/srv/old', user: 'alice' });
+    expect(parse('cpanel:ssh://root@127.0.0.1:2200/#bob')).toEqual({
+      kind: 'cpanel',
+      location: { type: 'ssh', user: 'root', host: '127.0.0.1', port: 2200 },
+      root: '/',
+      user: 'bob',
+    });
+    expect(parse('cpanel:/r#info@Example.COM')).toEqual({
+      kind: 'cpanel',
+      location: { type: 'local' },
+      root: '/r',
+      user: '',
+      mailbox: { localPart: 'info', domain: 'example.com' },
+    });
+  });
+
+  it('reads IMAP URLs whose user contains @, with default ports', () => {
+    expect(parse('imap://info@example.com@127.0.0.1')).toEqual({
+      kind: 'imap',
+      tls: false,
+      user: 'info@example.com',
+      host: '127.0.0.1',
+      port: 143,
+    });
+    expect(parse('imaps://info%40example.com@127.0.0.1:10993/INBOX')).toEqual({
+      kind: 'imap',
+      tls: true,
+      user: 'info@example.com',
+      host: '127.0.0.1',
+      port: 10993,
+      mailbox: 'INBOX',
+    });
+  });
+
+  it('refuses passwords on the command line', () => {
+    rejects('imap://bob:secret@127.0.0.1', /password/);
+    rejects('ssh://bob:secret@127.0.0.1/p', /password/);
+  });
+
+  it('refuses hosts that ssh could read as an option or that are not host names', () => {
+    rejects('ssh://-oProxyCommand=touch%20x/p', /not a valid host/);
+    rejects('ssh://-oProxyCommand=x/p', /not a valid host/);
+    rejects('ssh://a b/p', /not a valid host/);
+    rejects('ssh://host;rm/p', /not a valid host/);
+    rejects('ssh://[zz]/p', /IPv6/);
+    rejects('ssh://-l@host/p', /ssh user/);
+  });
+
+  it('refuses bad ports, missing paths and unknown schemes', () => {
+    rejects('ssh://h:0/p', /port/);
+    rejects('ssh://h:99999/p', /port/);
+    rejects('ssh://h', /no path/);
+    rejects('ftp://h/p', /unsupported URL scheme/);
+    rejects('maildir:', /no path/);
+    rejects('', /empty/);
+    rejects('a\u0000b', /NUL/);
+  });
+
+  it('refuses cPanel user names that could address another directory', () => {
+    rejects('cpanel:/#../root', /not a valid cPanel user/);
+    rejects('cpanel:/#a/b', /not a valid cPanel user/);
+    rejects('cpanel:/#a*', /not a valid cPanel user/);
+    rejects('cpanel:/#', /not a valid cPanel user/);
+    rejects('cpanel:#alice', /no root/);
+    rejects('cpanel:/srv', /no account/);
+    rejects('cpanel:/#../x@example.com', /not a valid mailbox/);
+    rejects('cpanel:/#x@exa mple.com', /not a valid domain/);
+  });
+
+  it('formats specs back into the text users type', () => {
+    for (const text of ['/m', 'maildir:/m', 'cpanel:/r#alice', 'cpanel:ssh://root@127.0.0.1:2200/r#info@example.com', 'imaps://u@h:993']) {
+      expect(formatSpec(parse(text))).toBe(text);
+    }
+  });
+});

@@ -1,0 +1,41 @@
+import { describe, expect, it } from 'vitest';
+import { classifyRsyncExit, decideRetryDelayMs } from '../../../src/transport/rsync/exit.js';
+
+describe('classifyRsyncExit', () => {
+  it('treats vanished files (24) as the normal state of a live maildir, not a failure', () => {
+    expect(classifyRsyncExit(24)).toMatchObject({ outcome: 'vanished', isRetryable: false });
+  });
+
+  it('reports 23 as a partial transfer', () => {
+    expect(classifyRsyncExit(23)).toMatchObject({ outcome: 'partial', isRetryable: false });
+  });
+
+  it('retries dropped and stalled connections', () => {
+    for (const code of [10, 12, 30, 35, 255]) {
+      expect(classifyRsyncExit(code, 'rsync: connection unexpectedly closed')).toMatchObject({ outcome: 'network', isRetryable: true });
+    }
+    expect(classifyRsyncExit(undefined, '', 'SIGKILL')).toMatchObject({ outcome: 'network', isRetryable: true });
+  });
+
+  it('does not retry what ssh says will fail again', () => {
+    expect(classifyRsyncExit(255, 'root@127.0.0.1: Permission denied (publickey).')).toMatchObject({ outcome: 'config', isRetryable: false });
+    expect(classifyRsyncExit(255, 'Host key verification failed.')).toMatchObject({ outcome: 'config', isRetryable: false });
+    expect(classifyRsyncExit(12, 'bash: line 1: rsync: command not found')).toMatchObject({ outcome: 'config' });
+  });
+
+  it('maps interrupts, usage errors and everything unknown', () => {
+    expect(classifyRsyncExit(20).outcome).toBe('interrupted');
+    expect(classifyRsyncExit(undefined, '', 'SIGTERM').outcome).toBe('interrupted');
+    expect(classifyRsyncExit(1).outcome).toBe('config');
+    expect(classifyRsyncExit(4).outcome).toBe('config');
+    expect(classifyRsyncExit(11)).toMatchObject({ outcome: 'fatal', isRetryable: false });
+    expect(classifyRsyncExit(99).meaning).toMatch(/unknown/);
+    expect(classifyRsyncExit(0).outcome).toBe('ok');
+  });
+});
+
+describe('decideRetryDelayMs', () => {
+  it('doubles from the base and stops at the cap', () => {
+    expect([1, 2, 3, 4, 10].map((n) => decideRetryDelayMs(n, 1000, 5000))).toEqual([1000, 2000, 4000, 5000, 5000]);
+  });
+});
