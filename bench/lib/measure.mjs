@@ -1,0 +1,190 @@
+// Runs one command and measures it: wall time, and peak memory of the whole process tree.
+//
+// Peak RSS comes from two sources, and we report the larger:
+// - sampling: every `sampleMs` we walk the tree under the child (/proc/PID/task/TID/children) and sum the RSS of
+//   every process in it. This sees tools that fork workers (the sum is what the machine must hold) but can miss a
+//   peak shorter than the interval.
+// - the kernel's high-water mark of the largest single process (GNU time's %M, ru_maxrss of the children), exact
+//   but per process. Used when /usr/bin/time is installed (MAILSHIFT_BENCH_DEPS=1 scripts/install-test-deps.sh).
+// RSS counts shared library pages once per process, so a sum over processes slightly overstates a multi-process
+// tool; that is the conservative direction for a "stays under N MB" target.
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const GNU_TIME = '/usr/bin/time';
+const PAGE_BYTES = (() => {
+  const out = spawnSync('getconf', ['PAGESIZE'], { encoding: 'utf8' });
+  const n = Number(out.stdout?.trim());
+  return Number.isInteger(n) && n > 0 ? n : 4096;
+})();
+const OUTPUT_LIMIT_BYTES = 4 * 1024 * 1024;
+
+export function hasGnuTime() {
+  return existsSync(GNU_TIME);
+}
+
+function readChildren(pid) {
+  const children = [];
+  let tasks;
+  try {
+    tasks = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return children;
+  }
+  for (const tid of tasks) {
+    try {
+      const text = readFileSync(`/proc/${pid}/task/${tid}/children`, 'latin1').trim();
+      if (text) for (const child of text.split(' ')) children.push(Number(child));
+    } catch {
+      // the task ended between readdir and read
+    }
+  }
+  return children;
+}
+
+function readRssBytes(pid) {
+  try {
+    const fields = readFileSync(`/proc/${pid}/statm`, 'latin1').split(' ');
+    return Number(fields[1]) * PAGE_BYTES;
+  } catch {
+    return 0;
+  }
+}
+
+/** Sum of RSS over `rootPid`'s descendants (and itself unless `excludeRoot`), and how many processes were seen. */
+export function sampleTreeRss(rootPid, { excludeRoot = false } = {}) {
+  let rssBytes = 0;
+  let processes = 0;
+  const stack = [rootPid];
+  const seen = new Set();
+  while (stack.length > 0) {
+    const pid = stack.pop();
+    if (seen.has(pid)) continue;
+    seen.add(pid);
+    if (!(excludeRoot && pid === rootPid)) {
+      rssBytes += readRssBytes(pid);
+      processes++;
+    }
+    stack.push(...readChildren(pid));
+  }
+  return { rssBytes, processes };
+}
+
+function tail(text, maxChars) {
+  return text.length > maxChars ? `…${text.slice(-maxChars)}` : text;
+}
+
+/**
+ * Runs argv[0] with argv[1..] (never through a shell), in its own process group so a timeout or Ctrl-C can stop
+ * the whole tree. Resolves (never rejects for a failing tool) to:
+ * { argv, exitCode, signal, spawnError, timedOut, wallSeconds, peakRssBytes, peakTreeRssSampledBytes,
+ *   maxProcessRssBytes, maxProcesses, stdout, stderr }
+ */
+export function runMeasured(argv, { cwd, env, timeoutMs = 30 * 60 * 1000, sampleMs = 50 } = {}) {
+  const useGnuTime = hasGnuTime();
+  const timeDir = useGnuTime ? mkdtempSync(join(tmpdir(), 'mailshift-bench-time-')) : null;
+  const timeFile = timeDir ? join(timeDir, 'time.txt') : null;
+  const fullArgv = useGnuTime ? [GNU_TIME, '-f', '%M', '-o', timeFile, ...argv] : argv;
+
+  return new Promise((resolve) => {
+    let stdout = '';
+    let stderr = '';
+    let peakTreeRssSampledBytes = 0;
+    let maxProcesses = 0;
+    let timedOut = false;
+    let spawnError = null;
+    const startedAt = process.hrtime.bigint();
+    let endedAt = null;
+    const child = spawn(fullArgv[0], fullArgv.slice(1), {
+      cwd,
+      env: env ?? process.env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+    });
+    const stopTree = (signal) => {
+      try {
+        process.kill(-child.pid, signal);
+      } catch {
+        // already gone
+      }
+    };
+    const onHarnessExit = () => {
+      stopTree('SIGKILL');
+      if (timeDir) rmSync(timeDir, { recursive: true, force: true });
+    };
+    // prepend: the tree must be gone before the scratch hook (registered earlier) unmounts what it writes to.
+    process.prependListener('exit', onHarnessExit);
+    const sample = () => {
+      if (!child.pid || endedAt) return;
+      const { rssBytes, processes } = sampleTreeRss(child.pid, { excludeRoot: useGnuTime });
+      if (rssBytes > peakTreeRssSampledBytes) peakTreeRssSampledBytes = rssBytes;
+      if (processes > maxProcesses) maxProcesses = processes;
+    };
+    const sampler = setInterval(sample, sampleMs);
+    const timer = setTimeout(() => {
+      timedOut = true;
+      stopTree('SIGTERM');
+      setTimeout(() => stopTree('SIGKILL'), 5000).unref();
+    }, timeoutMs);
+    child.stdout.on('data', (chunk) => {
+      if (stdout.length < OUTPUT_LIMIT_BYTES) stdout += chunk;
+    });
+    child.stderr.on('data', (chunk) => {
+      if (stderr.length < OUTPUT_LIMIT_BYTES) stderr += chunk;
+    });
+    child.on('error', (error) => {
+      spawnError = error.message;
+    });
+    child.on('exit', () => {
+      endedAt = process.hrtime.bigint();
+    });
+    child.on('close', (code, signal) => {
+      endedAt ??= process.hrtime.bigint();
+      clearInterval(sampler);
+      clearTimeout(timer);
+      process.off('exit', onHarnessExit);
+      let exitCode = code;
+      let maxProcessRssBytes = null;
+      if (timeFile && existsSync(timeFile)) {
+        // GNU time writes "Command exited with non-zero status N" / "Command terminated by signal N" before %M.
+        const lines = readFileSync(timeFile, 'utf8').trim().split('\n');
+        const kib = Number(lines.at(-1));
+        if (Number.isFinite(kib)) maxProcessRssBytes = kib * 1024;
+        const bySignal = lines.find((l) => l.startsWith('Command terminated by signal'));
+        if (bySignal) {
+          exitCode = null;
+          signal = `signal ${bySignal.split(' ').at(-1)}`;
+        }
+        if (lines.some((l) => l.includes('No such file or directory') || l.includes('cannot run'))) {
+          spawnError ??= lines.join(' ');
+        }
+      }
+      if (timeDir) rmSync(timeDir, { recursive: true, force: true });
+      resolve({
+        argv,
+        exitCode,
+        signal: signal ?? null,
+        spawnError,
+        timedOut,
+        wallSeconds: Number(endedAt - startedAt) / 1e9,
+        peakRssBytes: Math.max(peakTreeRssSampledBytes, maxProcessRssBytes ?? 0),
+        peakTreeRssSampledBytes,
+        maxProcessRssBytes,
+        maxProcesses,
+        stdout,
+        stderr: tail(stderr, 64 * 1024),
+      });
+    });
+  });
+}
+
+/** Runs a short command for a version string; '' when it cannot be run. */
+export function readVersion(argv, pattern) {
+  const out = spawnSync(argv[0], argv.slice(1), { encoding: 'utf8', timeout: 10000 });
+  const text = `${out.stdout ?? ''}${out.stderr ?? ''}`;
+  if (!pattern) return text.trim().split('\n')[0] ?? '';
+  const m = text.match(pattern);
+  return m ? (m[1] ?? m[0]) : '';
+}
