@@ -99,3 +99,20 @@ export function formatMaildirName(base: string, info: string | undefined): strin
 export function isSafeBaseName(base: string): boolean {
   return base.length > 0 && base.length <= 200 && !base.startsWith('.') && !/[/:\u0000\n\r]/.test(base);
 }
+
+/**
+ * The base name of a message mailshift stores, derived only from what the message is: its received time, a hash of
+ * its stored bytes, and its ordinal among identical messages of the same source file. So a re-run, or a run resumed
+ * after a crash, computes the same name and finds the message already there. Shaped like every maildir writer's
+ * `<time>.<unique>.<host>`, with Dovecot's `,S=` and `,W=` sizes.
+ */
+export function buildConvertedBaseName(input: {
+  receivedSecs: number;
+  contentHashHex: string;
+  ordinal: number;
+  sizeBytes: number;
+  virtualSizeBytes: number;
+}): string {
+  const unique = `M${input.contentHashHex.slice(0, 24)}${input.ordinal > 0 ? `Q${input.ordinal}` : ''}`;
+  return `${Math.max(0, Math.floor(input.receivedSecs))}.${unique}.mailshift,S=${input.sizeBytes},W=${input.virtualSizeBytes}`;
+}

@@ -1,10 +1,11 @@
 import { Command } from 'commander';
 import type { CliContext } from './context.js';
+import { registerConvert } from './commands/convert.js';
 
 /** A command module adds itself to the program; keep this list in the order `--help` should show. */
 export type RegisterCommand = (program: Command, ctx: CliContext) => void;
 
-const commands: RegisterCommand[] = [];
+const commands: RegisterCommand[] = [registerConvert];
 
 export function buildProgram(ctx: CliContext, version: string): Command {
   const program = new Command('mailshift')

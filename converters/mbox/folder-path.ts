@@ -1,0 +1,35 @@
+import { isInbox } from '../folders/maildirpp.js';
+
+/**
+ * Maps an mbox file's path inside the source tree to a MailboxPath ('/'-separated, INBOX canonical):
+ * - Thunderbird keeps subfolders of "Work" in a directory "Work.sbd": "Work.sbd/Projects" -> "Work/Projects".
+ * - Apple Mail and Takeout name files or directories "X.mbox" (Apple: "X.mbox/mbox"): the extension is dropped.
+ * - ".gz" is dropped (the file is read through gunzip).
+ * - A top-level "inbox" (any case) is INBOX; so is "INBOX.mbox" and "Inbox" (Thunderbird).
+ * Returns the list of levels; callers validate and encode them.
+ */
+export function mboxFileToMailboxPath(relativePath: string): string {
+  const parts = relativePath.split('/').filter((part) => part.length > 0);
+  const levels: string[] = [];
+  for (let i = 0; i < parts.length; i++) {
+    let part = parts[i]!;
+    const isLast = i === parts.length - 1;
+    if (isLast && part === 'mbox' && levels.length > 0 && /\.mbox$/i.test(parts[i - 1] ?? '')) break; // Apple "X.mbox/mbox"
+    if (isLast) part = part.replace(/\.gz$/i, '');
+    part = part.replace(/\.(sbd|mbox)$/i, '');
+    levels.push(part);
+  }
+  if (levels.length === 0) return 'INBOX';
+  if (levels.length === 1 && isInbox(levels[0]!)) return 'INBOX';
+  return levels.join('/');
+}
+
+/** File names that are never mbox folders: mail client indexes, Dovecot/UW-IMAP bookkeeping, OS litter. */
+export function classifyNonMboxName(name: string): string | undefined {
+  if (name.startsWith('.')) return 'hidden file';
+  if (/\.(msf|dat|json|html?|sqlite|sqlite-journal|db|lock|lck|idx|index|summary|toc|ibex|cmeta|emlxpart)$/i.test(name)) {
+    return 'mail client index or settings file';
+  }
+  if (/^(dovecot[.-]|dovecot\.index)/i.test(name)) return 'Dovecot bookkeeping file';
+  return undefined;
+}

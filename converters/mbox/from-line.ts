@@ -1,0 +1,109 @@
+/**
+ * The mbox From_ line: `From <envelope-sender> <date>` (RFC 4155; maildir-format.md §6.2).
+ *
+ * A line is a message separator only when its date parses: that is what keeps a body line such as
+ * "From here on we..." from splitting a message, as mutt's is_from() and Dovecot's mbox_from_parse() do.
+ * Accepted, as Dovecot accepts them: asctime (`Thu Nov 29 22:33:52 2001`), two spaces before a one-digit day,
+ * a time zone (named or numeric) before or after the year, missing seconds, `Thu, 9 Nov 2002 22:33:52`,
+ * Thunderbird's `From - ` sender, and a missing weekday.
+ */
+
+export interface FromLine {
+  readonly sender: string;
+  /** Undefined when the date parsed structurally but names an impossible time. */
+  readonly date: Date;
+}
+
+const months: Record<string, number> = {
+  jan: 0, feb: 1, mar: 2, apr: 3, may: 4, jun: 5, jul: 6, aug: 7, sep: 8, oct: 9, nov: 10, dec: 11,
+};
+const weekdays = new Set(['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun']);
+
+const namedZonesMinutes: Record<string, number> = {
+  UT: 0, UTC: 0, GMT: 0, Z: 0, WET: 0, BST: 60, CET: 60, MET: 60, CEST: 120, MEST: 120, EET: 120, EEST: 180,
+  EST: -300, EDT: -240, CST: -360, CDT: -300, MST: -420, MDT: -360, PST: -480, PDT: -420, JST: 540, IST: 330,
+};
+
+/** Longest From_ line we consider: real ones are well under 1 KB; a 2 MB body line is never a separator. */
+export const maxFromLineBytes = 4096;
+
+export function parseFromLine(line: string): FromLine | undefined {
+  if (!line.startsWith('From ') || line.length > maxFromLineBytes) return undefined;
+  const rest = line.slice(5).replace(/\r?\n$/, '');
+  // The sender is the first token; an empty sender shows up as two spaces ("From  Mon Jan ...").
+  const firstSpace = rest.indexOf(' ');
+  if (firstSpace < 0) return undefined;
+  const sender = rest.slice(0, firstSpace);
+  const date = parseFromDate(rest.slice(firstSpace + 1));
+  if (!date) {
+    // A quoted local part may contain spaces: `From "john doe"@x Mon ...`.
+    if (sender.startsWith('"')) {
+      const close = rest.indexOf('"', 1);
+      const after = close > 0 ? rest.indexOf(' ', close) : -1;
+      if (after > 0) {
+        const quotedDate = parseFromDate(rest.slice(after + 1));
+        if (quotedDate) return { sender: rest.slice(0, after), date: quotedDate };
+      }
+    }
+    return undefined;
+  }
+  return { sender, date };
+}
+
+/** Parses the date part of a From_ line; undefined when it is not a date. */
+export function parseFromDate(text: string): Date | undefined {
+  const tokens = text.replace(/,/g, ' ').trim().split(/\s+/);
+  let i = 0;
+  if (tokens[i] && weekdays.has(tokens[i]!.toLowerCase().slice(0, 3)) && /^[A-Za-z]{3,9}$/.test(tokens[i]!)) i += 1;
+  // asctime puts the month first (`Nov 29`); RFC 822-style dates put the day first (`9 Nov`).
+  let month: number | undefined;
+  let day: number | undefined;
+  const monthOf = (token: string | undefined) => (token && /^[A-Za-z]{3,}$/.test(token) ? months[token.toLowerCase().slice(0, 3)] : undefined);
+  if (monthOf(tokens[i]) !== undefined && /^\d{1,2}$/.test(tokens[i + 1] ?? '')) {
+    month = monthOf(tokens[i]);
+    day = Number(tokens[i + 1]);
+    i += 2;
+  } else if (/^\d{1,2}$/.test(tokens[i] ?? '') && monthOf(tokens[i + 1]) !== undefined) {
+    day = Number(tokens[i]);
+    month = monthOf(tokens[i + 1]);
+    i += 2;
+  } else {
+    return undefined;
+  }
+  let year: number | undefined;
+  let time: [number, number, number] | undefined;
+  let zoneMinutes: number | undefined;
+  let hasZone = false;
+  // Year, time and zone may come in several orders; each may appear once. Anything else means "not a date".
+  for (; i < tokens.length; i++) {
+    const token = tokens[i]!;
+    const timeMatch = /^(\d{1,2}):(\d{2})(?::(\d{2}))?$/.exec(token);
+    if (timeMatch && !time) {
+      time = [Number(timeMatch[1]), Number(timeMatch[2]), Number(timeMatch[3] ?? 0)];
+    } else if (/^\d{4}$/.test(token) && year === undefined) {
+      year = Number(token);
+    } else if (/^\d{2}$/.test(token) && year === undefined && time) {
+      year = Number(token) + (Number(token) < 70 ? 2000 : 1900);
+    } else if (/^[+-]\d{4}$/.test(token) && !hasZone) {
+      const sign = token[0] === '-' ? -1 : 1;
+      zoneMinutes = sign * (Number(token.slice(1, 3)) * 60 + Number(token.slice(3, 5)));
+      hasZone = true;
+    } else if (/^[A-Za-z]{1,5}$/.test(token) && !hasZone) {
+      // Unknown named zones ("MSK", "remote from ...") are accepted as a zone we cannot place: UTC.
+      zoneMinutes = namedZonesMinutes[token.toUpperCase()] ?? 0;
+      hasZone = true;
+    } else if (/^\(.*\)$/.test(token)) {
+      continue; // a comment such as "(EST)"
+    } else {
+      return undefined;
+    }
+  }
+  if (year === undefined || !time || month === undefined || day === undefined) return undefined;
+  const [hours, minutes, seconds] = time;
+  if (day < 1 || day > 31 || hours > 23 || minutes > 59 || seconds > 60 || year < 1970 || year > 2200) return undefined;
+  // RFC 4155 asks for UTC; Dovecot writes local time without a zone. Without a zone we take UTC: the hour may be
+  // off by the writer's offset, which a converter cannot know.
+  const utcMs = Date.UTC(year, month, day, hours, minutes, Math.min(seconds, 59)) - (zoneMinutes ?? 0) * 60_000;
+  const date = new Date(utcMs);
+  return Number.isNaN(date.getTime()) ? undefined : date;
+}

@@ -1,0 +1,268 @@
+import type { SystemFlag } from '../flags.js';
+
+/**
+ * What mbox writers keep in message headers (maildir-format.md §6.3-6.5): c-client/UW-IMAP and Dovecot (Status,
+ * X-Status, X-Keywords, X-UID, X-IMAPbase, X-IMAP), Thunderbird (X-Mozilla-Status, -Status2, -Keys) and Gmail
+ * Takeout (X-Gmail-Labels). Header bytes are handled as latin1 so invalid 8-bit headers pass through unchanged.
+ */
+
+export interface HeaderField {
+  /** Lower-case field name. */
+  readonly name: string;
+  /** Unfolded value, trimmed. */
+  readonly value: string;
+  /** Byte range of the whole field (name, value and continuation lines, with the final newline). */
+  readonly start: number;
+  readonly end: number;
+}
+
+/** Splits a header block into fields. Lines that are neither a field nor a continuation are kept as-is. */
+export function parseHeaderFields(header: Buffer): HeaderField[] {
+  const text = header.toString('latin1');
+  const fields: HeaderField[] = [];
+  let position = 0;
+  let current: { name: string; value: string; start: number } | undefined;
+  const close = (end: number) => {
+    if (current) fields.push({ name: current.name, value: current.value.replace(/\s+/g, ' ').trim(), start: current.start, end });
+    current = undefined;
+  };
+  while (position < text.length) {
+    const newline = text.indexOf('\n', position);
+    const lineEnd = newline < 0 ? text.length : newline + 1;
+    const line = text.slice(position, lineEnd).replace(/\r?\n$/, '');
+    if (line === '') {
+      close(position);
+      break;
+    }
+    if ((line[0] === ' ' || line[0] === '\t') && current) {
+      current.value += ` ${line.trim()}`;
+    } else {
+      close(position);
+      const colon = line.indexOf(':');
+      if (colon > 0 && !/[\s]/.test(line.slice(0, colon))) {
+        current = { name: line.slice(0, colon).toLowerCase(), value: line.slice(colon + 1), start: position };
+      }
+    }
+    position = lineEnd;
+  }
+  close(Math.min(position, text.length));
+  return fields;
+}
+
+/** Headers mbox writers add for their own bookkeeping; removed when the message is stored as maildir. */
+export const mboxInternalHeaders: ReadonlySet<string> = new Set([
+  'status',
+  'x-status',
+  'x-keywords',
+  'x-uid',
+  'x-imapbase',
+  'x-imap',
+  'content-length',
+  'x-mozilla-status',
+  'x-mozilla-status2',
+  'x-mozilla-keys',
+]);
+
+/** Returns the header block without the given fields; every other byte is unchanged. */
+export function stripHeaderFields(header: Buffer, fields: readonly HeaderField[], names: ReadonlySet<string>): Buffer {
+  const drop = fields.filter((field) => names.has(field.name));
+  if (drop.length === 0) return header;
+  const parts: Buffer[] = [];
+  let at = 0;
+  for (const field of drop) {
+    parts.push(header.subarray(at, field.start));
+    at = field.end;
+  }
+  parts.push(header.subarray(at));
+  return Buffer.concat(parts);
+}
+
+export interface ImapBase {
+  readonly uidValidity: number;
+  readonly lastUid: number;
+  readonly keywords: readonly string[];
+}
+
+export interface MboxMessageMetadata {
+  readonly status?: string;
+  readonly xStatus?: string;
+  readonly keywords: readonly string[];
+  readonly uid?: number;
+  readonly imapBase?: ImapBase;
+  /** The message carries X-IMAP: it is UW-IMAP/Dovecot's "FOLDER INTERNAL DATA" pseudo-message. */
+  readonly isPseudoMessage: boolean;
+  readonly mozillaStatus?: number;
+  readonly mozillaStatus2?: number;
+  readonly mozillaKeys: readonly string[];
+  /** Undefined when the message has no X-Gmail-Labels header. */
+  readonly gmailLabels?: readonly string[];
+  readonly messageId?: string;
+  readonly date?: string;
+}
+
+function first(fields: readonly HeaderField[], name: string): string | undefined {
+  return fields.find((field) => field.name === name)?.value;
+}
+
+function parseImapBase(value: string | undefined): ImapBase | undefined {
+  if (!value) return undefined;
+  const [validity, last, ...keywords] = value.split(/\s+/);
+  const uidValidity = Number(validity);
+  const lastUid = Number(last);
+  if (!Number.isSafeInteger(uidValidity) || uidValidity <= 0 || uidValidity > 0xffffffff) return undefined;
+  if (!Number.isSafeInteger(lastUid) || lastUid < 0) return undefined;
+  return { uidValidity, lastUid, keywords: keywords.filter(Boolean) };
+}
+
+function parseHex(value: string | undefined): number | undefined {
+  if (!value || !/^[0-9a-fA-F]{1,8}$/.test(value)) return undefined;
+  return parseInt(value, 16);
+}
+
+export function readMboxMetadata(fields: readonly HeaderField[]): MboxMessageMetadata {
+  const uidText = first(fields, 'x-uid');
+  const uid = uidText && /^\d+$/.test(uidText) ? Number(uidText) : undefined;
+  const labels = fields.filter((field) => field.name === 'x-gmail-labels');
+  const status = first(fields, 'status');
+  const xStatus = first(fields, 'x-status');
+  const imapBase = parseImapBase(first(fields, 'x-imapbase') ?? first(fields, 'x-imap'));
+  const mozillaStatus = parseHex(first(fields, 'x-mozilla-status'));
+  const mozillaStatus2 = parseHex(first(fields, 'x-mozilla-status2'));
+  const messageId = first(fields, 'message-id');
+  const date = first(fields, 'date');
+  return {
+    ...(status !== undefined ? { status } : {}),
+    ...(xStatus !== undefined ? { xStatus } : {}),
+    keywords: fields
+      .filter((field) => field.name === 'x-keywords')
+      .flatMap((field) => field.value.split(/[\s,]+/))
+      .filter(Boolean),
+    ...(uid !== undefined && uid > 0 && uid <= 0xffffffff ? { uid } : {}),
+    ...(imapBase ? { imapBase } : {}),
+    isPseudoMessage: fields.some((field) => field.name === 'x-imap'),
+    ...(mozillaStatus !== undefined ? { mozillaStatus } : {}),
+    ...(mozillaStatus2 !== undefined ? { mozillaStatus2 } : {}),
+    mozillaKeys: (first(fields, 'x-mozilla-keys') ?? '').split(/\s+/).filter(Boolean),
+    ...(labels.length > 0 ? { gmailLabels: labels.flatMap((field) => parseGmailLabels(field.value)) } : {}),
+    ...(messageId !== undefined ? { messageId } : {}),
+    ...(date !== undefined ? { date } : {}),
+  };
+}
+
+/** Thunderbird's nsMsgMessageFlags bits we map (maildir-format.md §6.4). */
+const mozilla = {
+  read: 0x0001,
+  replied: 0x0002,
+  marked: 0x0004,
+  expunged: 0x0008,
+  forwarded: 0x1000,
+  imapDeleted: 0x00200000, // in X-Mozilla-Status2
+  isNew: 0x00010000, // in X-Mozilla-Status2
+} as const;
+
+export interface MessageState {
+  readonly flags: Set<SystemFlag>;
+  readonly keywords: Set<string>;
+  /** Passed (forwarded): maildir letter P. */
+  readonly passed: boolean;
+  /** True when the message belongs in new/ (never seen by a client: no Status O and no flags). */
+  readonly isNew: boolean;
+}
+
+/**
+ * Flags and keywords from the headers. Status/X-Status letters are case-sensitive (c-client writes them upper
+ * case; lower-case letters are not flags). Thunderbird's X-Mozilla-Status is used when present, except on messages
+ * that also carry X-Gmail-Labels (a status imported with foreign mail means nothing, §6.4).
+ */
+export function decideMessageState(meta: MboxMessageMetadata): MessageState {
+  const flags = new Set<SystemFlag>();
+  const keywords = new Set<string>();
+  let passed = false;
+  let isOld = false;
+  const status = meta.status ?? '';
+  const xStatus = meta.xStatus ?? '';
+  if (status.includes('R')) flags.add('\\Seen');
+  if (status.includes('O')) isOld = true;
+  if (xStatus.includes('A')) flags.add('\\Answered');
+  if (xStatus.includes('F')) flags.add('\\Flagged');
+  if (xStatus.includes('T')) flags.add('\\Draft');
+  if (xStatus.includes('D')) flags.add('\\Deleted');
+  for (const keyword of meta.keywords) keywords.add(keyword);
+
+  const useMozilla = meta.mozillaStatus !== undefined && meta.gmailLabels === undefined;
+  if (useMozilla) {
+    const bits = meta.mozillaStatus ?? 0;
+    const bits2 = meta.mozillaStatus2 ?? 0;
+    if (bits & mozilla.read) flags.add('\\Seen');
+    if (bits & mozilla.replied) flags.add('\\Answered');
+    if (bits & mozilla.marked) flags.add('\\Flagged');
+    if (bits & mozilla.forwarded) passed = true;
+    // Expunged-but-not-compacted and IMAP-deleted mail is kept, marked \Deleted: nothing is dropped silently.
+    if (bits & mozilla.expunged || bits2 & mozilla.imapDeleted) flags.add('\\Deleted');
+    // Thunderbird marks a message "old" once it has been shown in a session; without New it is not recent.
+    if (!(bits2 & mozilla.isNew)) isOld = true;
+    for (const key of meta.mozillaKeys) keywords.add(key);
+  }
+
+  if (meta.gmailLabels !== undefined) {
+    const labels = new Set(meta.gmailLabels.map((label) => label.toLowerCase()));
+    if (labels.has('opened') || !labels.has('unread')) flags.add('\\Seen');
+    if (labels.has('unread')) flags.delete('\\Seen');
+    if (labels.has('starred')) flags.add('\\Flagged');
+    if (labels.has('drafts') || labels.has('draft')) flags.add('\\Draft');
+    isOld = true;
+  }
+
+  const hasAnyFlag = flags.size > 0 || passed || keywords.size > 0;
+  return { flags, keywords, passed, isNew: !isOld && !hasAnyFlag };
+}
+
+/**
+ * X-Gmail-Labels: a comma-separated, CSV-quoted list (`Inbox,"Work, old",Important`), possibly with RFC 2047
+ * encoded words for non-ASCII labels.
+ */
+export function parseGmailLabels(value: string): string[] {
+  const labels: string[] = [];
+  let current = '';
+  let quoted = false;
+  for (let i = 0; i < value.length; i++) {
+    const ch = value[i]!;
+    if (ch === '"') {
+      if (quoted && value[i + 1] === '"') {
+        current += '"';
+        i += 1;
+      } else {
+        quoted = !quoted;
+      }
+    } else if (ch === ',' && !quoted) {
+      labels.push(current);
+      current = '';
+    } else {
+      current += ch;
+    }
+  }
+  labels.push(current);
+  return labels.map((label) => decodeEncodedWords(label.trim())).filter((label) => label.length > 0);
+}
+
+/** RFC 2047 encoded words (B and Q) in UTF-8 or ISO-8859-1; anything else is left as written. */
+export function decodeEncodedWords(text: string): string {
+  return text
+    .replace(/\?=\s+=\?/g, '?==?') // whitespace between adjacent encoded words is not part of the text
+    .replace(/=\?([^?]+)\?([bBqQ])\?([^?]*)\?=/g, (whole, charset: string, encoding: string, data: string) => {
+      const normalized = charset.toLowerCase().split('*')[0];
+      const nodeCharset = normalized === 'utf-8' || normalized === 'utf8' ? 'utf8' : normalized === 'iso-8859-1' || normalized === 'latin1' || normalized === 'us-ascii' ? 'latin1' : undefined;
+      if (!nodeCharset) return whole;
+      const bytes =
+        encoding.toLowerCase() === 'b'
+          ? Buffer.from(data, 'base64')
+          : Buffer.from(data.replace(/_/g, ' ').replace(/=([0-9A-Fa-f]{2})/g, (_, hex: string) => String.fromCharCode(parseInt(hex, 16))), 'latin1');
+      return bytes.toString(nodeCharset);
+    });
+}
+
+/** Decodes a header block's bytes for display; latin1 when it is not valid UTF-8. */
+export function headerText(bytes: Buffer): string {
+  const utf8 = bytes.toString('utf8');
+  return utf8.includes('\uFFFD') ? bytes.toString('latin1') : utf8;
+}

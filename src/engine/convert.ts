@@ -1,0 +1,408 @@
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { FolderNameError, mailboxPathToMaildirpp } from '../../converters/folders/maildirpp.js';
+import { parseSubscriptions } from '../../converters/folders/subscriptions.js';
+import { buildConvertedBaseName } from '../../converters/maildir/filename.js';
+import type { MessageEnd, MessageStart, UnescapeMode } from '../../converters/mbox/framer.js';
+import { mboxFileToMailboxPath } from '../../converters/mbox/folder-path.js';
+import { decideGmailPlacement, type GmailLabelMode } from '../../converters/mbox/gmail-folders.js';
+import {
+  decideMessageState,
+  mboxInternalHeaders,
+  parseHeaderFields,
+  readMboxMetadata,
+  stripHeaderFields,
+  type MboxMessageMetadata,
+} from '../../converters/mbox/metadata.js';
+import { describeError, MailshiftError, throwIfAborted } from '../core/errors.js';
+import type { Logger } from '../core/logger.js';
+import type { MailboxPath } from '../core/types.js';
+import { MaildirTarget, type FolderDone, type MessageDraft, type UidSource } from '../stores/maildir/target.js';
+import { readMboxFile, sniffMbox, type MboxMessageSink } from '../stores/mbox/reader.js';
+import { readMboxSourceTree, type IgnoredSourceEntry, type MboxSourceFile } from '../stores/mbox/tree.js';
+
+/** How the source marks message boundaries and escapes body lines (maildir-format.md §6.1). */
+export type MboxVariant = 'auto' | 'mboxo' | 'mboxrd' | 'mboxcl' | 'mboxcl2';
+
+export interface ConvertOptions {
+  readonly source: string;
+  readonly target: string;
+  readonly dryRun: boolean;
+  /** How many messages may be skipped as unconvertible before the run stops. */
+  readonly maxBad: number;
+  readonly gmailLabels: GmailLabelMode | 'ignore';
+  readonly variant: MboxVariant;
+  /** Folder for a single-file source (default INBOX). */
+  readonly folder?: MailboxPath;
+  readonly signal?: AbortSignal;
+  readonly logger: Logger;
+  readonly onProgress?: (progress: ConvertProgress) => void;
+}
+
+export interface ConvertProgress {
+  readonly sourceBytesDone: number;
+  readonly sourceBytesTotal: number;
+  readonly messages: number;
+}
+
+export interface SkippedItem {
+  readonly file: string;
+  /** Byte offset in the (decompressed) source where the skipped item starts. */
+  readonly offset: number;
+  readonly reason: string;
+}
+
+export interface FolderReport {
+  readonly mailbox: MailboxPath;
+  readonly directory: string;
+  readonly sourceFiles: string[];
+  messages: number;
+  bytes: number;
+  alreadyPresent: number;
+  uidValidity?: number;
+  uidsPreserved?: boolean;
+  note?: string;
+}
+
+export interface ConvertReport {
+  readonly source: string;
+  readonly target: string;
+  readonly dryRun: boolean;
+  readonly folders: FolderReport[];
+  readonly totals: { messages: number; bytes: number; alreadyPresent: number; skipped: number; pseudoMessagesSkipped: number; folders: number };
+  readonly skipped: SkippedItem[];
+  readonly ignored: IgnoredSourceEntry[];
+  readonly warnings: string[];
+  readonly subscriptionsAdded: number;
+  /** Set when the run stopped before the end (too many bad messages); everything before it is complete. */
+  readonly stopped?: { readonly reason: string };
+  readonly durationMs: number;
+}
+
+class TooManyBadMessages extends Error {}
+
+/**
+ * mbox -> Maildir++. Streams every source file once (plus one read-only sniffing pass), writes each message through
+ * tmp/ under a name derived from its content, and flushes each folder to disk before reporting it. Mail already in
+ * the target is never touched; a re-run adds nothing twice.
+ */
+export async function runConvert(options: ConvertOptions): Promise<ConvertReport> {
+  const started = Date.now();
+  const tree = await readMboxSourceTree(options.source, options.folder ? { singleFileFolder: options.folder } : {});
+  const target = MaildirTarget.open(options.target, { dryRun: options.dryRun });
+  const relativeTarget = path.relative(tree.root, target.root);
+  if (!tree.isSingleFile && relativeTarget !== '' && !relativeTarget.startsWith('..') && !path.isAbsolute(relativeTarget)) {
+    options.logger.warn(`the target is inside the source tree (${relativeTarget}); it is not read as a source`);
+  }
+  const state = new ConvertState(options, target);
+  for (const entry of tree.ignored) state.ignored.push(entry);
+
+  const totalBytes = tree.files.reduce((sum, file) => sum + file.sizeBytes, 0);
+  let bytesBefore = 0;
+  // Folders that no later file maps to can be finished (flushed, reported) as soon as their last file is done.
+  const remainingFiles = new Map<MailboxPath, number>();
+  for (const file of tree.files) remainingFiles.set(file.folder, (remainingFiles.get(file.folder) ?? 0) + 1);
+  warnAboutMergedFolders(tree.files, options.logger, state.warnings);
+
+  try {
+    for (const file of tree.files) {
+      throwIfAborted(options.signal);
+      await convertFile(file, state, tree.isSingleFile, (done) =>
+        options.onProgress?.({ sourceBytesDone: bytesBefore + done, sourceBytesTotal: totalBytes, messages: state.totals.messages }),
+      );
+      bytesBefore += file.sizeBytes;
+      const left = (remainingFiles.get(file.folder) ?? 1) - 1;
+      remainingFiles.set(file.folder, left);
+      if (left === 0 && !state.dynamicFolders.has(file.folder)) await state.finishFolder(file.folder);
+    }
+  } catch (err) {
+    if (!(err instanceof TooManyBadMessages)) {
+      await state.finishAll().catch(() => undefined);
+      throw err;
+    }
+    state.stopped = { reason: err.message };
+  }
+  await state.finishAll();
+
+  let subscriptionsAdded = 0;
+  if (!state.stopped) {
+    const subscribed = await readSourceSubscriptions(tree.root, tree.subscriptionFiles, state.warnings);
+    // Without a subscription list in the source, subscribe every converted folder so clients show them all.
+    subscriptionsAdded = target.subscribe(subscribed ?? state.folderReports.keys());
+  }
+  const folders = [...state.folderReports.values()].sort((a, b) => (a.mailbox < b.mailbox ? -1 : a.mailbox > b.mailbox ? 1 : 0));
+  return {
+    source: tree.root,
+    target: target.root,
+    dryRun: options.dryRun,
+    folders,
+    totals: { ...state.totals, skipped: state.skipped.length, folders: folders.length },
+    skipped: state.skipped,
+    ignored: state.ignored,
+    warnings: state.warnings,
+    subscriptionsAdded,
+    ...(state.stopped ? { stopped: state.stopped } : {}),
+    durationMs: Date.now() - started,
+  };
+}
+
+class ConvertState {
+  readonly folderReports = new Map<MailboxPath, FolderReport>();
+  readonly skipped: SkippedItem[] = [];
+  readonly ignored: IgnoredSourceEntry[] = [];
+  readonly warnings: string[] = [];
+  /** Folders filled by Gmail label routing: any file may add to them, so they are finished at the end. */
+  readonly dynamicFolders = new Set<MailboxPath>();
+  readonly totals = { messages: 0, bytes: 0, alreadyPresent: 0, pseudoMessagesSkipped: 0 };
+  stopped: { reason: string } | undefined;
+
+  constructor(
+    readonly options: ConvertOptions,
+    readonly target: MaildirTarget,
+  ) {}
+
+  folderReport(mailbox: MailboxPath, sourceFile: string): FolderReport {
+    let report = this.folderReports.get(mailbox);
+    if (!report) {
+      const folder = this.target.folder(mailbox);
+      report = { mailbox, directory: folder.dir, sourceFiles: [], messages: 0, bytes: 0, alreadyPresent: 0 };
+      this.folderReports.set(mailbox, report);
+    }
+    if (!report.sourceFiles.includes(sourceFile)) report.sourceFiles.push(sourceFile);
+    return report;
+  }
+
+  recordBad(item: SkippedItem): void {
+    this.skipped.push(item);
+    this.options.logger.warn(`skipped ${item.file} at byte ${item.offset}: ${item.reason}`);
+    if (this.skipped.length > this.options.maxBad) {
+      throw new TooManyBadMessages(
+        `${this.skipped.length} item(s) could not be converted, more than --max-bad ${this.options.maxBad} allows; the first: ${this.skipped[0]!.file} at byte ${this.skipped[0]!.offset}: ${this.skipped[0]!.reason}`,
+      );
+    }
+  }
+
+  async finishFolder(mailbox: MailboxPath): Promise<void> {
+    const done = await this.target.finishFolder(mailbox);
+    if (done) this.applyFolderDone(done);
+  }
+
+  async finishAll(): Promise<void> {
+    for (const mailbox of this.target.openFolders()) await this.finishFolder(mailbox);
+  }
+
+  private applyFolderDone(done: FolderDone): void {
+    const report = this.folderReports.get(done.mailbox);
+    if (!report) return;
+    if (done.uidValidity !== undefined) report.uidValidity = done.uidValidity;
+    report.uidsPreserved = done.uidsPreserved;
+    if (done.note) {
+      report.note = done.note;
+      this.warnings.push(`${done.mailbox}: ${done.note}`);
+    }
+  }
+}
+
+async function convertFile(file: MboxSourceFile, state: ConvertState, isSingleFile: boolean, onProgress: (done: number) => void): Promise<void> {
+  const { options } = state;
+  const displayName = file.relativePath || path.basename(file.file);
+  try {
+    mailboxPathToMaildirpp(file.folder);
+  } catch (err) {
+    if (!(err instanceof FolderNameError)) throw err;
+    state.recordBad({ file: displayName, offset: 0, reason: `folder name cannot be stored safely (${err.message}); the whole file was skipped` });
+    return;
+  }
+  const sniff = await sniffMbox(file.file, {
+    isGzip: file.isGzip,
+    scanForMboxrd: options.variant === 'auto',
+    ...(options.signal ? { signal: options.signal } : {}),
+  });
+  if (sniff.isEmpty) {
+    state.folderReport(file.folder, displayName); // an empty mbox is an empty folder
+    return;
+  }
+  if (!sniff.looksLikeMbox) {
+    if (isSingleFile) {
+      throw new MailshiftError('MAILSHIFT_SOURCE_NOT_MBOX', `${file.file} is not an mbox: no "From " separator line in its first 64 KB`, {
+        hint: 'give an mbox file (messages separated by "From sender date" lines), a .gz of one, or a directory of them',
+      });
+    }
+    state.ignored.push({ path: displayName, reason: 'not an mbox (no "From " separator line in its first 64 KB)' });
+    state.warnings.push(`${displayName}: not an mbox, not converted`);
+    return;
+  }
+  const unescape: UnescapeMode = options.variant === 'mboxrd' || (options.variant === 'auto' && sniff.hasDoubleQuotedFrom) ? 'mboxrd' : 'none';
+  const honorContentLength = options.variant !== 'mboxo' && options.variant !== 'mboxrd';
+  if (unescape === 'mboxrd') options.logger.debug(`${displayName}: reading as mboxrd (">From " lines lose one ">")`);
+  const converter = new FileConverter(file, displayName, state);
+  try {
+    await readMboxFile(
+      file.file,
+      { isGzip: file.isGzip, unescape, honorContentLength, onProgress, ...(options.signal ? { signal: options.signal } : {}) },
+      converter,
+    );
+  } finally {
+    converter.abortMessage();
+  }
+  if (converter.messagesSeen === 0 && !converter.sawPseudoMessage) state.folderReport(file.folder, displayName);
+}
+
+/** Receives one file's framed messages and writes each into its folder(s). */
+class FileConverter implements MboxMessageSink {
+  messagesSeen = 0;
+  sawPseudoMessage = false;
+  private uidSource: UidSource | undefined;
+  /** Ordinal of identical messages within this file, per content hash, so true duplicates are both kept. */
+  private readonly ordinals = new Map<string, number>();
+  private current:
+    | { start: MessageStart; draft: MessageDraft | undefined; meta: MboxMessageMetadata | undefined; skip: boolean; isFirst: boolean }
+    | undefined;
+
+  constructor(
+    private readonly file: MboxSourceFile,
+    private readonly displayName: string,
+    private readonly state: ConvertState,
+  ) {}
+
+  messageStart(start: MessageStart): void {
+    throwIfAborted(this.state.options.signal);
+    this.current = { start, draft: undefined, meta: undefined, skip: false, isFirst: this.messagesSeen === 0 && !this.sawPseudoMessage };
+  }
+
+  header(header: Buffer): void {
+    const current = this.current;
+    if (!current) return;
+    const fields = parseHeaderFields(header);
+    const meta = readMboxMetadata(fields);
+    current.meta = meta;
+    if (current.isFirst && meta.imapBase) {
+      this.uidSource = { uidValidity: meta.imapBase.uidValidity, nextUid: meta.imapBase.lastUid + 1 };
+    }
+    if (current.isFirst && meta.isPseudoMessage) {
+      // UW-IMAP / Dovecot "FOLDER INTERNAL DATA": bookkeeping, not mail. Its X-IMAP carried the UIDVALIDITY.
+      current.skip = true;
+      this.sawPseudoMessage = true;
+      this.state.totals.pseudoMessagesSkipped += 1;
+      return;
+    }
+    current.draft = this.state.target.beginDraft();
+    current.draft.write(stripHeaderFields(header, fields, mboxInternalHeaders));
+  }
+
+  body(chunk: Buffer): void {
+    this.current?.draft?.write(chunk);
+  }
+
+  messageEnd(end: MessageEnd): void {
+    const current = this.current;
+    this.current = undefined;
+    if (!current || current.skip) return;
+    const draft = current.draft ?? this.state.target.beginDraft();
+    try {
+      if (end.truncated) {
+        this.state.recordBad({ file: this.displayName, offset: current.start.offset, reason: `truncated message: ${end.truncated}` });
+        return;
+      }
+      this.messagesSeen += 1;
+      this.placeMessage(current.start, current.meta ?? readMboxMetadata([]), draft);
+    } finally {
+      draft.close();
+    }
+  }
+
+  garbage(offset: number, length: number): void {
+    this.state.recordBad({ file: this.displayName, offset, reason: `${length} bytes before the first "From " line belong to no message` });
+  }
+
+  abortMessage(): void {
+    this.current?.draft?.close();
+    this.current = undefined;
+  }
+
+  private placeMessage(start: MessageStart, meta: MboxMessageMetadata, draft: MessageDraft): void {
+    const { state } = this;
+    const messageState = decideMessageState(meta);
+    let folders = [this.file.folder];
+    const keywords = new Set(messageState.keywords);
+    if (meta.gmailLabels !== undefined && state.options.gmailLabels !== 'ignore') {
+      const placement = decideGmailPlacement(meta.gmailLabels, state.options.gmailLabels);
+      folders = placement.folders;
+      for (const keyword of placement.keywords) keywords.add(keyword);
+      for (const folder of folders) state.dynamicFolders.add(folder);
+    }
+    const hash = draft.contentHashHex();
+    const ordinal = this.ordinals.get(hash) ?? 0;
+    this.ordinals.set(hash, ordinal + 1);
+    const base = buildConvertedBaseName({
+      receivedSecs: start.fromLine.date.getTime() / 1000,
+      contentHashHex: hash,
+      ordinal,
+      sizeBytes: draft.size,
+      virtualSizeBytes: draft.virtualSize,
+    });
+    const request = {
+      base,
+      flags: messageState.flags,
+      keywords,
+      passed: messageState.passed,
+      isNew: messageState.isNew,
+      mtime: start.fromLine.date,
+      ...(meta.uid !== undefined ? { uid: meta.uid } : {}),
+      ...(this.uidSource ? { uidSource: this.uidSource } : {}),
+    };
+    let placedPath: string | undefined;
+    for (const mailbox of folders) {
+      let report: FolderReport;
+      try {
+        report = state.folderReport(mailbox, this.displayName);
+      } catch (err) {
+        if (!(err instanceof FolderNameError)) throw err;
+        state.recordBad({ file: this.displayName, offset: start.offset, reason: `label folder "${mailbox}" cannot be stored safely: ${err.message}` });
+        continue;
+      }
+      const folder = state.target.folder(mailbox);
+      const result = folder.place(request, placedPath ? { linkFrom: placedPath } : { draft });
+      if (result.status === 'exists') {
+        report.alreadyPresent += 1;
+        state.totals.alreadyPresent += 1;
+        continue;
+      }
+      if (!state.target.isDryRun) placedPath = result.path;
+      report.messages += 1;
+      report.bytes += draft.size;
+      state.totals.messages += 1;
+      state.totals.bytes += draft.size;
+      if (result.droppedKeywords.length > 0) {
+        state.warnings.push(
+          `${this.displayName} at byte ${start.offset}: keyword(s) ${result.droppedKeywords.join(', ')} not stored (invalid, or the folder's 26 keyword letters are taken)`,
+        );
+      }
+    }
+  }
+}
+
+async function readSourceSubscriptions(root: string, files: string[], warnings: string[]): Promise<MailboxPath[] | undefined> {
+  if (files.length === 0) return undefined;
+  const names = new Set<MailboxPath>();
+  for (const file of files) {
+    try {
+      // Dovecot's mbox `.subscriptions` and UW-IMAP's `.mailboxlist` hold one folder path per line, '/'-separated.
+      for (const name of parseSubscriptions(await readFile(path.join(root, file), 'utf8'), '/')) names.add(mboxFileToMailboxPath(name));
+    } catch (err) {
+      warnings.push(`${file}: cannot read subscriptions: ${describeError(err)}`);
+    }
+  }
+  return [...names];
+}
+
+function warnAboutMergedFolders(files: readonly MboxSourceFile[], logger: Logger, warnings: string[]): void {
+  const byFolder = new Map<MailboxPath, string[]>();
+  for (const file of files) byFolder.set(file.folder, [...(byFolder.get(file.folder) ?? []), file.relativePath]);
+  for (const [folder, sources] of byFolder) {
+    if (sources.length < 2) continue;
+    const message = `${sources.join(' and ')} all become folder ${folder}; identical messages are stored once`;
+    warnings.push(message);
+    logger.warn(message);
+  }
+}

@@ -1,0 +1,120 @@
+import { lstat, readdir, realpath } from 'node:fs/promises';
+import path from 'node:path';
+import { classifyNonMboxName, mboxFileToMailboxPath } from '../../../converters/mbox/folder-path.js';
+import { MailshiftError, systemErrorCode } from '../../core/errors.js';
+import type { MailboxPath } from '../../core/types.js';
+
+/** One mbox file found in the source, and the folder it becomes. */
+export interface MboxSourceFile {
+  readonly file: string;
+  /** Path relative to the source root ('' when the source is a single file). */
+  readonly relativePath: string;
+  readonly folder: MailboxPath;
+  readonly isGzip: boolean;
+  readonly sizeBytes: number;
+}
+
+export interface IgnoredSourceEntry {
+  readonly path: string;
+  readonly reason: string;
+}
+
+export interface MboxSourceTree {
+  readonly root: string;
+  readonly isSingleFile: boolean;
+  readonly files: MboxSourceFile[];
+  readonly ignored: IgnoredSourceEntry[];
+  /** Subscription files found (Dovecot mbox `.subscriptions`, UW-IMAP `.mailboxlist`), relative to the root. */
+  readonly subscriptionFiles: string[];
+}
+
+const subscriptionFileNames = new Set(['.subscriptions', '.mailboxlist']);
+
+/**
+ * Lists the mbox files under SOURCE. Symlinks are never followed (reported instead), so a link in the tree cannot
+ * lead us out of it or make us read a folder twice. Directories are walked depth-first in name order so folder order
+ * and reports are stable.
+ */
+export async function readMboxSourceTree(source: string, options: { singleFileFolder?: MailboxPath } = {}): Promise<MboxSourceTree> {
+  let root: string;
+  try {
+    // The root the user named is trusted (it may itself be a link, like /var/mail -> /var/spool/mail).
+    root = await realpath(source);
+  } catch (err) {
+    throw new MailshiftError('MAILSHIFT_SOURCE_MISSING', `cannot open source ${source}: ${systemErrorCode(err) ?? String(err)}`, {
+      hint: 'give an mbox file, a .gz of one, or a directory of mbox files',
+      cause: err,
+    });
+  }
+  const rootStat = await lstat(root);
+  if (rootStat.isFile()) {
+    const isGzip = /\.gz$/i.test(root);
+    return {
+      root,
+      isSingleFile: true,
+      files: [{ file: root, relativePath: '', folder: options.singleFileFolder ?? 'INBOX', isGzip, sizeBytes: rootStat.size }],
+      ignored: [],
+      subscriptionFiles: [],
+    };
+  }
+  if (!rootStat.isDirectory()) {
+    throw new MailshiftError('MAILSHIFT_SOURCE_NOT_MBOX', `${source} is neither a file nor a directory`, {
+      hint: 'give an mbox file, a .gz of one, or a directory of mbox files',
+    });
+  }
+  const files: MboxSourceFile[] = [];
+  const ignored: IgnoredSourceEntry[] = [];
+  const subscriptionFiles: string[] = [];
+  const walk = async (dir: string, relativeDir: string): Promise<void> => {
+    let entries;
+    try {
+      entries = await readdir(dir, { withFileTypes: true });
+    } catch (err) {
+      ignored.push({ path: relativeDir || '.', reason: `cannot read directory: ${systemErrorCode(err) ?? String(err)}` });
+      return;
+    }
+    entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    for (const entry of entries) {
+      const relativePath = relativeDir ? `${relativeDir}/${entry.name}` : entry.name;
+      const full = path.join(dir, entry.name);
+      if (entry.isSymbolicLink()) {
+        ignored.push({ path: relativePath, reason: 'symbolic link, not followed' });
+      } else if (entry.isDirectory()) {
+        if (entry.name.startsWith('.')) ignored.push({ path: relativePath, reason: 'hidden directory (mail client or server index)' });
+        else if (await isMaildir(full)) ignored.push({ path: relativePath, reason: 'a maildir, not an mbox: copy it with `mailshift copy`' });
+        else await walk(full, relativePath);
+      } else if (entry.isFile()) {
+        if (subscriptionFileNames.has(entry.name) && relativeDir === '') {
+          subscriptionFiles.push(relativePath);
+          continue;
+        }
+        const reason = classifyNonMboxName(entry.name);
+        if (reason) {
+          ignored.push({ path: relativePath, reason });
+          continue;
+        }
+        const stat = await lstat(full);
+        files.push({
+          file: full,
+          relativePath,
+          folder: mboxFileToMailboxPath(relativePath),
+          isGzip: /\.gz$/i.test(entry.name),
+          sizeBytes: stat.size,
+        });
+      } else {
+        ignored.push({ path: relativePath, reason: 'not a regular file (device, FIFO or socket), not opened' });
+      }
+    }
+  };
+  await walk(root, '');
+  return { root, isSingleFile: false, files, ignored, subscriptionFiles };
+}
+
+async function isMaildir(dir: string): Promise<boolean> {
+  try {
+    const names = new Set(await readdir(dir));
+    return names.has('cur') && names.has('new');
+  } catch {
+    return false;
+  }
+}
