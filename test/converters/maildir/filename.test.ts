@@ -1,0 +1,27 @@
+import { describe, expect, it } from 'vitest';
+import { buildConvertedBaseName, decodeInfo, formatInfo, maildirBaseName, parseMaildirName } from '../../../converters/maildir/filename.js';
+
+describe('maildir file names', () => {
+  it('separates the stable base name from the flags', () => {
+    const name = '1491941793.M41850P8566V0000000000000015I0000000004F3030E_0.mx1.example.com,S=10956:2,STln';
+    expect(maildirBaseName(name)).toBe('1491941793.M41850P8566V0000000000000015I0000000004F3030E_0.mx1.example.com,S=10956');
+    expect(parseMaildirName(name)).toMatchObject({ info: 'STln', sizeBytes: 10956 });
+    expect(parseMaildirName('123.abc.host,S=5,W=7')).toEqual({ base: '123.abc.host,S=5,W=7', sizeBytes: 5, virtualSizeBytes: 7 });
+  });
+  it('decodes system flags, P, keyword letters and keeps unknown letters', () => {
+    const info = decodeInfo('DFPRSTacZ,extra');
+    expect([...info.flags].sort()).toEqual(['\\Answered', '\\Deleted', '\\Draft', '\\Flagged', '\\Seen']);
+    expect(info.hasPassed).toBe(true);
+    expect(info.keywordIndexes).toEqual([0, 2]);
+    expect(info.unknown).toBe('Z');
+  });
+  it('writes flag letters sorted by byte value, keywords after system flags', () => {
+    expect(formatInfo(['\\Seen', '\\Answered', '\\Flagged'], [1, 0], { passed: true })).toBe('FPRSab');
+    expect(() => formatInfo([], [26])).toThrow(RangeError);
+  });
+  it('derives converted base names from the content only', () => {
+    const base = buildConvertedBaseName({ receivedSecs: 1000.9, contentHashHex: 'ab'.repeat(32), ordinal: 0, sizeBytes: 10, virtualSizeBytes: 12 });
+    expect(base).toBe(`1000.M${'ab'.repeat(12)}.mailshift,S=10,W=12`);
+    expect(buildConvertedBaseName({ receivedSecs: 1000, contentHashHex: 'ab'.repeat(32), ordinal: 2, sizeBytes: 10, virtualSizeBytes: 12 })).toContain('Q2.mailshift');
+  });
+});

@@ -1,0 +1,27 @@
+import { describe, expect, it } from 'vitest';
+import { classifyNonMboxName, mboxFileToMailboxPath } from '../../../converters/mbox/folder-path.js';
+
+describe('mboxFileToMailboxPath', () => {
+  it('recognises INBOX whatever its case', () => {
+    for (const name of ['inbox', 'INBOX', 'Inbox', 'Inbox.mbox', '']) expect(mboxFileToMailboxPath(name)).toBe('INBOX');
+  });
+  it('turns Thunderbird .sbd directories into hierarchy', () => {
+    expect(mboxFileToMailboxPath('Work.sbd/Projects')).toBe('Work/Projects');
+  });
+  it('drops .mbox and .gz, including Apple Mail "X.mbox/mbox"', () => {
+    expect(mboxFileToMailboxPath('Archive.mbox')).toBe('Archive');
+    expect(mboxFileToMailboxPath('old/2019.gz')).toBe('old/2019');
+    expect(mboxFileToMailboxPath('Receipts.mbox/mbox')).toBe('Receipts');
+  });
+  it('keeps a literal dot in a folder name as part of the name', () => {
+    expect(mboxFileToMailboxPath('Work/v1.2 release')).toBe('Work/v1.2 release');
+  });
+});
+
+describe('classifyNonMboxName', () => {
+  it('knows mail client indexes and hidden files are not mailboxes', () => {
+    expect(classifyNonMboxName('Inbox.msf')).toBeDefined();
+    expect(classifyNonMboxName('.subscriptions')).toBeDefined();
+    expect(classifyNonMboxName('sent-mail')).toBeUndefined();
+  });
+});

@@ -1,0 +1,177 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { crlfToLf, findContentLength } from '../../../converters/mbox/framer.js';
+import { frame } from './frame-helper.js';
+
+const fixture = (name: string) => readFileSync(new URL(`../../../fixtures/mbox/${name}`, import.meta.url));
+
+const two = [
+  'From alice@example.com Mon Jan  6 09:15:00 2020',
+  'Subject: one',
+  '',
+  'body one',
+  '',
+  'From bob@example.com Tue Jan  7 10:00:00 2020',
+  'Subject: two',
+  '',
+  'body two',
+  '',
+].join('\n');
+
+describe('MboxFramer', () => {
+  it('cuts messages at From_ lines and drops the empty line that separates them', () => {
+    const { messages } = frame(two);
+    expect(messages.map((m) => [m.sender, m.header, m.body])).toEqual([
+      ['alice@example.com', 'Subject: one\n\n', 'body one\n'],
+      ['bob@example.com', 'Subject: two\n\n', 'body two\n'],
+    ]);
+    expect(messages[0]!.date).toBe('2020-01-06T09:15:00.000Z');
+    expect(messages[1]!.offset).toBe(two.indexOf('From bob'));
+  });
+
+  it('does not split at a body line that starts with "From " but carries no date', () => {
+    const { messages } = frame(fixture('variants/mboxo.mbox'));
+    expect(messages).toHaveLength(2);
+    expect(messages[0]!.body).toContain('From here on nothing splits: this line has no date.\n');
+  });
+
+  it('leaves ">From " alone in mboxo (the quoting is ambiguous, as Dovecot reads it)', () => {
+    const { messages } = frame(fixture('variants/mboxo.mbox'), { unescape: 'none' });
+    expect(messages[0]!.body).toContain('\n>From the quoted line');
+  });
+
+  it('strips exactly one ">" from quoted From lines in mboxrd', () => {
+    const { messages } = frame(fixture('variants/mboxrd.mbox'), { unescape: 'mboxrd' });
+    expect(messages[0]!.body).toBe('From the start of a line, escaped once.\n>From an already quoted line, escaped again.\nPlain line.\n');
+    expect(messages[1]!.body).toBe('From line in the second message.\n');
+  });
+
+  it('keeps a valid, unescaped From_ line inside a Content-Length body (mboxcl2)', () => {
+    const { messages, rewinds } = frame(fixture('variants/mboxcl2.mbox'));
+    expect(rewinds).toBe(0);
+    expect(messages).toHaveLength(2);
+    expect(messages[0]!.body).toBe('Body of the first message.\nFrom mallory@example.com Wed Jan  8 11:00:00 2020\nstill the first message\n');
+  });
+
+  it('ignores Content-Length when told to, and then splits at the embedded From_ line', () => {
+    const { messages } = frame(fixture('variants/mboxcl2.mbox'), { honorContentLength: false });
+    expect(messages.map((m) => m.sender)).toEqual(['alice@example.com', 'mallory@example.com', 'bob@example.com']);
+  });
+
+  it('falls back to From_ framing when Content-Length does not end at a message boundary', () => {
+    const { messages, rewinds } = frame(fixture('variants/wrong-content-length.mbox'));
+    expect(rewinds).toBe(1);
+    expect(messages.map((m) => m.body)).toEqual(['Short body.\n', 'Second body, long enough that byte 60 lands inside it.\n']);
+  });
+
+  it('converts CRLF files to LF line ends', () => {
+    const { messages } = frame(fixture('variants/crlf.mbox'));
+    expect(messages.map((m) => m.header + m.body)).toEqual([
+      'Subject: crlf one\nMessage-ID: <crlf-1@example.com>\nStatus: RO\n\nCRLF body line 1\nCRLF body line 2\n',
+      'Subject: crlf two\nMessage-ID: <crlf-2@example.com>\n\nsecond\n',
+    ]);
+  });
+
+  it('passes LF files through byte for byte, stray CRs included', () => {
+    const input = 'From a@b Mon Jan  6 09:15:00 2020\nSubject: x\n\nline with CR\r\nend\n';
+    expect(frame(input).messages[0]!.body).toBe('line with CR\r\nend\n');
+  });
+
+  it('keeps a last line that has no final newline', () => {
+    const { messages } = frame(fixture('variants/no-final-newline.mbox'));
+    expect(messages[0]!.body).toBe('last line without newline');
+  });
+
+  it('reports a message cut off before its Content-Length as truncated', () => {
+    const { messages } = frame(fixture('bad/truncated.mbox'));
+    expect(messages[0]!.truncated).toBeUndefined();
+    expect(messages[1]!.truncated).toMatch(/before the message's Content-Length/);
+  });
+
+  it('reports a file that ends in the middle of a header line as truncated', () => {
+    const { messages } = frame('From a@b Mon Jan  6 09:15:00 2020\nSubject: cut of');
+    expect(messages[0]!.truncated).toMatch(/middle of the message headers/);
+  });
+
+  it('reports text before the first message as garbage, not as a message', () => {
+    const input = fixture('bad/garbage-before-first-message.mbox');
+    const { messages, garbage } = frame(input);
+    expect(garbage).toEqual([{ offset: 0, length: input.indexOf('From alice') }]);
+    expect(messages).toHaveLength(1);
+  });
+
+  it('treats blank lines before the first message as padding, not garbage', () => {
+    expect(frame(`\n\n${two}`).garbage).toEqual([]);
+  });
+
+  it('keeps empty lines inside a body and drops only the separator', () => {
+    const input = 'From a@b Mon Jan  6 09:15:00 2020\nSubject: x\n\npara one\n\n\npara two\n\n\nFrom c@d Tue Jan  7 10:00:00 2020\n\nz\n';
+    const { messages } = frame(input);
+    expect(messages[0]!.body).toBe('para one\n\n\npara two\n\n');
+    expect(messages[1]!.header).toBe('\n');
+    expect(messages[1]!.body).toBe('z\n');
+  });
+
+  it('splits at a From_ line that is not preceded by an empty line (writers that omit it)', () => {
+    const input = 'From a@b Mon Jan  6 09:15:00 2020\nSubject: x\n\nbody\nFrom c@d Tue Jan  7 10:00:00 2020\nSubject: y\n\nz\n';
+    expect(frame(input).messages.map((m) => m.body)).toEqual(['body\n', 'z\n']);
+  });
+
+  it('ends a headers-only message at the next From_ line', () => {
+    const input = 'From a@b Mon Jan  6 09:15:00 2020\nSubject: only headers\nFrom c@d Tue Jan  7 10:00:00 2020\nSubject: y\n\nz\n';
+    const { messages } = frame(input);
+    expect(messages.map((m) => m.header)).toEqual(['Subject: only headers\n', 'Subject: y\n\n']);
+  });
+
+  it('streams a 2 MB line without splitting or losing it', () => {
+    const longLine = 'x'.repeat(2 * 1024 * 1024);
+    const input = `From a@b Mon Jan  6 09:15:00 2020\nSubject: long\n\n${longLine}\nFrom notadate\n\nFrom c@d Tue Jan  7 10:00:00 2020\n\nz\n`;
+    const { messages } = frame(input, {}, 65536);
+    expect(messages).toHaveLength(2);
+    expect(messages[0]!.body).toBe(`${longLine}\nFrom notadate\n`);
+  });
+
+  it('passes NUL bytes and invalid 8-bit bytes through unchanged', () => {
+    const { messages } = frame(fixture('bad/nul-bytes.mbox'));
+    expect(messages[0]!.body).toBe('before\u0000\u0000\u0000after\n');
+    const eightBit = frame(fixture('bad/invalid-8bit-headers.mbox')).messages[0]!;
+    expect(Buffer.from(eightBit.header, 'latin1').includes(Buffer.from([0xe9, 0xff, 0xfe]))).toBe(true);
+  });
+
+  it('frames Thunderbird files with "From - " separators', () => {
+    const { messages } = frame(fixture('thunderbird/Inbox'));
+    expect(messages.map((m) => m.sender)).toEqual(['-', '-', '-', '-']);
+  });
+
+  // The property that makes streaming safe: chunk boundaries never change the result, wherever they fall
+  // (inside "\nFrom ", between CR and LF, inside a Content-Length body, inside ">>From ").
+  const cases = ['variants/mboxo.mbox', 'variants/mboxrd.mbox', 'variants/mboxcl2.mbox', 'variants/mboxcl.mbox', 'variants/crlf.mbox', 'variants/wrong-content-length.mbox', 'spool/dovecot-inbox', 'thunderbird/Inbox', 'bad/truncated.mbox', 'bad/garbage-before-first-message.mbox'];
+  for (const name of cases) {
+    it(`gives the same messages for ${name} whatever the chunk size`, () => {
+      const input = fixture(name);
+      for (const unescape of ['none', 'mboxrd'] as const) {
+        const whole = frame(input, { unescape });
+        for (let chunk = 1; chunk <= 12; chunk++) expect(frame(input, { unescape }, chunk)).toEqual(whole);
+        expect(frame(input, { unescape }, 97)).toEqual(whole);
+      }
+    });
+  }
+});
+
+describe('findContentLength', () => {
+  it('reads one valid Content-Length header', () => {
+    expect(findContentLength(Buffer.from('Subject: x\nContent-Length: 42\n\n'))).toBe(42);
+    expect(findContentLength(Buffer.from('content-length:7\r\n\r\n'))).toBe(7);
+  });
+  it('ignores missing, malformed or duplicated headers', () => {
+    expect(findContentLength(Buffer.from('Subject: x\n\n'))).toBeUndefined();
+    expect(findContentLength(Buffer.from('Content-Length: 4x\n\n'))).toBeUndefined();
+    expect(findContentLength(Buffer.from('Content-Length: 4\nContent-Length: 5\n\n'))).toBeUndefined();
+  });
+});
+
+describe('crlfToLf', () => {
+  it('turns CRLF into LF and leaves lone CR and LF alone', () => {
+    expect(crlfToLf(Buffer.from('a\r\nb\rc\nd\r\n')).toString()).toBe('a\nb\rc\nd\n');
+  });
+});

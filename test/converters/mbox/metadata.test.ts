@@ -1,0 +1,86 @@
+import { describe, expect, it } from 'vitest';
+import {
+  decideMessageState,
+  decodeEncodedWords,
+  mboxInternalHeaders,
+  parseGmailLabels,
+  parseHeaderFields,
+  readMboxMetadata,
+  stripHeaderFields,
+} from '../../../converters/mbox/metadata.js';
+
+const meta = (header: string) => readMboxMetadata(parseHeaderFields(Buffer.from(header, 'latin1')));
+const state = (header: string) => decideMessageState(meta(header));
+
+describe('parseHeaderFields', () => {
+  it('unfolds continuation lines and records byte ranges', () => {
+    const header = Buffer.from('Subject: a\n  folded\nX-UID: 5\n\n');
+    const fields = parseHeaderFields(header);
+    expect(fields.map((f) => [f.name, f.value])).toEqual([['subject', 'a folded'], ['x-uid', '5']]);
+    expect(header.subarray(fields[1]!.start, fields[1]!.end).toString()).toBe('X-UID: 5\n');
+  });
+});
+
+describe('stripHeaderFields', () => {
+  it('removes the mbox bookkeeping headers and leaves every other byte as it was', () => {
+    const header = Buffer.concat([
+      Buffer.from('Received: from x\n\tby y\nStatus: RO\nX-Status: A\nSubject: caf'),
+      Buffer.from([0xe9]),
+      Buffer.from('\nX-Keywords: a b\nX-UID: 3\nContent-Length: 10\nX-Mozilla-Status: 0001\nX-Mozilla-Status2: 00000000\nX-Mozilla-Keys: \nX-IMAPbase: 1 2\nTo: z\n\n'),
+    ]);
+    const stripped = stripHeaderFields(header, parseHeaderFields(header), mboxInternalHeaders);
+    expect(stripped.equals(Buffer.concat([Buffer.from('Received: from x\n\tby y\nSubject: caf'), Buffer.from([0xe9]), Buffer.from('\nTo: z\n\n')]))).toBe(true);
+  });
+});
+
+describe('decideMessageState', () => {
+  it('maps Status and X-Status letters to maildir flags (case-sensitive, as c-client writes them)', () => {
+    const s = state('Status: RO\nX-Status: AFTD\n\n');
+    expect([...s.flags].sort()).toEqual(['\\Answered', '\\Deleted', '\\Draft', '\\Flagged', '\\Seen']);
+    expect(s.isNew).toBe(false);
+    expect([...state('Status: ro\n\n').flags]).toEqual([]);
+  });
+  it('keeps unread mail unread: Status O without R is old but not seen', () => {
+    const s = state('Status: O\n\n');
+    expect(s.flags.size).toBe(0);
+    expect(s.isNew).toBe(false);
+  });
+  it('puts mail without Status and without flags in new/', () => {
+    expect(state('Subject: x\n\n').isNew).toBe(true);
+  });
+  it('reads keywords, the UID and X-IMAPbase', () => {
+    const m = meta('X-IMAPbase: 1583323200 0000000012 $Label1 Work\nX-Keywords: $Label1 Work\nX-UID: 9\n\n');
+    expect(m.imapBase).toEqual({ uidValidity: 1583323200, lastUid: 12, keywords: ['$Label1', 'Work'] });
+    expect(m.uid).toBe(9);
+    expect([...decideMessageState(m).keywords]).toEqual(['$Label1', 'Work']);
+  });
+  it('recognises the FOLDER INTERNAL DATA pseudo-message by its X-IMAP header', () => {
+    expect(meta('X-IMAP: 1 0000000002\n\n').isPseudoMessage).toBe(true);
+    expect(meta('X-IMAPbase: 1 0000000002\n\n').isPseudoMessage).toBe(false);
+  });
+  it('maps Thunderbird status bits: read, replied, marked, forwarded, expunged', () => {
+    expect([...state('X-Mozilla-Status: 0003\nX-Mozilla-Status2: 00000000\n\n').flags].sort()).toEqual(['\\Answered', '\\Seen']);
+    const starred = state('X-Mozilla-Status: 1004\nX-Mozilla-Keys: todo   \n\n');
+    expect([...starred.flags]).toEqual(['\\Flagged']);
+    expect(starred.passed).toBe(true);
+    expect([...starred.keywords]).toEqual(['todo']);
+    expect([...state('X-Mozilla-Status: 0009\n\n').flags].sort()).toEqual(['\\Deleted', '\\Seen']);
+    expect(state('X-Mozilla-Status: 0000\nX-Mozilla-Status2: 00010000\n\n').isNew).toBe(true);
+  });
+  it('ignores X-Mozilla-Status on mail that carries Gmail labels', () => {
+    expect([...state('X-Mozilla-Status: 0004\nX-Gmail-Labels: Inbox,Unread\n\n').flags]).toEqual([]);
+  });
+  it('reads Gmail read state and stars from labels', () => {
+    expect([...state('X-Gmail-Labels: Inbox,Opened\n\n').flags]).toEqual(['\\Seen']);
+    expect([...state('X-Gmail-Labels: Inbox,Unread,Starred\n\n').flags]).toEqual(['\\Flagged']);
+  });
+});
+
+describe('parseGmailLabels', () => {
+  it('splits CSV-quoted labels and decodes encoded words', () => {
+    expect(parseGmailLabels('Inbox,"Work, old",=?UTF-8?Q?Entw=C3=BCrfe?=,Clients/ACME')).toEqual(['Inbox', 'Work, old', 'Entwürfe', 'Clients/ACME']);
+  });
+  it('decodes base64 encoded words and joins adjacent ones', () => {
+    expect(decodeEncodedWords('=?UTF-8?B?w6Q=?= =?UTF-8?B?w7Y=?=')).toBe('äö');
+  });
+});
