@@ -1,0 +1,251 @@
+import { constants as fsConstants } from 'node:fs';
+import { lstat, open, readdir, readFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { Readable } from 'node:stream';
+import { FolderNameError, mailboxPathToMaildirpp, maildirppToMailboxPath } from '../../../converters/folders/maildirpp.js';
+import { Mutf7Error } from '../../../converters/folders/mutf7.js';
+import { buildConvertedBaseName, decodeInfo, parseMaildirName, passedKeyword } from '../../../converters/maildir/filename.js';
+import { parseDovecotKeywords } from '../../../converters/maildir/keywords.js';
+import { parseUidlist } from '../../../converters/maildir/uidlist.js';
+import { MailshiftError, systemErrorCode, throwIfAborted } from '../../core/errors.js';
+import type { IncomingMessage, MailboxPath, MessageRef, SpecialUse } from '../../core/types.js';
+import type { Mailbox, MailboxInfo, MailboxStatus, MailStore, StoreCaps } from '../store.js';
+import { MaildirTarget, type MaildirFolder } from './target.js';
+
+/**
+ * A local Maildir++ tree as a MailStore (INBOX at the root, folders as `.A.B` siblings, mUTF-7 names).
+ *
+ * Listing reads names and one lstat per message (size from `,S=` when present, INTERNALDATE from the mtime);
+ * bodies are opened only on `read`. Symlinked folders (cPanel's `.user@domain_tld` links to other mailboxes) are not
+ * folders of this mailbox and are never followed. Appends go through MaildirTarget: tmp/ then rename, content-derived
+ * names, so appending the same message twice leaves one file.
+ */
+export class MaildirStore implements MailStore {
+  readonly kind = 'maildir' as const;
+  readonly caps: StoreCaps;
+  private target: MaildirTarget | undefined;
+  /** Folder names on disk that could not be decoded; listed by `skippedFolders`, never silently dropped. */
+  readonly skippedFolders: { directory: string; reason: string }[] = [];
+
+  constructor(
+    readonly root: string,
+    private readonly options: { writable?: boolean } = {},
+  ) {
+    this.caps = { files: { location: 'local', layout: 'maildir++' }, readable: true, writable: Boolean(options.writable), cheapIdentity: true };
+  }
+
+  async *listMailboxes(signal?: AbortSignal): AsyncIterable<MailboxInfo> {
+    if (await isMaildirDir(this.root)) yield { path: 'INBOX' };
+    let entries;
+    try {
+      entries = await readdir(this.root, { withFileTypes: true });
+    } catch (err) {
+      throw new MailshiftError('MAILSHIFT_MAILDIR_MISSING', `cannot read maildir ${this.root}: ${systemErrorCode(err) ?? String(err)}`, { cause: err });
+    }
+    const folders: MailboxInfo[] = [];
+    for (const entry of entries) {
+      throwIfAborted(signal);
+      if (!entry.name.startsWith('.') || entry.name === '.' || entry.name === '..' || !entry.isDirectory()) continue;
+      if (!(await isMaildirDir(path.join(this.root, entry.name)))) continue;
+      try {
+        const mailbox = maildirppToMailboxPath(entry.name);
+        const specialUse = guessSpecialUse(mailbox);
+        folders.push(specialUse ? { path: mailbox, specialUse } : { path: mailbox });
+      } catch (err) {
+        if (!(err instanceof FolderNameError) && !(err instanceof Mutf7Error)) throw err;
+        this.skippedFolders.push({ directory: entry.name, reason: (err as Error).message });
+      }
+    }
+    folders.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+    yield* folders;
+  }
+
+  async openMailbox(mailbox: MailboxPath, mode: 'read' | 'write'): Promise<Mailbox> {
+    if (mode === 'write') {
+      if (!this.options.writable) throw new MailshiftError('MAILSHIFT_READ_ONLY', `maildir ${this.root} was opened read-only`);
+      this.target ??= MaildirTarget.open(this.root, { dryRun: false });
+      const folder = this.target.folder(mailbox);
+      return new MaildirMailbox(mailbox, folder.dir, this.target, folder);
+    }
+    const dirName = mailboxPathToMaildirpp(mailbox);
+    const dir = dirName === '' ? this.root : path.join(this.root, dirName);
+    if (!(await isMaildirDir(dir))) {
+      throw new MailshiftError('MAILSHIFT_MAILBOX_MISSING', `no folder ${mailbox} in ${this.root}`, { scope: 'mailbox' });
+    }
+    return new MaildirMailbox(mailbox, dir, undefined, undefined);
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    if (!this.target) return;
+    for (const mailbox of this.target.openFolders()) await this.target.finishFolder(mailbox);
+  }
+}
+
+class MaildirMailbox implements Mailbox {
+  constructor(
+    readonly path: MailboxPath,
+    private readonly dir: string,
+    private readonly target: MaildirTarget | undefined,
+    private readonly folder: MaildirFolder | undefined,
+  ) {}
+
+  async status(): Promise<MailboxStatus> {
+    const text = await readOptional(path.join(this.dir, 'dovecot-uidlist'));
+    if (!text.trim()) return {};
+    try {
+      const list = parseUidlist(text);
+      return { uidValidity: list.uidValidity, uidNext: list.nextUid };
+    } catch {
+      return {};
+    }
+  }
+
+  async *list(signal?: AbortSignal): AsyncIterable<MessageRef> {
+    const keywordTable = parseDovecotKeywords(await readOptional(path.join(this.dir, 'dovecot-keywords')));
+    const uids = new Map<string, number>();
+    const uidlistText = await readOptional(path.join(this.dir, 'dovecot-uidlist'));
+    if (uidlistText.trim()) {
+      try {
+        for (const record of parseUidlist(uidlistText).records) uids.set(parseMaildirName(record.fileName).base, record.uid);
+      } catch {
+        // An unreadable uidlist only costs us UIDs, not messages.
+      }
+    }
+    for (const sub of ['new', 'cur'] as const) {
+      let names: string[];
+      try {
+        names = await readdir(path.join(this.dir, sub));
+      } catch (err) {
+        if (systemErrorCode(err) === 'ENOENT') continue;
+        throw err;
+      }
+      names.sort();
+      for (const name of names) {
+        throwIfAborted(signal);
+        if (name.startsWith('.')) continue;
+        const file = path.join(this.dir, sub, name);
+        let stat;
+        try {
+          stat = await lstat(file);
+        } catch (err) {
+          if (systemErrorCode(err) === 'ENOENT') continue; // renamed or expunged while we listed: a live maildir
+          throw err;
+        }
+        if (!stat.isFile()) continue; // never follow a symlink planted among messages
+        const parsed = parseMaildirName(name);
+        const info = decodeInfo(sub === 'cur' ? parsed.info : undefined);
+        const keywords = new Set<string>();
+        for (const index of info.keywordIndexes) {
+          const keyword = keywordTable.get(index);
+          if (keyword) keywords.add(keyword);
+        }
+        if (info.hasPassed) keywords.add(passedKeyword);
+        const uid = uids.get(parsed.base);
+        yield {
+          id: `${sub}/${name}`,
+          key: parsed.base,
+          flags: info.flags,
+          keywords,
+          internalDate: stat.mtime,
+          sizeBytes: stat.size,
+          ...(uid !== undefined ? { uid } : {}),
+        };
+      }
+    }
+  }
+
+  async read(ref: MessageRef): Promise<Readable> {
+    const relative = ref.id;
+    if (!/^(new|cur)\/[^/]+$/.test(relative)) throw new MailshiftError('MAILSHIFT_BAD_REF', `not a message of this maildir: ${relative}`);
+    let file = path.join(this.dir, relative);
+    try {
+      const handle = await open(file, fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW);
+      return handle.createReadStream();
+    } catch (err) {
+      if (systemErrorCode(err) !== 'ENOENT' || !ref.key) throw err;
+    }
+    // Flags changed since we listed it: the file has a new name with the same base.
+    for (const sub of ['cur', 'new']) {
+      for (const name of await readdir(path.join(this.dir, sub))) {
+        if (parseMaildirName(name).base === ref.key) {
+          file = path.join(this.dir, sub, name);
+          const handle = await open(file, fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW);
+          return handle.createReadStream();
+        }
+      }
+    }
+    throw new MailshiftError('MAILSHIFT_MESSAGE_GONE', `${path.join(this.dir, relative)} was expunged while we worked`, { scope: 'message', retry: 'now' });
+  }
+
+  async append(message: IncomingMessage): Promise<MessageRef> {
+    if (!this.target || !this.folder) throw new MailshiftError('MAILSHIFT_READ_ONLY', `mailbox ${this.path} was opened for reading`);
+    const internalDate = message.internalDate ?? new Date();
+    const draft = this.target.beginDraft();
+    try {
+      draft.write(message.content);
+      const base = buildConvertedBaseName({
+        receivedSecs: internalDate.getTime() / 1000,
+        contentHashHex: draft.contentHashHex(),
+        ordinal: 0,
+        sizeBytes: draft.size,
+        virtualSizeBytes: draft.virtualSize,
+      });
+      const keywords = new Set(message.keywords);
+      const passed = keywords.delete(passedKeyword);
+      const result = this.folder.place(
+        { base, flags: message.flags, keywords, passed, isNew: false, mtime: internalDate, ...(message.uid !== undefined ? { uid: message.uid } : {}) },
+        { draft },
+      );
+      const id = result.status === 'written' ? path.relative(this.dir, result.path) : `cur/${base}`;
+      return { id, key: base, flags: message.flags, keywords: message.keywords, internalDate, sizeBytes: draft.size };
+    } finally {
+      draft.close();
+    }
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    if (this.target && this.folder) await this.target.finishFolder(this.path);
+  }
+}
+
+async function isMaildirDir(dir: string): Promise<boolean> {
+  try {
+    const stat = await lstat(dir);
+    if (!stat.isDirectory()) return false;
+    const cur = await lstat(path.join(dir, 'cur'));
+    return cur.isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+async function readOptional(file: string): Promise<string> {
+  try {
+    return await readFile(file, 'utf8');
+  } catch (err) {
+    if (systemErrorCode(err) === 'ENOENT') return '';
+    throw err;
+  }
+}
+
+const specialUseNames: Record<string, SpecialUse> = {
+  sent: '\\Sent',
+  'sent items': '\\Sent',
+  'sent messages': '\\Sent',
+  'sent mail': '\\Sent',
+  drafts: '\\Drafts',
+  trash: '\\Trash',
+  'deleted items': '\\Trash',
+  'deleted messages': '\\Trash',
+  junk: '\\Junk',
+  spam: '\\Junk',
+  'junk e-mail': '\\Junk',
+  archive: '\\Archive',
+  archives: '\\Archive',
+};
+
+/** Maildir has no SPECIAL-USE attributes on disk; top-level well-known names are what servers mark (cPanel's set). */
+export function guessSpecialUse(mailbox: MailboxPath): SpecialUse | undefined {
+  if (mailbox.includes('/')) return undefined;
+  return specialUseNames[mailbox.toLowerCase()];
+}
