@@ -123,6 +123,10 @@ function buildMaildir(): TreeManifest {
     '.Work.Projects/dovecot-uidlist': `3 V777 N10\n9 :${projectName}\n`,
     '.Work.Projects/dovecot-keywords': '0 $Important\n1 Project-X\n',
     subscriptions: 'Work/Projects\n',
+    // Maildir++ stores names in modified UTF-7: "Entwürfe".
+    '.Entw&APw-rfe/cur': { type: 'dir' },
+    '.Entw&APw-rfe/new': { type: 'dir' },
+    '.Entw&APw-rfe/tmp': { type: 'dir' },
   };
 }
 
@@ -148,11 +152,14 @@ describe('standalone doveadm reading a Maildir++ tree', () => {
 
   it('reports the UIDVALIDITY, UIDNEXT and message count of each mailbox from dovecot-uidlist', async () => {
     const opened = await doveadm.openMaildir(maildir);
-    expect(await opened.mailboxStatus()).toEqual({
+    const status = await opened.mailboxStatus();
+    expect(status).toMatchObject({
       INBOX: { messages: 2, uidValidity: 1234567, uidNext: 50 },
       'Work/Projects': { messages: 1, uidValidity: 777, uidNext: 10 },
+      'Entwürfe': { messages: 0, uidNext: 1 },
     });
-    expect(await opened.listMailboxes()).toEqual(['INBOX', 'Work', 'Work/Projects']);
+    expect(Object.keys(status).sort()).toEqual(['Entwürfe', 'INBOX', 'Work/Projects']);
+    expect(await opened.listMailboxes()).toEqual(['Entwürfe', 'INBOX', 'Work', 'Work/Projects']);
   });
 
   it('reads each message with its UID, flags, keywords, received date and Message-ID', async () => {
@@ -206,7 +213,7 @@ describe('standalone doveadm reading a Maildir++ tree', () => {
 
   it('shows the same folder with the "." separator when configured so', async () => {
     const opened = await dotted.openMaildir(maildir);
-    expect(Object.keys(await opened.mailboxStatus()).sort()).toEqual(['INBOX', 'Work.Projects']);
+    expect(Object.keys(await opened.mailboxStatus()).sort()).toEqual(['Entwürfe', 'INBOX', 'Work.Projects']);
   });
 
   it('leaves the tree under test untouched: no chown, no uidlist rewrite, no index files', async () => {
