@@ -19,19 +19,39 @@ export interface TreeEntry {
   readonly mode: number;
   readonly nlink: number;
   readonly mtimeMs: number;
+  /** Device and inode: together they say which names are hard links of one file. */
+  readonly device: number;
+  readonly inode: number;
   /** The link text, for symlinks. */
   readonly linkTarget?: string;
 }
 
-// type, size, uid, gid, mode, nlink, mtime, link text, path — each NUL-terminated.
-const fieldsPerEntry = 9;
-export const findPrintfFormat = '%y\\0%s\\0%U\\0%G\\0%m\\0%n\\0%T@\\0%l\\0%P\\0';
+// type, size, uid, gid, mode, nlink, mtime, device, inode, link text, path — each NUL-terminated.
+const fieldsPerEntry = 11;
+export const findPrintfFormat = '%y\\0%s\\0%U\\0%G\\0%m\\0%n\\0%T@\\0%D\\0%i\\0%l\\0%P\\0';
 
-export function buildFindArgv(root: string, options: { maxDepth?: number } = {}): string[] {
+export interface FindOptions {
+  readonly maxDepth?: number;
+  /** Only directories and symlinks (a layout scan: no per-message lines). */
+  readonly dirsAndLinksOnly?: boolean;
+  /** Only entries with exactly one of these names (find -name, with wildcards escaped). */
+  readonly names?: readonly string[];
+}
+
+export function buildFindArgv(root: string, options: FindOptions = {}): string[] {
   // A root starting with '-' would be read by find as an expression; we only ever list absolute paths.
   if (!root.startsWith('/')) throw new Error(`find root must be absolute: ${root}`);
   const argv = ['find', root, '-mindepth', '1'];
   if (options.maxDepth !== undefined) argv.push('-maxdepth', String(options.maxDepth));
+  if (options.dirsAndLinksOnly) argv.push('(', '-type', 'd', '-o', '-type', 'l', ')');
+  if (options.names && options.names.length > 0) {
+    argv.push('(');
+    options.names.forEach((name, i) => {
+      if (i > 0) argv.push('-o');
+      argv.push('-name', name.replace(/[*?[\\\]]/g, (c) => `\\${c}`));
+    });
+    argv.push(')');
+  }
   argv.push('-printf', findPrintfFormat);
   return argv;
 }
@@ -41,7 +61,7 @@ export function createFindParser(onEntry: (entry: TreeEntry) => void): { push(ch
   let carry: Buffer = Buffer.alloc(0);
   let fields: Buffer[] = [];
   const emit = () => {
-    const [y, s, u, g, m, n, t, l, p] = fields.map((f) => f.toString('utf8'));
+    const [y, s, u, g, m, n, t, d, i, l, p] = fields.map((f) => f.toString('utf8'));
     fields = [];
     if (p === undefined || p === '') return;
     const type: TreeEntryType = y === 'f' ? 'file' : y === 'd' ? 'dir' : y === 'l' ? 'symlink' : 'other';
@@ -54,6 +74,8 @@ export function createFindParser(onEntry: (entry: TreeEntry) => void): { push(ch
       mode: parseInt(m ?? '0', 8),
       nlink: Number(n),
       mtimeMs: Math.round(Number(t) * 1000),
+      device: Number(d),
+      inode: Number(i),
       ...(type === 'symlink' ? { linkTarget: l ?? '' } : {}),
     });
   };
@@ -93,7 +115,7 @@ export async function listTree(
   target: ExecTarget,
   root: string,
   onEntry: (entry: TreeEntry) => void,
-  options: { signal?: AbortSignal; maxDepth?: number } = {},
+  options: FindOptions & { signal?: AbortSignal } = {},
 ): Promise<ListTreeResult> {
   const parser = createFindParser(onEntry);
   const result = await runExec(target, buildFindArgv(root, options), {

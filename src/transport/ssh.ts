@@ -21,11 +21,14 @@ export interface SshOptions {
   /** Seconds without an answer before ssh declares the connection dead (ServerAliveInterval x CountMax). */
   readonly aliveIntervalS?: number;
   readonly connectTimeoutS?: number;
+  /** ssh -F: a config file instead of ~/.ssh/config (tests pass /dev/null). */
+  readonly configFile?: string;
 }
 
 /** The ssh program and its options, without the destination (rsync adds it), in the order ssh documents. */
 export function buildSshCommand(options: SshOptions = {}, port?: number): string[] {
   const argv = ['ssh'];
+  if (options.configFile !== undefined) argv.push('-F', options.configFile);
   if (port !== undefined) argv.push('-p', String(port));
   if (options.keyFile !== undefined) argv.push('-i', options.keyFile, '-o', 'IdentitiesOnly=yes');
   // Never prompt: a password prompt would hang a batch run, and passwords must not be typed into our child.

@@ -17,8 +17,12 @@ import { buildSshCommand, formatRsyncHost, formatRsyncRsh, type SshEndpoint, typ
  */
 
 export interface RsyncEndpoint {
-  /** Absolute directory path on that side. The CONTENTS of the source directory go INTO the target directory. */
+  /**
+   * Absolute path on that side. A directory by default: the CONTENTS of the source directory go INTO the target
+   * directory. With isFile, one file copied to exactly that name (which may differ from the source's).
+   */
   readonly path: string;
+  readonly isFile?: boolean;
   /** Absent for a local path. */
   readonly ssh?: SshEndpoint;
 }
@@ -50,6 +54,18 @@ export interface RsyncArgsInput {
   readonly mkpath?: boolean;
   /** Path of the rsync program on the remote side. */
   readonly remoteRsyncPath?: string;
+  /**
+   * --safe-links: leave out symlinks that point outside the transferred tree (absolute ones, or too many '..').
+   * A planted link to /etc/shadow is then neither followed nor recreated on the target. Default true.
+   */
+  readonly safeLinks?: boolean;
+  /**
+   * With --files-from, do not send the listed paths' parent directories: the target's existing directories keep
+   * their owner, mode and mtime (without it, rsync gives /etc on the target the attributes of a staging directory).
+   */
+  readonly noImpliedDirs?: boolean;
+  /** Copy FIFOs, sockets and device nodes. Mail trees never need them; a planted FIFO is left out. Default false. */
+  readonly specials?: boolean;
 }
 
 export class RsyncArgsError extends Error {}
@@ -65,6 +81,10 @@ export function buildRsyncArgv(input: RsyncArgsInput): string[] {
   const remote = source.ssh ?? target.ssh;
 
   const argv = ['rsync', '--archive'];
+  if (!(input.specials ?? false)) argv.push('--no-devices', '--no-specials');
+  if (input.safeLinks ?? true) argv.push('--safe-links');
+  // Holes stay holes: a planted 8 GiB sparse "message" must not become 8 GiB of disk on the target.
+  argv.push('--sparse');
   if (input.hardLinks ?? true) argv.push('--hard-links');
   if (input.numericIds) argv.push('--numeric-ids');
   if (isRemote) argv.push('--protect-args');
@@ -81,6 +101,7 @@ export function buildRsyncArgv(input: RsyncArgsInput): string[] {
   if (input.filterFile !== undefined || input.filesFromStdin) argv.push('--from0');
   if (input.filterFile !== undefined) argv.push(`--filter=merge ${input.filterFile}`);
   if (input.filesFromStdin) argv.push('--files-from=-', '--recursive');
+  if (input.noImpliedDirs) argv.push('--no-implied-dirs');
   if (input.ignoreMissingArgs) argv.push('--ignore-missing-args');
   if (remote) {
     argv.push(`--rsh=${formatRsyncRsh(buildSshCommand(input.ssh, remote.port))}`);
@@ -98,7 +119,8 @@ function checkEndpoint(endpoint: RsyncEndpoint, side: string): void {
 
 /** Directory operands always end in '/': copy the contents, never nest the source directory inside the target. */
 function formatOperand(endpoint: RsyncEndpoint, side: 'source' | 'target'): string {
-  const dir = endpoint.path.endsWith('/') ? endpoint.path : `${endpoint.path}/`;
+  if (endpoint.isFile && endpoint.path.endsWith('/')) throw new RsyncArgsError(`${side} file path ends in '/': ${endpoint.path}`);
+  const dir = endpoint.isFile || endpoint.path.endsWith('/') ? endpoint.path : `${endpoint.path}/`;
   if (!endpoint.ssh) return dir;
   const escaped = side === 'source' ? escapeRemoteSourcePath(dir) : dir;
   return `${formatRsyncHost(endpoint.ssh)}:${escaped}`;

@@ -4,7 +4,7 @@ import { buildRsyncArgv, escapeRemoteSourcePath } from '../../../src/transport/r
 describe('buildRsyncArgv', () => {
   it('copies a local directory into another with the safe defaults', () => {
     expect(buildRsyncArgv({ source: { path: '/a' }, target: { path: '/b/' }, ignoreExisting: true })).toEqual([
-      'rsync', '--archive', '--hard-links', '--ignore-existing', '--mkpath', '--itemize-changes', '--stats', '--', '/a/', '/b/',
+      'rsync', '--archive', '--no-devices', '--no-specials', '--safe-links', '--sparse', '--hard-links', '--ignore-existing', '--mkpath', '--itemize-changes', '--stats', '--', '/a/', '/b/',
     ]);
   });
 
@@ -48,6 +48,19 @@ describe('buildRsyncArgv', () => {
     expect(argv).toContain('--filter=merge /r');
     expect(argv).toContain('--files-from=-');
     expect(argv).toContain('--recursive');
+  });
+
+  it('copies one file to a new name when both ends are files', () => {
+    const argv = buildRsyncArgv({ source: { path: '/h/etc/old.rcube.db', isFile: true }, target: { path: '/t/etc/new.rcube.db', isFile: true } });
+    expect(argv.slice(-2)).toEqual(['/h/etc/old.rcube.db', '/t/etc/new.rcube.db']);
+  });
+
+  it('leaves out links pointing outside the tree and special files unless asked', () => {
+    const argv = buildRsyncArgv({ source: { path: '/a' }, target: { path: '/b' } });
+    expect(argv).toEqual(expect.arrayContaining(['--safe-links', '--no-specials', '--no-devices']));
+    const all = buildRsyncArgv({ source: { path: '/a' }, target: { path: '/b' }, safeLinks: false, specials: true });
+    expect(all).not.toContain('--safe-links');
+    expect(all).not.toContain('--no-specials');
   });
 
   it('refuses two remote ends, relative paths and nonsense limits', () => {

@@ -1,0 +1,615 @@
+import { mkdtemp, mkdir, readFile, rm, writeFile, lstat, chmod } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { MailshiftError, UsageError, systemErrorCode } from '../core/errors.js';
+import { ExitCode, type ExitCodeValue } from '../core/exit-codes.js';
+import { silentLogger, type Logger } from '../core/logger.js';
+import { formatSpec, type Location, type StoreSpec } from '../stores/spec.js';
+import { runExec, type ExecTarget } from '../transport/exec.js';
+import { listTree, type TreeEntry } from '../transport/list.js';
+import { buildRsyncArgv, type RsyncEndpoint } from '../transport/rsync/args.js';
+import { formatFilterFile } from '../transport/rsync/filters.js';
+import type { RsyncOutcome } from '../transport/rsync/exit.js';
+import type { ItemizedChange } from '../transport/rsync/itemize.js';
+import { runRsync } from '../transport/rsync/run.js';
+import type { SshEndpoint, SshOptions } from '../transport/ssh.js';
+import {
+  mergeKeyedLines,
+  rewriteEmbeddedHome,
+  rewritePasswd,
+  rewriteValiases,
+  type Rewrite,
+} from './account-files.js';
+import { controlFileNames, decideControlFile } from './control-files.js';
+import {
+  isDomainDirName,
+  parseGroupGid,
+  parsePasswdHome,
+  parseUserDomains,
+  planAccountCopy,
+  planMaildirCopy,
+  type AccountSide,
+  type CopyJob,
+  type MergeItem,
+} from './copy.js';
+
+/**
+ * Runs a copy: resolves the specs into rsync jobs (copy.ts), runs them N at a time, then settles the control files
+ * the target already had and merges the account's small files. Reports everything it did and did not do.
+ */
+
+export interface CopyOptions {
+  readonly jobs?: number;
+  readonly bwlimitKiBps?: number;
+  readonly retries?: number;
+  readonly retryBaseDelayMs?: number;
+  readonly ioTimeoutS?: number;
+  readonly dryRun?: boolean;
+  readonly ssh?: SshOptions;
+  readonly renameUser?: { readonly from: string; readonly to: string };
+  readonly signal?: AbortSignal;
+  readonly logger?: Logger;
+  /** Progress of all jobs together (bytes from rsync's progress2, files from its item list). */
+  readonly onProgress?: (done: { bytes: number; items: number }) => void;
+  /** Ask rsync for progress lines (worth it on a terminal only). */
+  readonly wantProgress?: boolean;
+  /** Called for every item rsync reports (the --dry-run listing). */
+  readonly onItem?: (job: CopyJob, item: ItemizedChange) => void;
+}
+
+export interface JobReport {
+  readonly label: string;
+  readonly source: string;
+  readonly target: string;
+  readonly outcome: RsyncOutcome;
+  readonly meaning: string;
+  readonly attempts: number;
+  readonly files: number;
+  readonly hardlinks: number;
+  readonly symlinks: number;
+  readonly dirs: number;
+  readonly bytes: number;
+  readonly warnings: readonly string[];
+}
+
+export interface ControlFileReport {
+  readonly path: string;
+  readonly action: 'keep-target' | 'take-source' | 'write';
+  readonly reason: string;
+}
+
+export interface MergeReport {
+  readonly path: string;
+  readonly action: 'written' | 'unchanged' | 'skipped';
+  readonly added: readonly string[];
+  readonly keptTarget: readonly string[];
+  readonly reason?: string;
+}
+
+/** What chown needs to know about a cPanel target. */
+export interface CpanelTargetInfo {
+  readonly location: Location;
+  readonly root: string;
+  readonly home: string;
+  readonly user: string;
+  readonly domains: readonly string[];
+  /** Limit to one mailbox directory (relative to ~/mail) for a single-mailbox copy. */
+  readonly mailboxDir?: string;
+}
+
+export interface CopyReport {
+  readonly source: string;
+  readonly target: string;
+  readonly dryRun: boolean;
+  readonly jobs: JobReport[];
+  readonly controlFiles: ControlFileReport[];
+  readonly merges: MergeReport[];
+  readonly mailboxes: string[];
+  readonly cpanelTarget?: CpanelTargetInfo;
+  readonly exitCode: ExitCodeValue;
+}
+
+interface Resolved {
+  readonly jobs: CopyJob[];
+  readonly merges: MergeItem[];
+  readonly mailboxes: string[];
+  readonly rewrite?: Rewrite;
+  /** Roots the control-file pass compares (source and target maildir roots, matching relative paths). */
+  readonly controlRoots: { source: RsyncEndpoint; target: RsyncEndpoint }[];
+  readonly sourceRoot?: RsyncEndpoint;
+  readonly targetRoot?: RsyncEndpoint;
+  readonly cpanelTarget?: CpanelTargetInfo;
+}
+
+export async function runCopy(source: StoreSpec, target: StoreSpec, options: CopyOptions = {}): Promise<CopyReport> {
+  const logger = options.logger ?? silentLogger;
+  const staging = await mkdtemp(path.join(os.tmpdir(), 'mailshift-copy-'));
+  try {
+    const resolved = await resolveCopy(source, target, options);
+    const existingControl = options.dryRun ? [] : await listExistingControlFiles(resolved, options);
+    const jobs = await runJobs(resolved.jobs, staging, options, logger);
+    const controlFiles = options.dryRun ? [] : await settleControlFiles(resolved, existingControl, staging, options, logger);
+    const merges = options.dryRun ? planOnlyMerges(resolved.merges) : await runMerges(resolved, staging, options, logger);
+    const exitCode = decideExitCode(jobs);
+    return {
+      source: formatSpec(source),
+      target: formatSpec(target),
+      dryRun: Boolean(options.dryRun),
+      jobs,
+      controlFiles,
+      merges,
+      mailboxes: resolved.mailboxes,
+      ...(resolved.cpanelTarget ? { cpanelTarget: resolved.cpanelTarget } : {}),
+      exitCode,
+    };
+  } finally {
+    await rm(staging, { recursive: true, force: true });
+  }
+}
+
+export function decideExitCode(jobs: readonly JobReport[]): ExitCodeValue {
+  if (jobs.some((j) => j.outcome === 'config')) return ExitCode.config;
+  if (jobs.some((j) => j.outcome === 'fatal')) return ExitCode.failed;
+  if (jobs.some((j) => j.outcome === 'network')) return ExitCode.tempFail;
+  if (jobs.some((j) => j.outcome === 'partial')) return ExitCode.partial;
+  return ExitCode.ok;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Resolving specs
+
+function endpointOf(location: Location, p: string): RsyncEndpoint {
+  return location.type === 'ssh' ? { path: p, ssh: sshOf(location) } : { path: p };
+}
+
+function sshOf(location: Location): SshEndpoint | undefined {
+  if (location.type !== 'ssh') return undefined;
+  return { host: location.host, ...(location.user ? { user: location.user } : {}), ...(location.port ? { port: location.port } : {}) };
+}
+
+function execTargetOf(location: Location, options: CopyOptions): ExecTarget {
+  const ssh = sshOf(location);
+  return ssh ? { ssh, ...(options.ssh ? { sshOptions: options.ssh } : {}) } : {};
+}
+
+async function resolveCopy(source: StoreSpec, target: StoreSpec, options: CopyOptions): Promise<Resolved> {
+  if (source.kind === 'imap' || target.kind === 'imap') {
+    throw new UsageError('copy moves file trees with rsync; IMAP is not a file tree', 'use mailshift imap-copy (or the IMAP fallback) for IMAP servers');
+  }
+  if (source.kind === 'mbox' || target.kind === 'mbox') {
+    throw new UsageError('copy moves maildir trees; mbox needs converting', 'use mailshift convert for mbox');
+  }
+  if (source.location.type === 'ssh' && target.location.type === 'ssh') {
+    throw new UsageError('both ends are remote; rsync copies between this machine and one remote host', 'run mailshift on the source or the target server');
+  }
+  const isTree = (s: StoreSpec) => s.kind === 'path' || s.kind === 'maildir';
+  if (isTree(source) && isTree(target)) {
+    const job = planMaildirCopy(endpointOf(source.location, source.path), endpointOf(target.location, target.path), 'maildir');
+    return { jobs: [job], merges: [], mailboxes: ['(maildir)'], controlRoots: [{ source: job.source, target: job.target }] };
+  }
+  if (source.kind === 'cpanel' && !source.mailbox && target.kind === 'cpanel' && !target.mailbox) {
+    return resolveAccountCopy(source, target, options);
+  }
+  if (source.kind === 'cpanel' && !source.mailbox) {
+    throw new UsageError('a whole cPanel account can only be copied into a cPanel root', 'name the target as cpanel:ROOT#USER, or copy one mailbox with cpanel:ROOT#local@domain');
+  }
+  // One mailbox: cpanel:ROOT#local@domain or a maildir path on either side.
+  const src = source.kind === 'cpanel' ? await resolveMailboxSide(source, options, 'source') : { path: (source as { path: string }).path };
+  const dst = target.kind === 'cpanel' ? await resolveMailboxSide(target, options, 'target') : { path: (target as { path: string }).path };
+  const job = planMaildirCopy(endpointOf(source.location, src.path), endpointOf(target.location, dst.path), 'mailbox');
+  return {
+    jobs: [job],
+    merges: [],
+    mailboxes: [source.kind === 'cpanel' && source.mailbox ? `${source.mailbox.localPart}@${source.mailbox.domain}` : '(maildir)'],
+    controlRoots: [{ source: job.source, target: job.target }],
+    ...('cpanel' in dst ? { cpanelTarget: dst.cpanel } : {}),
+  };
+}
+
+async function resolveMailboxSide(
+  spec: Extract<StoreSpec, { kind: 'cpanel' }>,
+  options: CopyOptions,
+  side: 'source' | 'target',
+): Promise<{ path: string; cpanel?: CpanelTargetInfo }> {
+  if (!spec.mailbox) throw new Error('not a mailbox spec');
+  const exec = execTargetOf(spec.location, options);
+  const userdomains = (await readSystemFile(exec, path.posix.join(spec.root, 'etc/userdomains'))) ?? '';
+  const owner = findDomainOwner(userdomains, spec.mailbox.domain);
+  if (!owner) {
+    throw new MailshiftError('MAILSHIFT_CPANEL_DOMAIN_UNKNOWN', `${side}: no cPanel account owns ${spec.mailbox.domain} in ${path.posix.join(spec.root, 'etc/userdomains')}`, {
+      hint: side === 'target' ? 'create the domain on the target server first (cPanel: add it to the account), then copy' : 'check the domain name and the cPanel root',
+      exitCode: ExitCode.config,
+    });
+  }
+  const home = await resolveHome(exec, spec.root, owner);
+  const mailboxDir = `${spec.mailbox.domain}/${spec.mailbox.localPart}`;
+  const mailboxPath = path.posix.join(home.home, 'mail', mailboxDir);
+  return {
+    path: mailboxPath,
+    ...(side === 'target'
+      ? { cpanel: { location: spec.location, root: spec.root, home: home.home, user: owner, domains: [spec.mailbox.domain], mailboxDir } }
+      : {}),
+  };
+}
+
+export function findDomainOwner(userdomainsText: string, domain: string): string | undefined {
+  for (const line of userdomainsText.split('\n')) {
+    const colon = line.indexOf(':');
+    if (colon < 0) continue;
+    if (line.slice(0, colon).trim().toLowerCase() === domain) {
+      const owner = line.slice(colon + 1).trim();
+      return /^[a-z0-9_][a-z0-9_-]{0,31}$/i.test(owner) && owner !== 'nobody' ? owner : undefined;
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Home directory of a cPanel user: field 6 of ROOT/etc/passwd, taken relative to ROOT (like a chroot), else
+ * ROOT/home/USER. Refused if it would leave ROOT.
+ */
+async function resolveHome(exec: ExecTarget, root: string, user: string): Promise<{ home: string; uid?: number; gid?: number }> {
+  const passwd = await readSystemFile(exec, path.posix.join(root, 'etc/passwd'));
+  const entry = passwd ? parsePasswdHome(passwd, user) : undefined;
+  const homeInRoot = entry && entry.home.startsWith('/') ? path.posix.join(root, entry.home) : path.posix.join(root, 'home', user);
+  const relative = path.posix.relative(root, homeInRoot);
+  if (relative === '' || relative.startsWith('..')) {
+    throw new MailshiftError('MAILSHIFT_CPANEL_HOME_OUTSIDE', `home directory of ${user} (${homeInRoot}) is not inside ${root}`, { exitCode: ExitCode.config });
+  }
+  return { home: homeInRoot, ...(entry ? { uid: entry.uid, gid: entry.gid } : {}) };
+}
+
+async function resolveAccountCopy(
+  source: Extract<StoreSpec, { kind: 'cpanel' }>,
+  target: Extract<StoreSpec, { kind: 'cpanel' }>,
+  options: CopyOptions,
+): Promise<Resolved> {
+  const rename = options.renameUser;
+  if (rename) {
+    if (rename.from !== source.user) throw new UsageError(`--rename-user ${rename.from}:${rename.to} does not start from the source user ${source.user}`);
+    if (rename.to !== target.user) throw new UsageError(`--rename-user ${rename.from}:${rename.to} does not end at the target user ${target.user}`);
+  } else if (source.user !== target.user) {
+    throw new UsageError(`source user ${source.user} and target user ${target.user} differ`, `add --rename-user ${source.user}:${target.user} to rewrite the home paths and names`);
+  }
+  const srcExec = execTargetOf(source.location, options);
+  const dstExec = execTargetOf(target.location, options);
+  const srcHome = await resolveHome(srcExec, source.root, source.user);
+  const dstHome = await resolveHome(dstExec, target.root, target.user);
+
+  const mail: TreeEntry[] = [];
+  const mailRoot = path.posix.join(srcHome.home, 'mail');
+  const mailListing = await listTree(srcExec, mailRoot, (e) => mail.push(e), { maxDepth: 3, dirsAndLinksOnly: true, ...(options.signal ? { signal: options.signal } : {}) });
+  if (!mailListing.exists) {
+    throw new MailshiftError('MAILSHIFT_CPANEL_NO_MAIL', `${formatSpec(source)}: ${mailRoot} does not exist`, { hint: 'check the cPanel root and the user name', exitCode: ExitCode.config });
+  }
+  const home: TreeEntry[] = [];
+  await listTree(srcExec, srcHome.home, (e) => home.push(e), { maxDepth: 2, ...(options.signal ? { signal: options.signal } : {}) });
+  await listTree(srcExec, path.posix.join(srcHome.home, 'etc'), (e) => home.push({ ...e, path: `etc/${e.path}` }), { maxDepth: 2 });
+
+  const userdomains = (await readSystemFile(srcExec, path.posix.join(source.root, 'etc/userdomains'))) ?? '';
+  const domains = new Set(parseUserDomains(userdomains, source.user));
+  for (const entry of home) {
+    const m = /^etc\/([^/]+)$/.exec(entry.path);
+    if (m && entry.type === 'dir' && isDomainDirName(m[1]!) && /^[a-z0-9.-]+$/.test(m[1]!)) domains.add(m[1]!);
+  }
+  const rewrite: Rewrite = {
+    sourceHome: path.posix.join('/', path.posix.relative(source.root, srcHome.home)),
+    targetHome: path.posix.join('/', path.posix.relative(target.root, dstHome.home)),
+    sourceUser: source.user,
+    targetUser: target.user,
+    ...(dstHome.uid !== undefined ? { targetUid: dstHome.uid } : {}),
+    ...(dstHome.gid !== undefined ? { targetGid: dstHome.gid } : {}),
+  };
+  const sourceSide: AccountSide = { root: source.root, home: srcHome.home, user: source.user, ...(sshOf(source.location) ? { ssh: sshOf(source.location)! } : {}) };
+  const targetSide: AccountSide = { root: target.root, home: dstHome.home, user: target.user, ...(sshOf(target.location) ? { ssh: sshOf(target.location)! } : {}) };
+  const plan = planAccountCopy({ source: sourceSide, target: targetSide, listing: { mail, home }, domains: [...domains].sort(), rewrite });
+  return {
+    jobs: plan.jobs,
+    merges: plan.merges,
+    mailboxes: ['(default)', ...plan.mailboxes],
+    rewrite,
+    controlRoots: [{ source: endpointOf(source.location, mailRoot), target: endpointOf(target.location, path.posix.join(dstHome.home, 'mail')) }],
+    sourceRoot: endpointOf(source.location, source.root),
+    targetRoot: endpointOf(target.location, target.root),
+    cpanelTarget: { location: target.location, root: target.root, home: dstHome.home, user: target.user, domains: plan.domains },
+  };
+}
+
+/** A root-owned system file (etc/passwd, etc/userdomains): read directly, here or over ssh. Undefined if missing. */
+export async function readSystemFile(exec: ExecTarget, absPath: string): Promise<string | undefined> {
+  if (!exec.ssh) {
+    try {
+      return await readFile(absPath, 'utf8');
+    } catch (err) {
+      if (systemErrorCode(err) === 'ENOENT') return undefined;
+      throw err;
+    }
+  }
+  const result = await runExec(exec, ['cat', '--', absPath]);
+  if (result.exitCode === 0) return result.stdout.toString('utf8');
+  if (result.exitCode === 255) {
+    throw new MailshiftError('MAILSHIFT_SSH_FAILED', `ssh to ${exec.ssh.host} failed: ${lastLine(result.stderr)}`, {
+      retry: 'later',
+      hint: 'check the host, port, key (--ssh-key) and that you can log in with ssh',
+    });
+  }
+  if (/No such file/.test(result.stderr)) return undefined;
+  throw new MailshiftError('MAILSHIFT_REMOTE_READ', `cannot read ${absPath} on ${exec.ssh.host}: ${lastLine(result.stderr)}`);
+}
+
+export { resolveHome as resolveCpanelHome, parseGroupGid };
+
+function lastLine(text: string): string {
+  return text.trim().split('\n').pop() ?? '';
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Running rsync jobs
+
+async function runJobs(jobs: readonly CopyJob[], staging: string, options: CopyOptions, logger: Logger): Promise<JobReport[]> {
+  const concurrency = Math.max(1, options.jobs ?? 2);
+  const reports: JobReport[] = new Array(jobs.length);
+  const bytesByJob = new Array<number>(jobs.length).fill(0);
+  let items = 0;
+  const report = () => options.onProgress?.({ bytes: bytesByJob.reduce((a, b) => a + b, 0), items });
+  let next = 0;
+  const worker = async () => {
+    for (;;) {
+      const index = next;
+      next += 1;
+      if (index >= jobs.length) return;
+      const job = jobs[index]!;
+      reports[index] = await runJob(job, index, staging, options, logger, {
+        onBytes: (bytes) => {
+          bytesByJob[index] = bytes;
+          report();
+        },
+        onItem: (item) => {
+          if (item.type === 'file') items += 1;
+          options.onItem?.(job, item);
+          report();
+        },
+      });
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, jobs.length) }, worker));
+  return reports;
+}
+
+async function runJob(
+  job: CopyJob,
+  index: number,
+  staging: string,
+  options: CopyOptions,
+  logger: Logger,
+  hooks: { onBytes: (bytes: number) => void; onItem: (item: ItemizedChange) => void },
+): Promise<JobReport> {
+  let filterFile: string | undefined;
+  if (job.rules.length > 0) {
+    filterFile = path.join(staging, `rules-${index}`);
+    await writeFile(filterFile, formatFilterFile(job.rules));
+  }
+  const argv = buildRsyncArgv({
+    source: job.source,
+    target: job.target,
+    ...(options.ssh ? { ssh: options.ssh } : {}),
+    ...(filterFile ? { filterFile } : {}),
+    ...(job.filesFrom ? { filesFromStdin: true, ignoreMissingArgs: true } : {}),
+    ignoreExisting: true,
+    dryRun: Boolean(options.dryRun),
+    ...(options.bwlimitKiBps !== undefined ? { bwlimitKiBps: options.bwlimitKiBps } : {}),
+    progress: Boolean(options.wantProgress),
+    numericIds: true,
+    ioTimeoutS: options.ioTimeoutS ?? 120,
+  });
+  logger.debug(`rsync ${job.label}: ${JSON.stringify(argv)}`);
+  const started = Date.now();
+  let bytes = 0;
+  const result = await runRsync({
+    argv,
+    ...(job.filesFrom ? { stdin: Buffer.from(job.filesFrom.map((p) => `${p}\u0000`).join(''), 'utf8') } : {}),
+    ...(options.signal ? { signal: options.signal } : {}),
+    retries: options.retries ?? 3,
+    retryBaseDelayMs: options.retryBaseDelayMs ?? 2000,
+    onProgress: (p) => hooks.onBytes(p.bytes),
+    onItem: (item) => {
+      hooks.onItem(item);
+    },
+    onRetry: ({ attempt, delayMs, exit, stderrTail }) => {
+      logger.warn(`${job.label}: ${exit.meaning} (${lastLine(stderrTail)}); retry ${attempt} in ${Math.round(delayMs / 1000)} s`);
+    },
+  });
+  bytes = result.stats.transferredFileSizeBytes ?? 0;
+  hooks.onBytes(bytes);
+  const seconds = ((Date.now() - started) / 1000).toFixed(1);
+  const summary = `${job.label}: ${result.items.files} file(s), ${result.items.hardlinks} hard link(s), ${bytes} bytes in ${seconds} s`;
+  if (result.exit.outcome === 'ok') logger.info(summary);
+  else if (result.exit.outcome === 'vanished') logger.warn(`${summary}; some source files vanished while copying (normal on a live mailbox; run resync afterwards)`);
+  else logger.error(`${job.label}: ${result.exit.meaning}${result.stderrTail ? `: ${lastLine(result.stderrTail)}` : ''}`);
+  return {
+    label: job.label,
+    source: describeEndpoint(job.source),
+    target: describeEndpoint(job.target),
+    outcome: result.exit.outcome,
+    meaning: result.exit.meaning,
+    attempts: result.attempts,
+    files: result.items.files,
+    hardlinks: result.items.hardlinks,
+    symlinks: result.items.symlinks,
+    dirs: result.items.dirs,
+    bytes,
+    warnings: result.warnings,
+  };
+}
+
+function describeEndpoint(endpoint: RsyncEndpoint): string {
+  if (!endpoint.ssh) return endpoint.path;
+  const { user, host, port } = endpoint.ssh;
+  return `ssh://${user ? `${user}@` : ''}${host}${port ? `:${port}` : ''}${endpoint.path}`;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Control files the target already had
+
+async function listExistingControlFiles(resolved: Resolved, options: CopyOptions): Promise<string[][]> {
+  const out: string[][] = [];
+  for (const roots of resolved.controlRoots) {
+    const found: string[] = [];
+    const exec: ExecTarget = roots.target.ssh ? { ssh: roots.target.ssh, ...(options.ssh ? { sshOptions: options.ssh } : {}) } : {};
+    await listTree(exec, roots.target.path, (e) => {
+      if (e.type === 'file') found.push(e.path);
+    }, { names: controlFileNames, ...(options.signal ? { signal: options.signal } : {}) });
+    out.push(found);
+  }
+  return out;
+}
+
+async function settleControlFiles(
+  resolved: Resolved,
+  existing: string[][],
+  staging: string,
+  options: CopyOptions,
+  logger: Logger,
+): Promise<ControlFileReport[]> {
+  const reports: ControlFileReport[] = [];
+  for (const [i, roots] of resolved.controlRoots.entries()) {
+    const paths = existing[i] ?? [];
+    if (paths.length === 0) continue;
+    const srcDir = path.join(staging, `control-src-${i}`);
+    const dstDir = path.join(staging, `control-dst-${i}`);
+    const outDir = path.join(staging, `control-out-${i}`);
+    await fetchFiles(roots.source, paths, srcDir, options);
+    await fetchFiles(roots.target, paths, dstDir, options);
+    const toPush: string[] = [];
+    for (const rel of paths) {
+      const sourceText = await readRegularFile(path.join(srcDir, rel));
+      const targetText = await readRegularFile(path.join(dstDir, rel));
+      if (sourceText === undefined || targetText === undefined) continue;
+      const decision = decideControlFile(path.posix.basename(rel), sourceText, targetText);
+      if (decision.reason === 'identical') continue;
+      reports.push({ path: rel, action: decision.action, reason: decision.reason });
+      if (decision.action === 'keep-target') {
+        logger.warn(`${rel}: kept the target's version: ${decision.reason}`);
+        continue;
+      }
+      const text = decision.action === 'write' ? decision.text : sourceText;
+      await writeStaged(path.join(outDir, rel), text, 0o600);
+      toPush.push(rel);
+    }
+    if (toPush.length > 0) await pushFiles(outDir, toPush, roots.target, options);
+  }
+  return reports;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Account metadata merges
+
+function planOnlyMerges(merges: readonly MergeItem[]): MergeReport[] {
+  return merges.map((m) => ({ path: m.targetPath, action: 'unchanged', added: [], keptTarget: [], reason: 'dry run: would be merged' }));
+}
+
+async function runMerges(resolved: Resolved, staging: string, options: CopyOptions, logger: Logger): Promise<MergeReport[]> {
+  if (resolved.merges.length === 0 || !resolved.sourceRoot || !resolved.targetRoot || !resolved.rewrite) return [];
+  const rewrite = resolved.rewrite;
+  const srcDir = path.join(staging, 'merge-src');
+  const dstDir = path.join(staging, 'merge-dst');
+  const outDir = path.join(staging, 'merge-out');
+  await fetchFiles(resolved.sourceRoot, resolved.merges.map((m) => m.sourcePath), srcDir, options);
+  await fetchFiles(resolved.targetRoot, resolved.merges.map((m) => m.targetPath), dstDir, options);
+  const reports: MergeReport[] = [];
+  const toPush: string[] = [];
+  for (const item of resolved.merges) {
+    const sourceText = await readRegularFile(path.join(srcDir, item.sourcePath));
+    if (sourceText === undefined) {
+      reports.push({ path: item.targetPath, action: 'skipped', added: [], keptTarget: [], reason: 'missing on the source, or not a regular file there (a symlink is never followed)' });
+      continue;
+    }
+    const targetText = await readRegularFile(path.join(dstDir, item.targetPath));
+    const merged = mergeItem(item, sourceText, targetText, rewrite);
+    if (merged.text === (targetText ?? null)) {
+      reports.push({ path: item.targetPath, action: 'unchanged', added: merged.added, keptTarget: merged.keptTarget });
+      continue;
+    }
+    await writeStaged(path.join(outDir, item.targetPath), merged.text, 0o640);
+    toPush.push(item.targetPath);
+    reports.push({ path: item.targetPath, action: 'written', added: merged.added, keptTarget: merged.keptTarget });
+    if (merged.keptTarget.length > 0) logger.warn(`${item.targetPath}: kept the target's lines for ${merged.keptTarget.join(', ')}`);
+  }
+  if (toPush.length > 0) await pushFiles(outDir, toPush, resolved.targetRoot, options);
+  return reports;
+}
+
+function mergeItem(item: MergeItem, sourceText: string, targetText: string | undefined, rewrite: Rewrite): { text: string; added: string[]; keptTarget: string[] } {
+  switch (item.kind) {
+    case 'passwd':
+      return mergeKeyedLines(rewritePasswd(sourceText, rewrite), targetText);
+    case 'shadow':
+    case 'quota':
+      return mergeKeyedLines(sourceText, targetText);
+    case 'valiases':
+      return mergeKeyedLines(rewriteValiases(sourceText, rewrite), targetText, ':', { lastKey: '*' });
+    case 'vdomainaliases':
+      return mergeKeyedLines(sourceText, targetText);
+    case 'vfilters': {
+      // A compiled filter is one program, not lines: an existing non-empty one on the target stays.
+      if (targetText !== undefined && targetText.trim() !== '') return { text: targetText, added: [], keptTarget: targetText === sourceText ? [] : ['(whole file)'] };
+      return { text: rewriteEmbeddedHome(sourceText, rewrite), added: ['(whole file)'], keptTarget: [] };
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Small-file transfers through rsync (symlinks stay symlinks and are never read through)
+
+async function fetchFiles(from: RsyncEndpoint, relPaths: readonly string[], localDir: string, options: CopyOptions): Promise<void> {
+  await mkdir(localDir, { recursive: true });
+  await transferList(from, { path: localDir }, relPaths, options, 'fetch');
+}
+
+async function pushFiles(localDir: string, relPaths: readonly string[], to: RsyncEndpoint, options: CopyOptions): Promise<void> {
+  await transferList({ path: localDir }, to, relPaths, options, 'push');
+}
+
+async function transferList(from: RsyncEndpoint, to: RsyncEndpoint, relPaths: readonly string[], options: CopyOptions, what: string): Promise<void> {
+  const argv = buildRsyncArgv({
+    source: from,
+    target: to,
+    ...(options.ssh ? { ssh: options.ssh } : {}),
+    filesFromStdin: true,
+    ignoreMissingArgs: true,
+    noImpliedDirs: what === 'push',
+    hardLinks: false,
+    numericIds: true,
+    ioTimeoutS: options.ioTimeoutS ?? 120,
+  });
+  const result = await runRsync({
+    argv,
+    stdin: Buffer.from(relPaths.map((p) => `${p}\u0000`).join(''), 'utf8'),
+    retries: options.retries ?? 3,
+    retryBaseDelayMs: options.retryBaseDelayMs ?? 2000,
+    ...(options.signal ? { signal: options.signal } : {}),
+  });
+  if (result.exit.outcome !== 'ok' && result.exit.outcome !== 'vanished') {
+    throw new MailshiftError('MAILSHIFT_RSYNC_FAILED', `${what} of ${relPaths.length} small file(s) failed: ${result.exit.meaning}: ${lastLine(result.stderrTail)}`, {
+      retry: result.exit.isRetryable ? 'later' : 'no',
+    });
+  }
+}
+
+/** Reads a staged file only if it is a regular file (a fetched symlink is data, never followed). */
+async function readRegularFile(file: string): Promise<string | undefined> {
+  try {
+    const stats = await lstat(file);
+    if (!stats.isFile()) return undefined;
+    return await readFile(file, 'utf8');
+  } catch (err) {
+    if (systemErrorCode(err) === 'ENOENT' || systemErrorCode(err) === 'ENOTDIR') return undefined;
+    throw err;
+  }
+}
+
+async function writeStaged(file: string, text: string, mode: number): Promise<void> {
+  await mkdir(path.dirname(file), { recursive: true });
+  await writeFile(file, text, { mode });
+  await chmod(file, mode);
+}
