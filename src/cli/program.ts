@@ -1,11 +1,13 @@
 import { Command } from 'commander';
 import type { CliContext } from './context.js';
 import { registerConvert } from './commands/convert.js';
+import { registerCopy } from './commands/copy.js';
+import { registerDiscover } from './commands/discover.js';
 
 /** A command module adds itself to the program; keep this list in the order `--help` should show. */
 export type RegisterCommand = (program: Command, ctx: CliContext) => void;
 
-const commands: RegisterCommand[] = [registerConvert];
+const commands: RegisterCommand[] = [registerConvert, registerDiscover, registerCopy];
 
 export function buildProgram(ctx: CliContext, version: string): Command {
   const program = new Command('mailshift')
