@@ -1,0 +1,389 @@
+import { constants as fsConstants, type Dirent, type Stats } from 'node:fs';
+import fsp from 'node:fs/promises';
+import path from 'node:path';
+import fg from 'fast-glob';
+import { systemErrorCode } from '../core/errors.js';
+
+/**
+ * Reading a server tree that may contain hostile data (a cPanel user controls everything under their home): a
+ * TreeReader lists directories, stats, reads links and small files, and never follows a symlink a user could have
+ * planted, and never opens anything outside ROOT.
+ *
+ * Two kinds of paths:
+ * - system paths (ROOT/etc, ROOT/var/cpanel/users, ROOT/home, an account's home directory itself) are owned by root
+ *   on a real server; a link there (/home -> /data/home) is an admin's choice. `resolveSystemPath` follows such
+ *   links the way the server would (absolute targets are taken relative to ROOT, like a chroot) and refuses any that
+ *   leave ROOT.
+ * - everything below a trusted directory (an account's home): no component may be a symlink. Files are opened with
+ *   O_NOFOLLOW | O_NONBLOCK and fstat'ed, so a link or a FIFO planted as the last component is refused without
+ *   blocking. Links are reported (with their target text, read by readlink, which opens nothing) and never followed.
+ *
+ * Limit: the check of the intermediate directories and the open are two steps (Node has no openat2/RESOLVE_BENEATH);
+ * a user racing discover could swap a directory for a link in between. discover only reads small control files
+ * this way and never writes.
+ *
+ * Speed (measured on tmpfs, 200,000 message files in 40,600 directories, warm cache; `du -s` 0.59 s):
+ *   fs.promises.readdir(withFileTypes), 16 in flight    0.52 s   <- used for the mail tree
+ *   fs.readdirSync(withFileTypes)                       0.42 s   (blocks the event loop: no Ctrl-C, no overlap on disks)
+ *   fs.opendirSync + readSync per entry                 0.89 s
+ *   fs.promises.opendir + for await per entry           7.68 s   (one promise per entry)
+ *   fast-glob stream '**'                               2.15 s   (pattern matching and path building per entry)
+ * readdir returns each entry's type from getdents (d_type), so a maildir folder costs one syscall batch and no
+ * stat per message; sizes come from the ",S=" part of the names. fast-glob is used where patterns save code and
+ * directories are small (locating accounts' files: `globFiles`), never on the message hot path.
+ */
+
+export type EntryKind = 'file' | 'dir' | 'symlink' | 'other';
+
+export interface TreeEntry {
+  readonly name: string;
+  readonly kind: EntryKind;
+}
+
+/** Why something could not be looked at. 'unreadable' = the kernel said EACCES/EPERM. */
+export type RefusalReason = 'missing' | 'unreadable' | 'symlink' | 'not-a-directory' | 'not-a-file' | 'outside-root' | 'too-many-links' | 'error';
+
+export interface Refusal {
+  readonly ok: false;
+  readonly reason: RefusalReason;
+  /** Root-relative path of the component that caused the refusal (a link, a missing directory). */
+  readonly at: string;
+  readonly errno?: string;
+  /** For 'symlink': the link's target text. */
+  readonly target?: string;
+}
+
+export type ListResult = { readonly ok: true; readonly entries: TreeEntry[] } | Refusal;
+
+export interface FileText {
+  readonly ok: true;
+  readonly text: string;
+  readonly sizeBytes: number;
+  readonly mode: number;
+  readonly mtimeMs: number;
+  /** True when the file was longer than maxBytes and only its start was read. */
+  readonly truncated: boolean;
+}
+
+export type StatResult = { readonly ok: true; readonly stats: Stats; readonly kind: EntryKind } | Refusal;
+
+function kindOfDirent(dirent: Dirent): EntryKind {
+  if (dirent.isFile()) return 'file';
+  if (dirent.isDirectory()) return 'dir';
+  if (dirent.isSymbolicLink()) return 'symlink';
+  return 'other';
+}
+
+export function kindOfStats(stats: Stats): EntryKind {
+  if (stats.isFile()) return 'file';
+  if (stats.isDirectory()) return 'dir';
+  if (stats.isSymbolicLink()) return 'symlink';
+  return 'other';
+}
+
+function refusalFromError(err: unknown, at: string): Refusal {
+  const errno = systemErrorCode(err);
+  const reason: RefusalReason =
+    errno === 'ENOENT'
+      ? 'missing'
+      : errno === 'EACCES' || errno === 'EPERM'
+        ? 'unreadable'
+        : errno === 'ENOTDIR'
+          ? 'not-a-directory'
+          : errno === 'ELOOP'
+            ? 'symlink'
+            : 'error';
+  return { ok: false, reason, at, ...(errno ? { errno } : {}) };
+}
+
+/** A counting semaphore: bounds the syscalls in flight so a million-file tree never queues a million promises. */
+export class Limiter {
+  private active = 0;
+  private readonly waiting: (() => void)[] = [];
+  constructor(private readonly concurrency: number) {}
+  async run<T>(task: () => Promise<T>): Promise<T> {
+    if (this.active >= this.concurrency) await new Promise<void>((resolve) => this.waiting.push(resolve));
+    this.active += 1;
+    try {
+      return await task();
+    } finally {
+      this.active -= 1;
+      this.waiting.shift()?.();
+    }
+  }
+}
+
+/** Root-relative paths use '/' and never start with '/'; '' is ROOT itself. */
+export function joinRel(...parts: string[]): string {
+  return parts.filter((p) => p !== '').join('/');
+}
+
+/**
+ * Where a symlink points, read as the server would: absolute targets relative to ROOT, relative ones from the
+ * link's directory. Returns the root-relative target, or undefined when it leaves ROOT. Pure; touches nothing.
+ */
+export function resolveLinkTarget(linkRel: string, target: string): string | undefined {
+  let joined: string;
+  if (target.startsWith('/')) {
+    // On the server '/..' is '/', so an absolute target can never climb out; normalize handles it.
+    joined = target;
+  } else {
+    const dir = path.posix.dirname(linkRel);
+    joined = dir === '.' ? target : `${dir}/${target}`;
+    // A relative target that climbs above ROOT leaves the tree we were given.
+    if (countClimbAboveRoot(joined)) return undefined;
+  }
+  const normal = path.posix.normalize(`/${joined}`).replace(/^\/+/, '').replace(/\/+$/, '');
+  return normal;
+}
+
+function countClimbAboveRoot(rel: string): boolean {
+  let depth = 0;
+  for (const part of rel.split('/')) {
+    if (part === '' || part === '.') continue;
+    if (part === '..') {
+      depth -= 1;
+      if (depth < 0) return true;
+    } else depth += 1;
+  }
+  return false;
+}
+
+/** True when `rel` is `base` or below it (both root-relative). */
+export function isWithin(rel: string, base: string): boolean {
+  return base === '' || rel === base || rel.startsWith(`${base}/`);
+}
+
+export interface TreeReaderOptions {
+  /** Directory reads and stats in flight at once. */
+  concurrency?: number;
+}
+
+export class TreeReader {
+  /** Absolute, symlink-free path of ROOT (the user named it; following it is their choice). */
+  readonly root: string;
+  private readonly limiter: Limiter;
+  /** Root-relative directories already verified as real directories (no symlink on the way from their base). */
+  private readonly verified = new Set<string>();
+  private readonly systemCache = new Map<string, Promise<{ ok: true; rel: string } | Refusal>>();
+
+  private constructor(root: string, options: TreeReaderOptions) {
+    this.root = root;
+    this.limiter = new Limiter(options.concurrency ?? 16);
+  }
+
+  static async open(root: string, options: TreeReaderOptions = {}): Promise<TreeReader> {
+    return new TreeReader(await fsp.realpath(root), options);
+  }
+
+  abs(rel: string): string {
+    return rel === '' ? this.root : path.join(this.root, rel);
+  }
+
+  /**
+   * Follows links in a system path (owned by root on a real server) like a chroot would; refuses targets outside
+   * ROOT. Returns the link-free root-relative path. Every component must exist.
+   */
+  resolveSystemPath(rel: string): Promise<{ ok: true; rel: string } | Refusal> {
+    let cached = this.systemCache.get(rel);
+    if (!cached) {
+      cached = this.resolveUncached(rel);
+      this.systemCache.set(rel, cached);
+    }
+    return cached;
+  }
+
+  private async resolveUncached(rel: string): Promise<{ ok: true; rel: string } | Refusal> {
+    let pending = rel.split('/').filter((p) => p !== '' && p !== '.');
+    let done: string[] = [];
+    let hops = 0;
+    while (pending.length > 0) {
+      const part = pending.shift()!;
+      if (part === '..') {
+        if (done.length === 0) return { ok: false, reason: 'outside-root', at: rel };
+        done.pop();
+        continue;
+      }
+      const here = joinRel(...done, part);
+      let stats: Stats;
+      try {
+        stats = await this.limiter.run(() => fsp.lstat(this.abs(here)));
+      } catch (err) {
+        return refusalFromError(err, here);
+      }
+      if (stats.isSymbolicLink()) {
+        hops += 1;
+        if (hops > 40) return { ok: false, reason: 'too-many-links', at: here };
+        const target = await fsp.readlink(this.abs(here));
+        if (target.startsWith('/')) done = [];
+        pending = [...target.split('/').filter((p) => p !== '' && p !== '.'), ...pending];
+        if (!target.startsWith('/') && countClimbAboveRoot(joinRel(...done, target))) {
+          return { ok: false, reason: 'outside-root', at: here, target };
+        }
+        continue;
+      }
+      done.push(part);
+    }
+    return { ok: true, rel: joinRel(...done) };
+  }
+
+  /**
+   * Checks that every directory from `base` (trusted, link-free) down to `base/sub` is a real directory, never a
+   * link. Results are cached, so checking many files of one directory costs one lstat per component.
+   */
+  async verifyDir(base: string, sub: string): Promise<{ ok: true } | Refusal> {
+    let here = base;
+    for (const part of sub.split('/')) {
+      if (part === '' || part === '.') continue;
+      if (part === '..') return { ok: false, reason: 'outside-root', at: joinRel(here, part) };
+      here = joinRel(here, part);
+      if (this.verified.has(here)) continue;
+      const result = await this.lstat(here);
+      if (!result.ok) return result;
+      if (result.kind === 'symlink') {
+        const target = await this.readLink(here);
+        return { ok: false, reason: 'symlink', at: here, ...(target !== undefined ? { target } : {}) };
+      }
+      if (result.kind !== 'dir') return { ok: false, reason: 'not-a-directory', at: here };
+      this.verified.add(here);
+    }
+    return { ok: true };
+  }
+
+  /** Marks a directory as verified (the caller saw it as a directory entry, not a link, in a verified parent). */
+  trustDir(rel: string): void {
+    this.verified.add(rel);
+  }
+
+  /**
+   * Lists a directory the caller already knows to be a real directory inside a verified parent (it came from a
+   * listing). The hot path: one readdir, entry types from d_type, no stat.
+   */
+  async listKnownDir(rel: string): Promise<ListResult> {
+    try {
+      const dirents = await this.limiter.run(() => fsp.readdir(this.abs(rel), { withFileTypes: true }));
+      const entries: TreeEntry[] = new Array(dirents.length);
+      for (let i = 0; i < dirents.length; i++) {
+        const d = dirents[i]!;
+        entries[i] = { name: d.name, kind: kindOfDirent(d) };
+      }
+      return { ok: true, entries };
+    } catch (err) {
+      return refusalFromError(err, rel);
+    }
+  }
+
+  /** Lists `base/sub` after checking that no component below `base` is a link. */
+  async list(base: string, sub = ''): Promise<ListResult> {
+    const check = await this.verifyDir(base, sub);
+    if (!check.ok) return check;
+    return this.listKnownDir(joinRel(base, sub));
+  }
+
+  /** lstat of a path whose parent is verified (never follows the last component). */
+  async lstat(rel: string): Promise<StatResult> {
+    try {
+      const stats = await this.limiter.run(() => fsp.lstat(this.abs(rel)));
+      return { ok: true, stats, kind: kindOfStats(stats) };
+    } catch (err) {
+      return refusalFromError(err, rel);
+    }
+  }
+
+  /** The target text of a link (readlink opens nothing), or undefined if it cannot be read. */
+  async readLink(rel: string): Promise<string | undefined> {
+    try {
+      return await fsp.readlink(this.abs(rel));
+    } catch {
+      return undefined;
+    }
+  }
+
+  /**
+   * Opens `base/sub` for reading, refusing links (O_NOFOLLOW) and anything but a regular file (fstat after an
+   * O_NONBLOCK open, so a FIFO neither blocks nor is read). The caller closes the handle.
+   */
+  async openFile(base: string, sub: string): Promise<{ ok: true; handle: fsp.FileHandle; stats: Stats } | Refusal> {
+    const dir = path.posix.dirname(sub);
+    const check = await this.verifyDir(base, dir === '.' ? '' : dir);
+    if (!check.ok) return check;
+    const rel = joinRel(base, sub);
+    let handle: fsp.FileHandle;
+    try {
+      handle = await fsp.open(this.abs(rel), fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW | fsConstants.O_NONBLOCK | fsConstants.O_NOCTTY);
+    } catch (err) {
+      const refusal = refusalFromError(err, rel);
+      if (refusal.reason === 'symlink') {
+        const target = await this.readLink(rel);
+        return { ...refusal, ...(target !== undefined ? { target } : {}) };
+      }
+      return refusal;
+    }
+    const stats = await handle.stat();
+    if (!stats.isFile()) {
+      await handle.close();
+      return { ok: false, reason: 'not-a-file', at: rel };
+    }
+    return { ok: true, handle, stats };
+  }
+
+  /** Reads the start of a small control file (passwd, quota, valiases...): at most maxBytes. */
+  async readText(base: string, sub: string, maxBytes = 4 * 1024 * 1024): Promise<FileText | Refusal> {
+    const opened = await this.openFile(base, sub);
+    if (!opened.ok) return opened;
+    const { handle, stats } = opened;
+    try {
+      const length = Math.min(stats.size, maxBytes);
+      const buffer = Buffer.alloc(length);
+      let offset = 0;
+      while (offset < length) {
+        const { bytesRead } = await handle.read(buffer, offset, length - offset, offset);
+        if (bytesRead === 0) break;
+        offset += bytesRead;
+      }
+      return {
+        ok: true,
+        text: buffer.subarray(0, offset).toString('utf8'),
+        sizeBytes: stats.size,
+        mode: stats.mode,
+        mtimeMs: stats.mtimeMs,
+        truncated: stats.size > maxBytes,
+      };
+    } catch (err) {
+      return refusalFromError(err, joinRel(base, sub));
+    } finally {
+      await handle.close();
+    }
+  }
+
+  /**
+   * Files and links matching glob patterns under the verified directory `base` (patterns are relative to it and
+   * must not contain user data: build them from constants). Links are returned as links and never descended into.
+   * Paths are root-relative.
+   */
+  async globFiles(base: string, patterns: string[]): Promise<TreeEntry[]> {
+    // fast-glob starts each pattern at its static prefix ("etc" in "etc/*/passwd") with a plain readdir, which
+    // would follow a link there; so those prefixes are verified here, and only the dynamic part is left to it.
+    const usable: string[] = [];
+    for (const pattern of patterns) {
+      const parts = pattern.split('/');
+      const firstDynamic = parts.findIndex((part) => fg.isDynamicPattern(part));
+      if (firstDynamic < 0) throw new Error(`globFiles needs a dynamic pattern, got "${pattern}"`);
+      const check = await this.verifyDir(base, parts.slice(0, firstDynamic).join('/'));
+      if (check.ok) usable.push(pattern);
+    }
+    if (usable.length === 0) return [];
+    const found = await fg(usable, {
+      cwd: this.abs(base),
+      dot: true,
+      onlyFiles: false,
+      followSymbolicLinks: false,
+      objectMode: true,
+      suppressErrors: true,
+      unique: true,
+    });
+    return found
+      .map((entry) => ({ name: joinRel(base, entry.path), kind: entry.dirent ? kindOfDirent(entry.dirent as Dirent) : ('other' as EntryKind) }))
+      .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  }
+}
