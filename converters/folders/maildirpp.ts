@@ -6,12 +6,12 @@ import { decodeMutf7, encodeMutf7 } from './mutf7.js';
  * Levels are stored in modified UTF-7, as Dovecot does by default for Maildir++.
  *
  * The rule for a literal "." inside one level (a source folder called "v1.2"): Maildir++ uses "." as its hierarchy
- * separator, so writing it raw would silently turn "v1.2" into "v1" > "2" and merge it with a real "v1" folder. We
- * store it the way Courier's maildir(5) does: as modified UTF-7 of U+002E, i.e. "&AC4-". Dovecot then shows the
- * folder as "v1.2" inside its parent, and no two source folders can ever map to one directory. "/" inside a level
- * (possible in mbox file names only through escapes, and in IMAP names with another separator) is encoded the same
- * way ("&AC8-").
- */
+ * separator, so writing it raw would silently turn "v1.2" into "v1" > "2" and merge it with a real "v1" folder.
+ * Escaping it as modified UTF-7 of U+002E ("&AC4-", Courier's way) does not work with Dovecot: Dovecot 2.3 lists such
+ * a directory under its raw name and then cannot open it (seen in test/integration/convert). So a literal "." is
+ * stored as U+2024 ONE DOT LEADER ("․", "&ICQ-" on disk), which every client shows as a dot-like character and
+ * which is a single level to every server. Callers that map many names check that no two map to one directory.
+  */
 
 export class FolderNameError extends Error {}
 
@@ -25,17 +25,13 @@ export function validateFolderLevel(level: string): string | undefined {
   return undefined;
 }
 
+/** What a literal '.' in a folder name is stored as (see above). */
+export const literalDotReplacement = '\u2024';
+
 function encodeLevel(level: string): string {
   const problem = validateFolderLevel(level);
   if (problem) throw new FolderNameError(problem);
-  // Encode '.' and '/' specially: encodeMutf7 leaves them direct, so split around them.
-  let out = '';
-  for (const part of level.split(/([./])/)) {
-    if (part === '.') out += '&AC4-';
-    else if (part === '/') out += '&AC8-';
-    else out += encodeMutf7(part);
-  }
-  return out;
+  return encodeMutf7(level.replaceAll('.', literalDotReplacement));
 }
 
 /** Maximum bytes of one directory name on the filesystems we write to (Dovecot says 254 for Maildir++). */

@@ -113,7 +113,8 @@ export async function runConvert(options: ConvertOptions): Promise<ConvertReport
       bytesBefore += file.sizeBytes;
       const left = (remainingFiles.get(file.folder) ?? 1) - 1;
       remainingFiles.set(file.folder, left);
-      if (left === 0 && !state.dynamicFolders.has(file.folder)) await state.finishFolder(file.folder);
+      const written = state.writtenFolder(file.folder);
+      if (left === 0 && written && !state.dynamicFolders.has(written)) await state.finishFolder(written);
     }
   } catch (err) {
     if (!(err instanceof TooManyBadMessages)) {
@@ -161,6 +162,34 @@ class ConvertState {
     readonly target: MaildirTarget,
   ) {}
 
+  private readonly directoryOwners = new Map<string, MailboxPath>();
+  private readonly resolvedFolders = new Map<MailboxPath, MailboxPath>();
+
+  /**
+   * The folder a source folder is written to: itself, unless another source folder already owns the same directory
+   * (possible only through name mapping, e.g. a name that already contains U+2024); then a " (2)" suffix, so two
+   * source folders never merge. Throws FolderNameError for names that cannot be stored.
+   */
+  resolveFolder(mailbox: MailboxPath): MailboxPath {
+    const known = this.resolvedFolders.get(mailbox);
+    if (known) return known;
+    let candidate = mailbox;
+    for (let n = 2; ; n++) {
+      const owner = this.directoryOwners.get(mailboxPathToMaildirpp(candidate));
+      if (owner === undefined || owner === mailbox) break;
+      candidate = `${mailbox} (${n})`;
+    }
+    this.directoryOwners.set(mailboxPathToMaildirpp(candidate), mailbox);
+    this.resolvedFolders.set(mailbox, candidate);
+    if (candidate !== mailbox) this.warnings.push(`folder ${mailbox} is written as ${candidate}: its name maps to the same directory as another folder's`);
+    return candidate;
+  }
+
+  /** The folder a source folder was written to, once resolved. */
+  writtenFolder(mailbox: MailboxPath): MailboxPath | undefined {
+    return this.resolvedFolders.get(mailbox);
+  }
+
   folderReport(mailbox: MailboxPath, sourceFile: string): FolderReport {
     let report = this.folderReports.get(mailbox);
     if (!report) {
@@ -206,8 +235,9 @@ class ConvertState {
 async function convertFile(file: MboxSourceFile, state: ConvertState, isSingleFile: boolean, onProgress: (done: number) => void): Promise<void> {
   const { options } = state;
   const displayName = file.relativePath || path.basename(file.file);
+  let folder: MailboxPath;
   try {
-    mailboxPathToMaildirpp(file.folder);
+    folder = state.resolveFolder(file.folder);
   } catch (err) {
     if (!(err instanceof FolderNameError)) throw err;
     state.recordBad({ file: displayName, offset: 0, reason: `folder name cannot be stored safely (${err.message}); the whole file was skipped` });
@@ -219,7 +249,7 @@ async function convertFile(file: MboxSourceFile, state: ConvertState, isSingleFi
     ...(options.signal ? { signal: options.signal } : {}),
   });
   if (sniff.isEmpty) {
-    state.folderReport(file.folder, displayName); // an empty mbox is an empty folder
+    state.folderReport(folder, displayName); // an empty mbox is an empty folder
     return;
   }
   if (!sniff.looksLikeMbox) {
@@ -235,7 +265,7 @@ async function convertFile(file: MboxSourceFile, state: ConvertState, isSingleFi
   const unescape: UnescapeMode = options.variant === 'mboxrd' || (options.variant === 'auto' && sniff.hasDoubleQuotedFrom) ? 'mboxrd' : 'none';
   const honorContentLength = options.variant !== 'mboxo' && options.variant !== 'mboxrd';
   if (unescape === 'mboxrd') options.logger.debug(`${displayName}: reading as mboxrd (">From " lines lose one ">")`);
-  const converter = new FileConverter(file, displayName, state);
+  const converter = new FileConverter(file, folder, displayName, state);
   try {
     await readMboxFile(
       file.file,
@@ -245,7 +275,7 @@ async function convertFile(file: MboxSourceFile, state: ConvertState, isSingleFi
   } finally {
     converter.abortMessage();
   }
-  if (converter.messagesSeen === 0 && !converter.sawPseudoMessage) state.folderReport(file.folder, displayName);
+  if (converter.messagesSeen === 0 && !converter.sawPseudoMessage) state.folderReport(folder, displayName);
 }
 
 /** Receives one file's framed messages and writes each into its folder(s). */
@@ -261,6 +291,7 @@ class FileConverter implements MboxMessageSink {
 
   constructor(
     private readonly file: MboxSourceFile,
+    private readonly folder: MailboxPath,
     private readonly displayName: string,
     private readonly state: ConvertState,
   ) {}
@@ -323,7 +354,7 @@ class FileConverter implements MboxMessageSink {
   private placeMessage(start: MessageStart, meta: MboxMessageMetadata, draft: MessageDraft): void {
     const { state } = this;
     const messageState = decideMessageState(meta);
-    let folders = [this.file.folder];
+    let folders = [this.folder];
     const keywords = new Set(messageState.keywords);
     if (meta.gmailLabels !== undefined && state.options.gmailLabels !== 'ignore') {
       const placement = decideGmailPlacement(meta.gmailLabels, state.options.gmailLabels);
@@ -352,13 +383,15 @@ class FileConverter implements MboxMessageSink {
       ...(this.uidSource ? { uidSource: this.uidSource } : {}),
     };
     let placedPath: string | undefined;
-    for (const mailbox of folders) {
+    for (const labelOrFolder of folders) {
       let report: FolderReport;
+      let mailbox: MailboxPath;
       try {
+        mailbox = labelOrFolder === this.folder ? labelOrFolder : state.resolveFolder(labelOrFolder);
         report = state.folderReport(mailbox, this.displayName);
       } catch (err) {
         if (!(err instanceof FolderNameError)) throw err;
-        state.recordBad({ file: this.displayName, offset: start.offset, reason: `label folder "${mailbox}" cannot be stored safely: ${err.message}` });
+        state.recordBad({ file: this.displayName, offset: start.offset, reason: `label folder "${labelOrFolder}" cannot be stored safely: ${err.message}` });
         continue;
       }
       const folder = state.target.folder(mailbox);

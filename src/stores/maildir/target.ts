@@ -21,7 +21,7 @@ import { formatInfo, formatMaildirName, maildirBaseName } from '../../../convert
 import { formatDovecotKeywords, isValidKeyword, KeywordAllocator, parseDovecotKeywords } from '../../../converters/maildir/keywords.js';
 import { formatUidlist, parseUidlist, type Uidlist, type UidlistRecord } from '../../../converters/maildir/uidlist.js';
 import { formatSubscriptionsV2, parseSubscriptions } from '../../../converters/folders/subscriptions.js';
-import { mailboxPathToMaildirpp } from '../../../converters/folders/maildirpp.js';
+import { mailboxPathToMaildirpp, maildirppToMailboxPath } from '../../../converters/folders/maildirpp.js';
 import { MailshiftError, systemErrorCode } from '../../core/errors.js';
 import type { MailboxPath, SystemFlag } from '../../core/types.js';
 import { flushFilesystem } from '../../transport/flush.js';
@@ -128,7 +128,8 @@ export class MaildirTarget {
     const existing = readOptional(file);
     const current = new Set(parseSubscriptions(existing));
     const before = current.size;
-    for (const name of paths) if (name !== 'INBOX') current.add(name);
+    // Subscribe the name the server will show, which is what the folder's directory decodes to.
+    for (const name of paths) if (name !== 'INBOX') current.add(maildirppToMailboxPath(mailboxPathToMaildirpp(name)));
     const added = current.size - before;
     if (added > 0 && !this.isDryRun) writeAtomically(file, formatSubscriptionsV2(current));
     return added;

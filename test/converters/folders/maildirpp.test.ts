@@ -11,11 +11,11 @@ describe('Maildir++ folder names', () => {
     expect(mailboxPathToMaildirpp('Entwürfe')).toBe('.Entw&APw-rfe');
     expect(maildirppToMailboxPath('.Entw&APw-rfe')).toBe('Entwürfe');
   });
-  it('never merges "v1.2" with "v1" > "2": a literal dot is encoded, not a separator', () => {
+  it('never merges "v1.2" with "v1" > "2": a literal dot is stored as U+2024, not as a separator', () => {
     const dotted = mailboxPathToMaildirpp('Work/v1.2 release');
-    expect(dotted).toBe('.Work.v1&AC4-2 release');
+    expect(dotted).toBe('.Work.v1&ICQ-2 release');
     expect(dotted).not.toBe(mailboxPathToMaildirpp('Work/v1/2 release'));
-    expect(maildirppToMailboxPath(dotted)).toBe('Work/v1.2 release');
+    expect(maildirppToMailboxPath(dotted)).toBe('Work/v1\u20242 release');
   });
   it('refuses names that would escape the target or hide control characters', () => {
     for (const bad of ['..', 'a/../b', 'a/./b', 'bad\nname', 'tab\there', '', 'a//b']) {

@@ -1,0 +1,102 @@
+import { createWriteStream, existsSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { once } from 'node:events';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { runCli, spawnCli } from './cli.js';
+
+const fixtures = path.resolve(import.meta.dirname, '../../fixtures/mbox');
+let work: string;
+beforeEach(async () => {
+  work = await mkdtemp(path.join(os.tmpdir(), 'mailshift-e2e-'));
+});
+afterEach(async () => {
+  await rm(work, { recursive: true, force: true });
+});
+
+function storedFiles(root: string): string[] {
+  const files: string[] = [];
+  for (const dir of [root, ...readdirSync(root).filter((n) => n.startsWith('.')).map((n) => path.join(root, n))]) {
+    for (const sub of ['new', 'cur']) if (existsSync(path.join(dir, sub))) for (const name of readdirSync(path.join(dir, sub))) files.push(path.join(dir, sub, name));
+  }
+  return files;
+}
+
+describe('mailshift convert (the built CLI)', () => {
+  it('prints a readable summary and exits 0', async () => {
+    const result = await runCli(['convert', path.join(fixtures, 'sample-account'), path.join(work, 'Maildir')]);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/^Converted 9 messages \(.+\) in 5 folders from .+sample-account into .+Maildir in /);
+    expect(result.stdout).toMatch(/INBOX\s+4\s+.*kept \(UIDVALIDITY 1590998400\)/);
+    expect(result.stdout).toContain('1 "FOLDER INTERNAL DATA" pseudo-message');
+  });
+
+  it('prints one JSON document with --json, logs only on stderr', async () => {
+    const result = await runCli(['--json', 'convert', path.join(fixtures, 'thunderbird'), path.join(work, 'Maildir')]);
+    expect(result.code).toBe(0);
+    const report = JSON.parse(result.stdout) as { ok: boolean; totals: { messages: number }; folders: { mailbox: string }[] };
+    expect(report.ok).toBe(true);
+    expect(report.totals.messages).toBe(6);
+    expect(report.folders.map((f) => f.mailbox)).toEqual(['INBOX', 'Work', 'Work/Projects']);
+  });
+
+  it('exits 3 and lists file, offset and reason when a message cannot be converted', async () => {
+    const result = await runCli(['--json', 'convert', path.join(fixtures, 'bad/truncated.mbox'), path.join(work, 'Maildir')]);
+    expect(result.code).toBe(3);
+    const report = JSON.parse(result.stdout) as { ok: boolean; skipped: { file: string; offset: number; reason: string }[]; stopped: { reason: string } };
+    expect(report.ok).toBe(false);
+    const offset = readFileSync(path.join(fixtures, 'bad/truncated.mbox'), 'latin1').indexOf('From bob');
+    expect(report.skipped).toEqual([{ file: 'truncated.mbox', offset, reason: expect.stringContaining('truncated') }]);
+    expect(result.stderr).toContain('stopped:');
+  });
+
+  it('exits 1 with a hint for a file that is not an mbox, 2 for a usage error', async () => {
+    const notMbox = await runCli(['convert', path.join(fixtures, 'bad/not-an-mbox.txt'), path.join(work, 'Maildir')]);
+    expect(notMbox.code).toBe(1);
+    expect(notMbox.stderr).toMatch(/is not an mbox.*\n  hint: /);
+    expect((await runCli(['convert', 'only-one-argument'])).code).toBe(2);
+    expect((await runCli(['convert', 'a', 'b', '--max-bad', 'many'])).code).toBe(2);
+  });
+
+  it('writes nothing with --dry-run', async () => {
+    const result = await runCli(['convert', '--dry-run', path.join(fixtures, 'sample-account'), path.join(work, 'Maildir')]);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/^Would convert 9 messages/);
+    expect(existsSync(path.join(work, 'Maildir'))).toBe(false);
+  });
+
+  it('after kill -9 in the middle of a run, a re-run ends with every message exactly once', async () => {
+    const source = path.join(work, 'big.mbox');
+    const count = 4000;
+    const out = createWriteStream(source);
+    const filler = 'lorem ipsum dolor sit amet '.repeat(150);
+    for (let i = 0; i < count; i++) {
+      const day = String((i % 28) + 1).padStart(2, ' ');
+      out.write(`From sender${i}@example.com Mon Feb ${day} 10:00:00 2020\nStatus: ${i % 2 ? 'RO' : 'O'}\nMessage-ID: <big-${i}@example.com>\nSubject: message ${i}\n\n${filler}\n${i}\n\n`);
+    }
+    out.end();
+    await once(out, 'finish');
+    const target = path.join(work, 'Maildir');
+    const child = spawnCli(['convert', source, target]);
+    // Kill it once some, but not all, messages are in place.
+    for (let tries = 0; tries < 400; tries++) {
+      await new Promise((r) => setTimeout(r, 10));
+      if (existsSync(target) && storedFiles(target).length > 50) break;
+    }
+    child.kill('SIGKILL');
+    await once(child, 'close');
+    const partial = storedFiles(target).length;
+    expect(partial).toBeGreaterThan(0);
+    expect(partial).toBeLessThan(count);
+    const rerun = await runCli(['--json', 'convert', source, target]);
+    expect(rerun.code).toBe(0);
+    const files = storedFiles(target);
+    expect(files).toHaveLength(count);
+    const ids = new Set(files.map((file) => /Message-ID: <(big-\d+)@/.exec(readFileSync(file, 'utf8'))![1]));
+    expect(ids.size).toBe(count);
+    expect(readdirSync(path.join(target, 'tmp'))).toEqual([]);
+    const uidlist = readFileSync(path.join(target, 'dovecot-uidlist'), 'utf8').trim().split('\n');
+    expect(uidlist).toHaveLength(count + 1);
+  });
+});

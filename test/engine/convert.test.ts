@@ -1,0 +1,328 @@
+import { createHash } from 'node:crypto';
+import { cpSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync, existsSync, lstatSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { runConvert, type ConvertOptions } from '../../src/engine/convert.js';
+import { silentLogger } from '../../src/core/logger.js';
+import { MailshiftError } from '../../src/core/errors.js';
+
+const fixtures = path.resolve(import.meta.dirname, '../../fixtures/mbox');
+let work: string;
+
+beforeEach(async () => {
+  work = await mkdtemp(path.join(os.tmpdir(), 'mailshift-convert-'));
+});
+afterEach(async () => {
+  await rm(work, { recursive: true, force: true });
+});
+
+function convert(source: string, target: string, options: Partial<ConvertOptions> = {}) {
+  return runConvert({ source, target, dryRun: false, maxBad: 0, gmailLabels: 'folders', variant: 'auto', logger: silentLogger, ...options });
+}
+
+interface StoredMessage {
+  sub: 'new' | 'cur';
+  name: string;
+  base: string;
+  info: string | undefined;
+  content: string;
+  mtimeSecs: number;
+}
+
+function readFolder(dir: string): StoredMessage[] {
+  const messages: StoredMessage[] = [];
+  for (const sub of ['new', 'cur'] as const) {
+    for (const name of readdirSync(path.join(dir, sub)).sort()) {
+      const file = path.join(dir, sub, name);
+      const [base, info] = name.split(':2,');
+      messages.push({ sub, name, base: base!, info, content: readFileSync(file, 'latin1'), mtimeSecs: Math.floor(statSync(file).mtimeMs / 1000) });
+    }
+  }
+  return messages.sort((a, b) => a.mtimeSecs - b.mtimeSecs);
+}
+
+const bySubject = (messages: StoredMessage[], subject: string) => {
+  const found = messages.find((m) => m.content.includes(`Subject: ${subject}\n`));
+  if (!found) throw new Error(`no message with subject ${subject}`);
+  return found;
+};
+
+function treeDigest(dir: string): string {
+  const hash = createHash('sha256');
+  const walk = (at: string) => {
+    for (const name of readdirSync(at).sort()) {
+      const full = path.join(at, name);
+      const stat = lstatSync(full);
+      hash.update(`${path.relative(dir, full)}|${stat.mode}|${stat.mtimeMs}|${stat.size}\n`);
+      if (stat.isDirectory()) walk(full);
+      else if (stat.isFile()) hash.update(readFileSync(full));
+    }
+  };
+  walk(dir);
+  return hash.digest('hex');
+}
+
+describe('runConvert: variants', () => {
+  it('stores mboxrd messages with one level of ">From " quoting removed', async () => {
+    await convert(path.join(fixtures, 'variants/mboxrd.mbox'), path.join(work, 'out'));
+    const [first] = readFolder(path.join(work, 'out'));
+    expect(first!.content).toBe('Subject: mboxrd one\nMessage-ID: <mboxrd-1@example.com>\n\nFrom the start of a line, escaped once.\n>From an already quoted line, escaped again.\nPlain line.\n');
+  });
+
+  it('keeps an mboxcl2 body whole and removes its Content-Length header', async () => {
+    const report = await convert(path.join(fixtures, 'variants/mboxcl2.mbox'), path.join(work, 'out'));
+    expect(report.totals.messages).toBe(2);
+    const first = bySubject(readFolder(path.join(work, 'out')), 'mboxcl2 one');
+    expect(first.content).toBe('Subject: mboxcl2 one\nMessage-ID: <cl2-1@example.com>\n\nBody of the first message.\nFrom mallory@example.com Wed Jan  8 11:00:00 2020\nstill the first message\n');
+  });
+
+  it('converts CRLF files to LF, and reads .gz sources', async () => {
+    await convert(path.join(fixtures, 'variants/crlf.mbox'), path.join(work, 'crlf'));
+    for (const message of readFolder(path.join(work, 'crlf'))) expect(message.content).not.toContain('\r');
+    const report = await convert(path.join(fixtures, 'variants/archive.mbox.gz'), path.join(work, 'gz'));
+    expect(report.totals.messages).toBe(2);
+    expect(bySubject(readFolder(path.join(work, 'gz')), 'gzipped one').content).toContain('Inside a .gz.\n');
+  });
+
+  it('names files with their exact size (S=) and CRLF size (W=)', async () => {
+    await convert(path.join(fixtures, 'variants/mboxo.mbox'), path.join(work, 'out'));
+    for (const message of readFolder(path.join(work, 'out'))) {
+      const size = Buffer.byteLength(message.content, 'latin1');
+      const lines = message.content.split('\n').length - 1;
+      expect(message.base).toMatch(new RegExp(`,S=${size},W=${size + lines}$`));
+    }
+  });
+});
+
+describe('runConvert: a Dovecot / UW-IMAP spool', () => {
+  it('drops the FOLDER INTERNAL DATA message and keeps flags, keywords, dates and UIDs', async () => {
+    const target = path.join(work, 'out');
+    const report = await convert(path.join(fixtures, 'spool/dovecot-inbox'), target);
+    expect(report.totals).toMatchObject({ messages: 4, pseudoMessagesSkipped: 1, skipped: 0 });
+    expect(report.folders[0]).toMatchObject({ mailbox: 'INBOX', uidValidity: 1583323200, uidsPreserved: true });
+    const messages = readFolder(target);
+    const keywords = readFileSync(path.join(target, 'dovecot-keywords'), 'utf8');
+    const letter = (name: string) => String.fromCharCode(97 + Number(keywords.split('\n').find((l) => l.endsWith(` ${name}`))!.split(' ')[0]));
+    const seven = bySubject(messages, 'seen and answered, keyword Work');
+    expect([seven.sub, seven.info]).toEqual(['cur', `RS${letter('Work')}`]);
+    const nine = bySubject(messages, 'flagged draft, two keywords');
+    expect([nine.sub, nine.info]).toEqual(['cur', `DF${[letter('$Label1'), letter('Work')].sort().join('')}`]);
+    const twelve = bySubject(messages, 'unread, deleted');
+    expect([twelve.sub, twelve.info]).toEqual(['cur', 'T']);
+    const latest = bySubject(messages, 'arrived after the last Dovecot session, no X-UID');
+    expect([latest.sub, latest.info]).toEqual(['new', undefined]);
+    expect(seven.mtimeSecs).toBe(Date.UTC(2020, 2, 4, 12, 30) / 1000);
+    for (const message of messages) expect(message.content).not.toMatch(/^(Status|X-Status|X-Keywords|X-UID|X-IMAP|X-IMAPbase|Content-Length):/im);
+    const uidlist = readFileSync(path.join(target, 'dovecot-uidlist'), 'utf8').split('\n');
+    expect(uidlist[0]).toBe('3 V1583323200 N14');
+    const uidOf = (m: StoredMessage) => Number(uidlist.find((line) => line.includes(m.base))!.split(' ')[0]);
+    expect([seven, nine, twelve, latest].map(uidOf)).toEqual([7, 9, 12, 13]);
+  });
+});
+
+describe('runConvert: folder trees', () => {
+  it('turns a Thunderbird profile into Maildir++ folders and ignores its .msf indexes', async () => {
+    const target = path.join(work, 'out');
+    const report = await convert(path.join(fixtures, 'thunderbird'), target);
+    expect(report.folders.map((f) => [f.mailbox, f.messages])).toEqual([['INBOX', 4], ['Work', 1], ['Work/Projects', 1]]);
+    expect(report.ignored.map((i) => i.path).sort()).toEqual(['Inbox.msf', 'Work.msf', 'Work.sbd/Projects.msf']);
+    const inbox = readFolder(target);
+    expect(bySubject(inbox, 'read and replied').info).toBe('RSa');
+    expect(bySubject(inbox, 'new, unread').sub).toBe('new');
+    // 0x1005 = read + marked + forwarded; X-Mozilla-Keys "todo" is the second keyword of the folder ('b').
+    expect(readFileSync(path.join(target, 'dovecot-keywords'), 'utf8')).toBe('0 $label1\n1 todo\n');
+    expect(bySubject(inbox, 'starred and forwarded').info).toBe('FPSb');
+    expect(bySubject(inbox, 'expunged, not compacted').info).toBe('ST');
+    expect(readFolder(path.join(target, '.Work.Projects'))).toHaveLength(1);
+    expect(existsSync(path.join(target, '.Work.Projects', 'maildirfolder'))).toBe(true);
+    for (const message of inbox) expect(message.content).not.toMatch(/^X-Mozilla-/im);
+  });
+
+  it('converts a cPanel mbox account: dotted and non-ASCII names, subscriptions, hidden index dirs skipped', async () => {
+    const target = path.join(work, 'out');
+    const report = await convert(path.join(fixtures, 'sample-account'), target);
+    expect(report.folders.map((f) => f.mailbox)).toEqual(['Entwürfe', 'INBOX', 'Work/Projects', 'Work/v1.2 release', 'sent-mail']);
+    expect(readdirSync(target).filter((name) => name.startsWith('.')).sort()).toEqual(['.Entw&APw-rfe', '.Work.Projects', '.Work.v1&ICQ-2 release', '.sent-mail']);
+    expect(readFileSync(path.join(target, 'subscriptions'), 'utf8')).toBe('V\t2\n\nEntwürfe\nWork\tProjects\nWork\tv1\u20242 release\nsent-mail\n');
+    expect(report.ignored.map((i) => i.path)).toEqual(['.imap']);
+    expect(report.folders.find((f) => f.mailbox === 'INBOX')).toMatchObject({ messages: 4, uidValidity: 1590998400, uidsPreserved: true });
+  });
+
+  it('never merges two source folders into one directory, even when their stored names coincide', async () => {
+    const source = path.join(work, 'src');
+    mkdirSync(source);
+    writeFileSync(path.join(source, 'v1.2'), 'From a@b Mon Jan  6 09:15:00 2020\nSubject: dot\n\nx\n');
+    writeFileSync(path.join(source, 'v1\u20242'), 'From a@b Mon Jan  6 09:15:00 2020\nSubject: leader\n\ny\n');
+    const target = path.join(work, 'out');
+    const report = await convert(source, target);
+    expect(report.folders.map((f) => [f.mailbox, f.messages])).toEqual([['v1.2', 1], ['v1\u20242 (2)', 1]]);
+    expect(report.warnings.join('\n')).toMatch(/written as v1\u20242 \(2\)/);
+    expect(readdirSync(target).filter((n) => n.startsWith('.')).sort()).toEqual(['.v1&ICQ-2', '.v1&ICQ-2 (2)']);
+  });
+
+  it('files Gmail Takeout mail by label, one hard-linked copy per label folder', async () => {
+    const target = path.join(work, 'out');
+    const report = await convert(path.join(fixtures, 'gmail'), target);
+    expect(Object.fromEntries(report.folders.map((f) => [f.mailbox, f.messages]))).toEqual({
+      Archive: 1,
+      'Clients/ACME': 1,
+      INBOX: 2,
+      Junk: 1,
+      Sent: 1,
+      'Work, old': 1,
+    });
+    const inboxCopy = bySubject(readFolder(target), 'in inbox and a label with a comma');
+    const labelCopy = bySubject(readFolder(path.join(target, '.Work, old')), 'in inbox and a label with a comma');
+    expect(labelCopy.base).toBe(inboxCopy.base);
+    expect(statSync(path.join(target, '.Work, old', labelCopy.sub, labelCopy.name)).nlink).toBe(2);
+    expect(bySubject(readFolder(target), 'starred nested label').info).toBe('F');
+    expect(bySubject(readFolder(path.join(target, '.Archive')), 'archived, unread').info).toBe('');
+  });
+
+  it('keeps a single copy per message with --gmail-labels single', async () => {
+    const report = await convert(path.join(fixtures, 'gmail'), path.join(work, 'out'), { gmailLabels: 'single' });
+    expect(report.totals.messages).toBe(5);
+  });
+});
+
+describe('runConvert: safe to re-run', () => {
+  it('adds nothing the second time, even after a message changed its flags in the source', async () => {
+    const source = path.join(work, 'inbox');
+    cpSync(path.join(fixtures, 'spool/dovecot-inbox'), source);
+    const target = path.join(work, 'out');
+    await convert(source, target);
+    writeFileSync(source, readFileSync(source, 'latin1').replace('X-Status: FT', 'X-Status: AFT'), 'latin1');
+    const again = await convert(source, target);
+    expect(again.totals).toMatchObject({ messages: 0, alreadyPresent: 4 });
+    expect(readFolder(target)).toHaveLength(4);
+  });
+
+  it('keeps both copies of a message that appears twice in the same file', async () => {
+    const message = 'From a@b Mon Jan  6 09:15:00 2020\nSubject: twin\n\nsame\n\n';
+    writeFileSync(path.join(work, 'twins'), message + message);
+    const report = await convert(path.join(work, 'twins'), path.join(work, 'out'));
+    expect(report.totals.messages).toBe(2);
+    expect((await convert(path.join(work, 'twins'), path.join(work, 'out'))).totals.messages).toBe(0);
+  });
+
+  it('finishes a run that died half way: leftovers in tmp/ removed, every message once, all UIDs listed', async () => {
+    const source = path.join(fixtures, 'spool/dovecot-inbox');
+    const target = path.join(work, 'out');
+    await convert(source, target);
+    // Simulate a kill -9 after two messages were renamed into place but before the folder was finished.
+    const messages = readFolder(target);
+    for (const message of messages.slice(2)) await rm(path.join(target, message.sub, message.name));
+    await rm(path.join(target, 'dovecot-uidlist'));
+    writeFileSync(path.join(target, 'tmp', 'mailshift-tmp.999999.1'), 'half a message');
+    const report = await convert(source, target);
+    expect(report.totals).toMatchObject({ messages: 2, alreadyPresent: 2 });
+    expect(readdirSync(path.join(target, 'tmp'))).toEqual([]);
+    expect(readFolder(target).map((m) => m.name).sort()).toEqual(messages.map((m) => m.name).sort());
+    expect(readFileSync(path.join(target, 'dovecot-uidlist'), 'utf8').trim().split('\n')).toHaveLength(5);
+  });
+
+  it('never touches mail already in the target, and says when source UIDs cannot be kept', async () => {
+    const target = path.join(work, 'out');
+    for (const sub of ['cur', 'new', 'tmp']) mkdirSync(path.join(target, sub), { recursive: true });
+    const foreign = path.join(target, 'cur', '1600000000.M1P1.other:2,S');
+    writeFileSync(foreign, 'Subject: already here\n\nkeep me\n');
+    writeFileSync(path.join(target, 'dovecot-uidlist'), '3 V42 N2\n1 :1600000000.M1P1.other:2,S\n');
+    const before = treeDigest(target);
+    const report = await convert(path.join(fixtures, 'spool/dovecot-inbox'), target);
+    expect(readFileSync(foreign, 'utf8')).toBe('Subject: already here\n\nkeep me\n');
+    expect(report.folders[0]).toMatchObject({ uidValidity: 42, uidsPreserved: false });
+    expect(report.folders[0]!.note).toMatch(/already has UIDVALIDITY 42/);
+    const uidlist = readFileSync(path.join(target, 'dovecot-uidlist'), 'utf8').split('\n');
+    expect(uidlist[0]).toBe('3 V42 N6');
+    expect(uidlist[1]).toBe('1 :1600000000.M1P1.other:2,S');
+    expect(before).not.toBe(treeDigest(target));
+  });
+});
+
+describe('runConvert: hostile and bad input', () => {
+  it('never follows a symlink in the source, and never modifies the source', async () => {
+    const source = path.join(work, 'src');
+    cpSync(path.join(fixtures, 'sample-account'), source, { recursive: true });
+    const outside = path.join(work, 'outside-secret');
+    writeFileSync(outside, 'From x@y Mon Jan  6 09:15:00 2020\nSubject: secret\n\nnot yours\n');
+    symlinkSync(outside, path.join(source, 'linked-folder'));
+    symlinkSync('/etc', path.join(source, 'etc-link'));
+    const before = treeDigest(source);
+    const report = await convert(source, path.join(work, 'out'));
+    expect(report.ignored).toEqual(expect.arrayContaining([
+      { path: 'linked-folder', reason: 'symbolic link, not followed' },
+      { path: 'etc-link', reason: 'symbolic link, not followed' },
+    ]));
+    expect(report.folders.map((f) => f.mailbox)).not.toContain('linked-folder');
+    expect(treeDigest(source)).toBe(before);
+  });
+
+  it('refuses to write through a folder directory that is a symlink in the target', async () => {
+    const target = path.join(work, 'out');
+    mkdirSync(target);
+    mkdirSync(path.join(work, 'elsewhere'));
+    symlinkSync(path.join(work, 'elsewhere'), path.join(target, '.Work.Projects'));
+    await expect(convert(path.join(fixtures, 'thunderbird'), target)).rejects.toMatchObject({ code: 'MAILSHIFT_UNSAFE_TARGET' });
+    expect(readdirSync(path.join(work, 'elsewhere'))).toEqual([]);
+  });
+
+  it('skips a folder whose name holds control characters, and reports it', async () => {
+    const source = path.join(work, 'src');
+    mkdirSync(source);
+    writeFileSync(path.join(source, 'bad\u0007name'), 'From a@b Mon Jan  6 09:15:00 2020\n\nx\n');
+    const report = await convert(source, path.join(work, 'out'), { maxBad: 1 });
+    expect(report.skipped).toEqual([{ file: 'bad\u0007name', offset: 0, reason: expect.stringMatching(/control characters/) }]);
+  });
+
+  it('stops at the first unconvertible message by default, listing file, offset and reason', async () => {
+    const report = await convert(path.join(fixtures, 'bad/truncated.mbox'), path.join(work, 'out'));
+    const offset = readFileSync(path.join(fixtures, 'bad/truncated.mbox'), 'latin1').indexOf('From bob');
+    expect(report.stopped?.reason).toMatch(/more than --max-bad 0/);
+    expect(report.skipped).toEqual([{ file: 'truncated.mbox', offset, reason: expect.stringMatching(/truncated message/) }]);
+    expect(report.totals.messages).toBe(1);
+  });
+
+  it('skips within --max-bad and converts the rest', async () => {
+    const report = await convert(path.join(fixtures, 'bad/truncated.mbox'), path.join(work, 'out'), { maxBad: 1 });
+    expect(report.stopped).toBeUndefined();
+    expect(report.skipped).toHaveLength(1);
+  });
+
+  it('counts text before the first message as a skipped item', async () => {
+    const report = await convert(path.join(fixtures, 'bad/garbage-before-first-message.mbox'), path.join(work, 'out'), { maxBad: 1 });
+    expect(report.skipped[0]).toMatchObject({ offset: 0, reason: expect.stringMatching(/before the first "From " line/) });
+    expect(report.totals.messages).toBe(1);
+  });
+
+  it('converts NUL bytes, invalid 8-bit headers and an empty file without complaint', async () => {
+    for (const name of ['nul-bytes.mbox', 'invalid-8bit-headers.mbox']) {
+      const report = await convert(path.join(fixtures, 'bad', name), path.join(work, name));
+      expect(report.totals.messages, name).toBe(1);
+    }
+    const empty = await convert(path.join(fixtures, 'bad/empty.mbox'), path.join(work, 'empty'));
+    expect(empty.totals.messages).toBe(0);
+    const [stored] = readFolder(path.join(work, 'nul-bytes.mbox'));
+    expect(stored!.content).toContain('before\u0000\u0000\u0000after\n');
+  });
+
+  it('refuses a single file that is not an mbox, and lists one inside a tree', async () => {
+    await expect(convert(path.join(fixtures, 'bad/not-an-mbox.txt'), path.join(work, 'out'))).rejects.toBeInstanceOf(MailshiftError);
+    const source = path.join(work, 'tree');
+    mkdirSync(source);
+    cpSync(path.join(fixtures, 'bad/not-an-mbox.txt'), path.join(source, 'letter'));
+    const report = await convert(source, path.join(work, 'out2'));
+    expect(report.ignored).toEqual([{ path: 'letter', reason: expect.stringMatching(/not an mbox/) }]);
+  });
+});
+
+describe('runConvert: dry run', () => {
+  it('reports per-folder counts and bytes and creates nothing', async () => {
+    const target = path.join(work, 'never-created');
+    const report = await convert(path.join(fixtures, 'thunderbird'), target, { dryRun: true });
+    expect(report.folders.map((f) => [f.mailbox, f.messages])).toEqual([['INBOX', 4], ['Work', 1], ['Work/Projects', 1]]);
+    expect(report.totals.bytes).toBeGreaterThan(0);
+    expect(existsSync(target)).toBe(false);
+  });
+});
