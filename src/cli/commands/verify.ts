@@ -1,0 +1,32 @@
+import type { Command } from 'commander';
+import { parseStoreSpec } from '../../stores/spec.js';
+import { runVerify } from '../../verify/run.js';
+import { formatVerifyJson } from '../../verify/reporters/json.js';
+import { formatVerifyText } from '../../verify/reporters/text.js';
+import type { CliContext, GlobalOptions } from '../context.js';
+import { addSshOptions, buildSshOptionsFromCli, parseWholeNumber, type SshCliOptions } from './ssh-options.js';
+
+interface VerifyCliOptions extends SshCliOptions {
+  strict?: boolean;
+  list: number;
+}
+
+export function registerVerify(program: Command, ctx: CliContext): void {
+  const command = program
+    .command('verify')
+    .description('compare source and target folder by folder: counts, bytes, missing messages, duplicates, flags, UIDs (exit 4 when messages are missing)')
+    .argument('<source>', 'maildir path, ssh://[user@]host[:port]/path, cpanel:ROOT#USER or cpanel:ROOT#local@domain')
+    .argument('<target>', 'same forms as the source')
+    .option('--strict', 'also exit 4 for duplicates on the target, flag differences and UIDs not kept')
+    .option('--list <n>', 'how many missing/duplicate/flag items to show per folder (text output)', parseWholeNumber, 20);
+  addSshOptions(command).action(async (sourceText: string, targetText: string, options: VerifyCliOptions, cmd: Command) => {
+    const globals = cmd.optsWithGlobals<GlobalOptions & VerifyCliOptions>();
+    const report = await runVerify(parseStoreSpec(sourceText), parseStoreSpec(targetText), {
+      ssh: buildSshOptionsFromCli(options),
+      signal: ctx.signal,
+      strict: Boolean(options.strict),
+    });
+    ctx.out(globals.json ? formatVerifyJson(report) : formatVerifyText(report, { listLimit: options.list }));
+    ctx.setExitCode(report.exitCode);
+  });
+}
