@@ -2,12 +2,13 @@ import { Command } from 'commander';
 import type { CliContext } from './context.js';
 import { registerConvert } from './commands/convert.js';
 import { registerCopy } from './commands/copy.js';
+import { registerVerify } from './commands/verify.js';
 import { registerDiscover } from './commands/discover.js';
 
 /** A command module adds itself to the program; keep this list in the order `--help` should show. */
 export type RegisterCommand = (program: Command, ctx: CliContext) => void;
 
-const commands: RegisterCommand[] = [registerConvert, registerDiscover, registerCopy];
+const commands: RegisterCommand[] = [registerConvert, registerDiscover, registerCopy, registerVerify];
 
 export function buildProgram(ctx: CliContext, version: string): Command {
   const program = new Command('mailshift')
