@@ -17,7 +17,7 @@ import {
 import { describeError, MailshiftError, throwIfAborted } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import type { MailboxPath } from '../core/types.js';
-import { MaildirTarget, type FolderDone, type MessageDraft, type UidSource } from '../stores/maildir/target.js';
+import { MaildirTarget, type FolderDone, type MessageDraft, type UidOutcome, type UidSource } from '../stores/maildir/target.js';
 import { readMboxFile, sniffMbox, type MboxMessageSink } from '../stores/mbox/reader.js';
 import { readMboxSourceTree, type IgnoredSourceEntry, type MboxSourceFile } from '../stores/mbox/tree.js';
 
@@ -60,7 +60,7 @@ export interface FolderReport {
   bytes: number;
   alreadyPresent: number;
   uidValidity?: number;
-  uidsPreserved?: boolean;
+  uids?: UidOutcome;
   note?: string;
 }
 
@@ -224,7 +224,7 @@ class ConvertState {
     const report = this.folderReports.get(done.mailbox);
     if (!report) return;
     if (done.uidValidity !== undefined) report.uidValidity = done.uidValidity;
-    report.uidsPreserved = done.uidsPreserved;
+    report.uids = done.uids;
     if (done.note) {
       report.note = done.note;
       this.warnings.push(`${done.mailbox}: ${done.note}`);

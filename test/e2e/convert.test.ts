@@ -28,7 +28,7 @@ describe('mailshift convert (the built CLI)', () => {
     const result = await runCli(['convert', path.join(fixtures, 'sample-account'), path.join(work, 'Maildir')]);
     expect(result.code).toBe(0);
     expect(result.stdout).toMatch(/^Converted 9 messages \(.+\) in 5 folders from .+sample-account into .+Maildir in /);
-    expect(result.stdout).toMatch(/INBOX\s+4\s+.*kept \(UIDVALIDITY 1590998400\)/);
+    expect(result.stdout).toMatch(/INBOX\s+4\s+.*\s+0\s+kept\s+1590998400\n/);
     expect(result.stdout).toContain('1 "FOLDER INTERNAL DATA" pseudo-message');
   });
 

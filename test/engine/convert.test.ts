@@ -101,7 +101,7 @@ describe('runConvert: a Dovecot / UW-IMAP spool', () => {
     const target = path.join(work, 'out');
     const report = await convert(path.join(fixtures, 'spool/dovecot-inbox'), target);
     expect(report.totals).toMatchObject({ messages: 4, pseudoMessagesSkipped: 1, skipped: 0 });
-    expect(report.folders[0]).toMatchObject({ mailbox: 'INBOX', uidValidity: 1583323200, uidsPreserved: true });
+    expect(report.folders[0]).toMatchObject({ mailbox: 'INBOX', uidValidity: 1583323200, uids: 'kept' });
     const messages = readFolder(target);
     const keywords = readFileSync(path.join(target, 'dovecot-keywords'), 'utf8');
     const letter = (name: string) => String.fromCharCode(97 + Number(keywords.split('\n').find((l) => l.endsWith(` ${name}`))!.split(' ')[0]));
@@ -147,7 +147,8 @@ describe('runConvert: folder trees', () => {
     expect(readdirSync(target).filter((name) => name.startsWith('.')).sort()).toEqual(['.Entw&APw-rfe', '.Work.Projects', '.Work.v1&ICQ-2 release', '.sent-mail']);
     expect(readFileSync(path.join(target, 'subscriptions'), 'utf8')).toBe('V\t2\n\nEntwürfe\nWork\tProjects\nWork\tv1\u20242 release\nsent-mail\n');
     expect(report.ignored.map((i) => i.path)).toEqual(['.imap']);
-    expect(report.folders.find((f) => f.mailbox === 'INBOX')).toMatchObject({ messages: 4, uidValidity: 1590998400, uidsPreserved: true });
+    expect(report.folders.find((f) => f.mailbox === 'INBOX')).toMatchObject({ messages: 4, uidValidity: 1590998400, uids: 'kept' });
+    expect(report.folders.find((f) => f.mailbox === 'sent-mail')).toMatchObject({ messages: 1, uids: 'new' });
   });
 
   it('never merges two source folders into one directory, even when their stored names coincide', async () => {
@@ -196,6 +197,7 @@ describe('runConvert: safe to re-run', () => {
     writeFileSync(source, readFileSync(source, 'latin1').replace('X-Status: FT', 'X-Status: AFT'), 'latin1');
     const again = await convert(source, target);
     expect(again.totals).toMatchObject({ messages: 0, alreadyPresent: 4 });
+    expect(again.folders[0]).toMatchObject({ uids: 'unchanged', uidValidity: 1583323200 });
     expect(readFolder(target)).toHaveLength(4);
   });
 
@@ -232,7 +234,7 @@ describe('runConvert: safe to re-run', () => {
     const before = treeDigest(target);
     const report = await convert(path.join(fixtures, 'spool/dovecot-inbox'), target);
     expect(readFileSync(foreign, 'utf8')).toBe('Subject: already here\n\nkeep me\n');
-    expect(report.folders[0]).toMatchObject({ uidValidity: 42, uidsPreserved: false });
+    expect(report.folders[0]).toMatchObject({ uidValidity: 42, uids: 'renumbered' });
     expect(report.folders[0]!.note).toMatch(/already has UIDVALIDITY 42/);
     const uidlist = readFileSync(path.join(target, 'dovecot-uidlist'), 'utf8').split('\n');
     expect(uidlist[0]).toBe('3 V42 N6');

@@ -60,20 +60,23 @@ function parseCount(value: string): number {
   return Number(value);
 }
 
+const plural = (count: number, word: string) => `${count} ${word}${count === 1 ? '' : 's'}`;
+
 export function formatConvertReport(report: ConvertReport): string {
   const verb = report.dryRun ? 'Would convert' : 'Converted';
-  let text = `${verb} ${report.totals.messages} messages (${formatBytes(report.totals.bytes)}) in ${report.totals.folders} folders from ${report.source} into ${report.target} in ${formatDuration(report.durationMs)}\n`;
-  if (report.totals.alreadyPresent > 0) text += `${report.totals.alreadyPresent} messages were already in the target and were left as they are\n`;
-  if (report.totals.pseudoMessagesSkipped > 0) text += `${report.totals.pseudoMessagesSkipped} "FOLDER INTERNAL DATA" pseudo-messages (mbox bookkeeping) not copied\n`;
+  let text = `${verb} ${plural(report.totals.messages, 'message')} (${formatBytes(report.totals.bytes)}) in ${plural(report.totals.folders, 'folder')} from ${report.source} into ${report.target} in ${formatDuration(report.durationMs)}\n`;
+  if (report.totals.alreadyPresent > 0) text += `${plural(report.totals.alreadyPresent, 'message')} already in the target, left as they are\n`;
+  if (report.totals.pseudoMessagesSkipped > 0) text += `${plural(report.totals.pseudoMessagesSkipped, '"FOLDER INTERNAL DATA" pseudo-message')} (mbox bookkeeping) not copied\n`;
   text += '\n';
   text += formatTable(
-    ['FOLDER', 'MESSAGES', 'SIZE', 'ALREADY THERE', 'UIDS'],
+    ['FOLDER', 'MESSAGES', 'SIZE', 'ALREADY THERE', 'UIDS', 'UIDVALIDITY'],
     report.folders.map((folder) => [
       folder.mailbox,
       folder.messages,
       formatBytes(folder.bytes),
       folder.alreadyPresent,
-      folder.uidsPreserved ? `kept (UIDVALIDITY ${folder.uidValidity})` : report.dryRun ? '-' : 'new',
+      folder.uids ?? '-',
+      folder.uidValidity === undefined ? '-' : String(folder.uidValidity),
     ]),
   );
   if (report.skipped.length > 0) {
@@ -88,6 +91,8 @@ export function formatConvertReport(report: ConvertReport): string {
     text += `\nWarnings (${report.warnings.length}):\n`;
     for (const warning of report.warnings) text += `  ${warning}\n`;
   }
-  if (report.stopped) text += `\nStopped early: ${report.stopped.reason}\nEverything converted before that point is complete; fix the input or raise --max-bad and run again (nothing is written twice).\n`;
+  if (report.stopped) {
+    text += `\nStopped early: ${report.stopped.reason}\nEverything converted before that point is complete; fix the input or raise --max-bad and run again (nothing is written twice).\n`;
+  }
   return text;
 }

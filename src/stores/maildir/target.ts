@@ -67,12 +67,18 @@ export type PlaceResult =
   | { readonly status: 'written'; readonly path: string; readonly droppedKeywords: string[] }
   | { readonly status: 'exists' };
 
+/**
+ * What happened to UIDs in a folder this run: 'kept' (the source's UIDs and UIDVALIDITY were kept), 'new' (the
+ * source had none; added messages got UIDs in source order), 'renumbered' (some source UIDs could not be kept, see the
+ * note), 'unchanged' (nothing added).
+ */
+export type UidOutcome = 'kept' | 'new' | 'renumbered' | 'unchanged';
+
 export interface FolderDone {
   readonly mailbox: MailboxPath;
   readonly directory: string;
   readonly uidValidity: number | undefined;
-  /** True when every message placed kept the UID its source gave it. */
-  readonly uidsPreserved: boolean;
+  readonly uids: UidOutcome;
   readonly note?: string;
 }
 
@@ -144,7 +150,7 @@ export class MaildirFolder {
   private readonly sourceUidFloor: number;
   private readonly usedUids = new Set<number>();
   private uidlistChanged = false;
-  private uidsAllPreserved = true;
+  private readonly uidCounts = { kept: 0, new: 0, renumbered: 0 };
   private uidNote: string | undefined;
   private wroteAnything = false;
 
@@ -258,15 +264,18 @@ export class MaildirFolder {
     let uid: number;
     if (canUseSourceUid) {
       uid = sourceUid;
+      this.uidCounts.kept += 1;
     } else {
       // A message without a source UID (delivered after the last IMAP session) gets the next one, as Dovecot
-      // would give it: that keeps every UID a client may have cached. Anything else is a UID we could not keep.
-      const isUnnumberedMessage = sourceUid === undefined && request.uidSource?.uidValidity === list.uidValidity;
-      if (!isUnnumberedMessage) this.uidsAllPreserved = false;
-      if (request.uidSource && request.uidSource.uidValidity !== list.uidValidity) {
-        this.uidNote ??= `the target folder already has UIDVALIDITY ${list.uidValidity}; added messages get new UIDs`;
-      } else if (request.uidSource && !isUnnumberedMessage) {
-        this.uidNote ??= "some source UIDs were duplicated or below the folder's next UID; those messages got new UIDs";
+      // would give it: every UID a client may have cached stays valid. Anything else is a UID we could not keep.
+      if (sourceUid === undefined && (!request.uidSource || request.uidSource.uidValidity === list.uidValidity)) {
+        this.uidCounts.new += 1;
+      } else {
+        this.uidCounts.renumbered += 1;
+        this.uidNote ??=
+          request.uidSource && request.uidSource.uidValidity !== list.uidValidity
+            ? `the target folder already has UIDVALIDITY ${list.uidValidity}; added messages got new UIDs`
+            : "some source UIDs were duplicated or below the folder's next UID; those messages got new UIDs";
       }
       while (this.usedUids.has(list.nextUid)) list.nextUid += 1;
       uid = list.nextUid;
@@ -294,11 +303,13 @@ export class MaildirFolder {
       }
       if (this.wroteAnything || this.uidlistChanged) await flushFilesystem(this.dir);
     }
+    const counts = this.uidCounts;
+    const uids: UidOutcome = counts.renumbered > 0 ? 'renumbered' : counts.kept > 0 ? 'kept' : counts.new > 0 ? 'new' : 'unchanged';
     return {
       mailbox: this.mailbox,
       directory: this.dir,
       uidValidity: this.uidlist?.uidValidity,
-      uidsPreserved: this.uidsAllPreserved && this.uidlist !== undefined,
+      uids,
       ...(this.uidNote ? { note: this.uidNote } : {}),
     };
   }
