@@ -1,4 +1,4 @@
-import { constants as fsConstants, type Dirent, type Stats } from 'node:fs';
+import fs, { constants as fsConstants, type Dirent, type Stats } from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import fg from 'fast-glob';
@@ -158,6 +158,19 @@ export interface TreeReaderOptions {
   /** Directory reads and stats in flight at once. */
   concurrency?: number;
 }
+
+/**
+ * fast-glob's file system adapter, looked up at call time rather than captured when fast-glob loads: the calls then
+ * go through node:fs as it is now, which lets a test record every path the walker touches.
+ */
+const globFs = {
+  lstat: ((...args: Parameters<typeof fs.lstat>) => fs.lstat(...args)) as typeof fs.lstat,
+  stat: ((...args: Parameters<typeof fs.stat>) => fs.stat(...args)) as typeof fs.stat,
+  lstatSync: ((...args: Parameters<typeof fs.lstatSync>) => fs.lstatSync(...args)) as typeof fs.lstatSync,
+  statSync: ((...args: Parameters<typeof fs.statSync>) => fs.statSync(...args)) as typeof fs.statSync,
+  readdir: ((...args: Parameters<typeof fs.readdir>) => fs.readdir(...args)) as typeof fs.readdir,
+  readdirSync: ((...args: Parameters<typeof fs.readdirSync>) => fs.readdirSync(...args)) as typeof fs.readdirSync,
+};
 
 export class TreeReader {
   /** Absolute, symlink-free path of ROOT (the user named it; following it is their choice). */
@@ -381,6 +394,7 @@ export class TreeReader {
       objectMode: true,
       suppressErrors: true,
       unique: true,
+      fs: globFs,
     });
     return found
       .map((entry) => ({ name: joinRel(base, entry.path), kind: entry.dirent ? kindOfDirent(entry.dirent as Dirent) : ('other' as EntryKind) }))
