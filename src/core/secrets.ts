@@ -1,0 +1,79 @@
+import { lstat, readFile } from 'node:fs/promises';
+import { MailshiftError, systemErrorCode } from './errors.js';
+import { ExitCode } from './exit-codes.js';
+import type { Logger } from './logger.js';
+
+/**
+ * Where a password comes from: a file (`--password-file FILE`), standard input (`--password-file -`) or an
+ * environment variable. Never argv: a command line is visible to every user of the machine in `ps`. Whatever is read
+ * is registered with the logger at once, so no later log line (ours or a library's) can show it.
+ */
+export interface PasswordSource {
+  /** What the password is for, in messages: "the source IMAP account alice@mail.example.com". */
+  readonly label: string;
+  /** A path, or "-" for standard input. Wins over the environment. */
+  readonly passwordFile?: string;
+  /** Environment variables to look at, first match wins. */
+  readonly envNames: readonly string[];
+  readonly env: NodeJS.ProcessEnv;
+  readonly readStdin: () => Promise<string>;
+  readonly logger: Logger;
+}
+
+export async function readPassword(source: PasswordSource): Promise<string> {
+  const password = await readRaw(source);
+  if (password === '') {
+    throw new MailshiftError('MAILSHIFT_EMPTY_PASSWORD', `the password for ${source.label} is empty`, {
+      exitCode: ExitCode.config,
+      hint: 'put the password on the first line of the file (a trailing newline is fine)',
+    });
+  }
+  source.logger.redact(password);
+  return password;
+}
+
+async function readRaw(source: PasswordSource): Promise<string> {
+  if (source.passwordFile === '-') return stripOneNewline(await source.readStdin());
+  if (source.passwordFile !== undefined) {
+    const file = source.passwordFile;
+    let stat;
+    try {
+      stat = await lstat(file);
+    } catch (err) {
+      throw new MailshiftError('MAILSHIFT_PASSWORD_FILE', `cannot read the password file ${file}: ${systemErrorCode(err) ?? String(err)}`, {
+        exitCode: ExitCode.config,
+        cause: err,
+      });
+    }
+    if (!stat.isFile()) {
+      throw new MailshiftError('MAILSHIFT_PASSWORD_FILE', `the password file ${file} is not a regular file`, {
+        exitCode: ExitCode.config,
+        hint: 'use a plain file (mode 0600), or "-" to read the password from standard input',
+      });
+    }
+    if ((stat.mode & 0o077) !== 0) {
+      source.logger.warn(`the password file ${file} can be read by other users (mode ${(stat.mode & 0o777).toString(8)}); chmod 600 it`);
+    }
+    return stripOneNewline(await readFile(file, 'utf8'));
+  }
+  for (const name of source.envNames) {
+    const value = source.env[name];
+    if (value !== undefined && value !== '') return value;
+  }
+  throw new MailshiftError('MAILSHIFT_NO_PASSWORD', `no password for ${source.label}`, {
+    exitCode: ExitCode.config,
+    hint: `use --password-file FILE, --password-file - (standard input) or set ${source.envNames.join(' or ')}; passwords are never taken from the command line`,
+  });
+}
+
+/** One trailing newline is how files and `echo` end; anything else (spaces, a second line) is part of the secret. */
+function stripOneNewline(text: string): string {
+  if (text.endsWith('\r\n')) return text.slice(0, -2);
+  if (text.endsWith('\n')) return text.slice(0, -1);
+  return text;
+}
+
+/** The environment variables looked at for one side of a copy, most specific first. */
+export function passwordEnvNames(side: 'source' | 'target'): string[] {
+  return [side === 'source' ? 'MAILSHIFT_SOURCE_PASSWORD' : 'MAILSHIFT_TARGET_PASSWORD', 'MAILSHIFT_IMAP_PASSWORD'];
+}

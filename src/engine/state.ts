@@ -1,0 +1,150 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import path from 'node:path';
+import { systemErrorCode } from '../core/errors.js';
+import type { Logger } from '../core/logger.js';
+
+/**
+ * Per-folder incremental state of a store-to-store copy: the source folder's UIDVALIDITY and a watermark UID such that
+ * every source message with a UID at or below it is known to be on the target. The next run fetches only UIDs above
+ * the watermark. When the UIDVALIDITY differs, the state of that folder is worthless (the UIDs name other messages or
+ * were renumbered) and the engine falls back to identity matching, which copies nothing twice.
+ *
+ * The watermark only moves over a run of messages that are all done: a message that failed or was skipped keeps it
+ * below itself, so it is looked at again next time (identity matching makes that harmless for the ones after it).
+ *
+ * Crash safety: the file is replaced atomically (write a temp file in the same directory, fsync, rename, fsync the
+ * directory), so a kill -9 leaves either the old or the new state, never a torn one. State saved a little late only
+ * costs a re-check by identity, never a duplicate.
+ */
+
+export interface FolderState {
+  readonly uidValidity: number;
+  readonly highestUid: number;
+}
+
+interface StateDocument {
+  readonly version: 1;
+  /** Which pair of stores this is about, for people reading the file. */
+  readonly pair: string;
+  folders: Record<string, FolderState & { readonly updatedAt: string }>;
+}
+
+export function defaultStateDir(env: NodeJS.ProcessEnv): string {
+  const base = env.XDG_STATE_HOME && path.isAbsolute(env.XDG_STATE_HOME) ? env.XDG_STATE_HOME : path.join(homedir(), '.local', 'state');
+  return path.join(base, 'mailshift', 'sync');
+}
+
+/** One file per pair of stores: runs for different accounts never contend for one file. */
+export function stateFileFor(dir: string, pair: string): string {
+  return path.join(dir, `${createHash('sha256').update(pair).digest('hex').slice(0, 24)}.json`);
+}
+
+/** The key of one folder pair inside a state file: the mapping can change between runs, and then the state must not apply. */
+export function folderStateKey(sourceFolder: string, targetFolder: string): string {
+  return `${sourceFolder}\u0000${targetFolder}`;
+}
+
+export class SyncStateFile {
+  private saving: Promise<void> = Promise.resolve();
+  private isDirty = false;
+
+  private constructor(
+    readonly file: string,
+    private readonly document: StateDocument,
+  ) {}
+
+  /** Loads the state of `pair` from `file`; a missing file is an empty state, an unreadable one is logged and ignored. */
+  static async load(file: string, pair: string, logger: Logger): Promise<SyncStateFile> {
+    let text: string;
+    try {
+      text = await readFile(file, 'utf8');
+    } catch (err) {
+      if (systemErrorCode(err) === 'ENOENT') return new SyncStateFile(file, { version: 1, pair, folders: {} });
+      throw err;
+    }
+    const parsed = parseStateDocument(text);
+    if (!parsed || parsed.pair !== pair) {
+      logger.warn(`ignoring the state file ${file}: ${parsed ? `it belongs to ${parsed.pair}` : 'it is not a mailshift state file'}; every folder is compared by message identity instead`);
+      return new SyncStateFile(file, { version: 1, pair, folders: {} });
+    }
+    return new SyncStateFile(file, parsed);
+  }
+
+  get(key: string): FolderState | undefined {
+    const entry = this.document.folders[key];
+    return entry ? { uidValidity: entry.uidValidity, highestUid: entry.highestUid } : undefined;
+  }
+
+  set(key: string, state: FolderState): void {
+    const current = this.document.folders[key];
+    if (current && current.uidValidity === state.uidValidity && current.highestUid === state.highestUid) return;
+    this.document.folders[key] = { ...state, updatedAt: new Date().toISOString() };
+    this.isDirty = true;
+  }
+
+  delete(key: string): void {
+    if (!(key in this.document.folders)) return;
+    delete this.document.folders[key];
+    this.isDirty = true;
+  }
+
+  /** Writes the state if it changed. Saves are serialised: the last one wins, and none is torn. */
+  save(): Promise<void> {
+    if (!this.isDirty) return this.saving;
+    this.isDirty = false;
+    const text = `${JSON.stringify(this.document, null, 2)}\n`;
+    this.saving = this.saving.then(() => writeFileAtomically(this.file, text));
+    return this.saving;
+  }
+}
+
+function parseStateDocument(text: string): StateDocument | undefined {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  if (typeof value !== 'object' || value === null) return undefined;
+  const record = value as Record<string, unknown>;
+  if (record.version !== 1 || typeof record.pair !== 'string' || typeof record.folders !== 'object' || record.folders === null) return undefined;
+  const folders: StateDocument['folders'] = {};
+  for (const [key, entry] of Object.entries(record.folders as Record<string, unknown>)) {
+    if (typeof entry !== 'object' || entry === null) continue;
+    const { uidValidity, highestUid, updatedAt } = entry as Record<string, unknown>;
+    if (!isUint32(uidValidity) || !isUint32(highestUid)) continue;
+    folders[key] = { uidValidity, highestUid, updatedAt: typeof updatedAt === 'string' ? updatedAt : '' };
+  }
+  return { version: 1, pair: record.pair, folders };
+}
+
+function isUint32(value: unknown): value is number {
+  return typeof value === 'number' && Number.isInteger(value) && value >= 0 && value <= 0xffffffff;
+}
+
+export async function writeFileAtomically(file: string, text: string): Promise<void> {
+  const dir = path.dirname(file);
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  const temp = path.join(dir, `.${path.basename(file)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+  const handle = await open(temp, 'wx', 0o600);
+  try {
+    await handle.writeFile(text);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  try {
+    await rename(temp, file);
+  } catch (err) {
+    await unlink(temp).catch(() => {});
+    throw err;
+  }
+  const dirHandle = await open(dir, 'r');
+  try {
+    await dirHandle.sync();
+  } finally {
+    await dirHandle.close();
+  }
+}
