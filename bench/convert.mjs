@@ -354,7 +354,8 @@ export async function main(argv) {
   const startedAt = new Date().toISOString();
   const result = {
     benchmark: 'convert',
-    command: `npm run bench -- convert${argv.length ? ` ${argv.join(' ')}` : ''}`,
+    command: `${process.env.npm_lifecycle_event === 'bench' ? 'npm run bench --' : 'node bench/run.mjs'} convert` +
+      `${argv.length ? ` ${argv.join(' ')}` : ''}`,
     startedAt,
     machine,
     scratch: { kind: scratch.kind, sizeBytes: scratch.sizeBytes },
