@@ -5,7 +5,7 @@ import type { Location } from '../stores/spec.js';
 import type { ExecTarget } from '../transport/exec.js';
 import { listTree, type TreeEntry } from '../transport/list.js';
 import { runOwnership, type OwnerIds, type OwnershipAction, type OwnershipResult, type OwnershipTree } from '../fsops/ownership.js';
-import { accountHomeItems, parseGroupGid, parsePasswdHome } from './copy.js';
+import { accountHomeItems, isDomainDirName, isSafeDomain, parseGroupGid, parsePasswdHome, parseUserDomains } from './copy.js';
 import { readSystemFile } from './run-copy.js';
 
 /**
@@ -34,7 +34,13 @@ export interface IdOverrides {
   readonly mailGid?: number;
 }
 
-export async function resolveOwnerIds(exec: ExecTarget, root: string, user: string, overrides: IdOverrides = {}): Promise<OwnerIds & { source: string }> {
+export async function resolveOwnerIds(
+  exec: ExecTarget,
+  root: string,
+  user: string,
+  overrides: IdOverrides = {},
+  options: { requireMailGroup?: boolean } = {},
+): Promise<OwnerIds & { source: string }> {
   let uid = overrides.uid;
   let gid = overrides.gid;
   let mailGid = overrides.mailGid;
@@ -66,6 +72,7 @@ export async function resolveOwnerIds(exec: ExecTarget, root: string, user: stri
       exitCode: ExitCode.config,
     });
   }
+  if (mailGid === undefined && options.requireMailGroup === false) mailGid = gid;
   if (mailGid === undefined) {
     throw new MailshiftError('MAILSHIFT_CHOWN_NO_MAIL_GROUP', `group "mail" is not in ${path.posix.join(root, 'etc/group')} nor in the target machine's /etc/group`, {
       hint: 'pass --mail-gid N (cPanel gives ~/etc and the routing tables to group mail)',
@@ -125,4 +132,13 @@ export async function runAccountChown(
 ): Promise<OwnershipResult> {
   const trees = await planChownTrees(exec, target);
   return runOwnership(exec, trees, ids, options);
+}
+
+/** The account's domains: its lines in ROOT/etc/userdomains plus the domain directories in ~/etc. */
+export async function findAccountDomains(exec: ExecTarget, root: string, user: string, home: string): Promise<string[]> {
+  const domains = new Set(parseUserDomains((await readSystemFile(exec, path.posix.join(root, 'etc/userdomains'))) ?? '', user));
+  for (const [name, entry] of await listChildren(exec, path.posix.join(home, 'etc'))) {
+    if (entry.type === 'dir' && isDomainDirName(name) && isSafeDomain(name)) domains.add(name);
+  }
+  return [...domains].sort();
 }
