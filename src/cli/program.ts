@@ -3,12 +3,13 @@ import type { CliContext } from './context.js';
 import { registerConvert } from './commands/convert.js';
 import { registerCopy } from './commands/copy.js';
 import { registerVerify } from './commands/verify.js';
+import { registerChown } from './commands/chown.js';
 import { registerDiscover } from './commands/discover.js';
 
 /** A command module adds itself to the program; keep this list in the order `--help` should show. */
 export type RegisterCommand = (program: Command, ctx: CliContext) => void;
 
-const commands: RegisterCommand[] = [registerConvert, registerDiscover, registerCopy, registerVerify];
+const commands: RegisterCommand[] = [registerConvert, registerDiscover, registerCopy, registerChown, registerVerify];
 
 export function buildProgram(ctx: CliContext, version: string): Command {
   const program = new Command('mailshift')
