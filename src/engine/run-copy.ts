@@ -6,7 +6,7 @@ import { ExitCode, type ExitCodeValue } from '../core/exit-codes.js';
 import { silentLogger, type Logger } from '../core/logger.js';
 import { formatSpec, type Location, type StoreSpec } from '../stores/spec.js';
 import { runExec, type ExecTarget } from '../transport/exec.js';
-import { listTree, type TreeEntry } from '../transport/list.js';
+import { listTree, sshFailure, type TreeEntry } from '../transport/list.js';
 import { buildRsyncArgv, type RsyncEndpoint } from '../transport/rsync/args.js';
 import { formatFilterFile } from '../transport/rsync/filters.js';
 import type { RsyncOutcome } from '../transport/rsync/exit.js';
@@ -327,12 +327,7 @@ export async function readSystemFile(exec: ExecTarget, absPath: string): Promise
   }
   const result = await runExec(exec, ['cat', '--', absPath]);
   if (result.exitCode === 0) return result.stdout.toString('utf8');
-  if (result.exitCode === 255) {
-    throw new MailshiftError('MAILSHIFT_SSH_FAILED', `ssh to ${exec.ssh.host} failed: ${lastLine(result.stderr)}`, {
-      retry: 'later',
-      hint: 'check the host, port, key (--ssh-key) and that you can log in with ssh',
-    });
-  }
+  if (result.exitCode === 255) throw sshFailure(exec.ssh.host, result.stderr);
   if (/No such file/.test(result.stderr)) return undefined;
   throw new MailshiftError('MAILSHIFT_REMOTE_READ', `cannot read ${absPath} on ${exec.ssh.host}: ${lastLine(result.stderr)}`);
 }

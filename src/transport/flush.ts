@@ -1,4 +1,3 @@
-import { execa } from 'execa';
 
 /**
  * Flushes everything written on the filesystem that holds `dir` (syncfs(2) through coreutils' `sync -f`).
@@ -6,5 +5,7 @@ import { execa } from 'execa';
  * Node has no syncfs binding, so we run the tool; an argv array, never a shell.
  */
 export async function flushFilesystem(dir: string): Promise<void> {
+  // Loaded on first use: execa costs start-up time that commands which never flush should not pay.
+  const { execa } = await import('execa');
   await execa('sync', ['-f', '--', dir], { stdio: 'ignore' });
 }

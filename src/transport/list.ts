@@ -1,4 +1,7 @@
+import { MailshiftError } from '../core/errors.js';
+import { ExitCode } from '../core/exit-codes.js';
 import { runExec, type ExecTarget } from './exec.js';
+import { classifySshFailure } from './rsync/exit.js';
 
 /**
  * Lists a directory tree here or over ssh with GNU find (nothing to install on the remote), streaming: entries are
@@ -124,11 +127,19 @@ export async function listTree(
   });
   parser.end();
   if (result.exitCode === 0) return { exists: true, errors: '' };
-  if (target.ssh && result.exitCode === 255) {
-    throw new ListTreeError(`ssh to ${target.ssh.host} failed: ${result.stderr.trim().split('\n').pop() ?? ''}`);
-  }
+  if (target.ssh && result.exitCode === 255) throw sshFailure(target.ssh.host, result.stderr);
   const missingRoot = result.stderr.includes(`'${root}': No such file or directory`) || result.stderr.includes(`${root}: No such file or directory`);
   if (missingRoot) return { exists: false, errors: '' };
   if (result.exitCode === 127) throw new ListTreeError('find is not installed on the remote host');
   return { exists: true, errors: result.stderr.trim() };
+}
+
+/** ssh itself failed (exit 255): a configuration problem (key, host key) or a network one worth retrying later. */
+export function sshFailure(host: string, stderr: string): MailshiftError {
+  const { isRetryable, line } = classifySshFailure(stderr);
+  return new MailshiftError('MAILSHIFT_SSH_FAILED', `ssh to ${host} failed: ${line}`, {
+    retry: isRetryable ? 'later' : 'no',
+    hint: isRetryable ? 'the connection failed; check the host and port, then run again' : 'check the user, the key (--ssh-key) and the host key; try the same ssh by hand',
+    exitCode: isRetryable ? ExitCode.tempFail : ExitCode.config,
+  });
 }

@@ -23,6 +23,11 @@ export interface SshOptions {
   readonly connectTimeoutS?: number;
   /** ssh -F: a config file instead of ~/.ssh/config (tests pass /dev/null). */
   readonly configFile?: string;
+  /**
+   * A ControlMaster socket path: every ssh of one run shares one authenticated connection (an ssh login costs about
+   * half a second; a cPanel account copy makes dozens of calls). See ssh-session.ts.
+   */
+  readonly controlPath?: string;
 }
 
 /** The ssh program and its options, without the destination (rsync adds it), in the order ssh documents. */
@@ -36,6 +41,10 @@ export function buildSshCommand(options: SshOptions = {}, port?: number): string
   const alive = options.aliveIntervalS ?? 15;
   argv.push('-o', `ServerAliveInterval=${alive}`, '-o', 'ServerAliveCountMax=3');
   argv.push('-o', `ConnectTimeout=${options.connectTimeoutS ?? 20}`);
+  if (options.controlPath !== undefined) {
+    // ControlPersist is a safety net only: the session closes the master explicitly when the run ends.
+    argv.push('-o', 'ControlMaster=auto', '-o', `ControlPath=${options.controlPath}`, '-o', 'ControlPersist=60');
+  }
   for (const option of options.options ?? []) argv.push('-o', checkSshOption(option));
   return argv;
 }

@@ -6,7 +6,7 @@ import type { OwnershipResult } from '../../fsops/ownership.js';
 import { parseStoreSpec } from '../../stores/spec.js';
 import type { CliContext, GlobalOptions } from '../context.js';
 import { createProgressBar, formatBytes, formatJson, formatTable } from '../render.js';
-import { addSshOptions, buildSshOptionsFromCli, parseBandwidthKiBps, parseWholeNumber, type SshCliOptions } from './ssh-options.js';
+import { addSshOptions, parseBandwidthKiBps, parseWholeNumber, withSshSession, type SshCliOptions } from './ssh-options.js';
 
 interface CopyCliOptions extends SshCliOptions {
   dryRun?: boolean;
@@ -44,50 +44,51 @@ export function registerCopy(program: Command, ctx: CliContext): void {
     const logger = ctx.logger();
     const source = parseStoreSpec(sourceText);
     const target = parseStoreSpec(targetText);
-    const ssh = buildSshOptionsFromCli(options);
-    const showProgress = ctx.isInteractive && !globals.json && !options.dryRun;
-    const progress = createProgressBar(ctx.err, { label: 'copying', isInteractive: showProgress });
-    const report = await runCopy(source, target, {
-      jobs: options.jobs,
-      ...(options.bwlimit !== undefined ? { bwlimitKiBps: options.bwlimit } : {}),
-      retries: options.retries,
-      retryBaseDelayMs: options.retryDelay,
-      ioTimeoutS: options.timeout,
-      dryRun: Boolean(options.dryRun),
-      ssh,
-      ...(options.renameUser ? { renameUser: options.renameUser } : {}),
-      signal: ctx.signal,
-      logger,
-      wantProgress: showProgress,
-      onProgress: (done) => progress.update(done),
-      ...(options.dryRun && !globals.json
-        ? { onItem: (job, item) => ctx.out(`would copy ${item.type === 'dir' ? 'dir ' : item.type === 'symlink' ? 'link' : 'file'} ${job.label}: ${item.path}\n`) }
-        : {}),
-    });
-    progress.finish();
-
-    let chown: (OwnershipResult & { user: string; ids: string }) | undefined;
-    if (report.cpanelTarget && options.chown && !options.dryRun && report.exitCode !== ExitCode.config) {
-      const t = report.cpanelTarget;
-      const exec = t.location.type === 'ssh' ? { ssh: { host: t.location.host, ...(t.location.user ? { user: t.location.user } : {}), ...(t.location.port ? { port: t.location.port } : {}) }, sshOptions: ssh } : {};
-      const ids = await resolveOwnerIds(exec, t.root, t.user, {
-        ...(options.uid !== undefined ? { uid: options.uid } : {}),
-        ...(options.gid !== undefined ? { gid: options.gid } : {}),
-        ...(options.mailGid !== undefined ? { mailGid: options.mailGid } : {}),
+    await withSshSession(options, [source, target], async (ssh) => {
+      const showProgress = ctx.isInteractive && !globals.json && !options.dryRun;
+      const progress = createProgressBar(ctx.err, { label: 'copying', isInteractive: showProgress });
+      const report = await runCopy(source, target, {
+        jobs: options.jobs,
+        ...(options.bwlimit !== undefined ? { bwlimitKiBps: options.bwlimit } : {}),
+        retries: options.retries,
+        retryBaseDelayMs: options.retryDelay,
+        ioTimeoutS: options.timeout,
+        dryRun: Boolean(options.dryRun),
+        ssh,
+        ...(options.renameUser ? { renameUser: options.renameUser } : {}),
+        signal: ctx.signal,
+        logger,
+        wantProgress: showProgress,
+        onProgress: (done) => progress.update(done),
+        ...(options.dryRun && !globals.json
+          ? { onItem: (job, item) => ctx.out(`would copy ${item.type === 'dir' ? 'dir ' : item.type === 'symlink' ? 'link' : 'file'} ${job.label}: ${item.path}\n`) }
+          : {}),
       });
-      logger.info(`chown: ${t.user} is ${ids.uid}:${ids.gid}, group mail is ${ids.mailGid} (from ${ids.source})`);
-      const result = await runAccountChown(exec, t, ids, { signal: ctx.signal });
-      chown = { ...result, user: t.user, ids: `${ids.uid}:${ids.gid} mail=${ids.mailGid}` };
-    }
+      progress.finish();
 
-    const chownFailed = Boolean(chown && chown.failed.length > 0);
-    const exitCode = chownFailed && report.exitCode === ExitCode.ok ? ExitCode.partial : report.exitCode;
-    if (globals.json) {
-      ctx.out(formatJson({ ok: exitCode === ExitCode.ok, command: 'copy', ...report, exitCode, ...(chown ? { chown } : {}) }));
-    } else {
-      ctx.out(formatCopyReport(report, chown));
-    }
-    ctx.setExitCode(exitCode);
+      let chown: (OwnershipResult & { user: string; ids: string }) | undefined;
+      if (report.cpanelTarget && options.chown && !options.dryRun && report.exitCode !== ExitCode.config) {
+        const t = report.cpanelTarget;
+        const exec = t.location.type === 'ssh' ? { ssh: { host: t.location.host, ...(t.location.user ? { user: t.location.user } : {}), ...(t.location.port ? { port: t.location.port } : {}) }, sshOptions: ssh } : {};
+        const ids = await resolveOwnerIds(exec, t.root, t.user, {
+          ...(options.uid !== undefined ? { uid: options.uid } : {}),
+          ...(options.gid !== undefined ? { gid: options.gid } : {}),
+          ...(options.mailGid !== undefined ? { mailGid: options.mailGid } : {}),
+        });
+        logger.info(`chown: ${t.user} is ${ids.uid}:${ids.gid}, group mail is ${ids.mailGid} (from ${ids.source})`);
+        const result = await runAccountChown(exec, t, ids, { signal: ctx.signal });
+        chown = { ...result, user: t.user, ids: `${ids.uid}:${ids.gid} mail=${ids.mailGid}` };
+      }
+
+      const chownFailed = Boolean(chown && chown.failed.length > 0);
+      const exitCode = chownFailed && report.exitCode === ExitCode.ok ? ExitCode.partial : report.exitCode;
+      if (globals.json) {
+        ctx.out(formatJson({ ok: exitCode === ExitCode.ok, command: 'copy', ...report, exitCode, ...(chown ? { chown } : {}) }));
+      } else {
+        ctx.out(formatCopyReport(report, chown));
+      }
+      ctx.setExitCode(exitCode);
+    });
   });
 }
 

@@ -4,7 +4,7 @@ import { runVerify } from '../../verify/run.js';
 import { formatVerifyJson } from '../../verify/reporters/json.js';
 import { formatVerifyText } from '../../verify/reporters/text.js';
 import type { CliContext, GlobalOptions } from '../context.js';
-import { addSshOptions, buildSshOptionsFromCli, parseWholeNumber, type SshCliOptions } from './ssh-options.js';
+import { addSshOptions, parseWholeNumber, withSshSession, type SshCliOptions } from './ssh-options.js';
 
 interface VerifyCliOptions extends SshCliOptions {
   strict?: boolean;
@@ -21,11 +21,9 @@ export function registerVerify(program: Command, ctx: CliContext): void {
     .option('--list <n>', 'how many missing/duplicate/flag items to show per folder (text output)', parseWholeNumber, 20);
   addSshOptions(command).action(async (sourceText: string, targetText: string, options: VerifyCliOptions, cmd: Command) => {
     const globals = cmd.optsWithGlobals<GlobalOptions & VerifyCliOptions>();
-    const report = await runVerify(parseStoreSpec(sourceText), parseStoreSpec(targetText), {
-      ssh: buildSshOptionsFromCli(options),
-      signal: ctx.signal,
-      strict: Boolean(options.strict),
-    });
+    const source = parseStoreSpec(sourceText);
+    const target = parseStoreSpec(targetText);
+    const report = await withSshSession(options, [source, target], (ssh) => runVerify(source, target, { ssh, signal: ctx.signal, strict: Boolean(options.strict) }));
     ctx.out(globals.json ? formatVerifyJson(report) : formatVerifyText(report, { listLimit: options.list }));
     ctx.setExitCode(report.exitCode);
   });

@@ -66,6 +66,8 @@ export interface RsyncArgsInput {
   readonly noImpliedDirs?: boolean;
   /** Copy FIFOs, sockets and device nodes. Mail trees never need them; a planted FIFO is left out. Default false. */
   readonly specials?: boolean;
+  /** --chown=UID:GID (numeric): files created on the target belong to the mailbox owner (effective as root only). */
+  readonly chownIds?: { readonly uid: number; readonly gid: number };
 }
 
 export class RsyncArgsError extends Error {}
@@ -87,6 +89,11 @@ export function buildRsyncArgv(input: RsyncArgsInput): string[] {
   argv.push('--sparse');
   if (input.hardLinks ?? true) argv.push('--hard-links');
   if (input.numericIds) argv.push('--numeric-ids');
+  if (input.chownIds) {
+    const { uid, gid } = input.chownIds;
+    if (!Number.isInteger(uid) || !Number.isInteger(gid) || uid < 0 || gid < 0) throw new RsyncArgsError(`bad owner ${uid}:${gid}`);
+    argv.push(`--chown=${uid}:${gid}`);
+  }
   if (isRemote) argv.push('--protect-args');
   if (input.ignoreExisting) argv.push('--ignore-existing');
   if (input.dryRun) argv.push('--dry-run');

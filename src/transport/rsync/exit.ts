@@ -77,6 +77,13 @@ export function classifyRsyncExit(exitCode: number | undefined, stderrTail = '',
   return { outcome: 'fatal', isRetryable: false, meaning };
 }
 
+/** For any ssh-based command that exited 255: will trying again help? */
+export function classifySshFailure(stderrTail: string): { isRetryable: boolean; line: string } {
+  const permanent = permanentSshFailures.find((re) => re.test(stderrTail));
+  const line = permanent ? firstMatchingLine(stderrTail, permanent) : (stderrTail.trim().split('\n').pop() ?? '');
+  return { isRetryable: !permanent, line };
+}
+
 function firstMatchingLine(text: string, re: RegExp): string {
   return text.split('\n').find((line) => re.test(line))?.trim() ?? '';
 }
