@@ -80,9 +80,9 @@ function tail(text, maxChars) {
  * Runs argv[0] with argv[1..] (never through a shell), in its own process group so a timeout or Ctrl-C can stop
  * the whole tree. Resolves (never rejects for a failing tool) to:
  * { argv, exitCode, signal, spawnError, timedOut, wallSeconds, peakRssBytes, peakTreeRssSampledBytes,
- *   maxProcessRssBytes, maxProcesses, stdout, stderr }
+ *   maxProcessRssBytes, maxProcesses, rssTimeline: [seconds, bytes][], stdout, stderr }
  */
-export function runMeasured(argv, { cwd, env, timeoutMs = 30 * 60 * 1000, sampleMs = 50 } = {}) {
+export function runMeasured(argv, { cwd, env, timeoutMs = 30 * 60 * 1000, sampleMs = 50, timelineStepMs = 500 } = {}) {
   const useGnuTime = hasGnuTime();
   const timeDir = useGnuTime ? mkdtempSync(join(tmpdir(), 'mailshift-bench-time-')) : null;
   const timeFile = timeDir ? join(timeDir, 'time.txt') : null;
@@ -93,6 +93,9 @@ export function runMeasured(argv, { cwd, env, timeoutMs = 30 * 60 * 1000, sample
     let stderr = '';
     let peakTreeRssSampledBytes = 0;
     let maxProcesses = 0;
+    // A coarse RSS timeline (seconds since start, bytes) shows whether memory grows with the input or plateaus.
+    const rssTimeline = [];
+    let nextTimelineAtMs = 0;
     let timedOut = false;
     let spawnError = null;
     const startedAt = process.hrtime.bigint();
@@ -121,6 +124,11 @@ export function runMeasured(argv, { cwd, env, timeoutMs = 30 * 60 * 1000, sample
       const { rssBytes, processes } = sampleTreeRss(child.pid, { excludeRoot: useGnuTime });
       if (rssBytes > peakTreeRssSampledBytes) peakTreeRssSampledBytes = rssBytes;
       if (processes > maxProcesses) maxProcesses = processes;
+      const elapsedMs = Number(process.hrtime.bigint() - startedAt) / 1e6;
+      if (elapsedMs >= nextTimelineAtMs) {
+        rssTimeline.push([Math.round(elapsedMs) / 1000, rssBytes]);
+        nextTimelineAtMs = elapsedMs + timelineStepMs;
+      }
     };
     const sampler = setInterval(sample, sampleMs);
     const timer = setTimeout(() => {
@@ -173,6 +181,7 @@ export function runMeasured(argv, { cwd, env, timeoutMs = 30 * 60 * 1000, sample
         peakTreeRssSampledBytes,
         maxProcessRssBytes,
         maxProcesses,
+        rssTimeline,
         stdout,
         stderr: tail(stderr, 64 * 1024),
       });

@@ -105,6 +105,10 @@ describe('runMeasured', () => {
     expect(measured.peakTreeRssSampledBytes).toBeGreaterThan(200e6);
     expect(measured.peakRssBytes).toBeGreaterThan(200e6);
     expect(measured.maxProcesses).toBeGreaterThanOrEqual(3);
+    expect(measured.rssTimeline.length).toBeGreaterThanOrEqual(2);
+    expect(Math.max(...measured.rssTimeline.map(([, bytes]: [number, number]) => bytes))).toBeLessThanOrEqual(
+      measured.peakTreeRssSampledBytes,
+    );
     if (measured.maxProcessRssBytes !== null) expect(measured.maxProcessRssBytes).toBeLessThan(200e6);
   });
 
