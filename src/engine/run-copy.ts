@@ -384,11 +384,13 @@ async function runJob(
     filterFile = path.join(staging, `rules-${index}`);
     await writeFile(filterFile, formatFilterFile(job.rules));
   }
+  const tempDir = job.kind === 'maildir' && !options.dryRun ? await prepareMaildirTmp(job.target, options, logger) : undefined;
   const argv = buildRsyncArgv({
     source: job.source,
     target: job.target,
     ...(options.ssh ? { ssh: options.ssh } : {}),
     ...(filterFile ? { filterFile } : {}),
+    ...(tempDir ? { tempDir } : {}),
     ...(job.filesFrom ? { filesFromStdin: true, ignoreMissingArgs: true } : {}),
     ignoreExisting: true,
     dryRun: Boolean(options.dryRun),
@@ -435,6 +437,32 @@ async function runJob(
     bytes,
     warnings: result.warnings,
   };
+}
+
+/**
+ * Makes sure the target maildir has a real tmp/ directory (not a symlink) for rsync's --temp-dir; returns 'tmp', or
+ * undefined (rsync's default, temp files next to their final name) when tmp/ cannot be used.
+ */
+async function prepareMaildirTmp(target: RsyncEndpoint, options: CopyOptions, logger: Logger): Promise<string | undefined> {
+  const tmp = path.posix.join(target.path, 'tmp');
+  if (!target.ssh) {
+    try {
+      await mkdir(tmp, { recursive: true });
+      if ((await lstat(tmp)).isDirectory()) return 'tmp';
+    } catch (err) {
+      logger.debug(`${tmp}: ${systemErrorCode(err) ?? String(err)}`);
+    }
+    logger.warn(`${tmp} is not a directory; rsync writes its temporary files next to their final names`);
+    return undefined;
+  }
+  const exec: ExecTarget = { ssh: target.ssh, ...(options.ssh ? { sshOptions: options.ssh } : {}) };
+  await runExec(exec, ['mkdir', '-p', '--', tmp]);
+  // find -P (the default) does not follow a starting point that is a symlink: a link prints nothing here.
+  const check = await runExec(exec, ['find', tmp, '-maxdepth', '0', '-type', 'd', '-print']);
+  if (check.exitCode === 255) throw sshFailure(target.ssh.host, check.stderr);
+  if (check.exitCode === 0 && check.stdout.length > 0) return 'tmp';
+  logger.warn(`${describeEndpoint({ ...target, path: tmp })} is not a directory; rsync writes its temporary files next to their final names`);
+  return undefined;
 }
 
 function describeEndpoint(endpoint: RsyncEndpoint): string {

@@ -64,6 +64,12 @@ export interface RsyncArgsInput {
    * their owner, mode and mtime (without it, rsync gives /etc on the target the attributes of a staging directory).
    */
   readonly noImpliedDirs?: boolean;
+  /**
+   * --temp-dir, relative to the target directory: where rsync writes a file before renaming it into place. For a
+   * maildir this is its own tmp/ (the maildir delivery protocol): a transfer killed half-way leaves its partial file
+   * in tmp/, which Dovecot cleans up, never a stray file in cur/ or new/. The directory must exist.
+   */
+  readonly tempDir?: string;
   /** Copy FIFOs, sockets and device nodes. Mail trees never need them; a planted FIFO is left out. Default false. */
   readonly specials?: boolean;
   /** --chown=UID:GID (numeric): files created on the target belong to the mailbox owner (effective as root only). */
@@ -109,6 +115,10 @@ export function buildRsyncArgv(input: RsyncArgsInput): string[] {
   if (input.filterFile !== undefined) argv.push(`--filter=merge ${input.filterFile}`);
   if (input.filesFromStdin) argv.push('--files-from=-', '--recursive');
   if (input.noImpliedDirs) argv.push('--no-implied-dirs');
+  if (input.tempDir !== undefined) {
+    if (input.tempDir.includes('\u0000') || input.tempDir === '') throw new RsyncArgsError('bad temp dir');
+    argv.push(`--temp-dir=${input.tempDir}`);
+  }
   if (input.ignoreMissingArgs) argv.push('--ignore-missing-args');
   if (remote) {
     argv.push(`--rsh=${formatRsyncRsh(buildSshCommand(input.ssh, remote.port))}`);
