@@ -143,7 +143,7 @@ function writeMaildirFolder(w, mailboxRel, folder, spec, now, utf8, isSubfolder)
   let newestMs = null;
   const noSize = spec.noSize ?? 0;
   const emit = (where, index) => {
-    const size = spec.sizeBytes ?? r.int(300, 6000);
+    const size = spec.sizeBytes ?? r.int(300, spec.maxBytes ?? 6000);
     const secs = Math.floor(now / 1000) - r.int(60, 365 * 86400);
     w.counter += 1;
     const base = `${secs}.M${r.int(0, 999999)}P${1000 + (w.counter % 60000)}Q${w.counter}.mail.example.com`;
@@ -466,12 +466,13 @@ export function generateCpanelTree(manifest, outDir) {
  * Scale mode: ACCOUNTS x MAILBOXES (per account, the default mailbox included) x MESSAGES (per mailbox). Written
  * directly, without the per-account extras, so a million files take seconds rather than minutes.
  */
-export function generateScaleTree({ accounts, mailboxesPerAccount, messagesPerMailbox, seed = 7 }, outDir) {
+export function generateScaleTree({ accounts, mailboxesPerAccount, messagesPerMailbox, seed = 7, maxMessageBytes = 4000 }, outDir) {
   const split = [['INBOX', 0.6], ['Sent', 0.2], ['Trash', 0.1], ['Drafts', 0.05], ['Junk', 0.05]];
   const perFolder = (n) => {
     const counts = split.map(([, f]) => Math.floor(n * f));
     counts[0] += n - counts.reduce((s, c) => s + c, 0);
-    return Object.fromEntries(split.map(([name], i) => [name, { cur: Math.floor(counts[i] * 0.9), new: counts[i] - Math.floor(counts[i] * 0.9) }]));
+    // maxBytes: messages up to ~4 KB keep the tree at about one page per file on tmpfs (1,000,000 files ~ 4 GB).
+    return Object.fromEntries(split.map(([name], i) => [name, { cur: Math.floor(counts[i] * 0.9), new: counts[i] - Math.floor(counts[i] * 0.9), maxBytes: maxMessageBytes }]));
   };
   const manifest = { seed, accounts: [] };
   for (let a = 0; a < accounts; a++) {

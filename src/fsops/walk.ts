@@ -22,16 +22,22 @@ import { systemErrorCode } from '../core/errors.js';
  * a user racing discover could swap a directory for a link in between. discover only reads small control files
  * this way and never writes.
  *
- * Speed (measured on tmpfs, 200,000 message files in 40,600 directories, warm cache; `du -s` 0.59 s):
- *   fs.promises.readdir(withFileTypes), 16 in flight    0.52 s   <- used for the mail tree
- *   fs.readdirSync(withFileTypes)                       0.42 s   (blocks the event loop: no Ctrl-C, no overlap on disks)
- *   fs.opendirSync + readSync per entry                 0.89 s
- *   fs.promises.opendir + for await per entry           7.68 s   (one promise per entry)
- *   fast-glob stream '**'                               2.15 s   (pattern matching and path building per entry)
- * readdir returns each entry's type from getdents (d_type), so a maildir folder costs one syscall batch and no
- * stat per message; sizes come from the ",S=" part of the names. fast-glob is used where patterns save code and
- * directories are small (locating accounts' files: `globFiles`), never on the message hot path.
- */
+ * Speed. Directory reads, lstats, readlinks and small-file reads are synchronous calls, with a yield to the event
+ * loop every few hundred calls (so Ctrl-C and progress still work). Measured on tmpfs, warm:
+ *   200,000 message files in 40,600 directories, bare walkers:           du -s 0.59 s
+ *     fs.readdirSync(withFileTypes)                       0.42 s
+ *     fs.promises.readdir(withFileTypes), 16 in flight    0.52 s
+ *     fs.opendirSync + readSync per entry                 0.89 s
+ *     fs.promises.opendir + for await per entry           7.68 s   (one promise per entry)
+ *     fast-glob stream '**'                               2.15 s   (pattern matching and path building per entry)
+ *   the same with all of discover's work (200 accounts, 2,000 mailboxes, 215,000 files):  du -s 0.8 s
+ *     synchronous calls                                   1.8 s
+ *     promise calls through libuv's thread pool           2.7 s
+ * An async call costs a thread-pool round trip (futex wake-ups, an eventfd write, an epoll return), which on a
+ * cached tree is more than the getdents or statx it wraps; du is synchronous too. readdir gives each entry's type
+ * from getdents (d_type), so a maildir folder costs one listing and no stat per message; sizes come from the ",S="
+ * part of the names. fast-glob is used where patterns save code and the directories are few (finding the homes
+ * that hold etc/DOMAIN/passwd: `globFiles`), never on the message hot path. */
 
 export type EntryKind = 'file' | 'dir' | 'symlink' | 'other';
 
@@ -172,6 +178,12 @@ const globFs = {
   readdirSync: ((...args: Parameters<typeof fs.readdirSync>) => fs.readdirSync(...args)) as typeof fs.readdirSync,
 };
 
+/** Every open: never through a link at the last component, never blocking on a FIFO, never a controlling tty. */
+const openFlags = fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW | fsConstants.O_NONBLOCK | fsConstants.O_NOCTTY;
+
+/** Synchronous calls between two yields to the event loop (signals, timers, progress). */
+const callsPerYield = 256;
+
 export class TreeReader {
   /** Absolute, symlink-free path of ROOT (the user named it; following it is their choice). */
   readonly root: string;
@@ -179,6 +191,7 @@ export class TreeReader {
   /** Root-relative directories already verified as real directories (no symlink on the way from their base). */
   private readonly verified = new Set<string>();
   private readonly systemCache = new Map<string, Promise<{ ok: true; rel: string } | Refusal>>();
+  private callsSinceYield = 0;
 
   private constructor(root: string, options: TreeReaderOptions) {
     this.root = root;
@@ -187,6 +200,14 @@ export class TreeReader {
 
   static async open(root: string, options: TreeReaderOptions = {}): Promise<TreeReader> {
     return new TreeReader(await fsp.realpath(root), options);
+  }
+
+  /** Lets the event loop run (Ctrl-C, progress) between batches of synchronous calls. */
+  private async maybeYield(): Promise<void> {
+    this.callsSinceYield += 1;
+    if (this.callsSinceYield < callsPerYield) return;
+    this.callsSinceYield = 0;
+    await new Promise<void>((resolve) => setImmediate(resolve));
   }
 
   abs(rel: string): string {
@@ -219,15 +240,16 @@ export class TreeReader {
       }
       const here = joinRel(...done, part);
       let stats: Stats;
+      let target = '';
       try {
-        stats = await this.limiter.run(() => fsp.lstat(this.abs(here)));
+        stats = fs.lstatSync(this.abs(here));
+        if (stats.isSymbolicLink()) target = fs.readlinkSync(this.abs(here));
       } catch (err) {
         return refusalFromError(err, here);
       }
       if (stats.isSymbolicLink()) {
         hops += 1;
         if (hops > 40) return { ok: false, reason: 'too-many-links', at: here };
-        const target = await fsp.readlink(this.abs(here));
         if (target.startsWith('/')) done = [];
         pending = [...target.split('/').filter((p) => p !== '' && p !== '.'), ...pending];
         if (!target.startsWith('/') && countClimbAboveRoot(joinRel(...done, target))) {
@@ -273,8 +295,9 @@ export class TreeReader {
    * listing). The hot path: one readdir, entry types from d_type, no stat.
    */
   async listKnownDir(rel: string): Promise<ListResult> {
+    await this.maybeYield();
     try {
-      const dirents = await this.limiter.run(() => fsp.readdir(this.abs(rel), { withFileTypes: true }));
+      const dirents = fs.readdirSync(this.abs(rel), { withFileTypes: true });
       const entries: TreeEntry[] = new Array(dirents.length);
       for (let i = 0; i < dirents.length; i++) {
         const d = dirents[i]!;
@@ -295,8 +318,9 @@ export class TreeReader {
 
   /** lstat of a path whose parent is verified (never follows the last component). */
   async lstat(rel: string): Promise<StatResult> {
+    await this.maybeYield();
     try {
-      const stats = await this.limiter.run(() => fsp.lstat(this.abs(rel)));
+      const stats = fs.lstatSync(this.abs(rel));
       return { ok: true, stats, kind: kindOfStats(stats) };
     } catch (err) {
       return refusalFromError(err, rel);
@@ -306,7 +330,7 @@ export class TreeReader {
   /** The target text of a link (readlink opens nothing), or undefined if it cannot be read. */
   async readLink(rel: string): Promise<string | undefined> {
     try {
-      return await fsp.readlink(this.abs(rel));
+      return fs.readlinkSync(this.abs(rel));
     } catch {
       return undefined;
     }
@@ -323,7 +347,7 @@ export class TreeReader {
     const rel = joinRel(base, sub);
     let handle: fsp.FileHandle;
     try {
-      handle = await fsp.open(this.abs(rel), fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW | fsConstants.O_NONBLOCK | fsConstants.O_NOCTTY);
+      handle = await this.limiter.run(() => fsp.open(this.abs(rel), openFlags));
     } catch (err) {
       const refusal = refusalFromError(err, rel);
       if (refusal.reason === 'symlink') {
@@ -340,17 +364,35 @@ export class TreeReader {
     return { ok: true, handle, stats };
   }
 
-  /** Reads the start of a small control file (passwd, quota, valiases...): at most maxBytes. */
+  /**
+   * Reads the start of a small control file (passwd, quota, valiases...): at most maxBytes. Same guards as
+   * openFile (O_NOFOLLOW, O_NONBLOCK, regular files only), synchronous for speed.
+   */
   async readText(base: string, sub: string, maxBytes = 4 * 1024 * 1024): Promise<FileText | Refusal> {
-    const opened = await this.openFile(base, sub);
-    if (!opened.ok) return opened;
-    const { handle, stats } = opened;
+    const dir = path.posix.dirname(sub);
+    const check = await this.verifyDir(base, dir === '.' ? '' : dir);
+    if (!check.ok) return check;
+    const rel = joinRel(base, sub);
+    await this.maybeYield();
+    let fd: number;
     try {
+      fd = fs.openSync(this.abs(rel), openFlags);
+    } catch (err) {
+      const refusal = refusalFromError(err, rel);
+      if (refusal.reason === 'symlink') {
+        const target = await this.readLink(rel);
+        return { ...refusal, ...(target !== undefined ? { target } : {}) };
+      }
+      return refusal;
+    }
+    try {
+      const stats = fs.fstatSync(fd);
+      if (!stats.isFile()) return { ok: false, reason: 'not-a-file', at: rel };
       const length = Math.min(stats.size, maxBytes);
       const buffer = Buffer.alloc(length);
       let offset = 0;
       while (offset < length) {
-        const { bytesRead } = await handle.read(buffer, offset, length - offset, offset);
+        const bytesRead = fs.readSync(fd, buffer, offset, length - offset, offset);
         if (bytesRead === 0) break;
         offset += bytesRead;
       }
@@ -363,9 +405,9 @@ export class TreeReader {
         truncated: stats.size > maxBytes,
       };
     } catch (err) {
-      return refusalFromError(err, joinRel(base, sub));
+      return refusalFromError(err, rel);
     } finally {
-      await handle.close();
+      fs.closeSync(fd);
     }
   }
 

@@ -1,6 +1,6 @@
 import { throwIfAborted } from '../../core/errors.js';
-import { joinRel, type TreeEntry, type TreeReader } from '../../fsops/walk.js';
-import { globHome, presence, readAutoresponders, readRouting, readSpamAssassin, readWebmail } from './extras.js';
+import { joinRel, type ListResult, type TreeEntry, type TreeReader } from '../../fsops/walk.js';
+import { indexEntries, presence, presenceIn, readAutoresponders, readRouting, readSpamAssassin, readWebmail, type DirIndex } from './extras.js';
 import { detectFormat, isMailDomainDirName, scanMailbox, type MailboxScan } from './mailbox.js';
 import { checkNameSegment, parseCpuserFile, parseMailPasswd, parseQuotaFile, parseShadowStates } from './parse.js';
 import { classifyLink, FindingSink, isModeUnreadable, noteRefusal, type ScanContext } from './scan-context.js';
@@ -16,6 +16,8 @@ export interface ReadAccountOptions {
 
 /** Per-domain tables from ~/etc/DOMAIN (cpanel-layout.md §3). */
 interface DomainEtc {
+  readonly roundcubeLocals: ReadonlySet<string>;
+  readonly filterLocals: ReadonlySet<string>;
   readonly locals: string[];
   readonly shadow: Map<string, Exclude<PasswordState, 'missing' | 'system'>>;
   readonly quota: Map<string, number | null>;
@@ -73,35 +75,51 @@ export async function readAccount(reader: TreeReader, ref: CpanelAccountRef, opt
   let accountFormat: MailboxFormat = normalizeFormat(cpuser?.mailboxFormat) ?? 'maildir';
   const scanCtx: ScanContext = { ...ctx, home: home ?? ref.homeConfigured };
 
+  const roundcubeDatabases: string[] = [];
+  let homeIndex: DirIndex = new Map();
   if (home !== null) {
     reader.trustDir(home);
-    // 3. ~/etc/DOMAIN/{passwd,shadow,quota}
+    // One listing of the home answers every "is there a ~/.x" question (SpamAssassin, Horde, autoresponders...).
+    const homeListed = await reader.listKnownDir(home);
+    if (homeListed.ok) homeIndex = indexEntries(homeListed.entries);
+    else await noteRefusal(scanCtx, homeListed, 'home directory');
+
+    // 3. ~/etc/DOMAIN/{passwd,shadow,quota}, filters and Roundcube databases
     const etcByDomain = new Map<string, DomainEtc>();
-    const etcListed = await reader.list(home, 'etc');
-    if (etcListed.ok) {
-      for (const e of etcListed.entries) {
-        const entryRel = joinRel(home, 'etc', e.name);
-        if (e.kind === 'symlink') {
-          const result = await classifyLink(scanCtx, entryRel);
-          if (result !== 'mailbox-link') sink.add(result);
-          continue;
+    const etcRel = joinRel(home, 'etc');
+    let etcIndex: DirIndex = new Map();
+    if ((await presenceIn(scanCtx, home, homeIndex, 'etc')) === 'dir') {
+      const etcListed = await reader.listKnownDir(etcRel);
+      if (etcListed.ok) {
+        reader.trustDir(etcRel);
+        etcIndex = indexEntries(etcListed.entries);
+        for (const e of etcListed.entries) {
+          const entryRel = joinRel(etcRel, e.name);
+          if (e.kind === 'symlink') {
+            const result = await classifyLink(scanCtx, entryRel);
+            if (result !== 'mailbox-link') sink.add(result);
+            continue;
+          }
+          if (e.kind !== 'dir' || !e.name.includes('.') || e.name.startsWith('.')) continue;
+          const problem = checkNameSegment(e.name);
+          if (problem) {
+            sink.add({ kind: 'unsafe-name', path: entryRel, detail: `domain directory name is unsafe (${problem}); not read` });
+            continue;
+          }
+          const etc = await readDomainEtc(scanCtx, home, e.name);
+          if (etc) {
+            etcByDomain.set(e.name.toLowerCase(), etc);
+            addDomain(e.name, 'etc-dir');
+            for (const local of etc.roundcubeLocals) roundcubeDatabases.push(joinRel(etcRel, e.name, `${local}.rcube.db`));
+          }
         }
-        if (e.kind !== 'dir' || !e.name.includes('.') || e.name.startsWith('.')) continue;
-        const problem = checkNameSegment(e.name);
-        if (problem) {
-          sink.add({ kind: 'unsafe-name', path: entryRel, detail: `domain directory name is unsafe (${problem}); not read` });
-          continue;
-        }
-        const etc = await readDomainEtc(scanCtx, home, e.name);
-        if (etc) {
-          etcByDomain.set(e.name.toLowerCase(), etc);
-          addDomain(e.name, 'etc-dir');
-        }
-      }
-    } else await noteRefusal(scanCtx, etcListed, '~/etc');
+      } else await noteRefusal(scanCtx, etcListed, '~/etc');
+    }
 
     // 4. ~/mail: the default mailbox, the format marker, the domain directories.
-    const mailListed = await reader.list(home, 'mail');
+    const mailKind = await presenceIn(scanCtx, home, homeIndex, 'mail');
+    const mailListed: ListResult =
+      mailKind === 'dir' ? await reader.listKnownDir(joinRel(home, 'mail')) : { ok: false, reason: homeIndex.get('mail') === 'symlink' ? 'symlink' : 'missing', at: joinRel(home, 'mail') };
     let mailEntries: TreeEntry[] = [];
     if (mailListed.ok) {
       mailEntries = mailListed.entries;
@@ -111,13 +129,14 @@ export async function readAccount(reader: TreeReader, ref: CpanelAccountRef, opt
         if (marker.ok) formatMarker = marker.text.trim();
         else await noteRefusal(scanCtx, marker, 'mailbox_format.cpanel');
       }
-    } else await noteRefusal(scanCtx, mailListed, '~/mail');
+    } else if (mailListed.reason !== 'symlink') await noteRefusal(scanCtx, mailListed, '~/mail');
     accountFormat = normalizeFormat(formatMarker) ?? accountFormat;
 
     const mailRel = joinRel(home, 'mail');
     const defaultScan = mailListed.ok ? await scanMailbox(scanCtx, mailRel, mailEntries, accountFormat, true) : emptyScan(accountFormat);
-    const defaultFilter = (await presence(scanCtx, 'etc/filter')) === 'file';
-    const defaultRcube = (await presence(scanCtx, `etc/${ref.user}.rcube.db`)) === 'file';
+    const defaultFilter = (await presenceIn(scanCtx, etcRel, etcIndex, 'filter')) === 'file';
+    const defaultRcube = (await presenceIn(scanCtx, etcRel, etcIndex, `${ref.user}.rcube.db`)) === 'file';
+    if (defaultRcube) roundcubeDatabases.push(joinRel(etcRel, `${ref.user}.rcube.db`));
     mailboxes.push(
       buildMailbox({
         address: ref.user,
@@ -141,7 +160,6 @@ export async function readAccount(reader: TreeReader, ref: CpanelAccountRef, opt
     for (const e of mailEntries) {
       if ((e.kind === 'dir' || e.kind === 'symlink') && isMailDomainDirName(e.name)) mailDomainDirs.set(e.name.toLowerCase(), e);
     }
-    const filterFiles = new Set(await globHome(scanCtx, ['etc/*/*/filter']));
     const allDomains = new Set([...etcByDomain.keys(), ...mailDomainDirs.keys()]);
     for (const domain of [...allDomains].sort()) {
       const etc = etcByDomain.get(domain);
@@ -208,8 +226,8 @@ export async function readAccount(reader: TreeReader, ref: CpanelAccountRef, opt
             etcQuota: etc?.quota.get(local) ?? null,
             password: etc?.shadow.get(local) ?? 'missing',
             inPasswd,
-            hasFilter: filterFiles.has(joinRel(home, 'etc', domain, local, 'filter')),
-            hasRoundcubeDb: (await presence(scanCtx, `etc/${domain}/${local}.rcube.db`)) === 'file',
+            hasFilter: etc?.filterLocals.has(local) ?? false,
+            hasRoundcubeDb: etc?.roundcubeLocals.has(local) ?? false,
           }),
         );
       }
@@ -235,39 +253,62 @@ export async function readAccount(reader: TreeReader, ref: CpanelAccountRef, opt
     domainForwarders: routing.domainForwarders,
     filters: {
       accountFilters: routing.accountFilters,
-      accountRuleStore: homeKnown && (await presence(scanCtx, '.cpanel/filter.yaml')) === 'file',
+      accountRuleStore: homeKnown && (await presenceIn(scanCtx, home ?? '', homeIndex, '.cpanel')) === 'dir' && (await presence(scanCtx, '.cpanel/filter.yaml')) === 'file',
       defaultMailboxFilter: mailboxes[0]?.hasFilter ?? false,
       mailboxFilters,
     },
-    autoresponders: homeKnown ? await readAutoresponders(scanCtx) : [],
-    spamAssassin: homeKnown ? await readSpamAssassin(scanCtx) : { enabled: false, disabled: false, spamBox: false, userPrefs: false, bayes: false },
+    autoresponders: homeKnown ? await readAutoresponders(scanCtx, homeIndex) : [],
+    spamAssassin: homeKnown ? await readSpamAssassin(scanCtx, homeIndex) : { enabled: false, disabled: false, spamBox: false, userPrefs: false, bayes: false },
     webmail: homeKnown
-      ? await readWebmail(scanCtx)
+      ? await readWebmail(scanCtx, homeIndex, roundcubeDatabases)
       : { horde: { present: false, sizeBytes: 0 }, squirrelmail: { present: false, files: 0 }, roundcube: { present: false, databases: [] } },
     findings: sink.list,
     findingsDropped: sink.dropped,
   };
 }
 
+/**
+ * ~/etc/DOMAIN: one listing, then passwd/shadow/quota read when present; Roundcube databases (LOCAL.rcube.db) and
+ * per-mailbox filters (LOCAL/filter) taken from the same listing.
+ */
 async function readDomainEtc(ctx: ScanContext, home: string, domain: string): Promise<DomainEtc | undefined> {
-  const dir = joinRel('etc', domain);
+  const dirRel = joinRel(home, 'etc', domain);
+  const listed = await ctx.reader.listKnownDir(dirRel);
+  if (!listed.ok) {
+    await noteRefusal(ctx, listed, `~/etc/${domain}`);
+    return undefined;
+  }
+  ctx.reader.trustDir(dirRel);
+  const index = indexEntries(listed.entries);
   const read = async (name: string) => {
-    const result = await ctx.reader.readText(home, `${dir}/${name}`, 64 * 1024 * 1024);
+    if ((await presenceIn(ctx, dirRel, index, name)) !== 'file') {
+      if (index.get(name) === 'other') ctx.findings.add({ kind: 'special-file', path: joinRel(dirRel, name), detail: 'not a regular file; not opened' });
+      return undefined;
+    }
+    const result = await ctx.reader.readText(dirRel, name, 64 * 1024 * 1024);
     if (!result.ok) {
       await noteRefusal(ctx, result, `~/etc/${domain}/${name}`);
       return undefined;
     }
     if (isModeUnreadable(result.mode)) {
-      ctx.findings.add({ kind: 'unreadable', path: joinRel(home, dir, name), detail: `mode ${(result.mode & 0o7777).toString(8)} lets nobody read it` });
+      ctx.findings.add({ kind: 'unreadable', path: joinRel(dirRel, name), detail: `mode ${(result.mode & 0o7777).toString(8)} lets nobody read it` });
     }
-    if (result.truncated) ctx.findings.add({ kind: 'truncated-read', path: joinRel(home, dir, name), detail: 'file larger than 64 MB; only its start was read' });
+    if (result.truncated) ctx.findings.add({ kind: 'truncated-read', path: joinRel(dirRel, name), detail: 'file larger than 64 MB; only its start was read' });
     return result.text;
   };
   const passwd = await read('passwd');
   const shadow = await read('shadow');
   const quota = await read('quota');
-  if (passwd === undefined && shadow === undefined && quota === undefined) return undefined;
-  return { locals: parseMailPasswd(passwd ?? ''), shadow: parseShadowStates(shadow ?? ''), quota: parseQuotaFile(quota ?? '') };
+  const roundcubeLocals = new Set<string>();
+  const filterLocals = new Set<string>();
+  for (const e of listed.entries) {
+    if (e.kind === 'file' && e.name.endsWith('.rcube.db')) roundcubeLocals.add(e.name.slice(0, -'.rcube.db'.length));
+    if (e.kind === 'dir' && !e.name.startsWith('.') && e.name !== '@pwcache' && checkNameSegment(e.name) === undefined) {
+      if ((await presence(ctx, `etc/${domain}/${e.name}/filter`)) === 'file') filterLocals.add(e.name);
+    }
+  }
+  if (passwd === undefined && shadow === undefined && quota === undefined && roundcubeLocals.size === 0) return undefined;
+  return { locals: parseMailPasswd(passwd ?? ''), shadow: parseShadowStates(shadow ?? ''), quota: parseQuotaFile(quota ?? ''), roundcubeLocals, filterLocals };
 }
 
 function buildMailbox(input: {

@@ -1,4 +1,4 @@
-import { joinRel } from '../../fsops/walk.js';
+import { joinRel, type TreeEntry } from '../../fsops/walk.js';
 import { countFilterRules, parseAutoresponderSettings, parseValiases, parseVdomainaliases } from './parse.js';
 import { classifyLink, noteRefusal, type ScanContext } from './scan-context.js';
 import type { AutoresponderInfo, CatchAllInfo, DomainForwarderInfo, ForwarderInfo, SpamAssassinInfo, WebmailInfo } from './types.js';
@@ -47,7 +47,25 @@ export async function readRouting(ctx: ScanContext, user: string, domains: reado
   return { forwarders, catchAlls, domainForwarders, accountFilters };
 }
 
-/** What stands at home/sub: 'file', 'dir', a link (reported), or nothing. Never follows. */
+/** Entry kinds of one directory listing, by name: lets many presence checks share one readdir. */
+export type DirIndex = ReadonlyMap<string, TreeEntry['kind']>;
+
+export function indexEntries(entries: readonly TreeEntry[]): DirIndex {
+  return new Map(entries.map((e) => [e.name, e.kind]));
+}
+
+/** What stands at dirRel/name according to the listing `index`: a link is reported (and never followed). */
+export async function presenceIn(ctx: ScanContext, dirRel: string, index: DirIndex, name: string): Promise<'file' | 'dir' | 'none'> {
+  const kind = index.get(name);
+  if (kind === 'symlink') {
+    const result = await classifyLink(ctx, joinRel(dirRel, name));
+    if (result !== 'mailbox-link') ctx.findings.add(result);
+    return 'none';
+  }
+  return kind === 'file' ? 'file' : kind === 'dir' ? 'dir' : 'none';
+}
+
+/** What stands at home/sub: 'file', 'dir', a link (reported), or nothing. Never follows. One lstat. */
 export async function presence(ctx: ScanContext, sub: string): Promise<'file' | 'dir' | 'none'> {
   const dir = sub.includes('/') ? sub.slice(0, sub.lastIndexOf('/')) : '';
   const check = await ctx.reader.verifyDir(ctx.home, dir);
@@ -76,8 +94,8 @@ async function listHomeDir(ctx: ScanContext, sub: string) {
 }
 
 /** ~/.autorespond/: ADDRESS (the reply) + ADDRESS.json or ADDRESS.conf (the settings). */
-export async function readAutoresponders(ctx: ScanContext): Promise<AutoresponderInfo[]> {
-  if ((await presence(ctx, '.autorespond')) !== 'dir') return [];
+export async function readAutoresponders(ctx: ScanContext, home: DirIndex): Promise<AutoresponderInfo[]> {
+  if ((await presenceIn(ctx, ctx.home, home, '.autorespond')) !== 'dir') return [];
   const entries = await listHomeDir(ctx, '.autorespond');
   const out: AutoresponderInfo[] = [];
   const names = new Set(entries.filter((e) => e.kind === 'file').map((e) => e.name));
@@ -100,15 +118,13 @@ export async function readAutoresponders(ctx: ScanContext): Promise<Autoresponde
   return out.sort((a, b) => (a.address < b.address ? -1 : 1));
 }
 
-export async function readSpamAssassin(ctx: ScanContext): Promise<SpamAssassinInfo> {
-  const [enabled, disabled, spamBox] = await Promise.all([
-    presence(ctx, '.spamassassinenable'),
-    presence(ctx, '.spamassassindisabled'),
-    presence(ctx, '.spamassassinboxenable'),
-  ]);
+export async function readSpamAssassin(ctx: ScanContext, home: DirIndex): Promise<SpamAssassinInfo> {
+  const enabled = await presenceIn(ctx, ctx.home, home, '.spamassassinenable');
+  const disabled = await presenceIn(ctx, ctx.home, home, '.spamassassindisabled');
+  const spamBox = await presenceIn(ctx, ctx.home, home, '.spamassassinboxenable');
   let userPrefs = false;
   let bayes = false;
-  if ((await presence(ctx, '.spamassassin')) === 'dir') {
+  if ((await presenceIn(ctx, ctx.home, home, '.spamassassin')) === 'dir') {
     for (const e of await listHomeDir(ctx, '.spamassassin')) {
       if (e.kind !== 'file') continue;
       if (e.name === 'user_prefs') userPrefs = true;
@@ -118,39 +134,22 @@ export async function readSpamAssassin(ctx: ScanContext): Promise<SpamAssassinIn
   return { enabled: enabled === 'file', disabled: disabled === 'file', spamBox: spamBox === 'file', userPrefs, bayes };
 }
 
-/**
- * Webmail data. Roundcube databases are found with a glob (`etc/*.rcube.db`, `etc/* /*.rcube.db`): small
- * directories, where fast-glob's patterns are clearer than nested readdirs.
- */
-export async function readWebmail(ctx: ScanContext): Promise<WebmailInfo> {
+/** Webmail data; the Roundcube databases were collected from the ~/etc listings by the caller. */
+export async function readWebmail(ctx: ScanContext, home: DirIndex, roundcubeDatabases: readonly string[]): Promise<WebmailInfo> {
   let hordeBytes = 0;
   let horde = false;
-  if ((await presence(ctx, '.cphorde/horde.sqlite')) === 'file') {
+  if ((await presenceIn(ctx, ctx.home, home, '.cphorde')) === 'dir' && (await presence(ctx, '.cphorde/horde.sqlite')) === 'file') {
     horde = true;
     const st = await ctx.reader.lstat(joinRel(ctx.home, '.cphorde/horde.sqlite'));
     if (st.ok) hordeBytes = st.stats.size;
   }
   let sqFiles = 0;
-  if ((await presence(ctx, '.sqmaildata')) === 'dir') {
+  if ((await presenceIn(ctx, ctx.home, home, '.sqmaildata')) === 'dir') {
     sqFiles = (await listHomeDir(ctx, '.sqmaildata')).filter((e) => e.kind === 'file').length;
   }
-  const databases: string[] = [];
-  for (const entry of await globHome(ctx, ['etc/*.rcube.db', 'etc/*/*.rcube.db'])) databases.push(entry);
   return {
     horde: { present: horde, sizeBytes: hordeBytes },
     squirrelmail: { present: sqFiles > 0, files: sqFiles },
-    roundcube: { present: databases.length > 0, databases },
+    roundcube: { present: roundcubeDatabases.length > 0, databases: [...roundcubeDatabases].sort() },
   };
-}
-
-/** Regular files matching patterns under the home; links among them are reported and left out. */
-export async function globHome(ctx: ScanContext, patterns: string[]): Promise<string[]> {
-  const out: string[] = [];
-  for (const entry of await ctx.reader.globFiles(ctx.home, patterns)) {
-    if (entry.kind === 'symlink') {
-      const result = await classifyLink(ctx, entry.name);
-      if (result !== 'mailbox-link') ctx.findings.add(result);
-    } else if (entry.kind === 'file') out.push(entry.name);
-  }
-  return out;
 }

@@ -1,9 +1,8 @@
-import { parseMaildirName } from '../../../converters/maildir/filename.js';
 import { decodeMutf7 } from '../../../converters/folders/mutf7.js';
 import { FolderNameError, maildirppToMailboxPath, validateFolderLevel } from '../../../converters/folders/maildirpp.js';
 import { throwIfAborted } from '../../core/errors.js';
 import { joinRel, type TreeEntry } from '../../fsops/walk.js';
-import { checkFileName, deliverySecondsFromName, parseMaildirsize } from './parse.js';
+import { checkFileName, deliverySecondsFromName, maildirSizeFromName, parseMaildirsize } from './parse.js';
 import { classifyLink, isModeUnreadable, noteRefusal, type ScanContext } from './scan-context.js';
 import type { FolderInventory, MailboxFormat, MaildirsizeInfo } from './types.js';
 
@@ -207,15 +206,15 @@ async function countMaildirPart(
       continue;
     }
     totals.messages += 1;
-    const parsed = parseMaildirName(fileName);
+    const sizeBytes = maildirSizeFromName(fileName);
     const secs = deliverySecondsFromName(fileName);
     if (secs !== undefined) {
       const ms = secs * 1000;
       if (totals.newestDeliveryMs === null || ms > totals.newestDeliveryMs) totals.newestDeliveryMs = ms;
     }
-    if (parsed.sizeBytes !== undefined && !ctx.statEveryMessage) {
-      totals.sizeBytes += parsed.sizeBytes;
-      if (parsed.sizeBytes === 0) ctx.findings.add({ kind: 'empty-message', path: joinRel(partRel, fileName), detail: 'zero-byte message file' });
+    if (sizeBytes !== undefined && !ctx.statEveryMessage) {
+      totals.sizeBytes += sizeBytes;
+      if (sizeBytes === 0) ctx.findings.add({ kind: 'empty-message', path: joinRel(partRel, fileName), detail: 'zero-byte message file' });
     } else toStat.push(fileName);
   }
   for (let i = 0; i < toStat.length; i += statBatch) {

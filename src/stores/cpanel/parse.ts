@@ -286,3 +286,25 @@ export function deliverySecondsFromName(fileName: string): number | undefined {
   if ((i !== 9 && i !== 10) || fileName.charCodeAt(i) !== 46) return undefined;
   return secs;
 }
+
+/**
+ * The ",S=<bytes>" size of a maildir file name, as converters/maildir/filename.ts parseMaildirName reads it, without
+ * a regex or an object per name: discover calls this once per message file (a million times on a big server).
+ */
+export function maildirSizeFromName(fileName: string): number | undefined {
+  const colon = fileName.indexOf(':');
+  const end = colon < 0 ? fileName.length : colon;
+  let at = fileName.indexOf(',S=');
+  while (at >= 0 && at < end) {
+    let i = at + 3;
+    let n = 0;
+    for (; i < end; i++) {
+      const c = fileName.charCodeAt(i);
+      if (c < 48 || c > 57) break;
+      n = n * 10 + (c - 48);
+    }
+    if (i > at + 3) return n;
+    at = fileName.indexOf(',S=', at + 3);
+  }
+  return undefined;
+}

@@ -5,6 +5,7 @@ import {
   countFilterRules,
   deliverySecondsFromName,
   isCpanelMailboxLink,
+  maildirSizeFromName,
   parseAutoresponderSettings,
   parseCpuserFile,
   parseDomainUserMap,
@@ -157,5 +158,22 @@ describe('names that become paths', () => {
     expect(deliverySecondsFromName('msg-1717000001.host')).toBeUndefined();
     expect(deliverySecondsFromName('17170000011.M1.host')).toBeUndefined();
     expect(deliverySecondsFromName('1717000001')).toBeUndefined();
+  });
+});
+
+describe('maildirSizeFromName', () => {
+  it('reads ",S=" exactly as parseMaildirName does', async () => {
+    const { parseMaildirName } = await import('../../../converters/maildir/filename.js');
+    const names = [
+      '1717000001.M1P1.host,S=5:2,S',
+      '1717000001.M1P1.host,S=5,W=7:2,S',
+      '1717000001.M1P1.host,W=7,S=123',
+      '1717000001.M1P1.host:2,S',
+      '1717000001.M1P1.host:2,S,S=9',
+      '1717000001.M1P1.host,S=x,S=42:2,',
+      '1717000001.M1P1.host,S=:2,S',
+      'plain',
+    ];
+    for (const name of names) expect(maildirSizeFromName(name), name).toBe(parseMaildirName(name).sizeBytes);
   });
 });
