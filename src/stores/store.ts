@@ -29,6 +29,18 @@ export interface MailboxStatus {
   readonly uidNext?: number;
 }
 
+export interface ListOptions {
+  /** Only messages with a UID above this one (refs without a UID are always listed). */
+  readonly afterUid?: number;
+  /** Return these raw header fields with each message when that is cheap (IMAP BODY.PEEK[HEADER.FIELDS]). */
+  readonly headerFields?: readonly string[];
+}
+
+/** A listed message; `headers` holds the requested header fields when the store could return them with the listing. */
+export interface ListedMessage extends MessageRef {
+  readonly headers?: Buffer;
+}
+
 export interface MailStore extends AsyncDisposable {
   readonly kind: StoreKind;
   readonly caps: StoreCaps;
@@ -40,9 +52,14 @@ export interface MailStore extends AsyncDisposable {
 export interface Mailbox extends AsyncDisposable {
   readonly path: MailboxPath;
   status(): Promise<MailboxStatus>;
-  /** Metadata only, in store order. */
-  list(signal?: AbortSignal): AsyncIterable<MessageRef>;
+  /** Metadata only, in store order. A store may honour `options` (IMAP does); callers must not rely on it. */
+  list(signal?: AbortSignal, options?: ListOptions): AsyncIterable<ListedMessage>;
   read(ref: MessageRef, signal?: AbortSignal): Promise<Readable>;
+  /**
+   * Optional: the bodies of many messages in one streamed pass (one IMAP UID FETCH instead of a round trip each), one
+   * at a time with back-pressure, in store order. Messages that vanished meanwhile are simply not yielded.
+   */
+  readMany?(refs: readonly MessageRef[], signal?: AbortSignal): AsyncIterable<{ readonly ref: MessageRef; readonly content: Buffer }>;
   /**
    * Idempotent where the store can make it so: a maildir store derives the file name from the content, so appending
    * the same message twice leaves one file. Nothing existing is ever overwritten.

@@ -190,8 +190,10 @@ class MaildirMailbox implements Mailbox {
         sizeBytes: draft.size,
         virtualSizeBytes: draft.virtualSize,
       });
+      // $Forwarded is written both ways: as the maildir P flag (mutt and Courier read it) and as a Dovecot keyword,
+      // because Dovecot does not map P to $Forwarded and would otherwise lose it.
       const keywords = new Set(message.keywords);
-      const passed = keywords.delete(passedKeyword);
+      const passed = keywords.has(passedKeyword);
       const result = this.folder.place(
         { base, flags: message.flags, keywords, passed, isNew: false, mtime: internalDate, ...(message.uid !== undefined ? { uid: message.uid } : {}) },
         { draft },

@@ -1,0 +1,582 @@
+import type { Readable } from 'node:stream';
+import {
+  planFolderMapping,
+  type FolderEntry,
+  type FolderMapRule,
+  type FolderMappingRow,
+} from '../../converters/folders/imap-mapping.js';
+import { crlfToLf } from '../../converters/mbox/framer.js';
+import { describeError, InterruptedError, isMailshiftError, MailshiftError, throwIfAborted } from '../core/errors.js';
+import { ExitCode } from '../core/exit-codes.js';
+import type { Logger } from '../core/logger.js';
+import type { MailboxPath, MessageRef } from '../core/types.js';
+import type { ListedMessage, Mailbox, MailStore } from '../stores/store.js';
+import { buildContentHash, buildIdentity, findHeaderEnd, identityHeaderFields, type MessageIdentity } from './identity.js';
+import { folderStateKey, SyncStateFile } from './state.js';
+
+/**
+ * The generic store-to-store copy: IMAP to maildir, maildir to IMAP, IMAP to IMAP (any two MailStores).
+ *
+ * Per folder: list the source (metadata and a few header fields, above the saved UID watermark when the folder's
+ * UIDVALIDITY is unchanged), list the target by identity (Message-ID + normalised header hash, size when both sides
+ * count it alike), and append only what the target lacks, bodies streamed a window at a time. Nothing on the target is
+ * ever changed or deleted.
+ *
+ * Re-runs and failures: a transient failure (reset, BYE, [UNAVAILABLE], throttling) closes the folder, waits (full
+ * jitter exponential back-off, at least what the server asked for) and starts the folder again; because the target
+ * is listed again by identity, a message whose APPEND was sent but never confirmed is found there and not sent twice.
+ * A message-level failure skips that message (reported); an account-level one stops the run.
+ */
+
+export interface StoreCopyOptions {
+  readonly dryRun?: boolean;
+  readonly maps?: readonly FolderMapRule[];
+  readonly excludes?: readonly RegExp[];
+  /** Skip \All, \Important, \Flagged folders (Gmail's All Mail, Important, Starred). Default true. */
+  readonly skipVirtual?: boolean;
+  /** Only these source folders (mailbox paths); default all. */
+  readonly onlyFolders?: readonly MailboxPath[];
+  /** Compare with what the target already holds, by identity (`--skip-existing`, default on). */
+  readonly skipExisting?: boolean;
+  /** Messages larger than this are skipped and reported (`--max-size`). */
+  readonly maxSizeBytes?: number;
+  /** Folders copied at the same time (each holds one connection per IMAP side). Default 1. */
+  readonly concurrency?: number;
+  /** Transient failures in a row, per folder, before the folder is given up. Default 6. */
+  readonly retries?: number;
+  readonly retryBaseMs?: number;
+  readonly retryMaxMs?: number;
+  /** Messages per body fetch window. Default 100. */
+  readonly windowSize?: number;
+  /** Whole-run limit (`--timeout`): when reached, the run stops cleanly (state saved) with exit 75. */
+  readonly timeoutMs?: number;
+  /** Incremental state: where, and which pair of stores it belongs to. */
+  readonly state?: { readonly file: string; readonly pair: string };
+  readonly logger: Logger;
+  readonly signal?: AbortSignal;
+  readonly onProgress?: (progress: { messages: number; bytes: number }) => void;
+}
+
+export type FolderMode = 'full' | 'incremental' | 'uidvalidity-changed';
+
+export interface FolderCopyReport {
+  readonly source: MailboxPath;
+  readonly target: MailboxPath;
+  readonly reason: string;
+  mode: FolderMode;
+  uidValidity?: number;
+  /** Source messages looked at this run (all of them, or those above the watermark). */
+  examined: number;
+  copied: number;
+  copiedBytes: number;
+  alreadyPresent: number;
+  skipped: { id: string; uid?: number; reason: string }[];
+  /** Expunged on the source between listing and reading. */
+  vanished: number;
+  retries: number;
+  error?: { code: string; message: string };
+}
+
+export interface StoreCopyReport {
+  readonly source: string;
+  readonly target: string;
+  readonly dryRun: boolean;
+  readonly mapping: FolderMappingRow[];
+  readonly folders: FolderCopyReport[];
+  readonly totals: { copied: number; copiedBytes: number; alreadyPresent: number; skipped: number; failedFolders: number; examined: number };
+  durationMs: number;
+  stopped?: { code: string; reason: string; exitCode: number };
+}
+
+export interface StoreDescription {
+  readonly store: MailStore;
+  /** How it is named in reports ("imaps://alice@mail.example.com:993", "/srv/mail/alice"). */
+  readonly label: string;
+}
+
+export class CopyTimeoutError extends MailshiftError {
+  constructor(timeoutMs: number) {
+    super('MAILSHIFT_TIMEOUT', `the account did not finish within ${Math.round(timeoutMs / 1000)} s`, {
+      scope: 'account',
+      retry: 'later',
+      hint: 'everything copied so far is recorded; run the same command again to continue (or raise --timeout)',
+    });
+  }
+}
+
+export async function runStoreCopy(source: StoreDescription, target: StoreDescription, options: StoreCopyOptions): Promise<StoreCopyReport> {
+  const started = Date.now();
+  const { logger } = options;
+  const { signal, dispose } = combineSignals(options.signal, options.timeoutMs);
+  const report: StoreCopyReport = {
+    source: source.label,
+    target: target.label,
+    dryRun: Boolean(options.dryRun),
+    mapping: [],
+    folders: [],
+    totals: { copied: 0, copiedBytes: 0, alreadyPresent: 0, skipped: 0, failedFolders: 0, examined: 0 },
+    durationMs: 0,
+  };
+  const progress = { messages: 0, bytes: 0 };
+  try {
+    const sourceFolders = await collect(source.store.listMailboxes(signal));
+    const targetFolders = await listTargetFolders(target.store, signal);
+    const selected = options.onlyFolders ? sourceFolders.filter((folder) => options.onlyFolders!.includes(folder.path)) : sourceFolders;
+    report.mapping.push(
+      ...planFolderMapping(selected as FolderEntry[], targetFolders as FolderEntry[], {
+        ...(options.maps ? { maps: options.maps } : {}),
+        ...(options.excludes ? { excludes: options.excludes } : {}),
+        ...(options.skipVirtual !== undefined ? { skipVirtual: options.skipVirtual } : {}),
+      }),
+    );
+    const state = options.state && !options.dryRun ? await SyncStateFile.load(options.state.file, options.state.pair, logger) : undefined;
+    const context: FolderContext = {
+      source,
+      target,
+      options,
+      signal,
+      state,
+      lineEndings: decideLineEndings(source.store, target.store),
+      sizeIsComparable: source.store.kind === 'imap' && target.store.kind === 'imap',
+      onCopied: (bytes) => {
+        progress.messages += 1;
+        progress.bytes += bytes;
+        options.onProgress?.({ ...progress });
+      },
+    };
+    const rows = report.mapping.filter((row): row is Extract<FolderMappingRow, { action: 'copy' }> => row.action === 'copy');
+    for (const row of report.mapping) if (row.action === 'skip') logger.info(`${row.source}: not copied (${row.reason})`);
+    let stop: MailshiftError | undefined;
+    await runWorkers(rows, Math.max(1, options.concurrency ?? 1), async (row) => {
+      if (stop) return;
+      const folder: FolderCopyReport = {
+        source: row.source,
+        target: row.target,
+        reason: row.reason,
+        mode: 'full',
+        examined: 0,
+        copied: 0,
+        copiedBytes: 0,
+        alreadyPresent: 0,
+        skipped: [],
+        vanished: 0,
+        retries: 0,
+      };
+      report.folders.push(folder);
+      try {
+        await copyFolderWithRetries(context, folder);
+      } catch (err) {
+        const wrapped = asMailshiftError(err, signal, options.timeoutMs);
+        folder.error = { code: wrapped.code, message: wrapped.message };
+        if (wrapped.scope === 'account' || wrapped.scope === 'run' || wrapped instanceof InterruptedError) {
+          stop ??= wrapped;
+        } else {
+          logger.error(`${row.source}: ${wrapped.message}`);
+        }
+      } finally {
+        await state?.save();
+      }
+    });
+    report.folders.sort((a, b) => (a.source < b.source ? -1 : a.source > b.source ? 1 : 0));
+    if (stop) {
+      if (stop instanceof InterruptedError) throw stop;
+      report.stopped = { code: stop.code, reason: stop.message, exitCode: stop.exitCode };
+      logger.error(`stopped: ${stop.message}`);
+    }
+  } catch (err) {
+    throw asMailshiftError(err, signal, options.timeoutMs);
+  } finally {
+    dispose();
+  }
+  for (const folder of report.folders) {
+    report.totals.copied += folder.copied;
+    report.totals.copiedBytes += folder.copiedBytes;
+    report.totals.alreadyPresent += folder.alreadyPresent;
+    report.totals.skipped += folder.skipped.length;
+    report.totals.examined += folder.examined;
+    if (folder.error) report.totals.failedFolders += 1;
+  }
+  report.durationMs = Date.now() - started;
+  return report;
+}
+
+/** The exit code a copy report stands for: 0 all done, 3 something skipped or a folder failed, else the stop's code. */
+export function decideCopyExitCode(report: StoreCopyReport): number {
+  if (report.stopped) return report.stopped.exitCode;
+  if (report.totals.failedFolders > 0 || report.totals.skipped > 0) return ExitCode.partial;
+  return ExitCode.ok;
+}
+
+interface FolderContext {
+  readonly source: StoreDescription;
+  readonly target: StoreDescription;
+  readonly options: StoreCopyOptions;
+  readonly signal: AbortSignal;
+  readonly state: SyncStateFile | undefined;
+  readonly lineEndings: 'as-is' | 'lf';
+  readonly sizeIsComparable: boolean;
+  readonly onCopied: (bytes: number) => void;
+}
+
+/**
+ * IMAP sends CRLF; a maildir stores LF (Dovecot converts on save, and so does every other maildir writer): an IMAP
+ * message written to a maildir gets LF line ends, so its bytes equal what the source server had on disk.
+ */
+export function decideLineEndings(source: MailStore, target: MailStore): 'as-is' | 'lf' {
+  return source.kind === 'imap' && target.caps.files?.layout === 'maildir++' ? 'lf' : 'as-is';
+}
+
+async function copyFolderWithRetries(context: FolderContext, folder: FolderCopyReport): Promise<void> {
+  const { options, signal } = context;
+  const retries = options.retries ?? 6;
+  let failuresInRow = 0;
+  for (;;) {
+    const doneBefore = folder.copied + folder.alreadyPresent;
+    try {
+      await copyFolderOnce(context, folder);
+      return;
+    } catch (err) {
+      if (!isMailshiftError(err) || err.retry !== 'later' || signal.aborted) throw err;
+      // Progress since the last failure means the server is working, just flaky: start counting again.
+      if (folder.copied + folder.alreadyPresent > doneBefore) failuresInRow = 0;
+      failuresInRow += 1;
+      folder.retries += 1;
+      if (failuresInRow > retries) throw err;
+      const delayMs = decideBackoffMs(failuresInRow, options.retryBaseMs ?? 2_000, options.retryMaxMs ?? 300_000, retryAfterMs(err));
+      options.logger.warn(`${folder.source}: ${err.message}; retrying in ${(delayMs / 1000).toFixed(1)} s (${failuresInRow}/${retries})`);
+      await sleep(delayMs, signal);
+    }
+  }
+}
+
+/** Full-jitter exponential back-off, never shorter than a delay the server asked for. */
+export function decideBackoffMs(attempt: number, baseMs: number, maxMs: number, serverAskedMs?: number, random: () => number = Math.random): number {
+  const ceiling = Math.min(maxMs, baseMs * 2 ** Math.max(0, attempt - 1));
+  const jittered = Math.round(ceiling / 2 + random() * (ceiling / 2));
+  return Math.max(jittered, serverAskedMs ?? 0);
+}
+
+function retryAfterMs(err: unknown): number | undefined {
+  const value = (err as { retryAfterMs?: unknown }).retryAfterMs;
+  return typeof value === 'number' ? value : undefined;
+}
+
+interface Candidate {
+  readonly ref: ListedMessage;
+  identity?: MessageIdentity;
+}
+
+interface TargetEntry {
+  readonly ref: ListedMessage;
+  readonly identity: MessageIdentity;
+  isTaken: boolean;
+}
+
+async function copyFolderOnce(context: FolderContext, folder: FolderCopyReport): Promise<void> {
+  const { source, target, options, signal, state } = context;
+  const { logger } = options;
+  const stateKey = folderStateKey(folder.source, folder.target);
+  const sourceBox = await source.store.openMailbox(folder.source, 'read');
+  let targetBox: Mailbox | undefined;
+  try {
+    const status = await sourceBox.status();
+    folder.uidValidity = status.uidValidity;
+    const saved = state?.get(stateKey);
+    let afterUid = 0;
+    if (saved && status.uidValidity !== undefined) {
+      if (saved.uidValidity === status.uidValidity) {
+        afterUid = saved.highestUid;
+        folder.mode = 'incremental';
+      } else {
+        folder.mode = 'uidvalidity-changed';
+        logger.warn(`${folder.source}: UIDVALIDITY changed (${saved.uidValidity} -> ${status.uidValidity}); comparing every message by identity, nothing is copied twice`);
+        state?.delete(stateKey);
+      }
+    }
+
+    const candidates: Candidate[] = [];
+    for await (const ref of sourceBox.list(signal, { afterUid, headerFields: identityHeaderFields })) {
+      if (ref.uid !== undefined && ref.uid <= afterUid) continue;
+      candidates.push({ ref });
+    }
+    candidates.sort((a, b) => (a.ref.uid ?? Number.MAX_SAFE_INTEGER) - (b.ref.uid ?? Number.MAX_SAFE_INTEGER));
+    folder.examined = candidates.length;
+    const watermark = new Watermark(afterUid, candidates);
+    if (candidates.length === 0) {
+      saveWatermark(state, stateKey, status.uidValidity, watermark);
+      return;
+    }
+
+    targetBox = await openTarget(target.store, folder.target, Boolean(options.dryRun));
+    const targetIndex = new Map<string, TargetEntry[]>();
+    if (targetBox && (options.skipExisting ?? true)) {
+      for await (const ref of targetBox.list(signal, { headerFields: identityHeaderFields })) {
+        const identity = buildIdentity(ref.headers ?? (await readHead(targetBox, ref, signal)));
+        const list = targetIndex.get(identity.key) ?? [];
+        list.push({ ref, identity, isTaken: false });
+        targetIndex.set(identity.key, list);
+      }
+    }
+
+    const toCopy: Candidate[] = [];
+    for (const candidate of candidates) {
+      throwIfAborted(signal);
+      const { ref } = candidate;
+      if (options.maxSizeBytes !== undefined && ref.sizeBytes !== undefined && ref.sizeBytes > options.maxSizeBytes) {
+        folder.skipped.push({ id: ref.id, ...(ref.uid !== undefined ? { uid: ref.uid } : {}), reason: `larger than --max-size (${ref.sizeBytes} bytes)` });
+        continue;
+      }
+      candidate.identity = buildIdentity(ref.headers ?? (await readHead(sourceBox, ref, signal)));
+      const match = await takeMatch(context, targetIndex, candidate, sourceBox, targetBox);
+      if (match) {
+        folder.alreadyPresent += 1;
+        watermark.markDone(ref);
+      } else {
+        toCopy.push(candidate);
+      }
+    }
+
+    if (options.dryRun || !targetBox) {
+      folder.copied = toCopy.length;
+      folder.copiedBytes = toCopy.reduce((sum, each) => sum + (each.ref.sizeBytes ?? 0), 0);
+      return;
+    }
+
+    let lastSave = Date.now();
+    const windowSize = Math.max(1, options.windowSize ?? 100);
+    for (let at = 0; at < toCopy.length; at += windowSize) {
+      const window = toCopy.slice(at, at + windowSize).map((each) => each.ref);
+      const seen = new Set<MessageRef>();
+      for await (const { ref, content } of readBodies(sourceBox, window, signal, folder)) {
+        throwIfAborted(signal);
+        seen.add(ref);
+        const body = context.lineEndings === 'lf' ? crlfToLf(content) : content;
+        try {
+          await targetBox.append({ content: body, flags: ref.flags, keywords: ref.keywords, ...(ref.internalDate ? { internalDate: ref.internalDate } : {}) }, signal);
+        } catch (err) {
+          if (!isMailshiftError(err) || err.scope !== 'message') throw err;
+          folder.skipped.push({ id: ref.id, ...(ref.uid !== undefined ? { uid: ref.uid } : {}), reason: err.message });
+          logger.warn(`${folder.source}: message ${ref.uid ?? ref.id} skipped: ${err.message}`);
+          continue;
+        }
+        folder.copied += 1;
+        folder.copiedBytes += body.length;
+        watermark.markDone(ref);
+        context.onCopied(body.length);
+        if (Date.now() - lastSave > 2_000) {
+          saveWatermark(state, stateKey, status.uidValidity, watermark);
+          await state?.save();
+          lastSave = Date.now();
+        }
+      }
+      for (const ref of window) {
+        if (seen.has(ref) || folder.skipped.some((each) => each.id === ref.id)) continue;
+        // Expunged on the source after we listed it: nothing to copy, and nothing lost.
+        folder.vanished += 1;
+        watermark.markDone(ref);
+      }
+    }
+    saveWatermark(state, stateKey, status.uidValidity, watermark);
+    logger.info(
+      `${folder.source} -> ${folder.target}: ${folder.copied} copied, ${folder.alreadyPresent} already there${folder.skipped.length ? `, ${folder.skipped.length} skipped` : ''}`,
+    );
+  } finally {
+    if (targetBox) await targetBox[Symbol.asyncDispose]();
+    await sourceBox[Symbol.asyncDispose]();
+  }
+}
+
+/**
+ * Bodies for a window of messages: one streamed fetch when the store can (IMAP), else one read at a time. Message-
+ * level read failures are recorded and skipped.
+ */
+async function* readBodies(box: Mailbox, refs: readonly MessageRef[], signal: AbortSignal, folder: FolderCopyReport): AsyncIterable<{ ref: MessageRef; content: Buffer }> {
+  if (box.readMany) {
+    yield* box.readMany(refs, signal);
+    return;
+  }
+  for (const ref of refs) {
+    throwIfAborted(signal);
+    let content: Buffer;
+    try {
+      content = await readAll(await box.read(ref, signal));
+    } catch (err) {
+      if (isMailshiftError(err) && err.code === 'MAILSHIFT_MESSAGE_GONE') continue;
+      if (!isMailshiftError(err) || err.scope !== 'message') throw err;
+      folder.skipped.push({ id: ref.id, ...(ref.uid !== undefined ? { uid: ref.uid } : {}), reason: err.message });
+      continue;
+    }
+    yield { ref, content };
+  }
+}
+
+/**
+ * Finds an unclaimed target message with the same identity. Sizes must agree when both sides count them alike;
+ * a message without Message-ID must also have the same content (its key rests on few headers).
+ */
+async function takeMatch(
+  context: FolderContext,
+  index: Map<string, TargetEntry[]>,
+  candidate: Candidate,
+  sourceBox: Mailbox,
+  targetBox: Mailbox | undefined,
+): Promise<boolean> {
+  const identity = candidate.identity!;
+  const entries = index.get(identity.key);
+  if (!entries) return false;
+  let sourceHash: string | undefined;
+  for (const entry of entries) {
+    if (entry.isTaken) continue;
+    if (context.sizeIsComparable && candidate.ref.sizeBytes !== undefined && entry.ref.sizeBytes !== undefined && candidate.ref.sizeBytes !== entry.ref.sizeBytes) continue;
+    if (identity.isWeak && targetBox) {
+      sourceHash ??= buildContentHash(await readAll(await sourceBox.read(candidate.ref, context.signal)));
+      const targetHash = buildContentHash(await readAll(await targetBox.read(entry.ref, context.signal)));
+      if (sourceHash !== targetHash) continue;
+    }
+    entry.isTaken = true;
+    return true;
+  }
+  return false;
+}
+
+/** Tracks the highest UID below which every candidate is done (copied, present, or gone). */
+class Watermark {
+  private readonly pending: number[];
+  private readonly done = new Set<number>();
+  private readonly highestListed: number;
+
+  constructor(
+    private readonly floor: number,
+    candidates: readonly Candidate[],
+  ) {
+    this.pending = candidates.map((each) => each.ref.uid).filter((uid): uid is number => uid !== undefined).sort((a, b) => a - b);
+    this.highestListed = this.pending.at(-1) ?? floor;
+  }
+
+  markDone(ref: MessageRef): void {
+    if (ref.uid !== undefined) this.done.add(ref.uid);
+  }
+
+  value(): number {
+    let mark = this.floor;
+    for (const uid of this.pending) {
+      if (!this.done.has(uid)) return mark;
+      mark = uid;
+    }
+    return Math.max(mark, this.highestListed);
+  }
+}
+
+function saveWatermark(state: SyncStateFile | undefined, key: string, uidValidity: number | undefined, watermark: Watermark): void {
+  if (!state || uidValidity === undefined) return;
+  state.set(key, { uidValidity, highestUid: watermark.value() });
+}
+
+async function openTarget(store: MailStore, path: MailboxPath, isDryRun: boolean): Promise<Mailbox | undefined> {
+  if (!isDryRun) return store.openMailbox(path, 'write');
+  try {
+    return await store.openMailbox(path, 'read');
+  } catch (err) {
+    // Dry run into a folder that does not exist yet: everything would be copied.
+    if (isMailshiftError(err) && err.scope !== 'account' && err.retry !== 'later') return undefined;
+    throw err;
+  }
+}
+
+async function listTargetFolders(store: MailStore, signal: AbortSignal): Promise<{ path: MailboxPath; specialUse?: string }[]> {
+  try {
+    return await collect(store.listMailboxes(signal));
+  } catch (err) {
+    // A maildir target that does not exist yet has no folders; it is created by the first append.
+    if (isMailshiftError(err) && err.code === 'MAILSHIFT_MAILDIR_MISSING') return [];
+    throw err;
+  }
+}
+
+const headReadLimitBytes = 256 * 1024;
+
+/** The header block of a message, read from the start of its stream (the rest is never read). */
+async function readHead(box: Mailbox, ref: MessageRef, signal: AbortSignal): Promise<Buffer> {
+  const stream = await box.read(ref, signal);
+  const chunks: Buffer[] = [];
+  let size = 0;
+  try {
+    for await (const chunk of stream) {
+      const buffer = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as string);
+      chunks.push(buffer);
+      size += buffer.length;
+      const joined = chunks.length === 1 ? buffer : Buffer.concat(chunks);
+      const end = findHeaderEnd(joined);
+      if (end !== undefined) return joined.subarray(0, end);
+      if (size >= headReadLimitBytes) return joined;
+      if (chunks.length > 1) chunks.splice(0, chunks.length, joined);
+    }
+  } finally {
+    stream.destroy();
+  }
+  return Buffer.concat(chunks);
+}
+
+async function readAll(stream: Readable): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as string));
+  return Buffer.concat(chunks);
+}
+
+async function collect<T>(iterable: AsyncIterable<T>): Promise<T[]> {
+  const out: T[] = [];
+  for await (const item of iterable) out.push(item);
+  return out;
+}
+
+async function runWorkers<T>(items: readonly T[], concurrency: number, work: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const item = items[next++]!;
+      await work(item);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, worker));
+}
+
+function combineSignals(outer: AbortSignal | undefined, timeoutMs: number | undefined): { signal: AbortSignal; dispose: () => void } {
+  const controller = new AbortController();
+  const onAbort = () => controller.abort(outer?.reason);
+  outer?.addEventListener('abort', onAbort, { once: true });
+  if (outer?.aborted) controller.abort(outer.reason);
+  const timer = timeoutMs ? setTimeout(() => controller.abort(new CopyTimeoutError(timeoutMs)), timeoutMs) : undefined;
+  timer?.unref();
+  return {
+    signal: controller.signal,
+    dispose: () => {
+      if (timer) clearTimeout(timer);
+      outer?.removeEventListener('abort', onAbort);
+    },
+  };
+}
+
+function asMailshiftError(err: unknown, signal: AbortSignal, timeoutMs: number | undefined): MailshiftError {
+  if (signal.aborted && signal.reason instanceof CopyTimeoutError) return signal.reason;
+  if (signal.aborted && timeoutMs === undefined && !isMailshiftError(err)) return new InterruptedError();
+  if (isMailshiftError(err)) return err;
+  return new MailshiftError('MAILSHIFT_COPY_FAILED', describeError(err), { scope: 'mailbox', cause: err });
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) {
+      reject(new InterruptedError());
+      return;
+    }
+    const timer = setTimeout(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(new InterruptedError());
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+}

@@ -1,0 +1,137 @@
+import { rootCertificates } from 'node:tls';
+import { ImapFlow, type ImapFlowOptions, type Logger as ImapFlowLogger } from 'imapflow';
+import { MailshiftError } from '../../core/errors.js';
+import { ExitCode } from '../../core/exit-codes.js';
+import type { Logger } from '../../core/logger.js';
+import type { ImapSpec } from '../spec.js';
+import { classifyImapError } from './errors.js';
+
+/**
+ * How we talk to an IMAP server: TLS verified unless the user says `--insecure` by name; `imap://` must upgrade with
+ * STARTTLS except on the loopback interface (nothing leaves the machine there); imapflow's logger routed into ours
+ * at debug level, so it never writes to stdout and every line passes through our redaction.
+ */
+export interface ImapConnectOptions {
+  readonly spec: ImapSpec;
+  readonly password: string;
+  /** Extra trusted certificates (PEM), from `--ca-file`: added to the system roots, not replacing them. */
+  readonly caPem?: string;
+  /** `--insecure`: accept any certificate and allow a cleartext login. Never implied. */
+  readonly isInsecure?: boolean;
+  readonly logger: Logger;
+  readonly connectTimeoutMs?: number;
+  /** Inactivity limit of an open connection; imapflow's default is 5 minutes. */
+  readonly socketTimeoutMs?: number;
+  /** Sent in the ID command (Gmail asks clients to identify themselves). */
+  readonly clientVersion?: string;
+}
+
+export function isLoopbackHost(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+}
+
+export function buildImapFlowOptions(options: ImapConnectOptions): ImapFlowOptions {
+  const { spec } = options;
+  const isInsecure = options.isInsecure === true;
+  const tls = {
+    rejectUnauthorized: !isInsecure,
+    minVersion: 'TLSv1.2' as const,
+    ...(options.caPem ? { ca: [...rootCertificates, options.caPem] } : {}),
+  };
+  return {
+    host: spec.host,
+    port: spec.port,
+    secure: spec.tls,
+    // imap:// off the machine must upgrade: a STARTTLS offer stripped by an attacker must fail the login, not
+    // silently send the password in the clear.
+    ...(!spec.tls && !isInsecure && !isLoopbackHost(spec.host) ? { doSTARTTLS: true } : {}),
+    auth: { user: spec.user, pass: options.password },
+    tls,
+    logger: buildImapLogger(options.logger, `${spec.user}@${spec.host}`),
+    logRaw: false,
+    emitLogs: false,
+    disableAutoIdle: true,
+    clientInfo: { name: 'mailshift', version: options.clientVersion ?? '0' },
+    connectionTimeout: options.connectTimeoutMs ?? 30_000,
+    greetingTimeout: options.connectTimeoutMs ?? 30_000,
+    ...(options.socketTimeoutMs ? { socketTimeout: options.socketTimeoutMs } : {}),
+  };
+}
+
+/** imapflow logs objects ({ msg, cid, err, ... }); we keep one line of text at debug level and drop protocol dumps. */
+export function buildImapLogger(logger: Logger, label: string): ImapFlowLogger {
+  const emit = (entry: unknown) => {
+    if (logger.level !== 'debug') return;
+    logger.debug(`imap ${label}: ${formatLogEntry(entry)}`);
+  };
+  return { trace: () => {}, debug: emit, info: emit, warn: emit, error: emit, fatal: emit };
+}
+
+export function formatLogEntry(entry: unknown): string {
+  if (typeof entry !== 'object' || entry === null) return String(entry);
+  const record = entry as Record<string, unknown>;
+  const parts: string[] = [];
+  if (typeof record.msg === 'string') parts.push(record.msg);
+  if (record.err instanceof Error) parts.push(record.err.message);
+  for (const key of ['cid', 'command', 'path', 'code']) {
+    const value = record[key];
+    if (typeof value === 'string' || typeof value === 'number') parts.push(`${key}=${value}`);
+  }
+  return parts.join(' ');
+}
+
+/**
+ * Opens one authenticated connection. Failures become MailshiftErrors that say which account and what to do: a wrong
+ * password or an untrusted certificate stops the account; an unreachable server is a temporary failure.
+ */
+export async function connectImap(options: ImapConnectOptions): Promise<ImapFlow> {
+  // The SASL PLAIN form of the credentials is base64: redact it too, in case a debug line ever carries it.
+  options.logger.redact(Buffer.from(`\u0000${options.spec.user}\u0000${options.password}`).toString('base64'));
+  const client = new ImapFlow(buildImapFlowOptions(options));
+  // imapflow emits 'error' on socket trouble; unhandled, an EventEmitter error would end the process.
+  client.on('error', (err: unknown) => options.logger.debug(`imap ${options.spec.host}: ${err instanceof Error ? err.message : String(err)}`));
+  try {
+    await client.connect();
+  } catch (err) {
+    client.close();
+    throw toConnectError(err, options);
+  }
+  return client;
+}
+
+export function toConnectError(err: unknown, options: Pick<ImapConnectOptions, 'spec' | 'isInsecure'>): MailshiftError {
+  const { spec } = options;
+  const who = `${spec.user}@${spec.host}:${spec.port}`;
+  const failure = classifyImapError(err);
+  switch (failure.kind) {
+    case 'auth':
+      return new MailshiftError('MAILSHIFT_IMAP_AUTH', `login to ${who} failed: ${failure.text}`, {
+        scope: 'account',
+        exitCode: ExitCode.config,
+        hint: 'check the user name and the password (--password-file or the environment); Gmail and Microsoft 365 need an app password',
+        cause: err,
+      });
+    case 'tls':
+      return new MailshiftError('MAILSHIFT_IMAP_TLS', `TLS with ${who} failed: ${failure.text}`, {
+        scope: 'account',
+        exitCode: ExitCode.config,
+        hint: 'trust the server certificate with --ca-file FILE; --insecure turns verification off (only if you know why)',
+        cause: err,
+      });
+    default:
+      if (/STARTTLS/i.test(failure.text) && !spec.tls) {
+        return new MailshiftError('MAILSHIFT_IMAP_TLS', `${who} does not offer STARTTLS: ${failure.text}`, {
+          scope: 'account',
+          exitCode: ExitCode.config,
+          hint: 'use imaps:// (port 993) if the server has it; --insecure allows a cleartext login',
+          cause: err,
+        });
+      }
+      return new MailshiftError('MAILSHIFT_IMAP_CONNECT', `cannot connect to ${who}: ${failure.text}`, {
+        scope: 'account',
+        retry: failure.isTransient ? 'later' : 'no',
+        hint: failure.isTransient ? 'the server did not answer or closed the connection; run the same command again later' : undefined,
+        cause: err,
+      });
+  }
+}

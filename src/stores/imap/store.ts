@@ -1,0 +1,559 @@
+import { Readable } from 'node:stream';
+import type { FetchMessageObject, ImapFlow, MailboxObject } from 'imapflow';
+import {
+  decodeListedName,
+  FolderMappingError,
+  imapNameToMailboxPath,
+  mailboxPathToImapName,
+  type ImapNamespace,
+} from '../../../converters/folders/imap-mapping.js';
+import { toCrlf } from '../../../converters/message/crlf.js';
+import { MailshiftError, throwIfAborted } from '../../core/errors.js';
+import { ExitCode } from '../../core/exit-codes.js';
+import type { IncomingMessage, MailboxPath, MessageRef, SpecialUse, SystemFlag } from '../../core/types.js';
+import { systemFlags } from '../../core/types.js';
+import type { ListedMessage, ListOptions, Mailbox, MailboxInfo, MailboxStatus, MailStore, StoreCaps } from '../store.js';
+import { connectImap, type ImapConnectOptions } from './connection.js';
+import { classifyImapError, type ImapFailure } from './errors.js';
+
+/**
+ * An IMAP account as a MailStore (imapflow underneath; nothing else in mailshift imports it).
+ *
+ * Connections: a small pool, at most `maxConnections` (`--max-connections`). An open Mailbox holds one connection for
+ * its lifetime (a connection has one selected mailbox). A connection that failed, or that collected
+ * `errorBudget` NO/BAD answers, is closed and replaced: Exchange drops a session after 10 errors, and a fresh one
+ * before that point keeps the account usable.
+ *
+ * Names: folders are listed in the personal namespace only, translated to mailbox paths ('/'-separated UTF-8,
+ * INBOX canonical, prefix stripped); \Noselect and \NonExistent entries are not mailboxes.
+ *
+ * Errors reach the engine as MailshiftErrors whose `scope` and `retry` say what to do: transient ones (a reset, BYE,
+ * [UNAVAILABLE], throttling) are `retry: 'later'`, and carry `retryAfterMs` when the server named a delay.
+ */
+export interface ImapStoreOptions extends ImapConnectOptions {
+  readonly maxConnections?: number;
+  readonly writable?: boolean;
+  /** NO/BAD answers one connection may collect before it is replaced. */
+  readonly errorBudget?: number;
+}
+
+export class ImapError extends MailshiftError {
+  readonly failure: ImapFailure;
+  readonly retryAfterMs: number | undefined;
+  constructor(code: string, message: string, failure: ImapFailure, options: ConstructorParameters<typeof MailshiftError>[2]) {
+    super(code, message, options);
+    this.failure = failure;
+    this.retryAfterMs = failure.retryAfterMs;
+  }
+}
+
+interface PooledClient {
+  readonly client: ImapFlow;
+  errors: number;
+}
+
+export interface ImapServerFacts {
+  readonly greeting: string | undefined;
+  readonly capabilities: string[];
+  readonly namespace: ImapNamespace;
+  readonly serverId: Record<string, unknown> | undefined;
+}
+
+export class ImapStore implements MailStore {
+  readonly kind = 'imap' as const;
+  readonly caps: StoreCaps;
+  readonly label: string;
+  private readonly maxConnections: number;
+  private readonly errorBudget: number;
+  private idle: PooledClient[] = [];
+  private openCount = 0;
+  private waiters: (() => void)[] = [];
+  private isClosed = false;
+  private facts: ImapServerFacts | undefined;
+
+  private constructor(private readonly options: ImapStoreOptions) {
+    this.caps = { readable: true, writable: Boolean(options.writable), cheapIdentity: false };
+    this.maxConnections = Math.max(1, options.maxConnections ?? 1);
+    this.errorBudget = Math.max(1, options.errorBudget ?? 8);
+    this.label = `${options.spec.tls ? 'imaps' : 'imap'}://${options.spec.user}@${options.spec.host}:${options.spec.port}`;
+  }
+
+  /** Connects once (so a wrong password or certificate fails here, before any work) and reads the namespace. */
+  static async open(options: ImapStoreOptions): Promise<ImapStore> {
+    const store = new ImapStore(options);
+    const pooled = await store.acquire();
+    try {
+      const { client } = pooled;
+      const personal = client.namespace;
+      store.facts = {
+        greeting: client.greeting,
+        capabilities: [...client.capabilities.keys()],
+        namespace: { prefix: personal?.prefix ?? '', delimiter: personal?.delimiter ?? '/' },
+        serverId: client.serverInfo ? { ...client.serverInfo } : undefined,
+      };
+    } finally {
+      store.release(pooled, false);
+    }
+    return store;
+  }
+
+  get serverFacts(): ImapServerFacts {
+    if (!this.facts) throw new Error('ImapStore used before open()');
+    return this.facts;
+  }
+
+  get namespace(): ImapNamespace {
+    return this.serverFacts.namespace;
+  }
+
+  /** True when the session speaks UTF-8 mailbox names (IMAP4rev2 or UTF8=ACCEPT): no modified UTF-7 then. */
+  private isUtf8(client: ImapFlow): boolean {
+    return client.enabled.has('UTF8=ACCEPT') || client.enabled.has('IMAP4rev2');
+  }
+
+  async *listMailboxes(signal?: AbortSignal): AsyncIterable<MailboxInfo> {
+    const pooled = await this.acquire();
+    let entries;
+    try {
+      // Not listOnly: imapflow asks for SPECIAL-USE only in its full listing, and adds INBOX, which Dovecot leaves
+      // out of LIST "" "*" under an "INBOX." prefix.
+      entries = await pooled.client.list();
+    } catch (err) {
+      this.release(pooled, true);
+      throw this.wrap(err, 'list the folders', 'account');
+    }
+    const isUtf8 = this.isUtf8(pooled.client);
+    this.release(pooled, false);
+    const found: MailboxInfo[] = [];
+    const { prefix } = this.namespace;
+    for (const entry of entries) {
+      throwIfAborted(signal);
+      const flags = new Set([...entry.flags].map((flag) => flag.toLowerCase()));
+      if (flags.has('\\noselect') || flags.has('\\nonexistent')) continue;
+      let name: string;
+      try {
+        name = decodeListedName(entry.pathAsListed, isUtf8);
+      } catch {
+        name = entry.path;
+      }
+      // Other users' and shared namespaces are not this account's mail.
+      const isInbox = name.toUpperCase() === 'INBOX';
+      if (!isInbox && prefix !== '' && !name.toUpperCase().startsWith(prefix.toUpperCase())) continue;
+      let path: MailboxPath;
+      try {
+        path = imapNameToMailboxPath(name, this.namespace);
+      } catch (err) {
+        if (!(err instanceof FolderMappingError)) throw err;
+        this.options.logger.warn(`${this.label}: folder "${name}" skipped: ${err.message}`);
+        continue;
+      }
+      const specialUse = [...entry.flags].map(toSpecialUse).find((each) => each !== undefined) ?? toSpecialUse(entry.specialUse);
+      if (found.some((each) => each.path === path)) continue;
+      found.push(specialUse ? { path, specialUse } : { path });
+    }
+    // INBOX always exists (RFC 3501 §5.1), listed or not.
+    if (!found.some((each) => each.path === 'INBOX')) found.push({ path: 'INBOX' });
+    found.sort((a, b) => (a.path === 'INBOX' ? -1 : b.path === 'INBOX' ? 1 : a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+    yield* found;
+  }
+
+  async openMailbox(path: MailboxPath, mode: 'read' | 'write'): Promise<Mailbox> {
+    if (mode === 'write' && !this.caps.writable) throw new MailshiftError('MAILSHIFT_READ_ONLY', `${this.label} was opened read-only`);
+    let name: string;
+    try {
+      name = mailboxPathToImapName(path, this.namespace);
+    } catch (err) {
+      throw new MailshiftError('MAILSHIFT_IMAP_FOLDER_NAME', `${this.label}: cannot name folder "${path}" on the server: ${(err as Error).message}`, { scope: 'mailbox' });
+    }
+    const mailbox = new ImapMailbox(this, path, name, mode);
+    await mailbox.open();
+    return mailbox;
+  }
+
+  /** A connection from the pool, opening one if the pool has room, else waiting for one. */
+  async acquire(): Promise<PooledClient> {
+    for (;;) {
+      if (this.isClosed) throw new MailshiftError('MAILSHIFT_IMAP_CLOSED', `${this.label}: store closed`, { scope: 'account' });
+      const ready = this.idle.pop();
+      if (ready) {
+        if (ready.client.usable) return ready;
+        this.discard(ready);
+        continue;
+      }
+      if (this.openCount < this.maxConnections) {
+        this.openCount += 1;
+        try {
+          const client = await connectImap(this.options);
+          return { client, errors: 0 };
+        } catch (err) {
+          this.openCount -= 1;
+          this.wake();
+          throw err;
+        }
+      }
+      await new Promise<void>((resolve) => this.waiters.push(resolve));
+    }
+  }
+
+  /** Returns a connection; a broken one (or one near the server's error budget) is closed instead. */
+  release(pooled: PooledClient, isBroken: boolean): void {
+    if (isBroken || this.isClosed || !pooled.client.usable || pooled.errors >= this.errorBudget) {
+      this.discard(pooled);
+      return;
+    }
+    this.idle.push(pooled);
+    this.wake();
+  }
+
+  private discard(pooled: PooledClient): void {
+    this.openCount -= 1;
+    closeQuietly(pooled.client);
+    this.wake();
+  }
+
+  private wake(): void {
+    this.waiters.shift()?.();
+  }
+
+  isNearErrorBudget(pooled: PooledClient): boolean {
+    return pooled.errors >= this.errorBudget;
+  }
+
+  /** Turns an imapflow error into a MailshiftError with a scope and retry advice the engine acts on. */
+  wrap(err: unknown, what: string, scope: 'message' | 'mailbox' | 'account'): MailshiftError {
+    if (err instanceof MailshiftError) return err;
+    const failure = classifyImapError(err);
+    const message = `${this.label}: cannot ${what}: ${failure.text}`;
+    switch (failure.kind) {
+      case 'auth':
+        return new ImapError('MAILSHIFT_IMAP_AUTH', message, failure, { scope: 'account', exitCode: ExitCode.config, cause: err });
+      case 'tls':
+        return new ImapError('MAILSHIFT_IMAP_TLS', message, failure, { scope: 'account', exitCode: ExitCode.config, cause: err });
+      case 'overquota':
+        return new ImapError('MAILSHIFT_IMAP_OVERQUOTA', message, failure, {
+          scope: 'account',
+          hint: 'the target mailbox is full: raise its quota and run the same command again (nothing is copied twice)',
+          cause: err,
+        });
+      case 'connection':
+      case 'throttled':
+      case 'unavailable':
+        return new ImapError(`MAILSHIFT_IMAP_${failure.kind.toUpperCase()}`, message, failure, { scope: 'mailbox', retry: 'later', cause: err });
+      case 'too-big':
+        return new ImapError('MAILSHIFT_IMAP_TOO_BIG', message, failure, { scope: 'message', cause: err });
+      case 'message':
+        return new ImapError('MAILSHIFT_IMAP_MESSAGE', message, failure, { scope: 'message', cause: err });
+      default:
+        return new ImapError(failure.kind === 'nonexistent' ? 'MAILSHIFT_IMAP_NONEXISTENT' : 'MAILSHIFT_IMAP_FAILED', message, failure, { scope, cause: err });
+    }
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    this.isClosed = true;
+    const idle = this.idle;
+    this.idle = [];
+    await Promise.all(
+      idle.map(async ({ client }) => {
+        try {
+          await Promise.race([client.logout(), new Promise((resolve) => setTimeout(resolve, 2_000).unref())]);
+        } catch {
+          // logging out of a dead connection is not worth an error
+        }
+        closeQuietly(client);
+      }),
+    );
+    for (const waiter of this.waiters.splice(0)) waiter();
+  }
+}
+
+function closeQuietly(client: ImapFlow): void {
+  try {
+    client.close();
+  } catch {
+    // already closed
+  }
+}
+
+const specialUses: readonly SpecialUse[] = ['\\Sent', '\\Drafts', '\\Trash', '\\Junk', '\\Archive', '\\All', '\\Flagged', '\\Important'];
+
+function toSpecialUse(value: string | undefined): SpecialUse | undefined {
+  if (!value) return undefined;
+  return specialUses.find((each) => each.toLowerCase() === value.toLowerCase());
+}
+
+const systemFlagByLower = new Map(systemFlags.map((flag) => [flag.toLowerCase(), flag]));
+
+/** IMAP flags -> system flags and keywords. \Recent is a session flag (never carried); other \-flags are unknown. */
+export function splitImapFlags(flags: Iterable<string>): { flags: Set<SystemFlag>; keywords: Set<string> } {
+  const system = new Set<SystemFlag>();
+  const keywords = new Set<string>();
+  for (const flag of flags) {
+    const known = systemFlagByLower.get(flag.toLowerCase());
+    if (known) system.add(known);
+    else if (!flag.startsWith('\\')) keywords.add(flag);
+  }
+  return { flags: system, keywords };
+}
+
+/** A keyword must be an IMAP atom (RFC 3501 flag-keyword); anything else cannot be sent in APPEND. */
+export function isSendableKeyword(keyword: string): boolean {
+  return keyword.length > 0 && !/[\u0000-\u0020\u007f-\uffff(){%*"\\\]]/.test(keyword);
+}
+
+/** UIDs -> a compact IMAP sequence set ("1:5,9,12:14"). */
+export function formatUidSet(uids: readonly number[]): string {
+  const sorted = [...uids].sort((a, b) => a - b);
+  const parts: string[] = [];
+  for (let i = 0; i < sorted.length; ) {
+    let j = i;
+    while (j + 1 < sorted.length && sorted[j + 1] === sorted[j]! + 1) j += 1;
+    parts.push(i === j ? String(sorted[i]) : `${sorted[i]}:${sorted[j]}`);
+    i = j + 1;
+  }
+  return parts.join(',');
+}
+
+/** Splits UIDs into runs whose sequence set stays short: Exchange refuses commands over 10,240 bytes. */
+export function chunkUids(uids: readonly number[], maxSetChars = 2_000, maxCount = 500): number[][] {
+  const sorted = [...uids].sort((a, b) => a - b);
+  const chunks: number[][] = [];
+  let current: number[] = [];
+  let chars = 0;
+  for (const uid of sorted) {
+    const cost = String(uid).length + 1;
+    if (current.length > 0 && (chars + cost > maxSetChars || current.length >= maxCount)) {
+      chunks.push(current);
+      current = [];
+      chars = 0;
+    }
+    current.push(uid);
+    chars += cost;
+  }
+  if (current.length > 0) chunks.push(current);
+  return chunks;
+}
+
+class ImapMailbox implements Mailbox {
+  private pooled: PooledClient | undefined;
+  private selected: MailboxObject | undefined;
+
+  constructor(
+    private readonly store: ImapStore,
+    readonly path: MailboxPath,
+    private readonly name: string,
+    private readonly mode: 'read' | 'write',
+  ) {}
+
+  /** Selects the mailbox (EXAMINE for reading); for writing, creates and subscribes it first when it is missing. */
+  async open(): Promise<void> {
+    this.pooled = await this.store.acquire();
+    try {
+      this.selected = await this.select();
+    } catch (err) {
+      const wrapped = this.store.wrap(err, `open folder "${this.name}"`, 'mailbox');
+      const missing = wrapped instanceof ImapError && (wrapped.failure.kind === 'nonexistent' || wrapped.failure.kind === 'trycreate' || wrapped.failure.kind === 'other');
+      if (this.mode !== 'write' || !missing) {
+        this.releaseConnection(wrapped.retry === 'later');
+        throw wrapped;
+      }
+      try {
+        await this.create();
+        this.selected = await this.select();
+      } catch (createErr) {
+        const wrappedCreate = this.store.wrap(createErr, `create folder "${this.name}"`, 'mailbox');
+        this.releaseConnection(wrappedCreate.retry === 'later');
+        throw wrappedCreate;
+      }
+    }
+  }
+
+  private async select(): Promise<MailboxObject> {
+    return this.client().mailboxOpen(this.name, { readOnly: this.mode === 'read' });
+  }
+
+  private async create(): Promise<void> {
+    const client = this.client();
+    try {
+      await client.mailboxCreate(this.name);
+    } catch (err) {
+      // Another session created it meanwhile: that is what we wanted.
+      if (!/ALREADYEXISTS|already exists/i.test(classifyImapError(err).text)) throw err;
+    }
+    try {
+      await client.mailboxSubscribe(this.name);
+    } catch {
+      // A folder that cannot be subscribed still holds the mail; clients can subscribe it later.
+    }
+  }
+
+  private client(): ImapFlow {
+    if (!this.pooled) {
+      // The connection was dropped after a failure: the caller reopens the folder (and re-checks what arrived).
+      throw new MailshiftError('MAILSHIFT_IMAP_CLOSED', `${this.store.label}: the connection for "${this.name}" was closed after an error`, {
+        scope: 'mailbox',
+        retry: 'later',
+      });
+    }
+    return this.pooled.client;
+  }
+
+  /**
+   * Replaces a connection that has collected nearly the server's error budget of NO/BAD answers (Exchange drops the
+   * session at 10) with a fresh one, and selects the mailbox again, before the next command.
+   */
+  private async ensureFreshConnection(): Promise<void> {
+    if (!this.pooled || !this.store.isNearErrorBudget(this.pooled)) return;
+    this.store.release(this.pooled, true);
+    this.pooled = await this.store.acquire();
+    const before = this.selected;
+    this.selected = await this.select();
+    if (before && this.selected.uidValidity !== before.uidValidity) {
+      throw new MailshiftError('MAILSHIFT_SOURCE_CHANGED', `${this.store.label}: "${this.name}" changed its UIDVALIDITY while we worked`, {
+        scope: 'mailbox',
+        retry: 'now',
+        exitCode: ExitCode.sourceChanged,
+      });
+    }
+  }
+
+  private releaseConnection(isBroken: boolean): void {
+    if (!this.pooled) return;
+    this.store.release(this.pooled, isBroken);
+    this.pooled = undefined;
+  }
+
+  /** Every NO/BAD counts against the connection's error budget; a transient failure means the connection is suspect. */
+  private fail(err: unknown, what: string, scope: 'message' | 'mailbox'): MailshiftError {
+    const wrapped = this.store.wrap(err, `${what} in "${this.name}"`, scope);
+    if (this.pooled) this.pooled.errors += 1;
+    if (wrapped.retry === 'later') this.releaseConnection(true);
+    return wrapped;
+  }
+
+  async status(): Promise<MailboxStatus> {
+    const selected = this.selected;
+    if (!selected) return {};
+    return { uidValidity: Number(selected.uidValidity), uidNext: selected.uidNext };
+  }
+
+  async *list(signal?: AbortSignal, options: ListOptions = {}): AsyncIterable<ListedMessage> {
+    const client = this.client();
+    if (!client.mailbox || client.mailbox.exists === 0) return;
+    const afterUid = options.afterUid ?? 0;
+    const query = {
+      uid: true,
+      flags: true,
+      internalDate: true,
+      size: true,
+      ...(options.headerFields && options.headerFields.length > 0 ? { headers: [...options.headerFields] } : {}),
+    };
+    try {
+      for await (const message of client.fetch(`${afterUid + 1}:*`, query, { uid: true })) {
+        throwIfAborted(signal);
+        // "n:*" always includes the highest UID, even when it is below n (RFC 3501 §6.4.8).
+        if (message.uid <= afterUid) continue;
+        yield toListed(message);
+      }
+    } catch (err) {
+      if (err instanceof MailshiftError) throw err;
+      throw this.fail(err, 'list messages', 'mailbox');
+    }
+  }
+
+  async read(ref: MessageRef): Promise<Readable> {
+    const uid = refUid(ref);
+    await this.ensureFreshConnection();
+    let message: FetchMessageObject | false;
+    try {
+      message = await this.client().fetchOne(String(uid), { uid: true, source: true }, { uid: true });
+    } catch (err) {
+      throw this.fail(err, `read message UID ${uid}`, 'message');
+    }
+    if (!message || !message.source) {
+      throw new MailshiftError('MAILSHIFT_MESSAGE_GONE', `${this.store.label}: message UID ${uid} in "${this.name}" was expunged while we worked`, {
+        scope: 'message',
+      });
+    }
+    return Readable.from([message.source]);
+  }
+
+  async *readMany(refs: readonly MessageRef[], signal?: AbortSignal): AsyncIterable<{ ref: MessageRef; content: Buffer }> {
+    const byUid = new Map<number, MessageRef>();
+    for (const ref of refs) byUid.set(refUid(ref), ref);
+    for (const chunk of chunkUids([...byUid.keys()])) {
+      throwIfAborted(signal);
+      await this.ensureFreshConnection();
+      try {
+        for await (const message of this.client().fetch(formatUidSet(chunk), { uid: true, source: true }, { uid: true })) {
+          throwIfAborted(signal);
+          const ref = byUid.get(message.uid);
+          if (!ref || !message.source) continue;
+          yield { ref, content: message.source };
+        }
+      } catch (err) {
+        if (err instanceof MailshiftError) throw err;
+        throw this.fail(err, 'read messages', 'mailbox');
+      }
+    }
+  }
+
+  async append(message: IncomingMessage): Promise<MessageRef> {
+    await this.ensureFreshConnection();
+    const client = this.client();
+    const permanent = this.selected?.permanentFlags;
+    const acceptsAnyKeyword = !permanent || permanent.size === 0 || permanent.has('\\*');
+    const keywords = [...message.keywords].filter((keyword) => isSendableKeyword(keyword) && (acceptsAnyKeyword || permanent.has(keyword)));
+    const flags = [...message.flags, ...keywords];
+    const content = toCrlf(message.content);
+    let result;
+    try {
+      result = await client.append(this.name, content, flags, message.internalDate);
+    } catch (err) {
+      const failure = classifyImapError(err);
+      if (failure.kind === 'trycreate') {
+        // The folder vanished under us (another client deleted it): create it again, once.
+        try {
+          await this.create();
+          result = await client.append(this.name, content, flags, message.internalDate);
+        } catch (retryErr) {
+          throw this.fail(retryErr, 'append a message', 'message');
+        }
+      } else {
+        throw this.fail(err, 'append a message', 'message');
+      }
+    }
+    if (!result) throw new MailshiftError('MAILSHIFT_IMAP_FAILED', `${this.store.label}: APPEND to "${this.name}" was not sent (connection not authenticated)`, { scope: 'mailbox', retry: 'later' });
+    return {
+      id: result.uid ? String(result.uid) : '',
+      flags: message.flags,
+      keywords: new Set(keywords),
+      ...(message.internalDate ? { internalDate: message.internalDate } : {}),
+      sizeBytes: content.length,
+      ...(result.uid ? { uid: result.uid } : {}),
+    };
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    this.releaseConnection(false);
+  }
+}
+
+function refUid(ref: MessageRef): number {
+  const uid = ref.uid ?? Number(ref.id);
+  if (!Number.isInteger(uid) || uid <= 0) throw new MailshiftError('MAILSHIFT_BAD_REF', `not an IMAP message reference: ${ref.id}`);
+  return uid;
+}
+
+function toListed(message: FetchMessageObject): ListedMessage {
+  const { flags, keywords } = splitImapFlags(message.flags ?? []);
+  const internalDate = message.internalDate === undefined ? undefined : new Date(message.internalDate);
+  return {
+    id: String(message.uid),
+    uid: message.uid,
+    flags,
+    keywords,
+    ...(internalDate && !Number.isNaN(internalDate.getTime()) ? { internalDate } : {}),
+    ...(message.size !== undefined ? { sizeBytes: message.size } : {}),
+    ...(message.headers ? { headers: message.headers } : {}),
+  };
+}

@@ -1,0 +1,95 @@
+import { readFile, stat } from 'node:fs/promises';
+import { MailshiftError, systemErrorCode, UsageError } from '../core/errors.js';
+import { ExitCode } from '../core/exit-codes.js';
+import type { Logger } from '../core/logger.js';
+import { ImapStore } from './imap/store.js';
+import { MaildirStore } from './maildir/store.js';
+import { formatSpec, type ImapSpec, type StoreSpec } from './spec.js';
+import type { MailStore } from './store.js';
+
+/**
+ * The driver table: a parsed store spec -> an open MailStore. The engine never sees which driver it got.
+ *
+ *   maildir:/p, a local path holding a maildir (or not existing yet, for a target) -> MaildirStore
+ *   imap://, imaps://                                                           -> ImapStore
+ * mbox sources, remote (ssh) paths and cPanel specs go through their own commands (convert, copy) for now and are
+ * refused here with a hint, never guessed at.
+ */
+export interface OpenStoreOptions {
+  readonly mode: 'read' | 'write';
+  readonly logger: Logger;
+  /** Called only for IMAP specs, so a password is never asked for when none is needed. */
+  readonly password?: (spec: ImapSpec) => Promise<string>;
+  /** `--ca-file`: a PEM file whose certificates are trusted in addition to the system's. */
+  readonly caFile?: string;
+  readonly isInsecure?: boolean;
+  readonly maxConnections?: number;
+  readonly connectTimeoutMs?: number;
+  readonly clientVersion?: string;
+}
+
+export interface OpenedStore {
+  readonly store: MailStore;
+  readonly label: string;
+}
+
+export async function openStore(spec: StoreSpec, options: OpenStoreOptions): Promise<OpenedStore> {
+  const label = formatSpec(spec);
+  switch (spec.kind) {
+    case 'imap': {
+      if (!options.password) throw new UsageError(`${label}: no password source for an IMAP store`);
+      const password = await options.password(spec);
+      const caPem = options.caFile ? await readCaFile(options.caFile) : undefined;
+      if (options.isInsecure) options.logger.warn(`${label}: --insecure: the server certificate is not checked and a cleartext login is allowed`);
+      const store = await ImapStore.open({
+        spec,
+        password,
+        logger: options.logger,
+        writable: options.mode === 'write',
+        ...(caPem ? { caPem } : {}),
+        ...(options.isInsecure ? { isInsecure: true } : {}),
+        ...(options.maxConnections ? { maxConnections: options.maxConnections } : {}),
+        ...(options.connectTimeoutMs ? { connectTimeoutMs: options.connectTimeoutMs } : {}),
+        ...(options.clientVersion ? { clientVersion: options.clientVersion } : {}),
+      });
+      return { store, label: store.label };
+    }
+    case 'maildir':
+    case 'path': {
+      if (spec.location.type !== 'local') {
+        throw new UsageError(`${label}: a remote maildir cannot be one side of an IMAP copy`, 'copy IMAP into a local maildir, then use `mailshift copy` (rsync) to move it');
+      }
+      if (spec.kind === 'path') await checkMaildirPath(spec.path, options.mode, label);
+      return { store: new MaildirStore(spec.path, { writable: options.mode === 'write' }), label };
+    }
+    case 'mbox':
+      throw new UsageError(`${label}: mbox is not yet readable as a store for IMAP copies`, 'convert it to a maildir first: mailshift convert SOURCE MAILDIR');
+    case 'cpanel':
+      throw new UsageError(`${label}: cPanel specs are handled by mailshift copy; for IMAP use the mailbox's maildir path`, 'e.g. /home/USER/mail/DOMAIN/LOCAL');
+  }
+}
+
+/** A plain path must be a maildir (a dir with cur/); a write target may also not exist yet. */
+async function checkMaildirPath(dir: string, mode: 'read' | 'write', label: string): Promise<void> {
+  try {
+    const info = await stat(dir);
+    if (!info.isDirectory()) throw new UsageError(`${label} is a file, not a maildir`, 'mbox files are converted with mailshift convert');
+  } catch (err) {
+    if (err instanceof MailshiftError) throw err;
+    if (systemErrorCode(err) === 'ENOENT' && mode === 'write') return;
+    throw new MailshiftError('MAILSHIFT_MAILDIR_MISSING', `cannot open ${label}: ${systemErrorCode(err) ?? String(err)}`, { exitCode: ExitCode.config, cause: err });
+  }
+}
+
+async function readCaFile(file: string): Promise<string> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    throw new MailshiftError('MAILSHIFT_CA_FILE', `cannot read --ca-file ${file}: ${systemErrorCode(err) ?? String(err)}`, { exitCode: ExitCode.config, cause: err });
+  }
+  if (!text.includes('-----BEGIN CERTIFICATE-----')) {
+    throw new MailshiftError('MAILSHIFT_CA_FILE', `--ca-file ${file} holds no PEM certificate`, { exitCode: ExitCode.config });
+  }
+  return text;
+}
