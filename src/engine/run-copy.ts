@@ -384,6 +384,8 @@ async function runJob(
     filterFile = path.join(staging, `rules-${index}`);
     await writeFile(filterFile, formatFilterFile(job.rules));
   }
+  // A remote target directory must exist before rsync runs (see escapeRemotePath); a maildir gets its tmp/ too.
+  if (job.target.ssh && !options.dryRun && job.kind !== 'maildir') await ensureRemoteDir(job.target, options);
   const tempDir = job.kind === 'maildir' && !options.dryRun ? await prepareMaildirTmp(job.target, options, logger) : undefined;
   const argv = buildRsyncArgv({
     source: job.source,
@@ -456,13 +458,25 @@ async function prepareMaildirTmp(target: RsyncEndpoint, options: CopyOptions, lo
     return undefined;
   }
   const exec: ExecTarget = { ssh: target.ssh, ...(options.ssh ? { sshOptions: options.ssh } : {}) };
-  await runExec(exec, ['mkdir', '-p', '--', tmp]);
+  const made = await runExec(exec, ['mkdir', '-p', '--', tmp]);
+  if (made.exitCode === 255) throw sshFailure(target.ssh.host, made.stderr);
   // find -P (the default) does not follow a starting point that is a symlink: a link prints nothing here.
   const check = await runExec(exec, ['find', tmp, '-maxdepth', '0', '-type', 'd', '-print']);
   if (check.exitCode === 255) throw sshFailure(target.ssh.host, check.stderr);
   if (check.exitCode === 0 && check.stdout.length > 0) return 'tmp';
   logger.warn(`${describeEndpoint({ ...target, path: tmp })} is not a directory; rsync writes its temporary files next to their final names`);
   return undefined;
+}
+
+async function ensureRemoteDir(target: RsyncEndpoint, options: CopyOptions): Promise<void> {
+  if (!target.ssh) return;
+  const dir = target.isFile ? path.posix.dirname(target.path) : target.path;
+  const exec: ExecTarget = { ssh: target.ssh, ...(options.ssh ? { sshOptions: options.ssh } : {}) };
+  const made = await runExec(exec, ['mkdir', '-p', '--', dir]);
+  if (made.exitCode === 255) throw sshFailure(target.ssh.host, made.stderr);
+  if (made.exitCode !== 0) {
+    throw new MailshiftError('MAILSHIFT_TARGET_MKDIR', `cannot create ${describeEndpoint({ ...target, path: dir })}: ${lastLine(made.stderr)}`);
+  }
 }
 
 function describeEndpoint(endpoint: RsyncEndpoint): string {

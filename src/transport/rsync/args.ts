@@ -8,9 +8,10 @@ import { buildSshCommand, formatRsyncHost, formatRsyncRsh, type SshEndpoint, typ
  * Rules this builder enforces for every caller:
  * - `-s` (--protect-args / --secluded-args) whenever an end is remote, so the remote shell never sees a path;
  * - `--` before the operands, so a path can never be read as an option;
- * - remote SOURCE operands have their wildcard characters escaped (the remote rsync expands `*?[` itself, even with
- *   -s: a mailbox named `a[b]` would otherwise select `ab`); remote TARGET operands are never expanded and are
- *   passed verbatim;
+ * - remote operands have their wildcard characters escaped: the remote rsync expands `*?[` itself, even with -s, in
+ *   source AND target paths (a mailbox named `we[ir]d` would otherwise select, or be written into, `weid`). An
+ *   escaped path only matches what exists, so the caller creates a remote target directory before the transfer
+ *   (rsync would otherwise create a directory with the backslashes in its name);
  * - never --partial, --inplace or --append: a half-written message under its final name would be served to clients.
  *   rsync's default (write `.name.XXXXXX`, then rename) is what maildir needs; Dovecot ignores dot files.
  * - symlinks are copied as symlinks (-l from -a), never followed (no -L, -k, -K, --copy-unsafe-links).
@@ -139,16 +140,16 @@ function formatOperand(endpoint: RsyncEndpoint, side: 'source' | 'target'): stri
   if (endpoint.isFile && endpoint.path.endsWith('/')) throw new RsyncArgsError(`${side} file path ends in '/': ${endpoint.path}`);
   const dir = endpoint.isFile || endpoint.path.endsWith('/') ? endpoint.path : `${endpoint.path}/`;
   if (!endpoint.ssh) return dir;
-  const escaped = side === 'source' ? escapeRemoteSourcePath(dir) : dir;
-  return `${formatRsyncHost(endpoint.ssh)}:${escaped}`;
+  return `${formatRsyncHost(endpoint.ssh)}:${escapeRemotePath(dir)}`;
 }
 
 /**
- * The remote rsync expands wildcards in source paths one path component at a time, and only in components that contain
- * `*`, `?` or `[`; in those, a backslash escapes the next character. Components without wildcards are taken
- * literally (a backslash in them stays a backslash). Verified against rsync 3.5 in test/integration.
+ * The remote rsync expands wildcards in its path arguments one path component at a time, and only in components that
+ * contain `*`, `?` or `[`; in those, a backslash escapes the next character. Components without wildcards are taken
+ * literally (a backslash in them stays a backslash). When nothing matches, the argument is used as typed, backslashes
+ * included: hence "the target must exist". Verified against rsync 3.5 (test/integration/copy/ssh-account.test.ts).
  */
-export function escapeRemoteSourcePath(remotePath: string): string {
+export function escapeRemotePath(remotePath: string): string {
   return remotePath
     .split('/')
     .map((component) => (/[*?[]/.test(component) ? component.replace(/[*?[\]\\]/g, (c) => `\\${c}`) : component))

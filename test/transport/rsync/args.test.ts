@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { buildRsyncArgv, escapeRemoteSourcePath } from '../../../src/transport/rsync/args.js';
+import { buildRsyncArgv, escapeRemotePath } from '../../../src/transport/rsync/args.js';
 
 describe('buildRsyncArgv', () => {
   it('copies a local directory into another with the safe defaults', () => {
@@ -35,11 +35,11 @@ describe('buildRsyncArgv', () => {
     expect(rsh).toBe('--rsh=ssh -p 2222 -i /k -o IdentitiesOnly=yes -o BatchMode=yes -o ServerAliveInterval=15 -o ServerAliveCountMax=3 -o ConnectTimeout=20');
   });
 
-  it('escapes wildcards in a remote source but passes a remote target verbatim', () => {
-    const pull = buildRsyncArgv({ source: { path: '/m/a[b]', ssh: { host: 'h' } }, target: { path: '/t' } });
-    expect(pull.at(-2)).toBe('h:/m/a\\[b\\]/');
-    const push = buildRsyncArgv({ source: { path: '/t' }, target: { path: '/m/a[b]', ssh: { host: 'h' } } });
-    expect(push.at(-1)).toBe('h:/m/a[b]/');
+  it('escapes wildcards in remote sources and targets, never in local paths', () => {
+    const pull = buildRsyncArgv({ source: { path: '/m/a[b]', ssh: { host: 'h' } }, target: { path: '/t[1]' } });
+    expect(pull.slice(-2)).toEqual(['h:/m/a\\[b\\]/', '/t[1]/']);
+    const push = buildRsyncArgv({ source: { path: '/t[1]' }, target: { path: '/m/a[b]', ssh: { host: 'h' } } });
+    expect(push.slice(-2)).toEqual(['/t[1]/', 'h:/m/a\\[b\\]/']);
   });
 
   it('reads filter rules and file lists NUL-separated', () => {
@@ -70,10 +70,10 @@ describe('buildRsyncArgv', () => {
   });
 });
 
-describe('escapeRemoteSourcePath', () => {
+describe('escapeRemotePath', () => {
   it('escapes only path components that rsync would expand', () => {
-    expect(escapeRemoteSourcePath('/m/plain/q\\r/')).toBe('/m/plain/q\\r/');
-    expect(escapeRemoteSourcePath('/m/x*y/a[1]\\b/?')).toBe('/m/x\\*y/a\\[1\\]\\\\b/\\?');
-    expect(escapeRemoteSourcePath('/m/$(touch x)/')).toBe('/m/$(touch x)/');
+    expect(escapeRemotePath('/m/plain/q\\r/')).toBe('/m/plain/q\\r/');
+    expect(escapeRemotePath('/m/x*y/a[1]\\b/?')).toBe('/m/x\\*y/a\\[1\\]\\\\b/\\?');
+    expect(escapeRemotePath('/m/$(touch x)/')).toBe('/m/$(touch x)/');
   });
 });
