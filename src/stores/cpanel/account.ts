@@ -3,7 +3,7 @@ import { joinRel, type ListResult, type TreeEntry, type TreeReader } from '../..
 import { indexEntries, presence, presenceIn, readAutoresponders, readRouting, readSpamAssassin, readWebmail, type DirIndex } from './extras.js';
 import { detectFormat, isMailDomainDirName, scanMailbox, type MailboxScan } from './mailbox.js';
 import { checkNameSegment, parseCpuserFile, parseMailPasswd, parseQuotaFile, parseShadowStates } from './parse.js';
-import { classifyLink, FindingSink, isModeUnreadable, noteRefusal, type ScanContext } from './scan-context.js';
+import { reportLink, FindingSink, isModeUnreadable, noteRefusal, type ScanContext } from './scan-context.js';
 import type { CpanelAccount, CpanelAccountRef, CpuserInfo, DomainInfo, MailboxFormat, MailboxInventory, PasswordState, QuotaInfo } from './types.js';
 
 export interface ReadAccountOptions {
@@ -96,8 +96,7 @@ export async function readAccount(reader: TreeReader, ref: CpanelAccountRef, opt
         for (const e of etcListed.entries) {
           const entryRel = joinRel(etcRel, e.name);
           if (e.kind === 'symlink') {
-            const result = await classifyLink(scanCtx, entryRel);
-            if (result !== 'mailbox-link') sink.add(result);
+            await reportLink(scanCtx, entryRel);
             continue;
           }
           if (e.kind !== 'dir' || !e.name.includes('.') || e.name.startsWith('.')) continue;
@@ -173,8 +172,7 @@ export async function readAccount(reader: TreeReader, ref: CpanelAccountRef, opt
       }
       const dirs = new Map<string, TreeEntry>();
       if (dirEntry?.kind === 'symlink') {
-        const result = await classifyLink(scanCtx, domainRel);
-        if (result !== 'mailbox-link') sink.add(result);
+        await reportLink(scanCtx, domainRel);
       } else if (dirEntry) {
         const listed = await reader.listKnownDir(domainRel);
         if (listed.ok) {
@@ -200,8 +198,7 @@ export async function readAccount(reader: TreeReader, ref: CpanelAccountRef, opt
         let onDisk: MailboxInventory['onDisk'] = 'missing';
         if (dir?.kind === 'symlink') {
           onDisk = 'link';
-          const result = await classifyLink(scanCtx, mailboxRel);
-          if (result !== 'mailbox-link') sink.add(result);
+          await reportLink(scanCtx, mailboxRel);
         } else if (dir) {
           const listed = await reader.listKnownDir(mailboxRel);
           if (listed.ok) {

@@ -1,6 +1,6 @@
 import { joinRel, type TreeEntry } from '../../fsops/walk.js';
 import { countFilterRules, parseAutoresponderSettings, parseValiases, parseVdomainaliases } from './parse.js';
-import { classifyLink, noteRefusal, type ScanContext } from './scan-context.js';
+import { reportLink, noteRefusal, type ScanContext } from './scan-context.js';
 import type { AutoresponderInfo, CatchAllInfo, DomainForwarderInfo, ForwarderInfo, SpamAssassinInfo, WebmailInfo } from './types.js';
 
 /**
@@ -58,8 +58,7 @@ export function indexEntries(entries: readonly TreeEntry[]): DirIndex {
 export async function presenceIn(ctx: ScanContext, dirRel: string, index: DirIndex, name: string): Promise<'file' | 'dir' | 'none'> {
   const kind = index.get(name);
   if (kind === 'symlink') {
-    const result = await classifyLink(ctx, joinRel(dirRel, name));
-    if (result !== 'mailbox-link') ctx.findings.add(result);
+    await reportLink(ctx, joinRel(dirRel, name));
     return 'none';
   }
   return kind === 'file' ? 'file' : kind === 'dir' ? 'dir' : 'none';
@@ -77,8 +76,7 @@ export async function presence(ctx: ScanContext, sub: string): Promise<'file' | 
   const st = await ctx.reader.lstat(rel);
   if (!st.ok) return 'none';
   if (st.kind === 'symlink') {
-    const result = await classifyLink(ctx, rel);
-    if (result !== 'mailbox-link') ctx.findings.add(result);
+    await reportLink(ctx, rel);
     return 'none';
   }
   return st.kind === 'file' ? 'file' : st.kind === 'dir' ? 'dir' : 'none';
@@ -101,8 +99,7 @@ export async function readAutoresponders(ctx: ScanContext, home: DirIndex): Prom
   const names = new Set(entries.filter((e) => e.kind === 'file').map((e) => e.name));
   for (const e of entries) {
     if (e.kind === 'symlink') {
-      const result = await classifyLink(ctx, joinRel(ctx.home, '.autorespond', e.name));
-      if (result !== 'mailbox-link') ctx.findings.add(result);
+      await reportLink(ctx, joinRel(ctx.home, '.autorespond', e.name));
       continue;
     }
     if (e.kind !== 'file' || !e.name.includes('@') || /\.(json|conf)$/.test(e.name)) continue;

@@ -3,7 +3,7 @@ import { FolderNameError, maildirppToMailboxPath, validateFolderLevel } from '..
 import { throwIfAborted } from '../../core/errors.js';
 import { joinRel, type TreeEntry } from '../../fsops/walk.js';
 import { checkFileName, deliverySecondsFromName, maildirSizeFromName, parseMaildirsize } from './parse.js';
-import { classifyLink, isModeUnreadable, noteRefusal, type ScanContext } from './scan-context.js';
+import { classifyLink, reportLink, isModeUnreadable, noteRefusal, type ScanContext } from './scan-context.js';
 import type { FolderInventory, MailboxFormat, MaildirsizeInfo } from './types.js';
 
 /**
@@ -157,8 +157,7 @@ async function scanMaildirFolderParts(ctx: ScanContext, folderRel: string, name:
     if (entry.name !== 'cur' && entry.name !== 'new' && entry.name !== 'tmp') continue;
     const partRel = joinRel(folderRel, entry.name);
     if (entry.kind === 'symlink') {
-      const result = await classifyLink(ctx, partRel);
-      if (result !== 'mailbox-link') ctx.findings.add(result);
+      await reportLink(ctx, partRel);
       continue;
     }
     if (entry.kind !== 'dir') continue;
@@ -189,8 +188,7 @@ async function countMaildirPart(
     if (fileName.charCodeAt(0) === 46) continue;
     if (entry.kind !== 'file') {
       if (entry.kind === 'symlink') {
-        const result = await classifyLink(ctx, joinRel(partRel, fileName));
-        if (result !== 'mailbox-link') ctx.findings.add(result);
+        await reportLink(ctx, joinRel(partRel, fileName));
       } else if (entry.kind === 'other') {
         ctx.findings.add({ kind: 'special-file', path: joinRel(partRel, fileName), detail: 'a FIFO, socket or device among messages; not opened' });
       }
@@ -366,8 +364,7 @@ async function scanMboxDir(ctx: ScanContext, rel: string, entries: readonly Tree
     }
     if (entry.name.startsWith('.') && entry.kind !== 'symlink') continue; // .imap indexes, .subscriptions
     if (entry.kind === 'symlink') {
-      const result = await classifyLink(ctx, entryRel);
-      if (result !== 'mailbox-link') ctx.findings.add(result);
+      await reportLink(ctx, entryRel);
       continue;
     }
     if (entry.kind === 'other') {
@@ -421,8 +418,7 @@ async function scanMdbox(ctx: ScanContext, rel: string, entries: readonly TreeEn
     if (listed.ok) {
       for (const e of listed.entries) {
         if (e.kind === 'symlink') {
-          const result = await classifyLink(ctx, joinRel(storageRel, e.name));
-          if (result !== 'mailbox-link') ctx.findings.add(result);
+          await reportLink(ctx, joinRel(storageRel, e.name));
         } else if (e.kind === 'file' && /^m\.\d+$/.test(e.name)) {
           const st = await ctx.reader.lstat(joinRel(storageRel, e.name));
           if (st.ok) storageBytes += st.stats.size;
@@ -456,8 +452,7 @@ async function collectMdboxFolders(ctx: ScanContext, dirRel: string, levels: str
     if (e.name === 'dbox-Mails') continue;
     const entryRel = joinRel(dirRel, e.name);
     if (e.kind === 'symlink') {
-      const result = await classifyLink(ctx, entryRel);
-      if (result !== 'mailbox-link') ctx.findings.add(result);
+      await reportLink(ctx, entryRel);
       continue;
     }
     if (e.kind !== 'dir') continue;

@@ -48,6 +48,14 @@ export async function classifyLink(ctx: ScanContext, linkRel: string): Promise<'
   return { kind: 'symlink-inside-account', path: linkRel, target, detail: `symlink inside the account (${target}); not followed, copied as a link` };
 }
 
+/** Classifies a link and records the finding; true for a normal cPanel mailbox link (nothing recorded). */
+export async function reportLink(ctx: ScanContext, linkRel: string): Promise<boolean> {
+  const result = await classifyLink(ctx, linkRel);
+  if (result === 'mailbox-link') return true;
+  ctx.findings.add(result);
+  return false;
+}
+
 async function existsInAccount(ctx: ScanContext, rel: string): Promise<boolean> {
   const sub = rel.slice(ctx.home.length).replace(/^\//, '');
   const dir = path.posix.dirname(sub);
