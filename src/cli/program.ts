@@ -5,11 +5,12 @@ import { registerCopy } from './commands/copy.js';
 import { registerVerify } from './commands/verify.js';
 import { registerChown } from './commands/chown.js';
 import { registerDiscover } from './commands/discover.js';
+import { registerResync } from './commands/resync.js';
 
 /** A command module adds itself to the program; keep this list in the order `--help` should show. */
 export type RegisterCommand = (program: Command, ctx: CliContext) => void;
 
-const commands: RegisterCommand[] = [registerConvert, registerDiscover, registerCopy, registerChown, registerVerify];
+const commands: RegisterCommand[] = [registerConvert, registerDiscover, registerCopy, registerChown, registerVerify, registerResync];
 
 export function buildProgram(ctx: CliContext, version: string): Command {
   const program = new Command('mailshift')

@@ -1,0 +1,280 @@
+import type { Dirent } from 'node:fs';
+import { readdir } from 'node:fs/promises';
+import path from 'node:path';
+import { MailshiftError, systemErrorCode, throwIfAborted } from '../core/errors.js';
+import { ExitCode } from '../core/exit-codes.js';
+import type { ExecTarget } from '../transport/exec.js';
+import { listTree, ListTreeError, type TreeEntry, type TreeEntryType } from '../transport/list.js';
+import { findMailboxDirs, isDomainDirName } from './copy.js';
+import type { FolderListing, MessageFile, TreeListing } from './resync-plan.js';
+
+/**
+ * Lists the Maildir++ folders of a tree by file NAME only, which is all resync needs: locally readdir with d_type
+ * (no stat per message), over ssh one `find -printf` (nothing to install remotely). Symlinks are never followed: a
+ * symlinked folder or cur/ is reported as blocked, a symlink inside cur/ is not a message.
+ *
+ * Tree layouts:
+ * - 'maildir': the root is a Maildir++ mailbox (INBOX at the root, folders as `.A.B` siblings);
+ * - 'cpanel-mail': the root is a cPanel account's ~/mail: the default mailbox at the root, plus one mailbox per
+ *   DOMAIN/LOCAL directory (cPanel's own rule, copy.ts findMailboxDirs), each a Maildir++ mailbox.
+ */
+
+export type TreeLayout = 'maildir' | 'cpanel-mail';
+
+export interface ListScope {
+  /** Folder dirs (relative to the root) to list; all folders when absent. */
+  readonly folders?: ReadonlySet<string>;
+  readonly signal?: AbortSignal;
+}
+
+export interface TreeListingResult extends TreeListing {
+  readonly exists: boolean;
+  /** Mailbox roots found ('' and, for cPanel, DOMAIN/LOCAL dirs). */
+  readonly mailboxRoots: readonly string[];
+  /** find's complaints about unreadable parts (remote) or unreadable directories (local). */
+  readonly errors: readonly string[];
+}
+
+interface MutableFolder {
+  dir: string;
+  subdirs: Set<'cur' | 'new' | 'tmp'>;
+  messages: MessageFile[];
+  hasKeywordsFile: boolean;
+  hasMaildirfolderFile: boolean;
+  isFolderDir: boolean;
+}
+
+/** Builds a listing from (type, path) entries relative to the tree root: the remote path, and unit tests. */
+export function classifyTreeEntries(
+  entries: Iterable<Pick<TreeEntry, 'type' | 'path'>>,
+  mailboxRoots: readonly string[],
+  scope: Pick<ListScope, 'folders'> = {},
+): TreeListing {
+  const roots = new Set(mailboxRoots.filter((r) => r !== ''));
+  const folders = new Map<string, MutableFolder>();
+  const blocked = new Map<string, string>();
+  let ignoredEntries = 0;
+  const folderOf = (dir: string): MutableFolder => {
+    let folder = folders.get(dir);
+    if (!folder) folders.set(dir, (folder = { dir, subdirs: new Set(), messages: [], hasKeywordsFile: false, hasMaildirfolderFile: false, isFolderDir: dir === '' }));
+    return folder;
+  };
+  for (const entry of entries) {
+    const parts = entry.path.split('/');
+    let root = '';
+    let rest = parts;
+    if (parts.length >= 2 && roots.has(`${parts[0]}/${parts[1]}`)) {
+      root = `${parts[0]}/${parts[1]}`;
+      rest = parts.slice(2);
+      if (rest.length === 0) {
+        // The mailbox directory itself.
+        if (entry.type === 'dir') folderOf(root).isFolderDir = true;
+        else blocked.set(root, `${entry.type} instead of a mailbox directory; not followed`);
+        continue;
+      }
+    }
+    const join = (name: string) => (root === '' ? name : `${root}/${name}`);
+    let dir: string;
+    let tail: string[];
+    if (rest[0]!.startsWith('.') && rest[0] !== '.' && rest[0] !== '..') {
+      dir = join(rest[0]!);
+      tail = rest.slice(1);
+      if (tail.length === 0) {
+        if (entry.type === 'dir') folderOf(dir).isFolderDir = true;
+        else if (entry.type === 'symlink') blocked.set(dir, 'a symlink (not followed)');
+        continue;
+      }
+    } else {
+      dir = root;
+      tail = rest;
+    }
+    if (scope.folders && !scope.folders.has(dir)) continue;
+    const [first, second] = tail;
+    if (tail.length === 1) {
+      if (first === 'cur' || first === 'new' || first === 'tmp') {
+        if (entry.type === 'dir') folderOf(dir).subdirs.add(first);
+        else blocked.set(dir, `${first}/ is a ${entry.type}, not a directory (not followed)`);
+      } else if (first === 'dovecot-keywords' && entry.type === 'file') folderOf(dir).hasKeywordsFile = true;
+      else if (first === 'maildirfolder' && entry.type === 'file') folderOf(dir).hasMaildirfolderFile = true;
+      continue;
+    }
+    if (tail.length === 2 && (first === 'cur' || first === 'new')) {
+      if (entry.type === 'file' && !second!.startsWith('.')) folderOf(dir).messages.push({ sub: first, name: second! });
+      else if (entry.type !== 'dir' || !second!.startsWith('.')) ignoredEntries += 1;
+    }
+  }
+  return finish(folders, blocked, ignoredEntries);
+}
+
+function finish(folders: Map<string, MutableFolder>, blocked: Map<string, string>, ignoredEntries: number): TreeListing {
+  const out = new Map<string, FolderListing>();
+  for (const [dir, folder] of folders) {
+    // A mailbox root counts as a folder only when it is a maildir (cur/ or new/); a `.X` directory always does
+    // (Dovecot shows it), and its missing subdirectories are created.
+    const isMaildir = folder.subdirs.has('cur') || folder.subdirs.has('new');
+    if (!isMaildir && !(folder.isFolderDir && dir !== '' && path.posix.basename(dir).startsWith('.'))) continue;
+    if (blocked.has(dir)) continue;
+    out.set(dir, {
+      dir,
+      subdirs: folder.subdirs,
+      messages: folder.messages,
+      hasKeywordsFile: folder.hasKeywordsFile,
+      hasMaildirfolderFile: folder.hasMaildirfolderFile,
+    });
+  }
+  return { folders: out, blocked, ignoredEntries };
+}
+
+/** Lists a tree here (readdir) or over ssh (find). */
+export async function listMaildirTree(exec: ExecTarget, root: string, layout: TreeLayout, scope: ListScope = {}): Promise<TreeListingResult> {
+  return exec.ssh ? listRemote(exec, root, layout, scope) : listLocal(root, layout, scope);
+}
+
+async function listRemote(exec: ExecTarget, root: string, layout: TreeLayout, scope: ListScope): Promise<TreeListingResult> {
+  if (scope.folders) return listRemoteScoped(exec, root, layout, scope.folders, scope);
+  const entries: Pick<TreeEntry, 'type' | 'path'>[] = [];
+  const result = await findEntries(exec, root, entries, '', {
+    // root/.F/cur/msg is depth 3; a cPanel mailbox adds DOMAIN/LOCAL.
+    maxDepth: layout === 'cpanel-mail' ? 5 : 3,
+    ...(scope.signal ? { signal: scope.signal } : {}),
+  });
+  if (!result.exists) return { exists: false, folders: new Map(), blocked: new Map(), ignoredEntries: 0, mailboxRoots: [], errors: [] };
+  const mailboxRoots = layout === 'cpanel-mail' ? ['', ...findMailboxDirs(entries.filter((e) => e.path.split('/').length <= 3) as TreeEntry[])] : [''];
+  const listing = classifyTreeEntries(entries, mailboxRoots, scope);
+  return { ...listing, exists: true, mailboxRoots, errors: result.errors ? result.errors.split('\n').slice(0, 20) : [] };
+}
+
+/**
+ * A few folders over ssh (watch mode): the directories down to the folders (to see links on the way), then each
+ * folder's own files. Two short finds instead of a listing of every folder of the tree.
+ */
+async function listRemoteScoped(exec: ExecTarget, root: string, layout: TreeLayout, folders: ReadonlySet<string>, scope: ListScope): Promise<TreeListingResult> {
+  const entries: Pick<TreeEntry, 'type' | 'path'>[] = [];
+  const depth = Math.max(1, ...[...folders].map((dir) => (dir === '' ? 1 : dir.split('/').length + 1)));
+  const signal = scope.signal ? { signal: scope.signal } : {};
+  const top = await findEntries(exec, root, entries, '', { maxDepth: depth, dirsAndLinksOnly: true, ...signal });
+  if (!top.exists) return { exists: false, folders: new Map(), blocked: new Map(), ignoredEntries: 0, mailboxRoots: [], errors: [] };
+  const types = new Map(entries.map((e) => [e.path, e.type]));
+  const errors: string[] = top.errors ? [top.errors] : [];
+  for (const dir of folders) {
+    // Only descend into a folder that is a real directory all the way down (find would not follow a link anyway).
+    const parts = dir === '' ? [] : dir.split('/');
+    if (!parts.every((_, i) => types.get(parts.slice(0, i + 1).join('/')) === 'dir')) continue;
+    const listed = await findEntries(exec, dir === '' ? root : path.posix.join(root, dir), entries, dir, { maxDepth: 2, ...signal });
+    if (listed.errors) errors.push(listed.errors);
+  }
+  const mailboxRoots = [''];
+  if (layout === 'cpanel-mail') {
+    for (const dir of folders) {
+      const parts = dir.split('/');
+      if (parts.length >= 2 && !parts[0]!.startsWith('.')) mailboxRoots.push(`${parts[0]}/${parts[1]}`);
+    }
+  }
+  const listing = classifyTreeEntries(entries, [...new Set(mailboxRoots)], scope);
+  return { ...listing, exists: true, mailboxRoots: [...new Set(mailboxRoots)], errors };
+}
+
+async function findEntries(
+  exec: ExecTarget,
+  dir: string,
+  into: Pick<TreeEntry, 'type' | 'path'>[],
+  prefix: string,
+  options: Parameters<typeof listTree>[3],
+): Promise<{ exists: boolean; errors: string }> {
+  try {
+    return await listTree(exec, dir, (e) => into.push({ type: e.type, path: prefix === '' ? e.path : `${prefix}/${e.path}` }), options);
+  } catch (err) {
+    if (err instanceof ListTreeError) {
+      throw new MailshiftError('MAILSHIFT_SSH_FAILED', err.message, {
+        retry: 'later',
+        hint: 'check the host, port and key (--ssh-key), and that the server is reachable',
+        cause: err,
+      });
+    }
+    throw err;
+  }
+}
+
+async function listLocal(root: string, layout: TreeLayout, scope: ListScope): Promise<TreeListingResult> {
+  const errors: string[] = [];
+  const top = await readdirTyped(root, errors);
+  if (top === undefined) return { exists: false, folders: new Map(), blocked: new Map(), ignoredEntries: 0, mailboxRoots: [], errors: [] };
+  // Collected as (type, path) entries and classified by the same code as the remote listing: one set of rules.
+  const entries: Pick<TreeEntry, 'type' | 'path'>[] = [];
+  const mailboxRoots = [''];
+  const scanMailbox = async (rel: string, dirents: Dirent[]): Promise<void> => {
+    const prefix = rel === '' ? '' : `${rel}/`;
+    const folderDirs: string[] = [];
+    for (const d of dirents) {
+      const type = direntType(d);
+      entries.push({ type, path: `${prefix}${d.name}` });
+      if (type === 'dir' && d.name.startsWith('.') && d.name !== '.' && d.name !== '..') folderDirs.push(d.name);
+    }
+    const scan = async (folderRel: string, folderDirents: Dirent[] | undefined) => {
+      if (scope.folders && !scope.folders.has(folderRel)) return;
+      for (const sub of ['cur', 'new'] as const) {
+        const subDirent = folderDirents?.find((d) => d.name === sub);
+        if (!subDirent || !subDirent.isDirectory()) continue;
+        throwIfAborted(scope.signal);
+        const names = await readdirTyped(path.join(root, folderRel, sub), errors);
+        const subPrefix = folderRel === '' ? `${sub}/` : `${folderRel}/${sub}/`;
+        for (const d of names ?? []) entries.push({ type: direntType(d), path: `${subPrefix}${d.name}` });
+      }
+    };
+    await scan(rel, dirents);
+    for (const name of folderDirs) {
+      const folderRel = `${prefix}${name}`;
+      if (scope.folders && !scope.folders.has(folderRel)) {
+        continue;
+      }
+      const inner = await readdirTyped(path.join(root, folderRel), errors);
+      for (const d of inner ?? []) entries.push({ type: direntType(d), path: `${folderRel}/${d.name}` });
+      await scan(folderRel, inner);
+    }
+  };
+  if (layout === 'cpanel-mail') {
+    // DOMAIN/LOCAL mailboxes: read two levels of real directories (never through links).
+    const shallow: Pick<TreeEntry, 'type' | 'path'>[] = [];
+    for (const d of top) {
+      if (!d.isDirectory() || !isDomainDirName(d.name)) continue;
+      shallow.push({ type: 'dir', path: d.name });
+      for (const l of (await readdirTyped(path.join(root, d.name), errors)) ?? []) {
+        shallow.push({ type: direntType(l), path: `${d.name}/${l.name}` });
+        if (l.isDirectory()) {
+          const cur = ((await readdirTyped(path.join(root, d.name, l.name), errors)) ?? []).find((x) => x.name === 'cur');
+          if (cur) shallow.push({ type: direntType(cur), path: `${d.name}/${l.name}/cur` });
+        }
+      }
+    }
+    mailboxRoots.push(...findMailboxDirs(shallow as TreeEntry[]));
+  }
+  await scanMailbox('', top);
+  for (const mailboxRoot of mailboxRoots.slice(1)) {
+    entries.push({ type: 'dir', path: mailboxRoot });
+    await scanMailbox(mailboxRoot, (await readdirTyped(path.join(root, mailboxRoot), errors)) ?? []);
+  }
+  const listing = classifyTreeEntries(entries, mailboxRoots, scope);
+  return { ...listing, exists: true, mailboxRoots, errors };
+}
+
+function direntType(d: Dirent): TreeEntryType {
+  if (d.isFile()) return 'file';
+  if (d.isDirectory()) return 'dir';
+  if (d.isSymbolicLink()) return 'symlink';
+  return 'other';
+}
+
+/** readdir with types; undefined when the directory does not exist, an error line when it cannot be read. */
+async function readdirTyped(dir: string, errors: string[]): Promise<Dirent[] | undefined> {
+  try {
+    return await readdir(dir, { withFileTypes: true });
+  } catch (err) {
+    const code = systemErrorCode(err);
+    if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
+    if (code === 'EACCES' || code === 'EPERM') {
+      errors.push(`${dir}: ${code}`);
+      return undefined;
+    }
+    throw new MailshiftError('MAILSHIFT_LIST_FAILED', `cannot read ${dir}: ${code ?? String(err)}`, { exitCode: ExitCode.failed, cause: err });
+  }
+}

@@ -1,0 +1,242 @@
+import { describe, expect, it } from 'vitest';
+import { KeywordAllocator } from '../../converters/maildir/keywords.js';
+import {
+  decideDuplicates,
+  describeFlags,
+  diffSourceListings,
+  indexByBase,
+  matchByMessageId,
+  messagePath,
+  planResync,
+  translateInfo,
+  type FolderListing,
+  type MessageFile,
+  type TreeListing,
+} from '../../src/engine/resync-plan.js';
+
+function folder(dir: string, messages: MessageFile[], extra: Partial<FolderListing> = {}): FolderListing {
+  return { dir, subdirs: new Set(['cur', 'new', 'tmp']), messages, hasKeywordsFile: false, hasMaildirfolderFile: dir !== '', ...extra };
+}
+
+function tree(...folders: FolderListing[]): TreeListing {
+  return { folders: new Map(folders.map((f) => [f.dir, f])), blocked: new Map(), ignoredEntries: 0 };
+}
+
+const cur = (name: string): MessageFile => ({ sub: 'cur', name });
+const nw = (name: string): MessageFile => ({ sub: 'new', name });
+
+describe('planResync', () => {
+  it('never copies a message twice when only its flags changed on the source', () => {
+    const plan = planResync({
+      source: tree(folder('', [cur('1.M1.h,S=10:2,RS')])),
+      target: tree(folder('', [cur('1.M1.h,S=10:2,S')])),
+      flags: 'target',
+    });
+    const inbox = plan.folders[0]!;
+    expect(inbox.copies).toEqual([]);
+    expect(inbox.alreadyPresent).toBe(1);
+    expect(inbox.flagDifferences).toEqual([{ base: '1.M1.h,S=10', sourceName: '1.M1.h,S=10:2,RS', targetName: '1.M1.h,S=10:2,S' }]);
+    expect(inbox.renames).toEqual([]);
+  });
+
+  it('recognises a message the source moved from new/ to cur/ as already present', () => {
+    const plan = planResync({ source: tree(folder('', [cur('2.M1.h:2,S')])), target: tree(folder('', [nw('2.M1.h')])), flags: 'target' });
+    expect(plan.folders[0]!.copies).toEqual([]);
+    expect(plan.folders[0]!.alreadyPresent).toBe(1);
+  });
+
+  it('copies only base names the target lacks in both new/ and cur/, keeping the sub-directory', () => {
+    const plan = planResync({
+      source: tree(folder('', [nw('3.a'), cur('4.b:2,S'), cur('5.c:2,')])),
+      target: tree(folder('', [cur('5.c:2,'), nw('9.target-only')])),
+      flags: 'target',
+    });
+    const inbox = plan.folders[0]!;
+    expect(inbox.copies).toEqual([
+      { sub: 'new', name: '3.a', targetName: '3.a' },
+      { sub: 'cur', name: '4.b:2,S', targetName: '4.b:2,S' },
+    ]);
+    expect(inbox.targetOnly).toEqual([nw('9.target-only')]);
+  });
+
+  it('plans a folder that exists only on the source as new, and never plans target-only folders', () => {
+    const plan = planResync({
+      source: tree(folder('', []), folder('.Work', [cur('1.x:2,S')])),
+      target: tree(folder(''), folder('.OnlyThere', [cur('2.y:2,S')])),
+      flags: 'target',
+    });
+    expect(plan.folders.map((f) => [f.dir, f.isNew])).toEqual([
+      ['', false],
+      ['.Work', true],
+    ]);
+  });
+
+  it('refuses to plan a folder whose target directory is blocked (a symlink), and folders under a blocked mailbox', () => {
+    const target: TreeListing = { folders: new Map(), blocked: new Map([['.Evil', 'a symlink (not followed)'], ['example.com/info', 'symlink']]), ignoredEntries: 0 };
+    const plan = planResync({ source: tree(folder('.Evil', [cur('1.x:2,S')]), folder('example.com/info/.Sent', [cur('2.x:2,S')])), target, flags: 'target' });
+    expect(plan.folders).toEqual([]);
+    expect(plan.skippedFolders.map((s) => s.dir)).toEqual(['.Evil', 'example.com/info/.Sent']);
+  });
+
+  it('lists missing subdirectories of an existing target folder', () => {
+    const plan = planResync({ source: tree(folder('.A', [])), target: tree(folder('.A', [], { subdirs: new Set(['cur']) })), flags: 'target' });
+    expect(plan.folders[0]!.missingSubdirs).toEqual(['new', 'tmp']);
+  });
+
+  it('with --flags=source renames the target file to the source flags, moving it to cur/ when it gains flags', () => {
+    const plan = planResync({
+      source: tree(folder('', [cur('1.a:2,FS'), cur('2.b:2,S'), nw('3.c')])),
+      target: tree(folder('', [cur('1.a:2,S'), nw('2.b'), cur('3.c:2,S')])),
+      flags: 'source',
+    });
+    expect(plan.folders[0]!.renames).toEqual([
+      { from: cur('1.a:2,S'), to: cur('1.a:2,FS') },
+      { from: nw('2.b'), to: cur('2.b:2,S') },
+      { from: cur('3.c:2,S'), to: cur('3.c:2,') },
+    ]);
+  });
+
+  it('with --flags=merge takes the union and keeps the target\'s non-standard fields', () => {
+    const plan = planResync({ source: tree(folder('', [cur('1.a:2,F')])), target: tree(folder('', [cur('1.a:2,S,XYZ')])), flags: 'merge' });
+    expect(plan.folders[0]!.renames).toEqual([{ from: cur('1.a:2,S,XYZ'), to: cur('1.a:2,FS,XYZ') }]);
+  });
+
+  it('does not count the same keywords under different letters as a flag difference', () => {
+    const plan = planResync({
+      source: tree(folder('', [cur('1.a:2,Sa')])),
+      target: tree(folder('', [cur('1.a:2,Sc')])),
+      flags: 'source',
+      keywords: { source: new Map([['', new Map([[0, 'Work']])]]), target: new Map([['', new Map([[2, 'Work']])]]) },
+    });
+    expect(plan.folders[0]!.flagDifferences).toEqual([]);
+    expect(plan.folders[0]!.renames).toEqual([]);
+  });
+
+  it('translates keyword letters of copied messages to the target folder\'s table, allocating free letters', () => {
+    const plan = planResync({
+      source: tree(folder('', [cur('1.a:2,Sab')])),
+      target: tree(folder('', [])),
+      flags: 'target',
+      keywords: { source: new Map([['', new Map([[0, '$Junk'], [1, 'Work']])]]), target: new Map([['', new Map([[0, 'Work']])]]) },
+    });
+    const inbox = plan.folders[0]!;
+    expect(inbox.copies).toEqual([{ sub: 'cur', name: '1.a:2,Sab', targetName: '1.a:2,Sab' }]);
+    expect([...(inbox.keywordUpdate ?? new Map())]).toEqual([
+      [0, 'Work'],
+      [1, '$Junk'],
+    ]);
+  });
+
+  it('renames a copy whose keyword letter means another keyword on the target', () => {
+    const plan = planResync({
+      source: tree(folder('', [cur('1.a:2,Sb')])),
+      target: tree(folder('', [])),
+      flags: 'target',
+      keywords: { source: new Map([['', new Map([[1, 'Work']])]]), target: new Map([['', new Map([[1, 'Private'], [3, 'Work']])]]) },
+    });
+    expect(plan.folders[0]!.copies).toEqual([{ sub: 'cur', name: '1.a:2,Sb', targetName: '1.a:2,Sd' }]);
+    expect(plan.folders[0]!.keywordUpdate).toBeUndefined();
+  });
+
+  it('keeps a base name that appears twice on the source once, preferring cur/', () => {
+    const indexed = indexByBase([nw('1.a'), cur('1.a:2,S')]);
+    expect(indexed.duplicateBases).toBe(1);
+    expect(indexed.byBase.get('1.a')).toEqual(cur('1.a:2,S'));
+    const plan = planResync({ source: tree(folder('', [nw('1.a'), cur('1.a:2,S')])), target: tree(folder('', [])), flags: 'target' });
+    expect(plan.folders[0]!.copies).toHaveLength(1);
+    expect(plan.folders[0]!.sourceDuplicateBases).toBe(1);
+  });
+
+  it('plans only the folders asked for (watch mode)', () => {
+    const plan = planResync({ source: tree(folder('', [nw('1')]), folder('.A', [nw('2')])), target: tree(folder(''), folder('.A')), flags: 'target', onlyFolders: new Set(['.A']) });
+    expect(plan.folders.map((f) => f.dir)).toEqual(['.A']);
+  });
+
+  it('plans 100,000 messages (1% new, 5% with changed flags) by base name', () => {
+    const messages: MessageFile[] = [];
+    const target: MessageFile[] = [];
+    for (let i = 0; i < 100_000; i++) {
+      messages.push(cur(`${1_600_000_000 + i}.M${i}P1.host,S=1000:2,${i % 20 === 0 ? 'RS' : 'S'}`));
+      if (i % 100 !== 0) target.push(cur(`${1_600_000_000 + i}.M${i}P1.host,S=1000:2,S`));
+    }
+    const plan = planResync({ source: tree(folder('', messages)), target: tree(folder('', target)), flags: 'target' });
+    expect(plan.folders[0]!.copies).toHaveLength(1000);
+    expect(plan.folders[0]!.alreadyPresent).toBe(99_000);
+    expect(plan.folders[0]!.flagDifferences).toHaveLength(4000);
+  });
+});
+
+describe('describeFlags and translateInfo', () => {
+  it('describes flags by letter and keyword name, independent of letter order', () => {
+    expect(describeFlags('SRa', new Map([[0, 'Work']]))).toBe(describeFlags('RSb', new Map([[1, 'Work']])));
+    expect(describeFlags('S', new Map())).not.toBe(describeFlags('RS', new Map()));
+    expect(describeFlags(undefined, new Map())).toBe(describeFlags('', new Map()));
+  });
+
+  it('drops a keyword that fits no free letter, and reports it', () => {
+    const full = new Map(Array.from({ length: 26 }, (_, i) => [i, `k${i}`] as [number, string]));
+    const dropped = new Set<string>();
+    const out = translateInfo('Sa', new Map([[0, 'Brand-new']]), full, new KeywordAllocator(full), dropped);
+    expect(out).toBe('S');
+    expect([...dropped]).toEqual(['Brand-new']);
+  });
+
+  it('keeps a letter the source does not name when the target does not name it either', () => {
+    const dropped = new Set<string>();
+    expect(translateInfo('Sc', new Map(), new Map(), new KeywordAllocator(new Map()), dropped)).toBe('Sc');
+    expect(translateInfo('Sc', new Map(), new Map([[2, 'Other']]), new KeywordAllocator(new Map([[2, 'Other']])), dropped)).toBe('S');
+  });
+});
+
+describe('duplicates', () => {
+  it('treats a candidate as a duplicate only with the same Message-ID and the same content key', () => {
+    const candidates = [
+      { id: 'new/a', messageId: '<x@y>', contentKey: 'k1' },
+      { id: 'new/b', messageId: '<x@y>', contentKey: 'other' },
+      { id: 'new/c' },
+    ];
+    const targets = [{ id: 'new/t', messageId: '<x@y>', contentKey: 'k1' }];
+    expect([...decideDuplicates(candidates, targets)]).toEqual(['new/a']);
+  });
+
+  it('lets one target message stand for one source copy only', () => {
+    const candidates = [
+      { id: 'a', messageId: '<x>', contentKey: 'k' },
+      { id: 'b', messageId: '<x>', contentKey: 'k' },
+    ];
+    expect(decideDuplicates(candidates, [{ id: 't', messageId: '<x>', contentKey: 'k' }]).size).toBe(1);
+  });
+
+  it('never dedupes messages without a Message-ID', () => {
+    expect(decideDuplicates([{ id: 'a', contentKey: 'k' }], [{ id: 't', contentKey: 'k' }]).size).toBe(0);
+  });
+
+  it('asks for the content of Message-ID matches only', () => {
+    const matched = matchByMessageId(
+      [{ id: 'a', messageId: '<1>' }, { id: 'b', messageId: '<2>' }, { id: 'c' }],
+      [{ id: 't1', messageId: '<1>' }, { id: 't3', messageId: '<3>' }],
+    );
+    expect([...matched.candidates]).toEqual(['a']);
+    expect([...matched.targets]).toEqual(['t1']);
+  });
+});
+
+describe('diffSourceListings', () => {
+  it('counts new, renamed and vanished base names', () => {
+    const before = tree(folder('', [nw('1'), cur('2:2,S'), cur('3:2,S')]));
+    const after = tree(folder('', [cur('1:2,S'), cur('2:2,S'), nw('4')]), folder('.New', [nw('5')]));
+    expect(diffSourceListings(before, after)).toEqual({ added: 2, renamed: 1, removed: 1 });
+  });
+
+  it('reports no change for identical listings', () => {
+    const listing = tree(folder('', [nw('1'), cur('2:2,S')]));
+    expect(diffSourceListings(listing, listing)).toEqual({ added: 0, renamed: 0, removed: 0 });
+  });
+});
+
+describe('messagePath', () => {
+  it('joins folder, sub-directory and name', () => {
+    expect(messagePath('', cur('1:2,S'))).toBe('cur/1:2,S');
+    expect(messagePath('example.com/info/.Sent', nw('1'))).toBe('example.com/info/.Sent/new/1');
+  });
+});
