@@ -45,8 +45,11 @@ export function buildMaildirRules(options: { excludeDirs?: readonly string[]; ex
     // Every message file is copied, whatever its name looks like.
     { action: 'include', pattern: 'cur/*' },
     { action: 'include', pattern: 'new/*' },
-    // Deliveries in progress: the directory is copied (Dovecot needs it), its contents are not.
-    { action: 'exclude', pattern: 'tmp/*' },
+    // Deliveries in progress: the directory is copied (Dovecot needs it), its contents are not. Anchored to the
+    // maildir's own tmp/ and its folders' (Maildir++ folders are one level deep), so a directory that merely
+    // happens to be called "tmp" deeper down (a mailbox named tmp, a hostile name containing "/tmp/") is copied.
+    { action: 'exclude', pattern: '/tmp/*' },
+    { action: 'exclude', pattern: '/.*/tmp/*' },
     { action: 'exclude', pattern: 'dovecot.index*' },
     { action: 'exclude', pattern: 'dovecot.list.index*' },
     { action: 'exclude', pattern: 'dovecot-quota' },

@@ -9,7 +9,7 @@ describe('buildMaildirRules', () => {
     const rules = buildMaildirRules();
     const patterns = rules.map((r) => `${r.action === 'include' ? '+' : '-'} ${r.pattern}`);
     expect(patterns.slice(0, 2)).toEqual(['+ cur/*', '+ new/*']);
-    expect(patterns).toEqual(expect.arrayContaining(['- tmp/*', '- dovecot.index*', '- dovecot.list.index*']));
+    expect(patterns).toEqual(expect.arrayContaining(['- /tmp/*', '- /.*/tmp/*', '- dovecot.index*', '- dovecot.list.index*']));
     for (const kept of ['dovecot-uidlist', 'dovecot-keywords', 'subscriptions', 'maildirsize']) {
       expect(patterns.some((p) => p.startsWith('-') && p.endsWith(kept))).toBe(false);
     }
