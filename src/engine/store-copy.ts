@@ -9,7 +9,7 @@ import { crlfToLf } from '../../converters/mbox/framer.js';
 import { describeError, InterruptedError, isMailshiftError, MailshiftError, throwIfAborted } from '../core/errors.js';
 import { ExitCode } from '../core/exit-codes.js';
 import type { Logger } from '../core/logger.js';
-import type { MailboxPath, MessageRef } from '../core/types.js';
+import type { IncomingMessage, MailboxPath, MessageRef } from '../core/types.js';
 import type { ListedMessage, Mailbox, MailStore } from '../stores/store.js';
 import { buildContentHash, buildIdentity, findHeaderEnd, identityHeaderFields, type MessageIdentity } from './identity.js';
 import { folderStateKey, SyncStateFile } from './state.js';
@@ -119,8 +119,8 @@ export async function runStoreCopy(source: StoreDescription, target: StoreDescri
   };
   const progress = { messages: 0, bytes: 0 };
   try {
-    const sourceFolders = await collect(source.store.listMailboxes(signal));
-    const targetFolders = await listTargetFolders(target.store, signal);
+    const sourceFolders = await withRetries(options, signal, 'listing the source folders', () => collect(source.store.listMailboxes(signal)));
+    const targetFolders = await withRetries(options, signal, 'listing the target folders', () => listTargetFolders(target.store, signal));
     const selected = options.onlyFolders ? sourceFolders.filter((folder) => options.onlyFolders!.includes(folder.path)) : sourceFolders;
     report.mapping.push(
       ...planFolderMapping(selected as FolderEntry[], targetFolders as FolderEntry[], {
@@ -249,6 +249,21 @@ async function copyFolderWithRetries(context: FolderContext, folder: FolderCopyR
   }
 }
 
+/** Runs a whole-store step (the folder listings) again after transient failures, with the same back-off. */
+async function withRetries<T>(options: StoreCopyOptions, signal: AbortSignal, what: string, step: () => Promise<T>): Promise<T> {
+  const retries = options.retries ?? 6;
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      return await step();
+    } catch (err) {
+      if (!isMailshiftError(err) || err.retry !== 'later' || signal.aborted || attempt > retries) throw err;
+      const delayMs = decideBackoffMs(attempt, options.retryBaseMs ?? 2_000, options.retryMaxMs ?? 300_000, retryAfterMs(err));
+      options.logger.warn(`${what}: ${err.message}; retrying in ${(delayMs / 1000).toFixed(1)} s (${attempt}/${retries})`);
+      await sleep(delayMs, signal);
+    }
+  }
+}
+
 /** Full-jitter exponential back-off, never shorter than a delay the server asked for. */
 export function decideBackoffMs(attempt: number, baseMs: number, maxMs: number, serverAskedMs?: number, random: () => number = Math.random): number {
   const ceiling = Math.min(maxMs, baseMs * 2 ** Math.max(0, attempt - 1));
@@ -260,6 +275,9 @@ function retryAfterMs(err: unknown): number | undefined {
   const value = (err as { retryAfterMs?: unknown }).retryAfterMs;
   return typeof value === 'number' ? value : undefined;
 }
+
+/** Source message ids each folder report has copied in this run, across attempts. */
+const copiedByUs = new WeakMap<FolderCopyReport, Set<string>>();
 
 interface Candidate {
   readonly ref: ListedMessage;
@@ -274,6 +292,14 @@ interface TargetEntry {
 
 async function copyFolderOnce(context: FolderContext, folder: FolderCopyReport): Promise<void> {
   const { source, target, options, signal, state } = context;
+  // Counts describe the last attempt; `copied` adds up over attempts, and what an earlier attempt copied is not
+  // counted again as "already there".
+  folder.examined = 0;
+  folder.alreadyPresent = 0;
+  folder.skipped = [];
+  folder.vanished = 0;
+  const copiedEarlier = copiedByUs.get(folder) ?? new Set<string>();
+  copiedByUs.set(folder, copiedEarlier);
   const { logger } = options;
   const stateKey = folderStateKey(folder.source, folder.target);
   const sourceBox = await source.store.openMailbox(folder.source, 'read');
@@ -329,7 +355,7 @@ async function copyFolderOnce(context: FolderContext, folder: FolderCopyReport):
       candidate.identity = buildIdentity(ref.headers ?? (await readHead(sourceBox, ref, signal)));
       const match = await takeMatch(context, targetIndex, candidate, sourceBox, targetBox);
       if (match) {
-        folder.alreadyPresent += 1;
+        if (!copiedEarlier.has(ref.id)) folder.alreadyPresent += 1;
         watermark.markDone(ref);
       } else {
         toCopy.push(candidate);
@@ -352,7 +378,7 @@ async function copyFolderOnce(context: FolderContext, folder: FolderCopyReport):
         seen.add(ref);
         const body = context.lineEndings === 'lf' ? crlfToLf(content) : content;
         try {
-          await targetBox.append({ content: body, flags: ref.flags, keywords: ref.keywords, ...(ref.internalDate ? { internalDate: ref.internalDate } : {}) }, signal);
+          await appendRefusalsRetried(context, folder, targetBox, { content: body, flags: ref.flags, keywords: ref.keywords, ...(ref.internalDate ? { internalDate: ref.internalDate } : {}) });
         } catch (err) {
           if (!isMailshiftError(err) || err.scope !== 'message') throw err;
           folder.skipped.push({ id: ref.id, ...(ref.uid !== undefined ? { uid: ref.uid } : {}), reason: err.message });
@@ -361,6 +387,7 @@ async function copyFolderOnce(context: FolderContext, folder: FolderCopyReport):
         }
         folder.copied += 1;
         folder.copiedBytes += body.length;
+        copiedEarlier.add(ref.id);
         watermark.markDone(ref);
         context.onCopied(body.length);
         if (Date.now() - lastSave > 2_000) {
@@ -383,6 +410,29 @@ async function copyFolderOnce(context: FolderContext, folder: FolderCopyReport):
   } finally {
     if (targetBox) await targetBox[Symbol.asyncDispose]();
     await sourceBox[Symbol.asyncDispose]();
+  }
+}
+
+/**
+ * APPEND, sent again after a back-off while the server refuses it with a transient NO ([UNAVAILABLE], [THROTTLED]):
+ * a refused command stored nothing, so this cannot duplicate, and the folder need not be listed again. An error
+ * with an unknown outcome (the connection broke) is thrown instead: the caller re-lists the target first.
+ */
+async function appendRefusalsRetried(context: FolderContext, folder: FolderCopyReport, box: Mailbox, message: IncomingMessage): Promise<void> {
+  const { options, signal } = context;
+  const retries = options.retries ?? 6;
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      await box.append(message, signal);
+      return;
+    } catch (err) {
+      const isRefused = (err as { isRefused?: unknown }).isRefused === true;
+      if (!isMailshiftError(err) || err.retry !== 'later' || !isRefused || attempt > retries || signal.aborted) throw err;
+      folder.retries += 1;
+      const delayMs = decideBackoffMs(attempt, options.retryBaseMs ?? 2_000, options.retryMaxMs ?? 300_000, retryAfterMs(err));
+      options.logger.warn(`${folder.source}: ${err.message}; sending it again in ${(delayMs / 1000).toFixed(1)} s (${attempt}/${retries})`);
+      await sleep(delayMs, signal);
+    }
   }
 }
 

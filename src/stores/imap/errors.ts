@@ -22,6 +22,11 @@ export type ImapFailureKind =
 export interface ImapFailure {
   readonly kind: ImapFailureKind;
   readonly isTransient: boolean;
+  /**
+   * The server answered the command with a tagged NO or BAD: it certainly did not take effect, and the connection is
+   * fine. False when the outcome is unknown (the connection broke before an answer).
+   */
+  readonly isRefused: boolean;
   /** The server's own words (or the socket error), for logs and reports. */
   readonly text: string;
   /** A delay the server asked for (Exchange's "Suggested Backoff Time"). */
@@ -41,32 +46,33 @@ export function classifyImapError(err: unknown): ImapFailure {
   const text = fields.responseText || fields.message || String(err);
   const code = fields.code ?? '';
   const responseCode = (fields.serverResponseCode ?? bracketCode(text) ?? '').toUpperCase();
+  const isRefused = fields.responseStatus === 'NO' || fields.responseStatus === 'BAD';
 
   if (fields.authenticationFailed || ['AUTHENTICATIONFAILED', 'AUTHORIZATIONFAILED', 'EXPIRED', 'PRIVACYREQUIRED'].includes(responseCode)) {
-    return { kind: 'auth', isTransient: false, text };
+    return { kind: 'auth', isTransient: false, isRefused, text };
   }
-  if (fields.tlsFailed || tlsCodes.test(code)) return { kind: 'tls', isTransient: false, text };
+  if (fields.tlsFailed || tlsCodes.test(code)) return { kind: 'tls', isTransient: false, isRefused, text };
   if (code === 'ETHROTTLE' || responseCode === 'THROTTLED' || /request is throttled|too many (simultaneous )?(connections|requests)/i.test(text)) {
     const hinted = fields.throttleReset ?? suggestedBackoffMs(text);
-    return { kind: 'throttled', isTransient: true, text, ...(hinted !== undefined ? { retryAfterMs: hinted } : {}) };
+    return { kind: 'throttled', isTransient: true, isRefused, text, ...(hinted !== undefined ? { retryAfterMs: hinted } : {}) };
   }
   if (responseCode === 'OVERQUOTA') {
     // Gmail also says OVERQUOTA for its daily bandwidth budget, in a BYE: that passes, a full mailbox does not.
-    return /bandwidth|command/i.test(text) ? { kind: 'throttled', isTransient: true, text } : { kind: 'overquota', isTransient: false, text };
+    return /bandwidth|command/i.test(text) ? { kind: 'throttled', isTransient: true, isRefused, text } : { kind: 'overquota', isTransient: false, isRefused, text };
   }
-  if (['UNAVAILABLE', 'INUSE', 'LIMIT'].includes(responseCode)) return { kind: 'unavailable', isTransient: true, text };
-  if (responseCode === 'TRYCREATE') return { kind: 'trycreate', isTransient: false, text };
-  if (responseCode === 'NONEXISTENT') return { kind: 'nonexistent', isTransient: false, text };
+  if (['UNAVAILABLE', 'INUSE', 'LIMIT'].includes(responseCode)) return { kind: 'unavailable', isTransient: true, isRefused, text };
+  if (responseCode === 'TRYCREATE') return { kind: 'trycreate', isTransient: false, isRefused, text };
+  if (responseCode === 'NONEXISTENT') return { kind: 'nonexistent', isTransient: false, isRefused, text };
   if (responseCode === 'APPENDLIMIT' || responseCode === 'TOOBIG' || /maximum size|too (big|large)|exceeds? .*size/i.test(text)) {
-    return { kind: 'too-big', isTransient: false, text };
+    return { kind: 'too-big', isTransient: false, isRefused, text };
   }
   if (['SERVERBUG', 'CORRUPTION', 'CANNOT', 'PARSE'].includes(responseCode) || code === 'InvalidMessageContent') {
-    return { kind: 'message', isTransient: false, text };
+    return { kind: 'message', isTransient: false, isRefused, text };
   }
   if (connectionCodes.has(code) || /^\* BYE|connection (closed|reset|lost)|socket (hang up|closed)|server unavailable/i.test(text)) {
-    return { kind: 'connection', isTransient: true, text };
+    return { kind: 'connection', isTransient: true, isRefused, text };
   }
-  return { kind: 'other', isTransient: false, text };
+  return { kind: 'other', isTransient: false, isRefused, text };
 }
 
 interface ErrorFields {
@@ -87,13 +93,28 @@ function readFields(err: unknown): ErrorFields {
   return {
     message: str('message'),
     code: str('code'),
-    serverResponseCode: str('serverResponseCode'),
+    serverResponseCode: str('serverResponseCode') ?? responseCodeOf(record.response),
     responseStatus: str('responseStatus'),
     responseText: str('responseText'),
     authenticationFailed: record.authenticationFailed === true,
     tlsFailed: record.tlsFailed === true,
     throttleReset: typeof record.throttleReset === 'number' ? record.throttleReset : undefined,
   };
+}
+
+/**
+ * Not every imapflow command copies the response code onto the error (a failed FETCH does not): read it from the
+ * parsed response ({ attributes: [{ section: [{ value: 'UNAVAILABLE' }] }, ...] }) or its text form.
+ */
+function responseCodeOf(response: unknown): string | undefined {
+  if (typeof response === 'string') return bracketCode(response);
+  if (typeof response !== 'object' || response === null) return undefined;
+  const attributes = (response as { attributes?: unknown }).attributes;
+  if (!Array.isArray(attributes)) return undefined;
+  const section = (attributes[0] as { section?: unknown } | undefined)?.section;
+  if (!Array.isArray(section)) return undefined;
+  const value = (section[0] as { value?: unknown } | undefined)?.value;
+  return typeof value === 'string' ? value : undefined;
 }
 
 function bracketCode(text: string): string | undefined {

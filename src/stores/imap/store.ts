@@ -40,10 +40,13 @@ export interface ImapStoreOptions extends ImapConnectOptions {
 export class ImapError extends MailshiftError {
   readonly failure: ImapFailure;
   readonly retryAfterMs: number | undefined;
+  /** The server refused the command (tagged NO/BAD): it had no effect, and sending it again later is safe. */
+  readonly isRefused: boolean;
   constructor(code: string, message: string, failure: ImapFailure, options: ConstructorParameters<typeof MailshiftError>[2]) {
     super(code, message, options);
     this.failure = failure;
     this.retryAfterMs = failure.retryAfterMs;
+    this.isRefused = failure.isRefused;
   }
 }
 
@@ -426,7 +429,9 @@ class ImapMailbox implements Mailbox {
   private fail(err: unknown, what: string, scope: 'message' | 'mailbox'): MailshiftError {
     const wrapped = this.store.wrap(err, `${what} in "${this.name}"`, scope);
     if (this.pooled) this.pooled.errors += 1;
-    if (wrapped.retry === 'later') this.releaseConnection(true);
+    // A refusal (NO [UNAVAILABLE]) leaves a working connection; anything else transient leaves one we cannot trust.
+    const isRefused = wrapped instanceof ImapError && wrapped.isRefused;
+    if (wrapped.retry === 'later' && !isRefused) this.releaseConnection(true);
     return wrapped;
   }
 

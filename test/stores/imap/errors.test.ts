@@ -22,6 +22,16 @@ describe('classifyImapError', () => {
     expect(classifyImapError(no('[LIMIT] Too many')).kind).toBe('unavailable');
   });
 
+  it('finds the response code in the parsed response when imapflow did not copy it onto the error (FETCH)', () => {
+    const fetchError = Object.assign(new Error('Command failed'), {
+      responseStatus: 'NO',
+      responseText: 'Server busy',
+      response: { tag: 'A5', command: 'NO', attributes: [{ type: 'SECTION', section: [{ type: 'ATOM', value: 'UNAVAILABLE' }] }, { type: 'TEXT', value: 'Server busy' }] },
+    });
+    expect(classifyImapError(fetchError)).toMatchObject({ kind: 'unavailable', isTransient: true });
+    expect(classifyImapError(Object.assign(new Error('x'), { response: 'A5 NO [INUSE] locked' })).kind).toBe('unavailable');
+  });
+
   it('treats throttling as transient and keeps the delay the server asked for', () => {
     expect(classifyImapError(no('[THROTTLED] slow down'))).toMatchObject({ kind: 'throttled', isTransient: true });
     expect(classifyImapError(Object.assign(new Error('x'), { responseStatus: 'BAD', responseText: 'Request is throttled. Suggested Backoff Time: 299961 milliseconds' }))).toMatchObject({ kind: 'throttled', retryAfterMs: 299961 });
