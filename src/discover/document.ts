@@ -17,7 +17,7 @@ import type { DiscoverWarning } from './warnings.js';
  *       quota: { limitBytes|null, source: etc-quota|maildirsize|none, etcQuotaBytes|null,
  *                maildirsize: { limitBytes, limitMessages, usedBytes, usedMessages, fileBytes }|null },
  *       password: set|locked|empty|missing|system, inPasswd, hasFilter, hasRoundcubeDb,
- *       folders: [ { name, onDisk, messages|null, sizeBytes, newestDelivery|null, tmpFiles, statted } ] } ],
+ *       folders: [ { name, onDisk, messages|null, sizeBytes, newestDelivery|null, tmpFiles|null (counted with --stat), statted } ] } ],
  *     forwarders: [ { address, destinations[], kind } ], catchAlls: [ { domain, action, kind } ],
  *     domainForwarders: [ { domain, target } ],
  *     filters: { accountFilters: [ { domain, rules } ], accountRuleStore, defaultMailboxFilter, mailboxFilters[] },
@@ -39,7 +39,7 @@ export interface FolderDoc {
   readonly messages: number | null;
   readonly sizeBytes: number;
   readonly newestDelivery: string | null;
-  readonly tmpFiles: number;
+  readonly tmpFiles: number | null;
   readonly statted: number;
 }
 

@@ -1,7 +1,7 @@
 import { decodeMutf7 } from '../../../converters/folders/mutf7.js';
 import { FolderNameError, maildirppToMailboxPath, validateFolderLevel } from '../../../converters/folders/maildirpp.js';
 import { throwIfAborted } from '../../core/errors.js';
-import { joinRel, type TreeEntry } from '../../fsops/walk.js';
+import { joinRel, type Refusal, type TreeEntry } from '../../fsops/walk.js';
 import { checkFileName, deliverySecondsFromName, maildirSizeFromName, parseMaildirsize } from './parse.js';
 import { classifyLink, reportLink, isModeUnreadable, noteRefusal, type ScanContext } from './scan-context.js';
 import type { FolderInventory, MailboxFormat, MaildirsizeInfo } from './types.js';
@@ -149,10 +149,12 @@ async function scanMaildirFolder(ctx: ScanContext, folderRel: string, name: stri
   return scanMaildirFolderParts(ctx, folderRel, name, onDisk, listed.entries);
 }
 
-/** Counts cur/ and new/ (and tmp/ files) of one maildir folder whose directory listing is `entries`. */
+/**
+ * Counts cur/ and new/ of one maildir folder whose directory listing is `entries`; tmp/ only with --stat (it is
+ * a third of all directories and rarely holds anything).
+ */
 async function scanMaildirFolderParts(ctx: ScanContext, folderRel: string, name: string, onDisk: string, entries: readonly TreeEntry[]): Promise<FolderInventory> {
-  const totals = { messages: 0, sizeBytes: 0, newestDeliveryMs: null as number | null, tmpFiles: 0, statted: 0 };
-  const jobs: Promise<void>[] = [];
+  const totals: PartTotals = { messages: 0, sizeBytes: 0, newestDeliveryMs: null, tmpFiles: ctx.statEveryMessage ? 0 : null, statted: 0 };
   for (const entry of entries) {
     if (entry.name !== 'cur' && entry.name !== 'new' && entry.name !== 'tmp') continue;
     const partRel = joinRel(folderRel, entry.name);
@@ -161,35 +163,41 @@ async function scanMaildirFolderParts(ctx: ScanContext, folderRel: string, name:
       continue;
     }
     if (entry.kind !== 'dir') continue;
-    jobs.push(countMaildirPart(ctx, partRel, entry.name === 'tmp', totals));
+    if (entry.name === 'tmp' && !ctx.statEveryMessage) continue;
+    await countMaildirPart(ctx, partRel, entry.name === 'tmp', totals);
   }
-  await Promise.all(jobs);
   return { name, onDisk, ...totals };
 }
 
-const statBatch = 256;
+interface PartTotals {
+  messages: number;
+  sizeBytes: number;
+  newestDeliveryMs: number | null;
+  tmpFiles: number | null;
+  statted: number;
+}
 
-async function countMaildirPart(
-  ctx: ScanContext,
-  partRel: string,
-  isTmp: boolean,
-  totals: { messages: number; sizeBytes: number; newestDeliveryMs: number | null; tmpFiles: number; statted: number },
-): Promise<void> {
+/**
+ * The hot loop: one synchronous listing, then names only. Links and refusals (rare) are handled after the loop,
+ * where awaiting is cheap.
+ */
+async function countMaildirPart(ctx: ScanContext, partRel: string, isTmp: boolean, totals: PartTotals): Promise<void> {
   throwIfAborted(ctx.signal);
-  const listed = await ctx.reader.listKnownDir(partRel);
+  await ctx.reader.yieldIfDue();
+  const listed = ctx.reader.listKnownDirSync(partRel);
   if (!listed.ok) {
-    await noteRefusal(ctx, listed, partRel.endsWith('tmp') ? 'tmp/' : 'message directory');
+    await noteRefusal(ctx, listed, isTmp ? 'tmp/' : 'message directory');
     return;
   }
-  const toStat: string[] = [];
+  const links: string[] = [];
+  const refusals: Refusal[] = [];
   for (const entry of listed.entries) {
     const fileName = entry.name;
     // Readers ignore dot files in new/ and cur/ (maildir-format.md §1).
     if (fileName.charCodeAt(0) === 46) continue;
     if (entry.kind !== 'file') {
-      if (entry.kind === 'symlink') {
-        await reportLink(ctx, joinRel(partRel, fileName));
-      } else if (entry.kind === 'other') {
+      if (entry.kind === 'symlink') links.push(fileName);
+      else if (entry.kind === 'other') {
         ctx.findings.add({ kind: 'special-file', path: joinRel(partRel, fileName), detail: 'a FIFO, socket or device among messages; not opened' });
       }
       continue;
@@ -200,7 +208,7 @@ async function countMaildirPart(
       continue;
     }
     if (isTmp) {
-      totals.tmpFiles += 1;
+      totals.tmpFiles = (totals.tmpFiles ?? 0) + 1;
       continue;
     }
     totals.messages += 1;
@@ -213,33 +221,24 @@ async function countMaildirPart(
     if (sizeBytes !== undefined && !ctx.statEveryMessage) {
       totals.sizeBytes += sizeBytes;
       if (sizeBytes === 0) ctx.findings.add({ kind: 'empty-message', path: joinRel(partRel, fileName), detail: 'zero-byte message file' });
-    } else toStat.push(fileName);
+    } else {
+      const refusal = statMessage(ctx, partRel, fileName, secs === undefined, totals);
+      if (refusal) refusals.push(refusal);
+    }
   }
-  for (let i = 0; i < toStat.length; i += statBatch) {
-    throwIfAborted(ctx.signal);
-    await Promise.all(toStat.slice(i, i + statBatch).map((fileName) => statMessage(ctx, partRel, fileName, totals)));
-  }
+  for (const fileName of links) await reportLink(ctx, joinRel(partRel, fileName));
+  for (const refusal of refusals) await noteRefusal(ctx, refusal, 'message file');
 }
 
 /** A message with no ",S=" in its name (or --stat): size, sparseness, readability and, lacking a name time, mtime. */
-async function statMessage(
-  ctx: ScanContext,
-  partRel: string,
-  fileName: string,
-  totals: { sizeBytes: number; newestDeliveryMs: number | null; statted: number },
-): Promise<void> {
+function statMessage(ctx: ScanContext, partRel: string, fileName: string, useMtime: boolean, totals: PartTotals): Refusal | undefined {
   const fileRel = joinRel(partRel, fileName);
-  const result = await ctx.reader.lstat(fileRel);
-  if (!result.ok) {
-    await noteRefusal(ctx, result, 'message file');
-    return;
-  }
+  const result = ctx.reader.lstatSync(fileRel);
+  if (!result.ok) return result;
   const { stats } = result;
   totals.statted += 1;
   totals.sizeBytes += stats.size;
-  if (deliverySecondsFromName(fileName) === undefined && (totals.newestDeliveryMs === null || stats.mtimeMs > totals.newestDeliveryMs)) {
-    totals.newestDeliveryMs = Math.floor(stats.mtimeMs);
-  }
+  if (useMtime && (totals.newestDeliveryMs === null || stats.mtimeMs > totals.newestDeliveryMs)) totals.newestDeliveryMs = Math.floor(stats.mtimeMs);
   if (stats.size === 0) ctx.findings.add({ kind: 'empty-message', path: fileRel, detail: 'zero-byte message file' });
   // st_blocks counts 512-byte units whatever the file system's block size.
   if (stats.size >= 1024 * 1024 && stats.blocks * 512 < stats.size / 2) {
@@ -248,6 +247,7 @@ async function statMessage(
   if (isModeUnreadable(stats.mode)) {
     ctx.findings.add({ kind: 'unreadable', path: fileRel, detail: `mode ${(stats.mode & 0o7777).toString(8)} lets nobody read it (Dovecot cannot serve it)` });
   }
+  return undefined;
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -391,7 +391,7 @@ async function scanMboxDir(ctx: ScanContext, rel: string, entries: readonly Tree
     const counted = await countMboxFile(ctx, rel, entry.name);
     if (!counted) continue;
     const name = depth === 0 ? decodeMboxName(ctx, entry.name) : `${prefix}${decodeMboxName(ctx, entry.name)}`;
-    folders.push({ name, onDisk: joinRel(prefix === '' ? '' : relTail(rel, depth), entry.name), messages: counted.messages, sizeBytes: counted.sizeBytes, newestDeliveryMs: counted.mtimeMs, tmpFiles: 0, statted: 0 });
+    folders.push({ name, onDisk: joinRel(prefix === '' ? '' : relTail(rel, depth), entry.name), messages: counted.messages, sizeBytes: counted.sizeBytes, newestDeliveryMs: counted.mtimeMs, tmpFiles: null, statted: 0 });
   }
   folders.sort(byFolderName);
   return { format: 'mbox', countMethod: 'mbox-from-lines', folders, maildirsize: null, otherDirs, mailboxLinks: 0 };
@@ -433,7 +433,7 @@ async function scanMdbox(ctx: ScanContext, rel: string, entries: readonly TreeEn
   // The storage is shared by all folders: the bytes are reported on INBOX, the others show 0.
   const inboxIndex = folders.findIndex((f) => f.name === 'INBOX');
   const sized = folders.map((f, i) => (i === (inboxIndex < 0 ? 0 : inboxIndex) ? { ...f, sizeBytes: storageBytes } : f));
-  if (sized.length === 0 && storageBytes > 0) sized.push({ name: 'INBOX', onDisk: 'storage', messages: null, sizeBytes: storageBytes, newestDeliveryMs: null, tmpFiles: 0, statted: 0 });
+  if (sized.length === 0 && storageBytes > 0) sized.push({ name: 'INBOX', onDisk: 'storage', messages: null, sizeBytes: storageBytes, newestDeliveryMs: null, tmpFiles: null, statted: 0 });
   const otherDirs = isDefault ? entries.filter((e) => e.kind === 'dir' && isMailDomainDirName(e.name)).map((e) => e.name) : [];
   return { format: 'mdbox', countMethod: 'none', folders: sized, maildirsize: null, otherDirs, mailboxLinks: 0 };
 }
@@ -446,7 +446,7 @@ async function collectMdboxFolders(ctx: ScanContext, dirRel: string, levels: str
     return;
   }
   if (levels.length > 0 && listed.entries.some((e) => e.name === 'dbox-Mails')) {
-    out.push({ name: levels.join('/'), onDisk: joinRel('mailboxes', ...levels), messages: null, sizeBytes: 0, newestDeliveryMs: null, tmpFiles: 0, statted: 0 });
+    out.push({ name: levels.join('/'), onDisk: joinRel('mailboxes', ...levels), messages: null, sizeBytes: 0, newestDeliveryMs: null, tmpFiles: null, statted: 0 });
   }
   for (const e of listed.entries) {
     if (e.name === 'dbox-Mails') continue;

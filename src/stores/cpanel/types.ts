@@ -60,8 +60,8 @@ export interface FolderInventory {
   readonly sizeBytes: number;
   /** Epoch ms of the newest delivery: Dovecot's "<secs>." name prefix for maildir, file mtime for mbox. */
   readonly newestDeliveryMs: number | null;
-  /** Files in tmp/: deliveries in progress or abandoned; not messages. */
-  readonly tmpFiles: number;
+  /** Files in tmp/ (deliveries in progress or abandoned; not messages); null when not counted (counted with --stat). */
+  readonly tmpFiles: number | null;
   /** Messages whose size was taken from the file system because the name had no ",S=". */
   readonly statted: number;
 }

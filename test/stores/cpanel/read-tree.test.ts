@@ -122,7 +122,15 @@ describe('reading a generated cPanel server (fixtures/cpanel/basic.json)', () =>
   it('counts messages without ",S=" by stat and says how many', () => {
     const acme = accounts.get('alice')!.mailboxes[0]!.folders.find((f) => f.name === 'Clients/ACME')!;
     expect(acme.statted).toBe(1);
-    expect(accounts.get('alice')!.mailboxes[0]!.folders.find((f) => f.name === 'INBOX')!.tmpFiles).toBe(1);
+  });
+
+  it('counts files in tmp/ only when asked to stat (tmp/ is a third of all directories)', async () => {
+    expect(accounts.get('alice')!.mailboxes[0]!.folders.find((f) => f.name === 'INBOX')!.tmpFiles).toBeNull();
+    const deep = await readCpanelAccount(truth.root, 'alice', { statEveryMessage: true });
+    const inbox = deep.mailboxes[0]!.folders.find((f) => f.name === 'INBOX')!;
+    expect(inbox.tmpFiles).toBe(1);
+    // stat'ing every file finds the same sizes the names carry
+    expect(inbox.sizeBytes).toBe(accounts.get('alice')!.mailboxes[0]!.folders.find((f) => f.name === 'INBOX')!.sizeBytes);
   });
 
   it('never counts a mailbox twice through cPanel’s .LOCAL@DOMAIN_TLD links', () => {
