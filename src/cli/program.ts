@@ -6,11 +6,12 @@ import { registerVerify } from './commands/verify.js';
 import { registerChown } from './commands/chown.js';
 import { registerDiscover } from './commands/discover.js';
 import { registerResync } from './commands/resync.js';
+import { registerWatch } from './commands/watch.js';
 
 /** A command module adds itself to the program; keep this list in the order `--help` should show. */
 export type RegisterCommand = (program: Command, ctx: CliContext) => void;
 
-const commands: RegisterCommand[] = [registerConvert, registerDiscover, registerCopy, registerChown, registerVerify, registerResync];
+const commands: RegisterCommand[] = [registerConvert, registerDiscover, registerCopy, registerChown, registerVerify, registerResync, registerWatch];
 
 export function buildProgram(ctx: CliContext, version: string): Command {
   const program = new Command('mailshift')

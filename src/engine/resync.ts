@@ -233,13 +233,21 @@ export async function runResyncTree(tree: ResyncTree, options: ResyncOptions = {
     }
 
     let applied = { copied: new Map<string, number>(), renamed: new Map<string, number>(), bytes: 0, rsync: undefined as RsyncRunResult | undefined, deferred: 0 };
-    if (!dryRun) applied = await applyPlan(tree, plan, duplicates, keywords, staging, options, logger, warnings);
+    // rsync writes each file under the target's own tmp/ and renames it into place: a killed transfer leaves nothing
+    // half-written in cur/ or new/ (Dovecot ignores tmp/ and cleans it after 36 hours).
+    const tempDir = targetListing.folders.get('')?.subdirs.has('tmp') ? 'tmp' : undefined;
+    if (!dryRun) applied = await applyPlan(tree, plan, duplicates, keywords, staging, { ...options, ...(tempDir ? { tempDir } : {}) }, logger, warnings);
 
     await options.onApplied?.();
     let sourceChange: SourceChange | undefined;
-    if (!dryRun && (options.recheckSource ?? true)) {
-      const again = await listMaildirTree(srcExec, tree.source.root, tree.layout, scope);
-      sourceChange = diffSourceListings(sourceListing, again, options.onlyFolders);
+    // Interrupted after the target was written: report what was done rather than fail; the check is for next time.
+    if (!dryRun && (options.recheckSource ?? true) && !signal?.aborted) {
+      try {
+        const again = await listMaildirTree(srcExec, tree.source.root, tree.layout, scope);
+        sourceChange = diffSourceListings(sourceListing, again, options.onlyFolders);
+      } catch (err) {
+        if (!(err instanceof InterruptedError)) throw err;
+      }
     }
     const vanished = applied.rsync?.exit.outcome === 'vanished';
     const sourceChanged = Boolean(sourceChange && (sourceChange.added > 0 || sourceChange.renamed > 0)) || vanished || applied.deferred > 0;
@@ -414,13 +422,15 @@ interface Applied {
   deferred: number;
 }
 
+type ApplyOptions = ResyncOptions & { readonly tempDir?: string };
+
 async function applyPlan(
   tree: ResyncTree,
   plan: ResyncPlan,
   duplicates: ReadonlySet<string>,
   keywords: KeywordTables,
   staging: string,
-  options: ResyncOptions,
+  options: ApplyOptions,
   logger: Logger,
   warnings: string[],
 ): Promise<Applied> {
@@ -585,13 +595,15 @@ async function rsyncList(
   toPath: string,
   relPaths: readonly string[],
   owner: Owner,
-  options: ResyncOptions,
+  options: ApplyOptions,
   logger: Logger,
   onItem?: (item: ItemizedChange) => void,
 ): Promise<RsyncRunResult> {
   const argv = buildRsyncArgv({
     source: endpoint(from, fromPath),
     target: endpoint(to, toPath),
+    // Only for transfers into the tree root, where 'tmp' names the root mailbox's tmp/.
+    ...(options.tempDir && toPath === to.root ? { tempDir: options.tempDir } : {}),
     ...(options.ssh ? { ssh: options.ssh } : {}),
     filesFromStdin: true,
     ignoreMissingArgs: true,
@@ -626,7 +638,7 @@ async function copyThroughTmp(
   tree: ResyncTree,
   items: readonly { folder: FolderPlan; copy: CopyItem }[],
   owner: Owner,
-  options: ResyncOptions,
+  options: ApplyOptions,
   logger: Logger,
   warnings: string[],
 ): Promise<{ perFolder: Map<string, number>; bytes: number; rsync: RsyncRunResult }> {

@@ -4,7 +4,8 @@ import type { FlagsMode } from '../../engine/resync-plan.js';
 import { parseStoreSpec } from '../../stores/spec.js';
 import type { CliContext, GlobalOptions } from '../context.js';
 import { formatBytes, formatDuration, formatJson, formatTable } from '../render.js';
-import { addSshOptions, buildSshOptionsFromCli, parseBandwidthKiBps, parseWholeNumber, type SshCliOptions } from './ssh-options.js';
+import { addSshOptions, parseBandwidthKiBps, parseWholeNumber, withSshSession, type SshCliOptions } from './ssh-options.js';
+import { addImapOptions, runImapCopyAction, shouldUseImapEngine } from './imap-options.js';
 
 export interface ResyncCliOptions extends SshCliOptions {
   flags: FlagsMode;
@@ -39,21 +40,27 @@ export function registerResync(program: Command, ctx: CliContext): void {
     .argument('<source>', 'maildir path, ssh://[user@]host[:port]/path, cpanel:ROOT#USER or cpanel:ROOT#local@domain')
     .argument('<target>', 'same forms as the source; at most one end may be remote')
     .option('-n, --dry-run', 'print what would be copied and renamed, change nothing');
-  addResyncOptions(command).action(async (sourceText: string, targetText: string, options: ResyncCliOptions, cmd: Command) => {
+  addImapOptions(addResyncOptions(command)).action(async (sourceText: string, targetText: string, options: ResyncCliOptions, cmd: Command) => {
+    if (await shouldUseImapEngine(sourceText, targetText, cmd, ctx)) return runImapCopyAction(ctx, cmd, sourceText, targetText, 'resync');
     const globals = cmd.optsWithGlobals<GlobalOptions & ResyncCliOptions>();
     const logger = ctx.logger();
-    const report = await runResync(parseStoreSpec(sourceText), parseStoreSpec(targetText), {
-      flags: options.flags,
-      dedupe: options.dedupe,
-      dryRun: Boolean(options.dryRun),
-      ssh: buildSshOptionsFromCli(options),
-      retries: options.retries,
-      retryBaseDelayMs: options.retryDelay,
-      ioTimeoutS: options.timeout,
-      ...(options.bwlimit !== undefined ? { bwlimitKiBps: options.bwlimit } : {}),
-      signal: ctx.signal,
-      logger,
-    });
+    const source = parseStoreSpec(sourceText);
+    const target = parseStoreSpec(targetText);
+    // One ssh connection for the whole run (listing, rsync, renames, listing again).
+    const report = await withSshSession(options, [source, target], (ssh) =>
+      runResync(source, target, {
+        flags: options.flags,
+        dedupe: options.dedupe,
+        dryRun: Boolean(options.dryRun),
+        ssh,
+        retries: options.retries,
+        retryBaseDelayMs: options.retryDelay,
+        ioTimeoutS: options.timeout,
+        ...(options.bwlimit !== undefined ? { bwlimitKiBps: options.bwlimit } : {}),
+        signal: ctx.signal,
+        logger,
+      }),
+    );
     for (const warning of report.warnings) logger.warn(warning);
     ctx.out(globals.json ? formatJson({ ok: report.exitCode === 0, command: 'resync', ...report }) : formatResyncReport(report));
     ctx.setExitCode(report.exitCode);

@@ -1,0 +1,69 @@
+import { Command, InvalidArgumentError } from 'commander';
+import { ExitCode } from '../../core/exit-codes.js';
+import { resolveResyncTree } from '../../engine/resync.js';
+import { parseStoreSpec } from '../../stores/spec.js';
+import { MaildirWatcher, type WatchRun } from '../../watch/watcher.js';
+import type { CliContext, GlobalOptions } from '../context.js';
+import { formatJson } from '../render.js';
+import { addResyncOptions, formatResyncSummary, type ResyncCliOptions } from './resync.js';
+import { parseWholeNumber, withSshSession } from './ssh-options.js';
+
+interface WatchCliOptions extends ResyncCliOptions {
+  fullEvery: number;
+  debounce: number;
+}
+
+export function registerWatch(program: Command, ctx: CliContext): void {
+  const command = program
+    .command('watch')
+    .description('keep resyncing while the old server still receives mail: watches the source\'s new/ and cur/ and copies what arrives (Ctrl-C stops)')
+    .argument('<source>', 'maildir path or cpanel:ROOT#USER / cpanel:ROOT#local@domain on THIS machine (the one that receives the mail)')
+    .argument('<target>', 'same forms, usually remote: ssh://[user@]host[:port]/path')
+    .option('--full-every <minutes>', 'also run a full resync this often, to catch anything an event missed (0 = never)', parseMinutes, 10)
+    .option('--debounce <ms>', 'wait for this much quiet after a change before copying', parseWholeNumber, 200);
+  addResyncOptions(command).action(async (sourceText: string, targetText: string, options: WatchCliOptions, cmd: Command) => {
+    const globals = cmd.optsWithGlobals<GlobalOptions & WatchCliOptions>();
+    const logger = ctx.logger();
+    const source = parseStoreSpec(sourceText);
+    const target = parseStoreSpec(targetText);
+    await withSshSession(options, [source, target], async (ssh) => {
+      const tree = await resolveResyncTree(source, target, { ssh });
+      const watcher = new MaildirWatcher({
+        tree,
+        resync: {
+          flags: options.flags,
+          dedupe: options.dedupe,
+          ssh,
+          ioTimeoutS: options.timeout,
+          ...(options.bwlimit !== undefined ? { bwlimitKiBps: options.bwlimit } : {}),
+        },
+        signal: ctx.signal,
+        logger,
+        debounceMs: options.debounce,
+        fullEveryMs: options.fullEvery * 60_000,
+        retryBaseMs: options.retryDelay,
+        onReady: () => logger.info(`watching ${tree.sourceLabel} -> ${tree.targetLabel} (Ctrl-C stops)`),
+        onRun: (run) => logRun(run, logger.info.bind(logger)),
+      });
+      const summary = await watcher.run();
+      const text = `stopped: ${summary.runs} run(s), ${summary.copied} copied, ${summary.duplicatesSkipped} duplicate(s) skipped, ${summary.flagsApplied} flag change(s) applied, ${summary.foldersAdded} folder(s) added, ${summary.failedRuns} failed run(s)${summary.pendingAtExit.length > 0 ? `; not yet copied: ${summary.pendingAtExit.join(', ')} (run resync)` : ''}\n`;
+      ctx.out(globals.json ? formatJson({ ok: summary.pendingAtExit.length === 0, command: 'watch', ...summary }) : text);
+      // Watching ends only when asked to: Ctrl-C (or SIGTERM).
+      ctx.setExitCode(ExitCode.interrupted);
+    });
+  });
+}
+
+function logRun(run: WatchRun, info: (line: string) => void): void {
+  const what = run.kind === 'full' ? 'full resync' : run.folders.map((f) => f || 'INBOX').join(', ');
+  const time = new Date().toISOString().slice(11, 19);
+  if (!run.ok) return; // the watcher already warned, with the retry delay
+  const t = run.report.totals;
+  if (run.kind === 'folders' && t.copied === 0 && t.flagsApplied === 0 && t.foldersAdded === 0) return;
+  info(`${time} ${what}: ${formatResyncSummary(run.report)}${run.report.sourceChanged ? ' (more arrived; again)' : ''}`);
+}
+
+function parseMinutes(value: string): number {
+  if (!/^\d+(\.\d+)?$/.test(value)) throw new InvalidArgumentError('expected minutes, e.g. 10 or 0.5 (0 = never)');
+  return Number(value);
+}
