@@ -533,7 +533,7 @@ async function openTarget(store: MailStore, path: MailboxPath, isDryRun: boolean
   }
 }
 
-async function listTargetFolders(store: MailStore, signal: AbortSignal): Promise<{ path: MailboxPath; specialUse?: string }[]> {
+export async function listTargetFolders(store: MailStore, signal: AbortSignal): Promise<{ path: MailboxPath; specialUse?: string }[]> {
   try {
     return await collect(store.listMailboxes(signal));
   } catch (err) {
@@ -546,7 +546,7 @@ async function listTargetFolders(store: MailStore, signal: AbortSignal): Promise
 const headReadLimitBytes = 256 * 1024;
 
 /** The header block of a message, read from the start of its stream (the rest is never read). */
-async function readHead(box: Mailbox, ref: MessageRef, signal: AbortSignal): Promise<Buffer> {
+export async function readHead(box: Mailbox, ref: MessageRef, signal: AbortSignal): Promise<Buffer> {
   const stream = await box.read(ref, signal);
   const chunks: Buffer[] = [];
   let size = 0;
@@ -573,7 +573,7 @@ async function readAll(stream: Readable): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
-async function collect<T>(iterable: AsyncIterable<T>): Promise<T[]> {
+export async function collect<T>(iterable: AsyncIterable<T>): Promise<T[]> {
   const out: T[] = [];
   for await (const item of iterable) out.push(item);
   return out;

@@ -7,6 +7,7 @@ import { parseStoreSpec } from '../../stores/spec.js';
 import type { CliContext, GlobalOptions } from '../context.js';
 import { createProgressBar, formatBytes, formatJson, formatTable } from '../render.js';
 import { addSshOptions, parseBandwidthKiBps, parseWholeNumber, withSshSession, type SshCliOptions } from './ssh-options.js';
+import { addImapOptions, runImapCopyAction, shouldUseImapEngine } from './imap-options.js';
 
 interface CopyCliOptions extends SshCliOptions {
   dryRun?: boolean;
@@ -39,7 +40,8 @@ export function registerCopy(program: Command, ctx: CliContext): void {
     .option('--uid <n>', 'target uid for chown (default: from the target passwd)', parseWholeNumber)
     .option('--gid <n>', 'target gid for chown', parseWholeNumber)
     .option('--mail-gid <n>', 'gid of the "mail" group for chown', parseWholeNumber);
-  addSshOptions(command).action(async (sourceText: string, targetText: string, options: CopyCliOptions, cmd: Command) => {
+  addImapOptions(addSshOptions(command)).action(async (sourceText: string, targetText: string, options: CopyCliOptions, cmd: Command) => {
+    if (await shouldUseImapEngine(sourceText, targetText, cmd, ctx)) return runImapCopyAction(ctx, cmd, sourceText, targetText, 'copy');
     const globals = cmd.optsWithGlobals<GlobalOptions & CopyCliOptions>();
     const logger = ctx.logger();
     const source = parseStoreSpec(sourceText);

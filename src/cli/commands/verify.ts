@@ -5,6 +5,7 @@ import { formatVerifyJson } from '../../verify/reporters/json.js';
 import { formatVerifyText } from '../../verify/reporters/text.js';
 import type { CliContext, GlobalOptions } from '../context.js';
 import { addSshOptions, parseWholeNumber, withSshSession, type SshCliOptions } from './ssh-options.js';
+import { addImapOptions, involvesImap, runImapVerifyAction } from './imap-options.js';
 
 interface VerifyCliOptions extends SshCliOptions {
   strict?: boolean;
@@ -19,7 +20,8 @@ export function registerVerify(program: Command, ctx: CliContext): void {
     .argument('<target>', 'same forms as the source')
     .option('--strict', 'also exit 4 for duplicates on the target, flag differences and UIDs not kept')
     .option('--list <n>', 'how many missing/duplicate/flag items to show per folder (text output)', parseWholeNumber, 20);
-  addSshOptions(command).action(async (sourceText: string, targetText: string, options: VerifyCliOptions, cmd: Command) => {
+  addImapOptions(addSshOptions(command), { forVerify: true }).action(async (sourceText: string, targetText: string, options: VerifyCliOptions, cmd: Command) => {
+    if (involvesImap(sourceText, targetText)) return runImapVerifyAction(ctx, cmd, sourceText, targetText);
     const globals = cmd.optsWithGlobals<GlobalOptions & VerifyCliOptions>();
     const source = parseStoreSpec(sourceText);
     const target = parseStoreSpec(targetText);

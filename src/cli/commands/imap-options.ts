@@ -1,0 +1,275 @@
+import { InvalidArgumentError, type Command } from 'commander';
+import { FolderMappingError, parseFolderExclude, parseFolderMapRule, type FolderMapRule } from '../../../converters/folders/imap-mapping.js';
+import { UsageError } from '../../core/errors.js';
+import { ExitCode } from '../../core/exit-codes.js';
+import { passwordEnvNames, readPassword } from '../../core/secrets.js';
+import { decideFileAccess } from '../../engine/imap-fallback.js';
+import { defaultStateDir, stateFileFor } from '../../engine/state.js';
+import { decideCopyExitCode, runStoreCopy, type StoreCopyReport, type StoreDescription } from '../../engine/store-copy.js';
+import { runStoreVerify } from '../../engine/store-verify.js';
+import { ImapStore } from '../../stores/imap/store.js';
+import { openStore } from '../../stores/open.js';
+import { parseStoreSpec, type ImapSpec, type StoreSpec } from '../../stores/spec.js';
+import { formatVerifyJson } from '../../verify/reporters/json.js';
+import { formatVerifyText } from '../../verify/reporters/text.js';
+import type { CliContext, GlobalOptions } from '../context.js';
+import { createProgressBar, formatBytes, formatDuration, formatJson, formatTable } from '../render.js';
+import { buildSshOptionsFromCli, type SshCliOptions } from './ssh-options.js';
+
+/**
+ * The IMAP side of copy, resync and verify: the options, and the actions those commands hand over to when either
+ * end is an imap:// or imaps:// spec (or when `--imap-fallback` is needed). Passwords come from files, stdin or the
+ * environment, never from argv.
+ */
+export interface ImapCliOptions {
+  passwordFile?: string;
+  sourcePasswordFile?: string;
+  targetPasswordFile?: string;
+  caFile?: string;
+  insecure?: boolean;
+  maxConnections: number;
+  map: string[];
+  exclude: string[];
+  virtualFolders?: boolean;
+  skipExisting: boolean;
+  maxSize?: number;
+  accountTimeout?: number;
+  stateDir?: string;
+  justlogin?: boolean;
+  imapFallback?: string;
+  // shared with the file-level options of copy/resync/verify
+  dryRun?: boolean;
+  jobs?: number;
+  retries?: number;
+  retryDelay?: number;
+  timeout?: number;
+  strict?: boolean;
+  list?: number;
+}
+
+export function addImapOptions(command: Command, options: { forVerify?: boolean } = {}): Command {
+  command
+    .option('--password-file <file>', 'IMAP password from this file ("-" = standard input); or MAILSHIFT_SOURCE_PASSWORD / MAILSHIFT_TARGET_PASSWORD / MAILSHIFT_IMAP_PASSWORD')
+    .option('--source-password-file <file>', 'password of the source IMAP account when both ends are IMAP')
+    .option('--target-password-file <file>', 'password of the target IMAP account when both ends are IMAP')
+    .option('--ca-file <file>', 'trust the certificates in this PEM file too (a self-signed IMAP server)')
+    .option('--insecure', 'IMAP: do not verify the server certificate, allow a cleartext login (never the default)')
+    .option('--max-connections <n>', 'IMAP connections per server', parsePositiveInt, 2)
+    .option('--map <regex=>name>', 'IMAP: put source folders matching REGEX into NAME ($1... allowed), repeatable', collect, [])
+    .option('--exclude <regex>', 'IMAP: do not copy source folders matching REGEX, repeatable', collect, [])
+    .option('--virtual-folders', 'IMAP: also copy virtual folders (Gmail All Mail, Important, Starred); off by default')
+    .option('--state-dir <dir>', 'where IMAP copies keep per-folder UIDVALIDITY and copied UIDs (default ~/.local/state/mailshift/sync)');
+  if (!options.forVerify) {
+    command
+      .option('--no-skip-existing', 'IMAP: do not compare with what the target already holds (only the saved state prevents duplicates)')
+      .option('--max-size <size>', 'IMAP: skip and report messages larger than this (e.g. 35M)', parseSizeBytes)
+      .option('--account-timeout <s>', 'IMAP: stop an account after this many seconds (state is kept; run again to continue)', parsePositiveInt)
+      .option('--justlogin', 'IMAP: log in to both ends, show what the servers offer, copy nothing')
+      .option('--imap-fallback <url>', 'imaps://user@host: use IMAP for the source when its files cannot be read (no ssh, mdbox, missing)');
+  }
+  return command;
+}
+
+/** True when either spec is an IMAP URL. */
+export function involvesImap(...specTexts: readonly string[]): boolean {
+  return specTexts.some((text) => /^imaps?:\/\//i.test(text));
+}
+
+/** The point where copy and resync decide: IMAP specs, or a fallback the user allowed and the source needs. */
+export async function shouldUseImapEngine(sourceText: string, targetText: string, cmd: Command, ctx: CliContext): Promise<boolean> {
+  if (involvesImap(sourceText, targetText)) return true;
+  const options = cmd.optsWithGlobals<ImapCliOptions & SshCliOptions>();
+  if (!options.imapFallback) return false;
+  const decision = await decideFileAccess(parseStoreSpec(sourceText), { ssh: buildSshOptionsFromCli(options), signal: ctx.signal });
+  if (decision.isReachable) return false;
+  ctx.logger().warn(`using IMAP (${options.imapFallback}) for ${sourceText}: ${decision.reason}`);
+  return true;
+}
+
+interface OpenedPair {
+  readonly source: StoreDescription;
+  readonly target: StoreDescription;
+  readonly fallback?: { readonly reason: string; readonly imap: string };
+}
+
+async function openPair(ctx: CliContext, cmd: Command, sourceText: string, targetText: string, targetMode: 'read' | 'write'): Promise<OpenedPair> {
+  const options = cmd.optsWithGlobals<ImapCliOptions & SshCliOptions>();
+  const logger = ctx.logger();
+  let sourceSpec: StoreSpec = parseStoreSpec(sourceText);
+  let fallback: OpenedPair['fallback'];
+  if (!involvesImap(sourceText, targetText) && options.imapFallback) {
+    const decision = await decideFileAccess(sourceSpec, { ssh: buildSshOptionsFromCli(options), signal: ctx.signal });
+    if (!decision.isReachable) {
+      sourceSpec = parseStoreSpec(options.imapFallback);
+      if (sourceSpec.kind !== 'imap') throw new UsageError(`--imap-fallback ${options.imapFallback} is not an imap:// or imaps:// URL`);
+      fallback = { reason: decision.reason, imap: options.imapFallback };
+    }
+  }
+  const targetSpec = parseStoreSpec(targetText);
+  const bothImap = sourceSpec.kind === 'imap' && targetSpec.kind === 'imap';
+  const passwordFor = (side: 'source' | 'target') => async (spec: ImapSpec) => {
+    const file = (side === 'source' ? options.sourcePasswordFile : options.targetPasswordFile) ?? options.passwordFile;
+    if (bothImap && file === '-' && options.sourcePasswordFile === undefined && options.targetPasswordFile === undefined) {
+      throw new UsageError('both ends are IMAP: standard input can carry only one password', 'use --source-password-file and --target-password-file, or the environment variables');
+    }
+    return readPassword({
+      label: `the ${side} IMAP account ${spec.user}@${spec.host}`,
+      ...(file !== undefined ? { passwordFile: file } : {}),
+      envNames: passwordEnvNames(side),
+      env: ctx.env,
+      readStdin: ctx.readStdin,
+      logger,
+    });
+  };
+  const common = {
+    logger,
+    ...(options.caFile ? { caFile: options.caFile } : {}),
+    ...(options.insecure ? { isInsecure: true } : {}),
+    maxConnections: options.maxConnections,
+    ...(options.timeout ? { connectTimeoutMs: Math.min(options.timeout, 60) * 1000 } : {}),
+  };
+  const source = await openStore(sourceSpec, { ...common, mode: 'read', password: passwordFor('source') });
+  try {
+    const target = await openStore(targetSpec, { ...common, mode: targetMode, password: passwordFor('target') });
+    return { source, target, ...(fallback ? { fallback } : {}) };
+  } catch (err) {
+    await source.store[Symbol.asyncDispose]();
+    throw err;
+  }
+}
+
+function buildFolderRules(options: ImapCliOptions): { maps: FolderMapRule[]; excludes: RegExp[] } {
+  try {
+    return { maps: options.map.map(parseFolderMapRule), excludes: options.exclude.map(parseFolderExclude) };
+  } catch (err) {
+    if (err instanceof FolderMappingError) throw new UsageError(err.message);
+    throw err;
+  }
+}
+
+/** `mailshift copy` / `resync` with an IMAP end: the store-to-store engine. Resync is the same incremental copy. */
+export async function runImapCopyAction(ctx: CliContext, cmd: Command, sourceText: string, targetText: string, commandName: 'copy' | 'resync'): Promise<void> {
+  const options = cmd.optsWithGlobals<GlobalOptions & ImapCliOptions>();
+  const logger = ctx.logger();
+  const rules = buildFolderRules(options);
+  const pair = await openPair(ctx, cmd, sourceText, targetText, options.dryRun ? 'read' : 'write');
+  try {
+    if (options.justlogin) {
+      const text = describeLogin(pair);
+      ctx.out(options.json ? formatJson({ ok: true, command: commandName, justlogin: text.json }) : text.text);
+      ctx.setExitCode(ExitCode.ok);
+      return;
+    }
+    const pairKey = `${pair.source.label} -> ${pair.target.label}`;
+    const showProgress = ctx.isInteractive && !options.json && !options.dryRun;
+    const progress = createProgressBar(ctx.err, { label: commandName === 'copy' ? 'copying' : 'resyncing', isInteractive: showProgress });
+    const report = await runStoreCopy(pair.source, pair.target, {
+      dryRun: Boolean(options.dryRun),
+      maps: rules.maps,
+      excludes: rules.excludes,
+      skipVirtual: !options.virtualFolders,
+      skipExisting: options.skipExisting,
+      ...(options.maxSize !== undefined ? { maxSizeBytes: options.maxSize } : {}),
+      concurrency: Math.max(1, Math.min(options.jobs ?? 1, options.maxConnections)),
+      ...(options.retries !== undefined ? { retries: options.retries } : {}),
+      ...(options.retryDelay !== undefined ? { retryBaseMs: options.retryDelay } : {}),
+      ...(options.accountTimeout ? { timeoutMs: options.accountTimeout * 1000 } : {}),
+      state: { file: stateFileFor(options.stateDir ?? defaultStateDir(ctx.env), pairKey), pair: pairKey },
+      logger,
+      signal: ctx.signal,
+      onProgress: (done) => progress.update({ bytes: done.bytes, items: done.messages }),
+    });
+    progress.finish();
+    const exitCode = decideCopyExitCode(report);
+    if (options.json) {
+      ctx.out(formatJson({ ok: exitCode === ExitCode.ok, command: commandName, engine: 'imap', ...(pair.fallback ? { fallback: pair.fallback } : {}), ...report, exitCode }));
+    } else {
+      ctx.out(formatStoreCopyReport(report, pair.fallback));
+    }
+    ctx.setExitCode(exitCode as (typeof ExitCode)[keyof typeof ExitCode]);
+  } finally {
+    await pair.target.store[Symbol.asyncDispose]();
+    await pair.source.store[Symbol.asyncDispose]();
+  }
+}
+
+/** `mailshift verify` with an IMAP end. */
+export async function runImapVerifyAction(ctx: CliContext, cmd: Command, sourceText: string, targetText: string): Promise<void> {
+  const options = cmd.optsWithGlobals<GlobalOptions & ImapCliOptions>();
+  const rules = buildFolderRules(options);
+  const pair = await openPair(ctx, cmd, sourceText, targetText, 'read');
+  try {
+    const report = await runStoreVerify(pair.source, pair.target, {
+      ...rules,
+      skipVirtual: !options.virtualFolders,
+      strict: Boolean(options.strict),
+      logger: ctx.logger(),
+      signal: ctx.signal,
+    });
+    ctx.out(options.json ? formatVerifyJson(report) : formatVerifyText(report, { listLimit: options.list ?? 20 }));
+    ctx.setExitCode(report.exitCode);
+  } finally {
+    await pair.target.store[Symbol.asyncDispose]();
+    await pair.source.store[Symbol.asyncDispose]();
+  }
+}
+
+function describeLogin(pair: OpenedPair): { text: string; json: unknown[] } {
+  const lines: string[] = [];
+  const json: unknown[] = [];
+  for (const [side, opened] of [['source', pair.source], ['target', pair.target]] as const) {
+    if (opened.store instanceof ImapStore) {
+      const facts = opened.store.serverFacts;
+      const ns = facts.namespace;
+      lines.push(`${side}: ${opened.label}: login ok`);
+      lines.push(`  namespace: prefix "${ns.prefix}", delimiter "${ns.delimiter ?? 'NIL'}"`);
+      lines.push(`  capabilities: ${facts.capabilities.join(' ')}`);
+      json.push({ side, label: opened.label, login: 'ok', namespace: ns, capabilities: facts.capabilities });
+    } else {
+      lines.push(`${side}: ${opened.label}: ${opened.store.kind} (no login needed)`);
+      json.push({ side, label: opened.label, kind: opened.store.kind });
+    }
+  }
+  return { text: `${lines.join('\n')}\n`, json };
+}
+
+export function formatStoreCopyReport(report: StoreCopyReport, fallback?: { reason: string; imap: string }): string {
+  const verb = report.dryRun ? 'Would copy' : 'Copied';
+  const t = report.totals;
+  let text = '';
+  if (fallback) text += `Using IMAP (${fallback.imap}) because ${fallback.reason}\n`;
+  text += `${verb} ${t.copied} messages (${formatBytes(t.copiedBytes)}) from ${report.source} to ${report.target} in ${formatDuration(report.durationMs)}; ${t.alreadyPresent} already there\n\n`;
+  text += formatTable(
+    ['SOURCE FOLDER', 'TARGET FOLDER', 'WHY'],
+    report.mapping.map((row) => [row.source, row.action === 'copy' ? row.target : '(not copied)', row.reason]),
+  );
+  if (report.folders.length > 0) {
+    text += '\n';
+    text += formatTable(
+      ['FOLDER', report.dryRun ? 'TO COPY' : 'COPIED', 'ALREADY THERE', 'SKIPPED', 'RUN', 'RESULT'],
+      report.folders.map((f) => [f.source, f.copied, f.alreadyPresent, f.skipped.length, f.mode, f.error ? `failed: ${f.error.message}` : f.retries ? `ok after ${f.retries} retries` : 'ok']),
+    );
+  }
+  const skipped = report.folders.flatMap((f) => f.skipped.map((s) => `  ${f.source} ${s.uid !== undefined ? `UID ${s.uid}` : s.id}: ${s.reason}`));
+  if (skipped.length > 0) text += `\nSkipped messages (${skipped.length}):\n${skipped.slice(0, 50).join('\n')}\n`;
+  if (report.stopped) text += `\nStopped: ${report.stopped.reason}\nEverything copied so far is recorded; run the same command again to continue (nothing is copied twice).\n`;
+  return text;
+}
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+function parsePositiveInt(value: string): number {
+  if (!/^\d+$/.test(value) || Number(value) < 1) throw new InvalidArgumentError('expected a whole number, 1 or more');
+  return Number(value);
+}
+
+/** "35M", "500K", "2G", "45000000" -> bytes (powers of 1024 for the suffixes). */
+export function parseSizeBytes(value: string): number {
+  const match = /^(\d+(?:\.\d+)?)\s*([KMG]?)i?B?$/i.exec(value.trim());
+  if (!match) throw new InvalidArgumentError('expected a size like 35M, 500K or 45000000');
+  const unit = { '': 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3 }[match[2]!.toUpperCase() as '' | 'K' | 'M' | 'G'];
+  return Math.round(Number(match[1]) * unit);
+}
+

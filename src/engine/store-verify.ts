@@ -1,0 +1,73 @@
+import { planFolderMapping, type FolderEntry, type FolderMapRule } from '../../converters/folders/imap-mapping.js';
+import type { Logger } from '../core/logger.js';
+import type { MailboxPath } from '../core/types.js';
+import type { MailStore } from '../stores/store.js';
+import { compareFolder, type FolderComparison } from '../verify/compare.js';
+import { buildVerifyReport, type VerifyReport } from '../verify/report.js';
+import { formatFlagSet, type FolderSnapshot, type MessageMeta } from '../verify/snapshot.js';
+import { buildIdentity, identityHeaderFields } from './identity.js';
+import { collect, listTargetFolders, readHead, type StoreDescription } from './store-copy.js';
+
+/**
+ * verify across formats (IMAP on either side): the same folder mapping as the copy, then per folder the messages of
+ * both sides keyed by cross-format identity (Message-ID + normalised header hash) and compared by verify's own
+ * compareFolder, so the report, the text and JSON output and the exit codes are those of `mailshift verify`.
+ *
+ * A message that is in a folder twice (a real duplicate) gets the keys KEY and KEY#2: the target must hold it twice
+ * as well. UIDs are never kept by an IMAP copy (APPEND cannot choose them), so strict mode reports them as changed.
+ */
+export interface StoreVerifyOptions {
+  readonly maps?: readonly FolderMapRule[];
+  readonly excludes?: readonly RegExp[];
+  readonly skipVirtual?: boolean;
+  readonly strict?: boolean;
+  readonly logger: Logger;
+  readonly signal?: AbortSignal;
+}
+
+export async function runStoreVerify(source: StoreDescription, target: StoreDescription, options: StoreVerifyOptions): Promise<VerifyReport> {
+  const signal = options.signal ?? new AbortController().signal;
+  const sourceFolders = await collect(source.store.listMailboxes(signal));
+  const targetFolders = await listTargetFolders(target.store, signal);
+  const mapping = planFolderMapping(sourceFolders as FolderEntry[], targetFolders as FolderEntry[], {
+    ...(options.maps ? { maps: options.maps } : {}),
+    ...(options.excludes ? { excludes: options.excludes } : {}),
+    ...(options.skipVirtual !== undefined ? { skipVirtual: options.skipVirtual } : {}),
+  });
+  const targetPaths = new Set(targetFolders.map((folder) => folder.path));
+  const comparisons: FolderComparison[] = [];
+  for (const row of mapping) {
+    if (row.action !== 'copy') continue;
+    const sourceSnapshot = await snapshotFolder(source.store, row.source, row.source, signal);
+    const targetSnapshot = targetPaths.has(row.target) ? await snapshotFolder(target.store, row.target, row.source, signal) : undefined;
+    comparisons.push(compareFolder(sourceSnapshot, targetSnapshot));
+  }
+  const skipped = mapping
+    .filter((row) => row.action === 'skip')
+    .map((row) => ({ mailbox: '', directory: row.source, reason: row.action === 'skip' ? row.reason : '' }));
+  return buildVerifyReport(source.label, target.label, comparisons, skipped, { strict: Boolean(options.strict) });
+}
+
+/** One folder as verify sees it, keyed by identity; `label` is the folder name both sides are reported under. */
+async function snapshotFolder(store: MailStore, path: MailboxPath, label: MailboxPath, signal: AbortSignal): Promise<FolderSnapshot> {
+  const box = await store.openMailbox(path, 'read');
+  try {
+    const status = await box.status();
+    const seen = new Map<string, number>();
+    const messages: MessageMeta[] = [];
+    for await (const ref of box.list(signal, { headerFields: identityHeaderFields })) {
+      const { key } = buildIdentity(ref.headers ?? (await readHead(box, ref, signal)));
+      const count = (seen.get(key) ?? 0) + 1;
+      seen.set(key, count);
+      messages.push({
+        key: count === 1 ? key : `${key}#${count}`,
+        flags: formatFlagSet(ref.flags, ref.keywords),
+        sizeBytes: ref.sizeBytes ?? 0,
+        ...(ref.uid !== undefined ? { uid: ref.uid } : {}),
+      });
+    }
+    return { mailbox: '', folder: label, ...(status.uidValidity !== undefined ? { uidValidity: status.uidValidity } : {}), messages };
+  } finally {
+    await box[Symbol.asyncDispose]();
+  }
+}

@@ -1,0 +1,149 @@
+import { readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createDoveadm, startImapServer, type Doveadm, type ImapServer } from '../support/dovecot.js';
+import { makeTempDir, type TempDir } from '../support/tmp.js';
+import { byMailbox, seedAccount, seedMessages } from '../integration/imap/fixture.js';
+import { runCli } from './cli.js';
+
+/**
+ * The built CLI against real Dovecot servers on 127.0.0.1: `copy`, `resync` and `verify` with an IMAP end, passwords
+ * from a file, stdin and the environment, TLS verified through --ca-file, --justlogin, --dry-run and --imap-fallback.
+ */
+
+let source: ImapServer;
+let target: ImapServer;
+let work: TempDir;
+let doveadm: Doveadm;
+let caBundle: string;
+let alicePasswordFile: string;
+let maildir: string;
+
+const aliceUrl = () => `imaps://alice@127.0.0.1:${source.port}`;
+const targetUrl = (user: string) => `imap://${user}@127.0.0.1:${target.port}`;
+const password = (server: ImapServer, user: string) => server.users.find((u) => u.user === user)!.password;
+const fromCpanel = (name: string) => (name === 'INBOX' ? 'INBOX' : name.replace(/^INBOX\./, '').replaceAll('.', '/'));
+
+beforeAll(async () => {
+  [source, target] = await Promise.all([
+    startImapServer({ separator: '.', prefix: 'INBOX.', tls: 'implicit', users: ['alice'] }),
+    startImapServer({ separator: '/', tls: 'starttls', users: ['bob', 'carol'] }),
+  ]);
+  await seedAccount(source, 'alice');
+  work = await makeTempDir('imap-e2e', { mode: 0o755 });
+  doveadm = await createDoveadm({ separator: '/' });
+  caBundle = path.join(work.path, 'ca-bundle.pem');
+  await writeFile(caBundle, `${source.caCertPem}\n${target.caCertPem}`);
+  alicePasswordFile = path.join(work.path, 'alice.pw');
+  await writeFile(alicePasswordFile, `${password(source, 'alice')}\n`, { mode: 0o600 });
+  maildir = path.join(work.path, 'alice-maildir');
+});
+
+afterAll(async () => {
+  await Promise.all([source?.stop(), target?.stop(), doveadm?.close()]);
+  await work?.cleanup();
+});
+
+const stateArgs = () => ['--state-dir', path.join(work.path, 'state')];
+
+describe('mailshift copy/verify/resync with an IMAP end', () => {
+  it('copy --justlogin checks the login and shows what the server offers', async () => {
+    const result = await runCli(['copy', '--justlogin', aliceUrl(), maildir, '--ca-file', caBundle, '--password-file', alicePasswordFile]);
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).toMatch(/source: imaps:\/\/alice@127\.0\.0\.1:\d+: login ok/);
+    expect(result.stdout).toContain('namespace: prefix "INBOX.", delimiter "."');
+    expect(result.stdout).toMatch(/capabilities: .*UIDPLUS/);
+  });
+
+  it('refuses an untrusted certificate with a hint (exit 78), and a wrong password without echoing it', async () => {
+    const untrusted = await runCli(['copy', aliceUrl(), maildir, '--password-file', alicePasswordFile]);
+    expect(untrusted.code).toBe(78);
+    expect(untrusted.stderr).toMatch(/TLS with alice@127\.0\.0\.1:\d+ failed/);
+    expect(untrusted.stderr).toMatch(/--ca-file/);
+
+    const wrong = await runCli(['copy', aliceUrl(), maildir, '--ca-file', caBundle, '--debug'], { env: { MAILSHIFT_SOURCE_PASSWORD: 'not-the-password-42' } });
+    expect(wrong.code).toBe(78);
+    expect(wrong.stderr).toMatch(/login to alice@127\.0\.0\.1:\d+ failed/);
+    expect(wrong.stderr + wrong.stdout).not.toContain('not-the-password-42');
+  });
+
+  it('refuses a password in the URL', async () => {
+    const result = await runCli(['copy', `imaps://alice:secret@127.0.0.1:${source.port}`, maildir]);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/carries a password/);
+  });
+
+  it('copy --dry-run prints the folder mapping table and writes nothing', async () => {
+    const result = await runCli(['copy', '--dry-run', aliceUrl(), targetUrl('bob'), '--ca-file', caBundle, '--source-password-file', alicePasswordFile], {
+      env: { MAILSHIFT_TARGET_PASSWORD: password(target, 'bob') },
+    });
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).toMatch(/Would copy 14 messages/);
+    expect(result.stdout).toMatch(/SOURCE FOLDER\s+TARGET FOLDER\s+WHY/);
+    expect(result.stdout).toMatch(/Sent\s+Sent\s+SPECIAL-USE \\Sent/);
+    expect(result.stdout).toMatch(/Entwürfe\s+Entwürfe\s+same name/);
+    expect(await target.mail('bob').readMessages()).toHaveLength(0);
+  });
+
+  it('copies IMAP to a maildir (password on stdin), then a second run and resync copy nothing, and verify agrees', async () => {
+    const first = await runCli(['--json', 'copy', aliceUrl(), maildir, '--ca-file', caBundle, '--password-file', '-', ...stateArgs()], { input: `${password(source, 'alice')}\n` });
+    expect(first.code, first.stderr).toBe(0);
+    const report = JSON.parse(first.stdout);
+    expect(report).toMatchObject({ ok: true, command: 'copy', engine: 'imap', totals: { copied: seedMessages.length, skipped: 0 } });
+    expect(byMailbox(await (await doveadm.openMaildir(maildir)).readMessages({ hashes: true }))).toEqual(
+      byMailbox(await source.mail('alice').readMessages({ hashes: true }), fromCpanel),
+    );
+
+    const again = await runCli(['--json', 'copy', aliceUrl(), maildir, '--ca-file', caBundle, '--password-file', alicePasswordFile, ...stateArgs()]);
+    expect(again.code, again.stderr).toBe(0);
+    expect(JSON.parse(again.stdout).totals.copied).toBe(0);
+
+    const resync = await runCli(['--json', 'resync', aliceUrl(), maildir, '--ca-file', caBundle, '--password-file', alicePasswordFile, ...stateArgs()]);
+    expect(resync.code, resync.stderr).toBe(0);
+    expect(JSON.parse(resync.stdout)).toMatchObject({ command: 'resync', totals: { copied: 0 } });
+
+    const verify = await runCli(['--json', 'verify', aliceUrl(), maildir, '--ca-file', caBundle, '--password-file', alicePasswordFile]);
+    expect(verify.code, verify.stdout + verify.stderr).toBe(0);
+    expect(JSON.parse(verify.stdout).totals).toMatchObject({ sourceMessages: seedMessages.length, targetMessages: seedMessages.length, missing: 0, flagDifferences: 0 });
+  });
+
+  it('copies a maildir to IMAP (password from the environment), bytes unchanged on the server', async () => {
+    const result = await runCli(['copy', maildir, targetUrl('carol'), '--ca-file', caBundle, ...stateArgs()], { env: { MAILSHIFT_TARGET_PASSWORD: password(target, 'carol') } });
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).toMatch(/Copied 14 messages/);
+    expect(byMailbox(await target.mail('carol').readMessages({ hashes: true }))).toEqual(byMailbox(await source.mail('alice').readMessages({ hashes: true }), fromCpanel));
+  });
+
+  it('verify finds a message missing on the target (exit 4)', async () => {
+    await target.doveadm(['expunge', '-u', 'carol', 'mailbox', 'Work/Projects', 'uid', '1']);
+    const result = await runCli(['--json', 'verify', aliceUrl(), targetUrl('carol'), '--ca-file', caBundle, '--source-password-file', alicePasswordFile], {
+      env: { MAILSHIFT_TARGET_PASSWORD: password(target, 'carol') },
+    });
+    expect(result.code, result.stderr).toBe(4);
+    const report = JSON.parse(result.stdout);
+    expect(report.totals.missing).toBe(1);
+    expect(report.folders.find((f: { folder: string }) => f.folder === 'Work/Projects').missing).toHaveLength(1);
+  });
+
+  it('--imap-fallback takes over when the source files cannot be read, and says why', async () => {
+    const fallbackTarget = path.join(work.path, 'fallback-maildir');
+    const result = await runCli(
+      ['--json', 'copy', path.join(work.path, 'no-such-dir'), fallbackTarget, '--imap-fallback', aliceUrl(), '--ca-file', caBundle, '--password-file', alicePasswordFile, ...stateArgs()],
+    );
+    expect(result.code, result.stderr).toBe(0);
+    const report = JSON.parse(result.stdout);
+    expect(report.fallback.reason).toMatch(/no-such-dir cannot be read \(ENOENT\)/);
+    expect(report.totals.copied).toBe(seedMessages.length);
+    expect(result.stderr).toMatch(/using IMAP \(imaps:\/\/alice@127\.0\.0\.1:\d+\) for .*no-such-dir/);
+  });
+
+  it('never leaves a password in logs or state files', async () => {
+    const debug = await runCli(['--debug', 'copy', aliceUrl(), maildir, '--ca-file', caBundle, '--password-file', alicePasswordFile, ...stateArgs()]);
+    expect(debug.code, debug.stderr).toBe(0);
+    expect(debug.stderr).not.toContain(password(source, 'alice'));
+    expect(debug.stderr.length).toBeGreaterThan(0);
+    const stateDir = path.join(work.path, 'state');
+    const { readdir } = await import('node:fs/promises');
+    for (const file of await readdir(stateDir)) expect(await readFile(path.join(stateDir, file), 'utf8')).not.toContain(password(source, 'alice'));
+  });
+});
