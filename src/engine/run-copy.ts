@@ -53,8 +53,14 @@ export interface CopyOptions {
   readonly onProgress?: (done: { bytes: number; items: number }) => void;
   /** Ask rsync for progress lines (worth it on a terminal only). */
   readonly wantProgress?: boolean;
-  /** Called for every item rsync reports (the --dry-run listing). */
+  /** Called for every item rsync reports (the --dry-run listing). Without it rsync does not itemize at all. */
   readonly onItem?: (job: CopyJob, item: ItemizedChange) => void;
+  /**
+   * For a copy into a cPanel root: the owner the mail will get. Asked once the target is resolved, before anything is
+   * copied; rsync then creates mail files with that owner and cPanel's modes (--chown, --chmod D0751,F0640), so the
+   * chown pass afterwards only has exceptions left to fix. Undefined: files keep the source's numeric owner.
+   */
+  readonly resolveMailOwner?: (target: CpanelTargetInfo) => Promise<{ uid: number; gid: number } | undefined>;
 }
 
 export interface JobReport {
@@ -126,8 +132,9 @@ export async function runCopy(source: StoreSpec, target: StoreSpec, options: Cop
   const staging = await mkdtemp(path.join(os.tmpdir(), 'mailshift-copy-'));
   try {
     const resolved = await resolveCopy(source, target, options);
+    const mailOwner = resolved.cpanelTarget && options.resolveMailOwner && !options.dryRun ? await options.resolveMailOwner(resolved.cpanelTarget) : undefined;
     const existingControl = options.dryRun ? [] : await listExistingControlFiles(resolved, options);
-    const jobs = await runJobs(resolved.jobs, staging, options, logger);
+    const jobs = await runJobs(resolved.jobs, staging, { ...options, ...(mailOwner ? { mailOwner } : {}) }, logger);
     const controlFiles = options.dryRun ? [] : await settleControlFiles(resolved, existingControl, staging, options, logger);
     const merges = options.dryRun ? planOnlyMerges(resolved.merges) : await runMerges(resolved, staging, options, logger);
     const exitCode = decideExitCode(jobs);
@@ -341,12 +348,14 @@ function lastLine(text: string): string {
 // ---------------------------------------------------------------------------------------------------------------
 // Running rsync jobs
 
-async function runJobs(jobs: readonly CopyJob[], staging: string, options: CopyOptions, logger: Logger): Promise<JobReport[]> {
+type JobOptions = CopyOptions & { readonly mailOwner?: { uid: number; gid: number } };
+
+async function runJobs(jobs: readonly CopyJob[], staging: string, options: JobOptions, logger: Logger): Promise<JobReport[]> {
   const concurrency = Math.max(1, options.jobs ?? 2);
   const reports: JobReport[] = new Array(jobs.length);
   const bytesByJob = new Array<number>(jobs.length).fill(0);
-  let items = 0;
-  const report = () => options.onProgress?.({ bytes: bytesByJob.reduce((a, b) => a + b, 0), items });
+  const filesByJob = new Array<number>(jobs.length).fill(0);
+  const report = () => options.onProgress?.({ bytes: bytesByJob.reduce((a, b) => a + b, 0), items: filesByJob.reduce((a, b) => a + b, 0) });
   let next = 0;
   const worker = async () => {
     for (;;) {
@@ -355,15 +364,12 @@ async function runJobs(jobs: readonly CopyJob[], staging: string, options: CopyO
       if (index >= jobs.length) return;
       const job = jobs[index]!;
       reports[index] = await runJob(job, index, staging, options, logger, {
-        onBytes: (bytes) => {
+        onProgress: (bytes, files) => {
           bytesByJob[index] = bytes;
+          if (files !== undefined) filesByJob[index] = files;
           report();
         },
-        onItem: (item) => {
-          if (item.type === 'file') items += 1;
-          options.onItem?.(job, item);
-          report();
-        },
+        onItem: (item) => options.onItem?.(job, item),
       });
     }
   };
@@ -375,9 +381,9 @@ async function runJob(
   job: CopyJob,
   index: number,
   staging: string,
-  options: CopyOptions,
+  options: JobOptions,
   logger: Logger,
-  hooks: { onBytes: (bytes: number) => void; onItem: (item: ItemizedChange) => void },
+  hooks: { onProgress: (bytes: number, files?: number) => void; onItem: (item: ItemizedChange) => void },
 ): Promise<JobReport> {
   let filterFile: string | undefined;
   if (job.rules.length > 0) {
@@ -393,6 +399,9 @@ async function runJob(
     ...(options.ssh ? { ssh: options.ssh } : {}),
     ...(filterFile ? { filterFile } : {}),
     ...(tempDir ? { tempDir } : {}),
+    itemize: Boolean(options.onItem),
+    // cPanel's owner and modes for mail, set as each file is created (cpanel-layout.md §5); see resolveMailOwner.
+    ...(options.mailOwner && job.kind === 'maildir' ? { chownTo: options.mailOwner, chmod: 'D0751,F0640' } : {}),
     ...(job.filesFrom ? { filesFromStdin: true, ignoreMissingArgs: true } : {}),
     ignoreExisting: true,
     dryRun: Boolean(options.dryRun),
@@ -410,7 +419,7 @@ async function runJob(
     ...(options.signal ? { signal: options.signal } : {}),
     retries: options.retries ?? 3,
     retryBaseDelayMs: options.retryBaseDelayMs ?? 2000,
-    onProgress: (p) => hooks.onBytes(p.bytes),
+    onProgress: (p) => hooks.onProgress(p.bytes, p.filesTransferred),
     onItem: (item) => {
       hooks.onItem(item);
     },
@@ -419,9 +428,13 @@ async function runJob(
     },
   });
   bytes = result.stats.transferredFileSizeBytes ?? 0;
-  hooks.onBytes(bytes);
+  // Counts from --stats (rsync itemizes only for a --dry-run listing). Hard links are created files that were not
+  // transferred.
+  const files = result.stats.regularFilesTransferred ?? result.items.files;
+  const hardlinks = Math.max(0, (result.stats.createdRegular ?? 0) - files);
+  hooks.onProgress(bytes, files);
   const seconds = ((Date.now() - started) / 1000).toFixed(1);
-  const summary = `${job.label}: ${result.items.files} file(s), ${result.items.hardlinks} hard link(s), ${bytes} bytes in ${seconds} s`;
+  const summary = `${job.label}: ${files} file(s), ${hardlinks} hard link(s), ${bytes} bytes in ${seconds} s`;
   if (result.exit.outcome === 'ok') logger.info(summary);
   else if (result.exit.outcome === 'vanished') logger.warn(`${summary}; some source files vanished while copying (normal on a live mailbox; run resync afterwards)`);
   else logger.error(`${job.label}: ${result.exit.meaning}${result.stderrTail ? `: ${lastLine(result.stderrTail)}` : ''}`);
@@ -432,10 +445,10 @@ async function runJob(
     outcome: result.exit.outcome,
     meaning: result.exit.meaning,
     attempts: result.attempts,
-    files: result.items.files,
-    hardlinks: result.items.hardlinks,
-    symlinks: result.items.symlinks,
-    dirs: result.items.dirs,
+    files,
+    hardlinks,
+    symlinks: result.stats.createdLinks ?? result.items.symlinks,
+    dirs: result.stats.createdDirs ?? result.items.dirs,
     bytes,
     warnings: result.warnings,
   };

@@ -1,7 +1,9 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { ExitCode } from '../../core/exit-codes.js';
 import { runAccountChown, resolveOwnerIds } from '../../engine/chown.js';
-import { runCopy, type CopyReport } from '../../engine/run-copy.js';
+import { runCopy, type CopyReport, type CpanelTargetInfo } from '../../engine/run-copy.js';
+import type { ExecTarget } from '../../transport/exec.js';
+import type { SshOptions } from '../../transport/ssh.js';
 import type { OwnershipResult } from '../../fsops/ownership.js';
 import { parseStoreSpec } from '../../stores/spec.js';
 import type { CliContext, GlobalOptions } from '../context.js';
@@ -46,6 +48,11 @@ export function registerCopy(program: Command, ctx: CliContext): void {
     const logger = ctx.logger();
     const source = parseStoreSpec(sourceText);
     const target = parseStoreSpec(targetText);
+    const idOverrides = {
+      ...(options.uid !== undefined ? { uid: options.uid } : {}),
+      ...(options.gid !== undefined ? { gid: options.gid } : {}),
+      ...(options.mailGid !== undefined ? { mailGid: options.mailGid } : {}),
+    };
     await withSshSession(options, [source, target], async (ssh) => {
       const showProgress = ctx.isInteractive && !globals.json && !options.dryRun;
       const progress = createProgressBar(ctx.err, { label: 'copying', isInteractive: showProgress });
@@ -62,6 +69,15 @@ export function registerCopy(program: Command, ctx: CliContext): void {
         logger,
         wantProgress: showProgress,
         onProgress: (done) => progress.update(done),
+        // Owner and modes set by rsync as files arrive; the chown pass afterwards checks everything and fixes the rest.
+        ...(options.chown
+          ? {
+              resolveMailOwner: async (t: CpanelTargetInfo) => {
+                const ids = await resolveOwnerIds(execOf(t, ssh), t.root, t.user, idOverrides);
+                return { uid: ids.uid, gid: ids.gid };
+              },
+            }
+          : {}),
         ...(options.dryRun && !globals.json
           ? { onItem: (job, item) => ctx.out(`would copy ${item.type === 'dir' ? 'dir ' : item.type === 'symlink' ? 'link' : 'file'} ${job.label}: ${item.path}\n`) }
           : {}),
@@ -71,12 +87,8 @@ export function registerCopy(program: Command, ctx: CliContext): void {
       let chown: (OwnershipResult & { user: string; ids: string }) | undefined;
       if (report.cpanelTarget && options.chown && !options.dryRun && report.exitCode !== ExitCode.config) {
         const t = report.cpanelTarget;
-        const exec = t.location.type === 'ssh' ? { ssh: { host: t.location.host, ...(t.location.user ? { user: t.location.user } : {}), ...(t.location.port ? { port: t.location.port } : {}) }, sshOptions: ssh } : {};
-        const ids = await resolveOwnerIds(exec, t.root, t.user, {
-          ...(options.uid !== undefined ? { uid: options.uid } : {}),
-          ...(options.gid !== undefined ? { gid: options.gid } : {}),
-          ...(options.mailGid !== undefined ? { mailGid: options.mailGid } : {}),
-        });
+        const exec = execOf(t, ssh);
+        const ids = await resolveOwnerIds(exec, t.root, t.user, idOverrides);
         logger.info(`chown: ${t.user} is ${ids.uid}:${ids.gid}, group mail is ${ids.mailGid} (from ${ids.source})`);
         const result = await runAccountChown(exec, t, ids, { signal: ctx.signal });
         chown = { ...result, user: t.user, ids: `${ids.uid}:${ids.gid} mail=${ids.mailGid}` };
@@ -92,6 +104,11 @@ export function registerCopy(program: Command, ctx: CliContext): void {
       ctx.setExitCode(exitCode);
     });
   });
+}
+
+function execOf(t: CpanelTargetInfo, ssh: SshOptions): ExecTarget {
+  const l = t.location;
+  return l.type === 'ssh' ? { ssh: { host: l.host, ...(l.user ? { user: l.user } : {}), ...(l.port ? { port: l.port } : {}) }, sshOptions: ssh } : {};
 }
 
 function parsePositive(value: string): number {

@@ -71,6 +71,15 @@ export interface RsyncArgsInput {
    * in tmp/, which Dovecot cleans up, never a stray file in cur/ or new/. The directory must exist.
    */
   readonly tempDir?: string;
+  /**
+   * One line per transferred item (--itemize-changes): needed for a --dry-run listing; off, the counts come from
+   * --stats alone and neither rsync nor we spend time on 100,000 lines. Default true.
+   */
+  readonly itemize?: boolean;
+  /** Give every transferred file this owner as it is created (rsync --chown, numeric). */
+  readonly chownTo?: { readonly uid: number; readonly gid: number };
+  /** rsync --chmod, e.g. "D0751,F0640": modes set as files are created (not applied to symlinks). */
+  readonly chmod?: string;
   /** Copy FIFOs, sockets and device nodes. Mail trees never need them; a planted FIFO is left out. Default false. */
   readonly specials?: boolean;
   /** --chown=UID:GID (numeric): files created on the target belong to the mailbox owner (effective as root only). */
@@ -105,7 +114,17 @@ export function buildRsyncArgv(input: RsyncArgsInput): string[] {
   if (input.ignoreExisting) argv.push('--ignore-existing');
   if (input.dryRun) argv.push('--dry-run');
   if (input.mkpath ?? true) argv.push('--mkpath');
-  argv.push('--itemize-changes', '--stats');
+  if (input.itemize ?? true) argv.push('--itemize-changes');
+  argv.push('--stats');
+  if (input.chownTo !== undefined) {
+    const { uid, gid } = input.chownTo;
+    if (!Number.isInteger(uid) || !Number.isInteger(gid) || uid < 0 || gid < 0) throw new RsyncArgsError('bad --chown ids');
+    argv.push(`--chown=${uid}:${gid}`);
+  }
+  if (input.chmod !== undefined) {
+    if (!/^[DF][0-7]{3,4}(,[DF][0-7]{3,4})*$/.test(input.chmod)) throw new RsyncArgsError(`bad --chmod ${input.chmod}`);
+    argv.push(`--chmod=${input.chmod}`);
+  }
   if (input.progress) argv.push('--info=progress2');
   if (input.bwlimitKiBps !== undefined) {
     if (!Number.isFinite(input.bwlimitKiBps) || input.bwlimitKiBps <= 0) throw new RsyncArgsError(`bad bandwidth limit ${input.bwlimitKiBps}`);

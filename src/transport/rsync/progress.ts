@@ -38,6 +38,10 @@ export function parseProgressLine(line: string): RsyncProgress | undefined {
 export interface RsyncStats {
   filesTotal?: number;
   filesCreated?: number;
+  /** The breakdown rsync prints after "Number of created files: N (reg: R, dir: D, link: L)". */
+  createdRegular?: number;
+  createdDirs?: number;
+  createdLinks?: number;
   regularFilesTransferred?: number;
   totalFileSizeBytes?: number;
   transferredFileSizeBytes?: number;
@@ -61,6 +65,16 @@ export function parseStatsLine(line: string, stats: RsyncStats): boolean {
     const match = re.exec(line);
     if (match) {
       stats[key] = parseNumber(match[1]!);
+      if (key === 'filesCreated') {
+        const breakdown = /\((.*)\)/.exec(line)?.[1] ?? '';
+        for (const part of breakdown.split(',')) {
+          const [name, value] = part.split(':').map((t) => t.trim());
+          if (value === undefined) continue;
+          if (name === 'reg') stats.createdRegular = parseNumber(value);
+          else if (name === 'dir') stats.createdDirs = parseNumber(value);
+          else if (name === 'link') stats.createdLinks = parseNumber(value);
+        }
+      }
       return true;
     }
   }

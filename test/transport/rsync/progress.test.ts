@@ -27,7 +27,7 @@ Total bytes sent: 1,500,987
 Total bytes received: 206`;
     for (const line of text.split('\n')) expect(parseStatsLine(line, stats)).toBe(true);
     expect(stats).toEqual({
-      filesTotal: 14, filesCreated: 14, regularFilesTransferred: 6, totalFileSizeBytes: 1_800_007,
+      filesTotal: 14, filesCreated: 14, createdRegular: 7, createdDirs: 6, createdLinks: 1, regularFilesTransferred: 6, totalFileSizeBytes: 1_800_007,
       transferredFileSizeBytes: 1_500_001, bytesSent: 1_500_987, bytesReceived: 206,
     });
     expect(parseStatsLine('sent 1,500,987 bytes  received 206 bytes', stats)).toBe(false);
