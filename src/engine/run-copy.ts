@@ -131,12 +131,21 @@ export async function runCopy(source: StoreSpec, target: StoreSpec, options: Cop
   const logger = options.logger ?? silentLogger;
   const staging = await mkdtemp(path.join(os.tmpdir(), 'mailshift-copy-'));
   try {
+    const started = Date.now();
+    const phase = (name: string) => logger.debug(`copy: ${name} done at ${Date.now() - started} ms`);
     const resolved = await resolveCopy(source, target, options);
+    phase('planning');
     const mailOwner = resolved.cpanelTarget && options.resolveMailOwner && !options.dryRun ? await options.resolveMailOwner(resolved.cpanelTarget) : undefined;
     const existingControl = options.dryRun ? [] : await listExistingControlFiles(resolved, options);
-    const jobs = await runJobs(resolved.jobs, staging, { ...options, ...(mailOwner ? { mailOwner } : {}) }, logger);
+    phase('listing control files the target already has');
+    const [jobs, applyMerges] = await Promise.all([
+      runJobs(resolved.jobs, staging, { ...options, ...(mailOwner ? { mailOwner } : {}) }, logger),
+      options.dryRun ? Promise.resolve(async () => planOnlyMerges(resolved.merges)) : prepareMerges(resolved, staging, options, logger),
+    ]);
+    phase('rsync jobs');
     const controlFiles = options.dryRun ? [] : await settleControlFiles(resolved, existingControl, staging, options, logger);
-    const merges = options.dryRun ? planOnlyMerges(resolved.merges) : await runMerges(resolved, staging, options, logger);
+    const merges = await applyMerges();
+    phase('control files and merges');
     const exitCode = decideExitCode(jobs);
     return {
       source: formatSpec(source),
@@ -528,8 +537,7 @@ async function settleControlFiles(
     const srcDir = path.join(staging, `control-src-${i}`);
     const dstDir = path.join(staging, `control-dst-${i}`);
     const outDir = path.join(staging, `control-out-${i}`);
-    await fetchFiles(roots.source, paths, srcDir, options);
-    await fetchFiles(roots.target, paths, dstDir, options);
+    await Promise.all([fetchFiles(roots.source, paths, srcDir, options), fetchFiles(roots.target, paths, dstDir, options)]);
     const toPush: string[] = [];
     for (const rel of paths) {
       const sourceText = await readRegularFile(path.join(srcDir, rel));
@@ -558,14 +566,22 @@ function planOnlyMerges(merges: readonly MergeItem[]): MergeReport[] {
   return merges.map((m) => ({ path: m.targetPath, action: 'unchanged', added: [], keptTarget: [], reason: 'dry run: would be merged' }));
 }
 
-async function runMerges(resolved: Resolved, staging: string, options: CopyOptions, logger: Logger): Promise<MergeReport[]> {
-  if (resolved.merges.length === 0 || !resolved.sourceRoot || !resolved.targetRoot || !resolved.rewrite) return [];
+/**
+ * Two steps so the first can run while the mail is being copied: `prepareMerges` fetches both sides' small files
+ * and decides (nothing written to the target); the returned `apply` pushes the merged files, after the jobs (the
+ * account-files job creates ~/etc/DOMAIN, which the push needs).
+ */
+async function prepareMerges(resolved: Resolved, staging: string, options: CopyOptions, logger: Logger): Promise<() => Promise<MergeReport[]>> {
+  if (resolved.merges.length === 0 || !resolved.sourceRoot || !resolved.targetRoot || !resolved.rewrite) return async () => [];
   const rewrite = resolved.rewrite;
+  const targetRoot = resolved.targetRoot;
   const srcDir = path.join(staging, 'merge-src');
   const dstDir = path.join(staging, 'merge-dst');
   const outDir = path.join(staging, 'merge-out');
-  await fetchFiles(resolved.sourceRoot, resolved.merges.map((m) => m.sourcePath), srcDir, options);
-  await fetchFiles(resolved.targetRoot, resolved.merges.map((m) => m.targetPath), dstDir, options);
+  await Promise.all([
+    fetchFiles(resolved.sourceRoot, resolved.merges.map((m) => m.sourcePath), srcDir, options),
+    fetchFiles(targetRoot, resolved.merges.map((m) => m.targetPath), dstDir, options),
+  ]);
   const reports: MergeReport[] = [];
   const toPush: string[] = [];
   for (const item of resolved.merges) {
@@ -585,8 +601,10 @@ async function runMerges(resolved: Resolved, staging: string, options: CopyOptio
     reports.push({ path: item.targetPath, action: 'written', added: merged.added, keptTarget: merged.keptTarget });
     if (merged.keptTarget.length > 0) logger.warn(`${item.targetPath}: kept the target's lines for ${merged.keptTarget.join(', ')}`);
   }
-  if (toPush.length > 0) await pushFiles(outDir, toPush, resolved.targetRoot, options);
-  return reports;
+  return async () => {
+    if (toPush.length > 0) await pushFiles(outDir, toPush, targetRoot, options);
+    return reports;
+  };
 }
 
 function mergeItem(item: MergeItem, sourceText: string, targetText: string | undefined, rewrite: Rewrite): { text: string; added: string[]; keptTarget: string[] } {
