@@ -21,6 +21,9 @@ export interface Uidlist {
 
 export class UidlistError extends Error {}
 
+/** Shared by every record without extension fields: a Map per record cost ~200 bytes, at 100,000 records 20 MB. */
+export const noFields: ReadonlyMap<string, string> = new Map();
+
 export function parseUidlist(text: string): Uidlist {
   const lines = text.split('\n');
   const header = (lines.shift() ?? '').trim();
@@ -39,8 +42,12 @@ export function parseUidlist(text: string): Uidlist {
     const head = line.slice(0, colon).split(' ');
     const uid = Number(head[0]);
     if (!Number.isSafeInteger(uid) || uid <= 0) throw new UidlistError(`malformed UID in dovecot-uidlist: ${line.slice(0, 80)}`);
-    const fields = new Map<string, string>();
-    for (const part of head.slice(1)) if (part.length > 1) fields.set(part[0]!, part.slice(1));
+    let fields = noFields;
+    for (const part of head.slice(1)) {
+      if (part.length < 2) continue;
+      if (fields === noFields) fields = new Map<string, string>();
+      (fields as Map<string, string>).set(part[0]!, part.slice(1));
+    }
     records.push({ uid, fields, fileName: line.slice(colon + 2) });
   }
   const maxUid = records.reduce((max, r) => Math.max(max, r.uid), 0);

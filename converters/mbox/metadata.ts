@@ -9,44 +9,58 @@ import type { SystemFlag } from '../flags.js';
 export interface HeaderField {
   /** Lower-case field name. */
   readonly name: string;
-  /** Unfolded value, trimmed. */
-  readonly value: string;
   /** Byte range of the whole field (name, value and continuation lines, with the final newline). */
   readonly start: number;
   readonly end: number;
+  /** Offset of the value (just after the colon). */
+  readonly valueStart: number;
 }
 
-/** Splits a header block into fields. Lines that are neither a field nor a continuation are kept as-is. */
+/**
+ * Splits a header block into fields, by byte offsets only: values are decoded on demand (fieldValue), because most
+ * fields are only ever skipped over or cut out, and normalising every value cost more than the rest of the parse.
+ */
 export function parseHeaderFields(header: Buffer): HeaderField[] {
-  const text = header.toString('latin1');
   const fields: HeaderField[] = [];
   let position = 0;
-  let current: { name: string; value: string; start: number } | undefined;
+  let current: { name: string; start: number; valueStart: number } | undefined;
   const close = (end: number) => {
-    if (current) fields.push({ name: current.name, value: current.value.replace(/\s+/g, ' ').trim(), start: current.start, end });
+    if (current) fields.push({ name: current.name, start: current.start, end, valueStart: current.valueStart });
     current = undefined;
   };
-  while (position < text.length) {
-    const newline = text.indexOf('\n', position);
-    const lineEnd = newline < 0 ? text.length : newline + 1;
-    const line = text.slice(position, lineEnd).replace(/\r?\n$/, '');
-    if (line === '') {
+  const length = header.length;
+  while (position < length) {
+    const newline = header.indexOf(0x0a, position);
+    const lineEnd = newline < 0 ? length : newline + 1;
+    const first = header[position];
+    if (first === 0x0a || (first === 0x0d && header[position + 1] === 0x0a)) {
       close(position);
+      position = length;
       break;
     }
-    if ((line[0] === ' ' || line[0] === '\t') && current) {
-      current.value += ` ${line.trim()}`;
+    if ((first === 0x20 || first === 0x09) && current) {
+      // continuation line
     } else {
       close(position);
-      const colon = line.indexOf(':');
-      if (colon > 0 && !/[\s]/.test(line.slice(0, colon))) {
-        current = { name: line.slice(0, colon).toLowerCase(), value: line.slice(colon + 1), start: position };
+      const colon = header.indexOf(0x3a, position);
+      if (colon > position && colon < lineEnd && !hasWhitespace(header, position, colon)) {
+        current = { name: header.toString('latin1', position, colon).toLowerCase(), start: position, valueStart: colon + 1 };
       }
     }
     position = lineEnd;
   }
-  close(Math.min(position, text.length));
+  close(Math.min(position, length));
   return fields;
+}
+
+function hasWhitespace(bytes: Buffer, from: number, to: number): boolean {
+  for (let i = from; i < to; i++) if (bytes[i] === 0x20 || bytes[i] === 0x09) return true;
+  return false;
+}
+
+/** A field's value, unfolded and trimmed (latin1, so 8-bit bytes survive). */
+export function fieldValue(header: Buffer, field: HeaderField): string {
+  return header.toString('latin1', field.valueStart, field.end).replace(/\s+/g, ' ').trim();
 }
 
 /** Headers mbox writers add for their own bookkeeping; removed when the message is stored as maildir. */
@@ -100,10 +114,6 @@ export interface MboxMessageMetadata {
   readonly date?: string;
 }
 
-function first(fields: readonly HeaderField[], name: string): string | undefined {
-  return fields.find((field) => field.name === name)?.value;
-}
-
 function parseImapBase(value: string | undefined): ImapBase | undefined {
   if (!value) return undefined;
   const [validity, last, ...keywords] = value.split(/\s+/);
@@ -119,31 +129,45 @@ function parseHex(value: string | undefined): number | undefined {
   return parseInt(value, 16);
 }
 
-export function readMboxMetadata(fields: readonly HeaderField[]): MboxMessageMetadata {
-  const uidText = first(fields, 'x-uid');
+const interestingFields = new Set([
+  'x-uid', 'status', 'x-status', 'x-imapbase', 'x-imap', 'x-mozilla-status', 'x-mozilla-status2', 'x-mozilla-keys',
+  'message-id', 'date', 'x-keywords', 'x-gmail-labels',
+]);
+
+/** Reads the bookkeeping headers in one pass over the fields (first occurrence wins, as c-client reads them). */
+export function readMboxMetadata(header: Buffer, fields: readonly HeaderField[]): MboxMessageMetadata {
+  const values = new Map<string, string>();
+  const keywords: string[] = [];
+  let gmailLabels: string[] | undefined;
+  let isPseudoMessage = false;
+  for (const field of fields) {
+    if (!interestingFields.has(field.name)) continue;
+    const value = fieldValue(header, field);
+    if (field.name === 'x-keywords') keywords.push(...value.split(/[\s,]+/).filter(Boolean));
+    else if (field.name === 'x-gmail-labels') (gmailLabels ??= []).push(...parseGmailLabels(value));
+    else if (!values.has(field.name)) values.set(field.name, value);
+    if (field.name === 'x-imap') isPseudoMessage = true;
+  }
+  const uidText = values.get('x-uid');
   const uid = uidText && /^\d+$/.test(uidText) ? Number(uidText) : undefined;
-  const labels = fields.filter((field) => field.name === 'x-gmail-labels');
-  const status = first(fields, 'status');
-  const xStatus = first(fields, 'x-status');
-  const imapBase = parseImapBase(first(fields, 'x-imapbase') ?? first(fields, 'x-imap'));
-  const mozillaStatus = parseHex(first(fields, 'x-mozilla-status'));
-  const mozillaStatus2 = parseHex(first(fields, 'x-mozilla-status2'));
-  const messageId = first(fields, 'message-id');
-  const date = first(fields, 'date');
+  const status = values.get('status');
+  const xStatus = values.get('x-status');
+  const imapBase = parseImapBase(values.get('x-imapbase') ?? values.get('x-imap'));
+  const mozillaStatus = parseHex(values.get('x-mozilla-status'));
+  const mozillaStatus2 = parseHex(values.get('x-mozilla-status2'));
+  const messageId = values.get('message-id');
+  const date = values.get('date');
   return {
     ...(status !== undefined ? { status } : {}),
     ...(xStatus !== undefined ? { xStatus } : {}),
-    keywords: fields
-      .filter((field) => field.name === 'x-keywords')
-      .flatMap((field) => field.value.split(/[\s,]+/))
-      .filter(Boolean),
+    keywords,
     ...(uid !== undefined && uid > 0 && uid <= 0xffffffff ? { uid } : {}),
     ...(imapBase ? { imapBase } : {}),
-    isPseudoMessage: fields.some((field) => field.name === 'x-imap'),
+    isPseudoMessage,
     ...(mozillaStatus !== undefined ? { mozillaStatus } : {}),
     ...(mozillaStatus2 !== undefined ? { mozillaStatus2 } : {}),
-    mozillaKeys: (first(fields, 'x-mozilla-keys') ?? '').split(/\s+/).filter(Boolean),
-    ...(labels.length > 0 ? { gmailLabels: labels.flatMap((field) => parseGmailLabels(field.value)) } : {}),
+    mozillaKeys: (values.get('x-mozilla-keys') ?? '').split(/\s+/).filter(Boolean),
+    ...(gmailLabels ? { gmailLabels } : {}),
     ...(messageId !== undefined ? { messageId } : {}),
     ...(date !== undefined ? { date } : {}),
   };

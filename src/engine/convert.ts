@@ -118,12 +118,18 @@ export async function runConvert(options: ConvertOptions): Promise<ConvertReport
     }
   } catch (err) {
     if (!(err instanceof TooManyBadMessages)) {
+      // Whatever was written is complete (tmp/ then rename); flush it and its bookkeeping before reporting.
       await state.finishAll().catch(() => undefined);
+      await target.close().catch(() => undefined);
       throw err;
     }
     state.stopped = { reason: err.message };
   }
-  await state.finishAll();
+  try {
+    await state.finishAll();
+  } finally {
+    await target.close();
+  }
 
   let subscriptionsAdded = 0;
   if (!state.stopped) {
@@ -265,7 +271,7 @@ async function convertFile(file: MboxSourceFile, state: ConvertState, isSingleFi
   const unescape: UnescapeMode = options.variant === 'mboxrd' || (options.variant === 'auto' && sniff.hasDoubleQuotedFrom) ? 'mboxrd' : 'none';
   const honorContentLength = options.variant !== 'mboxo' && options.variant !== 'mboxrd';
   if (unescape === 'mboxrd') options.logger.debug(`${displayName}: reading as mboxrd (">From " lines lose one ">")`);
-  const converter = new FileConverter(file, folder, displayName, state);
+  const converter = new FileConverter(folder, displayName, state);
   try {
     await readMboxFile(
       file.file,
@@ -284,13 +290,12 @@ class FileConverter implements MboxMessageSink {
   sawPseudoMessage = false;
   private uidSource: UidSource | undefined;
   /** Ordinal of identical messages within this file, per content hash, so true duplicates are both kept. */
-  private readonly ordinals = new Map<string, number>();
+  private readonly ordinals = new Map<number, number>();
   private current:
     | { start: MessageStart; draft: MessageDraft | undefined; meta: MboxMessageMetadata | undefined; skip: boolean; isFirst: boolean }
     | undefined;
 
   constructor(
-    private readonly file: MboxSourceFile,
     private readonly folder: MailboxPath,
     private readonly displayName: string,
     private readonly state: ConvertState,
@@ -305,7 +310,7 @@ class FileConverter implements MboxMessageSink {
     const current = this.current;
     if (!current) return;
     const fields = parseHeaderFields(header);
-    const meta = readMboxMetadata(fields);
+    const meta = readMboxMetadata(header, fields);
     current.meta = meta;
     if (current.isFirst && meta.imapBase) {
       this.uidSource = { uidValidity: meta.imapBase.uidValidity, nextUid: meta.imapBase.lastUid + 1 };
@@ -336,7 +341,7 @@ class FileConverter implements MboxMessageSink {
         return;
       }
       this.messagesSeen += 1;
-      this.placeMessage(current.start, current.meta ?? readMboxMetadata([]), draft);
+      this.placeMessage(current.start, current.meta ?? readMboxMetadata(Buffer.alloc(0), []), draft);
     } finally {
       draft.close();
     }
@@ -362,16 +367,19 @@ class FileConverter implements MboxMessageSink {
       for (const keyword of placement.keywords) keywords.add(keyword);
       for (const folder of folders) state.dynamicFolders.add(folder);
     }
-    const hash = draft.contentHashHex();
-    const ordinal = this.ordinals.get(hash) ?? 0;
-    this.ordinals.set(hash, ordinal + 1);
-    const base = buildConvertedBaseName({
+    const nameParts = {
       receivedSecs: start.fromLine.date.getTime() / 1000,
-      contentHashHex: hash,
-      ordinal,
+      contentHashHex: draft.contentHashHex(),
       sizeBytes: draft.size,
       virtualSizeBytes: draft.virtualSize,
-    });
+    };
+    // Twins (the same bytes twice in one file) are told apart by their order in the file. Counted by a 52-bit
+    // fingerprint of the content hash rather than by name, so the count costs a number per message, not a string.
+    // A collision (or the same bytes under another date) only adds "Q1" to a name: still unique, the same every run.
+    const fingerprint = parseInt(nameParts.contentHashHex.slice(0, 13), 16);
+    const ordinal = this.ordinals.get(fingerprint) ?? 0;
+    this.ordinals.set(fingerprint, ordinal + 1);
+    const base = buildConvertedBaseName({ ...nameParts, ordinal });
     const request = {
       base,
       flags: messageState.flags,

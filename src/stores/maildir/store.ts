@@ -77,7 +77,11 @@ export class MaildirStore implements MailStore {
 
   async [Symbol.asyncDispose](): Promise<void> {
     if (!this.target) return;
-    for (const mailbox of this.target.openFolders()) await this.target.finishFolder(mailbox);
+    try {
+      for (const mailbox of this.target.openFolders()) await this.target.finishFolder(mailbox);
+    } finally {
+      await this.target.close();
+    }
   }
 }
 

@@ -1,30 +1,15 @@
 import { createHash, type Hash } from 'node:crypto';
-import {
-  closeSync,
-  copyFileSync,
-  constants as fsConstants,
-  futimesSync,
-  linkSync,
-  lstatSync,
-  mkdirSync,
-  openSync,
-  readdirSync,
-  readFileSync,
-  renameSync,
-  unlinkSync,
-  utimesSync,
-  writeFileSync,
-  writeSync,
-} from 'node:fs';
+import { lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { formatInfo, formatMaildirName, maildirBaseName } from '../../../converters/maildir/filename.js';
 import { formatDovecotKeywords, isValidKeyword, KeywordAllocator, parseDovecotKeywords } from '../../../converters/maildir/keywords.js';
-import { formatUidlist, parseUidlist, type Uidlist, type UidlistRecord } from '../../../converters/maildir/uidlist.js';
+import { formatUidlist, noFields, parseUidlist, type Uidlist, type UidlistRecord } from '../../../converters/maildir/uidlist.js';
 import { formatSubscriptionsV2, parseSubscriptions } from '../../../converters/folders/subscriptions.js';
 import { mailboxPathToMaildirpp, maildirppToMailboxPath } from '../../../converters/folders/maildirpp.js';
 import { MailshiftError, systemErrorCode } from '../../core/errors.js';
 import type { MailboxPath, SystemFlag } from '../../core/types.js';
 import { flushFilesystem } from '../../transport/flush.js';
+import { WriteQueue } from './write-queue.js';
 
 /**
  * Writes messages into a Maildir++ tree, safely:
@@ -85,11 +70,15 @@ export interface FolderDone {
 export class MaildirTarget {
   private readonly folders = new Map<MailboxPath, MaildirFolder>();
   private draftCounter = 0;
+  /** Creates message files off the main thread; absent in a dry run. */
+  private readonly queue: WriteQueue | undefined;
 
   private constructor(
     readonly root: string,
     readonly isDryRun: boolean,
-  ) {}
+  ) {
+    this.queue = isDryRun ? undefined : new WriteQueue();
+  }
 
   static open(root: string, options: { dryRun: boolean }): MaildirTarget {
     const target = new MaildirTarget(path.resolve(root), options.dryRun);
@@ -105,16 +94,22 @@ export class MaildirTarget {
   folder(mailbox: MailboxPath): MaildirFolder {
     let folder = this.folders.get(mailbox);
     if (!folder) {
-      folder = MaildirFolder.open(this.root, mailbox, this.isDryRun);
+      folder = MaildirFolder.open(this.root, mailbox, this.isDryRun, this.queue);
       this.folders.set(mailbox, folder);
     }
     return folder;
   }
 
+  /** Waits for every queued file and stops the writer thread. Call once, after the last folder is finished. */
+  async close(): Promise<void> {
+    await this.queue?.close();
+  }
+
   /** Starts a message under the root's tmp/. Write its bytes, then place it into folders, then `close` it. */
   beginDraft(): MessageDraft {
     this.draftCounter += 1;
-    return new MessageDraft(this.isDryRun ? undefined : path.join(this.root, 'tmp', `${tmpPrefix}${process.pid}.${this.draftCounter}`));
+    const tmpPath = path.join(this.root, 'tmp', `${tmpPrefix}${process.pid}.${this.draftCounter}`);
+    return new MessageDraft(this.queue ? { queue: this.queue, tmpPath } : undefined);
   }
 
   async finishFolder(mailbox: MailboxPath): Promise<FolderDone | undefined> {
@@ -143,38 +138,53 @@ export class MaildirTarget {
 }
 
 export class MaildirFolder {
-  private readonly existingBases = new Set<string>();
+  /**
+   * Base names of the messages in new/ and cur/ ("already there"), each with its UID (0 while it has none).
+   * Per-message state is the largest thing a conversion keeps, so it is one Map entry and one string per message.
+   */
+  private readonly onDisk = new Map<string, number>();
+  /** Base names the existing uidlist lists although no file has them (expunged): they keep their UID. */
+  private readonly listedOnly = new Map<string, number>();
+  private readonly usedUids = new UidSet();
+  /** Records added this run, as parallel arrays (a record object each would cost more than the message's base). */
+  private readonly addedBases: string[] = [];
+  private readonly addedUids: number[] = [];
   private readonly keywords: KeywordAllocator;
-  private uidlist: { uidValidity: number; nextUid: number; headerFields: Map<string, string>; records: Map<string, UidlistRecord> } | undefined;
+  private readonly existing: Uidlist | undefined;
+  private uidValidity: number | undefined;
+  private nextUid = 1;
   /** UIDs at or above this may come from the source; below it, the folder may already have been served to clients. */
   private readonly sourceUidFloor: number;
-  private readonly usedUids = new Set<number>();
-  private uidlistChanged = false;
   private readonly uidCounts = { kept: 0, new: 0, renumbered: 0 };
   private uidNote: string | undefined;
   private wroteAnything = false;
+  private linkCounter = 0;
 
   private constructor(
     readonly mailbox: MailboxPath,
     readonly dir: string,
-    private readonly isDryRun: boolean,
+    private readonly queue: WriteQueue | undefined,
     keywordTable: Map<number, string>,
     uidlist: Uidlist | undefined,
+    namesOnDisk: Iterable<string>,
   ) {
     this.keywords = new KeywordAllocator(keywordTable);
+    this.existing = uidlist;
+    for (const name of namesOnDisk) this.onDisk.set(maildirBaseName(name), 0);
     if (uidlist) {
-      this.uidlist = {
-        uidValidity: uidlist.uidValidity,
-        nextUid: uidlist.nextUid,
-        headerFields: new Map(uidlist.headerFields),
-        records: new Map(uidlist.records.map((record) => [maildirBaseName(record.fileName), record])),
-      };
-      for (const record of uidlist.records) this.usedUids.add(record.uid);
+      this.uidValidity = uidlist.uidValidity;
+      this.nextUid = uidlist.nextUid;
+      for (const record of uidlist.records) {
+        const base = maildirBaseName(record.fileName);
+        if (this.onDisk.has(base)) this.onDisk.set(base, record.uid);
+        else this.listedOnly.set(base, record.uid);
+        this.usedUids.add(record.uid);
+      }
     }
     this.sourceUidFloor = uidlist?.nextUid ?? 1;
   }
 
-  static open(root: string, mailbox: MailboxPath, isDryRun: boolean): MaildirFolder {
+  static open(root: string, mailbox: MailboxPath, isDryRun: boolean, queue: WriteQueue | undefined): MaildirFolder {
     const dirName = mailboxPathToMaildirpp(mailbox);
     const dir = dirName === '' ? root : path.join(root, dirName);
     // mailboxPathToMaildirpp never yields '/' or '..'; this guards the invariant where it matters.
@@ -201,15 +211,13 @@ export class MaildirFolder {
         });
       }
     }
-    const folder = new MaildirFolder(mailbox, dir, isDryRun, parseDovecotKeywords(readOptional(path.join(dir, 'dovecot-keywords'))), uidlist);
-    for (const sub of ['new', 'cur']) {
-      for (const name of readdirOptional(path.join(dir, sub))) if (!name.startsWith('.')) folder.existingBases.add(maildirBaseName(name));
-    }
-    return folder;
+    const names: string[] = [];
+    for (const sub of ['new', 'cur']) for (const name of readdirOptional(path.join(dir, sub))) if (!name.startsWith('.')) names.push(name);
+    return new MaildirFolder(mailbox, dir, queue, parseDovecotKeywords(readOptional(path.join(dir, 'dovecot-keywords'))), uidlist, names);
   }
 
   has(base: string): boolean {
-    return this.existingBases.has(base);
+    return this.onDisk.has(base);
   }
 
   /**
@@ -217,8 +225,8 @@ export class MaildirFolder {
    * a file already placed in another folder of the same tree. Never overwrites: a present base name is 'exists'.
    */
   place(request: PlaceRequest, source: { draft: MessageDraft } | { linkFrom: string }): PlaceResult {
-    if (this.existingBases.has(request.base)) {
-      this.recordUid(request.base, undefined, request);
+    if (this.onDisk.has(request.base)) {
+      if (this.onDisk.get(request.base) === 0 && !this.listedOnly.has(request.base)) this.onDisk.set(request.base, this.assignUid(request));
       return { status: 'exists' };
     }
     const droppedKeywords: string[] = [];
@@ -231,34 +239,33 @@ export class MaildirFolder {
     const hasInfo = !request.isNew || request.flags.size > 0 || keywordIndexes.length > 0 || request.passed;
     const fileName = formatMaildirName(request.base, hasInfo ? formatInfo(request.flags, keywordIndexes, { passed: request.passed }) : undefined);
     const finalPath = path.join(this.dir, hasInfo ? 'cur' : 'new', fileName);
-    if (!this.isDryRun) {
-      if ('draft' in source) source.draft.moveTo(finalPath, request.mtime);
-      else placeLink(source.linkFrom, path.join(this.dir, 'tmp', `${tmpPrefix}${process.pid}.link`), finalPath, request.mtime);
+    if (this.queue) {
+      if ('draft' in source) {
+        source.draft.moveTo(finalPath, request.mtime);
+      } else {
+        this.linkCounter += 1;
+        const tmpPath = path.join(this.dir, 'tmp', `${tmpPrefix}${process.pid}.link${this.linkCounter}`);
+        this.queue.enqueue({ kind: 'link', existingPath: source.linkFrom, tmpPath, finalPath, mtimeMs: request.mtime.getTime() });
+      }
     }
-    this.existingBases.add(request.base);
+    // A base the uidlist still lists (expunged, now back) keeps its old record; Dovecot treats it as an unexpunge.
+    this.onDisk.set(request.base, this.listedOnly.get(request.base) ?? this.assignUid(request));
+    this.listedOnly.delete(request.base);
     this.wroteAnything = true;
-    this.recordUid(request.base, fileName, request);
     return { status: 'written', path: finalPath, droppedKeywords };
   }
 
-  private recordUid(base: string, fileName: string | undefined, request: PlaceRequest): void {
-    if (!this.uidlist) {
+  /** Gives a message its UID (the source's when it can be kept) and records it for the uidlist. */
+  private assignUid(request: PlaceRequest): number {
+    if (this.uidValidity === undefined) {
       // A fresh folder adopts the source's UIDVALIDITY when it has one, else a new one (as Dovecot would: the time).
-      const source = request.uidSource;
-      this.uidlist = {
-        uidValidity: source?.uidValidity ?? Math.floor(Date.now() / 1000),
-        nextUid: source?.nextUid ?? 1,
-        headerFields: new Map(),
-        records: new Map(),
-      };
-      this.uidlistChanged = true;
+      this.uidValidity = request.uidSource?.uidValidity ?? Math.floor(Date.now() / 1000);
+      this.nextUid = request.uidSource?.nextUid ?? 1;
     }
-    const list = this.uidlist;
-    if (list.records.has(base)) return;
     const sourceUid = request.uid;
     const canUseSourceUid =
       sourceUid !== undefined &&
-      request.uidSource?.uidValidity === list.uidValidity &&
+      request.uidSource?.uidValidity === this.uidValidity &&
       sourceUid >= this.sourceUidFloor &&
       !this.usedUids.has(sourceUid);
     let uid: number;
@@ -268,73 +275,87 @@ export class MaildirFolder {
     } else {
       // A message without a source UID (delivered after the last IMAP session) gets the next one, as Dovecot
       // would give it: every UID a client may have cached stays valid. Anything else is a UID we could not keep.
-      if (sourceUid === undefined && (!request.uidSource || request.uidSource.uidValidity === list.uidValidity)) {
+      if (sourceUid === undefined && (!request.uidSource || request.uidSource.uidValidity === this.uidValidity)) {
         this.uidCounts.new += 1;
       } else {
         this.uidCounts.renumbered += 1;
         this.uidNote ??=
-          request.uidSource && request.uidSource.uidValidity !== list.uidValidity
-            ? `the target folder already has UIDVALIDITY ${list.uidValidity}; added messages got new UIDs`
+          request.uidSource && request.uidSource.uidValidity !== this.uidValidity
+            ? `the target folder already has UIDVALIDITY ${this.uidValidity}; added messages got new UIDs`
             : "some source UIDs were duplicated or below the folder's next UID; those messages got new UIDs";
       }
-      while (this.usedUids.has(list.nextUid)) list.nextUid += 1;
-      uid = list.nextUid;
+      while (this.usedUids.has(this.nextUid)) this.nextUid += 1;
+      uid = this.nextUid;
     }
     this.usedUids.add(uid);
-    if (uid >= list.nextUid) list.nextUid = uid + 1;
-    list.records.set(base, { uid, fields: new Map(), fileName: fileName ?? base });
-    this.uidlistChanged = true;
+    if (uid >= this.nextUid) this.nextUid = uid + 1;
+    this.addedBases.push(request.base);
+    this.addedUids.push(uid);
+    return uid;
   }
 
   /** Writes dovecot-uidlist and dovecot-keywords atomically, then flushes everything written to disk. */
   async finish(): Promise<FolderDone> {
-    if (!this.isDryRun) {
+    if (this.queue) {
+      // Every message file must be in place before the uidlist names it and the folder is reported done.
+      await this.queue.drain();
       if (this.keywords.hasChanged) writeAtomically(path.join(this.dir, 'dovecot-keywords'), formatDovecotKeywords(this.keywords.table()));
-      if (this.uidlist && this.uidlistChanged) {
+      if (this.addedBases.length > 0 && this.uidValidity !== undefined) {
+        // Records name the base name only: Dovecot matches uidlist records by base name, and the flags part of a
+        // recorded name is allowed to be stale (maildir-format.md §2).
+        const added: UidlistRecord[] = this.addedBases.map((base, i) => ({ uid: this.addedUids[i]!, fields: noFields, fileName: base }));
         writeAtomically(
           path.join(this.dir, 'dovecot-uidlist'),
           formatUidlist({
-            uidValidity: this.uidlist.uidValidity,
-            nextUid: this.uidlist.nextUid,
-            headerFields: this.uidlist.headerFields,
-            records: [...this.uidlist.records.values()],
+            uidValidity: this.uidValidity,
+            nextUid: this.nextUid,
+            headerFields: this.existing?.headerFields ?? new Map(),
+            records: [...(this.existing?.records ?? []), ...added],
           }),
         );
       }
-      if (this.wroteAnything || this.uidlistChanged) await flushFilesystem(this.dir);
+      if (this.wroteAnything || this.addedBases.length > 0) await flushFilesystem(this.dir);
     }
     const counts = this.uidCounts;
     const uids: UidOutcome = counts.renumbered > 0 ? 'renumbered' : counts.kept > 0 ? 'kept' : counts.new > 0 ? 'new' : 'unchanged';
     return {
       mailbox: this.mailbox,
       directory: this.dir,
-      uidValidity: this.uidlist?.uidValidity,
+      uidValidity: this.uidValidity,
       uids,
       ...(this.uidNote ? { note: this.uidNote } : {}),
     };
   }
 }
 
-/** One message being written under tmp/. Bytes go straight to disk: memory does not grow with message size. */
+/**
+ * One message on its way into the tree. Bytes are gathered and handed to the writer thread: a small message as one
+ * write, a large one in 256 KB pieces through a file opened under tmp/, so memory does not grow with message size.
+ * Without a queue (dry run) it only counts and hashes.
+ */
 export class MessageDraft {
-  private fd: number | undefined;
-  private readonly hash: Hash = createHash('sha256');
+  /** Incremental hash, only for messages too large to gather (most are hashed in one call). */
+  private hash: Hash | undefined;
   private sizeBytes = 0;
   private lineFeeds = 0;
   private crlfs = 0;
   private lastByte = -1;
+  private pending: Buffer[] = [];
+  private pendingBytes = 0;
+  private isOpened = false;
+  private isDone = false;
+  private digest: string | undefined;
+  /** The whole message packed for the writer, when it was small enough to gather. */
+  private packed: Uint8Array | undefined;
 
-  constructor(private readonly tmpPath: string | undefined) {
-    if (tmpPath) this.fd = openSync(tmpPath, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL | fsConstants.O_NOFOLLOW, fileMode);
-  }
+  constructor(private readonly output: { queue: WriteQueue; tmpPath: string } | undefined) {}
 
   write(chunk: Buffer): void {
     if (chunk.length === 0) return;
-    if (this.fd !== undefined) {
-      let offset = 0;
-      while (offset < chunk.length) offset += writeSync(this.fd, chunk, offset);
-    }
-    this.hash.update(chunk);
+    // Holding the slices is safe: stream chunks are fresh buffers that nothing writes to again.
+    this.pending.push(chunk);
+    this.pendingBytes += chunk.length;
+    if (this.pendingBytes >= maxPendingBytes) this.streamPending();
     this.sizeBytes += chunk.length;
     let at = chunk.indexOf(0x0a);
     while (at >= 0) {
@@ -343,6 +364,20 @@ export class MessageDraft {
       at = chunk.indexOf(0x0a, at + 1);
     }
     this.lastByte = chunk[chunk.length - 1]!;
+  }
+
+  /** A large message: hash incrementally, open its tmp file and send what has been gathered so far. */
+  private streamPending(): void {
+    this.hash ??= createHash('sha256');
+    for (const chunk of this.pending) this.hash.update(chunk);
+    const output = this.output;
+    if (output) {
+      if (!this.isOpened) output.queue.enqueue({ kind: 'open', tmpPath: output.tmpPath });
+      this.isOpened = true;
+      output.queue.enqueue({ kind: 'append', tmpPath: output.tmpPath, data: output.queue.pack(this.pending, this.pendingBytes) });
+    }
+    this.pending = [];
+    this.pendingBytes = 0;
   }
 
   get size(): number {
@@ -354,43 +389,72 @@ export class MessageDraft {
     return this.sizeBytes + this.lineFeeds - this.crlfs;
   }
 
+  /** SHA-256 of the message bytes. Call once all bytes are written. */
   contentHashHex(): string {
-    return this.hash.copy().digest('hex');
-  }
-
-  /** @internal Sets the received time and renames the file to its final place. */
-  moveTo(finalPath: string, mtime: Date): void {
-    if (this.fd === undefined || !this.tmpPath) throw new Error('message draft is not open');
-    futimesSync(this.fd, mtime, mtime);
-    closeSync(this.fd);
-    this.fd = undefined;
-    renameSync(this.tmpPath, finalPath);
-  }
-
-  /** Closes and removes whatever was not placed. Safe to call twice. */
-  close(): void {
-    if (this.fd !== undefined) {
-      closeSync(this.fd);
-      this.fd = undefined;
-      try {
-        unlinkSync(this.tmpPath!);
-      } catch {
-        // already gone
-      }
+    if (this.digest) return this.digest;
+    if (this.hash) {
+      for (const chunk of this.pending) this.hash.update(chunk);
+      this.digest = this.hash.digest('hex');
+    } else {
+      const whole = this.output ? this.output.queue.pack(this.pending, this.pendingBytes) : Buffer.concat(this.pending, this.pendingBytes);
+      if (this.output) this.packed = whole;
+      this.digest = createHash('sha256').update(whole).digest('hex');
     }
+    return this.digest;
+  }
+
+  /** @internal Queues the file: written under tmp/, given its received time, renamed to finalPath. */
+  moveTo(finalPath: string, mtime: Date): void {
+    const output = this.output;
+    if (!output || this.isDone) throw new Error('message draft is not open');
+    this.contentHashHex();
+    this.isDone = true;
+    if (this.isOpened) {
+      if (this.pendingBytes > 0) output.queue.enqueue({ kind: 'append', tmpPath: output.tmpPath, data: output.queue.pack(this.pending, this.pendingBytes) });
+      output.queue.enqueue({ kind: 'finish', tmpPath: output.tmpPath, finalPath, mtimeMs: mtime.getTime() });
+    } else {
+      output.queue.enqueue({ kind: 'write', tmpPath: output.tmpPath, finalPath, mtimeMs: mtime.getTime(), data: this.packed! });
+    }
+    this.pending = [];
+    this.pendingBytes = 0;
+    this.packed = undefined;
+  }
+
+  /** Drops whatever was not placed (a truncated or duplicate message). Safe to call twice. */
+  close(): void {
+    this.pending = [];
+    this.pendingBytes = 0;
+    this.packed = undefined;
+    if (this.output && this.isOpened && !this.isDone) this.output.queue.enqueue({ kind: 'discard', tmpPath: this.output.tmpPath });
+    this.isDone = true;
   }
 }
 
-function placeLink(existing: string, tmpPath: string, finalPath: string, mtime: Date): void {
-  try {
-    linkSync(existing, tmpPath);
-  } catch (err) {
-    // Other filesystem, or hard links not allowed: a copy, through tmp/ like any other write.
-    if (!['EXDEV', 'EPERM', 'EMLINK'].includes(systemErrorCode(err) ?? '')) throw err;
-    copyFileSync(existing, tmpPath, fsConstants.COPYFILE_EXCL);
-    utimesSync(tmpPath, mtime, mtime);
+const maxPendingBytes = 256 * 1024;
+
+/** A set of UIDs as a growable bitmap: UIDs are dense small integers, a Set<number> costs ~20 bytes each. */
+class UidSet {
+  private bits = new Uint8Array(1024);
+  private readonly sparse = new Set<number>();
+
+  has(uid: number): boolean {
+    if (uid < 0x1000000) return uid >>> 3 < this.bits.length && (this.bits[uid >>> 3]! & (1 << (uid & 7))) !== 0;
+    return this.sparse.has(uid);
   }
-  renameSync(tmpPath, finalPath);
+
+  add(uid: number): void {
+    if (uid >= 0x1000000) {
+      this.sparse.add(uid); // far-apart UIDs (up to 2^32) stay out of the bitmap
+      return;
+    }
+    const byte = uid >>> 3;
+    if (byte >= this.bits.length) {
+      const grown = new Uint8Array(Math.max(this.bits.length * 2, byte + 1));
+      grown.set(this.bits);
+      this.bits = grown;
+    }
+    this.bits[byte]! |= 1 << (uid & 7);
+  }
 }
 
 /** Creates a directory if missing and refuses one that is a symlink: a planted link must not redirect our writes. */

@@ -19,7 +19,7 @@ export interface ReadMboxOptions {
   readonly onProgress?: (sourceBytes: number) => void;
 }
 
-const readChunkBytes = 1024 * 1024;
+const readChunkBytes = 64 * 1024;
 
 /**
  * Opens an mbox read-only and without following a symlink (O_NOFOLLOW: a link swapped in after we listed the tree
@@ -159,12 +159,13 @@ export async function sniffMbox(file: string, options: { isGzip: boolean; signal
           }
         }
         if (options.scanForMboxrd) {
-          const window = Buffer.concat([tail, chunk]);
-          if (window.indexOf(doubleQuotedFrom) >= 0) {
+          // Look inside the chunk, then across the seam with the previous one (a small copy, not the whole chunk).
+          const seam = Buffer.concat([tail, chunk.subarray(0, doubleQuotedFrom.length - 1)]);
+          if (chunk.indexOf(doubleQuotedFrom) >= 0 || seam.indexOf(doubleQuotedFrom) >= 0) {
             hasDoubleQuotedFrom = true;
             if (decided) break;
           }
-          tail = window.subarray(Math.max(0, window.length - doubleQuotedFrom.length));
+          tail = Buffer.from(chunk.subarray(Math.max(0, chunk.length - (doubleQuotedFrom.length - 1))));
         } else if (decided) {
           break;
         }

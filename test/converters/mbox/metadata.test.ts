@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import {
   decideMessageState,
   decodeEncodedWords,
+  fieldValue,
   mboxInternalHeaders,
   parseGmailLabels,
   parseHeaderFields,
@@ -9,14 +10,22 @@ import {
   stripHeaderFields,
 } from '../../../converters/mbox/metadata.js';
 
-const meta = (header: string) => readMboxMetadata(parseHeaderFields(Buffer.from(header, 'latin1')));
+const meta = (header: string) => {
+  const bytes = Buffer.from(header, 'latin1');
+  return readMboxMetadata(bytes, parseHeaderFields(bytes));
+};
 const state = (header: string) => decideMessageState(meta(header));
 
 describe('parseHeaderFields', () => {
+  it('ignores lines that are not fields and names with spaces, and stops at the empty line', () => {
+    const header = Buffer.from('Subject: x\nnot a field\nBad Name: y\r\nX-UID: 1\r\n\r\nBody: no\n');
+    expect(parseHeaderFields(header).map((f) => f.name)).toEqual(['subject', 'x-uid']);
+  });
+
   it('unfolds continuation lines and records byte ranges', () => {
     const header = Buffer.from('Subject: a\n  folded\nX-UID: 5\n\n');
     const fields = parseHeaderFields(header);
-    expect(fields.map((f) => [f.name, f.value])).toEqual([['subject', 'a folded'], ['x-uid', '5']]);
+    expect(fields.map((f) => [f.name, fieldValue(header, f)])).toEqual([['subject', 'a folded'], ['x-uid', '5']]);
     expect(header.subarray(fields[1]!.start, fields[1]!.end).toString()).toBe('X-UID: 5\n');
   });
 });
