@@ -5,7 +5,7 @@ import {
   type FolderMapRule,
   type FolderMappingRow,
 } from '../../converters/folders/imap-mapping.js';
-import { crlfToLf } from '../../converters/mbox/framer.js';
+import { toLf } from '../../converters/message/crlf.js';
 import { describeError, InterruptedError, isMailshiftError, MailshiftError, throwIfAborted } from '../core/errors.js';
 import { ExitCode } from '../core/exit-codes.js';
 import type { Logger } from '../core/logger.js';
@@ -46,6 +46,8 @@ export interface StoreCopyOptions {
   readonly retries?: number;
   readonly retryBaseMs?: number;
   readonly retryMaxMs?: number;
+  /** Connections appending to one IMAP target folder side by side. Default 1. */
+  readonly appendLanes?: number;
   /** Messages per body fetch window. Default 100. */
   readonly windowSize?: number;
   /** Whole-run limit (`--timeout`): when reached, the run stops cleanly (state saved) with exit 75. */
@@ -321,7 +323,9 @@ async function copyFolderOnce(context: FolderContext, folder: FolderCopyReport):
     }
 
     const candidates: Candidate[] = [];
-    for await (const ref of sourceBox.list(signal, { afterUid, headerFields: identityHeaderFields })) {
+    // Metadata only: identities (header fields) are fetched below only if the target holds anything to compare with,
+    // which keeps the first copy into an empty folder to one cheap listing plus the bodies.
+    for await (const ref of sourceBox.list(signal, { afterUid })) {
       if (ref.uid !== undefined && ref.uid <= afterUid) continue;
       candidates.push({ ref });
     }
@@ -344,6 +348,13 @@ async function copyFolderOnce(context: FolderContext, folder: FolderCopyReport):
       }
     }
 
+    const sourceHeaders = new Map<string, Buffer>();
+    if (targetIndex.size > 0) {
+      for await (const ref of sourceBox.list(signal, { afterUid, headerFields: identityHeaderFields })) {
+        if (ref.headers) sourceHeaders.set(ref.id, ref.headers);
+      }
+    }
+
     const toCopy: Candidate[] = [];
     for (const candidate of candidates) {
       throwIfAborted(signal);
@@ -352,8 +363,11 @@ async function copyFolderOnce(context: FolderContext, folder: FolderCopyReport):
         folder.skipped.push({ id: ref.id, ...(ref.uid !== undefined ? { uid: ref.uid } : {}), reason: `larger than --max-size (${ref.sizeBytes} bytes)` });
         continue;
       }
-      candidate.identity = buildIdentity(ref.headers ?? (await readHead(sourceBox, ref, signal)));
-      const match = await takeMatch(context, targetIndex, candidate, sourceBox, targetBox);
+      let match = false;
+      if (targetIndex.size > 0) {
+        candidate.identity = buildIdentity(sourceHeaders.get(ref.id) ?? ref.headers ?? (await readHead(sourceBox, ref, signal)));
+        match = await takeMatch(context, targetIndex, candidate, sourceBox, targetBox);
+      }
       if (match) {
         if (!copiedEarlier.has(ref.id)) folder.alreadyPresent += 1;
         watermark.markDone(ref);
@@ -368,41 +382,77 @@ async function copyFolderOnce(context: FolderContext, folder: FolderCopyReport):
       return;
     }
 
+    // Append lanes: IMAP answers one APPEND at a time per connection, so an IMAP target gets several connections to
+    // the same folder and the appends go out side by side. A maildir target writes in order on one lane.
+    const lanes: Mailbox[] = [targetBox];
+    const extraLanes = target.store.kind === 'imap' ? Math.max(0, (options.appendLanes ?? 1) - 1) : 0;
+    try {
+      for (let i = 0; i < extraLanes; i += 1) lanes.push(await target.store.openMailbox(folder.target, 'write'));
+    } catch (err) {
+      // Fewer lanes is only slower; a server that refuses more connections is not an error.
+      logger.debug(`${folder.target}: using ${lanes.length} connection(s) for appends: ${describeError(err)}`);
+    }
+    const idle = [...lanes];
+    const inFlight = new Set<Promise<void>>();
+    let laneFailure: { error: unknown } | undefined;
     let lastSave = Date.now();
-    const windowSize = Math.max(1, options.windowSize ?? 100);
-    for (let at = 0; at < toCopy.length; at += windowSize) {
-      const window = toCopy.slice(at, at + windowSize).map((each) => each.ref);
-      const seen = new Set<MessageRef>();
-      for await (const { ref, content } of readBodies(sourceBox, window, signal, folder)) {
-        throwIfAborted(signal);
-        seen.add(ref);
-        const body = context.lineEndings === 'lf' ? crlfToLf(content) : content;
-        try {
-          await appendRefusalsRetried(context, folder, targetBox, { content: body, flags: ref.flags, keywords: ref.keywords, ...(ref.internalDate ? { internalDate: ref.internalDate } : {}) });
-        } catch (err) {
-          if (!isMailshiftError(err) || err.scope !== 'message') throw err;
-          folder.skipped.push({ id: ref.id, ...(ref.uid !== undefined ? { uid: ref.uid } : {}), reason: err.message });
-          logger.warn(`${folder.source}: message ${ref.uid ?? ref.id} skipped: ${err.message}`);
-          continue;
-        }
+
+    const appendOn = async (lane: Mailbox, ref: ListedMessage, body: Buffer): Promise<void> => {
+      try {
+        await appendRefusalsRetried(context, folder, lane, { content: body, flags: ref.flags, keywords: ref.keywords, ...(ref.internalDate ? { internalDate: ref.internalDate } : {}) });
         folder.copied += 1;
         folder.copiedBytes += body.length;
         copiedEarlier.add(ref.id);
         watermark.markDone(ref);
         context.onCopied(body.length);
-        if (Date.now() - lastSave > 2_000) {
-          saveWatermark(state, stateKey, status.uidValidity, watermark);
-          await state?.save();
-          lastSave = Date.now();
+      } catch (err) {
+        if (!isMailshiftError(err) || err.scope !== 'message') {
+          laneFailure ??= { error: err };
+          return;
+        }
+        folder.skipped.push({ id: ref.id, ...(ref.uid !== undefined ? { uid: ref.uid } : {}), reason: err.message });
+        logger.warn(`${folder.source}: message ${ref.uid ?? ref.id} skipped: ${err.message}`);
+      } finally {
+        idle.push(lane);
+      }
+    };
+
+    try {
+      const windowSize = Math.max(1, options.windowSize ?? 100);
+      for (let at = 0; at < toCopy.length && !laneFailure; at += windowSize) {
+        const window = toCopy.slice(at, at + windowSize).map((each) => each.ref);
+        const seen = new Set<MessageRef>();
+        for await (const { ref, content } of readAhead(readBodies(sourceBox, window, signal, folder), readAheadMessages, readAheadBytes)) {
+          throwIfAborted(signal);
+          seen.add(ref);
+          const body = context.lineEndings === 'lf' ? toLf(content) : content;
+          while (idle.length === 0) await Promise.race(inFlight);
+          if (laneFailure) break;
+          const task = appendOn(idle.shift()!, ref as ListedMessage, body);
+          inFlight.add(task);
+          void task.finally(() => inFlight.delete(task));
+          if (Date.now() - lastSave > 2_000) {
+            saveWatermark(state, stateKey, status.uidValidity, watermark);
+            await state?.save();
+            lastSave = Date.now();
+          }
+        }
+        await Promise.all(inFlight);
+        if (laneFailure) break;
+        const skippedIds = new Set(folder.skipped.map((each) => each.id));
+        for (const ref of window) {
+          if (seen.has(ref) || skippedIds.has(ref.id)) continue;
+          // Expunged on the source after we listed it: nothing to copy, and nothing lost.
+          folder.vanished += 1;
+          watermark.markDone(ref);
         }
       }
-      for (const ref of window) {
-        if (seen.has(ref) || folder.skipped.some((each) => each.id === ref.id)) continue;
-        // Expunged on the source after we listed it: nothing to copy, and nothing lost.
-        folder.vanished += 1;
-        watermark.markDone(ref);
-      }
+      await Promise.all(inFlight);
+    } finally {
+      await Promise.all(inFlight);
+      for (const lane of lanes.slice(1)) await lane[Symbol.asyncDispose]();
     }
+    if (laneFailure) throw laneFailure.error;
     saveWatermark(state, stateKey, status.uidValidity, watermark);
     logger.info(
       `${folder.source} -> ${folder.target}: ${folder.copied} copied, ${folder.alreadyPresent} already there${folder.skipped.length ? `, ${folder.skipped.length} skipped` : ''}`,
@@ -410,6 +460,62 @@ async function copyFolderOnce(context: FolderContext, folder: FolderCopyReport):
   } finally {
     if (targetBox) await targetBox[Symbol.asyncDispose]();
     await sourceBox[Symbol.asyncDispose]();
+  }
+}
+
+/** How far the body reader may run ahead of the writer: the source's network and the target's disk work at once. */
+const readAheadMessages = 64;
+const readAheadBytes = 16 * 1024 * 1024;
+
+/**
+ * Pulls from `source` into a bounded queue (at most `maxItems` messages and about `maxBytes`) while the consumer
+ * works on earlier ones. When the consumer stops early the source is closed (its `return()`), and this generator
+ * only finishes once the source has, so an IMAP fetch never outlives the folder it belongs to.
+ */
+export async function* readAhead<T extends { content: Buffer }>(source: AsyncIterable<T>, maxItems: number, maxBytes: number): AsyncIterable<T> {
+  const queue: T[] = [];
+  let queuedBytes = 0;
+  let isDone = false;
+  let isStopped = false;
+  let failure: { error: unknown } | undefined;
+  let wakeConsumer: (() => void) | undefined;
+  let wakeProducer: (() => void) | undefined;
+  const producer = (async () => {
+    try {
+      for await (const item of source) {
+        queue.push(item);
+        queuedBytes += item.content.length;
+        wakeConsumer?.();
+        while (!isStopped && (queue.length >= maxItems || queuedBytes >= maxBytes)) {
+          await new Promise<void>((resolve) => (wakeProducer = resolve));
+        }
+        if (isStopped) break;
+      }
+    } catch (error) {
+      failure = { error };
+    } finally {
+      isDone = true;
+      wakeConsumer?.();
+    }
+  })();
+  try {
+    for (;;) {
+      const item = queue.shift();
+      if (item) {
+        queuedBytes -= item.content.length;
+        wakeProducer?.();
+        yield item;
+        continue;
+      }
+      if (failure) throw failure.error;
+      if (isDone) return;
+      await new Promise<void>((resolve) => (wakeConsumer = resolve));
+      wakeConsumer = undefined;
+    }
+  } finally {
+    isStopped = true;
+    wakeProducer?.();
+    await producer;
   }
 }
 

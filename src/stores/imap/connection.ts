@@ -59,12 +59,22 @@ export function buildImapFlowOptions(options: ImapConnectOptions): ImapFlowOptio
 }
 
 /** imapflow logs objects ({ msg, cid, err, ... }); we keep one line of text at debug level and drop protocol dumps. */
-export function buildImapLogger(logger: Logger, label: string): ImapFlowLogger {
+export function buildImapLogger(logger: Logger, label: string): ImapFlowLogger & { isLevelEnabled(level: string): boolean } {
   const emit = (entry: unknown) => {
     if (logger.level !== 'debug') return;
     logger.debug(`imap ${label}: ${formatLogEntry(entry)}`);
   };
-  return { trace: () => {}, debug: emit, info: emit, warn: emit, error: emit, fatal: emit };
+  return {
+    trace: () => {},
+    debug: emit,
+    info: emit,
+    warn: emit,
+    error: emit,
+    fatal: emit,
+    // imapflow serialises every response for its log unless told nobody listens: that is a second copy of every
+    // message body. Protocol traces (FETCH responses) are never wanted; the rest only with --debug.
+    isLevelEnabled: (level: string) => level !== 'trace' && logger.level === 'debug',
+  };
 }
 
 export function formatLogEntry(entry: unknown): string {

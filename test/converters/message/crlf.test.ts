@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { toCrlf } from '../../../converters/message/crlf.js';
+import { toCrlf, toLf } from '../../../converters/message/crlf.js';
 
 describe('toCrlf', () => {
   it('turns bare LF into CRLF, also at the very start, and keeps existing CRLF and bare CR', () => {
@@ -13,5 +13,19 @@ describe('toCrlf', () => {
   });
   it('leaves binary bytes alone', () => {
     expect([...toCrlf(Buffer.from([0x00, 0xff, 0x0a, 0x80]))]).toEqual([0x00, 0xff, 0x0d, 0x0a, 0x80]);
+  });
+});
+
+describe('toLf', () => {
+  it('turns CRLF into LF and leaves bare LF and bare CR alone', () => {
+    expect(toLf(Buffer.from('\r\na\r\nb\nc\rd\r\n')).toString()).toBe('\na\nb\nc\rd\n');
+  });
+  it('is the inverse of toCrlf for LF messages', () => {
+    const lf = Buffer.from('From: a\n\nbody\n\nmore\n');
+    expect(toLf(toCrlf(lf)).equals(lf)).toBe(true);
+  });
+  it('returns the same buffer when there is no CRLF', () => {
+    const plain = Buffer.from('a\nb');
+    expect(toLf(plain)).toBe(plain);
   });
 });

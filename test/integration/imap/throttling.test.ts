@@ -40,7 +40,7 @@ function decide(command: ProxyCommand): ProxyAction {
 }
 
 beforeAll(async () => {
-  server = await startImapServer({ separator: '/', tls: 'none', users: ['alice', 'bob'] });
+  server = await startImapServer({ separator: '/', tls: 'none', users: ['alice', 'bob', 'carol'] });
   await seedAccount(server, 'alice');
   proxy = await startFaultyProxy(server.port, decide);
 });
@@ -51,15 +51,20 @@ afterAll(async () => {
 });
 
 describe('a copy through a throttling, connection-dropping proxy', () => {
-  it('finishes with every message exactly once', async () => {
+  it.each([
+    { lanes: 1, user: 'bob' },
+    { lanes: 3, user: 'carol' },
+  ])('finishes with every message exactly once ($lanes append connection(s))', async ({ lanes, user }) => {
+    commands.length = 0;
+    proxy.log.length = 0;
     const lines: string[] = [];
     const logger = createLogger({ level: 'info', write: (line) => lines.push(line) });
     const password = async (spec: { user: string }) => server.users.find((u) => u.user === spec.user)!.password;
     const from = await openStore(parseStoreSpec(`imap://alice@127.0.0.1:${proxy.port}`), { mode: 'read', logger, password });
-    const to = await openStore(parseStoreSpec(`imap://bob@127.0.0.1:${proxy.port}`), { mode: 'write', logger, password });
+    const to = await openStore(parseStoreSpec(`imap://${user}@127.0.0.1:${proxy.port}`), { mode: 'write', logger, password, maxConnections: lanes });
     let report;
     try {
-      report = await runStoreCopy(from, to, { logger, retryBaseMs: 10, retryMaxMs: 50, retries: 6, windowSize: 3 });
+      report = await runStoreCopy(from, to, { logger, retryBaseMs: 10, retryMaxMs: 50, retries: 6, windowSize: 3, appendLanes: lanes });
     } finally {
       await from.store[Symbol.asyncDispose]();
       await to.store[Symbol.asyncDispose]();
@@ -78,7 +83,7 @@ describe('a copy through a throttling, connection-dropping proxy', () => {
 
     // Every message exactly once, bytes, flags, keywords and dates intact.
     const source = await server.mail('alice').readMessages({ hashes: true });
-    const target = await server.mail('bob').readMessages({ hashes: true });
+    const target = await server.mail(user).readMessages({ hashes: true });
     expect(target).toHaveLength(seedMessages.length);
     expect(byMailbox(target)).toEqual(byMailbox(source));
     // Each APPEND whose OK was cut off was stored; the retry found it there instead of sending it again.

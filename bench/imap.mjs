@@ -1,0 +1,346 @@
+// Benchmark: the IMAP fallback. IMAP -> maildir and IMAP -> IMAP of ~10,000 messages from a Dovecot on 127.0.0.1,
+// mailshift side by side with mbsync (Debian isync) and, for IMAP -> maildir, Dovecot's own `doveadm backup` from an
+// imapc: location. Issue 6 sets the target: faster than mbsync.
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { generateMboxCorpus } from '../scripts/gen-mbox-corpus.mjs';
+import { chownTreeSync, readDovecotIds, setupDoveadm } from './lib/dovecot.mjs';
+import { startBenchImapServer } from './lib/imap-server.mjs';
+import { countMaildirMessages } from './lib/maildir.mjs';
+import { hasGnuTime, readVersion } from './lib/measure.mjs';
+import { formatMachineLine, readMachineInfo, REPO_DIR, writeResultJson } from './lib/results.mjs';
+import { openScratch } from './lib/scratch.mjs';
+import { runSideBySide } from './lib/side-by-side.mjs';
+import { maximum, median, minimum } from './lib/stats.mjs';
+import { formatMegabytes, formatRate, formatSeconds, formatTable } from './lib/table.mjs';
+import { available, findExecutable, INSTALL_HINT, unavailable } from './lib/tools.mjs';
+
+export const summary = 'IMAP -> maildir and IMAP -> IMAP: mailshift vs mbsync (isync) and doveadm backup (imapc)';
+
+export const usage = `usage: npm run bench -- imap [options]
+
+Seeds a Dovecot IMAP server on 127.0.0.1 (plaintext, loopback, mail_fsync=never) with a generated mailbox and times
+each tool copying it: IMAP -> a fresh maildir on a tmpfs, and IMAP -> an empty second account on the same server.
+Tools alternate round by round. Prints wall time, messages/s, MB/s and the client's peak RSS, checks every run
+delivered every message, and compares mailshift with mbsync. Writes bench/out/imap-<time>.json.
+
+options:
+  --messages N     mailbox size (default 10000)
+  --quick          1,000 messages, one round (a smoke test of the harness)
+  --runs N         rounds (default 3)
+  --seed N         corpus seed (default 1)
+  --modes a,b      subset of: imap-maildir,imap-imap
+  --tools a,b      subset of: mailshift,mbsync,doveadm
+  --timeout-s N    per-run time limit (default 900)
+  --cli PATH       mailshift CLI to time (default dist/src/cli/main.js)`;
+
+const TOOL_NAMES = ['mailshift', 'mbsync', 'doveadm'];
+const TOOL_LABELS = { mailshift: 'mailshift', mbsync: 'mbsync', doveadm: 'doveadm backup' };
+const MODES = ['imap-maildir', 'imap-imap'];
+const MAILSHIFT_CLI = join(REPO_DIR, 'dist', 'src', 'cli', 'main.js');
+const ESTIMATED_BYTES_PER_MESSAGE = 24 * 1024;
+
+function parseOptions(argv) {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      messages: { type: 'string' },
+      quick: { type: 'boolean', default: false },
+      runs: { type: 'string' },
+      seed: { type: 'string', default: '1' },
+      modes: { type: 'string' },
+      tools: { type: 'string' },
+      'timeout-s': { type: 'string', default: '900' },
+      cli: { type: 'string', default: MAILSHIFT_CLI },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+    strict: true,
+  });
+  const toInt = (text, what) => {
+    const n = Number(text);
+    if (!Number.isInteger(n) || n < 1) throw new Error(`${what} must be a whole number >= 1, got ${JSON.stringify(text)}`);
+    return n;
+  };
+  const list = (text, allowed, what) => {
+    const items = text.split(',').map((t) => t.trim());
+    const bad = items.filter((t) => !allowed.includes(t));
+    if (bad.length) throw new Error(`unknown ${what} ${bad.join(', ')}; choose from ${allowed.join(', ')}`);
+    return items;
+  };
+  return {
+    help: values.help,
+    messages: values.messages ? toInt(values.messages, '--messages') : values.quick ? 1000 : 10000,
+    rounds: values.runs ? toInt(values.runs, '--runs') : values.quick ? 1 : 3,
+    seed: toInt(values.seed, '--seed'),
+    modes: values.modes ? list(values.modes, MODES, 'mode') : MODES,
+    tools: values.tools ? list(values.tools, TOOL_NAMES, 'tool') : TOOL_NAMES,
+    timeoutMs: toInt(values['timeout-s'], '--timeout-s') * 1000,
+    cliPath: resolve(values.cli),
+  };
+}
+
+function probeTools(names, cliPath) {
+  const probes = {
+    mailshift() {
+      if (!existsSync(cliPath)) return unavailable(`${cliPath} is not built (npm run build)`);
+      const help = spawnSync(process.execPath, [cliPath, 'copy', '--help'], { encoding: 'utf8', timeout: 30000 });
+      if (help.status !== 0 || !/--password-file/.test(help.stdout ?? '')) return unavailable('this build has no IMAP copy (copy --help shows no --password-file)');
+      const version = readVersion([process.execPath, cliPath, '--version']);
+      const checkout = dirname(dirname(dirname(dirname(cliPath))));
+      const commit = readVersion(['git', '-C', checkout, 'rev-parse', '--short', 'HEAD']);
+      return available(`${version}${commit ? ` (${commit})` : ''}`, { path: cliPath });
+    },
+    mbsync() {
+      const path = findExecutable('mbsync');
+      if (!path) return unavailable(`mbsync not found; ${INSTALL_HINT}`);
+      return available(readVersion([path, '--version']), { path });
+    },
+    doveadm() {
+      if (!findExecutable('doveadm')) return unavailable(`doveadm not found; ${INSTALL_HINT}`);
+      return available(`Dovecot ${readVersion(['dovecot', '--version'])}`);
+    },
+  };
+  return Object.fromEntries(names.map((name) => [name, probes[name]()]));
+}
+
+function mbsyncConfig({ port, passwordFile, far, near }) {
+  const lines = [
+    'FSync no',
+    '',
+    'IMAPAccount src',
+    'Host 127.0.0.1',
+    `Port ${port}`,
+    `User ${far.user}`,
+    `PassCmd "cat ${passwordFile(far.user)}"`,
+    'SSLType None',
+    'AuthMechs LOGIN',
+    '',
+    'IMAPStore src',
+    'Account src',
+    '',
+  ];
+  if (near.kind === 'maildir') {
+    // Maildir++ has INBOX at the root: mbsync wants Inbox (not Path) to name it.
+    lines.push('MaildirStore dst', `Inbox ${near.path}`, 'SubFolders Maildir++', '');
+  } else {
+    lines.push('IMAPAccount dstacct', 'Host 127.0.0.1', `Port ${port}`, `User ${near.user}`, `PassCmd "cat ${passwordFile(near.user)}"`,
+      'SSLType None', 'AuthMechs LOGIN', '', 'IMAPStore dst', 'Account dstacct', '');
+  }
+  // CopyArrivalDate: keep INTERNALDATE, as mailshift does; Sync Pull + Create Near: a one-way copy into an empty target.
+  const syncState = near.kind === 'maildir' ? '*' : `${near.stateDir}/`;
+  lines.push('Channel copy', 'Far :src:', 'Near :dst:', 'Patterns *', 'Create Near', 'Sync Pull', `SyncState ${syncState}`, 'CopyArrivalDate yes', '');
+  return lines.join('\n');
+}
+
+function buildContenders({ mode, names, probes, workDir, server, messages }) {
+  const ids = readDovecotIds();
+  const passwordFile = (user) => join(workDir, `${user}.pw`);
+  for (const account of Object.values(server.accounts)) writeFileSync(passwordFile(account.user), `${account.password}\n`, { mode: 0o600 });
+  const out = (name) => join(workDir, `out-${name}`);
+  const bob = server.accounts.bob;
+  const resetBob = () => {
+    rmSync(bob.maildir, { recursive: true, force: true });
+    for (const sub of ['cur', 'new', 'tmp']) mkdirSync(join(bob.maildir, sub), { recursive: true });
+    chownTreeSync(bob.home, ids.uid, ids.gid);
+  };
+  const outputOf = (name) => (mode === 'imap-maildir' ? out(name) : bob.maildir);
+  const check = (name) => async (run, measured) => {
+    if (measured.spawnError) return { ok: false, detail: `could not start: ${measured.spawnError}` };
+    if (measured.timedOut) return { ok: false, detail: 'timed out' };
+    if (measured.exitCode !== 0) {
+      const why = `${measured.stderr ?? ''}${measured.stdout ?? ''}`.trim().split('\n').slice(-1)[0] ?? '';
+      return { ok: false, detail: `exit ${measured.exitCode ?? measured.signal}: ${why.slice(0, 200)}` };
+    }
+    const counted = countMaildirMessages(outputOf(name));
+    if (counted.messages !== messages) return { ok: false, detail: `MISMATCH: ${counted.messages} of ${messages} messages` };
+    return { ok: true, detail: `${counted.messages} messages`, outputBytes: counted.sizeBytes };
+  };
+  const cleanup = (name) => async () => {
+    rmSync(out(name), { recursive: true, force: true });
+    rmSync(join(workDir, `state-${name}`), { recursive: true, force: true });
+    if (mode === 'imap-imap') resetBob();
+  };
+  const sourceUrl = `imap://alice@127.0.0.1:${server.port}`;
+  const all = {
+    mailshift: {
+      async prepare() {
+        if (mode === 'imap-imap') resetBob();
+        const target = mode === 'imap-maildir' ? out('mailshift') : `imap://bob@127.0.0.1:${server.port}`;
+        const passwords = mode === 'imap-maildir'
+          ? ['--password-file', passwordFile('alice')]
+          : ['--source-password-file', passwordFile('alice'), '--target-password-file', passwordFile('bob')];
+        return {
+          argv: [process.execPath, probes.mailshift.path, '--json', 'copy', sourceUrl, target, ...passwords, '--state-dir', join(workDir, 'state-mailshift')],
+          cwd: workDir,
+        };
+      },
+      verify: check('mailshift'),
+      cleanup: cleanup('mailshift'),
+    },
+    mbsync: {
+      async prepare() {
+        if (mode === 'imap-imap') resetBob();
+        const conf = join(workDir, 'mbsyncrc');
+        // SyncState: in the maildir, or for IMAP -> IMAP in a directory of its own; fresh for every run.
+        const home = join(workDir, 'mbsync-home');
+        rmSync(home, { recursive: true, force: true });
+        mkdirSync(join(home, 'state'), { recursive: true });
+        const near = mode === 'imap-maildir' ? { kind: 'maildir', path: out('mbsync') } : { kind: 'imap', user: 'bob', stateDir: join(home, 'state') };
+        if (near.kind === 'maildir') mkdirSync(near.path, { recursive: true });
+        writeFileSync(conf, mbsyncConfig({ port: server.port, passwordFile, far: { user: 'alice' }, near }));
+        return { argv: [probes.mbsync.path, '-c', conf, '-q', 'copy'], cwd: workDir, env: { ...process.env, HOME: home } };
+      },
+      verify: check('mbsync'),
+      cleanup: cleanup('mbsync'),
+    },
+    doveadm: {
+      async prepare() {
+        const dir = join(workDir, 'doveadm');
+        rmSync(dir, { recursive: true, force: true });
+        const doveadm = setupDoveadm(dir);
+        const target = out('doveadm');
+        mkdirSync(target, { recursive: true });
+        chownTreeSync(target, ids.uid, ids.gid);
+        return {
+          argv: doveadm.doveadm([
+            '-o', `mail_location=maildir:${target}`,
+            '-o', 'imapc_host=127.0.0.1', '-o', `imapc_port=${server.port}`,
+            '-o', 'imapc_user=alice', '-o', `imapc_password=${server.accounts.alice.password}`,
+            '-o', 'imapc_features=rfc822.size fetch-headers',
+            'backup', '-R', 'imapc:',
+          ]),
+          env: doveadm.env,
+          cwd: dir,
+        };
+      },
+      verify: check('doveadm'),
+      async cleanup() {
+        await cleanup('doveadm')();
+        rmSync(join(workDir, 'doveadm'), { recursive: true, force: true });
+      },
+    },
+  };
+  const usable = names.filter((name) => !(mode === 'imap-imap' && name === 'doveadm'));
+  return usable.map((name) => ({ name, ...all[name] }));
+}
+
+function summarize(records, names, corpus) {
+  const out = {};
+  for (const name of names) {
+    const runs = records.filter((r) => r.tool === name);
+    const good = runs.filter((r) => r.verification?.ok);
+    const medianSeconds = median(good.map((r) => r.wallSeconds));
+    const failed = runs.find((r) => !r.verification?.ok);
+    out[name] = {
+      runs: runs.length,
+      okRuns: good.length,
+      medianSeconds,
+      bestSeconds: minimum(good.map((r) => r.wallSeconds)),
+      messagesPerSecond: medianSeconds ? corpus.messages / medianSeconds : null,
+      megabytesPerSecond: medianSeconds ? corpus.sizeBytes / 1e6 / medianSeconds : null,
+      peakRssBytes: maximum(good.map((r) => r.peakRssBytes)),
+      problem: failed ? failed.verification?.detail ?? 'failed' : null,
+    };
+  }
+  return out;
+}
+
+function log(text) {
+  process.stderr.write(`${text}\n`);
+}
+
+export async function main(argv) {
+  let options;
+  try {
+    options = parseOptions(argv);
+  } catch (error) {
+    process.stderr.write(`bench imap: ${error.message}\n\n${usage}\n`);
+    return 2;
+  }
+  if (options.help) {
+    process.stdout.write(`${usage}\n`);
+    return 0;
+  }
+  const machine = readMachineInfo();
+  const probes = probeTools(options.tools, options.cliPath);
+  const names = options.tools.filter((name) => probes[name].ok);
+  for (const name of options.tools) log(`${TOOL_LABELS[name].padEnd(15)} ${probes[name].ok ? probes[name].version : `UNAVAILABLE: ${probes[name].reason}`}`);
+  if (!hasGnuTime()) log(`note: /usr/bin/time missing, peak RSS is sampled only (${INSTALL_HINT})`);
+  if (!probes.mailshift?.ok) {
+    log('mailshift is not available; nothing to compare');
+    return 1;
+  }
+
+  // Source corpus, its maildir (from mailshift convert, untimed), the server's copy, one output and bob's copy.
+  const scratch = openScratch({ label: 'imap', sizeBytes: options.messages * (ESTIMATED_BYTES_PER_MESSAGE * 5 + 16384) + 512 * 1024 * 1024 });
+  log(`scratch: ${scratch.dir} (${scratch.kind})`);
+  const result = {
+    benchmark: 'imap',
+    command: `node bench/run.mjs imap${argv.length ? ` ${argv.join(' ')}` : ''}`,
+    startedAt: new Date().toISOString(),
+    machine,
+    options: { messages: options.messages, rounds: options.rounds, seed: options.seed, modes: options.modes, tools: options.tools },
+    tools: Object.fromEntries(options.tools.map((n) => [n, probes[n]])),
+    modes: [],
+  };
+  let server;
+  let exitCode = 0;
+  try {
+    const workDir = join(scratch.dir, 'work');
+    mkdirSync(workDir, { recursive: true });
+    const corpusPath = join(scratch.dir, 'corpus.mbox');
+    log(`generating ${options.messages} messages (seed ${options.seed}) ...`);
+    const generated = generateMboxCorpus({ messages: options.messages, seed: options.seed, out: corpusPath });
+    server = await startBenchImapServer(join(scratch.dir, 'server'), ['alice', 'bob']);
+    const alice = server.accounts.alice;
+    rmSync(alice.maildir, { recursive: true, force: true });
+    const converted = spawnSync(process.execPath, [probes.mailshift.path, 'convert', corpusPath, alice.maildir], { encoding: 'utf8' });
+    if (converted.status !== 0) throw new Error(`seeding the source account failed: ${converted.stderr}`);
+    rmSync(corpusPath);
+    server.fixOwnership();
+    const seeded = countMaildirMessages(alice.maildir);
+    const corpus = { messages: seeded.messages, sizeBytes: seeded.sizeBytes, seed: options.seed, generationSeconds: generated.seconds };
+    log(`source account: ${corpus.messages} messages, ${formatMegabytes(corpus.sizeBytes)} MB on 127.0.0.1:${server.port}`);
+
+    for (const mode of options.modes) {
+      const contenders = buildContenders({ mode, names, probes, workDir, server, messages: corpus.messages });
+      // One untimed round first: Dovecot builds its index and header cache for the source on first access, and the
+      // tool that happened to go first would pay for it.
+      await runSideBySide({ contenders, rounds: 1, timeoutMs: options.timeoutMs, onRun: (r) => log(`  [${mode}] warm-up ${TOOL_LABELS[r.tool].padEnd(15)} ${formatSeconds(r.wallSeconds) ?? '-'} s ${r.verification.ok ? 'ok' : `FAILED: ${r.verification.detail}`}`) });
+      const records = await runSideBySide({
+        contenders,
+        rounds: options.rounds,
+        timeoutMs: options.timeoutMs,
+        onRun: (r) => log(`  [${mode}] round ${r.round} ${TOOL_LABELS[r.tool].padEnd(15)} ${formatSeconds(r.wallSeconds) ?? '-'} s  ${formatMegabytes(r.peakRssBytes) ?? '-'} MB  ${r.verification.ok ? 'ok' : 'FAILED'}: ${r.verification.detail}`),
+      });
+      const toolNames = contenders.map((c) => c.name);
+      const summaryByTool = summarize(records, toolNames, corpus);
+      const mine = summaryByTool.mailshift;
+      const theirs = summaryByTool.mbsync;
+      const speedup = mine?.medianSeconds && theirs?.medianSeconds ? theirs.medianSeconds / mine.medianSeconds : null;
+      const verdict = speedup === null ? { status: 'n/a' } : { status: speedup > 1 ? 'pass' : 'FAIL', measured: `${speedup.toFixed(2)}x` };
+      if (verdict.status !== 'pass') exitCode = exitCode || 0;
+      result.modes.push({ mode, corpus, summary: summaryByTool, verdict, runs: records.map(({ stdout, stderr, ...rest }) => ({ ...rest, stderrTail: (stderr ?? '').slice(-2000) })) });
+      let text = `\n== imap ${mode}: ${corpus.messages.toLocaleString('en-US')} messages, ${formatMegabytes(corpus.sizeBytes)} MB, ${options.rounds} round(s) alternating, Dovecot on 127.0.0.1 ==\n`;
+      text += formatTable(
+        ['tool', 'ok', 'median s', 'best s', 'msg/s', 'MB/s', 'peak RSS MB', 'check'],
+        toolNames.map((name) => {
+          const s = summaryByTool[name];
+          return [TOOL_LABELS[name], `${s.okRuns}/${s.runs}`, formatSeconds(s.medianSeconds), formatSeconds(s.bestSeconds), formatRate(s.messagesPerSecond), formatRate(s.megabytesPerSecond), formatMegabytes(s.peakRssBytes), s.problem ?? 'ok'];
+        }),
+        { alignLeft: [0, 7] },
+      );
+      text += `target: mailshift faster than mbsync: ${verdict.status}${verdict.measured ? ` (${verdict.measured})` : ''}\n`;
+      process.stdout.write(text);
+    }
+  } finally {
+    await server?.stop();
+    scratch.releaseSync();
+  }
+  result.finishedAt = new Date().toISOString();
+  const path = writeResultJson('imap', result);
+  process.stdout.write(`\nmachine: ${formatMachineLine(machine)}\nresults: ${path}\n`);
+  return exitCode;
+}
