@@ -1,5 +1,5 @@
 import type { Dirent } from 'node:fs';
-import { readdir } from 'node:fs/promises';
+import { lstat, readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { MailshiftError, systemErrorCode, throwIfAborted } from '../core/errors.js';
 import { ExitCode } from '../core/exit-codes.js';
@@ -27,8 +27,16 @@ export interface ListScope {
   readonly signal?: AbortSignal;
 }
 
+/**
+ * mtime of every new/ and cur/ directory (key: its path relative to the root, e.g. '.Sent/new'), taken BEFORE its
+ * names were read. Any delivery, flag rename or expunge changes the directory's mtime, so comparing stamps tells
+ * whether the source changed since it was listed without listing 100,000 names again.
+ */
+export type TreeStamps = ReadonlyMap<string, number>;
+
 export interface TreeListingResult extends TreeListing {
   readonly exists: boolean;
+  readonly stamps: TreeStamps;
   /** Mailbox roots found ('' and, for cPanel, DOMAIN/LOCAL dirs). */
   readonly mailboxRoots: readonly string[];
   /** find's complaints about unreadable parts (remote) or unreadable directories (local). */
@@ -133,15 +141,16 @@ export async function listMaildirTree(exec: ExecTarget, root: string, layout: Tr
 async function listRemote(exec: ExecTarget, root: string, layout: TreeLayout, scope: ListScope): Promise<TreeListingResult> {
   if (scope.folders) return listRemoteScoped(exec, root, layout, scope.folders, scope);
   const entries: Pick<TreeEntry, 'type' | 'path'>[] = [];
+  const stamps = new Map<string, number>();
   const result = await findEntries(exec, root, entries, '', {
     // root/.F/cur/msg is depth 3; a cPanel mailbox adds DOMAIN/LOCAL.
     maxDepth: layout === 'cpanel-mail' ? 5 : 3,
     ...(scope.signal ? { signal: scope.signal } : {}),
-  });
-  if (!result.exists) return { exists: false, folders: new Map(), blocked: new Map(), ignoredEntries: 0, mailboxRoots: [], errors: [] };
+  }, stamps);
+  if (!result.exists) return { exists: false, folders: new Map(), blocked: new Map(), ignoredEntries: 0, mailboxRoots: [], errors: [], stamps: new Map() };
   const mailboxRoots = layout === 'cpanel-mail' ? ['', ...findMailboxDirs(entries.filter((e) => e.path.split('/').length <= 3) as TreeEntry[])] : [''];
   const listing = classifyTreeEntries(entries, mailboxRoots, scope);
-  return { ...listing, exists: true, mailboxRoots, errors: result.errors ? result.errors.split('\n').slice(0, 20) : [] };
+  return { ...listing, exists: true, mailboxRoots, errors: result.errors ? result.errors.split('\n').slice(0, 20) : [], stamps: keepScoped(stamps, scope) };
 }
 
 /**
@@ -150,17 +159,18 @@ async function listRemote(exec: ExecTarget, root: string, layout: TreeLayout, sc
  */
 async function listRemoteScoped(exec: ExecTarget, root: string, layout: TreeLayout, folders: ReadonlySet<string>, scope: ListScope): Promise<TreeListingResult> {
   const entries: Pick<TreeEntry, 'type' | 'path'>[] = [];
+  const stamps = new Map<string, number>();
   const depth = Math.max(1, ...[...folders].map((dir) => (dir === '' ? 1 : dir.split('/').length + 1)));
   const signal = scope.signal ? { signal: scope.signal } : {};
-  const top = await findEntries(exec, root, entries, '', { maxDepth: depth, dirsAndLinksOnly: true, ...signal });
-  if (!top.exists) return { exists: false, folders: new Map(), blocked: new Map(), ignoredEntries: 0, mailboxRoots: [], errors: [] };
+  const top = await findEntries(exec, root, entries, '', { maxDepth: depth, dirsAndLinksOnly: true, ...signal }, stamps);
+  if (!top.exists) return { exists: false, folders: new Map(), blocked: new Map(), ignoredEntries: 0, mailboxRoots: [], errors: [], stamps: new Map() };
   const types = new Map(entries.map((e) => [e.path, e.type]));
   const errors: string[] = top.errors ? [top.errors] : [];
   for (const dir of folders) {
     // Only descend into a folder that is a real directory all the way down (find would not follow a link anyway).
     const parts = dir === '' ? [] : dir.split('/');
     if (!parts.every((_, i) => types.get(parts.slice(0, i + 1).join('/')) === 'dir')) continue;
-    const listed = await findEntries(exec, dir === '' ? root : path.posix.join(root, dir), entries, dir, { maxDepth: 2, ...signal });
+    const listed = await findEntries(exec, dir === '' ? root : path.posix.join(root, dir), entries, dir, { maxDepth: 2, ...signal }, stamps);
     if (listed.errors) errors.push(listed.errors);
   }
   const mailboxRoots = [''];
@@ -171,7 +181,44 @@ async function listRemoteScoped(exec: ExecTarget, root: string, layout: TreeLayo
     }
   }
   const listing = classifyTreeEntries(entries, [...new Set(mailboxRoots)], scope);
-  return { ...listing, exists: true, mailboxRoots: [...new Set(mailboxRoots)], errors };
+  return { ...listing, exists: true, mailboxRoots: [...new Set(mailboxRoots)], errors, stamps: keepScoped(stamps, scope) };
+}
+
+/** Stamps of the folders in scope only (a scoped find also prints other folders' directories on its way). */
+function keepScoped(stamps: Map<string, number>, scope: ListScope): Map<string, number> {
+  if (!scope.folders) return stamps;
+  const out = new Map<string, number>();
+  for (const [key, value] of stamps) if (scope.folders.has(folderOfStamp(key))) out.set(key, value);
+  return out;
+}
+
+function folderOfStamp(key: string): string {
+  const slash = key.lastIndexOf('/');
+  return slash < 0 ? '' : key.slice(0, slash);
+}
+
+/**
+ * Folders whose new/ or cur/ changed between two stamp readings (mtime differs, or the directory appeared or went).
+ * Pure.
+ */
+export function decideChangedFolders(before: TreeStamps, after: TreeStamps): Set<string> {
+  const changed = new Set<string>();
+  for (const [key, value] of after) if (before.get(key) !== value) changed.add(folderOfStamp(key));
+  for (const key of before.keys()) if (!after.has(key)) changed.add(folderOfStamp(key));
+  return changed;
+}
+
+/**
+ * Reads the stamps again, without reading any message names: locally a readdir of the few directories above the
+ * messages and one lstat per new/ and cur/; over ssh one find of directories only.
+ */
+export async function readTreeStamps(exec: ExecTarget, root: string, layout: TreeLayout, scope: ListScope = {}): Promise<TreeStamps> {
+  if (exec.ssh) {
+    const stamps = new Map<string, number>();
+    await findEntries(exec, root, [], '', { maxDepth: layout === 'cpanel-mail' ? 4 : 2, dirsAndLinksOnly: true, ...(scope.signal ? { signal: scope.signal } : {}) }, stamps);
+    return keepScoped(stamps, scope);
+  }
+  return (await listLocal(root, layout, scope, { stampsOnly: true })).stamps;
 }
 
 async function findEntries(
@@ -180,9 +227,20 @@ async function findEntries(
   into: Pick<TreeEntry, 'type' | 'path'>[],
   prefix: string,
   options: Parameters<typeof listTree>[3],
+  stamps?: Map<string, number>,
 ): Promise<{ exists: boolean; errors: string }> {
   try {
-    return await listTree(exec, dir, (e) => into.push({ type: e.type, path: prefix === '' ? e.path : `${prefix}/${e.path}` }), options);
+    return await listTree(
+      exec,
+      dir,
+      (e) => {
+        const p = prefix === '' ? e.path : `${prefix}/${e.path}`;
+        into.push({ type: e.type, path: p });
+        // find prints a directory (with its lstat) before it reads it: the stamp predates the names.
+        if (stamps && e.type === 'dir' && /(^|\/)(cur|new)$/.test(p)) stamps.set(p, e.mtimeMs);
+      },
+      options,
+    );
   } catch (err) {
     if (err instanceof ListTreeError) {
       throw new MailshiftError('MAILSHIFT_SSH_FAILED', err.message, {
@@ -195,12 +253,17 @@ async function findEntries(
   }
 }
 
-async function listLocal(root: string, layout: TreeLayout, scope: ListScope): Promise<TreeListingResult> {
+async function listLocal(root: string, layout: TreeLayout, scope: ListScope, options: { stampsOnly?: boolean } = {}): Promise<TreeListingResult> {
   const errors: string[] = [];
+  const stamps = new Map<string, number>();
   const top = await readdirTyped(root, errors);
-  if (top === undefined) return { exists: false, folders: new Map(), blocked: new Map(), ignoredEntries: 0, mailboxRoots: [], errors: [] };
-  // Collected as (type, path) entries and classified by the same code as the remote listing: one set of rules.
+  if (top === undefined) return { exists: false, folders: new Map(), blocked: new Map(), ignoredEntries: 0, mailboxRoots: [], errors: [], stamps: new Map() };
+  // Directories and control files are collected as (type, path) entries and classified by the same code as the
+  // remote listing (one set of rules); message names go straight into their folder (100,000 of them: no per-name
+  // path strings or objects beyond the one the listing keeps).
   const entries: Pick<TreeEntry, 'type' | 'path'>[] = [];
+  const messagesByFolder = new Map<string, MessageFile[]>();
+  let ignoredEntries = 0;
   const mailboxRoots = [''];
   const scanMailbox = async (rel: string, dirents: Dirent[]): Promise<void> => {
     const prefix = rel === '' ? '' : `${rel}/`;
@@ -216,9 +279,17 @@ async function listLocal(root: string, layout: TreeLayout, scope: ListScope): Pr
         const subDirent = folderDirents?.find((d) => d.name === sub);
         if (!subDirent || !subDirent.isDirectory()) continue;
         throwIfAborted(scope.signal);
+        const subRel = folderRel === '' ? sub : `${folderRel}/${sub}`;
+        const stamp = await lstatMtimeMs(path.join(root, subRel));
+        if (stamp !== undefined) stamps.set(subRel, stamp);
+        if (options.stampsOnly) continue;
         const names = await readdirTyped(path.join(root, folderRel, sub), errors);
-        const subPrefix = folderRel === '' ? `${sub}/` : `${folderRel}/${sub}/`;
-        for (const d of names ?? []) entries.push({ type: direntType(d), path: `${subPrefix}${d.name}` });
+        let messages = messagesByFolder.get(folderRel);
+        if (!messages) messagesByFolder.set(folderRel, (messages = []));
+        for (const d of names ?? []) {
+          if (d.isFile() && !d.name.startsWith('.')) messages.push({ sub, name: d.name });
+          else if (!(d.isDirectory() && d.name.startsWith('.'))) ignoredEntries += 1;
+        }
       }
     };
     await scan(rel, dirents);
@@ -254,7 +325,18 @@ async function listLocal(root: string, layout: TreeLayout, scope: ListScope): Pr
     await scanMailbox(mailboxRoot, (await readdirTyped(path.join(root, mailboxRoot), errors)) ?? []);
   }
   const listing = classifyTreeEntries(entries, mailboxRoots, scope);
-  return { ...listing, exists: true, mailboxRoots, errors };
+  const folders = new Map<string, FolderListing>();
+  for (const [dir, folder] of listing.folders) folders.set(dir, { ...folder, messages: messagesByFolder.get(dir) ?? [] });
+  return { folders, blocked: listing.blocked, ignoredEntries: listing.ignoredEntries + ignoredEntries, exists: true, mailboxRoots, errors, stamps };
+}
+
+async function lstatMtimeMs(p: string): Promise<number | undefined> {
+  try {
+    const stats = await lstat(p);
+    return stats.isDirectory() ? stats.mtimeMs : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 function direntType(d: Dirent): TreeEntryType {

@@ -164,38 +164,72 @@ function planFolder(
   flags: FlagsMode,
   tables: { source: KeywordTable; target: KeywordTable },
 ): FolderPlan {
-  const src = indexByBase(source.messages);
-  const dst = indexByBase(target?.messages ?? []);
   const allocator = new KeywordAllocator(tables.target);
   const dropped = new Set<string>();
   const translate = (info: string): string => translateInfo(info, tables.source, tables.target, allocator, dropped);
 
-  const copies: CopyItem[] = [];
+  // One map, of the target (base -> position); the source is streamed past it. A Uint8Array marks the target
+  // messages the source also has, so "target only" needs no second map. At 100,000 messages this is the hot loop.
+  const targetMessages = target?.messages ?? [];
+  const targetIndex = new Map<string, number>();
+  let targetDuplicateBases = 0;
+  for (let i = 0; i < targetMessages.length; i++) {
+    const base = maildirBaseName(targetMessages[i]!.name);
+    const seen = targetIndex.get(base);
+    if (seen !== undefined) {
+      targetDuplicateBases += 1;
+      if (targetMessages[seen]!.sub === 'cur') continue;
+    }
+    targetIndex.set(base, i);
+  }
+  const matched = new Uint8Array(targetMessages.length);
+  const candidates = new Map<string, MessageFile>();
+  let sourceDuplicateBases = 0;
   const flagDifferences: FlagDifference[] = [];
   const renames: RenameItem[] = [];
   let alreadyPresent = 0;
-  for (const [base, file] of src.byBase) {
-    const there = dst.byBase.get(base);
-    if (!there) {
-      const info = infoOf(file.name);
-      const targetName = info === undefined ? file.name : `${base}:2,${translate(info)}`;
-      copies.push({ sub: file.sub, name: file.name, targetName });
+  for (const file of source.messages) {
+    const base = maildirBaseName(file.name);
+    const i = targetIndex.get(base);
+    if (i === undefined) {
+      const seen = candidates.get(base);
+      if (seen) {
+        sourceDuplicateBases += 1;
+        if (seen.sub === 'cur') continue;
+      }
+      candidates.set(base, file);
       continue;
     }
+    if (matched[i]) {
+      sourceDuplicateBases += 1;
+      continue;
+    }
+    matched[i] = 1;
     alreadyPresent += 1;
+    const there = targetMessages[i]!;
+    // The common case: the very same name, so the very same flags.
+    if (there.name === file.name) continue;
     const sourceInfo = infoOf(file.name);
     const targetInfo = infoOf(there.name);
-    // The common case at 100,000 messages: the same letters and no keyword letters whose meaning could differ.
     if ((sourceInfo ?? '') === (targetInfo ?? '') && !hasLowercase(sourceInfo)) continue;
     if (describeFlags(sourceInfo, tables.source) === describeFlags(targetInfo, tables.target)) continue;
     flagDifferences.push({ base, sourceName: file.name, targetName: there.name });
     if (flags === 'target') continue;
-    const wanted = flags === 'source' ? translate(lettersOf(infoOf(file.name))) : mergeLetters(infoOf(there.name), translate(lettersOf(infoOf(file.name))));
+    const wanted = flags === 'source' ? translate(lettersOf(sourceInfo)) : mergeLetters(targetInfo, translate(lettersOf(sourceInfo)));
     const renamed = formatRenamed(base, there, wanted);
     if (renamed.sub !== there.sub || renamed.name !== there.name) renames.push({ from: there, to: renamed });
   }
+  const copies: CopyItem[] = [];
+  for (const [base, file] of candidates) {
+    const info = infoOf(file.name);
+    copies.push({ sub: file.sub, name: file.name, targetName: info === undefined ? file.name : `${base}:2,${translate(info)}` });
+  }
   const targetOnly: MessageFile[] = [];
-  for (const [base, file] of dst.byBase) if (!src.byBase.has(base)) targetOnly.push(file);
+  for (let i = 0; i < targetMessages.length; i++) {
+    if (matched[i]) continue;
+    const file = targetMessages[i]!;
+    if (targetIndex.get(maildirBaseName(file.name)) === i) targetOnly.push(file);
+  }
 
   const isNew = target === undefined;
   const missingSubdirs = (['cur', 'new', 'tmp'] as const).filter((sub) => !target?.subdirs.has(sub));
@@ -210,8 +244,8 @@ function planFolder(
     renames,
     ...(allocator.hasChanged ? { keywordUpdate: allocator.table() } : {}),
     droppedKeywords: [...dropped].sort(),
-    sourceDuplicateBases: src.duplicateBases,
-    targetDuplicateBases: dst.duplicateBases,
+    sourceDuplicateBases,
+    targetDuplicateBases,
   };
 }
 
@@ -380,8 +414,12 @@ export function diffSourceListings(before: TreeListing, after: TreeListing, only
   const dirs = new Set([...before.folders.keys(), ...after.folders.keys()]);
   for (const dir of dirs) {
     if (onlyFolders && !onlyFolders.has(dir)) continue;
-    const a = indexByBase(before.folders.get(dir)?.messages ?? []).byBase;
-    const b = indexByBase(after.folders.get(dir)?.messages ?? []).byBase;
+    const beforeMessages = before.folders.get(dir)?.messages ?? [];
+    const afterMessages = after.folders.get(dir)?.messages ?? [];
+    // An unchanged directory lists the same names in the same order: no maps needed for it.
+    if (sameNamesInOrder(beforeMessages, afterMessages)) continue;
+    const a = indexByBase(beforeMessages).byBase;
+    const b = indexByBase(afterMessages).byBase;
     for (const [base, file] of b) {
       const old = a.get(base);
       if (!old) added += 1;
@@ -390,4 +428,10 @@ export function diffSourceListings(before: TreeListing, after: TreeListing, only
     for (const base of a.keys()) if (!b.has(base)) removed += 1;
   }
   return { added, renamed, removed };
+}
+
+function sameNamesInOrder(a: readonly MessageFile[], b: readonly MessageFile[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i]!.name !== b[i]!.name || a[i]!.sub !== b[i]!.sub) return false;
+  return true;
 }

@@ -18,7 +18,7 @@ import type { SshEndpoint, SshOptions } from '../transport/ssh.js';
 import { findDomainOwner, readSystemFile, resolveCpanelHome } from './run-copy.js';
 import { readContentKeys, readMessageIds } from './resync-dedupe.js';
 import { fetchFiles, readSmallRegularFile } from './resync-files.js';
-import { listMaildirTree, type TreeLayout, type TreeListingResult } from './resync-list.js';
+import { decideChangedFolders, listMaildirTree, readTreeStamps, type TreeLayout, type TreeListingResult } from './resync-list.js';
 import {
   decideDuplicates,
   diffSourceListings,
@@ -205,10 +205,12 @@ export async function runResyncTree(tree: ResyncTree, options: ResyncOptions = {
   const scope = { ...(options.onlyFolders ? { folders: options.onlyFolders } : {}), ...(signal ? { signal } : {}) };
   const warnings: string[] = [];
 
+  const phase = createPhaseTimer(logger);
   const [sourceListing, targetListing] = await Promise.all([
     listMaildirTree(srcExec, tree.source.root, tree.layout, scope),
     listMaildirTree(dstExec, tree.target.root, tree.layout, scope),
   ]);
+  phase('listed both sides');
   if (!sourceListing.exists) {
     throw new MailshiftError('MAILSHIFT_RESYNC_NO_SOURCE', `source ${tree.sourceLabel}: ${tree.source.root} does not exist`, { hint: 'check the source path', exitCode: ExitCode.config });
   }
@@ -226,7 +228,9 @@ export async function runResyncTree(tree: ResyncTree, options: ResyncOptions = {
     throwIfAborted(signal);
     const keywords = await readKeywordTables(tree, sourceListing, targetListing, staging, options);
     const plan = planResync({ source: sourceListing, target: targetListing, flags, keywords, ...(options.onlyFolders ? { onlyFolders: options.onlyFolders } : {}) });
+    phase('planned');
     const duplicates = dedupe ? await findDuplicates(tree, plan, staging, options, logger) : new Set<string>();
+    phase('dedupe');
     for (const folder of plan.folders) {
       if (folder.droppedKeywords.length > 0) warnings.push(`${displayFolder(folder.dir, tree.layout)}: no free keyword letter on the target for ${folder.droppedKeywords.join(', ')}; left out of the file names`);
       if (folder.sourceDuplicateBases > 0) warnings.push(`${displayFolder(folder.dir, tree.layout)}: ${folder.sourceDuplicateBases} base name(s) twice on the source (new/ and cur/); copied once`);
@@ -238,17 +242,26 @@ export async function runResyncTree(tree: ResyncTree, options: ResyncOptions = {
     const tempDir = targetListing.folders.get('')?.subdirs.has('tmp') ? 'tmp' : undefined;
     if (!dryRun) applied = await applyPlan(tree, plan, duplicates, keywords, staging, { ...options, ...(tempDir ? { tempDir } : {}) }, logger, warnings);
 
+    phase('applied');
     await options.onApplied?.();
     let sourceChange: SourceChange | undefined;
     // Interrupted after the target was written: report what was done rather than fail; the check is for next time.
     if (!dryRun && (options.recheckSource ?? true) && !signal?.aborted) {
       try {
-        const again = await listMaildirTree(srcExec, tree.source.root, tree.layout, scope);
-        sourceChange = diffSourceListings(sourceListing, again, options.onlyFolders);
+        // Cheap first: the mtimes of the source's new/ and cur/ directories; only folders whose stamp moved are
+        // listed again to say what changed.
+        const changed = decideChangedFolders(sourceListing.stamps, await readTreeStamps(srcExec, tree.source.root, tree.layout, scope));
+        if (changed.size === 0) {
+          sourceChange = { added: 0, renamed: 0, removed: 0 };
+        } else {
+          const again = await listMaildirTree(srcExec, tree.source.root, tree.layout, { ...scope, folders: changed });
+          sourceChange = diffSourceListings(sourceListing, again, changed);
+        }
       } catch (err) {
         if (!(err instanceof InterruptedError)) throw err;
       }
     }
+    phase('source listed again');
     const vanished = applied.rsync?.exit.outcome === 'vanished';
     const sourceChanged = Boolean(sourceChange && (sourceChange.added > 0 || sourceChange.renamed > 0)) || vanished || applied.deferred > 0;
 
@@ -298,6 +311,16 @@ export async function runResyncTree(tree: ResyncTree, options: ResyncOptions = {
   } finally {
     await rm(staging, { recursive: true, force: true });
   }
+}
+
+/** Logs (at debug level) how long each step took since the previous one. */
+function createPhaseTimer(logger: Logger): (what: string) => void {
+  let last = performance.now();
+  return (what) => {
+    const now = performance.now();
+    logger.debug(`resync: ${what} in ${Math.round(now - last)} ms`);
+    last = now;
+  };
 }
 
 /** Failures first (they need a person), then "run again", then partial (folders we refused to write into). */

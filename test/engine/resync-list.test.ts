@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { classifyTreeEntries, listMaildirTree } from '../../src/engine/resync-list.js';
+import { classifyTreeEntries, decideChangedFolders, listMaildirTree, readTreeStamps } from '../../src/engine/resync-list.js';
 import { makeTempDir, type TempDir } from '../support/tmp.js';
 import { writeTree } from '../support/tree.js';
 
@@ -95,5 +95,44 @@ describe('listMaildirTree (local)', () => {
   it('says when the root does not exist', async () => {
     temp = await makeTempDir('resync-list');
     expect((await listMaildirTree({}, `${temp.path}/nope`, 'maildir')).exists).toBe(false);
+  });
+});
+
+describe('decideChangedFolders', () => {
+  it('names the folders whose new/ or cur/ mtime moved, appeared or went', () => {
+    const before = new Map([
+      ['cur', 1],
+      ['new', 2],
+      ['.Sent/cur', 3],
+      ['.Sent/new', 4],
+      ['.Gone/new', 5],
+    ]);
+    const after = new Map([
+      ['cur', 1],
+      ['new', 2],
+      ['.Sent/cur', 3],
+      ['.Sent/new', 9],
+      ['.Fresh/new', 1],
+    ]);
+    expect([...decideChangedFolders(before, after)].sort()).toEqual(['.Fresh', '.Gone', '.Sent']);
+    expect(decideChangedFolders(before, new Map(before)).size).toBe(0);
+  });
+});
+
+describe('readTreeStamps (local)', () => {
+  let temp: TempDir | undefined;
+  afterEach(async () => {
+    await temp?.cleanup();
+    temp = undefined;
+  });
+
+  it('sees a delivery and a new folder without reading message names', async () => {
+    temp = await makeTempDir('resync-stamps');
+    await writeTree(temp.path, { 'cur/1:2,S': 'a', new: { type: 'dir' }, '.Sent/cur/2:2,S': 'b', '.Sent/new': { type: 'dir' } });
+    const listing = await listMaildirTree({}, temp.path, 'maildir');
+    expect([...listing.stamps.keys()].sort()).toEqual(['.Sent/cur', '.Sent/new', 'cur', 'new']);
+    expect(decideChangedFolders(listing.stamps, await readTreeStamps({}, temp.path, 'maildir')).size).toBe(0);
+    await writeTree(temp.path, { '.Sent/new/3': 'c', '.Later/new/4': 'd' });
+    expect([...decideChangedFolders(listing.stamps, await readTreeStamps({}, temp.path, 'maildir'))].sort()).toEqual(['.Later', '.Sent']);
   });
 });

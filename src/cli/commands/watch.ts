@@ -2,7 +2,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import { ExitCode } from '../../core/exit-codes.js';
 import { resolveResyncTree } from '../../engine/resync.js';
 import { parseStoreSpec } from '../../stores/spec.js';
-import { MaildirWatcher, type WatchRun } from '../../watch/watcher.js';
+import type { WatchRun } from '../../watch/watcher.js';
 import type { CliContext, GlobalOptions } from '../context.js';
 import { formatJson } from '../render.js';
 import { addResyncOptions, formatResyncSummary, type ResyncCliOptions } from './resync.js';
@@ -28,6 +28,8 @@ export function registerWatch(program: Command, ctx: CliContext): void {
     const target = parseStoreSpec(targetText);
     await withSshSession(options, [source, target], async (ssh) => {
       const tree = await resolveResyncTree(source, target, { ssh });
+      // Loaded here, not at start-up: chokidar costs every other command ~0.1 s of module loading.
+      const { MaildirWatcher } = await import('../../watch/watcher.js');
       const watcher = new MaildirWatcher({
         tree,
         resync: {
