@@ -47,7 +47,7 @@ async function main(argv: string[]): Promise<ExitCodeValue> {
       if (exitCode === ExitCode.ok || code !== ExitCode.ok) exitCode = code;
     },
   };
-  const program = buildProgram(ctx, readVersion());
+  const program = await buildProgram(ctx, readVersion(), argv.slice(2));
   try {
     await program.parseAsync(argv);
     return exitCode;

@@ -1,19 +1,36 @@
 import { Command } from 'commander';
 import type { CliContext } from './context.js';
-import { registerConvert } from './commands/convert.js';
-import { registerCopy } from './commands/copy.js';
-import { registerVerify } from './commands/verify.js';
-import { registerChown } from './commands/chown.js';
-import { registerDiscover } from './commands/discover.js';
-import { registerResync } from './commands/resync.js';
-import { registerWatch } from './commands/watch.js';
 
-/** A command module adds itself to the program; keep this list in the order `--help` should show. */
+/** A command module adds itself to the program. */
 export type RegisterCommand = (program: Command, ctx: CliContext) => void;
 
-const commands: RegisterCommand[] = [registerConvert, registerDiscover, registerCopy, registerChown, registerVerify, registerResync, registerWatch];
+/**
+ * The commands, in the order `--help` shows them. Each is loaded only when it is the one being run (or for help):
+ * loading every command and its engines (imapflow, execa, fast-glob, chokidar...) cost more start-up time than a
+ * small conversion takes.
+ */
+const commands: readonly { name: string; load: () => Promise<RegisterCommand> }[] = [
+  { name: 'convert', load: async () => (await import('./commands/convert.js')).registerConvert },
+  { name: 'discover', load: async () => (await import('./commands/discover.js')).registerDiscover },
+  { name: 'copy', load: async () => (await import('./commands/copy.js')).registerCopy },
+  { name: 'chown', load: async () => (await import('./commands/chown.js')).registerChown },
+  { name: 'verify', load: async () => (await import('./commands/verify.js')).registerVerify },
+  { name: 'resync', load: async () => (await import('./commands/resync.js')).registerResync },
+  { name: 'watch', load: async () => (await import('./commands/watch.js')).registerWatch },
+];
 
-export function buildProgram(ctx: CliContext, version: string): Command {
+const globalFlags = new Set(['--json', '--debug', '-q', '--quiet']);
+
+/** The command named on the command line (the first argument that is not a global flag), if any. */
+export function findRequestedCommand(args: readonly string[]): string | undefined {
+  for (const arg of args) {
+    if (globalFlags.has(arg)) continue;
+    return arg.startsWith('-') ? undefined : arg;
+  }
+  return undefined;
+}
+
+export async function buildProgram(ctx: CliContext, version: string, args: readonly string[] = []): Promise<Command> {
   const program = new Command('mailshift')
     .description('Move mail between servers without losing a single message.')
     .version(version)
@@ -23,6 +40,8 @@ export function buildProgram(ctx: CliContext, version: string): Command {
     .showHelpAfterError()
     .configureOutput({ writeOut: ctx.out, writeErr: ctx.err })
     .exitOverride();
-  for (const register of commands) register(program, ctx);
+  const requested = findRequestedCommand(args);
+  const wanted = commands.filter((command) => command.name === requested);
+  for (const command of wanted.length > 0 ? wanted : commands) (await command.load())(program, ctx);
   return program;
 }
