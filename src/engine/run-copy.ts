@@ -399,15 +399,13 @@ async function runJob(
     filterFile = path.join(staging, `rules-${index}`);
     await writeFile(filterFile, formatFilterFile(job.rules));
   }
-  // A remote target directory must exist before rsync runs (see escapeRemotePath); a maildir gets its tmp/ too.
-  if (job.target.ssh && !options.dryRun && job.kind !== 'maildir') await ensureRemoteDir(job.target, options);
-  const tempDir = job.kind === 'maildir' && !options.dryRun ? await prepareMaildirTmp(job.target, options, logger) : undefined;
+  // A remote target directory must exist before rsync runs (see escapeRemotePath).
+  if (job.target.ssh && !options.dryRun) await ensureRemoteDir(job.target, options);
   const argv = buildRsyncArgv({
     source: job.source,
     target: job.target,
     ...(options.ssh ? { ssh: options.ssh } : {}),
     ...(filterFile ? { filterFile } : {}),
-    ...(tempDir ? { tempDir } : {}),
     itemize: Boolean(options.onItem),
     // cPanel's owner and modes for mail, set as each file is created (cpanel-layout.md §5); see resolveMailOwner.
     ...(options.mailOwner && job.kind === 'maildir' ? { chownTo: options.mailOwner, chmod: 'D0751,F0640' } : {}),
@@ -436,6 +434,7 @@ async function runJob(
       logger.warn(`${job.label}: ${exit.meaning} (${lastLine(stderrTail)}); retry ${attempt} in ${Math.round(delayMs / 1000)} s`);
     },
   });
+  if (result.attempts > 1 && !options.dryRun) await removeOwnPartials(job.target, started, options, logger);
   bytes = result.stats.transferredFileSizeBytes ?? 0;
   // Counts from --stats (rsync itemizes only for a --dry-run listing). Hard links are created files that were not
   // transferred.
@@ -464,30 +463,34 @@ async function runJob(
 }
 
 /**
- * Makes sure the target maildir has a real tmp/ directory (not a symlink) for rsync's --temp-dir; returns 'tmp', or
- * undefined (rsync's default, temp files next to their final name) when tmp/ cannot be used.
+ * rsync writes each file as `.NAME.XXXXXX` next to its final name and renames it when complete (never --partial or
+ * --inplace). When a connection dies, a remote receiver is killed before it can remove its half-written file. Such a
+ * file is invisible to Dovecot (it skips names starting with '.') but it is garbage we made, so after a retried job
+ * we remove the files that have rsync's temporary-name shape AND were last written during this job. Nothing else on
+ * the target is ever deleted. (rsync's --temp-dir=tmp would avoid them, but it costs 30-60% of the copy's wall time:
+ * every file is then renamed across directories.)
  */
-async function prepareMaildirTmp(target: RsyncEndpoint, options: CopyOptions, logger: Logger): Promise<string | undefined> {
-  const tmp = path.posix.join(target.path, 'tmp');
-  if (!target.ssh) {
-    try {
-      await mkdir(tmp, { recursive: true });
-      if ((await lstat(tmp)).isDirectory()) return 'tmp';
-    } catch (err) {
-      logger.debug(`${tmp}: ${systemErrorCode(err) ?? String(err)}`);
+async function removeOwnPartials(target: RsyncEndpoint, jobStartedMs: number, options: CopyOptions, logger: Logger): Promise<void> {
+  const exec: ExecTarget = target.ssh ? { ssh: target.ssh, ...(options.ssh ? { sshOptions: options.ssh } : {}) } : {};
+  const partials: string[] = [];
+  await listTree(exec, target.path, (entry) => {
+    if (entry.type === 'file' && entry.mtimeMs >= jobStartedMs - 1000 && isRsyncPartialName(path.posix.basename(entry.path))) {
+      partials.push(path.posix.join(target.path, entry.path));
     }
-    logger.warn(`${tmp} is not a directory; rsync writes its temporary files next to their final names`);
-    return undefined;
+  }, options.signal ? { signal: options.signal } : {});
+  if (partials.length === 0) return;
+  if (target.ssh) {
+    const result = await runExec(exec, ['xargs', '-0', '-r', 'rm', '-f', '--'], { input: Buffer.from(partials.map((p) => `${p}\u0000`).join(''), 'utf8') });
+    if (result.exitCode !== 0) logger.warn(`could not remove ${partials.length} half-written file(s) left by a dropped connection: ${lastLine(result.stderr)}`);
+  } else {
+    for (const file of partials) await rm(file, { force: true });
   }
-  const exec: ExecTarget = { ssh: target.ssh, ...(options.ssh ? { sshOptions: options.ssh } : {}) };
-  const made = await runExec(exec, ['mkdir', '-p', '--', tmp]);
-  if (made.exitCode === 255) throw sshFailure(target.ssh.host, made.stderr);
-  // find -P (the default) does not follow a starting point that is a symlink: a link prints nothing here.
-  const check = await runExec(exec, ['find', tmp, '-maxdepth', '0', '-type', 'd', '-print']);
-  if (check.exitCode === 255) throw sshFailure(target.ssh.host, check.stderr);
-  if (check.exitCode === 0 && check.stdout.length > 0) return 'tmp';
-  logger.warn(`${describeEndpoint({ ...target, path: tmp })} is not a directory; rsync writes its temporary files next to their final names`);
-  return undefined;
+  logger.info(`removed ${partials.length} half-written file(s) a dropped connection left behind (rsync temporary names)`);
+}
+
+/** rsync's temporary name for NAME: "." + NAME + "." + six characters from [A-Za-z0-9]. */
+export function isRsyncPartialName(name: string): boolean {
+  return /^\..+\.[A-Za-z0-9]{6}$/.test(name);
 }
 
 async function ensureRemoteDir(target: RsyncEndpoint, options: CopyOptions): Promise<void> {

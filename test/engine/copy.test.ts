@@ -60,3 +60,13 @@ describe('system file parsers', () => {
     expect(parseGroupGid('mail:x:8:\n', 'mail')).toBe(8);
   });
 });
+
+describe('isRsyncPartialName', () => {
+  it("recognises rsync's temporary names and nothing that looks like a message", async () => {
+    const { isRsyncPartialName } = await import('../../src/engine/run-copy.js');
+    expect(isRsyncPartialName('.1700000000.M1P1.host,S=5:2,S.aB3xYz')).toBe(true);
+    expect(isRsyncPartialName('1700000000.M1P1.host,S=5:2,S')).toBe(false);
+    expect(isRsyncPartialName('.Sent')).toBe(false);
+    expect(isRsyncPartialName('.hidden.too-long-suffix')).toBe(false);
+  });
+});
