@@ -53,6 +53,8 @@ export interface CopyOptions {
   readonly onProgress?: (done: { bytes: number; items: number }) => void;
   /** Ask rsync for progress lines (worth it on a terminal only). */
   readonly wantProgress?: boolean;
+  /** With wantProgress: the size of what is about to be copied (the sources, as find sees them), for an ETA. */
+  readonly onTotal?: (total: { bytes: number; files: number }) => void;
   /** Called for every item rsync reports (the --dry-run listing). Without it rsync does not itemize at all. */
   readonly onItem?: (job: CopyJob, item: ItemizedChange) => void;
   /**
@@ -138,6 +140,7 @@ export async function runCopy(source: StoreSpec, target: StoreSpec, options: Cop
     const mailOwner = resolved.cpanelTarget && options.resolveMailOwner && !options.dryRun ? await options.resolveMailOwner(resolved.cpanelTarget) : undefined;
     const existingControl = options.dryRun ? [] : await listExistingControlFiles(resolved, options);
     phase('listing control files the target already has');
+    if (options.wantProgress && options.onTotal) options.onTotal(await measureSources(resolved.jobs, options));
     const [jobs, applyMerges] = await Promise.all([
       runJobs(resolved.jobs, staging, { ...options, ...(mailOwner ? { mailOwner } : {}) }, logger),
       options.dryRun ? Promise.resolve(async () => planOnlyMerges(resolved.merges)) : prepareMerges(resolved, staging, options, logger),
@@ -443,7 +446,8 @@ async function runJob(
   hooks.onProgress(bytes, files);
   const seconds = ((Date.now() - started) / 1000).toFixed(1);
   const summary = `${job.label}: ${files} file(s), ${hardlinks} hard link(s), ${bytes} bytes in ${seconds} s`;
-  if (result.exit.outcome === 'ok') logger.info(summary);
+  // With a progress bar on the terminal, per-job lines would break into it: they go to --debug then.
+  if (result.exit.outcome === 'ok') (options.wantProgress ? logger.debug : logger.info)(summary);
   else if (result.exit.outcome === 'vanished') logger.warn(`${summary}; some source files vanished while copying (normal on a live mailbox; run resync afterwards)`);
   else logger.error(`${job.label}: ${result.exit.meaning}${result.stderrTail ? `: ${lastLine(result.stderrTail)}` : ''}`);
   return {
@@ -460,6 +464,26 @@ async function runJob(
     bytes,
     warnings: result.warnings,
   };
+}
+
+/** Bytes and files under the jobs' sources (what find lists; an estimate: excluded indexes count too). */
+async function measureSources(jobs: readonly CopyJob[], options: CopyOptions): Promise<{ bytes: number; files: number }> {
+  let bytes = 0;
+  let files = 0;
+  for (const job of jobs) {
+    if (job.kind !== 'maildir') continue;
+    const exec: ExecTarget = job.source.ssh ? { ssh: job.source.ssh, ...(options.ssh ? { sshOptions: options.ssh } : {}) } : {};
+    // The default mailbox's listing includes the other mailboxes' trees, which their own jobs copy: skip those.
+    const skip = job.rules.filter((r) => r.action === 'exclude' && r.pattern.startsWith('/') && r.pattern.endsWith('/') && !r.pattern.includes('*'));
+    const skipped = skip.map((r) => r.pattern.slice(1, -1));
+    await listTree(exec, job.source.path, (entry) => {
+      if (entry.type !== 'file') return;
+      if (skipped.length > 0 && skipped.some((dir) => entry.path.startsWith(`${dir}/`))) return;
+      bytes += entry.sizeBytes;
+      files += 1;
+    }, options.signal ? { signal: options.signal } : {});
+  }
+  return { bytes, files };
 }
 
 /**

@@ -55,7 +55,8 @@ export function registerCopy(program: Command, ctx: CliContext): void {
     };
     await withSshSession(options, [source, target], async (ssh) => {
       const showProgress = ctx.isInteractive && !globals.json && !options.dryRun;
-      const progress = createProgressBar(ctx.err, { label: 'copying', isInteractive: showProgress });
+      // Created once the size of the sources is known (find, on a terminal only), so the bar can show an ETA.
+      let progress = createProgressBar(ctx.err, { label: 'copying', isInteractive: showProgress });
       const report = await runCopy(source, target, {
         jobs: options.jobs,
         ...(options.bwlimit !== undefined ? { bwlimitKiBps: options.bwlimit } : {}),
@@ -68,6 +69,9 @@ export function registerCopy(program: Command, ctx: CliContext): void {
         signal: ctx.signal,
         logger,
         wantProgress: showProgress,
+        onTotal: (total) => {
+          progress = createProgressBar(ctx.err, { label: `copying ${total.files} files`, totalBytes: total.bytes, isInteractive: showProgress });
+        },
         onProgress: (done) => progress.update(done),
         // Owner and modes set by rsync as files arrive; the chown pass afterwards checks everything and fixes the rest.
         ...(options.chown

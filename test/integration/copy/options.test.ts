@@ -116,6 +116,25 @@ describe('copy options', () => {
     expect((await runCli(['verify', '--strict', src, dst])).code).toBe(4);
   });
 
+  it('copies one cPanel mailbox by address into another root, owned by the account that owns the domain there', async () => {
+    const tree = generate({ seed: 3, accounts: [{ user: 'alice', domains: ['alice.example'], mailboxes: [{ address: 'info@alice.example', folders: { INBOX: { cur: 3 }, Archive: { cur: 1 } } }] }] }, path.join(temp.path, 'one'));
+    const target = path.join(temp.path, 'one-target');
+    await makeTargetRoot(target, [{ user: 'newowner', uid: 2005 }]);
+    await writeFile(path.join(target, 'etc/userdomains'), 'alice.example: newowner\n*: nobody\n');
+    const result = await runCli(['copy', `cpanel:${tree.root}#info@alice.example`, `cpanel:${target}#info@alice.example`]);
+    expect(result.code, result.stderr).toBe(0);
+    const copied = path.join(target, 'home/newowner/mail/alice.example/info');
+    expect(await messageBaseNames(copied)).toEqual(await messageBaseNames(path.join(tree.root, 'home/alice/mail/alice.example/info')));
+    const { lstat } = await import('node:fs/promises');
+    expect((await lstat(path.join(copied, '.Archive/cur'))).uid).toBe(2005);
+    const verify = await runCli(['verify', `cpanel:${tree.root}#info@alice.example`, `cpanel:${target}#info@alice.example`]);
+    expect(verify.code, verify.stdout).toBe(0);
+    expect(verify.stdout).toMatch(/^OK: 4 of 4 source messages/);
+    const unknown = await runCli(['copy', `cpanel:${tree.root}#info@alice.example`, `cpanel:${target}#info@other.example`]);
+    expect(unknown.code).toBe(78);
+    expect(unknown.stderr).toMatch(/no cPanel account owns other.example/);
+  });
+
   it('a second copy after the source received mail brings only the new message and takes the newer uidlist', async () => {
     const src = path.join(temp.path, 'again-src');
     const dst = path.join(temp.path, 'again-dst');
