@@ -17,7 +17,7 @@ import { runRsync, type RsyncRunResult } from '../transport/rsync/run.js';
 import type { SshEndpoint, SshOptions } from '../transport/ssh.js';
 import { findDomainOwner, readSystemFile, resolveCpanelHome } from './run-copy.js';
 import { readContentKeys, readMessageIds } from './resync-dedupe.js';
-import { fetchFiles, readSmallRegularFile } from './resync-files.js';
+import { readRemoteSmallFiles, readSmallRegularFile } from './resync-files.js';
 import { decideChangedFolders, listMaildirTree, readTreeStamps, type TreeLayout, type TreeListingResult } from './resync-list.js';
 import {
   decideDuplicates,
@@ -226,7 +226,7 @@ export async function runResyncTree(tree: ResyncTree, options: ResyncOptions = {
   const staging = await mkdtemp(path.join(os.tmpdir(), 'mailshift-resync-'));
   try {
     throwIfAborted(signal);
-    const keywords = await readKeywordTables(tree, sourceListing, targetListing, staging, options);
+    const keywords = await readKeywordTables(tree, sourceListing, targetListing, options);
     const plan = planResync({ source: sourceListing, target: targetListing, flags, keywords, ...(options.onlyFolders ? { onlyFolders: options.onlyFolders } : {}) });
     phase('planned');
     const duplicates = dedupe ? await findDuplicates(tree, plan, staging, options, logger) : new Set<string>();
@@ -377,27 +377,29 @@ export function foldersNeedingKeywords(source: TreeListing, target: TreeListing)
   return dirs;
 }
 
-async function readKeywordTables(tree: ResyncTree, source: TreeListingResult, target: TreeListingResult, staging: string, options: ResyncOptions): Promise<KeywordTables> {
+async function readKeywordTables(tree: ResyncTree, source: TreeListingResult, target: TreeListingResult, options: ResyncOptions): Promise<KeywordTables> {
   const needed = foldersNeedingKeywords(source, target);
-  const sourceTables = await readKeywordFiles(tree.source, source, needed, path.join(staging, 'kw-src'), options);
-  const targetTables = await readKeywordFiles(tree.target, target, needed, path.join(staging, 'kw-dst'), options);
+  const [sourceTables, targetTables] = await Promise.all([readKeywordFiles(tree.source, source, needed, options), readKeywordFiles(tree.target, target, needed, options)]);
   // A folder new on the target receives the source's dovecot-keywords with its messages: same letters, no renames.
   for (const [dir, table] of sourceTables) if (!target.folders.has(dir)) targetTables.set(dir, table);
   return { source: sourceTables, target: targetTables };
 }
 
-async function readKeywordFiles(side: ResyncSide, listing: TreeListing, needed: ReadonlySet<string>, staging: string, options: ResyncOptions): Promise<Map<string, KeywordTable>> {
+async function readKeywordFiles(side: ResyncSide, listing: TreeListing, needed: ReadonlySet<string>, options: ResyncOptions): Promise<Map<string, KeywordTable>> {
   const tables = new Map<string, KeywordTable>();
   const wanted = [...needed].filter((dir) => listing.folders.get(dir)?.hasKeywordsFile);
   if (wanted.length === 0) return tables;
   const rel = (dir: string) => (dir === '' ? 'dovecot-keywords' : `${dir}/dovecot-keywords`);
-  let base = side.root;
   if (side.ssh) {
-    await fetchFiles(endpoint(side, side.root), wanted.map(rel), staging, options);
-    base = staging;
+    const texts = await readRemoteSmallFiles(execOf(side, options.ssh), side.root, wanted.map(rel), options.signal);
+    for (const dir of wanted) {
+      const text = texts.get(rel(dir));
+      if (text !== undefined) tables.set(dir, parseDovecotKeywords(text));
+    }
+    return tables;
   }
   for (const dir of wanted) {
-    const text = await readSmallRegularFile(path.join(base, rel(dir)));
+    const text = await readSmallRegularFile(path.join(side.root, rel(dir)));
     if (text !== undefined) tables.set(dir, parseDovecotKeywords(text));
   }
   return tables;
@@ -608,6 +610,14 @@ async function createDirs(side: ResyncSide, exec: ExecTarget, relDirs: readonly 
   if (made.exitCode !== 0 && !/File exists/.test(made.stderr)) {
     throw new MailshiftError('MAILSHIFT_MKDIR_FAILED', `cannot create folders on ${side.ssh.host}: ${made.stderr.trim().split('\n').pop() ?? ''}`);
   }
+  // "File exists" may be a link planted where a folder should be: every path must now be a real directory, or
+  // rsync would write through it. find -P does not follow a starting point that is a link.
+  const check = await runExec(exec, ['find', ...abs, '-maxdepth', '0', '!', '-type', 'd', '-print0']);
+  const notDirs = check.stdout.toString('utf8').split('\u0000').filter(Boolean);
+  if (check.exitCode === 255) throw new MailshiftError('MAILSHIFT_SSH_FAILED', `ssh to ${side.ssh.host} failed while creating folders`, { retry: 'later' });
+  if (notDirs.length > 0) {
+    throw new MailshiftError('MAILSHIFT_TARGET_NOT_DIR', `${notDirs[0]} on ${side.ssh.host} exists and is not a directory; not written through`, { scope: 'mailbox' });
+  }
   if (owner.canChown) await runExec(exec, ['chown', '-h', `${owner.uid}:${owner.gid}`, '--', ...abs]);
 }
 
@@ -668,7 +678,7 @@ async function copyThroughTmp(
   const dstExec = execOf(tree.target, options.ssh);
   const stagingRel = `tmp/.mailshift-resync-${process.pid}-${Date.now()}`;
   const stagingAbs = path.posix.join(tree.target.root, stagingRel);
-  await createDirs(tree.target, dstExec, [stagingRel], owner);
+  await createDirs(tree.target, dstExec, ['tmp', stagingRel], owner);
   const rels = items.map(({ folder, copy }) => messagePath(folder.dir, copy));
   const result = await rsyncList(tree.source, tree.target, tree.source.root, stagingAbs, rels, owner, options, logger);
   const pairs = items.map(({ folder, copy }) => ({

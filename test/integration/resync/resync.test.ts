@@ -1,9 +1,11 @@
-import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, symlink, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { runCopy } from '../../../src/engine/run-copy.js';
 import { runResync, type ResyncReport } from '../../../src/engine/resync.js';
 import { parseStoreSpec } from '../../../src/stores/spec.js';
+import { openSshSession, type SshSession } from '../../../src/transport/ssh-session.js';
 import type { SshOptions } from '../../../src/transport/ssh.js';
 import { createDoveadm, type Doveadm } from '../../support/dovecot.js';
 import { startSshd, type Sshd } from '../../support/sshd.js';
@@ -20,15 +22,19 @@ let temp: TempDir;
 let sshd: Sshd;
 let doveadm: Doveadm;
 let sshOptions: SshOptions;
+let session: SshSession;
 
 beforeAll(async () => {
   temp = await makeTempDir('resync', { mode: 0o755 });
   sshd = await startSshd();
   doveadm = await createDoveadm({ separator: '/' });
-  sshOptions = { keyFile: sshd.clientKeyPath, configFile: '/dev/null', options: ['StrictHostKeyChecking=no', 'UserKnownHostsFile=/dev/null', 'LogLevel=ERROR'] };
+  // One shared connection, as the CLI runs it (withSshSession).
+  session = await openSshSession({ keyFile: sshd.clientKeyPath, configFile: '/dev/null', options: ['StrictHostKeyChecking=no', 'UserKnownHostsFile=/dev/null', 'LogLevel=ERROR'] });
+  sshOptions = session.options;
 });
 
 afterAll(async () => {
+  await session?.close([{ host: '127.0.0.1', user: 'root', port: sshd.port }]);
   await doveadm?.close();
   await sshd?.stop();
   await temp?.cleanup();
@@ -201,4 +207,33 @@ describe('resync over ssh (real sshd on 127.0.0.1)', () => {
     await checkTarget(s, report);
     expect(await dovecotCounts(s.dst)).toEqual(expectedCounts);
   });
+});
+
+describe('hostile trees', () => {
+  for (const remote of [false, true]) {
+    it(`never writes through a target folder that is a symlink, and carries shell-syntax names intact${remote ? ' (over ssh)' : ''}`, async () => {
+      const s = await prepare();
+      const outside = path.join(temp.path, `outside-${run}`);
+      await mkdir(path.join(outside, 'cur'), { recursive: true });
+      await mkdir(path.join(outside, 'new'), { recursive: true });
+      // The target's Sent was replaced by a link to a directory outside the tree.
+      await rename(path.join(s.dst, '.Sent'), path.join(s.dst, '.Sent-real'));
+      await symlink(outside, path.join(s.dst, '.Sent'));
+      const odd = '.a b$(touch pwned)';
+      await makeFolder(s.src, odd);
+      await deliver(s.src, odd, 'odd-1', { info: 'S' });
+      const spaced = await deliver(s.src, '', 'spaced');
+      await rename(path.join(s.src, spaced), path.join(s.src, `${spaced} with space`));
+      const target = remote ? `ssh://root@127.0.0.1:${sshd.port}${s.dst}` : s.dst;
+      const report = await runResync(parseStoreSpec(s.src), parseStoreSpec(target), remote ? { ssh: sshOptions } : {});
+      expect(report.skippedFolders.map((f) => f.folder)).toEqual(['Sent']);
+      expect(report.exitCode).toBe(3);
+      expect(await readdir(path.join(outside, 'cur'))).toEqual([]);
+      expect(await readdir(path.join(outside, 'new'))).toEqual([]);
+      expect((await readdir(path.join(s.dst, odd, 'cur'))).length).toBe(1);
+      expect((await readdir(path.join(s.dst, 'new'))).some((n) => n.endsWith(' with space'))).toBe(true);
+      expect(existsSync(path.join(process.cwd(), 'pwned'))).toBe(false);
+      expect(existsSync(path.join(s.dst, 'pwned'))).toBe(false);
+    });
+  }
 });
