@@ -5,7 +5,9 @@ import type { VerifyReport } from '../report.js';
 export function formatVerifyText(report: VerifyReport, options: { listLimit?: number } = {}): string {
   const limit = options.listLimit ?? 20;
   const t = report.totals;
-  let text = `${report.ok ? 'OK' : 'DIFFERENCES'}: ${t.targetMessages} of ${t.sourceMessages} source messages checked on the target; ${t.missing} missing, ${t.duplicates} duplicated, ${t.flagDifferences} with other flags, UIDs ${t.foldersWithChangedUids === 0 ? 'kept' : `changed in ${t.foldersWithChangedUids} folder(s)`}\n`;
+  const uidsChecked = report.folders.some((f) => f.uids.verdict !== 'unknown');
+  const uids = t.foldersWithChangedUids > 0 ? `UIDs changed in ${t.foldersWithChangedUids} folder(s)` : uidsChecked ? 'UIDs kept' : 'UIDs not checked (the source lists none)';
+  let text = `${report.ok ? 'OK' : 'DIFFERENCES'}: ${t.targetMessages} of ${t.sourceMessages} source messages checked on the target; ${t.missing} missing, ${t.duplicates} duplicated, ${t.flagDifferences} with other flags, ${uids}\n`;
   text += `source ${report.source}\ntarget ${report.target}\n\n`;
   text += formatTable(
     ['MAILBOX', 'FOLDER', 'SRC MSGS', 'SRC SIZE', 'DST MSGS', 'DST SIZE', 'MISSING', 'DUPES', 'FLAGS', 'UIDS'],
