@@ -10,7 +10,6 @@
 
 export interface FromLine {
   readonly sender: string;
-  /** Undefined when the date parsed structurally but names an impossible time. */
   readonly date: Date;
 }
 
@@ -29,7 +28,8 @@ export const maxFromLineBytes = 4096;
 
 export function parseFromLine(line: string): FromLine | undefined {
   if (!line.startsWith('From ') || line.length > maxFromLineBytes) return undefined;
-  const rest = line.slice(5).replace(/\r?\n$/, '');
+  // UUCP-relayed mail ends the line with "remote from <host>" after the date.
+  const rest = line.slice(5).replace(/\r?\n$/, '').replace(/\s+remote from \S+\s*$/, '');
   // The sender is the first token; an empty sender shows up as two spaces ("From  Mon Jan ...").
   const firstSpace = rest.indexOf(' ');
   if (firstSpace < 0) return undefined;
@@ -100,7 +100,7 @@ export function parseFromDate(text: string): Date | undefined {
   }
   if (year === undefined || !time || month === undefined || day === undefined) return undefined;
   const [hours, minutes, seconds] = time;
-  if (day < 1 || day > 31 || hours > 23 || minutes > 59 || seconds > 60 || year < 1970 || year > 2200) return undefined;
+  if (day < 1 || day > 31 || hours > 23 || minutes > 59 || seconds > 60 || year < 1900 || year > 2200) return undefined;
   // RFC 4155 asks for UTC; Dovecot writes local time without a zone. Without a zone we take UTC: the hour may be
   // off by the writer's offset, which a converter cannot know.
   const utcMs = Date.UTC(year, month, day, hours, minutes, Math.min(seconds, 59)) - (zoneMinutes ?? 0) * 60_000;

@@ -18,6 +18,11 @@ describe('parseFromLine', () => {
     expect(iso('From a@b Mon May 04 10:00 PST 2020')).toBe('2020-05-04T18:00:00.000Z');
     expect(iso('From a@b Thu, 9 Nov 2002 22:33:52')).toBe('2002-11-09T22:33:52.000Z');
   });
+  it('accepts the UUCP "remote from" suffix, odd senders and old years', () => {
+    expect(iso('From user Tue Jan  2 03:04:05 2024 remote from gateway')).toBe('2024-01-02T03:04:05.000Z');
+    expect(iso('From ???@??? Mon Jan 01 00:00:00 1997')).toBe('1997-01-01T00:00:00.000Z');
+    expect(iso('From a Mon Jan  1 00:00:00 1900')).toBe('1900-01-01T00:00:00.000Z');
+  });
   it("accepts Thunderbird's '-' sender", () => {
     expect(parseFromLine('From - Mon Apr  6 09:00:00 2020')?.sender).toBe('-');
   });
