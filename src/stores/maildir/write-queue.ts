@@ -29,8 +29,8 @@ interface WorkerFailure {
 
 const inFlightSlot = 0;
 const failedSlot = 1;
-const maxInFlightBytes = 2 * 1024 * 1024;
-const maxBatchBytes = 512 * 1024;
+const maxInFlightBytes = 4 * 1024 * 1024;
+const maxBatchBytes = 1024 * 1024;
 const maxBatchOps = 256;
 
 type FsModule = typeof import('node:fs');
@@ -127,7 +127,7 @@ parentPort.on('message', (message) => {
 `;
 
 /** Size of the slabs message bytes are packed into: one allocation and one transfer per batch, not per message. */
-const slabBytes = 512 * 1024;
+const slabBytes = 1024 * 1024;
 
 export class WriteQueue {
   private readonly worker: Worker | undefined;

@@ -1,6 +1,5 @@
-import { constants as fsConstants } from 'node:fs';
+import { constants as fsConstants, readSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
-import type { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { MboxFramer, type FramerSink, type MessageEnd, type MessageStart, type UnescapeMode } from '../../../converters/mbox/framer.js';
 import { MailshiftError, systemErrorCode, throwIfAborted } from '../../core/errors.js';
@@ -19,7 +18,7 @@ export interface ReadMboxOptions {
   readonly onProgress?: (sourceBytes: number) => void;
 }
 
-const readChunkBytes = 64 * 1024;
+const readChunkBytes = 1024 * 1024;
 
 /**
  * Opens an mbox read-only and without following a symlink (O_NOFOLLOW: a link swapped in after we listed the tree
@@ -65,19 +64,12 @@ export async function readMboxFile(file: string, options: ReadMboxOptions, sink:
 async function pumpFile(file: string, startOffset: number, options: ReadMboxOptions, framer: MboxFramer) {
   const handle = await openReadOnly(file);
   try {
-    const raw = handle.createReadStream({ highWaterMark: readChunkBytes, autoClose: false, ...(options.isGzip ? {} : { start: startOffset }) });
-    let stream: Readable = raw;
-    let rawBytes = options.isGzip ? 0 : startOffset;
-    raw.on('data', (chunk: Buffer | string) => {
-      rawBytes += chunk.length;
-      options.onProgress?.(rawBytes);
-    });
-    if (options.isGzip) stream = raw.pipe(createGunzip());
+    const chunks = options.isGzip ? inflatedChunks(handle, options) : readAhead(handle, startOffset, options);
     let skip = options.isGzip ? startOffset : 0;
     try {
-      for await (const data of stream) {
+      for await (const data of chunks) {
         throwIfAborted(options.signal);
-        let chunk = data as Buffer;
+        let chunk = data;
         if (skip > 0) {
           if (chunk.length <= skip) {
             skip -= chunk.length;
@@ -87,10 +79,7 @@ async function pumpFile(file: string, startOffset: number, options: ReadMboxOpti
           skip = 0;
         }
         const rewind = framer.push(chunk);
-        if (rewind) {
-          raw.destroy();
-          return rewind;
-        }
+        if (rewind) return rewind;
       }
     } catch (err) {
       // Only I/O and zlib failures are read errors; anything else came from the sink and travels on unchanged.
@@ -104,6 +93,40 @@ async function pumpFile(file: string, startOffset: number, options: ReadMboxOpti
     return framer.end();
   } finally {
     await handle.close();
+  }
+}
+
+/**
+ * Reads a plain file in 1 MB chunks, always one read ahead: the next read runs on the thread pool while the current
+ * chunk is framed. (A read stream waits for each chunk to be consumed first; the round trips left the framing thread
+ * idle for a third of a conversion.)
+ */
+async function* readAhead(handle: FileHandle, startOffset: number, options: ReadMboxOptions): AsyncGenerator<Buffer> {
+  let position = startOffset;
+  const next = (at: number) => handle.read(Buffer.allocUnsafeSlow(readChunkBytes), 0, readChunkBytes, at);
+  let pending = next(position);
+  for (;;) {
+    const { bytesRead, buffer } = await pending;
+    if (bytesRead === 0) return;
+    position += bytesRead;
+    options.onProgress?.(position);
+    pending = next(position);
+    yield bytesRead === buffer.length ? buffer : buffer.subarray(0, bytesRead);
+  }
+}
+
+async function* inflatedChunks(handle: FileHandle, options: { onProgress?: (sourceBytes: number) => void }): AsyncGenerator<Buffer> {
+  const raw = handle.createReadStream({ highWaterMark: readChunkBytes, autoClose: false });
+  let rawBytes = 0;
+  raw.on('data', (chunk: Buffer | string) => {
+    rawBytes += chunk.length;
+    options.onProgress?.(rawBytes);
+  });
+  const inflated = raw.pipe(createGunzip());
+  try {
+    for await (const chunk of inflated) yield chunk as Buffer;
+  } finally {
+    raw.destroy();
   }
 }
 
@@ -137,52 +160,78 @@ const doubleQuotedFrom = Buffer.from('\n>>From ');
 export async function sniffMbox(file: string, options: { isGzip: boolean; signal?: AbortSignal; scanForMboxrd: boolean }): Promise<MboxSniff> {
   const handle = await openReadOnly(file);
   try {
-    const raw = handle.createReadStream({ highWaterMark: readChunkBytes, autoClose: false });
-    const stream: Readable = options.isGzip ? raw.pipe(createGunzip()) : raw;
-    let head = Buffer.alloc(0);
-    let total = 0;
-    let looksLikeMbox = false;
-    let decided = false;
-    let tail = Buffer.alloc(0);
-    let hasDoubleQuotedFrom = false;
-    try {
-      for await (const data of stream) {
-        throwIfAborted(options.signal);
-        const chunk = data as Buffer;
-        total += chunk.length;
-        if (!decided) {
-          head = Buffer.concat([head, chunk]);
-          if (head.length >= 64 * 1024) {
-            looksLikeMbox = headLooksLikeMbox(head);
-            decided = true;
-            if (!looksLikeMbox) break;
-          }
+    const scan = new SniffScan(options.scanForMboxrd);
+    if (options.isGzip) {
+      try {
+        for await (const chunk of inflatedChunks(handle, {})) {
+          throwIfAborted(options.signal);
+          if (scan.add(chunk)) break;
         }
-        if (options.scanForMboxrd) {
-          // Look inside the chunk, then across the seam with the previous one (a small copy, not the whole chunk).
-          const seam = Buffer.concat([tail, chunk.subarray(0, doubleQuotedFrom.length - 1)]);
-          if (chunk.indexOf(doubleQuotedFrom) >= 0 || seam.indexOf(doubleQuotedFrom) >= 0) {
-            hasDoubleQuotedFrom = true;
-            if (decided) break;
-          }
-          tail = Buffer.from(chunk.subarray(Math.max(0, chunk.length - (doubleQuotedFrom.length - 1))));
-        } else if (decided) {
-          break;
-        }
+      } catch (err) {
+        if (systemErrorCode(err) === undefined) throw err;
+        throw new MailshiftError('MAILSHIFT_SOURCE_READ', `${file}: cannot read: ${(err as Error).message}`, {
+          scope: 'mailbox',
+          hint: 'the .gz file is damaged or cut off; re-create it or give the uncompressed mbox',
+          cause: err,
+        });
       }
-    } catch (err) {
-      throw new MailshiftError('MAILSHIFT_SOURCE_READ', `${file}: cannot read: ${(err as Error).message}`, {
-        scope: 'mailbox',
-        hint: options.isGzip ? 'the .gz file is damaged or cut off; re-create it or give the uncompressed mbox' : 'check the file and its disk',
-        cause: err,
-      });
-    } finally {
-      raw.destroy();
+    } else {
+      // Synchronous reads in large pieces: from the page cache this runs at memory speed, far quicker than round
+      // trips through the thread pool, and it only scans.
+      const buffer = Buffer.allocUnsafeSlow(sniffChunkBytes);
+      let position = 0;
+      for (;;) {
+        throwIfAborted(options.signal);
+        const bytesRead = readSync(handle.fd, buffer, 0, buffer.length, position);
+        if (bytesRead === 0) break;
+        position += bytesRead;
+        if (scan.add(buffer.subarray(0, bytesRead))) break;
+      }
     }
-    if (!decided) looksLikeMbox = headLooksLikeMbox(head);
-    return { looksLikeMbox, isEmpty: total === 0 && head.length === 0, hasDoubleQuotedFrom };
+    return scan.result();
   } finally {
     await handle.close();
+  }
+}
+
+const sniffChunkBytes = 4 * 1024 * 1024;
+const headBytes = 64 * 1024;
+
+/** Looks at the first 64 KB for a From_ line, and (when asked) at everything for a ">>From " line. */
+class SniffScan {
+  private head = Buffer.alloc(0);
+  private total = 0;
+  private decided = false;
+  private looksLikeMbox = false;
+  private hasDoubleQuotedFrom = false;
+  private tail = Buffer.alloc(0);
+
+  constructor(private readonly scanForMboxrd: boolean) {}
+
+  /** Returns true when nothing more needs to be read. */
+  add(chunk: Buffer): boolean {
+    this.total += chunk.length;
+    if (!this.decided) {
+      this.head = Buffer.concat([this.head, chunk.subarray(0, headBytes - this.head.length)]);
+      if (this.head.length >= headBytes) this.decide();
+      if (this.decided && !this.looksLikeMbox) return true;
+    }
+    if (!this.scanForMboxrd) return this.decided;
+    // Look inside the chunk, then across the seam with the previous one (a small copy, not the whole chunk).
+    const seam = Buffer.concat([this.tail, chunk.subarray(0, doubleQuotedFrom.length - 1)]);
+    if (chunk.indexOf(doubleQuotedFrom) >= 0 || seam.indexOf(doubleQuotedFrom) >= 0) this.hasDoubleQuotedFrom = true;
+    this.tail = Buffer.from(chunk.subarray(Math.max(0, chunk.length - (doubleQuotedFrom.length - 1))));
+    return this.decided && this.hasDoubleQuotedFrom;
+  }
+
+  private decide(): void {
+    this.looksLikeMbox = headLooksLikeMbox(this.head);
+    this.decided = true;
+  }
+
+  result(): MboxSniff {
+    if (!this.decided) this.decide();
+    return { looksLikeMbox: this.looksLikeMbox, isEmpty: this.total === 0, hasDoubleQuotedFrom: this.hasDoubleQuotedFrom };
   }
 }
 
