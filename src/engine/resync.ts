@@ -15,8 +15,6 @@ import type { RsyncOutcome } from '../transport/rsync/exit.js';
 import type { ItemizedChange } from '../transport/rsync/itemize.js';
 import { runRsync, type RsyncRunResult } from '../transport/rsync/run.js';
 import type { SshEndpoint, SshOptions } from '../transport/ssh.js';
-import { findDomainOwner, readSystemFile, resolveCpanelHome } from './run-copy.js';
-import { readContentKeys, readMessageIds } from './resync-dedupe.js';
 import { readRemoteSmallFiles, readSmallRegularFile } from './resync-files.js';
 import { decideChangedFolders, listMaildirTree, readTreeStamps, type TreeLayout, type TreeListingResult } from './resync-list.js';
 import {
@@ -162,6 +160,8 @@ export async function resolveResyncTree(source: StoreSpec, target: StoreSpec, op
     const base = ssh ? { ssh } : {};
     if (spec.kind !== 'cpanel') return { root: spec.path, ...base };
     const exec: ExecTarget = ssh ? { ssh, ...(options.ssh ? { sshOptions: options.ssh } : {}) } : {};
+    // Loaded for cPanel specs only: start-up time counts at 100,000 messages (a resync is ~1 s).
+    const { findDomainOwner, readSystemFile, resolveCpanelHome } = await import('./run-copy.js');
     if (!spec.mailbox) {
       const home = await resolveCpanelHome(exec, spec.root, spec.user);
       return { root: path.posix.join(home.home, 'mail'), ...base };
@@ -416,6 +416,7 @@ async function findDuplicates(tree: ResyncTree, plan: ResyncPlan, staging: strin
     for (const file of folder.targetOnly) targetOnly.push(messagePath(folder.dir, file));
   }
   if (candidates.length === 0 || targetOnly.length === 0) return new Set();
+  const { readContentKeys, readMessageIds } = await import('./resync-dedupe.js');
   const readOptions = { ...(options.ssh ? { ssh: options.ssh } : {}), ...(options.signal ? { signal: options.signal } : {}) };
   const [sourceIds, targetIds] = await Promise.all([
     readMessageIds(execOf(tree.source, options.ssh), tree.source.root, candidates, readOptions),
