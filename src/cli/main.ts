@@ -19,6 +19,14 @@ async function main(argv: string[]): Promise<ExitCodeValue> {
     controller.abort();
   });
   process.on('SIGTERM', () => controller.abort());
+  // `mailshift ... | head`: the reader went away. Stop quietly, as cat and git do, instead of an unhandled EPIPE.
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code !== 'EPIPE') throw err;
+      controller.abort();
+      process.exit(exitCode);
+    });
+  }
 
   let exitCode: ExitCodeValue = ExitCode.ok;
   let logger: Logger | undefined;

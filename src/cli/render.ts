@@ -25,7 +25,7 @@ export function formatBytes(sizeBytes: number): string {
     value /= 1024;
     unit += 1;
   }
-  return unit === 0 ? `${value} B` : `${value.toFixed(value >= 10 ? 0 : 1)} ${units[unit]}`;
+  return unit === 0 ? `${Math.round(value)} B` : `${value.toFixed(value >= 10 ? 0 : 1)} ${units[unit]}`;
 }
 
 export function formatDuration(ms: number): string {
