@@ -27,6 +27,11 @@ interface WorkerFailure {
   readonly path: string;
 }
 
+/** Size of the slabs message bytes are packed into: one allocation and one transfer per batch, not per message. */
+const slabBytes = 1024 * 1024;
+/** Written slabs kept for reuse. */
+const maxFreeSlabs = 8;
+
 const inFlightSlot = 0;
 const failedSlot = 1;
 const maxInFlightBytes = 4 * 1024 * 1024;
@@ -114,6 +119,10 @@ const shared = new Int32Array(workerData.shared);
 const openFiles = new Map();
 parentPort.on('message', (message) => {
   if (message.drain !== undefined) { parentPort.postMessage({ drained: message.drain }); return; }
+  // Slabs go back to the main thread once written, to be filled again: this thread allocates so little that its
+  // garbage collector would otherwise let a hundred written slabs pile up before freeing them.
+  const slabs = new Set();
+  for (const item of message.ops) if (item.op.data && item.op.data.buffer.byteLength === ${slabBytes}) slabs.add(item.op.data.buffer);
   for (const item of message.ops) {
     try { runWriteOp(fs, openFiles, item.op); }
     catch (e) {
@@ -123,11 +132,9 @@ parentPort.on('message', (message) => {
     Atomics.sub(shared, ${inFlightSlot}, item.bytes);
     Atomics.notify(shared, ${inFlightSlot});
   }
+  if (slabs.size > 0) parentPort.postMessage({ released: [...slabs] }, [...slabs]);
 });
 `;
-
-/** Size of the slabs message bytes are packed into: one allocation and one transfer per batch, not per message. */
-const slabBytes = 1024 * 1024;
 
 export class WriteQueue {
   private readonly worker: Worker | undefined;
@@ -137,6 +144,7 @@ export class WriteQueue {
   private slab: Buffer | undefined;
   private slabUsed = 0;
   private readonly batchBuffers = new Set<ArrayBuffer>();
+  private readonly freeSlabs: ArrayBuffer[] = [];
   private readonly failures: WorkerFailure[] = [];
   private drainCounter = 0;
   private readonly drainWaiters = new Map<number, () => void>();
@@ -161,8 +169,9 @@ export class WriteQueue {
       workerData: { shared: this.shared.buffer },
       resourceLimits: { maxYoungGenerationSizeMb: 1, maxOldGenerationSizeMb: 16 },
     });
-    worker.on('message', (message: { failure?: WorkerFailure; drained?: number }) => {
+    worker.on('message', (message: { failure?: WorkerFailure; drained?: number; released?: ArrayBuffer[] }) => {
       if (message.failure) this.failures.push(message.failure);
+      if (message.released) for (const buffer of message.released) if (this.freeSlabs.length < maxFreeSlabs) this.freeSlabs.push(buffer);
       if (message.drained !== undefined) {
         this.drainWaiters.get(message.drained)?.();
         this.drainWaiters.delete(message.drained);
@@ -186,7 +195,8 @@ export class WriteQueue {
     } else {
       if (!this.slab || this.slabUsed + totalBytes > this.slab.length) {
         this.post(); // the old slab goes with the batch that uses it
-        this.slab = Buffer.allocUnsafeSlow(slabBytes);
+        const reused = this.freeSlabs.pop();
+        this.slab = reused ? Buffer.from(reused) : Buffer.allocUnsafeSlow(slabBytes);
         this.slabUsed = 0;
       }
       target = this.slab.subarray(this.slabUsed, this.slabUsed + totalBytes);

@@ -18,7 +18,7 @@ export interface ReadMboxOptions {
   readonly onProgress?: (sourceBytes: number) => void;
 }
 
-const readChunkBytes = 1024 * 1024;
+const readChunkBytes = 256 * 1024;
 
 /**
  * Opens an mbox read-only and without following a symlink (O_NOFOLLOW: a link swapped in after we listed the tree
