@@ -3,7 +3,7 @@ import { ExitCode } from '../../core/exit-codes.js';
 import { runConvert, type ConvertReport, type MboxVariant } from '../../engine/convert.js';
 import type { GmailLabelMode } from '../../../converters/mbox/gmail-folders.js';
 import type { CliContext, GlobalOptions } from '../context.js';
-import { createProgressBar, formatBytes, formatDuration, formatJson, formatTable } from '../render.js';
+import { createProgressBar, formatBytes, formatDuration, formatJson, formatTable, type ProgressBar } from '../render.js';
 
 interface ConvertCliOptions {
   dryRun?: boolean;
@@ -35,7 +35,8 @@ export function registerConvert(program: Command, ctx: CliContext): void {
     .action(async (source: string, target: string, options: ConvertCliOptions, command: Command) => {
       const globals = command.optsWithGlobals<GlobalOptions & ConvertCliOptions>();
       const logger = ctx.logger();
-      const progress = createProgressBar(ctx.err, { label: 'converting', isInteractive: ctx.isInteractive && !globals.json });
+      // Created on the first report, which carries the total source size the bar's percentage and ETA need.
+      let progress: ProgressBar | undefined;
       const report = await runConvert({
         source,
         target,
@@ -46,9 +47,12 @@ export function registerConvert(program: Command, ctx: CliContext): void {
         ...(options.folder ? { folder: options.folder } : {}),
         signal: ctx.signal,
         logger,
-        onProgress: (p) => progress.update({ bytes: p.sourceBytesDone, items: p.messages }),
+        onProgress: (p) => {
+          progress ??= createProgressBar(ctx.err, { label: 'converting', totalBytes: p.sourceBytesTotal, isInteractive: ctx.isInteractive && !globals.json });
+          progress.update({ bytes: p.sourceBytesDone, items: p.messages });
+        },
       });
-      progress.finish();
+      progress?.finish();
       ctx.out(globals.json ? formatJson({ ok: !report.stopped && report.skipped.length === 0, command: 'convert', ...report }) : formatConvertReport(report));
       if (report.stopped) logger.error(`stopped: ${report.stopped.reason}`);
       ctx.setExitCode(report.stopped || report.skipped.length > 0 ? ExitCode.partial : ExitCode.ok);
