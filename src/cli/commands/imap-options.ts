@@ -54,7 +54,7 @@ export function addImapOptions(command: Command, options: { forVerify?: boolean 
     .option('--target-password-file <file>', 'password of the target IMAP account when both ends are IMAP')
     .option('--ca-file <file>', 'trust the certificates in this PEM file too (a self-signed IMAP server)')
     .option('--insecure', 'IMAP: do not verify the server certificate, allow a cleartext login (never the default)')
-    .option('--max-connections <n>', 'IMAP connections per server (folders in parallel, and appends side by side)', parsePositiveInt, 4)
+    .option('--max-connections <n>', 'IMAP connections per server (folders copied in parallel, up to --jobs)', parsePositiveInt, 2)
     .option('--map <regex=>name>', 'IMAP: put source folders matching REGEX into NAME ($1... allowed), repeatable', collect, [])
     .option('--exclude <regex>', 'IMAP: do not copy source folders matching REGEX, repeatable', collect, [])
     .option('--virtual-folders', 'IMAP: also copy virtual folders (Gmail All Mail, Important, Starred); off by default')
@@ -170,7 +170,7 @@ export async function runImapCopyAction(ctx: CliContext, cmd: Command, sourceTex
       skipVirtual: !options.virtualFolders,
       skipExisting: options.skipExisting,
       ...(options.maxSize !== undefined ? { maxSizeBytes: options.maxSize } : {}),
-      ...splitConnections(options.jobs ?? 1, options.maxConnections),
+      concurrency: Math.max(1, Math.min(options.jobs ?? 1, options.maxConnections)),
       ...(options.retries !== undefined ? { retries: options.retries } : {}),
       ...(options.retryDelay !== undefined ? { retryBaseMs: options.retryDelay } : {}),
       ...(options.accountTimeout ? { timeoutMs: options.accountTimeout * 1000 } : {}),
@@ -212,12 +212,6 @@ export async function runImapVerifyAction(ctx: CliContext, cmd: Command, sourceT
     await pair.target.store[Symbol.asyncDispose]();
     await pair.source.store[Symbol.asyncDispose]();
   }
-}
-
-/** Folders in parallel, and append connections per folder, within --max-connections per server. */
-export function splitConnections(jobs: number, maxConnections: number): { concurrency: number; appendLanes: number } {
-  const concurrency = Math.max(1, Math.min(jobs, maxConnections));
-  return { concurrency, appendLanes: Math.max(1, Math.floor(maxConnections / concurrency)) };
 }
 
 function describeLogin(pair: OpenedPair): { text: string; json: unknown[] } {

@@ -106,6 +106,11 @@ export async function connectImap(options: ImapConnectOptions): Promise<ImapFlow
     client.close();
     throw toConnectError(err, options);
   }
+  // imapflow writes an APPEND as several small writes (command, literal, CRLF); with Nagle's algorithm on, each one
+  // after the first waits for the server's delayed ACK, about 20-40 ms per message. imapflow does not expose the
+  // socket in its types, so we reach it once, here.
+  const socket = (client as unknown as { socket?: { setNoDelay?: (noDelay: boolean) => unknown } }).socket;
+  socket?.setNoDelay?.(true);
   return client;
 }
 

@@ -370,8 +370,28 @@ class ImapMailbox implements Mailbox {
     }
   }
 
+  /**
+   * Always EXAMINE (read-only), also for writing: APPEND needs no selection, we never change a message that is already
+   * there, and a read-only selection makes an expunge impossible (CLOSE on an EXAMINEd mailbox removes nothing).
+   */
   private async select(): Promise<MailboxObject> {
-    return this.client().mailboxOpen(this.name, { readOnly: this.mode === 'read' });
+    return this.client().mailboxOpen(this.name, { readOnly: true });
+  }
+
+  /** Selects the mailbox again when an append closed it. */
+  private async ensureSelected(): Promise<void> {
+    const client = this.client();
+    if (client.mailbox && client.mailbox.path === this.selected?.path) return;
+    this.selected = await this.select();
+  }
+
+  /**
+   * Appends go to a mailbox that is not selected: Dovecot re-reads a selected maildir folder after every command that
+   * changed it (a readdir of the whole cur/), which makes appending N messages to a selected folder cost O(N^2).
+   */
+  private async ensureUnselected(): Promise<void> {
+    const client = this.client();
+    if (client.mailbox) await client.mailboxClose();
   }
 
   private async create(): Promise<void> {
@@ -442,6 +462,11 @@ class ImapMailbox implements Mailbox {
   }
 
   async *list(signal?: AbortSignal, options: ListOptions = {}): AsyncIterable<ListedMessage> {
+    try {
+      await this.ensureSelected();
+    } catch (err) {
+      throw this.fail(err, 'select the folder', 'mailbox');
+    }
     const client = this.client();
     if (!client.mailbox || client.mailbox.exists === 0) return;
     const afterUid = options.afterUid ?? 0;
@@ -470,6 +495,7 @@ class ImapMailbox implements Mailbox {
     await this.ensureFreshConnection();
     let message: FetchMessageObject | false;
     try {
+      await this.ensureSelected();
       message = await this.client().fetchOne(String(uid), { uid: true, source: true }, { uid: true });
     } catch (err) {
       throw this.fail(err, `read message UID ${uid}`, 'message');
@@ -489,6 +515,7 @@ class ImapMailbox implements Mailbox {
       throwIfAborted(signal);
       await this.ensureFreshConnection();
       try {
+        await this.ensureSelected();
         for await (const message of this.client().fetch(formatUidSet(chunk), { uid: true, source: true }, { uid: true })) {
           throwIfAborted(signal);
           const ref = byUid.get(message.uid);
@@ -505,6 +532,8 @@ class ImapMailbox implements Mailbox {
   async append(message: IncomingMessage): Promise<MessageRef> {
     await this.ensureFreshConnection();
     const client = this.client();
+    // EXAMINE reports no PERMANENTFLAGS (nothing can be stored in a read-only selection), so an empty set says
+    // nothing; a list without \* names the keywords the folder takes.
     const permanent = this.selected?.permanentFlags;
     const acceptsAnyKeyword = !permanent || permanent.size === 0 || permanent.has('\\*');
     const keywords = [...message.keywords].filter((keyword) => isSendableKeyword(keyword) && (acceptsAnyKeyword || permanent.has(keyword)));
@@ -512,6 +541,7 @@ class ImapMailbox implements Mailbox {
     const content = toCrlf(message.content);
     let result;
     try {
+      await this.ensureUnselected();
       result = await client.append(this.name, content, flags, message.internalDate);
     } catch (err) {
       const failure = classifyImapError(err);

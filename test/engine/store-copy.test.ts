@@ -1,0 +1,263 @@
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { Readable } from 'node:stream';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MailshiftError } from '../../src/core/errors.js';
+import { silentLogger } from '../../src/core/logger.js';
+import type { IncomingMessage, MessageRef, SystemFlag } from '../../src/core/types.js';
+import { decideBackoffMs, decideCopyExitCode, decideLineEndings, readAhead, runStoreCopy } from '../../src/engine/store-copy.js';
+import type { ListedMessage, ListOptions, Mailbox, MailboxInfo, MailStore, StoreKind } from '../../src/stores/store.js';
+
+/** In-memory stores (unit tests may mock): an "imap" kind returns header fields with listings, like ImapStore. */
+interface StoredMessage {
+  uid: number;
+  content: Buffer;
+  flags: Set<SystemFlag>;
+  keywords: Set<string>;
+  internalDate: Date;
+}
+
+class FakeStore implements MailStore {
+  readonly caps = { readable: true, writable: true, cheapIdentity: false };
+  readonly folders = new Map<string, { uidValidity: number; nextUid: number; messages: StoredMessage[] }>();
+  appendCalls = 0;
+  failAppendOf?: (content: Buffer) => MailshiftError | undefined;
+
+  constructor(readonly kind: StoreKind) {}
+
+  add(folder: string, content: string, flags: SystemFlag[] = [], uidValidity = 42): StoredMessage {
+    let box = this.folders.get(folder);
+    if (!box) this.folders.set(folder, (box = { uidValidity, nextUid: 1, messages: [] }));
+    const message = { uid: box.nextUid++, content: Buffer.from(content), flags: new Set(flags), keywords: new Set<string>(), internalDate: new Date(1_000_000_000_000) };
+    box.messages.push(message);
+    return message;
+  }
+
+  async *listMailboxes(): AsyncIterable<MailboxInfo> {
+    for (const path of this.folders.keys()) yield { path };
+  }
+
+  async openMailbox(path: string, mode: 'read' | 'write'): Promise<Mailbox> {
+    if (!this.folders.has(path)) {
+      if (mode === 'read') throw new MailshiftError('MAILSHIFT_MAILBOX_MISSING', `no ${path}`, { scope: 'mailbox' });
+      this.folders.set(path, { uidValidity: 7, nextUid: 1, messages: [] });
+    }
+    const box = this.folders.get(path)!;
+    const store = this;
+    const refOf = (m: StoredMessage, headerFields?: readonly string[]): ListedMessage => ({
+      id: String(m.uid),
+      uid: m.uid,
+      flags: m.flags,
+      keywords: m.keywords,
+      internalDate: m.internalDate,
+      sizeBytes: m.content.length,
+      ...(store.kind === 'imap' && headerFields ? { headers: m.content.subarray(0, m.content.indexOf('\n\n') + 2) } : {}),
+    });
+    return {
+      path,
+      status: async () => ({ uidValidity: box.uidValidity, uidNext: box.nextUid }),
+      async *list(_signal?: AbortSignal, options: ListOptions = {}) {
+        for (const m of [...box.messages]) if (m.uid > (options.afterUid ?? 0)) yield refOf(m, options.headerFields);
+      },
+      read: async (ref: MessageRef) => Readable.from([box.messages.find((m) => String(m.uid) === ref.id)!.content]),
+      append: async (message: IncomingMessage) => {
+        store.appendCalls += 1;
+        const failure = store.failAppendOf?.(message.content);
+        if (failure) throw failure;
+        const stored = { uid: box.nextUid++, content: message.content, flags: new Set(message.flags), keywords: new Set(message.keywords), internalDate: message.internalDate ?? new Date() };
+        box.messages.push(stored);
+        return refOf(stored);
+      },
+      [Symbol.asyncDispose]: async () => {},
+    };
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {}
+
+  contents(folder: string): string[] {
+    return (this.folders.get(folder)?.messages ?? []).map((m) => m.content.toString()).sort();
+  }
+}
+
+const mail = (id: string | undefined, subject: string, body = 'body') => `${id ? `Message-ID: <${id}>\n` : ''}Subject: ${subject}\nDate: Mon, 1 Jan 2001 00:00:00 +0000\n\n${body}\n`;
+
+let dir: string;
+beforeAll(async () => {
+  dir = await mkdtemp(path.join(tmpdir(), 'store-copy-'));
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+function describeStore(store: FakeStore, label: string) {
+  return { store, label };
+}
+
+describe('runStoreCopy', () => {
+  it('copies only what the target lacks, and keeps a real duplicate of the source a duplicate', async () => {
+    const source = new FakeStore('imap');
+    const target = new FakeStore('imap');
+    source.add('INBOX', mail('a@x', 'A'));
+    source.add('INBOX', mail('b@x', 'B'));
+    source.add('INBOX', mail('b@x', 'B'));
+    source.add('INBOX', mail('c@x', 'C'));
+    target.add('INBOX', mail('b@x', 'B'));
+    target.add('INBOX', mail('c@x', 'C'));
+    const report = await runStoreCopy(describeStore(source, 's'), describeStore(target, 't'), { logger: silentLogger });
+    expect(report.totals).toMatchObject({ copied: 2, alreadyPresent: 2 });
+    expect(target.contents('INBOX')).toEqual(source.contents('INBOX'));
+  });
+
+  it('tells apart messages without Message-ID whose headers agree but whose bodies differ', async () => {
+    const source = new FakeStore('maildir');
+    const target = new FakeStore('imap');
+    source.add('INBOX', mail(undefined, 'Same', 'first body'));
+    source.add('INBOX', mail(undefined, 'Same', 'second body'));
+    target.add('INBOX', mail(undefined, 'Same', 'first body'));
+    const report = await runStoreCopy(describeStore(source, 's'), describeStore(target, 't'), { logger: silentLogger });
+    expect(report.totals).toMatchObject({ copied: 1, alreadyPresent: 1 });
+    expect(target.contents('INBOX')).toEqual(source.contents('INBOX'));
+  });
+
+  it('skips and reports messages over --max-size, exit 3, and looks at them again next run', async () => {
+    const source = new FakeStore('imap');
+    const target = new FakeStore('maildir');
+    source.add('INBOX', mail('small@x', 'small'));
+    source.add('INBOX', mail('big@x', 'big', 'x'.repeat(5000)));
+    source.add('INBOX', mail('after@x', 'after'));
+    const state = { file: path.join(dir, 'max-size.json'), pair: 's -> t' };
+    const report = await runStoreCopy(describeStore(source, 's'), describeStore(target, 't'), { logger: silentLogger, maxSizeBytes: 1000, state });
+    expect(report.totals).toMatchObject({ copied: 2, skipped: 1 });
+    expect(report.folders[0]!.skipped[0]).toMatchObject({ uid: 2, reason: expect.stringMatching(/--max-size/) });
+    expect(decideCopyExitCode(report)).toBe(3);
+    // The watermark stops below the skipped message: with a larger limit the next run copies it, and only it.
+    const saved = JSON.parse(await readFile(state.file, 'utf8'));
+    expect(Object.values(saved.folders)).toEqual([expect.objectContaining({ uidValidity: 42, highestUid: 1 })]);
+    const again = await runStoreCopy(describeStore(source, 's'), describeStore(target, 't'), { logger: silentLogger, state });
+    expect(again.totals).toMatchObject({ copied: 1, alreadyPresent: 1 });
+    expect(target.contents('INBOX')).toEqual(source.contents('INBOX'));
+  });
+
+  it('skips a message the target refuses (message scope) and carries on with the rest', async () => {
+    const source = new FakeStore('imap');
+    const target = new FakeStore('imap');
+    source.add('INBOX', mail('1@x', 'one'));
+    source.add('INBOX', mail('2@x', 'poison'));
+    source.add('INBOX', mail('3@x', 'three'));
+    target.failAppendOf = (content) => (content.includes('poison') ? new MailshiftError('MAILSHIFT_IMAP_MESSAGE', 'NO [CANNOT] rejected', { scope: 'message' }) : undefined);
+    const report = await runStoreCopy(describeStore(source, 's'), describeStore(target, 't'), { logger: silentLogger });
+    expect(report.totals).toMatchObject({ copied: 2, skipped: 1, failedFolders: 0 });
+  });
+
+  it('re-sends an APPEND the server refused with a transient NO, without listing again or duplicating', async () => {
+    const source = new FakeStore('imap');
+    const target = new FakeStore('imap');
+    for (let i = 0; i < 5; i++) source.add('INBOX', mail(`${i}@x`, `m${i}`));
+    let refusals = 0;
+    target.failAppendOf = () => {
+      if (refusals >= 3) return undefined;
+      refusals += 1;
+      return Object.assign(new MailshiftError('MAILSHIFT_IMAP_UNAVAILABLE', 'NO [UNAVAILABLE]', { scope: 'mailbox', retry: 'later' }), { isRefused: true });
+    };
+    const report = await runStoreCopy(describeStore(source, 's'), describeStore(target, 't'), { logger: silentLogger, retryBaseMs: 1, retryMaxMs: 2 });
+    expect(report.totals).toMatchObject({ copied: 5, alreadyPresent: 0 });
+    expect(target.appendCalls).toBe(8);
+    expect(target.contents('INBOX')).toEqual(source.contents('INBOX'));
+  });
+
+  it('stops the run on an account-level failure and reports it', async () => {
+    const source = new FakeStore('imap');
+    const target = new FakeStore('imap');
+    source.add('INBOX', mail('1@x', 'one'));
+    target.failAppendOf = () => new MailshiftError('MAILSHIFT_IMAP_OVERQUOTA', 'mailbox full', { scope: 'account' });
+    const report = await runStoreCopy(describeStore(source, 's'), describeStore(target, 't'), { logger: silentLogger });
+    expect(report.stopped).toMatchObject({ code: 'MAILSHIFT_IMAP_OVERQUOTA' });
+    expect(decideCopyExitCode(report)).toBe(1);
+  });
+
+  it('dry run counts and writes nothing, and creates no folder', async () => {
+    const source = new FakeStore('imap');
+    const target = new FakeStore('imap');
+    source.add('Work', mail('1@x', 'one'));
+    const report = await runStoreCopy(describeStore(source, 's'), describeStore(target, 't'), { logger: silentLogger, dryRun: true });
+    expect(report.totals.copied).toBe(1);
+    expect(target.folders.has('Work')).toBe(false);
+  });
+});
+
+describe('decideBackoffMs', () => {
+  it('grows exponentially with jitter and stays within the cap', () => {
+    expect(decideBackoffMs(1, 1000, 60_000, undefined, () => 0)).toBe(500);
+    expect(decideBackoffMs(1, 1000, 60_000, undefined, () => 1)).toBe(1000);
+    expect(decideBackoffMs(4, 1000, 60_000, undefined, () => 1)).toBe(8000);
+    expect(decideBackoffMs(20, 1000, 60_000, undefined, () => 1)).toBe(60_000);
+  });
+  it('waits at least as long as the server asked', () => {
+    expect(decideBackoffMs(1, 1000, 60_000, 299_961, () => 0)).toBe(299_961);
+  });
+});
+
+describe('decideLineEndings', () => {
+  it('writes LF into a maildir when the message came over IMAP, and leaves everything else alone', () => {
+    const imap = { kind: 'imap', caps: { readable: true, writable: true, cheapIdentity: false } } as unknown as MailStore;
+    const maildir = { kind: 'maildir', caps: { files: { location: 'local', layout: 'maildir++' }, readable: true, writable: true, cheapIdentity: true } } as unknown as MailStore;
+    expect(decideLineEndings(imap, maildir)).toBe('lf');
+    expect(decideLineEndings(maildir, imap)).toBe('as-is');
+    expect(decideLineEndings(imap, imap)).toBe('as-is');
+  });
+});
+
+describe('readAhead', () => {
+  const item = (n: number) => ({ n, content: Buffer.alloc(10) });
+
+  it('yields everything in order', async () => {
+    async function* source() {
+      for (let n = 0; n < 50; n++) yield item(n);
+    }
+    const seen: number[] = [];
+    for await (const each of readAhead(source(), 4, 1000)) seen.push(each.n);
+    expect(seen).toEqual([...Array(50).keys()]);
+  });
+
+  it('never holds more than the bound while the consumer is slow', async () => {
+    let produced = 0;
+    let consumed = 0;
+    let maxAhead = 0;
+    async function* source() {
+      for (let n = 0; n < 30; n++) {
+        produced += 1;
+        maxAhead = Math.max(maxAhead, produced - consumed);
+        yield item(n);
+      }
+    }
+    for await (const _ of readAhead(source(), 3, 1000)) {
+      consumed += 1;
+      await new Promise((resolve) => setTimeout(resolve, 1));
+    }
+    expect(maxAhead).toBeLessThanOrEqual(5);
+  });
+
+  it('closes the source when the consumer stops early, and passes source errors on', async () => {
+    let closed = false;
+    async function* source() {
+      try {
+        for (let n = 0; ; n++) yield item(n);
+      } finally {
+        closed = true;
+      }
+    }
+    for await (const each of readAhead(source(), 2, 1000)) if (each.n === 3) break;
+    expect(closed).toBe(true);
+
+    async function* failing() {
+      yield item(0);
+      throw new Error('connection reset');
+    }
+    await expect(async () => {
+      for await (const _ of readAhead(failing(), 2, 1000)) {
+        // consume
+      }
+    }).rejects.toThrow('connection reset');
+  });
+});
