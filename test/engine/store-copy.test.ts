@@ -22,6 +22,7 @@ class FakeStore implements MailStore {
   readonly caps = { readable: true, writable: true, cheapIdentity: false };
   readonly folders = new Map<string, { uidValidity: number; nextUid: number; messages: StoredMessage[] }>();
   appendCalls = 0;
+  appendDelayMs = 0;
   failAppendOf?: (content: Buffer) => MailshiftError | undefined;
 
   constructor(readonly kind: StoreKind) {}
@@ -63,6 +64,7 @@ class FakeStore implements MailStore {
       read: async (ref: MessageRef) => Readable.from([box.messages.find((m) => String(m.uid) === ref.id)!.content]),
       append: async (message: IncomingMessage) => {
         store.appendCalls += 1;
+        if (store.appendDelayMs) await new Promise((resolve) => setTimeout(resolve, store.appendDelayMs));
         const failure = store.failAppendOf?.(message.content);
         if (failure) throw failure;
         const stored = { uid: box.nextUid++, content: message.content, flags: new Set(message.flags), keywords: new Set(message.keywords), internalDate: message.internalDate ?? new Date() };
@@ -174,6 +176,18 @@ describe('runStoreCopy', () => {
     const report = await runStoreCopy(describeStore(source, 's'), describeStore(target, 't'), { logger: silentLogger });
     expect(report.stopped).toMatchObject({ code: 'MAILSHIFT_IMAP_OVERQUOTA' });
     expect(decideCopyExitCode(report)).toBe(1);
+  });
+
+  it('stops an account at --account-timeout with a temporary failure (exit 75), keeping what was copied', async () => {
+    const source = new FakeStore('imap');
+    const target = new FakeStore('imap');
+    for (let i = 0; i < 20; i++) source.add('INBOX', mail(`${i}@x`, `m${i}`));
+    target.appendDelayMs = 15;
+    const report = await runStoreCopy(describeStore(source, 's'), describeStore(target, 't'), { logger: silentLogger, timeoutMs: 100 });
+    expect(report.stopped).toMatchObject({ code: 'MAILSHIFT_TIMEOUT', exitCode: 75 });
+    expect(report.totals.copied).toBeGreaterThan(0);
+    expect(report.totals.copied).toBeLessThan(20);
+    expect(target.contents('INBOX')).toHaveLength(report.totals.copied);
   });
 
   it('dry run counts and writes nothing, and creates no folder', async () => {
