@@ -1,5 +1,6 @@
 import { decodeInfo, maildirBaseName } from '../../converters/maildir/filename.js';
 import { KeywordAllocator, type KeywordTable } from '../../converters/maildir/keywords.js';
+import { formatSubscriptionsV2, parseSubscriptions } from '../../converters/folders/subscriptions.js';
 
 /**
  * Planning a resync (post-cutover catch-up) between two Maildir++ trees. Pure: listings in, decisions out; the I/O is
@@ -434,4 +435,21 @@ function sameNamesInOrder(a: readonly MessageFile[], b: readonly MessageFile[]):
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i]!.name !== b[i]!.name || a[i]!.sub !== b[i]!.sub) return false;
   return true;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Subscriptions of folders this run created
+
+/**
+ * The target's subscriptions plus those of `newFolders` (mailbox paths) that the source subscribes to; undefined
+ * when nothing is to be added. Nothing is removed and no other name is added: a folder the user unsubscribed on the
+ * new server stays unsubscribed.
+ */
+export function decideSubscriptionAdditions(sourceText: string, targetText: string, newFolders: readonly string[]): { text: string; added: string[] } | undefined {
+  const source = new Set(parseSubscriptions(sourceText));
+  const target = parseSubscriptions(targetText);
+  const have = new Set(target);
+  const added = newFolders.filter((name) => source.has(name) && !have.has(name));
+  if (added.length === 0) return undefined;
+  return { text: formatSubscriptionsV2([...target, ...added]), added };
 }

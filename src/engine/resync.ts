@@ -19,6 +19,7 @@ import { readRemoteSmallFiles, readSmallRegularFile } from './resync-files.js';
 import { decideChangedFolders, listMaildirTree, readTreeStamps, type TreeLayout, type TreeListingResult } from './resync-list.js';
 import {
   decideDuplicates,
+  decideSubscriptionAdditions,
   diffSourceListings,
   infoOf,
   matchByMessageId,
@@ -91,6 +92,8 @@ export interface FolderReport {
   /** Directory relative to the tree root. */
   readonly dir: string;
   readonly added: boolean;
+  /** A folder added by this run that the source subscribes to was subscribed on the target too. */
+  readonly subscribed: boolean;
   readonly copied: number;
   readonly alreadyPresent: number;
   readonly duplicatesSkipped: number;
@@ -236,7 +239,7 @@ export async function runResyncTree(tree: ResyncTree, options: ResyncOptions = {
       if (folder.sourceDuplicateBases > 0) warnings.push(`${displayFolder(folder.dir, tree.layout)}: ${folder.sourceDuplicateBases} base name(s) twice on the source (new/ and cur/); copied once`);
     }
 
-    let applied = { copied: new Map<string, number>(), renamed: new Map<string, number>(), bytes: 0, rsync: undefined as RsyncRunResult | undefined, deferred: 0 };
+    let applied: Applied = { copied: new Map<string, number>(), renamed: new Map<string, number>(), bytes: 0, rsync: undefined, deferred: 0 };
     // rsync writes each file under the target's own tmp/ and renames it into place: a killed transfer leaves nothing
     // half-written in cur/ or new/ (Dovecot ignores tmp/ and cleans it after 36 hours).
     const tempDir = targetListing.folders.get('')?.subdirs.has('tmp') ? 'tmp' : undefined;
@@ -271,6 +274,7 @@ export async function runResyncTree(tree: ResyncTree, options: ResyncOptions = {
         folder: displayFolder(folder.dir, tree.layout),
         dir: folder.dir,
         added: folder.isNew,
+        subscribed: applied.subscribed?.has(folder.dir) ?? false,
         copied: dryRun ? folder.copies.length - dups : (applied.copied.get(folder.dir) ?? 0),
         alreadyPresent: folder.alreadyPresent,
         duplicatesSkipped: dups,
@@ -441,6 +445,7 @@ async function findDuplicates(tree: ResyncTree, plan: ResyncPlan, staging: strin
 
 interface Applied {
   copied: Map<string, number>;
+  subscribed?: Set<string>;
   renamed: Map<string, number>;
   bytes: number;
   rsync: RsyncRunResult | undefined;
@@ -539,6 +544,10 @@ async function applyPlan(
     applied.bytes += moved.bytes;
     if (!applied.rsync || moved.rsync.exit.outcome !== 'ok') applied.rsync = moved.rsync;
   }
+
+  // Folders created by this run: subscribed when the source subscribes to them.
+  const newFolders = work.filter((w) => w.folder.isNew).map((w) => w.folder.dir);
+  if (newFolders.length > 0) applied.subscribed = await subscribeNewFolders(tree, newFolders, owner, staging, options, warnings);
 
   // Flag renames on the target.
   const renames: { dir: string; rename: RenameItem }[] = [];
@@ -747,6 +756,86 @@ async function renameOnTarget<T extends { from: string; to: string }>(side: Resy
 }
 
 /**
+ * Replaces one small file on a remote target: written into a local staging directory, then rsync'ed over (rsync
+ * writes a temp file next to it and renames it into place, so Dovecot never reads half a file).
+ */
+async function pushSmallFile(side: ResyncSide, rel: string, text: string, owner: Owner, staging: string, options: ResyncOptions): Promise<boolean> {
+  const local = path.join(staging, rel);
+  await mkdir(path.dirname(local), { recursive: true });
+  await writeFile(local, text, { mode: 0o600 });
+  const argv = buildRsyncArgv({
+    source: { path: staging },
+    target: endpoint(side, side.root),
+    ...(options.ssh ? { ssh: options.ssh } : {}),
+    filesFromStdin: true,
+    noImpliedDirs: true,
+    numericIds: true,
+    ...(owner.canChown ? { chownIds: { uid: owner.uid, gid: owner.gid } } : {}),
+    ioTimeoutS: options.ioTimeoutS ?? 120,
+  });
+  const result = await runRsync({ argv, stdin: Buffer.from(`${rel}\u0000`, 'utf8'), retries: options.retries ?? 3, ...(options.signal ? { signal: options.signal } : {}) });
+  return result.exit.outcome === 'ok';
+}
+
+/**
+ * Subscribes, on the target, the folders this run created, when the source subscribes to them (the user made them
+ * on the old server after the copy and expects to see them). Nothing else in the target's list changes: a folder
+ * the user unsubscribed on the new server stays unsubscribed. Returns the folder dirs now subscribed.
+ */
+async function subscribeNewFolders(
+  tree: ResyncTree,
+  newFolders: readonly string[],
+  owner: Owner,
+  staging: string,
+  options: ResyncOptions,
+  warnings: string[],
+): Promise<Set<string>> {
+  const done = new Set<string>();
+  // Per mailbox: '' for a plain maildir, DOMAIN/LOCAL for a cPanel mailbox (its subscriptions sit at its root).
+  const byMailbox = new Map<string, { dir: string; name: string }[]>();
+  for (const dir of newFolders) {
+    const slash = dir.lastIndexOf('/');
+    const mailbox = slash < 0 ? '' : dir.slice(0, slash);
+    const folderDir = slash < 0 ? dir : dir.slice(slash + 1);
+    if (!folderDir.startsWith('.')) continue; // a new mailbox root, not a folder
+    let name: string;
+    try {
+      name = maildirppToMailboxPath(folderDir);
+    } catch {
+      continue;
+    }
+    const list = byMailbox.get(mailbox) ?? [];
+    list.push({ dir, name });
+    byMailbox.set(mailbox, list);
+  }
+  for (const [mailbox, folders] of byMailbox) {
+    const rel = mailbox === '' ? 'subscriptions' : `${mailbox}/subscriptions`;
+    const read = async (side: ResyncSide) =>
+      side.ssh ? (await readRemoteSmallFiles(execOf(side, options.ssh), side.root, [rel], options.signal)).get(rel) : await readSmallRegularFile(path.join(side.root, rel));
+    const [sourceText, targetText] = await Promise.all([read(tree.source), read(tree.target)]);
+    const decision = decideSubscriptionAdditions(sourceText ?? '', targetText ?? '', folders.map((f) => f.name));
+    if (!decision) continue;
+    let ok: boolean;
+    if (tree.target.ssh) {
+      ok = await pushSmallFile(tree.target, rel, decision.text, owner, path.join(staging, 'subs-out'), options);
+    } else {
+      const abs = path.join(tree.target.root, rel);
+      const tmp = path.join(path.dirname(abs), `.subscriptions.mailshift-${process.pid}`);
+      await writeFile(tmp, decision.text, { mode: 0o600, flag: 'wx' });
+      if (owner.canChown) await lchown(tmp, owner.uid, owner.gid);
+      await rename(tmp, abs);
+      ok = true;
+    }
+    if (!ok) {
+      warnings.push(`${rel}: could not add ${decision.added.join(', ')}; subscribe them in the mail client`);
+      continue;
+    }
+    for (const f of folders) if (decision.added.includes(f.name)) done.add(f.dir);
+  }
+  return done;
+}
+
+/**
  * Writes a folder's dovecot-keywords on the target. Locally under Dovecot's own lock (dovecot-uidlist.lock, created
  * exclusively) and only if the file still says what we planned with; remotely by rsync (temp file + rename), without
  * the lock (a limit: run resync while Dovecot is quiet on that folder). Returns false when it was not written.
@@ -764,24 +853,7 @@ async function writeKeywordTable(
   const rel = dir === '' ? 'dovecot-keywords' : `${dir}/dovecot-keywords`;
   const text = formatDovecotKeywords(table);
   const sameAsPlanned = (current: string | undefined) => formatDovecotKeywords(parseDovecotKeywords(current ?? '')) === formatDovecotKeywords(plannedFrom);
-  if (side.ssh) {
-    const local = path.join(staging, 'kw-out', rel);
-    await mkdir(path.dirname(local), { recursive: true });
-    await writeFile(local, text, { mode: 0o600 });
-    // The one file resync replaces on the target; rsync writes a temp file and renames it over the old one.
-    const argv = buildRsyncArgv({
-      source: { path: path.join(staging, 'kw-out') },
-      target: endpoint(side, side.root),
-      ...(options.ssh ? { ssh: options.ssh } : {}),
-      filesFromStdin: true,
-      noImpliedDirs: true,
-      numericIds: true,
-      ...(owner.canChown ? { chownIds: { uid: owner.uid, gid: owner.gid } } : {}),
-      ioTimeoutS: options.ioTimeoutS ?? 120,
-    });
-    const result = await runRsync({ argv, stdin: Buffer.from(`${rel}\u0000`, 'utf8'), retries: options.retries ?? 3, ...(options.signal ? { signal: options.signal } : {}) });
-    return result.exit.outcome === 'ok';
-  }
+  if (side.ssh) return pushSmallFile(side, rel, text, owner, path.join(staging, 'kw-out'), options);
   const folderAbs = path.join(side.root, dir);
   const lock = path.join(folderAbs, 'dovecot-uidlist.lock');
   const deadline = Date.now() + 5000;

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { KeywordAllocator } from '../../converters/maildir/keywords.js';
 import {
   decideDuplicates,
+  decideSubscriptionAdditions,
   describeFlags,
   diffSourceListings,
   indexByBase,
@@ -238,5 +239,18 @@ describe('messagePath', () => {
   it('joins folder, sub-directory and name', () => {
     expect(messagePath('', cur('1:2,S'))).toBe('cur/1:2,S');
     expect(messagePath('example.com/info/.Sent', nw('1'))).toBe('example.com/info/.Sent/new/1');
+  });
+});
+
+describe('decideSubscriptionAdditions', () => {
+  it('adds only the new folders the source subscribes to, keeping the target list', () => {
+    const source = 'V\t2\n\nSent\nArchive\nWork\tProjects\nOld\n';
+    const target = 'Sent\nDrafts\n';
+    expect(decideSubscriptionAdditions(source, target, ['Archive', 'Unsubscribed'])).toEqual({ text: 'V\t2\n\nArchive\nDrafts\nSent\n', added: ['Archive'] });
+  });
+
+  it('changes nothing when the target already subscribes, or the source does not', () => {
+    expect(decideSubscriptionAdditions('Archive\n', 'Archive\n', ['Archive'])).toBeUndefined();
+    expect(decideSubscriptionAdditions('', 'Sent\n', ['Archive'])).toBeUndefined();
   });
 });

@@ -89,7 +89,7 @@ export function formatResyncReport(report: ResyncReport): string {
     text += '\n';
     text += formatTable(
       ['FOLDER', 'COPIED', 'PRESENT', 'DUPLICATES', 'FLAGS DIFFER', 'FLAGS APPLIED', 'NOTE'],
-      busy.map((f) => [f.folder, f.copied, f.alreadyPresent, f.duplicatesSkipped, f.flagDifferences, f.flagsApplied, f.added ? 'folder added' : '']),
+      busy.map((f) => [f.folder, f.copied, f.alreadyPresent, f.duplicatesSkipped, f.flagDifferences, f.flagsApplied, f.added ? (f.subscribed ? 'folder added, subscribed' : 'folder added') : '']),
     );
   }
   const quiet = report.folders.length - busy.length;

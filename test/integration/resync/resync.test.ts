@@ -70,6 +70,8 @@ async function prepare(): Promise<Scenario> {
   const inboxNew = (await readdir(path.join(src, 'new'))).sort();
   for (const name of inboxNew.slice(0, 3)) await setFlags(src, `new/${name}`, 'S');
   await makeFolder(src, '.Archive');
+  // The user subscribed to the new folder on the old server (the copy carried the older list to the target).
+  await writeFile(path.join(src, 'subscriptions'), 'V\t2\n\nArchive\nSent\nWork\tProjects\n');
   await writeFile(path.join(src, '.Archive', 'dovecot-keywords'), '0 Archived\n');
   for (let i = 0; i < 4; i++) await deliver(src, '.Archive', `archive-${i}`, { info: i === 0 ? 'Sa' : 'S' });
   // A keyword created on the old server after the copy, while the new server gave the same letter to another one.
@@ -146,6 +148,10 @@ describe('resync between local maildirs', () => {
     expect(byId.get('<inbox-kw-0@mailshift.test>')!.keywords).toEqual(['Important']);
     expect(byId.get('<archive-0@mailshift.test>')!.keywords).toEqual(['Archived']);
     expect(await readFile(path.join(s.dst, 'dovecot-keywords'), 'utf8')).toBe('0 $Junk\n1 Important\n2 NewOnTarget\n3 Later\n');
+    // The new folder is subscribed on the target, as it was on the source.
+    expect(report.folders.find((f) => f.folder === 'Archive')).toMatchObject({ added: true, subscribed: true });
+    expect(await (await doveadm.openMaildir(s.dst)).listMailboxes()).toContain('Archive');
+    expect(await readFile(path.join(s.dst, 'subscriptions'), 'utf8')).toMatch(/^Archive$/m);
 
     // The target's dovecot-uidlist is the one the copy left; resync never wrote it.
     const second = await runResync(parseStoreSpec(s.src), parseStoreSpec(s.dst));
@@ -198,6 +204,7 @@ describe('resync over ssh (real sshd on 127.0.0.1)', () => {
     expect(await dovecotCounts(s.dst)).toEqual(expectedCounts);
     const messages = await (await doveadm.openMaildir(s.dst)).readMessages();
     expect(messages.find((m) => m.messageId === '<kw-late@mailshift.test>')!.keywords).toEqual(['Later']);
+    expect(await readFile(path.join(s.dst, 'subscriptions'), 'utf8')).toMatch(/^Archive$/m);
   });
 
   it('from a remote source: Message-IDs read with grep over ssh, nothing installed', async () => {
