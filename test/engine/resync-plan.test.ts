@@ -15,7 +15,7 @@ import {
   type TreeListing,
 } from '../../src/engine/resync-plan.js';
 
-function folder(dir: string, messages: MessageFile[], extra: Partial<FolderListing> = {}): FolderListing {
+function folder(dir: string, messages: MessageFile[] = [], extra: Partial<FolderListing> = {}): FolderListing {
   return { dir, subdirs: new Set(['cur', 'new', 'tmp']), messages, hasKeywordsFile: false, hasMaildirfolderFile: dir !== '', ...extra };
 }
 

@@ -146,7 +146,7 @@ describe('watch', () => {
       expect(failedBefore).toBeGreaterThanOrEqual(1);
       for (const rel of whileDown) {
         const folder = rel.startsWith('new/') || rel.startsWith('cur/') ? '' : '.Sent';
-        expect((await readdir(path.join(dst, folder, 'new')).catch(() => [])).concat(await readdir(path.join(dst, folder, 'cur'))).some((n) => n.startsWith(baseOf(rel)))).toBe(false);
+        expect((await readdir(path.join(dst, folder, 'new')).catch((): string[] => [])).concat(await readdir(path.join(dst, folder, 'cur'))).some((n) => n.startsWith(baseOf(rel)))).toBe(false);
       }
       const downAt = Date.now();
       await sshd.startListener();
