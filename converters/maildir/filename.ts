@@ -78,6 +78,17 @@ export function decodeInfo(info: string | undefined): DecodedInfo {
   return { flags, keywordIndexes, hasPassed, unknown };
 }
 
+/** The keyword names an info part carries: its letters resolved through the folder's dovecot-keywords, plus P. */
+export function resolveKeywords(info: DecodedInfo, table: ReadonlyMap<number, string>): Set<string> {
+  const keywords = new Set<string>();
+  for (const index of info.keywordIndexes) {
+    const keyword = table.get(index);
+    if (keyword) keywords.add(keyword);
+  }
+  if (info.hasPassed) keywords.add(passedKeyword);
+  return keywords;
+}
+
 /** Builds the letters after ':2,' sorted by byte value, as the spec and Dovecot require. */
 export function formatInfo(flags: Iterable<SystemFlag>, keywordIndexes: Iterable<number>, options: { passed?: boolean } = {}): string {
   const letters = new Set<string>();

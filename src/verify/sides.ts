@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { FolderNameError, maildirppToMailboxPath } from '../../converters/folders/maildirpp.js';
 import { Mutf7Error } from '../../converters/folders/mutf7.js';
-import { decodeInfo, parseMaildirName, passedKeyword } from '../../converters/maildir/filename.js';
+import { decodeInfo, parseMaildirName, resolveKeywords } from '../../converters/maildir/filename.js';
 import { parseDovecotKeywords } from '../../converters/maildir/keywords.js';
 import { parseUidlist } from '../../converters/maildir/uidlist.js';
 import { systemErrorCode } from '../core/errors.js';
@@ -155,12 +155,7 @@ export async function snapshotsFromRemoteMaildirs(
         const messages: MessageMeta[] = folder.messages.map((m) => {
           const parsed = parseMaildirName(m.name);
           const info = decodeInfo(m.sub === 'cur' ? parsed.info : undefined);
-          const keywords = new Set<string>();
-          for (const index of info.keywordIndexes) {
-            const keyword = keywordTable.get(index);
-            if (keyword) keywords.add(keyword);
-          }
-          if (info.hasPassed) keywords.add(passedKeyword);
+          const keywords = resolveKeywords(info, keywordTable);
           const uid = uids.get(parsed.base);
           return { key: parsed.base, flags: formatFlagSet(info.flags, keywords), sizeBytes: m.sizeBytes, ...(uid !== undefined ? { uid } : {}) };
         });

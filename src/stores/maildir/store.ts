@@ -4,7 +4,7 @@ import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { FolderNameError, mailboxPathToMaildirpp, maildirppToMailboxPath } from '../../../converters/folders/maildirpp.js';
 import { Mutf7Error } from '../../../converters/folders/mutf7.js';
-import { buildConvertedBaseName, decodeInfo, parseMaildirName, passedKeyword } from '../../../converters/maildir/filename.js';
+import { buildConvertedBaseName, decodeInfo, parseMaildirName, passedKeyword, resolveKeywords } from '../../../converters/maildir/filename.js';
 import { parseDovecotKeywords } from '../../../converters/maildir/keywords.js';
 import { parseUidlist } from '../../../converters/maildir/uidlist.js';
 import { MailshiftError, systemErrorCode, throwIfAborted } from '../../core/errors.js';
@@ -138,12 +138,7 @@ class MaildirMailbox implements Mailbox {
         if (!stat.isFile()) continue; // never follow a symlink planted among messages
         const parsed = parseMaildirName(name);
         const info = decodeInfo(sub === 'cur' ? parsed.info : undefined);
-        const keywords = new Set<string>();
-        for (const index of info.keywordIndexes) {
-          const keyword = keywordTable.get(index);
-          if (keyword) keywords.add(keyword);
-        }
-        if (info.hasPassed) keywords.add(passedKeyword);
+        const keywords = resolveKeywords(info, keywordTable);
         const uid = uids.get(parsed.base);
         yield {
           id: `${sub}/${name}`,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { buildConvertedBaseName, decodeInfo, formatInfo, maildirBaseName, parseMaildirName } from '../../../converters/maildir/filename.js';
+import { buildConvertedBaseName, decodeInfo, formatInfo, maildirBaseName, parseMaildirName, resolveKeywords } from '../../../converters/maildir/filename.js';
 
 describe('maildir file names', () => {
   it('separates the stable base name from the flags', () => {
@@ -23,5 +23,13 @@ describe('maildir file names', () => {
     const base = buildConvertedBaseName({ receivedSecs: 1000.9, contentHashHex: 'ab'.repeat(32), ordinal: 0, sizeBytes: 10, virtualSizeBytes: 12 });
     expect(base).toBe(`1000.M${'ab'.repeat(12)}.mailshift,S=10,W=12`);
     expect(buildConvertedBaseName({ receivedSecs: 1000, contentHashHex: 'ab'.repeat(32), ordinal: 2, sizeBytes: 10, virtualSizeBytes: 12 })).toContain('Q2.mailshift');
+  });
+});
+
+describe('resolveKeywords', () => {
+  it('names keyword letters through the folder table and carries P as $Forwarded', () => {
+    const info = decodeInfo('PSac');
+    expect([...resolveKeywords(info, new Map([[0, 'Work'], [2, '$Junk']]))].sort()).toEqual(['$Forwarded', '$Junk', 'Work']);
+    expect([...resolveKeywords(decodeInfo('b'), new Map())]).toEqual([]);
   });
 });
