@@ -7,8 +7,7 @@ import { decideFileAccess } from '../../engine/imap-fallback.js';
 import { defaultStateDir, stateFileFor } from '../../engine/state.js';
 import { decideCopyExitCode, runStoreCopy, type StoreCopyReport, type StoreDescription } from '../../engine/store-copy.js';
 import { runStoreVerify } from '../../engine/store-verify.js';
-import { ImapStore } from '../../stores/imap/store.js';
-import { openStore } from '../../stores/open.js';
+import type { ImapStore } from '../../stores/imap/store.js';
 import { parseStoreSpec, type ImapSpec, type StoreSpec } from '../../stores/spec.js';
 import { formatVerifyJson } from '../../verify/reporters/json.js';
 import { formatVerifyText } from '../../verify/reporters/text.js';
@@ -128,6 +127,9 @@ async function openPair(ctx: CliContext, cmd: Command, sourceText: string, targe
     maxConnections: options.maxConnections,
     ...(options.timeout ? { connectTimeoutMs: Math.min(options.timeout, 60) * 1000 } : {}),
   };
+  // Loaded only when an IMAP store is really used: imapflow and its dependencies cost ~0.3 s of start-up that
+  // copy, resync and verify between file trees should not pay.
+  const { openStore } = await import('../../stores/open.js');
   const source = await openStore(sourceSpec, { ...common, mode: 'read', password: passwordFor('source') });
   try {
     const target = await openStore(targetSpec, { ...common, mode: targetMode, password: passwordFor('target') });
@@ -218,8 +220,8 @@ function describeLogin(pair: OpenedPair): { text: string; json: unknown[] } {
   const lines: string[] = [];
   const json: unknown[] = [];
   for (const [side, opened] of [['source', pair.source], ['target', pair.target]] as const) {
-    if (opened.store instanceof ImapStore) {
-      const facts = opened.store.serverFacts;
+    if (opened.store.kind === 'imap') {
+      const facts = (opened.store as ImapStore).serverFacts;
       const ns = facts.namespace;
       lines.push(`${side}: ${opened.label}: login ok`);
       lines.push(`  namespace: prefix "${ns.prefix}", delimiter "${ns.delimiter ?? 'NIL'}"`);
