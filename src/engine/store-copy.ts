@@ -48,6 +48,8 @@ export interface StoreCopyOptions {
   readonly retryMaxMs?: number;
   /** Connections appending to one IMAP target folder side by side. Default 1 (see runStoreCopy). */
   readonly appendLanes?: number;
+  /** Messages per MULTIAPPEND where the target offers it. Default 100. */
+  readonly batchMessages?: number;
   /** Messages per body fetch window. Default 100. */
   readonly windowSize?: number;
   /** Whole-run limit (`--timeout`): when reached, the run stops cleanly (state saved) with exit 75. */
@@ -403,21 +405,48 @@ async function copyFolderOnce(context: FolderContext, folder: FolderCopyReport):
     let laneFailure: { error: unknown } | undefined;
     let lastSave = Date.now();
 
-    const appendOn = async (lane: Mailbox, ref: ListedMessage, body: Buffer): Promise<void> => {
+    const toIncoming = (ref: ListedMessage, body: Buffer): IncomingMessage => ({
+      content: body,
+      flags: ref.flags,
+      keywords: ref.keywords,
+      ...(ref.internalDate ? { internalDate: ref.internalDate } : {}),
+    });
+    const markCopied = (ref: ListedMessage, body: Buffer) => {
+      folder.copied += 1;
+      folder.copiedBytes += body.length;
+      copiedEarlier.add(ref.id);
+      watermark.markDone(ref);
+      context.onCopied(body.length);
+    };
+    const appendOne = async (lane: Mailbox, ref: ListedMessage, body: Buffer): Promise<void> => {
       try {
-        await appendRefusalsRetried(context, folder, lane, { content: body, flags: ref.flags, keywords: ref.keywords, ...(ref.internalDate ? { internalDate: ref.internalDate } : {}) });
-        folder.copied += 1;
-        folder.copiedBytes += body.length;
-        copiedEarlier.add(ref.id);
-        watermark.markDone(ref);
-        context.onCopied(body.length);
+        await appendRefusalsRetried(context, folder, () => lane.append(toIncoming(ref, body), signal));
+        markCopied(ref, body);
       } catch (err) {
-        if (!isMailshiftError(err) || err.scope !== 'message') {
-          laneFailure ??= { error: err };
-          return;
-        }
+        if (!isMailshiftError(err) || err.scope !== 'message') throw err;
         folder.skipped.push({ id: ref.id, ...(ref.uid !== undefined ? { uid: ref.uid } : {}), reason: err.message });
         logger.warn(`${folder.source}: message ${ref.uid ?? ref.id} skipped: ${err.message}`);
+      }
+    };
+    /** A batch goes out as one MULTIAPPEND where the store can; if the server refuses one of its messages, one by one. */
+    const appendBatch = async (lane: Mailbox, batch: readonly { ref: ListedMessage; body: Buffer }[]): Promise<void> => {
+      try {
+        if (lane.appendMany && batch.length > 1) {
+          try {
+            await appendRefusalsRetried(context, folder, () => lane.appendMany!(batch.map(({ ref, body }) => toIncoming(ref, body)), signal));
+            for (const { ref, body } of batch) markCopied(ref, body);
+            return;
+          } catch (err) {
+            if (!isMailshiftError(err) || err.scope !== 'message') throw err;
+            logger.debug(`${folder.source}: a batch of ${batch.length} was refused (${err.message}); sending them one by one`);
+          }
+        }
+        for (const { ref, body } of batch) {
+          throwIfAborted(signal);
+          await appendOne(lane, ref, body);
+        }
+      } catch (err) {
+        laneFailure ??= { error: err };
       } finally {
         idle.push(lane);
       }
@@ -425,6 +454,19 @@ async function copyFolderOnce(context: FolderContext, folder: FolderCopyReport):
 
     try {
       const windowSize = Math.max(1, options.windowSize ?? 100);
+      const batchMessages = Math.max(1, options.batchMessages ?? 100);
+      let batch: { ref: ListedMessage; body: Buffer }[] = [];
+      let batchBytes = 0;
+      const dispatch = async () => {
+        if (batch.length === 0) return;
+        while (idle.length === 0) await Promise.race(inFlight);
+        if (laneFailure) return;
+        const task = appendBatch(idle.shift()!, batch);
+        batch = [];
+        batchBytes = 0;
+        inFlight.add(task);
+        void task.finally(() => inFlight.delete(task));
+      };
       for (let at = 0; at < toCopy.length && !laneFailure; at += windowSize) {
         const window = toCopy.slice(at, at + windowSize).map((each) => each.ref);
         const seen = new Set<MessageRef>();
@@ -432,17 +474,17 @@ async function copyFolderOnce(context: FolderContext, folder: FolderCopyReport):
           throwIfAborted(signal);
           seen.add(ref);
           const body = context.lineEndings === 'lf' ? toLf(content) : content;
-          while (idle.length === 0) await Promise.race(inFlight);
+          batch.push({ ref: ref as ListedMessage, body });
+          batchBytes += body.length;
+          if (batch.length >= batchMessages || batchBytes >= batchMaxBytes) await dispatch();
           if (laneFailure) break;
-          const task = appendOn(idle.shift()!, ref as ListedMessage, body);
-          inFlight.add(task);
-          void task.finally(() => inFlight.delete(task));
           if (Date.now() - lastSave > 2_000) {
             saveWatermark(state, stateKey, status.uidValidity, watermark);
             await state?.save();
             lastSave = Date.now();
           }
         }
+        await dispatch();
         await Promise.all(inFlight);
         if (laneFailure) break;
         const skippedIds = new Set(folder.skipped.map((each) => each.id));
@@ -472,6 +514,8 @@ async function copyFolderOnce(context: FolderContext, folder: FolderCopyReport):
 /** How far the body reader may run ahead of the writer: the source's network and the target's disk work at once. */
 const readAheadMessages = 64;
 const readAheadBytes = 16 * 1024 * 1024;
+/** A MULTIAPPEND is sent once it holds this much, whatever the count. */
+const batchMaxBytes = 8 * 1024 * 1024;
 
 /**
  * Pulls from `source` into a bounded queue (at most `maxItems` messages and about `maxBytes`) while the consumer
@@ -530,12 +574,12 @@ export async function* readAhead<T extends { content: Buffer }>(source: AsyncIte
  * a refused command stored nothing, so this cannot duplicate, and the folder need not be listed again. An error
  * with an unknown outcome (the connection broke) is thrown instead: the caller re-lists the target first.
  */
-async function appendRefusalsRetried(context: FolderContext, folder: FolderCopyReport, box: Mailbox, message: IncomingMessage): Promise<void> {
+async function appendRefusalsRetried(context: FolderContext, folder: FolderCopyReport, operation: () => Promise<unknown>): Promise<void> {
   const { options, signal } = context;
   const retries = options.retries ?? 6;
   for (let attempt = 1; ; attempt += 1) {
     try {
-      await box.append(message, signal);
+      await operation();
       return;
     } catch (err) {
       const isRefused = (err as { isRefused?: unknown }).isRefused === true;

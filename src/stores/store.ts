@@ -65,4 +65,9 @@ export interface Mailbox extends AsyncDisposable {
    * the same message twice leaves one file. Nothing existing is ever overwritten.
    */
   append(message: IncomingMessage, signal?: AbortSignal): Promise<MessageRef>;
+  /**
+   * Optional: several messages in one operation (IMAP MULTIAPPEND), all or nothing. A message-level error means
+   * none was stored; the caller can then append them one by one to find the one at fault.
+   */
+  appendMany?(messages: readonly IncomingMessage[], signal?: AbortSignal): Promise<void>;
 }

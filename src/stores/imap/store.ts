@@ -1,5 +1,6 @@
 import { Readable } from 'node:stream';
 import type { FetchMessageObject, ImapFlow, MailboxObject } from 'imapflow';
+import { encodePath, formatDateTime, formatFlag } from 'imapflow/lib/tools.js';
 import {
   decodeListedName,
   FolderMappingError,
@@ -520,15 +521,61 @@ class ImapMailbox implements Mailbox {
     }
   }
 
-  async append(message: IncomingMessage): Promise<MessageRef> {
-    await this.ensureFreshConnection();
-    const client = this.client();
+  /** Flags and keywords as APPEND can carry them into this folder. */
+  private sendableFlags(message: IncomingMessage): { flags: string[]; keywords: string[] } {
     // EXAMINE reports no PERMANENTFLAGS (nothing can be stored in a read-only selection), so an empty set says
     // nothing; a list without \* names the keywords the folder takes.
     const permanent = this.selected?.permanentFlags;
     const acceptsAnyKeyword = !permanent || permanent.size === 0 || permanent.has('\\*');
     const keywords = [...message.keywords].filter((keyword) => isSendableKeyword(keyword) && (acceptsAnyKeyword || permanent.has(keyword)));
-    const flags = [...message.flags, ...keywords];
+    return { flags: [...message.flags, ...keywords], keywords };
+  }
+
+  /**
+   * Several messages in one MULTIAPPEND (RFC 3502) when the server offers it: one command, one transaction, and
+   * Dovecot syncs the folder once per command instead of once per message (which grows with the folder: 10,000
+   * single APPENDs into one folder took 4x as long as mbsync's pipelined ones). All or nothing: a refusal stored
+   * none of them. imapflow has no MULTIAPPEND, so the command goes through its internal exec(); each message is
+   * a literal like in imapflow's own APPEND. Falls back to one APPEND per message where MULTIAPPEND cannot be used.
+   */
+  async appendMany(messages: readonly IncomingMessage[]): Promise<void> {
+    await this.ensureFreshConnection();
+    const client = this.client();
+    const canBatch = messages.length > 1 && client.capabilities.has('MULTIAPPEND') && messages.every((message) => !message.content.includes(0));
+    if (!canBatch) {
+      for (const message of messages) await this.append(message);
+      return;
+    }
+    const run = async () => {
+      await this.ensureSelected();
+      const attributes: unknown[] = [{ type: 'ATOM', value: encodePath(client, this.name) }];
+      for (const message of messages) {
+        attributes.push(this.sendableFlags(message).flags.map((flag) => ({ type: 'ATOM', value: formatFlag(flag) || flag })));
+        const date = message.internalDate ? formatDateTime(message.internalDate) : undefined;
+        if (date) attributes.push({ type: 'STRING', value: date });
+        attributes.push({ type: 'LITERAL', value: toCrlf(message.content) });
+      }
+      const exec = (client as unknown as { exec(command: string, attributes: unknown[]): Promise<{ next(): void }> }).exec.bind(client);
+      const response = await exec('APPEND', attributes);
+      response.next();
+    };
+    try {
+      await run();
+    } catch (err) {
+      if (classifyImapError(err).kind !== 'trycreate') throw this.fail(err, `append ${messages.length} messages`, 'message');
+      try {
+        await this.create();
+        await run();
+      } catch (retryErr) {
+        throw this.fail(retryErr, `append ${messages.length} messages`, 'message');
+      }
+    }
+  }
+
+  async append(message: IncomingMessage): Promise<MessageRef> {
+    await this.ensureFreshConnection();
+    const client = this.client();
+    const { flags, keywords } = this.sendableFlags(message);
     const content = toCrlf(message.content);
     let result;
     try {
