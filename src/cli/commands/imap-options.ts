@@ -2,18 +2,29 @@ import { InvalidArgumentError, type Command } from 'commander';
 import { FolderMappingError, parseFolderExclude, parseFolderMapRule, type FolderMapRule } from '../../../converters/folders/imap-mapping.js';
 import { UsageError } from '../../core/errors.js';
 import { ExitCode } from '../../core/exit-codes.js';
-import { passwordEnvNames, readPassword } from '../../core/secrets.js';
-import { decideFileAccess } from '../../engine/imap-fallback.js';
-import { defaultStateDir, stateFileFor } from '../../engine/state.js';
-import { decideCopyExitCode, runStoreCopy, type StoreCopyReport, type StoreDescription } from '../../engine/store-copy.js';
-import { runStoreVerify } from '../../engine/store-verify.js';
+import type { StoreCopyReport, StoreDescription } from '../../engine/store-copy.js';
 import type { ImapStore } from '../../stores/imap/store.js';
 import { parseStoreSpec, type ImapSpec, type StoreSpec } from '../../stores/spec.js';
-import { formatVerifyJson } from '../../verify/reporters/json.js';
-import { formatVerifyText } from '../../verify/reporters/text.js';
 import type { CliContext, GlobalOptions } from '../context.js';
-import { createProgressBar, formatBytes, formatDuration, formatJson, formatTable } from '../render.js';
+import { formatBytes, formatDuration, formatTable } from '../render.js';
 import { buildSshOptionsFromCli, type SshCliOptions } from './ssh-options.js';
+
+// Everything that pulls in imapflow, the engines or verify's reporters is imported when an IMAP action runs, not when
+// the CLI starts: copy, resync and verify between file trees must not pay for loading the IMAP client.
+const loadEngines = async () => {
+  const [secrets, fallback, state, storeCopy, storeVerify, open, verifyJson, verifyText, render] = await Promise.all([
+    import('../../core/secrets.js'),
+    import('../../engine/imap-fallback.js'),
+    import('../../engine/state.js'),
+    import('../../engine/store-copy.js'),
+    import('../../engine/store-verify.js'),
+    import('../../stores/open.js'),
+    import('../../verify/reporters/json.js'),
+    import('../../verify/reporters/text.js'),
+    import('../render.js'),
+  ]);
+  return { ...secrets, ...fallback, ...state, ...storeCopy, ...storeVerify, ...open, ...verifyJson, ...verifyText, ...render };
+};
 
 /**
  * The IMAP side of copy, resync and verify: the options, and the actions those commands hand over to when either
@@ -79,6 +90,7 @@ export async function shouldUseImapEngine(sourceText: string, targetText: string
   if (involvesImap(sourceText, targetText)) return true;
   const options = cmd.optsWithGlobals<ImapCliOptions & SshCliOptions>();
   if (!options.imapFallback) return false;
+  const { decideFileAccess } = await import('../../engine/imap-fallback.js');
   const decision = await decideFileAccess(parseStoreSpec(sourceText), { ssh: buildSshOptionsFromCli(options), signal: ctx.signal });
   if (decision.isReachable) return false;
   ctx.logger().warn(`using IMAP (${options.imapFallback}) for ${sourceText}: ${decision.reason}`);
@@ -92,6 +104,7 @@ interface OpenedPair {
 }
 
 async function openPair(ctx: CliContext, cmd: Command, sourceText: string, targetText: string, targetMode: 'read' | 'write'): Promise<OpenedPair> {
+  const { decideFileAccess, readPassword, passwordEnvNames, openStore } = await loadEngines();
   const options = cmd.optsWithGlobals<ImapCliOptions & SshCliOptions>();
   const logger = ctx.logger();
   let sourceSpec: StoreSpec = parseStoreSpec(sourceText);
@@ -127,9 +140,6 @@ async function openPair(ctx: CliContext, cmd: Command, sourceText: string, targe
     maxConnections: options.maxConnections,
     ...(options.timeout ? { connectTimeoutMs: Math.min(options.timeout, 60) * 1000 } : {}),
   };
-  // Loaded only when an IMAP store is really used: imapflow and its dependencies cost ~0.3 s of start-up that
-  // copy, resync and verify between file trees should not pay.
-  const { openStore } = await import('../../stores/open.js');
   const source = await openStore(sourceSpec, { ...common, mode: 'read', password: passwordFor('source') });
   try {
     const target = await openStore(targetSpec, { ...common, mode: targetMode, password: passwordFor('target') });
@@ -154,6 +164,7 @@ export async function runImapCopyAction(ctx: CliContext, cmd: Command, sourceTex
   const options = cmd.optsWithGlobals<GlobalOptions & ImapCliOptions>();
   const logger = ctx.logger();
   const rules = buildFolderRules(options);
+  const { runStoreCopy, decideCopyExitCode, stateFileFor, defaultStateDir, createProgressBar, formatJson } = await loadEngines();
   const pair = await openPair(ctx, cmd, sourceText, targetText, options.dryRun ? 'read' : 'write');
   try {
     if (options.justlogin) {
@@ -199,6 +210,7 @@ export async function runImapCopyAction(ctx: CliContext, cmd: Command, sourceTex
 export async function runImapVerifyAction(ctx: CliContext, cmd: Command, sourceText: string, targetText: string): Promise<void> {
   const options = cmd.optsWithGlobals<GlobalOptions & ImapCliOptions>();
   const rules = buildFolderRules(options);
+  const { runStoreVerify, formatVerifyJson, formatVerifyText } = await loadEngines();
   const pair = await openPair(ctx, cmd, sourceText, targetText, 'read');
   try {
     const report = await runStoreVerify(pair.source, pair.target, {
