@@ -30,11 +30,11 @@ interface WorkerFailure {
 /** Size of the slabs message bytes are packed into: one allocation and one transfer per batch, not per message. */
 const slabBytes = 1024 * 1024;
 /** Written slabs kept for reuse. */
-const maxFreeSlabs = 8;
+const maxFreeSlabs = 3;
 
 const inFlightSlot = 0;
 const failedSlot = 1;
-const maxInFlightBytes = 4 * 1024 * 1024;
+const maxInFlightBytes = 3 * 1024 * 1024;
 const maxBatchBytes = 1024 * 1024;
 const maxBatchOps = 256;
 
