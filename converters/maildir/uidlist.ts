@@ -60,14 +60,22 @@ export function parseUidlist(text: string): Uidlist {
 }
 
 export function formatUidlist(list: Uidlist): string {
+  let text = formatUidlistHeader(list);
+  for (const record of [...list.records].sort((a, b) => a.uid - b.uid)) text += formatUidlistRecord(record);
+  return text;
+}
+
+/** The first line: version 3, V and N first, then any other header fields as they were. */
+export function formatUidlistHeader(list: Pick<Uidlist, 'uidValidity' | 'nextUid' | 'headerFields'>): string {
   const header = new Map(list.headerFields);
   header.set('V', String(list.uidValidity));
   header.set('N', String(list.nextUid));
   const order = ['V', 'N', ...[...header.keys()].filter((k) => k !== 'V' && k !== 'N')];
-  let text = `3 ${order.map((key) => `${key}${header.get(key)}`).join(' ')}\n`;
-  for (const record of [...list.records].sort((a, b) => a.uid - b.uid)) {
-    const fields = [...record.fields.entries()].map(([k, v]) => ` ${k}${v}`).join('');
-    text += `${record.uid}${fields} :${record.fileName}\n`;
-  }
-  return text;
+  return `3 ${order.map((key) => `${key}${header.get(key)}`).join(' ')}\n`;
+}
+
+export function formatUidlistRecord(record: UidlistRecord): string {
+  let fields = '';
+  for (const [key, value] of record.fields) fields += ` ${key}${value}`;
+  return `${record.uid}${fields} :${record.fileName}\n`;
 }

@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --max-semi-space-size=2
+#!/usr/bin/env -S node --max-semi-space-size=1
 // The shebang's option keeps V8's young generation small (Node 20's default semi-spaces took ~40 MB of peak RSS
 // in the convert benchmark): mailshift streams, so most objects die young anyway. It applies to the installed
 // `mailshift` command and to running this file directly; `node dist/src/cli/main.js` uses Node's defaults.

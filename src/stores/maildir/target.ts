@@ -1,9 +1,9 @@
 import { createHash, type Hash } from 'node:crypto';
-import { lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { formatInfo, formatMaildirName, maildirBaseName } from '../../../converters/maildir/filename.js';
 import { formatDovecotKeywords, isValidKeyword, KeywordAllocator, parseDovecotKeywords } from '../../../converters/maildir/keywords.js';
-import { formatUidlist, noFields, parseUidlist, type Uidlist, type UidlistRecord } from '../../../converters/maildir/uidlist.js';
+import { formatUidlistHeader, formatUidlistRecord, parseUidlist, type Uidlist, type UidlistRecord } from '../../../converters/maildir/uidlist.js';
 import { formatSubscriptionsV2, parseSubscriptions } from '../../../converters/folders/subscriptions.js';
 import { mailboxPathToMaildirpp, maildirppToMailboxPath } from '../../../converters/folders/maildirpp.js';
 import { MailshiftError, systemErrorCode } from '../../core/errors.js';
@@ -301,17 +301,12 @@ export class MaildirFolder {
       await this.queue.drain();
       if (this.keywords.hasChanged) writeAtomically(path.join(this.dir, 'dovecot-keywords'), formatDovecotKeywords(this.keywords.table()));
       if (this.addedBases.length > 0 && this.uidValidity !== undefined) {
-        // Records name the base name only: Dovecot matches uidlist records by base name, and the flags part of a
-        // recorded name is allowed to be stale (maildir-format.md §2).
-        const added: UidlistRecord[] = this.addedBases.map((base, i) => ({ uid: this.addedUids[i]!, fields: noFields, fileName: base }));
-        writeAtomically(
+        writeUidlistStreaming(
           path.join(this.dir, 'dovecot-uidlist'),
-          formatUidlist({
-            uidValidity: this.uidValidity,
-            nextUid: this.nextUid,
-            headerFields: this.existing?.headerFields ?? new Map(),
-            records: [...(this.existing?.records ?? []), ...added],
-          }),
+          { uidValidity: this.uidValidity, nextUid: this.nextUid, headerFields: this.existing?.headerFields ?? new Map() },
+          this.existing?.records ?? [],
+          this.addedBases,
+          this.addedUids,
         );
       }
       if (this.wroteAnything || this.addedBases.length > 0) await flushFilesystem(this.dir);
@@ -455,6 +450,49 @@ class UidSet {
     }
     this.bits[byte]! |= 1 << (uid & 7);
   }
+}
+
+/**
+ * Writes dovecot-uidlist line by line in 64 KB pieces (tmp file, then rename), records sorted by UID. Building it as
+ * one string with an object per record made the end of a 100,000-message folder the peak of the whole run's memory.
+ * Added records name the base name only: Dovecot matches records by base name, and the flags part of a recorded name
+ * may be stale (maildir-format.md §2).
+ */
+function writeUidlistStreaming(
+  file: string,
+  header: { uidValidity: number; nextUid: number; headerFields: ReadonlyMap<string, string> },
+  existing: readonly UidlistRecord[],
+  addedBases: readonly string[],
+  addedUids: readonly number[],
+): void {
+  const order = Uint32Array.from(addedUids.keys()).sort((a, b) => addedUids[a]! - addedUids[b]!);
+  const existingSorted = [...existing].sort((a, b) => a.uid - b.uid);
+  const tmp = `${file}.${tmpPrefix}${process.pid}`;
+  const fd = openSync(tmp, 'w', fileMode);
+  try {
+    let pending = formatUidlistHeader(header);
+    const flush = (force: boolean) => {
+      if (pending.length < 65536 && !force) return;
+      writeSync(fd, pending);
+      pending = '';
+    };
+    let e = 0;
+    for (let a = 0; a < order.length || e < existingSorted.length; ) {
+      const added = a < order.length ? order[a]! : -1;
+      if (added >= 0 && (e >= existingSorted.length || addedUids[added]! < existingSorted[e]!.uid)) {
+        pending += `${addedUids[added]} :${addedBases[added]}\n`;
+        a += 1;
+      } else {
+        pending += formatUidlistRecord(existingSorted[e]!);
+        e += 1;
+      }
+      flush(false);
+    }
+    flush(true);
+  } finally {
+    closeSync(fd);
+  }
+  renameSync(tmp, file);
 }
 
 /** Creates a directory if missing and refuses one that is a symlink: a planted link must not redirect our writes. */
