@@ -29,7 +29,7 @@ export function registerCopy(program: Command, ctx: CliContext): void {
   const command = program
     .command('copy')
     .description('copy maildirs or whole cPanel accounts with rsync: never deletes, never overwrites mail already on the target')
-    .argument('<source>', 'maildir path, ssh://[user@]host[:port]/path, cpanel:ROOT#USER or cpanel:ROOT#local@domain')
+    .argument('<source>', 'maildir path, ssh://[user@]host[:port]/path, cpanel:ROOT#USER, cpanel:ROOT#local@domain, or imap(s)://user@host[:port]')
     .argument('<target>', 'same forms as the source; at most one end may be remote')
     .option('-n, --dry-run', 'list what would be copied, change nothing')
     .option('-j, --jobs <n>', 'mailboxes copied in parallel', parsePositive, 2)
