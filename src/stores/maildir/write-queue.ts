@@ -166,6 +166,8 @@ export class WriteQueue {
     }
     const worker = new Worker(workerSource, {
       eval: true,
+      // The writer's code is CommonJS; the parent's Node options (an --input-type, say) must not change how it runs.
+      execArgv: [],
       workerData: { shared: this.shared.buffer },
       resourceLimits: { maxYoungGenerationSizeMb: 1, maxOldGenerationSizeMb: 16 },
     });
