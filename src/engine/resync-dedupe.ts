@@ -3,7 +3,8 @@ import path from 'node:path';
 import { throwIfAborted } from '../core/errors.js';
 import { runExec, type ExecTarget } from '../transport/exec.js';
 import type { SshOptions } from '../transport/ssh.js';
-import { fetchFiles, openNoFollow } from './resync-files.js';
+import { fetchFiles } from './file-list-transfer.js';
+import { openNoFollow } from './resync-files.js';
 import { buildIdentity, findHeaderEnd, parseHeaderFields } from './identity.js';
 
 /**

@@ -1,11 +1,8 @@
 import { constants as fsConstants } from 'node:fs';
-import { mkdir, open, type FileHandle } from 'node:fs/promises';
+import { open, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { MailshiftError, systemErrorCode } from '../core/errors.js';
 import { runExec, type ExecTarget } from '../transport/exec.js';
-import { buildRsyncArgv, type RsyncEndpoint } from '../transport/rsync/args.js';
-import { runRsync } from '../transport/rsync/run.js';
-import type { SshOptions } from '../transport/ssh.js';
 
 /** Small file helpers for resync: open without following links, fetch a few remote files into a local directory. */
 
@@ -29,40 +26,6 @@ export async function readSmallRegularFile(file: string): Promise<string | undef
     return await handle.readFile('utf8');
   } finally {
     await handle.close();
-  }
-}
-
-export interface FetchOptions {
-  readonly ssh?: SshOptions;
-  readonly retries?: number;
-  readonly retryBaseDelayMs?: number;
-  readonly ioTimeoutS?: number;
-  readonly signal?: AbortSignal;
-}
-
-/** Copies files (relative to `from.path`) into `localDir` with rsync; links stay links (and are then not read). */
-export async function fetchFiles(from: RsyncEndpoint, relPaths: readonly string[], localDir: string, options: FetchOptions = {}): Promise<void> {
-  await mkdir(localDir, { recursive: true });
-  const argv = buildRsyncArgv({
-    source: from,
-    target: { path: localDir },
-    ...(options.ssh ? { ssh: options.ssh } : {}),
-    filesFromStdin: true,
-    ignoreMissingArgs: true,
-    hardLinks: false,
-    ioTimeoutS: options.ioTimeoutS ?? 120,
-  });
-  const result = await runRsync({
-    argv,
-    stdin: Buffer.from(relPaths.map((p) => `${p}\u0000`).join(''), 'utf8'),
-    retries: options.retries ?? 3,
-    retryBaseDelayMs: options.retryBaseDelayMs ?? 2000,
-    ...(options.signal ? { signal: options.signal } : {}),
-  });
-  if (result.exit.outcome !== 'ok' && result.exit.outcome !== 'vanished') {
-    throw new MailshiftError('MAILSHIFT_RSYNC_FAILED', `fetching ${relPaths.length} file(s) failed: ${result.exit.meaning}`, {
-      retry: result.exit.isRetryable ? 'later' : 'no',
-    });
   }
 }
 

@@ -12,6 +12,7 @@ import { formatFilterFile } from '../transport/rsync/filters.js';
 import type { RsyncOutcome } from '../transport/rsync/exit.js';
 import type { ItemizedChange } from '../transport/rsync/itemize.js';
 import { runRsync } from '../transport/rsync/run.js';
+import { fetchFiles, pushFiles } from './file-list-transfer.js';
 import type { SshEndpoint, SshOptions } from '../transport/ssh.js';
 import {
   mergeKeyedLines,
@@ -655,41 +656,6 @@ function mergeItem(item: MergeItem, sourceText: string, targetText: string | und
 
 // ---------------------------------------------------------------------------------------------------------------
 // Small-file transfers through rsync (symlinks stay symlinks and are never read through)
-
-async function fetchFiles(from: RsyncEndpoint, relPaths: readonly string[], localDir: string, options: CopyOptions): Promise<void> {
-  await mkdir(localDir, { recursive: true });
-  await transferList(from, { path: localDir }, relPaths, options, 'fetch');
-}
-
-async function pushFiles(localDir: string, relPaths: readonly string[], to: RsyncEndpoint, options: CopyOptions): Promise<void> {
-  await transferList({ path: localDir }, to, relPaths, options, 'push');
-}
-
-async function transferList(from: RsyncEndpoint, to: RsyncEndpoint, relPaths: readonly string[], options: CopyOptions, what: string): Promise<void> {
-  const argv = buildRsyncArgv({
-    source: from,
-    target: to,
-    ...(options.ssh ? { ssh: options.ssh } : {}),
-    filesFromStdin: true,
-    ignoreMissingArgs: true,
-    noImpliedDirs: what === 'push',
-    hardLinks: false,
-    numericIds: true,
-    ioTimeoutS: options.ioTimeoutS ?? 120,
-  });
-  const result = await runRsync({
-    argv,
-    stdin: Buffer.from(relPaths.map((p) => `${p}\u0000`).join(''), 'utf8'),
-    retries: options.retries ?? 3,
-    retryBaseDelayMs: options.retryBaseDelayMs ?? 2000,
-    ...(options.signal ? { signal: options.signal } : {}),
-  });
-  if (result.exit.outcome !== 'ok' && result.exit.outcome !== 'vanished') {
-    throw new MailshiftError('MAILSHIFT_RSYNC_FAILED', `${what} of ${relPaths.length} small file(s) failed: ${result.exit.meaning}: ${lastLine(result.stderrTail)}`, {
-      retry: result.exit.isRetryable ? 'later' : 'no',
-    });
-  }
-}
 
 /** Reads a staged file only if it is a regular file (a fetched symlink is data, never followed). */
 async function readRegularFile(file: string): Promise<string | undefined> {
