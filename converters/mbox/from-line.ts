@@ -50,8 +50,18 @@ export function parseFromLine(line: string): FromLine | undefined {
   return { sender, date };
 }
 
+// Plain asctime (`Thu Nov 29 22:33:52 2001`), what nearly every writer produces: read with one regex instead of the
+// general tokenizer below, which handles every other form.
+const asctime = /^(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun) (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) {1,2}(\d{1,2}) (\d{2}):(\d{2}):(\d{2}) (\d{4})$/;
+
 /** Parses the date part of a From_ line; undefined when it is not a date. */
 export function parseFromDate(text: string): Date | undefined {
+  const plain = asctime.exec(text);
+  if (plain) {
+    const [, month, day, hours, minutes, seconds, year] = plain;
+    const date = buildUtcDate(Number(year), months[month!.toLowerCase()]!, Number(day), Number(hours), Number(minutes), Number(seconds), 0);
+    if (date) return date;
+  }
   const tokens = text.replace(/,/g, ' ').trim().split(/\s+/);
   let i = 0;
   if (tokens[i] && weekdays.has(tokens[i]!.toLowerCase().slice(0, 3)) && /^[A-Za-z]{3,9}$/.test(tokens[i]!)) i += 1;
@@ -100,10 +110,13 @@ export function parseFromDate(text: string): Date | undefined {
   }
   if (year === undefined || !time || month === undefined || day === undefined) return undefined;
   const [hours, minutes, seconds] = time;
-  if (day < 1 || day > 31 || hours > 23 || minutes > 59 || seconds > 60 || year < 1900 || year > 2200) return undefined;
   // RFC 4155 asks for UTC; Dovecot writes local time without a zone. Without a zone we take UTC: the hour may be
   // off by the writer's offset, which a converter cannot know.
-  const utcMs = Date.UTC(year, month, day, hours, minutes, Math.min(seconds, 59)) - (zoneMinutes ?? 0) * 60_000;
-  const date = new Date(utcMs);
+  return buildUtcDate(year, month, day, hours, minutes, seconds, zoneMinutes ?? 0);
+}
+
+function buildUtcDate(year: number, month: number, day: number, hours: number, minutes: number, seconds: number, zoneMinutes: number): Date | undefined {
+  if (day < 1 || day > 31 || hours > 23 || minutes > 59 || seconds > 60 || year < 1900 || year > 2200) return undefined;
+  const date = new Date(Date.UTC(year, month, day, hours, minutes, Math.min(seconds, 59)) - zoneMinutes * 60_000);
   return Number.isNaN(date.getTime()) ? undefined : date;
 }

@@ -16,11 +16,29 @@ export interface HeaderField {
   readonly valueStart: number;
 }
 
+/** A set of lower-case field names, with what lets a scan reject most other names before decoding them. */
+export interface FieldNameFilter {
+  readonly names: ReadonlySet<string>;
+  readonly lengths: ReadonlySet<number>;
+  readonly firstBytes: ReadonlySet<number>;
+}
+
+export function buildFieldNameFilter(names: Iterable<string>): FieldNameFilter {
+  const set = new Set([...names].map((name) => name.toLowerCase()));
+  return {
+    names: set,
+    lengths: new Set([...set].map((name) => name.length)),
+    firstBytes: new Set([...set].flatMap((name) => [name.charCodeAt(0), name.toUpperCase().charCodeAt(0)])),
+  };
+}
+
 /**
  * Splits a header block into fields, by byte offsets only: values are decoded on demand (fieldValue), because most
  * fields are only ever skipped over or cut out, and normalising every value cost more than the rest of the parse.
+ * With `only`, fields with other names are not returned at all (and cost no allocation): a conversion needs a dozen
+ * bookkeeping names out of headers that carry dozens of Received and DKIM lines.
  */
-export function parseHeaderFields(header: Buffer): HeaderField[] {
+export function parseHeaderFields(header: Buffer, only?: FieldNameFilter): HeaderField[] {
   const fields: HeaderField[] = [];
   let position = 0;
   let current: { name: string; start: number; valueStart: number } | undefined;
@@ -32,7 +50,7 @@ export function parseHeaderFields(header: Buffer): HeaderField[] {
   while (position < length) {
     const newline = header.indexOf(0x0a, position);
     const lineEnd = newline < 0 ? length : newline + 1;
-    const first = header[position];
+    const first = header[position]!;
     if (first === 0x0a || (first === 0x0d && header[position + 1] === 0x0a)) {
       close(position);
       position = length;
@@ -42,9 +60,12 @@ export function parseHeaderFields(header: Buffer): HeaderField[] {
       // continuation line
     } else {
       close(position);
-      const colon = header.indexOf(0x3a, position);
-      if (colon > position && colon < lineEnd && !hasWhitespace(header, position, colon)) {
-        current = { name: header.toString('latin1', position, colon).toLowerCase(), start: position, valueStart: colon + 1 };
+      if (!only || only.firstBytes.has(first)) {
+        const colon = header.indexOf(0x3a, position);
+        if (colon > position && colon < lineEnd && (!only || only.lengths.has(colon - position)) && !hasWhitespace(header, position, colon)) {
+          const name = header.toString('latin1', position, colon).toLowerCase();
+          if (!only || only.names.has(name)) current = { name, start: position, valueStart: colon + 1 };
+        }
       }
     }
     position = lineEnd;
@@ -127,6 +148,11 @@ function parseImapBase(value: string | undefined): ImapBase | undefined {
 function parseHex(value: string | undefined): number | undefined {
   if (!value || !/^[0-9a-fA-F]{1,8}$/.test(value)) return undefined;
   return parseInt(value, 16);
+}
+
+/** Every field a conversion reads or strips: the filter for parseHeaderFields in the hot path. */
+export function mboxFieldFilter(): FieldNameFilter {
+  return buildFieldNameFilter([...interestingFields, ...mboxInternalHeaders]);
 }
 
 const interestingFields = new Set([

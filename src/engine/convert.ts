@@ -8,6 +8,7 @@ import { mboxFileToMailboxPath } from '../../converters/mbox/folder-path.js';
 import { decideGmailPlacement, type GmailLabelMode } from '../../converters/mbox/gmail-folders.js';
 import {
   decideMessageState,
+  mboxFieldFilter,
   mboxInternalHeaders,
   parseHeaderFields,
   readMboxMetadata,
@@ -80,6 +81,8 @@ export interface ConvertReport {
 }
 
 class TooManyBadMessages extends Error {}
+
+const metadataFields = mboxFieldFilter();
 
 /**
  * mbox -> Maildir++. Streams every source file once (plus one read-only sniffing pass), writes each message through
@@ -309,7 +312,7 @@ class FileConverter implements MboxMessageSink {
   header(header: Buffer): void {
     const current = this.current;
     if (!current) return;
-    const fields = parseHeaderFields(header);
+    const fields = parseHeaderFields(header, metadataFields);
     const meta = readMboxMetadata(header, fields);
     current.meta = meta;
     if (current.isFirst && meta.imapBase) {

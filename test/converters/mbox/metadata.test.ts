@@ -1,8 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import {
   decideMessageState,
+  buildFieldNameFilter,
   decodeEncodedWords,
   fieldValue,
+  mboxFieldFilter,
   mboxInternalHeaders,
   parseGmailLabels,
   parseHeaderFields,
@@ -27,6 +29,21 @@ describe('parseHeaderFields', () => {
     const fields = parseHeaderFields(header);
     expect(fields.map((f) => [f.name, fieldValue(header, f)])).toEqual([['subject', 'a folded'], ['x-uid', '5']]);
     expect(header.subarray(fields[1]!.start, fields[1]!.end).toString()).toBe('X-UID: 5\n');
+  });
+});
+
+describe('parseHeaderFields with a name filter', () => {
+  it('returns only the named fields, with the same byte ranges, whatever their case', () => {
+    const header = Buffer.from('Received: from a\n\tby b\nSTATUS: RO\nSubject: hi\nX-Uid: 7\n folded\nDate: x\n\n');
+    const all = parseHeaderFields(header);
+    const some = parseHeaderFields(header, buildFieldNameFilter(['status', 'x-uid']));
+    expect(some.map((f) => f.name)).toEqual(['status', 'x-uid']);
+    expect(some).toEqual(all.filter((f) => f.name === 'status' || f.name === 'x-uid'));
+    expect(fieldValue(header, some[1]!)).toBe('7 folded');
+  });
+  it('strips the same bytes through a filtered parse as through a full one', () => {
+    const header = Buffer.from('From: a\nStatus: RO\nX-Keywords: k\nContent-Length: 3\nSubject: s\n\n');
+    expect(stripHeaderFields(header, parseHeaderFields(header, mboxFieldFilter()), mboxInternalHeaders).toString()).toBe('From: a\nSubject: s\n\n');
   });
 });
 
