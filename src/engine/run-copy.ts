@@ -403,8 +403,13 @@ async function runJob(
     filterFile = path.join(staging, `rules-${index}`);
     await writeFile(filterFile, formatFilterFile(job.rules));
   }
-  // A remote target directory must exist before rsync runs (see escapeRemotePath).
-  if (job.target.ssh && !options.dryRun) await ensureRemoteDir(job.target, options);
+  // The target directory is created before rsync runs: a remote one must exist (see escapeRemotePath), and parallel
+  // local jobs must not race each other's --mkpath over a shared parent (rsync 3.5 then failed with code 11,
+  // "error in file IO", now and then in CI); Node's recursive mkdir takes an existing directory as success.
+  if (!options.dryRun) {
+    if (job.target.ssh) await ensureRemoteDir(job.target, options);
+    else await mkdir(job.target.isFile ? path.dirname(job.target.path) : job.target.path, { recursive: true });
+  }
   const argv = buildRsyncArgv({
     source: job.source,
     target: job.target,
