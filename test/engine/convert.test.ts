@@ -261,6 +261,14 @@ describe('runConvert: hostile and bad input', () => {
     expect(treeDigest(source)).toBe(before);
   });
 
+  it('writes into a target root that is itself a link (the root the user names is trusted)', async () => {
+    mkdirSync(path.join(work, 'real'));
+    symlinkSync(path.join(work, 'real'), path.join(work, 'Maildir'));
+    const report = await convert(path.join(fixtures, 'spool/dovecot-inbox'), path.join(work, 'Maildir'));
+    expect(report.totals.messages).toBe(4);
+    expect(readFolder(path.join(work, 'real'))).toHaveLength(4);
+  });
+
   it('refuses to write through a folder directory that is a symlink in the target', async () => {
     const target = path.join(work, 'out');
     mkdirSync(target);

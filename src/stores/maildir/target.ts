@@ -1,5 +1,5 @@
 import { createHash, type Hash } from 'node:crypto';
-import { closeSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, realpathSync, renameSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { formatInfo, formatMaildirName, maildirBaseName } from '../../../converters/maildir/filename.js';
 import { formatDovecotKeywords, isValidKeyword, KeywordAllocator, parseDovecotKeywords } from '../../../converters/maildir/keywords.js';
@@ -81,7 +81,9 @@ export class MaildirTarget {
   }
 
   static open(root: string, options: { dryRun: boolean }): MaildirTarget {
-    const target = new MaildirTarget(path.resolve(root), options.dryRun);
+    // The root the user named is trusted, like the source's (~/Maildir may well be a link to another disk): it is
+    // resolved once. Links inside the tree are what is never written through.
+    const target = new MaildirTarget(resolveExisting(path.resolve(root)), options.dryRun);
     if (!options.dryRun) {
       mkdirSync(path.dirname(target.root), { recursive: true });
       for (const sub of ['', 'cur', 'new', 'tmp']) ensureRealDirectory(path.join(target.root, sub));
@@ -508,6 +510,15 @@ function ensureRealDirectory(dir: string): void {
     if (systemErrorCode(err) !== 'ENOENT') throw err;
   }
   mkdirSync(dir, { mode: dirMode });
+}
+
+function resolveExisting(dir: string): string {
+  try {
+    return realpathSync(dir);
+  } catch (err) {
+    if (systemErrorCode(err) === 'ENOENT') return dir;
+    throw err;
+  }
 }
 
 function readOptional(file: string): string {
