@@ -317,6 +317,14 @@ describe('runConvert: hostile and bad input', () => {
     expect(stored!.content).toContain('before\u0000\u0000\u0000after\n');
   });
 
+  it('refuses a maildir given as the source, pointing to mailshift copy', async () => {
+    await convert(path.join(fixtures, 'spool/dovecot-inbox'), path.join(work, 'Maildir'));
+    await expect(convert(path.join(work, 'Maildir'), path.join(work, 'again'))).rejects.toMatchObject({
+      code: 'MAILSHIFT_SOURCE_IS_MAILDIR',
+      hint: expect.stringContaining('mailshift copy'),
+    });
+  });
+
   it('refuses a single file that is not an mbox, and lists one inside a tree', async () => {
     await expect(convert(path.join(fixtures, 'bad/not-an-mbox.txt'), path.join(work, 'out'))).rejects.toBeInstanceOf(MailshiftError);
     const source = path.join(work, 'tree');

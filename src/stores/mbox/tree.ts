@@ -62,6 +62,11 @@ export async function readMboxSourceTree(source: string, options: { singleFileFo
       hint: 'give an mbox file, a .gz of one, or a directory of mbox files',
     });
   }
+  if (await isMaildir(root)) {
+    throw new MailshiftError('MAILSHIFT_SOURCE_IS_MAILDIR', `${source} is a maildir, not mbox`, {
+      hint: 'maildirs are copied, not converted: use `mailshift copy SOURCE TARGET`',
+    });
+  }
   const files: MboxSourceFile[] = [];
   const ignored: IgnoredSourceEntry[] = [];
   const subscriptionFiles: string[] = [];
