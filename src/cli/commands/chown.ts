@@ -5,6 +5,7 @@ import { findAccountDomains, resolveOwnerIds, runAccountChown, type ChownTarget 
 import { findDomainOwner, readSystemFile, resolveCpanelHome } from '../../engine/run-copy.js';
 import { formatOwnershipAction, runOwnership, type OwnershipResult } from '../../fsops/ownership.js';
 import { parseStoreSpec, type Location } from '../../stores/spec.js';
+import { requireLocalDirectory } from './local-paths.js';
 import type { ExecTarget } from '../../transport/exec.js';
 import type { SshOptions } from '../../transport/ssh.js';
 import type { CliContext, GlobalOptions } from '../context.js';
@@ -34,6 +35,7 @@ export function registerChown(program: Command, ctx: CliContext): void {
     const logger = ctx.logger();
     const spec = parseStoreSpec(targetText);
     if (spec.kind === 'imap') throw new UsageError('chown works on file trees, not IMAP');
+    await requireLocalDirectory(spec, 'target');
     await withSshSession(options, [spec], async (ssh) => {
       const exec = execOf(spec.location, ssh);
       const overrides = {

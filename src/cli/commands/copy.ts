@@ -6,6 +6,7 @@ import type { ExecTarget } from '../../transport/exec.js';
 import type { SshOptions } from '../../transport/ssh.js';
 import type { OwnershipResult } from '../../fsops/ownership.js';
 import { parseStoreSpec } from '../../stores/spec.js';
+import { requireLocalDirectory } from './local-paths.js';
 import type { CliContext, GlobalOptions } from '../context.js';
 import { createProgressBar, formatBytes, formatJson, formatTable } from '../render.js';
 import { addSshOptions, parseBandwidthKiBps, parseWholeNumber, withSshSession, type SshCliOptions } from './ssh-options.js';
@@ -48,6 +49,7 @@ export function registerCopy(program: Command, ctx: CliContext): void {
     const logger = ctx.logger();
     const source = parseStoreSpec(sourceText);
     const target = parseStoreSpec(targetText);
+    await requireLocalDirectory(source, 'source');
     const idOverrides = {
       ...(options.uid !== undefined ? { uid: options.uid } : {}),
       ...(options.gid !== undefined ? { gid: options.gid } : {}),

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { parseStoreSpec } from '../../stores/spec.js';
+import { requireLocalDirectory } from './local-paths.js';
 import { runVerify } from '../../verify/run.js';
 import { formatVerifyJson } from '../../verify/reporters/json.js';
 import { formatVerifyText } from '../../verify/reporters/text.js';
@@ -25,6 +26,8 @@ export function registerVerify(program: Command, ctx: CliContext): void {
     const globals = cmd.optsWithGlobals<GlobalOptions & VerifyCliOptions>();
     const source = parseStoreSpec(sourceText);
     const target = parseStoreSpec(targetText);
+    // A missing target is a verify result (everything missing); a missing source is a mistake, never "OK".
+    await requireLocalDirectory(source, 'source');
     const report = await withSshSession(options, [source, target], (ssh) => runVerify(source, target, { ssh, signal: ctx.signal, strict: Boolean(options.strict) }));
     ctx.out(globals.json ? formatVerifyJson(report) : formatVerifyText(report, { listLimit: options.list }));
     ctx.setExitCode(report.exitCode);

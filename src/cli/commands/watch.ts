@@ -2,6 +2,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import { ExitCode } from '../../core/exit-codes.js';
 import { resolveResyncTree } from '../../engine/resync.js';
 import { parseStoreSpec } from '../../stores/spec.js';
+import { requireLocalDirectory } from './local-paths.js';
 import type { WatchRun } from '../../watch/watcher.js';
 import type { CliContext, GlobalOptions } from '../context.js';
 import { formatJson } from '../render.js';
@@ -26,6 +27,7 @@ export function registerWatch(program: Command, ctx: CliContext): void {
     const logger = ctx.logger();
     const source = parseStoreSpec(sourceText);
     const target = parseStoreSpec(targetText);
+    await requireLocalDirectory(source, 'source');
     await withSshSession(options, [source, target], async (ssh) => {
       const tree = await resolveResyncTree(source, target, { ssh });
       // Loaded here, not at start-up: chokidar costs every other command ~0.1 s of module loading.
