@@ -9,7 +9,7 @@ import { readVersion } from './lib/measure.mjs';
 import { formatMachineLine, readMachineInfo, REPO_DIR, writeResultJson } from './lib/results.mjs';
 import { openScratch } from './lib/scratch.mjs';
 import { runSideBySide } from './lib/side-by-side.mjs';
-import { maximum, median, minimum } from './lib/stats.mjs';
+import { summarizeToolRuns } from './lib/stats.mjs';
 import { formatMegabytes, formatSeconds, formatTable } from './lib/table.mjs';
 
 export const summary = 'cPanel inventory: mailshift discover vs du -s over the same tree (1M message files)';
@@ -65,22 +65,6 @@ function parseOptions(argv) {
   };
 }
 
-/** Pure: per-tool median/best wall time and worst RSS over the runs that passed their check. */
-export function summarizeRuns(records, names) {
-  const out = {};
-  for (const name of names) {
-    const ok = records.filter((r) => r.tool === name && r.verification?.ok);
-    const walls = ok.map((r) => r.wallSeconds);
-    out[name] = {
-      runs: records.filter((r) => r.tool === name).length,
-      okRuns: ok.length,
-      medianWallSeconds: median(walls),
-      bestWallSeconds: minimum(walls),
-      worstPeakRssBytes: maximum(ok.map((r) => r.peakRssBytes)),
-    };
-  }
-  return out;
-}
 
 /** Pure: issue 3's targets. null = not decidable (a side had no successful run). */
 export function decideTargets(byTool) {
@@ -152,7 +136,7 @@ export async function main(argv) {
         process.stderr.write(`  round ${r.round} ${r.tool.padEnd(13)} ${formatSeconds(r.wallSeconds)} s  ${formatMegabytes(r.peakRssBytes)} MB  ${r.verification?.ok ? 'ok' : `FAILED: ${r.verification?.detail}`}\n`),
     });
     const names = contenders.map((c) => c.name);
-    const byTool = summarizeRuns(records, names);
+    const byTool = summarizeToolRuns(records, names);
     const targets = decideTargets(byTool);
     const table = formatTable(
       ['tool', 'runs ok', 'median wall s', 'best wall s', 'files/s (median)', 'peak RSS MB'],

@@ -17,3 +17,20 @@ export function maximum(values) {
   const finite = values.filter((v) => Number.isFinite(v));
   return finite.length ? Math.max(...finite) : null;
 }
+
+/** Pure: per-tool median/best wall time and worst RSS over the runs that passed their check. */
+export function summarizeToolRuns(records, names) {
+  const out = {};
+  for (const name of names) {
+    const ok = records.filter((r) => r.tool === name && r.verification?.ok);
+    const walls = ok.map((r) => r.wallSeconds);
+    out[name] = {
+      runs: records.filter((r) => r.tool === name).length,
+      okRuns: ok.length,
+      medianWallSeconds: median(walls),
+      bestWallSeconds: minimum(walls),
+      worstPeakRssBytes: maximum(ok.map((r) => r.peakRssBytes)),
+    };
+  }
+  return out;
+}
