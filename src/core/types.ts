@@ -30,4 +30,12 @@ export interface IncomingMessage {
   readonly keywords: ReadonlySet<string>;
   readonly internalDate?: Date;
   readonly uid?: number;
+  /**
+   * A stable name for the message at its source, when it has one (IMAP: account, folder, UIDVALIDITY and UID). A
+   * maildir target derives the file name from it instead of hashing the content: appending the same source message
+   * again still leaves one file, at a fraction of the cost.
+   */
+  readonly sourceKey?: string;
+  /** RFC822.SIZE (every line end counted as CRLF), when the source already knows it. */
+  readonly virtualSizeBytes?: number;
 }

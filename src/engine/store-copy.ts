@@ -5,7 +5,7 @@ import {
   type FolderMapRule,
   type FolderMappingRow,
 } from '../../converters/folders/imap-mapping.js';
-import { toLf } from '../../converters/message/crlf.js';
+import { toLfInPlace } from '../../converters/message/crlf.js';
 import { describeError, InterruptedError, isMailshiftError, MailshiftError, throwIfAborted } from '../core/errors.js';
 import { ExitCode } from '../core/exit-codes.js';
 import type { Logger } from '../core/logger.js';
@@ -50,7 +50,7 @@ export interface StoreCopyOptions {
   readonly appendLanes?: number;
   /** Messages per MULTIAPPEND where the target offers it. Default 100. */
   readonly batchMessages?: number;
-  /** Messages per body fetch window. Default 100. */
+  /** Messages per body fetch window (the engine waits for every append of a window before the next). Default: all. */
   readonly windowSize?: number;
   /** Whole-run limit (`--timeout`): when reached, the run stops cleanly (state saved) with exit 75. */
   readonly timeoutMs?: number;
@@ -405,11 +405,16 @@ async function copyFolderOnce(context: FolderContext, folder: FolderCopyReport):
     let laneFailure: { error: unknown } | undefined;
     let lastSave = Date.now();
 
-    const toIncoming = (ref: ListedMessage, body: Buffer): IncomingMessage => ({
+    // The source's own identity for each message (UIDVALIDITY + UID), when it has one: a maildir target names the
+    // file from it rather than from a hash of the content.
+    const sourceKeyPrefix = status.uidValidity !== undefined ? `${source.label}\u0000${folder.source}\u0000${status.uidValidity}\u0000` : undefined;
+    const toIncoming = (ref: ListedMessage, body: Buffer, virtualSizeBytes?: number): IncomingMessage => ({
       content: body,
       flags: ref.flags,
       keywords: ref.keywords,
       ...(ref.internalDate ? { internalDate: ref.internalDate } : {}),
+      ...(sourceKeyPrefix !== undefined && ref.uid !== undefined ? { sourceKey: `${sourceKeyPrefix}${ref.uid}` } : {}),
+      ...(virtualSizeBytes !== undefined ? { virtualSizeBytes } : {}),
     });
     const markCopied = (ref: ListedMessage, body: Buffer) => {
       folder.copied += 1;
@@ -418,9 +423,9 @@ async function copyFolderOnce(context: FolderContext, folder: FolderCopyReport):
       watermark.markDone(ref);
       context.onCopied(body.length);
     };
-    const appendOne = async (lane: Mailbox, ref: ListedMessage, body: Buffer): Promise<void> => {
+    const appendOne = async (lane: Mailbox, { ref, body, virtualSizeBytes }: Fetched): Promise<void> => {
       try {
-        await appendRefusalsRetried(context, folder, () => lane.append(toIncoming(ref, body), signal));
+        await appendRefusalsRetried(context, folder, () => lane.append(toIncoming(ref, body, virtualSizeBytes), signal));
         markCopied(ref, body);
       } catch (err) {
         if (!isMailshiftError(err) || err.scope !== 'message') throw err;
@@ -429,11 +434,11 @@ async function copyFolderOnce(context: FolderContext, folder: FolderCopyReport):
       }
     };
     /** A batch goes out as one MULTIAPPEND where the store can; if the server refuses one of its messages, one by one. */
-    const appendBatch = async (lane: Mailbox, batch: readonly { ref: ListedMessage; body: Buffer }[]): Promise<void> => {
+    const appendBatch = async (lane: Mailbox, batch: readonly Fetched[]): Promise<void> => {
       try {
         if (lane.appendMany && batch.length > 1) {
           try {
-            await appendRefusalsRetried(context, folder, () => lane.appendMany!(batch.map(({ ref, body }) => toIncoming(ref, body)), signal));
+            await appendRefusalsRetried(context, folder, () => lane.appendMany!(batch.map(({ ref, body, virtualSizeBytes }) => toIncoming(ref, body, virtualSizeBytes)), signal));
             for (const { ref, body } of batch) markCopied(ref, body);
             return;
           } catch (err) {
@@ -441,9 +446,9 @@ async function copyFolderOnce(context: FolderContext, folder: FolderCopyReport):
             logger.debug(`${folder.source}: a batch of ${batch.length} was refused (${err.message}); sending them one by one`);
           }
         }
-        for (const { ref, body } of batch) {
+        for (const each of batch) {
           throwIfAborted(signal);
-          await appendOne(lane, ref, body);
+          await appendOne(lane, each);
         }
       } catch (err) {
         laneFailure ??= { error: err };
@@ -453,9 +458,11 @@ async function copyFolderOnce(context: FolderContext, folder: FolderCopyReport):
     };
 
     try {
-      const windowSize = Math.max(1, options.windowSize ?? 100);
+      // One window by default: the source streams every body in one pipelined pass (a pause between windows
+      // cost a round trip and an idle server each time); memory is bounded by readAhead, not by the window.
+      const windowSize = Math.max(1, options.windowSize ?? toCopy.length);
       const batchMessages = Math.max(1, options.batchMessages ?? 100);
-      let batch: { ref: ListedMessage; body: Buffer }[] = [];
+      let batch: Fetched[] = [];
       let batchBytes = 0;
       const dispatch = async () => {
         if (batch.length === 0) return;
@@ -473,8 +480,10 @@ async function copyFolderOnce(context: FolderContext, folder: FolderCopyReport):
         for await (const { ref, content } of readAhead(readBodies(sourceBox, window, signal, folder), readAheadMessages, readAheadBytes)) {
           throwIfAborted(signal);
           seen.add(ref);
-          const body = context.lineEndings === 'lf' ? toLf(content) : content;
-          batch.push({ ref: ref as ListedMessage, body });
+          // readMany hands over its buffers: converting in place saves a copy of every message.
+          const converted = context.lineEndings === 'lf' ? toLfInPlace(content) : undefined;
+          const body = converted ? converted.content : content;
+          batch.push({ ref: ref as ListedMessage, body, ...(converted ? { virtualSizeBytes: converted.virtualSizeBytes } : {}) });
           batchBytes += body.length;
           if (batch.length >= batchMessages || batchBytes >= batchMaxBytes) await dispatch();
           if (laneFailure) break;
@@ -509,6 +518,14 @@ async function copyFolderOnce(context: FolderContext, folder: FolderCopyReport):
     if (targetBox) await targetBox[Symbol.asyncDispose]();
     await sourceBox[Symbol.asyncDispose]();
   }
+}
+
+/** A source message read and ready to append. */
+interface Fetched {
+  readonly ref: ListedMessage;
+  readonly body: Buffer;
+  /** RFC822.SIZE, when the line-end conversion counted it. */
+  readonly virtualSizeBytes?: number;
 }
 
 /** How far the body reader may run ahead of the writer: the source's network and the target's disk work at once. */

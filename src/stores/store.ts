@@ -57,7 +57,8 @@ export interface Mailbox extends AsyncDisposable {
   read(ref: MessageRef, signal?: AbortSignal): Promise<Readable>;
   /**
    * Optional: the bodies of many messages in one streamed pass (one IMAP UID FETCH instead of a round trip each), one
-   * at a time with back-pressure, in store order. Messages that vanished meanwhile are simply not yielded.
+   * at a time with back-pressure, in store order. Messages that vanished meanwhile are simply not yielded. Each
+   * content buffer is handed over: the caller may change it in place.
    */
   readMany?(refs: readonly MessageRef[], signal?: AbortSignal): AsyncIterable<{ readonly ref: MessageRef; readonly content: Buffer }>;
   /**

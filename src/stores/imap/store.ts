@@ -14,6 +14,8 @@ import { ExitCode } from '../../core/exit-codes.js';
 import type { IncomingMessage, MailboxPath, MessageRef, SpecialUse, SystemFlag } from '../../core/types.js';
 import { systemFlags } from '../../core/types.js';
 import type { ListedMessage, ListOptions, Mailbox, MailboxInfo, MailboxStatus, MailStore, StoreCaps } from '../store.js';
+import { RawImapSession, type BulkSockets } from './raw-session.js';
+import { parseImapDateTime, type FetchAttributes } from './response-framer.js';
 import { connectImap, type ImapConnectOptions } from './connection.js';
 import { classifyImapError, type ImapFailure } from './errors.js';
 
@@ -219,6 +221,11 @@ export class ImapStore implements MailStore {
     this.waiters.shift()?.();
   }
 
+  /** How long a bulk download may wait for the server before the connection counts as dead (imapflow's default). */
+  get socketTimeoutMs(): number {
+    return this.options.socketTimeoutMs ?? 5 * 60_000;
+  }
+
   isNearErrorBudget(pooled: PooledClient): boolean {
     return pooled.errors >= this.errorBudget;
   }
@@ -340,6 +347,8 @@ export function chunkUids(uids: readonly number[], maxSetChars = 2_000, maxCount
 class ImapMailbox implements Mailbox {
   private pooled: PooledClient | undefined;
   private selected: MailboxObject | undefined;
+  /** A mailbox opened for reading lists and downloads over this session: its connection is no longer imapflow's. */
+  private raw: RawImapSession | undefined;
 
   constructor(
     private readonly store: ImapStore,
@@ -381,6 +390,7 @@ class ImapMailbox implements Mailbox {
 
   /** Selects the mailbox again when an append closed it. */
   private async ensureSelected(): Promise<void> {
+    await this.leaveRaw();
     const client = this.client();
     if (client.mailbox && client.mailbox.path === this.selected?.path) return;
     this.selected = await this.select();
@@ -417,8 +427,14 @@ class ImapMailbox implements Mailbox {
    * session at 10) with a fresh one, and selects the mailbox again, before the next command.
    */
   private async ensureFreshConnection(): Promise<void> {
+    await this.leaveRaw();
     if (!this.pooled || !this.store.isNearErrorBudget(this.pooled)) return;
     this.store.release(this.pooled, true);
+    await this.reconnect();
+  }
+
+  /** A new connection with the same mailbox selected; a UIDVALIDITY that changed meanwhile makes the caller start over. */
+  private async reconnect(): Promise<void> {
     this.pooled = await this.store.acquire();
     const before = this.selected;
     this.selected = await this.select();
@@ -429,6 +445,48 @@ class ImapMailbox implements Mailbox {
         exitCode: ExitCode.sourceChanged,
       });
     }
+  }
+
+  /**
+   * The raw session of a mailbox opened for reading: its connection, selected, taken over from imapflow (`unbind()`).
+   * It keeps its place in the pool (--max-connections) until the session ends.
+   */
+  private async rawSession(): Promise<RawImapSession> {
+    if (this.raw) return this.raw;
+    if (!this.pooled) {
+      await this.reconnect(); // the previous session failed and was closed
+    } else {
+      await this.ensureFreshConnection();
+      await this.ensureSelected();
+    }
+    const sockets = this.client().unbind() as unknown as BulkSockets;
+    this.raw = new RawImapSession(sockets, this.store.socketTimeoutMs);
+    return this.raw;
+  }
+
+  /** Ends a raw session (its connection is closed: imapflow cannot take it back) and reconnects for other commands. */
+  private async leaveRaw(): Promise<void> {
+    if (!this.raw) return;
+    await this.closeRaw();
+    await this.reconnect();
+  }
+
+  private async closeRaw(): Promise<void> {
+    const raw = this.raw;
+    if (!raw) return;
+    this.raw = undefined;
+    try {
+      await raw.close();
+    } finally {
+      this.releaseConnection(true);
+    }
+  }
+
+  /** A failure on the raw session: it is closed (a retry starts on a fresh connection) and the error explained. */
+  private async failRaw(err: unknown, what: string, scope: 'message' | 'mailbox'): Promise<MailshiftError> {
+    const wrapped = err instanceof MailshiftError ? err : this.store.wrap(err, `${what} in "${this.name}"`, scope);
+    await this.closeRaw().catch(() => undefined);
+    return wrapped;
   }
 
   private releaseConnection(isBroken: boolean): void {
@@ -454,6 +512,10 @@ class ImapMailbox implements Mailbox {
   }
 
   async *list(signal?: AbortSignal, options: ListOptions = {}): AsyncIterable<ListedMessage> {
+    if (this.mode === 'read') {
+      yield* this.listRaw(signal, options);
+      return;
+    }
     try {
       await this.ensureSelected();
     } catch (err) {
@@ -482,8 +544,42 @@ class ImapMailbox implements Mailbox {
     }
   }
 
-  async read(ref: MessageRef): Promise<Readable> {
+  /** The listing of a folder opened for reading, over the raw session. */
+  private async *listRaw(signal: AbortSignal | undefined, options: ListOptions): AsyncIterable<ListedMessage> {
+    if (this.selected?.exists === 0) return;
+    const afterUid = options.afterUid ?? 0;
+    const items = ['UID', 'FLAGS', 'INTERNALDATE', 'RFC822.SIZE'];
+    if (options.headerFields && options.headerFields.length > 0) items.push(`BODY.PEEK[HEADER.FIELDS (${options.headerFields.map((field) => field.toUpperCase()).join(' ')})]`);
+    let session: RawImapSession;
+    try {
+      session = await this.rawSession();
+    } catch (err) {
+      throw err instanceof MailshiftError ? err : this.fail(err, 'list messages', 'mailbox');
+    }
+    try {
+      for await (const attributes of session.fetchAttributes(`${afterUid + 1}:*`, items.join(' '), signal)) {
+        // "n:*" always includes the highest UID, even when it is below n (RFC 3501 §6.4.8).
+        if (attributes.uid <= afterUid) continue;
+        yield toListedFromRaw(attributes);
+      }
+    } catch (err) {
+      throw await this.failRaw(err, 'list messages', 'mailbox');
+    }
+  }
+
+  async read(ref: MessageRef, signal?: AbortSignal): Promise<Readable> {
     const uid = refUid(ref);
+    if (this.mode === 'read') {
+      let found: Buffer | undefined;
+      try {
+        const session = await this.rawSession();
+        for await (const { content } of session.fetchBodies({ chunks: [[uid]], formatUidSet, ...(signal ? { signal } : {}) })) found = content;
+      } catch (err) {
+        throw await this.failRaw(err, `read message UID ${uid}`, 'message');
+      }
+      if (!found) throw messageGone(this.store.label, uid, this.name);
+      return Readable.from([found]);
+    }
     await this.ensureFreshConnection();
     let message: FetchMessageObject | false;
     try {
@@ -492,32 +588,40 @@ class ImapMailbox implements Mailbox {
     } catch (err) {
       throw this.fail(err, `read message UID ${uid}`, 'message');
     }
-    if (!message || !message.source) {
-      throw new MailshiftError('MAILSHIFT_MESSAGE_GONE', `${this.store.label}: message UID ${uid} in "${this.name}" was expunged while we worked`, {
-        scope: 'message',
-      });
-    }
+    if (!message || !message.source) throw messageGone(this.store.label, uid, this.name);
     return Readable.from([message.source]);
   }
 
+  /**
+   * Bodies in bulk over the raw session: pipelined UID FETCHes of up to 500 UIDs, read without imapflow's tokenizer.
+   * A failure ends the session (the engine reopens the folder and goes on). A folder opened for writing reads one
+   * message at a time (only identity checks do that).
+   */
   async *readMany(refs: readonly MessageRef[], signal?: AbortSignal): AsyncIterable<{ ref: MessageRef; content: Buffer }> {
     const byUid = new Map<number, MessageRef>();
     for (const ref of refs) byUid.set(refUid(ref), ref);
-    for (const chunk of chunkUids([...byUid.keys()])) {
-      throwIfAborted(signal);
-      await this.ensureFreshConnection();
-      try {
-        await this.ensureSelected();
-        for await (const message of this.client().fetch(formatUidSet(chunk), { uid: true, source: true }, { uid: true })) {
-          throwIfAborted(signal);
-          const ref = byUid.get(message.uid);
-          if (!ref || !message.source) continue;
-          yield { ref, content: message.source };
-        }
-      } catch (err) {
-        if (err instanceof MailshiftError) throw err;
-        throw this.fail(err, 'read messages', 'mailbox');
+    if (byUid.size === 0) return;
+    if (this.mode !== 'read') {
+      for (const ref of byUid.values()) {
+        const chunks: Buffer[] = [];
+        for await (const chunk of await this.read(ref)) chunks.push(chunk as Buffer);
+        yield { ref, content: Buffer.concat(chunks) };
       }
+      return;
+    }
+    let session: RawImapSession;
+    try {
+      session = await this.rawSession();
+    } catch (err) {
+      throw err instanceof MailshiftError ? err : this.fail(err, 'read messages', 'mailbox');
+    }
+    try {
+      for await (const { uid, content } of session.fetchBodies({ chunks: chunkUids([...byUid.keys()]), formatUidSet, ...(signal ? { signal } : {}) })) {
+        const ref = byUid.get(uid);
+        if (ref) yield { ref, content };
+      }
+    } catch (err) {
+      throw await this.failRaw(err, 'read messages', 'mailbox');
     }
   }
 
@@ -609,6 +713,10 @@ class ImapMailbox implements Mailbox {
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
+    if (this.raw) {
+      await this.closeRaw();
+      return;
+    }
     this.releaseConnection(false);
   }
 }
@@ -617,6 +725,24 @@ function refUid(ref: MessageRef): number {
   const uid = ref.uid ?? Number(ref.id);
   if (!Number.isInteger(uid) || uid <= 0) throw new MailshiftError('MAILSHIFT_BAD_REF', `not an IMAP message reference: ${ref.id}`);
   return uid;
+}
+
+function messageGone(label: string, uid: number, name: string): MailshiftError {
+  return new MailshiftError('MAILSHIFT_MESSAGE_GONE', `${label}: message UID ${uid} in "${name}" was expunged while we worked`, { scope: 'message' });
+}
+
+function toListedFromRaw(attributes: FetchAttributes & { uid: number }): ListedMessage {
+  const { flags, keywords } = splitImapFlags(attributes.flags ?? []);
+  const internalDate = attributes.internalDate === undefined ? undefined : parseImapDateTime(attributes.internalDate);
+  return {
+    id: String(attributes.uid),
+    uid: attributes.uid,
+    flags,
+    keywords,
+    ...(internalDate ? { internalDate } : {}),
+    ...(attributes.size !== undefined ? { sizeBytes: attributes.size } : {}),
+    ...(attributes.headerFields ? { headers: attributes.headerFields } : {}),
+  };
 }
 
 function toListed(message: FetchMessageObject): ListedMessage {

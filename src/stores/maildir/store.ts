@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { constants as fsConstants } from 'node:fs';
 import { lstat, open, readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -179,12 +180,14 @@ class MaildirMailbox implements Mailbox {
   async append(message: IncomingMessage): Promise<MessageRef> {
     if (!this.target || !this.folder) throw new MailshiftError('MAILSHIFT_READ_ONLY', `mailbox ${this.path} was opened for reading`);
     const internalDate = message.internalDate ?? new Date();
-    const draft = this.target.beginDraft();
+    const draft = this.target.beginDraft({ isHashed: message.sourceKey === undefined });
     try {
-      draft.write(message.content);
+      if (message.virtualSizeBytes !== undefined) draft.writeWhole(message.content, message.virtualSizeBytes);
+      else draft.write(message.content);
       const base = buildConvertedBaseName({
         receivedSecs: internalDate.getTime() / 1000,
-        contentHashHex: draft.contentHashHex(),
+        // Named from the source's identity when it has one (hashing a few bytes, not the message).
+        contentHashHex: message.sourceKey !== undefined ? createHash('sha256').update(message.sourceKey).digest('hex') : draft.contentHashHex(),
         ordinal: 0,
         sizeBytes: draft.size,
         virtualSizeBytes: draft.virtualSize,

@@ -107,11 +107,15 @@ export class MaildirTarget {
     await this.queue?.close();
   }
 
-  /** Starts a message under the root's tmp/. Write its bytes, then place it into folders, then `close` it. */
-  beginDraft(): MessageDraft {
+  /**
+   * Starts a message under the root's tmp/. Write its bytes, then place it into folders, then `close` it.
+   * `isHashed: false` when the caller names the message from something other than its content (a source's UID):
+   * then no hash is computed at all.
+   */
+  beginDraft(options: { isHashed?: boolean } = {}): MessageDraft {
     this.draftCounter += 1;
     const tmpPath = path.join(this.root, 'tmp', `${tmpPrefix}${process.pid}.${this.draftCounter}`);
-    return new MessageDraft(this.queue ? { queue: this.queue, tmpPath } : undefined);
+    return new MessageDraft(this.queue ? { queue: this.queue, tmpPath } : undefined, options.isHashed ?? true);
   }
 
   async finishFolder(mailbox: MailboxPath): Promise<FolderDone | undefined> {
@@ -342,10 +346,27 @@ export class MessageDraft {
   private isOpened = false;
   private isDone = false;
   private digest: string | undefined;
+  private knownVirtualSize: number | undefined;
   /** The whole message packed for the writer, when it was small enough to gather. */
   private packed: Uint8Array | undefined;
 
-  constructor(private readonly output: { queue: WriteQueue; tmpPath: string } | undefined) {}
+  constructor(
+    private readonly output: { queue: WriteQueue; tmpPath: string } | undefined,
+    private readonly isHashed = true,
+  ) {}
+
+  /**
+   * The whole message in one piece, when the caller already knows its RFC822.SIZE (an IMAP source counted it): no
+   * pass over the lines to count them.
+   */
+  writeWhole(content: Buffer, virtualSizeBytes: number): void {
+    if (this.sizeBytes > 0) throw new Error('writeWhole must be the only write of a draft');
+    this.pending.push(content);
+    this.pendingBytes = content.length;
+    this.sizeBytes = content.length;
+    this.knownVirtualSize = virtualSizeBytes;
+    if (this.pendingBytes >= maxPendingBytes) this.streamPending();
+  }
 
   write(chunk: Buffer): void {
     if (chunk.length === 0) return;
@@ -365,8 +386,10 @@ export class MessageDraft {
 
   /** A large message: hash incrementally, open its tmp file and send what has been gathered so far. */
   private streamPending(): void {
-    this.hash ??= createHash('sha256');
-    for (const chunk of this.pending) this.hash.update(chunk);
+    if (this.isHashed) {
+      this.hash ??= createHash('sha256');
+      for (const chunk of this.pending) this.hash.update(chunk);
+    }
     const output = this.output;
     if (output) {
       if (!this.isOpened) output.queue.enqueue({ kind: 'open', tmpPath: output.tmpPath });
@@ -383,12 +406,13 @@ export class MessageDraft {
 
   /** RFC822.SIZE: the size with every bare LF counted as CRLF (Dovecot's W= field). */
   get virtualSize(): number {
-    return this.sizeBytes + this.lineFeeds - this.crlfs;
+    return this.knownVirtualSize ?? this.sizeBytes + this.lineFeeds - this.crlfs;
   }
 
   /** SHA-256 of the message bytes. Call once all bytes are written. */
   contentHashHex(): string {
     if (this.digest) return this.digest;
+    if (!this.isHashed) throw new Error('this draft was started without a content hash');
     if (this.hash) {
       for (const chunk of this.pending) this.hash.update(chunk);
       this.digest = this.hash.digest('hex');
@@ -404,7 +428,8 @@ export class MessageDraft {
   moveTo(finalPath: string, mtime: Date): void {
     const output = this.output;
     if (!output || this.isDone) throw new Error('message draft is not open');
-    this.contentHashHex();
+    if (this.isHashed) this.contentHashHex();
+    else if (!this.isOpened) this.packed ??= output.queue.pack(this.pending, this.pendingBytes);
     this.isDone = true;
     if (this.isOpened) {
       if (this.pendingBytes > 0) output.queue.enqueue({ kind: 'append', tmpPath: output.tmpPath, data: output.queue.pack(this.pending, this.pendingBytes) });

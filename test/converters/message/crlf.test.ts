@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { toCrlf, toLf } from '../../../converters/message/crlf.js';
+import { toCrlf, toLfInPlace } from '../../../converters/message/crlf.js';
 
 describe('toCrlf', () => {
   it('turns bare LF into CRLF, also at the very start, and keeps existing CRLF and bare CR', () => {
@@ -16,16 +16,29 @@ describe('toCrlf', () => {
   });
 });
 
-describe('toLf', () => {
+describe('toLfInPlace', () => {
   it('turns CRLF into LF and leaves bare LF and bare CR alone', () => {
-    expect(toLf(Buffer.from('\r\na\r\nb\nc\rd\r\n')).toString()).toBe('\na\nb\nc\rd\n');
+    expect(toLfInPlace(Buffer.from('\r\na\r\nb\nc\rd\r\n')).content.toString()).toBe('\na\nb\nc\rd\n');
   });
   it('is the inverse of toCrlf for LF messages', () => {
     const lf = Buffer.from('From: a\n\nbody\n\nmore\n');
-    expect(toLf(toCrlf(lf)).equals(lf)).toBe(true);
+    expect(toLfInPlace(toCrlf(lf)).content.equals(lf)).toBe(true);
   });
-  it('returns the same buffer when there is no CRLF', () => {
+  it('works in the buffer it is given (no copy) and leaves a buffer without CRLF as it is', () => {
+    const crlf = Buffer.from('a\r\nb\r\n');
+    const { content } = toLfInPlace(crlf);
+    expect(content.buffer).toBe(crlf.buffer);
+    expect(content.toString()).toBe('a\nb\n');
     const plain = Buffer.from('a\nb');
-    expect(toLf(plain)).toBe(plain);
+    expect(toLfInPlace(plain).content).toBe(plain);
+  });
+  it('reports the RFC822.SIZE: the CRLF size, with every bare LF counted as two bytes', () => {
+    expect(toLfInPlace(Buffer.from('a\r\nb\r\n')).virtualSizeBytes).toBe(6);
+    expect(toLfInPlace(Buffer.from('a\nb\r\nc')).virtualSizeBytes).toBe(7);
+    expect(toLfInPlace(Buffer.from('')).virtualSizeBytes).toBe(0);
+  });
+  it('handles a CRLF at the very start and the very end, and CR CR LF', () => {
+    expect(toLfInPlace(Buffer.from('\r\n')).content.toString()).toBe('\n');
+    expect(toLfInPlace(Buffer.from('x\r\r\n')).content.toString()).toBe('x\r\n');
   });
 });

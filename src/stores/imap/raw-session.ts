@@ -1,0 +1,305 @@
+import type { Readable, Writable } from 'node:stream';
+import { InterruptedError, MailshiftError } from '../../core/errors.js';
+import { ImapProtocolError, parseFetchResponse, parseTaggedStatus, ResponseFramer, type FetchAttributes, type RawResponse } from './response-framer.js';
+
+/**
+ * Reads a folder over a connection imapflow logged in and selected, then handed over (`unbind()`): the listing and the
+ * bodies of an IMAP copy are almost all of its traffic, and this path reads them without imapflow's per-byte
+ * tokenizer (see response-framer.ts for the measurements). Everything else (login, TLS, compression, LIST, EXAMINE,
+ * APPEND) stays with imapflow.
+ *
+ * - Pipelined: the next UID FETCH is sent while the server still answers the previous one.
+ * - Back-pressure: the socket is paused while the consumer is behind (at most `maxQueuedBytes` waiting).
+ * - Nothing lost silently: a UID asked for and not delivered is looked up again (UID SEARCH); if the server still has
+ *   it, the download fails (and is retried by the engine) instead of counting the message as expunged.
+ * - Failures are thrown as plain objects shaped like imapflow's errors (responseStatus, responseText, code), so the
+ *   one classifier in errors.ts decides what they mean.
+ */
+
+export interface BulkSockets {
+  readonly readSocket: Readable;
+  readonly writeSocket: Writable;
+  /** The transport underneath (timeouts, destroy). */
+  readonly socket: Readable & Writable & { setTimeout?(ms: number): unknown; destroy(error?: Error): unknown };
+}
+
+export interface FetchedMessage {
+  readonly uid: number;
+  /** The message exactly as the server sent it (CRLF lines). The caller owns it and may change it in place. */
+  readonly content: Buffer;
+}
+
+export interface BulkFetchOptions {
+  /** UIDs per command; sequence sets stay short (Exchange refuses commands over 10,240 bytes). */
+  readonly chunks: readonly (readonly number[])[];
+  readonly formatUidSet: (uids: readonly number[]) => string;
+  readonly signal?: AbortSignal;
+  readonly maxQueuedBytes?: number;
+}
+
+/** An error the classifier understands: a tagged NO/BAD, or a broken connection. */
+export interface BulkFetchFailure extends Error {
+  responseStatus?: string;
+  responseText?: string;
+  code?: string;
+}
+
+const defaultMaxQueuedBytes = 16 * 1024 * 1024;
+const pipelineDepth = 2;
+
+export class RawImapSession {
+  private readonly framer: ResponseFramer;
+  private tagCounter = 0;
+  private readonly waiting = new Map<string, (status: { status: string; text: string }) => void>();
+  private untaggedHandler: ((response: RawResponse) => void) | undefined;
+  private failure: BulkFetchFailure | undefined;
+  private byeText: string | undefined;
+  private wake: (() => void) | undefined;
+  private isClosed = false;
+
+  constructor(
+    private readonly sockets: BulkSockets,
+    private readonly socketTimeoutMs: number,
+  ) {
+    this.framer = new ResponseFramer((response) => this.dispatch(response));
+    const { readSocket, socket } = sockets;
+    readSocket.on('data', (chunk: Buffer) => {
+      if (this.failure) return;
+      try {
+        this.framer.push(chunk);
+      } catch (err) {
+        this.fail(err instanceof ImapProtocolError ? toFailure(err.message, 'EPROTOCOL') : toFailure(String(err), 'EPROTOCOL'));
+        socket.destroy();
+      }
+    });
+    const onEnd = () => this.fail(toFailure(this.byeText ? `* BYE ${this.byeText}` : 'connection closed by the server', 'EConnectionClosed'));
+    readSocket.on('end', onEnd);
+    readSocket.on('close', onEnd);
+    readSocket.on('error', (err: Error & { code?: string }) => this.fail(toFailure(err.message, err.code ?? 'ECONNRESET')));
+    if (socket !== readSocket) {
+      socket.on('error', (err: Error & { code?: string }) => this.fail(toFailure(err.message, err.code ?? 'ECONNRESET')));
+      socket.on('close', onEnd);
+    }
+    // Unpiped from imapflow's parser, the stream is paused: a 'data' listener alone does not start it again.
+    readSocket.resume();
+    socket.setTimeout?.(socketTimeoutMs);
+    socket.on('timeout', () => {
+      this.fail(toFailure(`no answer from the server for ${Math.round(this.socketTimeoutMs / 1000)} s`, 'ETIMEDOUT'));
+      socket.destroy();
+    });
+  }
+
+  /** The bodies of the given UIDs, in the server's order. Throws a BulkFetchFailure or MailshiftError on trouble. */
+  async *fetchBodies(options: BulkFetchOptions): AsyncIterable<FetchedMessage> {
+    const wanted = new Set<number>();
+    for (const chunk of options.chunks) for (const uid of chunk) wanted.add(uid);
+    const delivered = new Set<number>();
+    const commands = options.chunks.map((uids) => `UID FETCH ${options.formatUidSet(uids)} (UID BODY.PEEK[])`);
+    const messages = this.stream(commands, options.signal, options.maxQueuedBytes, (attributes) => {
+      const { uid, body } = attributes;
+      // A body we cannot attribute, or did not ask for, is left out; the check at the end finds what is missing.
+      if (uid === undefined || !body || !wanted.has(uid) || delivered.has(uid)) return undefined;
+      delivered.add(uid);
+      return { uid, content: body };
+    }, (message) => message.content.length);
+    for await (const message of messages) yield message;
+
+    const missing = [...wanted].filter((uid) => !delivered.has(uid));
+    if (missing.length === 0) return;
+    const stillThere = await this.searchUids(missing);
+    if (stillThere.length > 0) {
+      throw new MailshiftError(
+        'MAILSHIFT_IMAP_INCOMPLETE',
+        `the server did not send the bodies of ${stillThere.length} message(s) it still has (UID ${stillThere.slice(0, 5).join(', ')}${stillThere.length > 5 ? ', ...' : ''})`,
+        { scope: 'mailbox', retry: 'later' },
+      );
+    }
+  }
+
+  /** Every FETCH response (with a UID) to `UID FETCH set (items)`: the listing of a folder. */
+  fetchAttributes(set: string, items: string, signal?: AbortSignal): AsyncIterable<FetchAttributes & { uid: number }> {
+    return this.stream([`UID FETCH ${set} (${items})`], signal, undefined, (attributes) =>
+      attributes.uid === undefined ? undefined : (attributes as FetchAttributes & { uid: number }),
+      (attributes) => 64 + (attributes.headerFields?.length ?? 0),
+    );
+  }
+
+  /**
+   * Sends the commands (pipelined, `pipelineDepth` at a time) and yields what `pick` makes of each FETCH response,
+   * pausing the socket while more than `maxQueuedBytes` wait. Responses split in two (UID first, data later) are
+   * joined by sequence number.
+   */
+  private async *stream<T>(
+    commands: readonly string[],
+    signal: AbortSignal | undefined,
+    maxQueuedBytesOption: number | undefined,
+    pick: (attributes: FetchAttributes) => T | undefined,
+    sizeOf: (item: T) => number,
+  ): AsyncIterable<T> {
+    const maxQueuedBytes = maxQueuedBytesOption ?? defaultMaxQueuedBytes;
+    const queue: T[] = [];
+    let queuedBytes = 0;
+    let isPaused = false;
+    if (this.untaggedHandler) throw new Error('a raw IMAP session runs one command stream at a time');
+    const uidBySequence = new Map<number, number>();
+    let outstanding = 0;
+    let nextCommand = 0;
+    let commandFailure: BulkFetchFailure | undefined;
+
+    this.untaggedHandler = (response) => {
+      const attributes = parseFetchResponse(response);
+      if (!attributes) return;
+      if (attributes.uid === undefined) {
+        const known = uidBySequence.get(attributes.sequence);
+        if (known !== undefined) attributes.uid = known;
+      } else {
+        uidBySequence.set(attributes.sequence, attributes.uid);
+      }
+      const item = pick(attributes);
+      if (item === undefined) return;
+      queue.push(item);
+      queuedBytes += sizeOf(item);
+      if (queuedBytes >= maxQueuedBytes && !isPaused) {
+        isPaused = true;
+        this.sockets.readSocket.pause();
+      }
+      this.wakeUp();
+    };
+
+    const sendNext = () => {
+      while (outstanding < pipelineDepth && nextCommand < commands.length && !commandFailure) {
+        const command = commands[nextCommand++]!;
+        outstanding += 1;
+        void this.command(command).then((answer) => {
+          outstanding -= 1;
+          if (answer.status !== 'OK') commandFailure ??= toFailure(answer.text, undefined, answer.status);
+          sendNext();
+          this.wakeUp();
+        });
+      }
+    };
+
+    const onAbort = () => this.wakeUp();
+    signal?.addEventListener('abort', onAbort);
+    try {
+      sendNext();
+      for (;;) {
+        if (signal?.aborted) throw new InterruptedError();
+        const item = queue.shift();
+        if (item) {
+          queuedBytes -= sizeOf(item);
+          if (isPaused && queuedBytes < maxQueuedBytes / 2) {
+            isPaused = false;
+            this.sockets.readSocket.resume();
+          }
+          yield item;
+          continue;
+        }
+        if (this.failure) throw this.failure;
+        if (commandFailure && outstanding === 0) throw commandFailure;
+        if (outstanding === 0 && nextCommand >= commands.length) return;
+        await new Promise<void>((resolve) => (this.wake = resolve));
+      }
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
+      this.untaggedHandler = undefined;
+      if (isPaused) this.sockets.readSocket.resume();
+    }
+  }
+
+  /** Which of these UIDs the selected mailbox still holds. */
+  private async searchUids(uids: readonly number[]): Promise<number[]> {
+    const found = new Set<number>();
+    const asked = new Set(uids);
+    this.untaggedHandler = (response) => {
+      const text = response.texts[0] ?? '';
+      const match = /^\* SEARCH\b(.*)$/i.exec(text);
+      if (!match) return;
+      for (const word of match[1]!.trim().split(/\s+/)) {
+        const uid = Number(word);
+        if (asked.has(uid)) found.add(uid);
+      }
+    };
+    try {
+      const sorted = [...uids].sort((a, b) => a - b);
+      for (let at = 0; at < sorted.length; at += 500) {
+        const set = sorted.slice(at, at + 500).join(',');
+        const answer = await this.command(`UID SEARCH UID ${set}`);
+        if (this.failure) throw this.failure;
+        if (answer.status !== 'OK') throw toFailure(answer.text, undefined, answer.status);
+      }
+    } finally {
+      this.untaggedHandler = undefined;
+    }
+    return [...found].sort((a, b) => a - b);
+  }
+
+  /** Sends one command; resolves with its tagged status (a failed connection resolves it as BYE). */
+  private command(text: string): Promise<{ status: string; text: string }> {
+    const tag = `M${++this.tagCounter}`;
+    return new Promise((resolve) => {
+      if (this.failure) {
+        resolve({ status: 'BYE', text: this.failure.message });
+        return;
+      }
+      this.waiting.set(tag, resolve);
+      this.sockets.writeSocket.write(`${tag} ${text}\r\n`);
+    });
+  }
+
+  private dispatch(response: RawResponse): void {
+    const first = response.texts[0] ?? '';
+    if (first.startsWith('* ')) {
+      if (/^\* BYE\b/i.test(first)) this.byeText = first.slice(6);
+      this.untaggedHandler?.(response);
+      return;
+    }
+    const tagged = parseTaggedStatus(first);
+    if (!tagged) return; // a continuation request: nothing we send asks for one
+    const resolve = this.waiting.get(tagged.tag);
+    if (!resolve) return;
+    this.waiting.delete(tagged.tag);
+    resolve({ status: tagged.status, text: tagged.text });
+  }
+
+  private fail(failure: BulkFetchFailure): void {
+    if (this.failure || this.isClosed) return;
+    this.failure = failure;
+    for (const [tag, resolve] of this.waiting) {
+      this.waiting.delete(tag);
+      resolve({ status: 'BYE', text: failure.message });
+    }
+    this.wakeUp();
+  }
+
+  private wakeUp(): void {
+    const wake = this.wake;
+    this.wake = undefined;
+    wake?.();
+  }
+
+  /** Logs out (without waiting long for the answer) and closes the connection. */
+  async close(): Promise<void> {
+    if (this.isClosed) return;
+    const { socket, writeSocket } = this.sockets;
+    if (!this.failure) {
+      const bye = this.command('LOGOUT');
+      await Promise.race([bye, new Promise((resolve) => setTimeout(resolve, 1_000).unref())]);
+    }
+    this.isClosed = true;
+    writeSocket.end();
+    socket.destroy();
+  }
+}
+
+function toFailure(text: string, code: string | undefined, responseStatus?: string): BulkFetchFailure {
+  const failure: BulkFetchFailure = new Error(responseStatus && responseStatus !== 'BYE' ? `${responseStatus} ${text}` : text);
+  if (code) failure.code = code;
+  if (responseStatus === 'NO' || responseStatus === 'BAD') {
+    failure.responseStatus = responseStatus;
+    failure.responseText = text;
+  } else if (responseStatus === 'BYE') {
+    failure.code = 'EConnectionClosed';
+  }
+  return failure;
+}

@@ -1,0 +1,166 @@
+import { PassThrough, Writable } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import { MailshiftError } from '../../../src/core/errors.js';
+import { classifyImapError } from '../../../src/stores/imap/errors.js';
+import { RawImapSession, type BulkSockets } from '../../../src/stores/imap/raw-session.js';
+import { formatUidSet } from '../../../src/stores/imap/store.js';
+
+/**
+ * A scripted server on in-memory streams (a unit test: the integration tests run the same code against Dovecot and
+ * a faulty proxy). `answer` gets each command line and writes the server's bytes.
+ */
+function fakeServer(answer: (tag: string, command: string, send: (text: string | Buffer) => void, end: () => void) => void) {
+  const fromServer = new PassThrough();
+  const commands: string[] = [];
+  let pending = '';
+  const toServer = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      pending += chunk.toString('latin1');
+      for (let eol = pending.indexOf('\r\n'); eol >= 0; eol = pending.indexOf('\r\n')) {
+        const line = pending.slice(0, eol);
+        pending = pending.slice(eol + 2);
+        commands.push(line);
+        const space = line.indexOf(' ');
+        answer(line.slice(0, space), line.slice(space + 1), (text) => fromServer.write(text), () => fromServer.end());
+      }
+      done();
+    },
+  });
+  const socket = Object.assign(fromServer, { setTimeout: () => undefined }) as unknown as BulkSockets['socket'];
+  const sockets: BulkSockets = { readSocket: fromServer, writeSocket: toServer, socket };
+  return { sockets, commands };
+}
+
+const messages = new Map<number, string>([
+  [1, 'Subject: one\r\n\r\nfirst\r\n'],
+  [2, 'Subject: two\r\n\r\nsecond\r\n'],
+  [5, 'Subject: five\r\n\r\nfifth\r\n'],
+]);
+
+function fetchAnswer(tag: string, command: string, send: (text: string) => void, stillThere: ReadonlySet<number> = new Set()) {
+  const fetch = /^UID FETCH (\S+) \(UID BODY\.PEEK\[\]\)$/.exec(command);
+  if (fetch) {
+    for (const part of fetch[1]!.split(',')) {
+      const [low, high] = part.split(':').map(Number);
+      for (let uid = low!; uid <= (high ?? low!); uid += 1) {
+        const body = messages.get(uid);
+        if (body) send(`* ${uid} FETCH (UID ${uid} BODY[] {${body.length}}\r\n${body})\r\n`);
+      }
+    }
+    send(`${tag} OK Fetch completed\r\n`);
+    return;
+  }
+  const search = /^UID SEARCH UID (\S+)$/.exec(command);
+  if (search) {
+    const found = search[1]!.split(',').map(Number).filter((uid) => stillThere.has(uid));
+    send(`* SEARCH${found.map((uid) => ` ${uid}`).join('')}\r\n${tag} OK Search completed\r\n`);
+    return;
+  }
+  if (command === 'LOGOUT') send(`* BYE bye\r\n${tag} OK Logout completed\r\n`);
+}
+
+async function collect(session: RawImapSession, chunks: number[][]) {
+  const got: { uid: number; text: string }[] = [];
+  for await (const { uid, content } of session.fetchBodies({ chunks, formatUidSet })) got.push({ uid, text: content.toString('latin1') });
+  return got;
+}
+
+describe('RawImapSession.fetchBodies', () => {
+  it('yields every body asked for, exactly as sent, pipelining one command per chunk', async () => {
+    const { sockets, commands } = fakeServer((tag, command, send) => fetchAnswer(tag, command, send));
+    const session = new RawImapSession(sockets, 60_000);
+    const got = await collect(session, [[1], [2, 5]]);
+    expect(got).toEqual([
+      { uid: 1, text: messages.get(1) },
+      { uid: 2, text: messages.get(2) },
+      { uid: 5, text: messages.get(5) },
+    ]);
+    expect(commands).toEqual(['M1 UID FETCH 1 (UID BODY.PEEK[])', 'M2 UID FETCH 2,5 (UID BODY.PEEK[])']);
+    await session.close();
+  });
+
+  it('accepts a UID missing from the answer when the server no longer has it (expunged meanwhile)', async () => {
+    const { sockets, commands } = fakeServer((tag, command, send) => fetchAnswer(tag, command, send));
+    const session = new RawImapSession(sockets, 60_000);
+    const got = await collect(session, [[1, 3]]);
+    expect(got.map((each) => each.uid)).toEqual([1]);
+    expect(commands.at(-1)).toBe('M2 UID SEARCH UID 3');
+  });
+
+  it('fails, and never counts the message as gone, when the server left out a body it still has', async () => {
+    const { sockets } = fakeServer((tag, command, send) => fetchAnswer(tag, command, send, new Set([3])));
+    const session = new RawImapSession(sockets, 60_000);
+    const error = await collect(session, [[1, 3]]).catch((err: unknown) => err);
+    expect(error).toBeInstanceOf(MailshiftError);
+    expect((error as MailshiftError).retry).toBe('later');
+    expect((error as MailshiftError).message).toMatch(/UID 3/);
+  });
+
+  it('turns a tagged NO into a refusal the classifier knows, after delivering what came before it', async () => {
+    const { sockets } = fakeServer((tag, _command, send) => send(`* 1 FETCH (UID 1 BODY[] {2}\r\nok)\r\n${tag} NO [UNAVAILABLE] Try again later\r\n`));
+    const session = new RawImapSession(sockets, 60_000);
+    const got: number[] = [];
+    const error = await (async () => {
+      for await (const { uid } of session.fetchBodies({ chunks: [[1, 2]], formatUidSet })) got.push(uid);
+    })().catch((err: unknown) => err);
+    expect(got).toEqual([1]);
+    expect(classifyImapError(error)).toMatchObject({ kind: 'unavailable', isRefused: true, isTransient: true });
+  });
+
+  it('reports a connection cut in the middle of a body as a connection failure (retried by the engine)', async () => {
+    const { sockets } = fakeServer((_tag, _command, send, end) => {
+      send('* 1 FETCH (UID 1 BODY[] {100}\r\nonly part of it');
+      end();
+    });
+    const session = new RawImapSession(sockets, 60_000);
+    const error = await collect(session, [[1]]).catch((err: unknown) => err);
+    expect(classifyImapError(error)).toMatchObject({ kind: 'connection', isTransient: true, isRefused: false });
+  });
+
+  it('passes on what the server said in its BYE when it hangs up', async () => {
+    const { sockets } = fakeServer((_tag, _command, send, end) => {
+      send('* BYE [UNAVAILABLE] Server shutting down\r\n');
+      end();
+    });
+    const session = new RawImapSession(sockets, 60_000);
+    const error = await collect(session, [[1]]).catch((err: unknown) => err);
+    expect((error as Error).message).toMatch(/Server shutting down/);
+    expect(classifyImapError(error).isTransient).toBe(true);
+  });
+
+  it('pauses reading while the consumer is behind, and resumes when it catches up', async () => {
+    const big = 'x'.repeat(4096);
+    const { sockets } = fakeServer((tag, _command, send) => {
+      for (let uid = 1; uid <= 20; uid += 1) send(`* ${uid} FETCH (UID ${uid} BODY[] {${big.length}}\r\n${big})\r\n`);
+      send(`${tag} OK done\r\n`);
+    });
+    const session = new RawImapSession(sockets, 60_000);
+    let sawPaused = false;
+    let count = 0;
+    for await (const _message of session.fetchBodies({ chunks: [Array.from({ length: 20 }, (_, i) => i + 1)], formatUidSet, maxQueuedBytes: 8192 })) {
+      await new Promise((resolve) => setImmediate(resolve));
+      if (sockets.readSocket.isPaused()) sawPaused = true;
+      count += 1;
+    }
+    expect(count).toBe(20);
+    expect(sawPaused).toBe(true);
+    expect(sockets.readSocket.isPaused()).toBe(false);
+  });
+});
+
+describe('RawImapSession.fetchAttributes', () => {
+  it('lists UID, flags, date, size and header fields', async () => {
+    const { sockets, commands } = fakeServer((tag, _command, send) => {
+      send('* 1 FETCH (UID 4 FLAGS (\\Seen) INTERNALDATE " 2-Feb-2020 10:00:00 +0000" RFC822.SIZE 120 BODY[HEADER.FIELDS (MESSAGE-ID)] {19}\r\nMessage-ID: <x>\r\n\r\n)\r\n');
+      send('* 2 FETCH (FLAGS ())\r\n'); // unsolicited, no UID: not a listing entry
+      send(`${tag} OK done\r\n`);
+    });
+    const session = new RawImapSession(sockets, 60_000);
+    const listed = [];
+    for await (const each of session.fetchAttributes('1:*', 'UID FLAGS INTERNALDATE RFC822.SIZE BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)]')) listed.push(each);
+    expect(commands[0]).toBe('M1 UID FETCH 1:* (UID FLAGS INTERNALDATE RFC822.SIZE BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)])');
+    expect(listed).toHaveLength(1);
+    expect(listed[0]).toMatchObject({ uid: 4, flags: ['\\Seen'], size: 120, internalDate: ' 2-Feb-2020 10:00:00 +0000' });
+    expect(listed[0]!.headerFields!.toString()).toBe('Message-ID: <x>\r\n\r\n');
+  });
+});
