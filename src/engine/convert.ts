@@ -281,11 +281,15 @@ async function convertFile(file: MboxSourceFile, state: ConvertState, isSingleFi
       { isGzip: file.isGzip, unescape, honorContentLength, onProgress, ...(options.signal ? { signal: options.signal } : {}) },
       converter,
     );
+    converter.placeWaiting();
   } finally {
     converter.abortMessage();
   }
   if (converter.messagesSeen === 0 && !converter.sawPseudoMessage) state.folderReport(folder, displayName);
 }
+
+/** Messages waiting for their digest at most (well below the writer's digest ring, digestRingSize). */
+const maxWaitingMessages = 256;
 
 /** Receives one file's framed messages and writes each into its folder(s). */
 class FileConverter implements MboxMessageSink {
@@ -297,6 +301,12 @@ class FileConverter implements MboxMessageSink {
   private current:
     | { start: MessageStart; draft: MessageDraft | undefined; meta: MboxMessageMetadata | undefined; skip: boolean; isFirst: boolean }
     | undefined;
+  /**
+   * Messages handed to the writer thread, which writes and hashes them, waiting (in file order) for their digest to
+   * be named and placed. Hashing there keeps it off this thread, which frames the next messages meanwhile; placing
+   * in file order keeps twin ordinals and UIDs exactly as they would be otherwise.
+   */
+  private readonly waiting: { start: MessageStart; meta: MboxMessageMetadata; draft: MessageDraft }[] = [];
 
   constructor(
     private readonly folder: MailboxPath,
@@ -325,7 +335,7 @@ class FileConverter implements MboxMessageSink {
       this.state.totals.pseudoMessagesSkipped += 1;
       return;
     }
-    current.draft = this.state.target.beginDraft();
+    current.draft = this.state.target.beginDraft({ hashOnWriter: true });
     current.draft.write(stripHeaderFields(header, fields, mboxInternalHeaders));
   }
 
@@ -337,26 +347,57 @@ class FileConverter implements MboxMessageSink {
     const current = this.current;
     this.current = undefined;
     if (!current || current.skip) return;
-    const draft = current.draft ?? this.state.target.beginDraft();
-    try {
-      if (end.truncated) {
-        this.state.recordBad({ file: this.displayName, offset: current.start.offset, reason: `truncated message: ${end.truncated}` });
-        return;
-      }
-      this.messagesSeen += 1;
-      this.placeMessage(current.start, current.meta ?? readMboxMetadata(Buffer.alloc(0), []), draft);
-    } finally {
+    const draft = current.draft ?? this.state.target.beginDraft({ hashOnWriter: true });
+    if (end.truncated) {
       draft.close();
+      this.placeWaiting(); // a stop for too many bad messages leaves everything before it placed
+      this.state.recordBad({ file: this.displayName, offset: current.start.offset, reason: `truncated message: ${end.truncated}` });
+      return;
+    }
+    this.messagesSeen += 1;
+    const meta = current.meta ?? readMboxMetadata(Buffer.alloc(0), []);
+    if (!draft.canSeal) {
+      try {
+        this.placeMessage(current.start, meta, draft);
+      } finally {
+        draft.close();
+      }
+      return;
+    }
+    draft.seal(current.start.fromLine.date);
+    this.waiting.push({ start: current.start, meta, draft });
+    this.placeReady(maxWaitingMessages);
+  }
+
+  /** Places waiting messages whose digest has come, oldest first; waits for the oldest while more than `limit` wait. */
+  private placeReady(limit: number): void {
+    while (this.waiting.length > 0) {
+      const oldest = this.waiting[0]!;
+      if (this.waiting.length <= limit && !oldest.draft.isHashReady()) return;
+      this.waiting.shift();
+      try {
+        this.placeMessage(oldest.start, oldest.meta, oldest.draft);
+      } finally {
+        oldest.draft.close();
+      }
     }
   }
 
+  /** Places every waiting message (the end of a file). */
+  placeWaiting(): void {
+    this.placeReady(0);
+  }
+
   garbage(offset: number, length: number): void {
+    this.placeWaiting();
     this.state.recordBad({ file: this.displayName, offset, reason: `${length} bytes before the first "From " line belong to no message` });
   }
 
+  /** Drops the message being read and any not yet placed (their tmp files are removed): the run is stopping. */
   abortMessage(): void {
     this.current?.draft?.close();
     this.current = undefined;
+    for (const each of this.waiting.splice(0)) each.draft.close();
   }
 
   private placeMessage(start: MessageStart, meta: MboxMessageMetadata, draft: MessageDraft): void {

@@ -110,12 +110,13 @@ export class MaildirTarget {
   /**
    * Starts a message under the root's tmp/. Write its bytes, then place it into folders, then `close` it.
    * `isHashed: false` when the caller names the message from something other than its content (a source's UID):
-   * then no hash is computed at all.
+   * then no hash is computed at all. `hashOnWriter`: the writer thread hashes the message (see MessageDraft.seal).
    */
-  beginDraft(options: { isHashed?: boolean } = {}): MessageDraft {
+  beginDraft(options: { isHashed?: boolean; hashOnWriter?: boolean } = {}): MessageDraft {
     this.draftCounter += 1;
     const tmpPath = path.join(this.root, 'tmp', `${tmpPrefix}${process.pid}.${this.draftCounter}`);
-    return new MessageDraft(this.queue ? { queue: this.queue, tmpPath } : undefined, options.isHashed ?? true);
+    const isHashed = options.isHashed ?? true;
+    return new MessageDraft(this.queue ? { queue: this.queue, tmpPath } : undefined, isHashed, isHashed && options.hashOnWriter === true && this.queue !== undefined);
   }
 
   async finishFolder(mailbox: MailboxPath): Promise<FolderDone | undefined> {
@@ -350,10 +351,47 @@ export class MessageDraft {
   /** The whole message packed for the writer, when it was small enough to gather. */
   private packed: Uint8Array | undefined;
 
+  /** Set once the message went to the writer thread to be written and hashed there (seal). */
+  private digestSeq: number | undefined;
+  private isSealed = false;
+
   constructor(
     private readonly output: { queue: WriteQueue; tmpPath: string } | undefined,
     private readonly isHashed = true,
+    /** The writer thread computes the hash (the draft must be sealed before its hash is read). */
+    private readonly hashOnWriter = false,
   ) {}
+
+  /**
+   * Hands the finished message to the writer thread, which writes it under tmp/ and hashes it there, so the caller
+   * can frame the next messages meanwhile. Afterwards `contentHashHex()` waits for that digest, `isHashReady()` says
+   * whether it has come, and `moveTo`/`close` place or drop the file as usual.
+   */
+  seal(mtime: Date): void {
+    const output = this.output;
+    if (!output || !this.hashOnWriter || this.isSealed || this.isDone) throw new Error('this draft cannot be sealed');
+    this.isSealed = true;
+    this.digestSeq = output.queue.claimDigestSeq();
+    if (this.isOpened) {
+      if (this.pendingBytes > 0) output.queue.enqueue({ kind: 'append', tmpPath: output.tmpPath, data: output.queue.pack(this.pending, this.pendingBytes) });
+      output.queue.enqueue({ kind: 'finish-hashed', tmpPath: output.tmpPath, mtimeMs: mtime.getTime(), digestSeq: this.digestSeq });
+    } else {
+      const data = output.queue.pack(this.pending, this.pendingBytes);
+      output.queue.enqueue({ kind: 'write-hashed', tmpPath: output.tmpPath, mtimeMs: mtime.getTime(), data, digestSeq: this.digestSeq });
+    }
+    this.pending = [];
+    this.pendingBytes = 0;
+  }
+
+  /** False in a dry run (no writer thread): the hash is then computed on the spot. */
+  get canSeal(): boolean {
+    return this.hashOnWriter;
+  }
+
+  /** After `seal`: true once the writer has published this message's digest (reading it will not wait). */
+  isHashReady(): boolean {
+    return this.digestSeq === undefined || this.output!.queue.isDigestReady(this.digestSeq);
+  }
 
   /**
    * The whole message in one piece, when the caller already knows its RFC822.SIZE (an IMAP source counted it): no
@@ -386,13 +424,13 @@ export class MessageDraft {
 
   /** A large message: hash incrementally, open its tmp file and send what has been gathered so far. */
   private streamPending(): void {
-    if (this.isHashed) {
+    if (this.isHashed && !this.hashOnWriter) {
       this.hash ??= createHash('sha256');
       for (const chunk of this.pending) this.hash.update(chunk);
     }
     const output = this.output;
     if (output) {
-      if (!this.isOpened) output.queue.enqueue({ kind: 'open', tmpPath: output.tmpPath });
+      if (!this.isOpened) output.queue.enqueue({ kind: 'open', tmpPath: output.tmpPath, ...(this.hashOnWriter ? { isHashed: true } : {}) });
       this.isOpened = true;
       output.queue.enqueue({ kind: 'append', tmpPath: output.tmpPath, data: output.queue.pack(this.pending, this.pendingBytes) });
     }
@@ -413,6 +451,11 @@ export class MessageDraft {
   contentHashHex(): string {
     if (this.digest) return this.digest;
     if (!this.isHashed) throw new Error('this draft was started without a content hash');
+    if (this.hashOnWriter) {
+      if (this.digestSeq === undefined) throw new Error('seal the draft before reading a hash computed by the writer');
+      this.digest = this.output!.queue.readDigestHex(this.digestSeq);
+      return this.digest;
+    }
     if (this.hash) {
       for (const chunk of this.pending) this.hash.update(chunk);
       this.digest = this.hash.digest('hex');
@@ -428,6 +471,11 @@ export class MessageDraft {
   moveTo(finalPath: string, mtime: Date): void {
     const output = this.output;
     if (!output || this.isDone) throw new Error('message draft is not open');
+    if (this.isSealed) {
+      this.isDone = true;
+      output.queue.enqueue({ kind: 'rename', tmpPath: output.tmpPath, finalPath });
+      return;
+    }
     if (this.isHashed) this.contentHashHex();
     else if (!this.isOpened) this.packed ??= output.queue.pack(this.pending, this.pendingBytes);
     this.isDone = true;
@@ -447,7 +495,7 @@ export class MessageDraft {
     this.pending = [];
     this.pendingBytes = 0;
     this.packed = undefined;
-    if (this.output && this.isOpened && !this.isDone) this.output.queue.enqueue({ kind: 'discard', tmpPath: this.output.tmpPath });
+    if (this.output && (this.isOpened || this.isSealed) && !this.isDone) this.output.queue.enqueue({ kind: 'discard', tmpPath: this.output.tmpPath });
     this.isDone = true;
   }
 }

@@ -1,3 +1,4 @@
+import * as cryptoModule from 'node:crypto';
 import * as fsModule from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { MailshiftError } from '../../core/errors.js';
@@ -15,9 +16,14 @@ import { MailshiftError } from '../../core/errors.js';
 
 export type WriteOp =
   | { readonly kind: 'write'; readonly tmpPath: string; readonly finalPath: string; readonly mtimeMs: number; readonly data: Uint8Array }
-  | { readonly kind: 'open'; readonly tmpPath: string }
+  | { readonly kind: 'open'; readonly tmpPath: string; readonly isHashed?: boolean }
   | { readonly kind: 'append'; readonly tmpPath: string; readonly data: Uint8Array }
   | { readonly kind: 'finish'; readonly tmpPath: string; readonly finalPath: string; readonly mtimeMs: number }
+  /** Writes a whole message into tmp/ and publishes its SHA-256 as digest number `digestSeq`; `rename` places it. */
+  | { readonly kind: 'write-hashed'; readonly tmpPath: string; readonly mtimeMs: number; readonly data: Uint8Array; readonly digestSeq: number }
+  /** Closes a file opened with `isHashed` (its bytes all appended) and publishes its digest; `rename` places it. */
+  | { readonly kind: 'finish-hashed'; readonly tmpPath: string; readonly mtimeMs: number; readonly digestSeq: number }
+  | { readonly kind: 'rename'; readonly tmpPath: string; readonly finalPath: string }
   | { readonly kind: 'link'; readonly existingPath: string; readonly tmpPath: string; readonly finalPath: string; readonly mtimeMs: number }
   | { readonly kind: 'discard'; readonly tmpPath: string };
 
@@ -34,26 +40,42 @@ const maxFreeSlabs = 3;
 
 const inFlightSlot = 0;
 const failedSlot = 1;
+/** How many digests the writer has published (digest n is ready when this is above n). */
+const digestsDoneSlot = 2;
+/** Digests waiting to be read at most; the caller keeps fewer messages than this pending. */
+export const digestRingSize = 1024;
 const maxInFlightBytes = 3 * 1024 * 1024;
 const maxBatchBytes = 1024 * 1024;
 const maxBatchOps = 256;
 
 type FsModule = typeof import('node:fs');
+type CryptoModule = typeof import('node:crypto');
+
+/** Where the writer keeps its per-file state and publishes digests: shared memory on the writer thread. */
+export interface WriterState {
+  readonly openFiles: Map<string, number>;
+  readonly hashes: Map<string, import('node:crypto').Hash>;
+  readonly publishDigest: (seq: number, digest: Buffer | undefined) => void;
+}
 
 /**
  * Carries out one operation. Self-contained on purpose (it may use only its arguments): it runs on the writer thread
  * from its source text, and on the calling thread when the queue is inline.
  */
-export function runWriteOp(fs: FsModule, openFiles: Map<string, number>, op: WriteOp): void {
+export function runWriteOp(fs: FsModule, crypto: CryptoModule, writer: WriterState, op: WriteOp): void {
+  const { openFiles } = writer;
   const createFlags = fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW;
   const writeAll = (fd: number, data: Uint8Array) => {
     let offset = 0;
     while (offset < data.length) offset += fs.writeSync(fd, data, offset);
   };
-  const finish = (fd: number, tmpPath: string, finalPath: string, mtimeMs: number) => {
+  const closeDated = (fd: number, mtimeMs: number) => {
     const when = new Date(mtimeMs);
     fs.futimesSync(fd, when, when);
     fs.closeSync(fd);
+  };
+  const finish = (fd: number, tmpPath: string, finalPath: string, mtimeMs: number) => {
+    closeDated(fd, mtimeMs);
     fs.renameSync(tmpPath, finalPath);
   };
   switch (op.kind) {
@@ -68,11 +90,62 @@ export function runWriteOp(fs: FsModule, openFiles: Map<string, number>, op: Wri
       finish(fd, op.tmpPath, op.finalPath, op.mtimeMs);
       return;
     }
+    case 'write-hashed': {
+      // The digest is published even when the write fails, so the caller never waits for it forever; the failure
+      // itself is reported through the queue.
+      // A failed write leaves no tmp file behind, so the later 'rename' cannot place half a message.
+      let digest;
+      let isWritten = false;
+      try {
+        const fd = fs.openSync(op.tmpPath, createFlags, 0o600);
+        try {
+          writeAll(fd, op.data);
+          closeDated(fd, op.mtimeMs);
+        } catch (err) {
+          try {
+            fs.closeSync(fd);
+          } catch {
+            // closed by closeDated already
+          }
+          fs.rmSync(op.tmpPath, { force: true });
+          throw err;
+        }
+        digest = crypto.createHash('sha256').update(op.data).digest();
+        isWritten = true;
+      } finally {
+        writer.publishDigest(op.digestSeq, isWritten ? digest : undefined);
+      }
+      return;
+    }
     case 'open':
       openFiles.set(op.tmpPath, fs.openSync(op.tmpPath, createFlags, 0o600));
+      if (op.isHashed) writer.hashes.set(op.tmpPath, crypto.createHash('sha256'));
       return;
     case 'append':
+      writer.hashes.get(op.tmpPath)?.update(op.data);
       writeAll(openFiles.get(op.tmpPath)!, op.data);
+      return;
+    case 'finish-hashed': {
+      const hash = writer.hashes.get(op.tmpPath);
+      writer.hashes.delete(op.tmpPath);
+      let isWritten = false;
+      try {
+        const fd = openFiles.get(op.tmpPath)!;
+        openFiles.delete(op.tmpPath);
+        try {
+          closeDated(fd, op.mtimeMs);
+        } catch (err) {
+          fs.rmSync(op.tmpPath, { force: true });
+          throw err;
+        }
+        isWritten = true;
+      } finally {
+        writer.publishDigest(op.digestSeq, isWritten ? hash?.digest() : undefined);
+      }
+      return;
+    }
+    case 'rename':
+      fs.renameSync(op.tmpPath, op.finalPath);
       return;
     case 'finish': {
       const fd = openFiles.get(op.tmpPath)!;
@@ -95,6 +168,7 @@ export function runWriteOp(fs: FsModule, openFiles: Map<string, number>, op: Wri
     }
     case 'discard': {
       const fd = openFiles.get(op.tmpPath);
+      writer.hashes.delete(op.tmpPath);
       if (fd !== undefined) {
         openFiles.delete(op.tmpPath);
         fs.closeSync(fd);
@@ -109,14 +183,31 @@ export function runWriteOp(fs: FsModule, openFiles: Map<string, number>, op: Wri
   }
 }
 
+/** Stores digest `seq` in the ring and counts it done (self-contained: it also runs on the writer thread). */
+function publishDigest(shared: Int32Array, digests: Uint8Array, seq: number, digest: Uint8Array | undefined, ringSize: number, doneSlot: number, failedSlot: number): void {
+  const at = (seq % ringSize) * 32;
+  if (digest) {
+    digests.set(digest.subarray(0, 32), at);
+  } else {
+    // No digest means the write failed: flagged before the digest counts as done, so no reader can miss it.
+    digests.fill(0, at, at + 32);
+    Atomics.store(shared, failedSlot, 1);
+  }
+  Atomics.store(shared, doneSlot, seq + 1);
+  Atomics.notify(shared, doneSlot);
+}
+
 // The writer thread's code, handed to `new Worker(..., { eval: true })`: it then runs the same from the TypeScript
 // sources (tests) and from dist/ (the CLI), with no path to a separate file to resolve.
 const workerSource = `
 const { parentPort, workerData } = require('node:worker_threads');
 const fs = require('node:fs');
+const crypto = require('node:crypto');
 const runWriteOp = ${runWriteOp.toString()};
 const shared = new Int32Array(workerData.shared);
-const openFiles = new Map();
+const digests = new Uint8Array(workerData.digests);
+const publishDigest = ${publishDigest.toString()};
+const writer = { openFiles: new Map(), hashes: new Map(), publishDigest: (seq, digest) => publishDigest(shared, digests, seq, digest, ${digestRingSize}, ${digestsDoneSlot}, ${failedSlot}) };
 parentPort.on('message', (message) => {
   if (message.drain !== undefined) { parentPort.postMessage({ drained: message.drain }); return; }
   // Slabs go back to the main thread once written, to be filled again: this thread allocates so little that its
@@ -124,7 +215,7 @@ parentPort.on('message', (message) => {
   const slabs = new Set();
   for (const item of message.ops) if (item.op.data && item.op.data.buffer.byteLength === ${slabBytes}) slabs.add(item.op.data.buffer);
   for (const item of message.ops) {
-    try { runWriteOp(fs, openFiles, item.op); }
+    try { runWriteOp(fs, crypto, writer, item.op); }
     catch (e) {
       Atomics.store(shared, ${failedSlot}, 1);
       parentPort.postMessage({ failure: { message: String((e && e.message) || e), code: e && e.code, path: item.op.tmpPath } });
@@ -138,7 +229,10 @@ parentPort.on('message', (message) => {
 
 export class WriteQueue {
   private readonly worker: Worker | undefined;
-  private readonly shared = new Int32Array(new SharedArrayBuffer(8));
+  private readonly shared = new Int32Array(new SharedArrayBuffer(12));
+  /** Digests the writer computed, 32 bytes each, by sequence number modulo the ring size. */
+  private readonly digests = new Uint8Array(new SharedArrayBuffer(digestRingSize * 32));
+  private nextDigestSeq = 0;
   private batch: { op: WriteOp; bytes: number }[] = [];
   private batchBytes = 0;
   private slab: Buffer | undefined;
@@ -149,7 +243,11 @@ export class WriteQueue {
   private drainCounter = 0;
   private readonly drainWaiters = new Map<number, () => void>();
   private isClosed = false;
-  private readonly inlineOpen = new Map<string, number>();
+  private readonly inlineWriter: WriterState = {
+    openFiles: new Map(),
+    hashes: new Map(),
+    publishDigest: (seq, digest) => publishDigest(this.shared, this.digests, seq, digest, digestRingSize, digestsDoneSlot, failedSlot),
+  };
 
   /**
    * Inline mode writes on the calling thread (no overlap, ~30 MB less memory). MAILSHIFT_WRITER=inline selects it;
@@ -168,7 +266,7 @@ export class WriteQueue {
       eval: true,
       // The writer's code is CommonJS; the parent's Node options (an --input-type, say) must not change how it runs.
       execArgv: [],
-      workerData: { shared: this.shared.buffer },
+      workerData: { shared: this.shared.buffer, digests: this.digests.buffer },
       resourceLimits: { maxYoungGenerationSizeMb: 1, maxOldGenerationSizeMb: 16 },
     });
     worker.on('message', (message: { failure?: WorkerFailure; drained?: number; released?: ArrayBuffer[] }) => {
@@ -217,7 +315,7 @@ export class WriteQueue {
     if (this.isClosed) throw new Error('write queue is closed');
     if (!this.worker) {
       try {
-        runWriteOp(fsModule, this.inlineOpen, op);
+        runWriteOp(fsModule, cryptoModule, this.inlineWriter, op);
       } catch (err) {
         this.failures.push({ message: (err as Error).message, code: (err as { code?: string }).code, path: op.tmpPath });
         Atomics.store(this.shared, failedSlot, 1);
@@ -251,6 +349,36 @@ export class WriteQueue {
     this.batch = [];
     this.batchBytes = 0;
     this.batchBuffers.clear();
+  }
+
+  /** A sequence number for the next hashed write ('write-hashed', 'finish-hashed'): its digest's place in the ring. */
+  claimDigestSeq(): number {
+    return this.nextDigestSeq++;
+  }
+
+  /** True when the writer has published digest `seq`. */
+  isDigestReady(seq: number): boolean {
+    return Atomics.load(this.shared, digestsDoneSlot) > seq;
+  }
+
+  /**
+   * The SHA-256 (hex) the writer computed for hashed write `seq`, waiting for it if need be. Read each digest once,
+   * and before `digestRingSize` later ones are claimed (its place in the ring is then reused).
+   */
+  readDigestHex(seq: number): string {
+    if (!this.isDigestReady(seq)) {
+      this.post(); // the op may still be in the unsent batch
+      for (;;) {
+        const done = Atomics.load(this.shared, digestsDoneSlot);
+        if (done > seq) break;
+        Atomics.wait(this.shared, digestsDoneSlot, done, 100);
+        this.throwIfFailed();
+      }
+    }
+    // A failed write published an empty digest: nothing may be named from it.
+    this.throwIfFailed(true);
+    const at = (seq % digestRingSize) * 32;
+    return Buffer.from(this.digests.buffer, this.digests.byteOffset + at, 32).toString('hex');
   }
 
   /** Resolves when everything queued so far is on disk (renamed into place); throws the first failure. */

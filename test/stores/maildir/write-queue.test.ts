@@ -1,4 +1,5 @@
-import { mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -41,6 +42,41 @@ for (const mode of ['thread', 'inline'] as const) {
       expect(statSync(path.join(dir, 'cur2/a:2,S')).ino).toBe(statSync(path.join(dir, 'cur/a:2,S')).ino);
       expect(statSync(path.join(dir, 'cur/big')).size).toBe(300_004);
       expect(readdirSync(path.join(dir, 'tmp'))).toEqual([]);
+    });
+
+    it('hashes on the writer: a hashed write lands in tmp/ with its digest published, and goes in place only when renamed', async () => {
+      const queue = new WriteQueue();
+      const when = Date.UTC(2021, 5, 1);
+      const small = Buffer.from('Subject: small\n\nbody\n');
+      const first = queue.claimDigestSeq();
+      queue.enqueue({ kind: 'write-hashed', tmpPath: path.join(dir, 'tmp/s'), mtimeMs: when, data: queue.pack([small], small.length), digestSeq: first });
+      // A large message streamed in pieces is hashed piece by piece.
+      const second = queue.claimDigestSeq();
+      const pieces = [Buffer.alloc(300_000, 97), Buffer.from('tail\n')];
+      queue.enqueue({ kind: 'open', tmpPath: path.join(dir, 'tmp/l'), isHashed: true });
+      for (const piece of pieces) queue.enqueue({ kind: 'append', tmpPath: path.join(dir, 'tmp/l'), data: queue.pack([piece], piece.length) });
+      queue.enqueue({ kind: 'finish-hashed', tmpPath: path.join(dir, 'tmp/l'), mtimeMs: when, digestSeq: second });
+      expect(queue.readDigestHex(first)).toBe(createHash('sha256').update(small).digest('hex'));
+      expect(queue.readDigestHex(second)).toBe(createHash('sha256').update(Buffer.concat(pieces)).digest('hex'));
+      expect(queue.isDigestReady(second)).toBe(true);
+      queue.enqueue({ kind: 'rename', tmpPath: path.join(dir, 'tmp/s'), finalPath: path.join(dir, 'cur/s') });
+      queue.enqueue({ kind: 'discard', tmpPath: path.join(dir, 'tmp/l') });
+      await queue.close();
+      expect(readFileSync(path.join(dir, 'cur/s')).equals(small)).toBe(true);
+      expect(statSync(path.join(dir, 'cur/s')).mtimeMs).toBe(when);
+      expect(readdirSync(path.join(dir, 'tmp'))).toEqual([]);
+    });
+
+    it('a hashed write that fails leaves no tmp file, and its digest cannot be used to name anything', async () => {
+      const queue = new WriteQueue();
+      const seq = queue.claimDigestSeq();
+      // Inline, the failure is thrown at once; on the thread, when the digest is read.
+      expect(() => {
+        queue.enqueue({ kind: 'write-hashed', tmpPath: path.join(dir, 'no-such-dir/x'), mtimeMs: 0, data: queue.pack([Buffer.from('x')], 1), digestSeq: seq });
+        queue.readDigestHex(seq);
+      }).toThrow(expect.objectContaining({ code: 'MAILSHIFT_WRITE_FAILED' }));
+      expect(existsSync(path.join(dir, 'no-such-dir/x'))).toBe(false);
+      await queue.close().catch(() => undefined);
     });
 
     it('reports a failed write with its path, at the latest when drained', async () => {
