@@ -38,4 +38,9 @@ export interface IncomingMessage {
   readonly sourceKey?: string;
   /** RFC822.SIZE (every line end counted as CRLF), when the source already knows it. */
   readonly virtualSizeBytes?: number;
+  /**
+   * The source folder's UIDVALIDITY and next UID, with `uid`: a maildir target keeps the source's UIDs when it can
+   * (a fresh folder adopts the UIDVALIDITY), so clients of the new server need not download everything again.
+   */
+  readonly uidSource?: { readonly uidValidity: number; readonly nextUid: number };
 }

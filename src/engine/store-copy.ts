@@ -408,12 +408,15 @@ async function copyFolderOnce(context: FolderContext, folder: FolderCopyReport):
     // The source's own identity for each message (UIDVALIDITY + UID), when it has one: a maildir target names the
     // file from it rather than from a hash of the content.
     const sourceKeyPrefix = status.uidValidity !== undefined ? `${source.label}\u0000${folder.source}\u0000${status.uidValidity}\u0000` : undefined;
+    // And its UIDs, which a maildir target keeps where it can.
+    const uidSource = status.uidValidity !== undefined && status.uidNext !== undefined ? { uidValidity: status.uidValidity, nextUid: status.uidNext } : undefined;
     const toIncoming = (ref: ListedMessage, body: Buffer, virtualSizeBytes?: number): IncomingMessage => ({
       content: body,
       flags: ref.flags,
       keywords: ref.keywords,
       ...(ref.internalDate ? { internalDate: ref.internalDate } : {}),
       ...(sourceKeyPrefix !== undefined && ref.uid !== undefined ? { sourceKey: `${sourceKeyPrefix}${ref.uid}` } : {}),
+      ...(uidSource && ref.uid !== undefined ? { uid: ref.uid, uidSource } : {}),
       ...(virtualSizeBytes !== undefined ? { virtualSizeBytes } : {}),
     });
     const markCopied = (ref: ListedMessage, body: Buffer) => {

@@ -197,7 +197,16 @@ class MaildirMailbox implements Mailbox {
       const keywords = new Set(message.keywords);
       const passed = keywords.has(passedKeyword);
       const result = this.folder.place(
-        { base, flags: message.flags, keywords, passed, isNew: false, mtime: internalDate, ...(message.uid !== undefined ? { uid: message.uid } : {}) },
+        {
+          base,
+          flags: message.flags,
+          keywords,
+          passed,
+          isNew: false,
+          mtime: internalDate,
+          ...(message.uid !== undefined ? { uid: message.uid } : {}),
+          ...(message.uidSource ? { uidSource: message.uidSource } : {}),
+        },
         { draft },
       );
       const id = result.status === 'written' ? path.relative(this.dir, result.path) : `cur/${base}`;

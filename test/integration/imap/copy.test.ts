@@ -82,6 +82,25 @@ describe('IMAP to maildir', () => {
     expect(inbox.find((m) => m.messageId === '<inbox-2@example.org>')).toMatchObject({ flags: ['\\Answered', '\\Flagged', '\\Seen'], keywords: ['$Forwarded'] });
   });
 
+  it("keeps the source's UIDVALIDITY and UIDs, so clients of a server that serves the maildir need not download again", async () => {
+    const targetMail = await doveadm.openMaildir(maildir);
+    const targetStatus = await targetMail.mailboxStatus();
+    // The source's UIDVALIDITY as its server announces it on EXAMINE.
+    const from = await open(sourceSpec(), source, 'read');
+    try {
+      for (const mailbox of Object.keys(targetStatus)) {
+        await using box = await from.store.openMailbox(mailbox, 'read');
+        expect(targetStatus[mailbox]!.uidValidity).toBe((await box.status()).uidValidity);
+      }
+    } finally {
+      await from.store[Symbol.asyncDispose]();
+    }
+    expect(Object.keys(targetStatus)).toHaveLength(7);
+    const uids = (messages: readonly { mailbox: string; messageId: string; uid: number }[], rename: (name: string) => string) =>
+      messages.map((m) => `${rename(m.mailbox)} ${m.messageId} ${m.uid}`).sort();
+    expect(uids(await targetMail.readMessages(), (name) => name)).toEqual(uids(await source.mail('alice').readMessages(), fromCpanel));
+  });
+
   it('copies nothing on a second run', async () => {
     const report = await copy(await open(sourceSpec(), source, 'read'), await open(maildir, undefined, 'write'));
     expect(report.totals.copied).toBe(0);
