@@ -4,7 +4,7 @@ import { MailshiftError, UsageError } from '../../core/errors.js';
 import { ExitCode } from '../../core/exit-codes.js';
 import type { StoreCopyReport, StoreDescription } from '../../engine/store-copy.js';
 import type { ImapStore } from '../../stores/imap/store.js';
-import { formatSpec, parseStoreSpec, type ImapSpec, type StoreSpec } from '../../stores/spec.js';
+import { parseStoreSpec, type ImapSpec, type StoreSpec } from '../../stores/spec.js';
 import type { SshOptions } from '../../transport/ssh.js';
 import type { CliContext, GlobalOptions } from '../context.js';
 import { formatBytes, formatDuration, formatTable } from '../render.js';
@@ -142,7 +142,8 @@ export async function refuseDboxSource(source: StoreSpec, ssh: SshOptions, signa
   const { decideFileAccess } = await import('../../engine/imap-fallback.js');
   const access = await decideFileAccess(source, { ssh, signal });
   if (access.isReachable || access.cause !== 'dbox') return;
-  throw new MailshiftError('MAILSHIFT_SOURCE_DBOX', `${formatSpec(source)}: ${access.reason}`, {
+  // The reason names the directory (and the host): it is the whole message.
+  throw new MailshiftError('MAILSHIFT_SOURCE_DBOX', access.reason, {
     hint: 'copy it over IMAP: add --imap-fallback imaps://user@host (password from --password-file or MAILSHIFT_SOURCE_PASSWORD), or convert it to maildir on the server first (doveadm sync, cPanel convert_mdbox_to_maildir)',
     exitCode: ExitCode.config,
   });

@@ -139,7 +139,7 @@ describe('--imap-fallback', () => {
 
   it('falls back to IMAP when ssh refuses the key, and says "no ssh access"', async () => {
     const target = path.join(work.path, 'ssh-refused');
-    const result = await runCli(['--json', 'copy', ...refusedSsh(), sshUrl(mdbox), target, ...imapArgs(), '--password-file', passwordFile]);
+    const result = await runCli(['--json', '--debug', 'copy', ...refusedSsh(), sshUrl(mdbox), target, ...imapArgs(), '--password-file', passwordFile]);
     expect(result.code, result.stderr).toBe(0);
     const report = parseReport(result);
     expect(report).toMatchObject({ engine: 'imap', fallback: { used: true } });
@@ -205,10 +205,14 @@ describe('--imap-fallback', () => {
     expect(result.stderr).toMatch(/no ssh access .* --imap-fallback replaces one mailbox, not a whole cPanel account/);
   });
 
-  it('refuses an --imap-fallback that is not an IMAP URL before looking at anything', async () => {
-    const result = await runCli(['copy', mdbox, path.join(work.path, 'never'), '--imap-fallback', `ssh://root@127.0.0.1:${sshd.port}/x`]);
-    expect(result.code).toBe(2);
-    expect(result.stderr).toMatch(/--imap-fallback ssh:\/\/.* is not an imap:\/\/ or imaps:\/\/ URL/);
+  it('refuses an --imap-fallback that is not an IMAP URL, or carries a password, before looking at anything', async () => {
+    const notImap = await runCli(['copy', mdbox, path.join(work.path, 'never'), '--imap-fallback', `ssh://root@127.0.0.1:${sshd.port}/x`]);
+    expect(notImap.code).toBe(2);
+    expect(notImap.stderr).toMatch(/--imap-fallback ssh:\/\/.* is not an imap:\/\/ or imaps:\/\/ URL/);
+    const withPassword = await runCli(['copy', mdbox, path.join(work.path, 'never'), '--imap-fallback', `imaps://alice:${password}@127.0.0.1:${imap.port}`]);
+    expect(withPassword.code).toBe(2);
+    expect(withPassword.stderr).toMatch(/carries a password/);
+    expect(existsSync(path.join(work.path, 'never'))).toBe(false);
   });
 
   describe('without --imap-fallback', () => {
