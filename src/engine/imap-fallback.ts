@@ -1,53 +1,132 @@
-import { readdir, stat } from 'node:fs/promises';
+import { realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { systemErrorCode } from '../core/errors.js';
-import type { StoreSpec } from '../stores/spec.js';
-import { runExec } from '../transport/exec.js';
+import { MailshiftError, systemErrorCode } from '../core/errors.js';
+import { formatLocation, formatSpec, type StoreSpec } from '../stores/spec.js';
+import type { ExecTarget } from '../transport/exec.js';
+import { listTree, ListTreeError, type TreeEntryType } from '../transport/list.js';
 import type { SshOptions } from '../transport/ssh.js';
+import { resolveCpanelMailboxSide } from './run-copy.js';
 
 /**
- * `--imap-fallback`: can the source be read at file level? If not, the copy goes over IMAP and the log and report
- * say why. Reasons: the path is missing or unreadable, ssh is refused, or the store is Dovecot mdbox (mail inside
- * m.* files: nothing a maildir copy could take).
+ * `--imap-fallback`: can the source be read at file level? If not, the copy goes over IMAP, and the log and the
+ * report say why. Not reachable: the path is missing or unreadable, ssh is refused, or the store is Dovecot dbox
+ * (mdbox keeps the mail of every folder inside storage/m.* files, sdbox one dbox file per message): nothing a
+ * maildir copy could take. Either way the decision carries its reason, so "no fallback" is explained as well.
  */
-export type FileAccess = { readonly isReachable: true } | { readonly isReachable: false; readonly reason: string };
+export type FileAccess =
+  | { readonly isReachable: true; readonly reason: string }
+  | { readonly isReachable: false; readonly reason: string; readonly cause: UnreachableCause };
 
-/** Pure: what a directory listing says about the mail store in it. Only mdbox is refused: anything else is files. */
-export function classifyStoreDir(storageEntries: readonly string[] | undefined): FileAccess {
-  if (storageEntries && storageEntries.some((name) => /^m\.\d+$/.test(name) || name.startsWith('dovecot.map.index'))) {
-    return { isReachable: false, reason: 'it is a Dovecot mdbox store (mail inside storage/m.* files), not maildir files' };
-  }
-  return { isReachable: true };
+/** 'dbox': the files are there but hold no maildir (the one cause a file-level copy would not even notice). */
+export type UnreachableCause = 'missing' | 'unreadable' | 'no-ssh' | 'dbox';
+
+/** What the probe saw: paths relative to the store directory ('/'-separated), as find or readdir report them. */
+export interface StoreDirEntry {
+  readonly path: string;
+  readonly type: TreeEntryType;
 }
 
-export async function decideFileAccess(spec: StoreSpec, options: { ssh?: SshOptions; signal?: AbortSignal } = {}): Promise<FileAccess> {
-  if (spec.kind === 'imap') return { isReachable: true };
-  const dir = spec.kind === 'cpanel' ? spec.root : spec.path;
-  if (spec.kind === 'mbox') return { isReachable: true };
-  if (spec.location.type === 'local') {
-    let entries: string[];
-    try {
-      if (!(await stat(dir)).isDirectory()) return { isReachable: true }; // a file: mbox, handled elsewhere
-      entries = await readdir(dir);
-    } catch (err) {
-      return { isReachable: false, reason: `${dir} cannot be read (${systemErrorCode(err) ?? String(err)})` };
+const mdboxStorageFile = /^storage\/(?:m\.\d+|dovecot\.map\.index.*)$/;
+const dboxMailDir = /^mailboxes\/(?:.+\/)?dbox-Mails$/;
+
+/**
+ * Pure: what the entries of a store directory (its own entries, those of storage/, and mailboxes/ two levels deep)
+ * say about the mail in it. `where` names the directory in the reason ("/srv/mail/alice", "/srv/mail on host").
+ *
+ * A maildir (cur/ or new/ at the top) is files whatever else sits next to it: a folder named "storage" in a
+ * LAYOUT=fs maildir is storage/cur, storage/new, never a storage/m.1 file. mdbox is recognised by its map (the
+ * storage/m.N files and storage/dovecot.map.index*, which exist once anything was saved), or, before the first
+ * message, by a storage/ directory next to mailboxes/NAME/dbox-Mails; sdbox by dbox-Mails without storage/. An empty
+ * storage/ on its own says nothing: plain files.
+ */
+export function classifyStoreDir(entries: readonly StoreDirEntry[], where: string): FileAccess {
+  const has = (p: string, type: TreeEntryType) => entries.some((e) => e.path === p && e.type === type);
+  if (has('cur', 'dir') || has('new', 'dir')) return { isReachable: true, reason: `${where} is a maildir: copied at file level` };
+  if (entries.some((e) => e.type === 'file' && mdboxStorageFile.test(e.path))) {
+    return { isReachable: false, cause: 'dbox', reason: `${where} is a Dovecot mdbox store (mail inside storage/m.* files), not maildir files` };
+  }
+  if (entries.some((e) => e.type === 'dir' && dboxMailDir.test(e.path))) {
+    return has('storage', 'dir')
+      ? { isReachable: false, cause: 'dbox', reason: `${where} is a Dovecot mdbox store (mailboxes/*/dbox-Mails and storage/), not maildir files` }
+      : { isReachable: false, cause: 'dbox', reason: `${where} is a Dovecot sdbox store (one dbox file per message in mailboxes/*/dbox-Mails), not maildir files` };
+  }
+  return { isReachable: true, reason: `${where} holds no Dovecot dbox store: copied at file level` };
+}
+
+export interface FileAccessOptions {
+  readonly ssh?: SshOptions;
+  readonly signal?: AbortSignal;
+}
+
+/**
+ * Looks at the source where it lives (here, or over ssh with find: nothing to install) and decides. Reads at most
+ * three small listings: the directory itself, then storage/ and mailboxes/ only when they are there and the top is
+ * not a maildir, so a maildir with 100,000 messages in cur/ costs one short listing. Throws only for errors that
+ * have nothing to do with access (a cPanel domain no account owns: the same error the copy itself would give).
+ */
+export async function decideFileAccess(spec: StoreSpec, options: FileAccessOptions = {}): Promise<FileAccess> {
+  if (spec.kind === 'imap') return { isReachable: true, reason: `${formatSpec(spec)} is IMAP` };
+  const location = spec.location;
+  const exec: ExecTarget =
+    location.type === 'ssh'
+      ? {
+          ssh: { host: location.host, ...(location.user ? { user: location.user } : {}), ...(location.port ? { port: location.port } : {}) },
+          ...(options.ssh ? { sshOptions: options.ssh } : {}),
+        }
+      : {};
+  const on = location.type === 'ssh' ? ` on ${location.host}` : '';
+  try {
+    let dir: string;
+    if (spec.kind === 'cpanel' && spec.mailbox) {
+      // The mailbox's own directory (ROOT/home/OWNER/mail/DOMAIN/LOCAL): that is where mdbox would be.
+      dir = (await resolveCpanelMailboxSide(spec, options.ssh ? { ssh: options.ssh } : {}, 'source')).path;
+    } else {
+      // A whole cPanel account: only whether its root can be reached (its mailboxes are copied at file level).
+      dir = spec.kind === 'cpanel' ? spec.root : spec.path;
     }
-    const storage = entries.includes('storage') ? await readdir(path.join(dir, 'storage')).catch(() => undefined) : undefined;
-    return classifyStoreDir(storage);
+    if (location.type === 'local') {
+      try {
+        if (!(await stat(dir)).isDirectory()) return { isReachable: true, reason: `${dir} is a file (mbox): read at file level` };
+        // The named directory may be a link (~/Maildir -> /data/alice): look at what it points to, as rsync will.
+        dir = await realpath(dir);
+      } catch (err) {
+        const code = systemErrorCode(err);
+        return { isReachable: false, cause: code === 'ENOENT' ? 'missing' : 'unreadable', reason: `${dir} cannot be read (${code ?? String(err)})` };
+      }
+    }
+    const entries = await listStoreDir(exec, dir, options.signal);
+    if (entries === 'missing') return { isReachable: false, cause: 'missing', reason: `${dir} does not exist${on}` };
+    if (!Array.isArray(entries)) return { isReachable: false, cause: 'unreadable', reason: `${dir} cannot be read${on}: ${entries.unreadable}` };
+    if (spec.kind === 'cpanel' && !spec.mailbox) return { isReachable: true, reason: `the cPanel root ${dir}${on} is readable: copied at file level` };
+    return classifyStoreDir(entries, `${dir}${on}`);
+  } catch (err) {
+    if (err instanceof MailshiftError && err.code === 'MAILSHIFT_SSH_FAILED' && location.type === 'ssh') {
+      return { isReachable: false, cause: 'no-ssh', reason: `no ssh access to ${formatLocation(location)}: ${err.message.replace(/^ssh to \S+ failed: /, '')}` };
+    }
+    if (err instanceof ListTreeError) return { isReachable: false, cause: 'unreadable', reason: `${err.message}${on}` };
+    throw err;
   }
-  const target = {
-    ssh: { host: spec.location.host, ...(spec.location.user ? { user: spec.location.user } : {}), ...(spec.location.port ? { port: spec.location.port } : {}) },
-    ...(options.ssh ? { sshOptions: options.ssh } : {}),
-  };
-  // One listing of the directory and of storage/ (if any); '--' so a path can never be read as an option.
-  const result = await runExec(target, ['ls', '-1a', '--', dir], options.signal ? { signal: options.signal } : {});
-  if (result.exitCode === 255) return { isReachable: false, reason: `no ssh access to ${spec.location.host}: ${result.stderr.trim().split('\n').at(-1) ?? 'ssh failed'}` };
-  if (result.exitCode !== 0) return { isReachable: false, reason: `${dir} cannot be read on ${spec.location.host}: ${result.stderr.trim()}` };
-  const entries = result.stdout.toString('utf8').split('\n').filter(Boolean);
-  let storage: string[] | undefined;
-  if (entries.includes('storage')) {
-    const listed = await runExec(target, ['ls', '-1a', '--', path.posix.join(dir, 'storage')], options.signal ? { signal: options.signal } : {});
-    storage = listed.exitCode === 0 ? listed.stdout.toString('utf8').split('\n').filter(Boolean) : undefined;
+}
+
+type Listing = StoreDirEntry[] | 'missing' | { unreadable: string };
+
+async function listStoreDir(exec: ExecTarget, dir: string, signal: AbortSignal | undefined): Promise<Listing> {
+  const entries: StoreDirEntry[] = [];
+  const top = await listTree(exec, dir, (e) => entries.push({ path: e.path, type: e.type }), { maxDepth: 1, ...(signal ? { signal } : {}) });
+  if (!top.exists) return 'missing';
+  if (top.errors) return { unreadable: top.errors.split('\n').at(-1) ?? top.errors };
+  const isDir = (name: string) => entries.some((e) => e.path === name && e.type === 'dir');
+  if (isDir('cur') || isDir('new')) return entries;
+  // Second look only where dbox would keep its files; unreadable parts just leave the answer to what was seen.
+  if (isDir('storage')) {
+    await listTree(exec, path.posix.join(dir, 'storage'), (e) => entries.push({ path: `storage/${e.path}`, type: e.type }), { maxDepth: 1, ...(signal ? { signal } : {}) });
   }
-  return classifyStoreDir(storage);
+  if (isDir('mailboxes')) {
+    await listTree(exec, path.posix.join(dir, 'mailboxes'), (e) => entries.push({ path: `mailboxes/${e.path}`, type: e.type }), {
+      maxDepth: 2,
+      dirsAndLinksOnly: true,
+      ...(signal ? { signal } : {}),
+    });
+  }
+  return entries;
 }

@@ -352,7 +352,7 @@ export async function readSystemFile(exec: ExecTarget, absPath: string): Promise
   throw new MailshiftError('MAILSHIFT_REMOTE_READ', `cannot read ${absPath} on ${exec.ssh.host}: ${lastLine(result.stderr)}`);
 }
 
-export { resolveHome as resolveCpanelHome, parseGroupGid };
+export { resolveHome as resolveCpanelHome, resolveMailboxSide as resolveCpanelMailboxSide, parseGroupGid };
 
 function lastLine(text: string): string {
   return text.trim().split('\n').pop() ?? '';

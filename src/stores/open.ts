@@ -26,6 +26,8 @@ export interface OpenStoreOptions {
   readonly maxConnections?: number;
   readonly connectTimeoutMs?: number;
   readonly clientVersion?: string;
+  /** A maildir that does not exist yet is accepted in read mode too: the target of a dry run, which writes nothing. */
+  readonly allowMissing?: boolean;
 }
 
 export interface OpenedStore {
@@ -59,7 +61,7 @@ export async function openStore(spec: StoreSpec, options: OpenStoreOptions): Pro
       if (spec.location.type !== 'local') {
         throw new UsageError(`${label}: a remote maildir cannot be one side of an IMAP copy`, 'copy IMAP into a local maildir, then use `mailshift copy` (rsync) to move it');
       }
-      if (spec.kind === 'path') await checkMaildirPath(spec.path, options.mode, label);
+      if (spec.kind === 'path') await checkMaildirPath(spec.path, options.mode === 'write' || options.allowMissing ? 'may-be-missing' : 'must-exist', label);
       return { store: new MaildirStore(spec.path, { writable: options.mode === 'write' }), label };
     }
     case 'mbox':
@@ -69,14 +71,14 @@ export async function openStore(spec: StoreSpec, options: OpenStoreOptions): Pro
   }
 }
 
-/** A plain path must be a maildir (a dir with cur/); a write target may also not exist yet. */
-async function checkMaildirPath(dir: string, mode: 'read' | 'write', label: string): Promise<void> {
+/** A plain path must be a directory; a write target (or a dry run's target) may also not exist yet. */
+async function checkMaildirPath(dir: string, existence: 'must-exist' | 'may-be-missing', label: string): Promise<void> {
   try {
     const info = await stat(dir);
     if (!info.isDirectory()) throw new UsageError(`${label} is a file, not a maildir`, 'mbox files are converted with mailshift convert');
   } catch (err) {
     if (err instanceof MailshiftError) throw err;
-    if (systemErrorCode(err) === 'ENOENT' && mode === 'write') return;
+    if (systemErrorCode(err) === 'ENOENT' && existence === 'may-be-missing') return;
     throw new MailshiftError('MAILSHIFT_MAILDIR_MISSING', `cannot open ${label}: ${systemErrorCode(err) ?? String(err)}`, { exitCode: ExitCode.config, cause: err });
   }
 }

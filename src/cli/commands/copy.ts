@@ -10,7 +10,7 @@ import { requireLocalDirectory } from './local-paths.js';
 import type { CliContext, GlobalOptions } from '../context.js';
 import { createProgressBar, formatBytes, formatJson, formatTable } from '../render.js';
 import { addSshOptions, parseBandwidthKiBps, parseWholeNumber, withSshSession, type SshCliOptions } from './ssh-options.js';
-import { addImapOptions, runImapCopyAction, shouldUseImapEngine } from './imap-options.js';
+import { addImapOptions, decideEngine, formatFallbackLine, refuseDboxSource, runImapCopyAction } from './imap-options.js';
 
 interface CopyCliOptions extends SshCliOptions {
   dryRun?: boolean;
@@ -44,7 +44,8 @@ export function registerCopy(program: Command, ctx: CliContext): void {
     .option('--gid <n>', 'target gid for chown', parseWholeNumber)
     .option('--mail-gid <n>', 'gid of the "mail" group for chown', parseWholeNumber);
   addImapOptions(addSshOptions(command)).action(async (sourceText: string, targetText: string, options: CopyCliOptions, cmd: Command) => {
-    if (await shouldUseImapEngine(sourceText, targetText, cmd, ctx)) return runImapCopyAction(ctx, cmd, sourceText, targetText, 'copy');
+    const route = await decideEngine(sourceText, targetText, cmd, ctx);
+    if (route.engine === 'imap') return runImapCopyAction(ctx, cmd, sourceText, targetText, 'copy', route.fallback);
     const globals = cmd.optsWithGlobals<GlobalOptions & CopyCliOptions>();
     const logger = ctx.logger();
     const source = parseStoreSpec(sourceText);
@@ -56,6 +57,8 @@ export function registerCopy(program: Command, ctx: CliContext): void {
       ...(options.mailGid !== undefined ? { mailGid: options.mailGid } : {}),
     };
     await withSshSession(options, [source, target], async (ssh) => {
+      // --imap-fallback looked already (and found files); otherwise make sure the files are not a dbox store.
+      if (!route.fallback) await refuseDboxSource(source, ssh, ctx.signal);
       const showProgress = ctx.isInteractive && !globals.json && !options.dryRun;
       // Created once the size of the sources is known (find, on a terminal only), so the bar can show an ETA.
       let progress = createProgressBar(ctx.err, { label: 'copying', isInteractive: showProgress });
@@ -103,9 +106,9 @@ export function registerCopy(program: Command, ctx: CliContext): void {
       const chownFailed = Boolean(chown && chown.failed.length > 0);
       const exitCode = chownFailed && report.exitCode === ExitCode.ok ? ExitCode.partial : report.exitCode;
       if (globals.json) {
-        ctx.out(formatJson({ ok: exitCode === ExitCode.ok, command: 'copy', ...report, exitCode, ...(chown ? { chown } : {}) }));
+        ctx.out(formatJson({ ok: exitCode === ExitCode.ok, command: 'copy', engine: 'files', ...(route.fallback ? { fallback: route.fallback } : {}), ...report, exitCode, ...(chown ? { chown } : {}) }));
       } else {
-        ctx.out(formatCopyReport(report, chown));
+        ctx.out(formatFallbackLine(route.fallback) + formatCopyReport(report, chown));
       }
       ctx.setExitCode(exitCode);
     });

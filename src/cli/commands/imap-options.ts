@@ -1,20 +1,20 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import { FolderMappingError, parseFolderExclude, parseFolderMapRule, type FolderMapRule } from '../../../converters/folders/imap-mapping.js';
-import { UsageError } from '../../core/errors.js';
+import { MailshiftError, UsageError } from '../../core/errors.js';
 import { ExitCode } from '../../core/exit-codes.js';
 import type { StoreCopyReport, StoreDescription } from '../../engine/store-copy.js';
 import type { ImapStore } from '../../stores/imap/store.js';
 import { parseStoreSpec, type ImapSpec, type StoreSpec } from '../../stores/spec.js';
+import type { SshOptions } from '../../transport/ssh.js';
 import type { CliContext, GlobalOptions } from '../context.js';
 import { formatBytes, formatDuration, formatTable } from '../render.js';
-import { buildSshOptionsFromCli, type SshCliOptions } from './ssh-options.js';
+import { withSshSession, type SshCliOptions } from './ssh-options.js';
 
 // Everything that pulls in imapflow, the engines or verify's reporters is imported when an IMAP action runs, not when
 // the CLI starts: copy, resync and verify between file trees must not pay for loading the IMAP client.
 const loadEngines = async () => {
-  const [secrets, fallback, state, storeCopy, storeVerify, open, verifyJson, verifyText, render] = await Promise.all([
+  const [secrets, state, storeCopy, storeVerify, open, verifyJson, verifyText, render] = await Promise.all([
     import('../../core/secrets.js'),
-    import('../../engine/imap-fallback.js'),
     import('../../engine/state.js'),
     import('../../engine/store-copy.js'),
     import('../../engine/store-verify.js'),
@@ -23,7 +23,7 @@ const loadEngines = async () => {
     import('../../verify/reporters/text.js'),
     import('../render.js'),
   ]);
-  return { ...secrets, ...fallback, ...state, ...storeCopy, ...storeVerify, ...open, ...verifyJson, ...verifyText, ...render };
+  return { ...secrets, ...state, ...storeCopy, ...storeVerify, ...open, ...verifyJson, ...verifyText, ...render };
 };
 
 /**
@@ -85,38 +85,88 @@ export function involvesImap(...specTexts: readonly string[]): boolean {
   return specTexts.some((text) => /^imaps?:\/\//i.test(text));
 }
 
-/** The point where copy and resync decide: IMAP specs, or a fallback the user allowed and the source needs. */
-export async function shouldUseImapEngine(sourceText: string, targetText: string, cmd: Command, ctx: CliContext): Promise<boolean> {
-  if (involvesImap(sourceText, targetText)) return true;
+/**
+ * What `--imap-fallback` decided, with its reason either way; copy and resync put it in the --json report
+ * (`fallback`) and print it, so "why IMAP" and "why not" are both on record.
+ */
+export interface FallbackDecision {
+  readonly used: boolean;
+  /** The --imap-fallback URL as given (user@host, never a password: the spec parser refuses one). */
+  readonly imap: string;
+  readonly reason: string;
+}
+
+export type EngineRoute = { readonly engine: 'imap' | 'files'; readonly fallback?: FallbackDecision };
+
+/**
+ * The point where copy and resync decide: an IMAP spec on either end, or a fallback the user allowed and the source
+ * needs (decideFileAccess looks at the source once, over one shared ssh connection). Everything else stays at file
+ * level, where an unreachable source fails exactly as it does without --imap-fallback.
+ */
+export async function decideEngine(sourceText: string, targetText: string, cmd: Command, ctx: CliContext): Promise<EngineRoute> {
   const options = cmd.optsWithGlobals<ImapCliOptions & SshCliOptions>();
-  if (!options.imapFallback) return false;
+  const logger = ctx.logger();
+  if (involvesImap(sourceText, targetText)) {
+    if (options.imapFallback) logger.warn(`--imap-fallback ${options.imapFallback} ignored: ${involvesImap(sourceText) ? 'the source' : 'the target'} is IMAP already`);
+    return { engine: 'imap' };
+  }
+  if (!options.imapFallback) return { engine: 'files' };
+  // Checked before anything is looked at, so a mistyped URL fails now and not after the source turned out unreachable.
+  if (parseStoreSpec(options.imapFallback).kind !== 'imap') {
+    throw new UsageError(`--imap-fallback ${options.imapFallback} is not an imap:// or imaps:// URL`, 'write --imap-fallback imaps://user@host[:port]');
+  }
+  const sourceSpec = parseStoreSpec(sourceText);
   const { decideFileAccess } = await import('../../engine/imap-fallback.js');
-  const decision = await decideFileAccess(parseStoreSpec(sourceText), { ssh: buildSshOptionsFromCli(options), signal: ctx.signal });
-  if (decision.isReachable) return false;
-  ctx.logger().warn(`using IMAP (${options.imapFallback}) for ${sourceText}: ${decision.reason}`);
-  return true;
+  const access = await withSshSession(options, [sourceSpec], (ssh) => decideFileAccess(sourceSpec, { ssh, signal: ctx.signal }));
+  if (access.isReachable) {
+    logger.info(`--imap-fallback not needed: ${access.reason}`);
+    return { engine: 'files', fallback: { used: false, imap: options.imapFallback, reason: access.reason } };
+  }
+  if (sourceSpec.kind === 'cpanel' && !sourceSpec.mailbox) {
+    throw new UsageError(
+      `${sourceText} cannot be read at file level (${access.reason}), and --imap-fallback replaces one mailbox, not a whole cPanel account`,
+      'copy each mailbox on its own: cpanel:ROOT#local@domain with --imap-fallback imaps://local@domain@host',
+    );
+  }
+  logger.warn(`using IMAP (${options.imapFallback}) for ${sourceText}: ${access.reason}`);
+  return { engine: 'imap', fallback: { used: true, imap: options.imapFallback, reason: access.reason } };
+}
+
+/**
+ * Without --imap-fallback: a Dovecot dbox store named as a maildir source is refused before anything is copied.
+ * rsync would copy storage/m.* files into a "maildir" no server can read, and resync would find no folders and say
+ * "In sync.". Missing or unreachable sources are left to the file-level code, so its errors stay what they were.
+ */
+export async function refuseDboxSource(source: StoreSpec, ssh: SshOptions, signal: AbortSignal): Promise<void> {
+  if (source.kind !== 'path' && source.kind !== 'maildir') return;
+  const { decideFileAccess } = await import('../../engine/imap-fallback.js');
+  const access = await decideFileAccess(source, { ssh, signal });
+  if (access.isReachable || access.cause !== 'dbox') return;
+  // The reason names the directory (and the host): it is the whole message.
+  throw new MailshiftError('MAILSHIFT_SOURCE_DBOX', access.reason, {
+    hint: 'copy it over IMAP: add --imap-fallback imaps://user@host (password from --password-file or MAILSHIFT_SOURCE_PASSWORD), or convert it to maildir on the server first (doveadm sync, cPanel convert_mdbox_to_maildir)',
+    exitCode: ExitCode.config,
+  });
+}
+
+/** Human output's line about --imap-fallback; empty when it was not given. */
+export function formatFallbackLine(fallback: FallbackDecision | undefined): string {
+  if (!fallback) return '';
+  return fallback.used ? `Using IMAP (${fallback.imap}) because ${fallback.reason}\n` : `IMAP fallback not needed: ${fallback.reason}\n`;
 }
 
 interface OpenedPair {
   readonly source: StoreDescription;
   readonly target: StoreDescription;
-  readonly fallback?: { readonly reason: string; readonly imap: string };
 }
 
-async function openPair(ctx: CliContext, cmd: Command, sourceText: string, targetText: string, targetMode: 'read' | 'write'): Promise<OpenedPair> {
-  const { decideFileAccess, readPassword, passwordEnvNames, openStore } = await loadEngines();
+async function openPair(ctx: CliContext, cmd: Command, sourceText: string, targetText: string, targetMode: 'read' | 'write', fallback?: FallbackDecision): Promise<OpenedPair> {
+  const { readPassword, passwordEnvNames, openStore } = await loadEngines();
   const options = cmd.optsWithGlobals<ImapCliOptions & SshCliOptions>();
   const logger = ctx.logger();
-  let sourceSpec: StoreSpec = parseStoreSpec(sourceText);
-  let fallback: OpenedPair['fallback'];
-  if (!involvesImap(sourceText, targetText) && options.imapFallback) {
-    const decision = await decideFileAccess(sourceSpec, { ssh: buildSshOptionsFromCli(options), signal: ctx.signal });
-    if (!decision.isReachable) {
-      sourceSpec = parseStoreSpec(options.imapFallback);
-      if (sourceSpec.kind !== 'imap') throw new UsageError(`--imap-fallback ${options.imapFallback} is not an imap:// or imaps:// URL`);
-      fallback = { reason: decision.reason, imap: options.imapFallback };
-    }
-  }
+  // With the fallback in use, the IMAP account stands in for the source; its password comes the same ways as any
+  // IMAP source's (--password-file, --source-password-file, stdin, MAILSHIFT_SOURCE_PASSWORD), never from argv.
+  const sourceSpec: StoreSpec = parseStoreSpec(fallback?.used ? fallback.imap : sourceText);
   const targetSpec = parseStoreSpec(targetText);
   const bothImap = sourceSpec.kind === 'imap' && targetSpec.kind === 'imap';
   const passwordFor = (side: 'source' | 'target') => async (spec: ImapSpec) => {
@@ -142,8 +192,8 @@ async function openPair(ctx: CliContext, cmd: Command, sourceText: string, targe
   };
   const source = await openStore(sourceSpec, { ...common, mode: 'read', password: passwordFor('source') });
   try {
-    const target = await openStore(targetSpec, { ...common, mode: targetMode, password: passwordFor('target') });
-    return { source, target, ...(fallback ? { fallback } : {}) };
+    const target = await openStore(targetSpec, { ...common, mode: targetMode, ...(options.dryRun ? { allowMissing: true } : {}), password: passwordFor('target') });
+    return { source, target };
   } catch (err) {
     await source.store[Symbol.asyncDispose]();
     throw err;
@@ -160,12 +210,19 @@ function buildFolderRules(options: ImapCliOptions): { maps: FolderMapRule[]; exc
 }
 
 /** `mailshift copy` / `resync` with an IMAP end: the store-to-store engine. Resync is the same incremental copy. */
-export async function runImapCopyAction(ctx: CliContext, cmd: Command, sourceText: string, targetText: string, commandName: 'copy' | 'resync'): Promise<void> {
+export async function runImapCopyAction(
+  ctx: CliContext,
+  cmd: Command,
+  sourceText: string,
+  targetText: string,
+  commandName: 'copy' | 'resync',
+  fallback?: FallbackDecision,
+): Promise<void> {
   const options = cmd.optsWithGlobals<GlobalOptions & ImapCliOptions>();
   const logger = ctx.logger();
   const rules = buildFolderRules(options);
   const { runStoreCopy, decideCopyExitCode, stateFileFor, defaultStateDir, createProgressBar, formatJson } = await loadEngines();
-  const pair = await openPair(ctx, cmd, sourceText, targetText, options.dryRun ? 'read' : 'write');
+  const pair = await openPair(ctx, cmd, sourceText, targetText, options.dryRun ? 'read' : 'write', fallback);
   try {
     if (options.justlogin) {
       const text = describeLogin(pair);
@@ -195,9 +252,9 @@ export async function runImapCopyAction(ctx: CliContext, cmd: Command, sourceTex
     progress.finish();
     const exitCode = decideCopyExitCode(report);
     if (options.json) {
-      ctx.out(formatJson({ ok: exitCode === ExitCode.ok, command: commandName, engine: 'imap', ...(pair.fallback ? { fallback: pair.fallback } : {}), ...report, exitCode }));
+      ctx.out(formatJson({ ok: exitCode === ExitCode.ok, command: commandName, engine: 'imap', ...(fallback ? { fallback } : {}), ...report, exitCode }));
     } else {
-      ctx.out(formatStoreCopyReport(report, pair.fallback));
+      ctx.out(formatStoreCopyReport(report, fallback));
     }
     ctx.setExitCode(exitCode as (typeof ExitCode)[keyof typeof ExitCode]);
   } finally {
@@ -247,11 +304,10 @@ function describeLogin(pair: OpenedPair): { text: string; json: unknown[] } {
   return { text: `${lines.join('\n')}\n`, json };
 }
 
-export function formatStoreCopyReport(report: StoreCopyReport, fallback?: { reason: string; imap: string }): string {
+export function formatStoreCopyReport(report: StoreCopyReport, fallback?: FallbackDecision): string {
   const verb = report.dryRun ? 'Would copy' : 'Copied';
   const t = report.totals;
-  let text = '';
-  if (fallback) text += `Using IMAP (${fallback.imap}) because ${fallback.reason}\n`;
+  let text = formatFallbackLine(fallback);
   text += `${verb} ${t.copied} messages (${formatBytes(t.copiedBytes)}) from ${report.source} to ${report.target} in ${formatDuration(report.durationMs)}; ${t.alreadyPresent} already there\n\n`;
   text += formatTable(
     ['SOURCE FOLDER', 'TARGET FOLDER', 'WHY'],

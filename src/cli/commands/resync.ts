@@ -5,7 +5,7 @@ import { parseStoreSpec } from '../../stores/spec.js';
 import type { CliContext, GlobalOptions } from '../context.js';
 import { formatBytes, formatDuration, formatJson, formatTable } from '../render.js';
 import { addSshOptions, parseBandwidthKiBps, parseWholeNumber, withSshSession, type SshCliOptions } from './ssh-options.js';
-import { addImapOptions, runImapCopyAction, shouldUseImapEngine } from './imap-options.js';
+import { addImapOptions, decideEngine, formatFallbackLine, refuseDboxSource, runImapCopyAction } from './imap-options.js';
 
 export interface ResyncCliOptions extends SshCliOptions {
   flags: FlagsMode;
@@ -41,14 +41,17 @@ export function registerResync(program: Command, ctx: CliContext): void {
     .argument('<target>', 'same forms as the source; at most one end may be remote')
     .option('-n, --dry-run', 'print what would be copied and renamed, change nothing');
   addImapOptions(addResyncOptions(command)).action(async (sourceText: string, targetText: string, options: ResyncCliOptions, cmd: Command) => {
-    if (await shouldUseImapEngine(sourceText, targetText, cmd, ctx)) return runImapCopyAction(ctx, cmd, sourceText, targetText, 'resync');
+    const route = await decideEngine(sourceText, targetText, cmd, ctx);
+    if (route.engine === 'imap') return runImapCopyAction(ctx, cmd, sourceText, targetText, 'resync', route.fallback);
     const globals = cmd.optsWithGlobals<GlobalOptions & ResyncCliOptions>();
     const logger = ctx.logger();
     const source = parseStoreSpec(sourceText);
     const target = parseStoreSpec(targetText);
     // One ssh connection for the whole run (listing, rsync, renames, listing again).
-    const report = await withSshSession(options, [source, target], (ssh) =>
-      runResync(source, target, {
+    const report = await withSshSession(options, [source, target], async (ssh) => {
+      // --imap-fallback looked already (and found files); otherwise make sure the files are not a dbox store.
+      if (!route.fallback) await refuseDboxSource(source, ssh, ctx.signal);
+      return runResync(source, target, {
         flags: options.flags,
         dedupe: options.dedupe,
         dryRun: Boolean(options.dryRun),
@@ -59,10 +62,14 @@ export function registerResync(program: Command, ctx: CliContext): void {
         ...(options.bwlimit !== undefined ? { bwlimitKiBps: options.bwlimit } : {}),
         signal: ctx.signal,
         logger,
-      }),
-    );
+      });
+    });
     for (const warning of report.warnings) logger.warn(warning);
-    ctx.out(globals.json ? formatJson({ ok: report.exitCode === 0, command: 'resync', ...report }) : formatResyncReport(report));
+    ctx.out(
+      globals.json
+        ? formatJson({ ok: report.exitCode === 0, command: 'resync', engine: 'files', ...(route.fallback ? { fallback: route.fallback } : {}), ...report })
+        : formatFallbackLine(route.fallback) + formatResyncReport(report),
+    );
     ctx.setExitCode(report.exitCode);
   });
 }
