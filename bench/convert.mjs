@@ -32,7 +32,7 @@ options:
   --tools a,b      subset of: ${'mailshift,dovecot,mb2md,python'}
   --timeout-s N    per-run time limit (default 1800)
   --fs tmpfs|ext4  scratch filesystem: tmpfs (default) or a journaled ext4 image on a loop device
-  --cli PATH       mailshift CLI to time (default dist/src/cli/main.js; e.g. another checkout's build)
+  --cli PATH       mailshift CLI to time (default dist/bin/mailshift.js; e.g. another checkout's build)
   --strict         exit 1 when an output is incomplete or a target is missed`;
 
 const TOOL_NAMES = ['mailshift', 'dovecot', 'mb2md', 'python'];
@@ -42,7 +42,7 @@ const TOOL_LABELS = {
   mb2md: 'mb2md',
   python: 'python mailbox',
 };
-const MAILSHIFT_CLI = join(REPO_DIR, 'dist', 'src', 'cli', 'main.js');
+const MAILSHIFT_CLI = join(REPO_DIR, 'dist', 'bin', 'mailshift.js');
 const PYTHON_PEER = join(BENCH_DIR, 'peers', 'python_mailbox_convert.py');
 const RSS_TARGET_BYTES = 200e6;
 export const TARGETS = [

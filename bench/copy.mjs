@@ -31,10 +31,10 @@ options:
   --jobs N         mailshift --jobs (default: mailshift's default)
   --with-chown     also time the copy with its automatic chown (what a user gets by default)
   --timeout-s N    per-run time limit (default 900)
-  --cli PATH       mailshift CLI to time (default dist/src/cli/main.js)
+  --cli PATH       mailshift CLI to time (default dist/bin/mailshift.js)
   --strict         exit 1 when a check fails or the target is missed`;
 
-const MAILSHIFT_CLI = join(REPO_DIR, 'dist', 'src', 'cli', 'main.js');
+const MAILSHIFT_CLI = join(REPO_DIR, 'dist', 'bin', 'mailshift.js');
 const MAX_RATIO = 1.05;
 
 function parseOptions(argv) {

@@ -28,10 +28,10 @@ options:
   --runs N         rounds (default 3)
   --with-stat      also time \`discover --stat\` (stats every message file; no target, for information)
   --timeout-s N    per-run time limit (default 600)
-  --cli PATH       mailshift CLI to time (default dist/src/cli/main.js)
+  --cli PATH       mailshift CLI to time (default dist/bin/mailshift.js)
   --strict         exit 1 when a check fails or a target is missed`;
 
-const MAILSHIFT_CLI = join(REPO_DIR, 'dist', 'src', 'cli', 'main.js');
+const MAILSHIFT_CLI = join(REPO_DIR, 'dist', 'bin', 'mailshift.js');
 const RSS_TARGET_BYTES = 300e6;
 const MAX_RATIO_TO_DU = 2;
 

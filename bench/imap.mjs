@@ -34,12 +34,12 @@ options:
   --modes a,b      subset of: imap-maildir,imap-imap
   --tools a,b      subset of: mailshift,mbsync,doveadm
   --timeout-s N    per-run time limit (default 900)
-  --cli PATH       mailshift CLI to time (default dist/src/cli/main.js)`;
+  --cli PATH       mailshift CLI to time (default dist/bin/mailshift.js)`;
 
 const TOOL_NAMES = ['mailshift', 'mbsync', 'doveadm'];
 const TOOL_LABELS = { mailshift: 'mailshift', mbsync: 'mbsync', doveadm: 'doveadm backup' };
 const MODES = ['imap-maildir', 'imap-imap'];
-const MAILSHIFT_CLI = join(REPO_DIR, 'dist', 'src', 'cli', 'main.js');
+const MAILSHIFT_CLI = join(REPO_DIR, 'dist', 'bin', 'mailshift.js');
 const ESTIMATED_BYTES_PER_MESSAGE = 24 * 1024;
 
 function parseOptions(argv) {

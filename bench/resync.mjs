@@ -35,10 +35,10 @@ options:
   --runs N         rounds (default 2)
   --tools a,b      subset of: mailshift,rsync,dovecot
   --timeout-s N    per-run time limit (default 900)
-  --cli PATH       mailshift CLI to time (default dist/src/cli/main.js)
+  --cli PATH       mailshift CLI to time (default dist/bin/mailshift.js)
   --strict         exit 1 when a check fails or the target is missed`;
 
-const MAILSHIFT_CLI = join(REPO_DIR, 'dist', 'src', 'cli', 'main.js');
+const MAILSHIFT_CLI = join(REPO_DIR, 'dist', 'bin', 'mailshift.js');
 const TOOL_NAMES = ['mailshift', 'rsync', 'dovecot'];
 const LABELS = { mailshift: 'mailshift resync', rsync: 'rsync -a (re-run)', dovecot: 'doveadm backup' };
 const FOLDERS = [

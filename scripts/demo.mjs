@@ -6,7 +6,7 @@ import { readdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
-const cli = path.join(root, 'dist/src/cli/main.js');
+const cli = path.join(root, 'dist/bin/mailshift.js');
 const source = path.join(root, 'fixtures/mbox/sample-account');
 const target = path.join(root, 'demo-output/Maildir');
 rmSync(path.join(root, 'demo-output'), { recursive: true, force: true });

@@ -80,13 +80,17 @@ async function main(argv: string[]): Promise<ExitCodeValue> {
   }
 }
 
+/** Our package.json: beside dist/ from the bundle (dist/bin/mailshift.js) or from tsc's output (dist/src/cli/main.js). */
 function readVersion(): string {
-  try {
-    const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version?: unknown };
-    return typeof pkg.version === 'string' ? pkg.version : '0.0.0';
-  } catch {
-    return '0.0.0';
+  for (const relative of ['../../package.json', '../../../package.json']) {
+    try {
+      const pkg = JSON.parse(readFileSync(new URL(relative, import.meta.url), 'utf8')) as { name?: unknown; version?: unknown };
+      if (pkg.name === 'mailshift' && typeof pkg.version === 'string') return pkg.version;
+    } catch {
+      // not there: try the next place
+    }
   }
+  return '0.0.0';
 }
 
 const code = await main(process.argv);

@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 
 /** The built CLI, as a user runs it (npm test builds before testing). */
-export const cliPath = path.resolve(import.meta.dirname, '../../dist/src/cli/main.js');
+export const cliPath = path.resolve(import.meta.dirname, '../../dist/bin/mailshift.js');
 
 export interface CliResult {
   code: number | null;
