@@ -94,9 +94,12 @@ export class RawImapSession {
     const wanted = new Set<number>();
     for (const chunk of options.chunks) for (const uid of chunk) wanted.add(uid);
     const delivered = new Set<number>();
+    /** UIDs the server answered with a NIL body: it has the message but cannot produce it. */
+    const unreadable = new Set<number>();
     const commands = options.chunks.map((uids) => `UID FETCH ${options.formatUidSet(uids)} (UID BODY.PEEK[])`);
     const messages = this.stream(commands, options.signal, options.maxQueuedBytes, (attributes) => {
       const { uid, body } = attributes;
+      if (uid !== undefined && body === null && wanted.has(uid)) unreadable.add(uid);
       // A body we cannot attribute, or did not ask for, is left out; the check at the end finds what is missing.
       if (uid === undefined || !body || !wanted.has(uid) || delivered.has(uid)) return undefined;
       delivered.add(uid);
@@ -104,15 +107,21 @@ export class RawImapSession {
     }, (message) => message.content.length);
     for await (const message of messages) yield message;
 
-    const missing = [...wanted].filter((uid) => !delivered.has(uid));
-    if (missing.length === 0) return;
-    const stillThere = await this.searchUids(missing);
+    const missing = [...wanted].filter((uid) => !delivered.has(uid) && !unreadable.has(uid));
+    const stillThere = missing.length > 0 ? await this.searchUids(missing) : [];
     if (stillThere.length > 0) {
       throw new MailshiftError(
         'MAILSHIFT_IMAP_INCOMPLETE',
-        `the server did not send the bodies of ${stillThere.length} message(s) it still has (UID ${stillThere.slice(0, 5).join(', ')}${stillThere.length > 5 ? ', ...' : ''})`,
+        `the server did not send the bodies of ${stillThere.length} message(s) it still has (UID ${listUids(stillThere)})`,
         { scope: 'mailbox', retry: 'later' },
       );
+    }
+    if (unreadable.size > 0) {
+      // Everything else in the folder is copied by now; this one is reported on every run until the server serves it.
+      throw new MailshiftError('MAILSHIFT_IMAP_NO_BODY', `the server has ${unreadable.size} message(s) it answers with no content (UID ${listUids([...unreadable])})`, {
+        scope: 'mailbox',
+        hint: 'the message is probably damaged on the server; ask its administrator, or move it aside and run again',
+      });
     }
   }
 
@@ -290,6 +299,11 @@ export class RawImapSession {
     writeSocket.end();
     socket.destroy();
   }
+}
+
+function listUids(uids: readonly number[]): string {
+  const sorted = [...uids].sort((a, b) => a - b);
+  return `${sorted.slice(0, 5).join(', ')}${sorted.length > 5 ? ', ...' : ''}`;
 }
 
 function toFailure(text: string, code: string | undefined, responseStatus?: string): BulkFetchFailure {

@@ -96,6 +96,18 @@ describe('RawImapSession.fetchBodies', () => {
     expect((error as MailshiftError).message).toMatch(/UID 3/);
   });
 
+  it('reports a message the server answers with a NIL body, after delivering the others, without retrying forever', async () => {
+    const { sockets } = fakeServer((tag, _command, send) => send(`* 1 FETCH (UID 1 BODY[] NIL)\r\n* 2 FETCH (UID 2 BODY[] {2}\r\nok)\r\n${tag} OK done\r\n`));
+    const session = new RawImapSession(sockets, 60_000);
+    const got: number[] = [];
+    const error = await (async () => {
+      for await (const { uid } of session.fetchBodies({ chunks: [[1, 2]], formatUidSet })) got.push(uid);
+    })().catch((err: unknown) => err);
+    expect(got).toEqual([2]);
+    expect(error).toMatchObject({ code: 'MAILSHIFT_IMAP_NO_BODY', scope: 'mailbox', retry: 'no' });
+    expect((error as Error).message).toMatch(/UID 1\b/);
+  });
+
   it('turns a tagged NO into a refusal the classifier knows, after delivering what came before it', async () => {
     const { sockets } = fakeServer((tag, _command, send) => send(`* 1 FETCH (UID 1 BODY[] {2}\r\nok)\r\n${tag} NO [UNAVAILABLE] Try again later\r\n`));
     const session = new RawImapSession(sockets, 60_000);
