@@ -178,6 +178,15 @@ class MaildirMailbox implements Mailbox {
   }
 
   async append(message: IncomingMessage): Promise<MessageRef> {
+    return this.appendNow(message);
+  }
+
+  /** A batch in one call: each message is queued for the writer at once, with no round trip through the event loop. */
+  async appendMany(messages: readonly IncomingMessage[]): Promise<void> {
+    for (const message of messages) this.appendNow(message);
+  }
+
+  private appendNow(message: IncomingMessage): MessageRef {
     if (!this.target || !this.folder) throw new MailshiftError('MAILSHIFT_READ_ONLY', `mailbox ${this.path} was opened for reading`);
     const internalDate = message.internalDate ?? new Date();
     const draft = this.target.beginDraft({ isHashed: message.sourceKey === undefined });

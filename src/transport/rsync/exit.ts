@@ -45,6 +45,8 @@ const meanings: Record<number, string> = {
 
 const networkCodes = new Set([10, 12, 30, 35, 255]);
 
+const rsyncMissing = /rsync: (command )?not found|rsync: No such file or directory/i;
+
 // ssh messages that mean "this will fail again the same way".
 const permanentSshFailures = [
   /Permission denied/i,
@@ -53,7 +55,7 @@ const permanentSshFailures = [
   /Could not resolve hostname/i,
   /No such file or directory.*identity|Warning: Identity file .* not accessible/i,
   /Bad configuration option|command-line line \d+:/i,
-  /rsync: (command )?not found|rsync: No such file or directory/i,
+  rsyncMissing,
 ];
 
 export function classifyRsyncExit(exitCode: number | undefined, stderrTail = '', signal?: string): RsyncExitClass {
@@ -70,7 +72,11 @@ export function classifyRsyncExit(exitCode: number | undefined, stderrTail = '',
   if (exitCode === 127) return { outcome: 'config', isRetryable: false, meaning: 'rsync not found on the remote host' };
   if (networkCodes.has(exitCode)) {
     const permanent = permanentSshFailures.find((re) => re.test(stderrTail));
-    if (permanent) return { outcome: 'config', isRetryable: false, meaning: `${meaning}: ${firstMatchingLine(stderrTail, permanent)}` };
+    // When ssh gives up, rsync may notice the closed pipe first and exit 12 instead of 255: the cause is still ssh.
+    if (permanent) {
+      const what = permanent === rsyncMissing ? meaning : meanings[255];
+      return { outcome: 'config', isRetryable: false, meaning: `${what}: ${firstMatchingLine(stderrTail, permanent)}` };
+    }
     return { outcome: 'network', isRetryable: true, meaning };
   }
   if (exitCode === 1 || exitCode === 2 || exitCode === 4) return { outcome: 'config', isRetryable: false, meaning };

@@ -23,6 +23,15 @@ describe('classifyRsyncExit', () => {
     expect(classifyRsyncExit(12, 'bash: line 1: rsync: command not found')).toMatchObject({ outcome: 'config' });
   });
 
+  it('blames ssh when ssh refused, also when rsync noticed the closed pipe first and exited 12', () => {
+    for (const code of [255, 12]) {
+      expect(classifyRsyncExit(code, 'root@127.0.0.1: Permission denied (publickey).\nrsync: connection unexpectedly closed').meaning).toBe(
+        'ssh failed (connection refused, closed or not authenticated): root@127.0.0.1: Permission denied (publickey).',
+      );
+    }
+    expect(classifyRsyncExit(12, 'bash: line 1: rsync: command not found').meaning).toMatch(/^error in rsync protocol data stream: .*command not found/);
+  });
+
   it('maps interrupts, usage errors and everything unknown', () => {
     expect(classifyRsyncExit(20).outcome).toBe('interrupted');
     expect(classifyRsyncExit(undefined, '', 'SIGTERM').outcome).toBe('interrupted');
