@@ -284,6 +284,7 @@ async function convertFile(file: MboxSourceFile, state: ConvertState, isSingleFi
     converter.placeWaiting();
   } finally {
     converter.abortMessage();
+    converter.discardWaiting();
   }
   if (converter.messagesSeen === 0 && !converter.sawPseudoMessage) state.folderReport(folder, displayName);
 }
@@ -393,10 +394,14 @@ class FileConverter implements MboxMessageSink {
     this.state.recordBad({ file: this.displayName, offset, reason: `${length} bytes before the first "From " line belong to no message` });
   }
 
-  /** Drops the message being read and any not yet placed (their tmp files are removed): the run is stopping. */
+  /** Drops the message being read (the reader rewinds to frame it again). Messages already framed stay. */
   abortMessage(): void {
     this.current?.draft?.close();
     this.current = undefined;
+  }
+
+  /** Drops the messages not placed yet (their tmp files are removed): the file failed and the run is stopping. */
+  discardWaiting(): void {
     for (const each of this.waiting.splice(0)) each.draft.close();
   }
 
