@@ -1,7 +1,15 @@
 import { constants as fsConstants, readSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { createGunzip } from 'node:zlib';
-import { MboxFramer, type FramerSink, type MessageEnd, type MessageStart, type UnescapeMode } from '../../../converters/mbox/framer.js';
+import {
+  decideFraming,
+  MboxFramer,
+  type FramerSink,
+  type MboxVariant,
+  type MessageEnd,
+  type MessageStart,
+  type UnescapeMode,
+} from '../../../converters/mbox/framer.js';
 import { MailshiftError, systemErrorCode, throwIfAborted } from '../../core/errors.js';
 
 /** What the reader hands on: the framer's events, plus `abort` when a message must be framed again after a rewind. */
@@ -115,7 +123,7 @@ async function* readAhead(handle: FileHandle, startOffset: number, options: Read
   }
 }
 
-async function* inflatedChunks(handle: FileHandle, options: { onProgress?: (sourceBytes: number) => void }): AsyncGenerator<Buffer> {
+export async function* inflatedChunks(handle: FileHandle, options: { onProgress?: (sourceBytes: number) => void }): AsyncGenerator<Buffer> {
   const raw = handle.createReadStream({ highWaterMark: readChunkBytes, autoClose: false });
   let rawBytes = 0;
   raw.on('data', (chunk: Buffer | string) => {
@@ -141,6 +149,24 @@ export async function openReadOnly(file: string): Promise<FileHandle> {
       cause: err,
     });
   }
+}
+
+export type MboxFraming =
+  | { readonly kind: 'empty' }
+  /** No From_ line in the first 64 KB. */
+  | { readonly kind: 'not-mbox' }
+  | { readonly kind: 'mbox'; readonly unescape: UnescapeMode; readonly honorContentLength: boolean };
+
+/** Sniffs a file (see sniffMbox) and decides how it is framed: what every reader of an mbox file does first. */
+export async function readMboxFraming(file: string, options: { isGzip: boolean; variant: MboxVariant; signal?: AbortSignal }): Promise<MboxFraming> {
+  const sniff = await sniffMbox(file, {
+    isGzip: options.isGzip,
+    scanForMboxrd: options.variant === 'auto',
+    ...(options.signal ? { signal: options.signal } : {}),
+  });
+  if (sniff.isEmpty) return { kind: 'empty' };
+  if (!sniff.looksLikeMbox) return { kind: 'not-mbox' };
+  return { kind: 'mbox', ...decideFraming(options.variant, sniff.hasDoubleQuotedFrom) };
 }
 
 export interface MboxSniff {
