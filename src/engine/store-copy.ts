@@ -339,7 +339,16 @@ async function copyFolderOnce(context: FolderContext, folder: FolderCopyReport):
     }
     candidates.sort((a, b) => (a.ref.uid ?? Number.MAX_SAFE_INTEGER) - (b.ref.uid ?? Number.MAX_SAFE_INTEGER));
     folder.examined = candidates.length;
+    // Built before problems are taken out: a skipped message with a UID holds the watermark below it, so the next run
+    // looks at it (and reports it) again.
     const watermark = new Watermark(afterUid, candidates);
+    for (let i = candidates.length - 1; i >= 0; i -= 1) {
+      const { problem } = candidates[i]!.ref;
+      if (!problem) continue;
+      const { ref } = candidates.splice(i, 1)[0]!;
+      folder.skipped.unshift({ id: ref.id, ...(ref.uid !== undefined ? { uid: ref.uid } : {}), reason: problem.message });
+      logger.warn(`${folder.source}: message ${ref.uid ?? ref.id} skipped: ${problem.message}`);
+    }
     if (candidates.length === 0) {
       saveWatermark(state, stateKey, status.uidValidity, watermark);
       return;

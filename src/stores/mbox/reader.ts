@@ -32,8 +32,9 @@ const readChunkBytes = 256 * 1024;
  * Opens an mbox read-only and without following a symlink (O_NOFOLLOW: a link swapped in after we listed the tree
  * is refused, not followed), and streams it through the framer. When a Content-Length proves wrong, the framer asks
  * to rewind; we re-read from that message (re-inflating from the start for .gz) with Content-Length ignored there.
+ * Returns the line ending the framer found (a message's bytes framed again alone need the same).
  */
-export async function readMboxFile(file: string, options: ReadMboxOptions, sink: MboxMessageSink): Promise<void> {
+export async function readMboxFile(file: string, options: ReadMboxOptions, sink: MboxMessageSink): Promise<{ readonly isCrlf: boolean }> {
   const ignoreContentLengthAt = new Set<number>();
   let startOffset = 0;
   let crlf: boolean | undefined;
@@ -60,7 +61,7 @@ export async function readMboxFile(file: string, options: ReadMboxOptions, sink:
       ...(crlf !== undefined ? { crlf } : {}),
     });
     const rewind = await pumpFile(file, startOffset, options, framer);
-    if (!rewind) return;
+    if (!rewind) return { isCrlf: framer.isCrlf };
     if (messageOpen) sink.abortMessage();
     messageOpen = false;
     crlf = framer.isCrlf;
