@@ -89,7 +89,7 @@ export async function runConvert(options: ConvertOptions): Promise<ConvertReport
     options.logger.warn(`the target is inside the source tree (${relativeTarget}); it is not read as a source`);
   }
   const state = new ConvertState(options, target);
-  for (const entry of tree.ignored) state.ignored.push(entry);
+  for (const entry of tree.ignored) state.ignored.push({ path: entry.path, reason: entry.reason });
 
   const totalBytes = tree.files.reduce((sum, file) => sum + file.sizeBytes, 0);
   let bytesBefore = 0;

@@ -96,7 +96,11 @@ export async function scanMboxSource(source: string, options: ScanMboxOptions): 
   const { logger } = options;
   const tree = await readMboxSourceTree(source, options.singleFileFolder ? { singleFileFolder: options.singleFileFolder } : {});
   const ignored = [...tree.ignored];
-  for (const entry of tree.ignored) logger.info(`${entry.path}: not read as mbox: ${entry.reason}`);
+  for (const entry of tree.ignored) {
+    const line = `${entry.path}: not read as mbox: ${entry.reason}`;
+    if (entry.isBookkeeping) logger.debug(line);
+    else logger.warn(line);
+  }
   const scan = new SourceScan(options);
   for (const file of tree.files) {
     throwIfAborted(options.signal);
@@ -131,7 +135,8 @@ class SourceScan {
   addProblem(mailbox: MailboxPath, problem: ScannedProblem): void {
     this.folder(mailbox).items.push(problem);
     this.totals.problems += 1;
-    this.options.logger.warn(`${problem.displayName} at byte ${problem.offset}: ${problem.reason}`);
+    // Debug only: a copy reports each one as a skipped message, verify as a missing one.
+    this.options.logger.debug(`${problem.displayName} at byte ${problem.offset}: ${problem.reason}`);
   }
 
   /** Reads one file; returns why it is not an mbox when it is not one (in a tree; a single file is refused). */

@@ -17,6 +17,8 @@ export interface MboxSourceFile {
 export interface IgnoredSourceEntry {
   readonly path: string;
   readonly reason: string;
+  /** Never mail: a mail client's or server's index, settings or hidden file. Not worth a warning. */
+  readonly isBookkeeping?: true;
 }
 
 export interface MboxSourceTree {
@@ -85,7 +87,7 @@ export async function readMboxSourceTree(source: string, options: { singleFileFo
       if (entry.isSymbolicLink()) {
         ignored.push({ path: relativePath, reason: 'symbolic link, not followed' });
       } else if (entry.isDirectory()) {
-        if (entry.name.startsWith('.')) ignored.push({ path: relativePath, reason: 'hidden directory (mail client or server index)' });
+        if (entry.name.startsWith('.')) ignored.push({ path: relativePath, reason: 'hidden directory (mail client or server index)', isBookkeeping: true });
         else if (await isMaildir(full)) ignored.push({ path: relativePath, reason: 'a maildir, not an mbox: copy it with `mailshift copy`' });
         else await walk(full, relativePath);
       } else if (entry.isFile()) {
@@ -95,7 +97,7 @@ export async function readMboxSourceTree(source: string, options: { singleFileFo
         }
         const reason = classifyNonMboxName(entry.name);
         if (reason) {
-          ignored.push({ path: relativePath, reason });
+          ignored.push({ path: relativePath, reason, isBookkeeping: true });
           continue;
         }
         const stat = await lstat(full);
