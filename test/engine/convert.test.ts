@@ -86,6 +86,21 @@ describe('runConvert: variants', () => {
     expect(bySubject(readFolder(path.join(work, 'gz')), 'gzipped one').content).toContain('Inside a .gz.\n');
   });
 
+  // Regression: the reader's rewind (a Content-Length that does not end at a message boundary) also dropped the
+  // messages framed before it that were still waiting for their digest from the writer thread.
+  it('keeps every message before a wrong Content-Length late in a file', async () => {
+    const before = Array.from({ length: 400 }, (_, i) => `From a@example.com Mon Jan  6 10:00:00 2020\nSubject: before ${i}\n\nbody ${i}\n`);
+    const wrong = 'From b@example.com Mon Jan  6 11:00:00 2020\nSubject: wrong length\nContent-Length: 3\n\nlonger than three bytes\n';
+    const after = Array.from({ length: 5 }, (_, i) => `From c@example.com Mon Jan  6 12:00:00 2020\nSubject: after ${i}\n\nbody ${i}\n`);
+    const file = path.join(work, 'late-rewind.mbox');
+    writeFileSync(file, [...before, wrong, ...after].join('\n'));
+    const report = await convert(file, path.join(work, 'out'));
+    expect(report.totals.messages).toBe(406);
+    const subjects = readFolder(path.join(work, 'out')).map((m) => /Subject: (.*)\n/.exec(m.content)![1]);
+    expect(new Set(subjects).size).toBe(406);
+    expect(bySubject(readFolder(path.join(work, 'out')), 'wrong length').content).toBe('Subject: wrong length\n\nlonger than three bytes\n');
+  });
+
   it('names files with their exact size (S=) and CRLF size (W=)', async () => {
     await convert(path.join(fixtures, 'variants/mboxo.mbox'), path.join(work, 'out'));
     for (const message of readFolder(path.join(work, 'out'))) {

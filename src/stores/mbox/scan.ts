@@ -254,7 +254,15 @@ class FileHandler implements MboxMessageHandler<MessageDraft> {
     return new MessageDraft(undefined);
   }
 
-  message({ start, meta, draft, end, imapBase }: AssembledMessage<MessageDraft>): void {
+  message(message: AssembledMessage<MessageDraft>): void {
+    try {
+      this.take(message);
+    } finally {
+      message.draft.close();
+    }
+  }
+
+  private take({ start, meta, draft, end, imapBase }: AssembledMessage<MessageDraft>): void {
     this.readUpTo = end.offset;
     if (end.truncated) {
       this.scan.addProblem(this.folder, { displayName: this.file.displayName, offset: start.offset, reason: `truncated message: ${end.truncated}` });
