@@ -137,3 +137,20 @@ export function buildConvertedBaseName(input: {
     input.virtualSizeBytes,
   ].join('');
 }
+
+/**
+ * Base names for the messages of one source file, in file order. Twins (the same bytes twice in one file) are told
+ * apart by their order in the file. Counted by a 52-bit fingerprint of the content hash rather than by name, so the
+ * count costs a number per message, not a string. A collision (or the same bytes under another date) only adds "Q1"
+ * to a name: still unique, the same every run.
+ */
+export class ConvertedNameSequence {
+  private readonly ordinals = new Map<number, number>();
+
+  next(parts: { receivedSecs: number; contentHashHex: string; sizeBytes: number; virtualSizeBytes: number }): string {
+    const fingerprint = parseInt(parts.contentHashHex.slice(0, 13), 16);
+    const ordinal = this.ordinals.get(fingerprint) ?? 0;
+    this.ordinals.set(fingerprint, ordinal + 1);
+    return buildConvertedBaseName({ ...parts, ordinal });
+  }
+}

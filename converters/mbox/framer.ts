@@ -24,6 +24,18 @@ import { maxFromLineBytes, parseFromLine, type FromLine } from './from-line.js';
 
 export type UnescapeMode = 'none' | 'mboxrd';
 
+/** How the source marks message boundaries and escapes body lines (maildir-format.md §6.1). */
+export type MboxVariant = 'auto' | 'mboxo' | 'mboxrd' | 'mboxcl' | 'mboxcl2';
+
+/**
+ * The framing a file is read with: mboxrd unescaping when asked, or (auto) when the file holds ">>From " lines, which
+ * only mboxrd writers produce; Content-Length honoured unless the variant says the file has none worth trusting.
+ */
+export function decideFraming(variant: MboxVariant, hasDoubleQuotedFrom: boolean): { unescape: UnescapeMode; honorContentLength: boolean } {
+  const unescape: UnescapeMode = variant === 'mboxrd' || (variant === 'auto' && hasDoubleQuotedFrom) ? 'mboxrd' : 'none';
+  return { unescape, honorContentLength: variant !== 'mboxo' && variant !== 'mboxrd' };
+}
+
 export interface FramerOptions {
   readonly unescape: UnescapeMode;
   readonly honorContentLength: boolean;
@@ -47,6 +59,11 @@ export interface MessageEnd {
   readonly offset: number;
   /** Why the message is known to be incomplete, when it is. */
   readonly truncated?: string;
+  /**
+   * True when the body was taken by its Content-Length (no unescaping, From_ lines inside kept). Framing the bytes
+   * [start offset, end offset) again alone gives the same message only with the same choice.
+   */
+  readonly framedByContentLength?: boolean;
 }
 
 export interface FramerSink {
@@ -507,7 +524,11 @@ export class MboxFramer {
 
   private finishMessage(truncated: string | undefined): void {
     this.heldEmptyLine = false;
-    this.sink.messageEnd({ offset: this.carryOffset, ...(truncated ? { truncated } : {}) });
+    this.sink.messageEnd({
+      offset: this.carryOffset,
+      ...(truncated ? { truncated } : {}),
+      ...(this.contentLength !== undefined ? { framedByContentLength: true } : {}),
+    });
   }
 }
 

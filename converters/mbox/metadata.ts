@@ -112,6 +112,19 @@ export function stripHeaderFields(header: Buffer, fields: readonly HeaderField[]
   return Buffer.concat(parts);
 }
 
+let storedHeaderFilter: FieldNameFilter | undefined;
+
+/**
+ * One message's header block as the mbox holds it -> its bookkeeping (flags, UID, labels...) and the header as it is
+ * stored anywhere else: the bookkeeping fields cut out, every other byte unchanged. What convert writes into a maildir
+ * file and what an mbox store serves over IMAP start with these same bytes.
+ */
+export function splitMboxHeader(header: Buffer): { meta: MboxMessageMetadata; stored: Buffer } {
+  storedHeaderFilter ??= mboxFieldFilter();
+  const fields = parseHeaderFields(header, storedHeaderFilter);
+  return { meta: readMboxMetadata(header, fields), stored: stripHeaderFields(header, fields, mboxInternalHeaders) };
+}
+
 export interface ImapBase {
   readonly uidValidity: number;
   readonly lastUid: number;

@@ -2,28 +2,21 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { FolderNameError, mailboxPathToMaildirpp } from '../../converters/folders/maildirpp.js';
 import { parseSubscriptions } from '../../converters/folders/subscriptions.js';
-import { buildConvertedBaseName } from '../../converters/maildir/filename.js';
-import type { MessageEnd, MessageStart, UnescapeMode } from '../../converters/mbox/framer.js';
+import { ConvertedNameSequence } from '../../converters/maildir/filename.js';
+import type { MboxVariant, MessageStart } from '../../converters/mbox/framer.js';
 import { mboxFileToMailboxPath } from '../../converters/mbox/folder-path.js';
-import { decideGmailPlacement, type GmailLabelMode } from '../../converters/mbox/gmail-folders.js';
-import {
-  decideMessageState,
-  mboxFieldFilter,
-  mboxInternalHeaders,
-  parseHeaderFields,
-  readMboxMetadata,
-  stripHeaderFields,
-  type MboxMessageMetadata,
-} from '../../converters/mbox/metadata.js';
+import type { GmailLabelMode } from '../../converters/mbox/gmail-folders.js';
+import type { MboxMessageMetadata } from '../../converters/mbox/metadata.js';
+import { decideMboxPlacement } from '../../converters/mbox/placement.js';
 import { describeError, MailshiftError, throwIfAborted } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import type { MailboxPath } from '../core/types.js';
 import { MaildirTarget, type FolderDone, type MessageDraft, type UidOutcome, type UidSource } from '../stores/maildir/target.js';
-import { readMboxFile, sniffMbox, type MboxMessageSink } from '../stores/mbox/reader.js';
+import { MboxMessageAssembler, type AssembledMessage, type MboxMessageHandler } from '../stores/mbox/messages.js';
+import { readMboxFile, readMboxFraming } from '../stores/mbox/reader.js';
 import { readMboxSourceTree, type IgnoredSourceEntry, type MboxSourceFile } from '../stores/mbox/tree.js';
 
-/** How the source marks message boundaries and escapes body lines (maildir-format.md §6.1). */
-export type MboxVariant = 'auto' | 'mboxo' | 'mboxrd' | 'mboxcl' | 'mboxcl2';
+export type { MboxVariant };
 
 export interface ConvertOptions {
   readonly source: string;
@@ -82,8 +75,6 @@ export interface ConvertReport {
 
 class TooManyBadMessages extends Error {}
 
-const metadataFields = mboxFieldFilter();
-
 /**
  * mbox -> Maildir++. Streams every source file once (plus one read-only sniffing pass), writes each message through
  * tmp/ under a name derived from its content, and flushes each folder to disk before reporting it. Mail already in
@@ -98,7 +89,7 @@ export async function runConvert(options: ConvertOptions): Promise<ConvertReport
     options.logger.warn(`the target is inside the source tree (${relativeTarget}); it is not read as a source`);
   }
   const state = new ConvertState(options, target);
-  for (const entry of tree.ignored) state.ignored.push(entry);
+  for (const entry of tree.ignored) state.ignored.push({ path: entry.path, reason: entry.reason });
 
   const totalBytes = tree.files.reduce((sum, file) => sum + file.sizeBytes, 0);
   let bytesBefore = 0;
@@ -252,16 +243,12 @@ async function convertFile(file: MboxSourceFile, state: ConvertState, isSingleFi
     state.recordBad({ file: displayName, offset: 0, reason: `folder name cannot be stored safely (${err.message}); the whole file was skipped` });
     return;
   }
-  const sniff = await sniffMbox(file.file, {
-    isGzip: file.isGzip,
-    scanForMboxrd: options.variant === 'auto',
-    ...(options.signal ? { signal: options.signal } : {}),
-  });
-  if (sniff.isEmpty) {
+  const framing = await readMboxFraming(file.file, { isGzip: file.isGzip, variant: options.variant, ...(options.signal ? { signal: options.signal } : {}) });
+  if (framing.kind === 'empty') {
     state.folderReport(folder, displayName); // an empty mbox is an empty folder
     return;
   }
-  if (!sniff.looksLikeMbox) {
+  if (framing.kind === 'not-mbox') {
     if (isSingleFile) {
       throw new MailshiftError('MAILSHIFT_SOURCE_NOT_MBOX', `${file.file} is not an mbox: no "From " separator line in its first 64 KB`, {
         hint: 'give an mbox file (messages separated by "From sender date" lines), a .gz of one, or a directory of them',
@@ -271,37 +258,31 @@ async function convertFile(file: MboxSourceFile, state: ConvertState, isSingleFi
     state.warnings.push(`${displayName}: not an mbox, not converted`);
     return;
   }
-  const unescape: UnescapeMode = options.variant === 'mboxrd' || (options.variant === 'auto' && sniff.hasDoubleQuotedFrom) ? 'mboxrd' : 'none';
-  const honorContentLength = options.variant !== 'mboxo' && options.variant !== 'mboxrd';
+  const { unescape, honorContentLength } = framing;
   if (unescape === 'mboxrd') options.logger.debug(`${displayName}: reading as mboxrd (">From " lines lose one ">")`);
   const converter = new FileConverter(folder, displayName, state);
+  const assembler = new MboxMessageAssembler(converter, options.signal);
   try {
     await readMboxFile(
       file.file,
       { isGzip: file.isGzip, unescape, honorContentLength, onProgress, ...(options.signal ? { signal: options.signal } : {}) },
-      converter,
+      assembler,
     );
     converter.placeWaiting();
   } finally {
-    converter.abortMessage();
-    converter.discardWaiting();
+    assembler.abortMessage();
+    converter.abortWaiting();
   }
-  if (converter.messagesSeen === 0 && !converter.sawPseudoMessage) state.folderReport(folder, displayName);
+  if (assembler.messagesSeen === 0 && !assembler.sawPseudoMessage) state.folderReport(folder, displayName);
 }
 
 /** Messages waiting for their digest at most (well below the writer's digest ring, digestRingSize). */
 const maxWaitingMessages = 256;
 
-/** Receives one file's framed messages and writes each into its folder(s). */
-class FileConverter implements MboxMessageSink {
-  messagesSeen = 0;
-  sawPseudoMessage = false;
+/** Receives one file's messages (through MboxMessageAssembler) and writes each into its folder(s). */
+class FileConverter implements MboxMessageHandler<MessageDraft> {
   private uidSource: UidSource | undefined;
-  /** Ordinal of identical messages within this file, per content hash, so true duplicates are both kept. */
-  private readonly ordinals = new Map<number, number>();
-  private current:
-    | { start: MessageStart; draft: MessageDraft | undefined; meta: MboxMessageMetadata | undefined; skip: boolean; isFirst: boolean }
-    | undefined;
+  private readonly names = new ConvertedNameSequence();
   /**
    * Messages handed to the writer thread, which writes and hashes them, waiting (in file order) for their digest to
    * be named and placed. Hashing there keeps it off this thread, which frames the next messages meanwhile; placing
@@ -315,58 +296,33 @@ class FileConverter implements MboxMessageSink {
     private readonly state: ConvertState,
   ) {}
 
-  messageStart(start: MessageStart): void {
-    throwIfAborted(this.state.options.signal);
-    this.current = { start, draft: undefined, meta: undefined, skip: false, isFirst: this.messagesSeen === 0 && !this.sawPseudoMessage };
+  beginDraft(): MessageDraft {
+    return this.state.target.beginDraft({ hashOnWriter: true });
   }
 
-  header(header: Buffer): void {
-    const current = this.current;
-    if (!current) return;
-    const fields = parseHeaderFields(header, metadataFields);
-    const meta = readMboxMetadata(header, fields);
-    current.meta = meta;
-    if (current.isFirst && meta.imapBase) {
-      this.uidSource = { uidValidity: meta.imapBase.uidValidity, nextUid: meta.imapBase.lastUid + 1 };
-    }
-    if (current.isFirst && meta.isPseudoMessage) {
-      // UW-IMAP / Dovecot "FOLDER INTERNAL DATA": bookkeeping, not mail. Its X-IMAP carried the UIDVALIDITY.
-      current.skip = true;
-      this.sawPseudoMessage = true;
-      this.state.totals.pseudoMessagesSkipped += 1;
-      return;
-    }
-    current.draft = this.state.target.beginDraft({ hashOnWriter: true });
-    current.draft.write(stripHeaderFields(header, fields, mboxInternalHeaders));
+  pseudoMessage(): void {
+    // UW-IMAP / Dovecot "FOLDER INTERNAL DATA": bookkeeping, not mail. Its X-IMAP carried the UIDVALIDITY.
+    this.state.totals.pseudoMessagesSkipped += 1;
   }
 
-  body(chunk: Buffer): void {
-    this.current?.draft?.write(chunk);
-  }
-
-  messageEnd(end: MessageEnd): void {
-    const current = this.current;
-    this.current = undefined;
-    if (!current || current.skip) return;
-    const draft = current.draft ?? this.state.target.beginDraft({ hashOnWriter: true });
+  message({ start, meta, draft, end, imapBase }: AssembledMessage<MessageDraft>): void {
+    if (imapBase && !this.uidSource) this.uidSource = { uidValidity: imapBase.uidValidity, nextUid: imapBase.lastUid + 1 };
     if (end.truncated) {
       draft.close();
       this.placeWaiting(); // a stop for too many bad messages leaves everything before it placed
-      this.state.recordBad({ file: this.displayName, offset: current.start.offset, reason: `truncated message: ${end.truncated}` });
+      this.state.recordBad({ file: this.displayName, offset: start.offset, reason: `truncated message: ${end.truncated}` });
       return;
     }
-    this.messagesSeen += 1;
-    const meta = current.meta ?? readMboxMetadata(Buffer.alloc(0), []);
     if (!draft.canSeal) {
       try {
-        this.placeMessage(current.start, meta, draft);
+        this.placeMessage(start, meta, draft);
       } finally {
         draft.close();
       }
       return;
     }
-    draft.seal(current.start.fromLine.date);
-    this.waiting.push({ start: current.start, meta, draft });
+    draft.seal(start.fromLine.date);
+    this.waiting.push({ start, meta, draft });
     this.placeReady(maxWaitingMessages);
   }
 
@@ -394,47 +350,28 @@ class FileConverter implements MboxMessageSink {
     this.state.recordBad({ file: this.displayName, offset, reason: `${length} bytes before the first "From " line belong to no message` });
   }
 
-  /** Drops the message being read (the reader rewinds to frame it again). Messages already framed stay. */
-  abortMessage(): void {
-    this.current?.draft?.close();
-    this.current = undefined;
-  }
-
-  /** Drops the messages not placed yet (their tmp files are removed): the file failed and the run is stopping. */
-  discardWaiting(): void {
+  /** Drops the messages not yet placed (their tmp files are removed): the run is stopping. */
+  abortWaiting(): void {
     for (const each of this.waiting.splice(0)) each.draft.close();
   }
 
   private placeMessage(start: MessageStart, meta: MboxMessageMetadata, draft: MessageDraft): void {
     const { state } = this;
-    const messageState = decideMessageState(meta);
-    let folders = [this.folder];
-    const keywords = new Set(messageState.keywords);
-    if (meta.gmailLabels !== undefined && state.options.gmailLabels !== 'ignore') {
-      const placement = decideGmailPlacement(meta.gmailLabels, state.options.gmailLabels);
-      folders = placement.folders;
-      for (const keyword of placement.keywords) keywords.add(keyword);
-      for (const folder of folders) state.dynamicFolders.add(folder);
-    }
-    const nameParts = {
+    const placement = decideMboxPlacement(meta, this.folder, state.options.gmailLabels);
+    const folders = placement.folders;
+    if (placement.isRouted) for (const folder of folders) state.dynamicFolders.add(folder);
+    const base = this.names.next({
       receivedSecs: start.fromLine.date.getTime() / 1000,
       contentHashHex: draft.contentHashHex(),
       sizeBytes: draft.size,
       virtualSizeBytes: draft.virtualSize,
-    };
-    // Twins (the same bytes twice in one file) are told apart by their order in the file. Counted by a 52-bit
-    // fingerprint of the content hash rather than by name, so the count costs a number per message, not a string.
-    // A collision (or the same bytes under another date) only adds "Q1" to a name: still unique, the same every run.
-    const fingerprint = parseInt(nameParts.contentHashHex.slice(0, 13), 16);
-    const ordinal = this.ordinals.get(fingerprint) ?? 0;
-    this.ordinals.set(fingerprint, ordinal + 1);
-    const base = buildConvertedBaseName({ ...nameParts, ordinal });
+    });
     const request = {
       base,
-      flags: messageState.flags,
-      keywords,
-      passed: messageState.passed,
-      isNew: messageState.isNew,
+      flags: placement.flags,
+      keywords: placement.keywords,
+      passed: placement.passed,
+      isNew: placement.isNew,
       mtime: start.fromLine.date,
       ...(meta.uid !== undefined ? { uid: meta.uid } : {}),
       ...(this.uidSource ? { uidSource: this.uidSource } : {}),

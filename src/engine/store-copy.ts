@@ -339,7 +339,16 @@ async function copyFolderOnce(context: FolderContext, folder: FolderCopyReport):
     }
     candidates.sort((a, b) => (a.ref.uid ?? Number.MAX_SAFE_INTEGER) - (b.ref.uid ?? Number.MAX_SAFE_INTEGER));
     folder.examined = candidates.length;
+    // Built before problems are taken out: a skipped message with a UID holds the watermark below it, so the next run
+    // looks at it (and reports it) again.
     const watermark = new Watermark(afterUid, candidates);
+    for (let i = candidates.length - 1; i >= 0; i -= 1) {
+      const { problem } = candidates[i]!.ref;
+      if (!problem) continue;
+      const { ref } = candidates.splice(i, 1)[0]!;
+      folder.skipped.unshift({ id: ref.id, ...(ref.uid !== undefined ? { uid: ref.uid } : {}), reason: problem.message });
+      logger.warn(`${folder.source}: message ${ref.uid ?? ref.id} skipped: ${problem.message}`);
+    }
     if (candidates.length === 0) {
       saveWatermark(state, stateKey, status.uidValidity, watermark);
       return;
@@ -700,11 +709,20 @@ function saveWatermark(state: SyncStateFile | undefined, key: string, uidValidit
 
 async function openTarget(store: MailStore, path: MailboxPath, isDryRun: boolean): Promise<Mailbox | undefined> {
   if (!isDryRun) return store.openMailbox(path, 'write');
+  // Dry run into a folder that does not exist yet: everything would be copied.
+  return openExistingMailbox(store, path);
+}
+
+/**
+ * A folder opened for reading, or undefined when the store cannot open it (no such folder, a name the server
+ * refuses). Opened by its path, so the store's own name mapping decides which folder that is ("Work/v1.2" is
+ * INBOX.Work.v1_2 on a server whose delimiter is '.'). Account-level and transient failures are thrown.
+ */
+export async function openExistingMailbox(store: MailStore, path: MailboxPath): Promise<Mailbox | undefined> {
   try {
     return await store.openMailbox(path, 'read');
   } catch (err) {
-    // Dry run into a folder that does not exist yet: everything would be copied.
-    if (isMailshiftError(err) && err.scope !== 'account' && err.retry !== 'later') return undefined;
+    if (isMailshiftError(err) && err.scope !== 'account' && err.scope !== 'run' && err.retry !== 'later') return undefined;
     throw err;
   }
 }

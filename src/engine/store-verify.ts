@@ -1,12 +1,12 @@
 import { planFolderMapping, type FolderEntry, type FolderMapRule } from '../../converters/folders/imap-mapping.js';
 import type { Logger } from '../core/logger.js';
 import type { MailboxPath } from '../core/types.js';
-import type { MailStore } from '../stores/store.js';
+import type { Mailbox, MailStore } from '../stores/store.js';
 import { compareFolder, type FolderComparison } from '../verify/compare.js';
 import { buildVerifyReport, type VerifyReport } from '../verify/report.js';
 import { formatFlagSet, type FolderSnapshot, type MessageMeta } from '../verify/snapshot.js';
 import { buildIdentity, identityHeaderFields } from './identity.js';
-import { collect, listTargetFolders, readHead, type StoreDescription } from './store-copy.js';
+import { collect, listTargetFolders, openExistingMailbox, readHead, type StoreDescription } from './store-copy.js';
 
 /**
  * verify across formats (IMAP on either side): the same folder mapping as the copy, then per folder the messages of
@@ -34,12 +34,14 @@ export async function runStoreVerify(source: StoreDescription, target: StoreDesc
     ...(options.excludes ? { excludes: options.excludes } : {}),
     ...(options.skipVirtual !== undefined ? { skipVirtual: options.skipVirtual } : {}),
   });
-  const targetPaths = new Set(targetFolders.map((folder) => folder.path));
   const comparisons: FolderComparison[] = [];
   for (const row of mapping) {
     if (row.action !== 'copy') continue;
-    const sourceSnapshot = await snapshotFolder(source.store, row.source, row.source, signal);
-    const targetSnapshot = targetPaths.has(row.target) ? await snapshotFolder(target.store, row.target, row.source, signal) : undefined;
+    const sourceSnapshot = await snapshotFolder(await source.store.openMailbox(row.source, 'read'), row.source, signal);
+    // Opened by path rather than looked up in the listing: a name the target stores differently ("v1.2" as "v1_2"
+    // under a '.' delimiter) lists back under the stored name.
+    const targetBox = await openExistingMailbox(target.store, row.target);
+    const targetSnapshot = targetBox ? await snapshotFolder(targetBox, row.source, signal) : undefined;
     comparisons.push(compareFolder(sourceSnapshot, targetSnapshot));
   }
   const skipped = mapping
@@ -48,9 +50,8 @@ export async function runStoreVerify(source: StoreDescription, target: StoreDesc
   return buildVerifyReport(source.label, target.label, comparisons, skipped, { strict: Boolean(options.strict) });
 }
 
-/** One folder as verify sees it, keyed by identity; `label` is the folder name both sides are reported under. */
-async function snapshotFolder(store: MailStore, path: MailboxPath, label: MailboxPath, signal: AbortSignal): Promise<FolderSnapshot> {
-  const box = await store.openMailbox(path, 'read');
+/** One folder as verify sees it, keyed by identity; `label` is the folder name both sides are reported under. Closes the box. */
+async function snapshotFolder(box: Mailbox, label: MailboxPath, signal: AbortSignal): Promise<FolderSnapshot> {
   try {
     const status = await box.status();
     const seen = new Map<string, number>();

@@ -4,6 +4,8 @@ import { ExitCode } from '../core/exit-codes.js';
 import type { Logger } from '../core/logger.js';
 import { ImapStore } from './imap/store.js';
 import { MaildirStore } from './maildir/store.js';
+import { MboxStore } from './mbox/store.js';
+import { classifyLocalMailPath } from './mbox/tree.js';
 import { formatSpec, type ImapSpec, type StoreSpec } from './spec.js';
 import type { MailStore } from './store.js';
 
@@ -11,9 +13,11 @@ import type { MailStore } from './store.js';
  * The driver table: a parsed store spec -> an open MailStore. The engine never sees which driver it got.
  *
  *   maildir:/p, a local path holding a maildir (or not existing yet, for a target) -> MaildirStore
+ *   mbox:/p, a local mbox file, .gz of one, or directory of mbox files (source only)  -> MboxStore (read only)
  *   imap://, imaps://                                                           -> ImapStore
- * mbox sources, remote (ssh) paths and cPanel specs go through their own commands (convert, copy) for now and are
- * refused here with a hint, never guessed at.
+ * A plain path is looked at (classifyLocalMailPath): a file or a directory of mbox files is mbox, a directory with
+ * cur/ or Maildir++ folders is a maildir. Remote (ssh) paths and cPanel specs go through their own commands (copy)
+ * and are refused here with a hint, never guessed at; so is an mbox as a target.
  */
 export interface OpenStoreOptions {
   readonly mode: 'read' | 'write';
@@ -57,15 +61,22 @@ export async function openStore(spec: StoreSpec, options: OpenStoreOptions): Pro
       return { store, label: store.label };
     }
     case 'maildir':
-    case 'path': {
+    case 'path':
+    case 'mbox': {
       if (spec.location.type !== 'local') {
-        throw new UsageError(`${label}: a remote maildir cannot be one side of an IMAP copy`, 'copy IMAP into a local maildir, then use `mailshift copy` (rsync) to move it');
+        throw new UsageError(`${label}: a remote ${spec.kind === 'mbox' ? 'mbox' : 'maildir'} cannot be one side of an IMAP copy`, 'copy IMAP into a local maildir, then use `mailshift copy` (rsync) to move it');
+      }
+      const layout = spec.kind === 'path' ? await classifyLocalMailPath(spec.path) : undefined;
+      if (spec.kind === 'mbox' || layout?.kind === 'mbox') {
+        if (options.mode === 'write') {
+          throw new UsageError(`${label} is mbox${layout?.kind === 'mbox' ? ` (${layout.reason})` : ''}: mbox can be a source, not a target`, 'copy into a maildir path or an IMAP account; to turn mbox into a maildir use `mailshift convert SOURCE MAILDIR`');
+        }
+        if (layout?.kind === 'mbox') options.logger.debug(`${label}: read as mbox (${layout.reason})`);
+        return { store: new MboxStore(spec.path, { logger: options.logger }), label };
       }
       if (spec.kind === 'path') await checkMaildirPath(spec.path, options.mode === 'write' || options.allowMissing ? 'may-be-missing' : 'must-exist', label);
       return { store: new MaildirStore(spec.path, { writable: options.mode === 'write' }), label };
     }
-    case 'mbox':
-      throw new UsageError(`${label}: mbox is not yet readable as a store for IMAP copies`, 'convert it to a maildir first: mailshift convert SOURCE MAILDIR');
     case 'cpanel':
       throw new UsageError(`${label}: cPanel specs are handled by mailshift copy; for IMAP use the mailbox's maildir path`, 'e.g. /home/USER/mail/DOMAIN/LOCAL');
   }
@@ -75,7 +86,7 @@ export async function openStore(spec: StoreSpec, options: OpenStoreOptions): Pro
 async function checkMaildirPath(dir: string, existence: 'must-exist' | 'may-be-missing', label: string): Promise<void> {
   try {
     const info = await stat(dir);
-    if (!info.isDirectory()) throw new UsageError(`${label} is a file, not a maildir`, 'mbox files are converted with mailshift convert');
+    if (!info.isDirectory()) throw new UsageError(`${label} is not a directory, not a maildir`);
   } catch (err) {
     if (err instanceof MailshiftError) throw err;
     if (systemErrorCode(err) === 'ENOENT' && existence === 'may-be-missing') return;

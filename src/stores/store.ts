@@ -1,4 +1,5 @@
 import type { Readable } from 'node:stream';
+import type { MailshiftError } from '../core/errors.js';
 import type { IncomingMessage, MailboxPath, MessageRef, SpecialUse } from '../core/types.js';
 
 /**
@@ -39,6 +40,12 @@ export interface ListOptions {
 /** A listed message; `headers` holds the requested header fields when the store could return them with the listing. */
 export interface ListedMessage extends MessageRef {
   readonly headers?: Buffer;
+  /**
+   * Set when the store found something that should be a message but cannot serve it (an mbox message cut off, bytes
+   * before the first From_ line): a message-level error saying what and where. The caller reports it as skipped and
+   * never reads it; reading it throws this error.
+   */
+  readonly problem?: MailshiftError;
 }
 
 export interface MailStore extends AsyncDisposable {

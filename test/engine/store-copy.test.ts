@@ -16,6 +16,8 @@ interface StoredMessage {
   flags: Set<SystemFlag>;
   keywords: Set<string>;
   internalDate: Date;
+  /** The source found this message but cannot serve it (an mbox message cut off). */
+  problem?: MailshiftError;
 }
 
 class FakeStore implements MailStore {
@@ -53,6 +55,7 @@ class FakeStore implements MailStore {
       keywords: m.keywords,
       internalDate: m.internalDate,
       sizeBytes: m.content.length,
+      ...(m.problem ? { problem: m.problem } : {}),
       ...(store.kind === 'imap' && headerFields ? { headers: m.content.subarray(0, m.content.indexOf('\n\n') + 2) } : {}),
     });
     return {
@@ -61,7 +64,11 @@ class FakeStore implements MailStore {
       async *list(_signal?: AbortSignal, options: ListOptions = {}) {
         for (const m of [...box.messages]) if (m.uid > (options.afterUid ?? 0)) yield refOf(m, options.headerFields);
       },
-      read: async (ref: MessageRef) => Readable.from([box.messages.find((m) => String(m.uid) === ref.id)!.content]),
+      read: async (ref: MessageRef) => {
+        const found = box.messages.find((m) => String(m.uid) === ref.id)!;
+        if (found.problem) throw found.problem;
+        return Readable.from([found.content]);
+      },
       append: async (message: IncomingMessage) => {
         store.appendCalls += 1;
         if (store.appendDelayMs) await new Promise((resolve) => setTimeout(resolve, store.appendDelayMs));
@@ -139,6 +146,31 @@ describe('runStoreCopy', () => {
     const again = await runStoreCopy(describeStore(source, 's'), describeStore(target, 't'), { logger: silentLogger, state });
     expect(again.totals).toMatchObject({ copied: 1, alreadyPresent: 1 });
     expect(target.contents('INBOX')).toEqual(source.contents('INBOX'));
+  });
+
+  it('reports a message the source cannot serve as skipped with its reason, never reads it, and looks at it again next run', async () => {
+    const source = new FakeStore('mbox');
+    const target = new FakeStore('imap');
+    source.add('INBOX', mail('1@x', 'one'));
+    source.add('INBOX', mail('2@x', 'cut off')).problem = new MailshiftError('MAILSHIFT_MBOX_BAD_MESSAGE', 'inbox at byte 120: truncated message', { scope: 'message' });
+    source.add('INBOX', mail('3@x', 'three'));
+    const state = { file: path.join(dir, 'problem.json'), pair: 'mbox -> t' };
+    const report = await runStoreCopy(describeStore(source, 's'), describeStore(target, 't'), { logger: silentLogger, state });
+    expect(report.totals).toMatchObject({ copied: 2, skipped: 1, failedFolders: 0, examined: 3 });
+    expect(report.folders[0]!.skipped).toEqual([{ id: '2', uid: 2, reason: 'inbox at byte 120: truncated message' }]);
+    expect(decideCopyExitCode(report)).toBe(3);
+    expect(target.contents('INBOX')).toEqual([mail('1@x', 'one'), mail('3@x', 'three')]);
+    const again = await runStoreCopy(describeStore(source, 's'), describeStore(target, 't'), { logger: silentLogger, state });
+    expect(again.totals).toMatchObject({ copied: 0, skipped: 1, alreadyPresent: 1 });
+  });
+
+  it('does not create a target folder for a source folder that holds only messages it cannot serve', async () => {
+    const source = new FakeStore('mbox');
+    const target = new FakeStore('imap');
+    source.add('Broken', mail('1@x', 'cut off')).problem = new MailshiftError('MAILSHIFT_MBOX_BAD_MESSAGE', 'broken at byte 0: truncated message', { scope: 'message' });
+    const report = await runStoreCopy(describeStore(source, 's'), describeStore(target, 't'), { logger: silentLogger });
+    expect(report.totals).toMatchObject({ copied: 0, skipped: 1 });
+    expect(target.folders.has('Broken')).toBe(false);
   });
 
   it('skips a message the target refuses (message scope) and carries on with the rest', async () => {

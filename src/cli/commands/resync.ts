@@ -37,7 +37,7 @@ export function registerResync(program: Command, ctx: CliContext): void {
   const command = program
     .command('resync')
     .description('after a copy: bring the target up to date with mail that reached the source since, by maildir base name: never duplicates, never deletes, never overwrites')
-    .argument('<source>', 'maildir path, ssh://[user@]host[:port]/path, cpanel:ROOT#USER, cpanel:ROOT#local@domain, or imap(s)://user@host[:port]')
+    .argument('<source>', 'maildir path, ssh://[user@]host[:port]/path, cpanel:ROOT#USER, cpanel:ROOT#local@domain, imap(s)://user@host[:port], or (to IMAP) an mbox file, .gz or directory of mbox files')
     .argument('<target>', 'same forms as the source; at most one end may be remote')
     .option('-n, --dry-run', 'print what would be copied and renamed, change nothing');
   addImapOptions(addResyncOptions(command)).action(async (sourceText: string, targetText: string, options: ResyncCliOptions, cmd: Command) => {

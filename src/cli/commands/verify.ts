@@ -17,7 +17,7 @@ export function registerVerify(program: Command, ctx: CliContext): void {
   const command = program
     .command('verify')
     .description('compare source and target folder by folder: counts, bytes, missing messages, duplicates, flags, UIDs (exit 4 when messages are missing)')
-    .argument('<source>', 'maildir path, ssh://[user@]host[:port]/path, cpanel:ROOT#USER, cpanel:ROOT#local@domain, or imap(s)://user@host[:port]')
+    .argument('<source>', 'maildir path, ssh://[user@]host[:port]/path, cpanel:ROOT#USER, cpanel:ROOT#local@domain, imap(s)://user@host[:port], or (to IMAP) an mbox file, .gz or directory of mbox files')
     .argument('<target>', 'same forms as the source')
     .option('--strict', 'also exit 4 for duplicates on the target, flag differences and UIDs not kept')
     .option('--list <n>', 'how many missing/duplicate/flag items to show per folder (text output)', parseWholeNumber, 20);

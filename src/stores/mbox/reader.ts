@@ -1,7 +1,15 @@
 import { constants as fsConstants, readSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { createGunzip } from 'node:zlib';
-import { MboxFramer, type FramerSink, type MessageEnd, type MessageStart, type UnescapeMode } from '../../../converters/mbox/framer.js';
+import {
+  decideFraming,
+  MboxFramer,
+  type FramerSink,
+  type MboxVariant,
+  type MessageEnd,
+  type MessageStart,
+  type UnescapeMode,
+} from '../../../converters/mbox/framer.js';
 import { MailshiftError, systemErrorCode, throwIfAborted } from '../../core/errors.js';
 
 /** What the reader hands on: the framer's events, plus `abort` when a message must be framed again after a rewind. */
@@ -24,8 +32,9 @@ const readChunkBytes = 256 * 1024;
  * Opens an mbox read-only and without following a symlink (O_NOFOLLOW: a link swapped in after we listed the tree
  * is refused, not followed), and streams it through the framer. When a Content-Length proves wrong, the framer asks
  * to rewind; we re-read from that message (re-inflating from the start for .gz) with Content-Length ignored there.
+ * Returns the line ending the framer found (a message's bytes framed again alone need the same).
  */
-export async function readMboxFile(file: string, options: ReadMboxOptions, sink: MboxMessageSink): Promise<void> {
+export async function readMboxFile(file: string, options: ReadMboxOptions, sink: MboxMessageSink): Promise<{ readonly isCrlf: boolean }> {
   const ignoreContentLengthAt = new Set<number>();
   let startOffset = 0;
   let crlf: boolean | undefined;
@@ -52,7 +61,7 @@ export async function readMboxFile(file: string, options: ReadMboxOptions, sink:
       ...(crlf !== undefined ? { crlf } : {}),
     });
     const rewind = await pumpFile(file, startOffset, options, framer);
-    if (!rewind) return;
+    if (!rewind) return { isCrlf: framer.isCrlf };
     if (messageOpen) sink.abortMessage();
     messageOpen = false;
     crlf = framer.isCrlf;
@@ -115,7 +124,7 @@ async function* readAhead(handle: FileHandle, startOffset: number, options: Read
   }
 }
 
-async function* inflatedChunks(handle: FileHandle, options: { onProgress?: (sourceBytes: number) => void }): AsyncGenerator<Buffer> {
+export async function* inflatedChunks(handle: FileHandle, options: { onProgress?: (sourceBytes: number) => void }): AsyncGenerator<Buffer> {
   const raw = handle.createReadStream({ highWaterMark: readChunkBytes, autoClose: false });
   let rawBytes = 0;
   raw.on('data', (chunk: Buffer | string) => {
@@ -141,6 +150,24 @@ export async function openReadOnly(file: string): Promise<FileHandle> {
       cause: err,
     });
   }
+}
+
+export type MboxFraming =
+  | { readonly kind: 'empty' }
+  /** No From_ line in the first 64 KB. */
+  | { readonly kind: 'not-mbox' }
+  | { readonly kind: 'mbox'; readonly unescape: UnescapeMode; readonly honorContentLength: boolean };
+
+/** Sniffs a file (see sniffMbox) and decides how it is framed: what every reader of an mbox file does first. */
+export async function readMboxFraming(file: string, options: { isGzip: boolean; variant: MboxVariant; signal?: AbortSignal }): Promise<MboxFraming> {
+  const sniff = await sniffMbox(file, {
+    isGzip: options.isGzip,
+    scanForMboxrd: options.variant === 'auto',
+    ...(options.signal ? { signal: options.signal } : {}),
+  });
+  if (sniff.isEmpty) return { kind: 'empty' };
+  if (!sniff.looksLikeMbox) return { kind: 'not-mbox' };
+  return { kind: 'mbox', ...decideFraming(options.variant, sniff.hasDoubleQuotedFrom) };
 }
 
 export interface MboxSniff {

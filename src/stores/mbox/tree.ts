@@ -1,4 +1,4 @@
-import { lstat, readdir, realpath } from 'node:fs/promises';
+import { lstat, readdir, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { classifyNonMboxName, mboxFileToMailboxPath } from '../../../converters/mbox/folder-path.js';
 import { MailshiftError, systemErrorCode } from '../../core/errors.js';
@@ -17,6 +17,8 @@ export interface MboxSourceFile {
 export interface IgnoredSourceEntry {
   readonly path: string;
   readonly reason: string;
+  /** Never mail: a mail client's or server's index, settings or hidden file. Not worth a warning. */
+  readonly isBookkeeping?: true;
 }
 
 export interface MboxSourceTree {
@@ -85,7 +87,7 @@ export async function readMboxSourceTree(source: string, options: { singleFileFo
       if (entry.isSymbolicLink()) {
         ignored.push({ path: relativePath, reason: 'symbolic link, not followed' });
       } else if (entry.isDirectory()) {
-        if (entry.name.startsWith('.')) ignored.push({ path: relativePath, reason: 'hidden directory (mail client or server index)' });
+        if (entry.name.startsWith('.')) ignored.push({ path: relativePath, reason: 'hidden directory (mail client or server index)', isBookkeeping: true });
         else if (await isMaildir(full)) ignored.push({ path: relativePath, reason: 'a maildir, not an mbox: copy it with `mailshift copy`' });
         else await walk(full, relativePath);
       } else if (entry.isFile()) {
@@ -95,7 +97,7 @@ export async function readMboxSourceTree(source: string, options: { singleFileFo
         }
         const reason = classifyNonMboxName(entry.name);
         if (reason) {
-          ignored.push({ path: relativePath, reason });
+          ignored.push({ path: relativePath, reason, isBookkeeping: true });
           continue;
         }
         const stat = await lstat(full);
@@ -113,6 +115,54 @@ export async function readMboxSourceTree(source: string, options: { singleFileFo
   };
   await walk(root, '');
   return { root, isSingleFile: false, files, ignored, subscriptionFiles };
+}
+
+export type LocalMailLayout =
+  | { readonly kind: 'missing' }
+  | { readonly kind: 'maildir'; readonly reason: string }
+  | { readonly kind: 'mbox'; readonly reason: string }
+  /** A directory with neither: no maildir folder and no file that can be an mbox. */
+  | { readonly kind: 'empty' };
+
+/**
+ * What a plain local path holds, for specs without a `maildir:` or `mbox:` prefix: a file is an mbox (or a .gz of
+ * one); a directory is a maildir when it has cur/ or Maildir++ folders (.Name/cur), and an mbox tree when the walk
+ * that convert uses finds mbox files in it. The named path itself may be a link (like /var/mail); nothing below it
+ * is followed.
+ */
+export async function classifyLocalMailPath(target: string): Promise<LocalMailLayout> {
+  let info;
+  try {
+    info = await stat(target);
+  } catch (err) {
+    if (systemErrorCode(err) === 'ENOENT') return { kind: 'missing' };
+    throw new MailshiftError('MAILSHIFT_SOURCE_MISSING', `cannot open ${target}: ${systemErrorCode(err) ?? String(err)}`, { cause: err });
+  }
+  if (info.isFile()) return { kind: 'mbox', reason: 'a file' };
+  if (!info.isDirectory()) return { kind: 'empty' };
+  if (await isDirectory(path.join(target, 'cur'))) return { kind: 'maildir', reason: 'has cur/' };
+  let entries;
+  try {
+    entries = await readdir(target, { withFileTypes: true });
+  } catch (err) {
+    throw new MailshiftError('MAILSHIFT_SOURCE_MISSING', `cannot read ${target}: ${systemErrorCode(err) ?? String(err)}`, { cause: err });
+  }
+  for (const entry of entries) {
+    if (entry.isDirectory() && entry.name.startsWith('.') && entry.name !== '.' && entry.name !== '..' && (await isDirectory(path.join(target, entry.name, 'cur')))) {
+      return { kind: 'maildir', reason: `has Maildir++ folder ${entry.name}` };
+    }
+  }
+  const tree = await readMboxSourceTree(target);
+  if (tree.files.length > 0) return { kind: 'mbox', reason: `holds ${tree.files.length} mbox file(s), no maildir` };
+  return { kind: 'empty' };
+}
+
+async function isDirectory(dir: string): Promise<boolean> {
+  try {
+    return (await lstat(dir)).isDirectory();
+  } catch {
+    return false;
+  }
 }
 
 async function isMaildir(dir: string): Promise<boolean> {

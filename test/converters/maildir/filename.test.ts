@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { buildConvertedBaseName, decodeInfo, formatInfo, maildirBaseName, parseMaildirName, resolveKeywords } from '../../../converters/maildir/filename.js';
+import { buildConvertedBaseName, ConvertedNameSequence, decodeInfo, formatInfo, maildirBaseName, parseMaildirName, resolveKeywords } from '../../../converters/maildir/filename.js';
 
 describe('maildir file names', () => {
   it('separates the stable base name from the flags', () => {
@@ -31,5 +31,19 @@ describe('resolveKeywords', () => {
     const info = decodeInfo('PSac');
     expect([...resolveKeywords(info, new Map([[0, 'Work'], [2, '$Junk']]))].sort()).toEqual(['$Forwarded', '$Junk', 'Work']);
     expect([...resolveKeywords(decodeInfo('b'), new Map())]).toEqual([]);
+  });
+});
+
+describe('ConvertedNameSequence', () => {
+  it('numbers identical messages of one file by their order, and only those', () => {
+    const names = new ConvertedNameSequence();
+    const parts = { receivedSecs: 1_600_000_000, contentHashHex: 'ab'.repeat(32), sizeBytes: 10, virtualSizeBytes: 11 };
+    const first = names.next(parts);
+    const other = names.next({ ...parts, contentHashHex: 'cd'.repeat(32) });
+    const twin = names.next(parts);
+    expect(first).toBe(buildConvertedBaseName({ ...parts, ordinal: 0 }));
+    expect(other).toBe(buildConvertedBaseName({ ...parts, contentHashHex: 'cd'.repeat(32), ordinal: 0 }));
+    expect(twin).toBe(buildConvertedBaseName({ ...parts, ordinal: 1 }));
+    expect(twin).not.toBe(first);
   });
 });

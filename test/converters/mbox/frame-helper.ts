@@ -7,10 +7,15 @@ export interface FramedMessage {
   header: string;
   body: string;
   truncated?: string;
+  /** Offset just past the message (where the next From_ line starts, or the end of the input). */
+  end: number;
+  framedByContentLength: boolean;
 }
 
 export interface FrameResult {
   messages: FramedMessage[];
+  /** The line ending detected for the whole input. */
+  isCrlf: boolean;
   garbage: { offset: number; length: number }[];
   rewinds: number;
 }
@@ -21,7 +26,7 @@ export interface FrameResult {
  */
 export function frame(input: Buffer | string, options: Partial<FramerOptions> = {}, chunkBytes = 0): FrameResult {
   const bytes = typeof input === 'string' ? Buffer.from(input, 'latin1') : input;
-  const result: FrameResult = { messages: [], garbage: [], rewinds: 0 };
+  const result: FrameResult = { messages: [], isCrlf: false, garbage: [], rewinds: 0 };
   const ignore = new Set<number>(options.ignoreContentLengthAt ?? []);
   let start = 0;
   let crlf: boolean | undefined;
@@ -31,7 +36,7 @@ export function frame(input: Buffer | string, options: Partial<FramerOptions> = 
     const framer = new MboxFramer(
       {
         messageStart: (s) => {
-          current = { offset: s.offset, sender: s.fromLine.sender, date: s.fromLine.date.toISOString(), header: '', body: '' };
+          current = { offset: s.offset, sender: s.fromLine.sender, date: s.fromLine.date.toISOString(), header: '', body: '', end: -1, framedByContentLength: false };
         },
         header: (h) => {
           current!.header += h.toString('latin1');
@@ -41,6 +46,8 @@ export function frame(input: Buffer | string, options: Partial<FramerOptions> = 
         },
         messageEnd: (e) => {
           if (e.truncated) current!.truncated = e.truncated;
+          current!.end = e.offset;
+          current!.framedByContentLength = e.framedByContentLength === true;
           pending.push(current!);
           current = undefined;
         },
@@ -54,6 +61,7 @@ export function frame(input: Buffer | string, options: Partial<FramerOptions> = 
     for (let at = 0; at < rest.length && !rewind; at += step) rewind = framer.push(rest.subarray(at, at + step));
     rewind ??= framer.end();
     result.messages.push(...pending);
+    result.isCrlf = framer.isCrlf;
     if (!rewind) return result;
     result.rewinds += 1;
     crlf = framer.isCrlf;

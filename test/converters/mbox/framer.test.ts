@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { crlfToLf, findContentLength } from '../../../converters/mbox/framer.js';
+import { crlfToLf, decideFraming, findContentLength } from '../../../converters/mbox/framer.js';
 import { frame } from './frame-helper.js';
 
 const fixture = (name: string) => readFileSync(new URL(`../../../fixtures/mbox/${name}`, import.meta.url));
@@ -158,6 +158,42 @@ describe('MboxFramer', () => {
   }
 });
 
+describe('MboxFramer: one message framed again on its own', () => {
+  // What lets a store read a message back by its byte range instead of framing the whole file again: the bytes
+  // [offset, end) of a message, framed alone with the same Content-Length choice and line ending, give the same message.
+  const files = [
+    'variants/mboxo.mbox', 'variants/mboxrd.mbox', 'variants/mboxcl2.mbox', 'variants/mboxcl.mbox', 'variants/crlf.mbox',
+    'variants/wrong-content-length.mbox', 'variants/no-final-newline.mbox', 'spool/dovecot-inbox', 'thunderbird/Inbox',
+    'gmail/All mail Including Spam and Trash.mbox', 'sample-account/inbox', 'bad/nul-bytes.mbox',
+  ];
+  for (const name of files) {
+    it(`gives every message of ${name} back from its byte range alone`, () => {
+      const input = fixture(name);
+      for (const unescape of ['none', 'mboxrd'] as const) {
+        const whole = frame(input, { unescape });
+        expect(whole.messages.length).toBeGreaterThan(0);
+        for (const message of whole.messages) {
+          const again = frame(input.subarray(message.offset, message.end), {
+            unescape,
+            honorContentLength: message.framedByContentLength,
+            crlf: whole.isCrlf,
+          });
+          expect(again.rewinds).toBe(0);
+          expect(again.messages.map(({ header, body, truncated }) => ({ header, body, truncated }))).toEqual([
+            { header: message.header, body: message.body, truncated: message.truncated },
+          ]);
+        }
+      }
+    });
+  }
+
+  it('says which messages were taken by their Content-Length', () => {
+    const messages = frame(fixture('variants/wrong-content-length.mbox')).messages;
+    expect(messages.map((m) => m.framedByContentLength)).toEqual([false, false]);
+    expect(frame(fixture('variants/mboxcl2.mbox')).messages.map((m) => m.framedByContentLength)).toEqual([true, true]);
+  });
+});
+
 describe('findContentLength', () => {
   it('reads one valid Content-Length header', () => {
     expect(findContentLength(Buffer.from('Subject: x\nContent-Length: 42\n\n'))).toBe(42);
@@ -173,5 +209,15 @@ describe('findContentLength', () => {
 describe('crlfToLf', () => {
   it('turns CRLF into LF and leaves lone CR and LF alone', () => {
     expect(crlfToLf(Buffer.from('a\r\nb\rc\nd\r\n')).toString()).toBe('a\nb\rc\nd\n');
+  });
+});
+
+describe('decideFraming', () => {
+  it('reads mboxrd quoting only when asked or when ">>From " lines prove it, and trusts Content-Length unless told not to', () => {
+    expect(decideFraming('auto', false)).toEqual({ unescape: 'none', honorContentLength: true });
+    expect(decideFraming('auto', true)).toEqual({ unescape: 'mboxrd', honorContentLength: true });
+    expect(decideFraming('mboxo', true)).toEqual({ unescape: 'none', honorContentLength: false });
+    expect(decideFraming('mboxrd', false)).toEqual({ unescape: 'mboxrd', honorContentLength: false });
+    expect(decideFraming('mboxcl2', true)).toEqual({ unescape: 'none', honorContentLength: true });
   });
 });

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
+  splitMboxHeader,
   decideMessageState,
   buildFieldNameFilter,
   decodeEncodedWords,
@@ -56,6 +57,23 @@ describe('stripHeaderFields', () => {
     ]);
     const stripped = stripHeaderFields(header, parseHeaderFields(header), mboxInternalHeaders);
     expect(stripped.equals(Buffer.concat([Buffer.from('Received: from x\n\tby y\nSubject: caf'), Buffer.from([0xe9]), Buffer.from('\nTo: z\n\n')]))).toBe(true);
+  });
+});
+
+describe('splitMboxHeader', () => {
+  it('reads the bookkeeping and cuts exactly those fields out, every other byte unchanged', () => {
+    const header = Buffer.from(
+      'From: a@example.com\nStatus: RO\nX-Status: A\nX-Keywords: Work\nX-UID: 7\nContent-Length: 11\nX-Mozilla-Status: 0001\nSubject: caf\xe9\n  folded\n\n',
+      'latin1',
+    );
+    const { meta, stored } = splitMboxHeader(header);
+    expect(stored.toString('latin1')).toBe('From: a@example.com\nSubject: caf\xe9\n  folded\n\n');
+    expect(meta).toMatchObject({ status: 'RO', xStatus: 'A', keywords: ['Work'], uid: 7, mozillaStatus: 1 });
+  });
+
+  it('returns the same buffer when there is nothing to cut', () => {
+    const header = Buffer.from('From: a@example.com\nSubject: x\n\n');
+    expect(splitMboxHeader(header).stored).toBe(header);
   });
 });
 

@@ -1,0 +1,42 @@
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { classifyLocalMailPath } from '../../../src/stores/mbox/tree.js';
+import { makeTempDir, type TempDir } from '../../support/tmp.js';
+import { writeTree } from '../../support/tree.js';
+
+const fixtures = path.resolve(import.meta.dirname, '../../../fixtures/mbox');
+let work: TempDir;
+beforeEach(async () => {
+  work = await makeTempDir('mbox-tree');
+});
+afterEach(async () => {
+  await work.cleanup();
+});
+
+describe('classifyLocalMailPath', () => {
+  it('tells an mbox file, an mbox tree, a maildir and Maildir++ folders apart', async () => {
+    const inbox = await readFile(path.join(fixtures, 'sample-account/inbox'));
+    await writeTree(work.path, {
+      'maildir/cur': { type: 'dir' },
+      'maildir/new': { type: 'dir' },
+      // A Maildir++ root whose INBOX was never created still is a maildir, even with a stray mbox file beside it.
+      'folders-only/.Sent/cur': { type: 'dir' },
+      'folders-only/old-inbox': inbox,
+      'mbox-tree/inbox': inbox,
+      'mbox-tree/Work/Projects': inbox,
+      'nested-only/Work/Projects': inbox,
+      'empty/.imap/INBOX/dovecot.index': 'x',
+      'single.mbox': inbox,
+    });
+    const kind = async (name: string) => (await classifyLocalMailPath(path.join(work.path, name))).kind;
+    expect(await kind('maildir')).toBe('maildir');
+    expect(await kind('folders-only')).toBe('maildir');
+    expect(await kind('mbox-tree')).toBe('mbox');
+    expect(await kind('nested-only')).toBe('mbox');
+    expect(await kind('single.mbox')).toBe('mbox');
+    expect(await kind('empty')).toBe('empty');
+    expect(await kind('missing')).toBe('missing');
+    expect((await classifyLocalMailPath(path.join(fixtures, 'thunderbird'))).kind).toBe('mbox');
+  });
+});
