@@ -203,6 +203,10 @@ describe('findContentLength', () => {
     expect(findContentLength(Buffer.from('Subject: x\n\n'))).toBeUndefined();
     expect(findContentLength(Buffer.from('Content-Length: 4x\n\n'))).toBeUndefined();
     expect(findContentLength(Buffer.from('Content-Length: 4\nContent-Length: 5\n\n'))).toBeUndefined();
+    // Any case, after other fields and folded lines; a folded Content-Length value is not a length.
+    expect(findContentLength(Buffer.from('Received: from a\n  by b\nCONTENT-length:  9 \nX: y\n\n'))).toBe(9);
+    expect(findContentLength(Buffer.from('Content-Length:\n 12\n\n'))).toBeUndefined();
+    expect(findContentLength(Buffer.from('Subject: Content-Length: 5\n\n'))).toBeUndefined();
   });
 });
 
