@@ -110,17 +110,22 @@ async function pumpFile(file: string, startOffset: number, options: ReadMboxOpti
  * chunk is framed. (A read stream waits for each chunk to be consumed first; the round trips left the framing thread
  * idle for a third of a conversion.)
  */
+/**
+ * Plain reads, synchronous: a 256 KB read from the page cache costs less on this thread than the promise machinery
+ * of an asynchronous one (measured: 180 MB in ~50 ms of CPU against ~110 ms), and this thread is the one the
+ * conversion waits for. Between chunks it yields to the event loop, so signals (Ctrl-C) and the writer thread's
+ * messages are still handled while a large file is read.
+ */
 async function* readAhead(handle: FileHandle, startOffset: number, options: ReadMboxOptions): AsyncGenerator<Buffer> {
   let position = startOffset;
-  const next = (at: number) => handle.read(Buffer.allocUnsafeSlow(readChunkBytes), 0, readChunkBytes, at);
-  let pending = next(position);
   for (;;) {
-    const { bytesRead, buffer } = await pending;
+    const buffer = Buffer.allocUnsafeSlow(readChunkBytes);
+    const bytesRead = readSync(handle.fd, buffer, 0, readChunkBytes, position);
     if (bytesRead === 0) return;
     position += bytesRead;
     options.onProgress?.(position);
-    pending = next(position);
     yield bytesRead === buffer.length ? buffer : buffer.subarray(0, bytesRead);
+    await new Promise<void>((resolve) => setImmediate(resolve));
   }
 }
 
