@@ -111,7 +111,7 @@ function probeTools(names, cliPath) {
         return unavailable(`this build has no convert command yet (${why})`);
       }
       const version = readVersion([process.execPath, cliPath, '--version']);
-      const checkout = dirname(dirname(dirname(dirname(cliPath))));
+      const checkout = dirname(dirname(dirname(cliPath))); // CHECKOUT/dist/bin/mailshift.js
       const commit = readVersion(['git', '-C', checkout, 'rev-parse', '--short', 'HEAD']);
       const dirty = readVersion(['git', '-C', checkout, 'status', '--porcelain', '--', 'src', 'converters']) ? '+dirty' : '';
       return available(`${version}${commit ? ` (${commit}${dirty})` : ''}`, { path: cliPath });

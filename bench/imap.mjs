@@ -88,7 +88,7 @@ function probeTools(names, cliPath) {
       const help = spawnSync(process.execPath, [cliPath, 'copy', '--help'], { encoding: 'utf8', timeout: 30000 });
       if (help.status !== 0 || !/--password-file/.test(help.stdout ?? '')) return unavailable('this build has no IMAP copy (copy --help shows no --password-file)');
       const version = readVersion([process.execPath, cliPath, '--version']);
-      const checkout = dirname(dirname(dirname(dirname(cliPath))));
+      const checkout = dirname(dirname(dirname(cliPath))); // CHECKOUT/dist/bin/mailshift.js
       const commit = readVersion(['git', '-C', checkout, 'rev-parse', '--short', 'HEAD']);
       return available(`${version}${commit ? ` (${commit})` : ''}`, { path: cliPath });
     },
@@ -172,7 +172,8 @@ function buildContenders({ mode, names, probes, workDir, server, messages }) {
           ? ['--password-file', passwordFile('alice')]
           : ['--source-password-file', passwordFile('alice'), '--target-password-file', passwordFile('bob')];
         return {
-          argv: [process.execPath, probes.mailshift.path, '--json', 'copy', sourceUrl, target, ...passwords, '--state-dir', join(workDir, 'state-mailshift')],
+          // As users run it: the installed command, through its shebang (and the Node options it sets).
+          argv: [probes.mailshift.path, '--json', 'copy', sourceUrl, target, ...passwords, '--state-dir', join(workDir, 'state-mailshift')],
           cwd: workDir,
         };
       },
