@@ -1,9 +1,7 @@
-#!/usr/bin/env -S node --max-semi-space-size=1 --heap-growing-percent=20
-// The shebang's options keep V8's heap close to what mailshift really holds: a small young generation (Node 20's
-// default semi-spaces took ~40 MB of peak RSS in the convert benchmark; mailshift streams, most objects die young)
-// and an old generation grown 20% at a time instead of V8's default factor (100,000 messages converted: 130 MB peak
-// RSS instead of 155-195 MB, and no slower). They apply to the installed `mailshift` command and to running this file
-// directly; `node dist/bin/mailshift.js` uses Node's defaults.
+#!/usr/bin/env -S node --max-semi-space-size=1
+// The shebang's option keeps V8's young generation small (Node 20's default semi-spaces took ~40 MB of peak RSS in
+// the convert benchmark): mailshift streams, so most objects die young anyway. It applies to the installed
+// `mailshift` command and to running this file directly; `node dist/bin/mailshift.js` uses Node's defaults.
 import { readFileSync } from 'node:fs';
 import { CommanderError } from 'commander';
 import { createLogger, type Logger, type LogLevel } from '../core/logger.js';

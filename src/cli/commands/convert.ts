@@ -1,3 +1,4 @@
+import { setFlagsFromString } from 'node:v8';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { ExitCode } from '../../core/exit-codes.js';
 import { runConvert, type ConvertReport, type MboxVariant } from '../../engine/convert.js';
@@ -33,6 +34,11 @@ export function registerConvert(program: Command, ctx: CliContext): void {
     )
     .option('--folder <name>', 'folder for a single-file source (default INBOX), e.g. "Archive/2019"')
     .action(async (source: string, target: string, options: ConvertCliOptions, command: Command) => {
+      // A conversion's live data grows slowly with the message count (names and UIDs); grown 20% at a time instead
+      // of V8's default factor, the heap stays close to it: 100,000 messages peaked at ~125 MB RSS instead of
+      // 155-195 MB, no slower. Only a GC growth heuristic, read when the heap limit is next computed; set here, not
+      // in the shebang, because the same setting made IMAP copies ~20% slower (they churn through socket buffers).
+      setFlagsFromString('--heap-growing-percent=20');
       const globals = command.optsWithGlobals<GlobalOptions & ConvertCliOptions>();
       const logger = ctx.logger();
       // Created on the first report, which carries the total source size the bar's percentage and ETA need.
