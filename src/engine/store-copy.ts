@@ -415,7 +415,9 @@ async function copyFolderOnce(context: FolderContext, folder: FolderCopyReport):
     let lastSave = Date.now();
 
     // The source's own identity for each message (UIDVALIDITY + UID), when it has one: a maildir target names the
-    // file from it rather than from a hash of the content.
+    // file from it rather than from a hash of the content. The name also carries INTERNALDATE and both sizes, so a
+    // server that reuses UIDs without changing UIDVALIDITY (a protocol violation) would need a different message
+    // with the same UID, arrival second and sizes before one could be taken for another.
     const sourceKeyPrefix = status.uidValidity !== undefined ? `${source.label}\u0000${folder.source}\u0000${status.uidValidity}\u0000` : undefined;
     // And its UIDs, which a maildir target keeps where it can.
     const uidSource = status.uidValidity !== undefined && status.uidNext !== undefined ? { uidValidity: status.uidValidity, nextUid: status.uidNext } : undefined;
