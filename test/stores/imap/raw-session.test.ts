@@ -140,6 +140,17 @@ describe('RawImapSession.fetchBodies', () => {
     expect(classifyImapError(error).isTransient).toBe(true);
   });
 
+  it('gives up on a server that stops answering (the socket timeout) with a connection failure the engine retries', async () => {
+    const { sockets } = fakeServer(() => undefined); // never answers
+    const session = new RawImapSession(sockets, 60_000);
+    const pending = collect(session, [[1]]).catch((err: unknown) => err);
+    await new Promise((resolve) => setImmediate(resolve));
+    sockets.socket.emit('timeout');
+    const error = await pending;
+    expect((error as { code?: string }).code).toBe('ETIMEDOUT');
+    expect(classifyImapError(error)).toMatchObject({ kind: 'connection', isTransient: true });
+  });
+
   it('pauses reading while the consumer is behind, and resumes when it catches up', async () => {
     const big = 'x'.repeat(4096);
     const { sockets } = fakeServer((tag, _command, send) => {
