@@ -1,6 +1,6 @@
 import { PassThrough, Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { MailshiftError } from '../../../src/core/errors.js';
+import { InterruptedError, MailshiftError } from '../../../src/core/errors.js';
 import { classifyImapError } from '../../../src/stores/imap/errors.js';
 import { RawImapSession, type BulkSockets } from '../../../src/stores/imap/raw-session.js';
 import { formatUidSet } from '../../../src/stores/imap/store.js';
@@ -149,6 +149,20 @@ describe('RawImapSession.fetchBodies', () => {
     const error = await pending;
     expect((error as { code?: string }).code).toBe('ETIMEDOUT');
     expect(classifyImapError(error)).toMatchObject({ kind: 'connection', isTransient: true });
+  });
+
+  it('stops at once when the run is interrupted while it waits for the server', async () => {
+    const { sockets } = fakeServer(() => undefined); // never answers
+    const session = new RawImapSession(sockets, 60_000);
+    const controller = new AbortController();
+    const pending = (async () => {
+      for await (const _message of session.fetchBodies({ chunks: [[1]], formatUidSet, signal: controller.signal })) {
+        // nothing arrives
+      }
+    })().catch((err: unknown) => err);
+    await new Promise((resolve) => setImmediate(resolve));
+    controller.abort();
+    expect(await pending).toBeInstanceOf(InterruptedError);
   });
 
   it('pauses reading while the consumer is behind, and resumes when it catches up', async () => {
