@@ -16,7 +16,7 @@ import { ImapProtocolError, parseFetchResponse, parseTaggedStatus, ResponseFrame
  *   one classifier in errors.ts decides what they mean.
  */
 
-export interface BulkSockets {
+export interface RawSockets {
   readonly readSocket: Readable;
   readonly writeSocket: Writable;
   /** The transport underneath (timeouts, destroy). */
@@ -29,7 +29,7 @@ export interface FetchedMessage {
   readonly content: Buffer;
 }
 
-export interface BulkFetchOptions {
+export interface FetchBodiesOptions {
   /** UIDs per command; sequence sets stay short (Exchange refuses commands over 10,240 bytes). */
   readonly chunks: readonly (readonly number[])[];
   readonly formatUidSet: (uids: readonly number[]) => string;
@@ -38,7 +38,7 @@ export interface BulkFetchOptions {
 }
 
 /** An error the classifier understands: a tagged NO/BAD, or a broken connection. */
-export interface BulkFetchFailure extends Error {
+export interface RawSessionFailure extends Error {
   responseStatus?: string;
   responseText?: string;
   code?: string;
@@ -52,13 +52,13 @@ export class RawImapSession {
   private tagCounter = 0;
   private readonly waiting = new Map<string, (status: { status: string; text: string }) => void>();
   private untaggedHandler: ((response: RawResponse) => void) | undefined;
-  private failure: BulkFetchFailure | undefined;
+  private failure: RawSessionFailure | undefined;
   private byeText: string | undefined;
   private wake: (() => void) | undefined;
   private isClosed = false;
 
   constructor(
-    private readonly sockets: BulkSockets,
+    private readonly sockets: RawSockets,
     private readonly socketTimeoutMs: number,
   ) {
     this.framer = new ResponseFramer((response) => this.dispatch(response));
@@ -89,8 +89,8 @@ export class RawImapSession {
     });
   }
 
-  /** The bodies of the given UIDs, in the server's order. Throws a BulkFetchFailure or MailshiftError on trouble. */
-  async *fetchBodies(options: BulkFetchOptions): AsyncIterable<FetchedMessage> {
+  /** The bodies of the given UIDs, in the server's order. Throws a RawSessionFailure or MailshiftError on trouble. */
+  async *fetchBodies(options: FetchBodiesOptions): AsyncIterable<FetchedMessage> {
     const wanted = new Set<number>();
     for (const chunk of options.chunks) for (const uid of chunk) wanted.add(uid);
     const delivered = new Set<number>();
@@ -153,7 +153,7 @@ export class RawImapSession {
     const uidBySequence = new Map<number, number>();
     let outstanding = 0;
     let nextCommand = 0;
-    let commandFailure: BulkFetchFailure | undefined;
+    let commandFailure: RawSessionFailure | undefined;
 
     this.untaggedHandler = (response) => {
       const attributes = parseFetchResponse(response);
@@ -271,7 +271,7 @@ export class RawImapSession {
     resolve({ status: tagged.status, text: tagged.text });
   }
 
-  private fail(failure: BulkFetchFailure): void {
+  private fail(failure: RawSessionFailure): void {
     if (this.failure || this.isClosed) return;
     this.failure = failure;
     for (const [tag, resolve] of this.waiting) {
@@ -306,8 +306,8 @@ function listUids(uids: readonly number[]): string {
   return `${sorted.slice(0, 5).join(', ')}${sorted.length > 5 ? ', ...' : ''}`;
 }
 
-function toFailure(text: string, code: string | undefined, responseStatus?: string): BulkFetchFailure {
-  const failure: BulkFetchFailure = new Error(responseStatus && responseStatus !== 'BYE' ? `${responseStatus} ${text}` : text);
+function toFailure(text: string, code: string | undefined, responseStatus?: string): RawSessionFailure {
+  const failure: RawSessionFailure = new Error(responseStatus && responseStatus !== 'BYE' ? `${responseStatus} ${text}` : text);
   if (code) failure.code = code;
   if (responseStatus === 'NO' || responseStatus === 'BAD') {
     failure.responseStatus = responseStatus;

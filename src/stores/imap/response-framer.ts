@@ -1,10 +1,11 @@
 /**
- * Cuts a stream of IMAP server bytes into whole responses, and reads the two things a bulk body download needs from
- * a FETCH response: the UID and the BODY[] literal.
+ * Cuts a stream of IMAP server bytes into whole responses, and reads what a folder's listing and download need from
+ * a FETCH response: UID, FLAGS, INTERNALDATE, RFC822.SIZE, header fields and the BODY[] literal.
  *
  * Hand-written, for one hot path only: imapflow (which does everything else) tokenizes every byte of every response
  * in JavaScript and then copies each literal again; for 10,000 messages / 180 MB that was ~1.5 s of CPU against
- * ~0.1 s here, where a literal is found by its length and handed on as a slice of the socket chunk it arrived in.
+ * ~0.1 s here, where a literal is found by its length and handed on as a slice of the socket chunk it arrived in
+ * (listing the same folder: ~0.6 s in imapflow's parser, a few tens of ms here).
  * The grammar is RFC 3501 §9 (RFC 9051 for `~{n}` literal8): a response is text lines, and a line ending in `{n}` is
  * followed by exactly n bytes of literal, after which the same response continues.
  */

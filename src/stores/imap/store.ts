@@ -14,7 +14,7 @@ import { ExitCode } from '../../core/exit-codes.js';
 import type { IncomingMessage, MailboxPath, MessageRef, SpecialUse, SystemFlag } from '../../core/types.js';
 import { systemFlags } from '../../core/types.js';
 import type { ListedMessage, ListOptions, Mailbox, MailboxInfo, MailboxStatus, MailStore, StoreCaps } from '../store.js';
-import { RawImapSession, type BulkSockets } from './raw-session.js';
+import { RawImapSession, type RawSockets } from './raw-session.js';
 import { parseImapDateTime, type FetchAttributes } from './response-framer.js';
 import { connectImap, type ImapConnectOptions } from './connection.js';
 import { classifyImapError, type ImapFailure } from './errors.js';
@@ -459,7 +459,7 @@ class ImapMailbox implements Mailbox {
       await this.ensureFreshConnection();
       await this.ensureSelected();
     }
-    const sockets = this.client().unbind() as unknown as BulkSockets;
+    const sockets = this.client().unbind() as unknown as RawSockets;
     this.raw = new RawImapSession(sockets, this.store.socketTimeoutMs);
     return this.raw;
   }

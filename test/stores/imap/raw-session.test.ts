@@ -2,7 +2,7 @@ import { PassThrough, Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { InterruptedError, MailshiftError } from '../../../src/core/errors.js';
 import { classifyImapError } from '../../../src/stores/imap/errors.js';
-import { RawImapSession, type BulkSockets } from '../../../src/stores/imap/raw-session.js';
+import { RawImapSession, type RawSockets } from '../../../src/stores/imap/raw-session.js';
 import { formatUidSet } from '../../../src/stores/imap/store.js';
 
 /**
@@ -26,8 +26,8 @@ function fakeServer(answer: (tag: string, command: string, send: (text: string |
       done();
     },
   });
-  const socket = Object.assign(fromServer, { setTimeout: () => undefined }) as unknown as BulkSockets['socket'];
-  const sockets: BulkSockets = { readSocket: fromServer, writeSocket: toServer, socket };
+  const socket = Object.assign(fromServer, { setTimeout: () => undefined }) as unknown as RawSockets['socket'];
+  const sockets: RawSockets = { readSocket: fromServer, writeSocket: toServer, socket };
   return { sockets, commands };
 }
 
