@@ -137,17 +137,18 @@ export async function decideEngine(sourceText: string, targetText: string, cmd: 
  * rsync would copy storage/m.* files into a "maildir" no server can read, and resync would find no folders and say
  * "In sync.". Missing or unreachable sources are left to the file-level code, so its errors stay what they were.
  */
-export async function refuseDboxSource(source: StoreSpec, ssh: SshOptions, signal: AbortSignal): Promise<void> {
+export async function refuseDboxSource(source: StoreSpec, ssh: SshOptions, signal: AbortSignal, hint = copyDboxHint): Promise<void> {
   if (source.kind !== 'path' && source.kind !== 'maildir') return;
   const { decideFileAccess } = await import('../../engine/imap-fallback.js');
   const access = await decideFileAccess(source, { ssh, signal });
   if (access.isReachable || access.cause !== 'dbox') return;
   // The reason names the directory (and the host): it is the whole message.
-  throw new MailshiftError('MAILSHIFT_SOURCE_DBOX', access.reason, {
-    hint: 'copy it over IMAP: add --imap-fallback imaps://user@host (password from --password-file or MAILSHIFT_SOURCE_PASSWORD), or convert it to maildir on the server first (doveadm sync, cPanel convert_mdbox_to_maildir)',
-    exitCode: ExitCode.config,
-  });
+  throw new MailshiftError('MAILSHIFT_SOURCE_DBOX', access.reason, { hint, exitCode: ExitCode.config });
 }
+
+const copyDboxHint =
+  'copy it over IMAP: add --imap-fallback imaps://user@host (password from --password-file or MAILSHIFT_SOURCE_PASSWORD), or convert it to maildir on the server first (doveadm sync, cPanel convert_mdbox_to_maildir)';
+export const verifyDboxHint = 'verify over IMAP instead: give the source as imaps://user@host (the server that serves this mailbox)';
 
 /** Human output's line about --imap-fallback; empty when it was not given. */
 export function formatFallbackLine(fallback: FallbackDecision | undefined): string {

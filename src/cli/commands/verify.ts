@@ -6,7 +6,7 @@ import { formatVerifyJson } from '../../verify/reporters/json.js';
 import { formatVerifyText } from '../../verify/reporters/text.js';
 import type { CliContext, GlobalOptions } from '../context.js';
 import { addSshOptions, parseWholeNumber, withSshSession, type SshCliOptions } from './ssh-options.js';
-import { addImapOptions, involvesImap, runImapVerifyAction } from './imap-options.js';
+import { addImapOptions, involvesImap, refuseDboxSource, runImapVerifyAction, verifyDboxHint } from './imap-options.js';
 
 interface VerifyCliOptions extends SshCliOptions {
   strict?: boolean;
@@ -28,7 +28,11 @@ export function registerVerify(program: Command, ctx: CliContext): void {
     const target = parseStoreSpec(targetText);
     // A missing target is a verify result (everything missing); a missing source is a mistake, never "OK".
     await requireLocalDirectory(source, 'source');
-    const report = await withSshSession(options, [source, target], (ssh) => runVerify(source, target, { ssh, signal: ctx.signal, strict: Boolean(options.strict) }));
+    const report = await withSshSession(options, [source, target], async (ssh) => {
+      // A Dovecot dbox has no message files to compare: listed as a maildir it would be "OK: 0 of 0".
+      await refuseDboxSource(source, ssh, ctx.signal, verifyDboxHint);
+      return runVerify(source, target, { ssh, signal: ctx.signal, strict: Boolean(options.strict) });
+    });
     ctx.out(globals.json ? formatVerifyJson(report) : formatVerifyText(report, { listLimit: options.list }));
     ctx.setExitCode(report.exitCode);
   });

@@ -236,6 +236,18 @@ describe('--imap-fallback', () => {
       expect(existsSync(path.join(target, 'storage'))).toBe(false);
     });
 
+    it('verify refuses an mdbox source instead of calling it "OK: 0 of 0"', async () => {
+      const target = path.join(work.path, 'never-mdbox-verify');
+      await mkdir(path.join(target, 'cur'), { recursive: true });
+      for (const args of [['verify', mdbox, target], ['verify', ...sshOptionsFor(sshd), sshUrl(mdbox), target]]) {
+        const result = await runCli(args);
+        expect(result.code, `${args.join(' ')}\n${result.stderr}`).toBe(78);
+        expect(result.stdout).not.toMatch(/OK/);
+        expect(result.stderr).toMatch(/is a Dovecot mdbox store/);
+        expect(result.stderr).toMatch(/hint: verify over IMAP instead/);
+      }
+    });
+
     it('a missing local source fails as before (exit 78)', async () => {
       const result = await runCli(['copy', path.join(work.path, 'no-such-dir'), path.join(work.path, 'never')]);
       expect(result.code).toBe(78);
