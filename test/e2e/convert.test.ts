@@ -23,6 +23,33 @@ function storedFiles(root: string): string[] {
   return files;
 }
 
+describe('mailshift verify of an mbox source, and copy refusing one (the built CLI)', () => {
+  it('verify proves a conversion: every message of the mbox tree is in the maildir, with its flags and UIDs', async () => {
+    const source = path.join(fixtures, 'sample-account');
+    const maildir = path.join(work, 'Maildir');
+    expect((await runCli(['convert', source, maildir])).code).toBe(0);
+    const ok = await runCli(['verify', source, maildir]);
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(ok.stdout).toMatch(/^OK: 9 of 9 source messages checked on the target; 0 missing, 0 duplicated, 0 with other flags, UIDs kept/);
+    // A message lost on the way is found.
+    const lost = storedFiles(maildir).find((file) => readFileSync(file, 'latin1').includes('Subject: '))!;
+    await rm(lost);
+    const missing = await runCli(['verify', source, maildir]);
+    expect(missing.code).toBe(4);
+    expect(missing.stdout).toMatch(/^DIFFERENCES: 8 of 9 .* 1 missing/);
+  });
+
+  it('copy and resync refuse an mbox source and point to convert (they move maildir files)', async () => {
+    for (const command of ['copy', 'resync']) {
+      const result = await runCli([command, path.join(fixtures, 'sample-account'), path.join(work, 'never')]);
+      expect(result.code).toBe(2);
+      expect(result.stderr).toMatch(new RegExp(`is mbox: ${command} moves maildir files`));
+      expect(result.stderr).toMatch(/mailshift convert SOURCE MAILDIR/);
+    }
+    expect(existsSync(path.join(work, 'never'))).toBe(false);
+  });
+});
+
 describe('mailshift convert (the built CLI)', () => {
   it('prints a readable summary and exits 0', async () => {
     const result = await runCli(['convert', path.join(fixtures, 'sample-account'), path.join(work, 'Maildir')]);

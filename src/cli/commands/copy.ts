@@ -6,7 +6,7 @@ import type { ExecTarget } from '../../transport/exec.js';
 import type { SshOptions } from '../../transport/ssh.js';
 import type { OwnershipResult } from '../../fsops/ownership.js';
 import { parseStoreSpec } from '../../stores/spec.js';
-import { requireLocalDirectory } from './local-paths.js';
+import { refuseLocalMboxSource, requireLocalDirectory } from './local-paths.js';
 import type { CliContext, GlobalOptions } from '../context.js';
 import { createProgressBar, formatBytes, formatJson, formatTable } from '../render.js';
 import { addSshOptions, parseBandwidthKiBps, parseWholeNumber, withSshSession, type SshCliOptions } from './ssh-options.js';
@@ -46,6 +46,7 @@ export function registerCopy(program: Command, ctx: CliContext): void {
   addImapOptions(addSshOptions(command)).action(async (sourceText: string, targetText: string, options: CopyCliOptions, cmd: Command) => {
     const route = await decideEngine(sourceText, targetText, cmd, ctx);
     if (route.engine === 'imap') return runImapCopyAction(ctx, cmd, sourceText, targetText, 'copy', route.fallback);
+    await refuseLocalMboxSource(sourceText, 'copy');
     const globals = cmd.optsWithGlobals<GlobalOptions & CopyCliOptions>();
     const logger = ctx.logger();
     const source = parseStoreSpec(sourceText);

@@ -1,7 +1,8 @@
 import { stat } from 'node:fs/promises';
-import { MailshiftError } from '../../core/errors.js';
+import { MailshiftError, UsageError } from '../../core/errors.js';
 import { ExitCode } from '../../core/exit-codes.js';
-import { formatSpec, type StoreSpec } from '../../stores/spec.js';
+import { classifyLocalMailPath } from '../../stores/mbox/tree.js';
+import { formatSpec, parseStoreSpec, type StoreSpec } from '../../stores/spec.js';
 
 /**
  * Refuses a local source (or a target that must already exist) that is not there, before any work starts: copying
@@ -23,4 +24,26 @@ export async function requireLocalDirectory(spec: StoreSpec, role: 'source' | 't
       exitCode: ExitCode.config,
     });
   }
+}
+
+/** True for an `mbox:` spec, and for a plain local path that holds mbox (a file, or mbox files and no maildir). */
+export async function isLocalMbox(specText: string): Promise<boolean> {
+  let spec: StoreSpec;
+  try {
+    spec = parseStoreSpec(specText);
+  } catch {
+    return false; // the command reports the bad spec itself
+  }
+  if (spec.kind === 'mbox') return spec.location.type === 'local';
+  if (spec.kind !== 'path' || spec.location.type !== 'local') return false;
+  return (await classifyLocalMailPath(spec.path)).kind === 'mbox';
+}
+
+/**
+ * copy and resync move maildir files with rsync: an mbox source given to them would be rsynced as it is into what
+ * the user took for a maildir. Refused with the command that does what they meant.
+ */
+export async function refuseLocalMboxSource(sourceText: string, command: 'copy' | 'resync'): Promise<void> {
+  if (!(await isLocalMbox(sourceText))) return;
+  throw new UsageError(`${sourceText} is mbox: ${command} moves maildir files`, 'turn it into a maildir with `mailshift convert SOURCE MAILDIR` (or copy it to an IMAP account: mailshift copy SOURCE imaps://user@host)');
 }

@@ -5,6 +5,7 @@ import { parseStoreSpec } from '../../stores/spec.js';
 import type { CliContext, GlobalOptions } from '../context.js';
 import { formatBytes, formatDuration, formatJson, formatTable } from '../render.js';
 import { addSshOptions, parseBandwidthKiBps, parseWholeNumber, withSshSession, type SshCliOptions } from './ssh-options.js';
+import { refuseLocalMboxSource } from './local-paths.js';
 import { addImapOptions, decideEngine, formatFallbackLine, refuseDboxSource, runImapCopyAction } from './imap-options.js';
 
 export interface ResyncCliOptions extends SshCliOptions {
@@ -43,6 +44,7 @@ export function registerResync(program: Command, ctx: CliContext): void {
   addImapOptions(addResyncOptions(command)).action(async (sourceText: string, targetText: string, options: ResyncCliOptions, cmd: Command) => {
     const route = await decideEngine(sourceText, targetText, cmd, ctx);
     if (route.engine === 'imap') return runImapCopyAction(ctx, cmd, sourceText, targetText, 'resync', route.fallback);
+    await refuseLocalMboxSource(sourceText, 'resync');
     const globals = cmd.optsWithGlobals<GlobalOptions & ResyncCliOptions>();
     const logger = ctx.logger();
     const source = parseStoreSpec(sourceText);

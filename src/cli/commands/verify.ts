@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { parseStoreSpec } from '../../stores/spec.js';
-import { requireLocalDirectory } from './local-paths.js';
+import { isLocalMbox, requireLocalDirectory } from './local-paths.js';
 import { runVerify } from '../../verify/run.js';
 import { formatVerifyJson } from '../../verify/reporters/json.js';
 import { formatVerifyText } from '../../verify/reporters/text.js';
@@ -22,7 +22,8 @@ export function registerVerify(program: Command, ctx: CliContext): void {
     .option('--strict', 'also exit 4 for duplicates on the target, flag differences and UIDs not kept')
     .option('--list <n>', 'how many missing/duplicate/flag items to show per folder (text output)', parseWholeNumber, 20);
   addImapOptions(addSshOptions(command), { forVerify: true }).action(async (sourceText: string, targetText: string, options: VerifyCliOptions, cmd: Command) => {
-    if (involvesImap(sourceText, targetText)) return runImapVerifyAction(ctx, cmd, sourceText, targetText);
+    // mbox has no files to compare one by one: it is read as a store (its messages, as convert would store them).
+    if (involvesImap(sourceText, targetText) || (await isLocalMbox(sourceText))) return runImapVerifyAction(ctx, cmd, sourceText, targetText);
     const globals = cmd.optsWithGlobals<GlobalOptions & VerifyCliOptions>();
     const source = parseStoreSpec(sourceText);
     const target = parseStoreSpec(targetText);

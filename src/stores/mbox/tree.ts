@@ -3,6 +3,7 @@ import path from 'node:path';
 import { classifyNonMboxName, mboxFileToMailboxPath } from '../../../converters/mbox/folder-path.js';
 import { MailshiftError, systemErrorCode } from '../../core/errors.js';
 import type { MailboxPath } from '../../core/types.js';
+import { sniffMbox } from './reader.js';
 
 /** One mbox file found in the source, and the folder it becomes. */
 export interface MboxSourceFile {
@@ -153,7 +154,20 @@ export async function classifyLocalMailPath(target: string): Promise<LocalMailLa
     }
   }
   const tree = await readMboxSourceTree(target);
-  if (tree.files.length > 0) return { kind: 'mbox', reason: `holds ${tree.files.length} mbox file(s), no maildir` };
+  // A directory of mailboxes (cPanel's mail/DOMAIN/ holds one maildir per address) is maildir, whatever stray files
+  // (subscriptions, maildirsize, notes) lie beside them.
+  const maildir = tree.ignored.find((entry) => entry.reason.startsWith('a maildir'));
+  if (maildir) return { kind: 'maildir', reason: `holds maildir ${maildir.path}` };
+  // Only files that are mbox count: every file is a candidate for convert, which then reports the ones that are not.
+  for (const file of tree.files) {
+    try {
+      if ((await sniffMbox(file.file, { isGzip: file.isGzip, scanForMboxrd: false })).looksLikeMbox) {
+        return { kind: 'mbox', reason: `holds mbox file(s) such as ${file.relativePath || path.basename(file.file)}, no maildir` };
+      }
+    } catch {
+      // unreadable or damaged: not evidence of mbox
+    }
+  }
   return { kind: 'empty' };
 }
 

@@ -39,4 +39,24 @@ describe('classifyLocalMailPath', () => {
     expect(await kind('missing')).toBe('missing');
     expect((await classifyLocalMailPath(path.join(fixtures, 'thunderbird'))).kind).toBe('mbox');
   });
+
+  it("calls a directory of mailboxes (cPanel's mail/DOMAIN/) maildir, and stray files that are not mbox no evidence of mbox", async () => {
+    const inbox = await readFile(path.join(fixtures, 'sample-account/inbox'));
+    await writeTree(work.path, {
+      'domain/info/cur/1.host:2,S': 'Subject: x\n\nbody\n',
+      'domain/info/new': { type: 'dir' },
+      'domain/sales/cur': { type: 'dir' },
+      'domain/sales/new': { type: 'dir' },
+      'domain/subscriptions': 'INBOX\n',
+      'domain/maildirsize': '0S\n',
+      'stray/notes.txt': 'not mail\n',
+      'stray/maildirsize': '0S\n',
+      'mixed/notes.txt': 'not mail\n',
+      'mixed/inbox': inbox,
+    });
+    const kind = async (name: string) => (await classifyLocalMailPath(path.join(work.path, name))).kind;
+    expect(await kind('domain')).toBe('maildir');
+    expect(await kind('stray')).toBe('empty');
+    expect(await kind('mixed')).toBe('mbox');
+  });
 });
