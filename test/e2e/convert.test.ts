@@ -39,8 +39,8 @@ describe('mailshift verify of an mbox source, and copy refusing one (the built C
     expect(missing.stdout).toMatch(/^DIFFERENCES: 8 of 9 .* 1 missing/);
   });
 
-  it('copy and resync refuse an mbox source and point to convert (they move maildir files)', async () => {
-    for (const command of ['copy', 'resync']) {
+  it('copy, resync and watch refuse an mbox source and point to convert (they move maildir files)', async () => {
+    for (const command of ['copy', 'resync', 'watch']) {
       const result = await runCli([command, path.join(fixtures, 'sample-account'), path.join(work, 'never')]);
       expect(result.code).toBe(2);
       expect(result.stderr).toMatch(new RegExp(`is mbox: ${command} moves maildir files`));

@@ -148,6 +148,7 @@ export async function refuseDboxSource(source: StoreSpec, ssh: SshOptions, signa
 
 const copyDboxHint =
   'copy it over IMAP: add --imap-fallback imaps://user@host (password from --password-file or MAILSHIFT_SOURCE_PASSWORD), or convert it to maildir on the server first (doveadm sync, cPanel convert_mdbox_to_maildir)';
+export const watchDboxHint = 'watch follows maildir files; for a dbox store run `mailshift resync` with --imap-fallback imaps://user@host now and then instead';
 export const verifyDboxHint = 'verify over IMAP instead: give the source as imaps://user@host (the server that serves this mailbox)';
 
 /** Human output's line about --imap-fallback; empty when it was not given. */

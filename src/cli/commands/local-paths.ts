@@ -43,7 +43,7 @@ export async function isLocalMbox(specText: string): Promise<boolean> {
  * copy and resync move maildir files with rsync: an mbox source given to them would be rsynced as it is into what
  * the user took for a maildir. Refused with the command that does what they meant.
  */
-export async function refuseLocalMboxSource(sourceText: string, command: 'copy' | 'resync'): Promise<void> {
+export async function refuseLocalMboxSource(sourceText: string, command: 'copy' | 'resync' | 'watch'): Promise<void> {
   if (!(await isLocalMbox(sourceText))) return;
   throw new UsageError(`${sourceText} is mbox: ${command} moves maildir files`, 'turn it into a maildir with `mailshift convert SOURCE MAILDIR` (or copy it to an IMAP account: mailshift copy SOURCE imaps://user@host)');
 }

@@ -2,7 +2,8 @@ import { Command, InvalidArgumentError } from 'commander';
 import { ExitCode } from '../../core/exit-codes.js';
 import { resolveResyncTree } from '../../engine/resync.js';
 import { parseStoreSpec } from '../../stores/spec.js';
-import { requireLocalDirectory } from './local-paths.js';
+import { refuseLocalMboxSource, requireLocalDirectory } from './local-paths.js';
+import { refuseDboxSource, watchDboxHint } from './imap-options.js';
 import type { WatchRun } from '../../watch/watcher.js';
 import type { CliContext, GlobalOptions } from '../context.js';
 import { formatJson } from '../render.js';
@@ -28,7 +29,10 @@ export function registerWatch(program: Command, ctx: CliContext): void {
     const source = parseStoreSpec(sourceText);
     const target = parseStoreSpec(targetText);
     await requireLocalDirectory(source, 'source');
+    await refuseLocalMboxSource(sourceText, 'watch');
     await withSshSession(options, [source, target], async (ssh) => {
+      // A dbox store has no message files to watch: it would wait forever and copy nothing.
+      await refuseDboxSource(source, ssh, ctx.signal, watchDboxHint);
       const tree = await resolveResyncTree(source, target, { ssh });
       // Loaded here, not at start-up: chokidar costs every other command ~0.1 s of module loading.
       const { MaildirWatcher } = await import('../../watch/watcher.js');

@@ -236,6 +236,15 @@ describe('--imap-fallback', () => {
       expect(existsSync(path.join(target, 'storage'))).toBe(false);
     });
 
+    it('watch refuses an mdbox source instead of waiting forever for files that never come', async () => {
+      const target = path.join(work.path, 'never-mdbox-watch');
+      await mkdir(path.join(target, 'cur'), { recursive: true });
+      const result = await runCli(['watch', mdbox, target]);
+      expect(result.code).toBe(78);
+      expect(result.stderr).toMatch(/is a Dovecot mdbox store/);
+      expect(result.stderr).toMatch(/hint: watch follows maildir files/);
+    });
+
     it('verify refuses an mdbox source instead of calling it "OK: 0 of 0"', async () => {
       const target = path.join(work.path, 'never-mdbox-verify');
       await mkdir(path.join(target, 'cur'), { recursive: true });
