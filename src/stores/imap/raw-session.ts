@@ -125,10 +125,23 @@ export class RawImapSession {
     }
   }
 
-  /** Every FETCH response (with a UID) to `UID FETCH set (items)`: the listing of a folder. */
+  /**
+   * The answer to `UID FETCH set (items)`, one entry per UID: the listing of a folder. `items` must ask for
+   * INTERNALDATE or RFC822.SIZE: a response without either is an unsolicited flag update (another client changed a
+   * flag meanwhile), not a listing entry, and a UID is listed once.
+   */
   fetchAttributes(set: string, items: string, signal?: AbortSignal): AsyncIterable<FetchAttributes & { uid: number }> {
-    return this.stream([`UID FETCH ${set} (${items})`], signal, undefined, (attributes) =>
-      attributes.uid === undefined ? undefined : (attributes as FetchAttributes & { uid: number }),
+    const listed = new Set<number>();
+    return this.stream(
+      [`UID FETCH ${set} (${items})`],
+      signal,
+      undefined,
+      (attributes) => {
+        if (attributes.uid === undefined || listed.has(attributes.uid)) return undefined;
+        if (attributes.internalDate === undefined && attributes.size === undefined) return undefined;
+        listed.add(attributes.uid);
+        return attributes as FetchAttributes & { uid: number };
+      },
       (attributes) => 64 + (attributes.headerFields?.length ?? 0),
     );
   }
@@ -157,7 +170,11 @@ export class RawImapSession {
 
     this.untaggedHandler = (response) => {
       const attributes = parseFetchResponse(response);
-      if (!attributes) return;
+      if (!attributes) {
+        // An expunge renumbers the messages after it: sequence numbers seen before no longer name the same UIDs.
+        if (/^\* \d+ EXPUNGE\b/i.test(response.texts[0] ?? '')) uidBySequence.clear();
+        return;
+      }
       if (attributes.uid === undefined) {
         const known = uidBySequence.get(attributes.sequence);
         if (known !== undefined) attributes.uid = known;

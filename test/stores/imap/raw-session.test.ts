@@ -190,14 +190,18 @@ describe('RawImapSession.fetchAttributes', () => {
     const { sockets, commands } = fakeServer((tag, _command, send) => {
       send('* 1 FETCH (UID 4 FLAGS (\\Seen) INTERNALDATE " 2-Feb-2020 10:00:00 +0000" RFC822.SIZE 120 BODY[HEADER.FIELDS (MESSAGE-ID)] {19}\r\nMessage-ID: <x>\r\n\r\n)\r\n');
       send('* 2 FETCH (FLAGS ())\r\n'); // unsolicited, no UID: not a listing entry
+      send('* 1 FETCH (FLAGS (\\Seen \\Flagged))\r\n'); // unsolicited flag change of a listed message: listed once
+      send('* 3 FETCH (UID 9 FLAGS (\\Seen))\r\n'); // unsolicited, with its UID, before its own answer
+      send('* 3 FETCH (UID 9 FLAGS (\\Seen) INTERNALDATE " 3-Feb-2020 10:00:00 +0000" RFC822.SIZE 77 BODY[HEADER.FIELDS (MESSAGE-ID)] {2}\r\n\r\n)\r\n');
       send(`${tag} OK done\r\n`);
     });
     const session = new RawImapSession(sockets, 60_000);
     const listed = [];
     for await (const each of session.fetchAttributes('1:*', 'UID FLAGS INTERNALDATE RFC822.SIZE BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)]')) listed.push(each);
     expect(commands[0]).toBe('M1 UID FETCH 1:* (UID FLAGS INTERNALDATE RFC822.SIZE BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)])');
-    expect(listed).toHaveLength(1);
+    expect(listed.map((each) => each.uid)).toEqual([4, 9]);
     expect(listed[0]).toMatchObject({ uid: 4, flags: ['\\Seen'], size: 120, internalDate: ' 2-Feb-2020 10:00:00 +0000' });
+    expect(listed[1]).toMatchObject({ uid: 9, size: 77 });
     expect(listed[0]!.headerFields!.toString()).toBe('Message-ID: <x>\r\n\r\n');
   });
 });
