@@ -172,10 +172,15 @@ export function parseFetchResponse(response: RawResponse): FetchAttributes | und
 const months = ['JAN', 'FEB', 'MAR', 'APR', 'MAY', 'JUN', 'JUL', 'AUG', 'SEP', 'OCT', 'NOV', 'DEC'];
 const dateTime = /^ ?(\d{1,2})-([A-Za-z]{3})-(\d{4}) (\d{2}):(\d{2}):(\d{2}) ([+-])(\d{2})(\d{2})$/;
 
-/** An IMAP date-time (RFC 3501 §9: `dd-Mon-yyyy hh:mm:ss +zzzz`, day possibly space-padded); undefined if malformed. */
+/** An IMAP date-time (RFC 3501 §9: `dd-Mon-yyyy hh:mm:ss +zzzz`, day possibly space-padded); undefined if unreadable. */
 export function parseImapDateTime(text: string): Date | undefined {
   const match = dateTime.exec(text);
-  if (!match) return undefined;
+  if (!match) {
+    // Not quite RFC 3501 (a one-digit hour, no zone, extra spaces): read it leniently rather than lose the date, which
+    // would make the message's received date the day of the migration.
+    const loose = new Date(text.trim().replace(/^(\d{1,2})-([A-Za-z]{3})-(\d{4})/, '$1 $2 $3'));
+    return Number.isNaN(loose.getTime()) ? undefined : loose;
+  }
   const month = months.indexOf(match[2]!.toUpperCase());
   if (month < 0) return undefined;
   const offsetMinutes = (match[7] === '-' ? -1 : 1) * (Number(match[8]) * 60 + Number(match[9]));
