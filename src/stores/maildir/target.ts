@@ -169,6 +169,8 @@ export class MaildirFolder {
   private uidNote: string | undefined;
   private wroteAnything = false;
   private linkCounter = 0;
+  /** Keyword letters already in dovecot-keywords on disk. */
+  private keywordsOnDisk: number;
   /** `DIR/cur/` and `DIR/new/`: file names are appended per message, without path.join. */
   private readonly curPrefix: string;
   private readonly newPrefix: string;
@@ -182,6 +184,7 @@ export class MaildirFolder {
     namesOnDisk: Iterable<string>,
   ) {
     this.keywords = new KeywordAllocator(keywordTable);
+    this.keywordsOnDisk = keywordTable.size;
     this.curPrefix = path.join(dir, 'cur') + path.sep;
     this.newPrefix = path.join(dir, 'new') + path.sep;
     this.existing = uidlist;
@@ -250,6 +253,12 @@ export class MaildirFolder {
       const index = isValidKeyword(keyword) ? this.keywords.indexOf(keyword) : undefined;
       if (index === undefined) droppedKeywords.push(keyword);
       else keywordIndexes.push(index);
+    }
+    // A new keyword letter is on disk before the first file named with it: a run killed before the folder is finished
+    // must not leave names whose letters the next run would give to other keywords.
+    if (this.queue && this.keywords.table().size > this.keywordsOnDisk) {
+      writeAtomically(path.join(this.dir, 'dovecot-keywords'), formatDovecotKeywords(this.keywords.table()));
+      this.keywordsOnDisk = this.keywords.table().size;
     }
     const hasInfo = !request.isNew || request.flags.size > 0 || keywordIndexes.length > 0 || request.passed;
     const fileName = formatMaildirName(request.base, hasInfo ? formatInfo(request.flags, keywordIndexes, { passed: request.passed }) : undefined);
