@@ -30,6 +30,10 @@ export function classifyNonMboxName(name: string): string | undefined {
   if (/\.(msf|dat|json|html?|sqlite|sqlite-journal|db|lock|lck|idx|index|summary|toc|ibex|cmeta|emlxpart)$/i.test(name)) {
     return 'mail client index or settings file';
   }
-  if (/^(dovecot[.-]|dovecot\.index)/i.test(name)) return 'Dovecot bookkeeping file';
+  // Dovecot's own files by their real names; any other "dovecot-..." name may be a folder someone chose (a spool
+  // copied as dovecot-inbox), and is read like any file: one that is not mbox is listed as such, never dropped.
+  if (/^dovecot(\.index(\..*)?|\.list\.index(\..*)?|\.mailbox\.log(\..*)?|\.map\.index(\..*)?|-uidlist(\.lock)?|-keywords(\.lock)?|-uidvalidity(\.[0-9a-f]+)?|-acl(-list)?|-quota|\.sieve)$/i.test(name)) {
+    return 'Dovecot bookkeeping file';
+  }
   return undefined;
 }

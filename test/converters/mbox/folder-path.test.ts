@@ -24,4 +24,10 @@ describe('classifyNonMboxName', () => {
     expect(classifyNonMboxName('.subscriptions')).toBeDefined();
     expect(classifyNonMboxName('sent-mail')).toBeUndefined();
   });
+  it("knows Dovecot's bookkeeping files by their names, and reads any other dovecot-... file like a mailbox", () => {
+    for (const name of ['dovecot.index', 'dovecot.index.log', 'dovecot.index.cache', 'dovecot-uidlist', 'dovecot-keywords', 'dovecot-uidvalidity', 'dovecot-uidvalidity.5f3a2b1c', 'dovecot.list.index.log', 'dovecot.mailbox.log']) {
+      expect(classifyNonMboxName(name), name).toBeDefined();
+    }
+    expect(classifyNonMboxName('dovecot-inbox')).toBeUndefined();
+  });
 });
