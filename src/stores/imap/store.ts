@@ -390,7 +390,6 @@ class ImapMailbox implements Mailbox {
 
   /** Selects the mailbox again when an append closed it. */
   private async ensureSelected(): Promise<void> {
-    await this.leaveRaw();
     const client = this.client();
     if (client.mailbox && client.mailbox.path === this.selected?.path) return;
     this.selected = await this.select();
@@ -412,6 +411,8 @@ class ImapMailbox implements Mailbox {
   }
 
   private client(): ImapFlow {
+    // A folder opened for reading is read over the raw session only; opened for writing, never (see `raw`).
+    if (this.raw) throw new Error(`imapflow used for "${this.name}" while its connection is a raw session`);
     if (!this.pooled) {
       // The connection was dropped after a failure: the caller reopens the folder (and re-checks what arrived).
       throw new MailshiftError('MAILSHIFT_IMAP_CLOSED', `${this.store.label}: the connection for "${this.name}" was closed after an error`, {
@@ -427,7 +428,6 @@ class ImapMailbox implements Mailbox {
    * session at 10) with a fresh one, and selects the mailbox again, before the next command.
    */
   private async ensureFreshConnection(): Promise<void> {
-    await this.leaveRaw();
     if (!this.pooled || !this.store.isNearErrorBudget(this.pooled)) return;
     this.store.release(this.pooled, true);
     await this.reconnect();
@@ -451,24 +451,21 @@ class ImapMailbox implements Mailbox {
    * The raw session of a mailbox opened for reading: its connection, selected, taken over from imapflow (`unbind()`).
    * It keeps its place in the pool (--max-connections) until the session ends.
    */
-  private async rawSession(): Promise<RawImapSession> {
+  private async rawSession(what: string): Promise<RawImapSession> {
     if (this.raw) return this.raw;
-    if (!this.pooled) {
-      await this.reconnect(); // the previous session failed and was closed
-    } else {
-      await this.ensureFreshConnection();
-      await this.ensureSelected();
+    try {
+      if (!this.pooled) {
+        await this.reconnect(); // the previous session failed and was closed
+      } else {
+        await this.ensureFreshConnection();
+        await this.ensureSelected();
+      }
+    } catch (err) {
+      throw err instanceof MailshiftError ? err : this.fail(err, what, 'mailbox');
     }
     const sockets = this.client().unbind() as unknown as RawSockets;
     this.raw = new RawImapSession(sockets, this.store.socketTimeoutMs);
     return this.raw;
-  }
-
-  /** Ends a raw session (its connection is closed: imapflow cannot take it back) and reconnects for other commands. */
-  private async leaveRaw(): Promise<void> {
-    if (!this.raw) return;
-    await this.closeRaw();
-    await this.reconnect();
   }
 
   private async closeRaw(): Promise<void> {
@@ -550,12 +547,7 @@ class ImapMailbox implements Mailbox {
     const afterUid = options.afterUid ?? 0;
     const items = ['UID', 'FLAGS', 'INTERNALDATE', 'RFC822.SIZE'];
     if (options.headerFields && options.headerFields.length > 0) items.push(`BODY.PEEK[HEADER.FIELDS (${options.headerFields.map((field) => field.toUpperCase()).join(' ')})]`);
-    let session: RawImapSession;
-    try {
-      session = await this.rawSession();
-    } catch (err) {
-      throw err instanceof MailshiftError ? err : this.fail(err, 'list messages', 'mailbox');
-    }
+    const session = await this.rawSession('list messages');
     try {
       for await (const attributes of session.fetchAttributes(`${afterUid + 1}:*`, items.join(' '), signal)) {
         // "n:*" always includes the highest UID, even when it is below n (RFC 3501 §6.4.8).
@@ -570,9 +562,9 @@ class ImapMailbox implements Mailbox {
   async read(ref: MessageRef, signal?: AbortSignal): Promise<Readable> {
     const uid = refUid(ref);
     if (this.mode === 'read') {
+      const session = await this.rawSession(`read message UID ${uid}`);
       let found: Buffer | undefined;
       try {
-        const session = await this.rawSession();
         for await (const { content } of session.fetchBodies({ chunks: [[uid]], formatUidSet, ...(signal ? { signal } : {}) })) found = content;
       } catch (err) {
         throw await this.failRaw(err, `read message UID ${uid}`, 'message');
@@ -609,12 +601,7 @@ class ImapMailbox implements Mailbox {
       }
       return;
     }
-    let session: RawImapSession;
-    try {
-      session = await this.rawSession();
-    } catch (err) {
-      throw err instanceof MailshiftError ? err : this.fail(err, 'read messages', 'mailbox');
-    }
+    const session = await this.rawSession('read messages');
     try {
       for await (const { uid, content } of session.fetchBodies({ chunks: chunkUids([...byUid.keys()]), formatUidSet, ...(signal ? { signal } : {}) })) {
         const ref = byUid.get(uid);
