@@ -318,12 +318,11 @@ export class MaildirFolder {
     return uid;
   }
 
-  /** Writes dovecot-uidlist and dovecot-keywords atomically, then flushes everything written to disk. */
+  /** Writes dovecot-uidlist atomically (dovecot-keywords is kept up to date by place), then flushes to disk. */
   async finish(): Promise<FolderDone> {
     if (this.queue) {
       // Every message file must be in place before the uidlist names it and the folder is reported done.
       await this.queue.drain();
-      if (this.keywords.hasChanged) writeAtomically(path.join(this.dir, 'dovecot-keywords'), formatDovecotKeywords(this.keywords.table()));
       if (this.addedBases.length > 0 && this.uidValidity !== undefined) {
         writeUidlistStreaming(
           path.join(this.dir, 'dovecot-uidlist'),
