@@ -1,6 +1,6 @@
 import * as cryptoModule from 'node:crypto';
 import * as fsModule from 'node:fs';
-import { Worker } from 'node:worker_threads';
+import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';
 import { MailshiftError } from '../../core/errors.js';
 
 /**
@@ -218,7 +218,7 @@ parentPort.on('message', (message) => {
     try { runWriteOp(fs, crypto, writer, item.op); }
     catch (e) {
       Atomics.store(shared, ${failedSlot}, 1);
-      parentPort.postMessage({ failure: { message: String((e && e.message) || e), code: e && e.code, path: item.op.tmpPath } });
+      workerData.failures.postMessage({ message: String((e && e.message) || e), code: e && e.code, path: item.op.tmpPath });
     }
     Atomics.sub(shared, ${inFlightSlot}, item.bytes);
     Atomics.notify(shared, ${inFlightSlot});
@@ -227,11 +227,57 @@ parentPort.on('message', (message) => {
 });
 `;
 
+interface WriterThread {
+  readonly worker: Worker;
+  readonly shared: Int32Array;
+  readonly digests: Uint8Array;
+  /** Where the writer reports failures; read synchronously, so a waiting caller gets the reason, not just a flag. */
+  readonly failures: MessagePort;
+}
+
+function startWriterThread(): WriterThread {
+  const shared = new Int32Array(new SharedArrayBuffer(12));
+  const digests = new Uint8Array(new SharedArrayBuffer(digestRingSize * 32));
+  const failures = new MessageChannel();
+  const worker = new Worker(workerSource, {
+    eval: true,
+    // The writer's code is CommonJS; the parent's Node options (an --input-type, say) must not change how it runs.
+    execArgv: [],
+    workerData: { shared: shared.buffer, digests: digests.buffer, failures: failures.port2 },
+    transferList: [failures.port2],
+    // The writer allocates almost nothing of its own; a small young generation keeps its isolate from holding
+    // tens of MB of already-written slabs between collections.
+    resourceLimits: { maxYoungGenerationSizeMb: 1, maxOldGenerationSizeMb: 16 },
+  });
+  // The thread must not keep the process alive on its own; drain() is what waits for it.
+  worker.unref();
+  failures.port1.unref();
+  return { worker, shared, digests, failures: failures.port1 };
+}
+
+let prestartedWriter: WriterThread | undefined;
+
+/**
+ * Starts the writer thread ahead of need (the CLI calls it before loading `convert`): a new thread takes ~50 ms to
+ * boot, which then overlaps the loading of the command instead of stalling the first message. The next WriteQueue
+ * takes it over; unused, it lets the process exit like any unref'd thread.
+ */
+export function prestartWriterThread(): void {
+  if (process.env.MAILSHIFT_WRITER === 'inline') return;
+  prestartedWriter ??= startWriterThread();
+}
+
+function takePrestartedWriter(): WriterThread | undefined {
+  const thread = prestartedWriter;
+  prestartedWriter = undefined;
+  return thread;
+}
+
 export class WriteQueue {
   private readonly worker: Worker | undefined;
-  private readonly shared = new Int32Array(new SharedArrayBuffer(12));
+  private readonly shared: Int32Array;
   /** Digests the writer computed, 32 bytes each, by sequence number modulo the ring size. */
-  private readonly digests = new Uint8Array(new SharedArrayBuffer(digestRingSize * 32));
+  private readonly digests: Uint8Array;
   private nextDigestSeq = 0;
   private batch: { op: WriteOp; bytes: number }[] = [];
   private batchBytes = 0;
@@ -240,6 +286,7 @@ export class WriteQueue {
   private readonly batchBuffers = new Set<ArrayBuffer>();
   private readonly freeSlabs: ArrayBuffer[] = [];
   private readonly failures: WorkerFailure[] = [];
+  private readonly failurePort: MessagePort | undefined;
   private drainCounter = 0;
   private readonly drainWaiters = new Map<number, () => void>();
   private isClosed = false;
@@ -256,21 +303,18 @@ export class WriteQueue {
   private readonly isInline = process.env.MAILSHIFT_WRITER === 'inline';
 
   constructor() {
-    // The writer allocates almost nothing of its own; a small young generation keeps its isolate from holding
-    // tens of MB of already-written slabs between collections.
     if (this.isInline) {
       this.worker = undefined;
+      this.shared = new Int32Array(new SharedArrayBuffer(12));
+      this.digests = new Uint8Array(new SharedArrayBuffer(digestRingSize * 32));
       return;
     }
-    const worker = new Worker(workerSource, {
-      eval: true,
-      // The writer's code is CommonJS; the parent's Node options (an --input-type, say) must not change how it runs.
-      execArgv: [],
-      workerData: { shared: this.shared.buffer, digests: this.digests.buffer },
-      resourceLimits: { maxYoungGenerationSizeMb: 1, maxOldGenerationSizeMb: 16 },
-    });
-    worker.on('message', (message: { failure?: WorkerFailure; drained?: number; released?: ArrayBuffer[] }) => {
-      if (message.failure) this.failures.push(message.failure);
+    const thread = takePrestartedWriter() ?? startWriterThread();
+    this.shared = thread.shared;
+    this.digests = thread.digests;
+    this.failurePort = thread.failures;
+    const worker = thread.worker;
+    worker.on('message', (message: { drained?: number; released?: ArrayBuffer[] }) => {
       if (message.released) for (const buffer of message.released) if (this.freeSlabs.length < maxFreeSlabs) this.freeSlabs.push(buffer);
       if (message.drained !== undefined) {
         this.drainWaiters.get(message.drained)?.();
@@ -278,8 +322,6 @@ export class WriteQueue {
       }
     });
     worker.on('error', (err) => this.failures.push({ message: err.message, path: '(writer thread)' }));
-    // The queue must not keep the process alive on its own; drain() is what waits for it.
-    worker.unref();
     this.worker = worker;
   }
 
@@ -356,6 +398,14 @@ export class WriteQueue {
     return this.nextDigestSeq++;
   }
 
+  /**
+   * True when the writer has more than half of what it may hold in flight still to do: work the calling thread takes
+   * on itself then (see MessageDraft.shouldSeal) is work it would otherwise spend waiting.
+   */
+  isBehind(): boolean {
+    return this.worker !== undefined && Atomics.load(this.shared, inFlightSlot) + this.batchBytes > maxInFlightBytes / 2;
+  }
+
   /** True when the writer has published digest `seq`. */
   isDigestReady(seq: number): boolean {
     return Atomics.load(this.shared, digestsDoneSlot) > seq;
@@ -387,14 +437,15 @@ export class WriteQueue {
     if (worker) {
       this.post();
       const token = ++this.drainCounter;
-      worker.ref();
+      // Drains may overlap (folders are finished in the background): the thread keeps the process alive while any waits.
+      if (this.drainWaiters.size === 0) worker.ref();
       try {
         await new Promise<void>((resolve) => {
           this.drainWaiters.set(token, resolve);
           worker.postMessage({ drain: token });
         });
       } finally {
-        worker.unref();
+        if (this.drainWaiters.size === 0) worker.unref();
       }
     }
     this.throwIfFailed(true);
@@ -410,8 +461,19 @@ export class WriteQueue {
     }
   }
 
+  private receiveFailures(): void {
+    if (!this.failurePort) return;
+    for (let received = receiveMessageOnPort(this.failurePort); received; received = receiveMessageOnPort(this.failurePort)) this.failures.push(received.message as WorkerFailure);
+  }
+
   private throwIfFailed(withDetails = false): void {
     if (Atomics.load(this.shared, failedSlot) === 0) return;
+    this.receiveFailures();
+    // The writer flags a failure a moment before it sends the reason: wait for the reason (up to a second).
+    for (let waited = 0; withDetails && this.failurePort && this.failures.length === 0 && waited < 100; waited++) {
+      Atomics.wait(this.shared, failedSlot, 1, 10);
+      this.receiveFailures();
+    }
     const first = this.failures[0];
     if (!first && !withDetails) return; // flagged, details not delivered yet: drain() reports them
     throw new MailshiftError('MAILSHIFT_WRITE_FAILED', `cannot write ${first?.path ?? 'a message file'}: ${first?.message ?? 'unknown error'}`, {
