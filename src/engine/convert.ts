@@ -108,7 +108,8 @@ export async function runConvert(options: ConvertOptions): Promise<ConvertReport
       const left = (remainingFiles.get(file.folder) ?? 1) - 1;
       remainingFiles.set(file.folder, left);
       const written = state.writtenFolder(file.folder);
-      if (left === 0 && written && !state.dynamicFolders.has(written)) await state.finishFolder(written);
+      if (left === 0 && written && !state.dynamicFolders.has(written)) state.finishFolderInBackground(written);
+      state.throwIfFinishFailed();
     }
   } catch (err) {
     if (!(err instanceof TooManyBadMessages)) {
@@ -216,9 +217,32 @@ class ConvertState {
     if (done) this.applyFolderDone(done);
   }
 
-  async finishAll(): Promise<void> {
-    for (const mailbox of this.target.openFolders()) await this.finishFolder(mailbox);
+  /**
+   * Finishes a folder (its files on disk, dovecot-uidlist, a filesystem flush) while the next source file is read:
+   * waiting for it stopped the reader at every folder boundary (~5 ms each, a twentieth of a 10,000-message tree).
+   */
+  finishFolderInBackground(mailbox: MailboxPath): void {
+    this.finishing.push(
+      this.finishFolder(mailbox).catch((err: unknown) => {
+        this.finishFailure ??= { error: err };
+      }),
+    );
   }
+
+  /** Rethrows the first failure of a folder finished in the background. */
+  throwIfFinishFailed(): void {
+    if (this.finishFailure) throw this.finishFailure.error;
+  }
+
+  /** Finishes every folder still open and waits for those finishing in the background. */
+  async finishAll(): Promise<void> {
+    for (const mailbox of this.target.openFolders()) this.finishFolderInBackground(mailbox);
+    await Promise.all(this.finishing.splice(0));
+    this.throwIfFinishFailed();
+  }
+
+  private readonly finishing: Promise<void>[] = [];
+  private finishFailure: { error: unknown } | undefined;
 
   private applyFolderDone(done: FolderDone): void {
     const report = this.folderReports.get(done.mailbox);
@@ -321,7 +345,8 @@ class FileConverter implements MboxMessageHandler<MessageDraft> {
       }
       return;
     }
-    draft.seal(start.fromLine.date);
+    if (draft.shouldSeal()) draft.seal(start.fromLine.date);
+    else draft.hashHere();
     this.waiting.push({ start, meta, draft });
     this.placeReady(maxWaitingMessages);
   }

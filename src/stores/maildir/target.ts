@@ -1,4 +1,4 @@
-import { createHash, type Hash } from 'node:crypto';
+import { createHash, hash as cryptoHash, type Hash } from 'node:crypto'; // hash(): one-shot, cheaper per small message
 import { closeSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, realpathSync, renameSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { formatInfo, formatMaildirName, maildirBaseName } from '../../../converters/maildir/filename.js';
@@ -69,6 +69,8 @@ export interface FolderDone {
 
 export class MaildirTarget {
   private readonly folders = new Map<MailboxPath, MaildirFolder>();
+  /** Folders whose finish (finishFolder) has started and not yet ended. */
+  private readonly finishing = new Map<MailboxPath, MaildirFolder>();
   private draftCounter = 0;
   private draftPathPrefix: string | undefined;
   /** Creates message files off the main thread; absent in a dry run. */
@@ -97,7 +99,15 @@ export class MaildirTarget {
   folder(mailbox: MailboxPath): MaildirFolder {
     let folder = this.folders.get(mailbox);
     if (!folder) {
-      folder = MaildirFolder.open(this.root, mailbox, this.isDryRun, this.queue);
+      // A folder still finishing is taken back as it is, not opened a second time: a second instance would read
+      // the uidlist before the first wrote it and hand out its UIDs again. Its pending finish then does nothing.
+      folder = this.finishing.get(mailbox);
+      if (folder) {
+        this.finishing.delete(mailbox);
+        folder.reopen();
+      } else {
+        folder = MaildirFolder.open(this.root, mailbox, this.isDryRun, this.queue);
+      }
       this.folders.set(mailbox, folder);
     }
     return folder;
@@ -122,11 +132,20 @@ export class MaildirTarget {
     return new MessageDraft(this.queue ? { queue: this.queue, tmpPath } : undefined, isHashed, isHashed && options.hashOnWriter === true && this.queue !== undefined);
   }
 
+  /**
+   * Writes a folder's bookkeeping and flushes it to disk. Other folders may be written meanwhile; undefined when the
+   * folder was not open, or was taken back (folder()) before its finish was done: the later finish reports it.
+   */
   async finishFolder(mailbox: MailboxPath): Promise<FolderDone | undefined> {
     const folder = this.folders.get(mailbox);
     if (!folder) return undefined;
     this.folders.delete(mailbox);
-    return folder.finish();
+    this.finishing.set(mailbox, folder);
+    try {
+      return await folder.finish();
+    } finally {
+      if (this.finishing.get(mailbox) === folder) this.finishing.delete(mailbox);
+    }
   }
 
   openFolders(): MailboxPath[] {
@@ -169,6 +188,8 @@ export class MaildirFolder {
   private uidNote: string | undefined;
   private wroteAnything = false;
   private linkCounter = 0;
+  /** Counts reopen(): a finish that sees it change was overtaken. */
+  private openings = 0;
   /** Keyword letters already in dovecot-keywords on disk. */
   private keywordsOnDisk: number;
   /** `DIR/cur/` and `DIR/new/`: file names are appended per message, without path.join. */
@@ -318,11 +339,21 @@ export class MaildirFolder {
     return uid;
   }
 
-  /** Writes dovecot-uidlist atomically (dovecot-keywords is kept up to date by place), then flushes to disk. */
-  async finish(): Promise<FolderDone> {
+  /** Marks the folder as in use again after its finish started: that finish leaves the bookkeeping to the next. */
+  reopen(): void {
+    this.openings += 1;
+  }
+
+  /**
+   * Writes dovecot-uidlist atomically (dovecot-keywords is kept up to date by place), then flushes to disk.
+   * Undefined when the folder was reopened meanwhile (the next finish writes everything, this one's records too).
+   */
+  async finish(): Promise<FolderDone | undefined> {
+    const opening = this.openings;
     if (this.queue) {
       // Every message file must be in place before the uidlist names it and the folder is reported done.
       await this.queue.drain();
+      if (this.openings !== opening) return undefined;
       if (this.addedBases.length > 0 && this.uidValidity !== undefined) {
         writeUidlistStreaming(
           path.join(this.dir, 'dovecot-uidlist'),
@@ -404,6 +435,29 @@ export class MessageDraft {
     return this.hashOnWriter;
   }
 
+  /**
+   * True when sealing is the faster choice: the message is already streaming to the writer (a large one), or the
+   * writer keeps up. When the writer is behind, the caller hashes it here instead (hashHere): the two threads share
+   * the work rather than one waiting for the other.
+   */
+  shouldSeal(): boolean {
+    return this.hashOnWriter && (this.isOpened || !this.output!.queue.isBehind());
+  }
+
+  /** Computes the hash on the calling thread, instead of sealing: the message is then written when it is placed. */
+  hashHere(): void {
+    if (!this.isHashed || this.isOpened || this.isSealed || this.isDone) throw new Error('this draft cannot be hashed here');
+    // Hashed from the read buffers, not packed yet: a packed slab may be handed to the writer before this message
+    // is placed (moveTo packs it then).
+    if (this.pending.length === 1) {
+      this.digest = cryptoHash('sha256', this.pending[0]!, 'hex');
+    } else {
+      const hash = createHash('sha256');
+      for (const chunk of this.pending) hash.update(chunk);
+      this.digest = hash.digest('hex');
+    }
+  }
+
   /** After `seal`: true once the writer has published this message's digest (reading it will not wait). */
   isHashReady(): boolean {
     return this.digestSeq === undefined || this.output!.queue.isDigestReady(this.digestSeq);
@@ -478,7 +532,7 @@ export class MessageDraft {
     } else {
       const whole = this.output ? this.output.queue.pack(this.pending, this.pendingBytes) : Buffer.concat(this.pending, this.pendingBytes);
       if (this.output) this.packed = whole;
-      this.digest = createHash('sha256').update(whole).digest('hex');
+      this.digest = cryptoHash('sha256', whole, 'hex');
     }
     return this.digest;
   }
@@ -493,7 +547,7 @@ export class MessageDraft {
       return;
     }
     if (this.isHashed) this.contentHashHex();
-    else if (!this.isOpened) this.packed ??= output.queue.pack(this.pending, this.pendingBytes);
+    if (!this.isOpened) this.packed ??= output.queue.pack(this.pending, this.pendingBytes);
     this.isDone = true;
     if (this.isOpened) {
       if (this.pendingBytes > 0) output.queue.enqueue({ kind: 'append', tmpPath: output.tmpPath, data: output.queue.pack(this.pending, this.pendingBytes) });

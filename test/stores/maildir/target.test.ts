@@ -1,0 +1,83 @@
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { parseUidlist } from '../../../converters/maildir/uidlist.js';
+import { MaildirTarget, type MaildirFolder } from '../../../src/stores/maildir/target.js';
+
+let dir: string;
+beforeEach(() => {
+  dir = mkdtempSync(path.join(tmpdir(), 'mailshift-target-'));
+});
+afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+function placeMessage(target: MaildirTarget, folder: MaildirFolder, text: string): void {
+  const draft = target.beginDraft();
+  draft.write(Buffer.from(text));
+  try {
+    const base = `1700000000.M${draft.contentHashHex().slice(0, 24)}.test`;
+    folder.place({ base, flags: new Set(['\\Seen']), keywords: new Set(), passed: false, isNew: false, mtime: new Date(1_700_000_000_000) }, { draft });
+  } finally {
+    draft.close();
+  }
+}
+
+describe('MaildirTarget.finishFolder', () => {
+  it('a folder taken back while its finish runs is not opened twice: every message keeps one UID of its own', async () => {
+    const target = MaildirTarget.open(path.join(dir, 'Maildir'), { dryRun: false });
+    placeMessage(target, target.folder('Work'), 'Subject: one\n\n1\n');
+    placeMessage(target, target.folder('Work'), 'Subject: two\n\n2\n');
+    const firstFinish = target.finishFolder('Work'); // not awaited: convert finishes folders in the background
+    placeMessage(target, target.folder('Work'), 'Subject: three\n\n3\n');
+    await expect(firstFinish).resolves.toBeUndefined(); // overtaken: the next finish reports the folder
+    const done = await target.finishFolder('Work');
+    await target.close();
+
+    expect(done).toMatchObject({ mailbox: 'Work', uids: 'new' });
+    const workDir = path.join(dir, 'Maildir', '.Work');
+    const uidlist = parseUidlist(readFileSync(path.join(workDir, 'dovecot-uidlist'), 'utf8'));
+    expect(uidlist.records.map((record) => record.uid)).toEqual([1, 2, 3]);
+    expect(new Set(uidlist.records.map((record) => record.fileName)).size).toBe(3);
+    expect(readdirSync(path.join(workDir, 'cur'))).toHaveLength(3);
+  });
+
+  it('finishes folders side by side: each is complete and reported', async () => {
+    const target = MaildirTarget.open(path.join(dir, 'Maildir'), { dryRun: false });
+    placeMessage(target, target.folder('A'), 'Subject: a\n\na\n');
+    placeMessage(target, target.folder('B'), 'Subject: b\n\nb\n');
+    const results = await Promise.all([target.finishFolder('A'), target.finishFolder('B')]);
+    await target.close();
+    expect(results.map((result) => result?.mailbox)).toEqual(['A', 'B']);
+    for (const name of ['.A', '.B']) {
+      expect(readdirSync(path.join(dir, 'Maildir', name, 'cur'))).toHaveLength(1);
+      expect(parseUidlist(readFileSync(path.join(dir, 'Maildir', name, 'dovecot-uidlist'), 'utf8')).records).toHaveLength(1);
+    }
+  });
+});
+
+describe('MessageDraft hashing', () => {
+  it('names a message the same whether the writer thread hashes it (seal) or the caller does (hashHere)', async () => {
+    const target = MaildirTarget.open(path.join(dir, 'Maildir'), { dryRun: false });
+    const text = Buffer.from('Subject: same\n\nbody\n');
+    const sealed = target.beginDraft({ hashOnWriter: true });
+    sealed.write(text.subarray(0, 5));
+    sealed.write(text.subarray(5));
+    sealed.seal(new Date(0));
+    const here = target.beginDraft({ hashOnWriter: true });
+    here.write(text.subarray(0, 9));
+    here.write(text.subarray(9));
+    here.hashHere();
+    expect(here.isHashReady()).toBe(true);
+    expect(here.contentHashHex()).toBe(sealed.contentHashHex());
+    const folder = target.folder('INBOX');
+    const request = { flags: new Set<never>(), keywords: new Set<string>(), passed: false, isNew: true, mtime: new Date(1_600_000_000_000) };
+    folder.place({ ...request, base: 'sealed' }, { draft: sealed });
+    folder.place({ ...request, base: 'here' }, { draft: here });
+    sealed.close();
+    here.close();
+    await target.finishFolder('INBOX');
+    await target.close();
+    expect(readFileSync(path.join(dir, 'Maildir', 'new', 'here'))).toEqual(text);
+    expect(readFileSync(path.join(dir, 'Maildir', 'new', 'sealed'))).toEqual(text);
+  });
+});
