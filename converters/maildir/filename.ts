@@ -91,14 +91,20 @@ export function resolveKeywords(info: DecodedInfo, table: ReadonlyMap<number, st
 
 /** Builds the letters after ':2,' sorted by byte value, as the spec and Dovecot require. */
 export function formatInfo(flags: Iterable<SystemFlag>, keywordIndexes: Iterable<number>, options: { passed?: boolean } = {}): string {
-  const letters = new Set<string>();
-  for (const flag of flags) letters.add(flagToLetter[flag]);
-  if (options.passed) letters.add('P');
+  // Letters as bits of two masks (upper-case flags, lower-case keywords), read out in byte order: no Set, array
+  // or sort per message (this runs for every message a conversion writes).
+  let upper = 0;
+  let lower = 0;
+  for (const flag of flags) upper |= 1 << (flagToLetter[flag].charCodeAt(0) - 65);
+  if (options.passed) upper |= 1 << (80 - 65); // 'P'
   for (const index of keywordIndexes) {
-    if (index < 0 || index > 25) throw new RangeError(`keyword index ${index} does not fit a maildir file name`);
-    letters.add(String.fromCharCode(97 + index));
+    if (!(index >= 0 && index <= 25)) throw new RangeError(`keyword index ${index} does not fit a maildir file name`);
+    lower |= 1 << index;
   }
-  return [...letters].sort().join('');
+  let info = '';
+  for (let bit = 0; upper !== 0 && bit < 26; bit++) if (upper & (1 << bit)) info += String.fromCharCode(65 + bit);
+  for (let bit = 0; lower !== 0 && bit < 26; bit++) if (lower & (1 << bit)) info += String.fromCharCode(97 + bit);
+  return info;
 }
 
 /** `<base>:2,<info>` for cur/; a message in new/ carries no info part. */

@@ -21,11 +21,11 @@ export interface MboxPlacement {
  */
 export function decideMboxPlacement(meta: MboxMessageMetadata, fileFolder: string, gmailLabels: GmailLabelMode | 'ignore'): MboxPlacement {
   const state = decideMessageState(meta);
-  const keywords = new Set(state.keywords);
   if (meta.gmailLabels !== undefined && gmailLabels !== 'ignore') {
     const placement = decideGmailPlacement(meta.gmailLabels, gmailLabels);
+    const keywords = new Set(state.keywords);
     for (const keyword of placement.keywords) keywords.add(keyword);
     return { folders: placement.folders, isRouted: true, flags: state.flags, keywords, passed: state.passed, isNew: state.isNew };
   }
-  return { folders: [fileFolder], isRouted: false, flags: state.flags, keywords, passed: state.passed, isNew: state.isNew };
+  return { folders: [fileFolder], isRouted: false, flags: state.flags, keywords: state.keywords, passed: state.passed, isNew: state.isNew };
 }

@@ -9,8 +9,22 @@ export type RegisterCommand = (program: Command, ctx: CliContext) => void;
  * loading every command and its engines (imapflow, execa, fast-glob, chokidar...) cost more start-up time than a
  * small conversion takes.
  */
-const commands: readonly { name: string; load: () => Promise<RegisterCommand> }[] = [
-  { name: 'convert', load: async () => (await import('./commands/convert.js')).registerConvert },
+interface CommandEntry {
+  readonly name: string;
+  readonly load: () => Promise<RegisterCommand>;
+  /** Work the command can start before it is loaded, when it is the one being run (args: the whole command line). */
+  readonly startEarly?: (args: readonly string[]) => Promise<void>;
+}
+
+const commands: readonly CommandEntry[] = [
+  {
+    name: 'convert',
+    load: async () => (await import('./commands/convert.js')).registerConvert,
+    // The writer thread boots (~50 ms) while the command loads, instead of stalling the first message.
+    startEarly: async (args) => {
+      if (!args.includes('--dry-run') && !args.includes('-n')) (await import('../stores/maildir/write-queue.js')).prestartWriterThread();
+    },
+  },
   { name: 'discover', load: async () => (await import('./commands/discover.js')).registerDiscover },
   { name: 'copy', load: async () => (await import('./commands/copy.js')).registerCopy },
   { name: 'chown', load: async () => (await import('./commands/chown.js')).registerChown },
@@ -42,6 +56,7 @@ export async function buildProgram(ctx: CliContext, version: string, args: reado
     .exitOverride();
   const requested = findRequestedCommand(args);
   const wanted = commands.filter((command) => command.name === requested);
+  for (const command of wanted) await command.startEarly?.(args);
   for (const command of wanted.length > 0 ? wanted : commands) (await command.load())(program, ctx);
   return program;
 }

@@ -18,6 +18,9 @@ describe('maildir file names', () => {
   it('writes flag letters sorted by byte value, keywords after system flags', () => {
     expect(formatInfo(['\\Seen', '\\Answered', '\\Flagged'], [1, 0], { passed: true })).toBe('FPRSab');
     expect(() => formatInfo([], [26])).toThrow(RangeError);
+    expect(() => formatInfo([], [-1])).toThrow(RangeError);
+    expect(formatInfo(['\\Draft', '\\Deleted', '\\Seen', '\\Seen'], [25, 3, 3])).toBe('DSTdz');
+    expect(formatInfo([], [])).toBe('');
   });
   it('derives converted base names from the content only', () => {
     const base = buildConvertedBaseName({ receivedSecs: 1000.9, contentHashHex: 'ab'.repeat(32), ordinal: 0, sizeBytes: 10, virtualSizeBytes: 12 });

@@ -33,6 +33,22 @@ describe('parseHeaderFields', () => {
   });
 });
 
+describe('fieldValue', () => {
+  it('unfolds and trims exactly as collapsing every whitespace run to one space would, for any bytes', () => {
+    // Seeded bytes weighted towards whitespace, NBSP (0xA0 in latin1 is \s too) and line ends.
+    let seed = 7;
+    const next = () => (seed = (seed * 1103515245 + 12345) & 0x7fffffff);
+    const alphabet = [0x20, 0x20, 0x09, 0x0a, 0x0d, 0x0b, 0x0c, 0xa0, 0x85, 0x41, 0x42, 0x3a, 0xe9, 0x00];
+    for (let round = 0; round < 2000; round++) {
+      const value = Array.from({ length: next() % 12 }, () => alphabet[next() % alphabet.length]!);
+      const header = Buffer.from([...Buffer.from('X-Uid:'), ...value, 0x0a, 0x0a]);
+      const field = { name: 'x-uid', start: 0, valueStart: 6, end: header.length - 1 };
+      const expected = header.toString('latin1', 6, header.length - 1).replace(/\s+/g, ' ').trim();
+      expect(fieldValue(header, field), JSON.stringify(value)).toBe(expected);
+    }
+  });
+});
+
 describe('parseHeaderFields with a name filter', () => {
   it('returns only the named fields, with the same byte ranges, whatever their case', () => {
     const header = Buffer.from('Received: from a\n\tby b\nSTATUS: RO\nSubject: hi\nX-Uid: 7\n folded\nDate: x\n\n');
