@@ -108,10 +108,17 @@ export async function runConvert(options: ConvertOptions): Promise<ConvertReport
       const left = (remainingFiles.get(file.folder) ?? 1) - 1;
       remainingFiles.set(file.folder, left);
       const written = state.writtenFolder(file.folder);
-      if (left === 0 && written && !state.dynamicFolders.has(written)) state.finishFolderInBackground(written);
+      // Finished once its last messages are placed; they may still wait for their digests while the next file is read.
+      if (left === 0 && written) {
+        state.placements.afterPlaced(() => {
+          if (!state.dynamicFolders.has(written)) state.finishFolderInBackground(written);
+        });
+      }
       state.throwIfFinishFailed();
     }
+    state.placements.placeAll();
   } catch (err) {
+    state.placements.abort();
     if (!(err instanceof TooManyBadMessages)) {
       // Whatever was written is complete (tmp/ then rename); flush it and its bookkeeping before reporting.
       await state.finishAll().catch(() => undefined);
@@ -156,6 +163,8 @@ class ConvertState {
   /** Folders filled by Gmail label routing: any file may add to them, so they are finished at the end. */
   readonly dynamicFolders = new Set<MailboxPath>();
   readonly totals = { messages: 0, bytes: 0, alreadyPresent: 0, pseudoMessagesSkipped: 0 };
+  /** Messages of every file so far that wait for their digest to be named and placed, in source order. */
+  readonly placements = new PlacementQueue();
   stopped: { reason: string } | undefined;
 
   constructor(
@@ -292,10 +301,8 @@ async function convertFile(file: MboxSourceFile, state: ConvertState, isSingleFi
       { isGzip: file.isGzip, unescape, honorContentLength, onProgress, ...(options.signal ? { signal: options.signal } : {}) },
       assembler,
     );
-    converter.placeWaiting();
   } finally {
     assembler.abortMessage();
-    converter.abortWaiting();
   }
   if (assembler.messagesSeen === 0 && !assembler.sawPseudoMessage) state.folderReport(folder, displayName);
 }
@@ -303,16 +310,71 @@ async function convertFile(file: MboxSourceFile, state: ConvertState, isSingleFi
 /** Messages waiting for their digest at most (well below the writer's digest ring, digestRingSize). */
 const maxWaitingMessages = 256;
 
+interface WaitingMessage {
+  readonly converter: FileConverter;
+  readonly start: MessageStart;
+  readonly meta: MboxMessageMetadata;
+  readonly draft: MessageDraft;
+}
+
+/**
+ * Messages handed to the writer thread, which writes and hashes them, waiting (in source order, across files) for
+ * their digest to be named and placed. Hashing there keeps it off this thread, which frames the next messages
+ * meanwhile; placing in source order keeps twin ordinals and UIDs exactly as they would be otherwise. Not emptied at
+ * the end of each file: that made this thread wait for the writer, and the writer then wait for the next file.
+ */
+class PlacementQueue {
+  private readonly entries: (WaitingMessage | (() => void))[] = [];
+  private waitingMessages = 0;
+
+  add(message: WaitingMessage): void {
+    this.entries.push(message);
+    this.waitingMessages += 1;
+    this.placeReady(maxWaitingMessages);
+  }
+
+  /** Runs `action` once every message added before it is placed (at once when none waits). */
+  afterPlaced(action: () => void): void {
+    if (this.entries.length === 0) action();
+    else this.entries.push(action);
+  }
+
+  /** Places every waiting message (and runs the actions between them). */
+  placeAll(): void {
+    this.placeReady(0);
+  }
+
+  /** Drops the messages not yet placed (their tmp files are removed) and the actions: the run is stopping. */
+  abort(): void {
+    for (const entry of this.entries.splice(0)) if (typeof entry !== 'function') entry.draft.close();
+    this.waitingMessages = 0;
+  }
+
+  /** Places waiting messages whose digest has come, oldest first; waits for the oldest while more than `limit` wait. */
+  private placeReady(limit: number): void {
+    while (this.entries.length > 0) {
+      const oldest = this.entries[0]!;
+      if (typeof oldest === 'function') {
+        this.entries.shift();
+        oldest();
+        continue;
+      }
+      if (this.waitingMessages <= limit && !oldest.draft.isHashReady()) return;
+      this.entries.shift();
+      this.waitingMessages -= 1;
+      try {
+        oldest.converter.placeMessage(oldest.start, oldest.meta, oldest.draft);
+      } finally {
+        oldest.draft.close();
+      }
+    }
+  }
+}
+
 /** Receives one file's messages (through MboxMessageAssembler) and writes each into its folder(s). */
 class FileConverter implements MboxMessageHandler<MessageDraft> {
   private uidSource: UidSource | undefined;
   private readonly names = new ConvertedNameSequence();
-  /**
-   * Messages handed to the writer thread, which writes and hashes them, waiting (in file order) for their digest to
-   * be named and placed. Hashing there keeps it off this thread, which frames the next messages meanwhile; placing
-   * in file order keeps twin ordinals and UIDs exactly as they would be otherwise.
-   */
-  private readonly waiting: { start: MessageStart; meta: MboxMessageMetadata; draft: MessageDraft }[] = [];
 
   constructor(
     private readonly folder: MailboxPath,
@@ -347,27 +409,12 @@ class FileConverter implements MboxMessageHandler<MessageDraft> {
     }
     if (draft.shouldSeal()) draft.seal(start.fromLine.date);
     else draft.hashHere();
-    this.waiting.push({ start, meta, draft });
-    this.placeReady(maxWaitingMessages);
+    this.state.placements.add({ converter: this, start, meta, draft });
   }
 
-  /** Places waiting messages whose digest has come, oldest first; waits for the oldest while more than `limit` wait. */
-  private placeReady(limit: number): void {
-    while (this.waiting.length > 0) {
-      const oldest = this.waiting[0]!;
-      if (this.waiting.length <= limit && !oldest.draft.isHashReady()) return;
-      this.waiting.shift();
-      try {
-        this.placeMessage(oldest.start, oldest.meta, oldest.draft);
-      } finally {
-        oldest.draft.close();
-      }
-    }
-  }
-
-  /** Places every waiting message (the end of a file). */
-  placeWaiting(): void {
-    this.placeReady(0);
+  /** Places every waiting message, this file's and earlier files': a skip is reported after all that came before. */
+  private placeWaiting(): void {
+    this.state.placements.placeAll();
   }
 
   garbage(offset: number, length: number): void {
@@ -375,12 +422,7 @@ class FileConverter implements MboxMessageHandler<MessageDraft> {
     this.state.recordBad({ file: this.displayName, offset, reason: `${length} bytes before the first "From " line belong to no message` });
   }
 
-  /** Drops the messages not yet placed (their tmp files are removed): the run is stopping. */
-  abortWaiting(): void {
-    for (const each of this.waiting.splice(0)) each.draft.close();
-  }
-
-  private placeMessage(start: MessageStart, meta: MboxMessageMetadata, draft: MessageDraft): void {
+  placeMessage(start: MessageStart, meta: MboxMessageMetadata, draft: MessageDraft): void {
     const { state } = this;
     const placement = decideMboxPlacement(meta, this.folder, state.options.gmailLabels);
     const folders = placement.folders;
