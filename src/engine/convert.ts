@@ -222,12 +222,13 @@ class ConvertState {
   }
 
   async finishFolder(mailbox: MailboxPath): Promise<void> {
-    const done = await this.target.finishFolder(mailbox);
+    // Flushed all together before the report (finishAll): convert keeps no state that could run ahead of the disk.
+    const done = await this.target.finishFolder(mailbox, { flush: 'later' });
     if (done) this.applyFolderDone(done);
   }
 
   /**
-   * Finishes a folder (its files on disk, dovecot-uidlist, a filesystem flush) while the next source file is read:
+   * Finishes a folder (its files on disk, dovecot-uidlist) while the next source file is read:
    * waiting for it stopped the reader at every folder boundary (~5 ms each, a twentieth of a 10,000-message tree).
    */
   finishFolderInBackground(mailbox: MailboxPath): void {
@@ -248,6 +249,7 @@ class ConvertState {
     for (const mailbox of this.target.openFolders()) this.finishFolderInBackground(mailbox);
     await Promise.all(this.finishing.splice(0));
     this.throwIfFinishFailed();
+    await this.target.flushFinishedFolders();
   }
 
   private readonly finishing: Promise<void>[] = [];

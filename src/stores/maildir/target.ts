@@ -1,5 +1,5 @@
 import { createHash, hash as cryptoHash, type Hash } from 'node:crypto'; // hash(): one-shot, cheaper per small message
-import { closeSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, realpathSync, renameSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, realpathSync, renameSync, statSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { formatInfo, formatMaildirName, maildirBaseName } from '../../../converters/maildir/filename.js';
 import { formatDovecotKeywords, isValidKeyword, KeywordAllocator, parseDovecotKeywords } from '../../../converters/maildir/keywords.js';
@@ -62,6 +62,8 @@ export type UidOutcome = 'kept' | 'new' | 'renumbered' | 'unchanged';
 export interface FolderDone {
   readonly mailbox: MailboxPath;
   readonly directory: string;
+  /** Files or bookkeeping were written (what a flush has to cover). */
+  readonly wroteAnything: boolean;
   readonly uidValidity: number | undefined;
   readonly uids: UidOutcome;
   readonly note?: string;
@@ -71,6 +73,8 @@ export class MaildirTarget {
   private readonly folders = new Map<MailboxPath, MaildirFolder>();
   /** Folders whose finish (finishFolder) has started and not yet ended. */
   private readonly finishing = new Map<MailboxPath, MaildirFolder>();
+  /** Directories of folders finished with `flush: 'later'`, not yet flushed. */
+  private readonly unflushed = new Set<string>();
   private draftCounter = 0;
   private draftPathPrefix: string | undefined;
   /** Creates message files off the main thread; absent in a dry run. */
@@ -136,16 +140,29 @@ export class MaildirTarget {
    * Writes a folder's bookkeeping and flushes it to disk. Other folders may be written meanwhile; undefined when the
    * folder was not open, or was taken back (folder()) before its finish was done: the later finish reports it.
    */
-  async finishFolder(mailbox: MailboxPath): Promise<FolderDone | undefined> {
+  async finishFolder(mailbox: MailboxPath, options: { flush?: 'now' | 'later' } = {}): Promise<FolderDone | undefined> {
     const folder = this.folders.get(mailbox);
     if (!folder) return undefined;
     this.folders.delete(mailbox);
     this.finishing.set(mailbox, folder);
     try {
-      return await folder.finish();
+      const done = await folder.finish({ flush: options.flush !== 'later' });
+      if (done && !this.isDryRun && options.flush === 'later' && done.wroteAnything) this.unflushed.add(done.directory);
+      return done;
     } finally {
       if (this.finishing.get(mailbox) === folder) this.finishing.delete(mailbox);
     }
+  }
+
+  /**
+   * Flushes the folders finished with `flush: 'later'`: one syncfs per filesystem instead of one per folder (a
+   * process start each; for a caller that keeps no state, only what it reports has to be on disk).
+   */
+  async flushFinishedFolders(): Promise<void> {
+    const dirByDevice = new Map<number, string>();
+    for (const dir of this.unflushed) dirByDevice.set(statSync(dir).dev, dir);
+    this.unflushed.clear();
+    await Promise.all([...dirByDevice.values()].map((dir) => flushFilesystem(dir)));
   }
 
   openFolders(): MailboxPath[] {
@@ -348,7 +365,7 @@ export class MaildirFolder {
    * Writes dovecot-uidlist atomically (dovecot-keywords is kept up to date by place), then flushes to disk.
    * Undefined when the folder was reopened meanwhile (the next finish writes everything, this one's records too).
    */
-  async finish(): Promise<FolderDone | undefined> {
+  async finish(options: { flush: boolean }): Promise<FolderDone | undefined> {
     const opening = this.openings;
     if (this.queue) {
       // Every message file must be in place before the uidlist names it and the folder is reported done.
@@ -363,13 +380,14 @@ export class MaildirFolder {
           this.addedUids,
         );
       }
-      if (this.wroteAnything || this.addedBases.length > 0) await flushFilesystem(this.dir);
+      if (options.flush && (this.wroteAnything || this.addedBases.length > 0)) await flushFilesystem(this.dir);
     }
     const counts = this.uidCounts;
     const uids: UidOutcome = counts.renumbered > 0 ? 'renumbered' : counts.kept > 0 ? 'kept' : counts.new > 0 ? 'new' : 'unchanged';
     return {
       mailbox: this.mailbox,
       directory: this.dir,
+      wroteAnything: this.wroteAnything || this.addedBases.length > 0,
       uidValidity: this.uidValidity,
       uids,
       ...(this.uidNote ? { note: this.uidNote } : {}),
