@@ -6,6 +6,7 @@ import { copyFileSync, existsSync, mkdirSync, rmSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { generateMboxCorpus } from '../scripts/gen-mbox-corpus.mjs';
+import { log, readBenchOptions } from './lib/cli.mjs';
 import { chownTreeSync, setupDoveadm } from './lib/dovecot.mjs';
 import { countMaildirMessages } from './lib/maildir.mjs';
 import { hasGnuTime, readVersion } from './lib/measure.mjs';
@@ -322,22 +323,10 @@ function compactRecord(record) {
   return { ...rest, stdoutTail: keep(stdout), stderrTail: keep(stderr) };
 }
 
-function log(text) {
-  process.stderr.write(`${text}\n`);
-}
-
 export async function main(argv) {
-  let options;
-  try {
-    options = parseOptions(argv);
-  } catch (error) {
-    process.stderr.write(`bench convert: ${error.message}\n\n${usage}\n`);
-    return 2;
-  }
-  if (options.help) {
-    process.stdout.write(`${usage}\n`);
-    return 0;
-  }
+  const parsed = readBenchOptions('convert', argv, parseOptions, usage);
+  if (!parsed.options) return parsed.exitCode;
+  const { options } = parsed;
   const machine = readMachineInfo();
   const probes = probeTools(options.tools, options.cliPath);
   const names = options.tools.filter((name) => probes[name].ok);

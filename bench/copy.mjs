@@ -4,6 +4,7 @@ import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { generateScaleTree } from '../scripts/gen-cpanel-tree.mjs';
+import { readBenchOptions } from './lib/cli.mjs';
 import { countMaildirMessages } from './lib/maildir.mjs';
 import { readVersion } from './lib/measure.mjs';
 import { formatMachineLine, readMachineInfo, REPO_DIR, writeResultJson } from './lib/results.mjs';
@@ -81,11 +82,9 @@ export function decideTarget(byTool) {
 const verdict = (value) => (value === null ? 'n/a' : value ? 'pass' : 'FAIL');
 
 export async function main(argv) {
-  const options = parseOptions(argv);
-  if (options.help) {
-    process.stdout.write(`${usage}\n`);
-    return 0;
-  }
+  const parsed = readBenchOptions('copy', argv, parseOptions, usage);
+  if (!parsed.options) return parsed.exitCode;
+  const { options } = parsed;
   const files = options.mailboxesPerAccount * options.messagesPerMailbox;
   // Source + one target at a time, ~8 KB of tmpfs per message file (mean size ~3 KB, rounded up to pages).
   const scratch = openScratch({ label: 'copy', sizeBytes: files * 2 * 12288 + 512 * 1024 * 1024 });

@@ -5,6 +5,7 @@ import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { generateScaleTree } from '../scripts/gen-cpanel-tree.mjs';
+import { readBenchOptions } from './lib/cli.mjs';
 import { readVersion } from './lib/measure.mjs';
 import { formatMachineLine, readMachineInfo, REPO_DIR, writeResultJson } from './lib/results.mjs';
 import { openScratch } from './lib/scratch.mjs';
@@ -81,11 +82,9 @@ export function decideTargets(byTool) {
 const verdict = (value) => (value === null ? 'n/a' : value ? 'pass' : 'FAIL');
 
 export async function main(argv) {
-  const options = parseOptions(argv);
-  if (options.help) {
-    process.stdout.write(`${usage}\n`);
-    return 0;
-  }
+  const parsed = readBenchOptions('discover', argv, parseOptions, usage);
+  if (!parsed.options) return parsed.exitCode;
+  const { options } = parsed;
   const files = options.accounts * options.mailboxesPerAccount * options.messagesPerMailbox;
   // About one 4 KB page per message file, plus directories and control files; tmpfs only uses what is written.
   const scratch = openScratch({ label: 'discover', sizeBytes: files * 8192 + 512 * 1024 * 1024 });

@@ -6,6 +6,7 @@ import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { generateMboxCorpus } from '../scripts/gen-mbox-corpus.mjs';
+import { log, readBenchOptions } from './lib/cli.mjs';
 import { chownTreeSync, readDovecotIds, setupDoveadm } from './lib/dovecot.mjs';
 import { startBenchImapServer } from './lib/imap-server.mjs';
 import { countMaildirMessages } from './lib/maildir.mjs';
@@ -248,22 +249,10 @@ function summarize(records, names, corpus) {
   return out;
 }
 
-function log(text) {
-  process.stderr.write(`${text}\n`);
-}
-
 export async function main(argv) {
-  let options;
-  try {
-    options = parseOptions(argv);
-  } catch (error) {
-    process.stderr.write(`bench imap: ${error.message}\n\n${usage}\n`);
-    return 2;
-  }
-  if (options.help) {
-    process.stdout.write(`${usage}\n`);
-    return 0;
-  }
+  const parsed = readBenchOptions('imap', argv, parseOptions, usage);
+  if (!parsed.options) return parsed.exitCode;
+  const { options } = parsed;
   const machine = readMachineInfo();
   const probes = probeTools(options.tools, options.cliPath);
   const names = options.tools.filter((name) => probes[name].ok);

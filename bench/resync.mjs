@@ -7,6 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, openSync, readSync, closeSync, readdirSync, renameSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { readBenchOptions } from './lib/cli.mjs';
 import { chownTreeSync, setupDoveadm } from './lib/dovecot.mjs';
 import { readVersion } from './lib/measure.mjs';
 import { formatMachineLine, readMachineInfo, REPO_DIR, writeResultJson } from './lib/results.mjs';
@@ -191,11 +192,9 @@ function checkTarget(root, expectedIds) {
 }
 
 export async function main(argv) {
-  const options = parseOptions(argv);
-  if (options.help) {
-    process.stdout.write(`${usage}\n`);
-    return 0;
-  }
+  const parsed = readBenchOptions('resync', argv, parseOptions, usage);
+  if (!parsed.options) return parsed.exitCode;
+  const { options } = parsed;
   const n = options.messages;
   // tmpfs pages: ~4-8 KB per file; source, copied target, Dovecot's pair, and up to two run copies at once.
   const scratch = openScratch({ label: 'resync', sizeBytes: n * 8 * 8192 + 1024 * 1024 * 1024 });
