@@ -197,6 +197,27 @@ describe('runConvert: folder trees', () => {
     expect(bySubject(readFolder(path.join(target, '.Archive')), 'archived, unread').info).toBe('');
   });
 
+  it('a label that routes mail into a folder finished earlier in the run adds to it: every message once, one UID each', async () => {
+    const source = path.join(work, 'tree');
+    mkdirSync(source);
+    // "Archive" is read (and finished) before "Takeout", whose message carries the label Archive.
+    writeFileSync(path.join(source, 'Archive'), 'From a@example.org Mon Jan  1 10:00:00 2024\nSubject: own\n\nown\n');
+    writeFileSync(
+      path.join(source, 'Takeout'),
+      'From b@example.org Tue Jan  2 10:00:00 2024\nX-Gmail-Labels: Archive\nSubject: labelled\n\nlabelled\n' +
+        'From c@example.org Wed Jan  3 10:00:00 2024\nX-Gmail-Labels: Archive,Opened\nSubject: labelled too\n\ntoo\n',
+    );
+    const target = path.join(work, 'out');
+    const report = await convert(source, target);
+    expect(report.folders.find((f) => f.mailbox === 'Archive')?.messages).toBe(3);
+    const archive = path.join(target, '.Archive');
+    expect(readFolder(archive).map((m) => m.content.match(/Subject: (.*)\n/)?.[1]).sort()).toEqual(['labelled', 'labelled too', 'own']);
+    const records = readFileSync(path.join(archive, 'dovecot-uidlist'), 'utf8').trim().split('\n').slice(1);
+    expect(records.map((line) => Number(line.split(' ')[0]))).toEqual([1, 2, 3]);
+    const again = await convert(source, target);
+    expect(again.totals).toMatchObject({ messages: 0, alreadyPresent: 3 });
+  });
+
   it('keeps a single copy per message with --gmail-labels single', async () => {
     const report = await convert(path.join(fixtures, 'gmail'), path.join(work, 'out'), { gmailLabels: 'single' });
     expect(report.totals.messages).toBe(5);
