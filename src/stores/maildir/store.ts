@@ -1,7 +1,7 @@
-import { createHash } from 'node:crypto';
+import { hash as cryptoHash } from 'node:crypto';
 import { constants as fsConstants } from 'node:fs';
 import { lstat, open, readdir, readFile } from 'node:fs/promises';
-import path from 'node:path';
+import path, { sep } from 'node:path';
 import type { Readable } from 'node:stream';
 import { FolderNameError, mailboxPathToMaildirpp, maildirppToMailboxPath } from '../../../converters/folders/maildirpp.js';
 import { Mutf7Error } from '../../../converters/folders/mutf7.js';
@@ -87,12 +87,22 @@ export class MaildirStore implements MailStore {
 }
 
 class MaildirMailbox implements Mailbox {
+  /** `DIR/`: a written file's id is its path after it (path.relative per message was a tenth of a copy's garbage). */
+  private readonly dirPrefix: string;
+
   constructor(
     readonly path: MailboxPath,
     private readonly dir: string,
     private readonly target: MaildirTarget | undefined,
     private readonly folder: MaildirFolder | undefined,
-  ) {}
+  ) {
+    this.dirPrefix = dir + sep;
+  }
+
+  /** A message's id: its path inside the folder (`cur/NAME`). */
+  private idOf(file: string): string {
+    return file.startsWith(this.dirPrefix) ? file.slice(this.dirPrefix.length) : path.relative(this.dir, file);
+  }
 
   async status(): Promise<MailboxStatus> {
     const text = await readOptional(path.join(this.dir, 'dovecot-uidlist'));
@@ -196,7 +206,7 @@ class MaildirMailbox implements Mailbox {
       const base = buildConvertedBaseName({
         receivedSecs: internalDate.getTime() / 1000,
         // Named from the source's identity when it has one (hashing a few bytes, not the message).
-        contentHashHex: message.sourceKey !== undefined ? createHash('sha256').update(message.sourceKey).digest('hex') : draft.contentHashHex(),
+        contentHashHex: message.sourceKey !== undefined ? cryptoHash('sha256', message.sourceKey, 'hex') : draft.contentHashHex(),
         ordinal: 0,
         sizeBytes: draft.size,
         virtualSizeBytes: draft.virtualSize,
@@ -218,7 +228,7 @@ class MaildirMailbox implements Mailbox {
         },
         { draft },
       );
-      const id = result.status === 'written' ? path.relative(this.dir, result.path) : `cur/${base}`;
+      const id = result.status === 'written' ? this.idOf(result.path) : `cur/${base}`;
       return { id, key: base, flags: message.flags, keywords: message.keywords, internalDate, sizeBytes: draft.size };
     } finally {
       draft.close();
