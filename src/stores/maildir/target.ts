@@ -62,7 +62,7 @@ export type UidOutcome = 'kept' | 'new' | 'renumbered' | 'unchanged';
 export interface FolderDone {
   readonly mailbox: MailboxPath;
   readonly directory: string;
-  /** Files or bookkeeping were written (what a flush has to cover). */
+  /** Files or bookkeeping were written to disk (what a flush has to cover; never in a dry run). */
   readonly wroteAnything: boolean;
   readonly uidValidity: number | undefined;
   readonly uids: UidOutcome;
@@ -147,7 +147,7 @@ export class MaildirTarget {
     this.finishing.set(mailbox, folder);
     try {
       const done = await folder.finish({ flush: options.flush !== 'later' });
-      if (done && !this.isDryRun && options.flush === 'later' && done.wroteAnything) this.unflushed.add(done.directory);
+      if (done?.wroteAnything && options.flush === 'later') this.unflushed.add(done.directory);
       return done;
     } finally {
       if (this.finishing.get(mailbox) === folder) this.finishing.delete(mailbox);
@@ -380,14 +380,15 @@ export class MaildirFolder {
           this.addedUids,
         );
       }
-      if (options.flush && (this.wroteAnything || this.addedBases.length > 0)) await flushFilesystem(this.dir);
     }
+    const wroteAnything = this.queue !== undefined && (this.wroteAnything || this.addedBases.length > 0);
+    if (options.flush && wroteAnything) await flushFilesystem(this.dir);
     const counts = this.uidCounts;
     const uids: UidOutcome = counts.renumbered > 0 ? 'renumbered' : counts.kept > 0 ? 'kept' : counts.new > 0 ? 'new' : 'unchanged';
     return {
       mailbox: this.mailbox,
       directory: this.dir,
-      wroteAnything: this.wroteAnything || this.addedBases.length > 0,
+      wroteAnything,
       uidValidity: this.uidValidity,
       uids,
       ...(this.uidNote ? { note: this.uidNote } : {}),
@@ -413,8 +414,6 @@ export class MessageDraft {
   private isDone = false;
   private digest: string | undefined;
   private knownVirtualSize: number | undefined;
-  /** The whole message packed for the writer, when it was small enough to gather. */
-  private packed: Uint8Array | undefined;
 
   /** Set once the message went to the writer thread to be written and hashed there (seal). */
   private digestSeq: number | undefined;
@@ -465,8 +464,8 @@ export class MessageDraft {
   /** Computes the hash on the calling thread, instead of sealing: the message is then written when it is placed. */
   hashHere(): void {
     if (!this.isHashed || this.isOpened || this.isSealed || this.isDone) throw new Error('this draft cannot be hashed here');
-    // Hashed from the read buffers, not packed yet: a packed slab may be handed to the writer before this message
-    // is placed (moveTo packs it then).
+    // Hashed from the read buffers, not packed: a packed slab may be handed to the writer before this message is
+    // placed, so the bytes are packed only in moveTo, right before the op that carries them.
     if (this.pending.length === 1) {
       this.digest = cryptoHash('sha256', this.pending[0]!, 'hex');
     } else {
@@ -548,11 +547,9 @@ export class MessageDraft {
       for (const chunk of this.pending) this.hash.update(chunk);
       this.digest = this.hash.digest('hex');
     } else {
-      const whole = this.output ? this.output.queue.pack(this.pending, this.pendingBytes) : Buffer.concat(this.pending, this.pendingBytes);
-      if (this.output) this.packed = whole;
-      this.digest = cryptoHash('sha256', whole, 'hex');
+      this.hashHere();
     }
-    return this.digest;
+    return this.digest!;
   }
 
   /** @internal Queues the file: written under tmp/, given its received time, renamed to finalPath. */
@@ -565,24 +562,21 @@ export class MessageDraft {
       return;
     }
     if (this.isHashed) this.contentHashHex();
-    if (!this.isOpened) this.packed ??= output.queue.pack(this.pending, this.pendingBytes);
     this.isDone = true;
     if (this.isOpened) {
       if (this.pendingBytes > 0) output.queue.enqueue({ kind: 'append', tmpPath: output.tmpPath, data: output.queue.pack(this.pending, this.pendingBytes) });
       output.queue.enqueue({ kind: 'finish', tmpPath: output.tmpPath, finalPath, mtimeMs: mtime.getTime() });
     } else {
-      output.queue.enqueue({ kind: 'write', tmpPath: output.tmpPath, finalPath, mtimeMs: mtime.getTime(), data: this.packed! });
+      output.queue.enqueue({ kind: 'write', tmpPath: output.tmpPath, finalPath, mtimeMs: mtime.getTime(), data: output.queue.pack(this.pending, this.pendingBytes) });
     }
     this.pending = [];
     this.pendingBytes = 0;
-    this.packed = undefined;
   }
 
   /** Drops whatever was not placed (a truncated or duplicate message). Safe to call twice. */
   close(): void {
     this.pending = [];
     this.pendingBytes = 0;
-    this.packed = undefined;
     if (this.output && (this.isOpened || this.isSealed) && !this.isDone) this.output.queue.enqueue({ kind: 'discard', tmpPath: this.output.tmpPath });
     this.isDone = true;
   }

@@ -235,9 +235,13 @@ interface WriterThread {
   readonly failures: MessagePort;
 }
 
+/** The memory both sides of the queue see: the counters (in flight, failed, digests done) and the digest ring. */
+function createSharedMemory(): { shared: Int32Array; digests: Uint8Array } {
+  return { shared: new Int32Array(new SharedArrayBuffer(12)), digests: new Uint8Array(new SharedArrayBuffer(digestRingSize * 32)) };
+}
+
 function startWriterThread(): WriterThread {
-  const shared = new Int32Array(new SharedArrayBuffer(12));
-  const digests = new Uint8Array(new SharedArrayBuffer(digestRingSize * 32));
+  const { shared, digests } = createSharedMemory();
   const failures = new MessageChannel();
   const worker = new Worker(workerSource, {
     eval: true,
@@ -305,8 +309,7 @@ export class WriteQueue {
   constructor() {
     if (this.isInline) {
       this.worker = undefined;
-      this.shared = new Int32Array(new SharedArrayBuffer(12));
-      this.digests = new Uint8Array(new SharedArrayBuffer(digestRingSize * 32));
+      ({ shared: this.shared, digests: this.digests } = createSharedMemory());
       return;
     }
     const thread = takePrestartedWriter() ?? startWriterThread();

@@ -1,15 +1,19 @@
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parseUidlist } from '../../../converters/maildir/uidlist.js';
 import { MaildirTarget, type MaildirFolder } from '../../../src/stores/maildir/target.js';
+import { makeTempDir, type TempDir } from '../../support/tmp.js';
 
+let work: TempDir;
 let dir: string;
-beforeEach(() => {
-  dir = mkdtempSync(path.join(tmpdir(), 'mailshift-target-'));
+beforeEach(async () => {
+  work = await makeTempDir('maildir-target');
+  dir = work.path;
 });
-afterEach(() => rmSync(dir, { recursive: true, force: true }));
+afterEach(async () => {
+  await work.cleanup();
+});
 
 function placeMessage(target: MaildirTarget, folder: MaildirFolder, text: string): void {
   const draft = target.beginDraft();
