@@ -174,6 +174,9 @@ class ConvertState {
 
   private readonly directoryOwners = new Map<string, MailboxPath>();
   private readonly resolvedFolders = new Map<MailboxPath, MailboxPath>();
+  /** Folders being finished in the background, and the first of their failures. */
+  private readonly finishing: Promise<void>[] = [];
+  private finishFailure: { error: unknown } | undefined;
 
   /**
    * The folder a source folder is written to: itself, unless another source folder already owns the same directory
@@ -251,9 +254,6 @@ class ConvertState {
     this.throwIfFinishFailed();
     await this.target.flushFinishedFolders();
   }
-
-  private readonly finishing: Promise<void>[] = [];
-  private finishFailure: { error: unknown } | undefined;
 
   private applyFolderDone(done: FolderDone): void {
     const report = this.folderReports.get(done.mailbox);
