@@ -33,12 +33,17 @@ options:
   --runs N         rounds (default 3)
   --seed N         corpus seed (default 1)
   --modes a,b      subset of: imap-maildir,imap-imap
-  --tools a,b      subset of: mailshift,mbsync,doveadm
+  --tools a,b      subset of: mailshift,mbsync,doveadm,floor,floor2 (floor: bench/lib/imap-floor.mjs, the least
+                   a Node client can do for IMAP -> maildir; floor2: the same over two connections on two threads;
+                   not peers, a measure of what the machine allows)
   --timeout-s N    per-run time limit (default 900)
   --cli PATH       mailshift CLI to time (default dist/bin/mailshift.js)`;
 
-const TOOL_NAMES = ['mailshift', 'mbsync', 'doveadm'];
-const TOOL_LABELS = { mailshift: 'mailshift', mbsync: 'mbsync', doveadm: 'doveadm backup' };
+const TOOL_NAMES = ['mailshift', 'mbsync', 'doveadm', 'floor', 'floor2'];
+const TOOL_LABELS = { mailshift: 'mailshift', mbsync: 'mbsync', doveadm: 'doveadm backup', floor: 'node floor', floor2: 'node floor x2' };
+// Not a peer: the least an IMAP -> maildir copy in Node can do (bench/lib/imap-floor.mjs), to show what this machine
+// allows any Node client, next to what mailshift and mbsync take.
+const FLOOR_CLIENT = join(REPO_DIR, 'bench', 'lib', 'imap-floor.mjs');
 const MODES = ['imap-maildir', 'imap-imap'];
 const MAILSHIFT_CLI = join(REPO_DIR, 'dist', 'bin', 'mailshift.js');
 const ESTIMATED_BYTES_PER_MESSAGE = 24 * 1024;
@@ -102,6 +107,12 @@ function probeTools(names, cliPath) {
       if (!findExecutable('doveadm')) return unavailable(`doveadm not found; ${INSTALL_HINT}`);
       return available(`Dovecot ${readVersion(['dovecot', '--version'])}`);
     },
+    floor() {
+      return available(`Node ${process.version} (bench/lib/imap-floor.mjs)`, { path: FLOOR_CLIENT });
+    },
+    floor2() {
+      return available(`Node ${process.version} (bench/lib/imap-floor.mjs, 2 lanes)`, { path: FLOOR_CLIENT });
+    },
   };
   return Object.fromEntries(names.map((name) => [name, probes[name]()]));
 }
@@ -164,6 +175,13 @@ function buildContenders({ mode, names, probes, workDir, server, messages }) {
     if (mode === 'imap-imap') resetBob();
   };
   const sourceUrl = `imap://alice@127.0.0.1:${server.port}`;
+  const floorContender = (name, lanes) => ({
+    async prepare() {
+      return { argv: [process.execPath, FLOOR_CLIENT, '127.0.0.1', String(server.port), 'alice', passwordFile('alice'), out(name), String(lanes)], cwd: workDir };
+    },
+    verify: check(name),
+    cleanup: cleanup(name),
+  });
   const all = {
     mailshift: {
       async prepare() {
@@ -197,6 +215,8 @@ function buildContenders({ mode, names, probes, workDir, server, messages }) {
       verify: check('mbsync'),
       cleanup: cleanup('mbsync'),
     },
+    floor: floorContender('floor', 1),
+    floor2: floorContender('floor2', 2),
     doveadm: {
       async prepare() {
         const dir = join(workDir, 'doveadm');
@@ -224,7 +244,7 @@ function buildContenders({ mode, names, probes, workDir, server, messages }) {
       },
     },
   };
-  const usable = names.filter((name) => !(mode === 'imap-imap' && name === 'doveadm'));
+  const usable = names.filter((name) => !(mode === 'imap-imap' && ['doveadm', 'floor', 'floor2'].includes(name)));
   return usable.map((name) => ({ name, ...all[name] }));
 }
 
@@ -243,6 +263,8 @@ function summarize(records, names, corpus) {
       messagesPerSecond: medianSeconds ? corpus.messages / medianSeconds : null,
       megabytesPerSecond: medianSeconds ? corpus.sizeBytes / 1e6 / medianSeconds : null,
       peakRssBytes: maximum(good.map((r) => r.peakRssBytes)),
+      cpuSeconds: median(good.map((r) => r.cpuSeconds).filter((v) => v !== null && v !== undefined)),
+      machineCpuSeconds: median(good.map((r) => r.machineCpuSeconds).filter((v) => v !== null && v !== undefined)),
       problem: failed ? failed.verification?.detail ?? 'failed' : null,
     };
   }
@@ -303,7 +325,7 @@ export async function main(argv) {
         contenders,
         rounds: options.rounds,
         timeoutMs: options.timeoutMs,
-        onRun: (r) => log(`  [${mode}] round ${r.round} ${TOOL_LABELS[r.tool].padEnd(15)} ${formatSeconds(r.wallSeconds) ?? '-'} s  ${formatMegabytes(r.peakRssBytes) ?? '-'} MB  ${r.verification.ok ? 'ok' : 'FAILED'}: ${r.verification.detail}`),
+        onRun: (r) => log(`  [${mode}] round ${r.round} ${TOOL_LABELS[r.tool].padEnd(15)} ${formatSeconds(r.wallSeconds) ?? '-'} s  ${formatMegabytes(r.peakRssBytes) ?? '-'} MB  CPU ${formatSeconds(r.cpuSeconds) ?? '-'} s, machine ${formatSeconds(r.machineCpuSeconds) ?? '-'} s  ${r.verification.ok ? 'ok' : 'FAILED'}: ${r.verification.detail}`),
       });
       const toolNames = contenders.map((c) => c.name);
       const summaryByTool = summarize(records, toolNames, corpus);
@@ -315,14 +337,15 @@ export async function main(argv) {
       result.modes.push({ mode, corpus, summary: summaryByTool, verdict, runs: records.map(({ stdout, stderr, ...rest }) => ({ ...rest, stderrTail: (stderr ?? '').slice(-2000) })) });
       let text = `\n== imap ${mode}: ${corpus.messages.toLocaleString('en-US')} messages, ${formatMegabytes(corpus.sizeBytes)} MB, ${options.rounds} round(s) alternating, Dovecot on 127.0.0.1 ==\n`;
       text += formatTable(
-        ['tool', 'ok', 'median s', 'best s', 'msg/s', 'MB/s', 'peak RSS MB', 'check'],
+        ['tool', 'ok', 'median s', 'best s', 'msg/s', 'MB/s', 'peak RSS MB', 'CPU s', 'machine CPU s', 'check'],
         toolNames.map((name) => {
           const s = summaryByTool[name];
-          return [TOOL_LABELS[name], `${s.okRuns}/${s.runs}`, formatSeconds(s.medianSeconds), formatSeconds(s.bestSeconds), formatRate(s.messagesPerSecond), formatRate(s.megabytesPerSecond), formatMegabytes(s.peakRssBytes), s.problem ?? 'ok'];
+          return [TOOL_LABELS[name], `${s.okRuns}/${s.runs}`, formatSeconds(s.medianSeconds), formatSeconds(s.bestSeconds), formatRate(s.messagesPerSecond), formatRate(s.megabytesPerSecond), formatMegabytes(s.peakRssBytes), formatSeconds(s.cpuSeconds) ?? '-', formatSeconds(s.machineCpuSeconds) ?? '-', s.problem ?? 'ok'];
         }),
-        { alignLeft: [0, 7] },
+        { alignLeft: [0, 9] },
       );
       text += `target: mailshift faster than mbsync: ${verdict.status}${verdict.measured ? ` (${verdict.measured})` : ''}\n`;
+      text += `(CPU s: the tool's user + system time; machine CPU s: both cores' busy time during its run, Dovecot's included)\n`;
       process.stdout.write(text);
     }
   } finally {

@@ -20,6 +20,11 @@ const PAGE_BYTES = (() => {
   return Number.isInteger(n) && n > 0 ? n : 4096;
 })();
 const OUTPUT_LIMIT_BYTES = 4 * 1024 * 1024;
+const CLOCK_TICKS = (() => {
+  const out = spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' });
+  const n = Number(out.stdout?.trim());
+  return Number.isInteger(n) && n > 0 ? n : 100;
+})();
 
 export function hasGnuTime() {
   return existsSync(GNU_TIME);
@@ -72,6 +77,18 @@ export function sampleTreeRss(rootPid, { excludeRoot = false } = {}) {
   return { rssBytes, processes };
 }
 
+/** Busy time of all cores since boot, from /proc/stat (user, nice, system, irq, softirq; not idle, iowait or a
+ * hypervisor's steal); null off Linux. */
+function readMachineBusySeconds() {
+  try {
+    const fields = readFileSync('/proc/stat', 'latin1').split('\n', 1)[0].trim().split(/\s+/).slice(1).map(Number);
+    const [user, nice, system, , , irq, softirq] = fields;
+    return (user + nice + system + irq + softirq) / CLOCK_TICKS;
+  } catch {
+    return null;
+  }
+}
+
 function tail(text, maxChars) {
   return text.length > maxChars ? `…${text.slice(-maxChars)}` : text;
 }
@@ -80,13 +97,16 @@ function tail(text, maxChars) {
  * Runs argv[0] with argv[1..] (never through a shell), in its own process group so a timeout or Ctrl-C can stop
  * the whole tree. Resolves (never rejects for a failing tool) to:
  * { argv, exitCode, signal, spawnError, timedOut, wallSeconds, peakRssBytes, peakTreeRssSampledBytes,
- *   maxProcessRssBytes, maxProcesses, rssTimeline: [seconds, bytes][], stdout, stderr }
+ *   maxProcessRssBytes, maxProcesses, rssTimeline: [seconds, bytes][], stdout, stderr,
+ *   cpuSeconds (the tool's user + system time; needs /usr/bin/time), machineCpuSeconds (every core's busy time
+ *   while it ran: the tool, a server it talks to, and anything else on the machine) }
  */
 export function runMeasured(argv, { cwd, env, timeoutMs = 30 * 60 * 1000, sampleMs = 50, timelineStepMs = 500 } = {}) {
   const useGnuTime = hasGnuTime();
   const timeDir = useGnuTime ? mkdtempSync(join(tmpdir(), 'mailshift-bench-time-')) : null;
   const timeFile = timeDir ? join(timeDir, 'time.txt') : null;
-  const fullArgv = useGnuTime ? [GNU_TIME, '-f', '%M', '-o', timeFile, ...argv] : argv;
+  // %U %S: the tool's CPU time (its whole tree, once waited for); %M: its largest process's peak RSS in KiB.
+  const fullArgv = useGnuTime ? [GNU_TIME, '-f', '%U %S %M', '-o', timeFile, ...argv] : argv;
 
   return new Promise((resolve) => {
     let stdout = '';
@@ -98,8 +118,10 @@ export function runMeasured(argv, { cwd, env, timeoutMs = 30 * 60 * 1000, sample
     let nextTimelineAtMs = 0;
     let timedOut = false;
     let spawnError = null;
+    const busyAtStart = readMachineBusySeconds();
     const startedAt = process.hrtime.bigint();
     let endedAt = null;
+    let busyAtEnd = null;
     const child = spawn(fullArgv[0], fullArgv.slice(1), {
       cwd,
       env: env ?? process.env,
@@ -147,19 +169,23 @@ export function runMeasured(argv, { cwd, env, timeoutMs = 30 * 60 * 1000, sample
     });
     child.on('exit', () => {
       endedAt = process.hrtime.bigint();
+      busyAtEnd = readMachineBusySeconds();
     });
     child.on('close', (code, signal) => {
       endedAt ??= process.hrtime.bigint();
+      busyAtEnd ??= readMachineBusySeconds();
       clearInterval(sampler);
       clearTimeout(timer);
       process.off('exit', onHarnessExit);
       let exitCode = code;
       let maxProcessRssBytes = null;
+      let cpuSeconds = null;
       if (timeFile && existsSync(timeFile)) {
-        // GNU time writes "Command exited with non-zero status N" / "Command terminated by signal N" before %M.
+        // GNU time writes "Command exited with non-zero status N" / "Command terminated by signal N" before its line.
         const lines = readFileSync(timeFile, 'utf8').trim().split('\n');
-        const kib = Number(lines.at(-1));
+        const [user, system, kib] = (lines.at(-1) ?? '').split(' ').map(Number);
         if (Number.isFinite(kib)) maxProcessRssBytes = kib * 1024;
+        if (Number.isFinite(user) && Number.isFinite(system)) cpuSeconds = user + system;
         const bySignal = lines.find((l) => l.startsWith('Command terminated by signal'));
         if (bySignal) {
           exitCode = null;
@@ -178,6 +204,8 @@ export function runMeasured(argv, { cwd, env, timeoutMs = 30 * 60 * 1000, sample
         timedOut,
         wallSeconds: Number(endedAt - startedAt) / 1e9,
         peakRssBytes: Math.max(peakTreeRssSampledBytes, maxProcessRssBytes ?? 0),
+        cpuSeconds,
+        machineCpuSeconds: busyAtStart !== null && busyAtEnd !== null ? busyAtEnd - busyAtStart : null,
         peakTreeRssSampledBytes,
         maxProcessRssBytes,
         maxProcesses,
