@@ -11,6 +11,8 @@ import type { Logger } from './logger.js';
 export interface PasswordSource {
   /** What the password is for, in messages: "the source IMAP account alice@mail.example.com". */
   readonly label: string;
+  /** What the secret is called in messages; default "password" ("access token" for an OAuth2 login). */
+  readonly secretName?: string;
   /** A path, or "-" for standard input. Wins over the environment. */
   readonly passwordFile?: string;
   /** Environment variables to look at, first match wins. */
@@ -23,9 +25,10 @@ export interface PasswordSource {
 export async function readPassword(source: PasswordSource): Promise<string> {
   const password = await readRaw(source);
   if (password === '') {
-    throw new MailshiftError('MAILSHIFT_EMPTY_PASSWORD', `the password for ${source.label} is empty`, {
+    const name = source.secretName ?? 'password';
+    throw new MailshiftError('MAILSHIFT_EMPTY_PASSWORD', `the ${name} for ${source.label} is empty`, {
       exitCode: ExitCode.config,
-      hint: 'put the password on the first line of the file (a trailing newline is fine)',
+      hint: `put the ${name} on the first line of the file (a trailing newline is fine)`,
     });
   }
   source.logger.redact(password);
@@ -60,9 +63,10 @@ async function readRaw(source: PasswordSource): Promise<string> {
     const value = source.env[name];
     if (value !== undefined && value !== '') return value;
   }
-  throw new MailshiftError('MAILSHIFT_NO_PASSWORD', `no password for ${source.label}`, {
+  const name = source.secretName ?? 'password';
+  throw new MailshiftError('MAILSHIFT_NO_PASSWORD', `no ${name} for ${source.label}`, {
     exitCode: ExitCode.config,
-    hint: `use --password-file FILE, --password-file - (standard input) or set ${source.envNames.join(' or ')}; passwords are never taken from the command line`,
+    hint: `use --password-file FILE, --password-file - (standard input) or set ${source.envNames.join(' or ')}; a ${name} is never taken from the command line`,
   });
 }
 

@@ -15,6 +15,7 @@ import { UsageError } from '../core/errors.js';
  *   cpanel:ROOT#local@domain       one mailbox of a cPanel account
  *   imap://user@host[:port]        IMAP (the user may itself contain '@'; the last '@' ends it)
  *   imaps://user@host[:port]       IMAP over TLS
+ *   imaps://user;AUTH=XOAUTH2@host  how to log in, in RFC 5092's syntax (see ImapAuth)
  */
 
 export interface LocalLocation {
@@ -59,10 +60,20 @@ export interface CpanelSpec {
   readonly mailbox?: { readonly localPart: string; readonly domain: string };
 }
 
+/**
+ * How to log in, from the URL's `;AUTH=` (RFC 5092 §3.2): absent or `*`, a password with whatever mechanism the server
+ * offers; `PLAIN` or `LOGIN`, a password with that mechanism only; `XOAUTH2` or `OAUTHBEARER` (both 'oauth2'), an
+ * OAuth2 access token in place of the password (Microsoft 365 takes nothing else; Gmail without an app password).
+ * OAUTHBEARER is used where the server offers it, else XOAUTH2.
+ */
+export type ImapAuth = 'plain' | 'login' | 'oauth2';
+
 export interface ImapSpec {
   readonly kind: 'imap';
   readonly tls: boolean;
   readonly user: string;
+  /** Absent: a password, any mechanism. */
+  readonly auth?: ImapAuth;
   readonly host: string;
   readonly port: number;
   /** A single mailbox when the URL names one (`imap://u@h/INBOX`), '/'-separated. */
@@ -189,7 +200,11 @@ function parseImap(input: string): ImapSpec {
   const mailboxText = slash < 0 ? '' : afterScheme.slice(slash + 1);
   const at = authority.lastIndexOf('@');
   if (at <= 0) throw new UsageError(`"${input}" names no user`, 'write imap://user@host (the password comes from --password-file or an environment variable)');
-  const userText = authority.slice(0, at);
+  const userInfo = authority.slice(0, at);
+  const authPart = /;auth=([^;]*)$/i.exec(userInfo);
+  const userText = authPart ? userInfo.slice(0, authPart.index) : userInfo;
+  if (userText === '') throw new UsageError(`"${input}" names no user`, 'write imap://user;AUTH=XOAUTH2@host');
+  const auth = authPart ? parseImapAuth(authPart[1]!, input) : undefined;
   const user = decodeURIComponentSafe(userText, input);
   // "user:pass@host" is a password on argv: refuse it whatever the user name looks like.
   if (userText.includes(':')) {
@@ -198,7 +213,26 @@ function parseImap(input: string): ImapSpec {
   if (/[\u0000-\u001f\u007f]/.test(user)) throw new UsageError(`"${input}": user name contains control characters`);
   const { host, port } = parseHostPort(authority.slice(at + 1), input);
   const mailbox = mailboxText === '' ? undefined : decodeURIComponentSafe(mailboxText, input);
-  return { kind: 'imap', tls, user, host, port: port ?? (tls ? 993 : 143), ...(mailbox ? { mailbox } : {}) };
+  return { kind: 'imap', tls, user, ...(auth ? { auth } : {}), host, port: port ?? (tls ? 993 : 143), ...(mailbox ? { mailbox } : {}) };
+}
+
+function parseImapAuth(text: string, whole: string): ImapAuth | undefined {
+  switch (text.toUpperCase()) {
+    case '*':
+      return undefined;
+    case 'PLAIN':
+      return 'plain';
+    case 'LOGIN':
+      return 'login';
+    case 'XOAUTH2':
+    case 'OAUTHBEARER':
+      return 'oauth2';
+    default:
+      throw new UsageError(
+        `"${whole}": mailshift cannot log in with ;AUTH=${text}`,
+        'use ;AUTH=XOAUTH2 or ;AUTH=OAUTHBEARER for an OAuth2 access token, ;AUTH=PLAIN or ;AUTH=LOGIN for a password with that mechanism, or no ;AUTH= at all',
+      );
+  }
 }
 
 function parseHostPort(text: string, whole: string): { host: string; port?: number } {

@@ -84,6 +84,25 @@ describe('parseStoreSpec', () => {
     });
   });
 
+  it("reads how to log in from RFC 5092's ;AUTH= after the user", () => {
+    expect(parse('imaps://info@example.com;AUTH=XOAUTH2@outlook.office365.com')).toEqual({
+      kind: 'imap',
+      tls: true,
+      user: 'info@example.com',
+      auth: 'oauth2',
+      host: 'outlook.office365.com',
+      port: 993,
+    });
+    expect(parse('imaps://u;auth=oauthbearer@h')).toMatchObject({ user: 'u', auth: 'oauth2' });
+    expect(parse('imaps://u;AUTH=PLAIN@h')).toMatchObject({ user: 'u', auth: 'plain' });
+    expect(parse('imaps://u;AUTH=LOGIN@h')).toMatchObject({ user: 'u', auth: 'login' });
+    expect(parse('imaps://u;AUTH=*@h')).toEqual({ kind: 'imap', tls: true, user: 'u', host: 'h', port: 993 });
+    // Only the last ;AUTH= is the mechanism; an encoded ';' stays in the user name.
+    expect(parse('imaps://a%3Bb;AUTH=XOAUTH2@h')).toMatchObject({ user: 'a;b', auth: 'oauth2' });
+    rejects('imaps://u;AUTH=GSSAPI@h', /cannot log in with ;AUTH=GSSAPI/);
+    rejects('imaps://;AUTH=XOAUTH2@h', /names no user/);
+  });
+
   it('refuses passwords on the command line', () => {
     rejects('imap://bob:secret@127.0.0.1', /password/);
     rejects('ssh://bob:secret@127.0.0.1/p', /password/);

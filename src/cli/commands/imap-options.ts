@@ -59,7 +59,7 @@ export interface ImapCliOptions {
 
 export function addImapOptions(command: Command, options: { forVerify?: boolean } = {}): Command {
   command
-    .option('--password-file <file>', 'IMAP password from this file ("-" = standard input); or MAILSHIFT_SOURCE_PASSWORD / MAILSHIFT_TARGET_PASSWORD / MAILSHIFT_IMAP_PASSWORD')
+    .option('--password-file <file>', 'IMAP password (the access token with ;AUTH=XOAUTH2) from this file ("-" = standard input); or MAILSHIFT_SOURCE_PASSWORD / MAILSHIFT_TARGET_PASSWORD / MAILSHIFT_IMAP_PASSWORD')
     .option('--source-password-file <file>', 'password of the source IMAP account when both ends are IMAP')
     .option('--target-password-file <file>', 'password of the target IMAP account when both ends are IMAP')
     .option('--ca-file <file>', 'trust the certificates in this PEM file too (a self-signed IMAP server)')
@@ -178,6 +178,7 @@ async function openPair(ctx: CliContext, cmd: Command, sourceText: string, targe
     }
     return readPassword({
       label: `the ${side} IMAP account ${spec.user}@${spec.host}`,
+      ...(spec.auth === 'oauth2' ? { secretName: 'access token' } : {}),
       ...(file !== undefined ? { passwordFile: file } : {}),
       envNames: passwordEnvNames(side),
       env: ctx.env,
@@ -294,10 +295,10 @@ function describeLogin(pair: OpenedPair): { text: string; json: unknown[] } {
     if (opened.store.kind === 'imap') {
       const facts = (opened.store as ImapStore).serverFacts;
       const ns = facts.namespace;
-      lines.push(`${side}: ${opened.label}: login ok`);
+      lines.push(`${side}: ${opened.label}: login ok (${facts.credential})`);
       lines.push(`  namespace: prefix "${ns.prefix}", delimiter "${ns.delimiter ?? 'NIL'}"`);
       lines.push(`  capabilities: ${facts.capabilities.join(' ')}`);
-      json.push({ side, label: opened.label, login: 'ok', namespace: ns, capabilities: facts.capabilities });
+      json.push({ side, label: opened.label, login: 'ok', credential: facts.credential, namespace: ns, capabilities: facts.capabilities });
     } else {
       lines.push(`${side}: ${opened.label}: ${opened.store.kind} (no login needed)`);
       json.push({ side, label: opened.label, kind: opened.store.kind });

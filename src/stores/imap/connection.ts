@@ -13,6 +13,7 @@ import { classifyImapError } from './errors.js';
  */
 export interface ImapConnectOptions {
   readonly spec: ImapSpec;
+  /** The password, or the OAuth2 access token when the spec says `;AUTH=XOAUTH2` / `;AUTH=OAUTHBEARER`. */
   readonly password: string;
   /** Extra trusted certificates (PEM), from `--ca-file`: added to the system roots, not replacing them. */
   readonly caPem?: string;
@@ -45,7 +46,7 @@ export function buildImapFlowOptions(options: ImapConnectOptions): ImapFlowOptio
     // imap:// off the machine must upgrade: a STARTTLS offer stripped by an attacker must fail the login, not
     // silently send the password in the clear.
     ...(!spec.tls && !isInsecure && !isLoopbackHost(spec.host) ? { doSTARTTLS: true } : {}),
-    auth: { user: spec.user, pass: options.password },
+    auth: buildImapAuth(spec, options.password),
     tls,
     logger: buildImapLogger(options.logger, `${spec.user}@${spec.host}`),
     logRaw: false,
@@ -56,6 +57,24 @@ export function buildImapFlowOptions(options: ImapConnectOptions): ImapFlowOptio
     greetingTimeout: options.connectTimeoutMs ?? 30_000,
     ...(options.socketTimeoutMs ? { socketTimeout: options.socketTimeoutMs } : {}),
   };
+}
+
+/** imapflow's credentials: an access token (it picks OAUTHBEARER, else XOAUTH2) or a password, with a mechanism when the URL named one. */
+function buildImapAuth(spec: ImapSpec, secret: string): NonNullable<ImapFlowOptions['auth']> {
+  if (spec.auth === 'oauth2') return { user: spec.user, accessToken: secret };
+  if (spec.auth === 'plain' || spec.auth === 'login') return { user: spec.user, pass: secret, loginMethod: `AUTH=${spec.auth.toUpperCase()}` };
+  return { user: spec.user, pass: secret };
+}
+
+/** The SASL payloads that carry the secret, base64 as sent (PLAIN; XOAUTH2 and OAUTHBEARER as imapflow frames them). */
+export function buildSaslPayloads(spec: ImapSpec, secret: string): string[] {
+  const base64 = (text: string) => Buffer.from(text).toString('base64');
+  if (spec.auth !== 'oauth2') return [base64(`\u0000${spec.user}\u0000${secret}`)];
+  const saslName = spec.user.replace(/=/g, '=3D').replace(/,/g, '=2C');
+  return [
+    base64([`user=${spec.user}`, `auth=Bearer ${secret}`, '', ''].join('\u0001')),
+    base64([`n,a=${saslName},`, `host=${spec.host}`, `port=${spec.port}`, `auth=Bearer ${secret}`, '', ''].join('\u0001')),
+  ];
 }
 
 /** imapflow logs objects ({ msg, cid, err, ... }); we keep one line of text at debug level and drop protocol dumps. */
@@ -95,8 +114,8 @@ export function formatLogEntry(entry: unknown): string {
  * password or an untrusted certificate stops the account; an unreachable server is a temporary failure.
  */
 export async function connectImap(options: ImapConnectOptions): Promise<ImapFlow> {
-  // The SASL PLAIN form of the credentials is base64: redact it too, in case a debug line ever carries it.
-  options.logger.redact(Buffer.from(`\u0000${options.spec.user}\u0000${options.password}`).toString('base64'));
+  // The SASL forms of the credentials are base64: redact them too, in case a debug line ever carries one.
+  for (const payload of buildSaslPayloads(options.spec, options.password)) options.logger.redact(payload);
   const client = new ImapFlow(buildImapFlowOptions(options));
   // imapflow emits 'error' on socket trouble; unhandled, an EventEmitter error would end the process.
   client.on('error', (err: unknown) => options.logger.debug(`imap ${options.spec.host}: ${err instanceof Error ? err.message : String(err)}`));
@@ -123,7 +142,10 @@ export function toConnectError(err: unknown, options: Pick<ImapConnectOptions, '
       return new MailshiftError('MAILSHIFT_IMAP_AUTH', `login to ${who} failed: ${failure.text}`, {
         scope: 'account',
         exitCode: ExitCode.config,
-        hint: 'check the user name and the password (--password-file or the environment); Gmail and Microsoft 365 need an app password',
+        hint:
+          spec.auth === 'oauth2'
+            ? 'the server refused the access token: check the user name and that the token is for IMAP (scope) and not expired (they last about an hour); a copy cut short by an expired token goes on where it stopped when run again with a fresh one'
+            : 'check the user name and the password (--password-file or the environment); Microsoft 365 takes only OAuth2 (imaps://user;AUTH=XOAUTH2@host with an access token where the password goes), Gmail an app password or OAuth2',
         cause: err,
       });
     case 'tls':

@@ -14,6 +14,7 @@ import { ExitCode } from '../../core/exit-codes.js';
 import type { IncomingMessage, MailboxPath, MessageRef, SpecialUse, SystemFlag } from '../../core/types.js';
 import { systemFlags } from '../../core/types.js';
 import type { ListedMessage, ListOptions, Mailbox, MailboxInfo, MailboxStatus, MailStore, StoreCaps } from '../store.js';
+import type { ImapSpec } from '../spec.js';
 import { RawImapSession, type RawSockets } from './raw-session.js';
 import { parseImapDateTime, type FetchAttributes } from './response-framer.js';
 import { connectImap, type ImapConnectOptions } from './connection.js';
@@ -63,6 +64,13 @@ export interface ImapServerFacts {
   readonly capabilities: string[];
   readonly namespace: ImapNamespace;
   readonly serverId: Record<string, unknown> | undefined;
+  /** What the login used: "password", "password (AUTH=PLAIN)", "OAuth2 access token". */
+  readonly credential: string;
+}
+
+function describeCredential(spec: ImapSpec): string {
+  if (spec.auth === 'oauth2') return 'OAuth2 access token';
+  return spec.auth ? `password (AUTH=${spec.auth.toUpperCase()})` : 'password';
 }
 
 export class ImapStore implements MailStore {
@@ -96,6 +104,7 @@ export class ImapStore implements MailStore {
         capabilities: [...client.capabilities.keys()],
         namespace: { prefix: personal?.prefix ?? '', delimiter: personal?.delimiter ?? '/' },
         serverId: client.serverInfo ? { ...client.serverInfo } : undefined,
+        credential: describeCredential(options.spec),
       };
     } finally {
       store.release(pooled, false);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createLogger } from '../../../src/core/logger.js';
-import { buildImapFlowOptions, buildImapLogger, formatLogEntry, isLoopbackHost } from '../../../src/stores/imap/connection.js';
+import { buildImapFlowOptions, buildImapLogger, buildSaslPayloads, formatLogEntry, isLoopbackHost, toConnectError } from '../../../src/stores/imap/connection.js';
 import type { ImapSpec } from '../../../src/stores/spec.js';
 
 const spec = (over: Partial<ImapSpec> = {}): ImapSpec => ({ kind: 'imap', tls: true, user: 'alice', host: 'mail.example.com', port: 993, ...over });
@@ -30,6 +30,42 @@ describe('buildImapFlowOptions', () => {
     expect(isLoopbackHost('::1')).toBe(true);
     expect(isLoopbackHost('10.0.0.1')).toBe(false);
     expect(isLoopbackHost('127.example.com')).toBe(false);
+  });
+});
+
+describe('buildImapFlowOptions: credentials', () => {
+  it('sends the secret as a password by default, with the mechanism the URL named, or as an OAuth2 access token', () => {
+    expect(buildImapFlowOptions({ spec: spec(), password: 'pw', logger }).auth).toEqual({ user: 'alice', pass: 'pw' });
+    expect(buildImapFlowOptions({ spec: spec({ auth: 'plain' }), password: 'pw', logger }).auth).toEqual({ user: 'alice', pass: 'pw', loginMethod: 'AUTH=PLAIN' });
+    expect(buildImapFlowOptions({ spec: spec({ auth: 'login' }), password: 'pw', logger }).auth).toEqual({ user: 'alice', pass: 'pw', loginMethod: 'AUTH=LOGIN' });
+    expect(buildImapFlowOptions({ spec: spec({ auth: 'oauth2' }), password: 'ya29.token', logger }).auth).toEqual({ user: 'alice', accessToken: 'ya29.token' });
+  });
+});
+
+describe('buildSaslPayloads', () => {
+  const decoded = (payloads: string[]) => payloads.map((each) => Buffer.from(each, 'base64').toString());
+
+  it('gives the PLAIN form of a password login', () => {
+    expect(decoded(buildSaslPayloads(spec(), 'pw'))).toEqual(['\u0000alice\u0000pw']);
+  });
+
+  it('gives the XOAUTH2 and OAUTHBEARER forms of a token login, both holding the token', () => {
+    const forms = decoded(buildSaslPayloads(spec({ auth: 'oauth2', user: 'a,b=c@example.com' }), 'tok'));
+    expect(forms[0]).toBe('user=a,b=c@example.com\u0001auth=Bearer tok\u0001\u0001');
+    expect(forms[1]).toBe('n,a=a=2Cb=3Dc@example.com,\u0001host=mail.example.com\u0001port=993\u0001auth=Bearer tok\u0001\u0001');
+  });
+});
+
+describe('toConnectError', () => {
+  const refused = Object.assign(new Error('Command failed'), { authenticationFailed: true, responseText: 'Authentication failed.' });
+
+  it('says a refused access token may have expired, and a refused password what Microsoft 365 needs', () => {
+    const token = toConnectError(refused, { spec: spec({ auth: 'oauth2' }) });
+    expect(token.code).toBe('MAILSHIFT_IMAP_AUTH');
+    expect(token.exitCode).toBe(78);
+    expect(token.hint).toMatch(/access token.*expired/);
+    const password = toConnectError(refused, { spec: spec() });
+    expect(password.hint).toMatch(/;AUTH=XOAUTH2/);
   });
 });
 
