@@ -20,7 +20,8 @@ import { buildFieldNameFilter, parseHeaderFields } from './metadata.js';
  *   (mboxo, whose quoting is ambiguous, and Content-Length-framed messages).
  * - CRLF files (detected from the first From_ line) are converted to LF line ends; LF files are passed through
  *   byte for byte.
- * - Bytes before the first From_ line are reported as garbage, never silently dropped.
+ * - Bytes before the first From_ line are reported as garbage, never silently dropped (blank lines and a UTF-8 byte
+ *   order mark at the very start are padding, not garbage).
  */
 
 export type UnescapeMode = 'none' | 'mboxrd';
@@ -231,7 +232,7 @@ export class MboxFramer {
     let searchFrom = 0;
     for (;;) {
       const candidate = this.carry.indexOf(fromPrefix, searchFrom);
-      if (candidate < 0 || (candidate > 0 && this.carry[candidate - 1] !== LF)) {
+      if (candidate < 0 || (candidate > 0 && this.carry[candidate - 1] !== LF && candidate !== this.byteOrderMarkLength())) {
         if (candidate > 0) {
           searchFrom = candidate + 1;
           continue;
@@ -260,10 +261,19 @@ export class MboxFramer {
     }
   }
 
+  /**
+   * 3 when the file starts with a UTF-8 byte order mark (an mbox saved by a Windows editor or exporter): the mark is
+   * padding before the first From_ line, not a message's bytes. 0 otherwise.
+   */
+  private byteOrderMarkLength(): number {
+    const carry = this.carry;
+    return this.carryOffset === 0 && carry.length >= 3 && carry[0] === 0xef && carry[1] === 0xbb && carry[2] === 0xbf ? 3 : 0;
+  }
+
   private markGarbage(upTo: number): void {
     if (upTo <= 0) return;
-    // Blank lines before the first message are harmless padding, not garbage.
-    const isBlank = this.carry.subarray(0, upTo).every((byte) => byte === LF || byte === CR);
+    // Blank lines (and a byte order mark) before the first message are harmless padding, not garbage.
+    const isBlank = this.carry.subarray(this.byteOrderMarkLength(), upTo).every((byte) => byte === LF || byte === CR);
     if (!isBlank && this.garbageStart < 0) this.garbageStart = this.carryOffset;
     this.consume(upTo);
   }

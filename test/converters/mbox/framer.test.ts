@@ -104,6 +104,20 @@ describe('MboxFramer', () => {
     expect(frame(`\n\n${two}`).garbage).toEqual([]);
   });
 
+  it('takes a UTF-8 byte order mark at the start of the file as padding: the first message is kept whole', () => {
+    for (const chunkBytes of [0, 1, 2, 5]) {
+      const withMark = frame(Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(two, 'latin1')]), {}, chunkBytes);
+      const without = frame(two);
+      expect(withMark.garbage).toEqual([]);
+      expect(withMark.messages.map(({ sender, header, body }) => ({ sender, header, body }))).toEqual(without.messages.map(({ sender, header, body }) => ({ sender, header, body })));
+      expect(withMark.messages[0]!.offset).toBe(3);
+    }
+    // Anywhere else those bytes are text like any other: a From_ line after them does not start a line.
+    const later = frame(`x\n\u00ef\u00bb\u00bf${two}`);
+    expect(later.garbage).toHaveLength(1);
+    expect(later.messages).toHaveLength(frame(two).messages.length - 1);
+  });
+
   it('keeps empty lines inside a body and drops only the separator', () => {
     const input = 'From a@b Mon Jan  6 09:15:00 2020\nSubject: x\n\npara one\n\n\npara two\n\n\nFrom c@d Tue Jan  7 10:00:00 2020\n\nz\n';
     const { messages } = frame(input);
