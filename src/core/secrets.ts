@@ -22,6 +22,9 @@ export interface PasswordSource {
   readonly logger: Logger;
 }
 
+/** Password files already warned about (a file is read again for each new IMAP connection). */
+const warnedFiles = new Set<string>();
+
 export async function readPassword(source: PasswordSource): Promise<string> {
   const password = await readRaw(source);
   if (password === '') {
@@ -54,7 +57,8 @@ async function readRaw(source: PasswordSource): Promise<string> {
         hint: 'use a plain file (mode 0600), or "-" to read the password from standard input',
       });
     }
-    if ((stat.mode & 0o077) !== 0) {
+    if ((stat.mode & 0o077) !== 0 && !warnedFiles.has(file)) {
+      warnedFiles.add(file);
       source.logger.warn(`the password file ${file} can be read by other users (mode ${(stat.mode & 0o777).toString(8)}); chmod 600 it`);
     }
     return stripOneNewline(await readFile(file, 'utf8'));

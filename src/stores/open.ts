@@ -22,7 +22,10 @@ import type { MailStore } from './store.js';
 export interface OpenStoreOptions {
   readonly mode: 'read' | 'write';
   readonly logger: Logger;
-  /** Called only for IMAP specs, so a password is never asked for when none is needed. */
+  /**
+   * Called only for IMAP specs, so a password is never asked for when none is needed; called again for every new
+   * connection after the first (a source that cannot be read twice, such as standard input, must remember its value).
+   */
   readonly password?: (spec: ImapSpec) => Promise<string>;
   /** `--ca-file`: a PEM file whose certificates are trusted in addition to the system's. */
   readonly caFile?: string;
@@ -47,9 +50,11 @@ export async function openStore(spec: StoreSpec, options: OpenStoreOptions): Pro
       const password = await options.password(spec);
       const caPem = options.caFile ? await readCaFile(options.caFile) : undefined;
       if (options.isInsecure) options.logger.warn(`${label}: --insecure: the server certificate is not checked and a cleartext login is allowed`);
+      const readPassword = options.password;
       const store = await ImapStore.open({
         spec,
         password,
+        readPassword: () => readPassword(spec),
         logger: options.logger,
         writable: options.mode === 'write',
         ...(caPem ? { caPem } : {}),

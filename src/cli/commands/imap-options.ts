@@ -171,6 +171,9 @@ async function openPair(ctx: CliContext, cmd: Command, sourceText: string, targe
   const sourceSpec: StoreSpec = parseStoreSpec(fallback?.used ? fallback.imap : sourceText);
   const targetSpec = parseStoreSpec(targetText);
   const bothImap = sourceSpec.kind === 'imap' && targetSpec.kind === 'imap';
+  // Standard input can be read once: a later connection that asks again gets what was read then.
+  let fromStdin: Promise<string> | undefined;
+  const readStdinOnce = () => (fromStdin ??= ctx.readStdin());
   const passwordFor = (side: 'source' | 'target') => async (spec: ImapSpec) => {
     const file = (side === 'source' ? options.sourcePasswordFile : options.targetPasswordFile) ?? options.passwordFile;
     if (bothImap && file === '-' && options.sourcePasswordFile === undefined && options.targetPasswordFile === undefined) {
@@ -182,7 +185,7 @@ async function openPair(ctx: CliContext, cmd: Command, sourceText: string, targe
       ...(file !== undefined ? { passwordFile: file } : {}),
       envNames: passwordEnvNames(side),
       env: ctx.env,
-      readStdin: ctx.readStdin,
+      readStdin: readStdinOnce,
       logger,
     });
   };

@@ -35,6 +35,12 @@ import { classifyImapError, type ImapFailure } from './errors.js';
  * [UNAVAILABLE], throttling) are `retry: 'later'`, and carry `retryAfterMs` when the server named a delay.
  */
 export interface ImapStoreOptions extends ImapConnectOptions {
+  /**
+   * Reads the password (or access token) again for each new connection after the first: a token refreshed in place
+   * (its file rewritten by the provider's tool) is picked up when a connection is replaced, instead of the run
+   * failing at the next login once the first token expires.
+   */
+  readonly readPassword?: () => Promise<string>;
   readonly maxConnections?: number;
   readonly writable?: boolean;
   /** NO/BAD answers one connection may collect before it is replaced. */
@@ -84,12 +90,16 @@ export class ImapStore implements MailStore {
   private waiters: (() => void)[] = [];
   private isClosed = false;
   private facts: ImapServerFacts | undefined;
+  private connections = 0;
+  /** The secret the last connection logged in with (readPassword may have replaced the one read at start). */
+  private currentPassword: string;
 
   private constructor(private readonly options: ImapStoreOptions) {
     this.caps = { readable: true, writable: Boolean(options.writable), cheapIdentity: false };
     this.maxConnections = Math.max(1, options.maxConnections ?? 1);
     this.errorBudget = Math.max(1, options.errorBudget ?? 8);
     this.label = `${options.spec.tls ? 'imaps' : 'imap'}://${options.spec.user}@${options.spec.host}:${options.spec.port}`;
+    this.currentPassword = options.password;
   }
 
   /** Connects once (so a wrong password or certificate fails here, before any work) and reads the namespace. */
@@ -198,7 +208,10 @@ export class ImapStore implements MailStore {
       if (this.openCount < this.maxConnections) {
         this.openCount += 1;
         try {
-          const client = await connectImap(this.options);
+          // The first connection uses the secret read at start; later ones read it again (see readPassword).
+          if (this.connections > 0 && this.options.readPassword) await this.refreshPassword(this.options.readPassword);
+          const client = await connectImap({ ...this.options, password: this.currentPassword });
+          this.connections += 1;
           return { client, errors: 0 };
         } catch (err) {
           this.openCount -= 1;
@@ -207,6 +220,15 @@ export class ImapStore implements MailStore {
         }
       }
       await new Promise<void>((resolve) => this.waiters.push(resolve));
+    }
+  }
+
+  /** Reads the secret again; if that fails (the file was moved away), the last one is used and a warning says why. */
+  private async refreshPassword(read: () => Promise<string>): Promise<void> {
+    try {
+      this.currentPassword = await read();
+    } catch (err) {
+      this.options.logger.warn(`${this.label}: reading the password again failed (${err instanceof Error ? err.message : String(err)}); logging in with the one read before`);
     }
   }
 
