@@ -67,6 +67,15 @@ describe('mailshift copy/verify/resync with an IMAP end', () => {
     expect(wrong.stderr + wrong.stdout).not.toContain('not-the-password-42');
   });
 
+  it('refuses --flags source|merge with an IMAP end, and warns about file-level options it ignores', async () => {
+    const flags = await runCli(['resync', aliceUrl(), maildir, '--ca-file', caBundle, '--password-file', alicePasswordFile, '--flags', 'merge']);
+    expect(flags.code).toBe(2);
+    expect(flags.stderr).toMatch(/--flags merge is not supported with an IMAP end yet/);
+    const ignored = await runCli(['copy', '--justlogin', aliceUrl(), maildir, '--ca-file', caBundle, '--password-file', alicePasswordFile, '--bwlimit', '500', '--no-chown']);
+    expect(ignored.code, ignored.stderr).toBe(0);
+    expect(ignored.stderr).toMatch(/--bwlimit, --no-chown: for file-level copies only; ignored by this IMAP copy/);
+  });
+
   it('refuses a password in the URL', async () => {
     const result = await runCli(['copy', `imaps://alice:secret@127.0.0.1:${source.port}`, maildir]);
     expect(result.code).toBe(2);

@@ -1,6 +1,7 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import { FolderMappingError, parseFolderExclude, parseFolderMapRule, type FolderMapRule } from '../../../converters/folders/imap-mapping.js';
 import { MailshiftError, UsageError } from '../../core/errors.js';
+import type { Logger } from '../../core/logger.js';
 import { ExitCode } from '../../core/exit-codes.js';
 import type { StoreCopyReport, StoreDescription } from '../../engine/store-copy.js';
 import type { ImapStore } from '../../stores/imap/store.js';
@@ -216,6 +217,35 @@ function buildFolderRules(options: ImapCliOptions): { maps: FolderMapRule[]; exc
 }
 
 /** `mailshift copy` / `resync` with an IMAP end: the store-to-store engine. Resync is the same incremental copy. */
+/**
+ * Options of the file-level copy and resync that an IMAP copy cannot honour. One that would change what lands on the
+ * target (--flags source|merge) is refused rather than ignored; the others are ignored with a warning.
+ */
+const fileLevelOnlyOptions: readonly { readonly name: string; readonly flag: string }[] = [
+  { name: 'bwlimit', flag: '--bwlimit' },
+  { name: 'dedupe', flag: '--no-dedupe' },
+  { name: 'renameUser', flag: '--rename-user' },
+  { name: 'chown', flag: '--no-chown' },
+  { name: 'uid', flag: '--uid' },
+  { name: 'gid', flag: '--gid' },
+  { name: 'mailGid', flag: '--mail-gid' },
+  { name: 'sshKey', flag: '--ssh-key' },
+  { name: 'sshOption', flag: '--ssh-option' },
+  { name: 'sshConfig', flag: '--ssh-config' },
+];
+
+export function checkFileLevelOptions(cmd: Command, logger: Logger): void {
+  const given = (name: string) => cmd.getOptionValueSource(name) === 'cli';
+  if (given('flags') && cmd.getOptionValue('flags') !== 'target') {
+    throw new UsageError(
+      `--flags ${String(cmd.getOptionValue('flags'))} is not supported with an IMAP end yet: flags of messages already on the target are kept`,
+      'run without --flags; to bring flags over, copy at file level (maildir to maildir resync takes --flags source|merge)',
+    );
+  }
+  const ignored = fileLevelOnlyOptions.filter((option) => given(option.name)).map((option) => option.flag);
+  if (ignored.length > 0) logger.warn(`${ignored.join(', ')}: for file-level copies only; ignored by this IMAP copy`);
+}
+
 export async function runImapCopyAction(
   ctx: CliContext,
   cmd: Command,
@@ -226,6 +256,7 @@ export async function runImapCopyAction(
 ): Promise<void> {
   const options = cmd.optsWithGlobals<GlobalOptions & ImapCliOptions>();
   const logger = ctx.logger();
+  checkFileLevelOptions(cmd, logger);
   const rules = buildFolderRules(options);
   const { runStoreCopy, decideCopyExitCode, stateFileFor, defaultStateDir, createProgressBar, formatJson } = await loadEngines();
   const pair = await openPair(ctx, cmd, sourceText, targetText, options.dryRun ? 'read' : 'write', fallback);
