@@ -10,7 +10,7 @@ import { describeError, InterruptedError, isMailshiftError, MailshiftError, thro
 import { ExitCode } from '../core/exit-codes.js';
 import type { Logger } from '../core/logger.js';
 import type { IncomingMessage, MailboxPath, MessageRef } from '../core/types.js';
-import type { ListedMessage, Mailbox, MailStore } from '../stores/store.js';
+import type { FlagUpdate, ListedMessage, Mailbox, MailStore } from '../stores/store.js';
 import { buildContentHash, buildIdentity, findHeaderEnd, identityHeaderFields, type MessageIdentity } from './identity.js';
 import { folderStateKey, SyncStateFile } from './state.js';
 
@@ -38,6 +38,11 @@ export interface StoreCopyOptions {
   readonly onlyFolders?: readonly MailboxPath[];
   /** Compare with what the target already holds, by identity (`--skip-existing`, default on). */
   readonly skipExisting?: boolean;
+  /**
+   * Flags of messages an earlier run copied (`resync --flags`): 'target' (default) leaves them; 'source' gives them
+   * the source's flags, 'merge' the union of both. Needs a target that can find them by source identity (a maildir).
+   */
+  readonly flags?: 'target' | 'source' | 'merge';
   /** Messages larger than this are skipped and reported (`--max-size`). */
   readonly maxSizeBytes?: number;
   /** Folders copied at the same time (each holds one connection per IMAP side). Default 1. */
@@ -77,6 +82,10 @@ export interface FolderCopyReport {
   skipped: { id: string; uid?: number; reason: string }[];
   /** Expunged on the source between listing and reading. */
   vanished: number;
+  /** Messages copied by an earlier run whose flags differ as `flags` counts them ('source'/'merge' only). */
+  flagDifferences: number;
+  /** Of those, changed on the target. */
+  flagsApplied: number;
   retries: number;
   error?: { code: string; message: string };
 }
@@ -85,9 +94,11 @@ export interface StoreCopyReport {
   readonly source: string;
   readonly target: string;
   readonly dryRun: boolean;
+  /** Set when flags of earlier copies were brought over (`resync --flags source|merge`). */
+  readonly flags?: 'source' | 'merge';
   readonly mapping: FolderMappingRow[];
   readonly folders: FolderCopyReport[];
-  readonly totals: { copied: number; copiedBytes: number; alreadyPresent: number; skipped: number; failedFolders: number; examined: number };
+  readonly totals: { copied: number; copiedBytes: number; alreadyPresent: number; skipped: number; failedFolders: number; examined: number; flagDifferences: number; flagsApplied: number };
   durationMs: number;
   stopped?: { code: string; reason: string; exitCode: number };
 }
@@ -116,9 +127,10 @@ export async function runStoreCopy(source: StoreDescription, target: StoreDescri
     source: source.label,
     target: target.label,
     dryRun: Boolean(options.dryRun),
+    ...(options.flags && options.flags !== 'target' ? { flags: options.flags } : {}),
     mapping: [],
     folders: [],
-    totals: { copied: 0, copiedBytes: 0, alreadyPresent: 0, skipped: 0, failedFolders: 0, examined: 0 },
+    totals: { copied: 0, copiedBytes: 0, alreadyPresent: 0, skipped: 0, failedFolders: 0, examined: 0, flagDifferences: 0, flagsApplied: 0 },
     durationMs: 0,
   };
   const progress = { messages: 0, bytes: 0 };
@@ -133,13 +145,17 @@ export async function runStoreCopy(source: StoreDescription, target: StoreDescri
         ...(options.skipVirtual !== undefined ? { skipVirtual: options.skipVirtual } : {}),
       }),
     );
-    const state = options.state && !options.dryRun ? await SyncStateFile.load(options.state.file, options.state.pair, logger) : undefined;
+    // A dry run reads the state (for --flags, what earlier runs copied) but never writes it, and otherwise compares by
+    // identity as a first run would.
+    const savedState = options.state ? await SyncStateFile.load(options.state.file, options.state.pair, logger) : undefined;
+    const state = options.dryRun ? undefined : savedState;
     const context: FolderContext = {
       source,
       target,
       options,
       signal,
       state,
+      savedState,
       lineEndings: decideLineEndings(source.store, target.store),
       sizeIsComparable: source.store.kind === 'imap' && target.store.kind === 'imap',
       appendLanes: 1,
@@ -169,6 +185,8 @@ export async function runStoreCopy(source: StoreDescription, target: StoreDescri
         alreadyPresent: 0,
         skipped: [],
         vanished: 0,
+        flagDifferences: 0,
+        flagsApplied: 0,
         retries: 0,
       };
       report.folders.push(folder);
@@ -203,6 +221,8 @@ export async function runStoreCopy(source: StoreDescription, target: StoreDescri
     report.totals.alreadyPresent += folder.alreadyPresent;
     report.totals.skipped += folder.skipped.length;
     report.totals.examined += folder.examined;
+    report.totals.flagDifferences += folder.flagDifferences;
+    report.totals.flagsApplied += folder.flagsApplied;
     if (folder.error) report.totals.failedFolders += 1;
   }
   report.durationMs = Date.now() - started;
@@ -221,7 +241,10 @@ interface FolderContext {
   readonly target: StoreDescription;
   readonly options: StoreCopyOptions;
   readonly signal: AbortSignal;
+  /** The incremental state, to read and update; undefined in a dry run. */
   readonly state: SyncStateFile | undefined;
+  /** The state as saved by earlier runs, to read only (also in a dry run). */
+  readonly savedState: SyncStateFile | undefined;
   readonly lineEndings: 'as-is' | 'lf';
   readonly sizeIsComparable: boolean;
   readonly onCopied: (bytes: number) => void;
@@ -349,12 +372,19 @@ async function copyFolderOnce(context: FolderContext, folder: FolderCopyReport):
       folder.skipped.unshift({ id: ref.id, ...(ref.uid !== undefined ? { uid: ref.uid } : {}), reason: problem.message });
       logger.warn(`${folder.source}: message ${ref.uid ?? ref.id} skipped: ${problem.message}`);
     }
+    // Flags of what earlier runs copied, before the new mail (a folder with nothing new still gets them).
+    const copiedEarlierUpTo = context.savedState?.get(stateKey)?.uidValidity === status.uidValidity ? (context.savedState?.get(stateKey)?.highestUid ?? 0) : 0;
+    if (options.flags && options.flags !== 'target' && copiedEarlierUpTo > 0 && status.uidValidity !== undefined) {
+      targetBox = await openTarget(target.store, folder.target, Boolean(options.dryRun));
+      if (targetBox?.updateFlags) await syncCopiedFlags(context, folder, sourceBox, targetBox, options.flags, status.uidValidity, copiedEarlierUpTo);
+    }
+
     if (candidates.length === 0) {
       saveWatermark(state, stateKey, status.uidValidity, watermark);
       return;
     }
 
-    targetBox = await openTarget(target.store, folder.target, Boolean(options.dryRun));
+    targetBox ??= await openTarget(target.store, folder.target, Boolean(options.dryRun));
     const targetIndex = new Map<string, TargetEntry[]>();
     if (targetBox && (options.skipExisting ?? true)) {
       for await (const ref of targetBox.list(signal, { headerFields: identityHeaderFields })) {
@@ -418,7 +448,7 @@ async function copyFolderOnce(context: FolderContext, folder: FolderCopyReport):
     // file from it rather than from a hash of the content. The name also carries INTERNALDATE and both sizes, so a
     // server that reuses UIDs without changing UIDVALIDITY (a protocol violation) would need a different message
     // with the same UID, arrival second and sizes before one could be taken for another.
-    const sourceKeyPrefix = status.uidValidity !== undefined ? `${source.label}\u0000${folder.source}\u0000${status.uidValidity}\u0000` : undefined;
+    const sourceKeyPrefix = status.uidValidity !== undefined ? buildSourceKeyPrefix(source.label, folder.source, status.uidValidity) : undefined;
     // And its UIDs, which a maildir target keeps where it can.
     const uidSource = status.uidValidity !== undefined && status.uidNext !== undefined ? { uidValidity: status.uidValidity, nextUid: status.uidNext } : undefined;
     const toIncoming = (ref: ListedMessage, body: Buffer, virtualSizeBytes?: number): IncomingMessage => ({
@@ -532,6 +562,38 @@ async function copyFolderOnce(context: FolderContext, folder: FolderCopyReport):
     if (targetBox) await targetBox[Symbol.asyncDispose]();
     await sourceBox[Symbol.asyncDispose]();
   }
+}
+
+/** What IncomingMessage.sourceKey starts with for a folder's messages; the UID follows. */
+function buildSourceKeyPrefix(sourceLabel: string, folder: MailboxPath, uidValidity: number): string {
+  return `${sourceLabel}\u0000${folder}\u0000${uidValidity}\u0000`;
+}
+
+/**
+ * `resync --flags source|merge`: the source's flags for every message at or below the saved watermark (copied by an
+ * earlier run with this UIDVALIDITY), handed to the target, which finds each by the source identity it was named
+ * from. Messages the target does not have under that identity (copied by another tool, expunged there) are left alone.
+ */
+async function syncCopiedFlags(
+  context: FolderContext,
+  folder: FolderCopyReport,
+  sourceBox: Mailbox,
+  targetBox: Mailbox,
+  mode: 'source' | 'merge',
+  uidValidity: number,
+  copiedUpTo: number,
+): Promise<void> {
+  const prefix = buildSourceKeyPrefix(context.source.label, folder.source, uidValidity);
+  const updates: FlagUpdate[] = [];
+  for await (const ref of sourceBox.list(context.signal)) {
+    if (ref.uid === undefined || ref.uid > copiedUpTo || ref.problem) continue;
+    updates.push({ sourceKey: `${prefix}${ref.uid}`, flags: ref.flags, keywords: ref.keywords });
+  }
+  const outcome = await targetBox.updateFlags!(updates, mode, { dryRun: Boolean(context.options.dryRun) });
+  folder.flagDifferences = outcome.differences;
+  folder.flagsApplied += outcome.applied;
+  if (outcome.changedMeanwhile > 0) context.options.logger.warn(`${folder.target}: ${outcome.changedMeanwhile} message(s) changed on the target while we worked; their flags are left as they are`);
+  if (outcome.notFound > 0) context.options.logger.info(`${folder.target}: ${outcome.notFound} earlier copied message(s) not found by their source identity (copied by another tool, or expunged there); their flags are left alone`);
 }
 
 /** A source message read and ready to append. */

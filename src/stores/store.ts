@@ -1,6 +1,6 @@
 import type { Readable } from 'node:stream';
 import type { MailshiftError } from '../core/errors.js';
-import type { IncomingMessage, MailboxPath, MessageRef, SpecialUse } from '../core/types.js';
+import type { IncomingMessage, MailboxPath, MessageRef, SpecialUse, SystemFlag } from '../core/types.js';
 
 /**
  * THE store interface. Every source and target (maildir, mbox, IMAP, cPanel tree, tar) implements it; the engine and
@@ -78,4 +78,28 @@ export interface Mailbox extends AsyncDisposable {
    * none was stored; the caller can then append them one by one to find the one at fault.
    */
   appendMany?(messages: readonly IncomingMessage[], signal?: AbortSignal): Promise<void>;
+  /**
+   * Optional: gives messages this store wrote earlier from a source's identity (IncomingMessage.sourceKey), found by
+   * that identity, the source's flags ('source') or the union of both ('merge'). Messages it cannot find (written by
+   * another tool, or gone) are counted, never guessed at. With `dryRun`, or on a mailbox opened for reading, it only
+   * counts the differences.
+   */
+  updateFlags?(updates: readonly FlagUpdate[], mode: 'source' | 'merge', options?: { dryRun?: boolean }): Promise<FlagUpdateOutcome>;
+}
+
+export interface FlagUpdate {
+  readonly sourceKey: string;
+  readonly flags: ReadonlySet<SystemFlag>;
+  readonly keywords: ReadonlySet<string>;
+}
+
+export interface FlagUpdateOutcome {
+  /** Messages found whose flags or keywords differ from what the mode asks for. */
+  readonly differences: number;
+  /** Of those, renamed (changed) now. */
+  readonly applied: number;
+  /** Not found by their source identity. */
+  readonly notFound: number;
+  /** Found, but renamed or removed by someone else (a mail client, Dovecot) before we could: left as they are. */
+  readonly changedMeanwhile: number;
 }

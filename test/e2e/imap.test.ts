@@ -67,10 +67,12 @@ describe('mailshift copy/verify/resync with an IMAP end', () => {
     expect(wrong.stderr + wrong.stdout).not.toContain('not-the-password-42');
   });
 
-  it('refuses --flags source|merge with an IMAP end, and warns about file-level options it ignores', async () => {
-    const flags = await runCli(['resync', aliceUrl(), maildir, '--ca-file', caBundle, '--password-file', alicePasswordFile, '--flags', 'merge']);
+  it('refuses --flags source|merge into an IMAP target, and warns about file-level options it ignores', async () => {
+    const flags = await runCli(['resync', aliceUrl(), targetUrl('bob'), '--ca-file', caBundle, '--source-password-file', alicePasswordFile, '--flags', 'merge'], {
+      env: { MAILSHIFT_TARGET_PASSWORD: password(target, 'bob') },
+    });
     expect(flags.code).toBe(2);
-    expect(flags.stderr).toMatch(/--flags merge is not supported with an IMAP end yet/);
+    expect(flags.stderr).toMatch(/--flags merge needs a maildir target/);
     const ignored = await runCli(['copy', '--justlogin', aliceUrl(), maildir, '--ca-file', caBundle, '--password-file', alicePasswordFile, '--bwlimit', '500', '--no-chown']);
     expect(ignored.code, ignored.stderr).toBe(0);
     expect(ignored.stderr).toMatch(/--bwlimit, --no-chown: for file-level copies only; ignored by this IMAP copy/);
@@ -114,6 +116,17 @@ describe('mailshift copy/verify/resync with an IMAP end', () => {
     const verify = await runCli(['--json', 'verify', aliceUrl(), maildir, '--ca-file', caBundle, '--password-file', alicePasswordFile]);
     expect(verify.code, verify.stdout + verify.stderr).toBe(0);
     expect(JSON.parse(verify.stdout).totals).toMatchObject({ sourceMessages: seedMessages.length, targetMessages: seedMessages.length, missing: 0, flagDifferences: 0 });
+  });
+
+  it('resync --flags merge brings a flag set on the source since into the maildir', async () => {
+    const unflagged = (await source.mail('alice').readMessages()).filter((m) => m.mailbox === 'INBOX' && !m.flags.includes('\\Flagged')).length;
+    expect(unflagged).toBeGreaterThan(0);
+    await source.doveadm(['flags', 'add', '-u', 'alice', '\\Flagged', 'mailbox', 'INBOX', 'ALL']);
+    const result = await runCli(['resync', aliceUrl(), maildir, '--ca-file', caBundle, '--password-file', alicePasswordFile, '--flags', 'merge', ...stateArgs()]);
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).toContain(`flags (--flags merge): ${unflagged} differed, ${unflagged} changed on the target`);
+    const verify = await runCli(['--json', 'verify', aliceUrl(), maildir, '--ca-file', caBundle, '--password-file', alicePasswordFile]);
+    expect(JSON.parse(verify.stdout).totals).toMatchObject({ missing: 0, flagDifferences: 0 });
   });
 
   it('copies a maildir to IMAP (password from the environment), bytes unchanged on the server', async () => {

@@ -217,10 +217,7 @@ function buildFolderRules(options: ImapCliOptions): { maps: FolderMapRule[]; exc
 }
 
 /** `mailshift copy` / `resync` with an IMAP end: the store-to-store engine. Resync is the same incremental copy. */
-/**
- * Options of the file-level copy and resync that an IMAP copy cannot honour. One that would change what lands on the
- * target (--flags source|merge) is refused rather than ignored; the others are ignored with a warning.
- */
+/** Options of the file-level copy and resync that an IMAP copy cannot honour: ignored, with a warning. */
 const fileLevelOnlyOptions: readonly { readonly name: string; readonly flag: string }[] = [
   { name: 'bwlimit', flag: '--bwlimit' },
   { name: 'dedupe', flag: '--no-dedupe' },
@@ -236,14 +233,25 @@ const fileLevelOnlyOptions: readonly { readonly name: string; readonly flag: str
 
 export function checkFileLevelOptions(cmd: Command, logger: Logger): void {
   const given = (name: string) => cmd.getOptionValueSource(name) === 'cli';
-  if (given('flags') && cmd.getOptionValue('flags') !== 'target') {
-    throw new UsageError(
-      `--flags ${String(cmd.getOptionValue('flags'))} is not supported with an IMAP end yet: flags of messages already on the target are kept`,
-      'run without --flags; to bring flags over, copy at file level (maildir to maildir resync takes --flags source|merge)',
-    );
-  }
   const ignored = fileLevelOnlyOptions.filter((option) => given(option.name)).map((option) => option.flag);
   if (ignored.length > 0) logger.warn(`${ignored.join(', ')}: for file-level copies only; ignored by this IMAP copy`);
+}
+
+/**
+ * `resync --flags source|merge`: a maildir target finds what earlier runs copied by the source identity its file
+ * names carry, so it can take the source's flags. An IMAP target renumbers what it is given, and mailshift keeps no
+ * map of its UIDs: refused there rather than ignored.
+ */
+function decideFlagsMode(cmd: Command, pair: OpenedPair): 'source' | 'merge' | undefined {
+  const value = cmd.getOptionValue('flags') as 'target' | 'source' | 'merge' | undefined;
+  if (value === undefined || value === 'target') return undefined;
+  if (pair.target.store.kind !== 'maildir') {
+    throw new UsageError(
+      `--flags ${value} needs a maildir target: flags of messages already on an IMAP target are kept`,
+      'run without --flags (the target keeps its flags)',
+    );
+  }
+  return value;
 }
 
 export async function runImapCopyAction(
@@ -261,6 +269,7 @@ export async function runImapCopyAction(
   const { runStoreCopy, decideCopyExitCode, stateFileFor, defaultStateDir, createProgressBar, formatJson } = await loadEngines();
   const pair = await openPair(ctx, cmd, sourceText, targetText, options.dryRun ? 'read' : 'write', fallback);
   try {
+    const flags = decideFlagsMode(cmd, pair);
     if (options.justlogin) {
       const text = describeLogin(pair);
       ctx.out(options.json ? formatJson({ ok: true, command: commandName, justlogin: text.json }) : text.text);
@@ -276,6 +285,7 @@ export async function runImapCopyAction(
       excludes: rules.excludes,
       skipVirtual: !options.virtualFolders,
       skipExisting: options.skipExisting,
+      ...(flags ? { flags } : {}),
       ...(options.maxSize !== undefined ? { maxSizeBytes: options.maxSize } : {}),
       concurrency: Math.max(1, Math.min(options.jobs ?? 1, options.maxConnections)),
       ...(options.retries !== undefined ? { retries: options.retries } : {}),
@@ -345,7 +355,8 @@ export function formatStoreCopyReport(report: StoreCopyReport, fallback?: Fallba
   const verb = report.dryRun ? 'Would copy' : 'Copied';
   const t = report.totals;
   let text = formatFallbackLine(fallback);
-  text += `${verb} ${t.copied} messages (${formatBytes(t.copiedBytes)}) from ${report.source} to ${report.target} in ${formatDuration(report.durationMs)}; ${t.alreadyPresent} already there\n\n`;
+  const flagWords = report.flags ? `; flags (--flags ${report.flags}): ${t.flagDifferences} differed, ${report.dryRun ? 'none changed (dry run)' : `${t.flagsApplied} changed on the target`}` : '';
+  text += `${verb} ${t.copied} messages (${formatBytes(t.copiedBytes)}) from ${report.source} to ${report.target} in ${formatDuration(report.durationMs)}; ${t.alreadyPresent} already there${flagWords}\n\n`;
   text += formatTable(
     ['SOURCE FOLDER', 'TARGET FOLDER', 'WHY'],
     report.mapping.map((row) => [row.source, row.action === 'copy' ? row.target : '(not copied)', row.reason]),

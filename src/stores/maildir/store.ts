@@ -10,7 +10,7 @@ import { parseDovecotKeywords } from '../../../converters/maildir/keywords.js';
 import { parseUidlist } from '../../../converters/maildir/uidlist.js';
 import { MailshiftError, systemErrorCode, throwIfAborted } from '../../core/errors.js';
 import type { IncomingMessage, MailboxPath, MessageRef, SpecialUse } from '../../core/types.js';
-import type { Mailbox, MailboxInfo, MailboxStatus, MailStore, StoreCaps } from '../store.js';
+import type { FlagUpdate, FlagUpdateOutcome, Mailbox, MailboxInfo, MailboxStatus, MailStore, StoreCaps } from '../store.js';
 import { MaildirTarget, type MaildirFolder } from './target.js';
 
 /**
@@ -235,8 +235,58 @@ class MaildirMailbox implements Mailbox {
     }
   }
 
+  async updateFlags(updates: readonly FlagUpdate[], mode: 'source' | 'merge', options: { dryRun?: boolean } = {}): Promise<FlagUpdateOutcome> {
+    // Files named from a source identity (appendNow): "<secs>.M<first 24 hex of sha256(sourceKey)>[Qn].mailshift,...".
+    const byIdentity = new Map<string, { sub: 'new' | 'cur'; name: string }>();
+    for (const sub of ['new', 'cur'] as const) {
+      for (const name of await readdirOptional(path.join(this.dir, sub))) {
+        const match = sourceNamed.exec(name);
+        if (match) byIdentity.set(match[1]!, { sub, name });
+      }
+    }
+    const table = this.folder?.keywordTable() ?? parseDovecotKeywords(await readOptional(path.join(this.dir, 'dovecot-keywords')));
+    const outcome = { differences: 0, applied: 0, notFound: 0, changedMeanwhile: 0 };
+    for (const update of updates) {
+      const found = byIdentity.get(cryptoHash('sha256', update.sourceKey, 'hex').substring(0, 24));
+      if (!found) {
+        outcome.notFound += 1;
+        continue;
+      }
+      const info = decodeInfo(found.sub === 'cur' ? parseMaildirName(found.name).info : undefined);
+      const flags = new Set(info.flags);
+      const keywords = resolveKeywords(info, table);
+      const wantedFlags = mode === 'source' ? new Set(update.flags) : new Set([...flags, ...update.flags]);
+      const wantedKeywords = mode === 'source' ? new Set(update.keywords) : new Set([...keywords, ...update.keywords]);
+      if (isSameSet(flags, wantedFlags) && isSameSet(keywords, wantedKeywords)) continue;
+      outcome.differences += 1;
+      if (options.dryRun || !this.folder) continue;
+      const result = this.folder.renameForFlags(found.sub, found.name, wantedFlags, wantedKeywords);
+      if (result === 'renamed') outcome.applied += 1;
+      else if (result === 'gone' || result === 'exists') outcome.changedMeanwhile += 1;
+    }
+    return outcome;
+  }
+
   async [Symbol.asyncDispose](): Promise<void> {
     if (this.target && this.folder) await this.target.finishFolder(this.path);
+  }
+}
+
+/** A file appendNow named from a source identity; group 1 is the identity's hash prefix. */
+const sourceNamed = /^\d+\.M([0-9a-f]{24})(?:Q\d+)?\.mailshift,/;
+
+function isSameSet<T>(a: ReadonlySet<T>, b: ReadonlySet<T>): boolean {
+  if (a.size !== b.size) return false;
+  for (const item of a) if (!b.has(item)) return false;
+  return true;
+}
+
+async function readdirOptional(dir: string): Promise<string[]> {
+  try {
+    return await readdir(dir);
+  } catch (err) {
+    if (systemErrorCode(err) === 'ENOENT') return [];
+    throw err;
   }
 }
 

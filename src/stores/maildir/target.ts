@@ -1,7 +1,7 @@
 import { createHash, hash as cryptoHash, type Hash } from 'node:crypto'; // hash(): one-shot, cheaper per small message
 import { closeSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, realpathSync, renameSync, statSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import path from 'node:path';
-import { formatInfo, formatMaildirName, maildirBaseName } from '../../../converters/maildir/filename.js';
+import { decodeInfo, formatInfo, formatMaildirName, maildirBaseName, parseMaildirName, passedKeyword } from '../../../converters/maildir/filename.js';
 import { formatDovecotKeywords, isValidKeyword, KeywordAllocator, parseDovecotKeywords } from '../../../converters/maildir/keywords.js';
 import { formatUidlistHeader, formatUidlistRecord, parseUidlist, type Uidlist, type UidlistRecord } from '../../../converters/maildir/uidlist.js';
 import { formatSubscriptionsV2, parseSubscriptions } from '../../../converters/folders/subscriptions.js';
@@ -285,19 +285,7 @@ export class MaildirFolder {
       if (this.onDisk.get(request.base) === 0 && !this.listedOnly.has(request.base)) this.onDisk.set(request.base, this.assignUid(request));
       return { status: 'exists' };
     }
-    const droppedKeywords: string[] = [];
-    const keywordIndexes: number[] = [];
-    for (const keyword of request.keywords) {
-      const index = isValidKeyword(keyword) ? this.keywords.indexOf(keyword) : undefined;
-      if (index === undefined) droppedKeywords.push(keyword);
-      else keywordIndexes.push(index);
-    }
-    // A new keyword letter is on disk before the first file named with it: a run killed before the folder is finished
-    // must not leave names whose letters the next run would give to other keywords.
-    if (this.queue && this.keywords.table().size > this.keywordsOnDisk) {
-      writeAtomically(path.join(this.dir, 'dovecot-keywords'), formatDovecotKeywords(this.keywords.table()));
-      this.keywordsOnDisk = this.keywords.table().size;
-    }
+    const { keywordIndexes, droppedKeywords } = this.allocateKeywords(request.keywords);
     const hasInfo = !request.isNew || request.flags.size > 0 || keywordIndexes.length > 0 || request.passed;
     const fileName = formatMaildirName(request.base, hasInfo ? formatInfo(request.flags, keywordIndexes, { passed: request.passed }) : undefined);
     const finalPath = `${hasInfo ? this.curPrefix : this.newPrefix}${fileName}`;
@@ -315,6 +303,68 @@ export class MaildirFolder {
     this.listedOnly.delete(request.base);
     this.wroteAnything = true;
     return { status: 'written', path: finalPath, droppedKeywords };
+  }
+
+  /**
+   * Keyword letters for these names (allocating free ones), written to dovecot-keywords before any file is named with
+   * a new letter: a run killed before the folder is finished must not leave names whose letters the next run would
+   * give to other keywords. Names that are no valid keyword, or fit no free letter, are returned as dropped.
+   */
+  private allocateKeywords(keywords: Iterable<string>): { keywordIndexes: number[]; droppedKeywords: string[] } {
+    const droppedKeywords: string[] = [];
+    const keywordIndexes: number[] = [];
+    for (const keyword of keywords) {
+      const index = isValidKeyword(keyword) ? this.keywords.indexOf(keyword) : undefined;
+      if (index === undefined) droppedKeywords.push(keyword);
+      else keywordIndexes.push(index);
+    }
+    if (this.queue && this.keywords.table().size > this.keywordsOnDisk) {
+      writeAtomically(path.join(this.dir, 'dovecot-keywords'), formatDovecotKeywords(this.keywords.table()));
+      this.keywordsOnDisk = this.keywords.table().size;
+    }
+    return { keywordIndexes, droppedKeywords };
+  }
+
+  /** The keyword names the letters of a file name in this folder stand for (dovecot-keywords as this run sees it). */
+  keywordTable(): ReadonlyMap<number, string> {
+    return this.keywords.table();
+  }
+
+  /**
+   * Renames a message file of this folder so its name carries these flags and keywords (one atomic rename: never a
+   * copy, never over an existing file). Letters we do not know and fields after a further ',' are kept. A file in
+   * new/ that is to carry no flags stays there. 'gone' when the file was renamed or removed meanwhile (a client read
+   * it), 'exists' when the new name is taken; both leave everything as it is.
+   */
+  renameForFlags(sub: 'new' | 'cur', fileName: string, flags: ReadonlySet<SystemFlag>, keywords: ReadonlySet<string>): 'renamed' | 'unchanged' | 'gone' | 'exists' {
+    if (!this.queue) throw new Error('renameForFlags needs a folder opened for writing');
+    const { base, info: oldInfo } = parseMaildirName(fileName);
+    if (oldInfo === undefined && fileName.includes(':')) return 'unchanged'; // not ':2,' (experimental ':1,'): not ours to rewrite
+    const fields = (oldInfo ?? '').split(',');
+    const unknownLetters = decodeInfo(fields[0]).unknown;
+    // $Forwarded both ways, as place() writes it: the P letter and a keyword letter.
+    const { keywordIndexes } = this.allocateKeywords(keywords);
+    const letters = [...`${formatInfo(flags, keywordIndexes, { passed: keywords.has(passedKeyword) })}${unknownLetters}`].sort().join('');
+    const info = [letters, ...fields.slice(1)].join(',');
+    if (sub === 'new' && info === '') return 'unchanged';
+    const newName = formatMaildirName(base, info);
+    if (sub === 'cur' && newName === fileName) return 'unchanged';
+    const from = `${sub === 'cur' ? this.curPrefix : this.newPrefix}${fileName}`;
+    const to = `${this.curPrefix}${newName}`;
+    try {
+      lstatSync(to);
+      return 'exists';
+    } catch (err) {
+      if (systemErrorCode(err) !== 'ENOENT') throw err;
+    }
+    try {
+      renameSync(from, to);
+    } catch (err) {
+      if (systemErrorCode(err) === 'ENOENT') return 'gone';
+      throw err;
+    }
+    this.wroteAnything = true;
+    return 'renamed';
   }
 
   /** Gives a message its UID (the source's when it can be kept) and records it for the uidlist. */

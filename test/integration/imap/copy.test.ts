@@ -107,6 +107,29 @@ describe('IMAP to maildir', () => {
     expect(report.folders.every((folder) => folder.mode === 'incremental' && folder.examined === 0)).toBe(true);
   });
 
+  it("resync --flags source brings flag changes made on the source since the copy; the default keeps the target's", async () => {
+    await source.doveadm(['flags', 'add', '-u', 'alice', '\\Flagged $Label9', 'mailbox', 'INBOX', 'ALL']);
+    await source.doveadm(['flags', 'remove', '-u', 'alice', '\\Seen', 'mailbox', 'INBOX', 'ALL']);
+    const flagsOf = (messages: readonly { mailbox: string; messageId: string; flags: readonly string[]; keywords: readonly string[] }[], rename: (name: string) => string) =>
+      messages.filter((m) => rename(m.mailbox) === 'INBOX').map((m) => `${m.messageId} ${m.flags.join(' ')} | ${m.keywords.join(' ')}`).sort();
+    const onTarget = async () => flagsOf(await (await doveadm.openMaildir(maildir)).readMessages(), (name) => name);
+    const onSource = async () => flagsOf(await source.mail('alice').readMessages(), fromCpanel);
+    const before = await onTarget();
+    expect(before).not.toEqual(await onSource());
+
+    const kept = await copy(await open(sourceSpec(), source, 'read'), await open(maildir, undefined, 'write'));
+    expect(kept.totals).toMatchObject({ copied: 0, flagDifferences: 0, flagsApplied: 0 });
+    expect(await onTarget()).toEqual(before);
+
+    const applied = await copy(await open(sourceSpec(), source, 'read'), await open(maildir, undefined, 'write'), { flags: 'source' });
+    const inboxCount = before.length;
+    expect(applied.totals).toMatchObject({ copied: 0, flagDifferences: inboxCount, flagsApplied: inboxCount });
+    expect(await onTarget()).toEqual(await onSource());
+
+    const again = await copy(await open(sourceSpec(), source, 'read'), await open(maildir, undefined, 'write'), { flags: 'source' });
+    expect(again.totals).toMatchObject({ flagDifferences: 0, flagsApplied: 0 });
+  });
+
   it('copies nothing twice without any state either: the maildir is compared by identity', async () => {
     const from = await open(sourceSpec(), source, 'read');
     const to = await open(maildir, undefined, 'write');

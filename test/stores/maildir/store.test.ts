@@ -1,0 +1,106 @@
+import { readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { IncomingMessage, SystemFlag } from '../../../src/core/types.js';
+import { MaildirStore } from '../../../src/stores/maildir/store.js';
+import type { FlagUpdate, Mailbox } from '../../../src/stores/store.js';
+import { makeTempDir, type TempDir } from '../../support/tmp.js';
+
+let work: TempDir;
+beforeEach(async () => {
+  work = await makeTempDir('maildir-store');
+});
+afterEach(async () => {
+  await work.cleanup();
+});
+
+const key = (uid: number) => `imap://alice@mail.example.com:993\u0000INBOX\u00001700000000\u0000${uid}`;
+
+function message(uid: number, flags: SystemFlag[], keywords: string[] = []): IncomingMessage {
+  return {
+    content: Buffer.from(`Subject: message ${uid}\n\nbody ${uid}\n`),
+    flags: new Set(flags),
+    keywords: new Set(keywords),
+    internalDate: new Date(1_700_000_000_000 + uid * 1000),
+    sourceKey: key(uid),
+  };
+}
+
+const update = (uid: number, flags: SystemFlag[], keywords: string[] = []): FlagUpdate => ({ sourceKey: key(uid), flags: new Set(flags), keywords: new Set(keywords) });
+
+/** File names in cur/ and new/, as "sub/info" sorted by the message's body (the base names are hashes). */
+function namesByMessage(root: string): string[] {
+  const out: string[] = [];
+  for (const sub of ['cur', 'new']) {
+    for (const name of readdirSync(path.join(root, sub))) {
+      const body = readFileSync(path.join(root, sub, name), 'latin1').split('\n\n')[1]!.trim();
+      out.push(`${body}: ${sub}/${name.includes(':2,') ? name.split(':2,')[1] : '-'}`);
+    }
+  }
+  return out.sort();
+}
+
+async function withInbox<T>(root: string, mode: 'read' | 'write', work: (box: Mailbox) => Promise<T>): Promise<T> {
+  const store = new MaildirStore(root, { writable: mode === 'write' });
+  const box = await store.openMailbox('INBOX', mode);
+  try {
+    return await work(box);
+  } finally {
+    await box[Symbol.asyncDispose]();
+    await store[Symbol.asyncDispose]();
+  }
+}
+
+describe('MaildirStore updateFlags: flags of messages written earlier from a source identity', () => {
+  it("'source' makes the target's flags and keywords the source's, by one rename each; 'merge' only adds", async () => {
+    const root = path.join(work.path, 'Maildir');
+    await withInbox(root, 'write', async (box) => {
+      await box.appendMany!([message(1, ['\\Seen']), message(2, ['\\Seen', '\\Flagged'], ['Work']), message(3, []), message(4, ['\\Seen'])]);
+    });
+    expect(namesByMessage(root)).toEqual(['body 1: cur/S', 'body 2: cur/FSa', 'body 3: cur/', 'body 4: cur/S']);
+
+    const merged = await withInbox(root, 'write', (box) =>
+      box.updateFlags!([update(1, ['\\Answered']), update(2, ['\\Seen']), update(3, [], ['$Forwarded', 'Home'])], 'merge'),
+    );
+    expect(merged).toEqual({ differences: 2, applied: 2, notFound: 0, changedMeanwhile: 0 });
+    // $Forwarded is written both ways, as a copy writes it: the P letter and a keyword letter.
+    expect(namesByMessage(root)).toEqual(['body 1: cur/RS', 'body 2: cur/FSa', 'body 3: cur/Pbc', 'body 4: cur/S']);
+    expect(readFileSync(path.join(root, 'dovecot-keywords'), 'utf8')).toBe('0 Work\n1 $Forwarded\n2 Home\n');
+
+    const replaced = await withInbox(root, 'write', (box) =>
+      box.updateFlags!([update(1, ['\\Answered', '\\Seen']), update(2, ['\\Seen']), update(3, []), update(9, ['\\Seen'])], 'source'),
+    );
+    expect(replaced).toEqual({ differences: 2, applied: 2, notFound: 1, changedMeanwhile: 0 });
+    expect(namesByMessage(root)).toEqual(['body 1: cur/RS', 'body 2: cur/S', 'body 3: cur/', 'body 4: cur/S']);
+  });
+
+  it('only counts in a dry run or on a mailbox opened for reading', async () => {
+    const root = path.join(work.path, 'Maildir');
+    await withInbox(root, 'write', (box) => box.appendMany!([message(1, ['\\Seen']), message(2, [])]));
+    const before = namesByMessage(root);
+    expect(await withInbox(root, 'write', (box) => box.updateFlags!([update(1, []), update(2, ['\\Seen'])], 'source', { dryRun: true }))).toEqual({
+      differences: 2,
+      applied: 0,
+      notFound: 0,
+      changedMeanwhile: 0,
+    });
+    expect(await withInbox(root, 'read', (box) => box.updateFlags!([update(1, [])], 'source'))).toMatchObject({ differences: 1, applied: 0 });
+    expect(namesByMessage(root)).toEqual(before);
+  });
+
+  it('never renames over an existing file, keeps letters and fields it does not know, and leaves names that are not ours', async () => {
+    const root = path.join(work.path, 'Maildir');
+    await withInbox(root, 'write', (box) => box.appendMany!([message(1, ['\\Seen']), message(2, ['\\Seen']), message(3, ['\\Seen'])]));
+    const cur = path.join(root, 'cur');
+    const names = readdirSync(cur).sort((a, b) => readFileSync(path.join(cur, a), 'latin1').localeCompare(readFileSync(path.join(cur, b), 'latin1')));
+    // 1: the name it would get is taken (the same message twice, another tool's doing): left as it is.
+    writeFileSync(path.join(cur, names[0]!.replace(':2,S', ':2,FS')), 'another copy\n\nbody 1b\n');
+    // 2: a letter no standard knows and a non-standard field after ',': kept through the rename.
+    renameSync(path.join(cur, names[1]!), path.join(cur, names[1]!.replace(':2,S', ':2,SX,extra')));
+    // 3: a file another tool named: not found by its source identity, never touched.
+    writeFileSync(path.join(cur, '1700000003.M1P2.host:2,S'), 'Subject: x\n\nbody 3b\n');
+    const outcome = await withInbox(root, 'write', (box) => box.updateFlags!([update(1, ['\\Seen', '\\Flagged']), update(2, ['\\Seen', '\\Flagged'])], 'source'));
+    expect(outcome).toEqual({ differences: 2, applied: 1, notFound: 0, changedMeanwhile: 1 });
+    expect(namesByMessage(root)).toEqual(['body 1: cur/S', 'body 1b: cur/FS', 'body 2: cur/FSX,extra', 'body 3: cur/S', 'body 3b: cur/S']);
+  });
+});
