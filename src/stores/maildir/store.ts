@@ -263,6 +263,9 @@ class MaildirMailbox implements Mailbox {
       const result = this.folder.renameForFlags(found.sub, found.name, wantedFlags, wantedKeywords);
       if (result === 'renamed') outcome.applied += 1;
       else if (result === 'gone' || result === 'exists') outcome.changedMeanwhile += 1;
+      // The difference was only in what a maildir name cannot carry (a keyword past the 26 letters, or one no
+      // maildir keyword can be): nothing to change, and not counted, or every run would report it again.
+      else outcome.differences -= 1;
     }
     return outcome;
   }

@@ -74,6 +74,14 @@ describe('MaildirStore updateFlags: flags of messages written earlier from a sou
     expect(namesByMessage(root)).toEqual(['body 1: cur/RS', 'body 2: cur/S', 'body 3: cur/', 'body 4: cur/S']);
   });
 
+  it('does not count a difference a maildir name cannot carry (a keyword no letter can stand for)', async () => {
+    const root = path.join(work.path, 'Maildir');
+    await withInbox(root, 'write', (box) => box.appendMany!([message(1, ['\\Seen'])]));
+    const outcome = await withInbox(root, 'write', (box) => box.updateFlags!([update(1, ['\\Seen'], ['bad keyword'])], 'source'));
+    expect(outcome).toEqual({ differences: 0, applied: 0, notFound: 0, changedMeanwhile: 0 });
+    expect(namesByMessage(root)).toEqual(['body 1: cur/S']);
+  });
+
   it('only counts in a dry run or on a mailbox opened for reading', async () => {
     const root = path.join(work.path, 'Maildir');
     await withInbox(root, 'write', (box) => box.appendMany!([message(1, ['\\Seen']), message(2, [])]));
