@@ -373,7 +373,8 @@ async function copyFolderOnce(context: FolderContext, folder: FolderCopyReport):
       logger.warn(`${folder.source}: message ${ref.uid ?? ref.id} skipped: ${problem.message}`);
     }
     // Flags of what earlier runs copied, before the new mail (a folder with nothing new still gets them).
-    const copiedEarlierUpTo = context.savedState?.get(stateKey)?.uidValidity === status.uidValidity ? (context.savedState?.get(stateKey)?.highestUid ?? 0) : 0;
+    const savedBefore = context.savedState?.get(stateKey);
+    const copiedEarlierUpTo = savedBefore && savedBefore.uidValidity === status.uidValidity ? savedBefore.highestUid : 0;
     if (options.flags && options.flags !== 'target' && copiedEarlierUpTo > 0 && status.uidValidity !== undefined) {
       targetBox = await openTarget(target.store, folder.target, Boolean(options.dryRun));
       if (targetBox?.updateFlags) await syncCopiedFlags(context, folder, sourceBox, targetBox, options.flags, status.uidValidity, copiedEarlierUpTo);
