@@ -146,7 +146,12 @@ function execOf(side: ResyncSide, ssh: SshOptions | undefined): ExecTarget {
 
 export async function resolveResyncTree(source: StoreSpec, target: StoreSpec, options: Pick<ResyncOptions, 'ssh'> = {}): Promise<ResyncTree> {
   for (const spec of [source, target]) {
-    if (spec.kind === 'imap') throw new UsageError('resync works on maildir trees; IMAP is not a file tree', 'use the IMAP fallback for IMAP servers');
+    if (spec.kind === 'imap') {
+      throw new UsageError(
+        'this follows maildir trees (local or over ssh); an IMAP account is not a file tree',
+        'for an IMAP end, run `mailshift resync imaps://user@host TARGET` again as often as you like: each run copies only what is new',
+      );
+    }
     if (spec.kind === 'mbox') throw new UsageError('resync works on maildir trees', 'convert mbox with mailshift convert first');
   }
   if (source.kind === 'imap' || source.kind === 'mbox' || target.kind === 'imap' || target.kind === 'mbox') throw new Error('unreachable');

@@ -78,6 +78,13 @@ describe('mailshift copy/verify/resync with an IMAP end', () => {
     expect(ignored.stderr).toMatch(/--bwlimit, --no-chown: for file-level copies only; ignored by this IMAP copy/);
   });
 
+  it('watch refuses an IMAP end and says how to catch up over IMAP (repeated resync)', async () => {
+    const result = await runCli(['watch', aliceUrl(), path.join(work.path, 'never-watched')]);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/an IMAP account is not a file tree/);
+    expect(result.stderr).toMatch(/mailshift resync imaps:\/\/user@host TARGET/);
+  });
+
   it('refuses a password in the URL', async () => {
     const result = await runCli(['copy', `imaps://alice:secret@127.0.0.1:${source.port}`, maildir]);
     expect(result.code).toBe(2);
