@@ -1,10 +1,11 @@
-import { readFile, writeFile } from 'node:fs/promises';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDoveadm, startImapServer, type Doveadm, type ImapServer } from '../support/dovecot.js';
+import { waitFor } from '../support/process.js';
 import { makeTempDir, type TempDir } from '../support/tmp.js';
 import { byMailbox, seedAccount, seedMessages } from '../integration/imap/fixture.js';
-import { runCli } from './cli.js';
+import { runCli, spawnCli } from './cli.js';
 
 /**
  * The built CLI against real Dovecot servers on 127.0.0.1: `copy`, `resync` and `verify` with an IMAP end, passwords
@@ -78,13 +79,6 @@ describe('mailshift copy/verify/resync with an IMAP end', () => {
     expect(ignored.stderr).toMatch(/--bwlimit, --no-chown: for file-level copies only; ignored by this IMAP copy/);
   });
 
-  it('watch refuses an IMAP end and says how to catch up over IMAP (repeated resync)', async () => {
-    const result = await runCli(['watch', aliceUrl(), path.join(work.path, 'never-watched')]);
-    expect(result.code).toBe(2);
-    expect(result.stderr).toMatch(/an IMAP account is not a file tree/);
-    expect(result.stderr).toMatch(/mailshift resync imaps:\/\/user@host TARGET/);
-  });
-
   it('refuses a password in the URL', async () => {
     const result = await runCli(['copy', `imaps://alice:secret@127.0.0.1:${source.port}`, maildir]);
     expect(result.code).toBe(2);
@@ -134,6 +128,36 @@ describe('mailshift copy/verify/resync with an IMAP end', () => {
     expect(result.stdout).toContain(`flags (--flags merge): ${unflagged} differed, ${unflagged} changed on the target`);
     const verify = await runCli(['--json', 'verify', aliceUrl(), maildir, '--ca-file', caBundle, '--password-file', alicePasswordFile]);
     expect(JSON.parse(verify.stdout).totals).toMatchObject({ missing: 0, flagDifferences: 0 });
+  });
+
+  it('watch with an IMAP source resyncs every --poll seconds: a message delivered meanwhile arrives; Ctrl-C exits 130', async () => {
+    // An account of its own: mail delivered here must not change what the other tests compare.
+    const wendy = await source.addUser('wendy');
+    await seedAccount(source, 'wendy');
+    const wendyPasswordFile = path.join(work.path, 'wendy.pw');
+    await writeFile(wendyPasswordFile, `${wendy.password}\n`, { mode: 0o600 });
+    const watched = path.join(work.path, 'watched-maildir');
+    const child = spawnCli(['watch', `imaps://wendy@127.0.0.1:${source.port}`, watched, '--ca-file', caBundle, '--password-file', wendyPasswordFile, '--poll', '0.5', '--state-dir', path.join(work.path, 'state-watch')]);
+    let stderr = '';
+    let stdout = '';
+    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+    const countIn = async (sub: string) => (await readdir(path.join(watched, sub)).catch(() => [])).length;
+    try {
+      await waitFor(() => (/resync: \d+ copied/.test(stderr) ? true : undefined), 20_000, () => `no first round: ${stderr}`);
+      // INBOX of the target (the other folders are .Name directories beside it).
+      const before = (await countIn('cur')) + (await countIn('new'));
+      expect(before).toBeGreaterThan(0);
+      await source.doveadm(['save', '-u', 'wendy', '-m', 'INBOX'], { input: 'From: dora@example.org\nSubject: arrived while watching\nMessage-ID: <watched-1@example.org>\n\nhello\n' });
+      // The round's own line, not just the file: Ctrl-C in the middle of a round would leave it uncounted.
+      await waitFor(() => (/resync: 1 copied/.test(stderr) ? true : undefined), 10_000, () => `not copied: ${stderr}`);
+      expect((await countIn('cur')) + (await countIn('new'))).toBe(before + 1);
+    } finally {
+      child.kill('SIGINT');
+    }
+    expect(await exited).toBe(130);
+    expect(stdout).toMatch(new RegExp(`^stopped: \\d+ run\\(s\\), ${seedMessages.length + 1} copied, 0 flag change\\(s\\) applied, 0 failed run\\(s\\)$`, 'm'));
   });
 
   it('copies a maildir to IMAP (password from the environment), bytes unchanged on the server', async () => {

@@ -2,8 +2,8 @@ import { InvalidArgumentError, type Command } from 'commander';
 import { FolderMappingError, parseFolderExclude, parseFolderMapRule, type FolderMapRule } from '../../../converters/folders/imap-mapping.js';
 import { MailshiftError, UsageError } from '../../core/errors.js';
 import type { Logger } from '../../core/logger.js';
-import { ExitCode } from '../../core/exit-codes.js';
-import type { StoreCopyReport, StoreDescription } from '../../engine/store-copy.js';
+import { ExitCode, type ExitCodeValue } from '../../core/exit-codes.js';
+import type { StoreCopyOptions, StoreCopyReport, StoreDescription } from '../../engine/store-copy.js';
 import type { ImapStore } from '../../stores/imap/store.js';
 import { parseStoreSpec, type ImapSpec, type StoreSpec } from '../../stores/spec.js';
 import type { SshOptions } from '../../transport/ssh.js';
@@ -58,7 +58,7 @@ export interface ImapCliOptions {
   list?: number;
 }
 
-export function addImapOptions(command: Command, options: { forVerify?: boolean } = {}): Command {
+export function addImapOptions(command: Command, options: { forVerify?: boolean; forWatch?: boolean } = {}): Command {
   command
     .option('--password-file <file>', 'IMAP password (the access token with ;AUTH=XOAUTH2) from this file ("-" = standard input); or MAILSHIFT_SOURCE_PASSWORD / MAILSHIFT_TARGET_PASSWORD / MAILSHIFT_IMAP_PASSWORD')
     .option('--source-password-file <file>', 'password of the source IMAP account when both ends are IMAP')
@@ -73,7 +73,10 @@ export function addImapOptions(command: Command, options: { forVerify?: boolean 
   if (!options.forVerify) {
     command
       .option('--no-skip-existing', 'IMAP: do not compare with what the target already holds (only the saved state prevents duplicates)')
-      .option('--max-size <size>', 'IMAP: skip and report messages larger than this (e.g. 35M)', parseSizeBytes)
+      .option('--max-size <size>', 'IMAP: skip and report messages larger than this (e.g. 35M)', parseSizeBytes);
+  }
+  if (!options.forVerify && !options.forWatch) {
+    command
       .option('--account-timeout <s>', 'IMAP: stop an account after this many seconds (state is kept; run again to continue)', parsePositiveInt)
       .option('--justlogin', 'IMAP: log in to both ends, show what the servers offer, copy nothing')
       .option('--imap-fallback <url>', 'imaps://user@host: use IMAP for the source when its files cannot be read (no ssh, mdbox, missing)');
@@ -254,6 +257,75 @@ function decideFlagsMode(cmd: Command, pair: OpenedPair): 'source' | 'merge' | u
   return value;
 }
 
+/** The store copy's options from the command line, as copy, resync and watch share them. */
+function buildStoreCopyOptions(
+  ctx: CliContext,
+  options: GlobalOptions & ImapCliOptions,
+  pair: OpenedPair,
+  flags: 'source' | 'merge' | undefined,
+  defaultStateDir: (env: NodeJS.ProcessEnv) => string,
+  stateFileFor: (dir: string, pair: string) => string,
+): StoreCopyOptions {
+  const rules = buildFolderRules(options);
+  const pairKey = `${pair.source.label} -> ${pair.target.label}`;
+  return {
+    dryRun: Boolean(options.dryRun),
+    maps: rules.maps,
+    excludes: rules.excludes,
+    skipVirtual: !options.virtualFolders,
+    skipExisting: options.skipExisting,
+    ...(flags ? { flags } : {}),
+    ...(options.maxSize !== undefined ? { maxSizeBytes: options.maxSize } : {}),
+    concurrency: Math.max(1, Math.min(options.jobs ?? 1, options.maxConnections)),
+    ...(options.retries !== undefined ? { retries: options.retries } : {}),
+    ...(options.retryDelay !== undefined ? { retryBaseMs: options.retryDelay } : {}),
+    state: { file: stateFileFor(options.stateDir ?? defaultStateDir(ctx.env), pairKey), pair: pairKey },
+    logger: ctx.logger(),
+    signal: ctx.signal,
+  };
+}
+
+/**
+ * `mailshift watch` with an IMAP end: the resync again every `--poll` seconds until Ctrl-C (exit 130, with a
+ * summary), over connections kept open between rounds.
+ */
+export async function runImapWatchAction(ctx: CliContext, cmd: Command, sourceText: string, targetText: string): Promise<void> {
+  const options = cmd.optsWithGlobals<GlobalOptions & ImapCliOptions & { poll: number }>();
+  const logger = ctx.logger();
+  checkFileLevelOptions(cmd, logger);
+  const fileWatchOnly = ['fullEvery', 'debounce'].filter((name) => cmd.getOptionValueSource(name) === 'cli');
+  if (fileWatchOnly.length > 0) logger.warn(`${fileWatchOnly.map((name) => (name === 'fullEvery' ? '--full-every' : '--debounce')).join(', ')}: for watching maildir files only; an IMAP watch polls every --poll seconds`);
+  buildFolderRules(options); // a bad --map or --exclude fails here, before any login
+  const { runStoreCopy, stateFileFor, defaultStateDir, formatJson } = await loadEngines();
+  const { watchImap } = await import('../../watch/imap-watch.js');
+  const pair = await openPair(ctx, cmd, sourceText, targetText, 'write');
+  try {
+    const flags = decideFlagsMode(cmd, pair);
+    const copyOptions = buildStoreCopyOptions(ctx, { ...options, dryRun: false }, pair, flags, defaultStateDir, stateFileFor);
+    logger.info(`watching ${pair.source.label} -> ${pair.target.label}: a resync every ${options.poll} s (Ctrl-C stops)`);
+    const summary = await watchImap({
+      intervalMs: options.poll * 1000,
+      signal: ctx.signal,
+      runRound: (onCopied) => runStoreCopy(pair.source, pair.target, { ...copyOptions, onProgress: (done) => onCopied(done.messages) }),
+      onRound: (report) => {
+        const t = report.totals;
+        if (t.copied === 0 && t.flagsApplied === 0 && t.skipped === 0 && t.failedFolders === 0 && !report.stopped) return;
+        const time = new Date().toISOString().slice(11, 19);
+        const problems = report.stopped ? `; stopped: ${report.stopped.reason}` : t.failedFolders > 0 ? `; ${t.failedFolders} folder(s) failed` : '';
+        logger.info(`${time} resync: ${t.copied} copied${flags ? `, ${t.flagsApplied} flag change(s) applied` : ''}${t.skipped ? `, ${t.skipped} skipped` : ''}${problems}`);
+      },
+      onFailure: (error) => logger.warn(`resync failed: ${error.message}; trying again in ${options.poll} s`),
+    });
+    const text = `stopped: ${summary.runs} run(s), ${summary.copied} copied, ${summary.flagsApplied} flag change(s) applied, ${summary.failedRuns} failed run(s)${summary.stopped ? `; ${summary.stopped.reason}` : ''}\n`;
+    ctx.out(options.json ? formatJson({ ok: !summary.stopped, command: 'watch', engine: 'imap', ...summary }) : text);
+    // Watching ends only when asked to (Ctrl-C, SIGTERM), or when a round fails in a way waiting cannot mend.
+    ctx.setExitCode(summary.stopped ? (summary.stopped.exitCode as ExitCodeValue) : ExitCode.interrupted);
+  } finally {
+    await pair.target.store[Symbol.asyncDispose]();
+    await pair.source.store[Symbol.asyncDispose]();
+  }
+}
+
 export async function runImapCopyAction(
   ctx: CliContext,
   cmd: Command,
@@ -265,7 +337,7 @@ export async function runImapCopyAction(
   const options = cmd.optsWithGlobals<GlobalOptions & ImapCliOptions>();
   const logger = ctx.logger();
   checkFileLevelOptions(cmd, logger);
-  const rules = buildFolderRules(options);
+  buildFolderRules(options); // a bad --map or --exclude fails here, before any login
   const { runStoreCopy, decideCopyExitCode, stateFileFor, defaultStateDir, createProgressBar, formatJson } = await loadEngines();
   const pair = await openPair(ctx, cmd, sourceText, targetText, options.dryRun ? 'read' : 'write', fallback);
   try {
@@ -276,24 +348,11 @@ export async function runImapCopyAction(
       ctx.setExitCode(ExitCode.ok);
       return;
     }
-    const pairKey = `${pair.source.label} -> ${pair.target.label}`;
     const showProgress = ctx.isInteractive && !options.json && !options.dryRun;
     const progress = createProgressBar(ctx.err, { label: commandName === 'copy' ? 'copying' : 'resyncing', isInteractive: showProgress });
     const report = await runStoreCopy(pair.source, pair.target, {
-      dryRun: Boolean(options.dryRun),
-      maps: rules.maps,
-      excludes: rules.excludes,
-      skipVirtual: !options.virtualFolders,
-      skipExisting: options.skipExisting,
-      ...(flags ? { flags } : {}),
-      ...(options.maxSize !== undefined ? { maxSizeBytes: options.maxSize } : {}),
-      concurrency: Math.max(1, Math.min(options.jobs ?? 1, options.maxConnections)),
-      ...(options.retries !== undefined ? { retries: options.retries } : {}),
-      ...(options.retryDelay !== undefined ? { retryBaseMs: options.retryDelay } : {}),
+      ...buildStoreCopyOptions(ctx, options, pair, flags, defaultStateDir, stateFileFor),
       ...(options.accountTimeout ? { timeoutMs: options.accountTimeout * 1000 } : {}),
-      state: { file: stateFileFor(options.stateDir ?? defaultStateDir(ctx.env), pairKey), pair: pairKey },
-      logger,
-      signal: ctx.signal,
       onProgress: (done) => progress.update({ bytes: done.bytes, items: done.messages }),
     });
     progress.finish();

@@ -3,7 +3,7 @@ import { ExitCode } from '../../core/exit-codes.js';
 import { resolveResyncTree } from '../../engine/resync.js';
 import { parseStoreSpec } from '../../stores/spec.js';
 import { refuseLocalMboxSource, requireLocalDirectory } from './local-paths.js';
-import { refuseDboxSource, watchDboxHint } from './imap-options.js';
+import { addImapOptions, involvesImap, refuseDboxSource, runImapWatchAction, watchDboxHint } from './imap-options.js';
 import type { WatchRun } from '../../watch/watcher.js';
 import type { CliContext, GlobalOptions } from '../context.js';
 import { formatJson } from '../render.js';
@@ -18,12 +18,14 @@ interface WatchCliOptions extends ResyncCliOptions {
 export function registerWatch(program: Command, ctx: CliContext): void {
   const command = program
     .command('watch')
-    .description('keep resyncing while the old server still receives mail: watches the source\'s new/ and cur/ and copies what arrives (Ctrl-C stops)')
-    .argument('<source>', 'maildir path or cpanel:ROOT#USER / cpanel:ROOT#local@domain on THIS machine (the one that receives the mail)')
-    .argument('<target>', 'same forms, usually remote: ssh://[user@]host[:port]/path')
+    .description('keep resyncing while the old server still receives mail: watches the source\'s new/ and cur/ (with an IMAP end: resyncs every --poll seconds) and copies what arrives (Ctrl-C stops)')
+    .argument('<source>', 'maildir path or cpanel:ROOT#USER / cpanel:ROOT#local@domain on THIS machine (the one that receives the mail), or imap(s)://user@host[:port]')
+    .argument('<target>', 'same forms, usually remote: ssh://[user@]host[:port]/path; or a maildir / imap(s):// when the source is IMAP')
     .option('--full-every <minutes>', 'also run a full resync this often, to catch anything an event missed (0 = never)', parseMinutes, 10)
-    .option('--debounce <ms>', 'wait for this much quiet after a change before copying', parseWholeNumber, 200);
-  addResyncOptions(command).action(async (sourceText: string, targetText: string, options: WatchCliOptions, cmd: Command) => {
+    .option('--debounce <ms>', 'wait for this much quiet after a change before copying', parseWholeNumber, 200)
+    .option('--poll <seconds>', 'with an IMAP end: resync this often (IMAP has no files to watch)', parsePollSeconds, 30);
+  addImapOptions(addResyncOptions(command), { forWatch: true }).action(async (sourceText: string, targetText: string, options: WatchCliOptions, cmd: Command) => {
+    if (involvesImap(sourceText, targetText)) return runImapWatchAction(ctx, cmd, sourceText, targetText);
     const globals = cmd.optsWithGlobals<GlobalOptions & WatchCliOptions>();
     const logger = ctx.logger();
     const source = parseStoreSpec(sourceText);
@@ -69,6 +71,11 @@ function logRun(run: WatchRun, info: (line: string) => void): void {
   const t = run.report.totals;
   if (run.kind === 'folders' && t.copied === 0 && t.flagsApplied === 0 && t.foldersAdded === 0) return;
   info(`${time} ${what}: ${formatResyncSummary(run.report)}${run.report.sourceChanged ? ' (more arrived; again)' : ''}`);
+}
+
+function parsePollSeconds(value: string): number {
+  if (!/^\d+(\.\d+)?$/.test(value) || Number(value) <= 0) throw new InvalidArgumentError('expected seconds, more than 0 (e.g. 30 or 0.5)');
+  return Number(value);
 }
 
 function parseMinutes(value: string): number {

@@ -1,0 +1,87 @@
+import { InterruptedError, isMailshiftError, type MailshiftError } from '../core/errors.js';
+import { ExitCode } from '../core/exit-codes.js';
+import type { StoreCopyReport } from '../engine/store-copy.js';
+
+/**
+ * `mailshift watch` with an IMAP end: the incremental copy (resync) again and again, a poll interval apart, until
+ * Ctrl-C. IMAP has no files to watch, and each round is cheap once the first has run: per folder one EXAMINE and a
+ * listing above the saved UID. A round that fails for a reason that may pass (the server is down, throttling) is
+ * counted and the next one tries again; one that cannot pass by waiting (a refused login, a bad folder rule) stops
+ * the watch with its exit code.
+ */
+
+export interface ImapWatchOptions {
+  readonly intervalMs: number;
+  readonly signal: AbortSignal;
+  /** One incremental copy of the whole account; `onCopied` is told how many messages it has copied so far. */
+  readonly runRound: (onCopied: (messages: number) => void) => Promise<StoreCopyReport>;
+  /** After each round that ended with a report. */
+  readonly onRound?: (report: StoreCopyReport) => void;
+  /** After a round that failed and will be tried again at the next poll. */
+  readonly onFailure?: (error: MailshiftError) => void;
+}
+
+export interface ImapWatchSummary {
+  runs: number;
+  copied: number;
+  flagsApplied: number;
+  failedRuns: number;
+  /** Why the watch ended on its own (never set when it was stopped by Ctrl-C). */
+  stopped?: { readonly code: string; readonly reason: string; readonly exitCode: number };
+}
+
+export async function watchImap(options: ImapWatchOptions): Promise<ImapWatchSummary> {
+  const summary: ImapWatchSummary = { runs: 0, copied: 0, flagsApplied: 0, failedRuns: 0 };
+  while (!options.signal.aborted) {
+    // What a round cut short by Ctrl-C copied (it is on the target and in the state) still counts.
+    let copiedThisRound = 0;
+    try {
+      const report = await options.runRound((messages) => (copiedThisRound = messages));
+      summary.runs += 1;
+      summary.copied += report.totals.copied;
+      summary.flagsApplied += report.totals.flagsApplied;
+      if (report.stopped || report.totals.failedFolders > 0) summary.failedRuns += 1;
+      options.onRound?.(report);
+      if (report.stopped && !isWorthRetrying(report.stopped.exitCode)) {
+        summary.stopped = report.stopped;
+        break;
+      }
+    } catch (err) {
+      if (err instanceof InterruptedError || options.signal.aborted) {
+        summary.copied += copiedThisRound;
+        break;
+      }
+      if (!isMailshiftError(err)) throw err;
+      summary.runs += 1;
+      summary.failedRuns += 1;
+      if (err.retry !== 'later') {
+        summary.stopped = { code: err.code, reason: err.message, exitCode: err.exitCode };
+        break;
+      }
+      options.onFailure?.(err);
+    }
+    await sleepUnlessAborted(options.intervalMs, options.signal);
+  }
+  return summary;
+}
+
+/** A run stopped by its time limit or by the server going away may do better next time; a config error will not. */
+function isWorthRetrying(exitCode: number): boolean {
+  return exitCode !== ExitCode.config && exitCode !== ExitCode.usage;
+}
+
+function sleepUnlessAborted(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) {
+      resolve();
+      return;
+    }
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+    signal.addEventListener('abort', done, { once: true });
+  });
+}

@@ -1,0 +1,95 @@
+import { describe, expect, it } from 'vitest';
+import { InterruptedError, MailshiftError } from '../../src/core/errors.js';
+import type { StoreCopyReport } from '../../src/engine/store-copy.js';
+import { watchImap } from '../../src/watch/imap-watch.js';
+
+function report(copied: number, extra: Partial<StoreCopyReport> = {}): StoreCopyReport {
+  return {
+    source: 'imaps://a@h:993',
+    target: '/m',
+    dryRun: false,
+    mapping: [],
+    folders: [],
+    totals: { copied, copiedBytes: 0, alreadyPresent: 0, skipped: 0, failedFolders: 0, examined: copied, flagDifferences: 0, flagsApplied: 0 },
+    durationMs: 1,
+    ...extra,
+  };
+}
+
+describe('watchImap', () => {
+  it('runs round after round until aborted, adding up what each copied', async () => {
+    const controller = new AbortController();
+    const copied = [3, 0, 2];
+    let rounds = 0;
+    const summary = await watchImap({
+      intervalMs: 1,
+      signal: controller.signal,
+      runRound: async () => {
+        const n = copied[rounds++] ?? 0;
+        if (rounds === 3) controller.abort();
+        return report(n);
+      },
+    });
+    expect(summary).toEqual({ runs: 3, copied: 5, flagsApplied: 0, failedRuns: 0 });
+  });
+
+  it('counts what a round cut short by Ctrl-C had copied', async () => {
+    const controller = new AbortController();
+    const summary = await watchImap({
+      intervalMs: 1,
+      signal: controller.signal,
+      runRound: async (onCopied) => {
+        onCopied(1);
+        onCopied(2);
+        controller.abort();
+        throw new InterruptedError();
+      },
+    });
+    expect(summary).toEqual({ runs: 0, copied: 2, flagsApplied: 0, failedRuns: 0 });
+  });
+
+  it('tries again after a failure that may pass, and stops on one that will not', async () => {
+    const controller = new AbortController();
+    const failures: string[] = [];
+    let rounds = 0;
+    const summary = await watchImap({
+      intervalMs: 1,
+      signal: controller.signal,
+      runRound: async () => {
+        rounds += 1;
+        if (rounds === 1) throw new MailshiftError('MAILSHIFT_IMAP_CONNECT', 'server gone', { scope: 'account', retry: 'later' });
+        if (rounds === 2) return report(1);
+        throw new MailshiftError('MAILSHIFT_IMAP_AUTH', 'login refused', { scope: 'account', exitCode: 78 });
+      },
+      onFailure: (error) => failures.push(error.message),
+    });
+    expect(failures).toEqual(['server gone']);
+    expect(summary).toEqual({ runs: 3, copied: 1, flagsApplied: 0, failedRuns: 2, stopped: { code: 'MAILSHIFT_IMAP_AUTH', reason: 'login refused', exitCode: 78 } });
+  });
+
+  it('stops when a round reports a stop that waiting cannot mend, and goes on after one that it can', async () => {
+    const controller = new AbortController();
+    let rounds = 0;
+    const summary = await watchImap({
+      intervalMs: 1,
+      signal: controller.signal,
+      runRound: async () => {
+        rounds += 1;
+        if (rounds === 1) return report(0, { stopped: { code: 'MAILSHIFT_TIMEOUT', reason: 'slow', exitCode: 75 } });
+        return report(0, { stopped: { code: 'MAILSHIFT_IMAP_AUTH', reason: 'refused', exitCode: 78 } });
+      },
+    });
+    expect(summary).toMatchObject({ runs: 2, failedRuns: 2, stopped: { exitCode: 78 } });
+  });
+
+  it('waits the poll interval between rounds, and Ctrl-C ends the wait at once', async () => {
+    const controller = new AbortController();
+    const started = Date.now();
+    let rounds = 0;
+    const done = watchImap({ intervalMs: 60_000, signal: controller.signal, runRound: async () => report(rounds++) });
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    controller.abort();
+    expect((await done).runs).toBe(1);
+    expect(Date.now() - started).toBeLessThan(5_000);
+  });
+});
