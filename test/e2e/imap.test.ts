@@ -27,7 +27,8 @@ const fromCpanel = (name: string) => (name === 'INBOX' ? 'INBOX' : name.replace(
 
 beforeAll(async () => {
   [source, target] = await Promise.all([
-    startImapServer({ separator: '.', prefix: 'INBOX.', tls: 'implicit', users: ['alice'] }),
+    // wendy: the account the watch test delivers to, so the others see an unchanged alice.
+    startImapServer({ separator: '.', prefix: 'INBOX.', tls: 'implicit', users: ['alice', 'wendy'] }),
     startImapServer({ separator: '/', tls: 'starttls', users: ['bob', 'carol'] }),
   ]);
   await seedAccount(source, 'alice');
@@ -131,8 +132,8 @@ describe('mailshift copy/verify/resync with an IMAP end', () => {
   });
 
   it('watch with an IMAP source resyncs every --poll seconds: a message delivered meanwhile arrives; Ctrl-C exits 130', async () => {
-    // An account of its own: mail delivered here must not change what the other tests compare.
-    const wendy = await source.addUser('wendy');
+    // An account of its own (created with the server): mail delivered here must not change what the others compare.
+    const wendy = source.users.find((user) => user.user === 'wendy')!;
     await seedAccount(source, 'wendy');
     const wendyPasswordFile = path.join(work.path, 'wendy.pw');
     await writeFile(wendyPasswordFile, `${wendy.password}\n`, { mode: 0o600 });
