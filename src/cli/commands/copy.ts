@@ -10,7 +10,8 @@ import { refuseLocalMboxSource, requireLocalDirectory } from './local-paths.js';
 import type { CliContext, GlobalOptions } from '../context.js';
 import { createProgressBar, formatBytes, formatJson, formatTable } from '../render.js';
 import { addSshOptions, parseBandwidthKiBps, parseWholeNumber, withSshSession, type SshCliOptions } from './ssh-options.js';
-import { addImapOptions, decideEngine, formatFallbackLine, refuseDboxSource, runImapCopyAction } from './imap-options.js';
+import { addImapOptions, decideEngine, formatFallbackLine, refuseDboxSource } from './imap-options.js';
+import { runImapCopyAction } from './imap-actions.js';
 
 interface CopyCliOptions extends SshCliOptions {
   dryRun?: boolean;

@@ -6,7 +6,8 @@ import type { CliContext, GlobalOptions } from '../context.js';
 import { formatBytes, formatDuration, formatJson, formatTable } from '../render.js';
 import { addSshOptions, parseBandwidthKiBps, parseWholeNumber, withSshSession, type SshCliOptions } from './ssh-options.js';
 import { refuseLocalMboxSource } from './local-paths.js';
-import { addImapOptions, decideEngine, formatFallbackLine, refuseDboxSource, runImapCopyAction } from './imap-options.js';
+import { addImapOptions, decideEngine, formatFallbackLine, refuseDboxSource } from './imap-options.js';
+import { runImapCopyAction } from './imap-actions.js';
 
 export interface ResyncCliOptions extends SshCliOptions {
   flags: FlagsMode;

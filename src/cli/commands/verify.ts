@@ -6,7 +6,8 @@ import { formatVerifyJson } from '../../verify/reporters/json.js';
 import { formatVerifyText } from '../../verify/reporters/text.js';
 import type { CliContext, GlobalOptions } from '../context.js';
 import { addSshOptions, parseWholeNumber, withSshSession, type SshCliOptions } from './ssh-options.js';
-import { addImapOptions, involvesImap, refuseDboxSource, runImapVerifyAction, verifyDboxHint } from './imap-options.js';
+import { addImapOptions, involvesImap, refuseDboxSource, verifyDboxHint } from './imap-options.js';
+import { runImapVerifyAction } from './imap-actions.js';
 
 interface VerifyCliOptions extends SshCliOptions {
   strict?: boolean;
