@@ -19,6 +19,11 @@ export interface ImapWatchOptions {
   readonly onRound?: (report: StoreCopyReport) => void;
   /** After a round that failed and will be tried again at the next poll. */
   readonly onFailure?: (error: MailshiftError) => void;
+  /**
+   * Waits for the source to announce new mail (IMAP IDLE), at most the given time; without it (or 'unsupported') the
+   * watch just sleeps the poll interval. A round starts as soon as new mail is announced.
+   */
+  readonly waitForNewMail?: (timeoutMs: number, signal: AbortSignal) => Promise<'new-mail' | 'timeout' | 'unsupported'>;
 }
 
 export interface ImapWatchSummary {
@@ -60,9 +65,25 @@ export async function watchImap(options: ImapWatchOptions): Promise<ImapWatchSum
       }
       options.onFailure?.(err);
     }
-    await sleepUnlessAborted(options.intervalMs, options.signal);
+    await waitForNextRound(options);
   }
   return summary;
+}
+
+/** Until new mail is announced or the poll interval is over; never less than the interval unless mail came. */
+async function waitForNextRound(options: ImapWatchOptions): Promise<void> {
+  const started = Date.now();
+  let outcome: 'new-mail' | 'timeout' | 'unsupported' = 'unsupported';
+  if (options.waitForNewMail && !options.signal.aborted) {
+    try {
+      outcome = await options.waitForNewMail(options.intervalMs, options.signal);
+    } catch {
+      outcome = 'timeout'; // the round that follows reports what is wrong with the server
+    }
+  }
+  if (outcome === 'new-mail') return;
+  // A wait that ended early without news (it could not be set up) must not turn into a loop without pause.
+  await sleepUnlessAborted(Math.max(0, options.intervalMs - (Date.now() - started)), options.signal);
 }
 
 /** A run stopped by its time limit or by the server going away may do better next time; a config error will not. */

@@ -131,14 +131,14 @@ describe('mailshift copy/verify/resync with an IMAP end', () => {
     expect(JSON.parse(verify.stdout).totals).toMatchObject({ missing: 0, flagDifferences: 0 });
   });
 
-  it('watch with an IMAP source resyncs every --poll seconds: a message delivered meanwhile arrives; Ctrl-C exits 130', async () => {
+  it('watch with an IMAP source copies a message as soon as IDLE announces it (the poll is a minute away); Ctrl-C exits 130', async () => {
     // An account of its own (created with the server): mail delivered here must not change what the others compare.
     const wendy = source.users.find((user) => user.user === 'wendy')!;
     await seedAccount(source, 'wendy');
     const wendyPasswordFile = path.join(work.path, 'wendy.pw');
     await writeFile(wendyPasswordFile, `${wendy.password}\n`, { mode: 0o600 });
     const watched = path.join(work.path, 'watched-maildir');
-    const child = spawnCli(['watch', `imaps://wendy@127.0.0.1:${source.port}`, watched, '--ca-file', caBundle, '--password-file', wendyPasswordFile, '--poll', '0.5', '--state-dir', path.join(work.path, 'state-watch')]);
+    const child = spawnCli(['watch', `imaps://wendy@127.0.0.1:${source.port}`, watched, '--ca-file', caBundle, '--password-file', wendyPasswordFile, '--poll', '60', '--state-dir', path.join(work.path, 'state-watch')]);
     let stderr = '';
     let stdout = '';
     child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
@@ -147,6 +147,7 @@ describe('mailshift copy/verify/resync with an IMAP end', () => {
     const countIn = async (sub: string) => (await readdir(path.join(watched, sub)).catch(() => [])).length;
     try {
       await waitFor(() => (/resync: \d+ copied/.test(stderr) ? true : undefined), 20_000, () => `no first round: ${stderr}`);
+      expect(stderr).toContain('at once when new mail reaches INBOX (IDLE)');
       // INBOX of the target (the other folders are .Name directories beside it).
       const before = (await countIn('cur')) + (await countIn('new'));
       expect(before).toBeGreaterThan(0);

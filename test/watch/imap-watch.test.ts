@@ -92,4 +92,30 @@ describe('watchImap', () => {
     expect((await done).runs).toBe(1);
     expect(Date.now() - started).toBeLessThan(5_000);
   });
+
+  it('starts the next round as soon as new mail is announced, and waits out the interval when the wait ends early without news', async () => {
+    const controller = new AbortController();
+    const waits: string[] = [];
+    let rounds = 0;
+    const started = Date.now();
+    const summary = await watchImap({
+      intervalMs: 300,
+      signal: controller.signal,
+      runRound: async () => {
+        rounds += 1;
+        if (rounds === 3) controller.abort();
+        return report(1);
+      },
+      waitForNewMail: async () => {
+        // First: mail at once. Second: the wait could not be set up and ended at once without news.
+        const outcome = waits.length === 0 ? 'new-mail' : 'timeout';
+        waits.push(outcome);
+        return outcome;
+      },
+    });
+    expect(waits).toEqual(['new-mail', 'timeout']);
+    expect(summary.runs).toBe(3);
+    // Round 2 followed the announcement at once; round 3 came only after the interval.
+    expect(Date.now() - started).toBeGreaterThanOrEqual(290);
+  });
 });

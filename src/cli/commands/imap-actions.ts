@@ -141,7 +141,8 @@ export async function runImapWatchAction(ctx: CliContext, cmd: Command, sourceTe
   try {
     const flags = decideFlagsMode(cmd, pair);
     const copyOptions = buildStoreCopyOptions(ctx, { ...options, dryRun: false }, pair, flags, defaultStateDir, stateFileFor);
-    logger.info(`watching ${pair.source.label} -> ${pair.target.label}: a resync every ${options.poll} s (Ctrl-C stops)`);
+    const idle = pair.source.store.kind === 'imap' && (pair.source.store as ImapStore).serverFacts.capabilities.includes('IDLE');
+    logger.info(`watching ${pair.source.label} -> ${pair.target.label}: a resync every ${options.poll} s${idle ? ', and at once when new mail reaches INBOX (IDLE)' : ''} (Ctrl-C stops)`);
     const summary = await watchImap({
       intervalMs: options.poll * 1000,
       signal: ctx.signal,
@@ -154,6 +155,8 @@ export async function runImapWatchAction(ctx: CliContext, cmd: Command, sourceTe
         logger.info(`${time} resync: ${t.copied} copied${flags ? `, ${t.flagsApplied} flag change(s) applied` : ''}${t.skipped ? `, ${t.skipped} skipped` : ''}${problems}`);
       },
       onFailure: (error) => logger.warn(`resync failed: ${error.message}; trying again in ${options.poll} s`),
+      // New mail mostly lands in INBOX: a server with IDLE says so at once; other folders wait for the poll.
+      ...(pair.source.store.kind === 'imap' ? { waitForNewMail: (ms: number, signal: AbortSignal) => (pair.source.store as ImapStore).waitForNewMail('INBOX', ms, signal) } : {}),
     });
     const text = `stopped: ${summary.runs} run(s), ${summary.copied} copied, ${summary.flagsApplied} flag change(s) applied, ${summary.failedRuns} failed run(s)${summary.stopped ? `; ${summary.stopped.reason}` : ''}\n`;
     ctx.out(options.json ? formatJson({ ok: !summary.stopped, command: 'watch', engine: 'imap', ...summary }) : text);

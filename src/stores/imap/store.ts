@@ -195,6 +195,56 @@ export class ImapStore implements MailStore {
     return mailbox;
   }
 
+  /**
+   * Waits, with IMAP IDLE (RFC 2177) on one pooled connection, until the server announces new mail in a folder, at
+   * most `timeoutMs`. 'unsupported' at once when the server has no IDLE; 'timeout' also when the wait could not be
+   * set up (the caller's next poll finds the mail anyway). Ends at once on `signal`.
+   */
+  async waitForNewMail(path: MailboxPath, timeoutMs: number, signal: AbortSignal): Promise<'new-mail' | 'timeout' | 'unsupported'> {
+    if (!this.serverFacts.capabilities.includes('IDLE')) return 'unsupported';
+    const pooled = await this.acquire();
+    const { client } = pooled;
+    let isBroken = false;
+    try {
+      await client.mailboxOpen(mailboxPathToImapName(path, this.namespace), { readOnly: true });
+      return await new Promise<'new-mail' | 'timeout'>((resolve) => {
+        let isDone = false;
+        const finish = (outcome: 'new-mail' | 'timeout') => {
+          if (isDone) return;
+          isDone = true;
+          clearTimeout(timer);
+          signal.removeEventListener('abort', onAbort);
+          client.off('exists', onExists);
+          resolve(outcome);
+        };
+        const onExists = () => finish('new-mail');
+        const onAbort = () => finish('timeout');
+        const timer = setTimeout(() => finish('timeout'), timeoutMs);
+        client.on('exists', onExists);
+        signal.addEventListener('abort', onAbort, { once: true });
+        if (signal.aborted) onAbort();
+        // idle() returns only when IDLE ends: the NOOP below ends it (imapflow sends DONE before any next command).
+        client.idle().catch(() => {
+          isBroken = true;
+          finish('timeout');
+        });
+      });
+    } catch (err) {
+      this.options.logger.debug(`${this.label}: waiting for new mail failed: ${err instanceof Error ? err.message : String(err)}`);
+      isBroken = true;
+      return 'timeout';
+    } finally {
+      if (!isBroken) {
+        try {
+          await client.noop();
+        } catch {
+          isBroken = true;
+        }
+      }
+      this.release(pooled, isBroken);
+    }
+  }
+
   /** A connection from the pool, opening one if the pool has room, else waiting for one. */
   async acquire(): Promise<PooledClient> {
     for (;;) {
