@@ -377,7 +377,7 @@ async function copyFolderOnce(context: FolderContext, folder: FolderCopyReport):
     const copiedEarlierUpTo = savedBefore && savedBefore.uidValidity === status.uidValidity ? savedBefore.highestUid : 0;
     if (options.flags && options.flags !== 'target' && copiedEarlierUpTo > 0 && status.uidValidity !== undefined) {
       targetBox = await openTarget(target.store, folder.target, Boolean(options.dryRun));
-      if (targetBox?.updateFlags) await syncCopiedFlags(context, folder, sourceBox, targetBox, options.flags, status.uidValidity, copiedEarlierUpTo);
+      if (targetBox?.updateFlags) await applyCopiedMessageFlags(context, folder, sourceBox, targetBox, options.flags, status.uidValidity, copiedEarlierUpTo);
     }
 
     if (candidates.length === 0) {
@@ -575,7 +575,7 @@ function buildSourceKeyPrefix(sourceLabel: string, folder: MailboxPath, uidValid
  * earlier run with this UIDVALIDITY), handed to the target, which finds each by the source identity it was named
  * from. Messages the target does not have under that identity (copied by another tool, expunged there) are left alone.
  */
-async function syncCopiedFlags(
+async function applyCopiedMessageFlags(
   context: FolderContext,
   folder: FolderCopyReport,
   sourceBox: Mailbox,

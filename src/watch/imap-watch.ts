@@ -35,7 +35,7 @@ export interface ImapWatchSummary {
   stopped?: { readonly code: string; readonly reason: string; readonly exitCode: number };
 }
 
-export async function watchImap(options: ImapWatchOptions): Promise<ImapWatchSummary> {
+export async function runImapWatch(options: ImapWatchOptions): Promise<ImapWatchSummary> {
   const summary: ImapWatchSummary = { runs: 0, copied: 0, flagsApplied: 0, failedRuns: 0 };
   while (!options.signal.aborted) {
     // What a round cut short by Ctrl-C copied (it is on the target and in the state) still counts.

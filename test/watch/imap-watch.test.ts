@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { InterruptedError, MailshiftError } from '../../src/core/errors.js';
 import type { StoreCopyReport } from '../../src/engine/store-copy.js';
-import { watchImap } from '../../src/watch/imap-watch.js';
+import { runImapWatch } from '../../src/watch/imap-watch.js';
 
 function report(copied: number, extra: Partial<StoreCopyReport> = {}): StoreCopyReport {
   return {
@@ -16,12 +16,12 @@ function report(copied: number, extra: Partial<StoreCopyReport> = {}): StoreCopy
   };
 }
 
-describe('watchImap', () => {
+describe('runImapWatch', () => {
   it('runs round after round until aborted, adding up what each copied', async () => {
     const controller = new AbortController();
     const copied = [3, 0, 2];
     let rounds = 0;
-    const summary = await watchImap({
+    const summary = await runImapWatch({
       intervalMs: 1,
       signal: controller.signal,
       runRound: async () => {
@@ -35,7 +35,7 @@ describe('watchImap', () => {
 
   it('counts what a round cut short by Ctrl-C had copied', async () => {
     const controller = new AbortController();
-    const summary = await watchImap({
+    const summary = await runImapWatch({
       intervalMs: 1,
       signal: controller.signal,
       runRound: async (onCopied) => {
@@ -52,7 +52,7 @@ describe('watchImap', () => {
     const controller = new AbortController();
     const failures: string[] = [];
     let rounds = 0;
-    const summary = await watchImap({
+    const summary = await runImapWatch({
       intervalMs: 1,
       signal: controller.signal,
       runRound: async () => {
@@ -70,7 +70,7 @@ describe('watchImap', () => {
   it('stops when a round reports a stop that waiting cannot mend, and goes on after one that it can', async () => {
     const controller = new AbortController();
     let rounds = 0;
-    const summary = await watchImap({
+    const summary = await runImapWatch({
       intervalMs: 1,
       signal: controller.signal,
       runRound: async () => {
@@ -86,7 +86,7 @@ describe('watchImap', () => {
     const controller = new AbortController();
     const started = Date.now();
     let rounds = 0;
-    const done = watchImap({ intervalMs: 60_000, signal: controller.signal, runRound: async () => report(rounds++) });
+    const done = runImapWatch({ intervalMs: 60_000, signal: controller.signal, runRound: async () => report(rounds++) });
     await new Promise((resolve) => setTimeout(resolve, 50));
     controller.abort();
     expect((await done).runs).toBe(1);
@@ -98,7 +98,7 @@ describe('watchImap', () => {
     const waits: string[] = [];
     let rounds = 0;
     const started = Date.now();
-    const summary = await watchImap({
+    const summary = await runImapWatch({
       intervalMs: 300,
       signal: controller.signal,
       runRound: async () => {

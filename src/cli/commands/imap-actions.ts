@@ -136,14 +136,14 @@ export async function runImapWatchAction(ctx: CliContext, cmd: Command, sourceTe
   if (fileWatchOnly.length > 0) logger.warn(`${fileWatchOnly.map((name) => (name === 'fullEvery' ? '--full-every' : '--debounce')).join(', ')}: for watching maildir files only; an IMAP watch polls every --poll seconds`);
   buildFolderRules(options); // a bad --map or --exclude fails here, before any login
   const { runStoreCopy, stateFileFor, defaultStateDir, formatJson } = await loadEngines();
-  const { watchImap } = await import('../../watch/imap-watch.js');
+  const { runImapWatch } = await import('../../watch/imap-watch.js');
   const pair = await openPair(ctx, cmd, sourceText, targetText, 'write');
   try {
     const flags = decideFlagsMode(cmd, pair);
     const copyOptions = buildStoreCopyOptions(ctx, { ...options, dryRun: false }, pair, flags, defaultStateDir, stateFileFor);
-    const idle = pair.source.store.kind === 'imap' && (pair.source.store as ImapStore).serverFacts.capabilities.includes('IDLE');
-    logger.info(`watching ${pair.source.label} -> ${pair.target.label}: a resync every ${options.poll} s${idle ? ', and at once when new mail reaches INBOX (IDLE)' : ''} (Ctrl-C stops)`);
-    const summary = await watchImap({
+    const hasIdle = pair.source.store.kind === 'imap' && (pair.source.store as ImapStore).serverFacts.capabilities.includes('IDLE');
+    logger.info(`watching ${pair.source.label} -> ${pair.target.label}: a resync every ${options.poll} s${hasIdle ? ', and at once when new mail reaches INBOX (IDLE)' : ''} (Ctrl-C stops)`);
+    const summary = await runImapWatch({
       intervalMs: options.poll * 1000,
       signal: ctx.signal,
       runRound: (onCopied) => runStoreCopy(pair.source, pair.target, { ...copyOptions, onProgress: (done) => onCopied(done.messages) }),

@@ -74,7 +74,7 @@ export interface ImapServerFacts {
   readonly credential: string;
 }
 
-function describeCredential(spec: ImapSpec): string {
+function formatCredential(spec: ImapSpec): string {
   if (spec.auth === 'oauth2') return 'OAuth2 access token';
   return spec.auth ? `password (AUTH=${spec.auth.toUpperCase()})` : 'password';
 }
@@ -114,7 +114,7 @@ export class ImapStore implements MailStore {
         capabilities: [...client.capabilities.keys()],
         namespace: { prefix: personal?.prefix ?? '', delimiter: personal?.delimiter ?? '/' },
         serverId: client.serverInfo ? { ...client.serverInfo } : undefined,
-        credential: describeCredential(options.spec),
+        credential: formatCredential(options.spec),
       };
     } finally {
       store.release(pooled, false);
