@@ -91,6 +91,8 @@ export class ImapStore implements MailStore {
   private isClosed = false;
   private facts: ImapServerFacts | undefined;
   private connections = 0;
+  /** UIDNEXT of each folder when it was last opened for reading: what waitForNewMail compares with. */
+  private readonly uidNextSeen = new Map<MailboxPath, number>();
   /** The secret the last connection logged in with (readPassword may have replaced the one read at start). */
   private currentPassword: string;
 
@@ -206,7 +208,10 @@ export class ImapStore implements MailStore {
     const { client } = pooled;
     let isBroken = false;
     try {
-      await client.mailboxOpen(mailboxPathToImapName(path, this.namespace), { readOnly: true });
+      const opened = await client.mailboxOpen(mailboxPathToImapName(path, this.namespace), { readOnly: true });
+      // Mail that arrived after the last reading of this folder and before this wait began: IDLE would not announce it.
+      const seen = this.uidNextSeen.get(path);
+      if (seen !== undefined && opened.uidNext > seen) return 'new-mail';
       return await new Promise<'new-mail' | 'timeout'>((resolve) => {
         let isDone = false;
         const finish = (outcome: 'new-mail' | 'timeout') => {
@@ -243,6 +248,11 @@ export class ImapStore implements MailStore {
       }
       this.release(pooled, isBroken);
     }
+  }
+
+  /** @internal A folder opened for reading reports its UIDNEXT (see waitForNewMail). */
+  noteUidNext(path: MailboxPath, uidNext: number | undefined): void {
+    if (uidNext !== undefined) this.uidNextSeen.set(path, uidNext);
   }
 
   /** A connection from the pool, opening one if the pool has room, else waiting for one. */
@@ -443,6 +453,7 @@ class ImapMailbox implements Mailbox {
     this.pooled = await this.store.acquire();
     try {
       this.selected = await this.select();
+      if (this.mode === 'read') this.store.noteUidNext(this.path, this.selected.uidNext);
     } catch (err) {
       const wrapped = this.store.wrap(err, `open folder "${this.name}"`, 'mailbox');
       const missing = wrapped instanceof ImapError && (wrapped.failure.kind === 'nonexistent' || wrapped.failure.kind === 'trycreate' || wrapped.failure.kind === 'other');
