@@ -135,13 +135,30 @@ export function buildConvertedBaseName(input: {
   return [
     Math.max(0, Math.floor(input.receivedSecs)),
     '.M',
-    input.contentHashHex.substring(0, 24),
+    convertedNameHash(input.contentHashHex),
     input.ordinal > 0 ? `Q${input.ordinal}` : '',
     '.mailshift,S=',
     input.sizeBytes,
     ',W=',
     input.virtualSizeBytes,
   ].join('');
+}
+
+/** Characters of the content hash a converted base name carries (buildConvertedBaseName). */
+const convertedNameHashLength = 24;
+const convertedName = new RegExp(`^\\d+\\.M([0-9a-f]{${convertedNameHashLength}})(?:Q\\d+)?\\.mailshift,`);
+
+/**
+ * The hash part of a name buildConvertedBaseName made (the file name, with or without its info), or undefined for a
+ * name another tool gave. Compare it with `convertedNameHash(hex)` of the hash the name was built from.
+ */
+export function readConvertedNameHash(fileName: string): string | undefined {
+  return convertedName.exec(fileName)?.[1];
+}
+
+/** The part of a hash that buildConvertedBaseName puts into a name. */
+export function convertedNameHash(contentHashHex: string): string {
+  return contentHashHex.substring(0, convertedNameHashLength);
 }
 
 /**

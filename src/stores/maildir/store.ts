@@ -5,7 +5,7 @@ import path, { sep } from 'node:path';
 import type { Readable } from 'node:stream';
 import { FolderNameError, mailboxPathToMaildirpp, maildirppToMailboxPath } from '../../../converters/folders/maildirpp.js';
 import { Mutf7Error } from '../../../converters/folders/mutf7.js';
-import { buildConvertedBaseName, decodeInfo, parseMaildirName, passedKeyword, resolveKeywords } from '../../../converters/maildir/filename.js';
+import { buildConvertedBaseName, convertedNameHash, decodeInfo, parseMaildirName, passedKeyword, readConvertedNameHash, resolveKeywords } from '../../../converters/maildir/filename.js';
 import { parseDovecotKeywords } from '../../../converters/maildir/keywords.js';
 import { parseUidlist } from '../../../converters/maildir/uidlist.js';
 import { MailshiftError, systemErrorCode, throwIfAborted } from '../../core/errors.js';
@@ -205,8 +205,8 @@ class MaildirMailbox implements Mailbox {
       else draft.write(message.content);
       const base = buildConvertedBaseName({
         receivedSecs: internalDate.getTime() / 1000,
-        // Named from the source's identity when it has one (hashing a few bytes, not the message).
-        contentHashHex: message.sourceKey !== undefined ? cryptoHash('sha256', message.sourceKey, 'hex') : draft.contentHashHex(),
+        // Named from the source's identity when it has one.
+        contentHashHex: message.sourceKey !== undefined ? hashSourceKey(message.sourceKey) : draft.contentHashHex(),
         ordinal: 0,
         sizeBytes: draft.size,
         virtualSizeBytes: draft.virtualSize,
@@ -236,18 +236,18 @@ class MaildirMailbox implements Mailbox {
   }
 
   async updateFlags(updates: readonly FlagUpdate[], mode: 'source' | 'merge', options: { dryRun?: boolean } = {}): Promise<FlagUpdateOutcome> {
-    // Files named from a source identity (appendNow): "<secs>.M<first 24 hex of sha256(sourceKey)>[Qn].mailshift,...".
+    // Files appendNow named from a source identity, by the hash their name carries.
     const byIdentity = new Map<string, { sub: 'new' | 'cur'; name: string }>();
     for (const sub of ['new', 'cur'] as const) {
       for (const name of await readdirOptional(path.join(this.dir, sub))) {
-        const match = sourceNamed.exec(name);
-        if (match) byIdentity.set(match[1]!, { sub, name });
+        const hash = readConvertedNameHash(name);
+        if (hash) byIdentity.set(hash, { sub, name });
       }
     }
     const table = this.folder?.keywordTable() ?? parseDovecotKeywords(await readOptional(path.join(this.dir, 'dovecot-keywords')));
     const outcome = { differences: 0, applied: 0, notFound: 0, changedMeanwhile: 0 };
     for (const update of updates) {
-      const found = byIdentity.get(cryptoHash('sha256', update.sourceKey, 'hex').substring(0, 24));
+      const found = byIdentity.get(convertedNameHash(hashSourceKey(update.sourceKey)));
       if (!found) {
         outcome.notFound += 1;
         continue;
@@ -275,8 +275,10 @@ class MaildirMailbox implements Mailbox {
   }
 }
 
-/** A file appendNow named from a source identity; group 1 is the identity's hash prefix. */
-const sourceNamed = /^\d+\.M([0-9a-f]{24})(?:Q\d+)?\.mailshift,/;
+/** What a message named from its source's identity is named by (hashing a few bytes, not the message). */
+function hashSourceKey(sourceKey: string): string {
+  return cryptoHash('sha256', sourceKey, 'hex');
+}
 
 function isSameSet<T>(a: ReadonlySet<T>, b: ReadonlySet<T>): boolean {
   if (a.size !== b.size) return false;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { buildConvertedBaseName, ConvertedNameSequence, decodeInfo, formatInfo, maildirBaseName, parseMaildirName, resolveKeywords } from '../../../converters/maildir/filename.js';
+import { buildConvertedBaseName, convertedNameHash, ConvertedNameSequence, readConvertedNameHash, decodeInfo, formatInfo, maildirBaseName, parseMaildirName, resolveKeywords } from '../../../converters/maildir/filename.js';
 
 describe('maildir file names', () => {
   it('separates the stable base name from the flags', () => {
@@ -26,6 +26,10 @@ describe('maildir file names', () => {
     const base = buildConvertedBaseName({ receivedSecs: 1000.9, contentHashHex: 'ab'.repeat(32), ordinal: 0, sizeBytes: 10, virtualSizeBytes: 12 });
     expect(base).toBe(`1000.M${'ab'.repeat(12)}.mailshift,S=10,W=12`);
     expect(buildConvertedBaseName({ receivedSecs: 1000, contentHashHex: 'ab'.repeat(32), ordinal: 2, sizeBytes: 10, virtualSizeBytes: 12 })).toContain('Q2.mailshift');
+    // The hash a name was built from can be read back out of it, flags or not; another tool's name has none.
+    expect(readConvertedNameHash(`${base}:2,FS`)).toBe(convertedNameHash('ab'.repeat(32)));
+    expect(readConvertedNameHash(buildConvertedBaseName({ receivedSecs: 1000, contentHashHex: 'cd'.repeat(32), ordinal: 2, sizeBytes: 10, virtualSizeBytes: 12 }))).toBe('cd'.repeat(12));
+    expect(readConvertedNameHash('1700000003.M1P2.host:2,S')).toBeUndefined();
   });
 });
 
