@@ -10,7 +10,8 @@ import { describeError, InterruptedError, isMailshiftError, MailshiftError, thro
 import { ExitCode } from '../core/exit-codes.js';
 import type { Logger } from '../core/logger.js';
 import type { IncomingMessage, MailboxPath, MessageRef } from '../core/types.js';
-import type { FlagUpdate, ListedMessage, Mailbox, MailStore } from '../stores/store.js';
+import type { FlagUpdate, FlagUpdateMode, ListedMessage, Mailbox, MailStore } from '../stores/store.js';
+import type { FlagsMode } from './resync-plan.js';
 import { buildContentHash, buildIdentity, findHeaderEnd, identityHeaderFields, type MessageIdentity } from './identity.js';
 import { folderStateKey, SyncStateFile } from './state.js';
 
@@ -42,7 +43,7 @@ export interface StoreCopyOptions {
    * Flags of messages an earlier run copied (`resync --flags`): 'target' (default) leaves them; 'source' gives them
    * the source's flags, 'merge' the union of both. Needs a target that can find them by source identity (a maildir).
    */
-  readonly flags?: 'target' | 'source' | 'merge';
+  readonly flags?: FlagsMode;
   /** Messages larger than this are skipped and reported (`--max-size`). */
   readonly maxSizeBytes?: number;
   /** Folders copied at the same time (each holds one connection per IMAP side). Default 1. */
@@ -95,7 +96,7 @@ export interface StoreCopyReport {
   readonly target: string;
   readonly dryRun: boolean;
   /** Set when flags of earlier copies were brought over (`resync --flags source|merge`). */
-  readonly flags?: 'source' | 'merge';
+  readonly flags?: FlagUpdateMode;
   readonly mapping: FolderMappingRow[];
   readonly folders: FolderCopyReport[];
   readonly totals: { copied: number; copiedBytes: number; alreadyPresent: number; skipped: number; failedFolders: number; examined: number; flagDifferences: number; flagsApplied: number };
@@ -580,7 +581,7 @@ async function applyCopiedMessageFlags(
   folder: FolderCopyReport,
   sourceBox: Mailbox,
   targetBox: Mailbox,
-  mode: 'source' | 'merge',
+  mode: FlagUpdateMode,
   uidValidity: number,
   copiedUpTo: number,
 ): Promise<void> {

@@ -84,8 +84,11 @@ export interface Mailbox extends AsyncDisposable {
    * another tool, or gone) are counted, never guessed at. With `dryRun`, or on a mailbox opened for reading, it only
    * counts the differences.
    */
-  updateFlags?(updates: readonly FlagUpdate[], mode: 'source' | 'merge', options?: { dryRun?: boolean }): Promise<FlagUpdateOutcome>;
+  updateFlags?(updates: readonly FlagUpdate[], mode: FlagUpdateMode, options?: { dryRun?: boolean }): Promise<FlagUpdateOutcome>;
 }
+
+/** Whose flags a message copied earlier gets: the source's ('source'), or both sides' together ('merge'). */
+export type FlagUpdateMode = 'source' | 'merge';
 
 export interface FlagUpdate {
   readonly sourceKey: string;

@@ -2,7 +2,9 @@ import type { Command } from 'commander';
 import { UsageError } from '../../core/errors.js';
 import { ExitCode, type ExitCodeValue } from '../../core/exit-codes.js';
 import type { StoreCopyOptions, StoreCopyReport, StoreDescription } from '../../engine/store-copy.js';
+import type { FlagsMode } from '../../engine/resync-plan.js';
 import type { ImapStore } from '../../stores/imap/store.js';
+import type { FlagUpdateMode } from '../../stores/store.js';
 import { parseStoreSpec, type ImapSpec, type StoreSpec } from '../../stores/spec.js';
 import type { CliContext, GlobalOptions } from '../context.js';
 import { formatBytes, formatDuration, formatTable } from '../render.js';
@@ -84,8 +86,8 @@ async function openPair(ctx: CliContext, cmd: Command, sourceText: string, targe
  * names carry, so it can take the source's flags. An IMAP target renumbers what it is given, and mailshift keeps no
  * map of its UIDs: refused there rather than ignored.
  */
-function decideFlagsMode(cmd: Command, pair: OpenedPair): 'source' | 'merge' | undefined {
-  const value = cmd.getOptionValue('flags') as 'target' | 'source' | 'merge' | undefined;
+function decideFlagsMode(cmd: Command, pair: OpenedPair): FlagUpdateMode | undefined {
+  const value = cmd.getOptionValue('flags') as FlagsMode | undefined;
   if (value === undefined || value === 'target') return undefined;
   if (pair.target.store.kind !== 'maildir') {
     throw new UsageError(
@@ -97,14 +99,8 @@ function decideFlagsMode(cmd: Command, pair: OpenedPair): 'source' | 'merge' | u
 }
 
 /** The store copy's options from the command line, as copy, resync and watch share them. */
-function buildStoreCopyOptions(
-  ctx: CliContext,
-  options: GlobalOptions & ImapCliOptions,
-  pair: OpenedPair,
-  flags: 'source' | 'merge' | undefined,
-  defaultStateDir: (env: NodeJS.ProcessEnv) => string,
-  stateFileFor: (dir: string, pair: string) => string,
-): StoreCopyOptions {
+async function buildStoreCopyOptions(ctx: CliContext, options: GlobalOptions & ImapCliOptions, pair: OpenedPair, flags: FlagUpdateMode | undefined): Promise<StoreCopyOptions> {
+  const { stateFileFor, defaultStateDir } = await loadEngines();
   const rules = buildFolderRules(options);
   const pairKey = `${pair.source.label} -> ${pair.target.label}`;
   return {
@@ -135,12 +131,12 @@ export async function runImapWatchAction(ctx: CliContext, cmd: Command, sourceTe
   const fileWatchOnly = ['fullEvery', 'debounce'].filter((name) => cmd.getOptionValueSource(name) === 'cli');
   if (fileWatchOnly.length > 0) logger.warn(`${fileWatchOnly.map((name) => (name === 'fullEvery' ? '--full-every' : '--debounce')).join(', ')}: for watching maildir files only; an IMAP watch polls every --poll seconds`);
   buildFolderRules(options); // a bad --map or --exclude fails here, before any login
-  const { runStoreCopy, stateFileFor, defaultStateDir, formatJson } = await loadEngines();
+  const { runStoreCopy, formatJson } = await loadEngines();
   const { runImapWatch } = await import('../../watch/imap-watch.js');
   const pair = await openPair(ctx, cmd, sourceText, targetText, 'write');
   try {
     const flags = decideFlagsMode(cmd, pair);
-    const copyOptions = buildStoreCopyOptions(ctx, { ...options, dryRun: false }, pair, flags, defaultStateDir, stateFileFor);
+    const copyOptions = await buildStoreCopyOptions(ctx, { ...options, dryRun: false }, pair, flags);
     const hasIdle = pair.source.store.kind === 'imap' && (pair.source.store as ImapStore).serverFacts.capabilities.includes('IDLE');
     logger.info(`watching ${pair.source.label} -> ${pair.target.label}: a resync every ${options.poll} s${hasIdle ? ', and at once when new mail reaches INBOX (IDLE)' : ''} (Ctrl-C stops)`);
     const summary = await runImapWatch({
@@ -180,7 +176,7 @@ export async function runImapCopyAction(
   const logger = ctx.logger();
   checkFileLevelOptions(cmd, logger);
   buildFolderRules(options); // a bad --map or --exclude fails here, before any login
-  const { runStoreCopy, decideCopyExitCode, stateFileFor, defaultStateDir, createProgressBar, formatJson } = await loadEngines();
+  const { runStoreCopy, decideCopyExitCode, createProgressBar, formatJson } = await loadEngines();
   const pair = await openPair(ctx, cmd, sourceText, targetText, options.dryRun ? 'read' : 'write', fallback);
   try {
     const flags = decideFlagsMode(cmd, pair);
@@ -193,7 +189,7 @@ export async function runImapCopyAction(
     const showProgress = ctx.isInteractive && !options.json && !options.dryRun;
     const progress = createProgressBar(ctx.err, { label: commandName === 'copy' ? 'copying' : 'resyncing', isInteractive: showProgress });
     const report = await runStoreCopy(pair.source, pair.target, {
-      ...buildStoreCopyOptions(ctx, options, pair, flags, defaultStateDir, stateFileFor),
+      ...(await buildStoreCopyOptions(ctx, options, pair, flags)),
       ...(options.accountTimeout ? { timeoutMs: options.accountTimeout * 1000 } : {}),
       onProgress: (done) => progress.update({ bytes: done.bytes, items: done.messages }),
     });

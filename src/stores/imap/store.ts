@@ -90,7 +90,8 @@ export class ImapStore implements MailStore {
   private waiters: (() => void)[] = [];
   private isClosed = false;
   private facts: ImapServerFacts | undefined;
-  private connections = 0;
+  /** Set once a connection has logged in: later ones read the secret again (see readPassword). */
+  private hasLoggedIn = false;
   /** UIDNEXT of each folder when it was last opened for reading: what waitForNewMail compares with. */
   private readonly uidNextSeen = new Map<MailboxPath, number>();
   /** The secret the last connection logged in with (readPassword may have replaced the one read at start). */
@@ -268,10 +269,9 @@ export class ImapStore implements MailStore {
       if (this.openCount < this.maxConnections) {
         this.openCount += 1;
         try {
-          // The first connection uses the secret read at start; later ones read it again (see readPassword).
-          if (this.connections > 0 && this.options.readPassword) await this.refreshPassword(this.options.readPassword);
+          if (this.hasLoggedIn && this.options.readPassword) await this.refreshPassword(this.options.readPassword);
           const client = await connectImap({ ...this.options, password: this.currentPassword });
-          this.connections += 1;
+          this.hasLoggedIn = true;
           return { client, errors: 0 };
         } catch (err) {
           this.openCount -= 1;

@@ -10,7 +10,7 @@ import { parseDovecotKeywords } from '../../../converters/maildir/keywords.js';
 import { parseUidlist } from '../../../converters/maildir/uidlist.js';
 import { MailshiftError, systemErrorCode, throwIfAborted } from '../../core/errors.js';
 import type { IncomingMessage, MailboxPath, MessageRef, SpecialUse } from '../../core/types.js';
-import type { FlagUpdate, FlagUpdateOutcome, Mailbox, MailboxInfo, MailboxStatus, MailStore, StoreCaps } from '../store.js';
+import type { FlagUpdate, FlagUpdateMode, FlagUpdateOutcome, Mailbox, MailboxInfo, MailboxStatus, MailStore, StoreCaps } from '../store.js';
 import { MaildirTarget, type MaildirFolder } from './target.js';
 
 /**
@@ -235,7 +235,7 @@ class MaildirMailbox implements Mailbox {
     }
   }
 
-  async updateFlags(updates: readonly FlagUpdate[], mode: 'source' | 'merge', options: { dryRun?: boolean } = {}): Promise<FlagUpdateOutcome> {
+  async updateFlags(updates: readonly FlagUpdate[], mode: FlagUpdateMode, options: { dryRun?: boolean } = {}): Promise<FlagUpdateOutcome> {
     // Files appendNow named from a source identity, by the hash their name carries.
     const byIdentity = new Map<string, { sub: 'new' | 'cur'; name: string }>();
     for (const sub of ['new', 'cur'] as const) {
