@@ -16,20 +16,24 @@ function report(copied: number, extra: Partial<StoreCopyReport> = {}): StoreCopy
   };
 }
 
+/**
+ * A round for each step, in order: a report is returned, an error thrown. With `ctrlC`, it is aborted while the last
+ * step plays (as Ctrl-C during that round would), for watches that would not end on their own.
+ */
+function playRounds(steps: readonly (StoreCopyReport | Error)[], ctrlC?: AbortController): () => Promise<StoreCopyReport> {
+  let played = 0;
+  return async () => {
+    const step = steps[played++]!;
+    if (played === steps.length) ctrlC?.abort();
+    if (step instanceof Error) throw step;
+    return step;
+  };
+}
+
 describe('runImapWatch', () => {
   it('runs round after round until aborted, adding up what each copied', async () => {
     const controller = new AbortController();
-    const copied = [3, 0, 2];
-    let rounds = 0;
-    const summary = await runImapWatch({
-      intervalMs: 1,
-      signal: controller.signal,
-      runRound: async () => {
-        const n = copied[rounds++] ?? 0;
-        if (rounds === 3) controller.abort();
-        return report(n);
-      },
-    });
+    const summary = await runImapWatch({ intervalMs: 1, signal: controller.signal, runRound: playRounds([report(3), report(0), report(2)], controller) });
     expect(summary).toEqual({ runs: 3, copied: 5, flagsApplied: 0, failedRuns: 0 });
   });
 
@@ -51,16 +55,14 @@ describe('runImapWatch', () => {
   it('tries again after a failure that may pass, and stops on one that will not', async () => {
     const controller = new AbortController();
     const failures: string[] = [];
-    let rounds = 0;
     const summary = await runImapWatch({
       intervalMs: 1,
       signal: controller.signal,
-      runRound: async () => {
-        rounds += 1;
-        if (rounds === 1) throw new MailshiftError('MAILSHIFT_IMAP_CONNECT', 'server gone', { scope: 'account', retry: 'later' });
-        if (rounds === 2) return report(1);
-        throw new MailshiftError('MAILSHIFT_IMAP_AUTH', 'login refused', { scope: 'account', exitCode: 78 });
-      },
+      runRound: playRounds([
+        new MailshiftError('MAILSHIFT_IMAP_CONNECT', 'server gone', { scope: 'account', retry: 'later' }),
+        report(1),
+        new MailshiftError('MAILSHIFT_IMAP_AUTH', 'login refused', { scope: 'account', exitCode: 78 }),
+      ]),
       onFailure: (error) => failures.push(error.message),
     });
     expect(failures).toEqual(['server gone']);
@@ -69,15 +71,13 @@ describe('runImapWatch', () => {
 
   it('stops when a round reports a stop that waiting cannot mend, and goes on after one that it can', async () => {
     const controller = new AbortController();
-    let rounds = 0;
     const summary = await runImapWatch({
       intervalMs: 1,
       signal: controller.signal,
-      runRound: async () => {
-        rounds += 1;
-        if (rounds === 1) return report(0, { stopped: { code: 'MAILSHIFT_TIMEOUT', reason: 'slow', exitCode: 75 } });
-        return report(0, { stopped: { code: 'MAILSHIFT_IMAP_AUTH', reason: 'refused', exitCode: 78 } });
-      },
+      runRound: playRounds([
+        report(0, { stopped: { code: 'MAILSHIFT_TIMEOUT', reason: 'slow', exitCode: 75 } }),
+        report(0, { stopped: { code: 'MAILSHIFT_IMAP_AUTH', reason: 'refused', exitCode: 78 } }),
+      ]),
     });
     expect(summary).toMatchObject({ runs: 2, failedRuns: 2, stopped: { exitCode: 78 } });
   });
@@ -96,16 +96,11 @@ describe('runImapWatch', () => {
   it('starts the next round as soon as new mail is announced, and waits out the interval when the wait ends early without news', async () => {
     const controller = new AbortController();
     const waits: string[] = [];
-    let rounds = 0;
     const started = Date.now();
     const summary = await runImapWatch({
       intervalMs: 300,
       signal: controller.signal,
-      runRound: async () => {
-        rounds += 1;
-        if (rounds === 3) controller.abort();
-        return report(1);
-      },
+      runRound: playRounds([report(1), report(1), report(1)], controller),
       waitForNewMail: async () => {
         // First: mail at once. Second: the wait could not be set up and ended at once without news.
         const outcome = waits.length === 0 ? 'new-mail' : 'timeout';
