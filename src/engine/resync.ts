@@ -149,7 +149,7 @@ export async function resolveResyncTree(source: StoreSpec, target: StoreSpec, op
     if (spec.kind === 'imap') {
       throw new UsageError(
         'this follows maildir trees (local or over ssh); an IMAP account is not a file tree',
-        'for an IMAP end, run `mailshift resync imaps://user@host TARGET` again as often as you like: each run copies only what is new',
+        'give the imaps:// URL to `mailshift resync` or `mailshift watch`: with an IMAP end they copy over IMAP, not through this file-tree resync',
       );
     }
     if (spec.kind === 'mbox') throw new UsageError('resync works on maildir trees', 'convert mbox with mailshift convert first');
