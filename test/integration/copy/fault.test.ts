@@ -40,7 +40,12 @@ describe('a connection killed mid-copy', () => {
     // ~3.3 MB at 600 KiB/s: about 5.5 s of transfer, so the kill lands in the middle.
     const copy = runCli(['--json', 'copy', '--bwlimit', '600', '--retry-delay', '300', '--retries', '4', ...sshOptionsFor(sshd), src, remoteDst]);
     let killed = 0;
-    for (let i = 0; i < 40 && killed === 0; i++) {
+    let copyEnded = false;
+    void copy.finally(() => { copyEnded = true; });
+    // Waits for the first arrivals as long as the copy runs (under load the CLI and ssh can take seconds to start;
+    // a fixed 4 s window made the kill miss), then kills once.
+    const deadline = Date.now() + 60_000;
+    while (killed === 0 && !copyEnded && Date.now() < deadline) {
       await sleep(100);
       const arrived = await readdir(path.join(dst, 'cur')).catch(() => []);
       if (arrived.length >= 20) killed = await sshd.killConnections();
