@@ -306,6 +306,18 @@ export class MaildirFolder {
   }
 
   /**
+   * A message already in this folder (by base name) that has no UID yet, neither in dovecot-uidlist nor from this
+   * run, gets one as place() would give it: the source's when it can be kept. For a file an earlier run wrote and
+   * was killed before recording (the uidlist is written when a folder is finished). False when the base is not here
+   * or already has a UID.
+   */
+  adoptUid(base: string, uid: number, uidSource: UidSource): boolean {
+    if (this.onDisk.get(base) !== 0 || this.listedOnly.has(base)) return false;
+    this.onDisk.set(base, this.assignUid({ base, uid, uidSource }));
+    return true;
+  }
+
+  /**
    * Keyword letters for these names (allocating free ones), written to dovecot-keywords before any file is named with
    * a new letter: a run killed before the folder is finished must not leave names whose letters the next run would
    * give to other keywords. Names that are no valid keyword, or fit no free letter, are returned as dropped.
@@ -368,7 +380,7 @@ export class MaildirFolder {
   }
 
   /** Gives a message its UID (the source's when it can be kept) and records it for the uidlist. */
-  private assignUid(request: PlaceRequest): number {
+  private assignUid(request: Pick<PlaceRequest, 'base' | 'uid' | 'uidSource'>): number {
     if (this.uidValidity === undefined) {
       // A fresh folder adopts the source's UIDVALIDITY when it has one, else a new one (as Dovecot would: the time).
       this.uidValidity = request.uidSource?.uidValidity ?? Math.floor(Date.now() / 1000);
