@@ -16,7 +16,8 @@ import type { Logger } from '../core/logger.js';
  *
  * Crash safety: the file is replaced atomically (write a temp file in the same directory, fsync, rename, fsync the
  * directory), so a kill -9 leaves either the old or the new state, never a torn one. State saved a little late only
- * costs a re-check by identity, never a duplicate.
+ * costs a re-check by identity, never a duplicate; state saved early would lose mail, so the engine saves a watermark
+ * only once the target has everything below it in place (Mailbox.checkpoint: a maildir writes behind its appends).
  */
 
 export interface FolderState {

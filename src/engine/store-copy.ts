@@ -58,6 +58,8 @@ export interface StoreCopyOptions {
   readonly batchMessages?: number;
   /** Messages per body fetch window (the engine waits for every append of a window before the next). Default: all. */
   readonly windowSize?: number;
+  /** How often the incremental state is saved during a folder's copy. Default 2 s. */
+  readonly stateSaveIntervalMs?: number;
   /** Whole-run limit (`--timeout`): when reached, the run stops cleanly (state saved) with exit 75. */
   readonly timeoutMs?: number;
   /** Incremental state: where, and which pair of stores it belongs to. */
@@ -552,9 +554,9 @@ async function copyFolderOnce(context: FolderContext, folder: FolderCopyReport):
           batchBytes += body.length;
           if (batch.length >= batchMessages || batchBytes >= batchMaxBytes) await dispatch();
           if (laneFailure) break;
-          if (Date.now() - lastSave > 2_000) {
-            saveWatermark(state, stateKey, status.uidValidity, watermark);
-            await state?.save();
+          if (state && Date.now() - lastSave > (options.stateSaveIntervalMs ?? 2_000)) {
+            await saveCheckpoint(state, stateKey, status.uidValidity, watermark, targetBox);
+            await state.save();
             lastSave = Date.now();
           }
         }
@@ -575,7 +577,8 @@ async function copyFolderOnce(context: FolderContext, folder: FolderCopyReport):
       for (const lane of lanes.slice(1)) await lane[Symbol.asyncDispose]();
     }
     if (laneFailure) throw laneFailure.error;
-    saveWatermark(state, stateKey, status.uidValidity, watermark);
+    // Another folder's save may write the state file before this one is finished (disposed).
+    await saveCheckpoint(state, stateKey, status.uidValidity, watermark, targetBox);
     logger.info(
       `${folder.source} -> ${folder.target}: ${folder.copied} copied, ${folder.alreadyPresent} already there${folder.skipped.length ? `, ${folder.skipped.length} skipped` : ''}`,
     );
@@ -852,6 +855,19 @@ class Watermark {
     }
     return Math.max(mark, this.highestListed);
   }
+}
+
+/**
+ * Records the watermark only once every message below it is in place on the target: a maildir target writes files
+ * (and its UIDs into dovecot-uidlist) behind the appends, and a watermark saved ahead of them would make a run killed
+ * right after the save skip, for good, what never reached the disk. The watermark is taken before the target catches
+ * up, so it covers only messages appended before that.
+ */
+async function saveCheckpoint(state: SyncStateFile | undefined, key: string, uidValidity: number | undefined, watermark: Watermark, targetBox: Mailbox): Promise<void> {
+  if (!state || uidValidity === undefined) return;
+  const highestUid = watermark.value();
+  await targetBox.checkpoint?.();
+  state.set(key, { uidValidity, highestUid });
 }
 
 function saveWatermark(state: SyncStateFile | undefined, key: string, uidValidity: number | undefined, watermark: Watermark): void {

@@ -89,6 +89,12 @@ export interface Mailbox extends AsyncDisposable {
    * another tool, or gone) are counted, never guessed at. With `dryRun`, or on a mailbox opened for reading, it only
    * counts the differences.
    */
+  /**
+   * Optional, for a store that writes behind its appends (a maildir): returns once every message appended so far is
+   * in place and its UID recorded, so the caller may record them as done (a kill -9 after that loses none of them).
+   * A store without it has stored a message when append returns.
+   */
+  checkpoint?(): Promise<void>;
   /** Optional, with ListedMessage.writtenFrom: what `writtenFrom` holds for a message written from this source key. */
   sourceKeyFingerprint?(sourceKey: string): string;
   /**

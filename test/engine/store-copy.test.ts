@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm, unlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -27,6 +28,10 @@ class FakeStore implements MailStore {
   readonly folders = new Map<string, { uidValidity: number; nextUid: number; messages: StoredMessage[] }>();
   appendCalls = 0;
   appendDelayMs = 0;
+  /** Like a maildir: appended messages are in place only after checkpoint() (or when the mailbox is disposed). */
+  isWritingBehind = false;
+  /** Called on each append: lets a test look at the run in the middle. */
+  onAppend?: () => void;
   failAppendOf?: (content: Buffer) => MailshiftError | undefined;
 
   constructor(readonly kind: StoreKind) {}
@@ -50,6 +55,10 @@ class FakeStore implements MailStore {
     }
     const box = this.folders.get(path)!;
     const store = this;
+    const behind: StoredMessage[] = [];
+    const catchUp = async () => {
+      box.messages.push(...behind.splice(0));
+    };
     const refOf = (m: StoredMessage, headerFields?: readonly string[]): ListedMessage => ({
       id: String(m.uid),
       uid: m.uid,
@@ -73,14 +82,16 @@ class FakeStore implements MailStore {
       },
       append: async (message: IncomingMessage) => {
         store.appendCalls += 1;
+        store.onAppend?.();
         if (store.appendDelayMs) await new Promise((resolve) => setTimeout(resolve, store.appendDelayMs));
         const failure = store.failAppendOf?.(message.content);
         if (failure) throw failure;
         const stored = { uid: box.nextUid++, content: message.content, flags: new Set(message.flags), keywords: new Set(message.keywords), internalDate: message.internalDate ?? new Date() };
-        box.messages.push(stored);
+        (store.isWritingBehind ? behind : box.messages).push(stored);
         return refOf(stored);
       },
-      [Symbol.asyncDispose]: async () => {},
+      ...(store.isWritingBehind ? { checkpoint: catchUp } : {}),
+      [Symbol.asyncDispose]: catchUp,
     };
   }
 
@@ -291,6 +302,35 @@ describe('runStoreCopy: identical messages on incremental runs (counted, never c
       expect(target.contents('INBOX')).toHaveLength(35);
     });
   }
+});
+
+describe('runStoreCopy: the saved state never runs ahead of the target', () => {
+  it('saves a watermark only over messages a writing-behind target (a maildir) has in place, so a kill -9 after a save loses none', async () => {
+    const source = new FakeStore('imap');
+    const target = new FakeStore('maildir');
+    target.isWritingBehind = true;
+    target.appendDelayMs = 60;
+    for (let i = 0; i < 50; i++) source.add('INBOX', mail(`${i}@x`, `m${i}`));
+    const state = { file: path.join(dir, 'writing-behind.json'), pair: 's -> behind' };
+    // What a kill -9 at this moment would leave: the saved watermark, and the messages the target has in place.
+    const ahead: string[] = [];
+    let saves = 0;
+    target.onAppend = () => {
+      let saved: { folders: Record<string, { highestUid: number }> };
+      try {
+        saved = JSON.parse(readFileSync(state.file, 'utf8'));
+      } catch {
+        return;
+      }
+      saves += 1;
+      const inPlace = target.folders.get('INBOX')?.messages.length ?? 0;
+      for (const { highestUid } of Object.values(saved.folders)) if (highestUid > inPlace) ahead.push(`watermark ${highestUid}, ${inPlace} in place`);
+    };
+    const report = await runStoreCopy(describeStore(source, 's'), describeStore(target, 't'), { logger: silentLogger, state, batchMessages: 1 });
+    expect(report.totals.copied).toBe(50);
+    expect(saves).toBeGreaterThan(0);
+    expect(ahead).toEqual([]);
+  });
 });
 
 describe('runStoreCopy: a re-run after a crash into a maildir', () => {

@@ -237,6 +237,10 @@ class MaildirMailbox implements Mailbox {
     }
   }
 
+  async checkpoint(): Promise<void> {
+    await this.folder?.checkpoint();
+  }
+
   sourceKeyFingerprint(sourceKey: string): string {
     return convertedNameHash(hashSourceKey(sourceKey));
   }

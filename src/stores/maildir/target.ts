@@ -204,6 +204,8 @@ export class MaildirFolder {
   private readonly uidCounts = { kept: 0, new: 0, renumbered: 0 };
   private uidNote: string | undefined;
   private wroteAnything = false;
+  /** Records (of addedBases) already in dovecot-uidlist by a checkpoint. */
+  private recordedUpTo = 0;
   private linkCounter = 0;
   /** Counts reopen(): a finish that sees it change was overtaken. */
   private openings = 0;
@@ -416,6 +418,28 @@ export class MaildirFolder {
     this.addedBases.push(request.base);
     this.addedUids.push(uid);
     return uid;
+  }
+
+  /**
+   * Everything placed so far is in new/ or cur/ and in dovecot-uidlist (with its UID), so a caller may record it as
+   * done: a kill -9 after this loses none of it, nor its UIDs. Not flushed to the disk (finish does that once); the
+   * page cache outlives a killed process. Records queued while this waits are left to the next call or to finish.
+   */
+  async checkpoint(): Promise<void> {
+    if (!this.queue) return;
+    const upTo = this.addedBases.length;
+    // Files are created in queue order: once the queue has drained past the last one named, all are in place.
+    await this.queue.drain();
+    if (upTo <= this.recordedUpTo || this.uidValidity === undefined) return;
+    writeUidlistStreaming(
+      path.join(this.dir, 'dovecot-uidlist'),
+      { uidValidity: this.uidValidity, nextUid: this.nextUid, headerFields: this.existing?.headerFields ?? new Map() },
+      this.existing?.records ?? [],
+      this.addedBases.slice(0, upTo),
+      this.addedUids.slice(0, upTo),
+    );
+    this.recordedUpTo = Math.max(this.recordedUpTo, upTo);
+    this.wroteAnything = true;
   }
 
   /** Marks the folder as in use again after its finish started: that finish leaves the bookkeeping to the next. */
