@@ -47,6 +47,13 @@ export function folderStateKey(sourceFolder: string, targetFolder: string): stri
   return `${sourceFolder}\u0000${targetFolder}`;
 }
 
+/** One folder's saved state as `mailshift state show` lists it. */
+export interface FolderStateEntry extends FolderState {
+  readonly sourceFolder: string;
+  readonly targetFolder: string;
+  readonly updatedAt: string;
+}
+
 export class SyncStateFile {
   private saving: Promise<void> = Promise.resolve();
   private isDirty = false;
@@ -71,6 +78,16 @@ export class SyncStateFile {
       return new SyncStateFile(file, { version: 1, pair, folders: {} });
     }
     return new SyncStateFile(file, parsed);
+  }
+
+  /** Every folder pair with saved state, sorted by source folder. */
+  entries(): FolderStateEntry[] {
+    return Object.entries(this.document.folders)
+      .map(([key, entry]) => {
+        const at = key.indexOf('\u0000');
+        return { sourceFolder: at < 0 ? key : key.slice(0, at), targetFolder: at < 0 ? '' : key.slice(at + 1), uidValidity: entry.uidValidity, highestUid: entry.highestUid, updatedAt: entry.updatedAt };
+      })
+      .sort((a, b) => (a.sourceFolder < b.sourceFolder ? -1 : a.sourceFolder > b.sourceFolder ? 1 : 0));
   }
 
   get(key: string): FolderState | undefined {
