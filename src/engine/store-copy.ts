@@ -775,12 +775,12 @@ async function claimTargetMessages(
 ): Promise<Map<Candidate, TargetEntry>> {
   const claims = new Map<Candidate, TargetEntry>();
   if (targetBox?.sourceKeyFingerprint && sourceKeyPrefix !== undefined) {
-    for (const candidate of sources) {
-      const entries = candidate.identity && candidate.ref.uid !== undefined ? index.get(candidate.identity.key) : undefined;
-      if (!entries?.some((entry) => entry.ref.writtenFrom !== undefined)) continue;
-      const fingerprint = targetBox.sourceKeyFingerprint(`${sourceKeyPrefix}${candidate.ref.uid}`);
-      const entry = entries.find((each) => !each.isTaken && each.ref.writtenFrom === fingerprint);
-      if (!entry) continue;
+    const byWrittenFrom = new Map<string, TargetEntry>();
+    for (const entries of index.values()) for (const entry of entries) if (entry.ref.writtenFrom !== undefined) byWrittenFrom.set(entry.ref.writtenFrom, entry);
+    for (const candidate of byWrittenFrom.size > 0 ? sources : []) {
+      if (!candidate.identity || candidate.ref.uid === undefined) continue;
+      const entry = byWrittenFrom.get(targetBox.sourceKeyFingerprint(`${sourceKeyPrefix}${candidate.ref.uid}`));
+      if (!entry || entry.isTaken || entry.identity.key !== candidate.identity.key) continue;
       entry.isTaken = true;
       claims.set(candidate, entry);
     }
