@@ -31,6 +31,7 @@ const commands: readonly CommandEntry[] = [
   { name: 'verify', load: async () => (await import('./commands/verify.js')).registerVerify },
   { name: 'resync', load: async () => (await import('./commands/resync.js')).registerResync },
   { name: 'watch', load: async () => (await import('./commands/watch.js')).registerWatch },
+  { name: 'state', load: async () => (await import('./commands/state.js')).registerState },
 ];
 
 const globalFlags = new Set(['--json', '--debug', '-q', '--quiet']);

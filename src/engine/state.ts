@@ -16,7 +16,8 @@ import type { Logger } from '../core/logger.js';
  *
  * Crash safety: the file is replaced atomically (write a temp file in the same directory, fsync, rename, fsync the
  * directory), so a kill -9 leaves either the old or the new state, never a torn one. State saved a little late only
- * costs a re-check by identity, never a duplicate.
+ * costs a re-check by identity, never a duplicate; state saved early would lose mail, so the engine saves a watermark
+ * only once the target has everything below it in place (Mailbox.checkpoint: a maildir writes behind its appends).
  */
 
 export interface FolderState {
@@ -46,6 +47,13 @@ export function folderStateKey(sourceFolder: string, targetFolder: string): stri
   return `${sourceFolder}\u0000${targetFolder}`;
 }
 
+/** One folder's saved state as `mailshift state show` lists it. */
+export interface FolderStateEntry extends FolderState {
+  readonly sourceFolder: string;
+  readonly targetFolder: string;
+  readonly updatedAt: string;
+}
+
 export class SyncStateFile {
   private saving: Promise<void> = Promise.resolve();
   private isDirty = false;
@@ -70,6 +78,16 @@ export class SyncStateFile {
       return new SyncStateFile(file, { version: 1, pair, folders: {} });
     }
     return new SyncStateFile(file, parsed);
+  }
+
+  /** Every folder pair with saved state, sorted by source folder. */
+  entries(): FolderStateEntry[] {
+    return Object.entries(this.document.folders)
+      .map(([key, entry]) => {
+        const at = key.indexOf('\u0000');
+        return { sourceFolder: at < 0 ? key : key.slice(0, at), targetFolder: at < 0 ? '' : key.slice(at + 1), uidValidity: entry.uidValidity, highestUid: entry.highestUid, updatedAt: entry.updatedAt };
+      })
+      .sort((a, b) => (a.sourceFolder < b.sourceFolder ? -1 : a.sourceFolder > b.sourceFolder ? 1 : 0));
   }
 
   get(key: string): FolderState | undefined {

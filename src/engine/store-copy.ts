@@ -58,6 +58,8 @@ export interface StoreCopyOptions {
   readonly batchMessages?: number;
   /** Messages per body fetch window (the engine waits for every append of a window before the next). Default: all. */
   readonly windowSize?: number;
+  /** How often the incremental state is saved during a folder's copy. Default 2 s. */
+  readonly stateSaveIntervalMs?: number;
   /** Whole-run limit (`--timeout`): when reached, the run stops cleanly (state saved) with exit 75. */
   readonly timeoutMs?: number;
   /** Incremental state: where, and which pair of stores it belongs to. */
@@ -397,29 +399,55 @@ async function copyFolderOnce(context: FolderContext, folder: FolderCopyReport):
       }
     }
 
-    const sourceHeaders = new Map<string, Buffer>();
-    if (targetIndex.size > 0) {
-      for await (const ref of sourceBox.list(signal, { afterUid, headerFields: identityHeaderFields })) {
-        if (ref.headers) sourceHeaders.set(ref.id, ref.headers);
-      }
-    }
+    // The source's own identity for each message (UIDVALIDITY + UID), when it has one: a maildir target names the
+    // file from it rather than from a hash of the content. The name also carries INTERNALDATE and both sizes, so a
+    // server that reuses UIDs without changing UIDVALIDITY (a protocol violation) would need a different message
+    // with the same UID, arrival second and sizes before one could be taken for another.
+    const sourceKeyPrefix = status.uidValidity !== undefined ? buildSourceKeyPrefix(source.label, folder.source, status.uidValidity) : undefined;
+    // And its UIDs, which a maildir target keeps where it can.
+    const uidSource = status.uidValidity !== undefined && status.uidNext !== undefined ? { uidValidity: status.uidValidity, nextUid: status.uidNext } : undefined;
 
-    const toCopy: Candidate[] = [];
+    const eligible: Candidate[] = [];
     for (const candidate of candidates) {
-      throwIfAborted(signal);
       const { ref } = candidate;
       if (options.maxSizeBytes !== undefined && ref.sizeBytes !== undefined && ref.sizeBytes > options.maxSizeBytes) {
         folder.skipped.push({ id: ref.id, ...(ref.uid !== undefined ? { uid: ref.uid } : {}), reason: `larger than --max-size (${ref.sizeBytes} bytes)` });
         continue;
       }
-      let match = false;
-      if (targetIndex.size > 0) {
-        candidate.identity = buildIdentity(sourceHeaders.get(ref.id) ?? ref.headers ?? (await readHead(sourceBox, ref, signal)));
-        match = await takeMatch(context, targetIndex, candidate, sourceBox, targetBox);
+      eligible.push(candidate);
+    }
+
+    let claims = new Map<Candidate, TargetEntry>();
+    if (targetIndex.size > 0) {
+      const sourceHeaders = new Map<string, Buffer>();
+      for await (const ref of sourceBox.list(signal, { afterUid, headerFields: identityHeaderFields })) {
+        if (ref.headers) sourceHeaders.set(ref.id, ref.headers);
       }
-      if (match) {
+      for (const candidate of eligible) {
+        throwIfAborted(signal);
+        const { ref } = candidate;
+        candidate.identity = buildIdentity(sourceHeaders.get(ref.id) ?? ref.headers ?? (await readHead(sourceBox, ref, signal)));
+      }
+      // Identical messages are counted, never collapsed: an identity is on each side as many times as it occurs
+      // there. On an incremental run the source messages at or below the watermark are on the target already (an
+      // earlier run copied them), so they hold their target copies first; a new message is "already there" only
+      // when the target has one more copy than that (one an interrupted run wrote after its last state save).
+      const earlier = afterUid > 0 ? await listEarlierNamesakes(context, sourceBox, afterUid, eligible, targetIndex) : [];
+      claims = await claimTargetMessages(context, targetIndex, [...earlier, ...eligible], sourceBox, targetBox, sourceKeyPrefix);
+    }
+
+    const toCopy: Candidate[] = [];
+    for (const candidate of eligible) {
+      const { ref } = candidate;
+      const claimed = claims.get(candidate);
+      if (claimed) {
         if (!copiedEarlier.has(ref.id)) folder.alreadyPresent += 1;
         watermark.markDone(ref);
+        // Written from this very source message by an earlier run that did not finish (killed before it recorded the
+        // UIDs): record the source's UID now, as that run would have, so the server does not give it a new one.
+        if (claimed.ref.uid === undefined && ref.uid !== undefined && uidSource && !options.dryRun && targetBox?.adoptSourceUid && isWrittenFrom(targetBox, claimed.ref, sourceKeyPrefix, ref)) {
+          targetBox.adoptSourceUid(claimed.ref, { uid: ref.uid, uidSource });
+        }
       } else {
         toCopy.push(candidate);
       }
@@ -446,13 +474,6 @@ async function copyFolderOnce(context: FolderContext, folder: FolderCopyReport):
     let laneFailure: { error: unknown } | undefined;
     let lastSave = Date.now();
 
-    // The source's own identity for each message (UIDVALIDITY + UID), when it has one: a maildir target names the
-    // file from it rather than from a hash of the content. The name also carries INTERNALDATE and both sizes, so a
-    // server that reuses UIDs without changing UIDVALIDITY (a protocol violation) would need a different message
-    // with the same UID, arrival second and sizes before one could be taken for another.
-    const sourceKeyPrefix = status.uidValidity !== undefined ? buildSourceKeyPrefix(source.label, folder.source, status.uidValidity) : undefined;
-    // And its UIDs, which a maildir target keeps where it can.
-    const uidSource = status.uidValidity !== undefined && status.uidNext !== undefined ? { uidValidity: status.uidValidity, nextUid: status.uidNext } : undefined;
     const toIncoming = (ref: ListedMessage, body: Buffer, virtualSizeBytes?: number): IncomingMessage => ({
       content: body,
       flags: ref.flags,
@@ -533,9 +554,9 @@ async function copyFolderOnce(context: FolderContext, folder: FolderCopyReport):
           batchBytes += body.length;
           if (batch.length >= batchMessages || batchBytes >= batchMaxBytes) await dispatch();
           if (laneFailure) break;
-          if (Date.now() - lastSave > 2_000) {
-            saveWatermark(state, stateKey, status.uidValidity, watermark);
-            await state?.save();
+          if (state && Date.now() - lastSave > (options.stateSaveIntervalMs ?? 2_000)) {
+            await saveCheckpoint(state, stateKey, status.uidValidity, watermark, targetBox);
+            await state.save();
             lastSave = Date.now();
           }
         }
@@ -556,7 +577,8 @@ async function copyFolderOnce(context: FolderContext, folder: FolderCopyReport):
       for (const lane of lanes.slice(1)) await lane[Symbol.asyncDispose]();
     }
     if (laneFailure) throw laneFailure.error;
-    saveWatermark(state, stateKey, status.uidValidity, watermark);
+    // Another folder's save may write the state file before this one is finished (disposed).
+    await saveCheckpoint(state, stateKey, status.uidValidity, watermark, targetBox);
     logger.info(
       `${folder.source} -> ${folder.target}: ${folder.copied} copied, ${folder.alreadyPresent} already there${folder.skipped.length ? `, ${folder.skipped.length} skipped` : ''}`,
     );
@@ -712,19 +734,86 @@ async function* readBodies(box: Mailbox, refs: readonly MessageRef[], signal: Ab
 }
 
 /**
- * Finds an unclaimed target message with the same identity. Sizes must agree when both sides count them alike;
- * a message without Message-ID must also have the same content (its key rests on few headers).
+ * Source messages at or below the watermark (copied by earlier runs) that share an identity with a new candidate the
+ * target holds: they are on the target already and hold their copies there before any new message is matched.
+ * Listed only when some new message's identity is on the target at all, which new mail seldom is.
+ */
+async function listEarlierNamesakes(
+  context: FolderContext,
+  sourceBox: Mailbox,
+  afterUid: number,
+  candidates: readonly Candidate[],
+  index: ReadonlyMap<string, TargetEntry[]>,
+): Promise<Candidate[]> {
+  const wanted = new Set<string>();
+  for (const candidate of candidates) if (candidate.identity && index.has(candidate.identity.key)) wanted.add(candidate.identity.key);
+  if (wanted.size === 0) return [];
+  const { signal } = context;
+  const earlier: Candidate[] = [];
+  for await (const ref of sourceBox.list(signal, { headerFields: identityHeaderFields })) {
+    if (ref.uid === undefined || ref.uid > afterUid || ref.problem) continue;
+    const identity = buildIdentity(ref.headers ?? (await readHead(sourceBox, ref, signal)));
+    if (wanted.has(identity.key)) earlier.push({ ref, identity });
+  }
+  earlier.sort((a, b) => a.ref.uid! - b.ref.uid!);
+  return earlier;
+}
+
+/**
+ * Pairs source messages (in this order) with target messages of the same identity, each target message claimed at
+ * most once: an identity the source holds n times and the target m times pairs min(n, m) of them, and the rest of
+ * the source's are to be copied. A target message written from a source message (a maildir names it from the source
+ * UID) goes to that message first, so what an interrupted run wrote is recognised as exactly what it is.
+ */
+async function claimTargetMessages(
+  context: FolderContext,
+  index: ReadonlyMap<string, TargetEntry[]>,
+  sources: readonly Candidate[],
+  sourceBox: Mailbox,
+  targetBox: Mailbox | undefined,
+  sourceKeyPrefix: string | undefined,
+): Promise<Map<Candidate, TargetEntry>> {
+  const claims = new Map<Candidate, TargetEntry>();
+  if (targetBox?.sourceKeyFingerprint && sourceKeyPrefix !== undefined) {
+    const byWrittenFrom = new Map<string, TargetEntry>();
+    for (const entries of index.values()) for (const entry of entries) if (entry.ref.writtenFrom !== undefined) byWrittenFrom.set(entry.ref.writtenFrom, entry);
+    for (const candidate of byWrittenFrom.size > 0 ? sources : []) {
+      if (!candidate.identity || candidate.ref.uid === undefined) continue;
+      const entry = byWrittenFrom.get(targetBox.sourceKeyFingerprint(`${sourceKeyPrefix}${candidate.ref.uid}`));
+      if (!entry || entry.isTaken || entry.identity.key !== candidate.identity.key) continue;
+      entry.isTaken = true;
+      claims.set(candidate, entry);
+    }
+  }
+  for (const candidate of sources) {
+    throwIfAborted(context.signal);
+    if (claims.has(candidate) || !candidate.identity) continue;
+    const entry = await takeMatch(context, index, candidate, sourceBox, targetBox);
+    if (entry) claims.set(candidate, entry);
+  }
+  return claims;
+}
+
+/** True when the target store wrote `target` from the source message `source` (it keeps a fingerprint of its source key). */
+function isWrittenFrom(targetBox: Mailbox, target: ListedMessage, sourceKeyPrefix: string | undefined, source: MessageRef): boolean {
+  if (!targetBox.sourceKeyFingerprint || target.writtenFrom === undefined || sourceKeyPrefix === undefined || source.uid === undefined) return false;
+  return target.writtenFrom === targetBox.sourceKeyFingerprint(`${sourceKeyPrefix}${source.uid}`);
+}
+
+/**
+ * Finds an unclaimed target message with the same identity and claims it. Sizes must agree when both sides count
+ * them alike; a message without Message-ID must also have the same content (its key rests on few headers).
  */
 async function takeMatch(
   context: FolderContext,
-  index: Map<string, TargetEntry[]>,
+  index: ReadonlyMap<string, TargetEntry[]>,
   candidate: Candidate,
   sourceBox: Mailbox,
   targetBox: Mailbox | undefined,
-): Promise<boolean> {
+): Promise<TargetEntry | undefined> {
   const identity = candidate.identity!;
   const entries = index.get(identity.key);
-  if (!entries) return false;
+  if (!entries) return undefined;
   let sourceHash: string | undefined;
   for (const entry of entries) {
     if (entry.isTaken) continue;
@@ -735,9 +824,9 @@ async function takeMatch(
       if (sourceHash !== targetHash) continue;
     }
     entry.isTaken = true;
-    return true;
+    return entry;
   }
-  return false;
+  return undefined;
 }
 
 /** Tracks the highest UID below which every candidate is done (copied, present, or gone). */
@@ -766,6 +855,19 @@ class Watermark {
     }
     return Math.max(mark, this.highestListed);
   }
+}
+
+/**
+ * Records the watermark only once every message below it is in place on the target: a maildir target writes files
+ * (and its UIDs into dovecot-uidlist) behind the appends, and a watermark saved ahead of them would make a run killed
+ * right after the save skip, for good, what never reached the disk. The watermark is taken before the target catches
+ * up, so it covers only messages appended before that.
+ */
+async function saveCheckpoint(state: SyncStateFile | undefined, key: string, uidValidity: number | undefined, watermark: Watermark, targetBox: Mailbox): Promise<void> {
+  if (!state || uidValidity === undefined) return;
+  const highestUid = watermark.value();
+  await targetBox.checkpoint?.();
+  state.set(key, { uidValidity, highestUid });
 }
 
 function saveWatermark(state: SyncStateFile | undefined, key: string, uidValidity: number | undefined, watermark: Watermark): void {

@@ -3,6 +3,7 @@ import type { Logger } from '../core/logger.js';
 import type { MailboxPath } from '../core/types.js';
 import type { Mailbox, MailStore } from '../stores/store.js';
 import { compareFolder, type FolderComparison } from '../verify/compare.js';
+import { numberIdenticalMessages } from '../verify/pair-identical.js';
 import { buildVerifyReport, type VerifyReport } from '../verify/report.js';
 import { formatFlagSet, type FolderSnapshot, type MessageMeta } from '../verify/snapshot.js';
 import { buildIdentity, identityHeaderFields } from './identity.js';
@@ -13,8 +14,10 @@ import { collect, listTargetFolders, openExistingMailbox, readHead, type StoreDe
  * both sides keyed by cross-format identity (Message-ID + normalised header hash) and compared by verify's own
  * compareFolder, so the report, the text and JSON output and the exit codes are those of `mailshift verify`.
  *
- * A message that is in a folder twice (a real duplicate) gets the keys KEY and KEY#2: the target must hold it twice
- * as well. UIDs are never kept by an IMAP copy (APPEND cannot choose them), so strict mode reports them as changed.
+ * A message that is in a folder twice (identical messages, a real duplicate) gets the keys KEY and KEY#2: the target
+ * must hold it twice as well. Which target copy is KEY#2 is decided by UID, then by flags (numberIdenticalMessages),
+ * so a correct copy verifies clean. UIDs are never kept by a copy into IMAP (APPEND cannot choose them), so strict
+ * mode reports them as changed there; a maildir target keeps them.
  */
 export interface StoreVerifyOptions {
   readonly maps?: readonly FolderMapRule[];
@@ -42,7 +45,8 @@ export async function runStoreVerify(source: StoreDescription, target: StoreDesc
     // under a '.' delimiter) lists back under the stored name.
     const targetBox = await openExistingMailbox(target.store, row.target);
     const targetSnapshot = targetBox ? await snapshotFolder(targetBox, row.source, signal) : undefined;
-    comparisons.push(compareFolder(sourceSnapshot, targetSnapshot));
+    const numbered = numberIdenticalMessages(sourceSnapshot, targetSnapshot);
+    comparisons.push(compareFolder(numbered.source, numbered.target));
   }
   const skipped = mapping
     .filter((row) => row.action === 'skip')
@@ -50,18 +54,18 @@ export async function runStoreVerify(source: StoreDescription, target: StoreDesc
   return buildVerifyReport(source.label, target.label, comparisons, skipped, { strict: Boolean(options.strict) });
 }
 
-/** One folder as verify sees it, keyed by identity; `label` is the folder name both sides are reported under. Closes the box. */
+/**
+ * One folder as verify sees it, keyed by identity (identical messages share a key until numberIdenticalMessages);
+ * `label` is the folder name both sides are reported under. Closes the box.
+ */
 async function snapshotFolder(box: Mailbox, label: MailboxPath, signal: AbortSignal): Promise<FolderSnapshot> {
   try {
     const status = await box.status();
-    const seen = new Map<string, number>();
     const messages: MessageMeta[] = [];
     for await (const ref of box.list(signal, { headerFields: identityHeaderFields })) {
       const { key } = buildIdentity(ref.headers ?? (await readHead(box, ref, signal)));
-      const count = (seen.get(key) ?? 0) + 1;
-      seen.set(key, count);
       messages.push({
-        key: count === 1 ? key : `${key}#${count}`,
+        key,
         flags: formatFlagSet(ref.flags, ref.keywords),
         sizeBytes: ref.sizeBytes ?? 0,
         ...(ref.uid !== undefined ? { uid: ref.uid } : {}),

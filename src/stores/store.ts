@@ -46,6 +46,11 @@ export interface ListedMessage extends MessageRef {
    * never reads it; reading it throws this error.
    */
   readonly problem?: MailshiftError;
+  /**
+   * Set by a store that keeps which source message it wrote this one from (a maildir names the file from a hash of
+   * IncomingMessage.sourceKey): compare it with Mailbox.sourceKeyFingerprint(sourceKey).
+   */
+  readonly writtenFrom?: string;
 }
 
 export interface MailStore extends AsyncDisposable {
@@ -84,6 +89,20 @@ export interface Mailbox extends AsyncDisposable {
    * another tool, or gone) are counted, never guessed at. With `dryRun`, or on a mailbox opened for reading, it only
    * counts the differences.
    */
+  /**
+   * Optional, for a store that writes behind its appends (a maildir): returns once every message appended so far is
+   * in place and its UID recorded, so the caller may record them as done (a kill -9 after that loses none of them).
+   * A store without it has stored a message when append returns.
+   */
+  checkpoint?(): Promise<void>;
+  /** Optional, with ListedMessage.writtenFrom: what `writtenFrom` holds for a message written from this source key. */
+  sourceKeyFingerprint?(sourceKey: string): string;
+  /**
+   * Optional: a message already here, written from a source message by an earlier run that ended before it recorded
+   * UIDs (killed), gets the source's UID recorded now, exactly as append would have done; one that already has a UID
+   * keeps it. Only on a mailbox opened for writing; recorded when the mailbox is disposed, like appends.
+   */
+  adoptSourceUid?(ref: MessageRef, source: { readonly uid: number; readonly uidSource: { readonly uidValidity: number; readonly nextUid: number } }): void;
   updateFlags?(updates: readonly FlagUpdate[], mode: FlagUpdateMode, options?: { dryRun?: boolean }): Promise<FlagUpdateOutcome>;
 }
 

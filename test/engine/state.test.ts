@@ -26,6 +26,16 @@ describe('SyncStateFile', () => {
     expect(await readdir(path.dirname(file))).toEqual(['state.json']); // no temp file left behind
   });
 
+  it('lists every folder pair it holds, for `mailshift state show`', async () => {
+    const state = await SyncStateFile.load(path.join(dir, 'entries.json'), 'imaps://a@h -> /m', silentLogger);
+    state.set(folderStateKey('Work', 'Archive/Work'), { uidValidity: 7, highestUid: 3 });
+    state.set(folderStateKey('INBOX', 'INBOX'), { uidValidity: 9, highestUid: 12 });
+    expect(state.entries()).toEqual([
+      { sourceFolder: 'INBOX', targetFolder: 'INBOX', uidValidity: 9, highestUid: 12, updatedAt: expect.stringMatching(/^\d{4}-/) },
+      { sourceFolder: 'Work', targetFolder: 'Archive/Work', uidValidity: 7, highestUid: 3, updatedAt: expect.stringMatching(/^\d{4}-/) },
+    ]);
+  });
+
   it('ignores, with a warning, a state file that belongs to another pair or is garbage', async () => {
     const file = path.join(dir, 'other.json');
     const first = await SyncStateFile.load(file, 'pair-1', silentLogger);

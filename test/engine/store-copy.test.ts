@@ -1,12 +1,15 @@
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { mkdtemp, readFile, rm, unlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseUidlist } from '../../converters/maildir/uidlist.js';
 import { MailshiftError } from '../../src/core/errors.js';
 import { silentLogger } from '../../src/core/logger.js';
 import type { IncomingMessage, MessageRef, SystemFlag } from '../../src/core/types.js';
 import { decideBackoffMs, decideCopyExitCode, decideLineEndings, readAhead, runStoreCopy } from '../../src/engine/store-copy.js';
+import { MaildirStore } from '../../src/stores/maildir/store.js';
 import type { ListedMessage, ListOptions, Mailbox, MailboxInfo, MailStore, StoreKind } from '../../src/stores/store.js';
 
 /** In-memory stores (unit tests may mock): an "imap" kind returns header fields with listings, like ImapStore. */
@@ -25,6 +28,10 @@ class FakeStore implements MailStore {
   readonly folders = new Map<string, { uidValidity: number; nextUid: number; messages: StoredMessage[] }>();
   appendCalls = 0;
   appendDelayMs = 0;
+  /** Like a maildir: appended messages are in place only after checkpoint() (or when the mailbox is disposed). */
+  isWritingBehind = false;
+  /** Called on each append: lets a test look at the run in the middle. */
+  onAppend?: () => void;
   failAppendOf?: (content: Buffer) => MailshiftError | undefined;
 
   constructor(readonly kind: StoreKind) {}
@@ -48,6 +55,10 @@ class FakeStore implements MailStore {
     }
     const box = this.folders.get(path)!;
     const store = this;
+    const behind: StoredMessage[] = [];
+    const catchUp = async () => {
+      box.messages.push(...behind.splice(0));
+    };
     const refOf = (m: StoredMessage, headerFields?: readonly string[]): ListedMessage => ({
       id: String(m.uid),
       uid: m.uid,
@@ -71,14 +82,16 @@ class FakeStore implements MailStore {
       },
       append: async (message: IncomingMessage) => {
         store.appendCalls += 1;
+        store.onAppend?.();
         if (store.appendDelayMs) await new Promise((resolve) => setTimeout(resolve, store.appendDelayMs));
         const failure = store.failAppendOf?.(message.content);
         if (failure) throw failure;
         const stored = { uid: box.nextUid++, content: message.content, flags: new Set(message.flags), keywords: new Set(message.keywords), internalDate: message.internalDate ?? new Date() };
-        box.messages.push(stored);
+        (store.isWritingBehind ? behind : box.messages).push(stored);
         return refOf(stored);
       },
-      [Symbol.asyncDispose]: async () => {},
+      ...(store.isWritingBehind ? { checkpoint: catchUp } : {}),
+      [Symbol.asyncDispose]: catchUp,
     };
   }
 
@@ -229,6 +242,136 @@ describe('runStoreCopy', () => {
     const report = await runStoreCopy(describeStore(source, 's'), describeStore(target, 't'), { logger: silentLogger, dryRun: true });
     expect(report.totals.copied).toBe(1);
     expect(target.folders.has('Work')).toBe(false);
+  });
+});
+
+describe('runStoreCopy: identical messages on incremental runs (counted, never collapsed)', () => {
+  const twin = mail('same@x', 'Same message', 'identical body');
+
+  for (const targetKind of ['maildir', 'imap'] as const) {
+    it(`does not collapse a 4th identical message on an incremental run (IMAP to ${targetKind})`, async () => {
+      const source = new FakeStore('imap');
+      const target = new FakeStore(targetKind);
+      source.add('INBOX', twin, ['\\Seen']);
+      source.add('INBOX', twin, []);
+      source.add('INBOX', twin, ['\\Flagged']);
+      const state = { file: path.join(dir, `fourth-twin-${targetKind}.json`), pair: `s -> ${targetKind}` };
+      const first = await runStoreCopy(describeStore(source, 's'), describeStore(target, 't'), { logger: silentLogger, state });
+      expect(first.totals).toMatchObject({ copied: 3, alreadyPresent: 0 });
+      source.add('INBOX', twin, ['\\Seen']);
+      const second = await runStoreCopy(describeStore(source, 's'), describeStore(target, 't'), { logger: silentLogger, state });
+      expect(second.folders[0]!.mode).toBe('incremental');
+      expect(second.totals).toMatchObject({ copied: 1, alreadyPresent: 0 });
+      expect(target.contents('INBOX')).toHaveLength(4);
+      const third = await runStoreCopy(describeStore(source, 's'), describeStore(target, 't'), { logger: silentLogger, state });
+      expect(third.totals).toMatchObject({ copied: 0, alreadyPresent: 0, examined: 0 });
+      expect(target.contents('INBOX')).toEqual(source.contents('INBOX'));
+    });
+
+    it(`copies exactly what is missing after a run interrupted midway, with many identical messages (IMAP to ${targetKind})`, async () => {
+      const source = new FakeStore('imap');
+      const target = new FakeStore(targetKind);
+      // 5 distinct messages, each 3 times, copied and recorded in the state ...
+      for (let round = 0; round < 3; round++) for (let i = 0; i < 5; i++) source.add('INBOX', mail(`m${i}@x`, `m${i}`));
+      const state = { file: path.join(dir, `interrupted-${targetKind}.json`), pair: `s -> ${targetKind}` };
+      const first = await runStoreCopy(describeStore(source, 's'), describeStore(target, 't'), { logger: silentLogger, state });
+      expect(first.totals.copied).toBe(15);
+      // ... then 20 more copies of the same 5 arrive, and the next run is interrupted after 3 of them: its state
+      // still says "up to the first 15" while the target holds 18.
+      for (let round = 0; round < 4; round++) for (let i = 0; i < 5; i++) source.add('INBOX', mail(`m${i}@x`, `m${i}`));
+      const controller = new AbortController();
+      await expect(
+        runStoreCopy(describeStore(source, 's'), describeStore(target, 't'), {
+          logger: silentLogger,
+          state,
+          batchMessages: 1,
+          signal: controller.signal,
+          onProgress: ({ messages }) => {
+            if (messages === 3) controller.abort();
+          },
+        }),
+      ).rejects.toThrow(/interrupted/i);
+      const onTarget = target.contents('INBOX').length;
+      expect(onTarget).toBeGreaterThanOrEqual(18);
+      expect(onTarget).toBeLessThan(35);
+      const rerun = await runStoreCopy(describeStore(source, 's'), describeStore(target, 't'), { logger: silentLogger, state });
+      expect(rerun.totals.copied).toBe(35 - onTarget);
+      expect(target.contents('INBOX')).toEqual(source.contents('INBOX'));
+      const again = await runStoreCopy(describeStore(source, 's'), describeStore(target, 't'), { logger: silentLogger, state });
+      expect(again.totals.copied).toBe(0);
+      expect(target.contents('INBOX')).toHaveLength(35);
+    });
+  }
+});
+
+describe('runStoreCopy: the saved state never runs ahead of the target', () => {
+  it('saves a watermark only over messages a writing-behind target (a maildir) has in place, so a kill -9 after a save loses none', async () => {
+    const source = new FakeStore('imap');
+    const target = new FakeStore('maildir');
+    target.isWritingBehind = true;
+    target.appendDelayMs = 60;
+    for (let i = 0; i < 50; i++) source.add('INBOX', mail(`${i}@x`, `m${i}`));
+    const state = { file: path.join(dir, 'writing-behind.json'), pair: 's -> behind' };
+    // What a kill -9 at this moment would leave: the saved watermark, and the messages the target has in place.
+    const ahead: string[] = [];
+    let saves = 0;
+    target.onAppend = () => {
+      let saved: { folders: Record<string, { highestUid: number }> };
+      try {
+        saved = JSON.parse(readFileSync(state.file, 'utf8'));
+      } catch {
+        return;
+      }
+      saves += 1;
+      const inPlace = target.folders.get('INBOX')?.messages.length ?? 0;
+      for (const { highestUid } of Object.values(saved.folders)) if (highestUid > inPlace) ahead.push(`watermark ${highestUid}, ${inPlace} in place`);
+    };
+    const report = await runStoreCopy(describeStore(source, 's'), describeStore(target, 't'), { logger: silentLogger, state, batchMessages: 1 });
+    expect(report.totals.copied).toBe(50);
+    expect(saves).toBeGreaterThan(0);
+    expect(ahead).toEqual([]);
+  });
+});
+
+describe('runStoreCopy: a re-run after a crash into a maildir', () => {
+  /** dovecot-uidlist as "UID base" lines, with its header's UIDVALIDITY. */
+  async function readUids(root: string): Promise<{ uidValidity: number; records: string[] }> {
+    const list = parseUidlist(await readFile(path.join(root, 'dovecot-uidlist'), 'utf8'));
+    return { uidValidity: list.uidValidity, records: list.records.map((record) => `${record.uid} ${record.fileName.split(':')[0]}`).sort() };
+  }
+
+  it('records the source UIDs of messages a killed run wrote but never listed in dovecot-uidlist', async () => {
+    const source = new FakeStore('imap');
+    const twin = mail('same@x', 'Same message', 'identical body');
+    // Identical messages too: each file must get the UID of the very source message it was written from.
+    source.add('INBOX', twin, ['\\Seen']);
+    source.add('INBOX', mail('other@x', 'Other'));
+    source.add('INBOX', twin, []);
+    source.add('INBOX', twin, ['\\Flagged']);
+    const whole = path.join(dir, 'crash-control');
+    const crashed = path.join(dir, 'crash-target');
+    const copyInto = async (root: string, state?: { file: string; pair: string }) => {
+      const target = new MaildirStore(root, { writable: true });
+      try {
+        return await runStoreCopy(describeStore(source, 'imap://s'), { store: target, label: root }, { logger: silentLogger, ...(state ? { state } : {}) });
+      } finally {
+        await target[Symbol.asyncDispose]();
+      }
+    };
+    await copyInto(whole);
+    const expected = await readUids(whole);
+    expect(expected.uidValidity).toBe(42);
+    expect(expected.records.map((line) => line.split(' ')[0])).toEqual(['1', '2', '3', '4']);
+
+    // The state a kill -9 leaves: every message file in place, no dovecot-uidlist yet, no saved watermark.
+    const state = { file: path.join(dir, 'crash-state.json'), pair: 'imap://s -> crashed' };
+    await copyInto(crashed, state);
+    await unlink(path.join(crashed, 'dovecot-uidlist'));
+    await unlink(state.file);
+
+    const rerun = await copyInto(crashed, state);
+    expect(rerun.totals).toMatchObject({ copied: 0, alreadyPresent: 4 });
+    expect(await readUids(crashed)).toEqual(expected);
   });
 });
 

@@ -5,7 +5,7 @@ import path, { sep } from 'node:path';
 import type { Readable } from 'node:stream';
 import { FolderNameError, mailboxPathToMaildirpp, maildirppToMailboxPath } from '../../../converters/folders/maildirpp.js';
 import { Mutf7Error } from '../../../converters/folders/mutf7.js';
-import { buildConvertedBaseName, convertedNameHash, decodeInfo, parseMaildirName, passedKeyword, readConvertedNameHash, resolveKeywords } from '../../../converters/maildir/filename.js';
+import { buildConvertedBaseName, convertedNameHash, decodeInfo, maildirBaseName, parseMaildirName, passedKeyword, readConvertedNameHash, resolveKeywords } from '../../../converters/maildir/filename.js';
 import { parseDovecotKeywords } from '../../../converters/maildir/keywords.js';
 import { parseUidlist } from '../../../converters/maildir/uidlist.js';
 import { MailshiftError, systemErrorCode, throwIfAborted } from '../../core/errors.js';
@@ -151,6 +151,7 @@ class MaildirMailbox implements Mailbox {
         const info = decodeInfo(sub === 'cur' ? parsed.info : undefined);
         const keywords = resolveKeywords(info, keywordTable);
         const uid = uids.get(parsed.base);
+        const writtenFrom = readConvertedNameHash(name);
         yield {
           id: `${sub}/${name}`,
           key: parsed.base,
@@ -159,6 +160,7 @@ class MaildirMailbox implements Mailbox {
           internalDate: stat.mtime,
           sizeBytes: stat.size,
           ...(uid !== undefined ? { uid } : {}),
+          ...(writtenFrom !== undefined ? { writtenFrom } : {}),
         };
       }
     }
@@ -233,6 +235,20 @@ class MaildirMailbox implements Mailbox {
     } finally {
       draft.close();
     }
+  }
+
+  async checkpoint(): Promise<void> {
+    await this.folder?.checkpoint();
+  }
+
+  sourceKeyFingerprint(sourceKey: string): string {
+    return convertedNameHash(hashSourceKey(sourceKey));
+  }
+
+  adoptSourceUid(ref: MessageRef, source: { readonly uid: number; readonly uidSource: { readonly uidValidity: number; readonly nextUid: number } }): void {
+    if (!this.folder) throw new MailshiftError('MAILSHIFT_READ_ONLY', `mailbox ${this.path} was opened for reading`);
+    if (!/^(new|cur)\/[^/]+$/.test(ref.id)) throw new MailshiftError('MAILSHIFT_BAD_REF', `not a message of this maildir: ${ref.id}`);
+    this.folder.adoptUid(maildirBaseName(ref.id.slice(4)), source.uid, source.uidSource);
   }
 
   async updateFlags(updates: readonly FlagUpdate[], mode: FlagUpdateMode, options: { dryRun?: boolean } = {}): Promise<FlagUpdateOutcome> {

@@ -204,6 +204,8 @@ export class MaildirFolder {
   private readonly uidCounts = { kept: 0, new: 0, renumbered: 0 };
   private uidNote: string | undefined;
   private wroteAnything = false;
+  /** Records (of addedBases) already in dovecot-uidlist by a checkpoint. */
+  private recordedUpTo = 0;
   private linkCounter = 0;
   /** Counts reopen(): a finish that sees it change was overtaken. */
   private openings = 0;
@@ -306,6 +308,18 @@ export class MaildirFolder {
   }
 
   /**
+   * A message already in this folder (by base name) that has no UID yet, neither in dovecot-uidlist nor from this
+   * run, gets one as place() would give it: the source's when it can be kept. For a file an earlier run wrote and
+   * was killed before recording (the uidlist is written when a folder is finished). False when the base is not here
+   * or already has a UID.
+   */
+  adoptUid(base: string, uid: number, uidSource: UidSource): boolean {
+    if (this.onDisk.get(base) !== 0 || this.listedOnly.has(base)) return false;
+    this.onDisk.set(base, this.assignUid({ base, uid, uidSource }));
+    return true;
+  }
+
+  /**
    * Keyword letters for these names (allocating free ones), written to dovecot-keywords before any file is named with
    * a new letter: a run killed before the folder is finished must not leave names whose letters the next run would
    * give to other keywords. Names that are no valid keyword, or fit no free letter, are returned as dropped.
@@ -368,7 +382,7 @@ export class MaildirFolder {
   }
 
   /** Gives a message its UID (the source's when it can be kept) and records it for the uidlist. */
-  private assignUid(request: PlaceRequest): number {
+  private assignUid(request: Pick<PlaceRequest, 'base' | 'uid' | 'uidSource'>): number {
     if (this.uidValidity === undefined) {
       // A fresh folder adopts the source's UIDVALIDITY when it has one, else a new one (as Dovecot would: the time).
       this.uidValidity = request.uidSource?.uidValidity ?? Math.floor(Date.now() / 1000);
@@ -404,6 +418,28 @@ export class MaildirFolder {
     this.addedBases.push(request.base);
     this.addedUids.push(uid);
     return uid;
+  }
+
+  /**
+   * Everything placed so far is in new/ or cur/ and in dovecot-uidlist (with its UID), so a caller may record it as
+   * done: a kill -9 after this loses none of it, nor its UIDs. Not flushed to the disk (finish does that once); the
+   * page cache outlives a killed process. Records queued while this waits are left to the next call or to finish.
+   */
+  async checkpoint(): Promise<void> {
+    if (!this.queue) return;
+    const upTo = this.addedBases.length;
+    // Files are created in queue order: once the queue has drained past the last one named, all are in place.
+    await this.queue.drain();
+    if (upTo <= this.recordedUpTo || this.uidValidity === undefined) return;
+    writeUidlistStreaming(
+      path.join(this.dir, 'dovecot-uidlist'),
+      { uidValidity: this.uidValidity, nextUid: this.nextUid, headerFields: this.existing?.headerFields ?? new Map() },
+      this.existing?.records ?? [],
+      this.addedBases.slice(0, upTo),
+      this.addedUids.slice(0, upTo),
+    );
+    this.recordedUpTo = Math.max(this.recordedUpTo, upTo);
+    this.wroteAnything = true;
   }
 
   /** Marks the folder as in use again after its finish started: that finish leaves the bookkeeping to the next. */

@@ -7,7 +7,9 @@ export function formatVerifyText(report: VerifyReport, options: { listLimit?: nu
   const t = report.totals;
   const uidsChecked = report.folders.some((f) => f.uids.verdict !== 'unknown');
   const uids = t.foldersWithChangedUids > 0 ? `UIDs changed in ${t.foldersWithChangedUids} folder(s)` : uidsChecked ? 'UIDs kept' : 'UIDs not checked (the source lists none)';
-  let text = `${report.ok ? 'OK' : 'DIFFERENCES'}: ${t.targetMessages} of ${t.sourceMessages} source messages checked on the target; ${t.missing} missing, ${t.duplicates} duplicated, ${t.flagDifferences} with other flags, ${uids}\n`;
+  // Source messages found on the target, never the target's count: mail that arrived only there is no source message.
+  const found = Math.max(0, t.sourceMessages - t.missing);
+  let text = `${report.ok ? 'OK' : 'DIFFERENCES'}: ${found} of ${t.sourceMessages} source messages checked on the target; ${t.missing} missing, ${t.duplicates} duplicated, ${t.flagDifferences} with other flags, ${uids}\n`;
   text += `source ${report.source}\ntarget ${report.target}\n\n`;
   text += formatTable(
     ['MAILBOX', 'FOLDER', 'SRC MSGS', 'SRC SIZE', 'DST MSGS', 'DST SIZE', 'MISSING', 'DUPES', 'FLAGS', 'UIDS'],

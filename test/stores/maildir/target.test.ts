@@ -85,3 +85,27 @@ describe('MessageDraft hashing', () => {
     expect(readFileSync(path.join(dir, 'Maildir', 'new', 'sealed'))).toEqual(text);
   });
 });
+
+describe('MaildirFolder.checkpoint', () => {
+  it('puts every message placed so far in place and in dovecot-uidlist before the folder is finished (a kill -9 then loses none)', async () => {
+    const target = MaildirTarget.open(path.join(dir, 'Maildir'), { dryRun: false });
+    const folder = target.folder('Work');
+    placeMessage(target, folder, 'Subject: one\n\n1\n');
+    placeMessage(target, folder, 'Subject: two\n\n2\n');
+    await folder.checkpoint();
+    const workDir = path.join(dir, 'Maildir', '.Work');
+    const listed = () => parseUidlist(readFileSync(path.join(workDir, 'dovecot-uidlist'), 'utf8')).records.map((record) => `${record.uid} ${record.fileName}`);
+    const inCur = () => readdirSync(path.join(workDir, 'cur')).map((name) => name.split(':')[0]);
+    expect(inCur()).toHaveLength(2);
+    expect(listed().map((line) => line.split(' ')[1]).sort()).toEqual(inCur().sort());
+    expect(listed().map((line) => line.split(' ')[0])).toEqual(['1', '2']);
+
+    placeMessage(target, folder, 'Subject: three\n\n3\n');
+    await folder.checkpoint();
+    expect(listed()).toHaveLength(3);
+    await target.finishFolder('Work');
+    await target.close();
+    expect(listed().map((line) => line.split(' ')[0])).toEqual(['1', '2', '3']);
+    expect(inCur()).toHaveLength(3);
+  });
+});
