@@ -4,7 +4,7 @@ import { isInbox } from '../folders/maildirpp.js';
  * Maps an mbox file's path inside the source tree to a MailboxPath ('/'-separated, INBOX canonical):
  * - Thunderbird keeps subfolders of "Work" in a directory "Work.sbd": "Work.sbd/Projects" -> "Work/Projects".
  * - Apple Mail and Takeout name files or directories "X.mbox" (Apple: "X.mbox/mbox"): the extension is dropped.
- * - ".gz" is dropped (the file is read through gunzip).
+ * - ".gz" is dropped (the file is read through gunzip), and so is a ".txt" before it (Mailman pipermail archives).
  * - A top-level "inbox" (any case) is INBOX; so is "INBOX.mbox" and "Inbox" (Thunderbird).
  * Returns the list of levels; callers validate and encode them.
  */
@@ -15,7 +15,8 @@ export function mboxFileToMailboxPath(relativePath: string): string {
     let part = parts[i]!;
     const isLast = i === parts.length - 1;
     if (isLast && part === 'mbox' && levels.length > 0 && /\.mbox$/i.test(parts[i - 1] ?? '')) break; // Apple "X.mbox/mbox"
-    if (isLast) part = part.replace(/\.gz$/i, '');
+    // Mailman's pipermail keeps each month as "2007-January.txt" and "2007-January.txt.gz" (the same messages).
+    if (isLast) part = part.replace(/\.gz$/i, '').replace(/\.txt$/i, '');
     part = part.replace(/\.(sbd|mbox)$/i, '');
     levels.push(part);
   }

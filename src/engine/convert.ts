@@ -306,6 +306,7 @@ async function convertFile(file: MboxSourceFile, state: ConvertState, isSingleFi
   } finally {
     assembler.abortMessage();
   }
+  converter.reportDateNotes();
   if (assembler.messagesSeen === 0 && !assembler.sawPseudoMessage) state.folderReport(folder, displayName);
 }
 
@@ -317,6 +318,7 @@ interface WaitingMessage {
   readonly start: MessageStart;
   readonly meta: MboxMessageMetadata;
   readonly draft: MessageDraft;
+  readonly received: Date;
 }
 
 /**
@@ -365,7 +367,7 @@ class PlacementQueue {
       this.entries.shift();
       this.waitingMessages -= 1;
       try {
-        oldest.converter.placeMessage(oldest.start, oldest.meta, oldest.draft);
+        oldest.converter.placeMessage(oldest.start, oldest.meta, oldest.draft, oldest.received);
       } finally {
         oldest.draft.close();
       }
@@ -393,8 +395,10 @@ class FileConverter implements MboxMessageHandler<MessageDraft> {
     this.state.totals.pseudoMessagesSkipped += 1;
   }
 
-  message({ start, meta, draft, end, imapBase }: AssembledMessage<MessageDraft>): void {
+  message({ start, meta, draft, end, imapBase, received }: AssembledMessage<MessageDraft>): void {
     if (imapBase && !this.uidSource) this.uidSource = { uidValidity: imapBase.uidValidity, nextUid: imapBase.lastUid + 1 };
+    if (received.note) this.noteDate(received.note);
+    if (end.note && !end.truncated) this.state.warnings.push(`${this.displayName} at byte ${start.offset}: ${end.note}`);
     if (end.truncated) {
       draft.close();
       this.placeWaiting(); // a stop for too many bad messages leaves everything before it placed
@@ -403,15 +407,27 @@ class FileConverter implements MboxMessageHandler<MessageDraft> {
     }
     if (!draft.canSeal) {
       try {
-        this.placeMessage(start, meta, draft);
+        this.placeMessage(start, meta, draft, received.date);
       } finally {
         draft.close();
       }
       return;
     }
-    if (draft.shouldSeal()) draft.seal(start.fromLine.date);
+    if (draft.shouldSeal()) draft.seal(received.date);
     else draft.hashHere();
-    this.state.placements.add({ converter: this, start, meta, draft });
+    this.state.placements.add({ converter: this, start, meta, draft, received: received.date });
+  }
+
+  /** Messages whose received date did not come from their From_ line, by reason: one report line per file and reason. */
+  readonly dateNotes = new Map<string, number>();
+
+  private noteDate(note: string): void {
+    this.dateNotes.set(note, (this.dateNotes.get(note) ?? 0) + 1);
+  }
+
+  /** Says in the report which messages got their received date elsewhere than from their From_ line. */
+  reportDateNotes(): void {
+    for (const [note, count] of this.dateNotes) this.state.warnings.push(`${this.displayName}: ${count} message(s): ${note}`);
   }
 
   /** Places every waiting message, this file's and earlier files': a skip is reported after all that came before. */
@@ -424,13 +440,13 @@ class FileConverter implements MboxMessageHandler<MessageDraft> {
     this.state.recordBad({ file: this.displayName, offset, reason: `${length} bytes before the first "From " line belong to no message` });
   }
 
-  placeMessage(start: MessageStart, meta: MboxMessageMetadata, draft: MessageDraft): void {
+  placeMessage(start: MessageStart, meta: MboxMessageMetadata, draft: MessageDraft, received: Date): void {
     const { state } = this;
     const placement = decideMboxPlacement(meta, this.folder, state.options.gmailLabels);
     const folders = placement.folders;
     if (placement.isRouted) for (const folder of folders) state.dynamicFolders.add(folder);
     const base = this.names.next({
-      receivedSecs: start.fromLine.date.getTime() / 1000,
+      receivedSecs: received.getTime() / 1000,
       contentHashHex: draft.contentHashHex(),
       sizeBytes: draft.size,
       virtualSizeBytes: draft.virtualSize,
@@ -441,7 +457,7 @@ class FileConverter implements MboxMessageHandler<MessageDraft> {
       keywords: placement.keywords,
       passed: placement.passed,
       isNew: placement.isNew,
-      mtime: start.fromLine.date,
+      mtime: received,
       ...(meta.uid !== undefined ? { uid: meta.uid } : {}),
       ...(this.uidSource ? { uidSource: this.uidSource } : {}),
     };

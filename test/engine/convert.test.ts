@@ -7,6 +7,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { runConvert, type ConvertOptions } from '../../src/engine/convert.js';
 import { silentLogger } from '../../src/core/logger.js';
 import { MailshiftError } from '../../src/core/errors.js';
+import { gzipSync } from 'node:zlib';
+import { buildWriterMessages, writeB4, writeGitFormatPatch, writeMboxcl2WithCrlfLengths, writeOldThunderbird, writePipermailArchive } from '../support/mbox-writers.js';
 
 const fixtures = path.resolve(import.meta.dirname, '../../fixtures/mbox');
 let work: string;
@@ -378,5 +380,67 @@ describe('runConvert: dry run', () => {
     expect(report.folders.map((f) => [f.mailbox, f.messages])).toEqual([['INBOX', 4], ['Work', 1], ['Work/Projects', 1]]);
     expect(report.totals.bytes).toBeGreaterThan(0);
     expect(existsSync(target)).toBe(false);
+  });
+});
+
+describe('runConvert: files from real mbox writers', () => {
+  const write = (relative: string, content: string | Buffer) => {
+    const file = path.join(work, 'src', relative);
+    mkdirSync(path.dirname(file), { recursive: true });
+    writeFileSync(file, content);
+  };
+  const mtimes = (dir: string) => readFolder(dir).map((m) => new Date(m.mtimeSecs * 1000).toISOString());
+
+  it('does not refuse Mailman pipermail archives (.txt and .txt.gz months) as "not an mbox"', async () => {
+    const january = writePipermailArchive(buildWriterMessages(3, 'jan'), { withBlankLines: false });
+    write('list/2007-January.txt', january);
+    write('list/2007-January.txt.gz', gzipSync(Buffer.from(january)));
+    write('list/2007-February.txt.gz', gzipSync(Buffer.from(writePipermailArchive(buildWriterMessages(2, 'feb'), { withBlankLines: true }))));
+    write('list/index.html', '<html></html>\n');
+    const report = await convert(path.join(work, 'src'), path.join(work, 'out'));
+    expect(report.ignored.map((i) => i.path)).toEqual(['list/index.html']);
+    expect(report.skipped).toEqual([]);
+    expect(report.folders.map((f) => [f.mailbox, f.messages, f.alreadyPresent])).toEqual([
+      ['list/2007-February', 2, 0],
+      ['list/2007-January', 3, 3],
+    ]);
+    const stored = readFolder(path.join(work, 'out', '.list.2007-January'));
+    expect(stored.map((m) => /Subject: (.*)/.exec(m.content)![1])).toEqual(['jan message 0', 'jan message 1', 'jan message 2']);
+    expect(bySubject(stored, 'jan message 1').content.endsWith('some text of message 1.\n')).toBe(true);
+    expect(mtimes(path.join(work, 'out', '.list.2007-January'))[0]).toBe('2007-01-01T06:48:00.000Z');
+  });
+
+  it('does not lose old Thunderbird folders with bare "From " separators; their received date comes from Date:', async () => {
+    const written = buildWriterMessages(3, 'tb').map((m) => ({ ...m, body: `${m.body}\nFrom here on, never escaped.\n` }));
+    write('Inbox', writeOldThunderbird(written, { crlf: true, separator: 'From ' }));
+    write('Inbox.msf', '// <!-- <mdb:mork:z v="1.4"/> -->\n');
+    const report = await convert(path.join(work, 'src'), path.join(work, 'out'));
+    expect(report.skipped).toEqual([]);
+    expect(report.folders.map((f) => [f.mailbox, f.messages])).toEqual([['INBOX', 3]]);
+    expect(mtimes(path.join(work, 'out'))).toEqual(['2007-01-01T06:48:00.000Z', '2007-01-02T06:48:01.000Z', '2007-01-03T06:48:02.000Z']);
+    expect(readFolder(path.join(work, 'out')).map((m) => m.info)).toEqual(['S', 'S', 'S']);
+    expect(bySubject(readFolder(path.join(work, 'out')), 'tb message 2').content).toContain('\n\nFrom here on, never escaped.\n');
+    expect(report.warnings).toContain('Inbox: 3 message(s): the received date is taken from the Date: header (no date on the "From " line)');
+  });
+
+  it('does not stop at an mboxcl2 file whose Content-Length points past the end of the file', async () => {
+    write('cl2', writeMboxcl2WithCrlfLengths(buildWriterMessages(3, 'cl')));
+    const report = await convert(path.join(work, 'src', 'cl2'), path.join(work, 'out'));
+    expect(report.stopped).toBeUndefined();
+    expect(report.skipped).toEqual([]);
+    expect(report.totals.messages).toBe(3);
+    expect(report.warnings).toEqual([expect.stringMatching(/^cl2 at byte \d+: its Content-Length points \d+ bytes past the end of the file; it was framed by "From " lines instead, and may have been cut off$/)]);
+  });
+
+  it('does not give git format-patch and b4 messages their placeholder From_ date as received date', async () => {
+    write('patches', writeGitFormatPatch(buildWriterMessages(2, 'git')));
+    write('b4', writeB4(buildWriterMessages(2, 'b4')));
+    const report = await convert(path.join(work, 'src'), path.join(work, 'out'));
+    expect(mtimes(path.join(work, 'out', '.patches'))).toEqual(['2007-01-01T06:48:00.000Z', '2007-01-02T06:48:01.000Z']);
+    expect(mtimes(path.join(work, 'out', '.b4'))).toEqual(['2007-01-01T06:48:00.000Z', '2007-01-02T06:48:01.000Z']);
+    expect(report.warnings).toEqual(expect.arrayContaining([
+      'patches: 2 message(s): the received date is taken from the Date: header (placeholder git format-patch "From " date)',
+      'b4: 2 message(s): the received date is taken from the Date: header (placeholder 1 January 1970 "From " date)',
+    ]));
   });
 });

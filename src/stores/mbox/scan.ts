@@ -262,8 +262,9 @@ class FileHandler implements MboxMessageHandler<MessageDraft> {
     }
   }
 
-  private take({ start, meta, draft, end, imapBase }: AssembledMessage<MessageDraft>): void {
+  private take({ start, meta, draft, end, imapBase, received }: AssembledMessage<MessageDraft>): void {
     this.readUpTo = end.offset;
+    if (end.note && !end.truncated) this.scan.options.logger.warn(`${this.file.displayName} at byte ${start.offset}: ${end.note}`);
     if (end.truncated) {
       this.scan.addProblem(this.folder, { displayName: this.file.displayName, offset: start.offset, reason: `truncated message: ${end.truncated}` });
       return;
@@ -276,7 +277,7 @@ class FileHandler implements MboxMessageHandler<MessageDraft> {
       sourceUid = meta.uid;
       this.lastUid = meta.uid;
     }
-    const receivedMs = start.fromLine.date.getTime();
+    const receivedMs = received.date.getTime();
     const message: ScannedMessage = {
       file: this.file,
       offset: start.offset,
