@@ -8,7 +8,7 @@ import { runConvert, type ConvertOptions } from '../../src/engine/convert.js';
 import { silentLogger } from '../../src/core/logger.js';
 import { MailshiftError } from '../../src/core/errors.js';
 import { gzipSync } from 'node:zlib';
-import { buildWriterMessages, writeB4, writeGitFormatPatch, writeMboxcl2WithCrlfLengths, writeOldThunderbird, writePipermailArchive } from '../support/mbox-writers.js';
+import { buildWriterMessages, writeMbox, writeB4, writeGitFormatPatch, writeMboxcl2WithCrlfLengths, writeOldThunderbird, writePipermailArchive } from '../support/mbox-writers.js';
 
 const fixtures = path.resolve(import.meta.dirname, '../../fixtures/mbox');
 let work: string;
@@ -383,6 +383,8 @@ describe('runConvert: dry run', () => {
   });
 });
 
+const headerOnlyMail = 'Received: from mx.example.org by host\nFrom: a@example.org\nSubject: separator lost\n\nbody\n';
+
 describe('runConvert: files from real mbox writers', () => {
   const write = (relative: string, content: string | Buffer) => {
     const file = path.join(work, 'src', relative);
@@ -421,6 +423,21 @@ describe('runConvert: files from real mbox writers', () => {
     expect(readFolder(path.join(work, 'out')).map((m) => m.info)).toEqual(['S', 'S', 'S']);
     expect(bySubject(readFolder(path.join(work, 'out')), 'tb message 2').content).toContain('\n\nFrom here on, never escaped.\n');
     expect(report.warnings).toContain('Inbox: 3 message(s): the received date is taken from the Date: header (no date on the "From " line)');
+  });
+
+  it('does not pass off a folder beside its Thunderbird .msf that yields no message as a warning: it is a skipped item', async () => {
+    write('Inbox', writeMbox(buildWriterMessages(1)));
+    write('Trash', 'some bytes Thunderbird wrote in a form that has no separator\n'.repeat(3));
+    write('Trash.msf', '// <!-- <mdb:mork:z v="1.4"/> -->\n');
+    write('Lost separators', headerOnlyMail);
+    write('notes', 'shopping list\n');
+    const report = await convert(path.join(work, 'src'), path.join(work, 'out'), { maxBad: 5 });
+    expect(report.skipped).toEqual([
+      { file: 'Lost separators', offset: 0, reason: 'no message could be read: no "From " separator line in its first 64 KB, though it starts with mail headers' },
+      { file: 'Trash', offset: 0, reason: 'no message could be read: no "From " separator line in its first 64 KB, though its Thunderbird index Trash.msf lies beside it' },
+    ]);
+    expect(report.ignored.map((i) => i.path)).toEqual(['Trash.msf', 'notes']);
+    expect(report.totals.messages).toBe(1);
   });
 
   it('does not stop at an mboxcl2 file whose Content-Length points past the end of the file', async () => {

@@ -165,6 +165,10 @@ class SourceScan {
           hint: 'give an mbox file (messages separated by "From sender date" lines), a .gz of one, or a directory of them',
         });
       }
+      if (source.hasThunderbirdIndex || framing.looksLikeMail) {
+        this.addProblem(source.folder, { displayName, offset: 0, reason: 'no message could be read: no "From " separator line in its first 64 KB, though it is evidently mail' });
+        return undefined;
+      }
       return { path: displayName, reason: 'not an mbox (no "From " separator line in its first 64 KB)' };
     }
     const file: ScannedFile = { file: source.file, displayName, isGzip: source.isGzip, unescape: framing.unescape, isCrlf: false, ...identity };

@@ -13,6 +13,8 @@ export interface MboxSourceFile {
   readonly folder: MailboxPath;
   readonly isGzip: boolean;
   readonly sizeBytes: number;
+  /** A Thunderbird index (`NAME.msf`) lies beside it: the file is evidently a mail folder. */
+  readonly hasThunderbirdIndex?: true;
 }
 
 export interface IgnoredSourceEntry {
@@ -82,6 +84,7 @@ export async function readMboxSourceTree(source: string, options: { singleFileFo
       return;
     }
     entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    const names = new Set(entries.map((entry) => entry.name));
     for (const entry of entries) {
       const relativePath = relativeDir ? `${relativeDir}/${entry.name}` : entry.name;
       const full = path.join(dir, entry.name);
@@ -108,6 +111,7 @@ export async function readMboxSourceTree(source: string, options: { singleFileFo
           folder: mboxFileToMailboxPath(relativePath),
           isGzip: /\.gz$/i.test(entry.name),
           sizeBytes: stat.size,
+          ...(names.has(`${entry.name}.msf`) ? { hasThunderbirdIndex: true as const } : {}),
         });
       } else {
         ignored.push({ path: relativePath, reason: 'not a regular file (device, FIFO or socket), not opened' });
