@@ -4,7 +4,7 @@ import { FolderNameError, mailboxPathToMaildirpp } from '../../converters/folder
 import { parseSubscriptions } from '../../converters/folders/subscriptions.js';
 import { ConvertedNameSequence } from '../../converters/maildir/filename.js';
 import type { MboxVariant, MessageStart } from '../../converters/mbox/framer.js';
-import { mboxFileToMailboxPath } from '../../converters/mbox/folder-path.js';
+import { mboxFileToMailboxPath, type Mutf7Names } from '../../converters/mbox/folder-path.js';
 import type { GmailLabelMode } from '../../converters/mbox/gmail-folders.js';
 import type { MboxMessageMetadata } from '../../converters/mbox/metadata.js';
 import { decideMboxPlacement } from '../../converters/mbox/placement.js';
@@ -135,7 +135,7 @@ export async function runConvert(options: ConvertOptions): Promise<ConvertReport
 
   let subscriptionsAdded = 0;
   if (!state.stopped) {
-    const subscribed = await readSourceSubscriptions(tree.root, tree.subscriptionFiles, state.warnings);
+    const subscribed = await readSourceSubscriptions(tree.root, tree.subscriptionFiles, state.warnings, tree.mutf7Names);
     // Without a subscription list in the source, subscribe every converted folder so clients show them all.
     subscriptionsAdded = target.subscribe(subscribed ?? state.folderReports.keys());
   }
@@ -500,13 +500,13 @@ class FileConverter implements MboxMessageHandler<MessageDraft> {
   }
 }
 
-async function readSourceSubscriptions(root: string, files: string[], warnings: string[]): Promise<MailboxPath[] | undefined> {
+async function readSourceSubscriptions(root: string, files: string[], warnings: string[], mutf7Names: Mutf7Names): Promise<MailboxPath[] | undefined> {
   if (files.length === 0) return undefined;
   const names = new Set<MailboxPath>();
   for (const file of files) {
     try {
       // Dovecot's mbox `.subscriptions` and UW-IMAP's `.mailboxlist` hold one folder path per line, '/'-separated.
-      for (const name of parseSubscriptions(await readFile(path.join(root, file), 'utf8'), '/')) names.add(mboxFileToMailboxPath(name));
+      for (const name of parseSubscriptions(await readFile(path.join(root, file), 'utf8'), '/')) names.add(mboxFileToMailboxPath(name, mutf7Names));
     } catch (err) {
       warnings.push(`${file}: cannot read subscriptions: ${describeError(err)}`);
     }

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { cpSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync, existsSync, lstatSync } from 'node:fs';
+import { cpSync, rmSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync, existsSync, lstatSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -438,6 +438,27 @@ describe('runConvert: files from real mbox writers', () => {
     ]);
     expect(report.ignored.map((i) => i.path)).toEqual(['Trash.msf', 'notes']);
     expect(report.totals.messages).toBe(1);
+  });
+
+  it('does not encode the & of a Dovecot / UW-IMAP modified UTF-7 file name again (Entw&APw-rfe is Entwürfe)', async () => {
+    write('inbox', writeMbox(buildWriterMessages(1, 'in')));
+    write('Entw&APw-rfe', writeMbox(buildWriterMessages(1, 'draft')));
+    write('R&-D', writeMbox(buildWriterMessages(1, 'rd')));
+    write('.subscriptions', 'Entw&APw-rfe\nR&-D\n');
+    const report = await convert(path.join(work, 'src'), path.join(work, 'out'));
+    expect(report.folders.map((f) => [f.mailbox, path.basename(f.directory)])).toEqual([['Entwürfe', '.Entw&APw-rfe'], ['INBOX', 'out'], ['R&D', '.R&-D']]);
+    expect(readFileSync(path.join(work, 'out', 'subscriptions'), 'utf8').split('\n').filter((line) => line && !line.startsWith('V\t')).sort()).toEqual(['Entwürfe', 'R&D']);
+    // Without a Dovecot or UW-IMAP trace only names that decode to non-ASCII text are taken as modified UTF-7.
+    rmSync(path.join(work, 'src', '.subscriptions'));
+    const plain = await convert(path.join(work, 'src'), path.join(work, 'out2'));
+    expect(plain.folders.map((f) => f.mailbox)).toEqual(['Entwürfe', 'INBOX', 'R&-D']);
+  });
+
+  it('takes a FOLDER INTERNAL DATA message as the trace of a UW-IMAP writer for modified UTF-7 names', async () => {
+    const pseudo = 'From MAILER-DAEMON Mon Jan  1 00:00:00 2007\nDate: Mon, 1 Jan 2007 00:00:00 +0000\nFrom: Mail System Internal Data <MAILER-DAEMON@host>\nSubject: DON\'T DELETE THIS MESSAGE -- FOLDER INTERNAL DATA\nX-IMAP: 1167609600 0000000000\nStatus: RO\n\nThis text is part of the internal format of your mail folder.\n\n';
+    write('Q&-A', pseudo + writeMbox(buildWriterMessages(1, 'qa')));
+    const report = await convert(path.join(work, 'src'), path.join(work, 'out'));
+    expect(report.folders.map((f) => f.mailbox)).toEqual(['Q&A']);
   });
 
   it('does not stop at an mboxcl2 file whose Content-Length points past the end of the file', async () => {

@@ -1,6 +1,7 @@
-import { lstat, readdir, realpath, stat } from 'node:fs/promises';
+import { lstat, open, readdir, realpath, stat } from 'node:fs/promises';
+import { constants as fsConstants } from 'node:fs';
 import path from 'node:path';
-import { classifyNonMboxName, mboxFileToMailboxPath } from '../../../converters/mbox/folder-path.js';
+import { classifyNonMboxName, mboxFileToMailboxPath, type Mutf7Names } from '../../../converters/mbox/folder-path.js';
 import { MailshiftError, systemErrorCode } from '../../core/errors.js';
 import type { MailboxPath } from '../../core/types.js';
 import { sniffMbox } from './reader.js';
@@ -31,6 +32,8 @@ export interface MboxSourceTree {
   readonly ignored: IgnoredSourceEntry[];
   /** Subscription files found (Dovecot mbox `.subscriptions`, UW-IMAP `.mailboxlist`), relative to the root. */
   readonly subscriptionFiles: string[];
+  /** How file names were read as modified UTF-7 (see Mutf7Names); subscription lists are read the same way. */
+  readonly mutf7Names: Mutf7Names;
 }
 
 const subscriptionFileNames = new Set(['.subscriptions', '.mailboxlist']);
@@ -60,6 +63,7 @@ export async function readMboxSourceTree(source: string, options: { singleFileFo
       files: [{ file: root, relativePath: '', folder: options.singleFileFolder ?? 'INBOX', isGzip, sizeBytes: rootStat.size }],
       ignored: [],
       subscriptionFiles: [],
+      mutf7Names: 'non-ascii',
     };
   }
   if (!rootStat.isDirectory()) {
@@ -75,6 +79,7 @@ export async function readMboxSourceTree(source: string, options: { singleFileFo
   const files: MboxSourceFile[] = [];
   const ignored: IgnoredSourceEntry[] = [];
   const subscriptionFiles: string[] = [];
+  let hasImapWriter = false;
   const walk = async (dir: string, relativeDir: string): Promise<void> => {
     let entries;
     try {
@@ -91,12 +96,14 @@ export async function readMboxSourceTree(source: string, options: { singleFileFo
       if (entry.isSymbolicLink()) {
         ignored.push({ path: relativePath, reason: 'symbolic link, not followed' });
       } else if (entry.isDirectory()) {
+        if (entry.name === '.imap') hasImapWriter = true; // Dovecot's index directory for mbox
         if (entry.name.startsWith('.')) ignored.push({ path: relativePath, reason: 'hidden directory (mail client or server index)', isBookkeeping: true });
         else if (await isMaildir(full)) ignored.push({ path: relativePath, reason: 'a maildir, not an mbox: copy it with `mailshift copy`' });
         else await walk(full, relativePath);
       } else if (entry.isFile()) {
         if (subscriptionFileNames.has(entry.name) && relativeDir === '') {
           subscriptionFiles.push(relativePath);
+          hasImapWriter = true;
           continue;
         }
         const reason = classifyNonMboxName(entry.name);
@@ -119,7 +126,31 @@ export async function readMboxSourceTree(source: string, options: { singleFileFo
     }
   };
   await walk(root, '');
-  return { root, isSingleFile: false, files, ignored, subscriptionFiles };
+  // Dovecot and UW-IMAP write file names in modified UTF-7: where the tree shows one of them (a .imap/ index
+  // directory, a subscription list, a file that starts with their FOLDER INTERNAL DATA message), every valid name is
+  // decoded; elsewhere only names that decode to non-ASCII text.
+  if (!hasImapWriter) {
+    for (const file of files) if (file.relativePath.includes('&') && (await startsWithImapBookkeeping(file.file))) hasImapWriter = true;
+  }
+  const mutf7Names: Mutf7Names = hasImapWriter ? 'all' : 'non-ascii';
+  const named = files.map((file) => ({ ...file, folder: mboxFileToMailboxPath(file.relativePath, mutf7Names) }));
+  return { root, isSingleFile: false, files: named, ignored, subscriptionFiles, mutf7Names };
+}
+
+/** Whether a file's first message is UW-IMAP/Dovecot bookkeeping (FOLDER INTERNAL DATA, X-IMAP, X-IMAPbase). */
+async function startsWithImapBookkeeping(file: string): Promise<boolean> {
+  let handle;
+  try {
+    handle = await open(file, fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW | fsConstants.O_NONBLOCK);
+    const buffer = Buffer.alloc(4096);
+    const { bytesRead } = await handle.read(buffer, 0, buffer.length, 0);
+    const head = buffer.toString('latin1', 0, bytesRead);
+    return /^From [^\n]*\n(?:[^\n]+\n)*?X-IMAP(?:base)?:/.test(head) || head.includes('FOLDER INTERNAL DATA');
+  } catch {
+    return false; // unreadable: reported when it is read
+  } finally {
+    await handle?.close();
+  }
 }
 
 export type LocalMailLayout =
