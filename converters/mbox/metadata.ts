@@ -293,7 +293,7 @@ export interface MessageState {
 
 /**
  * Flags and keywords from the headers. Status/X-Status letters are case-sensitive (c-client writes them upper
- * case; lower-case letters are not flags). Thunderbird's X-Mozilla-Status is used when present, except on messages
+ * case; the only lower-case flag letter is GNU Mailutils' `d`, draft, in Status). Thunderbird's X-Mozilla-Status is used when present, except on messages
  * that also carry X-Gmail-Labels (a status imported with foreign mail means nothing, §6.4).
  */
 export function decideMessageState(meta: MboxMessageMetadata): MessageState {
@@ -305,6 +305,12 @@ export function decideMessageState(meta: MboxMessageMetadata): MessageState {
   const xStatus = meta.xStatus ?? '';
   if (status.includes('R')) flags.add('\\Seen');
   if (status.includes('O')) isOld = true;
+  // GNU Mailutils keeps every flag in Status (A answered, F flagged, D deleted, d draft); Dovecot and UW-IMAP never
+  // write those letters there (they use X-Status), so nothing conflicts.
+  if (status.includes('A')) flags.add('\\Answered');
+  if (status.includes('F')) flags.add('\\Flagged');
+  if (status.includes('D')) flags.add('\\Deleted');
+  if (status.includes('d')) flags.add('\\Draft');
   if (xStatus.includes('A')) flags.add('\\Answered');
   if (xStatus.includes('F')) flags.add('\\Flagged');
   if (xStatus.includes('T')) flags.add('\\Draft');

@@ -8,7 +8,7 @@ import { runConvert, type ConvertOptions } from '../../src/engine/convert.js';
 import { silentLogger } from '../../src/core/logger.js';
 import { MailshiftError } from '../../src/core/errors.js';
 import { gzipSync } from 'node:zlib';
-import { buildWriterMessages, writeMbox, writeB4, writeGitFormatPatch, writeMboxcl2WithCrlfLengths, writeOldThunderbird, writePipermailArchive } from '../support/mbox-writers.js';
+import { buildWriterMessages, writeMailutils, writeMbox, writeB4, writeGitFormatPatch, writeMboxcl2WithCrlfLengths, writeOldThunderbird, writePipermailArchive } from '../support/mbox-writers.js';
 
 const fixtures = path.resolve(import.meta.dirname, '../../fixtures/mbox');
 let work: string;
@@ -459,6 +459,15 @@ describe('runConvert: files from real mbox writers', () => {
     write('Q&-A', pseudo + writeMbox(buildWriterMessages(1, 'qa')));
     const report = await convert(path.join(work, 'src'), path.join(work, 'out'));
     expect(report.folders.map((f) => f.mailbox)).toEqual(['Q&A']);
+  });
+
+  it('does not drop the answered, flagged, deleted and draft flags GNU Mailutils keeps in Status:', async () => {
+    const statuses = ['ROA', 'OF', 'RD', 'Od', 'O'];
+    write('mailutils', writeMailutils(buildWriterMessages(5, 'mu').map((m, i) => ({ ...m, status: statuses[i]! }))));
+    await convert(path.join(work, 'src', 'mailutils'), path.join(work, 'out'));
+    const stored = readFolder(path.join(work, 'out'));
+    expect(statuses.map((_, i) => bySubject(stored, `mu message ${i}`).info)).toEqual(['RS', 'F', 'ST', 'D', '']);
+    expect(stored.map((m) => m.content).join('')).not.toContain('Status:');
   });
 
   it('does not stop at an mboxcl2 file whose Content-Length points past the end of the file', async () => {

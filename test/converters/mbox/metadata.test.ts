@@ -100,6 +100,12 @@ describe('decideMessageState', () => {
     expect(s.isNew).toBe(false);
     expect([...state('Status: ro\n\n').flags]).toEqual([]);
   });
+  it("does not drop GNU Mailutils' flags kept in Status (A answered, F flagged, D deleted, d draft)", () => {
+    expect([...state('Status: ROA\n\n').flags].sort()).toEqual(['\\Answered', '\\Seen']);
+    expect([...state('Status: OF\n\n').flags]).toEqual(['\\Flagged']);
+    expect([...state('Status: OD\n\n').flags]).toEqual(['\\Deleted']);
+    expect([...state('Status: Od\n\n').flags]).toEqual(['\\Draft']);
+  });
   it('keeps unread mail unread: Status O without R is old but not seen', () => {
     const s = state('Status: O\n\n');
     expect(s.flags.size).toBe(0);
