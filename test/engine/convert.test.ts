@@ -470,6 +470,13 @@ describe('runConvert: files from real mbox writers', () => {
     expect(stored.map((m) => m.content).join('')).not.toContain('Status:');
   });
 
+  it('does not misplace Gmail Takeout labels written as one encoded word, raw UTF-8 or folded', async () => {
+    const labels = ['=?UTF-8?Q?Re=C3=A7us/=C3=89t=C3=A9_2024,Inbox,Opened?=', 'Família,Opened', 'Inbox,\n "Work, old",Opened'];
+    write('takeout.mbox', Buffer.from(writeMbox(buildWriterMessages(3, 'gm'), (_, i) => [`X-Gmail-Labels: ${labels[i]}`]), 'utf8'));
+    const report = await convert(path.join(work, 'src', 'takeout.mbox'), path.join(work, 'out'));
+    expect(report.folders.map((f) => [f.mailbox, f.messages])).toEqual([['Família', 1], ['INBOX', 2], ['Reçus/Été 2024', 1], ['Work, old', 1]]);
+  });
+
   it('does not stop at an mboxcl2 file whose Content-Length points past the end of the file', async () => {
     write('cl2', writeMboxcl2WithCrlfLengths(buildWriterMessages(3, 'cl')));
     const report = await convert(path.join(work, 'src', 'cl2'), path.join(work, 'out'));
