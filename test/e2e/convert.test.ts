@@ -93,6 +93,36 @@ describe('mailshift convert (the built CLI)', () => {
     expect(existsSync(path.join(work, 'Maildir'))).toBe(false);
   });
 
+  it('exits 130, not 1 ("cannot read: interrupted"), after one Ctrl-C, and a re-run is exact', async () => {
+    const source = path.join(work, 'big.mbox');
+    const count = 4000;
+    const out = createWriteStream(source);
+    const filler = 'lorem ipsum dolor sit amet '.repeat(150);
+    for (let i = 0; i < count; i++) out.write(`From sender${i}@example.com Mon Feb  3 10:00:00 2020\nMessage-ID: <int-${i}@example.com>\nSubject: message ${i}\n\n${filler}\n${i}\n\n`);
+    out.end();
+    await once(out, 'finish');
+    const target = path.join(work, 'Maildir');
+    const child = spawnCli(['convert', source, target]);
+    let stderr = '';
+    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+    const closed = once(child, 'close');
+    for (let tries = 0; tries < 400; tries++) {
+      await new Promise((r) => setTimeout(r, 10));
+      if (existsSync(target) && storedFiles(target).length > 50) break;
+    }
+    child.kill('SIGINT');
+    const [code] = (await closed) as [number | null];
+    expect(storedFiles(target).length).toBeLessThan(count);
+    expect(code, stderr).toBe(130);
+    expect(stderr).not.toMatch(/cannot read/);
+    const rerun = await runCli(['convert', source, target]);
+    expect(rerun.code, rerun.stderr).toBe(0);
+    const files = storedFiles(target);
+    expect(files).toHaveLength(count);
+    expect(new Set(files.map((file) => /Message-ID: <(int-\d+)@/.exec(readFileSync(file, 'utf8'))![1])).size).toBe(count);
+    expect(readdirSync(path.join(target, 'tmp'))).toEqual([]);
+  });
+
   it('after kill -9 in the middle of a run, a re-run ends with every message exactly once, flags and keywords intact', async () => {
     const source = path.join(work, 'big.mbox');
     const count = 4000;

@@ -10,7 +10,7 @@ import {
   type MessageStart,
   type UnescapeMode,
 } from '../../../converters/mbox/framer.js';
-import { MailshiftError, systemErrorCode, throwIfAborted } from '../../core/errors.js';
+import { isMailshiftError, MailshiftError, systemErrorCode, throwIfAborted } from '../../core/errors.js';
 
 /** What the reader hands on: the framer's events, plus `abort` when a message must be framed again after a rewind. */
 export interface MboxMessageSink extends FramerSink {
@@ -91,8 +91,9 @@ async function pumpFile(file: string, startOffset: number, options: ReadMboxOpti
         if (rewind) return rewind;
       }
     } catch (err) {
-      // Only I/O and zlib failures are read errors; anything else came from the sink and travels on unchanged.
-      if (systemErrorCode(err) === undefined) throw err;
+      // Only I/O and zlib failures are read errors; anything else came from the sink and travels on unchanged. Our
+      // own errors carry a code too (Ctrl-C's InterruptedError is MAILSHIFT_INTERRUPTED): never a read error.
+      if (isMailshiftError(err) || systemErrorCode(err) === undefined) throw err;
       throw new MailshiftError('MAILSHIFT_SOURCE_READ', `${file}: cannot read: ${(err as Error).message}`, {
         scope: 'mailbox',
         hint: options.isGzip ? 'the .gz file is damaged or cut off; re-create it or give the uncompressed mbox' : 'check the file and its disk',
@@ -197,7 +198,7 @@ export async function sniffMbox(file: string, options: { isGzip: boolean; signal
           if (scan.add(chunk)) break;
         }
       } catch (err) {
-        if (systemErrorCode(err) === undefined) throw err;
+        if (isMailshiftError(err) || systemErrorCode(err) === undefined) throw err;
         throw new MailshiftError('MAILSHIFT_SOURCE_READ', `${file}: cannot read: ${(err as Error).message}`, {
           scope: 'mailbox',
           hint: 'the .gz file is damaged or cut off; re-create it or give the uncompressed mbox',
