@@ -8,12 +8,12 @@ import { mboxFileToMailboxPath, type Mutf7Names } from '../../converters/mbox/fo
 import type { GmailLabelMode } from '../../converters/mbox/gmail-folders.js';
 import type { MboxMessageMetadata } from '../../converters/mbox/metadata.js';
 import { decideMboxPlacement } from '../../converters/mbox/placement.js';
-import { describeError, MailshiftError, throwIfAborted } from '../core/errors.js';
+import { describeError, isMailshiftError, MailshiftError, systemErrorCode, throwIfAborted } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import type { MailboxPath } from '../core/types.js';
 import { MaildirTarget, type FolderDone, type MessageDraft, type UidOutcome, type UidSource } from '../stores/maildir/target.js';
 import { MboxMessageAssembler, type AssembledMessage, type MboxMessageHandler } from '../stores/mbox/messages.js';
-import { readMboxFile, readMboxFraming } from '../stores/mbox/reader.js';
+import { readMboxFile, readMboxFraming, type MboxMessageSink } from '../stores/mbox/reader.js';
 import { readMboxSourceTree, type IgnoredSourceEntry, type MboxSourceFile } from '../stores/mbox/tree.js';
 
 export type { MboxVariant };
@@ -81,6 +81,43 @@ class TooManyBadMessages extends Error {}
  * the target is never touched; a re-run adds nothing twice.
  */
 export async function runConvert(options: ConvertOptions): Promise<ConvertReport> {
+  try {
+    return await convertTree(options);
+  } catch (err) {
+    throw classifyTargetFailure(err, options.target);
+  }
+}
+
+const targetWriteCodes = new Set(['EROFS', 'EACCES', 'EPERM', 'ENOSPC', 'EDQUOT', 'ENOTDIR', 'EEXIST', 'EISDIR', 'ENAMETOOLONG']);
+
+/**
+ * A system error while creating or writing the target (a read-only filesystem, a directory the user may not write,
+ * a file where a directory should be) is the user's to fix, not a bug: said as such, with the path and a hint.
+ */
+function classifyTargetFailure(err: unknown, targetArgument: string): unknown {
+  if (isMailshiftError(err)) return err;
+  const code = systemErrorCode(err);
+  const at = typeof err === 'object' && err !== null && 'path' in err && typeof err.path === 'string' ? err.path : undefined;
+  if (!code || !targetWriteCodes.has(code) || !at) return err;
+  const target = path.resolve(targetArgument);
+  const relative = path.relative(target, path.resolve(at));
+  // The target root itself, something in it, or a parent directory created for it.
+  const isTarget = relative === '' || (!relative.startsWith('..') && !path.isAbsolute(relative)) || target.startsWith(`${path.resolve(at)}${path.sep}`);
+  if (!isTarget) return err;
+  const hints: Record<string, string> = {
+    EROFS: 'the target is on a read-only filesystem; give a target on a writable one',
+    EACCES: 'run as a user that may write the target, or give another target',
+    EPERM: 'run as a user that may write the target, or give another target',
+    ENOSPC: 'the target filesystem is full; free space and run again (nothing is written twice)',
+    EDQUOT: 'the disk quota is used up; free space and run again (nothing is written twice)',
+  };
+  return new MailshiftError('MAILSHIFT_TARGET_WRITE', `cannot write the target ${at}: ${code}`, {
+    hint: hints[code] ?? 'the target must be a directory (or missing) that can be written; fix it and run again (nothing is written twice)',
+    cause: err,
+  });
+}
+
+async function convertTree(options: ConvertOptions): Promise<ConvertReport> {
   const started = Date.now();
   const tree = await readMboxSourceTree(options.source, options.folder ? { singleFileFolder: options.folder } : {});
   const target = MaildirTarget.open(options.target, { dryRun: options.dryRun });
@@ -99,6 +136,7 @@ export async function runConvert(options: ConvertOptions): Promise<ConvertReport
   warnAboutMergedFolders(tree.files, options.logger, state.warnings);
 
   try {
+    for (const entry of tree.unreadable) state.recordBad({ file: entry.path, offset: 0, reason: entry.reason });
     for (const file of tree.files) {
       throwIfAborted(options.signal);
       await convertFile(file, state, tree.isSingleFile, (done) =>
@@ -278,7 +316,15 @@ async function convertFile(file: MboxSourceFile, state: ConvertState, isSingleFi
     state.recordBad({ file: displayName, offset: 0, reason: `folder name cannot be stored safely (${err.message}); the whole file was skipped` });
     return;
   }
-  const framing = await readMboxFraming(file.file, { isGzip: file.isGzip, variant: options.variant, ...(options.signal ? { signal: options.signal } : {}) });
+  let framing;
+  try {
+    framing = await readMboxFraming(file.file, { isGzip: file.isGzip, variant: options.variant, ...(options.signal ? { signal: options.signal } : {}) });
+  } catch (err) {
+    if (isSingleFile || !isSourceReadError(err)) throw err;
+    // One file that cannot be opened or read (gone, refused, a damaged .gz) is that file's problem, not the run's.
+    state.recordBad({ file: displayName, offset: 0, reason: `cannot read the file: ${describeError(err)}` });
+    return;
+  }
   if (framing.kind === 'empty') {
     state.folderReport(folder, displayName); // an empty mbox is an empty folder
     return;
@@ -303,12 +349,31 @@ async function convertFile(file: MboxSourceFile, state: ConvertState, isSingleFi
   if (unescape === 'mboxrd') options.logger.debug(`${displayName}: reading as mboxrd (">From " lines lose one ">")`);
   const converter = new FileConverter(folder, displayName, state);
   const assembler = new MboxMessageAssembler(converter, options.signal);
+  // Where the last whole message ended: a read failure is reported from there.
+  let readUpTo = 0;
+  const tracker: MboxMessageSink = {
+    messageStart: (start) => assembler.messageStart(start),
+    header: (bytes) => assembler.header(bytes),
+    body: (bytes) => assembler.body(bytes),
+    messageEnd: (end) => {
+      assembler.messageEnd(end);
+      readUpTo = end.offset;
+    },
+    garbage: (offset, length) => assembler.garbage(offset, length),
+    abortMessage: () => assembler.abortMessage(),
+  };
   try {
     await readMboxFile(
       file.file,
       { isGzip: file.isGzip, unescape, honorContentLength, onProgress, ...(options.signal ? { signal: options.signal } : {}) },
-      assembler,
+      tracker,
     );
+  } catch (err) {
+    if (!isSourceReadError(err)) throw err;
+    assembler.abortMessage();
+    // What was read before the failure is converted; the rest of the file is one skipped item.
+    converter.placeWaiting();
+    state.recordBad({ file: displayName, offset: readUpTo, reason: `cannot read the file from here on: ${describeError(err)}` });
   } finally {
     assembler.abortMessage();
   }
@@ -437,7 +502,7 @@ class FileConverter implements MboxMessageHandler<MessageDraft> {
   }
 
   /** Places every waiting message, this file's and earlier files': a skip is reported after all that came before. */
-  private placeWaiting(): void {
+  placeWaiting(): void {
     this.state.placements.placeAll();
   }
 
@@ -512,6 +577,11 @@ async function readSourceSubscriptions(root: string, files: string[], warnings: 
     }
   }
   return [...names];
+}
+
+/** A source file that cannot be opened or read (gone, refused, a damaged .gz): MailshiftError from the reader. */
+function isSourceReadError(err: unknown): boolean {
+  return isMailshiftError(err) && (err.code === 'MAILSHIFT_SOURCE_READ' || err.code === 'MAILSHIFT_SOURCE_OPEN');
 }
 
 function warnAboutMergedFolders(files: readonly MboxSourceFile[], logger: Logger, warnings: string[]): void {

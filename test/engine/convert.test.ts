@@ -498,3 +498,56 @@ describe('runConvert: files from real mbox writers', () => {
     ]));
   });
 });
+
+describe('runConvert: files that cannot be read are skipped items, not the end of the run', () => {
+  const mbox = (prefix: string, count = 2) => writeMbox(buildWriterMessages(count, prefix));
+
+  it('does not abort the whole tree for a file whose name is not valid UTF-8: it is skipped and listed', async () => {
+    const source = path.join(work, 'src');
+    mkdirSync(source);
+    writeFileSync(path.join(source, 'inbox'), mbox('in'));
+    writeFileSync(Buffer.concat([Buffer.from(`${source}/caf`), Buffer.from([0xe9]), Buffer.from(' latin1')]), mbox('latin'));
+    const report = await convert(source, path.join(work, 'out'), { maxBad: 1 });
+    expect(report.stopped).toBeUndefined();
+    expect(report.skipped).toEqual([{ file: 'caf\\xe9 latin1', offset: 0, reason: expect.stringMatching(/name is not valid UTF-8/) }]);
+    expect(report.folders.map((f) => [f.mailbox, f.messages])).toEqual([['INBOX', 2]]);
+    const stopped = await convert(source, path.join(work, 'out2'));
+    expect(stopped.stopped?.reason).toMatch(/more than --max-bad 0/);
+  });
+
+  it('does not abort the whole tree for a file that is gone or cannot be read when its turn comes', async () => {
+    const source = path.join(work, 'src');
+    mkdirSync(source);
+    writeFileSync(path.join(source, 'a-first'), mbox('first'));
+    writeFileSync(path.join(source, 'b-gone'), mbox('gone'));
+    writeFileSync(path.join(source, 'c-now-a-directory'), mbox('dir'));
+    writeFileSync(path.join(source, 'd-last'), mbox('last'));
+    let swapped = false;
+    const report = await convert(source, path.join(work, 'out'), {
+      maxBad: 2,
+      onProgress: () => {
+        // While the first file is read, the next two change under us: one removed, one replaced by a directory.
+        if (swapped) return;
+        swapped = true;
+        rmSync(path.join(source, 'b-gone'));
+        rmSync(path.join(source, 'c-now-a-directory'));
+        mkdirSync(path.join(source, 'c-now-a-directory'));
+      },
+    });
+    expect(report.skipped).toEqual([
+      { file: 'b-gone', offset: 0, reason: expect.stringMatching(/^cannot read the file: .*ENOENT/) },
+      { file: 'c-now-a-directory', offset: 0, reason: expect.stringMatching(/^cannot read the file: .*(EISDIR|directory)/) },
+    ]);
+    expect(report.stopped).toBeUndefined();
+    expect(report.folders.map((f) => [f.mailbox, f.messages])).toEqual([['a-first', 2], ['d-last', 2]]);
+  });
+
+  it('says a read-only or unwritable target is the target, not a bug in mailshift', async () => {
+    const file = path.join(work, 'a-file');
+    writeFileSync(file, 'not a directory\n');
+    writeFileSync(path.join(work, 'in.mbox'), mbox('x'));
+    const failure = await convert(path.join(work, 'in.mbox'), path.join(file, 'Maildir')).catch((err: unknown) => err);
+    expect(failure).toBeInstanceOf(MailshiftError);
+    expect(failure).toMatchObject({ code: 'MAILSHIFT_TARGET_WRITE', exitCode: 1, message: expect.stringMatching(/cannot write the target .*a-file.*ENOTDIR/) });
+  });
+});

@@ -212,7 +212,12 @@ export async function sniffMbox(file: string, options: { isGzip: boolean; signal
       let position = 0;
       for (;;) {
         throwIfAborted(options.signal);
-        const bytesRead = readSync(handle.fd, buffer, 0, buffer.length, position);
+        let bytesRead;
+        try {
+          bytesRead = readSync(handle.fd, buffer, 0, buffer.length, position);
+        } catch (err) {
+          throw new MailshiftError('MAILSHIFT_SOURCE_READ', `${file}: cannot read: ${(err as Error).message}`, { scope: 'mailbox', hint: 'check the file and its disk', cause: err });
+        }
         if (bytesRead === 0) break;
         position += bytesRead;
         if (scan.add(buffer.subarray(0, bytesRead))) break;

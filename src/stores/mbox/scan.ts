@@ -5,6 +5,7 @@ import { ConvertedNameSequence, passedKeyword } from '../../../converters/maildi
 import type { MboxVariant, UnescapeMode } from '../../../converters/mbox/framer.js';
 import type { GmailLabelMode } from '../../../converters/mbox/gmail-folders.js';
 import { decideMboxPlacement } from '../../../converters/mbox/placement.js';
+import { mboxFileToMailboxPath } from '../../../converters/mbox/folder-path.js';
 import { isMailshiftError, MailshiftError, systemErrorCode, throwIfAborted } from '../../core/errors.js';
 import type { Logger } from '../../core/logger.js';
 import type { MailboxPath, SystemFlag } from '../../core/types.js';
@@ -102,6 +103,9 @@ export async function scanMboxSource(source: string, options: ScanMboxOptions): 
     else logger.warn(line);
   }
   const scan = new SourceScan(options);
+  // Files that may hold mail and cannot be read (a name that is not UTF-8, a directory that cannot be listed): each
+  // is a problem of the folder it would have been, so a copy reports it as skipped.
+  for (const entry of tree.unreadable) scan.addProblem(mboxFileToMailboxPath(entry.path), { displayName: entry.path, offset: 0, reason: entry.reason });
   for (const file of tree.files) {
     throwIfAborted(options.signal);
     const outcome = await scan.readFile(file, tree.isSingleFile);

@@ -1,5 +1,5 @@
 import { lstat, open, readdir, realpath, stat } from 'node:fs/promises';
-import { constants as fsConstants } from 'node:fs';
+import { constants as fsConstants, type Dirent } from 'node:fs';
 import path from 'node:path';
 import { classifyNonMboxName, mboxFileToMailboxPath, type Mutf7Names } from '../../../converters/mbox/folder-path.js';
 import { MailshiftError, systemErrorCode } from '../../core/errors.js';
@@ -34,6 +34,11 @@ export interface MboxSourceTree {
   readonly subscriptionFiles: string[];
   /** How file names were read as modified UTF-7 (see Mutf7Names); subscription lists are read the same way. */
   readonly mutf7Names: Mutf7Names;
+  /**
+   * Files and directories that may hold mail and cannot be read: a name that is not valid UTF-8 (no folder name can
+   * be made of it), a directory that cannot be listed, a file gone or refused. Each is a skipped item, not a note.
+   */
+  readonly unreadable: IgnoredSourceEntry[];
 }
 
 const subscriptionFileNames = new Set(['.subscriptions', '.mailboxlist']);
@@ -64,6 +69,7 @@ export async function readMboxSourceTree(source: string, options: { singleFileFo
       ignored: [],
       subscriptionFiles: [],
       mutf7Names: 'non-ascii',
+      unreadable: [],
     };
   }
   if (!rootStat.isDirectory()) {
@@ -79,14 +85,27 @@ export async function readMboxSourceTree(source: string, options: { singleFileFo
   const files: MboxSourceFile[] = [];
   const ignored: IgnoredSourceEntry[] = [];
   const subscriptionFiles: string[] = [];
+  const unreadable: IgnoredSourceEntry[] = [];
   let hasImapWriter = false;
   const walk = async (dir: string, relativeDir: string): Promise<void> => {
-    let entries;
+    let rawEntries;
     try {
-      entries = await readdir(dir, { withFileTypes: true });
+      // Names as bytes: a name that is not valid UTF-8 read as a string would be a different name (U+FFFD).
+      rawEntries = await readdir(dir, { withFileTypes: true, encoding: 'buffer' });
     } catch (err) {
-      ignored.push({ path: relativeDir || '.', reason: `cannot read directory: ${systemErrorCode(err) ?? String(err)}` });
+      unreadable.push({ path: relativeDir || '.', reason: `cannot read the directory (${systemErrorCode(err) ?? String(err)}); nothing in it was converted` });
       return;
+    }
+    const entries = [];
+    for (const entry of rawEntries) {
+      const raw = entry.name as unknown as Buffer;
+      const name = raw.toString('utf8');
+      if (Buffer.from(name, 'utf8').equals(raw)) {
+        entries.push(Object.assign(entry, { name }) as unknown as Dirent);
+        continue;
+      }
+      const shown = relativeDir ? `${relativeDir}/${escapeName(raw)}` : escapeName(raw);
+      unreadable.push({ path: shown, reason: `its name is not valid UTF-8, so no folder name can be made of it; not converted (rename it and run again)` });
     }
     entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     const names = new Set(entries.map((entry) => entry.name));
@@ -111,7 +130,13 @@ export async function readMboxSourceTree(source: string, options: { singleFileFo
           ignored.push({ path: relativePath, reason, isBookkeeping: true });
           continue;
         }
-        const stat = await lstat(full);
+        let stat;
+        try {
+          stat = await lstat(full);
+        } catch (err) {
+          unreadable.push({ path: relativePath, reason: `cannot read the file (${systemErrorCode(err) ?? String(err)})` });
+          continue;
+        }
         files.push({
           file: full,
           relativePath,
@@ -134,7 +159,14 @@ export async function readMboxSourceTree(source: string, options: { singleFileFo
   }
   const mutf7Names: Mutf7Names = hasImapWriter ? 'all' : 'non-ascii';
   const named = files.map((file) => ({ ...file, folder: mboxFileToMailboxPath(file.relativePath, mutf7Names) }));
-  return { root, isSingleFile: false, files: named, ignored, subscriptionFiles, mutf7Names };
+  return { root, isSingleFile: false, files: named, ignored, subscriptionFiles, mutf7Names, unreadable };
+}
+
+/** A file name that is not valid UTF-8, shown with its other bytes as \xNN. */
+function escapeName(raw: Buffer): string {
+  let out = '';
+  for (const byte of raw) out += byte >= 0x20 && byte < 0x7f ? String.fromCharCode(byte) : `\\x${byte.toString(16).padStart(2, '0')}`;
+  return out;
 }
 
 /** Whether a file's first message is UW-IMAP/Dovecot bookkeeping (FOLDER INTERNAL DATA, X-IMAP, X-IMAPbase). */
