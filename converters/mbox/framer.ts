@@ -207,7 +207,7 @@ export class MboxFramer {
    * Parses a candidate From_ line. With `allowBare` (the line starts the input or follows an empty line), a bare
    * `From ` line followed by a header line is a separator too. Undefined when the lines needed have not arrived.
    */
-  private separatorAt(start: number, isEnd: boolean, allowBare = false): { line: Buffer; fromLine: FromLine | undefined } | undefined {
+  private separatorAt(start: number, isEnd: boolean, allowBare?: () => boolean): { line: Buffer; fromLine: FromLine | undefined } | undefined {
     const line = this.lineAt(start, isEnd);
     if (!line) return undefined;
     if (line.length > maxFromLineBytes) return { line, fromLine: undefined };
@@ -215,7 +215,7 @@ export class MboxFramer {
     const fromLine = parseFromLine(text);
     if (fromLine || !allowBare) return { line, fromLine };
     const bare = parseBareFromLine(text);
-    if (!bare || line[line.length - 1] !== LF) return { line, fromLine: undefined };
+    if (!bare || line[line.length - 1] !== LF || !allowBare()) return { line, fromLine: undefined };
     const next = this.lineAt(start + line.length, isEnd);
     if (!next) return undefined;
     return { line, fromLine: isHeaderFieldLine(next.toString('latin1', 0, Math.min(next.length, 1000))) ? bare : undefined };
@@ -242,7 +242,7 @@ export class MboxFramer {
     if (this.atLineStart && limit > 0 && this.carry[0] === 0x46 /* F */) {
       if (this.carry.length < fromPrefix.length && !isEnd) return { kind: 'incomplete', lineStart: 0 };
       if (this.carry.subarray(0, fromPrefix.length).equals(fromPrefix)) {
-        const separator = this.separatorAt(0, isEnd, this.isAfterEmptyLine(0));
+        const separator = this.separatorAt(0, isEnd, () => this.isAfterEmptyLine(0));
         if (!separator) return { kind: 'incomplete', lineStart: 0 };
         if (separator.fromLine) return { kind: 'found', lineStart: 0, line: separator.line, fromLine: separator.fromLine };
       }
@@ -251,7 +251,7 @@ export class MboxFramer {
     for (;;) {
       const candidate = this.carry.indexOf(newlineFrom, search);
       if (candidate < 0 || candidate >= limit) return { kind: 'none' };
-      const separator = this.separatorAt(candidate + 1, isEnd, this.isAfterEmptyLine(candidate + 1));
+      const separator = this.separatorAt(candidate + 1, isEnd, () => this.isAfterEmptyLine(candidate + 1));
       if (!separator) return { kind: 'incomplete', lineStart: candidate + 1 };
       if (separator.fromLine) return { kind: 'found', lineStart: candidate + 1, line: separator.line, fromLine: separator.fromLine };
       search = candidate + 1;
@@ -274,7 +274,7 @@ export class MboxFramer {
         if (isEnd) this.flushGarbage();
         return false;
       }
-      const separator = this.separatorAt(candidate, isEnd, this.garbageStart < 0 && this.isPaddingBefore(candidate));
+      const separator = this.separatorAt(candidate, isEnd, () => this.garbageStart < 0 && this.isPaddingBefore(candidate));
       if (!separator) {
         this.markGarbage(candidate);
         return false;
