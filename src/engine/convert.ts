@@ -335,7 +335,7 @@ async function convertFile(file: MboxSourceFile, state: ConvertState, isSingleFi
         hint: 'give an mbox file (messages separated by "From sender date" lines), a .gz of one, or a directory of them',
       });
     }
-    const evidence = file.hasThunderbirdIndex ? `its Thunderbird index ${path.basename(file.file)}.msf lies beside it` : framing.looksLikeMail ? 'it starts with mail headers' : undefined;
+    const evidence = file.hasThunderbirdIndex ? `its Thunderbird index ${path.basename(file.file)}.msf lies beside it` : framing.mailEvidence;
     if (evidence) {
       // Evidently a mail folder that yields no message: mail we cannot read is skipped and counted, never a warning.
       state.recordBad({ file: displayName, offset: 0, reason: `no message could be read: no "From " separator line in its first 64 KB, though ${evidence}` });

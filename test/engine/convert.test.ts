@@ -431,10 +431,12 @@ describe('runConvert: files from real mbox writers', () => {
     write('Trash.msf', '// <!-- <mdb:mork:z v="1.4"/> -->\n');
     write('Lost separators', headerOnlyMail);
     write('notes', 'shopping list\n');
+    write('mmdf', `\x01\x01\x01\x01\n${headerOnlyMail}\x01\x01\x01\x01\n`);
     const report = await convert(path.join(work, 'src'), path.join(work, 'out'), { maxBad: 5 });
     expect(report.skipped).toEqual([
       { file: 'Lost separators', offset: 0, reason: 'no message could be read: no "From " separator line in its first 64 KB, though it starts with mail headers' },
       { file: 'Trash', offset: 0, reason: 'no message could be read: no "From " separator line in its first 64 KB, though its Thunderbird index Trash.msf lies beside it' },
+      { file: 'mmdf', offset: 0, reason: 'no message could be read: no "From " separator line in its first 64 KB, though it is an MMDF mailbox, which convert does not read' },
     ]);
     expect(report.ignored.map((i) => i.path)).toEqual(['Trash.msf', 'notes']);
     expect(report.totals.messages).toBe(1);

@@ -155,8 +155,8 @@ export async function openReadOnly(file: string): Promise<FileHandle> {
 
 export type MboxFraming =
   | { readonly kind: 'empty' }
-  /** No From_ line in the first 64 KB; `looksLikeMail` when it starts with mail header lines all the same. */
-  | { readonly kind: 'not-mbox'; readonly looksLikeMail: boolean }
+  /** No From_ line in the first 64 KB; `mailEvidence` says why it is evidently mail all the same, when it is. */
+  | { readonly kind: 'not-mbox'; readonly mailEvidence: string | undefined }
   | { readonly kind: 'mbox'; readonly unescape: UnescapeMode; readonly honorContentLength: boolean };
 
 /** Sniffs a file (see sniffMbox) and decides how it is framed: what every reader of an mbox file does first. */
@@ -167,7 +167,7 @@ export async function readMboxFraming(file: string, options: { isGzip: boolean; 
     ...(options.signal ? { signal: options.signal } : {}),
   });
   if (sniff.isEmpty) return { kind: 'empty' };
-  if (!sniff.looksLikeMbox) return { kind: 'not-mbox', looksLikeMail: sniff.looksLikeMail };
+  if (!sniff.looksLikeMbox) return { kind: 'not-mbox', mailEvidence: sniff.mailEvidence };
   return { kind: 'mbox', ...decideFraming(options.variant, sniff.hasDoubleQuotedFrom) };
 }
 
@@ -175,8 +175,11 @@ export interface MboxSniff {
   /** The first 64 KB hold a valid From_ line at a line start. */
   readonly looksLikeMbox: boolean;
   readonly isEmpty: boolean;
-  /** The first 64 KB start with a mail header block (Received:, From:, X-Mozilla-Status: ...): mail, whatever else. */
-  readonly looksLikeMail: boolean;
+  /**
+   * Why the file is evidently mail when it is (it starts with a mail header block, or it is an MMDF or UW-IMAP mbx
+   * mailbox), whether or not it is an mbox.
+   */
+  readonly mailEvidence: string | undefined;
   /** Lines quoted twice (">>From ") exist: the file is mboxrd, and one '>' is stripped from every quoted From line. */
   readonly hasDoubleQuotedFrom: boolean;
 }
@@ -238,7 +241,7 @@ class SniffScan {
   private total = 0;
   private decided = false;
   private looksLikeMbox = false;
-  private looksLikeMail = false;
+  private mailEvidence: string | undefined;
   private hasDoubleQuotedFrom = false;
   private tail = Buffer.alloc(0);
 
@@ -262,26 +265,30 @@ class SniffScan {
 
   private decide(): void {
     this.looksLikeMbox = headLooksLikeMbox(this.head);
-    this.looksLikeMail = headLooksLikeMail(this.head);
+    this.mailEvidence = describeMailEvidence(this.head);
     this.decided = true;
   }
 
   result(): MboxSniff {
     if (!this.decided) this.decide();
-    return { looksLikeMbox: this.looksLikeMbox, looksLikeMail: this.looksLikeMail, isEmpty: this.total === 0, hasDoubleQuotedFrom: this.hasDoubleQuotedFrom };
+    return { looksLikeMbox: this.looksLikeMbox, mailEvidence: this.mailEvidence, isEmpty: this.total === 0, hasDoubleQuotedFrom: this.hasDoubleQuotedFrom };
   }
 }
 
 /**
- * A file whose first non-blank line starts a header block that has a field every mail has or a mail client adds
- * (an .eml, an mbox whose separators were lost, a Thunderbird folder in a form we do not read): evidently mail.
+ * Why a file is evidently mail: its first non-blank line starts a header block with a field every mail has or a mail
+ * client adds (an .eml, an mbox whose separators were lost, a Thunderbird folder in a form we do not read), or it is
+ * an MMDF (messages between ^A^A^A^A lines) or UW-IMAP mbx mailbox. Undefined when nothing says so.
  */
-function headLooksLikeMail(head: Buffer): boolean {
-  const text = head.toString('latin1', 0, Math.min(head.length, 16 * 1024)).replace(/^(\uFEFF|\xEF\xBB\xBF)?[\r\n]+/, '');
+function describeMailEvidence(head: Buffer): string | undefined {
+  const text = head.toString('latin1', 0, Math.min(head.length, 16 * 1024)).replace(/^(\xEF\xBB\xBF)?[\r\n]*/, '');
+  if (text.startsWith('\x01\x01\x01\x01\n') || text.startsWith('\x01\x01\x01\x01\r\n')) return 'it is an MMDF mailbox, which convert does not read';
+  if (text.startsWith('*mbx*')) return 'it is a UW-IMAP mbx mailbox, which convert does not read';
   const block = text.split(/\r?\n\r?\n/, 1)[0]!;
   const lines = block.split(/\r?\n/);
-  if (!/^[\x21-\x39\x3b-\x7e]+:/.test(lines[0] ?? '')) return false;
-  return lines.some((line) => /^(received|return-path|delivered-to|from|to|date|subject|message-id|mime-version|x-mozilla-status2?|x-gmail-labels|status|x-uid):/i.test(line));
+  if (!/^[\x21-\x39\x3b-\x7e]+:/.test(lines[0] ?? '')) return undefined;
+  const isMail = lines.some((line) => /^(received|return-path|delivered-to|from|to|date|subject|message-id|mime-version|x-mozilla-status2?|x-gmail-labels|status|x-uid):/i.test(line));
+  return isMail ? 'it starts with mail headers' : undefined;
 }
 
 function headLooksLikeMbox(head: Buffer): boolean {

@@ -169,7 +169,7 @@ class SourceScan {
           hint: 'give an mbox file (messages separated by "From sender date" lines), a .gz of one, or a directory of them',
         });
       }
-      if (source.hasThunderbirdIndex || framing.looksLikeMail) {
+      if (source.hasThunderbirdIndex || framing.mailEvidence) {
         this.addProblem(source.folder, { displayName, offset: 0, reason: 'no message could be read: no "From " separator line in its first 64 KB, though it is evidently mail' });
         return undefined;
       }
