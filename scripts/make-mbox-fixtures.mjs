@@ -231,6 +231,8 @@ put('gmail/All mail Including Spam and Trash.mbox',
   gm('Fri May 08 10:00:00 +0000 2020', 'Spam,Opened', 'spam', 'gm-5@example.com'));
 
 // --- Bad input.
+// Cut off in the middle of a header line: the one cut a reader can prove (a Content-Length past the end of the file
+// proves nothing: lengths go wrong when line ends are converted, so such a message is framed by From_ lines).
 put('bad/truncated.mbox', lf([
   'From alice@example.com Mon Jan  6 09:15:00 2020',
   'Subject: complete',
@@ -240,11 +242,7 @@ put('bad/truncated.mbox', lf([
   '',
   'From bob@example.com Tue Jan  7 10:00:00 2020',
   'Subject: cut off',
-  'Message-ID: <trunc-2@example.com>',
-  'Content-Length: 5000',
-  '',
-  'Only a little of the promised five thousand bytes',
-]));
+]) + 'Message-ID: <trunc-2@exam');
 put('bad/nul-bytes.mbox', Buffer.concat([
   Buffer.from('From alice@example.com Mon Jan  6 09:15:00 2020\nSubject: nul bytes\nMessage-ID: <nul-1@example.com>\n\nbefore'),
   Buffer.from([0, 0, 0]),

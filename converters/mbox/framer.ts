@@ -1,4 +1,4 @@
-import { maxFromLineBytes, parseFromLine, type FromLine } from './from-line.js';
+import { isHeaderFieldLine, maxFromLineBytes, parseBareFromLine, parseFromLine, type FromLine } from './from-line.js';
 import { buildFieldNameFilter, parseHeaderFields } from './metadata.js';
 
 /**
@@ -12,9 +12,12 @@ import { buildFieldNameFilter, parseHeaderFields } from './metadata.js';
  * 50 MB attachment is 50 MB of strings). What this framer does (shared/reference/maildir-format.md §6):
  *
  * - A separator is a line starting with "From " whose date parses (parseFromLine). The empty line before it belongs
- *   to the mbox, not to the message, and is dropped; so is the final empty line of the file.
+ *   to the mbox, not to the message, and is dropped; so is the final empty line of the file. A bare `From ` or
+ *   `From - ` line (old Thunderbird and Netscape files) is a separator too, but only at the start of the input or
+ *   after an empty line, and only when a header line follows it: those files leave body "From " lines unescaped.
  * - Content-Length (mboxcl, mboxcl2) is honoured only when the byte it points at is followed by a valid From_ line or
- *   the end of the file, as Dovecot does. When it points anywhere else, the framer asks its driver to rewind to the
+ *   the end of the file, as Dovecot does. When it points anywhere else, past the end of the file included (a file
+ *   whose line ends were converted after the lengths were written), the framer asks its driver to rewind to the
  *   start of that message and frame it again by From_ lines (`push` returns a Rewind).
  * - '>From ' unescaping: 'mboxrd' strips one '>' from every line matching ^>+From ; 'none' leaves bytes alone
  *   (mboxo, whose quoting is ambiguous, and Content-Length-framed messages).
@@ -66,6 +69,11 @@ export interface MessageEnd {
    * [start offset, end offset) again alone gives the same message only with the same choice.
    */
   readonly framedByContentLength?: boolean;
+  /**
+   * Set when the message was framed by From_ lines because its Content-Length pointed past the end of the file and
+   * it is the file's last message: it may have been cut off, which nothing in the file can prove or disprove.
+   */
+  readonly note?: string;
 }
 
 export interface FramerSink {
@@ -108,6 +116,8 @@ export class MboxFramer {
   private messageOffset = -1;
   private bodyStartOffset = 0;
   private contentLength: number | undefined;
+  /** The Content-Length of a message framed again by From_ lines because that length proved wrong. */
+  private ignoredContentLength: number | undefined;
   /** Body bytes still to pass in lengthBody state. */
   private lengthRemaining = 0;
   /** An empty line held back: it is dropped if a separator follows, emitted otherwise. */
@@ -193,12 +203,32 @@ export class MboxFramer {
     return this.carry.subarray(start, newline + 1);
   }
 
-  /** Parses a candidate From_ line; remembers the file's line ending from the first one. */
-  private separatorAt(start: number, isEnd: boolean): { line: Buffer; fromLine: FromLine | undefined } | undefined {
+  /**
+   * Parses a candidate From_ line. With `allowBare` (the line starts the input or follows an empty line), a bare
+   * `From ` line followed by a header line is a separator too. Undefined when the lines needed have not arrived.
+   */
+  private separatorAt(start: number, isEnd: boolean, allowBare?: () => boolean): { line: Buffer; fromLine: FromLine | undefined } | undefined {
     const line = this.lineAt(start, isEnd);
     if (!line) return undefined;
     if (line.length > maxFromLineBytes) return { line, fromLine: undefined };
-    return { line, fromLine: parseFromLine(line.toString('latin1')) };
+    const text = line.toString('latin1');
+    const fromLine = parseFromLine(text);
+    if (fromLine || !allowBare) return { line, fromLine };
+    const bare = parseBareFromLine(text);
+    if (!bare || line[line.length - 1] !== LF || !allowBare()) return { line, fromLine: undefined };
+    const next = this.lineAt(start + line.length, isEnd);
+    if (!next) return undefined;
+    return { line, fromLine: isHeaderFieldLine(next.toString('latin1', 0, Math.min(next.length, 1000))) ? bare : undefined };
+  }
+
+  /** Whether the line starting at carry[lineStart] follows an empty line (bare separators are only taken there). */
+  private isAfterEmptyLine(lineStart: number): boolean {
+    if (this.state !== 'body') return false;
+    if (lineStart === 0) return this.atLineStart && (this.heldEmptyLine || this.carryOffset === this.bodyStartOffset);
+    const previousStart = lineStart >= 2 ? this.carry.lastIndexOf(LF, lineStart - 2) + 1 : 0;
+    if (previousStart === 0 && !this.atLineStart) return false;
+    const length = lineStart - previousStart;
+    return length === 1 || (length === 2 && this.carry[previousStart] === CR);
   }
 
   /**
@@ -212,7 +242,7 @@ export class MboxFramer {
     if (this.atLineStart && limit > 0 && this.carry[0] === 0x46 /* F */) {
       if (this.carry.length < fromPrefix.length && !isEnd) return { kind: 'incomplete', lineStart: 0 };
       if (this.carry.subarray(0, fromPrefix.length).equals(fromPrefix)) {
-        const separator = this.separatorAt(0, isEnd);
+        const separator = this.separatorAt(0, isEnd, () => this.isAfterEmptyLine(0));
         if (!separator) return { kind: 'incomplete', lineStart: 0 };
         if (separator.fromLine) return { kind: 'found', lineStart: 0, line: separator.line, fromLine: separator.fromLine };
       }
@@ -221,7 +251,7 @@ export class MboxFramer {
     for (;;) {
       const candidate = this.carry.indexOf(newlineFrom, search);
       if (candidate < 0 || candidate >= limit) return { kind: 'none' };
-      const separator = this.separatorAt(candidate + 1, isEnd);
+      const separator = this.separatorAt(candidate + 1, isEnd, () => this.isAfterEmptyLine(candidate + 1));
       if (!separator) return { kind: 'incomplete', lineStart: candidate + 1 };
       if (separator.fromLine) return { kind: 'found', lineStart: candidate + 1, line: separator.line, fromLine: separator.fromLine };
       search = candidate + 1;
@@ -244,7 +274,7 @@ export class MboxFramer {
         if (isEnd) this.flushGarbage();
         return false;
       }
-      const separator = this.separatorAt(candidate, isEnd);
+      const separator = this.separatorAt(candidate, isEnd, () => this.garbageStart < 0 && this.isPaddingBefore(candidate));
       if (!separator) {
         this.markGarbage(candidate);
         return false;
@@ -270,6 +300,11 @@ export class MboxFramer {
     return this.carryOffset === 0 && carry.length >= 3 && carry[0] === 0xef && carry[1] === 0xbb && carry[2] === 0xbf ? 3 : 0;
   }
 
+  /** Nothing but blank lines (and a byte order mark) before carry[upTo]. */
+  private isPaddingBefore(upTo: number): boolean {
+    return this.carry.subarray(this.byteOrderMarkLength(), upTo).every((byte) => byte === LF || byte === CR);
+  }
+
   private markGarbage(upTo: number): void {
     if (upTo <= 0) return;
     // Blank lines (and a byte order mark) before the first message are harmless padding, not garbage.
@@ -293,6 +328,7 @@ export class MboxFramer {
     this.heldEmptyLine = false;
     this.atLineStart = true;
     this.contentLength = undefined;
+    this.ignoredContentLength = undefined;
   }
 
   private processHeader(isEnd: boolean): boolean {
@@ -339,9 +375,9 @@ export class MboxFramer {
     this.emitHeader(header);
     this.consume(end);
     this.bodyStartOffset = this.carryOffset;
-    this.contentLength = this.options.honorContentLength && !this.options.ignoreContentLengthAt?.has(this.messageOffset)
-      ? findContentLength(header)
-      : undefined;
+    const isIgnored = this.options.ignoreContentLengthAt?.has(this.messageOffset) === true;
+    this.contentLength = this.options.honorContentLength && !isIgnored ? findContentLength(header) : undefined;
+    if (this.options.honorContentLength && isIgnored) this.ignoredContentLength = findContentLength(header);
     if (this.contentLength !== undefined) {
       this.lengthRemaining = this.contentLength;
       this.state = 'lengthBody';
@@ -448,7 +484,7 @@ export class MboxFramer {
       }
       this.consume(all.length);
       this.heldEmptyLine = false;
-      this.finishMessage(undefined);
+      this.finishMessage(undefined, this.describeShortContentLength());
       this.state = 'preamble';
       return false;
     }
@@ -480,7 +516,7 @@ export class MboxFramer {
     this.atLineStart = false;
   }
 
-  private processLengthBody(isEnd: boolean): boolean {
+  private processLengthBody(isEnd: boolean): boolean | Rewind {
     const available = Math.min(this.lengthRemaining, this.carry.length);
     if (available > 0) {
       // Content-Length counts the bytes as stored; in a CRLF file a CR may be split from its LF here, so keep it.
@@ -497,12 +533,10 @@ export class MboxFramer {
       return true;
     }
     if (isEnd) {
-      // Fewer bytes than Content-Length promised: the message was cut off.
-      this.emitBody(this.carry);
-      this.consume(this.carry.length);
-      this.finishMessage(`the file ends ${this.lengthRemaining} bytes before the message's Content-Length`);
-      this.state = 'preamble';
-      return false;
+      // Fewer bytes than Content-Length promised: a length gone wrong (line ends converted after it was written)
+      // or a file cut off. Framed again by From_ lines, later messages it would swallow are found; the last one is
+      // kept and noted (describeShortContentLength).
+      return { rewindTo: this.messageOffset, reason: 'Content-Length points past the end of the file' };
     }
     return false;
   }
@@ -533,12 +567,21 @@ export class MboxFramer {
     return true;
   }
 
-  private finishMessage(truncated: string | undefined): void {
+  /** For the file's last message when its ignored Content-Length promised more bytes than the file holds. */
+  private describeShortContentLength(): string | undefined {
+    const promised = this.ignoredContentLength;
+    const bodyBytes = this.carryOffset - this.bodyStartOffset;
+    if (promised === undefined || bodyBytes >= promised) return undefined;
+    return `its Content-Length points ${promised - bodyBytes} bytes past the end of the file; it was framed by "From " lines instead, and may have been cut off`;
+  }
+
+  private finishMessage(truncated: string | undefined, note?: string): void {
     this.heldEmptyLine = false;
     this.sink.messageEnd({
       offset: this.carryOffset,
       ...(truncated ? { truncated } : {}),
       ...(this.contentLength !== undefined ? { framedByContentLength: true } : {}),
+      ...(note ? { note } : {}),
     });
   }
 }

@@ -10,7 +10,11 @@
 
 export interface FromLine {
   readonly sender: string;
-  readonly date: Date;
+  /**
+   * The separator's date. Undefined for a bare separator (old Thunderbird and Netscape wrote `From ` or `From - `
+   * with nothing after it): the received date then comes from the Date: header (decideReceivedDate).
+   */
+  readonly date: Date | undefined;
 }
 
 const months: Record<string, number> = {
@@ -36,6 +40,12 @@ export function parseFromLine(line: string): FromLine | undefined {
   const sender = rest.slice(0, firstSpace);
   const date = parseFromDate(rest.slice(firstSpace + 1));
   if (!date) {
+    // Mailman's pipermail archives hide the address: `From user at example.org  Mon Jan  1 06:48:06 2007`.
+    const pipermail = /^(\S+) at (\S+) (.*)$/.exec(rest);
+    if (pipermail) {
+      const pipermailDate = parseFromDate(pipermail[3]!.trim());
+      if (pipermailDate) return { sender: `${pipermail[1]}@${pipermail[2]}`, date: pipermailDate };
+    }
     // A quoted local part may contain spaces: `From "john doe"@x Mon ...`.
     if (sender.startsWith('"')) {
       const close = rest.indexOf('"', 1);
@@ -119,4 +129,65 @@ function buildUtcDate(year: number, month: number, day: number, hours: number, m
   if (day < 1 || day > 31 || hours > 23 || minutes > 59 || seconds > 60 || year < 1900 || year > 2200) return undefined;
   const date = new Date(Date.UTC(year, month, day, hours, minutes, Math.min(seconds, 59)) - zoneMinutes * 60_000);
   return Number.isNaN(date.getTime()) ? undefined : date;
+}
+
+/**
+ * A bare separator: `From`, `From ` or `From - ` with no sender or date after it, as old Thunderbird (and Netscape)
+ * wrote. Such a line is a separator only where the framer finds it at the start of the file or after an empty line,
+ * with a header line right after it; this function only reads the line itself.
+ */
+export function parseBareFromLine(line: string): FromLine | undefined {
+  return /^From(?: -?)? *\r?\n?$/.test(line) ? { sender: line.includes('-') ? '-' : '', date: undefined } : undefined;
+}
+
+/** A line that starts a header field (`Name: value`): what must follow a bare separator. */
+export function isHeaderFieldLine(line: string): boolean {
+  return /^[\x21-\x39\x3b-\x7e]+:/.test(line);
+}
+
+/**
+ * From_ dates that are no dates: git format-patch writes `Mon Sep 17 00:00:00 2001` on every separator (a fixed
+ * string, the day git's author picked), b4, public-inbox exports and others write 1 January 1970 (the Unix epoch).
+ */
+export function classifyPlaceholderFromDate(date: Date): string | undefined {
+  const ms = date.getTime();
+  if (ms === Date.UTC(2001, 8, 17, 0, 0, 0)) return 'git format-patch';
+  // The epoch in any time zone, as written by a writer that had no date.
+  if (ms >= Date.UTC(1969, 11, 31, 10) && ms < Date.UTC(1970, 0, 2, 14)) return '1 January 1970';
+  return undefined;
+}
+
+export interface ReceivedDate {
+  readonly date: Date;
+  /** Why the From_ line's date was not used, when it was not (said in the report). */
+  readonly note?: string;
+}
+
+/**
+ * The received date (INTERNALDATE) of a message: its From_ line's date, unless the separator had none (a bare
+ * separator) or a known placeholder; then the Date: header's. Without a usable Date: header either, the placeholder
+ * is kept (or, for a bare separator, 1 January 1970): the date goes into the stored file's name, so it must come
+ * from the message alone for a re-run to find what it wrote.
+ */
+export function decideReceivedDate(fromLine: FromLine, dateHeader: string | undefined): ReceivedDate {
+  const fromDate = fromLine.date;
+  const placeholder = fromDate ? classifyPlaceholderFromDate(fromDate) : 'no date on the "From " line';
+  if (!placeholder) return { date: fromDate! };
+  const headerDate = dateHeader === undefined ? undefined : parseHeaderDate(dateHeader);
+  if (headerDate) return { date: headerDate, note: `the received date is taken from the Date: header (${fromDate ? `placeholder ${placeholder} "From " date` : placeholder})` };
+  return { date: fromDate ?? new Date(0), note: `${fromDate ? `placeholder ${placeholder} "From " date` : placeholder} and no readable Date: header; the received date is ${fromDate ? 'that placeholder' : '1 January 1970'}` };
+}
+
+/** An RFC 5322 Date: header value (or its obsolete forms); undefined when it cannot be read. */
+export function parseHeaderDate(value: string): Date | undefined {
+  const text = value.replace(/\([^)]*\)/g, ' ').trim();
+  const date = parseFromDate(text) ?? parseLenient(text);
+  return date && !classifyPlaceholderFromDate(date) ? date : undefined;
+}
+
+function parseLenient(text: string): Date | undefined {
+  const ms = Date.parse(text);
+  if (Number.isNaN(ms)) return undefined;
+  const year = new Date(ms).getUTCFullYear();
+  return year >= 1900 && year <= 2200 ? new Date(ms) : undefined;
 }

@@ -293,7 +293,7 @@ export interface MessageState {
 
 /**
  * Flags and keywords from the headers. Status/X-Status letters are case-sensitive (c-client writes them upper
- * case; lower-case letters are not flags). Thunderbird's X-Mozilla-Status is used when present, except on messages
+ * case; the only lower-case flag letter is GNU Mailutils' `d`, draft, in Status). Thunderbird's X-Mozilla-Status is used when present, except on messages
  * that also carry X-Gmail-Labels (a status imported with foreign mail means nothing, §6.4).
  */
 export function decideMessageState(meta: MboxMessageMetadata): MessageState {
@@ -305,6 +305,12 @@ export function decideMessageState(meta: MboxMessageMetadata): MessageState {
   const xStatus = meta.xStatus ?? '';
   if (status.includes('R')) flags.add('\\Seen');
   if (status.includes('O')) isOld = true;
+  // GNU Mailutils keeps every flag in Status (A answered, F flagged, D deleted, d draft); Dovecot and UW-IMAP never
+  // write those letters there (they use X-Status), so nothing conflicts.
+  if (status.includes('A')) flags.add('\\Answered');
+  if (status.includes('F')) flags.add('\\Flagged');
+  if (status.includes('D')) flags.add('\\Deleted');
+  if (status.includes('d')) flags.add('\\Draft');
   if (xStatus.includes('A')) flags.add('\\Answered');
   if (xStatus.includes('F')) flags.add('\\Flagged');
   if (xStatus.includes('T')) flags.add('\\Draft');
@@ -340,10 +346,13 @@ export function decideMessageState(meta: MboxMessageMetadata): MessageState {
 }
 
 /**
- * X-Gmail-Labels: a comma-separated, CSV-quoted list (`Inbox,"Work, old",Important`), possibly with RFC 2047
- * encoded words for non-ASCII labels.
+ * X-Gmail-Labels: a comma-separated, CSV-quoted list (`Inbox,"Work, old",Important`). Takeout writes non-ASCII
+ * labels as raw UTF-8, or as RFC 2047 encoded words, and then often as one encoded word holding the whole list
+ * (`=?UTF-8?Q?Re=C3=A7us/=C3=89t=C3=A9_2024,Inbox,Opened?=`): so the value (latin1, as header bytes are read) is
+ * decoded first, then split as CSV. Folded lines come unfolded (fieldValue).
  */
-export function parseGmailLabels(value: string): string[] {
+export function parseGmailLabels(rawValue: string): string[] {
+  const value = decodeEncodedWords(latin1ToUtf8(rawValue));
   const labels: string[] = [];
   let current = '';
   let quoted = false;
@@ -364,7 +373,14 @@ export function parseGmailLabels(value: string): string[] {
     }
   }
   labels.push(current);
-  return labels.map((label) => decodeEncodedWords(label.trim())).filter((label) => label.length > 0);
+  return labels.map((label) => label.trim()).filter((label) => label.length > 0);
+}
+
+/** Header bytes read as latin1 -> UTF-8 text when they are valid UTF-8 (raw UTF-8 labels), else left as they are. */
+function latin1ToUtf8(text: string): string {
+  if (!/[\x80-\xff]/.test(text)) return text;
+  const utf8 = Buffer.from(text, 'latin1').toString('utf8');
+  return utf8.includes('\uFFFD') ? text : utf8;
 }
 
 /** RFC 2047 encoded words (B and Q) in UTF-8 or ISO-8859-1; anything else is left as written. */

@@ -4,16 +4,16 @@ import { FolderNameError, mailboxPathToMaildirpp } from '../../converters/folder
 import { parseSubscriptions } from '../../converters/folders/subscriptions.js';
 import { ConvertedNameSequence } from '../../converters/maildir/filename.js';
 import type { MboxVariant, MessageStart } from '../../converters/mbox/framer.js';
-import { mboxFileToMailboxPath } from '../../converters/mbox/folder-path.js';
+import { mboxFileToMailboxPath, type Mutf7Names } from '../../converters/mbox/folder-path.js';
 import type { GmailLabelMode } from '../../converters/mbox/gmail-folders.js';
 import type { MboxMessageMetadata } from '../../converters/mbox/metadata.js';
 import { decideMboxPlacement } from '../../converters/mbox/placement.js';
-import { describeError, MailshiftError, throwIfAborted } from '../core/errors.js';
+import { describeError, isMailshiftError, MailshiftError, systemErrorCode, throwIfAborted } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import type { MailboxPath } from '../core/types.js';
 import { MaildirTarget, type FolderDone, type MessageDraft, type UidOutcome, type UidSource } from '../stores/maildir/target.js';
 import { MboxMessageAssembler, type AssembledMessage, type MboxMessageHandler } from '../stores/mbox/messages.js';
-import { readMboxFile, readMboxFraming } from '../stores/mbox/reader.js';
+import { readMboxFile, readMboxFraming, type MboxMessageSink } from '../stores/mbox/reader.js';
 import { readMboxSourceTree, type IgnoredSourceEntry, type MboxSourceFile } from '../stores/mbox/tree.js';
 
 export type { MboxVariant };
@@ -81,6 +81,43 @@ class TooManyBadMessages extends Error {}
  * the target is never touched; a re-run adds nothing twice.
  */
 export async function runConvert(options: ConvertOptions): Promise<ConvertReport> {
+  try {
+    return await convertTree(options);
+  } catch (err) {
+    throw classifyTargetFailure(err, options.target);
+  }
+}
+
+const targetWriteCodes = new Set(['EROFS', 'EACCES', 'EPERM', 'ENOSPC', 'EDQUOT', 'ENOTDIR', 'EEXIST', 'EISDIR', 'ENAMETOOLONG']);
+
+/**
+ * A system error while creating or writing the target (a read-only filesystem, a directory the user may not write,
+ * a file where a directory should be) is the user's to fix, not a bug: said as such, with the path and a hint.
+ */
+function classifyTargetFailure(err: unknown, targetArgument: string): unknown {
+  if (isMailshiftError(err)) return err;
+  const code = systemErrorCode(err);
+  const at = typeof err === 'object' && err !== null && 'path' in err && typeof err.path === 'string' ? err.path : undefined;
+  if (!code || !targetWriteCodes.has(code) || !at) return err;
+  const target = path.resolve(targetArgument);
+  const relative = path.relative(target, path.resolve(at));
+  // The target root itself, something in it, or a parent directory created for it.
+  const isTarget = relative === '' || (!relative.startsWith('..') && !path.isAbsolute(relative)) || target.startsWith(`${path.resolve(at)}${path.sep}`);
+  if (!isTarget) return err;
+  const hints: Record<string, string> = {
+    EROFS: 'the target is on a read-only filesystem; give a target on a writable one',
+    EACCES: 'run as a user that may write the target, or give another target',
+    EPERM: 'run as a user that may write the target, or give another target',
+    ENOSPC: 'the target filesystem is full; free space and run again (nothing is written twice)',
+    EDQUOT: 'the disk quota is used up; free space and run again (nothing is written twice)',
+  };
+  return new MailshiftError('MAILSHIFT_TARGET_WRITE', `cannot write the target ${at}: ${code}`, {
+    hint: hints[code] ?? 'the target must be a directory (or missing) that can be written; fix it and run again (nothing is written twice)',
+    cause: err,
+  });
+}
+
+async function convertTree(options: ConvertOptions): Promise<ConvertReport> {
   const started = Date.now();
   const tree = await readMboxSourceTree(options.source, options.folder ? { singleFileFolder: options.folder } : {});
   const target = MaildirTarget.open(options.target, { dryRun: options.dryRun });
@@ -99,6 +136,7 @@ export async function runConvert(options: ConvertOptions): Promise<ConvertReport
   warnAboutMergedFolders(tree.files, options.logger, state.warnings);
 
   try {
+    for (const entry of tree.unreadable) state.recordBad({ file: entry.path, offset: 0, reason: entry.reason });
     for (const file of tree.files) {
       throwIfAborted(options.signal);
       await convertFile(file, state, tree.isSingleFile, (done) =>
@@ -135,7 +173,7 @@ export async function runConvert(options: ConvertOptions): Promise<ConvertReport
 
   let subscriptionsAdded = 0;
   if (!state.stopped) {
-    const subscribed = await readSourceSubscriptions(tree.root, tree.subscriptionFiles, state.warnings);
+    const subscribed = await readSourceSubscriptions(tree.root, tree.subscriptionFiles, state.warnings, tree.mutf7Names);
     // Without a subscription list in the source, subscribe every converted folder so clients show them all.
     subscriptionsAdded = target.subscribe(subscribed ?? state.folderReports.keys());
   }
@@ -278,7 +316,15 @@ async function convertFile(file: MboxSourceFile, state: ConvertState, isSingleFi
     state.recordBad({ file: displayName, offset: 0, reason: `folder name cannot be stored safely (${err.message}); the whole file was skipped` });
     return;
   }
-  const framing = await readMboxFraming(file.file, { isGzip: file.isGzip, variant: options.variant, ...(options.signal ? { signal: options.signal } : {}) });
+  let framing;
+  try {
+    framing = await readMboxFraming(file.file, { isGzip: file.isGzip, variant: options.variant, ...(options.signal ? { signal: options.signal } : {}) });
+  } catch (err) {
+    if (isSingleFile || !isSourceReadError(err)) throw err;
+    // One file that cannot be opened or read (gone, refused, a damaged .gz) is that file's problem, not the run's.
+    state.recordBad({ file: displayName, offset: 0, reason: `cannot read the file: ${describeError(err)}` });
+    return;
+  }
   if (framing.kind === 'empty') {
     state.folderReport(folder, displayName); // an empty mbox is an empty folder
     return;
@@ -289,6 +335,12 @@ async function convertFile(file: MboxSourceFile, state: ConvertState, isSingleFi
         hint: 'give an mbox file (messages separated by "From sender date" lines), a .gz of one, or a directory of them',
       });
     }
+    const evidence = file.hasThunderbirdIndex ? `its Thunderbird index ${path.basename(file.file)}.msf lies beside it` : framing.mailEvidence;
+    if (evidence) {
+      // Evidently a mail folder that yields no message: mail we cannot read is skipped and counted, never a warning.
+      state.recordBad({ file: displayName, offset: 0, reason: `no message could be read: no "From " separator line in its first 64 KB, though ${evidence}` });
+      return;
+    }
     state.ignored.push({ path: displayName, reason: 'not an mbox (no "From " separator line in its first 64 KB)' });
     state.warnings.push(`${displayName}: not an mbox, not converted`);
     return;
@@ -297,15 +349,35 @@ async function convertFile(file: MboxSourceFile, state: ConvertState, isSingleFi
   if (unescape === 'mboxrd') options.logger.debug(`${displayName}: reading as mboxrd (">From " lines lose one ">")`);
   const converter = new FileConverter(folder, displayName, state);
   const assembler = new MboxMessageAssembler(converter, options.signal);
+  // Where the last whole message ended: a read failure is reported from there.
+  let readUpTo = 0;
+  const tracker: MboxMessageSink = {
+    messageStart: (start) => assembler.messageStart(start),
+    header: (bytes) => assembler.header(bytes),
+    body: (bytes) => assembler.body(bytes),
+    messageEnd: (end) => {
+      assembler.messageEnd(end);
+      readUpTo = end.offset;
+    },
+    garbage: (offset, length) => assembler.garbage(offset, length),
+    abortMessage: () => assembler.abortMessage(),
+  };
   try {
     await readMboxFile(
       file.file,
       { isGzip: file.isGzip, unescape, honorContentLength, onProgress, ...(options.signal ? { signal: options.signal } : {}) },
-      assembler,
+      tracker,
     );
+  } catch (err) {
+    if (!isSourceReadError(err)) throw err;
+    assembler.abortMessage();
+    // What was read before the failure is converted; the rest of the file is one skipped item.
+    converter.placeWaiting();
+    state.recordBad({ file: displayName, offset: readUpTo, reason: `cannot read the file from here on: ${describeError(err)}` });
   } finally {
     assembler.abortMessage();
   }
+  converter.reportDateNotes();
   if (assembler.messagesSeen === 0 && !assembler.sawPseudoMessage) state.folderReport(folder, displayName);
 }
 
@@ -317,6 +389,7 @@ interface WaitingMessage {
   readonly start: MessageStart;
   readonly meta: MboxMessageMetadata;
   readonly draft: MessageDraft;
+  readonly received: Date;
 }
 
 /**
@@ -365,7 +438,7 @@ class PlacementQueue {
       this.entries.shift();
       this.waitingMessages -= 1;
       try {
-        oldest.converter.placeMessage(oldest.start, oldest.meta, oldest.draft);
+        oldest.converter.placeMessage(oldest.start, oldest.meta, oldest.draft, oldest.received);
       } finally {
         oldest.draft.close();
       }
@@ -393,8 +466,10 @@ class FileConverter implements MboxMessageHandler<MessageDraft> {
     this.state.totals.pseudoMessagesSkipped += 1;
   }
 
-  message({ start, meta, draft, end, imapBase }: AssembledMessage<MessageDraft>): void {
+  message({ start, meta, draft, end, imapBase, received }: AssembledMessage<MessageDraft>): void {
     if (imapBase && !this.uidSource) this.uidSource = { uidValidity: imapBase.uidValidity, nextUid: imapBase.lastUid + 1 };
+    if (received.note) this.noteDate(received.note);
+    if (end.note && !end.truncated) this.state.warnings.push(`${this.displayName} at byte ${start.offset}: ${end.note}`);
     if (end.truncated) {
       draft.close();
       this.placeWaiting(); // a stop for too many bad messages leaves everything before it placed
@@ -403,19 +478,31 @@ class FileConverter implements MboxMessageHandler<MessageDraft> {
     }
     if (!draft.canSeal) {
       try {
-        this.placeMessage(start, meta, draft);
+        this.placeMessage(start, meta, draft, received.date);
       } finally {
         draft.close();
       }
       return;
     }
-    if (draft.shouldSeal()) draft.seal(start.fromLine.date);
+    if (draft.shouldSeal()) draft.seal(received.date);
     else draft.hashHere();
-    this.state.placements.add({ converter: this, start, meta, draft });
+    this.state.placements.add({ converter: this, start, meta, draft, received: received.date });
+  }
+
+  /** Messages whose received date did not come from their From_ line, by reason: one report line per file and reason. */
+  readonly dateNotes = new Map<string, number>();
+
+  private noteDate(note: string): void {
+    this.dateNotes.set(note, (this.dateNotes.get(note) ?? 0) + 1);
+  }
+
+  /** Says in the report which messages got their received date elsewhere than from their From_ line. */
+  reportDateNotes(): void {
+    for (const [note, count] of this.dateNotes) this.state.warnings.push(`${this.displayName}: ${count} message(s): ${note}`);
   }
 
   /** Places every waiting message, this file's and earlier files': a skip is reported after all that came before. */
-  private placeWaiting(): void {
+  placeWaiting(): void {
     this.state.placements.placeAll();
   }
 
@@ -424,13 +511,13 @@ class FileConverter implements MboxMessageHandler<MessageDraft> {
     this.state.recordBad({ file: this.displayName, offset, reason: `${length} bytes before the first "From " line belong to no message` });
   }
 
-  placeMessage(start: MessageStart, meta: MboxMessageMetadata, draft: MessageDraft): void {
+  placeMessage(start: MessageStart, meta: MboxMessageMetadata, draft: MessageDraft, received: Date): void {
     const { state } = this;
     const placement = decideMboxPlacement(meta, this.folder, state.options.gmailLabels);
     const folders = placement.folders;
     if (placement.isRouted) for (const folder of folders) state.dynamicFolders.add(folder);
     const base = this.names.next({
-      receivedSecs: start.fromLine.date.getTime() / 1000,
+      receivedSecs: received.getTime() / 1000,
       contentHashHex: draft.contentHashHex(),
       sizeBytes: draft.size,
       virtualSizeBytes: draft.virtualSize,
@@ -441,7 +528,7 @@ class FileConverter implements MboxMessageHandler<MessageDraft> {
       keywords: placement.keywords,
       passed: placement.passed,
       isNew: placement.isNew,
-      mtime: start.fromLine.date,
+      mtime: received,
       ...(meta.uid !== undefined ? { uid: meta.uid } : {}),
       ...(this.uidSource ? { uidSource: this.uidSource } : {}),
     };
@@ -478,18 +565,23 @@ class FileConverter implements MboxMessageHandler<MessageDraft> {
   }
 }
 
-async function readSourceSubscriptions(root: string, files: string[], warnings: string[]): Promise<MailboxPath[] | undefined> {
+async function readSourceSubscriptions(root: string, files: string[], warnings: string[], mutf7Names: Mutf7Names): Promise<MailboxPath[] | undefined> {
   if (files.length === 0) return undefined;
   const names = new Set<MailboxPath>();
   for (const file of files) {
     try {
       // Dovecot's mbox `.subscriptions` and UW-IMAP's `.mailboxlist` hold one folder path per line, '/'-separated.
-      for (const name of parseSubscriptions(await readFile(path.join(root, file), 'utf8'), '/')) names.add(mboxFileToMailboxPath(name));
+      for (const name of parseSubscriptions(await readFile(path.join(root, file), 'utf8'), '/')) names.add(mboxFileToMailboxPath(name, mutf7Names));
     } catch (err) {
       warnings.push(`${file}: cannot read subscriptions: ${describeError(err)}`);
     }
   }
   return [...names];
+}
+
+/** A source file that cannot be opened or read (gone, refused, a damaged .gz): MailshiftError from the reader. */
+function isSourceReadError(err: unknown): boolean {
+  return isMailshiftError(err) && (err.code === 'MAILSHIFT_SOURCE_READ' || err.code === 'MAILSHIFT_SOURCE_OPEN');
 }
 
 function warnAboutMergedFolders(files: readonly MboxSourceFile[], logger: Logger, warnings: string[]): void {

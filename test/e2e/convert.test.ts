@@ -1,4 +1,5 @@
-import { createWriteStream, existsSync, readdirSync, readFileSync } from 'node:fs';
+import { createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -93,6 +94,36 @@ describe('mailshift convert (the built CLI)', () => {
     expect(existsSync(path.join(work, 'Maildir'))).toBe(false);
   });
 
+  it('exits 130, not 1 ("cannot read: interrupted"), after one Ctrl-C, and a re-run is exact', async () => {
+    const source = path.join(work, 'big.mbox');
+    const count = 4000;
+    const out = createWriteStream(source);
+    const filler = 'lorem ipsum dolor sit amet '.repeat(150);
+    for (let i = 0; i < count; i++) out.write(`From sender${i}@example.com Mon Feb  3 10:00:00 2020\nMessage-ID: <int-${i}@example.com>\nSubject: message ${i}\n\n${filler}\n${i}\n\n`);
+    out.end();
+    await once(out, 'finish');
+    const target = path.join(work, 'Maildir');
+    const child = spawnCli(['convert', source, target]);
+    let stderr = '';
+    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+    const closed = once(child, 'close');
+    for (let tries = 0; tries < 400; tries++) {
+      await new Promise((r) => setTimeout(r, 10));
+      if (existsSync(target) && storedFiles(target).length > 50) break;
+    }
+    child.kill('SIGINT');
+    const [code] = (await closed) as [number | null];
+    expect(storedFiles(target).length).toBeLessThan(count);
+    expect(code, stderr).toBe(130);
+    expect(stderr).not.toMatch(/cannot read/);
+    const rerun = await runCli(['convert', source, target]);
+    expect(rerun.code, rerun.stderr).toBe(0);
+    const files = storedFiles(target);
+    expect(files).toHaveLength(count);
+    expect(new Set(files.map((file) => /Message-ID: <(int-\d+)@/.exec(readFileSync(file, 'utf8'))![1])).size).toBe(count);
+    expect(readdirSync(path.join(target, 'tmp'))).toEqual([]);
+  });
+
   it('after kill -9 in the middle of a run, a re-run ends with every message exactly once, flags and keywords intact', async () => {
     const source = path.join(work, 'big.mbox');
     const count = 4000;
@@ -130,5 +161,53 @@ describe('mailshift convert (the built CLI)', () => {
     const verified = await runCli(['verify', source, target]);
     expect(verified.code, verified.stdout).toBe(0);
     expect(verified.stdout).toMatch(new RegExp(`^OK: ${count} of ${count} source messages checked on the target; 0 missing, 0 duplicated, 0 with other flags`));
+  });
+});
+
+/** A read-only filesystem to aim at, where this machine lets us mount one (root in a container usually may). */
+function mountReadOnly(dir: string): boolean {
+  mkdirSync(dir, { recursive: true });
+  return spawnSync('mount', ['-t', 'tmpfs', '-o', 'ro,size=1m', 'tmpfs', dir]).status === 0;
+}
+
+describe('mailshift convert: targets and files it cannot use (the built CLI)', () => {
+  const mbox = 'From a@example.org Mon Jan  6 09:15:00 2020\nSubject: one\n\nbody\n';
+
+  it('exits 1 with "cannot write the target" for a read-only target, not "this is a bug in mailshift"', async (context) => {
+    const readOnly = path.join(work, 'ro');
+    if (!mountReadOnly(readOnly)) context.skip();
+    try {
+      writeFileSync(path.join(work, 'in.mbox'), mbox);
+      for (const target of [readOnly, path.join(readOnly, 'Maildir')]) {
+        const result = await runCli(['convert', path.join(work, 'in.mbox'), target]);
+        expect(result.code).toBe(1);
+        expect(result.stderr).toMatch(/cannot write the target .*EROFS/);
+        expect(result.stderr).toMatch(/read-only filesystem/);
+        expect(result.stderr).not.toMatch(/bug in mailshift/);
+      }
+    } finally {
+      spawnSync('umount', [readOnly]);
+    }
+  });
+
+  it('exits 1 with "cannot write the target" when the target lies under a file', async () => {
+    writeFileSync(path.join(work, 'in.mbox'), mbox);
+    writeFileSync(path.join(work, 'plain-file'), 'x\n');
+    const result = await runCli(['convert', path.join(work, 'in.mbox'), path.join(work, 'plain-file', 'Maildir')]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/cannot write the target .*ENOTDIR/);
+    expect(result.stderr).not.toMatch(/bug in mailshift/);
+  });
+
+  it('skips a file whose name is not valid UTF-8 within --max-bad (exit 3, listed), instead of aborting with exit 1', async () => {
+    const source = path.join(work, 'src');
+    mkdirSync(source);
+    writeFileSync(path.join(source, 'inbox'), mbox);
+    writeFileSync(Buffer.concat([Buffer.from(`${source}/caf`), Buffer.from([0xe9])]), mbox);
+    const result = await runCli(['--json', 'convert', '--max-bad', '1', source, path.join(work, 'Maildir')]);
+    expect(result.code, result.stderr).toBe(3);
+    const report = JSON.parse(result.stdout) as { totals: { messages: number }; skipped: { file: string; reason: string }[] };
+    expect(report.totals.messages).toBe(1);
+    expect(report.skipped).toEqual([{ file: 'caf\\xe9', offset: 0, reason: expect.stringMatching(/not valid UTF-8/) }]);
   });
 });

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { cpSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync, existsSync, lstatSync } from 'node:fs';
+import { cpSync, rmSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync, existsSync, lstatSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -7,6 +7,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { runConvert, type ConvertOptions } from '../../src/engine/convert.js';
 import { silentLogger } from '../../src/core/logger.js';
 import { MailshiftError } from '../../src/core/errors.js';
+import { gzipSync } from 'node:zlib';
+import { buildWriterMessages, writeMailutils, writeMbox, writeB4, writeGitFormatPatch, writeMboxcl2WithCrlfLengths, writeOldThunderbird, writePipermailArchive } from '../support/mbox-writers.js';
 
 const fixtures = path.resolve(import.meta.dirname, '../../fixtures/mbox');
 let work: string;
@@ -378,5 +380,176 @@ describe('runConvert: dry run', () => {
     expect(report.folders.map((f) => [f.mailbox, f.messages])).toEqual([['INBOX', 4], ['Work', 1], ['Work/Projects', 1]]);
     expect(report.totals.bytes).toBeGreaterThan(0);
     expect(existsSync(target)).toBe(false);
+  });
+});
+
+const headerOnlyMail = 'Received: from mx.example.org by host\nFrom: a@example.org\nSubject: separator lost\n\nbody\n';
+
+describe('runConvert: files from real mbox writers', () => {
+  const write = (relative: string, content: string | Buffer) => {
+    const file = path.join(work, 'src', relative);
+    mkdirSync(path.dirname(file), { recursive: true });
+    writeFileSync(file, content);
+  };
+  const mtimes = (dir: string) => readFolder(dir).map((m) => new Date(m.mtimeSecs * 1000).toISOString());
+
+  it('does not refuse Mailman pipermail archives (.txt and .txt.gz months) as "not an mbox"', async () => {
+    const january = writePipermailArchive(buildWriterMessages(3, 'jan'), { withBlankLines: false });
+    write('list/2007-January.txt', january);
+    write('list/2007-January.txt.gz', gzipSync(Buffer.from(january)));
+    write('list/2007-February.txt.gz', gzipSync(Buffer.from(writePipermailArchive(buildWriterMessages(2, 'feb'), { withBlankLines: true }))));
+    write('list/index.html', '<html></html>\n');
+    const report = await convert(path.join(work, 'src'), path.join(work, 'out'));
+    expect(report.ignored.map((i) => i.path)).toEqual(['list/index.html']);
+    expect(report.skipped).toEqual([]);
+    expect(report.folders.map((f) => [f.mailbox, f.messages, f.alreadyPresent])).toEqual([
+      ['list/2007-February', 2, 0],
+      ['list/2007-January', 3, 3],
+    ]);
+    const stored = readFolder(path.join(work, 'out', '.list.2007-January'));
+    expect(stored.map((m) => /Subject: (.*)/.exec(m.content)![1])).toEqual(['jan message 0', 'jan message 1', 'jan message 2']);
+    expect(bySubject(stored, 'jan message 1').content.endsWith('some text of message 1.\n')).toBe(true);
+    expect(mtimes(path.join(work, 'out', '.list.2007-January'))[0]).toBe('2007-01-01T06:48:00.000Z');
+  });
+
+  it('does not lose old Thunderbird folders with bare "From " separators; their received date comes from Date:', async () => {
+    const written = buildWriterMessages(3, 'tb').map((m) => ({ ...m, body: `${m.body}\nFrom here on, never escaped.\n` }));
+    write('Inbox', writeOldThunderbird(written, { crlf: true, separator: 'From ' }));
+    write('Inbox.msf', '// <!-- <mdb:mork:z v="1.4"/> -->\n');
+    const report = await convert(path.join(work, 'src'), path.join(work, 'out'));
+    expect(report.skipped).toEqual([]);
+    expect(report.folders.map((f) => [f.mailbox, f.messages])).toEqual([['INBOX', 3]]);
+    expect(mtimes(path.join(work, 'out'))).toEqual(['2007-01-01T06:48:00.000Z', '2007-01-02T06:48:01.000Z', '2007-01-03T06:48:02.000Z']);
+    expect(readFolder(path.join(work, 'out')).map((m) => m.info)).toEqual(['S', 'S', 'S']);
+    expect(bySubject(readFolder(path.join(work, 'out')), 'tb message 2').content).toContain('\n\nFrom here on, never escaped.\n');
+    expect(report.warnings).toContain('Inbox: 3 message(s): the received date is taken from the Date: header (no date on the "From " line)');
+  });
+
+  it('does not pass off a folder beside its Thunderbird .msf that yields no message as a warning: it is a skipped item', async () => {
+    write('Inbox', writeMbox(buildWriterMessages(1)));
+    write('Trash', 'some bytes Thunderbird wrote in a form that has no separator\n'.repeat(3));
+    write('Trash.msf', '// <!-- <mdb:mork:z v="1.4"/> -->\n');
+    write('Lost separators', headerOnlyMail);
+    write('notes', 'shopping list\n');
+    write('mmdf', `\x01\x01\x01\x01\n${headerOnlyMail}\x01\x01\x01\x01\n`);
+    const report = await convert(path.join(work, 'src'), path.join(work, 'out'), { maxBad: 5 });
+    expect(report.skipped).toEqual([
+      { file: 'Lost separators', offset: 0, reason: 'no message could be read: no "From " separator line in its first 64 KB, though it starts with mail headers' },
+      { file: 'Trash', offset: 0, reason: 'no message could be read: no "From " separator line in its first 64 KB, though its Thunderbird index Trash.msf lies beside it' },
+      { file: 'mmdf', offset: 0, reason: 'no message could be read: no "From " separator line in its first 64 KB, though it is an MMDF mailbox, which convert does not read' },
+    ]);
+    expect(report.ignored.map((i) => i.path)).toEqual(['Trash.msf', 'notes']);
+    expect(report.totals.messages).toBe(1);
+  });
+
+  it('does not encode the & of a Dovecot / UW-IMAP modified UTF-7 file name again (Entw&APw-rfe is Entwürfe)', async () => {
+    write('inbox', writeMbox(buildWriterMessages(1, 'in')));
+    write('Entw&APw-rfe', writeMbox(buildWriterMessages(1, 'draft')));
+    write('R&-D', writeMbox(buildWriterMessages(1, 'rd')));
+    write('.subscriptions', 'Entw&APw-rfe\nR&-D\n');
+    const report = await convert(path.join(work, 'src'), path.join(work, 'out'));
+    expect(report.folders.map((f) => [f.mailbox, path.basename(f.directory)])).toEqual([['Entwürfe', '.Entw&APw-rfe'], ['INBOX', 'out'], ['R&D', '.R&-D']]);
+    expect(readFileSync(path.join(work, 'out', 'subscriptions'), 'utf8').split('\n').filter((line) => line && !line.startsWith('V\t')).sort()).toEqual(['Entwürfe', 'R&D']);
+    // Without a Dovecot or UW-IMAP trace only names that decode to non-ASCII text are taken as modified UTF-7.
+    rmSync(path.join(work, 'src', '.subscriptions'));
+    const plain = await convert(path.join(work, 'src'), path.join(work, 'out2'));
+    expect(plain.folders.map((f) => f.mailbox)).toEqual(['Entwürfe', 'INBOX', 'R&-D']);
+  });
+
+  it('takes a FOLDER INTERNAL DATA message as the trace of a UW-IMAP writer for modified UTF-7 names', async () => {
+    const pseudo = 'From MAILER-DAEMON Mon Jan  1 00:00:00 2007\nDate: Mon, 1 Jan 2007 00:00:00 +0000\nFrom: Mail System Internal Data <MAILER-DAEMON@host>\nSubject: DON\'T DELETE THIS MESSAGE -- FOLDER INTERNAL DATA\nX-IMAP: 1167609600 0000000000\nStatus: RO\n\nThis text is part of the internal format of your mail folder.\n\n';
+    write('Q&-A', pseudo + writeMbox(buildWriterMessages(1, 'qa')));
+    const report = await convert(path.join(work, 'src'), path.join(work, 'out'));
+    expect(report.folders.map((f) => f.mailbox)).toEqual(['Q&A']);
+  });
+
+  it('does not drop the answered, flagged, deleted and draft flags GNU Mailutils keeps in Status:', async () => {
+    const statuses = ['ROA', 'OF', 'RD', 'Od', 'O'];
+    write('mailutils', writeMailutils(buildWriterMessages(5, 'mu').map((m, i) => ({ ...m, status: statuses[i]! }))));
+    await convert(path.join(work, 'src', 'mailutils'), path.join(work, 'out'));
+    const stored = readFolder(path.join(work, 'out'));
+    expect(statuses.map((_, i) => bySubject(stored, `mu message ${i}`).info)).toEqual(['RS', 'F', 'ST', 'D', '']);
+    expect(stored.map((m) => m.content).join('')).not.toContain('Status:');
+  });
+
+  it('does not misplace Gmail Takeout labels written as one encoded word, raw UTF-8 or folded', async () => {
+    const labels = ['=?UTF-8?Q?Re=C3=A7us/=C3=89t=C3=A9_2024,Inbox,Opened?=', 'Família,Opened', 'Inbox,\n "Work, old",Opened'];
+    write('takeout.mbox', Buffer.from(writeMbox(buildWriterMessages(3, 'gm'), (_, i) => [`X-Gmail-Labels: ${labels[i]}`]), 'utf8'));
+    const report = await convert(path.join(work, 'src', 'takeout.mbox'), path.join(work, 'out'));
+    expect(report.folders.map((f) => [f.mailbox, f.messages])).toEqual([['Família', 1], ['INBOX', 2], ['Reçus/Été 2024', 1], ['Work, old', 1]]);
+  });
+
+  it('does not stop at an mboxcl2 file whose Content-Length points past the end of the file', async () => {
+    write('cl2', writeMboxcl2WithCrlfLengths(buildWriterMessages(3, 'cl')));
+    const report = await convert(path.join(work, 'src', 'cl2'), path.join(work, 'out'));
+    expect(report.stopped).toBeUndefined();
+    expect(report.skipped).toEqual([]);
+    expect(report.totals.messages).toBe(3);
+    expect(report.warnings).toEqual([expect.stringMatching(/^cl2 at byte \d+: its Content-Length points \d+ bytes past the end of the file; it was framed by "From " lines instead, and may have been cut off$/)]);
+  });
+
+  it('does not give git format-patch and b4 messages their placeholder From_ date as received date', async () => {
+    write('patches', writeGitFormatPatch(buildWriterMessages(2, 'git')));
+    write('b4', writeB4(buildWriterMessages(2, 'b4')));
+    const report = await convert(path.join(work, 'src'), path.join(work, 'out'));
+    expect(mtimes(path.join(work, 'out', '.patches'))).toEqual(['2007-01-01T06:48:00.000Z', '2007-01-02T06:48:01.000Z']);
+    expect(mtimes(path.join(work, 'out', '.b4'))).toEqual(['2007-01-01T06:48:00.000Z', '2007-01-02T06:48:01.000Z']);
+    expect(report.warnings).toEqual(expect.arrayContaining([
+      'patches: 2 message(s): the received date is taken from the Date: header (placeholder git format-patch "From " date)',
+      'b4: 2 message(s): the received date is taken from the Date: header (placeholder 1 January 1970 "From " date)',
+    ]));
+  });
+});
+
+describe('runConvert: files that cannot be read are skipped items, not the end of the run', () => {
+  const mbox = (prefix: string, count = 2) => writeMbox(buildWriterMessages(count, prefix));
+
+  it('does not abort the whole tree for a file whose name is not valid UTF-8: it is skipped and listed', async () => {
+    const source = path.join(work, 'src');
+    mkdirSync(source);
+    writeFileSync(path.join(source, 'inbox'), mbox('in'));
+    writeFileSync(Buffer.concat([Buffer.from(`${source}/caf`), Buffer.from([0xe9]), Buffer.from(' latin1')]), mbox('latin'));
+    const report = await convert(source, path.join(work, 'out'), { maxBad: 1 });
+    expect(report.stopped).toBeUndefined();
+    expect(report.skipped).toEqual([{ file: 'caf\\xe9 latin1', offset: 0, reason: expect.stringMatching(/name is not valid UTF-8/) }]);
+    expect(report.folders.map((f) => [f.mailbox, f.messages])).toEqual([['INBOX', 2]]);
+    const stopped = await convert(source, path.join(work, 'out2'));
+    expect(stopped.stopped?.reason).toMatch(/more than --max-bad 0/);
+  });
+
+  it('does not abort the whole tree for a file that is gone or cannot be read when its turn comes', async () => {
+    const source = path.join(work, 'src');
+    mkdirSync(source);
+    writeFileSync(path.join(source, 'a-first'), mbox('first'));
+    writeFileSync(path.join(source, 'b-gone'), mbox('gone'));
+    writeFileSync(path.join(source, 'c-now-a-directory'), mbox('dir'));
+    writeFileSync(path.join(source, 'd-last'), mbox('last'));
+    let swapped = false;
+    const report = await convert(source, path.join(work, 'out'), {
+      maxBad: 2,
+      onProgress: () => {
+        // While the first file is read, the next two change under us: one removed, one replaced by a directory.
+        if (swapped) return;
+        swapped = true;
+        rmSync(path.join(source, 'b-gone'));
+        rmSync(path.join(source, 'c-now-a-directory'));
+        mkdirSync(path.join(source, 'c-now-a-directory'));
+      },
+    });
+    expect(report.skipped).toEqual([
+      { file: 'b-gone', offset: 0, reason: expect.stringMatching(/^cannot read the file: .*ENOENT/) },
+      { file: 'c-now-a-directory', offset: 0, reason: expect.stringMatching(/^cannot read the file: .*(EISDIR|directory)/) },
+    ]);
+    expect(report.stopped).toBeUndefined();
+    expect(report.folders.map((f) => [f.mailbox, f.messages])).toEqual([['a-first', 2], ['d-last', 2]]);
+  });
+
+  it('says a read-only or unwritable target is the target, not a bug in mailshift', async () => {
+    const file = path.join(work, 'a-file');
+    writeFileSync(file, 'not a directory\n');
+    writeFileSync(path.join(work, 'in.mbox'), mbox('x'));
+    const failure = await convert(path.join(work, 'in.mbox'), path.join(file, 'Maildir')).catch((err: unknown) => err);
+    expect(failure).toBeInstanceOf(MailshiftError);
+    expect(failure).toMatchObject({ code: 'MAILSHIFT_TARGET_WRITE', exitCode: 1, message: expect.stringMatching(/cannot write the target .*a-file.*ENOTDIR/) });
   });
 });

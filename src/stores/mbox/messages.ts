@@ -1,4 +1,5 @@
 import type { MessageEnd, MessageStart } from '../../../converters/mbox/framer.js';
+import { decideReceivedDate, type ReceivedDate } from '../../../converters/mbox/from-line.js';
 import { readMboxMetadata, splitMboxHeader, type ImapBase, type MboxMessageMetadata } from '../../../converters/mbox/metadata.js';
 import { throwIfAborted } from '../../core/errors.js';
 import type { MboxMessageSink } from './reader.js';
@@ -18,6 +19,8 @@ export interface AssembledMessage<D extends MessageBytes> {
   readonly end: MessageEnd;
   /** The file's UID base, when its first message carried one. */
   readonly imapBase: ImapBase | undefined;
+  /** INTERNALDATE: the From_ line's date, or the Date: header's when the From_ line has none or a placeholder. */
+  readonly received: ReceivedDate;
 }
 
 export interface MboxMessageHandler<D extends MessageBytes> {
@@ -85,7 +88,8 @@ export class MboxMessageAssembler<D extends MessageBytes> implements MboxMessage
     if (!current || current.skip) return;
     const draft = current.draft ?? this.handler.beginDraft();
     if (!end.truncated) this.messagesSeen += 1;
-    this.handler.message({ start: current.start, meta: current.meta ?? readMboxMetadata(noHeader, []), draft, end, imapBase: this.imapBase });
+    const meta = current.meta ?? readMboxMetadata(noHeader, []);
+    this.handler.message({ start: current.start, meta, draft, end, imapBase: this.imapBase, received: decideReceivedDate(current.start.fromLine, meta.date) });
   }
 
   garbage(offset: number, length: number): void {

@@ -10,7 +10,7 @@ import {
   type MessageStart,
   type UnescapeMode,
 } from '../../../converters/mbox/framer.js';
-import { MailshiftError, systemErrorCode, throwIfAborted } from '../../core/errors.js';
+import { isMailshiftError, MailshiftError, systemErrorCode, throwIfAborted } from '../../core/errors.js';
 
 /** What the reader hands on: the framer's events, plus `abort` when a message must be framed again after a rewind. */
 export interface MboxMessageSink extends FramerSink {
@@ -91,8 +91,9 @@ async function pumpFile(file: string, startOffset: number, options: ReadMboxOpti
         if (rewind) return rewind;
       }
     } catch (err) {
-      // Only I/O and zlib failures are read errors; anything else came from the sink and travels on unchanged.
-      if (systemErrorCode(err) === undefined) throw err;
+      // Only I/O and zlib failures are read errors; anything else came from the sink and travels on unchanged. Our
+      // own errors carry a code too (Ctrl-C's InterruptedError is MAILSHIFT_INTERRUPTED): never a read error.
+      if (isMailshiftError(err) || systemErrorCode(err) === undefined) throw err;
       throw new MailshiftError('MAILSHIFT_SOURCE_READ', `${file}: cannot read: ${(err as Error).message}`, {
         scope: 'mailbox',
         hint: options.isGzip ? 'the .gz file is damaged or cut off; re-create it or give the uncompressed mbox' : 'check the file and its disk',
@@ -154,8 +155,8 @@ export async function openReadOnly(file: string): Promise<FileHandle> {
 
 export type MboxFraming =
   | { readonly kind: 'empty' }
-  /** No From_ line in the first 64 KB. */
-  | { readonly kind: 'not-mbox' }
+  /** No From_ line in the first 64 KB; `mailEvidence` says why it is evidently mail all the same, when it is. */
+  | { readonly kind: 'not-mbox'; readonly mailEvidence: string | undefined }
   | { readonly kind: 'mbox'; readonly unescape: UnescapeMode; readonly honorContentLength: boolean };
 
 /** Sniffs a file (see sniffMbox) and decides how it is framed: what every reader of an mbox file does first. */
@@ -166,7 +167,7 @@ export async function readMboxFraming(file: string, options: { isGzip: boolean; 
     ...(options.signal ? { signal: options.signal } : {}),
   });
   if (sniff.isEmpty) return { kind: 'empty' };
-  if (!sniff.looksLikeMbox) return { kind: 'not-mbox' };
+  if (!sniff.looksLikeMbox) return { kind: 'not-mbox', mailEvidence: sniff.mailEvidence };
   return { kind: 'mbox', ...decideFraming(options.variant, sniff.hasDoubleQuotedFrom) };
 }
 
@@ -174,6 +175,11 @@ export interface MboxSniff {
   /** The first 64 KB hold a valid From_ line at a line start. */
   readonly looksLikeMbox: boolean;
   readonly isEmpty: boolean;
+  /**
+   * Why the file is evidently mail when it is (it starts with a mail header block, or it is an MMDF or UW-IMAP mbx
+   * mailbox), whether or not it is an mbox.
+   */
+  readonly mailEvidence: string | undefined;
   /** Lines quoted twice (">>From ") exist: the file is mboxrd, and one '>' is stripped from every quoted From line. */
   readonly hasDoubleQuotedFrom: boolean;
 }
@@ -195,7 +201,7 @@ export async function sniffMbox(file: string, options: { isGzip: boolean; signal
           if (scan.add(chunk)) break;
         }
       } catch (err) {
-        if (systemErrorCode(err) === undefined) throw err;
+        if (isMailshiftError(err) || systemErrorCode(err) === undefined) throw err;
         throw new MailshiftError('MAILSHIFT_SOURCE_READ', `${file}: cannot read: ${(err as Error).message}`, {
           scope: 'mailbox',
           hint: 'the .gz file is damaged or cut off; re-create it or give the uncompressed mbox',
@@ -209,7 +215,12 @@ export async function sniffMbox(file: string, options: { isGzip: boolean; signal
       let position = 0;
       for (;;) {
         throwIfAborted(options.signal);
-        const bytesRead = readSync(handle.fd, buffer, 0, buffer.length, position);
+        let bytesRead;
+        try {
+          bytesRead = readSync(handle.fd, buffer, 0, buffer.length, position);
+        } catch (err) {
+          throw new MailshiftError('MAILSHIFT_SOURCE_READ', `${file}: cannot read: ${(err as Error).message}`, { scope: 'mailbox', hint: 'check the file and its disk', cause: err });
+        }
         if (bytesRead === 0) break;
         position += bytesRead;
         if (scan.add(buffer.subarray(0, bytesRead))) break;
@@ -230,6 +241,7 @@ class SniffScan {
   private total = 0;
   private decided = false;
   private looksLikeMbox = false;
+  private mailEvidence: string | undefined;
   private hasDoubleQuotedFrom = false;
   private tail = Buffer.alloc(0);
 
@@ -253,13 +265,30 @@ class SniffScan {
 
   private decide(): void {
     this.looksLikeMbox = headLooksLikeMbox(this.head);
+    this.mailEvidence = describeMailEvidence(this.head);
     this.decided = true;
   }
 
   result(): MboxSniff {
     if (!this.decided) this.decide();
-    return { looksLikeMbox: this.looksLikeMbox, isEmpty: this.total === 0, hasDoubleQuotedFrom: this.hasDoubleQuotedFrom };
+    return { looksLikeMbox: this.looksLikeMbox, mailEvidence: this.mailEvidence, isEmpty: this.total === 0, hasDoubleQuotedFrom: this.hasDoubleQuotedFrom };
   }
+}
+
+/**
+ * Why a file is evidently mail: its first non-blank line starts a header block with a field every mail has or a mail
+ * client adds (an .eml, an mbox whose separators were lost, a Thunderbird folder in a form we do not read), or it is
+ * an MMDF (messages between ^A^A^A^A lines) or UW-IMAP mbx mailbox. Undefined when nothing says so.
+ */
+function describeMailEvidence(head: Buffer): string | undefined {
+  const text = head.toString('latin1', 0, Math.min(head.length, 16 * 1024)).replace(/^(\xEF\xBB\xBF)?[\r\n]*/, '');
+  if (text.startsWith('\x01\x01\x01\x01\n') || text.startsWith('\x01\x01\x01\x01\r\n')) return 'it is an MMDF mailbox, which convert does not read';
+  if (text.startsWith('*mbx*')) return 'it is a UW-IMAP mbx mailbox, which convert does not read';
+  const block = text.split(/\r?\n\r?\n/, 1)[0]!;
+  const lines = block.split(/\r?\n/);
+  if (!/^[\x21-\x39\x3b-\x7e]+:/.test(lines[0] ?? '')) return undefined;
+  const isMail = lines.some((line) => /^(received|return-path|delivered-to|from|to|date|subject|message-id|mime-version|x-mozilla-status2?|x-gmail-labels|status|x-uid):/i.test(line));
+  return isMail ? 'it starts with mail headers' : undefined;
 }
 
 function headLooksLikeMbox(head: Buffer): boolean {

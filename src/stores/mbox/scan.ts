@@ -5,6 +5,7 @@ import { ConvertedNameSequence, passedKeyword } from '../../../converters/maildi
 import type { MboxVariant, UnescapeMode } from '../../../converters/mbox/framer.js';
 import type { GmailLabelMode } from '../../../converters/mbox/gmail-folders.js';
 import { decideMboxPlacement } from '../../../converters/mbox/placement.js';
+import { mboxFileToMailboxPath } from '../../../converters/mbox/folder-path.js';
 import { isMailshiftError, MailshiftError, systemErrorCode, throwIfAborted } from '../../core/errors.js';
 import type { Logger } from '../../core/logger.js';
 import type { MailboxPath, SystemFlag } from '../../core/types.js';
@@ -102,6 +103,9 @@ export async function scanMboxSource(source: string, options: ScanMboxOptions): 
     else logger.warn(line);
   }
   const scan = new SourceScan(options);
+  // Files that may hold mail and cannot be read (a name that is not UTF-8, a directory that cannot be listed): each
+  // is a problem of the folder it would have been, so a copy reports it as skipped.
+  for (const entry of tree.unreadable) scan.addProblem(mboxFileToMailboxPath(entry.path), { displayName: entry.path, offset: 0, reason: entry.reason });
   for (const file of tree.files) {
     throwIfAborted(options.signal);
     const outcome = await scan.readFile(file, tree.isSingleFile);
@@ -164,6 +168,10 @@ class SourceScan {
         throw new MailshiftError('MAILSHIFT_SOURCE_NOT_MBOX', `${source.file} is not an mbox: no "From " separator line in its first 64 KB`, {
           hint: 'give an mbox file (messages separated by "From sender date" lines), a .gz of one, or a directory of them',
         });
+      }
+      if (source.hasThunderbirdIndex || framing.mailEvidence) {
+        this.addProblem(source.folder, { displayName, offset: 0, reason: 'no message could be read: no "From " separator line in its first 64 KB, though it is evidently mail' });
+        return undefined;
       }
       return { path: displayName, reason: 'not an mbox (no "From " separator line in its first 64 KB)' };
     }
@@ -262,8 +270,9 @@ class FileHandler implements MboxMessageHandler<MessageDraft> {
     }
   }
 
-  private take({ start, meta, draft, end, imapBase }: AssembledMessage<MessageDraft>): void {
+  private take({ start, meta, draft, end, imapBase, received }: AssembledMessage<MessageDraft>): void {
     this.readUpTo = end.offset;
+    if (end.note && !end.truncated) this.scan.options.logger.warn(`${this.file.displayName} at byte ${start.offset}: ${end.note}`);
     if (end.truncated) {
       this.scan.addProblem(this.folder, { displayName: this.file.displayName, offset: start.offset, reason: `truncated message: ${end.truncated}` });
       return;
@@ -276,7 +285,7 @@ class FileHandler implements MboxMessageHandler<MessageDraft> {
       sourceUid = meta.uid;
       this.lastUid = meta.uid;
     }
-    const receivedMs = start.fromLine.date.getTime();
+    const receivedMs = received.date.getTime();
     const message: ScannedMessage = {
       file: this.file,
       offset: start.offset,

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { isInbox, validateFolderLevel } from '../../../converters/folders/maildirpp.js';
 import { MboxFramer, type MboxVariant, type MessageEnd } from '../../../converters/mbox/framer.js';
+import { decideReceivedDate, type FromLine } from '../../../converters/mbox/from-line.js';
 import type { GmailLabelMode } from '../../../converters/mbox/gmail-folders.js';
 import { splitMboxHeader } from '../../../converters/mbox/metadata.js';
 import { MailshiftError, throwIfAborted } from '../../core/errors.js';
@@ -201,15 +202,19 @@ class MboxMailbox implements Mailbox {
     let header: Buffer | undefined;
     let end: MessageEnd | undefined;
     let isOther = false;
+    let fromLine: FromLine | undefined;
     const framer = new MboxFramer(
       {
         messageStart: (start) => {
           starts += 1;
-          if (start.offset !== message.offset || start.fromLine.date.getTime() !== message.receivedMs) isOther = true;
+          fromLine = start.fromLine;
+          if (start.offset !== message.offset) isOther = true;
         },
         header: (bytes) => {
           if (starts !== 1 || header !== undefined) return;
-          header = splitMboxHeader(bytes).stored;
+          const split = splitMboxHeader(bytes);
+          if (!fromLine || decideReceivedDate(fromLine, split.meta.date).date.getTime() !== message.receivedMs) isOther = true;
+          header = split.stored;
           parts.push(header);
         },
         body: (bytes) => {

@@ -1,6 +1,7 @@
-import { lstat, readdir, realpath, stat } from 'node:fs/promises';
+import { lstat, open, readdir, realpath, stat } from 'node:fs/promises';
+import { constants as fsConstants, type Dirent } from 'node:fs';
 import path from 'node:path';
-import { classifyNonMboxName, mboxFileToMailboxPath } from '../../../converters/mbox/folder-path.js';
+import { classifyNonMboxName, mboxFileToMailboxPath, type Mutf7Names } from '../../../converters/mbox/folder-path.js';
 import { MailshiftError, systemErrorCode } from '../../core/errors.js';
 import type { MailboxPath } from '../../core/types.js';
 import { sniffMbox } from './reader.js';
@@ -13,6 +14,8 @@ export interface MboxSourceFile {
   readonly folder: MailboxPath;
   readonly isGzip: boolean;
   readonly sizeBytes: number;
+  /** A Thunderbird index (`NAME.msf`) lies beside it: the file is evidently a mail folder. */
+  readonly hasThunderbirdIndex?: true;
 }
 
 export interface IgnoredSourceEntry {
@@ -29,6 +32,13 @@ export interface MboxSourceTree {
   readonly ignored: IgnoredSourceEntry[];
   /** Subscription files found (Dovecot mbox `.subscriptions`, UW-IMAP `.mailboxlist`), relative to the root. */
   readonly subscriptionFiles: string[];
+  /** How file names were read as modified UTF-7 (see Mutf7Names); subscription lists are read the same way. */
+  readonly mutf7Names: Mutf7Names;
+  /**
+   * Files and directories that may hold mail and cannot be read: a name that is not valid UTF-8 (no folder name can
+   * be made of it), a directory that cannot be listed, a file gone or refused. Each is a skipped item, not a note.
+   */
+  readonly unreadable: IgnoredSourceEntry[];
 }
 
 const subscriptionFileNames = new Set(['.subscriptions', '.mailboxlist']);
@@ -58,6 +68,8 @@ export async function readMboxSourceTree(source: string, options: { singleFileFo
       files: [{ file: root, relativePath: '', folder: options.singleFileFolder ?? 'INBOX', isGzip, sizeBytes: rootStat.size }],
       ignored: [],
       subscriptionFiles: [],
+      mutf7Names: 'non-ascii',
+      unreadable: [],
     };
   }
   if (!rootStat.isDirectory()) {
@@ -73,27 +85,44 @@ export async function readMboxSourceTree(source: string, options: { singleFileFo
   const files: MboxSourceFile[] = [];
   const ignored: IgnoredSourceEntry[] = [];
   const subscriptionFiles: string[] = [];
+  const unreadable: IgnoredSourceEntry[] = [];
+  let hasImapWriter = false;
   const walk = async (dir: string, relativeDir: string): Promise<void> => {
-    let entries;
+    let rawEntries;
     try {
-      entries = await readdir(dir, { withFileTypes: true });
+      // Names as bytes: a name that is not valid UTF-8 read as a string would be a different name (U+FFFD).
+      rawEntries = await readdir(dir, { withFileTypes: true, encoding: 'buffer' });
     } catch (err) {
-      ignored.push({ path: relativeDir || '.', reason: `cannot read directory: ${systemErrorCode(err) ?? String(err)}` });
+      unreadable.push({ path: relativeDir || '.', reason: `cannot read the directory (${systemErrorCode(err) ?? String(err)}); nothing in it was converted` });
       return;
     }
+    const entries = [];
+    for (const entry of rawEntries) {
+      const raw = entry.name as unknown as Buffer;
+      const name = raw.toString('utf8');
+      if (Buffer.from(name, 'utf8').equals(raw)) {
+        entries.push(Object.assign(entry, { name }) as unknown as Dirent);
+        continue;
+      }
+      const shown = relativeDir ? `${relativeDir}/${escapeName(raw)}` : escapeName(raw);
+      unreadable.push({ path: shown, reason: `its name is not valid UTF-8, so no folder name can be made of it; not converted (rename it and run again)` });
+    }
     entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    const names = new Set(entries.map((entry) => entry.name));
     for (const entry of entries) {
       const relativePath = relativeDir ? `${relativeDir}/${entry.name}` : entry.name;
       const full = path.join(dir, entry.name);
       if (entry.isSymbolicLink()) {
         ignored.push({ path: relativePath, reason: 'symbolic link, not followed' });
       } else if (entry.isDirectory()) {
+        if (entry.name === '.imap') hasImapWriter = true; // Dovecot's index directory for mbox
         if (entry.name.startsWith('.')) ignored.push({ path: relativePath, reason: 'hidden directory (mail client or server index)', isBookkeeping: true });
         else if (await isMaildir(full)) ignored.push({ path: relativePath, reason: 'a maildir, not an mbox: copy it with `mailshift copy`' });
         else await walk(full, relativePath);
       } else if (entry.isFile()) {
         if (subscriptionFileNames.has(entry.name) && relativeDir === '') {
           subscriptionFiles.push(relativePath);
+          hasImapWriter = true;
           continue;
         }
         const reason = classifyNonMboxName(entry.name);
@@ -101,13 +130,20 @@ export async function readMboxSourceTree(source: string, options: { singleFileFo
           ignored.push({ path: relativePath, reason, isBookkeeping: true });
           continue;
         }
-        const stat = await lstat(full);
+        let stat;
+        try {
+          stat = await lstat(full);
+        } catch (err) {
+          unreadable.push({ path: relativePath, reason: `cannot read the file (${systemErrorCode(err) ?? String(err)})` });
+          continue;
+        }
         files.push({
           file: full,
           relativePath,
           folder: mboxFileToMailboxPath(relativePath),
           isGzip: /\.gz$/i.test(entry.name),
           sizeBytes: stat.size,
+          ...(names.has(`${entry.name}.msf`) ? { hasThunderbirdIndex: true as const } : {}),
         });
       } else {
         ignored.push({ path: relativePath, reason: 'not a regular file (device, FIFO or socket), not opened' });
@@ -115,7 +151,38 @@ export async function readMboxSourceTree(source: string, options: { singleFileFo
     }
   };
   await walk(root, '');
-  return { root, isSingleFile: false, files, ignored, subscriptionFiles };
+  // Dovecot and UW-IMAP write file names in modified UTF-7: where the tree shows one of them (a .imap/ index
+  // directory, a subscription list, a file that starts with their FOLDER INTERNAL DATA message), every valid name is
+  // decoded; elsewhere only names that decode to non-ASCII text.
+  if (!hasImapWriter) {
+    for (const file of files) if (file.relativePath.includes('&') && (await startsWithImapBookkeeping(file.file))) hasImapWriter = true;
+  }
+  const mutf7Names: Mutf7Names = hasImapWriter ? 'all' : 'non-ascii';
+  const named = files.map((file) => ({ ...file, folder: mboxFileToMailboxPath(file.relativePath, mutf7Names) }));
+  return { root, isSingleFile: false, files: named, ignored, subscriptionFiles, mutf7Names, unreadable };
+}
+
+/** A file name that is not valid UTF-8, shown with its other bytes as \xNN. */
+function escapeName(raw: Buffer): string {
+  let out = '';
+  for (const byte of raw) out += byte >= 0x20 && byte < 0x7f ? String.fromCharCode(byte) : `\\x${byte.toString(16).padStart(2, '0')}`;
+  return out;
+}
+
+/** Whether a file's first message is UW-IMAP/Dovecot bookkeeping (FOLDER INTERNAL DATA, X-IMAP, X-IMAPbase). */
+async function startsWithImapBookkeeping(file: string): Promise<boolean> {
+  let handle;
+  try {
+    handle = await open(file, fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW | fsConstants.O_NONBLOCK);
+    const buffer = Buffer.alloc(4096);
+    const { bytesRead } = await handle.read(buffer, 0, buffer.length, 0);
+    const head = buffer.toString('latin1', 0, bytesRead);
+    return /^From [^\n]*\n(?:[^\n]+\n)*?X-IMAP(?:base)?:/.test(head) || head.includes('FOLDER INTERNAL DATA');
+  } catch {
+    return false; // unreadable: reported when it is read
+  } finally {
+    await handle?.close();
+  }
 }
 
 export type LocalMailLayout =

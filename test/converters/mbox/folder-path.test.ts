@@ -13,6 +13,10 @@ describe('mboxFileToMailboxPath', () => {
     expect(mboxFileToMailboxPath('old/2019.gz')).toBe('old/2019');
     expect(mboxFileToMailboxPath('Receipts.mbox/mbox')).toBe('Receipts');
   });
+  it('names a Mailman pipermail month after the month, whether .txt or .txt.gz', () => {
+    expect(mboxFileToMailboxPath('2007-January.txt')).toBe('2007-January');
+    expect(mboxFileToMailboxPath('list/2007-January.txt.gz')).toBe('list/2007-January');
+  });
   it('keeps a literal dot in a folder name as part of the name', () => {
     expect(mboxFileToMailboxPath('Work/v1.2 release')).toBe('Work/v1.2 release');
   });

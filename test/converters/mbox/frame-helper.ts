@@ -10,6 +10,7 @@ export interface FramedMessage {
   /** Offset just past the message (where the next From_ line starts, or the end of the input). */
   end: number;
   framedByContentLength: boolean;
+  note?: string;
 }
 
 export interface FrameResult {
@@ -36,7 +37,7 @@ export function frame(input: Buffer | string, options: Partial<FramerOptions> = 
     const framer = new MboxFramer(
       {
         messageStart: (s) => {
-          current = { offset: s.offset, sender: s.fromLine.sender, date: s.fromLine.date.toISOString(), header: '', body: '', end: -1, framedByContentLength: false };
+          current = { offset: s.offset, sender: s.fromLine.sender, date: s.fromLine.date?.toISOString() ?? '', header: '', body: '', end: -1, framedByContentLength: false };
         },
         header: (h) => {
           current!.header += h.toString('latin1');
@@ -48,6 +49,7 @@ export function frame(input: Buffer | string, options: Partial<FramerOptions> = 
           if (e.truncated) current!.truncated = e.truncated;
           current!.end = e.offset;
           current!.framedByContentLength = e.framedByContentLength === true;
+          if (e.note) current!.note = e.note;
           pending.push(current!);
           current = undefined;
         },

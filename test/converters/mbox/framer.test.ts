@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { crlfToLf, decideFraming, findContentLength } from '../../../converters/mbox/framer.js';
 import { frame } from './frame-helper.js';
+import { buildWriterMessages, writeMboxcl2WithCrlfLengths, writeOldThunderbird, writePipermailArchive } from '../../support/mbox-writers.js';
 
 const fixture = (name: string) => readFileSync(new URL(`../../../fixtures/mbox/${name}`, import.meta.url));
 
@@ -82,10 +83,70 @@ describe('MboxFramer', () => {
     expect(messages[0]!.body).toBe('last line without newline');
   });
 
-  it('reports a message cut off before its Content-Length as truncated', () => {
+  it('reports a file cut off in the middle of a message header as truncated', () => {
     const { messages } = frame(fixture('bad/truncated.mbox'));
     expect(messages[0]!.truncated).toBeUndefined();
-    expect(messages[1]!.truncated).toMatch(/before the message's Content-Length/);
+    expect(messages[1]!.truncated).toMatch(/middle of the message headers/);
+  });
+
+  it('does not fail an mboxcl2 file whose Content-Length points past the end of the file: frames it by From_ lines', () => {
+    // Lengths written for CRLF, file turned to LF: each length points past its message, the last past the file.
+    const input = writeMboxcl2WithCrlfLengths(buildWriterMessages(3));
+    for (const chunk of [0, 7, 64]) {
+      const { messages } = frame(input, {}, chunk);
+      expect(messages.map((m) => m.truncated)).toEqual([undefined, undefined, undefined]);
+      expect(messages.map((m) => /Subject: (.*)/.exec(m.header)![1])).toEqual(['m message 0', 'm message 1', 'm message 2']);
+      expect(messages.map((m) => m.body)).toEqual(buildWriterMessages(3).map((m) => m.body));
+      // The last message's length cannot be checked against anything: it is kept, and the report says why.
+      expect(messages[2]!.note).toMatch(/Content-Length points \d+ bytes past the end of the file/);
+      expect(messages[0]!.note).toBeUndefined();
+    }
+  });
+
+  it('does not swallow the messages after one whose Content-Length points past the end of the file', () => {
+    const input = two.replace('Subject: one\n', 'Subject: one\nContent-Length: 9999\n');
+    const { messages } = frame(input);
+    expect(messages.map((m) => [m.sender, m.body, m.truncated])).toEqual([
+      ['alice@example.com', 'body one\n', undefined],
+      ['bob@example.com', 'body two\n', undefined],
+    ]);
+  });
+
+  it('does not refuse a Mailman pipermail archive: "From user at host  date" separators, with or without an empty line before them', () => {
+    for (const withBlankLines of [true, false]) {
+      const input = writePipermailArchive(buildWriterMessages(4), { withBlankLines });
+      for (const chunk of [0, 5, 100]) {
+        const { messages, garbage } = frame(input, {}, chunk);
+        expect(garbage).toEqual([]);
+        expect(messages.map((m) => m.sender)).toEqual(['user0@example.org', 'user1@example.org', 'user2@example.org', 'user3@example.org']);
+        expect(messages[1]!.date).toBe('2007-01-02T06:48:01.000Z');
+        expect(messages.map((m) => m.body)).toEqual(buildWriterMessages(4).map((m) => m.body));
+      }
+    }
+  });
+
+  it('does not refuse old Thunderbird files with bare "From " separators, unescaped body From lines and CRLF', () => {
+    const written = buildWriterMessages(3).map((m) => ({ ...m, body: `${m.body}\nFrom here on, a body line that was never escaped.\nFrom \nstill the body\n` }));
+    for (const separator of ['From ', 'From - '] as const) {
+      for (const crlf of [false, true]) {
+        const input = writeOldThunderbird(written, { crlf, separator });
+        for (const chunk of [0, 3, 50]) {
+          const { messages, garbage } = frame(input, {}, chunk);
+          expect(garbage).toEqual([]);
+          expect(messages).toHaveLength(3);
+          expect(messages.map((m) => m.date)).toEqual(['', '', '']);
+          expect(messages.map((m) => m.body)).toEqual(written.map((m) => m.body));
+          expect(messages[2]!.header).toMatch(/^X-Mozilla-Status: 0001\n/);
+        }
+      }
+    }
+  });
+
+  it('does not split at a bare "From " body line that no header line follows, or that follows a non-empty line', () => {
+    const input = 'From a@b Mon Jan  6 09:15:00 2020\nSubject: x\n\nline\nFrom \nX-Not: a separator, no empty line before\n\nFrom \nnot a header\n';
+    const { messages } = frame(input);
+    expect(messages).toHaveLength(1);
+    expect(messages[0]!.body).toBe('line\nFrom \nX-Not: a separator, no empty line before\n\nFrom \nnot a header\n');
   });
 
   it('reports a file that ends in the middle of a header line as truncated', () => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { parseFromLine } from '../../../converters/mbox/from-line.js';
+import { classifyPlaceholderFromDate, decideReceivedDate, parseBareFromLine, parseFromLine, parseHeaderDate } from '../../../converters/mbox/from-line.js';
 
-const iso = (line: string) => parseFromLine(line)?.date.toISOString();
+const iso = (line: string) => parseFromLine(line)?.date?.toISOString();
 
 describe('parseFromLine', () => {
   it('reads the asctime form RFC 4155 describes', () => {
@@ -36,5 +36,27 @@ describe('parseFromLine', () => {
   });
   it('ignores the line terminator', () => {
     expect(iso('From a@b Mon Jan  6 09:15:00 2020\r\n')).toBe('2020-01-06T09:15:00.000Z');
+  });
+});
+
+describe('From_ lines of other writers', () => {
+  it("reads Mailman pipermail's obscured sender: From user at example.org  Mon Jan  1 06:48:06 2007", () => {
+    expect(parseFromLine('From user at example.org  Mon Jan  1 06:48:06 2007\n')).toEqual({ sender: 'user@example.org', date: new Date('2007-01-01T06:48:06Z') });
+  });
+  it('reads a bare Thunderbird separator as one without a date, and nothing else as bare', () => {
+    for (const line of ['From \n', 'From - \n', 'From -\r\n', 'From \r\n']) expect(parseBareFromLine(line), line).toMatchObject({ date: undefined });
+    for (const line of ['From here\n', 'From - x\n', 'From: a\n']) expect(parseBareFromLine(line), line).toBeUndefined();
+  });
+  it('knows the placeholder dates of git format-patch and of the epoch, and no others', () => {
+    expect(classifyPlaceholderFromDate(parseFromLine('From 1234 Mon Sep 17 00:00:00 2001')!.date!)).toBe('git format-patch');
+    expect(classifyPlaceholderFromDate(parseFromLine('From git@z Thu Jan  1 00:00:00 1970')!.date!)).toBe('1 January 1970');
+    expect(classifyPlaceholderFromDate(parseFromLine('From a@b Mon Sep 17 00:00:01 2001')!.date!)).toBeUndefined();
+  });
+  it('takes the received date from Date: only when the From_ line has none or a placeholder', () => {
+    const date = 'Tue, 2 Jan 2007 10:00:00 +0100 (CET)';
+    expect(parseHeaderDate(date)?.toISOString()).toBe('2007-01-02T09:00:00.000Z');
+    expect(decideReceivedDate(parseFromLine('From a@b Mon Jan  1 06:48:06 2007')!, date)).toEqual({ date: new Date('2007-01-01T06:48:06Z') });
+    expect(decideReceivedDate(parseFromLine('From git@z Thu Jan  1 00:00:00 1970')!, date).date.toISOString()).toBe('2007-01-02T09:00:00.000Z');
+    expect(decideReceivedDate({ sender: '', date: undefined }, 'garbage')).toMatchObject({ date: new Date(0), note: expect.stringMatching(/no readable Date: header/) });
   });
 });

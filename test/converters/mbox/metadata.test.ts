@@ -100,6 +100,12 @@ describe('decideMessageState', () => {
     expect(s.isNew).toBe(false);
     expect([...state('Status: ro\n\n').flags]).toEqual([]);
   });
+  it("does not drop GNU Mailutils' flags kept in Status (A answered, F flagged, D deleted, d draft)", () => {
+    expect([...state('Status: ROA\n\n').flags].sort()).toEqual(['\\Answered', '\\Seen']);
+    expect([...state('Status: OF\n\n').flags]).toEqual(['\\Flagged']);
+    expect([...state('Status: OD\n\n').flags]).toEqual(['\\Deleted']);
+    expect([...state('Status: Od\n\n').flags]).toEqual(['\\Draft']);
+  });
   it('keeps unread mail unread: Status O without R is old but not seen', () => {
     const s = state('Status: O\n\n');
     expect(s.flags.size).toBe(0);
@@ -137,6 +143,18 @@ describe('decideMessageState', () => {
 });
 
 describe('parseGmailLabels', () => {
+  it('does not split one encoded word that holds the whole label list before decoding it', () => {
+    expect(parseGmailLabels('=?UTF-8?Q?Re=C3=A7us/=C3=89t=C3=A9_2024,Inbox,Opened?=')).toEqual(['Reçus/Été 2024', 'Inbox', 'Opened']);
+    expect(parseGmailLabels('=?UTF-8?B?' + Buffer.from('"Fam, amigos",Inbox').toString('base64') + '?=')).toEqual(['Fam, amigos', 'Inbox']);
+  });
+  it('does not read raw UTF-8 labels as Latin-1 ("FamÃ­lia")', () => {
+    const header = Buffer.from('X-Gmail-Labels: Inbox,Família,"Trabalho, antigo"\n\n', 'utf8');
+    expect(readMboxMetadata(header, parseHeaderFields(header)).gmailLabels).toEqual(['Inbox', 'Família', 'Trabalho, antigo']);
+  });
+  it('reads a folded X-Gmail-Labels field, quoted labels with commas included', () => {
+    const header = Buffer.from('X-Gmail-Labels: Inbox,"Work, old",\r\n =?UTF-8?Q?Entw=C3=BCrfe?=,\r\n\tOpened\r\n\r\n', 'latin1');
+    expect(readMboxMetadata(header, parseHeaderFields(header)).gmailLabels).toEqual(['Inbox', 'Work, old', 'Entwürfe', 'Opened']);
+  });
   it('splits CSV-quoted labels and decodes encoded words', () => {
     expect(parseGmailLabels('Inbox,"Work, old",=?UTF-8?Q?Entw=C3=BCrfe?=,Clients/ACME')).toEqual(['Inbox', 'Work, old', 'Entwürfe', 'Clients/ACME']);
   });
