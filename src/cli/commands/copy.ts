@@ -162,5 +162,7 @@ export function formatCopyReport(report: CopyReport, chown?: OwnershipResult & {
   }
   const warnings = report.jobs.flatMap((j) => j.warnings.map((w) => `${j.label}: ${w}`));
   if (warnings.length > 0) text += `\nrsync said:\n${warnings.slice(0, 30).map((w) => `  ${w}\n`).join('')}`;
+  const hints = [...new Set(report.jobs.flatMap((j) => (j.hint ? [j.hint] : [])))];
+  for (const hint of hints) text += `\nhint: ${hint}\n`;
   return text;
 }
