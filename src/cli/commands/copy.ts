@@ -8,7 +8,7 @@ import type { OwnershipResult } from '../../fsops/ownership.js';
 import { parseStoreSpec } from '../../stores/spec.js';
 import { refuseLocalMboxSource, requireLocalDirectory } from './local-paths.js';
 import type { CliContext, GlobalOptions } from '../context.js';
-import { createProgressBar, formatBytes, formatJson, formatTable } from '../render.js';
+import { createProgressBar, formatBytes, formatJson, formatTable, printable } from '../render.js';
 import { addSshOptions, parseBandwidthKiBps, parseWholeNumber, withSshSession, type SshCliOptions } from './ssh-options.js';
 import { addImapOptions, decideEngine, formatFallbackLine, refuseDboxSource } from './imap-options.js';
 import { runImapCopyAction } from './imap-actions.js';
@@ -144,13 +144,13 @@ export function formatCopyReport(report: CopyReport, chown?: OwnershipResult & {
   );
   const changed = report.controlFiles.filter((c) => c.action !== 'keep-target');
   const kept = report.controlFiles.filter((c) => c.action === 'keep-target');
-  if (changed.length > 0) text += `\nControl files updated on the target (${changed.length}):\n${changed.map((c) => `  ${c.path}: ${c.reason}\n`).join('')}`;
-  if (kept.length > 0) text += `\nControl files the target keeps (${kept.length}):\n${kept.map((c) => `  ${c.path}: ${c.reason}\n`).join('')}`;
+  if (changed.length > 0) text += `\nControl files updated on the target (${changed.length}):\n${changed.map((c) => `  ${printable(c.path)}: ${c.reason}\n`).join('')}`;
+  if (kept.length > 0) text += `\nControl files the target keeps (${kept.length}):\n${kept.map((c) => `  ${printable(c.path)}: ${c.reason}\n`).join('')}`;
   if (report.merges.length > 0) {
     text += '\nAccount files:\n';
     for (const m of report.merges) {
       const detail = m.action === 'written' ? `added ${m.added.length ? m.added.join(', ') : 'nothing'}${m.keptTarget.length ? `; kept target's ${m.keptTarget.join(', ')}` : ''}` : (m.reason ?? '');
-      text += `  ${m.action.padEnd(9)} ${m.path}${detail ? `: ${detail}` : ''}\n`;
+      text += `  ${m.action.padEnd(9)} ${printable(m.path)}${detail ? `: ${printable(detail)}` : ''}\n`;
     }
   }
   if (chown) {

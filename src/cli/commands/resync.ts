@@ -3,7 +3,7 @@ import { runResync, type ResyncReport } from '../../engine/resync.js';
 import type { FlagsMode } from '../../engine/resync-plan.js';
 import { parseStoreSpec } from '../../stores/spec.js';
 import type { CliContext, GlobalOptions } from '../context.js';
-import { formatBytes, formatDuration, formatJson, formatTable } from '../render.js';
+import { formatBytes, formatDuration, formatJson, formatTable, printable } from '../render.js';
 import { addSshOptions, parseBandwidthKiBps, parseWholeNumber, withSshSession, type SshCliOptions } from './ssh-options.js';
 import { refuseLocalMboxSource } from './local-paths.js';
 import { addImapOptions, decideEngine, formatFallbackLine, refuseDboxSource } from './imap-options.js';
@@ -111,7 +111,7 @@ export function formatResyncReport(report: ResyncReport): string {
   if (quiet > 0) text += `${busy.length > 0 ? '' : '\n'}${quiet} folder(s) already in sync\n`;
   if (report.skippedFolders.length > 0) {
     text += `\nNot written (${report.skippedFolders.length}):\n`;
-    for (const s of report.skippedFolders) text += `  ${s.folder}: ${s.reason}\n`;
+    for (const s of report.skippedFolders) text += `  ${printable(s.folder)}: ${printable(s.reason)}\n`;
   }
   if (report.rsync && report.rsync.outcome !== 'ok') text += `\nrsync: ${report.rsync.outcome}: ${report.rsync.meaning} (${report.rsync.attempts} attempt(s))\n`;
   if (report.rsync?.hint && report.rsync.outcome !== 'ok') text += `hint: ${report.rsync.hint}\n`;
