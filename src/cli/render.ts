@@ -63,7 +63,8 @@ export function formatTable(header: string[], rows: (string | number)[][]): stri
 
 export interface ProgressBar {
   update(done: { bytes: number; items: number }): void;
-  finish(): void;
+  /** Draws the last line: with `final`, the run's own totals (the last update may lag behind what was done). */
+  finish(final?: { bytes: number; items: number }): void;
 }
 
 /**
@@ -100,7 +101,8 @@ export function createProgressBar(
         draw();
       }
     },
-    finish() {
+    finish(final) {
+      if (final) last = final;
       draw();
       write('\n');
     },
