@@ -15,7 +15,7 @@ import type { RsyncOutcome } from '../transport/rsync/exit.js';
 import type { ItemizedChange } from '../transport/rsync/itemize.js';
 import { runRsync, type RsyncRunResult } from '../transport/rsync/run.js';
 import { listArrivedFiles } from '../transport/rsync/arrived.js';
-import { diagnoseLocalTargetDir, targetWriteError } from '../fsops/target-dir.js';
+import { classifyRemoteMkdirFailure, diagnoseLocalTargetDir, targetWriteError } from '../fsops/target-dir.js';
 import type { SshEndpoint, SshOptions } from '../transport/ssh.js';
 import { readRemoteSmallFiles, readSmallRegularFile } from './resync-files.js';
 import { decideChangedFolders, listMaildirTree, readTreeStamps, type TreeLayout, type TreeListingResult } from './resync-list.js';
@@ -645,12 +645,8 @@ async function createDirs(side: ResyncSide, exec: ExecTarget, relDirs: readonly 
   const abs = relDirs.map((rel) => path.posix.join(side.root, rel));
   const made = await runExec(exec, ['mkdir', '-m', mode.toString(8), '--', ...abs]);
   if (made.exitCode === 255) throw new MailshiftError('MAILSHIFT_SSH_FAILED', `ssh to ${side.ssh.host} failed while creating folders`, { retry: 'later' });
-  if (made.exitCode !== 0 && /Read-only file system/.test(made.stderr)) {
-    throw new MailshiftError('MAILSHIFT_TARGET_READ_ONLY', `target ${side.root} on ${side.ssh.host} is on a read-only filesystem`, {
-      hint: 'remount the target filesystem read-write (or choose another target), then run again; nothing was written',
-      exitCode: ExitCode.config,
-    });
-  }
+  const known = made.exitCode !== 0 ? classifyRemoteMkdirFailure(`${side.root} on ${side.ssh.host}`, made.stderr.replace(/^.*File exists.*$/gm, '')) : undefined;
+  if (known) throw known;
   if (made.exitCode !== 0 && !/File exists/.test(made.stderr)) {
     throw new MailshiftError('MAILSHIFT_MKDIR_FAILED', `cannot create folders on ${side.ssh.host}: ${made.stderr.trim().split('\n').pop() ?? ''}`);
   }

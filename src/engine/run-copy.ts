@@ -14,7 +14,7 @@ import type { ItemizedChange } from '../transport/rsync/itemize.js';
 import { runRsync } from '../transport/rsync/run.js';
 import { listArrivedFiles } from '../transport/rsync/arrived.js';
 import { fetchFiles, pushFiles } from './file-list-transfer.js';
-import { checkLocalTargetDir, targetWriteError } from '../fsops/target-dir.js';
+import { checkLocalTargetDir, classifyRemoteMkdirFailure, targetWriteError } from '../fsops/target-dir.js';
 import type { SshEndpoint, SshOptions } from '../transport/ssh.js';
 import {
   mergeKeyedLines,
@@ -566,6 +566,8 @@ async function ensureRemoteDir(target: RsyncEndpoint, options: CopyOptions): Pro
   const made = await runExec(exec, ['mkdir', '-p', '--', dir]);
   if (made.exitCode === 255) throw sshFailure(target.ssh.host, made.stderr);
   if (made.exitCode !== 0) {
+    const known = classifyRemoteMkdirFailure(describeEndpoint({ ...target, path: dir }), made.stderr);
+    if (known) throw known;
     throw new MailshiftError('MAILSHIFT_TARGET_MKDIR', `cannot create ${describeEndpoint({ ...target, path: dir })}: ${lastLine(made.stderr)}`);
   }
 }
