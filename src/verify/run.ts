@@ -86,12 +86,14 @@ async function readSide(location: Location, pairs: readonly MailboxPair[], side:
     const labels = new Map(pairs.slice(1).map((p, i) => [nested[i]!, p.label]));
     const result = await snapshotsFromRemoteMaildirs(exec, rootPath, { rootLabel: base.label, mailboxDirs: nested, labelOf: (dir) => labels.get(dir) ?? dir }, options);
     if (side === 'target' && isMissingRoot(result.skipped, rootPath)) throw missingTargetError(`${location.host}:${rootPath}`);
+    if (side === 'source') throwIfUnreadable(result.skipped, location.host);
     return result;
   }
   for (const pair of pairs) {
     const dir = side === 'source' ? pair.sourcePath : pair.targetPath;
     const result = await snapshotsFromRemoteMaildirs(exec, dir, { rootLabel: pair.label, mailboxDirs: [], labelOf: (d) => d }, options);
     if (side === 'target' && pair === base && isMissingRoot(result.skipped, dir)) throw missingTargetError(`${location.host}:${dir}`);
+    if (side === 'source') throwIfUnreadable(result.skipped, location.host);
     folders.push(...result.folders);
     skipped.push(...result.skipped);
   }
@@ -107,6 +109,17 @@ function missingTargetError(dir: string, cause?: unknown): MailshiftError {
     hint: 'check the target path; if nothing was copied yet, run mailshift copy first',
     exitCode: ExitCode.config,
     ...(cause ? { cause } : {}),
+  });
+}
+
+/** A source folder find could not enter (over ssh) is never left out quietly: the same error as a local one. */
+function throwIfUnreadable(skipped: readonly SkippedFolder[], host: string): void {
+  const denied = skipped.find((s) => s.reason.startsWith('listing was incomplete') && /Permission denied/.test(s.reason));
+  if (!denied) return;
+  throw new MailshiftError('MAILSHIFT_FOLDER_UNREADABLE', `cannot read part of the source on ${host}: ${denied.reason}`, {
+    scope: 'mailbox',
+    hint: 'log in as root or as the mailbox owner, or make the folder readable (chmod u+rx), then run again',
+    exitCode: ExitCode.config,
   });
 }
 
