@@ -153,8 +153,18 @@ export async function runCopy(source: StoreSpec, target: StoreSpec, options: Cop
       options.dryRun ? Promise.resolve(async () => planOnlyMerges(resolved.merges)) : prepareMerges(resolved, staging, options, logger),
     ]);
     phase('rsync jobs');
-    const controlFiles = options.dryRun ? [] : await settleControlFiles(resolved, existingControl, staging, options, logger);
-    const merges = await applyMerges();
+    // After a failed job (a full disk) the small files may fail the same way: the report of what arrived must
+    // still come out, with those files listed as not written.
+    const hasFailedJob = jobs.some((j) => j.outcome !== 'ok' && j.outcome !== 'vanished');
+    const afterFailedJob = <T>(what: string, fallback: (err: MailshiftError) => T) => (err: unknown): T => {
+      if (!hasFailedJob || !(err instanceof MailshiftError)) throw err;
+      logger.error(`${what}: ${err.message}`);
+      return fallback(err);
+    };
+    const controlFiles = options.dryRun ? [] : await settleControlFiles(resolved, existingControl, staging, options, logger).catch(afterFailedJob('control files not settled', () => []));
+    const merges = await applyMerges().catch(
+      afterFailedJob('account files not merged', (err) => resolved.merges.map((m): MergeReport => ({ path: m.targetPath, action: 'skipped', added: [], keptTarget: [], reason: `not written: ${err.message}` }))),
+    );
     phase('control files and merges');
     const exitCode = decideExitCode(jobs);
     return {

@@ -1,10 +1,11 @@
-import { readdir } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../../e2e/cli.js';
 import { makeTempDir, type TempDir } from '../../support/tmp.js';
 import { mountTmpfs } from '../../support/tmpfs.js';
 import { writeTree, type TreeManifest } from '../../support/tree.js';
+import { generate, makeTargetRoot } from './helpers.js';
 
 /**
  * A 6 MB maildir copied onto a 2 MB tmpfs: rsync dies with "No space left on device" in its receiver and a "Broken
@@ -13,6 +14,7 @@ import { writeTree, type TreeManifest } from '../../support/tree.js';
  */
 let temp: TempDir;
 let unmount: (() => Promise<void>) | undefined;
+let unmountAccount: (() => Promise<void>) | undefined;
 let skipReason: string | undefined;
 const messages = 300;
 
@@ -27,8 +29,12 @@ beforeAll(async () => {
   const mounted = await mountTmpfs(path.join(temp.path, 'small'));
   if (mounted.ok) unmount = mounted.unmount;
   else skipReason = mounted.reason;
+  // A whole account (about 650 KB with its account files) into a 120 KB cPanel root.
+  const account = await mountTmpfs(path.join(temp.path, 'account-root'), { sizeBytes: 120 * 1024 });
+  if (account.ok) unmountAccount = account.unmount;
 });
 afterAll(async () => {
+  await unmountAccount?.();
   await unmount?.();
   await temp?.cleanup();
 });
@@ -77,5 +83,26 @@ describe('a target disk that fills up', () => {
     expect(report.totals.copied + report.totals.notCopied).toBe(messages - before);
     expect(report.rsync.meaning).toMatch(/target is full/);
     expect(report.rsync.hint).toMatch(/free space and run again/);
+  });
+});
+
+describe('a whole account into a cPanel root that fills up', () => {
+  it('copy of an account still reports what arrived, and lists the account files it could not write', async (ctx) => {
+    if (skipReason) ctx.skip(skipReason);
+    const manifest = JSON.parse(await readFile(path.resolve(import.meta.dirname, '../../../fixtures/cpanel/basic.json'), 'utf8')) as unknown;
+    const tree = generate(manifest, path.join(temp.path, 'gen'));
+    const target = path.join(temp.path, 'account-root');
+    await makeTargetRoot(target, [{ user: 'alice', uid: 2001 }]);
+    const result = await runCli(['--json', 'copy', `cpanel:${tree.root}#alice`, `cpanel:${target}#alice`, '--uid', '2001', '--gid', '2001', '--mail-gid', '8']);
+    expect(result.stderr).not.toMatch(/this is a bug in mailshift/);
+    expect(result.code, result.stderr).toBe(1);
+    const report = JSON.parse(result.stdout) as { jobs: { label: string; meaning: string; files: number; hint?: string }[]; merges: { path: string; action: string; reason?: string }[] };
+    expect(report.jobs.some((j) => /target is full/.test(j.meaning) && j.hint)).toBe(true);
+    const defaultBox = report.jobs.find((j) => j.label === 'alice (default mailbox)')!;
+    expect(defaultBox.files).toBeGreaterThan(0);
+    expect(report.merges.some((m) => m.action === 'skipped')).toBe(true);
+    for (const merge of report.merges) {
+      if (merge.action === 'skipped') expect(merge.reason).toMatch(/not written: .*target is full/);
+    }
   });
 });
