@@ -65,7 +65,7 @@ const permanentSshFailures = [
  * then often the sender's "write error: Broken pipe", which says nothing about the cause.
  */
 export const targetFullPattern = /No space left on device|Disk quota exceeded/i;
-// The receiver's "mkstemp ... failed: Read-only file system (30)" or "Permission denied (13)" on the target side.
+// The receiving side's "mkdir ... failed: Read-only file system (30)" (mkstemp, set times): a read-only target.
 const targetReadOnlyPattern = /\[(?:receiver|generator)\].*(?:Read-only file system \(30\))/;
 
 const targetFullHint = 'the target filesystem is full (or over quota); free space and run again (nothing is written twice)';
