@@ -5,7 +5,8 @@ import { runCli } from '../../e2e/cli.js';
 import { makeTempDir, type TempDir } from '../../support/tmp.js';
 import { mountTmpfs } from '../../support/tmpfs.js';
 import { writeTree, type TreeManifest } from '../../support/tree.js';
-import { generate, makeTargetRoot } from './helpers.js';
+import { startSshd, type Sshd } from '../../support/sshd.js';
+import { generate, makeTargetRoot, sshOptionsFor } from './helpers.js';
 
 /**
  * A 6 MB maildir copied onto a 2 MB tmpfs: rsync dies with "No space left on device" in its receiver and a "Broken
@@ -15,6 +16,8 @@ import { generate, makeTargetRoot } from './helpers.js';
 let temp: TempDir;
 let unmount: (() => Promise<void>) | undefined;
 let unmountAccount: (() => Promise<void>) | undefined;
+let unmountRemote: (() => Promise<void>) | undefined;
+let sshd: Sshd | undefined;
 let skipReason: string | undefined;
 const messages = 300;
 
@@ -32,8 +35,12 @@ beforeAll(async () => {
   // A whole account (about 650 KB with its account files) into a 120 KB cPanel root.
   const account = await mountTmpfs(path.join(temp.path, 'account-root'), { sizeBytes: 120 * 1024 });
   if (account.ok) unmountAccount = account.unmount;
+  const remote = await mountTmpfs(path.join(temp.path, 'small-remote'));
+  if (remote.ok) unmountRemote = remote.unmount;
 });
 afterAll(async () => {
+  await sshd?.stop();
+  await unmountRemote?.();
   await unmountAccount?.();
   await unmount?.();
   await temp?.cleanup();
@@ -105,4 +112,21 @@ describe('a whole account into a cPanel root that fills up', () => {
       if (merge.action === 'skipped') expect(merge.reason).toMatch(/not written: .*target is full/);
     }
   });
+});
+
+describe('a remote target disk that fills up', () => {
+  it('copy over ssh names the full disk (not the closed connection), does not retry it, and counts what arrived', async (ctx) => {
+    if (skipReason) ctx.skip(skipReason);
+    sshd = await startSshd();
+    const dst = path.join(temp.path, 'small-remote', 'dst');
+    const result = await runCli(['--json', 'copy', '--retry-delay', '100', ...sshOptionsFor(sshd), path.join(temp.path, 'src'), `ssh://root@127.0.0.1:${sshd.port}${dst}`]);
+    expect(result.code, result.stderr).toBe(1);
+    const report = JSON.parse(result.stdout) as { jobs: { meaning: string; files: number; attempts: number; hint?: string }[] };
+    expect(report.jobs[0]!.meaning).toMatch(/target is full/);
+    expect(report.jobs[0]!.hint).toMatch(/free space and run again/);
+    expect(report.jobs[0]!.attempts).toBe(1);
+    const arrived = await messagesOn(dst);
+    expect(arrived).toBeGreaterThan(0);
+    expect(report.jobs[0]!.files).toBe(arrived);
+  }, 300_000);
 });
