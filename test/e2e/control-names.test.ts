@@ -29,4 +29,14 @@ describe('raw control characters in folder names', () => {
     expect(rows.some((row) => /^\.bad\\x1b\[31mname +1 +0 /.test(row))).toBe(true);
     expect(rows).not.toContain('break       1        0           0             0              0  folder added');
   });
+
+  it('copy --dry-run lists a newline or an ESC in a name escaped, one line per item', async () => {
+    const result = await runCli(['copy', '--dry-run', path.join(temp.path, 'src'), path.join(temp.path, 'dry')]);
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).not.toMatch(/\u001b/);
+    const lines = result.stdout.split('\n').filter((line) => line.startsWith('would copy file'));
+    expect(lines).toHaveLength(3);
+    expect(lines.some((line) => line.includes('.line\\x0abreak/cur/'))).toBe(true);
+    expect(lines.some((line) => line.includes('.bad\\x1b[31mname/cur/'))).toBe(true);
+  });
 });

@@ -90,7 +90,7 @@ export function registerCopy(program: Command, ctx: CliContext): void {
             }
           : {}),
         ...(options.dryRun && !globals.json
-          ? { onItem: (job, item) => ctx.out(`would copy ${item.type === 'dir' ? 'dir ' : item.type === 'symlink' ? 'link' : 'file'} ${job.label}: ${item.path}\n`) }
+          ? { onItem: (job, item) => ctx.out(`would copy ${item.type === 'dir' ? 'dir ' : item.type === 'symlink' ? 'link' : 'file'} ${printable(job.label)}: ${printable(item.path)}\n`) }
           : {}),
       });
       progress.finish();
