@@ -36,9 +36,17 @@ export function formatDuration(ms: number): string {
   return `${minutes} min ${Math.round(seconds - minutes * 60)} s`;
 }
 
-/** A plain text table: columns padded to their widest cell; numbers right-aligned. */
+/**
+ * Control characters shown as \xNN: a folder or file name from the tree (a newline, an ESC sequence) can neither
+ * break a table's rows nor drive the terminal. Printable text, including \xNN already escaped, is unchanged.
+ */
+export function printable(text: string): string {
+  return text.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+}
+
+/** A plain text table: columns padded to their widest cell; numbers right-aligned; control characters escaped. */
 export function formatTable(header: string[], rows: (string | number)[][]): string {
-  const cells = [header, ...rows.map((row) => row.map(String))];
+  const cells = [header, ...rows.map((row) => row.map((cell) => printable(String(cell))))];
   const widths = header.map((_, i) => Math.max(...cells.map((row) => (row[i] ?? '').length)));
   const numeric = header.map((_, i) => rows.length > 0 && rows.every((row) => typeof row[i] === 'number'));
   return (
@@ -55,7 +63,8 @@ export function formatTable(header: string[], rows: (string | number)[][]): stri
 
 export interface ProgressBar {
   update(done: { bytes: number; items: number }): void;
-  finish(): void;
+  /** Draws the last line: with `final`, the run's own totals (the last update may lag behind what was done). */
+  finish(final?: { bytes: number; items: number }): void;
 }
 
 /**
@@ -92,7 +101,8 @@ export function createProgressBar(
         draw();
       }
     },
-    finish() {
+    finish(final) {
+      if (final) last = final;
       draw();
       write('\n');
     },

@@ -1,4 +1,4 @@
-import { formatBytes, formatTable } from '../cli/render.js';
+import { formatBytes, formatTable, printable } from '../cli/render.js';
 import type { DiscoverDocument, MailboxDoc } from './document.js';
 
 /**
@@ -6,10 +6,8 @@ import type { DiscoverDocument, MailboxDoc } from './document.js';
  * warnings. Names come from the tree and may hold terminal escape sequences: every cell goes through `printable`.
  */
 
-/** Control characters shown as \xNN, so a hostile file name cannot drive the terminal. */
-export function printable(text: string): string {
-  return text.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
-}
+/** Control characters shown as \xNN, so a hostile file name cannot drive the terminal (one rule for every table). */
+export { printable };
 
 function day(iso: string | null): string {
   return iso === null ? '-' : iso.slice(0, 10);

@@ -1,5 +1,6 @@
 import { mkdir } from 'node:fs/promises';
 import { MailshiftError } from '../core/errors.js';
+import { ExitCode } from '../core/exit-codes.js';
 import { buildRsyncArgv, type RsyncEndpoint } from '../transport/rsync/args.js';
 import { runRsync } from '../transport/rsync/run.js';
 import type { SshOptions } from '../transport/ssh.js';
@@ -55,8 +56,10 @@ async function transferFileList(
   });
   if (result.exit.outcome !== 'ok' && result.exit.outcome !== 'vanished') {
     const lastLine = result.stderrTail.trim().split('\n').pop() ?? '';
-    throw new MailshiftError('MAILSHIFT_RSYNC_FAILED', `${what} of ${relPaths.length} small file(s) failed: ${result.exit.meaning}: ${lastLine}`, {
+    throw new MailshiftError('MAILSHIFT_RSYNC_FAILED', `${what} of ${relPaths.length} small file(s) failed: ${result.exit.meaning}${result.exit.hint ? '' : `: ${lastLine}`}`, {
       retry: result.exit.isRetryable ? 'later' : 'no',
+      ...(result.exit.hint ? { hint: result.exit.hint } : {}),
+      ...(result.exit.outcome === 'config' ? { exitCode: ExitCode.config } : {}),
     });
   }
 }

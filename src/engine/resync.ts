@@ -14,6 +14,8 @@ import { buildRsyncArgv, type RsyncEndpoint } from '../transport/rsync/args.js';
 import type { RsyncOutcome } from '../transport/rsync/exit.js';
 import type { ItemizedChange } from '../transport/rsync/itemize.js';
 import { runRsync, type RsyncRunResult } from '../transport/rsync/run.js';
+import { listArrivedFiles } from '../transport/rsync/arrived.js';
+import { classifyRemoteMkdirFailure, diagnoseLocalTargetDir, targetWriteError } from '../fsops/target-dir.js';
 import type { SshEndpoint, SshOptions } from '../transport/ssh.js';
 import { readRemoteSmallFiles, readSmallRegularFile } from './resync-files.js';
 import { decideChangedFolders, listMaildirTree, readTreeStamps, type TreeLayout, type TreeListingResult } from './resync-list.js';
@@ -95,6 +97,8 @@ export interface FolderReport {
   /** A folder added by this run that the source subscribes to was subscribed on the target too. */
   readonly subscribed: boolean;
   readonly copied: number;
+  /** Messages the plan meant to copy that did not arrive (rsync failed, a full disk): the next run copies them. */
+  readonly notCopied: number;
   readonly alreadyPresent: number;
   readonly duplicatesSkipped: number;
   readonly flagDifferences: number;
@@ -105,6 +109,7 @@ export interface FolderReport {
 
 export interface ResyncTotals {
   copied: number;
+  notCopied: number;
   alreadyPresent: number;
   duplicatesSkipped: number;
   flagDifferences: number;
@@ -126,7 +131,7 @@ export interface ResyncReport {
   readonly skippedFolders: { folder: string; reason: string }[];
   readonly sourceChanged: boolean;
   readonly sourceChange?: SourceChange;
-  readonly rsync?: { outcome: RsyncOutcome; meaning: string; attempts: number };
+  readonly rsync?: { outcome: RsyncOutcome; meaning: string; attempts: number; hint?: string };
   readonly warnings: string[];
   readonly durationMs: number;
   readonly exitCode: ExitCodeValue;
@@ -223,6 +228,11 @@ export async function runResyncTree(tree: ResyncTree, options: ResyncOptions = {
     throw new MailshiftError('MAILSHIFT_RESYNC_NO_SOURCE', `source ${tree.sourceLabel}: ${tree.source.root} does not exist`, { hint: 'check the source path', exitCode: ExitCode.config });
   }
   if (!targetListing.exists) {
+    // A path that is there but is a file (or a link) is not "missing": say what it is.
+    if (!tree.target.ssh) {
+      const notDir = await diagnoseLocalTargetDir(tree.target.root);
+      if (notDir && notDir.code === 'MAILSHIFT_TARGET_NOT_DIR') throw notDir;
+    }
     throw new MailshiftError('MAILSHIFT_RESYNC_NO_TARGET', `target ${tree.targetLabel}: ${tree.target.root} does not exist`, {
       hint: 'resync catches up after a copy; run mailshift copy first',
       exitCode: ExitCode.config,
@@ -275,12 +285,14 @@ export async function runResyncTree(tree: ResyncTree, options: ResyncOptions = {
 
     const folders: FolderReport[] = plan.folders.map((folder) => {
       const dups = folder.copies.filter((c) => duplicates.has(messagePath(folder.dir, c))).length;
+      const copied = dryRun ? folder.copies.length - dups : (applied.copied.get(folder.dir) ?? 0);
       return {
         folder: displayFolder(folder.dir, tree.layout),
         dir: folder.dir,
         added: folder.isNew,
         subscribed: applied.subscribed?.has(folder.dir) ?? false,
-        copied: dryRun ? folder.copies.length - dups : (applied.copied.get(folder.dir) ?? 0),
+        copied,
+        notCopied: Math.max(0, folder.copies.length - dups - copied),
         alreadyPresent: folder.alreadyPresent,
         duplicatesSkipped: dups,
         flagDifferences: folder.flagDifferences.length,
@@ -291,6 +303,7 @@ export async function runResyncTree(tree: ResyncTree, options: ResyncOptions = {
     });
     const totals: ResyncTotals = {
       copied: sum(folders, (f) => f.copied),
+      notCopied: sum(folders, (f) => f.notCopied),
       alreadyPresent: sum(folders, (f) => f.alreadyPresent),
       duplicatesSkipped: sum(folders, (f) => f.duplicatesSkipped),
       flagDifferences: sum(folders, (f) => f.flagDifferences),
@@ -312,7 +325,7 @@ export async function runResyncTree(tree: ResyncTree, options: ResyncOptions = {
       skippedFolders: plan.skippedFolders.map((s) => ({ folder: displayFolder(s.dir, tree.layout), reason: s.reason })),
       sourceChanged,
       ...(sourceChange ? { sourceChange } : {}),
-      ...(rsync ? { rsync: { outcome: rsync.exit.outcome, meaning: rsync.exit.meaning, attempts: rsync.attempts } } : {}),
+      ...(rsync ? { rsync: { outcome: rsync.exit.outcome, meaning: rsync.exit.meaning, attempts: rsync.attempts, ...(rsync.exit.hint ? { hint: rsync.exit.hint } : {}) } } : {}),
       warnings,
       durationMs: Date.now() - started,
       exitCode,
@@ -530,17 +543,27 @@ async function applyPlan(
   }
   const countCopied = (dir: string, n = 1) => applied.copied.set(dir, (applied.copied.get(dir) ?? 0) + n);
   if (direct.length > 0) {
-    // Counted from rsync's own item list: what it really created, per folder (counted, never kept).
-    const result = await rsyncList(tree.source, tree.target, tree.source.root, tree.target.root, direct, owner, options, logger, (item) => {
-      if (item.type !== 'file') return;
-      const parts = item.path.split('/');
+    // Counted from rsync's own item list: what it really created, per folder. When rsync dies (a full disk) its
+    // items run ahead of what was written, so the items that are really on the target are counted instead.
+    const itemized = new Set<string>();
+    const countMessage = (relPath: string) => {
+      const parts = relPath.split('/');
       const sub = parts[parts.length - 2];
       if (sub === 'cur' || sub === 'new') countCopied(parts.slice(0, -2).join('/'));
+    };
+    const result = await rsyncList(tree.source, tree.target, tree.source.root, tree.target.root, direct, owner, options, logger, (item) => {
+      if (item.type === 'file') itemized.add(item.path);
     });
     applied.rsync = result;
-    applied.bytes += result.stats.transferredFileSizeBytes ?? 0;
     if (result.exit.outcome !== 'ok' && result.exit.outcome !== 'vanished') {
-      logger.error(`rsync: ${result.exit.meaning}${result.stderrTail ? `: ${result.stderrTail.trim().split('\n').pop()}` : ''}`);
+      const arrived = await listArrivedFiles(dstExec, tree.target.root, itemized, options.signal ? { signal: options.signal } : {}).catch(() => undefined);
+      for (const relPath of arrived?.paths ?? itemized) countMessage(relPath);
+      applied.bytes += arrived?.bytes ?? 0;
+      const cause = result.exit.hint ? '' : result.stderrTail ? `: ${result.stderrTail.trim().split('\n').pop()}` : '';
+      logger.error(`rsync: ${result.exit.meaning}${cause}; ${arrived ? arrived.paths.length : itemized.size} file(s) arrived`);
+    } else {
+      for (const relPath of itemized) countMessage(relPath);
+      applied.bytes += result.stats.transferredFileSizeBytes ?? 0;
     }
   }
   if (translated.length > 0 && applied.rsync?.exit.outcome !== 'network' && applied.rsync?.exit.outcome !== 'config') {
@@ -612,7 +635,7 @@ async function createDirs(side: ResyncSide, exec: ExecTarget, relDirs: readonly 
         await chmod(abs, mode);
         if (owner.canChown) await lchown(abs, owner.uid, owner.gid);
       } catch (err) {
-        if (systemErrorCode(err) !== 'EEXIST') throw err;
+        if (systemErrorCode(err) !== 'EEXIST') throw targetWriteError(side.root, err);
         const stats = await lstat(abs);
         if (!stats.isDirectory()) throw new MailshiftError('MAILSHIFT_TARGET_NOT_DIR', `${abs} exists and is not a directory; not written through`, { scope: 'mailbox' });
       }
@@ -622,6 +645,8 @@ async function createDirs(side: ResyncSide, exec: ExecTarget, relDirs: readonly 
   const abs = relDirs.map((rel) => path.posix.join(side.root, rel));
   const made = await runExec(exec, ['mkdir', '-m', mode.toString(8), '--', ...abs]);
   if (made.exitCode === 255) throw new MailshiftError('MAILSHIFT_SSH_FAILED', `ssh to ${side.ssh.host} failed while creating folders`, { retry: 'later' });
+  const known = made.exitCode !== 0 ? classifyRemoteMkdirFailure(`${side.root} on ${side.ssh.host}`, made.stderr.replace(/^.*File exists.*$/gm, '')) : undefined;
+  if (known) throw known;
   if (made.exitCode !== 0 && !/File exists/.test(made.stderr)) {
     throw new MailshiftError('MAILSHIFT_MKDIR_FAILED', `cannot create folders on ${side.ssh.host}: ${made.stderr.trim().split('\n').pop() ?? ''}`);
   }

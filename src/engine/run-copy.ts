@@ -12,7 +12,9 @@ import { formatFilterFile } from '../transport/rsync/filters.js';
 import type { RsyncOutcome } from '../transport/rsync/exit.js';
 import type { ItemizedChange } from '../transport/rsync/itemize.js';
 import { runRsync } from '../transport/rsync/run.js';
+import { listArrivedFiles } from '../transport/rsync/arrived.js';
 import { fetchFiles, pushFiles } from './file-list-transfer.js';
+import { checkLocalTargetDir, classifyRemoteMkdirFailure, targetWriteError } from '../fsops/target-dir.js';
 import type { SshEndpoint, SshOptions } from '../transport/ssh.js';
 import {
   mergeKeyedLines,
@@ -79,6 +81,8 @@ export interface JobReport {
   readonly dirs: number;
   readonly bytes: number;
   readonly warnings: readonly string[];
+  /** What to do about a failed job, when the cause is known (a full disk, a read-only target, a host key). */
+  readonly hint?: string;
 }
 
 export interface ControlFileReport {
@@ -138,6 +142,8 @@ export async function runCopy(source: StoreSpec, target: StoreSpec, options: Cop
     const phase = (name: string) => logger.debug(`copy: ${name} done at ${Date.now() - started} ms`);
     const resolved = await resolveCopy(source, target, options);
     phase('planning');
+    // A target that is a file, or on a read-only filesystem, stops the run here with what and where.
+    if (!options.dryRun) for (const job of resolved.jobs) if (!job.target.ssh) await checkLocalTargetDir(job.target.isFile ? path.dirname(job.target.path) : job.target.path);
     const mailOwner = resolved.cpanelTarget && options.resolveMailOwner && !options.dryRun ? await options.resolveMailOwner(resolved.cpanelTarget) : undefined;
     const existingControl = options.dryRun ? [] : await listExistingControlFiles(resolved, options);
     phase('listing control files the target already has');
@@ -147,8 +153,18 @@ export async function runCopy(source: StoreSpec, target: StoreSpec, options: Cop
       options.dryRun ? Promise.resolve(async () => planOnlyMerges(resolved.merges)) : prepareMerges(resolved, staging, options, logger),
     ]);
     phase('rsync jobs');
-    const controlFiles = options.dryRun ? [] : await settleControlFiles(resolved, existingControl, staging, options, logger);
-    const merges = await applyMerges();
+    // After a failed job (a full disk) the small files may fail the same way: the report of what arrived must
+    // still come out, with those files listed as not written.
+    const hasFailedJob = jobs.some((j) => j.outcome !== 'ok' && j.outcome !== 'vanished');
+    const afterFailedJob = <T>(what: string, fallback: (err: MailshiftError) => T) => (err: unknown): T => {
+      if (!hasFailedJob || !(err instanceof MailshiftError)) throw err;
+      logger.error(`${what}: ${err.message}`);
+      return fallback(err);
+    };
+    const controlFiles = options.dryRun ? [] : await settleControlFiles(resolved, existingControl, staging, options, logger).catch(afterFailedJob('control files not settled', () => []));
+    const merges = await applyMerges().catch(
+      afterFailedJob('account files not merged', (err) => resolved.merges.map((m): MergeReport => ({ path: m.targetPath, action: 'skipped', added: [], keptTarget: [], reason: `not written: ${err.message}` }))),
+    );
     phase('control files and merges');
     const exitCode = decideExitCode(jobs);
     return {
@@ -408,14 +424,20 @@ async function runJob(
   // "error in file IO", now and then in CI); Node's recursive mkdir takes an existing directory as success.
   if (!options.dryRun) {
     if (job.target.ssh) await ensureRemoteDir(job.target, options);
-    else await mkdir(job.target.isFile ? path.dirname(job.target.path) : job.target.path, { recursive: true });
+    else {
+      const dir = job.target.isFile ? path.dirname(job.target.path) : job.target.path;
+      await mkdir(dir, { recursive: true }).catch((err: unknown) => {
+        throw targetWriteError(dir, err);
+      });
+    }
   }
   const argv = buildRsyncArgv({
     source: job.source,
     target: job.target,
     ...(options.ssh ? { ssh: options.ssh } : {}),
     ...(filterFile ? { filterFile } : {}),
-    itemize: Boolean(options.onItem),
+    // Always itemized: when rsync dies half-way (a full disk) --stats never comes, and the items are what is counted.
+    itemize: true,
     // cPanel's owner and modes for mail, set as each file is created (cpanel-layout.md §5); see resolveMailOwner.
     ...(options.mailOwner && job.kind === 'maildir' ? { chownTo: options.mailOwner, chmod: 'D0751,F0640' } : {}),
     ...(job.filesFrom ? { filesFromStdin: true, ignoreMissingArgs: true } : {}),
@@ -429,6 +451,7 @@ async function runJob(
   logger.debug(`rsync ${job.label}: ${JSON.stringify(argv)}`);
   const started = Date.now();
   let bytes = 0;
+  const itemized = new Set<string>();
   const result = await runRsync({
     argv,
     ...(job.filesFrom ? { stdin: Buffer.from(job.filesFrom.map((p) => `${p}\u0000`).join(''), 'utf8') } : {}),
@@ -437,6 +460,7 @@ async function runJob(
     retryBaseDelayMs: options.retryBaseDelayMs ?? 2000,
     onProgress: (p) => hooks.onProgress(p.bytes, p.filesTransferred),
     onItem: (item) => {
+      if (item.type === 'file' && !options.dryRun) itemized.add(item.path);
       hooks.onItem(item);
     },
     onRetry: ({ attempt, delayMs, exit, stderrTail }) => {
@@ -445,17 +469,24 @@ async function runJob(
   });
   if (result.attempts > 1 && !options.dryRun) await removeOwnPartials(job.target, started, options, logger);
   bytes = result.stats.transferredFileSizeBytes ?? 0;
-  // Counts from --stats (rsync itemizes only for a --dry-run listing). Hard links are created files that were not
-  // transferred.
-  const files = result.stats.regularFilesTransferred ?? result.items.files;
-  const hardlinks = Math.max(0, (result.stats.createdRegular ?? 0) - files);
+  // Counts from --stats. Hard links are created files that were not transferred.
+  let files = result.stats.regularFilesTransferred ?? result.items.files;
+  let hardlinks = Math.max(0, (result.stats.createdRegular ?? 0) - files);
+  const hasFailed = result.exit.outcome !== 'ok' && result.exit.outcome !== 'vanished';
+  if (hasFailed && !options.dryRun) {
+    // No --stats from a dead rsync, and its items run ahead of the disk: count what is on the target now.
+    const arrived = await countArrived(job, itemized, options);
+    files = arrived.files;
+    bytes = arrived.bytes;
+    hardlinks = 0;
+  }
   hooks.onProgress(bytes, files);
   const seconds = ((Date.now() - started) / 1000).toFixed(1);
   const summary = `${job.label}: ${files} file(s), ${hardlinks} hard link(s), ${bytes} bytes in ${seconds} s`;
   // With a progress bar on the terminal, per-job lines would break into it: they go to --debug then.
   if (result.exit.outcome === 'ok') (options.wantProgress ? logger.debug : logger.info)(summary);
   else if (result.exit.outcome === 'vanished') logger.warn(`${summary}; some source files vanished while copying (normal on a live mailbox; run resync afterwards)`);
-  else logger.error(`${job.label}: ${result.exit.meaning}${result.stderrTail ? `: ${lastLine(result.stderrTail)}` : ''}`);
+  else logger.error(`${job.label}: ${result.exit.meaning}${result.stderrTail && !result.exit.hint ? `: ${lastLine(result.stderrTail)}` : ''}; ${files} file(s) arrived`);
   return {
     label: job.label,
     source: describeEndpoint(job.source),
@@ -469,7 +500,22 @@ async function runJob(
     dirs: result.stats.createdDirs ?? result.items.dirs,
     bytes,
     warnings: result.warnings,
+    ...(result.exit.hint ? { hint: result.exit.hint } : {}),
   };
+}
+
+/** Files of this job's item list that are complete on the target (a listing; see listArrivedFiles). */
+async function countArrived(job: CopyJob, itemized: ReadonlySet<string>, options: CopyOptions): Promise<{ files: number; bytes: number }> {
+  const exec: ExecTarget = job.target.ssh ? { ssh: job.target.ssh, ...(options.ssh ? { sshOptions: options.ssh } : {}) } : {};
+  const root = job.target.isFile ? path.posix.dirname(job.target.path) : job.target.path;
+  const candidates = job.target.isFile ? new Set(itemized.size > 0 ? [path.posix.basename(job.target.path)] : []) : itemized;
+  try {
+    const arrived = await listArrivedFiles(exec, root, candidates, options.signal ? { signal: options.signal } : {});
+    return { files: arrived.paths.length, bytes: arrived.bytes };
+  } catch {
+    // The target cannot even be listed (the connection is gone): rsync's items are the best count there is.
+    return { files: itemized.size, bytes: 0 };
+  }
 }
 
 /** Bytes and files under the jobs' sources (what find lists; an estimate: excluded indexes count too). */
@@ -530,6 +576,8 @@ async function ensureRemoteDir(target: RsyncEndpoint, options: CopyOptions): Pro
   const made = await runExec(exec, ['mkdir', '-p', '--', dir]);
   if (made.exitCode === 255) throw sshFailure(target.ssh.host, made.stderr);
   if (made.exitCode !== 0) {
+    const known = classifyRemoteMkdirFailure(describeEndpoint({ ...target, path: dir }), made.stderr);
+    if (known) throw known;
     throw new MailshiftError('MAILSHIFT_TARGET_MKDIR', `cannot create ${describeEndpoint({ ...target, path: dir })}: ${lastLine(made.stderr)}`);
   }
 }

@@ -1,7 +1,7 @@
 import { MailshiftError } from '../core/errors.js';
 import { ExitCode } from '../core/exit-codes.js';
 import { runExec, type ExecTarget } from './exec.js';
-import { classifySshFailure } from './rsync/exit.js';
+import { classifySshFailure, decideSshHint } from './rsync/exit.js';
 
 /**
  * Lists a directory tree here or over ssh with GNU find (nothing to install on the remote), streaming: entries are
@@ -139,7 +139,7 @@ export function sshFailure(host: string, stderr: string): MailshiftError {
   const { isRetryable, line } = classifySshFailure(stderr);
   return new MailshiftError('MAILSHIFT_SSH_FAILED', `ssh to ${host} failed: ${line}`, {
     retry: isRetryable ? 'later' : 'no',
-    hint: isRetryable ? 'the connection failed; check the host and port, then run again' : 'check the user, the key (--ssh-key) and the host key; try the same ssh by hand',
+    hint: isRetryable ? 'the connection failed; check the host and port, then run again' : decideSshHint(line),
     exitCode: isRetryable ? ExitCode.tempFail : ExitCode.config,
   });
 }

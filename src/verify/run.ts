@@ -65,6 +65,7 @@ async function readSide(location: Location, pairs: readonly MailboxPair[], side:
         skipped.push(...result.skipped);
       } catch (err) {
         if (err instanceof MailshiftError && err.code === 'MAILSHIFT_MAILDIR_MISSING') {
+          if (side === 'target' && pair === pairs[0]) throw missingTargetError(dir, err);
           skipped.push({ mailbox: pair.label, directory: dir, reason: 'does not exist' });
           continue;
         }
@@ -84,15 +85,46 @@ async function readSide(location: Location, pairs: readonly MailboxPair[], side:
   if (nested.every((rel) => rel !== '' && !rel.startsWith('..') && rel.split('/').length === 2)) {
     const labels = new Map(pairs.slice(1).map((p, i) => [nested[i]!, p.label]));
     const result = await snapshotsFromRemoteMaildirs(exec, rootPath, { rootLabel: base.label, mailboxDirs: nested, labelOf: (dir) => labels.get(dir) ?? dir }, options);
+    if (side === 'target' && isMissingRoot(result.skipped, rootPath)) throw missingTargetError(`${location.host}:${rootPath}`);
+    if (side === 'source') throwIfUnreadable(result.skipped, location.host);
     return result;
   }
   for (const pair of pairs) {
     const dir = side === 'source' ? pair.sourcePath : pair.targetPath;
     const result = await snapshotsFromRemoteMaildirs(exec, dir, { rootLabel: pair.label, mailboxDirs: [], labelOf: (d) => d }, options);
+    if (side === 'target' && pair === base && isMissingRoot(result.skipped, dir)) throw missingTargetError(`${location.host}:${dir}`);
+    if (side === 'source') throwIfUnreadable(result.skipped, location.host);
     folders.push(...result.folders);
     skipped.push(...result.skipped);
   }
   return { folders, skipped };
+}
+
+/**
+ * The target's top directory missing is a mistyped path, not a copy that lost everything: "11 missing" (exit 4)
+ * would send the user looking for lost mail. A mailbox missing under an existing account root is still a difference.
+ */
+function missingTargetError(dir: string, cause?: unknown): MailshiftError {
+  return new MailshiftError('MAILSHIFT_VERIFY_NO_TARGET', `target ${dir} does not exist (or is not a maildir)`, {
+    hint: 'check the target path; if nothing was copied yet, run mailshift copy first',
+    exitCode: ExitCode.config,
+    ...(cause ? { cause } : {}),
+  });
+}
+
+/** A source folder find could not enter (over ssh) is never left out quietly: the same error as a local one. */
+function throwIfUnreadable(skipped: readonly SkippedFolder[], host: string): void {
+  const denied = skipped.find((s) => s.reason.startsWith('listing was incomplete') && /Permission denied/.test(s.reason));
+  if (!denied) return;
+  throw new MailshiftError('MAILSHIFT_FOLDER_UNREADABLE', `cannot read part of the source on ${host}: ${denied.reason}`, {
+    scope: 'mailbox',
+    hint: 'log in as root or as the mailbox owner, or make the folder readable (chmod u+rx), then run again',
+    exitCode: ExitCode.config,
+  });
+}
+
+function isMissingRoot(skipped: readonly SkippedFolder[], dir: string): boolean {
+  return skipped.some((s) => s.directory === dir && s.reason === 'does not exist');
 }
 
 function execOf(location: Location, options: VerifyOptions): ExecTarget {

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { watch, type FSWatcher } from 'chokidar';
-import { describeError, InterruptedError, isMailshiftError, UsageError } from '../core/errors.js';
+import { describeError, InterruptedError, isMailshiftError, MailshiftError, UsageError } from '../core/errors.js';
 import { ExitCode } from '../core/exit-codes.js';
 import { silentLogger, type Logger } from '../core/logger.js';
 import { decideRetryDelayMs } from '../transport/rsync/exit.js';
@@ -14,7 +14,9 @@ import type { TreeLayout } from '../engine/resync-list.js';
  * and filled between two scans).
  *
  * When the target is unreachable the folders stay pending and are retried with back-off (1 s, 2 s, 4 s ... 30 s);
- * when it answers again, everything that arrived meanwhile goes over in one run. Runs never overlap.
+ * when it answers again, everything that arrived meanwhile goes over in one run. Runs never overlap. A configuration
+ * error (a target that does not exist or is a file, a read-only target, ssh refusing the key) cannot heal by
+ * waiting: the watcher stops and `run` throws it (exit 78) instead of retrying forever.
  * The watcher only reads the source; everything it writes goes through resync's rules (never delete, never
  * overwrite). chokidar is imported here and nowhere else.
  */
@@ -110,6 +112,8 @@ export class MaildirWatcher {
   private failures = 0;
   private watcher: FSWatcher | undefined;
   private summary = { runs: 0, failedRuns: 0, copied: 0, duplicatesSkipped: 0, flagsApplied: 0, foldersAdded: 0 };
+  private fatalError: MailshiftError | undefined;
+  private stopNow: (() => void) | undefined;
 
   constructor(private readonly options: WatchOptions) {
     this.logger = options.logger ?? silentLogger;
@@ -140,7 +144,10 @@ export class MaildirWatcher {
     watcher.on('add', onEvent).on('unlink', onEvent).on('addDir', onEvent).on('change', onEvent);
     watcher.on('error', (err) => this.logger.warn(`watch: ${describeError(err)}`));
     const ready = new Promise<void>((resolve) => watcher.once('ready', () => resolve()));
-    const stopped = new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
+    const stopped = new Promise<void>((resolve) => {
+      this.stopNow = resolve;
+      signal.addEventListener('abort', () => resolve(), { once: true });
+    });
     await Promise.race([ready, stopped]);
 
     // The first full pass after the watch is in place: nothing delivered in between is missed.
@@ -159,6 +166,7 @@ export class MaildirWatcher {
     } catch {
       // An interrupted run is expected here; everything it finished is complete.
     }
+    if (this.fatalError) throw this.fatalError;
     return { ...this.summary, pendingAtExit: [...this.pending].map((f) => (f === FULL ? '(full resync)' : f)) };
   }
 
@@ -177,7 +185,7 @@ export class MaildirWatcher {
   /** Starts a run unless one is going on (then the run's end kicks again). */
   private kick(): void {
     this.debounceTimer = undefined;
-    if (this.running || this.pending.size === 0 || this.options.signal.aborted) return;
+    if (this.running || this.pending.size === 0 || this.options.signal.aborted || this.fatalError) return;
     const folders = new Set(this.pending);
     this.pending.clear();
     this.running = this.runOnce(folders).finally(() => {
@@ -199,7 +207,13 @@ export class MaildirWatcher {
         signal: this.options.signal,
         logger: this.logger,
       });
-      if (report.exitCode === ExitCode.tempFail || report.exitCode === ExitCode.failed || report.exitCode === ExitCode.config) {
+      if (report.exitCode === ExitCode.config) {
+        throw new MailshiftError('MAILSHIFT_WATCH_RSYNC', `rsync: ${report.rsync?.meaning ?? 'configuration problem'}`, {
+          exitCode: ExitCode.config,
+          ...(report.rsync?.hint ? { hint: report.rsync.hint } : {}),
+        });
+      }
+      if (report.exitCode === ExitCode.tempFail || report.exitCode === ExitCode.failed) {
         throw new Error(`rsync: ${report.rsync?.meaning ?? `exit ${report.exitCode}`}`);
       }
       this.failures = 0;
@@ -214,6 +228,12 @@ export class MaildirWatcher {
     } catch (err) {
       if (this.options.signal.aborted || err instanceof InterruptedError) {
         for (const f of folders) this.pending.add(f);
+        return;
+      }
+      if (isMailshiftError(err) && err.exitCode === ExitCode.config) {
+        for (const f of folders) this.pending.add(f);
+        this.fatalError = err;
+        this.stopNow?.();
         return;
       }
       this.failures += 1;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { buildFindArgv, createFindParser, type TreeEntry } from '../../src/transport/list.js';
+import { buildFindArgv, createFindParser, sshFailure, type TreeEntry } from '../../src/transport/list.js';
 
 const record = (fields: string[]) => Buffer.from(fields.map((f) => `${f}\u0000`).join(''), 'utf8');
 
@@ -30,5 +30,14 @@ describe('createFindParser', () => {
       { type: 'symlink', path: '.evil\nname', sizeBytes: 9, uid: 0, gid: 0, mode: 0o777, nlink: 1, mtimeMs: 1577934245000, device: 2049, inode: 78, linkTarget: '/etc/shadow' },
       { type: 'dir', path: 'cur', sizeBytes: 4096, uid: 0, gid: 12, mode: 0o2751, nlink: 3, mtimeMs: 1000, device: 2049, inode: 79 },
     ]);
+  });
+});
+
+describe('sshFailure', () => {
+  it('points to StrictHostKeyChecking=accept-new when the host key is unknown', () => {
+    const err = sshFailure('mail.example.com', 'No ED25519 host key is known for [127.0.0.1]:2222 and you have requested strict checking.\nHost key verification failed.\n');
+    expect(err.exitCode).toBe(78);
+    expect(err.message).toMatch(/Host key verification failed/);
+    expect(err.hint).toMatch(/--ssh-option StrictHostKeyChecking=accept-new/);
   });
 });

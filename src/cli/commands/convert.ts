@@ -43,6 +43,7 @@ export function registerConvert(program: Command, ctx: CliContext): void {
       const logger = ctx.logger();
       // Created on the first report, which carries the total source size the bar's percentage and ETA need.
       let progress: ProgressBar | undefined;
+      let sourceBytesTotal = 0;
       const report = await runConvert({
         source,
         target,
@@ -55,10 +56,12 @@ export function registerConvert(program: Command, ctx: CliContext): void {
         logger,
         onProgress: (p) => {
           progress ??= createProgressBar(ctx.err, { label: 'converting', totalBytes: p.sourceBytesTotal, isInteractive: ctx.isInteractive && !globals.json });
+          sourceBytesTotal = p.sourceBytesTotal;
           progress.update({ bytes: p.sourceBytesDone, items: p.messages });
         },
       });
-      progress?.finish();
+      // Progress is reported while reading; the last messages are placed after the last report: end on the totals.
+      progress?.finish(report.stopped ? undefined : { bytes: sourceBytesTotal, items: report.totals.messages });
       ctx.out(globals.json ? formatJson({ ok: !report.stopped && report.skipped.length === 0, command: 'convert', ...report }) : formatConvertReport(report));
       if (report.stopped) logger.error(`stopped: ${report.stopped.reason}`);
       ctx.setExitCode(report.stopped || report.skipped.length > 0 ? ExitCode.partial : ExitCode.ok);

@@ -8,7 +8,7 @@ import type { OwnershipResult } from '../../fsops/ownership.js';
 import { parseStoreSpec } from '../../stores/spec.js';
 import { refuseLocalMboxSource, requireLocalDirectory } from './local-paths.js';
 import type { CliContext, GlobalOptions } from '../context.js';
-import { createProgressBar, formatBytes, formatJson, formatTable } from '../render.js';
+import { createProgressBar, formatBytes, formatJson, formatTable, printable } from '../render.js';
 import { addSshOptions, parseBandwidthKiBps, parseWholeNumber, withSshSession, type SshCliOptions } from './ssh-options.js';
 import { addImapOptions, decideEngine, formatFallbackLine, refuseDboxSource } from './imap-options.js';
 import { runImapCopyAction } from './imap-actions.js';
@@ -90,7 +90,7 @@ export function registerCopy(program: Command, ctx: CliContext): void {
             }
           : {}),
         ...(options.dryRun && !globals.json
-          ? { onItem: (job, item) => ctx.out(`would copy ${item.type === 'dir' ? 'dir ' : item.type === 'symlink' ? 'link' : 'file'} ${job.label}: ${item.path}\n`) }
+          ? { onItem: (job, item) => ctx.out(`would copy ${item.type === 'dir' ? 'dir ' : item.type === 'symlink' ? 'link' : 'file'} ${printable(job.label)}: ${printable(item.path)}\n`) }
           : {}),
       });
       progress.finish();
@@ -144,13 +144,13 @@ export function formatCopyReport(report: CopyReport, chown?: OwnershipResult & {
   );
   const changed = report.controlFiles.filter((c) => c.action !== 'keep-target');
   const kept = report.controlFiles.filter((c) => c.action === 'keep-target');
-  if (changed.length > 0) text += `\nControl files updated on the target (${changed.length}):\n${changed.map((c) => `  ${c.path}: ${c.reason}\n`).join('')}`;
-  if (kept.length > 0) text += `\nControl files the target keeps (${kept.length}):\n${kept.map((c) => `  ${c.path}: ${c.reason}\n`).join('')}`;
+  if (changed.length > 0) text += `\nControl files updated on the target (${changed.length}):\n${changed.map((c) => `  ${printable(c.path)}: ${c.reason}\n`).join('')}`;
+  if (kept.length > 0) text += `\nControl files the target keeps (${kept.length}):\n${kept.map((c) => `  ${printable(c.path)}: ${c.reason}\n`).join('')}`;
   if (report.merges.length > 0) {
     text += '\nAccount files:\n';
     for (const m of report.merges) {
       const detail = m.action === 'written' ? `added ${m.added.length ? m.added.join(', ') : 'nothing'}${m.keptTarget.length ? `; kept target's ${m.keptTarget.join(', ')}` : ''}` : (m.reason ?? '');
-      text += `  ${m.action.padEnd(9)} ${m.path}${detail ? `: ${detail}` : ''}\n`;
+      text += `  ${m.action.padEnd(9)} ${printable(m.path)}${detail ? `: ${printable(detail)}` : ''}\n`;
     }
   }
   if (chown) {
@@ -162,5 +162,7 @@ export function formatCopyReport(report: CopyReport, chown?: OwnershipResult & {
   }
   const warnings = report.jobs.flatMap((j) => j.warnings.map((w) => `${j.label}: ${w}`));
   if (warnings.length > 0) text += `\nrsync said:\n${warnings.slice(0, 30).map((w) => `  ${w}\n`).join('')}`;
+  const hints = [...new Set(report.jobs.flatMap((j) => (j.hint ? [j.hint] : [])))];
+  for (const hint of hints) text += `\nhint: ${hint}\n`;
   return text;
 }

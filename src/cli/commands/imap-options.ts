@@ -46,7 +46,8 @@ export function addImapOptions(command: Command, options: { forVerify?: boolean;
     .option('--target-password-file <file>', 'password of the target IMAP account when both ends are IMAP')
     .option('--ca-file <file>', 'trust the certificates in this PEM file too (a self-signed IMAP server)')
     .option('--insecure', 'IMAP: do not verify the server certificate, allow a cleartext login (never the default)')
-    .option('--max-connections <n>', 'IMAP connections per server (folders copied in parallel, up to --jobs)', parsePositiveInt, 2)
+    // Only copy has --jobs; resync, verify and watch must not point to an option they do not have.
+    .option('--max-connections <n>', command.options.some((o) => o.long === '--jobs') ? 'IMAP connections per server (folders copied in parallel, up to --jobs)' : 'IMAP connections per server', parsePositiveInt, 2)
     .option('--map <regex=>name>', 'IMAP: put source folders matching REGEX into NAME ($1... allowed), repeatable', collect, [])
     .option('--exclude <regex>', 'IMAP: do not copy source folders matching REGEX, repeatable', collect, [])
     .option('--virtual-folders', 'IMAP: also copy virtual folders (Gmail All Mail, Important, Starred); off by default')

@@ -1,6 +1,7 @@
 import { stat } from 'node:fs/promises';
 import { MailshiftError, UsageError } from '../../core/errors.js';
 import { ExitCode } from '../../core/exit-codes.js';
+import { sniffMbox } from '../../stores/mbox/reader.js';
 import { classifyLocalMailPath } from '../../stores/mbox/tree.js';
 import { formatSpec, parseStoreSpec, type StoreSpec } from '../../stores/spec.js';
 
@@ -45,5 +46,34 @@ export async function isLocalMbox(specText: string): Promise<boolean> {
  */
 export async function refuseLocalMboxSource(sourceText: string, command: 'copy' | 'resync' | 'watch'): Promise<void> {
   if (!(await isLocalMbox(sourceText))) return;
+  const notMbox = await describeNonMboxFile(sourceText);
+  if (notMbox) {
+    throw new UsageError(`${sourceText} is ${notMbox}, neither a maildir nor an mbox: ${command} moves maildir directories`, 'give the maildir directory (the one holding cur/, new/ and tmp/), or a cpanel:ROOT#USER account');
+  }
   throw new UsageError(`${sourceText} is mbox: ${command} moves maildir files`, 'turn it into a maildir with `mailshift convert SOURCE MAILDIR` (or copy it to an IMAP account: mailshift copy SOURCE imaps://user@host)');
+}
+
+/**
+ * A plain file given where a maildir belongs is taken for mbox only when it looks like one (a "From " line, or
+ * gzip): a text file or a tarball is named for what it is, not called "mbox". Undefined when it is mbox (or not a
+ * plain file).
+ */
+async function describeNonMboxFile(specText: string): Promise<string | undefined> {
+  const spec = parseStoreSpec(specText);
+  if (spec.kind !== 'path' || spec.location.type !== 'local') return undefined;
+  let size: number;
+  try {
+    const info = await stat(spec.path);
+    if (!info.isFile()) return undefined;
+    size = info.size;
+  } catch {
+    return undefined;
+  }
+  const isGzip = /\.gz$/i.test(spec.path);
+  try {
+    if ((await sniffMbox(spec.path, { isGzip, scanForMboxrd: false })).looksLikeMbox) return undefined;
+  } catch {
+    return 'a file that cannot be read';
+  }
+  return size === 0 ? 'an empty file' : 'a file';
 }

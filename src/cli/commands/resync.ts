@@ -3,7 +3,7 @@ import { runResync, type ResyncReport } from '../../engine/resync.js';
 import type { FlagsMode } from '../../engine/resync-plan.js';
 import { parseStoreSpec } from '../../stores/spec.js';
 import type { CliContext, GlobalOptions } from '../context.js';
-import { formatBytes, formatDuration, formatJson, formatTable } from '../render.js';
+import { formatBytes, formatDuration, formatJson, formatTable, printable } from '../render.js';
 import { addSshOptions, parseBandwidthKiBps, parseWholeNumber, withSshSession, type SshCliOptions } from './ssh-options.js';
 import { refuseLocalMboxSource } from './local-paths.js';
 import { addImapOptions, decideEngine, formatFallbackLine, refuseDboxSource } from './imap-options.js';
@@ -82,7 +82,7 @@ export function formatResyncSummary(report: ResyncReport): string {
   const verb = report.dryRun ? 'would copy' : 'copied';
   const flagWord = report.flags === 'target' ? 'target kept' : report.dryRun ? `would apply ${t.flagsApplied}` : `${t.flagsApplied} applied`;
   const parts = [
-    `${t.copied} ${verb}${t.bytesCopied > 0 ? ` (${formatBytes(t.bytesCopied)})` : ''}`,
+    `${t.copied} ${verb}${t.bytesCopied > 0 ? ` (${formatBytes(t.bytesCopied)})` : ''}${t.notCopied > 0 ? ` (${t.notCopied} not copied)` : ''}`,
     `${t.alreadyPresent} already present`,
     `${t.duplicatesSkipped} duplicate${t.duplicatesSkipped === 1 ? '' : 's'} skipped`,
     `${t.flagDifferences} flag difference${t.flagDifferences === 1 ? '' : 's'} (${flagWord})`,
@@ -91,24 +91,30 @@ export function formatResyncSummary(report: ResyncReport): string {
   return parts.join(', ');
 }
 
+function formatFolderNote(f: ResyncReport['folders'][number]): string {
+  const notes = [f.added ? (f.subscribed ? 'folder added, subscribed' : 'folder added') : '', f.notCopied > 0 ? `${f.notCopied} not copied` : ''];
+  return notes.filter(Boolean).join('; ');
+}
+
 export function formatResyncReport(report: ResyncReport): string {
   let text = `${report.dryRun ? 'Dry run' : 'Resynced'} ${report.source} -> ${report.target} in ${formatDuration(report.durationMs)}: ${formatResyncSummary(report)}\n`;
   if (report.totals.targetOnly > 0) text += `${report.totals.targetOnly} message(s) only on the target were left as they are\n`;
-  const busy = report.folders.filter((f) => f.added || f.copied > 0 || f.duplicatesSkipped > 0 || f.flagDifferences > 0);
+  const busy = report.folders.filter((f) => f.added || f.copied > 0 || f.notCopied > 0 || f.duplicatesSkipped > 0 || f.flagDifferences > 0);
   if (busy.length > 0) {
     text += '\n';
     text += formatTable(
       ['FOLDER', 'COPIED', 'PRESENT', 'DUPLICATES', 'FLAGS DIFFER', 'FLAGS APPLIED', 'NOTE'],
-      busy.map((f) => [f.folder, f.copied, f.alreadyPresent, f.duplicatesSkipped, f.flagDifferences, f.flagsApplied, f.added ? (f.subscribed ? 'folder added, subscribed' : 'folder added') : '']),
+      busy.map((f) => [f.folder, f.copied, f.alreadyPresent, f.duplicatesSkipped, f.flagDifferences, f.flagsApplied, formatFolderNote(f)]),
     );
   }
   const quiet = report.folders.length - busy.length;
   if (quiet > 0) text += `${busy.length > 0 ? '' : '\n'}${quiet} folder(s) already in sync\n`;
   if (report.skippedFolders.length > 0) {
     text += `\nNot written (${report.skippedFolders.length}):\n`;
-    for (const s of report.skippedFolders) text += `  ${s.folder}: ${s.reason}\n`;
+    for (const s of report.skippedFolders) text += `  ${printable(s.folder)}: ${printable(s.reason)}\n`;
   }
   if (report.rsync && report.rsync.outcome !== 'ok') text += `\nrsync: ${report.rsync.outcome}: ${report.rsync.meaning} (${report.rsync.attempts} attempt(s))\n`;
+  if (report.rsync?.hint && report.rsync.outcome !== 'ok') text += `hint: ${report.rsync.hint}\n`;
   if (report.sourceChanged) {
     const c = report.sourceChange;
     text += `\nThe source changed during the run${c ? ` (${c.added} new, ${c.renamed} renamed, ${c.removed} gone)` : ''}: run resync again.\n`;

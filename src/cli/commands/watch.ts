@@ -31,8 +31,9 @@ export function registerWatch(program: Command, ctx: CliContext): void {
     const logger = ctx.logger();
     const source = parseStoreSpec(sourceText);
     const target = parseStoreSpec(targetText);
-    await requireLocalDirectory(source, 'source');
+    // mbox (and a file that is neither) first: it is a directory-or-file question, with its own pointer.
     await refuseLocalMboxSource(sourceText, 'watch');
+    await requireLocalDirectory(source, 'source');
     await withSshSession(options, [source, target], async (ssh) => {
       // A dbox store has no message files to watch: it would wait forever and copy nothing.
       await refuseDboxSource(source, ssh, ctx.signal, watchDboxHint);

@@ -9,6 +9,7 @@ import { buildConvertedBaseName, convertedNameHash, decodeInfo, maildirBaseName,
 import { parseDovecotKeywords } from '../../../converters/maildir/keywords.js';
 import { parseUidlist } from '../../../converters/maildir/uidlist.js';
 import { MailshiftError, systemErrorCode, throwIfAborted } from '../../core/errors.js';
+import { ExitCode } from '../../core/exit-codes.js';
 import type { IncomingMessage, MailboxPath, MessageRef, SpecialUse } from '../../core/types.js';
 import type { FlagUpdate, FlagUpdateMode, FlagUpdateOutcome, Mailbox, MailboxInfo, MailboxStatus, MailStore, StoreCaps } from '../store.js';
 import { MaildirTarget, type MaildirFolder } from './target.js';
@@ -132,7 +133,7 @@ class MaildirMailbox implements Mailbox {
         names = await readdir(path.join(this.dir, sub));
       } catch (err) {
         if (systemErrorCode(err) === 'ENOENT') continue;
-        throw err;
+        throw unreadableError(path.join(this.dir, sub), err);
       }
       names.sort();
       for (const name of names) {
@@ -311,13 +312,15 @@ async function readdirOptional(dir: string): Promise<string[]> {
   }
 }
 
+/** A folder that is there but cannot be read is an error, never "no folder": its mail would go unnoticed. */
 async function isMaildirDir(dir: string): Promise<boolean> {
   try {
     const stat = await lstat(dir);
     if (!stat.isDirectory()) return false;
     const cur = await lstat(path.join(dir, 'cur'));
     return cur.isDirectory();
-  } catch {
+  } catch (err) {
+    if (isPermissionError(err)) throw unreadableError(dir, err);
     return false;
   }
 }
@@ -327,8 +330,24 @@ async function readOptional(file: string): Promise<string> {
     return await readFile(file, 'utf8');
   } catch (err) {
     if (systemErrorCode(err) === 'ENOENT') return '';
+    if (isPermissionError(err)) throw unreadableError(file, err);
     throw err;
   }
+}
+
+function isPermissionError(err: unknown): boolean {
+  const code = systemErrorCode(err);
+  return code === 'EACCES' || code === 'EPERM';
+}
+
+function unreadableError(file: string, err: unknown): MailshiftError {
+  const code = systemErrorCode(err);
+  return new MailshiftError('MAILSHIFT_FOLDER_UNREADABLE', `cannot read ${file}: ${code === 'EACCES' || code === 'EPERM' ? 'permission denied' : (code ?? String(err))}`, {
+    scope: 'mailbox',
+    hint: 'run mailshift as root or as the mailbox owner, or make the folder readable (chmod u+rx), then run again',
+    exitCode: ExitCode.config,
+    cause: err,
+  });
 }
 
 const specialUseNames: Record<string, SpecialUse> = {

@@ -17,6 +17,8 @@ export interface RsyncExitClass {
   readonly isRetryable: boolean;
   /** One line for logs and reports. */
   readonly meaning: string;
+  /** What a person can do about it, when the cause is known (a full disk, an unknown host key). */
+  readonly hint?: string;
 }
 
 const meanings: Record<number, string> = {
@@ -58,6 +60,16 @@ const permanentSshFailures = [
   rsyncMissing,
 ];
 
+/**
+ * The receiver's own words for a target that cannot take more (errno 28 ENOSPC, 122 EDQUOT). rsync's last line is
+ * then often the sender's "write error: Broken pipe", which says nothing about the cause.
+ */
+export const targetFullPattern = /No space left on device|Disk quota exceeded/i;
+// The receiving side's "mkdir ... failed: Read-only file system (30)" (mkstemp, set times): a read-only target.
+const targetReadOnlyPattern = /\[(?:receiver|generator)\].*(?:Read-only file system \(30\))/;
+
+const targetFullHint = 'the target filesystem is full (or over quota); free space and run again (nothing is written twice)';
+
 export function classifyRsyncExit(exitCode: number | undefined, stderrTail = '', signal?: string): RsyncExitClass {
   if (signal === 'SIGINT' || signal === 'SIGTERM' || exitCode === 20) {
     return { outcome: 'interrupted', isRetryable: false, meaning: meanings[20]! };
@@ -68,6 +80,18 @@ export function classifyRsyncExit(exitCode: number | undefined, stderrTail = '',
   const meaning = meanings[exitCode] ?? `unknown rsync exit code ${exitCode}`;
   if (exitCode === 0) return { outcome: 'ok', isRetryable: false, meaning };
   if (exitCode === 24) return { outcome: 'vanished', isRetryable: false, meaning };
+  // A full target fails the same way on every retry, whatever code rsync (or its peer over ssh) ended with.
+  if (targetFullPattern.test(stderrTail)) {
+    return { outcome: 'fatal', isRetryable: false, meaning: `the target is full (${targetFullPattern.exec(stderrTail)![0]})`, hint: targetFullHint };
+  }
+  if (targetReadOnlyPattern.test(stderrTail)) {
+    return {
+      outcome: 'config',
+      isRetryable: false,
+      meaning: 'the target is read-only (Read-only file system)',
+      hint: 'the target is on a read-only filesystem; remount it read-write (or choose another target) and run again',
+    };
+  }
   if (exitCode === 23) return { outcome: 'partial', isRetryable: false, meaning };
   if (exitCode === 127) return { outcome: 'config', isRetryable: false, meaning: 'rsync not found on the remote host' };
   if (networkCodes.has(exitCode)) {
@@ -75,7 +99,9 @@ export function classifyRsyncExit(exitCode: number | undefined, stderrTail = '',
     // When ssh gives up, rsync may notice the closed pipe first and exit 12 instead of 255: the cause is still ssh.
     if (permanent) {
       const what = permanent === rsyncMissing ? meaning : meanings[255];
-      return { outcome: 'config', isRetryable: false, meaning: `${what}: ${firstMatchingLine(stderrTail, permanent)}` };
+      const line = firstMatchingLine(stderrTail, permanent);
+      const hint = permanent === rsyncMissing ? undefined : decideSshHint(line);
+      return { outcome: 'config', isRetryable: false, meaning: `${what}: ${line}`, ...(hint ? { hint } : {}) };
     }
     return { outcome: 'network', isRetryable: true, meaning };
   }
@@ -88,6 +114,18 @@ export function classifySshFailure(stderrTail: string): { isRetryable: boolean; 
   const permanent = permanentSshFailures.find((re) => re.test(stderrTail));
   const line = permanent ? firstMatchingLine(stderrTail, permanent) : (stderrTail.trim().split('\n').pop() ?? '');
   return { isRetryable: !permanent, line };
+}
+
+/** What to do about a permanent ssh failure, from ssh's own line. */
+export function decideSshHint(line: string): string {
+  if (/Host key verification failed/i.test(line)) {
+    return "ssh does not know this host's key: connect once with ssh by hand and check the fingerprint, or add --ssh-option StrictHostKeyChecking=accept-new to accept a host seen for the first time";
+  }
+  if (/REMOTE HOST IDENTIFICATION HAS CHANGED/i.test(line)) {
+    return "the host's key differs from the one in known_hosts: make sure it is the right server, then remove the old key (ssh-keygen -R HOST)";
+  }
+  if (/Could not resolve hostname/i.test(line)) return 'check the host name';
+  return 'check the user, the key (--ssh-key) and the host key; try the same ssh by hand';
 }
 
 function firstMatchingLine(text: string, re: RegExp): string {

@@ -1,7 +1,7 @@
 import { execa } from 'execa';
 import { InterruptedError, MailshiftError, systemErrorCode } from '../../core/errors.js';
 import { ExitCode } from '../../core/exit-codes.js';
-import { classifyRsyncExit, decideRetryDelayMs, type RsyncExitClass } from './exit.js';
+import { classifyRsyncExit, decideRetryDelayMs, targetFullPattern, type RsyncExitClass } from './exit.js';
 import { parseItemizeLine, type ItemizedChange } from './itemize.js';
 import { createLineSplitter } from './lines.js';
 import { parseProgressLine, parseStatsLine, type RsyncProgress, type RsyncStats } from './progress.js';
@@ -81,6 +81,8 @@ async function runOnce(
   const stats: RsyncStats = {};
   const warnings: string[] = [];
   const stderrLines: string[] = [];
+  // The receiver's "No space left on device" may be followed by many lines; it names the cause, so it is kept.
+  let targetFullLine: string | undefined;
   const child = execa(command, args, {
     ...(options.stdin !== undefined ? { input: options.stdin } : { stdin: 'ignore' as const }),
     stdout: 'pipe',
@@ -113,6 +115,7 @@ async function runOnce(
   const err = createLineSplitter((line) => {
     stderrLines.push(line);
     if (stderrLines.length > maxStderrLines) stderrLines.shift();
+    if (targetFullLine === undefined && targetFullPattern.test(line)) targetFullLine = line;
     if (warnings.length < maxWarnings && /vanished|failed|error|warning/i.test(line)) warnings.push(line);
   });
   child.stdout?.on('data', (chunk: Buffer) => out.push(chunk));
@@ -129,6 +132,7 @@ async function runOnce(
       cause: result.cause,
     });
   }
+  if (targetFullLine !== undefined && !stderrLines.includes(targetFullLine)) stderrLines.unshift(targetFullLine);
   const stderrTail = stderrLines.join('\n');
   const signal = result.isCanceled ? 'SIGTERM' : result.signal;
   const exit = classifyRsyncExit(result.exitCode, stderrTail, signal);

@@ -1,4 +1,4 @@
-import { formatBytes, formatTable } from '../../cli/render.js';
+import { formatBytes, formatTable, printable } from '../../cli/render.js';
 import type { VerifyReport } from '../report.js';
 
 /** Human-readable verify report: one table row per folder, then the problems by folder (bounded lists). */
@@ -27,7 +27,7 @@ export function formatVerifyText(report: VerifyReport, options: { listLimit?: nu
     ]),
   );
   for (const f of report.folders) {
-    const where = `${f.mailbox ? `${f.mailbox} ` : ''}${f.folder}`;
+    const where = printable(`${f.mailbox ? `${f.mailbox} ` : ''}${f.folder}`);
     if (f.missing.length > 0) text += `\nmissing on the target in ${where} (${f.missing.length}):\n${list(f.missing, limit)}`;
     if (f.duplicates.length > 0) text += `\nmore than once on the target in ${where} (${f.duplicates.length}):\n${list(f.duplicates, limit)}`;
     if (f.flagDifferences.length > 0) {
@@ -35,7 +35,7 @@ export function formatVerifyText(report: VerifyReport, options: { listLimit?: nu
     }
   }
   if (report.skippedFolders.length > 0) {
-    text += `\nfolders not compared (${report.skippedFolders.length}):\n${list(report.skippedFolders.map((s) => `${s.mailbox ? `${s.mailbox}: ` : ''}${JSON.stringify(s.directory)}: ${s.reason}`), limit)}`;
+    text += `\nfolders not compared (${report.skippedFolders.length}):\n${list(report.skippedFolders.map((s) => `${s.mailbox ? `${printable(s.mailbox)}: ` : ''}${JSON.stringify(s.directory)}: ${printable(s.reason)}`), limit)}`;
   }
   return text;
 }

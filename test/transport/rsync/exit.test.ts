@@ -32,6 +32,32 @@ describe('classifyRsyncExit', () => {
     expect(classifyRsyncExit(12, 'bash: line 1: rsync: command not found').meaning).toMatch(/^error in rsync protocol data stream: .*command not found/);
   });
 
+  it('names a full target disk (not the sender\'s "Broken pipe") and does not retry it, whatever code rsync ended with', () => {
+    const tail = [
+      'rsync: [receiver] write failed on "/t/cur/1.M1P1.h:2,S": No space left on device (28)',
+      'rsync error: error in file IO (code 11) at receiver.c(657) [receiver=3.5.0]',
+      'rsync: [sender] write error: Broken pipe (32)',
+    ].join('\n');
+    for (const code of [11, 12, 23]) {
+      const exit = classifyRsyncExit(code, tail);
+      expect(exit).toMatchObject({ outcome: 'fatal', isRetryable: false, meaning: 'the target is full (No space left on device)' });
+      expect(exit.hint).toMatch(/filesystem is full.*free space and run again/);
+    }
+    expect(classifyRsyncExit(23, 'rsync: [receiver] mkstemp "/t/cur/.x" failed: Disk quota exceeded (122)').meaning).toMatch(/target is full/);
+  });
+
+  it('names a read-only target instead of a partial transfer', () => {
+    const exit = classifyRsyncExit(23, 'rsync: [generator] recv_generator: mkdir "/ro/cur" failed: Read-only file system (30)\nrsync error: some files/attrs were not transferred (code 23)');
+    expect(exit).toMatchObject({ outcome: 'config', isRetryable: false });
+    expect(exit.hint).toMatch(/read-only/);
+  });
+
+  it('tells how to accept an unknown ssh host key', () => {
+    const exit = classifyRsyncExit(255, 'Host key verification failed.\nrsync: connection unexpectedly closed');
+    expect(exit.outcome).toBe('config');
+    expect(exit.hint).toMatch(/--ssh-option StrictHostKeyChecking=accept-new/);
+  });
+
   it('maps interrupts, usage errors and everything unknown', () => {
     expect(classifyRsyncExit(20).outcome).toBe('interrupted');
     expect(classifyRsyncExit(undefined, '', 'SIGTERM').outcome).toBe('interrupted');
