@@ -142,13 +142,12 @@ export async function runCopy(source: StoreSpec, target: StoreSpec, options: Cop
     const existingControl = options.dryRun ? [] : await listExistingControlFiles(resolved, options);
     phase('listing control files the target already has');
     if (options.wantProgress && options.onTotal) options.onTotal(await measureSources(resolved.jobs, options));
-    const [jobs, applyMerges] = await Promise.all([
-      runJobs(resolved.jobs, staging, { ...options, ...(mailOwner ? { mailOwner } : {}) }, logger),
-      options.dryRun ? Promise.resolve(async () => planOnlyMerges(resolved.merges)) : prepareMerges(resolved, staging, options, logger),
-    ]);
+    // The target's account files are read only once every job has finished: a job may be creating the target root
+    // (a first copy into a new cPanel root), and reading it meanwhile raced that creation.
+    const jobs = await runJobs(resolved.jobs, staging, { ...options, ...(mailOwner ? { mailOwner } : {}) }, logger);
     phase('rsync jobs');
     const controlFiles = options.dryRun ? [] : await settleControlFiles(resolved, existingControl, staging, options, logger);
-    const merges = await applyMerges();
+    const merges = options.dryRun ? planOnlyMerges(resolved.merges) : await runMerges(resolved, staging, options, logger);
     phase('control files and merges');
     const exitCode = decideExitCode(jobs);
     return {
@@ -370,11 +369,12 @@ async function runJobs(jobs: readonly CopyJob[], staging: string, options: JobOp
   const filesByJob = new Array<number>(jobs.length).fill(0);
   const report = () => options.onProgress?.({ bytes: bytesByJob.reduce((a, b) => a + b, 0), items: filesByJob.reduce((a, b) => a + b, 0) });
   let next = 0;
+  let failed = false;
   const worker = async () => {
     for (;;) {
       const index = next;
       next += 1;
-      if (index >= jobs.length) return;
+      if (index >= jobs.length || failed) return;
       const job = jobs[index]!;
       reports[index] = await runJob(job, index, staging, options, logger, {
         onProgress: (bytes, files) => {
@@ -386,7 +386,18 @@ async function runJobs(jobs: readonly CopyJob[], staging: string, options: JobOp
       });
     }
   };
-  await Promise.all(Array.from({ length: Math.min(concurrency, jobs.length) }, worker));
+  // A failing job (Ctrl-C, a refused target) stops the start of further jobs, and the others are waited for before
+  // the error goes up: runCopy removes the staging directory next, which running jobs still write into.
+  const settled = await Promise.allSettled(
+    Array.from({ length: Math.min(concurrency, jobs.length) }, () =>
+      worker().catch((err: unknown) => {
+        failed = true;
+        throw err;
+      }),
+    ),
+  );
+  const failure = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+  if (failure) throw failure.reason;
   return reports;
 }
 
@@ -600,12 +611,11 @@ function planOnlyMerges(merges: readonly MergeItem[]): MergeReport[] {
 }
 
 /**
- * Two steps so the first can run while the mail is being copied: `prepareMerges` fetches both sides' small files
- * and decides (nothing written to the target); the returned `apply` pushes the merged files, after the jobs (the
- * account-files job creates ~/etc/DOMAIN, which the push needs).
+ * Fetches both sides' small files, merges them and pushes the results. Runs after the jobs: the target root may only
+ * exist once they ran, and the account-files job creates ~/etc/DOMAIN, which the push needs.
  */
-async function prepareMerges(resolved: Resolved, staging: string, options: CopyOptions, logger: Logger): Promise<() => Promise<MergeReport[]>> {
-  if (resolved.merges.length === 0 || !resolved.sourceRoot || !resolved.targetRoot || !resolved.rewrite) return async () => [];
+async function runMerges(resolved: Resolved, staging: string, options: CopyOptions, logger: Logger): Promise<MergeReport[]> {
+  if (resolved.merges.length === 0 || !resolved.sourceRoot || !resolved.targetRoot || !resolved.rewrite) return [];
   const rewrite = resolved.rewrite;
   const targetRoot = resolved.targetRoot;
   const srcDir = path.join(staging, 'merge-src');
@@ -634,10 +644,8 @@ async function prepareMerges(resolved: Resolved, staging: string, options: CopyO
     reports.push({ path: item.targetPath, action: 'written', added: merged.added, keptTarget: merged.keptTarget });
     if (merged.keptTarget.length > 0) logger.warn(`${item.targetPath}: kept the target's lines for ${merged.keptTarget.join(', ')}`);
   }
-  return async () => {
-    if (toPush.length > 0) await pushFiles(outDir, toPush, targetRoot, options);
-    return reports;
-  };
+  if (toPush.length > 0) await pushFiles(outDir, toPush, targetRoot, options);
+  return reports;
 }
 
 function mergeItem(item: MergeItem, sourceText: string, targetText: string | undefined, rewrite: Rewrite): { text: string; added: string[]; keptTarget: string[] } {
