@@ -1,4 +1,5 @@
 import { mkdtemp, mkdir, readFile, rm, writeFile, lstat, chmod } from 'node:fs/promises';
+import { rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { MailshiftError, UsageError, systemErrorCode } from '../core/errors.js';
@@ -133,6 +134,9 @@ interface Resolved {
 export async function runCopy(source: StoreSpec, target: StoreSpec, options: CopyOptions = {}): Promise<CopyReport> {
   const logger = options.logger ?? silentLogger;
   const staging = await mkdtemp(path.join(os.tmpdir(), 'mailshift-copy-'));
+  // A second Ctrl-C exits at once (cli/main.ts), before the finally below can run: remove the directory then too.
+  const removeStagingOnExit = () => rmSync(staging, { recursive: true, force: true });
+  process.once('exit', removeStagingOnExit);
   try {
     const started = Date.now();
     const phase = (name: string) => logger.debug(`copy: ${name} done at ${Date.now() - started} ms`);
@@ -162,6 +166,7 @@ export async function runCopy(source: StoreSpec, target: StoreSpec, options: Cop
       exitCode,
     };
   } finally {
+    process.off('exit', removeStagingOnExit);
     await rm(staging, { recursive: true, force: true });
   }
 }
