@@ -35,6 +35,9 @@ export interface CopyJob {
   readonly filesFrom?: readonly string[];
 }
 
+/** copy's rsync --temp-dir in each target maildir root (engine/run-copy.ts prepareTempDir). */
+export const copyTempDirName = 'mailshift-tmp';
+
 /** Rules for one maildir tree (a mailbox root with its Maildir++ folders). */
 export function buildMaildirRules(options: { excludeDirs?: readonly string[]; excludeTop?: readonly string[] } = {}): FilterRule[] {
   const rules: FilterRule[] = [];
@@ -45,6 +48,8 @@ export function buildMaildirRules(options: { excludeDirs?: readonly string[]; ex
     // Every message file is copied, whatever its name looks like.
     { action: 'include', pattern: 'cur/*' },
     { action: 'include', pattern: 'new/*' },
+    // A source that was itself the target of a killed copy may still hold copy's temp dir: never carried over.
+    { action: 'exclude', pattern: `/${copyTempDirName}/` },
     // Deliveries in progress: the directory is copied (Dovecot needs it), its contents are not. Anchored to the
     // maildir's own tmp/ and its folders' (Maildir++ folders are one level deep), so a directory that merely
     // happens to be called "tmp" deeper down (a mailbox named tmp, a hostile name containing "/tmp/") is copied.

@@ -33,6 +33,7 @@ import {
   type AccountSide,
   type CopyJob,
   type MergeItem,
+  copyTempDirName,
 } from './copy.js';
 
 /**
@@ -426,6 +427,23 @@ async function runJob(
     if (job.target.ssh) await ensureRemoteDir(job.target, options);
     else await mkdir(job.target.isFile ? path.dirname(job.target.path) : job.target.path, { recursive: true });
   }
+  const tempDir = job.kind === 'maildir' && !options.dryRun ? await prepareTempDir(job.target, options) : undefined;
+  try {
+    return await runJobInTarget(job, filterFile, tempDir, options, logger, hooks);
+  } finally {
+    // Empty unless this run was interrupted; a kill -9 leaves it for the next run's prepareTempDir.
+    if (tempDir) await removeTempDir(job.target, options, logger);
+  }
+}
+
+async function runJobInTarget(
+  job: CopyJob,
+  filterFile: string | undefined,
+  tempDir: string | undefined,
+  options: JobOptions,
+  logger: Logger,
+  hooks: { onProgress: (bytes: number, files?: number) => void; onItem: (item: ItemizedChange) => void },
+): Promise<JobReport> {
   const argv = buildRsyncArgv({
     source: job.source,
     target: job.target,
@@ -435,6 +453,7 @@ async function runJob(
     // cPanel's owner and modes for mail, set as each file is created (cpanel-layout.md §5); see resolveMailOwner.
     ...(options.mailOwner && job.kind === 'maildir' ? { chownTo: options.mailOwner, chmod: 'D0751,F0640' } : {}),
     ...(job.filesFrom ? { filesFromStdin: true, ignoreMissingArgs: true } : {}),
+    ...(tempDir ? { tempDir } : {}),
     ignoreExisting: true,
     dryRun: Boolean(options.dryRun),
     ...(options.bwlimitKiBps !== undefined ? { bwlimitKiBps: options.bwlimitKiBps } : {}),
@@ -509,12 +528,11 @@ async function measureSources(jobs: readonly CopyJob[], options: CopyOptions): P
 }
 
 /**
- * rsync writes each file as `.NAME.XXXXXX` next to its final name and renames it when complete (never --partial or
- * --inplace). When a connection dies, a remote receiver is killed before it can remove its half-written file. Such a
- * file is invisible to Dovecot (it skips names starting with '.') but it is garbage we made, so after a retried job
+ * Without a --temp-dir (the account-files job; maildir jobs have prepareTempDir), rsync writes each file as
+ * `.NAME.XXXXXX` next to its final name and renames it when complete (never --partial or --inplace). When a
+ * connection dies, a remote receiver is killed before it can remove its half-written file, so after a retried job
  * we remove the files that have rsync's temporary-name shape AND were last written during this job. Nothing else on
- * the target is ever deleted. (rsync's --temp-dir=tmp would avoid them, but it costs 30-60% of the copy's wall time:
- * every file is then renamed across directories.)
+ * the target is ever deleted.
  */
 async function removeOwnPartials(target: RsyncEndpoint, jobStartedMs: number, options: CopyOptions, logger: Logger): Promise<void> {
   const exec: ExecTarget = target.ssh ? { ssh: target.ssh, ...(options.ssh ? { sshOptions: options.ssh } : {}) } : {};
@@ -532,6 +550,43 @@ async function removeOwnPartials(target: RsyncEndpoint, jobStartedMs: number, op
     for (const file of partials) await rm(file, { force: true });
   }
   logger.info(`removed ${partials.length} half-written file(s) a dropped connection left behind (rsync temporary names)`);
+}
+
+/**
+ * Where rsync writes a message before renaming it into cur/ or new/ (--temp-dir, relative to the job's target): a
+ * directory of the target maildir root that no mail reader looks into (Maildir++ folders start with '.', and it is
+ * neither cur/, new/ nor tmp/). A run killed with -9 leaves its half-written file there, never in cur/ or new/; the
+ * next run empties it before it starts, and each job removes it when done. copy.ts keeps it out of the sources.
+ */
+async function prepareTempDir(target: RsyncEndpoint, options: CopyOptions): Promise<string> {
+  const dir = path.posix.join(target.path, copyTempDirName);
+  if (!target.ssh) {
+    await rm(dir, { recursive: true, force: true });
+    await mkdir(dir, { recursive: true });
+    return copyTempDirName;
+  }
+  const exec: ExecTarget = { ssh: target.ssh, ...(options.ssh ? { sshOptions: options.ssh } : {}) };
+  for (const argv of [['rm', '-rf', '--', dir], ['mkdir', '-p', '--', dir]]) {
+    const result = await runExec(exec, argv);
+    if (result.exitCode === 255) throw sshFailure(target.ssh.host, result.stderr);
+    if (result.exitCode !== 0) {
+      throw new MailshiftError('MAILSHIFT_TARGET_MKDIR', `cannot prepare ${describeEndpoint({ ...target, path: dir })}: ${lastLine(result.stderr)}`);
+    }
+  }
+  return copyTempDirName;
+}
+
+async function removeTempDir(target: RsyncEndpoint, options: CopyOptions, logger: Logger): Promise<void> {
+  const dir = path.posix.join(target.path, copyTempDirName);
+  try {
+    if (!target.ssh) await rm(dir, { recursive: true, force: true });
+    else {
+      const result = await runExec({ ssh: target.ssh, ...(options.ssh ? { sshOptions: options.ssh } : {}) }, ['rm', '-rf', '--', dir]);
+      if (result.exitCode !== 0) logger.warn(`could not remove ${describeEndpoint({ ...target, path: dir })}: ${lastLine(result.stderr)} (the next copy empties it)`);
+    }
+  } catch (err) {
+    logger.warn(`could not remove ${dir}: ${err instanceof Error ? err.message : String(err)} (the next copy empties it)`);
+  }
 }
 
 /** rsync's temporary name for NAME: "." + NAME + "." + six characters from [A-Za-z0-9]. */

@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdir, readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -58,7 +59,8 @@ async function waitForTransferInProgress(dst: string): Promise<void> {
   const hasTempFile = async (d: string): Promise<boolean> => {
     for (const entry of await readdir(d, { withFileTypes: true }).catch(() => [])) {
       if (entry.isDirectory() && (await hasTempFile(path.join(d, entry.name)))) return true;
-      if (entry.isFile() && /^\..+\.[A-Za-z0-9]{6}$/.test(entry.name)) return true;
+      // ".NAME.XXXXXX" next to the final name, or "NAME.XXXXXX" in a --temp-dir.
+      if (entry.isFile() && /^\.?.+\.[A-Za-z0-9]{6}$/.test(entry.name)) return true;
     }
     return false;
   };
@@ -86,5 +88,24 @@ describe('a copy interrupted from outside', () => {
     } finally {
       for (const pid of rsyncs) signalPid(pid, 'SIGKILL');
     }
+  });
+
+  it('after kill -9 of the whole process group, the re-run leaves no rsync temporary file in cur/ or new/ and every message exactly once', async () => {
+    const src = path.join(temp.path, 'src');
+    const dst = path.join(temp.path, 'dst-kill');
+    const run = startDetached(['copy', '--bwlimit', '3000', src, dst], {});
+    await waitForTransferInProgress(dst);
+    await sleep(200);
+    process.kill(-run.child.pid!, 'SIGKILL');
+    await run.exited;
+    expect((await messageBaseNames(dst)).length).toBeLessThan(messages);
+
+    const rerun = await runCli(['--json', 'copy', src, dst]);
+    expect(rerun.code, rerun.stderr).toBe(0);
+    expect(await rsyncTempFilesInMail(dst)).toEqual([]);
+    expect(existsSync(path.join(dst, 'mailshift-tmp')), 'the temp dir is removed after the job').toBe(false);
+    const copied = await messageBaseNames(dst);
+    expect(copied).toEqual(await messageBaseNames(src));
+    expect(new Set(copied).size).toBe(messages);
   });
 });
