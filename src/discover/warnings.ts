@@ -47,6 +47,9 @@ const severities: Record<WarningKind, WarningSeverity> = {
   'unsafe-name': 'unsafe',
   unreadable: 'unsafe',
   'special-file': 'unsafe',
+  // copy and resync refuse these too (stores/cpanel/unsafe.ts): a copy would write every hole, or trust a false size.
+  'sparse-file': 'unsafe',
+  'size-mismatch': 'unsafe',
   'larger-than-target-quota': 'warning',
   'over-quota': 'warning',
   'orphan-mail-dir': 'warning',
@@ -54,7 +57,6 @@ const severities: Record<WarningKind, WarningSeverity> = {
   'account-not-in-cpanel': 'warning',
   'account-without-home': 'warning',
   'dangling-symlink': 'warning',
-  'sparse-file': 'warning',
   'truncated-read': 'warning',
   'findings-dropped': 'warning',
   'symlink-inside-account': 'notice',

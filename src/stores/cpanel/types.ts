@@ -35,6 +35,8 @@ export type FindingKind =
   | 'special-file'
   /** a message file with far fewer blocks than its length: copying it writes the full length */
   | 'sparse-file'
+  /** a message file whose name claims a huge size (",S=") that its length does not have */
+  | 'size-mismatch'
   | 'empty-message'
   /** a Maildir++ folder name that is not valid modified UTF-7 (kept under its raw name) */
   | 'undecodable-folder-name'
