@@ -9,7 +9,9 @@ import { formatSpec, type Location, type StoreSpec } from '../stores/spec.js';
 import { runExec, type ExecTarget } from '../transport/exec.js';
 import { listTree, sshFailure, type TreeEntry } from '../transport/list.js';
 import { buildRsyncArgv, type RsyncEndpoint } from '../transport/rsync/args.js';
-import { formatFilterFile } from '../transport/rsync/filters.js';
+import { formatFilterFile, type FilterRule } from '../transport/rsync/filters.js';
+import { checkNameSegment } from '../stores/cpanel/unsafe.js';
+import { createMaildirScanner, type RefusedItem } from './copy-safety.js';
 import type { RsyncOutcome } from '../transport/rsync/exit.js';
 import type { ItemizedChange } from '../transport/rsync/itemize.js';
 import { runRsync } from '../transport/rsync/run.js';
@@ -95,6 +97,8 @@ export interface MergeReport {
   readonly added: readonly string[];
   readonly keptTarget: readonly string[];
   readonly reason?: string;
+  /** Source lines not merged because their key is unsafe as a path (e.g. a mailbox name with "../"). */
+  readonly refused?: readonly RefusedItem[];
 }
 
 /** What chown needs to know about a cPanel target. */
@@ -115,6 +119,8 @@ export interface CopyReport {
   readonly jobs: JobReport[];
   readonly controlFiles: ControlFileReport[];
   readonly merges: MergeReport[];
+  /** Items refused as unsafe (the rules discover reports as unsafe): not copied, listed with their reason. */
+  readonly skipped: RefusedItem[];
   readonly mailboxes: string[];
   readonly cpanelTarget?: CpanelTargetInfo;
   readonly exitCode: ExitCodeValue;
@@ -146,15 +152,22 @@ export async function runCopy(source: StoreSpec, target: StoreSpec, options: Cop
     const mailOwner = resolved.cpanelTarget && options.resolveMailOwner && !options.dryRun ? await options.resolveMailOwner(resolved.cpanelTarget) : undefined;
     const existingControl = options.dryRun ? [] : await listExistingControlFiles(resolved, options);
     phase('listing control files the target already has');
-    if (options.wantProgress && options.onTotal) options.onTotal(await measureSources(resolved.jobs, options));
+    const scan = await scanSources(resolved.jobs, options);
+    phase('checking the sources for unsafe items');
+    if (options.wantProgress && options.onTotal) options.onTotal(scan.totals);
+    const jobsToRun = resolved.jobs.map((job, i) => (scan.rules[i]!.length > 0 ? { ...job, rules: [...scan.rules[i]!, ...job.rules] } : job));
     // The target's account files are read only once every job has finished: a job may be creating the target root
     // (a first copy into a new cPanel root), and reading it meanwhile raced that creation.
-    const jobs = await runJobs(resolved.jobs, staging, { ...options, ...(mailOwner ? { mailOwner } : {}) }, logger);
+    const jobs = await runJobs(jobsToRun, staging, { ...options, ...(mailOwner ? { mailOwner } : {}) }, logger);
     phase('rsync jobs');
     const controlFiles = options.dryRun ? [] : await settleControlFiles(resolved, existingControl, staging, options, logger);
     const merges = options.dryRun ? planOnlyMerges(resolved.merges) : await runMerges(resolved, staging, options, logger);
     phase('control files and merges');
-    const exitCode = decideExitCode(jobs);
+    const skipped = [...scan.refused, ...merges.flatMap((m) => m.refused ?? [])];
+    for (const item of skipped) logger.warn(`not copied: ${item.job}: ${JSON.stringify(item.path)}: ${item.reason}`);
+    const jobsExitCode = decideExitCode(jobs);
+    // A refused item is a skipped one: the copy is partial (3) unless something worse happened.
+    const exitCode = skipped.length > 0 && jobsExitCode === ExitCode.ok ? ExitCode.partial : jobsExitCode;
     return {
       source: formatSpec(source),
       target: formatSpec(target),
@@ -162,6 +175,7 @@ export async function runCopy(source: StoreSpec, target: StoreSpec, options: Cop
       jobs,
       controlFiles,
       merges,
+      skipped,
       mailboxes: resolved.mailboxes,
       ...(resolved.cpanelTarget ? { cpanelTarget: resolved.cpanelTarget } : {}),
       exitCode,
@@ -507,24 +521,29 @@ async function runJobInTarget(
   };
 }
 
-/** Bytes and files under the jobs' sources (what find lists; an estimate: excluded indexes count too). */
-async function measureSources(jobs: readonly CopyJob[], options: CopyOptions): Promise<{ bytes: number; files: number }> {
-  let bytes = 0;
-  let files = 0;
+/**
+ * Lists every maildir job's source once, before anything is copied: refuses what discover reports as unsafe
+ * (engine/copy-safety.ts; each refusal becomes an exclude rule placed before the job's own rules) and sums what
+ * will be copied, for the progress bar's ETA.
+ */
+async function scanSources(jobs: readonly CopyJob[], options: CopyOptions): Promise<{ refused: RefusedItem[]; rules: FilterRule[][]; totals: { bytes: number; files: number } }> {
+  const refused: RefusedItem[] = [];
+  const rules: FilterRule[][] = [];
+  const totals = { bytes: 0, files: 0 };
   for (const job of jobs) {
-    if (job.kind !== 'maildir') continue;
+    if (job.kind !== 'maildir') {
+      rules.push([]);
+      continue;
+    }
     const exec: ExecTarget = job.source.ssh ? { ssh: job.source.ssh, ...(options.ssh ? { sshOptions: options.ssh } : {}) } : {};
-    // The default mailbox's listing includes the other mailboxes' trees, which their own jobs copy: skip those.
-    const skip = job.rules.filter((r) => r.action === 'exclude' && r.pattern.startsWith('/') && r.pattern.endsWith('/') && !r.pattern.includes('*'));
-    const skipped = skip.map((r) => r.pattern.slice(1, -1));
-    await listTree(exec, job.source.path, (entry) => {
-      if (entry.type !== 'file') return;
-      if (skipped.length > 0 && skipped.some((dir) => entry.path.startsWith(`${dir}/`))) return;
-      bytes += entry.sizeBytes;
-      files += 1;
-    }, options.signal ? { signal: options.signal } : {});
+    const scanner = createMaildirScanner({ label: job.label, sourceRoot: job.source.path, skipDirs: job.skipDirs ?? [] });
+    await listTree(exec, job.source.path, (entry) => scanner.add(entry), options.signal ? { signal: options.signal } : {});
+    refused.push(...scanner.refused);
+    rules.push(scanner.rules);
+    totals.bytes += scanner.totals.bytes;
+    totals.files += scanner.totals.files;
   }
-  return { bytes, files };
+  return { refused, rules, totals };
 }
 
 /**
@@ -694,18 +713,44 @@ async function runMerges(resolved: Resolved, staging: string, options: CopyOptio
       continue;
     }
     const targetText = await readRegularFile(path.join(dstDir, item.targetPath));
-    const merged = mergeItem(item, sourceText, targetText, rewrite);
+    const { text: safeSourceText, refused } = refuseUnsafeKeys(item, sourceText, resolved.sourceRoot);
+    const merged = mergeItem(item, safeSourceText, targetText, rewrite);
+    const refusedField = refused.length > 0 ? { refused } : {};
     if (merged.text === (targetText ?? null)) {
-      reports.push({ path: item.targetPath, action: 'unchanged', added: merged.added, keptTarget: merged.keptTarget });
+      reports.push({ path: item.targetPath, action: 'unchanged', added: merged.added, keptTarget: merged.keptTarget, ...refusedField });
       continue;
     }
     await writeStaged(path.join(outDir, item.targetPath), merged.text, 0o640);
     toPush.push(item.targetPath);
-    reports.push({ path: item.targetPath, action: 'written', added: merged.added, keptTarget: merged.keptTarget });
+    reports.push({ path: item.targetPath, action: 'written', added: merged.added, keptTarget: merged.keptTarget, ...refusedField });
     if (merged.keptTarget.length > 0) logger.warn(`${item.targetPath}: kept the target's lines for ${merged.keptTarget.join(', ')}`);
   }
   if (toPush.length > 0) await pushFiles(outDir, toPush, targetRoot, options);
   return reports;
+}
+
+/**
+ * passwd, shadow and quota lines are keyed by a mailbox name that cPanel and Dovecot turn into a path
+ * (~/mail/DOMAIN/NAME): a key discover reports as unsafe (checkNameSegment: "/", "..", control characters) is not
+ * merged, and is listed.
+ */
+function refuseUnsafeKeys(item: MergeItem, sourceText: string, sourceRoot: RsyncEndpoint): { text: string; refused: RefusedItem[] } {
+  if (item.kind !== 'passwd' && item.kind !== 'shadow' && item.kind !== 'quota') return { text: sourceText, refused: [] };
+  const refused: RefusedItem[] = [];
+  const kept = sourceText.split('\n').filter((line) => {
+    if (line.trim() === '' || line.startsWith('#')) return true;
+    const key = line.slice(0, line.includes(':') ? line.indexOf(':') : line.length).trim();
+    const problem = checkNameSegment(key);
+    if (!problem) return true;
+    refused.push({
+      job: `${item.kind} of ${item.domain}`,
+      path: path.posix.join(sourceRoot.path, item.sourcePath),
+      kind: 'unsafe-name',
+      reason: `line for mailbox ${JSON.stringify(key)}: the name is unsafe as a path (${problem}); not merged`,
+    });
+    return false;
+  });
+  return { text: kept.join('\n'), refused };
 }
 
 function mergeItem(item: MergeItem, sourceText: string, targetText: string | undefined, rewrite: Rewrite): { text: string; added: string[]; keptTarget: string[] } {
