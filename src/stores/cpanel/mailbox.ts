@@ -3,7 +3,7 @@ import { validateFolderLevel } from '../../../converters/folders/maildirpp.js';
 import { throwIfAborted } from '../../core/errors.js';
 import { joinRel, type Refusal, type TreeEntry } from '../../fsops/walk.js';
 import { checkFileName, deliverySecondsFromName, maildirSizeFromName, parseMaildirsize } from './parse.js';
-import { checkFolderDirName, checkMessageAllocation, needsSizeCheck, type FolderNameCheck } from './unsafe.js';
+import { checkFolderDirName, checkMessageAllocation, sizeClaimCheckBytes, type FolderNameCheck } from './unsafe.js';
 import { classifyLink, reportLink, isModeUnreadable, noteRefusal, type ScanContext } from './scan-context.js';
 import type { FolderInventory, MailboxFormat, MaildirsizeInfo } from './types.js';
 
@@ -206,7 +206,7 @@ async function countMaildirPart(ctx: ScanContext, partRel: string, isTmp: boolea
       const ms = secs * 1000;
       if (totals.newestDeliveryMs === null || ms > totals.newestDeliveryMs) totals.newestDeliveryMs = ms;
     }
-    if (sizeBytes !== undefined && !ctx.statEveryMessage && !needsSizeCheck(fileName)) {
+    if (sizeBytes !== undefined && !ctx.statEveryMessage && sizeBytes <= sizeClaimCheckBytes) {
       totals.sizeBytes += sizeBytes;
       if (sizeBytes === 0) ctx.findings.add({ kind: 'empty-message', path: joinRel(partRel, fileName), detail: 'zero-byte message file' });
     } else {

@@ -40,11 +40,6 @@ export function checkFolderDirName(dirName: string, utf8Names: boolean): FolderN
  */
 export const sizeClaimCheckBytes = 64 * 1024 * 1024;
 
-export function needsSizeCheck(fileName: string): boolean {
-  const claimed = maildirSizeFromName(fileName);
-  return claimed !== undefined && claimed > sizeClaimCheckBytes;
-}
-
 export interface AllocationProblem {
   readonly kind: 'sparse-file' | 'size-mismatch';
   readonly detail: string;
