@@ -438,14 +438,15 @@ async function runJob(
   // local jobs must not race each other's --mkpath over a shared parent (rsync 3.5 then failed with code 11,
   // "error in file IO", now and then in CI); Node's recursive mkdir takes an existing directory as success.
   if (!options.dryRun) {
-    if (job.target.ssh) await ensureRemoteDir(job.target, options);
+    // A remote maildir job's temp dir is made by the same ssh command (one round trip less before rsync starts).
+    if (job.target.ssh) await ensureRemoteDir(job.target, options, job.kind === 'maildir' ? [path.posix.join(job.target.path, copyTempDirName)] : []);
     else await mkdir(job.target.isFile ? path.dirname(job.target.path) : job.target.path, { recursive: true });
   }
-  const tempDir = job.kind === 'maildir' && !options.dryRun ? await prepareTempDir(job.target, options) : undefined;
+  const tempDir = job.kind === 'maildir' && !options.dryRun ? await prepareTempDir(job.target) : undefined;
   try {
     return await runJobInTarget(job, filterFile, tempDir, options, logger, hooks);
   } finally {
-    // Empty unless this run was interrupted; a kill -9 leaves it for the next run's prepareTempDir.
+    // Empty unless this run was interrupted; what a kill -9 leaves there is removed by the next run.
     if (tempDir) await removeTempDir(job.target, options, logger);
   }
 }
@@ -575,23 +576,15 @@ async function removeOwnPartials(target: RsyncEndpoint, jobStartedMs: number, op
  * Where rsync writes a message before renaming it into cur/ or new/ (--temp-dir, relative to the job's target): a
  * directory of the target maildir root that no mail reader looks into (Maildir++ folders start with '.', and it is
  * neither cur/, new/ nor tmp/). A run killed with -9 leaves its half-written file there, never in cur/ or new/; the
- * next run empties it before it starts, and each job removes it when done. copy.ts keeps it out of the sources.
+ * next run empties it (locally before it starts, over ssh when the job ends: one round trip less), and each job
+ * removes it when done. copy.ts keeps it out of the sources.
  */
-async function prepareTempDir(target: RsyncEndpoint, options: CopyOptions): Promise<string> {
-  const dir = path.posix.join(target.path, copyTempDirName);
-  if (!target.ssh) {
-    await rm(dir, { recursive: true, force: true });
-    await mkdir(dir, { recursive: true });
-    return copyTempDirName;
-  }
-  const exec: ExecTarget = { ssh: target.ssh, ...(options.ssh ? { sshOptions: options.ssh } : {}) };
-  for (const argv of [['rm', '-rf', '--', dir], ['mkdir', '-p', '--', dir]]) {
-    const result = await runExec(exec, argv);
-    if (result.exitCode === 255) throw sshFailure(target.ssh.host, result.stderr);
-    if (result.exitCode !== 0) {
-      throw new MailshiftError('MAILSHIFT_TARGET_MKDIR', `cannot prepare ${describeEndpoint({ ...target, path: dir })}: ${lastLine(result.stderr)}`);
-    }
-  }
+async function prepareTempDir(target: RsyncEndpoint): Promise<string> {
+  // Over ssh ensureRemoteDir created it, and leftovers of a killed run in it go when this job ends (removeTempDir).
+  if (target.ssh) return copyTempDirName;
+  const dir = path.join(target.path, copyTempDirName);
+  await rm(dir, { recursive: true, force: true });
+  await mkdir(dir, { recursive: true });
   return copyTempDirName;
 }
 
@@ -613,11 +606,11 @@ export function isRsyncPartialName(name: string): boolean {
   return /^\..+\.[A-Za-z0-9]{6}$/.test(name);
 }
 
-async function ensureRemoteDir(target: RsyncEndpoint, options: CopyOptions): Promise<void> {
+async function ensureRemoteDir(target: RsyncEndpoint, options: CopyOptions, alsoDirs: readonly string[] = []): Promise<void> {
   if (!target.ssh) return;
   const dir = target.isFile ? path.posix.dirname(target.path) : target.path;
   const exec: ExecTarget = { ssh: target.ssh, ...(options.ssh ? { sshOptions: options.ssh } : {}) };
-  const made = await runExec(exec, ['mkdir', '-p', '--', dir]);
+  const made = await runExec(exec, ['mkdir', '-p', '--', dir, ...alsoDirs]);
   if (made.exitCode === 255) throw sshFailure(target.ssh.host, made.stderr);
   if (made.exitCode !== 0) {
     throw new MailshiftError('MAILSHIFT_TARGET_MKDIR', `cannot create ${describeEndpoint({ ...target, path: dir })}: ${lastLine(made.stderr)}`);
