@@ -1,4 +1,4 @@
-import { readFile, readdir } from 'node:fs/promises';
+import { mkdir, readFile, readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../../e2e/cli.js';
@@ -28,7 +28,7 @@ describe('copy of a whole account into a cPanel root that does not exist yet', (
   it(`copies the mail, merges the account files and chowns, every time (${runs} runs)`, async () => {
     const source = await messageBaseNames(path.join(tree.root, 'home/alice/mail'));
     const tmpdir = path.join(temp.path, 'tmp');
-    await import('node:fs/promises').then((fs) => fs.mkdir(tmpdir));
+    await mkdir(tmpdir);
     for (let i = 0; i < runs; i++) {
       const target = path.join(temp.path, `new-root-${i}`);
       const result = await runCli(['--json', 'copy', `cpanel:${tree.root}#alice`, `cpanel:${target}#alice`, '--uid', '2001', '--gid', '2001', '--mail-gid', '8'], { env: { TMPDIR: tmpdir } });
