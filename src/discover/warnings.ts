@@ -45,8 +45,12 @@ export interface DiscoverWarning {
 const severities: Record<WarningKind, WarningSeverity> = {
   'symlink-outside-account': 'unsafe',
   'unsafe-name': 'unsafe',
+  'undecodable-name': 'warning',
   unreadable: 'unsafe',
   'special-file': 'unsafe',
+  // copy and resync refuse these too (stores/cpanel/unsafe.ts): a copy would write every hole, or trust a false size.
+  'sparse-file': 'unsafe',
+  'size-mismatch': 'unsafe',
   'larger-than-target-quota': 'warning',
   'over-quota': 'warning',
   'orphan-mail-dir': 'warning',
@@ -54,7 +58,6 @@ const severities: Record<WarningKind, WarningSeverity> = {
   'account-not-in-cpanel': 'warning',
   'account-without-home': 'warning',
   'dangling-symlink': 'warning',
-  'sparse-file': 'warning',
   'truncated-read': 'warning',
   'findings-dropped': 'warning',
   'symlink-inside-account': 'notice',

@@ -118,6 +118,21 @@ export async function planChownTrees(exec: ExecTarget, target: ChownTarget): Pro
   return trees;
 }
 
+/**
+ * A plain maildir given to a user (`chown PATH --user USER`): the same owners and modes as a cPanel mailbox (the
+ * README's promise: directories 0751, messages 0640, maildirsize 0600), the top directory included.
+ */
+export async function planPlainChownTrees(exec: ExecTarget, dir: string): Promise<OwnershipTree[]> {
+  const root = dir.length > 1 ? dir.replace(/\/+$/, '') : dir;
+  const parent = path.posix.dirname(root);
+  const name = path.posix.basename(root);
+  let rootEntry: TreeEntry | undefined;
+  await listTree(exec, parent, (e) => {
+    if (e.path === name) rootEntry = e;
+  }, { maxDepth: 1, names: [name] });
+  return [{ root, area: 'mail', ...(rootEntry ? { rootEntry } : {}) }];
+}
+
 async function listChildren(exec: ExecTarget, dir: string, maxDepth = 1): Promise<Map<string, TreeEntry>> {
   const out = new Map<string, TreeEntry>();
   await listTree(exec, dir, (e) => out.set(e.path, e), { maxDepth });

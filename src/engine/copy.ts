@@ -33,7 +33,12 @@ export interface CopyJob {
   readonly rules: readonly FilterRule[];
   /** Paths relative to the source, for --files-from; absent = the whole source tree. */
   readonly filesFrom?: readonly string[];
+  /** Directories (relative to the source) that the rules leave to another job or never copy: not scanned. */
+  readonly skipDirs?: readonly string[];
 }
+
+/** copy's rsync --temp-dir in each target maildir root (engine/run-copy.ts prepareTempDir). */
+export const copyTempDirName = 'mailshift-tmp';
 
 /** Rules for one maildir tree (a mailbox root with its Maildir++ folders). */
 export function buildMaildirRules(options: { excludeDirs?: readonly string[]; excludeTop?: readonly string[] } = {}): FilterRule[] {
@@ -45,6 +50,8 @@ export function buildMaildirRules(options: { excludeDirs?: readonly string[]; ex
     // Every message file is copied, whatever its name looks like.
     { action: 'include', pattern: 'cur/*' },
     { action: 'include', pattern: 'new/*' },
+    // A source that was itself the target of a killed copy may still hold copy's temp dir: never carried over.
+    { action: 'exclude', pattern: `/${copyTempDirName}/` },
     // Deliveries in progress: the directory is copied (Dovecot needs it), its contents are not. Anchored to the
     // maildir's own tmp/ and its folders' (Maildir++ folders are one level deep), so a directory that merely
     // happens to be called "tmp" deeper down (a mailbox named tmp, a hostile name containing "/tmp/") is copied.
@@ -63,7 +70,7 @@ export function buildMaildirRules(options: { excludeDirs?: readonly string[]; ex
 
 /** A plain maildir tree to another. */
 export function planMaildirCopy(source: RsyncEndpoint, target: RsyncEndpoint, label = 'maildir'): CopyJob {
-  return { label, kind: 'maildir', source, target, rules: buildMaildirRules() };
+  return { label, kind: 'maildir', source, target, rules: buildMaildirRules(), skipDirs: [copyTempDirName] };
 }
 
 /**
@@ -157,13 +164,15 @@ export function planAccountCopy(input: {
   const dstMail = path.posix.join(target.home, 'mail');
   const mailboxes = findMailboxDirs(listing.mail);
   const jobs: CopyJob[] = [];
+  // Dovecot's virtual-folder indexes (~/mail/virtual) are regenerable, like the other indexes.
+  const excludeTop = listing.mail.some((e) => e.path === 'virtual' && e.type === 'dir') ? ['virtual'] : [];
   jobs.push({
     label: `${source.user} (default mailbox)`,
     kind: 'maildir',
     source: ep(source, srcMail),
     target: ep(target, dstMail),
-    // Dovecot's virtual-folder indexes (~/mail/virtual) are regenerable, like the other indexes.
-    rules: buildMaildirRules({ excludeDirs: mailboxes, excludeTop: listing.mail.some((e) => e.path === 'virtual' && e.type === 'dir') ? ['virtual'] : [] }),
+    rules: buildMaildirRules({ excludeDirs: mailboxes, excludeTop }),
+    skipDirs: [...mailboxes, ...excludeTop, copyTempDirName],
   });
   for (const dir of mailboxes) {
     const [domain, local] = dir.split('/') as [string, string];
@@ -173,6 +182,7 @@ export function planAccountCopy(input: {
       source: ep(source, path.posix.join(srcMail, dir)),
       target: ep(target, path.posix.join(dstMail, dir)),
       rules: buildMaildirRules(),
+      skipDirs: [copyTempDirName],
     });
   }
 

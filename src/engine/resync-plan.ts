@@ -1,6 +1,8 @@
 import { decodeInfo, maildirBaseName } from '../../converters/maildir/filename.js';
 import { KeywordAllocator, type KeywordTable } from '../../converters/maildir/keywords.js';
 import { formatSubscriptionsV2, parseSubscriptions } from '../../converters/folders/subscriptions.js';
+import path from 'node:path';
+import { checkFileName, checkFolderDirName } from '../stores/cpanel/unsafe.js';
 
 /**
  * Planning a resync (post-cutover catch-up) between two Maildir++ trees. Pure: listings in, decisions out; the I/O is
@@ -113,13 +115,23 @@ const emptyTable: KeywordTable = new Map();
 export function planResync(input: PlanResyncInput): ResyncPlan {
   const folders: FolderPlan[] = [];
   const skippedFolders: { dir: string; reason: string }[] = [];
-  for (const [dir, sourceFolder] of input.source.folders) {
+  for (const [dir, listedFolder] of input.source.folders) {
     if (input.onlyFolders && !input.onlyFolders.has(dir)) continue;
     const blocked = input.target.blocked.get(dir) ?? blockedByParent(dir, input.target.blocked);
     if (blocked !== undefined) {
       skippedFolders.push({ dir, reason: blocked });
       continue;
     }
+    // What discover reports as unsafe is never carried (stores/cpanel/unsafe.ts): the folder, or the message.
+    const base = path.posix.basename(dir);
+    const folderCheck = base.startsWith('.') ? checkFolderDirName(base, false) : undefined;
+    if (folderCheck && !folderCheck.ok && folderCheck.unsafe) {
+      skippedFolders.push({ dir, reason: `folder name is unsafe as a path (${folderCheck.problem}); not copied` });
+      continue;
+    }
+    const unsafeMessages = listedFolder.messages.filter((m) => checkFileName(m.name) !== undefined);
+    for (const m of unsafeMessages) skippedFolders.push({ dir, reason: `message ${JSON.stringify(`${m.sub}/${m.name}`)}: ${checkFileName(m.name)}; not copied` });
+    const sourceFolder = unsafeMessages.length === 0 ? listedFolder : { ...listedFolder, messages: listedFolder.messages.filter((m) => checkFileName(m.name) === undefined) };
     folders.push(
       planFolder(sourceFolder, input.target.folders.get(dir), input.flags, {
         source: input.keywords?.source.get(dir) ?? emptyTable,

@@ -19,6 +19,7 @@ import { classifyRemoteMkdirFailure, diagnoseLocalTargetDir, targetWriteError } 
 import type { SshEndpoint, SshOptions } from '../transport/ssh.js';
 import { readRemoteSmallFiles, readSmallRegularFile } from './resync-files.js';
 import { decideChangedFolders, listMaildirTree, readTreeStamps, type TreeLayout, type TreeListingResult } from './resync-list.js';
+import { refuseUnsafeAllocations } from './resync-safety.js';
 import {
   decideDuplicates,
   decideSubscriptionAdditions,
@@ -245,7 +246,12 @@ export async function runResyncTree(tree: ResyncTree, options: ResyncOptions = {
   try {
     throwIfAborted(signal);
     const keywords = await readKeywordTables(tree, sourceListing, targetListing, options);
-    const plan = planResync({ source: sourceListing, target: targetListing, flags, keywords, ...(options.onlyFolders ? { onlyFolders: options.onlyFolders } : {}) });
+    const plan = await refuseUnsafeAllocations(
+      srcExec,
+      tree.source.root,
+      planResync({ source: sourceListing, target: targetListing, flags, keywords, ...(options.onlyFolders ? { onlyFolders: options.onlyFolders } : {}) }),
+      signal,
+    );
     phase('planned');
     const duplicates = dedupe ? await findDuplicates(tree, plan, staging, options, logger) : new Set<string>();
     phase('dedupe');

@@ -1,4 +1,5 @@
 import { mkdtemp, mkdir, readFile, rm, writeFile, lstat, chmod } from 'node:fs/promises';
+import { rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { MailshiftError, UsageError, systemErrorCode } from '../core/errors.js';
@@ -8,7 +9,9 @@ import { formatSpec, type Location, type StoreSpec } from '../stores/spec.js';
 import { runExec, type ExecTarget } from '../transport/exec.js';
 import { listTree, sshFailure, type TreeEntry } from '../transport/list.js';
 import { buildRsyncArgv, type RsyncEndpoint } from '../transport/rsync/args.js';
-import { formatFilterFile } from '../transport/rsync/filters.js';
+import { formatFilterFile, type FilterRule } from '../transport/rsync/filters.js';
+import { checkNameSegment } from '../stores/cpanel/unsafe.js';
+import { createMaildirScanner, type RefusedItem } from './copy-safety.js';
 import type { RsyncOutcome } from '../transport/rsync/exit.js';
 import type { ItemizedChange } from '../transport/rsync/itemize.js';
 import { runRsync } from '../transport/rsync/run.js';
@@ -34,6 +37,7 @@ import {
   type AccountSide,
   type CopyJob,
   type MergeItem,
+  copyTempDirName,
 } from './copy.js';
 
 /**
@@ -97,6 +101,8 @@ export interface MergeReport {
   readonly added: readonly string[];
   readonly keptTarget: readonly string[];
   readonly reason?: string;
+  /** Source lines not merged because their key is unsafe as a path (e.g. a mailbox name with "../"). */
+  readonly refused?: readonly RefusedItem[];
 }
 
 /** What chown needs to know about a cPanel target. */
@@ -117,6 +123,8 @@ export interface CopyReport {
   readonly jobs: JobReport[];
   readonly controlFiles: ControlFileReport[];
   readonly merges: MergeReport[];
+  /** Items refused as unsafe (the rules discover reports as unsafe): not copied, listed with their reason. */
+  readonly skipped: RefusedItem[];
   readonly mailboxes: string[];
   readonly cpanelTarget?: CpanelTargetInfo;
   readonly exitCode: ExitCodeValue;
@@ -137,6 +145,9 @@ interface Resolved {
 export async function runCopy(source: StoreSpec, target: StoreSpec, options: CopyOptions = {}): Promise<CopyReport> {
   const logger = options.logger ?? silentLogger;
   const staging = await mkdtemp(path.join(os.tmpdir(), 'mailshift-copy-'));
+  // A second Ctrl-C exits at once (cli/main.ts), before the finally below can run: remove the directory then too.
+  const removeStagingOnExit = () => rmSync(staging, { recursive: true, force: true });
+  process.once('exit', removeStagingOnExit);
   try {
     const started = Date.now();
     const phase = (name: string) => logger.debug(`copy: ${name} done at ${Date.now() - started} ms`);
@@ -147,11 +158,13 @@ export async function runCopy(source: StoreSpec, target: StoreSpec, options: Cop
     const mailOwner = resolved.cpanelTarget && options.resolveMailOwner && !options.dryRun ? await options.resolveMailOwner(resolved.cpanelTarget) : undefined;
     const existingControl = options.dryRun ? [] : await listExistingControlFiles(resolved, options);
     phase('listing control files the target already has');
-    if (options.wantProgress && options.onTotal) options.onTotal(await measureSources(resolved.jobs, options));
-    const [jobs, applyMerges] = await Promise.all([
-      runJobs(resolved.jobs, staging, { ...options, ...(mailOwner ? { mailOwner } : {}) }, logger),
-      options.dryRun ? Promise.resolve(async () => planOnlyMerges(resolved.merges)) : prepareMerges(resolved, staging, options, logger),
-    ]);
+    const scan = await scanSources(resolved.jobs, options);
+    phase('checking the sources for unsafe items');
+    if (options.wantProgress && options.onTotal) options.onTotal(scan.totals);
+    const jobsToRun = resolved.jobs.map((job, i) => (scan.rules[i]!.length > 0 ? { ...job, rules: [...scan.rules[i]!, ...job.rules] } : job));
+    // The target's account files are read only once every job has finished: a job may be creating the target root
+    // (a first copy into a new cPanel root), and reading it meanwhile raced that creation.
+    const jobs = await runJobs(jobsToRun, staging, { ...options, ...(mailOwner ? { mailOwner } : {}) }, logger);
     phase('rsync jobs');
     // After a failed job (a full disk) the small files may fail the same way: the report of what arrived must
     // still come out, with those files listed as not written.
@@ -162,11 +175,15 @@ export async function runCopy(source: StoreSpec, target: StoreSpec, options: Cop
       return fallback(err);
     };
     const controlFiles = options.dryRun ? [] : await settleControlFiles(resolved, existingControl, staging, options, logger).catch(afterFailedJob('control files not settled', () => []));
-    const merges = await applyMerges().catch(
+    const merges = options.dryRun ? planOnlyMerges(resolved.merges) : await runMerges(resolved, staging, options, logger).catch(
       afterFailedJob('account files not merged', (err) => resolved.merges.map((m): MergeReport => ({ path: m.targetPath, action: 'skipped', added: [], keptTarget: [], reason: `not written: ${err.message}` }))),
     );
     phase('control files and merges');
-    const exitCode = decideExitCode(jobs);
+    const skipped = [...scan.refused, ...merges.flatMap((m) => m.refused ?? [])];
+    for (const item of skipped) logger.warn(`not copied: ${item.job}: ${JSON.stringify(item.path)}: ${item.reason}`);
+    const jobsExitCode = decideExitCode(jobs);
+    // A refused item is a skipped one: the copy is partial (3) unless something worse happened.
+    const exitCode = skipped.length > 0 && jobsExitCode === ExitCode.ok ? ExitCode.partial : jobsExitCode;
     return {
       source: formatSpec(source),
       target: formatSpec(target),
@@ -174,11 +191,13 @@ export async function runCopy(source: StoreSpec, target: StoreSpec, options: Cop
       jobs,
       controlFiles,
       merges,
+      skipped,
       mailboxes: resolved.mailboxes,
       ...(resolved.cpanelTarget ? { cpanelTarget: resolved.cpanelTarget } : {}),
       exitCode,
     };
   } finally {
+    process.off('exit', removeStagingOnExit);
     await rm(staging, { recursive: true, force: true });
   }
 }
@@ -386,11 +405,12 @@ async function runJobs(jobs: readonly CopyJob[], staging: string, options: JobOp
   const filesByJob = new Array<number>(jobs.length).fill(0);
   const report = () => options.onProgress?.({ bytes: bytesByJob.reduce((a, b) => a + b, 0), items: filesByJob.reduce((a, b) => a + b, 0) });
   let next = 0;
+  let failed = false;
   const worker = async () => {
     for (;;) {
       const index = next;
       next += 1;
-      if (index >= jobs.length) return;
+      if (index >= jobs.length || failed) return;
       const job = jobs[index]!;
       reports[index] = await runJob(job, index, staging, options, logger, {
         onProgress: (bytes, files) => {
@@ -402,7 +422,18 @@ async function runJobs(jobs: readonly CopyJob[], staging: string, options: JobOp
       });
     }
   };
-  await Promise.all(Array.from({ length: Math.min(concurrency, jobs.length) }, worker));
+  // A failing job (Ctrl-C, a refused target) stops the start of further jobs, and the others are waited for before
+  // the error goes up: runCopy removes the staging directory next, which running jobs still write into.
+  const settled = await Promise.allSettled(
+    Array.from({ length: Math.min(concurrency, jobs.length) }, () =>
+      worker().catch((err: unknown) => {
+        failed = true;
+        throw err;
+      }),
+    ),
+  );
+  const failure = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+  if (failure) throw failure.reason;
   return reports;
 }
 
@@ -423,7 +454,8 @@ async function runJob(
   // local jobs must not race each other's --mkpath over a shared parent (rsync 3.5 then failed with code 11,
   // "error in file IO", now and then in CI); Node's recursive mkdir takes an existing directory as success.
   if (!options.dryRun) {
-    if (job.target.ssh) await ensureRemoteDir(job.target, options);
+    // A remote maildir job's temp dir is made by the same ssh command (one round trip less before rsync starts).
+    if (job.target.ssh) await ensureRemoteDir(job.target, options, job.kind === 'maildir' ? [path.posix.join(job.target.path, copyTempDirName)] : []);
     else {
       const dir = job.target.isFile ? path.dirname(job.target.path) : job.target.path;
       await mkdir(dir, { recursive: true }).catch((err: unknown) => {
@@ -431,6 +463,23 @@ async function runJob(
       });
     }
   }
+  const tempDir = job.kind === 'maildir' && !options.dryRun ? await prepareTempDir(job.target) : undefined;
+  try {
+    return await runJobInTarget(job, filterFile, tempDir, options, logger, hooks);
+  } finally {
+    // Empty unless this run was interrupted; what a kill -9 leaves there is removed by the next run.
+    if (tempDir) await removeTempDir(job.target, options, logger);
+  }
+}
+
+async function runJobInTarget(
+  job: CopyJob,
+  filterFile: string | undefined,
+  tempDir: string | undefined,
+  options: JobOptions,
+  logger: Logger,
+  hooks: { onProgress: (bytes: number, files?: number) => void; onItem: (item: ItemizedChange) => void },
+): Promise<JobReport> {
   const argv = buildRsyncArgv({
     source: job.source,
     target: job.target,
@@ -441,6 +490,7 @@ async function runJob(
     // cPanel's owner and modes for mail, set as each file is created (cpanel-layout.md §5); see resolveMailOwner.
     ...(options.mailOwner && job.kind === 'maildir' ? { chownTo: options.mailOwner, chmod: 'D0751,F0640' } : {}),
     ...(job.filesFrom ? { filesFromStdin: true, ignoreMissingArgs: true } : {}),
+    ...(tempDir ? { tempDir } : {}),
     ignoreExisting: true,
     dryRun: Boolean(options.dryRun),
     ...(options.bwlimitKiBps !== undefined ? { bwlimitKiBps: options.bwlimitKiBps } : {}),
@@ -518,33 +568,37 @@ async function countArrived(job: CopyJob, itemized: ReadonlySet<string>, options
   }
 }
 
-/** Bytes and files under the jobs' sources (what find lists; an estimate: excluded indexes count too). */
-async function measureSources(jobs: readonly CopyJob[], options: CopyOptions): Promise<{ bytes: number; files: number }> {
-  let bytes = 0;
-  let files = 0;
+/**
+ * Lists every maildir job's source once, before anything is copied: refuses what discover reports as unsafe
+ * (engine/copy-safety.ts; each refusal becomes an exclude rule placed before the job's own rules) and sums what
+ * will be copied, for the progress bar's ETA.
+ */
+async function scanSources(jobs: readonly CopyJob[], options: CopyOptions): Promise<{ refused: RefusedItem[]; rules: FilterRule[][]; totals: { bytes: number; files: number } }> {
+  const refused: RefusedItem[] = [];
+  const rules: FilterRule[][] = [];
+  const totals = { bytes: 0, files: 0 };
   for (const job of jobs) {
-    if (job.kind !== 'maildir') continue;
+    if (job.kind !== 'maildir') {
+      rules.push([]);
+      continue;
+    }
     const exec: ExecTarget = job.source.ssh ? { ssh: job.source.ssh, ...(options.ssh ? { sshOptions: options.ssh } : {}) } : {};
-    // The default mailbox's listing includes the other mailboxes' trees, which their own jobs copy: skip those.
-    const skip = job.rules.filter((r) => r.action === 'exclude' && r.pattern.startsWith('/') && r.pattern.endsWith('/') && !r.pattern.includes('*'));
-    const skipped = skip.map((r) => r.pattern.slice(1, -1));
-    await listTree(exec, job.source.path, (entry) => {
-      if (entry.type !== 'file') return;
-      if (skipped.length > 0 && skipped.some((dir) => entry.path.startsWith(`${dir}/`))) return;
-      bytes += entry.sizeBytes;
-      files += 1;
-    }, options.signal ? { signal: options.signal } : {});
+    const scanner = createMaildirScanner({ label: job.label, sourceRoot: job.source.path, skipDirs: job.skipDirs ?? [] });
+    await listTree(exec, job.source.path, (entry) => scanner.add(entry), options.signal ? { signal: options.signal } : {});
+    refused.push(...scanner.refused);
+    rules.push(scanner.rules);
+    totals.bytes += scanner.totals.bytes;
+    totals.files += scanner.totals.files;
   }
-  return { bytes, files };
+  return { refused, rules, totals };
 }
 
 /**
- * rsync writes each file as `.NAME.XXXXXX` next to its final name and renames it when complete (never --partial or
- * --inplace). When a connection dies, a remote receiver is killed before it can remove its half-written file. Such a
- * file is invisible to Dovecot (it skips names starting with '.') but it is garbage we made, so after a retried job
+ * Without a --temp-dir (the account-files job; maildir jobs have prepareTempDir), rsync writes each file as
+ * `.NAME.XXXXXX` next to its final name and renames it when complete (never --partial or --inplace). When a
+ * connection dies, a remote receiver is killed before it can remove its half-written file, so after a retried job
  * we remove the files that have rsync's temporary-name shape AND were last written during this job. Nothing else on
- * the target is ever deleted. (rsync's --temp-dir=tmp would avoid them, but it costs 30-60% of the copy's wall time:
- * every file is then renamed across directories.)
+ * the target is ever deleted.
  */
 async function removeOwnPartials(target: RsyncEndpoint, jobStartedMs: number, options: CopyOptions, logger: Logger): Promise<void> {
   const exec: ExecTarget = target.ssh ? { ssh: target.ssh, ...(options.ssh ? { sshOptions: options.ssh } : {}) } : {};
@@ -564,16 +618,45 @@ async function removeOwnPartials(target: RsyncEndpoint, jobStartedMs: number, op
   logger.info(`removed ${partials.length} half-written file(s) a dropped connection left behind (rsync temporary names)`);
 }
 
+/**
+ * Where rsync writes a message before renaming it into cur/ or new/ (--temp-dir, relative to the job's target): a
+ * directory of the target maildir root that no mail reader looks into (Maildir++ folders start with '.', and it is
+ * neither cur/, new/ nor tmp/). A run killed with -9 leaves its half-written file there, never in cur/ or new/; the
+ * next run empties it (locally before it starts, over ssh when the job ends: one round trip less), and each job
+ * removes it when done. copy.ts keeps it out of the sources.
+ */
+async function prepareTempDir(target: RsyncEndpoint): Promise<string> {
+  // Over ssh ensureRemoteDir created it, and leftovers of a killed run in it go when this job ends (removeTempDir).
+  if (target.ssh) return copyTempDirName;
+  const dir = path.join(target.path, copyTempDirName);
+  await rm(dir, { recursive: true, force: true });
+  await mkdir(dir, { recursive: true });
+  return copyTempDirName;
+}
+
+async function removeTempDir(target: RsyncEndpoint, options: CopyOptions, logger: Logger): Promise<void> {
+  const dir = path.posix.join(target.path, copyTempDirName);
+  try {
+    if (!target.ssh) await rm(dir, { recursive: true, force: true });
+    else {
+      const result = await runExec({ ssh: target.ssh, ...(options.ssh ? { sshOptions: options.ssh } : {}) }, ['rm', '-rf', '--', dir]);
+      if (result.exitCode !== 0) logger.warn(`could not remove ${describeEndpoint({ ...target, path: dir })}: ${lastLine(result.stderr)} (the next copy empties it)`);
+    }
+  } catch (err) {
+    logger.warn(`could not remove ${dir}: ${err instanceof Error ? err.message : String(err)} (the next copy empties it)`);
+  }
+}
+
 /** rsync's temporary name for NAME: "." + NAME + "." + six characters from [A-Za-z0-9]. */
 export function isRsyncPartialName(name: string): boolean {
   return /^\..+\.[A-Za-z0-9]{6}$/.test(name);
 }
 
-async function ensureRemoteDir(target: RsyncEndpoint, options: CopyOptions): Promise<void> {
+async function ensureRemoteDir(target: RsyncEndpoint, options: CopyOptions, alsoDirs: readonly string[] = []): Promise<void> {
   if (!target.ssh) return;
   const dir = target.isFile ? path.posix.dirname(target.path) : target.path;
   const exec: ExecTarget = { ssh: target.ssh, ...(options.ssh ? { sshOptions: options.ssh } : {}) };
-  const made = await runExec(exec, ['mkdir', '-p', '--', dir]);
+  const made = await runExec(exec, ['mkdir', '-p', '--', dir, ...alsoDirs]);
   if (made.exitCode === 255) throw sshFailure(target.ssh.host, made.stderr);
   if (made.exitCode !== 0) {
     const known = classifyRemoteMkdirFailure(describeEndpoint({ ...target, path: dir }), made.stderr);
@@ -648,12 +731,11 @@ function planOnlyMerges(merges: readonly MergeItem[]): MergeReport[] {
 }
 
 /**
- * Two steps so the first can run while the mail is being copied: `prepareMerges` fetches both sides' small files
- * and decides (nothing written to the target); the returned `apply` pushes the merged files, after the jobs (the
- * account-files job creates ~/etc/DOMAIN, which the push needs).
+ * Fetches both sides' small files, merges them and pushes the results. Runs after the jobs: the target root may only
+ * exist once they ran, and the account-files job creates ~/etc/DOMAIN, which the push needs.
  */
-async function prepareMerges(resolved: Resolved, staging: string, options: CopyOptions, logger: Logger): Promise<() => Promise<MergeReport[]>> {
-  if (resolved.merges.length === 0 || !resolved.sourceRoot || !resolved.targetRoot || !resolved.rewrite) return async () => [];
+async function runMerges(resolved: Resolved, staging: string, options: CopyOptions, logger: Logger): Promise<MergeReport[]> {
+  if (resolved.merges.length === 0 || !resolved.sourceRoot || !resolved.targetRoot || !resolved.rewrite) return [];
   const rewrite = resolved.rewrite;
   const targetRoot = resolved.targetRoot;
   const srcDir = path.join(staging, 'merge-src');
@@ -672,20 +754,44 @@ async function prepareMerges(resolved: Resolved, staging: string, options: CopyO
       continue;
     }
     const targetText = await readRegularFile(path.join(dstDir, item.targetPath));
-    const merged = mergeItem(item, sourceText, targetText, rewrite);
+    const { text: safeSourceText, refused } = refuseUnsafeKeys(item, sourceText, resolved.sourceRoot);
+    const merged = mergeItem(item, safeSourceText, targetText, rewrite);
+    const refusedField = refused.length > 0 ? { refused } : {};
     if (merged.text === (targetText ?? null)) {
-      reports.push({ path: item.targetPath, action: 'unchanged', added: merged.added, keptTarget: merged.keptTarget });
+      reports.push({ path: item.targetPath, action: 'unchanged', added: merged.added, keptTarget: merged.keptTarget, ...refusedField });
       continue;
     }
     await writeStaged(path.join(outDir, item.targetPath), merged.text, 0o640);
     toPush.push(item.targetPath);
-    reports.push({ path: item.targetPath, action: 'written', added: merged.added, keptTarget: merged.keptTarget });
+    reports.push({ path: item.targetPath, action: 'written', added: merged.added, keptTarget: merged.keptTarget, ...refusedField });
     if (merged.keptTarget.length > 0) logger.warn(`${item.targetPath}: kept the target's lines for ${merged.keptTarget.join(', ')}`);
   }
-  return async () => {
-    if (toPush.length > 0) await pushFiles(outDir, toPush, targetRoot, options);
-    return reports;
-  };
+  if (toPush.length > 0) await pushFiles(outDir, toPush, targetRoot, options);
+  return reports;
+}
+
+/**
+ * passwd, shadow and quota lines are keyed by a mailbox name that cPanel and Dovecot turn into a path
+ * (~/mail/DOMAIN/NAME): a key discover reports as unsafe (checkNameSegment: "/", "..", control characters) is not
+ * merged, and is listed.
+ */
+function refuseUnsafeKeys(item: MergeItem, sourceText: string, sourceRoot: RsyncEndpoint): { text: string; refused: RefusedItem[] } {
+  if (item.kind !== 'passwd' && item.kind !== 'shadow' && item.kind !== 'quota') return { text: sourceText, refused: [] };
+  const refused: RefusedItem[] = [];
+  const kept = sourceText.split('\n').filter((line) => {
+    if (line.trim() === '' || line.startsWith('#')) return true;
+    const key = line.slice(0, line.includes(':') ? line.indexOf(':') : line.length).trim();
+    const problem = checkNameSegment(key);
+    if (!problem) return true;
+    refused.push({
+      job: `${item.kind} of ${item.domain}`,
+      path: path.posix.join(sourceRoot.path, item.sourcePath),
+      kind: 'unsafe-name',
+      reason: `line for mailbox ${JSON.stringify(key)}: the name is unsafe as a path (${problem}); not merged`,
+    });
+    return false;
+  });
+  return { text: kept.join('\n'), refused };
 }
 
 function mergeItem(item: MergeItem, sourceText: string, targetText: string | undefined, rewrite: Rewrite): { text: string; added: string[]; keptTarget: string[] } {

@@ -27,11 +27,13 @@ export interface TreeEntry {
   readonly inode: number;
   /** The link text, for symlinks. */
   readonly linkTarget?: string;
+  /** Bytes the file system allocated (st_blocks * 512): far below sizeBytes for a sparse file. */
+  readonly allocatedBytes?: number;
 }
 
-// type, size, uid, gid, mode, nlink, mtime, device, inode, link text, path — each NUL-terminated.
-const fieldsPerEntry = 11;
-export const findPrintfFormat = '%y\\0%s\\0%U\\0%G\\0%m\\0%n\\0%T@\\0%D\\0%i\\0%l\\0%P\\0';
+// type, size, uid, gid, mode, nlink, mtime, device, inode, link text, 512-byte blocks, path — each NUL-terminated.
+const fieldsPerEntry = 12;
+export const findPrintfFormat = '%y\\0%s\\0%U\\0%G\\0%m\\0%n\\0%T@\\0%D\\0%i\\0%l\\0%b\\0%P\\0';
 
 export interface FindOptions {
   readonly maxDepth?: number;
@@ -64,7 +66,7 @@ export function createFindParser(onEntry: (entry: TreeEntry) => void): { push(ch
   let carry: Buffer = Buffer.alloc(0);
   let fields: Buffer[] = [];
   const emit = () => {
-    const [y, s, u, g, m, n, t, d, i, l, p] = fields.map((f) => f.toString('utf8'));
+    const [y, s, u, g, m, n, t, d, i, l, b, p] = fields.map((f) => f.toString('utf8'));
     fields = [];
     if (p === undefined || p === '') return;
     const type: TreeEntryType = y === 'f' ? 'file' : y === 'd' ? 'dir' : y === 'l' ? 'symlink' : 'other';
@@ -80,6 +82,7 @@ export function createFindParser(onEntry: (entry: TreeEntry) => void): { push(ch
       device: Number(d),
       inode: Number(i),
       ...(type === 'symlink' ? { linkTarget: l ?? '' } : {}),
+      ...(type === 'file' ? { allocatedBytes: Number(b) * 512 } : {}),
     });
   };
   return {

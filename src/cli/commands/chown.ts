@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { UsageError } from '../../core/errors.js';
 import { ExitCode } from '../../core/exit-codes.js';
-import { findAccountDomains, resolveOwnerIds, runAccountChown, type ChownTarget } from '../../engine/chown.js';
+import { findAccountDomains, planPlainChownTrees, resolveOwnerIds, runAccountChown, type ChownTarget } from '../../engine/chown.js';
 import { findDomainOwner, readSystemFile, resolveCpanelHome } from '../../engine/run-copy.js';
 import { formatOwnershipAction, runOwnership, type OwnershipResult } from '../../fsops/ownership.js';
 import { parseStoreSpec, type Location } from '../../stores/spec.js';
@@ -68,7 +68,7 @@ export function registerChown(program: Command, ctx: CliContext): void {
         user = options.user ?? String(options.uid);
         const ids = await resolveOwnerIds(exec, '/', user, overrides, { requireMailGroup: false });
         idsText = `${ids.uid}:${ids.gid} (from ${ids.source})`;
-        result = await runOwnership(exec, [{ root: spec.path, area: 'plain' }], ids, { dryRun: Boolean(options.dryRun), signal: ctx.signal, ...(onAction ? { onAction } : {}) });
+        result = await runOwnership(exec, await planPlainChownTrees(exec, spec.path), ids, { dryRun: Boolean(options.dryRun), signal: ctx.signal, ...(onAction ? { onAction } : {}) });
       }
       logger.info(`chown ${user}: ${idsText}`);
       const exitCode = result.failed.length > 0 ? ExitCode.partial : ExitCode.ok;

@@ -153,6 +153,10 @@ export function formatCopyReport(report: CopyReport, chown?: OwnershipResult & {
       text += `  ${m.action.padEnd(9)} ${printable(m.path)}${detail ? `: ${printable(detail)}` : ''}\n`;
     }
   }
+  if (report.skipped.length > 0) {
+    text += `\nNot copied, unsafe (${report.skipped.length}; the items discover reports as unsafe):\n`;
+    for (const item of report.skipped) text += `  ${item.job}: ${JSON.stringify(item.path)}: ${item.reason}\n`;
+  }
   if (chown) {
     text += `\nchown ${chown.user} (${chown.ids}): ${chown.applied} of ${chown.planned} changes applied, ${chown.checked} entries checked\n`;
     for (const s of chown.skipped.slice(0, 20)) text += `  left alone: ${JSON.stringify(s.path)}: ${s.reason}\n`;

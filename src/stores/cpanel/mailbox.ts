@@ -1,10 +1,11 @@
 import { decodeMutf7 } from '../../../converters/folders/mutf7.js';
-import { FolderNameError, maildirppToMailboxPath, validateFolderLevel } from '../../../converters/folders/maildirpp.js';
+import { validateFolderLevel } from '../../../converters/folders/maildirpp.js';
 import { throwIfAborted } from '../../core/errors.js';
 import { joinRel, type Refusal, type TreeEntry } from '../../fsops/walk.js';
-import { checkFileName, deliverySecondsFromName, maildirSizeFromName, parseMaildirsize } from './parse.js';
+import { checkFileName, checkNameSegment, deliverySecondsFromName, isUndecodableName, maildirSizeFromName, parseMaildirsize } from './parse.js';
+import { checkFolderDirName, checkMessageAllocation, sizeClaimCheckBytes, type FolderNameCheck } from './unsafe.js';
 import { classifyLink, reportLink, isModeUnreadable, noteRefusal, type ScanContext } from './scan-context.js';
-import type { FolderInventory, MailboxFormat, MaildirsizeInfo } from './types.js';
+import type { Finding, FolderInventory, MailboxFormat, MaildirsizeInfo } from './types.js';
 
 /**
  * Counting one mailbox on disk, in any of cPanel's three formats, without opening a message file (maildir) or
@@ -53,21 +54,8 @@ export function isMailDomainDirName(name: string): boolean {
   return !name.startsWith('.') && name.includes('.') && !reservedMailDirs.has(name) && !name.startsWith('dovecot');
 }
 
-function decodeFolder(ctx: ScanContext, dirName: string): { ok: true; name: string } | { ok: false; unsafe: boolean; problem: string } {
-  try {
-    if (!ctx.utf8Names) return { ok: true, name: maildirppToMailboxPath(dirName) };
-    const levels = dirName.slice(1).split('.');
-    for (const level of levels) {
-      const problem = validateFolderLevel(level);
-      if (problem) return { ok: false, unsafe: true, problem };
-    }
-    return { ok: true, name: levels.join('/') };
-  } catch (err) {
-    // FolderNameError = a path traversal, an empty level (".a..b") or control characters: unsafe as a path.
-    // Anything else is malformed modified UTF-7: odd, but harmless as a name.
-    if (err instanceof FolderNameError) return { ok: false, unsafe: true, problem: err.message };
-    return { ok: false, unsafe: false, problem: err instanceof Error ? err.message : String(err) };
-  }
+function decodeFolder(ctx: ScanContext, dirName: string): FolderNameCheck {
+  return checkFolderDirName(dirName, ctx.utf8Names);
 }
 
 async function scanMaildir(ctx: ScanContext, rel: string, entries: readonly TreeEntry[]): Promise<MailboxScan> {
@@ -80,7 +68,7 @@ async function scanMaildir(ctx: ScanContext, rel: string, entries: readonly Tree
     const entryRel = joinRel(rel, entry.name);
     const bad = checkFileName(entry.name);
     if (bad) {
-      ctx.findings.add({ kind: 'unsafe-name', path: entryRel, detail: `${bad}; not opened` });
+      ctx.findings.add(nameFinding(entry.name, entryRel, bad, 'not opened'));
       continue;
     }
     if (entry.kind === 'symlink') {
@@ -204,7 +192,7 @@ async function countMaildirPart(ctx: ScanContext, partRel: string, isTmp: boolea
     }
     const bad = checkFileName(fileName);
     if (bad) {
-      ctx.findings.add({ kind: 'unsafe-name', path: joinRel(partRel, fileName), detail: `${bad}; not counted, not opened` });
+      ctx.findings.add(nameFinding(fileName, joinRel(partRel, fileName), bad, 'not counted, not opened'));
       continue;
     }
     if (isTmp) {
@@ -218,7 +206,7 @@ async function countMaildirPart(ctx: ScanContext, partRel: string, isTmp: boolea
       const ms = secs * 1000;
       if (totals.newestDeliveryMs === null || ms > totals.newestDeliveryMs) totals.newestDeliveryMs = ms;
     }
-    if (sizeBytes !== undefined && !ctx.statEveryMessage) {
+    if (sizeBytes !== undefined && !ctx.statEveryMessage && sizeBytes <= sizeClaimCheckBytes) {
       totals.sizeBytes += sizeBytes;
       if (sizeBytes === 0) ctx.findings.add({ kind: 'empty-message', path: joinRel(partRel, fileName), detail: 'zero-byte message file' });
     } else {
@@ -241,9 +229,8 @@ function statMessage(ctx: ScanContext, partRel: string, fileName: string, useMti
   if (useMtime && (totals.newestDeliveryMs === null || stats.mtimeMs > totals.newestDeliveryMs)) totals.newestDeliveryMs = Math.floor(stats.mtimeMs);
   if (stats.size === 0) ctx.findings.add({ kind: 'empty-message', path: fileRel, detail: 'zero-byte message file' });
   // st_blocks counts 512-byte units whatever the file system's block size.
-  if (stats.size >= 1024 * 1024 && stats.blocks * 512 < stats.size / 2) {
-    ctx.findings.add({ kind: 'sparse-file', path: fileRel, detail: `${stats.size} bytes long but only ${stats.blocks * 512} allocated; a copy writes the full length` });
-  }
+  const allocation = checkMessageAllocation(fileName, stats.size, stats.blocks * 512);
+  if (allocation) ctx.findings.add({ kind: allocation.kind, path: fileRel, detail: allocation.detail });
   if (isModeUnreadable(stats.mode)) {
     ctx.findings.add({ kind: 'unreadable', path: fileRel, detail: `mode ${(stats.mode & 0o7777).toString(8)} lets nobody read it (Dovecot cannot serve it)` });
   }
@@ -359,7 +346,7 @@ async function scanMboxDir(ctx: ScanContext, rel: string, entries: readonly Tree
     const entryRel = joinRel(rel, entry.name);
     const bad = checkFileName(entry.name);
     if (bad) {
-      ctx.findings.add({ kind: 'unsafe-name', path: entryRel, detail: `${bad}; not opened` });
+      ctx.findings.add(nameFinding(entry.name, entryRel, bad, 'not opened'));
       continue;
     }
     if (entry.name.startsWith('.') && entry.kind !== 'symlink') continue; // .imap indexes, .subscriptions
@@ -458,7 +445,7 @@ async function collectMdboxFolders(ctx: ScanContext, dirRel: string, levels: str
     if (e.kind !== 'dir') continue;
     const bad = checkFileName(e.name) ?? validateFolderLevel(e.name);
     if (bad) {
-      ctx.findings.add({ kind: 'unsafe-name', path: entryRel, detail: `${bad}; not opened` });
+      ctx.findings.add(nameFinding(e.name, entryRel, bad, 'not opened'));
       continue;
     }
     let level = e.name;
@@ -471,4 +458,15 @@ async function collectMdboxFolders(ctx: ScanContext, dirRel: string, levels: str
     }
     await collectMdboxFolders(ctx, entryRel, [...levels, level], out);
   }
+}
+
+/**
+ * The finding for a name discover will not open. Unsafe when the name itself could do harm (control characters,
+ * "..", "/"); only odd when its one fault is bytes that are not UTF-8 (a Latin-1 folder): copy carries those byte for
+ * byte, and discover cannot open them by a lossily decoded name, so they are not counted here.
+ */
+function nameFinding(name: string, path: string, problem: string, notDone: string): Finding {
+  const isOnlyUndecodable = isUndecodableName(name) && checkNameSegment(name.replace(/\uFFFD/g, '_')) === undefined;
+  if (isOnlyUndecodable) return { kind: 'undecodable-name', path, detail: `name is not valid UTF-8; ${notDone} here (copy carries it byte for byte)` };
+  return { kind: 'unsafe-name', path, detail: `${problem}; ${notDone}` };
 }

@@ -251,8 +251,17 @@ export function checkNameSegment(name: string): string | undefined {
 /** Only control characters and undecodable bytes: for message file names, where ".." and "/" cannot occur. */
 export function checkFileName(name: string): string | undefined {
   if (controlChars.test(name)) return 'control characters in name';
-  if (name.includes('\uFFFD')) return 'name is not valid UTF-8';
+  if (isUndecodableName(name)) return 'name is not valid UTF-8';
   return undefined;
+}
+
+/**
+ * A name that was not valid UTF-8 on disk (Latin-1 from an old Courier setup or a Windows client): Node decoded it
+ * lossily, so a path built from it would not exist. Odd, not unsafe: it can neither climb out of a target nor reach
+ * a terminal, and rsync copies its bytes as they are; discover cannot open it by that name.
+ */
+export function isUndecodableName(name: string): boolean {
+  return name.includes('\uFFFD');
 }
 
 /**

@@ -29,12 +29,16 @@ export type FindingKind =
   | 'dangling-symlink'
   /** a name with control characters, invalid UTF-8, "/", or ".." where the name becomes a path */
   | 'unsafe-name'
+  /** a name that is not valid UTF-8: discover cannot open it by name, copy carries its bytes as they are */
+  | 'undecodable-name'
   /** EACCES/EPERM from the kernel, or a file whose mode lets nobody read it (only root's override could) */
   | 'unreadable'
   /** a FIFO, socket or device where a message or control file should be */
   | 'special-file'
   /** a message file with far fewer blocks than its length: copying it writes the full length */
   | 'sparse-file'
+  /** a message file whose name claims a huge size (",S=") that its length does not have */
+  | 'size-mismatch'
   | 'empty-message'
   /** a Maildir++ folder name that is not valid modified UTF-7 (kept under its raw name) */
   | 'undecodable-folder-name'

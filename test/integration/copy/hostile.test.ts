@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { link, lstat, readFile, rm, symlink, truncate, writeFile, readdir, stat } from 'node:fs/promises';
+import { link, lstat, readFile, rm, symlink, truncate, writeFile, readdir } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -79,8 +79,9 @@ async function copyAndCheck(name: string, remote: boolean): Promise<void> {
   const ssh = remote ? sshOptionsFor(sshd) : [];
 
   const result = await runCli(['--json', 'copy', ...ssh, `cpanel:${tree.root}#mallory`, targetSpec]);
-  expect(result.code, result.stderr).toBe(0);
-  const report = JSON.parse(result.stdout) as { jobs: { outcome: string }[]; merges: { path: string; action: string }[]; chown: { failed: unknown[] } };
+  // What discover reports as unsafe is left behind and listed: a partial copy (test/integration/copy/unsafe.test.ts).
+  expect(result.code, result.stderr).toBe(3);
+  const report = JSON.parse(result.stdout) as { jobs: { outcome: string }[]; merges: { path: string; action: string }[]; chown: { failed: unknown[] }; skipped: { path: string }[] };
   expect(report.jobs.every((j) => j.outcome === 'ok')).toBe(true);
   expect(report.chown.failed).toEqual([]);
   // A routing table that is a link out of the tree is not read and not written.
@@ -98,20 +99,21 @@ async function copyAndCheck(name: string, remote: boolean): Promise<void> {
   const inFolderTmp = (entry: string) => /^(\.[^/|]*\/)?tmp\//.test(entry);
   const sourceMessages = await messageBaseNames(path.join(tree.root, 'home/mallory/mail'));
   expect(sourceMessages.filter(inFolderTmp)).toHaveLength(1);
-  expect(await messageBaseNames(mail)).toEqual(sourceMessages.filter((entry) => !inFolderTmp(entry)));
-  if (!remote) {
-    const sparse = await stat(path.join(mail, 'cur/1717000003.M3P1.mail.example.com:2,S'));
-    expect(sparse.size).toBe(256 * 1024 * 1024);
-    expect(sparse.blocks * 512).toBeLessThan(1024 * 1024);
-  }
+  // Refused as unsafe: the message whose name holds a newline and (locally) the sparse one.
+  const refused = new Set(report.skipped.map((s) => `|${path.basename(s.path).split(':')[0]}`));
+  const isRefused = (entry: string) => entry.startsWith('|') && refused.has(entry);
+  expect(sourceMessages.filter(isRefused)).toHaveLength(remote ? 1 : 2);
+  expect(await messageBaseNames(mail)).toEqual(sourceMessages.filter((entry) => !inFolderTmp(entry) && !isRefused(entry)));
+  expect(existsSync(path.join(mail, 'cur/1717000003.M3P1.mail.example.com:2,S'))).toBe(false);
   expect(await ownerOf(path.join(mail, '.Private/cur/1717000005.M5P1.mail.example.com,S=7:2,S'))).toBe('4001:4001 0640');
   expect(await snapshotOutside(tree)).toEqual(before);
   expectNoCanary(canaryPath);
 
   const verify = await runCli(['--json', 'verify', ...ssh, `cpanel:${tree.root}#mallory`, targetSpec]);
-  expect(verify.code, verify.stdout + verify.stderr).toBe(0);
+  // verify tells the truth about what copy refused: those messages are missing on the target.
+  expect(verify.code, verify.stdout + verify.stderr).toBe(4);
   const v = JSON.parse(verify.stdout) as { totals: Record<string, number>; skippedFolders: { directory: string }[] };
-  expect(v.totals.missing).toBe(0);
+  expect(v.totals.missing).toBe(remote ? 1 : 2);
   expect(v.totals.duplicates).toBe(0);
   expect(v.skippedFolders.map((s) => s.directory)).toEqual(expect.arrayContaining(['..hidden']));
   expectNoCanary(canaryPath);

@@ -1,0 +1,63 @@
+import { FolderNameError, maildirppToMailboxPath, validateFolderLevel } from '../../../converters/folders/maildirpp.js';
+import { checkFileName, checkNameSegment, isUndecodableName, maildirSizeFromName } from './parse.js';
+
+/**
+ * The rules that make an item of a mail tree unsafe to carry, in one place: discover reports what they match as
+ * 'unsafe' (stores/cpanel → discover/warnings.ts), and copy and resync refuse to carry it (engine/copy-safety.ts),
+ * so what discover warns about is exactly what a copy leaves behind and lists. Pure.
+ */
+
+export { checkFileName, checkNameSegment, isUndecodableName };
+
+export type FolderNameCheck = { ok: true; name: string } | { ok: false; unsafe: boolean; problem: string };
+
+/**
+ * A Maildir++ folder directory name (".Work.Projects"). Unsafe: a path traversal, an empty level (".a..b", "..x"),
+ * control characters (raw, or once decoded from modified UTF-7). `utf8Names`: the account stores folder names as
+ * raw UTF-8 (cPanel's UTF8_MAILBOX), not modified UTF-7. Malformed modified UTF-7 is odd but harmless (not unsafe).
+ */
+export function checkFolderDirName(dirName: string, utf8Names: boolean): FolderNameCheck {
+  const raw = checkFileName(dirName);
+  if (raw) return { ok: false, unsafe: true, problem: raw };
+  try {
+    if (!utf8Names) return { ok: true, name: maildirppToMailboxPath(dirName) };
+    const levels = dirName.slice(1).split('.');
+    for (const level of levels) {
+      const problem = validateFolderLevel(level);
+      if (problem) return { ok: false, unsafe: true, problem };
+    }
+    return { ok: true, name: levels.join('/') };
+  } catch (err) {
+    if (err instanceof FolderNameError) return { ok: false, unsafe: true, problem: err.message };
+    return { ok: false, unsafe: false, problem: err instanceof Error ? err.message : String(err) };
+  }
+}
+
+/**
+ * A message whose name claims more than this (",S=") is stat'ed even where names are trusted for sizes: few real
+ * messages are that large, and a hostile or broken one (",S=34359738368" on an empty sparse file) must not be
+ * taken at its word.
+ */
+export const sizeClaimCheckBytes = 64 * 1024 * 1024;
+
+export interface AllocationProblem {
+  readonly kind: 'sparse-file' | 'size-mismatch';
+  readonly detail: string;
+}
+
+/**
+ * A message file as stat sees it. Sparse: 1 MiB or longer with less than a sixteenth of it allocated (mail is
+ * written front to back, never with holes, and a copy would write every hole as zeros; the wide margin keeps a
+ * message on a compressing filesystem (ZFS, btrfs), which can hold fewer blocks than its length, from being taken
+ * for one). Mismatched: its name claims more than sizeClaimCheckBytes and its length is not that claim.
+ */
+export function checkMessageAllocation(fileName: string, sizeBytes: number, allocatedBytes: number): AllocationProblem | undefined {
+  if (sizeBytes >= 1024 * 1024 && allocatedBytes < sizeBytes / 16) {
+    return { kind: 'sparse-file', detail: `${sizeBytes} bytes long but only ${allocatedBytes} allocated (a sparse file); a copy would write the full length` };
+  }
+  const claimed = maildirSizeFromName(fileName);
+  if (claimed !== undefined && claimed > sizeClaimCheckBytes && claimed !== sizeBytes) {
+    return { kind: 'size-mismatch', detail: `its name claims ${claimed} bytes (",S=") but it is ${sizeBytes} bytes long` };
+  }
+  return undefined;
+}

@@ -1,0 +1,111 @@
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, readdir } from 'node:fs/promises';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cliPath, runCli } from '../../e2e/cli.js';
+import { descendantPids, signalPid, sleep, waitFor } from '../../support/process.js';
+import { makeTempDir, type TempDir } from '../../support/tmp.js';
+import { writeTree, type TreeManifest } from '../../support/tree.js';
+import { messageBaseNames } from './helpers.js';
+
+/**
+ * A copy stopped from outside: Ctrl-C (SIGINT to the whole process group, as a terminal sends it) and kill -9 of the
+ * whole group, rsync included. Large messages and --bwlimit keep rsync inside a file when the signal lands.
+ */
+let temp: TempDir;
+const messages = 12;
+const messageBytes = 3 * 1024 * 1024;
+
+beforeAll(async () => {
+  temp = await makeTempDir('copy-interrupt', { mode: 0o755 });
+  const manifest: Record<string, TreeManifest[string]> = { new: { type: 'dir' }, tmp: { type: 'dir' }, '.Sent/cur': { type: 'dir' } };
+  for (let i = 0; i < messages; i++) {
+    const body = `Subject: big ${i}\n\n${'y'.repeat(messageBytes)}\n`;
+    manifest[`${i % 2 === 0 ? 'cur' : '.Sent/cur'}/${1700000000 + i}.M${i}P1.host,S=${body.length}:2,S`] = { content: body, mtime: 1700000000 + i };
+  }
+  await writeTree(path.join(temp.path, 'src'), manifest);
+});
+afterAll(async () => {
+  await temp?.cleanup();
+});
+
+/** Starts the CLI in its own process group (so the whole group can be signalled, as a terminal does). */
+function startDetached(args: string[], env: NodeJS.ProcessEnv) {
+  const child = spawn(process.execPath, [cliPath, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  let stderr = '';
+  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+  child.stdout!.resume();
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('close', (code, signal) => resolve({ code, signal })));
+  return { child, exited, stderr: () => stderr };
+}
+
+/** rsync's temporary names (".NAME.XXXXXX") in the cur/ and new/ directories of a maildir tree. */
+async function rsyncTempFilesInMail(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  const walk = async (d: string): Promise<void> => {
+    for (const entry of await readdir(d, { withFileTypes: true }).catch(() => [])) {
+      const p = path.join(d, entry.name);
+      if (entry.isDirectory()) await walk(p);
+      else if (/\/(cur|new)$/.test(d) && /^\..+\.[A-Za-z0-9]{6}$/.test(entry.name)) out.push(path.relative(dir, p));
+    }
+  };
+  await walk(dir);
+  return out;
+}
+
+/** Waits until rsync is writing a message into the target (a temporary file exists somewhere under it). */
+async function waitForTransferInProgress(dst: string): Promise<void> {
+  const hasTempFile = async (d: string): Promise<boolean> => {
+    for (const entry of await readdir(d, { withFileTypes: true }).catch(() => [])) {
+      if (entry.isDirectory() && (await hasTempFile(path.join(d, entry.name)))) return true;
+      // ".NAME.XXXXXX" next to the final name, or "NAME.XXXXXX" in a --temp-dir.
+      if (entry.isFile() && /^\.?.+\.[A-Za-z0-9]{6}$/.test(entry.name)) return true;
+    }
+    return false;
+  };
+  await waitFor(async () => ((await hasTempFile(dst)) ? true : undefined), 20_000, () => `no rsync temporary file appeared under ${dst}`);
+}
+
+describe('a copy interrupted from outside', () => {
+  it('a second Ctrl-C (stop at once) exits 130 and leaves no mailshift-copy-* directory in the temp folder', async () => {
+    const tmpdir = path.join(temp.path, 'tmp-ctrl-c');
+    await mkdir(tmpdir);
+    const dst = path.join(temp.path, 'dst-ctrl-c');
+    const run = startDetached(['copy', '--bwlimit', '3000', path.join(temp.path, 'src'), dst], { TMPDIR: tmpdir });
+    await waitForTransferInProgress(dst);
+    // rsync is held still, so the first Ctrl-C is certainly still "finishing the current step" when the second one,
+    // which stops at once, arrives.
+    const rsyncs = descendantPids(run.child.pid!);
+    for (const pid of rsyncs) signalPid(pid, 'SIGSTOP');
+    try {
+      process.kill(run.child.pid!, 'SIGINT');
+      await sleep(300);
+      process.kill(run.child.pid!, 'SIGINT');
+      const { code } = await run.exited;
+      expect(code, run.stderr()).toBe(130);
+      expect(await readdir(tmpdir)).toEqual([]);
+    } finally {
+      for (const pid of rsyncs) signalPid(pid, 'SIGKILL');
+    }
+  });
+
+  it('after kill -9 of the whole process group, the re-run leaves no rsync temporary file in cur/ or new/ and every message exactly once', async () => {
+    const src = path.join(temp.path, 'src');
+    const dst = path.join(temp.path, 'dst-kill');
+    const run = startDetached(['copy', '--bwlimit', '3000', src, dst], {});
+    await waitForTransferInProgress(dst);
+    await sleep(200);
+    process.kill(-run.child.pid!, 'SIGKILL');
+    await run.exited;
+    expect((await messageBaseNames(dst)).length).toBeLessThan(messages);
+
+    const rerun = await runCli(['--json', 'copy', src, dst]);
+    expect(rerun.code, rerun.stderr).toBe(0);
+    expect(await rsyncTempFilesInMail(dst)).toEqual([]);
+    expect(existsSync(path.join(dst, 'mailshift-tmp')), 'the temp dir is removed after the job').toBe(false);
+    const copied = await messageBaseNames(dst);
+    expect(copied).toEqual(await messageBaseNames(src));
+    expect(new Set(copied).size).toBe(messages);
+  });
+});
