@@ -7,6 +7,7 @@ import {
 } from '../../converters/folders/imap-mapping.js';
 import { toLfInPlace } from '../../converters/message/crlf.js';
 import { describeError, InterruptedError, isMailshiftError, MailshiftError, throwIfAborted } from '../core/errors.js';
+import { decideBackoffMs, retryAfterMs, sleep } from '../core/backoff.js';
 import { ExitCode } from '../core/exit-codes.js';
 import type { Logger } from '../core/logger.js';
 import type { IncomingMessage, MailboxPath, MessageRef } from '../core/types.js';
@@ -14,6 +15,8 @@ import type { FlagUpdate, FlagUpdateMode, ListedMessage, Mailbox, MailStore } fr
 import type { FlagsMode } from './resync-plan.js';
 import { buildContentHash, buildIdentity, findHeaderEnd, identityHeaderFields, type MessageIdentity } from './identity.js';
 import { folderStateKey, SyncStateFile } from './state.js';
+
+export { decideBackoffMs } from '../core/backoff.js';
 
 /**
  * The generic store-to-store copy: IMAP to maildir, maildir to IMAP, IMAP to IMAP (any two MailStores).
@@ -88,7 +91,8 @@ export interface FolderCopyReport {
   /** Of those, changed on the target. */
   flagsApplied: number;
   retries: number;
-  error?: { code: string; message: string };
+  /** Why the folder failed; `retry: 'later'` when only temporary trouble (out of retries) stopped it. */
+  error?: { code: string; message: string; retry?: 'later' };
 }
 
 export interface StoreCopyReport {
@@ -195,7 +199,7 @@ export async function runStoreCopy(source: StoreDescription, target: StoreDescri
         await copyFolderWithRetries(context, folder);
       } catch (err) {
         const wrapped = asMailshiftError(err, signal, options.timeoutMs);
-        folder.error = { code: wrapped.code, message: wrapped.message };
+        folder.error = { code: wrapped.code, message: wrapped.message, ...(wrapped.retry === 'later' ? { retry: 'later' as const } : {}) };
         if (wrapped.scope === 'account' || wrapped.scope === 'run' || wrapped instanceof InterruptedError) {
           stop ??= wrapped;
         } else {
@@ -230,10 +234,16 @@ export async function runStoreCopy(source: StoreDescription, target: StoreDescri
   return report;
 }
 
-/** The exit code a copy report stands for: 0 all done, 3 something skipped or a folder failed, else the stop's code. */
+/**
+ * The exit code a copy report stands for: the stop's code when the run stopped; 3 when something was skipped or a
+ * folder failed for good; 75 when the only failures were temporary (folders out of retries: running again goes on
+ * where this run stopped); else 0.
+ */
 export function decideCopyExitCode(report: StoreCopyReport): number {
   if (report.stopped) return report.stopped.exitCode;
-  if (report.totals.failedFolders > 0 || report.totals.skipped > 0) return ExitCode.partial;
+  const failed = report.folders.filter((folder) => folder.error);
+  if (report.totals.skipped > 0 || failed.some((folder) => folder.error!.retry !== 'later')) return ExitCode.partial;
+  if (failed.length > 0) return ExitCode.tempFail;
   return ExitCode.ok;
 }
 
@@ -296,18 +306,6 @@ async function withRetries<T>(options: StoreCopyOptions, signal: AbortSignal, wh
       await sleep(delayMs, signal);
     }
   }
-}
-
-/** Full-jitter exponential back-off, never shorter than a delay the server asked for. */
-export function decideBackoffMs(attempt: number, baseMs: number, maxMs: number, serverAskedMs?: number, random: () => number = Math.random): number {
-  const ceiling = Math.min(maxMs, baseMs * 2 ** Math.max(0, attempt - 1));
-  const jittered = Math.round(ceiling / 2 + random() * (ceiling / 2));
-  return Math.max(jittered, serverAskedMs ?? 0);
-}
-
-function retryAfterMs(err: unknown): number | undefined {
-  const value = (err as { retryAfterMs?: unknown }).retryAfterMs;
-  return typeof value === 'number' ? value : undefined;
 }
 
 /** Source message ids each folder report has copied in this run, across attempts. */
@@ -871,22 +869,4 @@ function asMailshiftError(err: unknown, signal: AbortSignal, timeoutMs: number |
   if (signal.aborted && timeoutMs === undefined && !isMailshiftError(err)) return new InterruptedError();
   if (isMailshiftError(err)) return err;
   return new MailshiftError('MAILSHIFT_COPY_FAILED', describeError(err), { scope: 'mailbox', cause: err });
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal.aborted) {
-      reject(new InterruptedError());
-      return;
-    }
-    const timer = setTimeout(() => {
-      signal.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(new InterruptedError());
-    };
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
 }

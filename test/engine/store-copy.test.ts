@@ -164,6 +164,29 @@ describe('runStoreCopy', () => {
     expect(again.totals).toMatchObject({ copied: 0, skipped: 1, alreadyPresent: 1 });
   });
 
+  it('exits 75 (run again), not 3 (partial), when a folder ran out of retries on temporary errors and nothing was skipped', async () => {
+    const source = new FakeStore('imap');
+    const target = new FakeStore('imap');
+    source.add('INBOX', mail('1@x', 'one'));
+    source.add('Busy', mail('2@x', 'two'));
+    target.failAppendOf = (content) =>
+      content.includes('two') ? new MailshiftError('MAILSHIFT_IMAP_UNAVAILABLE', 'cannot append: [UNAVAILABLE] busy', { scope: 'mailbox', retry: 'later' }) : undefined;
+    const report = await runStoreCopy(describeStore(source, 's'), describeStore(target, 't'), { logger: silentLogger, retries: 1, retryBaseMs: 1, retryMaxMs: 2 });
+    expect(report.totals).toMatchObject({ copied: 1, skipped: 0, failedFolders: 1 });
+    expect(decideCopyExitCode(report)).toBe(75);
+    // A folder that failed for good, next to the temporary one, makes the run partial.
+    source.add('Bad', mail('3@x', 'three'));
+    target.failAppendOf = (content) =>
+      content.includes('two')
+        ? new MailshiftError('MAILSHIFT_IMAP_UNAVAILABLE', 'cannot append: [UNAVAILABLE] busy', { scope: 'mailbox', retry: 'later' })
+        : content.includes('three')
+          ? new MailshiftError('MAILSHIFT_IMAP_FAILED', 'cannot append: NO refused', { scope: 'mailbox' })
+          : undefined;
+    const mixed = await runStoreCopy(describeStore(source, 's'), describeStore(target, 't'), { logger: silentLogger, retries: 1, retryBaseMs: 1, retryMaxMs: 2 });
+    expect(mixed.totals.failedFolders).toBe(2);
+    expect(decideCopyExitCode(mixed)).toBe(3);
+  });
+
   it('does not create a target folder for a source folder that holds only messages it cannot serve', async () => {
     const source = new FakeStore('mbox');
     const target = new FakeStore('imap');

@@ -70,6 +70,9 @@ async function openPair(ctx: CliContext, cmd: Command, sourceText: string, targe
     ...(options.insecure ? { isInsecure: true } : {}),
     maxConnections: options.maxConnections,
     ...(options.timeout ? { connectTimeoutMs: Math.min(options.timeout, 60) * 1000 } : {}),
+    ...(options.retries !== undefined ? { retries: options.retries } : {}),
+    ...(options.retryDelay !== undefined ? { retryBaseMs: options.retryDelay } : {}),
+    signal: ctx.signal,
   };
   const source = await openStore(sourceSpec, { ...common, mode: 'read', password: passwordFor('source') });
   try {

@@ -155,6 +155,18 @@ export function toConnectError(err: unknown, options: Pick<ImapConnectOptions, '
         hint: 'trust the server certificate with --ca-file FILE; --insecure turns verification off (only if you know why)',
         cause: err,
       });
+    case 'throttled':
+    case 'unavailable':
+      // A good password refused for now (Exchange and Microsoft 365 answer a throttled account's LOGIN this way).
+      return Object.assign(
+        new MailshiftError(`MAILSHIFT_IMAP_${failure.kind.toUpperCase()}`, `login to ${who} refused for now: ${failure.text}`, {
+          scope: 'account',
+          retry: 'later',
+          hint: 'the server is busy or throttling this account (not a wrong password); mailshift retries with a back-off, and a run that gave up can be run again later to continue',
+          cause: err,
+        }),
+        { retryAfterMs: failure.retryAfterMs },
+      );
     default:
       if (/STARTTLS/i.test(failure.text) && !spec.tls) {
         return new MailshiftError('MAILSHIFT_IMAP_TLS', `${who} does not offer STARTTLS: ${failure.text}`, {

@@ -9,6 +9,7 @@ import {
   type ImapNamespace,
 } from '../../../converters/folders/imap-mapping.js';
 import { toCrlf } from '../../../converters/message/crlf.js';
+import { decideBackoffMs, retryAfterMs, sleep } from '../../core/backoff.js';
 import { MailshiftError, throwIfAborted } from '../../core/errors.js';
 import { ExitCode } from '../../core/exit-codes.js';
 import type { IncomingMessage, MailboxPath, MessageRef, SpecialUse, SystemFlag } from '../../core/types.js';
@@ -45,6 +46,16 @@ export interface ImapStoreOptions extends ImapConnectOptions {
   readonly writable?: boolean;
   /** NO/BAD answers one connection may collect before it is replaced. */
   readonly errorBudget?: number;
+  /**
+   * The first connection, refused, reset or answered with a temporary NO ([UNAVAILABLE], [THROTTLED]), is tried again
+   * this many times with the engine's back-off (`--retries`, `--retry-delay`). Default 6. Later connections are
+   * retried by the engine, folder by folder.
+   */
+  readonly connectRetries?: number;
+  readonly retryBaseMs?: number;
+  readonly retryMaxMs?: number;
+  /** Ends the waits between connection attempts (Ctrl-C). */
+  readonly signal?: AbortSignal;
 }
 
 export class ImapError extends MailshiftError {
@@ -108,7 +119,7 @@ export class ImapStore implements MailStore {
   /** Connects once (so a wrong password or certificate fails here, before any work) and reads the namespace. */
   static async open(options: ImapStoreOptions): Promise<ImapStore> {
     const store = new ImapStore(options);
-    const pooled = await store.acquire();
+    const pooled = await store.acquireFirst();
     try {
       const { client } = pooled;
       const personal = client.namespace;
@@ -254,6 +265,24 @@ export class ImapStore implements MailStore {
   /** @internal A folder opened for reading reports its UIDNEXT (see waitForNewMail). */
   noteUidNext(path: MailboxPath, uidNext: number | undefined): void {
     if (uidNext !== undefined) this.uidNextSeen.set(path, uidNext);
+  }
+
+  /**
+   * The first connection, with the engine's back-off while the failure is temporary: a server that refuses one
+   * connection in five, or throttles logins, must not end the run before it began.
+   */
+  private async acquireFirst(): Promise<PooledClient> {
+    const retries = this.options.connectRetries ?? 6;
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        return await this.acquire();
+      } catch (err) {
+        if (!(err instanceof MailshiftError) || err.retry !== 'later' || attempt > retries || this.options.signal?.aborted) throw err;
+        const delayMs = decideBackoffMs(attempt, this.options.retryBaseMs ?? 2_000, this.options.retryMaxMs ?? 300_000, retryAfterMs(err));
+        this.options.logger.warn(`${this.label}: ${err.message}; connecting again in ${(delayMs / 1000).toFixed(1)} s (${attempt}/${retries})`);
+        await sleep(delayMs, this.options.signal);
+      }
+    }
   }
 
   /** A connection from the pool, opening one if the pool has room, else waiting for one. */

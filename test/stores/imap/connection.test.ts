@@ -69,6 +69,18 @@ describe('toConnectError', () => {
   });
 });
 
+describe('toConnectError at a temporary NO to LOGIN', () => {
+  it('calls a login refused with NO [THROTTLED] or [UNAVAILABLE] temporary (exit 75), not a wrong password (78)', () => {
+    for (const serverResponseCode of ['THROTTLED', 'UNAVAILABLE', 'INUSE', 'LIMIT']) {
+      const err = toConnectError(Object.assign(new Error('Command failed'), { authenticationFailed: true, responseStatus: 'NO', serverResponseCode, responseText: 'try later' }), { spec: spec() });
+      expect(err.code).not.toBe('MAILSHIFT_IMAP_AUTH');
+      expect(err.exitCode).toBe(75);
+      expect(err.retry).toBe('later');
+      expect(err.hint ?? '').not.toMatch(/check the user name and the password/);
+    }
+  });
+});
+
 describe('buildImapLogger', () => {
   it('keeps imapflow quiet (and its protocol dumps unserialised) unless --debug', () => {
     const quiet = buildImapLogger(logger, 'alice@h');
