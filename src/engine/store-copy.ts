@@ -103,6 +103,8 @@ export interface StoreCopyReport {
   readonly flags?: FlagUpdateMode;
   readonly mapping: FolderMappingRow[];
   readonly folders: FolderCopyReport[];
+  /** Source folders the store found and could not offer (a name that is no folder), each with its reason: partial. */
+  readonly skippedFolders: { folder: string; reason: string }[];
   readonly totals: { copied: number; copiedBytes: number; alreadyPresent: number; skipped: number; failedFolders: number; examined: number; flagDifferences: number; flagsApplied: number };
   durationMs: number;
   stopped?: { code: string; reason: string; exitCode: number };
@@ -135,6 +137,7 @@ export async function runStoreCopy(source: StoreDescription, target: StoreDescri
     ...(options.flags && options.flags !== 'target' ? { flags: options.flags } : {}),
     mapping: [],
     folders: [],
+    skippedFolders: [],
     totals: { copied: 0, copiedBytes: 0, alreadyPresent: 0, skipped: 0, failedFolders: 0, examined: 0, flagDifferences: 0, flagsApplied: 0 },
     durationMs: 0,
   };
@@ -142,6 +145,8 @@ export async function runStoreCopy(source: StoreDescription, target: StoreDescri
   try {
     const sourceFolders = await withRetries(options, signal, 'listing the source folders', () => collect(source.store.listMailboxes(signal)));
     const targetFolders = await withRetries(options, signal, 'listing the target folders', () => listTargetFolders(target.store, signal));
+    report.skippedFolders.push(...(source.store.skippedFolders ?? []).map((each) => ({ folder: each.directory, reason: each.reason })));
+    for (const each of report.skippedFolders) logger.warn(`${each.folder}: folder not copied: ${each.reason}`);
     const selected = options.onlyFolders ? sourceFolders.filter((folder) => options.onlyFolders!.includes(folder.path)) : sourceFolders;
     report.mapping.push(
       ...planFolderMapping(selected as FolderEntry[], targetFolders as FolderEntry[], {
@@ -170,6 +175,14 @@ export async function runStoreCopy(source: StoreDescription, target: StoreDescri
         options.onProgress?.({ ...progress });
       },
     };
+    // A name read leniently (not UTF-8, not modified UTF-7, control characters) is said where the mapping says why.
+    const notes = new Map(sourceFolders.filter((folder) => folder.note).map((folder) => [folder.path, folder.note!]));
+    report.mapping.forEach((row, i) => {
+      const note = notes.get(row.source);
+      if (note === undefined) return;
+      logger.warn(`${row.source}: ${note}`);
+      report.mapping[i] = { ...row, reason: `${row.reason}; ${note}` };
+    });
     const rows = report.mapping.filter((row): row is Extract<FolderMappingRow, { action: 'copy' }> => row.action === 'copy');
     for (const row of report.mapping) if (row.action === 'skip') logger.info(`${row.source}: not copied (${row.reason})`);
     let stop: MailshiftError | undefined;
@@ -237,12 +250,12 @@ export async function runStoreCopy(source: StoreDescription, target: StoreDescri
 /**
  * The exit code a copy report stands for: the stop's code when the run stopped; 3 when something was skipped or a
  * folder failed for good; 75 when the only failures were temporary (folders out of retries: running again goes on
- * where this run stopped); else 0.
+ * where this run stopped); else 0. A source folder left out for its name counts as skipped.
  */
 export function decideCopyExitCode(report: StoreCopyReport): number {
   if (report.stopped) return report.stopped.exitCode;
   const failed = report.folders.filter((folder) => folder.error);
-  if (report.totals.skipped > 0 || failed.some((folder) => folder.error!.retry !== 'later')) return ExitCode.partial;
+  if (report.totals.skipped > 0 || report.skippedFolders.length > 0 || failed.some((folder) => folder.error!.retry !== 'later')) return ExitCode.partial;
   if (failed.length > 0) return ExitCode.tempFail;
   return ExitCode.ok;
 }

@@ -148,10 +148,10 @@ export async function runImapWatchAction(ctx: CliContext, cmd: Command, sourceTe
       runRound: (onCopied) => runStoreCopy(pair.source, pair.target, { ...copyOptions, onProgress: (done) => onCopied(done.messages) }),
       onRound: (report) => {
         const t = report.totals;
-        if (t.copied === 0 && t.flagsApplied === 0 && t.skipped === 0 && t.failedFolders === 0 && !report.stopped) return;
+        if (t.copied === 0 && t.flagsApplied === 0 && t.skipped === 0 && t.failedFolders === 0 && report.skippedFolders.length === 0 && !report.stopped) return;
         const time = new Date().toISOString().slice(11, 19);
         const problems = report.stopped ? `; stopped: ${report.stopped.reason}` : t.failedFolders > 0 ? `; ${t.failedFolders} folder(s) failed` : '';
-        logger.info(`${time} resync: ${t.copied} copied${flags ? `, ${t.flagsApplied} flag change(s) applied` : ''}${t.skipped ? `, ${t.skipped} skipped` : ''}${problems}`);
+        logger.info(`${time} resync: ${t.copied} copied${flags ? `, ${t.flagsApplied} flag change(s) applied` : ''}${t.skipped ? `, ${t.skipped} skipped` : ''}${report.skippedFolders.length ? `, ${report.skippedFolders.length} folder(s) skipped` : ''}${problems}`);
       },
       onFailure: (error) => logger.warn(`resync failed: ${error.message}; trying again in ${options.poll} s`),
       // New mail mostly lands in INBOX: a server with IDLE says so at once; other folders wait for the poll.
@@ -267,6 +267,9 @@ export function formatStoreCopyReport(report: StoreCopyReport, fallback?: Fallba
       ['FOLDER', report.dryRun ? 'TO COPY' : 'COPIED', 'ALREADY THERE', 'SKIPPED', 'RUN', 'RESULT'],
       report.folders.map((f) => [f.source, f.copied, f.alreadyPresent, f.skipped.length, f.mode, f.error ? `failed: ${f.error.message}` : f.retries ? `ok after ${f.retries} retries` : 'ok']),
     );
+  }
+  if (report.skippedFolders.length > 0) {
+    text += `\nSkipped folders (${report.skippedFolders.length}):\n${report.skippedFolders.map((each) => `  ${each.folder}: ${each.reason}`).join('\n')}\n`;
   }
   const skipped = report.folders.flatMap((f) => f.skipped.map((s) => `  ${f.source} ${s.uid !== undefined ? `UID ${s.uid}` : s.id}: ${s.reason}`));
   if (skipped.length > 0) text += `\nSkipped messages (${skipped.length}):\n${skipped.slice(0, 50).join('\n')}\n`;

@@ -14,7 +14,7 @@ import { MailshiftError, throwIfAborted } from '../../core/errors.js';
 import { ExitCode } from '../../core/exit-codes.js';
 import type { IncomingMessage, MailboxPath, MessageRef, SpecialUse, SystemFlag } from '../../core/types.js';
 import { systemFlags } from '../../core/types.js';
-import type { ListedMessage, ListOptions, Mailbox, MailboxInfo, MailboxStatus, MailStore, StoreCaps } from '../store.js';
+import type { ListedMessage, ListOptions, Mailbox, MailboxInfo, MailboxStatus, MailStore, SkippedFolderName, StoreCaps } from '../store.js';
 import type { ImapSpec } from '../spec.js';
 import { RawImapSession, type RawSockets } from './raw-session.js';
 import { parseImapDateTime, type FetchAttributes } from './response-framer.js';
@@ -105,6 +105,8 @@ export class ImapStore implements MailStore {
   private hasLoggedIn = false;
   /** UIDNEXT of each folder when it was last opened for reading: what waitForNewMail compares with. */
   private readonly uidNextSeen = new Map<MailboxPath, number>();
+  /** Folders the last listing found and cannot offer (a name that is not safe as a folder), with the reason. */
+  readonly skippedFolders: SkippedFolderName[] = [];
   /** The secret the last connection logged in with (readPassword may have replaced the one read at start). */
   private currentPassword: string;
 
@@ -163,6 +165,7 @@ export class ImapStore implements MailStore {
     }
     const isUtf8 = this.isUtf8(pooled.client);
     this.release(pooled, false);
+    this.skippedFolders.length = 0;
     const found: MailboxInfo[] = [];
     const { prefix } = this.namespace;
     for (const entry of entries) {
@@ -184,6 +187,7 @@ export class ImapStore implements MailStore {
       } catch (err) {
         if (!(err instanceof FolderMappingError)) throw err;
         this.options.logger.warn(`${this.label}: folder "${name}" skipped: ${err.message}`);
+        this.skippedFolders.push({ directory: name, reason: err.message });
         continue;
       }
       const specialUse = [...entry.flags].map(toSpecialUse).find((each) => each !== undefined) ?? toSpecialUse(entry.specialUse);
