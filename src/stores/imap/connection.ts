@@ -149,6 +149,15 @@ export function toConnectError(err: unknown, options: Pick<ImapConnectOptions, '
         cause: err,
       });
     case 'tls':
+      // OpenSSL's words when the other end answered TLS with plain text (an IMAP greeting): not a certificate matter.
+      if (spec.tls && /wrong version number|packet length too long|unknown protocol|http request/i.test(`${failure.text} ${systemCodeOf(err)}`)) {
+        return new MailshiftError('MAILSHIFT_IMAP_NOT_TLS', `${spec.host} port ${spec.port} does not speak TLS: imaps:// needs a port with TLS from the first byte`, {
+          scope: 'account',
+          exitCode: ExitCode.config,
+          hint: `use imap://${spec.user}@${spec.host}:${spec.port} (mailshift upgrades it with STARTTLS), or imaps:// on the server's TLS port (usually 993)`,
+          cause: err,
+        });
+      }
       return new MailshiftError('MAILSHIFT_IMAP_TLS', `TLS with ${who} failed: ${failure.text}`, {
         scope: 'account',
         exitCode: ExitCode.config,
@@ -183,4 +192,9 @@ export function toConnectError(err: unknown, options: Pick<ImapConnectOptions, '
         cause: err,
       });
   }
+}
+
+function systemCodeOf(err: unknown): string {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' ? code : '';
 }

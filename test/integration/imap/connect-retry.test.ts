@@ -118,3 +118,18 @@ describe('a refused first connection', () => {
     }
   });
 });
+
+describe('imaps:// aimed at a plaintext port', () => {
+  it('says the port does not speak TLS (try imap:// or port 993) instead of "wrong version number" and --ca-file', async () => {
+    const { logger, password } = setup();
+    const failure = await openStore(parseStoreSpec(`imaps://alice@127.0.0.1:${server.port}`), { mode: 'read', logger, password, retries: 0 }).then(
+      () => undefined,
+      (err: unknown) => err as MailshiftError,
+    );
+    expect(failure?.code).toBe('MAILSHIFT_IMAP_NOT_TLS');
+    expect(failure?.message).toMatch(/port \d+ does not speak TLS/);
+    expect(failure?.hint).toMatch(/imap:\/\/alice@127\.0\.0\.1:\d+.*993/);
+    expect(`${failure?.message} ${failure?.hint}`).not.toMatch(/wrong version number|--ca-file/);
+    expect(failure?.exitCode).toBe(78);
+  });
+});
