@@ -67,7 +67,23 @@ export interface StoreCopyOptions {
   readonly state?: { readonly file: string; readonly pair: string };
   readonly logger: Logger;
   readonly signal?: AbortSignal;
-  readonly onProgress?: (progress: { messages: number; bytes: number }) => void;
+  readonly onProgress?: (progress: CopyProgress) => void;
+}
+
+/**
+ * Where a copy stands: what was copied, and what is known to be left. A folder's total is known once it is listed
+ * (what the target lacks), so `plannedMessages` and `plannedBytes` grow as folders are listed: `foldersPlanned` of
+ * `foldersTotal` are counted in them.
+ */
+export interface CopyProgress {
+  readonly messages: number;
+  readonly bytes: number;
+  /** Source sizes of the copied messages (what `plannedBytes` counts; `bytes` is what was written). */
+  readonly sourceBytes: number;
+  readonly plannedMessages: number;
+  readonly plannedBytes: number;
+  readonly foldersPlanned: number;
+  readonly foldersTotal: number;
 }
 
 export type FolderMode = 'full' | 'incremental' | 'uidvalidity-changed';
@@ -141,7 +157,9 @@ export async function runStoreCopy(source: StoreDescription, target: StoreDescri
     totals: { copied: 0, copiedBytes: 0, alreadyPresent: 0, skipped: 0, failedFolders: 0, examined: 0, flagDifferences: 0, flagsApplied: 0 },
     durationMs: 0,
   };
-  const progress = { messages: 0, bytes: 0 };
+  const progress = { messages: 0, bytes: 0, sourceBytes: 0, plannedMessages: 0, plannedBytes: 0, foldersPlanned: 0, foldersTotal: 0 };
+  /** Per folder, what its last listing planned (a retry plans again: replaced, not added). */
+  const planned = new Map<FolderCopyReport, { messages: number; bytes: number }>();
   try {
     const sourceFolders = await withRetries(options, signal, 'listing the source folders', () => collect(source.store.listMailboxes(signal)));
     const targetFolders = await withRetries(options, signal, 'listing the target folders', () => listTargetFolders(target.store, signal));
@@ -169,9 +187,18 @@ export async function runStoreCopy(source: StoreDescription, target: StoreDescri
       lineEndings: decideLineEndings(source.store, target.store),
       sizeIsComparable: source.store.kind === 'imap' && target.store.kind === 'imap',
       appendLanes: 1,
-      onCopied: (bytes) => {
+      onCopied: (bytes, sourceBytes) => {
         progress.messages += 1;
         progress.bytes += bytes;
+        progress.sourceBytes += sourceBytes ?? bytes;
+        options.onProgress?.({ ...progress });
+      },
+      onPlanned: (folder, messages, bytes) => {
+        const before = planned.get(folder);
+        planned.set(folder, { messages, bytes });
+        progress.plannedMessages += messages - (before?.messages ?? 0);
+        progress.plannedBytes += bytes - (before?.bytes ?? 0);
+        progress.foldersPlanned = planned.size;
         options.onProgress?.({ ...progress });
       },
     };
@@ -186,6 +213,7 @@ export async function runStoreCopy(source: StoreDescription, target: StoreDescri
     const rows = report.mapping.filter((row): row is Extract<FolderMappingRow, { action: 'copy' }> => row.action === 'copy');
     for (const row of report.mapping) if (row.action === 'skip') logger.info(`${row.source}: not copied (${row.reason})`);
     let stop: MailshiftError | undefined;
+    progress.foldersTotal = rows.length;
     const concurrency = Math.max(1, Math.min(options.concurrency ?? 1, rows.length));
     // One append connection per folder unless asked: Dovecot serialises appends to one folder on its uidlist lock,
     // and measured on a loopback Dovecot, 4 connections appending to one folder took 1.5x as long as one.
@@ -271,7 +299,9 @@ interface FolderContext {
   readonly savedState: SyncStateFile | undefined;
   readonly lineEndings: 'as-is' | 'lf';
   readonly sizeIsComparable: boolean;
-  readonly onCopied: (bytes: number) => void;
+  readonly onCopied: (bytes: number, sourceBytes: number | undefined) => void;
+  /** A folder's listing is done: with what earlier attempts copied, this many messages (source bytes) in all. */
+  readonly onPlanned: (folder: FolderCopyReport, messages: number, bytes: number) => void;
   appendLanes: number;
 }
 
@@ -393,6 +423,7 @@ async function copyFolderOnce(context: FolderContext, folder: FolderCopyReport):
     }
 
     if (candidates.length === 0) {
+      context.onPlanned(folder, folder.copied, folder.copiedBytes);
       saveWatermark(state, stateKey, status.uidValidity, watermark);
       return;
     }
@@ -436,6 +467,7 @@ async function copyFolderOnce(context: FolderContext, folder: FolderCopyReport):
       }
     }
 
+    context.onPlanned(folder, folder.copied + toCopy.length, folder.copiedBytes + toCopy.reduce((sum, each) => sum + (each.ref.sizeBytes ?? 0), 0));
     if (options.dryRun || !targetBox) {
       folder.copied = toCopy.length;
       folder.copiedBytes = toCopy.reduce((sum, each) => sum + (each.ref.sizeBytes ?? 0), 0);
@@ -478,7 +510,7 @@ async function copyFolderOnce(context: FolderContext, folder: FolderCopyReport):
       folder.copiedBytes += body.length;
       copiedEarlier.add(ref.id);
       watermark.markDone(ref);
-      context.onCopied(body.length);
+      context.onCopied(body.length, ref.sizeBytes);
     };
     const appendOne = async (lane: Mailbox, { ref, body, virtualSizeBytes }: Fetched): Promise<void> => {
       try {

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MailshiftError } from '../../src/core/errors.js';
 import { silentLogger } from '../../src/core/logger.js';
 import type { IncomingMessage, MessageRef, SystemFlag } from '../../src/core/types.js';
-import { decideBackoffMs, decideCopyExitCode, decideLineEndings, readAhead, runStoreCopy } from '../../src/engine/store-copy.js';
+import { decideBackoffMs, decideCopyExitCode, decideLineEndings, readAhead, runStoreCopy, type CopyProgress } from '../../src/engine/store-copy.js';
 import type { ListedMessage, ListOptions, Mailbox, MailboxInfo, MailStore, StoreKind } from '../../src/stores/store.js';
 
 /** In-memory stores (unit tests may mock): an "imap" kind returns header fields with listings, like ImapStore. */
@@ -185,6 +185,21 @@ describe('runStoreCopy', () => {
     const mixed = await runStoreCopy(describeStore(source, 's'), describeStore(target, 't'), { logger: silentLogger, retries: 1, retryBaseMs: 1, retryMaxMs: 2 });
     expect(mixed.totals.failedFolders).toBe(2);
     expect(decideCopyExitCode(mixed)).toBe(3);
+  });
+
+  it('reports progress against a total (what each listed folder lacks), so the bar can show a percentage and an ETA', async () => {
+    const source = new FakeStore('imap');
+    const target = new FakeStore('imap');
+    source.add('INBOX', mail('1@x', 'one'));
+    source.add('INBOX', mail('2@x', 'two'));
+    source.add('Work', mail('3@x', 'three'));
+    target.add('Work', mail('3@x', 'three'));
+    const seen: CopyProgress[] = [];
+    await runStoreCopy(describeStore(source, 's'), describeStore(target, 't'), { logger: silentLogger, onProgress: (p) => seen.push(p) });
+    const bytes = mail('1@x', 'one').length + mail('2@x', 'two').length;
+    expect(seen.at(-1)).toEqual({ messages: 2, bytes, sourceBytes: bytes, plannedMessages: 2, plannedBytes: bytes, foldersPlanned: 2, foldersTotal: 2 });
+    // The total is known before the first message of a folder is copied.
+    expect(seen[0]).toMatchObject({ messages: 0, plannedMessages: 2, foldersPlanned: 1 });
   });
 
   it('does not create a target folder for a source folder that holds only messages it cannot serve', async () => {

@@ -1,13 +1,13 @@
 import type { Command } from 'commander';
 import { UsageError } from '../../core/errors.js';
 import { ExitCode, type ExitCodeValue } from '../../core/exit-codes.js';
-import type { StoreCopyOptions, StoreCopyReport, StoreDescription } from '../../engine/store-copy.js';
+import type { CopyProgress, StoreCopyOptions, StoreCopyReport, StoreDescription } from '../../engine/store-copy.js';
 import type { FlagsMode } from '../../engine/resync-plan.js';
 import type { ImapStore } from '../../stores/imap/store.js';
 import type { FlagUpdateMode } from '../../stores/store.js';
 import { parseStoreSpec, type ImapSpec, type StoreSpec } from '../../stores/spec.js';
 import type { CliContext, GlobalOptions } from '../context.js';
-import { formatBytes, formatDuration, formatTable } from '../render.js';
+import { formatBytes, formatDuration, formatTable, type ProgressDone } from '../render.js';
 import { buildFolderRules, checkFileLevelOptions, formatFallbackLine, type FallbackDecision, type ImapCliOptions } from './imap-options.js';
 import type { SshCliOptions } from './ssh-options.js';
 
@@ -194,7 +194,7 @@ export async function runImapCopyAction(
     const report = await runStoreCopy(pair.source, pair.target, {
       ...(await buildStoreCopyOptions(ctx, options, pair, flags)),
       ...(options.accountTimeout ? { timeoutMs: options.accountTimeout * 1000 } : {}),
-      onProgress: (done) => progress.update({ bytes: done.bytes, items: done.messages }),
+      onProgress: (done) => progress.update(formatCopyProgress(done)),
     });
     progress.finish();
     const exitCode = decideCopyExitCode(report);
@@ -275,4 +275,20 @@ export function formatStoreCopyReport(report: StoreCopyReport, fallback?: Fallba
   if (skipped.length > 0) text += `\nSkipped messages (${skipped.length}):\n${skipped.slice(0, 50).join('\n')}\n`;
   if (report.stopped) text += `\nStopped: ${report.stopped.reason}\nEverything copied so far is recorded; run the same command again to continue (nothing is copied twice).\n`;
   return text;
+}
+
+/**
+ * An IMAP copy's progress for the bar: a percentage and an ETA against what the folders listed so far lack (source
+ * sizes), and how many folders that covers while the rest are still to be listed.
+ */
+export function formatCopyProgress(done: CopyProgress): ProgressDone {
+  const base = { bytes: done.bytes, items: done.messages };
+  if (done.foldersPlanned === 0 || done.plannedBytes === 0) return base;
+  return {
+    ...base,
+    totalItems: done.plannedMessages,
+    totalBytes: done.plannedBytes,
+    measuredBytes: done.sourceBytes,
+    ...(done.foldersPlanned < done.foldersTotal ? { note: `${done.foldersPlanned}/${done.foldersTotal} folders listed` } : {}),
+  };
 }
