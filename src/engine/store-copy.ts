@@ -207,7 +207,7 @@ export async function runStoreCopy(source: StoreDescription, target: StoreDescri
     report.mapping.forEach((row, i) => {
       const note = notes.get(row.source);
       if (note === undefined) return;
-      logger.warn(`${row.source}: ${note}`);
+      logger.debug(`${row.source}: ${note}`);
       report.mapping[i] = { ...row, reason: `${row.reason}; ${note}` };
     });
     const rows = report.mapping.filter((row): row is Extract<FolderMappingRow, { action: 'copy' }> => row.action === 'copy');
