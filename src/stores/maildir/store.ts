@@ -31,7 +31,7 @@ export class MaildirStore implements MailStore {
    * each with its reason: the caller lists them as skipped, never drops them silently. Refilled by each listing.
    */
   readonly skippedFolders: { directory: string; reason: string }[] = [];
-  /** The directory of each listed folder whose name is not the Maildir++ form of its path (read leniently, or not UTF-8). */
+  /** The directory of each listed folder: what `openMailbox` reads (a name read leniently has another Maildir++ form). */
   private readonly listedDirs = new Map<MailboxPath, string | Buffer>();
 
   constructor(
@@ -53,9 +53,7 @@ export class MaildirStore implements MailStore {
     } catch (err) {
       throw new MailshiftError('MAILSHIFT_MAILDIR_MISSING', `cannot read maildir ${this.root}: ${systemErrorCode(err) ?? String(err)}`, { cause: err });
     }
-    const folders: MailboxInfo[] = [];
-    const dirOfPath = new Map<MailboxPath, string>();
-    if (hasInbox) dirOfPath.set('INBOX', '(the maildir itself)');
+    const candidates: { dir: string | Buffer; shown: string; path: MailboxPath; notes: string[] }[] = [];
     for (const entry of entries) {
       throwIfAborted(signal);
       const raw = entry.name;
@@ -64,23 +62,28 @@ export class MaildirStore implements MailStore {
       const dir: string | Buffer = isUtf8Name ? path.join(this.root, raw.toString('utf8')) : Buffer.concat([Buffer.from(`${this.root}/`), raw]);
       if (!(await isMaildirDir(dir))) continue;
       const shown = formatDirName(raw);
-      let read: { path: MailboxPath; notes: string[] };
       try {
-        read = readMaildirppDirName(isUtf8Name ? raw.toString('utf8') : raw.toString('latin1'));
+        const read = readMaildirppDirName(isUtf8Name ? raw.toString('utf8') : raw.toString('latin1'));
+        candidates.push({ dir, shown, path: read.path, notes: isUtf8Name ? read.notes : ['the name is not UTF-8: read as Latin-1', ...read.notes] });
       } catch (err) {
         if (!(err instanceof FolderNameError) && !(err instanceof Mutf7Error)) throw err;
         this.skippedFolders.push({ directory: shown, reason: (err as Error).message });
-        continue;
       }
-      const notes = isUtf8Name ? read.notes : ['the name is not UTF-8: read as Latin-1', ...read.notes];
-      const mailbox = read.path;
+    }
+    // Two directories read as one name: the one written as Dovecot writes it keeps the name, whatever readdir's order.
+    candidates.sort((a, b) => a.notes.length - b.notes.length || (a.shown < b.shown ? -1 : a.shown > b.shown ? 1 : 0));
+    const folders: MailboxInfo[] = [];
+    const dirOfPath = new Map<MailboxPath, string>();
+    if (hasInbox) dirOfPath.set('INBOX', '(the maildir itself)');
+    for (const { dir, shown, path: mailbox, notes } of candidates) {
       const clash = dirOfPath.get(mailbox);
       if (clash !== undefined) {
         this.skippedFolders.push({ directory: shown, reason: `read as the folder name "${mailbox}", which ${clash} already has; rename one of them` });
         continue;
       }
       dirOfPath.set(mailbox, shown);
-      if (!isUtf8Name || notes.length > 0) this.listedDirs.set(mailbox, dir);
+      // Read from the directory listed, not from the name's Maildir++ form (".café" in raw UTF-8 is not ".caf&AOk-").
+      this.listedDirs.set(mailbox, dir);
       const specialUse = guessSpecialUse(mailbox);
       folders.push({ path: mailbox, ...(specialUse ? { specialUse } : {}), ...(notes.length > 0 ? { note: `${shown}: ${notes.join('; ')}` } : {}) });
     }
