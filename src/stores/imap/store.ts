@@ -8,6 +8,7 @@ import {
   mailboxPathToImapName,
   type ImapNamespace,
 } from '../../../converters/folders/imap-mapping.js';
+import { showControlChars } from '../../../converters/folders/maildirpp.js';
 import { toCrlf } from '../../../converters/message/crlf.js';
 import { decideBackoffMs, retryAfterMs, sleep } from '../../core/backoff.js';
 import { MailshiftError, throwIfAborted } from '../../core/errors.js';
@@ -187,7 +188,7 @@ export class ImapStore implements MailStore {
       } catch (err) {
         if (!(err instanceof FolderMappingError)) throw err;
         this.options.logger.warn(`${this.label}: folder "${name}" skipped: ${err.message}`);
-        this.skippedFolders.push({ directory: name, reason: err.message });
+        this.skippedFolders.push({ directory: showControlChars(name), reason: showControlChars(err.message) });
         continue;
       }
       const specialUse = [...entry.flags].map(toSpecialUse).find((each) => each !== undefined) ?? toSpecialUse(entry.specialUse);
