@@ -202,6 +202,17 @@ describe('runStoreCopy', () => {
     expect(seen[0]).toMatchObject({ messages: 0, plannedMessages: 2, foldersPlanned: 1 });
   });
 
+  it('lists the folders the source store could not offer as skipped, and exits 3 (a folder is never dropped without a word)', async () => {
+    const source = new FakeStore('imap');
+    const target = new FakeStore('imap');
+    source.add('INBOX', mail('1@x', 'one'));
+    Object.assign(source, { skippedFolders: [{ directory: 'INBOX.a..b', reason: 'empty folder name: "INBOX.a..b"' }] });
+    const report = await runStoreCopy(describeStore(source, 's'), describeStore(target, 't'), { logger: silentLogger });
+    expect(report.totals).toMatchObject({ copied: 1, skipped: 0, failedFolders: 0 });
+    expect(report.skippedFolders).toEqual([{ folder: 'INBOX.a..b', reason: 'empty folder name: "INBOX.a..b"' }]);
+    expect(decideCopyExitCode(report)).toBe(3);
+  });
+
   it('does not create a target folder for a source folder that holds only messages it cannot serve', async () => {
     const source = new FakeStore('mbox');
     const target = new FakeStore('imap');
