@@ -1,4 +1,4 @@
-import { decodeMutf7, encodeMutf7 } from './mutf7.js';
+import { decodeMutf7, encodeMutf7, Mutf7Error } from './mutf7.js';
 
 /**
  * Maildir++ folder directory names ("." + levels joined by ".") <-> MailboxPath ("Work/Projects", INBOX canonical).
@@ -67,6 +67,45 @@ export function maildirppToMailboxPath(dirName: string): string {
     if (problem) throw new FolderNameError(`${problem}: ${dirName}`);
   }
   return decoded.join('/');
+}
+
+/**
+ * A directory name found on disk -> MailboxPath, for a source: every name that can be read is read, and `notes` say
+ * how when it is not Maildir++ as Dovecot writes it, so no folder is left behind for its name alone:
+ * - a level that is not valid modified UTF-7 (a literal "&" written by another tool, "semi;colon&amp") is taken as
+ *   written; an IMAP target then gets it encoded properly ("&" becomes "&-" on the wire);
+ * - control characters (a newline in a name) become their visible Control Pictures (U+2400 + code, U+2421 for DEL),
+ *   which no IMAP server refuses and every client shows.
+ * Throws FolderNameError only for names that are not folders at all (empty levels, a level that is "." or "..").
+ */
+export function readMaildirppDirName(dirName: string): { path: string; notes: string[] } {
+  if (dirName === '' || dirName === '.') return { path: 'INBOX', notes: [] };
+  if (!dirName.startsWith('.') || dirName === '..') throw new FolderNameError(`not a Maildir++ folder: ${dirName}`);
+  const notes: string[] = [];
+  const levels = dirName.slice(1).split('.').map((level) => {
+    if (level === '') throw new FolderNameError(`empty hierarchy level in ${JSON.stringify(dirName)}`);
+    let decoded: string;
+    try {
+      decoded = decodeMutf7(level);
+    } catch (err) {
+      if (!(err instanceof Mutf7Error)) throw err;
+      decoded = level;
+      notes.push(`${JSON.stringify(level)} is not modified UTF-7: name taken as written`);
+    }
+    if (controlChars.test(decoded)) {
+      decoded = showControlChars(decoded);
+      notes.push('control characters in the name shown as their symbols (U+2400 block)');
+    }
+    const problem = validateFolderLevel(decoded);
+    if (problem) throw new FolderNameError(`${problem}: ${JSON.stringify(dirName)}`);
+    return decoded;
+  });
+  return { path: levels.length === 1 && isInbox(levels[0]!) ? 'INBOX' : levels.join('/'), notes };
+}
+
+/** Control characters -> Control Pictures: U+0000-U+001F -> U+2400-U+241F, DEL -> U+2421. */
+export function showControlChars(text: string): string {
+  return text.replace(/[\u0000-\u001f\u007f]/g, (ch) => String.fromCharCode(ch === '\u007f' ? 0x2421 : 0x2400 + ch.charCodeAt(0)));
 }
 
 export function isInbox(name: string): boolean {

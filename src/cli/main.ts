@@ -7,6 +7,7 @@ import { CommanderError } from 'commander';
 import { createLogger, type Logger, type LogLevel } from '../core/logger.js';
 import { ExitCode, type ExitCodeValue } from '../core/exit-codes.js';
 import { isMailshiftError, MailshiftError } from '../core/errors.js';
+import { findUrlSecrets, maskUrlSecrets } from '../core/secrets.js';
 import { buildProgram } from './program.js';
 import type { CliContext, GlobalOptions } from './context.js';
 import { formatError } from './render.js';
@@ -33,10 +34,12 @@ async function main(argv: string[]): Promise<ExitCodeValue> {
 
   let exitCode: ExitCodeValue = ExitCode.ok;
   let logger: Logger | undefined;
+  const urlSecrets = argv.slice(2).flatMap(findUrlSecrets);
   const globals = (): GlobalOptions => program.opts<GlobalOptions>();
   const ctx: CliContext = {
-    out: (text) => process.stdout.write(text),
-    err: (text) => process.stderr.write(text),
+    // A password typed into a URL (refused, never used) is masked in everything printed: results, --json, errors.
+    out: (text) => process.stdout.write(maskUrlSecrets(text, urlSecrets)),
+    err: (text) => process.stderr.write(maskUrlSecrets(text, urlSecrets)),
     isInteractive: Boolean(process.stderr.isTTY),
     signal: controller.signal,
     env: process.env,
@@ -50,6 +53,7 @@ async function main(argv: string[]): Promise<ExitCodeValue> {
         const g = globals();
         const level: LogLevel = g.debug ? 'debug' : g.quiet ? 'warn' : 'info';
         logger = createLogger({ level });
+        for (const secret of urlSecrets) logger.redact(secret);
       }
       return logger;
     },
@@ -74,8 +78,8 @@ async function main(argv: string[]): Promise<ExitCodeValue> {
           hint: 'this is a bug in mailshift; run again with --debug and report the output',
           cause: err,
         });
-    if (g.json) process.stdout.write(`${JSON.stringify({ ok: false, error: failure.toJSON() }, null, 2)}\n`);
-    process.stderr.write(formatError(failure, { withStack: Boolean(g.debug) }));
+    if (g.json) process.stdout.write(maskUrlSecrets(`${JSON.stringify({ ok: false, error: failure.toJSON() }, null, 2)}\n`, urlSecrets));
+    process.stderr.write(maskUrlSecrets(formatError(failure, { withStack: Boolean(g.debug) }), urlSecrets));
     return failure.exitCode;
   }
 }

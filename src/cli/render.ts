@@ -61,10 +61,22 @@ export function formatTable(header: string[], rows: (string | number)[][]): stri
   );
 }
 
+export interface ProgressDone {
+  readonly bytes: number;
+  readonly items: number;
+  /** When the total is known only as work goes on (an IMAP copy lists folder by folder): the total so far. */
+  readonly totalBytes?: number;
+  readonly totalItems?: number;
+  /** What `totalBytes` is measured against, when it is not `bytes` (source sizes, where the copy writes other bytes). */
+  readonly measuredBytes?: number;
+  /** Shown at the end of the line ("3/12 folders listed"). */
+  readonly note?: string;
+}
+
 export interface ProgressBar {
-  update(done: { bytes: number; items: number }): void;
+  update(done: ProgressDone): void;
   /** Draws the last line: with `final`, the run's own totals (the last update may lag behind what was done). */
-  finish(final?: { bytes: number; items: number }): void;
+  finish(final?: ProgressDone): void;
 }
 
 /**
@@ -78,18 +90,23 @@ export function createProgressBar(
   if (!options.isInteractive) return { update: () => {}, finish: () => {} };
   const started = Date.now();
   let lastDraw = 0;
-  let last = { bytes: 0, items: 0 };
+  let last: ProgressDone = { bytes: 0, items: 0 };
   const draw = () => {
     const elapsedS = Math.max((Date.now() - started) / 1000, 0.001);
     const rate = last.bytes / elapsedS;
-    let line = `${options.label} ${last.items} msgs ${formatBytes(last.bytes)} ${formatBytes(rate)}/s`;
-    if (options.totalBytes && options.totalBytes > 0) {
-      const fraction = Math.min(last.bytes / options.totalBytes, 1);
+    const totalBytes = last.totalBytes ?? options.totalBytes;
+    const items = last.totalItems !== undefined ? `${last.items}/${last.totalItems} msgs` : `${last.items} msgs`;
+    let line = `${options.label} ${items} ${formatBytes(last.bytes)} ${formatBytes(rate)}/s`;
+    if (totalBytes && totalBytes > 0) {
+      const measured = last.measuredBytes ?? last.bytes;
+      const fraction = Math.min(measured / totalBytes, 1);
       const width = 24;
       const filled = Math.round(fraction * width);
-      const etaS = rate > 0 ? (options.totalBytes - last.bytes) / rate : 0;
-      line = `${options.label} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${(fraction * 100).toFixed(0)}% ${last.items} msgs ${formatBytes(rate)}/s ETA ${formatDuration(etaS * 1000)}`;
+      const measuredRate = measured / elapsedS;
+      const etaS = measuredRate > 0 ? Math.max(totalBytes - measured, 0) / measuredRate : 0;
+      line = `${options.label} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${(fraction * 100).toFixed(0)}% ${items} ${formatBytes(rate)}/s ETA ${formatDuration(etaS * 1000)}`;
     }
+    if (last.note) line += ` (${last.note})`;
     write(`\r\x1b[2K${line}`);
   };
   return {
@@ -102,7 +119,7 @@ export function createProgressBar(
       }
     },
     finish(final) {
-      if (final) last = final;
+      if (final) last = { ...last, ...final };
       draw();
       write('\n');
     },

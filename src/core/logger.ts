@@ -1,6 +1,9 @@
+import { maskUrlSecrets } from './secrets.js';
+
 /**
  * Logs go to stderr (stdout is for results and --json). Secrets registered with `redact` are replaced wherever
- * they appear, so a password passed through a library's debug output never reaches a log.
+ * they appear, so a password passed through a library's debug output never reaches a log; so is the password of a
+ * `scheme://user:password@host` URL (maskUrlSecrets).
  */
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent';
 
@@ -27,7 +30,7 @@ export function createLogger(options: LoggerOptions = {}): Logger {
   const secrets: string[] = [];
   const emit = (at: LogLevel, message: string) => {
     if (levelRank[at] < levelRank[level]) return;
-    let text = message;
+    let text = maskUrlSecrets(message);
     for (const secret of secrets) text = text.split(secret).join('********');
     const prefix = at === 'info' ? '' : `${at}: `;
     write(`${prefix}${text}\n`);

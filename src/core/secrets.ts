@@ -85,3 +85,41 @@ function stripOneNewline(text: string): string {
 export function passwordEnvNames(side: 'source' | 'target'): string[] {
   return [side === 'source' ? 'MAILSHIFT_SOURCE_PASSWORD' : 'MAILSHIFT_TARGET_PASSWORD', 'MAILSHIFT_IMAP_PASSWORD'];
 }
+
+/**
+ * `scheme://user:PASSWORD@host` -> `scheme://user:***@host`, wherever such a URL appears in a text (a refusal quoting
+ * the spec, a path taken for a local one, a JSON document). A password never belongs in a URL on the command line (the
+ * spec parser refuses it), and the refusal must not print it back. The authority ends at the first '/' (or a space,
+ * in free text) and the user information at its last '@', as the spec parser reads them. `secrets` found beforehand
+ * in the command line (findUrlSecrets: a password with spaces in it) are masked wherever they appear.
+ */
+export function maskUrlSecrets(text: string, secrets: readonly string[] = []): string {
+  let masked = text;
+  for (const secret of secrets) masked = masked.split(secret).join('***');
+  if (!masked.includes('://')) return masked;
+  return masked.replace(/([a-z][a-z0-9+.-]*:\/\/)([^/\s"'<>]*)/gi, (whole, scheme: string, authority: string) => {
+    const at = authority.lastIndexOf('@');
+    if (at < 0) return whole;
+    const colon = authority.indexOf(':');
+    if (colon < 0 || colon > at) return whole;
+    return `${scheme}${authority.slice(0, colon)}:***${authority.slice(at)}`;
+  });
+}
+
+/**
+ * The passwords typed into URLs of one command-line argument (`imap://user:pass word@host`): everything between the
+ * first ':' and the last '@' of the user information, the authority ending at the first '/'. Secrets shorter than 3
+ * characters are left to the pattern of maskUrlSecrets (masking every "a" in a report would garble it).
+ */
+export function findUrlSecrets(arg: string): string[] {
+  const found: string[] = [];
+  for (const match of arg.matchAll(/[a-z][a-z0-9+.-]*:\/\/([^/]*)/gi)) {
+    const authority = match[1]!;
+    const at = authority.lastIndexOf('@');
+    const colon = authority.indexOf(':');
+    if (at < 0 || colon < 0 || colon > at) continue;
+    const secret = authority.slice(colon + 1, at);
+    if (secret.length >= 3) found.push(secret);
+  }
+  return found;
+}

@@ -87,6 +87,12 @@ export function classifyTreeEntries(
     if (rest[0]!.startsWith('.') && rest[0] !== '.' && rest[0] !== '..') {
       dir = join(rest[0]!);
       tail = rest.slice(1);
+      // Names come through as UTF-8 strings: bytes that are not UTF-8 (a Latin-1 folder name) arrive as U+FFFD and
+      // would name a directory that does not exist. Listed, never written under a made-up name.
+      if (rest[0]!.includes('\ufffd')) {
+        blocked.set(dir, 'its name is not valid UTF-8, which resync cannot carry; `mailshift copy` copies it byte for byte');
+        continue;
+      }
       if (tail.length === 0) {
         if (entry.type === 'dir') folderOf(dir).isFolderDir = true;
         else if (entry.type === 'symlink') blocked.set(dir, 'a symlink (not followed)');

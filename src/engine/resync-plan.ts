@@ -139,6 +139,11 @@ export function planResync(input: PlanResyncInput): ResyncPlan {
       }),
     );
   }
+  // A source folder whose name could not be read (not UTF-8: it lists with U+FFFD) is not resynced: say so. Other
+  // blocked source entries (cPanel's symlinked `.user@domain_tld` folders) are not this mailbox's folders.
+  for (const [dir, reason] of input.source.blocked) {
+    if (dir.includes('\ufffd') && (!input.onlyFolders || input.onlyFolders.has(dir))) skippedFolders.push({ dir, reason });
+  }
   return { folders, skippedFolders };
 }
 

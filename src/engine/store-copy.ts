@@ -7,6 +7,7 @@ import {
 } from '../../converters/folders/imap-mapping.js';
 import { toLfInPlace } from '../../converters/message/crlf.js';
 import { describeError, InterruptedError, isMailshiftError, MailshiftError, throwIfAborted } from '../core/errors.js';
+import { decideBackoffMs, retryAfterMs, sleep } from '../core/backoff.js';
 import { ExitCode } from '../core/exit-codes.js';
 import type { Logger } from '../core/logger.js';
 import type { IncomingMessage, MailboxPath, MessageRef } from '../core/types.js';
@@ -14,6 +15,8 @@ import type { FlagUpdate, FlagUpdateMode, ListedMessage, Mailbox, MailStore } fr
 import type { FlagsMode } from './resync-plan.js';
 import { buildContentHash, buildIdentity, findHeaderEnd, identityHeaderFields, type MessageIdentity } from './identity.js';
 import { folderStateKey, SyncStateFile } from './state.js';
+
+export { decideBackoffMs } from '../core/backoff.js';
 
 /**
  * The generic store-to-store copy: IMAP to maildir, maildir to IMAP, IMAP to IMAP (any two MailStores).
@@ -66,7 +69,23 @@ export interface StoreCopyOptions {
   readonly state?: { readonly file: string; readonly pair: string };
   readonly logger: Logger;
   readonly signal?: AbortSignal;
-  readonly onProgress?: (progress: { messages: number; bytes: number }) => void;
+  readonly onProgress?: (progress: CopyProgress) => void;
+}
+
+/**
+ * Where a copy stands: what was copied, and what is known to be left. A folder's total is known once it is listed
+ * (what the target lacks), so `plannedMessages` and `plannedBytes` grow as folders are listed: `foldersPlanned` of
+ * `foldersTotal` are counted in them.
+ */
+export interface CopyProgress {
+  readonly messages: number;
+  readonly bytes: number;
+  /** Source sizes of the copied messages (what `plannedBytes` counts; `bytes` is what was written). */
+  readonly sourceBytes: number;
+  readonly plannedMessages: number;
+  readonly plannedBytes: number;
+  readonly foldersPlanned: number;
+  readonly foldersTotal: number;
 }
 
 export type FolderMode = 'full' | 'incremental' | 'uidvalidity-changed';
@@ -90,7 +109,8 @@ export interface FolderCopyReport {
   /** Of those, changed on the target. */
   flagsApplied: number;
   retries: number;
-  error?: { code: string; message: string };
+  /** Why the folder failed; `retry: 'later'` when only temporary trouble (out of retries) stopped it. */
+  error?: { code: string; message: string; retry?: 'later' };
 }
 
 export interface StoreCopyReport {
@@ -101,6 +121,8 @@ export interface StoreCopyReport {
   readonly flags?: FlagUpdateMode;
   readonly mapping: FolderMappingRow[];
   readonly folders: FolderCopyReport[];
+  /** Source folders the store found and could not offer (a name that is no folder), each with its reason: partial. */
+  readonly skippedFolders: { folder: string; reason: string }[];
   readonly totals: { copied: number; copiedBytes: number; alreadyPresent: number; skipped: number; failedFolders: number; examined: number; flagDifferences: number; flagsApplied: number };
   durationMs: number;
   stopped?: { code: string; reason: string; exitCode: number };
@@ -133,13 +155,18 @@ export async function runStoreCopy(source: StoreDescription, target: StoreDescri
     ...(options.flags && options.flags !== 'target' ? { flags: options.flags } : {}),
     mapping: [],
     folders: [],
+    skippedFolders: [],
     totals: { copied: 0, copiedBytes: 0, alreadyPresent: 0, skipped: 0, failedFolders: 0, examined: 0, flagDifferences: 0, flagsApplied: 0 },
     durationMs: 0,
   };
-  const progress = { messages: 0, bytes: 0 };
+  const progress = { messages: 0, bytes: 0, sourceBytes: 0, plannedMessages: 0, plannedBytes: 0, foldersPlanned: 0, foldersTotal: 0 };
+  /** Per folder, what its last listing planned (a retry plans again: replaced, not added). */
+  const planned = new Map<FolderCopyReport, { messages: number; bytes: number }>();
   try {
     const sourceFolders = await withRetries(options, signal, 'listing the source folders', () => collect(source.store.listMailboxes(signal)));
     const targetFolders = await withRetries(options, signal, 'listing the target folders', () => listTargetFolders(target.store, signal));
+    report.skippedFolders.push(...(source.store.skippedFolders ?? []).map((each) => ({ folder: each.directory, reason: each.reason })));
+    for (const each of report.skippedFolders) logger.warn(`${each.folder}: folder not copied: ${each.reason}`);
     const selected = options.onlyFolders ? sourceFolders.filter((folder) => options.onlyFolders!.includes(folder.path)) : sourceFolders;
     report.mapping.push(
       ...planFolderMapping(selected as FolderEntry[], targetFolders as FolderEntry[], {
@@ -162,15 +189,33 @@ export async function runStoreCopy(source: StoreDescription, target: StoreDescri
       lineEndings: decideLineEndings(source.store, target.store),
       sizeIsComparable: source.store.kind === 'imap' && target.store.kind === 'imap',
       appendLanes: 1,
-      onCopied: (bytes) => {
+      onCopied: (bytes, sourceBytes) => {
         progress.messages += 1;
         progress.bytes += bytes;
+        progress.sourceBytes += sourceBytes ?? bytes;
+        options.onProgress?.({ ...progress });
+      },
+      onPlanned: (folder, messages, bytes) => {
+        const before = planned.get(folder);
+        planned.set(folder, { messages, bytes });
+        progress.plannedMessages += messages - (before?.messages ?? 0);
+        progress.plannedBytes += bytes - (before?.bytes ?? 0);
+        progress.foldersPlanned = planned.size;
         options.onProgress?.({ ...progress });
       },
     };
+    // A name read leniently (not UTF-8, not modified UTF-7, control characters) is said where the mapping says why.
+    const notes = new Map(sourceFolders.filter((folder) => folder.note).map((folder) => [folder.path, folder.note!]));
+    report.mapping.forEach((row, i) => {
+      const note = notes.get(row.source);
+      if (note === undefined) return;
+      logger.debug(`${row.source}: ${note}`);
+      report.mapping[i] = { ...row, reason: `${row.reason}; ${note}` };
+    });
     const rows = report.mapping.filter((row): row is Extract<FolderMappingRow, { action: 'copy' }> => row.action === 'copy');
     for (const row of report.mapping) if (row.action === 'skip') logger.info(`${row.source}: not copied (${row.reason})`);
     let stop: MailshiftError | undefined;
+    progress.foldersTotal = rows.length;
     const concurrency = Math.max(1, Math.min(options.concurrency ?? 1, rows.length));
     // One append connection per folder unless asked: Dovecot serialises appends to one folder on its uidlist lock,
     // and measured on a loopback Dovecot, 4 connections appending to one folder took 1.5x as long as one.
@@ -197,7 +242,7 @@ export async function runStoreCopy(source: StoreDescription, target: StoreDescri
         await copyFolderWithRetries(context, folder);
       } catch (err) {
         const wrapped = asMailshiftError(err, signal, options.timeoutMs);
-        folder.error = { code: wrapped.code, message: wrapped.message };
+        folder.error = { code: wrapped.code, message: wrapped.message, ...(wrapped.retry === 'later' ? { retry: 'later' as const } : {}) };
         if (wrapped.scope === 'account' || wrapped.scope === 'run' || wrapped instanceof InterruptedError) {
           stop ??= wrapped;
         } else {
@@ -232,10 +277,16 @@ export async function runStoreCopy(source: StoreDescription, target: StoreDescri
   return report;
 }
 
-/** The exit code a copy report stands for: 0 all done, 3 something skipped or a folder failed, else the stop's code. */
+/**
+ * The exit code a copy report stands for: the stop's code when the run stopped; 3 when something was skipped or a
+ * folder failed for good; 75 when the only failures were temporary (folders out of retries: running again goes on
+ * where this run stopped); else 0. A source folder left out for its name counts as skipped.
+ */
 export function decideCopyExitCode(report: StoreCopyReport): number {
   if (report.stopped) return report.stopped.exitCode;
-  if (report.totals.failedFolders > 0 || report.totals.skipped > 0) return ExitCode.partial;
+  const failed = report.folders.filter((folder) => folder.error);
+  if (report.totals.skipped > 0 || report.skippedFolders.length > 0 || failed.some((folder) => folder.error!.retry !== 'later')) return ExitCode.partial;
+  if (failed.length > 0) return ExitCode.tempFail;
   return ExitCode.ok;
 }
 
@@ -250,7 +301,9 @@ interface FolderContext {
   readonly savedState: SyncStateFile | undefined;
   readonly lineEndings: 'as-is' | 'lf';
   readonly sizeIsComparable: boolean;
-  readonly onCopied: (bytes: number) => void;
+  readonly onCopied: (bytes: number, sourceBytes: number | undefined) => void;
+  /** A folder's listing is done: with what earlier attempts copied, this many messages (source bytes) in all. */
+  readonly onPlanned: (folder: FolderCopyReport, messages: number, bytes: number) => void;
   appendLanes: number;
 }
 
@@ -298,18 +351,6 @@ async function withRetries<T>(options: StoreCopyOptions, signal: AbortSignal, wh
       await sleep(delayMs, signal);
     }
   }
-}
-
-/** Full-jitter exponential back-off, never shorter than a delay the server asked for. */
-export function decideBackoffMs(attempt: number, baseMs: number, maxMs: number, serverAskedMs?: number, random: () => number = Math.random): number {
-  const ceiling = Math.min(maxMs, baseMs * 2 ** Math.max(0, attempt - 1));
-  const jittered = Math.round(ceiling / 2 + random() * (ceiling / 2));
-  return Math.max(jittered, serverAskedMs ?? 0);
-}
-
-function retryAfterMs(err: unknown): number | undefined {
-  const value = (err as { retryAfterMs?: unknown }).retryAfterMs;
-  return typeof value === 'number' ? value : undefined;
 }
 
 /** Source message ids each folder report has copied in this run, across attempts. */
@@ -384,6 +425,7 @@ async function copyFolderOnce(context: FolderContext, folder: FolderCopyReport):
     }
 
     if (candidates.length === 0) {
+      context.onPlanned(folder, folder.copied, folder.copiedBytes);
       saveWatermark(state, stateKey, status.uidValidity, watermark);
       return;
     }
@@ -453,6 +495,7 @@ async function copyFolderOnce(context: FolderContext, folder: FolderCopyReport):
       }
     }
 
+    context.onPlanned(folder, folder.copied + toCopy.length, folder.copiedBytes + toCopy.reduce((sum, each) => sum + (each.ref.sizeBytes ?? 0), 0));
     if (options.dryRun || !targetBox) {
       folder.copied = toCopy.length;
       folder.copiedBytes = toCopy.reduce((sum, each) => sum + (each.ref.sizeBytes ?? 0), 0);
@@ -488,7 +531,7 @@ async function copyFolderOnce(context: FolderContext, folder: FolderCopyReport):
       folder.copiedBytes += body.length;
       copiedEarlier.add(ref.id);
       watermark.markDone(ref);
-      context.onCopied(body.length);
+      context.onCopied(body.length, ref.sizeBytes);
     };
     const appendOne = async (lane: Mailbox, { ref, body, virtualSizeBytes }: Fetched): Promise<void> => {
       try {
@@ -973,22 +1016,4 @@ function asMailshiftError(err: unknown, signal: AbortSignal, timeoutMs: number |
   if (signal.aborted && timeoutMs === undefined && !isMailshiftError(err)) return new InterruptedError();
   if (isMailshiftError(err)) return err;
   return new MailshiftError('MAILSHIFT_COPY_FAILED', describeError(err), { scope: 'mailbox', cause: err });
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal.aborted) {
-      reject(new InterruptedError());
-      return;
-    }
-    const timer = setTimeout(() => {
-      signal.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(new InterruptedError());
-    };
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
 }

@@ -48,9 +48,13 @@ export async function runStoreVerify(source: StoreDescription, target: StoreDesc
     const numbered = numberIdenticalMessages(sourceSnapshot, targetSnapshot);
     comparisons.push(compareFolder(numbered.source, numbered.target));
   }
-  const skipped = mapping
-    .filter((row) => row.action === 'skip')
-    .map((row) => ({ mailbox: '', directory: row.source, reason: row.action === 'skip' ? row.reason : '' }));
+  const skipped = [
+    // Folders the source store found but cannot offer (a name that is no folder): not compared, so never OK.
+    ...(source.store.skippedFolders ?? []).map((each) => ({ mailbox: '', directory: each.directory, reason: each.reason })),
+    ...mapping
+      .filter((row) => row.action === 'skip')
+      .map((row) => ({ mailbox: '', directory: row.source, reason: row.action === 'skip' ? row.reason : '', isChosen: isChosenSkip(row.reason) })),
+  ];
   return buildVerifyReport(source.label, target.label, comparisons, skipped, { strict: Boolean(options.strict) });
 }
 
@@ -75,4 +79,9 @@ async function snapshotFolder(box: Mailbox, label: MailboxPath, signal: AbortSig
   } finally {
     await box[Symbol.asyncDispose]();
   }
+}
+
+/** A mapping row skipped on the user's word (`--exclude`, virtual folders left out by default), not for a problem. */
+function isChosenSkip(reason: string): boolean {
+  return reason.startsWith('--exclude') || /virtual folder/i.test(reason);
 }

@@ -33,6 +33,10 @@ export interface OpenStoreOptions {
   readonly maxConnections?: number;
   readonly connectTimeoutMs?: number;
   readonly clientVersion?: string;
+  /** IMAP: attempts after a temporary failure of the first connection, and the first back-off delay (`--retries`, `--retry-delay`). */
+  readonly retries?: number;
+  readonly retryBaseMs?: number;
+  readonly signal?: AbortSignal;
   /** A maildir that does not exist yet is accepted in read mode too: the target of a dry run, which writes nothing. */
   readonly allowMissing?: boolean;
 }
@@ -62,6 +66,9 @@ export async function openStore(spec: StoreSpec, options: OpenStoreOptions): Pro
         ...(options.maxConnections ? { maxConnections: options.maxConnections } : {}),
         ...(options.connectTimeoutMs ? { connectTimeoutMs: options.connectTimeoutMs } : {}),
         ...(options.clientVersion ? { clientVersion: options.clientVersion } : {}),
+        ...(options.retries !== undefined ? { connectRetries: options.retries } : {}),
+        ...(options.retryBaseMs !== undefined ? { retryBaseMs: options.retryBaseMs } : {}),
+        ...(options.signal ? { signal: options.signal } : {}),
       });
       return { store, label: store.label };
     }

@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { UsageError } from '../core/errors.js';
+import { findUrlSecrets, maskUrlSecrets } from '../core/secrets.js';
 
 /**
  * Store specs as users type them on the command line, parsed into a discriminated union. Pure: no I/O, nothing is
@@ -124,7 +125,21 @@ export interface ParseSpecOptions {
 const hint =
   'use a path, maildir:/path, mbox:/path, ssh://[user@]host[:port]/path, cpanel:ROOT#USER, cpanel:ROOT#local@domain, imap://user@host or imaps://user@host';
 
+/**
+ * Parses a spec; a refusal never quotes a password typed into the URL (`imap://user:secret@host` is refused, and the
+ * message shows `imap://user:***@host`).
+ */
 export function parseStoreSpec(input: string, options: ParseSpecOptions = {}): StoreSpec {
+  try {
+    return parseStoreSpecText(input, options);
+  } catch (err) {
+    if (!(err instanceof UsageError)) throw err;
+    const secrets = findUrlSecrets(input);
+    throw new UsageError(maskUrlSecrets(err.message, secrets), err.hint === undefined ? undefined : maskUrlSecrets(err.hint, secrets));
+  }
+}
+
+function parseStoreSpecText(input: string, options: ParseSpecOptions): StoreSpec {
   if (input.length === 0) throw new UsageError('empty store spec', hint);
   if (input.includes('\u0000')) throw new UsageError('store spec contains a NUL byte', hint);
 
@@ -201,15 +216,16 @@ function parseImap(input: string): ImapSpec {
   const at = authority.lastIndexOf('@');
   if (at <= 0) throw new UsageError(`"${input}" names no user`, 'write imap://user@host (the password comes from --password-file or an environment variable)');
   const userInfo = authority.slice(0, at);
+  // "user:pass@host" is a password on argv: refuse it whatever the user name looks like (before ;AUTH=, which would
+  // quote what follows it).
+  if (userInfo.includes(':')) {
+    throw new UsageError(`"${input}" carries a password`, 'passwords never go on the command line; use --password-file FILE or the environment');
+  }
   const authPart = /;auth=([^;]*)$/i.exec(userInfo);
   const userText = authPart ? userInfo.slice(0, authPart.index) : userInfo;
   if (userText === '') throw new UsageError(`"${input}" names no user`, 'write imap://user;AUTH=XOAUTH2@host');
   const auth = authPart ? parseImapAuth(authPart[1]!, input) : undefined;
   const user = decodeURIComponentSafe(userText, input);
-  // "user:pass@host" is a password on argv: refuse it whatever the user name looks like.
-  if (userText.includes(':')) {
-    throw new UsageError(`"${input}" carries a password`, 'passwords never go on the command line; use --password-file FILE or the environment');
-  }
   if (/[\u0000-\u001f\u007f]/.test(user)) throw new UsageError(`"${input}": user name contains control characters`);
   const { host, port } = parseHostPort(authority.slice(at + 1), input);
   const mailbox = mailboxText === '' ? undefined : decodeURIComponentSafe(mailboxText, input);

@@ -23,6 +23,14 @@ export interface StoreCaps {
 export interface MailboxInfo {
   readonly path: MailboxPath;
   readonly specialUse?: SpecialUse;
+  /** How the name was read when the store had to interpret it (not UTF-8, not modified UTF-7): shown in reports. */
+  readonly note?: string;
+}
+
+/** A folder the store found but cannot offer, and why (shown as skipped; the run is partial). */
+export interface SkippedFolderName {
+  readonly directory: string;
+  readonly reason: string;
 }
 
 export interface MailboxStatus {
@@ -57,6 +65,8 @@ export interface MailStore extends AsyncDisposable {
   readonly kind: StoreKind;
   readonly caps: StoreCaps;
   listMailboxes(signal?: AbortSignal): AsyncIterable<MailboxInfo>;
+  /** Optional: what the last `listMailboxes` found and could not offer. Never silently left out. */
+  readonly skippedFolders?: readonly SkippedFolderName[];
   /** 'write' creates the mailbox when it is missing. */
   openMailbox(path: MailboxPath, mode: 'read' | 'write'): Promise<Mailbox>;
 }

@@ -25,7 +25,8 @@ export interface VerifyReport {
 
 /**
  * Exit 0 when nothing is missing, 4 otherwise. With `strict`, duplicates on the target, flag differences and
- * UIDs not kept count as differences too.
+ * UIDs not kept count as differences too. A source folder that could not be compared (its name is no folder, it
+ * could not be read) is never OK: exit 3 when nothing else differs. Folders left out by the user's choice are not.
  */
 export function buildVerifyReport(source: string, target: string, folders: FolderComparison[], skippedFolders: SkippedFolder[], options: { strict?: boolean } = {}): VerifyReport {
   const totals = {
@@ -51,9 +52,11 @@ export function buildVerifyReport(source: string, target: string, folders: Folde
     if (f.uids.verdict === 'changed') totals.foldersWithChangedUids += 1;
   }
   const strictProblems = totals.duplicates + totals.flagDifferences + totals.foldersWithChangedUids;
-  const ok = totals.missing === 0 && (!options.strict || strictProblems === 0);
+  const isSame = totals.missing === 0 && (!options.strict || strictProblems === 0);
+  const isComplete = skippedFolders.every((each) => each.isChosen);
   const sorted = [...folders].sort((a, b) => (a.mailbox === b.mailbox ? compareFolderNames(a.folder, b.folder) : a.mailbox < b.mailbox ? -1 : 1));
-  return { source, target, folders: sorted, skippedFolders, totals, ok, exitCode: ok ? ExitCode.ok : ExitCode.differences };
+  const exitCode = !isSame ? ExitCode.differences : !isComplete ? ExitCode.partial : ExitCode.ok;
+  return { source, target, folders: sorted, skippedFolders, totals, ok: isSame && isComplete, exitCode };
 }
 
 function compareFolderNames(a: string, b: string): number {

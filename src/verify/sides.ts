@@ -1,7 +1,7 @@
 import { mkdtemp, readFile, rm, lstat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { FolderNameError, maildirppToMailboxPath } from '../../converters/folders/maildirpp.js';
+import { FolderNameError, readMaildirppDirName } from '../../converters/folders/maildirpp.js';
 import { Mutf7Error } from '../../converters/folders/mutf7.js';
 import { decodeInfo, parseMaildirName, resolveKeywords } from '../../converters/maildir/filename.js';
 import { parseDovecotKeywords } from '../../converters/maildir/keywords.js';
@@ -132,7 +132,8 @@ export async function snapshotsFromRemoteMaildirs(
       for (const [folderDir, folder] of folders) {
         let folderName: string;
         try {
-          folderName = maildirppToMailboxPath(folderDir);
+          // Read as the local side's MaildirStore reads it (a literal "&", control characters), so both compare alike.
+          folderName = readMaildirppDirName(folderDir).path;
         } catch (err) {
           if (!(err instanceof FolderNameError) && !(err instanceof Mutf7Error)) throw err;
           skipped.push({ mailbox: label, directory: folderDir, reason: err.message });

@@ -25,6 +25,8 @@ export interface SkippedFolder {
   readonly mailbox: string;
   readonly directory: string;
   readonly reason: string;
+  /** Left out because the user asked (`--exclude`, virtual folders): not a gap in the check. */
+  readonly isChosen?: boolean;
 }
 
 export function formatFlagSet(flags: Iterable<string>, keywords: Iterable<string>): string {

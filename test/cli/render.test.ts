@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { formatBytes, formatTable } from '../../src/cli/render.js';
+import { formatCopyProgress } from '../../src/cli/commands/imap-actions.js';
+import { createProgressBar, formatBytes, formatTable } from '../../src/cli/render.js';
 
 describe('formatBytes', () => {
   it('prints whole bytes below 1 KB and one decimal below 10 units', () => {
@@ -25,5 +26,20 @@ describe('formatTable with names from the tree', () => {
     expect(new Set(lines.map((l) => l.length)).size).toBe(1);
     expect(lines[3]).toMatch(/^Entwürfe +3$/);
     expect(text).not.toMatch(/\u001b/);
+  });
+});
+
+describe('createProgressBar with a total known as work goes on (an IMAP copy)', () => {
+  it('shows a percentage, done/total messages and an ETA, and how many folders the total covers', () => {
+    const lines: string[] = [];
+    const bar = createProgressBar((text) => lines.push(text), { label: 'copying', isInteractive: true });
+    bar.update(formatCopyProgress({ messages: 0, bytes: 0, sourceBytes: 0, plannedMessages: 0, plannedBytes: 0, foldersPlanned: 0, foldersTotal: 3 }));
+    bar.finish();
+    expect(lines[0]).toMatch(/copying 0 msgs 0 B/);
+    lines.length = 0;
+    const progress = createProgressBar((text) => lines.push(text), { label: 'copying', isInteractive: true });
+    progress.update(formatCopyProgress({ messages: 25, bytes: 2_000, sourceBytes: 2_500, plannedMessages: 100, plannedBytes: 10_000, foldersPlanned: 2, foldersTotal: 3 }));
+    progress.finish();
+    expect(lines[0]).toMatch(/copying \[#{6}\.{18}\] 25% 25\/100 msgs .*\/s ETA \S+.* \(2\/3 folders listed\)$/);
   });
 });

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/core/logger.js';
-import { passwordEnvNames, readPassword } from '../../src/core/secrets.js';
+import { findUrlSecrets, maskUrlSecrets, passwordEnvNames, readPassword } from '../../src/core/secrets.js';
 
 let dir: string;
 beforeAll(async () => {
@@ -76,5 +76,24 @@ describe('readPassword', () => {
     await expect(readPassword(setup({ passwordFile: empty }).source)).rejects.toMatchObject({ code: 'MAILSHIFT_EMPTY_PASSWORD' });
     await expect(readPassword(setup({ passwordFile: path.join(dir, 'nope') }).source)).rejects.toMatchObject({ code: 'MAILSHIFT_PASSWORD_FILE' });
     await expect(readPassword(setup({ passwordFile: dir }).source)).rejects.toMatchObject({ code: 'MAILSHIFT_PASSWORD_FILE' });
+  });
+});
+
+describe('maskUrlSecrets', () => {
+  it('masks the password of any scheme://user:password@host in a text, and nothing else', () => {
+    expect(maskUrlSecrets('"imap://alice:s3cret@mail.example.com" carries a password')).toBe('"imap://alice:***@mail.example.com" carries a password');
+    expect(maskUrlSecrets('cannot read ssh://root:p@ss:w0rd@h:22/srv/mail: ENOENT')).toBe('cannot read ssh://root:***@h:22/srv/mail: ENOENT');
+    expect(maskUrlSecrets('"cpanel:ssh://r:x yz@h/#a" no', findUrlSecrets('cpanel:ssh://r:x yz@h/#a'))).toBe('"cpanel:ssh://r:***@h/#a" no');
+    expect(maskUrlSecrets('a: imap://u:one@h and ssh://v:two@k/p')).toBe('a: imap://u:***@h and ssh://v:***@k/p');
+    // No password: left as it is (a port, an account in the cPanel fragment, a user alone).
+    for (const text of ['ssh://host:2222/srv/mail', 'cpanel:ssh://h:22/#alice@example.com', 'imaps://alice@mail.example.com:993', 'plain text: 10:30 @home']) {
+      expect(maskUrlSecrets(text)).toBe(text);
+    }
+  });
+
+  it('is applied to every log line', () => {
+    const lines: string[] = [];
+    createLogger({ level: 'debug', write: (line) => lines.push(line) }).warn('opening imap://alice:hunter22@h failed');
+    expect(lines).toEqual(['warn: opening imap://alice:***@h failed\n']);
   });
 });

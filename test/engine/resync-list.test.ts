@@ -1,3 +1,4 @@
+import { mkdir, writeFile } from 'node:fs/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { classifyTreeEntries, decideChangedFolders, listMaildirTree, readTreeStamps } from '../../src/engine/resync-list.js';
 import { makeTempDir, type TempDir } from '../support/tmp.js';
@@ -77,6 +78,17 @@ describe('listMaildirTree (local)', () => {
     expect(listing.folders.get('.Sent')!.messages).toEqual([{ sub: 'cur', name: '3.c:2,RS' }]);
     expect(listing.blocked.has('.Link')).toBe(true);
     expect(listing.ignoredEntries).toBe(1);
+  });
+
+  it('lists a folder whose name is not UTF-8 as blocked, instead of taking it for a U+FFFD folder that does not exist', async () => {
+    temp = await makeTempDir('resync-list');
+    await writeTree(temp.path, { 'cur/1.a': 'a', new: { type: 'dir' }, tmp: { type: 'dir' } });
+    const latin1 = Buffer.concat([Buffer.from(`${temp.path}/`), Buffer.from('.caf\xe9', 'latin1')]);
+    for (const sub of ['cur', 'new', 'tmp']) await mkdir(Buffer.concat([latin1, Buffer.from(`/${sub}`)]), { recursive: true });
+    await writeFile(Buffer.concat([latin1, Buffer.from('/cur/2.b')]), 'b');
+    const listing = await listMaildirTree({}, temp.path, 'maildir');
+    expect([...listing.folders.keys()]).toEqual(['']);
+    expect([...listing.blocked]).toEqual([['.caf\ufffd', expect.stringMatching(/not valid UTF-8/)]]);
   });
 
   it('finds cPanel DOMAIN/LOCAL mailboxes without following links', async () => {

@@ -79,6 +79,15 @@ describe('planResync', () => {
     expect(plan.skippedFolders.map((s) => s.dir)).toEqual(['.Evil', 'example.com/info/.Sent']);
   });
 
+  it('lists a source folder whose name is not UTF-8 as not written, but not the source\'s symlinked folders', () => {
+    const source: TreeListing = {
+      ...tree(folder('', [])),
+      blocked: new Map([['.caf\ufffd latin1', 'its name is not valid UTF-8'], ['.alice@example_com', 'a symlink (not followed)']]),
+    };
+    const plan = planResync({ source, target: tree(folder('')), flags: 'target' });
+    expect(plan.skippedFolders).toEqual([{ dir: '.caf\ufffd latin1', reason: 'its name is not valid UTF-8' }]);
+  });
+
   it('lists missing subdirectories of an existing target folder', () => {
     const plan = planResync({ source: tree(folder('.A', [])), target: tree(folder('.A', [], { subdirs: new Set(['cur']) })), flags: 'target' });
     expect(plan.folders[0]!.missingSubdirs).toEqual(['new', 'tmp']);

@@ -8,7 +8,7 @@ import { parseUidlist } from '../../converters/maildir/uidlist.js';
 import { MailshiftError } from '../../src/core/errors.js';
 import { silentLogger } from '../../src/core/logger.js';
 import type { IncomingMessage, MessageRef, SystemFlag } from '../../src/core/types.js';
-import { decideBackoffMs, decideCopyExitCode, decideLineEndings, readAhead, runStoreCopy } from '../../src/engine/store-copy.js';
+import { decideBackoffMs, decideCopyExitCode, decideLineEndings, readAhead, runStoreCopy, type CopyProgress } from '../../src/engine/store-copy.js';
 import { MaildirStore } from '../../src/stores/maildir/store.js';
 import type { ListedMessage, ListOptions, Mailbox, MailboxInfo, MailStore, StoreKind } from '../../src/stores/store.js';
 
@@ -175,6 +175,55 @@ describe('runStoreCopy', () => {
     expect(target.contents('INBOX')).toEqual([mail('1@x', 'one'), mail('3@x', 'three')]);
     const again = await runStoreCopy(describeStore(source, 's'), describeStore(target, 't'), { logger: silentLogger, state });
     expect(again.totals).toMatchObject({ copied: 0, skipped: 1, alreadyPresent: 1 });
+  });
+
+  it('exits 75 (run again), not 3 (partial), when a folder ran out of retries on temporary errors and nothing was skipped', async () => {
+    const source = new FakeStore('imap');
+    const target = new FakeStore('imap');
+    source.add('INBOX', mail('1@x', 'one'));
+    source.add('Busy', mail('2@x', 'two'));
+    target.failAppendOf = (content) =>
+      content.includes('two') ? new MailshiftError('MAILSHIFT_IMAP_UNAVAILABLE', 'cannot append: [UNAVAILABLE] busy', { scope: 'mailbox', retry: 'later' }) : undefined;
+    const report = await runStoreCopy(describeStore(source, 's'), describeStore(target, 't'), { logger: silentLogger, retries: 1, retryBaseMs: 1, retryMaxMs: 2 });
+    expect(report.totals).toMatchObject({ copied: 1, skipped: 0, failedFolders: 1 });
+    expect(decideCopyExitCode(report)).toBe(75);
+    // A folder that failed for good, next to the temporary one, makes the run partial.
+    source.add('Bad', mail('3@x', 'three'));
+    target.failAppendOf = (content) =>
+      content.includes('two')
+        ? new MailshiftError('MAILSHIFT_IMAP_UNAVAILABLE', 'cannot append: [UNAVAILABLE] busy', { scope: 'mailbox', retry: 'later' })
+        : content.includes('three')
+          ? new MailshiftError('MAILSHIFT_IMAP_FAILED', 'cannot append: NO refused', { scope: 'mailbox' })
+          : undefined;
+    const mixed = await runStoreCopy(describeStore(source, 's'), describeStore(target, 't'), { logger: silentLogger, retries: 1, retryBaseMs: 1, retryMaxMs: 2 });
+    expect(mixed.totals.failedFolders).toBe(2);
+    expect(decideCopyExitCode(mixed)).toBe(3);
+  });
+
+  it('reports progress against a total (what each listed folder lacks), so the bar can show a percentage and an ETA', async () => {
+    const source = new FakeStore('imap');
+    const target = new FakeStore('imap');
+    source.add('INBOX', mail('1@x', 'one'));
+    source.add('INBOX', mail('2@x', 'two'));
+    source.add('Work', mail('3@x', 'three'));
+    target.add('Work', mail('3@x', 'three'));
+    const seen: CopyProgress[] = [];
+    await runStoreCopy(describeStore(source, 's'), describeStore(target, 't'), { logger: silentLogger, onProgress: (p) => seen.push(p) });
+    const bytes = mail('1@x', 'one').length + mail('2@x', 'two').length;
+    expect(seen.at(-1)).toEqual({ messages: 2, bytes, sourceBytes: bytes, plannedMessages: 2, plannedBytes: bytes, foldersPlanned: 2, foldersTotal: 2 });
+    // The total is known before the first message of a folder is copied.
+    expect(seen[0]).toMatchObject({ messages: 0, plannedMessages: 2, foldersPlanned: 1 });
+  });
+
+  it('lists the folders the source store could not offer as skipped, and exits 3 (a folder is never dropped without a word)', async () => {
+    const source = new FakeStore('imap');
+    const target = new FakeStore('imap');
+    source.add('INBOX', mail('1@x', 'one'));
+    Object.assign(source, { skippedFolders: [{ directory: 'INBOX.a..b', reason: 'empty folder name: "INBOX.a..b"' }] });
+    const report = await runStoreCopy(describeStore(source, 's'), describeStore(target, 't'), { logger: silentLogger });
+    expect(report.totals).toMatchObject({ copied: 1, skipped: 0, failedFolders: 0 });
+    expect(report.skippedFolders).toEqual([{ folder: 'INBOX.a..b', reason: 'empty folder name: "INBOX.a..b"' }]);
+    expect(decideCopyExitCode(report)).toBe(3);
   });
 
   it('does not create a target folder for a source folder that holds only messages it cannot serve', async () => {

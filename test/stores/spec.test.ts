@@ -144,3 +144,39 @@ describe('parseStoreSpec', () => {
     }
   });
 });
+
+describe('parseStoreSpec with a password in the URL', () => {
+  const secret = 'Tr0ub4dor&3';
+  /** The refusal of `text`: a usage error whose message and hint never show the secret. */
+  const refusalOf = (text: string): MailshiftError => {
+    try {
+      parseStoreSpec(text);
+    } catch (err) {
+      expect(err).toBeInstanceOf(MailshiftError);
+      return err as MailshiftError;
+    }
+    throw new Error(`${text} was accepted`);
+  };
+
+  it.each([
+    `imap://alice:${secret}@mail.example.com`,
+    `imaps://alice:${secret}@mail.example.com:993/INBOX`,
+    `imaps://alice:${secret}@bad_host!`,
+    `imap://alice:${secret}@mail.example.com/%zz`,
+    `imap://alice;AUTH=BOGUS:${secret}@mail.example.com`,
+    `ssh://root:${secret}@mail.example.com/home/alice/mail`,
+    `ssh://root:${secret}@mail.example.com`,
+    `ssh://root:${secret}@mail.example.com:99999/x`,
+    `maildir:ssh://root:${secret}@mail.example.com/x`,
+    `mbox:ssh://root:${secret}@mail.example.com/x`,
+    `cpanel:ssh://root:${secret}@mail.example.com/#alice`,
+    `cpanel:ssh://root:${secret}@mail.example.com/`,
+    `ftp://root:${secret}@mail.example.com/x`,
+    `imap://alice:${secret} with spaces@mail.example.com`,
+  ])('refuses %s without printing the password back', (text) => {
+    const err = refusalOf(text);
+    expect(err.exitCode).toBe(ExitCode.usage);
+    expect(`${err.message}\n${err.hint ?? ''}\n${JSON.stringify(err.toJSON())}`).not.toContain(secret);
+    expect(err.message).toMatch(/:\*\*\*@/);
+  });
+});

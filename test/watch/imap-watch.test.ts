@@ -10,6 +10,7 @@ function report(copied: number, extra: Partial<StoreCopyReport> = {}): StoreCopy
     dryRun: false,
     mapping: [],
     folders: [],
+    skippedFolders: [],
     totals: { copied, copiedBytes: 0, alreadyPresent: 0, skipped: 0, failedFolders: 0, examined: copied, flagDifferences: 0, flagsApplied: 0 },
     durationMs: 1,
     ...extra,

@@ -1,13 +1,13 @@
 import type { Command } from 'commander';
 import { UsageError } from '../../core/errors.js';
 import { ExitCode, type ExitCodeValue } from '../../core/exit-codes.js';
-import type { StoreCopyOptions, StoreCopyReport, StoreDescription } from '../../engine/store-copy.js';
+import type { CopyProgress, StoreCopyOptions, StoreCopyReport, StoreDescription } from '../../engine/store-copy.js';
 import type { FlagsMode } from '../../engine/resync-plan.js';
 import type { ImapStore } from '../../stores/imap/store.js';
 import type { FlagUpdateMode } from '../../stores/store.js';
 import { parseStoreSpec, type ImapSpec, type StoreSpec } from '../../stores/spec.js';
 import type { CliContext, GlobalOptions } from '../context.js';
-import { formatBytes, formatDuration, formatTable } from '../render.js';
+import { formatBytes, formatDuration, formatTable, type ProgressDone } from '../render.js';
 import { buildFolderRules, checkFileLevelOptions, formatFallbackLine, type FallbackDecision, type ImapCliOptions } from './imap-options.js';
 import type { SshCliOptions } from './ssh-options.js';
 
@@ -70,6 +70,9 @@ async function openPair(ctx: CliContext, cmd: Command, sourceText: string, targe
     ...(options.insecure ? { isInsecure: true } : {}),
     maxConnections: options.maxConnections,
     ...(options.timeout ? { connectTimeoutMs: Math.min(options.timeout, 60) * 1000 } : {}),
+    ...(options.retries !== undefined ? { retries: options.retries } : {}),
+    ...(options.retryDelay !== undefined ? { retryBaseMs: options.retryDelay } : {}),
+    signal: ctx.signal,
   };
   const source = await openStore(sourceSpec, { ...common, mode: 'read', password: passwordFor('source') });
   try {
@@ -145,10 +148,10 @@ export async function runImapWatchAction(ctx: CliContext, cmd: Command, sourceTe
       runRound: (onCopied) => runStoreCopy(pair.source, pair.target, { ...copyOptions, onProgress: (done) => onCopied(done.messages) }),
       onRound: (report) => {
         const t = report.totals;
-        if (t.copied === 0 && t.flagsApplied === 0 && t.skipped === 0 && t.failedFolders === 0 && !report.stopped) return;
+        if (t.copied === 0 && t.flagsApplied === 0 && t.skipped === 0 && t.failedFolders === 0 && report.skippedFolders.length === 0 && !report.stopped) return;
         const time = new Date().toISOString().slice(11, 19);
         const problems = report.stopped ? `; stopped: ${report.stopped.reason}` : t.failedFolders > 0 ? `; ${t.failedFolders} folder(s) failed` : '';
-        logger.info(`${time} resync: ${t.copied} copied${flags ? `, ${t.flagsApplied} flag change(s) applied` : ''}${t.skipped ? `, ${t.skipped} skipped` : ''}${problems}`);
+        logger.info(`${time} resync: ${t.copied} copied${flags ? `, ${t.flagsApplied} flag change(s) applied` : ''}${t.skipped ? `, ${t.skipped} skipped` : ''}${report.skippedFolders.length ? `, ${report.skippedFolders.length} folder(s) skipped` : ''}${problems}`);
       },
       onFailure: (error) => logger.warn(`resync failed: ${error.message}; trying again in ${options.poll} s`),
       // New mail mostly lands in INBOX: a server with IDLE says so at once; other folders wait for the poll.
@@ -191,7 +194,7 @@ export async function runImapCopyAction(
     const report = await runStoreCopy(pair.source, pair.target, {
       ...(await buildStoreCopyOptions(ctx, options, pair, flags)),
       ...(options.accountTimeout ? { timeoutMs: options.accountTimeout * 1000 } : {}),
-      onProgress: (done) => progress.update({ bytes: done.bytes, items: done.messages }),
+      onProgress: (done) => progress.update(formatCopyProgress(done)),
     });
     progress.finish();
     const exitCode = decideCopyExitCode(report);
@@ -265,8 +268,27 @@ export function formatStoreCopyReport(report: StoreCopyReport, fallback?: Fallba
       report.folders.map((f) => [f.source, f.copied, f.alreadyPresent, f.skipped.length, f.mode, f.error ? `failed: ${f.error.message}` : f.retries ? `ok after ${f.retries} retries` : 'ok']),
     );
   }
+  if (report.skippedFolders.length > 0) {
+    text += `\nSkipped folders (${report.skippedFolders.length}):\n${report.skippedFolders.map((each) => `  ${each.folder}: ${each.reason}`).join('\n')}\n`;
+  }
   const skipped = report.folders.flatMap((f) => f.skipped.map((s) => `  ${f.source} ${s.uid !== undefined ? `UID ${s.uid}` : s.id}: ${s.reason}`));
   if (skipped.length > 0) text += `\nSkipped messages (${skipped.length}):\n${skipped.slice(0, 50).join('\n')}\n`;
   if (report.stopped) text += `\nStopped: ${report.stopped.reason}\nEverything copied so far is recorded; run the same command again to continue (nothing is copied twice).\n`;
   return text;
+}
+
+/**
+ * An IMAP copy's progress for the bar: a percentage and an ETA against what the folders listed so far lack (source
+ * sizes), and how many folders that covers while the rest are still to be listed.
+ */
+export function formatCopyProgress(done: CopyProgress): ProgressDone {
+  const base = { bytes: done.bytes, items: done.messages };
+  if (done.foldersPlanned === 0 || done.plannedBytes === 0) return base;
+  return {
+    ...base,
+    totalItems: done.plannedMessages,
+    totalBytes: done.plannedBytes,
+    measuredBytes: done.sourceBytes,
+    ...(done.foldersPlanned < done.foldersTotal ? { note: `${done.foldersPlanned}/${done.foldersTotal} folders listed` } : {}),
+  };
 }

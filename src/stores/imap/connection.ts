@@ -149,12 +149,33 @@ export function toConnectError(err: unknown, options: Pick<ImapConnectOptions, '
         cause: err,
       });
     case 'tls':
+      // OpenSSL's words when the other end answered TLS with plain text (an IMAP greeting): not a certificate matter.
+      if (spec.tls && /wrong version number|packet length too long|unknown protocol|http request/i.test(`${failure.text} ${systemCodeOf(err)}`)) {
+        return new MailshiftError('MAILSHIFT_IMAP_NOT_TLS', `${spec.host} port ${spec.port} does not speak TLS: imaps:// needs a port with TLS from the first byte`, {
+          scope: 'account',
+          exitCode: ExitCode.config,
+          hint: `use imap://${spec.user}@${spec.host}:${spec.port} (mailshift upgrades it with STARTTLS), or imaps:// on the server's TLS port (usually 993)`,
+          cause: err,
+        });
+      }
       return new MailshiftError('MAILSHIFT_IMAP_TLS', `TLS with ${who} failed: ${failure.text}`, {
         scope: 'account',
         exitCode: ExitCode.config,
         hint: 'trust the server certificate with --ca-file FILE; --insecure turns verification off (only if you know why)',
         cause: err,
       });
+    case 'throttled':
+    case 'unavailable':
+      // A good password refused for now (Exchange and Microsoft 365 answer a throttled account's LOGIN this way).
+      return Object.assign(
+        new MailshiftError(`MAILSHIFT_IMAP_${failure.kind.toUpperCase()}`, `login to ${who} refused for now: ${failure.text}`, {
+          scope: 'account',
+          retry: 'later',
+          hint: 'the server is busy or throttling this account (not a wrong password); mailshift retries with a back-off, and a run that gave up can be run again later to continue',
+          cause: err,
+        }),
+        { retryAfterMs: failure.retryAfterMs },
+      );
     default:
       if (/STARTTLS/i.test(failure.text) && !spec.tls) {
         return new MailshiftError('MAILSHIFT_IMAP_TLS', `${who} does not offer STARTTLS: ${failure.text}`, {
@@ -171,4 +192,9 @@ export function toConnectError(err: unknown, options: Pick<ImapConnectOptions, '
         cause: err,
       });
   }
+}
+
+function systemCodeOf(err: unknown): string {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' ? code : '';
 }

@@ -48,19 +48,20 @@ export function classifyImapError(err: unknown): ImapFailure {
   const responseCode = (fields.serverResponseCode ?? bracketCode(text) ?? '').toUpperCase();
   const isRefused = fields.responseStatus === 'NO' || fields.responseStatus === 'BAD';
 
-  if (fields.authenticationFailed || ['AUTHENTICATIONFAILED', 'AUTHORIZATIONFAILED', 'EXPIRED', 'PRIVACYREQUIRED'].includes(responseCode)) {
-    return { kind: 'auth', isTransient: false, isRefused, text };
-  }
-  if (fields.tlsFailed || tlsCodes.test(code)) return { kind: 'tls', isTransient: false, isRefused, text };
-  if (code === 'ETHROTTLE' || responseCode === 'THROTTLED' || /request is throttled|too many (simultaneous )?(connections|requests)/i.test(text)) {
+  const isCredentialCode = ['AUTHENTICATIONFAILED', 'AUTHORIZATIONFAILED', 'EXPIRED', 'PRIVACYREQUIRED'].includes(responseCode);
+  // Before the login check: imapflow marks every NO to LOGIN or AUTHENTICATE as an authentication failure, but a
+  // throttled or busy server (Exchange, Microsoft 365) refuses a good password with [THROTTLED] or [UNAVAILABLE].
+  if (!isCredentialCode && (code === 'ETHROTTLE' || responseCode === 'THROTTLED' || /request is throttled|too many (simultaneous )?(connections|requests)/i.test(text))) {
     const hinted = fields.throttleReset ?? suggestedBackoffMs(text);
     return { kind: 'throttled', isTransient: true, isRefused, text, ...(hinted !== undefined ? { retryAfterMs: hinted } : {}) };
   }
+  if (['UNAVAILABLE', 'INUSE', 'LIMIT'].includes(responseCode)) return { kind: 'unavailable', isTransient: true, isRefused, text };
+  if (fields.authenticationFailed || isCredentialCode) return { kind: 'auth', isTransient: false, isRefused, text };
+  if (fields.tlsFailed || tlsCodes.test(code)) return { kind: 'tls', isTransient: false, isRefused, text };
   if (responseCode === 'OVERQUOTA') {
     // Gmail also says OVERQUOTA for its daily bandwidth budget, in a BYE: that passes, a full mailbox does not.
     return /bandwidth|command/i.test(text) ? { kind: 'throttled', isTransient: true, isRefused, text } : { kind: 'overquota', isTransient: false, isRefused, text };
   }
-  if (['UNAVAILABLE', 'INUSE', 'LIMIT'].includes(responseCode)) return { kind: 'unavailable', isTransient: true, isRefused, text };
   if (responseCode === 'TRYCREATE') return { kind: 'trycreate', isTransient: false, isRefused, text };
   if (responseCode === 'NONEXISTENT') return { kind: 'nonexistent', isTransient: false, isRefused, text };
   if (responseCode === 'APPENDLIMIT' || responseCode === 'TOOBIG' || /maximum size|too (big|large)|exceeds? .*size/i.test(text)) {

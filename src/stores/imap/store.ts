@@ -8,12 +8,14 @@ import {
   mailboxPathToImapName,
   type ImapNamespace,
 } from '../../../converters/folders/imap-mapping.js';
+import { showControlChars } from '../../../converters/folders/maildirpp.js';
 import { toCrlf } from '../../../converters/message/crlf.js';
+import { decideBackoffMs, retryAfterMs, sleep } from '../../core/backoff.js';
 import { MailshiftError, throwIfAborted } from '../../core/errors.js';
 import { ExitCode } from '../../core/exit-codes.js';
 import type { IncomingMessage, MailboxPath, MessageRef, SpecialUse, SystemFlag } from '../../core/types.js';
 import { systemFlags } from '../../core/types.js';
-import type { ListedMessage, ListOptions, Mailbox, MailboxInfo, MailboxStatus, MailStore, StoreCaps } from '../store.js';
+import type { ListedMessage, ListOptions, Mailbox, MailboxInfo, MailboxStatus, MailStore, SkippedFolderName, StoreCaps } from '../store.js';
 import type { ImapSpec } from '../spec.js';
 import { RawImapSession, type RawSockets } from './raw-session.js';
 import { parseImapDateTime, type FetchAttributes } from './response-framer.js';
@@ -45,6 +47,16 @@ export interface ImapStoreOptions extends ImapConnectOptions {
   readonly writable?: boolean;
   /** NO/BAD answers one connection may collect before it is replaced. */
   readonly errorBudget?: number;
+  /**
+   * The first connection, refused, reset or answered with a temporary NO ([UNAVAILABLE], [THROTTLED]), is tried again
+   * this many times with the engine's back-off (`--retries`, `--retry-delay`). Default 6. Later connections are
+   * retried by the engine, folder by folder.
+   */
+  readonly connectRetries?: number;
+  readonly retryBaseMs?: number;
+  readonly retryMaxMs?: number;
+  /** Ends the waits between connection attempts (Ctrl-C). */
+  readonly signal?: AbortSignal;
 }
 
 export class ImapError extends MailshiftError {
@@ -94,6 +106,8 @@ export class ImapStore implements MailStore {
   private hasLoggedIn = false;
   /** UIDNEXT of each folder when it was last opened for reading: what waitForNewMail compares with. */
   private readonly uidNextSeen = new Map<MailboxPath, number>();
+  /** Folders the last listing found and cannot offer (a name that is not safe as a folder), with the reason. */
+  readonly skippedFolders: SkippedFolderName[] = [];
   /** The secret the last connection logged in with (readPassword may have replaced the one read at start). */
   private currentPassword: string;
 
@@ -108,7 +122,7 @@ export class ImapStore implements MailStore {
   /** Connects once (so a wrong password or certificate fails here, before any work) and reads the namespace. */
   static async open(options: ImapStoreOptions): Promise<ImapStore> {
     const store = new ImapStore(options);
-    const pooled = await store.acquire();
+    const pooled = await store.acquireFirst();
     try {
       const { client } = pooled;
       const personal = client.namespace;
@@ -152,6 +166,7 @@ export class ImapStore implements MailStore {
     }
     const isUtf8 = this.isUtf8(pooled.client);
     this.release(pooled, false);
+    this.skippedFolders.length = 0;
     const found: MailboxInfo[] = [];
     const { prefix } = this.namespace;
     for (const entry of entries) {
@@ -173,6 +188,7 @@ export class ImapStore implements MailStore {
       } catch (err) {
         if (!(err instanceof FolderMappingError)) throw err;
         this.options.logger.warn(`${this.label}: folder "${name}" skipped: ${err.message}`);
+        this.skippedFolders.push({ directory: showControlChars(name), reason: showControlChars(err.message) });
         continue;
       }
       const specialUse = [...entry.flags].map(toSpecialUse).find((each) => each !== undefined) ?? toSpecialUse(entry.specialUse);
@@ -254,6 +270,24 @@ export class ImapStore implements MailStore {
   /** @internal A folder opened for reading reports its UIDNEXT (see waitForNewMail). */
   noteUidNext(path: MailboxPath, uidNext: number | undefined): void {
     if (uidNext !== undefined) this.uidNextSeen.set(path, uidNext);
+  }
+
+  /**
+   * The first connection, with the engine's back-off while the failure is temporary: a server that refuses one
+   * connection in five, or throttles logins, must not end the run before it began.
+   */
+  private async acquireFirst(): Promise<PooledClient> {
+    const retries = this.options.connectRetries ?? 6;
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        return await this.acquire();
+      } catch (err) {
+        if (!(err instanceof MailshiftError) || err.retry !== 'later' || attempt > retries || this.options.signal?.aborted) throw err;
+        const delayMs = decideBackoffMs(attempt, this.options.retryBaseMs ?? 2_000, this.options.retryMaxMs ?? 300_000, retryAfterMs(err));
+        this.options.logger.warn(`${this.label}: ${err.message}; connecting again in ${(delayMs / 1000).toFixed(1)} s (${attempt}/${retries})`);
+        await sleep(delayMs, this.options.signal);
+      }
+    }
   }
 
   /** A connection from the pool, opening one if the pool has room, else waiting for one. */

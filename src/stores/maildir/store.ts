@@ -1,9 +1,10 @@
+import { isUtf8 } from 'node:buffer';
 import { hash as cryptoHash } from 'node:crypto';
 import { constants as fsConstants } from 'node:fs';
 import { lstat, open, readdir, readFile } from 'node:fs/promises';
 import path, { sep } from 'node:path';
 import type { Readable } from 'node:stream';
-import { FolderNameError, mailboxPathToMaildirpp, maildirppToMailboxPath } from '../../../converters/folders/maildirpp.js';
+import { FolderNameError, mailboxPathToMaildirpp, readMaildirppDirName, showControlChars } from '../../../converters/folders/maildirpp.js';
 import { Mutf7Error } from '../../../converters/folders/mutf7.js';
 import { buildConvertedBaseName, convertedNameHash, decodeInfo, maildirBaseName, parseMaildirName, passedKeyword, readConvertedNameHash, resolveKeywords } from '../../../converters/maildir/filename.js';
 import { parseDovecotKeywords } from '../../../converters/maildir/keywords.js';
@@ -26,8 +27,13 @@ export class MaildirStore implements MailStore {
   readonly kind = 'maildir' as const;
   readonly caps: StoreCaps;
   private target: MaildirTarget | undefined;
-  /** Folder names on disk that could not be decoded; listed by `skippedFolders`, never silently dropped. */
+  /**
+   * Folders on disk that `listMailboxes` cannot offer (a name that is no folder, two directories read as one name),
+   * each with its reason: the caller lists them as skipped, never drops them silently. Refilled by each listing.
+   */
   readonly skippedFolders: { directory: string; reason: string }[] = [];
+  /** The directory of each listed folder: what `openMailbox` reads (a name read leniently has another Maildir++ form). */
+  private readonly listedDirs = new Map<MailboxPath, string | Buffer>();
 
   constructor(
     readonly root: string,
@@ -37,27 +43,52 @@ export class MaildirStore implements MailStore {
   }
 
   async *listMailboxes(signal?: AbortSignal): AsyncIterable<MailboxInfo> {
-    if (await isMaildirDir(this.root)) yield { path: 'INBOX' };
+    this.skippedFolders.length = 0;
+    this.listedDirs.clear();
+    const hasInbox = await isMaildirDir(this.root);
+    // Names as bytes: a name that is not UTF-8 (Latin-1 from an old server) read as a string would become U+FFFD
+    // and name a directory that does not exist.
     let entries;
     try {
-      entries = await readdir(this.root, { withFileTypes: true });
+      entries = await readdir(this.root, { withFileTypes: true, encoding: 'buffer' });
     } catch (err) {
       throw new MailshiftError('MAILSHIFT_MAILDIR_MISSING', `cannot read maildir ${this.root}: ${systemErrorCode(err) ?? String(err)}`, { cause: err });
     }
-    const folders: MailboxInfo[] = [];
+    const candidates: { dir: string | Buffer; shown: string; path: MailboxPath; notes: string[] }[] = [];
     for (const entry of entries) {
       throwIfAborted(signal);
-      if (!entry.name.startsWith('.') || entry.name === '.' || entry.name === '..' || !entry.isDirectory()) continue;
-      if (!(await isMaildirDir(path.join(this.root, entry.name)))) continue;
+      const raw = entry.name;
+      if (raw[0] !== 0x2e || raw.length === 1 || (raw.length === 2 && raw[1] === 0x2e) || !entry.isDirectory()) continue;
+      const isUtf8Name = isUtf8(raw);
+      const dir: string | Buffer = isUtf8Name ? path.join(this.root, raw.toString('utf8')) : Buffer.concat([Buffer.from(`${this.root}/`), raw]);
+      if (!(await isMaildirDir(dir))) continue;
+      const shown = formatDirName(raw);
       try {
-        const mailbox = maildirppToMailboxPath(entry.name);
-        const specialUse = guessSpecialUse(mailbox);
-        folders.push(specialUse ? { path: mailbox, specialUse } : { path: mailbox });
+        const read = readMaildirppDirName(isUtf8Name ? raw.toString('utf8') : raw.toString('latin1'));
+        candidates.push({ dir, shown, path: read.path, notes: isUtf8Name ? read.notes : ['the name is not UTF-8: read as Latin-1', ...read.notes] });
       } catch (err) {
         if (!(err instanceof FolderNameError) && !(err instanceof Mutf7Error)) throw err;
-        this.skippedFolders.push({ directory: entry.name, reason: (err as Error).message });
+        this.skippedFolders.push({ directory: shown, reason: (err as Error).message });
       }
     }
+    // Two directories read as one name: the one written as Dovecot writes it keeps the name, whatever readdir's order.
+    candidates.sort((a, b) => a.notes.length - b.notes.length || (a.shown < b.shown ? -1 : a.shown > b.shown ? 1 : 0));
+    const folders: MailboxInfo[] = [];
+    const dirOfPath = new Map<MailboxPath, string>();
+    if (hasInbox) dirOfPath.set('INBOX', '(the maildir itself)');
+    for (const { dir, shown, path: mailbox, notes } of candidates) {
+      const clash = dirOfPath.get(mailbox);
+      if (clash !== undefined) {
+        this.skippedFolders.push({ directory: shown, reason: `read as the folder name "${mailbox}", which ${clash} already has; rename one of them` });
+        continue;
+      }
+      dirOfPath.set(mailbox, shown);
+      // Read from the directory listed, not from the name's Maildir++ form (".café" in raw UTF-8 is not ".caf&AOk-").
+      this.listedDirs.set(mailbox, dir);
+      const specialUse = guessSpecialUse(mailbox);
+      folders.push({ path: mailbox, ...(specialUse ? { specialUse } : {}), ...(notes.length > 0 ? { note: `${shown}: ${notes.join('; ')}` } : {}) });
+    }
+    if (hasInbox) yield { path: 'INBOX' };
     folders.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
     yield* folders;
   }
@@ -69,8 +100,9 @@ export class MaildirStore implements MailStore {
       const folder = this.target.folder(mailbox);
       return new MaildirMailbox(mailbox, folder.dir, this.target, folder);
     }
-    const dirName = mailboxPathToMaildirpp(mailbox);
-    const dir = dirName === '' ? this.root : path.join(this.root, dirName);
+    const listed = this.listedDirs.get(mailbox);
+    const dirName = listed === undefined ? mailboxPathToMaildirpp(mailbox) : undefined;
+    const dir = listed ?? (dirName === '' ? this.root : path.join(this.root, dirName!));
     if (!(await isMaildirDir(dir))) {
       throw new MailshiftError('MAILSHIFT_MAILBOX_MISSING', `no folder ${mailbox} in ${this.root}`, { scope: 'mailbox' });
     }
@@ -93,20 +125,30 @@ class MaildirMailbox implements Mailbox {
 
   constructor(
     readonly path: MailboxPath,
-    private readonly dir: string,
+    /** A Buffer when the folder's name on disk is not UTF-8 (only read, never written to). */
+    private readonly dir: string | Buffer,
     private readonly target: MaildirTarget | undefined,
     private readonly folder: MaildirFolder | undefined,
   ) {
-    this.dirPrefix = dir + sep;
+    this.dirPrefix = typeof dir === 'string' ? dir + sep : '\u0000';
+  }
+
+  /** A path inside the folder, of the same kind as the folder's own (bytes for a name that is not UTF-8). */
+  private at(...parts: string[]): string | Buffer {
+    return typeof this.dir === 'string' ? path.join(this.dir, ...parts) : Buffer.concat([this.dir, Buffer.from(`${sep}${parts.join(sep)}`)]);
+  }
+
+  private get shownDir(): string {
+    return typeof this.dir === 'string' ? this.dir : formatDirName(this.dir);
   }
 
   /** A message's id: its path inside the folder (`cur/NAME`). */
   private idOf(file: string): string {
-    return file.startsWith(this.dirPrefix) ? file.slice(this.dirPrefix.length) : path.relative(this.dir, file);
+    return file.startsWith(this.dirPrefix) ? file.slice(this.dirPrefix.length) : path.relative(this.shownDir, file);
   }
 
   async status(): Promise<MailboxStatus> {
-    const text = await readOptional(path.join(this.dir, 'dovecot-uidlist'));
+    const text = await readOptional(this.at('dovecot-uidlist'));
     if (!text.trim()) return {};
     try {
       const list = parseUidlist(text);
@@ -117,9 +159,9 @@ class MaildirMailbox implements Mailbox {
   }
 
   async *list(signal?: AbortSignal): AsyncIterable<MessageRef> {
-    const keywordTable = parseDovecotKeywords(await readOptional(path.join(this.dir, 'dovecot-keywords')));
+    const keywordTable = parseDovecotKeywords(await readOptional(this.at('dovecot-keywords')));
     const uids = new Map<string, number>();
-    const uidlistText = await readOptional(path.join(this.dir, 'dovecot-uidlist'));
+    const uidlistText = await readOptional(this.at('dovecot-uidlist'));
     if (uidlistText.trim()) {
       try {
         for (const record of parseUidlist(uidlistText).records) uids.set(parseMaildirName(record.fileName).base, record.uid);
@@ -130,16 +172,16 @@ class MaildirMailbox implements Mailbox {
     for (const sub of ['new', 'cur'] as const) {
       let names: string[];
       try {
-        names = await readdir(path.join(this.dir, sub));
+        names = await readdir(this.at(sub), 'utf8');
       } catch (err) {
         if (systemErrorCode(err) === 'ENOENT') continue;
-        throw unreadableError(path.join(this.dir, sub), err);
+        throw unreadableError(this.at(sub), err);
       }
       names.sort();
       for (const name of names) {
         throwIfAborted(signal);
         if (name.startsWith('.')) continue;
-        const file = path.join(this.dir, sub, name);
+        const file = this.at(sub, name);
         let stat;
         try {
           stat = await lstat(file);
@@ -170,7 +212,7 @@ class MaildirMailbox implements Mailbox {
   async read(ref: MessageRef): Promise<Readable> {
     const relative = ref.id;
     if (!/^(new|cur)\/[^/]+$/.test(relative)) throw new MailshiftError('MAILSHIFT_BAD_REF', `not a message of this maildir: ${relative}`);
-    let file = path.join(this.dir, relative);
+    let file = this.at(relative);
     try {
       const handle = await open(file, fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW);
       return handle.createReadStream();
@@ -179,15 +221,15 @@ class MaildirMailbox implements Mailbox {
     }
     // Flags changed since we listed it: the file has a new name with the same base.
     for (const sub of ['cur', 'new']) {
-      for (const name of await readdir(path.join(this.dir, sub))) {
+      for (const name of await readdir(this.at(sub), 'utf8')) {
         if (parseMaildirName(name).base === ref.key) {
-          file = path.join(this.dir, sub, name);
+          file = this.at(sub, name);
           const handle = await open(file, fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW);
           return handle.createReadStream();
         }
       }
     }
-    throw new MailshiftError('MAILSHIFT_MESSAGE_GONE', `${path.join(this.dir, relative)} was expunged while we worked`, { scope: 'message', retry: 'now' });
+    throw new MailshiftError('MAILSHIFT_MESSAGE_GONE', `${path.join(this.shownDir, relative)} was expunged while we worked`, { scope: 'message', retry: 'now' });
   }
 
   async append(message: IncomingMessage): Promise<MessageRef> {
@@ -256,12 +298,12 @@ class MaildirMailbox implements Mailbox {
     // Files appendNow named from a source identity, by the hash their name carries.
     const byIdentity = new Map<string, { sub: 'new' | 'cur'; name: string }>();
     for (const sub of ['new', 'cur'] as const) {
-      for (const name of await readdirOptional(path.join(this.dir, sub))) {
+      for (const name of await readdirOptional(this.at(sub))) {
         const hash = readConvertedNameHash(name);
         if (hash) byIdentity.set(hash, { sub, name });
       }
     }
-    const table = this.folder?.keywordTable() ?? parseDovecotKeywords(await readOptional(path.join(this.dir, 'dovecot-keywords')));
+    const table = this.folder?.keywordTable() ?? parseDovecotKeywords(await readOptional(this.at('dovecot-keywords')));
     const outcome = { differences: 0, applied: 0, notFound: 0, changedMeanwhile: 0 };
     for (const update of updates) {
       const found = byIdentity.get(convertedNameHash(hashSourceKey(update.sourceKey)));
@@ -303,9 +345,9 @@ function isSameSet<T>(a: ReadonlySet<T>, b: ReadonlySet<T>): boolean {
   return true;
 }
 
-async function readdirOptional(dir: string): Promise<string[]> {
+async function readdirOptional(dir: string | Buffer): Promise<string[]> {
   try {
-    return await readdir(dir);
+    return await readdir(dir, 'utf8');
   } catch (err) {
     if (systemErrorCode(err) === 'ENOENT') return [];
     throw err;
@@ -313,11 +355,11 @@ async function readdirOptional(dir: string): Promise<string[]> {
 }
 
 /** A folder that is there but cannot be read is an error, never "no folder": its mail would go unnoticed. */
-async function isMaildirDir(dir: string): Promise<boolean> {
+async function isMaildirDir(dir: string | Buffer): Promise<boolean> {
   try {
     const stat = await lstat(dir);
     if (!stat.isDirectory()) return false;
-    const cur = await lstat(path.join(dir, 'cur'));
+    const cur = await lstat(typeof dir === 'string' ? path.join(dir, 'cur') : Buffer.concat([dir, Buffer.from(`${sep}cur`)]));
     return cur.isDirectory();
   } catch (err) {
     if (isPermissionError(err)) throw unreadableError(dir, err);
@@ -325,7 +367,7 @@ async function isMaildirDir(dir: string): Promise<boolean> {
   }
 }
 
-async function readOptional(file: string): Promise<string> {
+async function readOptional(file: string | Buffer): Promise<string> {
   try {
     return await readFile(file, 'utf8');
   } catch (err) {
@@ -340,9 +382,11 @@ function isPermissionError(err: unknown): boolean {
   return code === 'EACCES' || code === 'EPERM';
 }
 
-function unreadableError(file: string, err: unknown): MailshiftError {
+function unreadableError(file: string | Buffer, err: unknown): MailshiftError {
   const code = systemErrorCode(err);
-  return new MailshiftError('MAILSHIFT_FOLDER_UNREADABLE', `cannot read ${file}: ${code === 'EACCES' || code === 'EPERM' ? 'permission denied' : (code ?? String(err))}`, {
+  // A path held as bytes (a folder name that is not UTF-8) is shown decoded, for the message only.
+  const shown = typeof file === 'string' ? file : file.toString('utf8');
+  return new MailshiftError('MAILSHIFT_FOLDER_UNREADABLE', `cannot read ${shown}: ${code === 'EACCES' || code === 'EPERM' ? 'permission denied' : (code ?? String(err))}`, {
     scope: 'mailbox',
     hint: 'run mailshift as root or as the mailbox owner, or make the folder readable (chmod u+rx), then run again',
     exitCode: ExitCode.config,
@@ -370,4 +414,12 @@ const specialUseNames: Record<string, SpecialUse> = {
 export function guessSpecialUse(mailbox: MailboxPath): SpecialUse | undefined {
   if (mailbox.includes('/')) return undefined;
   return specialUseNames[mailbox.toLowerCase()];
+}
+
+/** A directory name for reports: bytes that are not UTF-8 as \\xNN, control characters as their symbols. */
+export function formatDirName(raw: Buffer): string {
+  if (isUtf8(raw)) return showControlChars(raw.toString('utf8'));
+  let out = '';
+  for (const byte of raw) out += byte >= 0x20 && byte < 0x7f ? String.fromCharCode(byte) : `\\x${byte.toString(16).padStart(2, '0')}`;
+  return out;
 }

@@ -1,4 +1,5 @@
 import { formatBytes, formatTable, printable } from '../../cli/render.js';
+import { ExitCode } from '../../core/exit-codes.js';
 import type { VerifyReport } from '../report.js';
 
 /** Human-readable verify report: one table row per folder, then the problems by folder (bounded lists). */
@@ -9,7 +10,7 @@ export function formatVerifyText(report: VerifyReport, options: { listLimit?: nu
   const uids = t.foldersWithChangedUids > 0 ? `UIDs changed in ${t.foldersWithChangedUids} folder(s)` : uidsChecked ? 'UIDs kept' : 'UIDs not checked (the source lists none)';
   // Source messages found on the target, never the target's count: mail that arrived only there is no source message.
   const found = Math.max(0, t.sourceMessages - t.missing);
-  let text = `${report.ok ? 'OK' : 'DIFFERENCES'}: ${found} of ${t.sourceMessages} source messages checked on the target; ${t.missing} missing, ${t.duplicates} duplicated, ${t.flagDifferences} with other flags, ${uids}\n`;
+  let text = `${report.ok ? 'OK' : report.exitCode === ExitCode.partial ? 'INCOMPLETE' : 'DIFFERENCES'}: ${found} of ${t.sourceMessages} source messages checked on the target; ${t.missing} missing, ${t.duplicates} duplicated, ${t.flagDifferences} with other flags, ${uids}\n`;
   text += `source ${report.source}\ntarget ${report.target}\n\n`;
   text += formatTable(
     ['MAILBOX', 'FOLDER', 'SRC MSGS', 'SRC SIZE', 'DST MSGS', 'DST SIZE', 'MISSING', 'DUPES', 'FLAGS', 'UIDS'],
@@ -35,7 +36,7 @@ export function formatVerifyText(report: VerifyReport, options: { listLimit?: nu
     }
   }
   if (report.skippedFolders.length > 0) {
-    text += `\nfolders not compared (${report.skippedFolders.length}):\n${list(report.skippedFolders.map((s) => `${s.mailbox ? `${printable(s.mailbox)}: ` : ''}${JSON.stringify(s.directory)}: ${printable(s.reason)}`), limit)}`;
+    text += `\nfolders not compared (${report.skippedFolders.length}${report.ok ? ', left out as asked' : ''}):\n${list(report.skippedFolders.map((s) => `${s.mailbox ? `${printable(s.mailbox)}: ` : ''}${JSON.stringify(s.directory)}: ${printable(s.reason)}`), limit)}`;
   }
   return text;
 }

@@ -110,7 +110,8 @@ async function copyAndCheck(name: string, remote: boolean): Promise<void> {
   expectNoCanary(canaryPath);
 
   const verify = await runCli(['--json', 'verify', ...ssh, `cpanel:${tree.root}#mallory`, targetSpec]);
-  // verify tells the truth about what copy refused: those messages are missing on the target.
+  // verify tells the truth about what copy refused: those messages are missing on the target (4, which wins over
+  // the 3 of "..hidden", never read and so never compared, but listed).
   expect(verify.code, verify.stdout + verify.stderr).toBe(4);
   const v = JSON.parse(verify.stdout) as { totals: Record<string, number>; skippedFolders: { directory: string }[] };
   expect(v.totals.missing).toBe(remote ? 1 : 2);

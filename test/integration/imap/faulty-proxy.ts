@@ -12,7 +12,8 @@ import { createServer, connect, type Server, type Socket } from 'node:net';
 
 export type ProxyAction =
   | { readonly kind: 'pass' }
-  | { readonly kind: 'no'; readonly text: string }
+  /** Answered by the proxy with `NO [CODE] text` (CODE: UNAVAILABLE unless given). */
+  | { readonly kind: 'no'; readonly text: string; readonly code?: string }
   | { readonly kind: 'bye' }
   | { readonly kind: 'drop-on-tagged' }
   | { readonly kind: 'drop-after-bytes'; readonly bytes: number };
@@ -35,7 +36,12 @@ export interface FaultyProxy {
 
 const literalAtEnd = /~?\{(\d+)(\+)?\}\r\n$/;
 
-export async function startFaultyProxy(upstreamPort: number, decide: (command: ProxyCommand) => ProxyAction): Promise<FaultyProxy> {
+export interface ProxyOptions {
+  /** Connection number n (from 1) is closed at once, before any greeting: a refused or reset connection. */
+  readonly refuseConnection?: (connection: number) => boolean;
+}
+
+export async function startFaultyProxy(upstreamPort: number, decide: (command: ProxyCommand) => ProxyAction, options: ProxyOptions = {}): Promise<FaultyProxy> {
   const sockets = new Set<Socket>();
   const log: string[] = [];
   let connections = 0;
@@ -43,6 +49,11 @@ export async function startFaultyProxy(upstreamPort: number, decide: (command: P
   const server: Server = createServer((client) => {
     connections += 1;
     const connection = connections;
+    if (options.refuseConnection?.(connection)) {
+      log.push(`#${connection} refused`);
+      client.resetAndDestroy();
+      return;
+    }
     const upstream = connect({ host: '127.0.0.1', port: upstreamPort });
     sockets.add(client);
     sockets.add(upstream);
@@ -86,7 +97,7 @@ export async function startFaultyProxy(upstreamPort: number, decide: (command: P
           const name = first.toUpperCase() === 'UID' ? `UID ${second.toUpperCase()}` : first.toUpperCase();
           action = decide({ connection, tag, name, line: text.trimEnd() });
           if (action.kind !== 'pass') log.push(`#${connection} ${action.kind} ${tag} ${name}`);
-          if (action.kind === 'no') client.write(`${tag} NO [UNAVAILABLE] ${action.text}\r\n`);
+          if (action.kind === 'no') client.write(`${tag} NO [${action.code ?? 'UNAVAILABLE'}] ${action.text}\r\n`);
           if (action.kind === 'bye') {
             client.write('* BYE [UNAVAILABLE] Server shutting down (test proxy)\r\n');
             drop('bye');

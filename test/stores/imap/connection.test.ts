@@ -69,6 +69,29 @@ describe('toConnectError', () => {
   });
 });
 
+describe('toConnectError for imaps:// at a plaintext port', () => {
+  it('says the port does not speak TLS and points to imap:// or port 993, not to --ca-file', () => {
+    const openssl = Object.assign(new Error('C0B7F1E8:error:0A00010B:SSL routines:ssl3_get_record:wrong version number'), { code: 'ERR_SSL_WRONG_VERSION_NUMBER' });
+    const err = toConnectError(openssl, { spec: spec({ port: 143 }) });
+    expect(err.message).toBe('mail.example.com port 143 does not speak TLS: imaps:// needs a port with TLS from the first byte');
+    expect(err.hint).toMatch(/imap:\/\/alice@mail\.example\.com:143 .*STARTTLS.*993/);
+    expect(err.hint).not.toMatch(/--ca-file/);
+    expect(err.exitCode).toBe(78);
+  });
+});
+
+describe('toConnectError at a temporary NO to LOGIN', () => {
+  it('calls a login refused with NO [THROTTLED] or [UNAVAILABLE] temporary (exit 75), not a wrong password (78)', () => {
+    for (const serverResponseCode of ['THROTTLED', 'UNAVAILABLE', 'INUSE', 'LIMIT']) {
+      const err = toConnectError(Object.assign(new Error('Command failed'), { authenticationFailed: true, responseStatus: 'NO', serverResponseCode, responseText: 'try later' }), { spec: spec() });
+      expect(err.code).not.toBe('MAILSHIFT_IMAP_AUTH');
+      expect(err.exitCode).toBe(75);
+      expect(err.retry).toBe('later');
+      expect(err.hint ?? '').not.toMatch(/check the user name and the password/);
+    }
+  });
+});
+
 describe('buildImapLogger', () => {
   it('keeps imapflow quiet (and its protocol dumps unserialised) unless --debug', () => {
     const quiet = buildImapLogger(logger, 'alice@h');

@@ -11,6 +11,19 @@ describe('classifyImapError', () => {
     expect(classifyImapError(no('Password expired', 'EXPIRED')).kind).toBe('auth');
   });
 
+  it('does not take a LOGIN refused with NO [UNAVAILABLE], [THROTTLED], [INUSE] or [LIMIT] for a wrong password', () => {
+    // imapflow sets authenticationFailed on every tagged NO to LOGIN or AUTHENTICATE, whatever the response code.
+    const loginNo = (serverResponseCode: string, responseText: string) =>
+      Object.assign(new Error('Command failed'), { authenticationFailed: true, responseStatus: 'NO', serverResponseCode, responseText });
+    expect(classifyImapError(loginNo('UNAVAILABLE', 'Server unavailable, try later'))).toMatchObject({ kind: 'unavailable', isTransient: true });
+    expect(classifyImapError(loginNo('THROTTLED', 'Too many logins'))).toMatchObject({ kind: 'throttled', isTransient: true });
+    expect(classifyImapError(loginNo('INUSE', 'Mailbox in use'))).toMatchObject({ kind: 'unavailable', isTransient: true });
+    expect(classifyImapError(loginNo('LIMIT', 'Too many sessions'))).toMatchObject({ kind: 'unavailable', isTransient: true });
+    // The code in the text only (an AUTHENTICATE answer imapflow did not parse) counts too.
+    expect(classifyImapError(Object.assign(new Error('Command failed'), { authenticationFailed: true, responseText: '[THROTTLED] slow down' })).kind).toBe('throttled');
+    expect(classifyImapError(loginNo('AUTHENTICATIONFAILED', 'Authentication failed')).kind).toBe('auth');
+  });
+
   it('stops on untrusted certificates', () => {
     expect(classifyImapError(Object.assign(new Error('self-signed certificate'), { code: 'DEPTH_ZERO_SELF_SIGNED_CERT' })).kind).toBe('tls');
     expect(classifyImapError(Object.assign(new Error("Hostname/IP does not match certificate's altnames"), { code: 'ERR_TLS_CERT_ALTNAME_INVALID' })).kind).toBe('tls');

@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { IncomingMessage, SystemFlag } from '../../../src/core/types.js';
@@ -110,5 +110,76 @@ describe('MaildirStore updateFlags: flags of messages written earlier from a sou
     const outcome = await withInbox(root, 'write', (box) => box.updateFlags!([update(1, ['\\Seen', '\\Flagged']), update(2, ['\\Seen', '\\Flagged'])], 'source'));
     expect(outcome).toEqual({ differences: 2, applied: 1, notFound: 0, changedMeanwhile: 1 });
     expect(namesByMessage(root)).toEqual(['body 1: cur/S', 'body 1b: cur/FS', 'body 2: cur/FSX,extra', 'body 3: cur/S', 'body 3b: cur/S']);
+  });
+});
+
+describe('MaildirStore folder names that are not Maildir++ as Dovecot writes them', () => {
+  /** A maildir folder with one message, made with a byte-exact directory name. */
+  function makeFolder(root: string, dirName: Buffer, body: string): void {
+    const dir = Buffer.concat([Buffer.from(`${root}/`), dirName]);
+    for (const sub of ['cur', 'new', 'tmp']) mkdirSync(Buffer.concat([dir, Buffer.from(`/${sub}`)]), { recursive: true });
+    writeFileSync(Buffer.concat([dir, Buffer.from('/cur/1700000000.M1P1.host:2,S')]), `Subject: ${body}\n\n${body}\n`);
+  }
+
+  async function readAll(store: MaildirStore, mailbox: string): Promise<string[]> {
+    const box = await store.openMailbox(mailbox, 'read');
+    try {
+      const bodies: string[] = [];
+      for await (const ref of box.list()) {
+        const chunks: Buffer[] = [];
+        for await (const chunk of await box.read(ref)) chunks.push(chunk as Buffer);
+        bodies.push(Buffer.concat(chunks).toString().split('\n\n')[1]!.trim());
+      }
+      return bodies;
+    } finally {
+      await box[Symbol.asyncDispose]();
+    }
+  }
+
+  it('reads a folder whose name is raw UTF-8 (not modified UTF-7) from its own directory', async () => {
+    makeFolder(work.path, Buffer.from('.Entwürfe'), 'raw utf-8');
+    const store = new MaildirStore(work.path);
+    const listed = [];
+    for await (const info of store.listMailboxes()) listed.push(info.path);
+    expect(listed).toEqual(['Entwürfe']);
+    expect(await readAll(store, 'Entwürfe')).toEqual(['raw utf-8']);
+  });
+
+  it('lists and reads folders named with a literal "&", a newline or Latin-1 bytes instead of dropping them', async () => {
+    const root = work.path;
+    for (const sub of ['cur', 'new', 'tmp']) mkdirSync(path.join(root, sub));
+    makeFolder(root, Buffer.from('.semi;colon&amp'), 'literal ampersand');
+    makeFolder(root, Buffer.from('.line\nbreak'), 'newline');
+    makeFolder(root, Buffer.from('.caf\xe9 latin1', 'latin1'), 'latin1');
+    makeFolder(root, Buffer.from('.Entw&APw-rfe'), 'mutf7');
+    const store = new MaildirStore(root);
+    const listed = [];
+    for await (const info of store.listMailboxes()) listed.push(info);
+    expect(listed.map((each) => each.path)).toEqual(['INBOX', 'Entwürfe', 'café latin1', 'line\u240abreak', 'semi;colon&amp']);
+    expect(store.skippedFolders).toEqual([]);
+    expect(listed.find((each) => each.path === 'Entwürfe')!.note).toBeUndefined();
+    expect(listed.find((each) => each.path === 'café latin1')!.note).toBe('.caf\\xe9 latin1: the name is not UTF-8: read as Latin-1');
+    expect(listed.find((each) => each.path === 'semi;colon&amp')!.note).toMatch(/not modified UTF-7: name taken as written/);
+    expect(listed.find((each) => each.path === 'line\u240abreak')!.note).toMatch(/control characters/);
+    expect(await readAll(store, 'café latin1')).toEqual(['latin1']);
+    expect(await readAll(store, 'semi;colon&amp')).toEqual(['literal ampersand']);
+    expect(await readAll(store, 'line\u240abreak')).toEqual(['newline']);
+  });
+
+  it('lists a folder it cannot offer (no folder name, or the name of another folder) as skipped, with the reason', async () => {
+    const root = work.path;
+    makeFolder(root, Buffer.from('.a..b'), 'empty level');
+    makeFolder(root, Buffer.from('.caf&AOk-'), 'utf-7');
+    makeFolder(root, Buffer.from('.caf\xe9', 'latin1'), 'latin1 twin');
+    const store = new MaildirStore(root);
+    const listed = [];
+    for await (const info of store.listMailboxes()) listed.push(info.path);
+    expect(listed).toEqual(['café']);
+    // The directory Dovecot would have written keeps the name; the Latin-1 twin is listed with the reason.
+    expect(store.skippedFolders).toEqual([
+      { directory: '.a..b', reason: expect.stringMatching(/empty hierarchy level/) },
+      { directory: '.caf\\xe9', reason: 'read as the folder name "café", which .caf&AOk- already has; rename one of them' },
+    ]);
+    expect(await readAll(store, 'café')).toEqual(['utf-7']);
   });
 });
