@@ -5,7 +5,8 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, type WriteStream } from 'node:fs';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from './ports.js';
 import {
@@ -104,6 +105,7 @@ interface Listener {
 }
 
 export async function startSshd(): Promise<Sshd> {
+  await removeStalePyenvLock();
   const temp = await makeTempDir('sshd');
   const dir = temp.path;
   const configPath = join(dir, 'sshd_config');
@@ -184,6 +186,7 @@ export async function startSshd(): Promise<Sshd> {
       const roots = [...connectionPids(), ...orphans].filter(isAlive);
       orphans.clear();
       await killTrees(roots);
+      await removeStalePyenvLock();
       return roots.length;
     }
 
@@ -267,4 +270,16 @@ export async function startSshd(): Promise<Sshd> {
     await temp.cleanup();
     throw error;
   }
+}
+
+/**
+ * The remote commands run through root's login shell, and on this machine kind root's ~/.bashrc runs `pyenv init`,
+ * whose rehash takes a lock file. A connection killed on purpose (killConnections) can die holding it, and then
+ * every later ssh command waits up to a minute for it: tests time out for a reason that is not ours. A lock older
+ * than a rehash takes (2 s) is left over by a killed shell; it is removed. Elsewhere the file does not exist.
+ */
+async function removeStalePyenvLock(): Promise<void> {
+  const lock = join(process.env['PYENV_ROOT'] ?? join(homedir(), '.pyenv'), 'shims', '.pyenv-shim');
+  const info = await stat(lock).catch(() => undefined);
+  if (info && Date.now() - info.mtimeMs > 2_000) await rm(lock, { force: true });
 }

@@ -1,4 +1,5 @@
 import { execa } from 'execa';
+import { sleep } from '../../core/backoff.js';
 import { InterruptedError, MailshiftError, systemErrorCode } from '../../core/errors.js';
 import { ExitCode } from '../../core/exit-codes.js';
 import { classifyRsyncExit, decideRetryDelayMs, targetFullPattern, type RsyncExitClass } from './exit.js';
@@ -145,22 +146,4 @@ function countItem(items: RsyncItemCounts, item: ItemizedChange): void {
   else if (item.type === 'dir') items.dirs += 1;
   else if (item.type === 'symlink') items.symlinks += 1;
   else items.other += 1;
-}
-
-function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) {
-      reject(new InterruptedError());
-      return;
-    }
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(new InterruptedError());
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
 }

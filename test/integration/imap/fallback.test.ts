@@ -219,7 +219,8 @@ describe('--imap-fallback', () => {
     it('an ssh source that refuses the key fails as before (exit 78), no IMAP involved', async () => {
       const result = await runCli(['copy', ...refusedSsh(), sshUrl(mdbox), path.join(work.path, 'never')]);
       expect(result.code).toBe(78);
-      expect(result.stderr).toMatch(/^error: maildir: ssh failed .*root@127\.0\.0\.1: Permission denied \(publickey\)/);
+      // The source is listed over ssh before rsync runs (to refuse unsafe items), so that listing is what ssh refuses.
+      expect(result.stderr).toMatch(/^mailshift: ssh to 127\.0\.0\.1 failed: root@127\.0\.0\.1: Permission denied \(publickey\)/);
       expect(result.stderr).not.toMatch(/IMAP/);
     });
 
