@@ -1,3 +1,4 @@
+import { ExitCode } from '../core/exit-codes.js';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { FolderNameError, mailboxPathToMaildirpp } from '../../converters/folders/maildirpp.js';
@@ -111,8 +112,11 @@ function classifyTargetFailure(err: unknown, targetArgument: string): unknown {
     ENOSPC: 'the target filesystem is full; free space and run again (nothing is written twice)',
     EDQUOT: 'the disk quota is used up; free space and run again (nothing is written twice)',
   };
+  // A full disk is 1, as copy and resync have it; a target that cannot be written at all is a setting to fix (78).
+  const isFull = code === 'ENOSPC' || code === 'EDQUOT';
   return new MailshiftError('MAILSHIFT_TARGET_WRITE', `cannot write the target ${at}: ${code}`, {
     hint: hints[code] ?? 'the target must be a directory (or missing) that can be written; fix it and run again (nothing is written twice)',
+    ...(isFull ? {} : { exitCode: ExitCode.config }),
     cause: err,
   });
 }
