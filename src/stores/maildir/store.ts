@@ -138,6 +138,17 @@ class MaildirMailbox implements Mailbox {
     return typeof this.dir === 'string' ? path.join(this.dir, ...parts) : Buffer.concat([this.dir, Buffer.from(`${sep}${parts.join(sep)}`)]);
   }
 
+  /**
+   * Messages whose file name is not UTF-8 (written by an old tool in Latin-1): their id shows the name with \\xNN
+   * escapes, and this map holds the real path in bytes, so they are served like any other message, never dropped.
+   */
+  private readonly byteNamedFiles = new Map<string, Buffer>();
+
+  /** The path of a message file named in bytes. */
+  private atBytes(sub: 'new' | 'cur', raw: Buffer): Buffer {
+    return Buffer.concat([typeof this.dir === 'string' ? Buffer.from(this.dir) : this.dir, Buffer.from(`${sep}${sub}${sep}`), raw]);
+  }
+
   private get shownDir(): string {
     return typeof this.dir === 'string' ? this.dir : formatDirName(this.dir);
   }
@@ -170,18 +181,28 @@ class MaildirMailbox implements Mailbox {
       }
     }
     for (const sub of ['new', 'cur'] as const) {
-      let names: string[];
+      let rawNames: Buffer[];
       try {
-        names = await readdir(this.at(sub), 'utf8');
+        rawNames = await readdir(this.at(sub), { encoding: 'buffer' });
       } catch (err) {
         if (systemErrorCode(err) === 'ENOENT') continue;
         throw unreadableError(this.at(sub), err);
       }
-      names.sort();
-      for (const name of names) {
+      // Names as bytes: one that is not UTF-8 would come back from a 'utf8' readdir with U+FFFD, name no file, and
+      // its message would be passed over as "expunged while we listed".
+      const names = rawNames.map((raw) => (isUtf8(raw) ? { name: raw.toString('utf8'), raw: undefined } : { name: formatDirName(raw), raw }));
+      names.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+      for (const { name, raw } of names) {
         throwIfAborted(signal);
         if (name.startsWith('.')) continue;
-        const file = this.at(sub, name);
+        let file: string | Buffer;
+        if (raw) {
+          const bytes = this.atBytes(sub, raw);
+          this.byteNamedFiles.set(`${sub}/${name}`, bytes);
+          file = bytes;
+        } else {
+          file = this.at(sub, name);
+        }
         let stat;
         try {
           stat = await lstat(file);
@@ -212,7 +233,7 @@ class MaildirMailbox implements Mailbox {
   async read(ref: MessageRef): Promise<Readable> {
     const relative = ref.id;
     if (!/^(new|cur)\/[^/]+$/.test(relative)) throw new MailshiftError('MAILSHIFT_BAD_REF', `not a message of this maildir: ${relative}`);
-    let file = this.at(relative);
+    let file = this.byteNamedFiles.get(relative) ?? this.at(relative);
     try {
       const handle = await open(file, fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW);
       return handle.createReadStream();

@@ -166,6 +166,20 @@ describe('MaildirStore folder names that are not Maildir++ as Dovecot writes the
     expect(await readAll(store, 'line\u240abreak')).toEqual(['newline']);
   });
 
+  it('lists and reads a message whose file name is not UTF-8 instead of passing it over as expunged', async () => {
+    const root = work.path;
+    for (const sub of ['cur', 'new', 'tmp']) mkdirSync(path.join(root, sub));
+    writeFileSync(path.join(root, 'cur/1700000000.M1P1.host:2,S'), 'Subject: utf-8\n\nutf-8 name\n');
+    writeFileSync(Buffer.from(`${root}/cur/1700000001.M2P1.caf\xe9:2,S`, 'latin1'), 'Subject: latin1\n\nlatin-1 name\n');
+    const store = new MaildirStore(root);
+    const box = await store.openMailbox('INBOX', 'read');
+    const ids: string[] = [];
+    for await (const ref of box.list()) ids.push(ref.id);
+    await box[Symbol.asyncDispose]();
+    expect(ids).toEqual(['cur/1700000000.M1P1.host:2,S', 'cur/1700000001.M2P1.caf\\xe9:2,S']);
+    expect(await readAll(store, 'INBOX')).toEqual(['utf-8 name', 'latin-1 name']);
+  });
+
   it('lists a folder it cannot offer (no folder name, or the name of another folder) as skipped, with the reason', async () => {
     const root = work.path;
     makeFolder(root, Buffer.from('.a..b'), 'empty level');
