@@ -3,7 +3,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createDoveadm, startImapServer, type Doveadm, type DovecotMessage, type ImapServer } from '../support/dovecot.js';
+import { countByMessageId, createDoveadm, listUidsAndFlags, startImapServer, type Doveadm, type ImapServer } from '../support/dovecot.js';
 import { waitFor } from '../support/process.js';
 import { makeTempDir, type TempDir } from '../support/tmp.js';
 import { writeTree, type TreeManifest } from '../support/tree.js';
@@ -62,16 +62,7 @@ async function fillInbox(user: string, tag: string, distinct: number, copies: nu
   await source.fixOwnership(user);
 }
 
-function countByMessageId(messages: readonly DovecotMessage[]): Record<string, number> {
-  const counts: Record<string, number> = {};
-  for (const m of messages) if (m.mailbox === 'INBOX') counts[m.messageId] = (counts[m.messageId] ?? 0) + 1;
-  return counts;
-}
 
-/** INBOX as "Message-ID UID flags", sorted: what a client of a server serving the maildir sees. */
-function uidsAndFlags(messages: readonly DovecotMessage[]): string[] {
-  return messages.filter((m) => m.mailbox === 'INBOX').map((m) => `${m.messageId} ${m.uid} ${m.flags.join(' ')}`).sort();
-}
 
 describe('identical messages through the built CLI', () => {
   it('copy, resync and a watch round each count a new identical message (IMAP to maildir and IMAP to IMAP); verify --strict is clean', async () => {
@@ -152,7 +143,7 @@ describe('identical messages through the built CLI', () => {
     const onSource = await source.mail('kim').readMessages();
     const onTarget = await (await doveadm.openMaildir(maildir)).readMessages();
     expect(onTarget).toHaveLength(2400);
-    expect(uidsAndFlags(onTarget)).toEqual(uidsAndFlags(onSource));
+    expect(listUidsAndFlags(onTarget)).toEqual(listUidsAndFlags(onSource));
     const verify = await runCli(['verify', '--strict', sourceUrl('kim'), maildir, '--ca-file', caBundle, '--password-file', pw]);
     expect(verify.code, verify.stdout + verify.stderr).toBe(0);
     expect(verify.stdout).toMatch(/^OK: 2400 of 2400 source messages checked on the target; 0 missing, 0 duplicated, 0 with other flags, UIDs kept/);

@@ -148,6 +148,18 @@ export interface DovecotMessage {
   readonly sha256?: string;
 }
 
+/** How often each Message-ID is in one mailbox (INBOX by default): identical messages counted, never collapsed. */
+export function countByMessageId(messages: readonly DovecotMessage[], mailbox = 'INBOX'): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const m of messages) if (m.mailbox === mailbox) counts[m.messageId] = (counts[m.messageId] ?? 0) + 1;
+  return counts;
+}
+
+/** One mailbox (INBOX by default) as sorted "Message-ID UID flags" lines: what a client of the server sees. */
+export function listUidsAndFlags(messages: readonly DovecotMessage[], mailbox = 'INBOX'): string[] {
+  return messages.filter((m) => m.mailbox === mailbox).map((m) => `${m.messageId} ${m.uid} ${m.flags.join(' ')}`).sort();
+}
+
 export interface ReadMessagesOptions {
   /** Also hash each message's exact bytes (one doveadm call per message: fine for test-sized mailboxes). */
   readonly hashes?: boolean;

@@ -7,7 +7,7 @@ import { runStoreVerify } from '../../../src/engine/store-verify.js';
 import { stateFileFor } from '../../../src/engine/state.js';
 import { openStore } from '../../../src/stores/open.js';
 import { parseStoreSpec } from '../../../src/stores/spec.js';
-import { createDoveadm, startImapServer, type Doveadm, type DovecotMessage, type ImapServer } from '../../support/dovecot.js';
+import { countByMessageId, createDoveadm, listUidsAndFlags, startImapServer, type Doveadm, type ImapServer } from '../../support/dovecot.js';
 import { makeTempDir, type TempDir } from '../../support/tmp.js';
 import { writeTree, type TreeManifest } from '../../support/tree.js';
 import { message } from './fixture.js';
@@ -95,17 +95,7 @@ async function addToInbox(user: string, manifest: TreeManifest): Promise<void> {
   await source.fixOwnership(user);
 }
 
-/** How often each Message-ID is in INBOX. */
-function countByMessageId(messages: readonly DovecotMessage[]): Record<string, number> {
-  const counts: Record<string, number> = {};
-  for (const m of messages) if (m.mailbox === 'INBOX') counts[m.messageId] = (counts[m.messageId] ?? 0) + 1;
-  return counts;
-}
 
-/** INBOX as "Message-ID UID flags", sorted: what a client of the new server sees. */
-function uidsAndFlags(messages: readonly DovecotMessage[]): string[] {
-  return messages.filter((m) => m.mailbox === 'INBOX').map((m) => `${m.messageId} ${m.uid} ${m.flags.join(' ')}`).sort();
-}
 
 describe('identical messages on incremental runs, against Dovecot', () => {
   const maildirOf = (name: string) => ({ spec: path.join(work.path, name) });
@@ -127,7 +117,7 @@ describe('identical messages on incremental runs, against Dovecot', () => {
     expect(countByMessageId(await target.mail('bob').readMessages())).toEqual(onSource);
     // Nothing left to do, and verify agrees: the same bytes and flags, and (into the maildir) the same UIDs.
     for (const to of [maildir, bob()]) expect((await copy('alice', to)).totals.copied).toBe(0);
-    expect(uidsAndFlags(await (await doveadm.openMaildir(maildir.spec)).readMessages())).toEqual(uidsAndFlags(await source.mail('alice').readMessages()));
+    expect(listUidsAndFlags(await (await doveadm.openMaildir(maildir.spec)).readMessages())).toEqual(listUidsAndFlags(await source.mail('alice').readMessages()));
     const verified = await verify('alice', maildir);
     expect(verified.totals).toMatchObject({ sourceMessages: 4, targetMessages: 4, missing: 0, duplicates: 0, flagDifferences: 0, uidsChanged: 0 });
     expect(verified.exitCode).toBe(0);
@@ -183,7 +173,7 @@ describe('a re-run after a crash, IMAP to maildir, against Dovecot', () => {
     const rerun = await copy('erin', maildir);
     expect(rerun.totals).toMatchObject({ copied: 0, alreadyPresent: 10 });
     const onTarget = await (await doveadm.openMaildir(maildir.spec)).readMessages();
-    expect(uidsAndFlags(onTarget)).toEqual(uidsAndFlags(await source.mail('erin').readMessages()));
+    expect(listUidsAndFlags(onTarget)).toEqual(listUidsAndFlags(await source.mail('erin').readMessages()));
     const verified = await verify('erin', maildir);
     expect(verified.totals).toMatchObject({ sourceMessages: 10, missing: 0, uidsChanged: 0, foldersWithChangedUids: 0 });
     expect(verified.exitCode).toBe(0);
