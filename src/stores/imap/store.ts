@@ -1,14 +1,7 @@
 import { Readable } from 'node:stream';
 import type { FetchMessageObject, ImapFlow, MailboxObject } from 'imapflow';
 import { encodePath, formatDateTime, formatFlag } from 'imapflow/lib/tools.js';
-import {
-  decodeListedName,
-  FolderMappingError,
-  imapNameToMailboxPath,
-  mailboxPathToImapName,
-  type ImapNamespace,
-} from '../../../converters/folders/imap-mapping.js';
-import { showControlChars } from '../../../converters/folders/maildirpp.js';
+import { mailboxPathToImapName, type ImapNamespace } from '../../../converters/folders/imap-mapping.js';
 import { toCrlf } from '../../../converters/message/crlf.js';
 import { decideBackoffMs, retryAfterMs, sleep } from '../../core/backoff.js';
 import { MailshiftError, throwIfAborted } from '../../core/errors.js';
@@ -21,6 +14,7 @@ import { RawImapSession, type RawSockets } from './raw-session.js';
 import { parseImapDateTime, type FetchAttributes } from './response-framer.js';
 import { connectImap, type ImapConnectOptions } from './connection.js';
 import { classifyImapError, type ImapFailure } from './errors.js';
+import { planListedFolders } from './listed-folders.js';
 
 /**
  * An IMAP account as a MailStore (imapflow underneath; nothing else in mailshift imports it).
@@ -167,38 +161,9 @@ export class ImapStore implements MailStore {
     const isUtf8 = this.isUtf8(pooled.client);
     this.release(pooled, false);
     this.skippedFolders.length = 0;
-    const found: MailboxInfo[] = [];
-    const { prefix } = this.namespace;
-    for (const entry of entries) {
-      throwIfAborted(signal);
-      const flags = new Set([...entry.flags].map((flag) => flag.toLowerCase()));
-      if (flags.has('\\noselect') || flags.has('\\nonexistent')) continue;
-      let name: string;
-      try {
-        name = decodeListedName(entry.pathAsListed, isUtf8);
-      } catch {
-        name = entry.path;
-      }
-      // Other users' and shared namespaces are not this account's mail.
-      const isInbox = name.toUpperCase() === 'INBOX';
-      if (!isInbox && prefix !== '' && !name.toUpperCase().startsWith(prefix.toUpperCase())) continue;
-      let path: MailboxPath;
-      try {
-        path = imapNameToMailboxPath(name, this.namespace);
-      } catch (err) {
-        if (!(err instanceof FolderMappingError)) throw err;
-        this.options.logger.warn(`${this.label}: folder "${name}" skipped: ${err.message}`);
-        this.skippedFolders.push({ directory: showControlChars(name), reason: showControlChars(err.message) });
-        continue;
-      }
-      const specialUse = [...entry.flags].map(toSpecialUse).find((each) => each !== undefined) ?? toSpecialUse(entry.specialUse);
-      if (found.some((each) => each.path === path)) continue;
-      found.push(specialUse ? { path, specialUse } : { path });
-    }
-    // INBOX always exists (RFC 3501 §5.1), listed or not.
-    if (!found.some((each) => each.path === 'INBOX')) found.push({ path: 'INBOX' });
-    found.sort((a, b) => (a.path === 'INBOX' ? -1 : b.path === 'INBOX' ? 1 : a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
-    yield* found;
+    const planned = planListedFolders(entries, this.namespace, isUtf8, signal);
+    this.skippedFolders.push(...planned.skipped);
+    yield* planned.found;
   }
 
   async openMailbox(path: MailboxPath, mode: 'read' | 'write'): Promise<Mailbox> {
@@ -408,13 +373,6 @@ function closeQuietly(client: ImapFlow): void {
   } catch {
     // already closed
   }
-}
-
-const specialUses: readonly SpecialUse[] = ['\\Sent', '\\Drafts', '\\Trash', '\\Junk', '\\Archive', '\\All', '\\Flagged', '\\Important'];
-
-function toSpecialUse(value: string | undefined): SpecialUse | undefined {
-  if (!value) return undefined;
-  return specialUses.find((each) => each.toLowerCase() === value.toLowerCase());
 }
 
 const systemFlagByLower = new Map(systemFlags.map((flag) => [flag.toLowerCase(), flag]));

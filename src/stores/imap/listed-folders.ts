@@ -1,0 +1,77 @@
+import { decodeListedName, FolderMappingError, imapNameToMailboxPath, type ImapNamespace } from '../../../converters/folders/imap-mapping.js';
+import { showControlChars } from '../../../converters/folders/maildirpp.js';
+import { throwIfAborted } from '../../core/errors.js';
+import type { MailboxPath, SpecialUse } from '../../core/types.js';
+import type { MailboxInfo, SkippedFolderName } from '../store.js';
+
+/** One LIST entry as imapflow gives it (the fields this planner reads). */
+export interface ListedFolderEntry {
+  readonly path: string;
+  readonly pathAsListed: string;
+  readonly flags: Iterable<string>;
+  readonly specialUse?: string;
+}
+
+/**
+ * The folders an IMAP account offers, from its LIST entries: selectable folders of this account's namespace, each
+ * under its mailbox path, INBOX first. A folder that cannot be offered (a name no path can hold, or the name of
+ * another folder once read) is listed in `skipped` with its reason, never dropped. Pure.
+ */
+export function planListedFolders(
+  entries: readonly ListedFolderEntry[],
+  namespace: ImapNamespace,
+  isUtf8: boolean,
+  signal?: AbortSignal,
+): { found: MailboxInfo[]; skipped: SkippedFolderName[] } {
+  const found: MailboxInfo[] = [];
+  const skipped: SkippedFolderName[] = [];
+  /** The server's name of each folder found, by the path it is offered under. */
+  const listedAs = new Map<MailboxPath, string>();
+  const { prefix } = namespace;
+  for (const entry of entries) {
+    throwIfAborted(signal);
+    const flags = new Set([...entry.flags].map((flag) => flag.toLowerCase()));
+    if (flags.has('\\noselect') || flags.has('\\nonexistent')) continue;
+    let name: string;
+    try {
+      name = decodeListedName(entry.pathAsListed, isUtf8);
+    } catch {
+      name = entry.path;
+    }
+    // Other users' and shared namespaces are not this account's mail.
+    const isInbox = name.toUpperCase() === 'INBOX';
+    if (!isInbox && prefix !== '' && !name.toUpperCase().startsWith(prefix.toUpperCase())) continue;
+    let path: MailboxPath;
+    try {
+      path = imapNameToMailboxPath(name, namespace);
+    } catch (err) {
+      if (!(err instanceof FolderMappingError)) throw err;
+      // Said by the caller (copy warns, verify lists), with control characters shown as symbols.
+      skipped.push({ directory: showControlChars(name), reason: showControlChars(err.message) });
+      continue;
+    }
+    const twin = listedAs.get(path);
+    if (twin !== undefined) {
+      // The same folder listed twice is one folder; another folder whose name reads the same ("INBOX.INBOX" under an
+      // "INBOX." prefix, "a/b" beside "a_b" under a "." delimiter) cannot be offered under it: said, never dropped.
+      if (twin !== name && !(isInbox && twin.toUpperCase() === 'INBOX')) {
+        skipped.push({ directory: showControlChars(name), reason: `its name reads as "${showControlChars(path)}", the name of folder "${showControlChars(twin)}"; not offered` });
+      }
+      continue;
+    }
+    listedAs.set(path, name);
+    const specialUse = [...entry.flags].map(toSpecialUse).find((each) => each !== undefined) ?? toSpecialUse(entry.specialUse);
+    found.push(specialUse ? { path, specialUse } : { path });
+  }
+  // INBOX always exists (RFC 3501 §5.1), listed or not.
+  if (!found.some((each) => each.path === 'INBOX')) found.push({ path: 'INBOX' });
+  found.sort((a, b) => (a.path === 'INBOX' ? -1 : b.path === 'INBOX' ? 1 : a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  return { found, skipped };
+}
+
+const specialUses: readonly SpecialUse[] = ['\\Sent', '\\Drafts', '\\Trash', '\\Junk', '\\Archive', '\\All', '\\Flagged', '\\Important'];
+
+function toSpecialUse(value: string | undefined): SpecialUse | undefined {
+  if (!value) return undefined;
+  return specialUses.find((each) => each.toLowerCase() === value.toLowerCase());
+}

@@ -1,0 +1,35 @@
+import { describe, expect, it } from 'vitest';
+import { planListedFolders, type ListedFolderEntry } from '../../../src/stores/imap/listed-folders.js';
+
+const entry = (path: string, flags: string[] = [], specialUse?: string): ListedFolderEntry => ({ path, pathAsListed: path, flags, ...(specialUse ? { specialUse } : {}) });
+const cpanel = { prefix: 'INBOX.', delimiter: '.' };
+
+describe('planListedFolders', () => {
+  it('offers each selectable folder of the namespace under its path, INBOX first, with its special use', () => {
+    const planned = planListedFolders([entry('INBOX.Sent', ['\\Sent']), entry('INBOX'), entry('INBOX.Work.Projects'), entry('INBOX.Archive', ['\\Noselect']), entry('Other Users.bob')], cpanel, true);
+    expect(planned.found).toEqual([{ path: 'INBOX' }, { path: 'Sent', specialUse: '\\Sent' }, { path: 'Work/Projects' }]);
+    expect(planned.skipped).toEqual([]);
+  });
+
+  it('takes a folder listed twice for one folder, without a word', () => {
+    const planned = planListedFolders([entry('INBOX'), entry('INBOX.Sent'), entry('INBOX.Sent'), entry('inbox')], cpanel, true);
+    expect(planned.found.map((each) => each.path)).toEqual(['INBOX', 'Sent']);
+    expect(planned.skipped).toEqual([]);
+  });
+
+  it('does not drop a folder whose name reads as another folder\'s: it is listed as skipped with the reason', () => {
+    const planned = planListedFolders([entry('INBOX'), entry('INBOX.INBOX'), entry('INBOX.a_b'), entry('INBOX.a/b')], cpanel, true);
+    expect(planned.found.map((each) => each.path)).toEqual(['INBOX', 'a_b']);
+    expect(planned.skipped).toEqual([
+      { directory: 'INBOX.INBOX', reason: 'its name reads as "INBOX", the name of folder "INBOX"; not offered' },
+      { directory: 'INBOX.a/b', reason: 'its name reads as "a_b", the name of folder "INBOX.a_b"; not offered' },
+    ]);
+  });
+
+  it('lists a name no mailbox path can hold as skipped, control characters shown as symbols', () => {
+    const planned = planListedFolders([entry('INBOX'), entry('INBOX.')], cpanel, true);
+    expect(planned.found.map((each) => each.path)).toEqual(['INBOX']);
+    expect(planned.skipped).toHaveLength(1);
+    expect(planned.skipped[0]!.directory).toBe('INBOX.');
+  });
+});
