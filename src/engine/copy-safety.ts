@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { checkFileName, checkFolderDirName, checkMessageAllocation, isUndecodableName } from '../stores/cpanel/unsafe.js';
+import { checkFileName, checkFolderDirName, checkMessageAllocation, judgeUndecodableAsLetters } from '../stores/cpanel/unsafe.js';
 import { escapeFilterLiteral, type FilterRule } from '../transport/rsync/filters.js';
 import type { TreeEntry } from '../transport/list.js';
 
@@ -33,10 +33,8 @@ export interface EntryRefusal {
  */
 export function classifyMaildirEntry(entry: Pick<TreeEntry, 'path' | 'type' | 'sizeBytes' | 'allocatedBytes' | 'linkTarget'>): EntryRefusal | undefined {
   const parts = entry.path.split('/');
-  const rawName = parts[parts.length - 1]!;
-  // Bytes that were not UTF-8 (a Latin-1 folder "caf\xe9") are carried byte for byte by rsync: they are judged as
-  // if they were an ordinary letter, so only what the rest of the name does (control characters, "..") refuses it.
-  const name = isUndecodableName(rawName) ? rawName.replace(/\uFFFD/g, '_') : rawName;
+  // A Latin-1 folder ("caf\xe9") is carried byte for byte: only what the rest of its name does can refuse it.
+  const name = judgeUndecodableAsLetters(parts[parts.length - 1]!);
   const badName = checkFileName(name);
   if (badName) return { kind: 'unsafe-name', reason: `${badName}; not copied` };
   if (parts.length === 1 && entry.type === 'dir' && name.startsWith('.')) {

@@ -562,11 +562,13 @@ async function applyPlan(
     });
     applied.rsync = result;
     if (result.exit.outcome !== 'ok' && result.exit.outcome !== 'vanished') {
+      // A target that cannot be listed (the connection is gone) counts nothing as copied: rsync's items are no
+      // proof, and the next run copies whatever is missing anyway.
       const arrived = await listArrivedFiles(dstExec, tree.target.root, itemized, options.signal ? { signal: options.signal } : {}).catch(() => undefined);
-      for (const relPath of arrived?.paths ?? itemized) countMessage(relPath);
+      for (const relPath of arrived?.paths ?? []) countMessage(relPath);
       applied.bytes += arrived?.bytes ?? 0;
       const cause = result.exit.hint ? '' : result.stderrTail ? `: ${result.stderrTail.trim().split('\n').pop()}` : '';
-      logger.error(`rsync: ${result.exit.meaning}${cause}; ${arrived ? arrived.paths.length : itemized.size} file(s) arrived`);
+      logger.error(`rsync: ${result.exit.meaning}${cause}; ${arrived ? `${arrived.paths.length} file(s) arrived` : 'the target could not be listed to count what arrived (counted as none; run again)'}`);
     } else {
       for (const relPath of itemized) countMessage(relPath);
       applied.bytes += result.stats.transferredFileSizeBytes ?? 0;

@@ -563,8 +563,9 @@ async function countArrived(job: CopyJob, itemized: ReadonlySet<string>, options
     const arrived = await listArrivedFiles(exec, root, candidates, options.signal ? { signal: options.signal } : {});
     return { files: arrived.paths.length, bytes: arrived.bytes };
   } catch {
-    // The target cannot even be listed (the connection is gone): rsync's items are the best count there is.
-    return { files: itemized.size, bytes: 0 };
+    // The target cannot even be listed (the connection is gone): rsync's items run ahead of the disk and prove
+    // nothing, so nothing is counted as copied (the next run copies whatever is missing).
+    return { files: 0, bytes: 0 };
   }
 }
 

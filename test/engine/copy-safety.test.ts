@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { buildRefusalRule, classifyMaildirEntry, createMaildirScanner } from '../../src/engine/copy-safety.js';
+import { isOnlyUndecodable } from '../../src/stores/cpanel/unsafe.js';
 import type { TreeEntry } from '../../src/transport/list.js';
 
 const entry = (p: string, type: TreeEntry['type'] = 'file', extra: Partial<TreeEntry> = {}): TreeEntry => ({
@@ -14,6 +15,18 @@ describe('classifyMaildirEntry (the rules discover reports as unsafe)', () => {
     expect(classifyMaildirEntry(entry('.Sent', 'dir'))).toBeUndefined();
     expect(classifyMaildirEntry(entry('.a b [c] * ?', 'dir'))).toBeUndefined();
     expect(classifyMaildirEntry(entry('.Sent/cur/1.M1P1.host,S=5:2,S'))).toBeUndefined();
+  });
+
+  it('carries a name whose only fault is bytes that are not UTF-8, and says so by the rule discover uses', () => {
+    // Bytes that were not UTF-8 reach us as U+FFFD.
+    expect(classifyMaildirEntry(entry('.caf\uFFFD latin1', 'dir'))).toBeUndefined();
+    expect(classifyMaildirEntry(entry('.caf\uFFFD latin1/cur/1.M1P1.host,S=5:2,S'))).toBeUndefined();
+    expect(isOnlyUndecodable('.caf\uFFFD latin1', true)).toBe(true);
+    // Undecodable bytes do not hide what else the name does: a level that climbs, a control character.
+    for (const name of ['..caf\uFFFD', '.caf\uFFFD\u001b[31m']) {
+      expect(classifyMaildirEntry(entry(name, 'dir'))?.kind).toBe('unsafe-name');
+      expect(isOnlyUndecodable(name, true)).toBe(false);
+    }
   });
 
   it('refuses sparse messages and messages whose huge ,S= their length does not have', () => {

@@ -2,8 +2,8 @@ import { decodeMutf7 } from '../../../converters/folders/mutf7.js';
 import { validateFolderLevel } from '../../../converters/folders/maildirpp.js';
 import { throwIfAborted } from '../../core/errors.js';
 import { joinRel, type Refusal, type TreeEntry } from '../../fsops/walk.js';
-import { checkFileName, checkNameSegment, deliverySecondsFromName, isUndecodableName, maildirSizeFromName, parseMaildirsize } from './parse.js';
-import { checkFolderDirName, checkMessageAllocation, sizeClaimCheckBytes, type FolderNameCheck } from './unsafe.js';
+import { checkFileName, deliverySecondsFromName, maildirSizeFromName, parseMaildirsize } from './parse.js';
+import { checkFolderDirName, checkMessageAllocation, isOnlyUndecodable, sizeClaimCheckBytes, type FolderNameCheck } from './unsafe.js';
 import { classifyLink, reportLink, isModeUnreadable, noteRefusal, type ScanContext } from './scan-context.js';
 import type { Finding, FolderInventory, MailboxFormat, MaildirsizeInfo } from './types.js';
 
@@ -68,7 +68,7 @@ async function scanMaildir(ctx: ScanContext, rel: string, entries: readonly Tree
     const entryRel = joinRel(rel, entry.name);
     const bad = checkFileName(entry.name);
     if (bad) {
-      ctx.findings.add(nameFinding(entry.name, entryRel, bad, 'not opened'));
+      ctx.findings.add(nameFinding(entry.name, entryRel, bad, 'not opened', entry.kind === 'dir' && entry.name.startsWith('.')));
       continue;
     }
     if (entry.kind === 'symlink') {
@@ -461,12 +461,12 @@ async function collectMdboxFolders(ctx: ScanContext, dirRel: string, levels: str
 }
 
 /**
- * The finding for a name discover will not open. Unsafe when the name itself could do harm (control characters,
- * "..", "/"); only odd when its one fault is bytes that are not UTF-8 (a Latin-1 folder): copy carries those byte for
- * byte, and discover cannot open them by a lossily decoded name, so they are not counted here.
+ * The finding for a name discover will not open. Unsafe when the name itself could do harm (control characters, a
+ * level that climbs); only odd when its one fault is bytes that are not UTF-8 (a Latin-1 folder), judged by the rule
+ * copy uses (stores/cpanel/unsafe.ts): copy carries those byte for byte, and discover cannot open them by a lossily
+ * decoded name, so they are not counted here.
  */
-function nameFinding(name: string, path: string, problem: string, notDone: string): Finding {
-  const isOnlyUndecodable = isUndecodableName(name) && checkNameSegment(name.replace(/\uFFFD/g, '_')) === undefined;
-  if (isOnlyUndecodable) return { kind: 'undecodable-name', path, detail: `name is not valid UTF-8; ${notDone} here (copy carries it byte for byte)` };
+function nameFinding(name: string, path: string, problem: string, notDone: string, isFolderDir = false): Finding {
+  if (isOnlyUndecodable(name, isFolderDir)) return { kind: 'undecodable-name', path, detail: `name is not valid UTF-8; ${notDone} here (copy carries it byte for byte)` };
   return { kind: 'unsafe-name', path, detail: `${problem}; ${notDone}` };
 }

@@ -34,6 +34,29 @@ export function checkFolderDirName(dirName: string, utf8Names: boolean): FolderN
 }
 
 /**
+ * A name with its bytes that are not UTF-8 (U+FFFD once decoded) taken as ordinary letters: how copy judges a
+ * Latin-1 name, which rsync carries byte for byte, so only what the rest of the name does (control characters, a
+ * Maildir++ level that climbs) makes it unsafe.
+ */
+export function judgeUndecodableAsLetters(name: string): string {
+  return isUndecodableName(name) ? name.replace(/\uFFFD/g, '_') : name;
+}
+
+/**
+ * Whether a name's one fault is bytes that are not UTF-8: discover reports such a name as odd (it cannot open it by
+ * a lossily decoded name), copy carries it. `isFolderDir`: a Maildir++ folder directory (".Name"), whose levels are
+ * judged too.
+ */
+export function isOnlyUndecodable(name: string, isFolderDir: boolean): boolean {
+  if (!isUndecodableName(name)) return false;
+  const asLetters = judgeUndecodableAsLetters(name);
+  if (checkFileName(asLetters)) return false;
+  if (!isFolderDir) return true;
+  const folder = checkFolderDirName(asLetters, false);
+  return folder.ok || !folder.unsafe;
+}
+
+/**
  * A message whose name claims more than this (",S=") is stat'ed even where names are trusted for sizes: few real
  * messages are that large, and a hostile or broken one (",S=34359738368" on an empty sparse file) must not be
  * taken at its word.
