@@ -1,4 +1,4 @@
-import { ExitCode } from '../core/exit-codes.js';
+import { targetWriteError } from '../fsops/target-dir.js';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { FolderNameError, mailboxPathToMaildirpp } from '../../converters/folders/maildirpp.js';
@@ -105,20 +105,7 @@ function classifyTargetFailure(err: unknown, targetArgument: string): unknown {
   // The target root itself, something in it, or a parent directory created for it.
   const isTarget = relative === '' || (!relative.startsWith('..') && !path.isAbsolute(relative)) || target.startsWith(`${path.resolve(at)}${path.sep}`);
   if (!isTarget) return err;
-  const hints: Record<string, string> = {
-    EROFS: 'the target is on a read-only filesystem; give a target on a writable one',
-    EACCES: 'run as a user that may write the target, or give another target',
-    EPERM: 'run as a user that may write the target, or give another target',
-    ENOSPC: 'the target filesystem is full; free space and run again (nothing is written twice)',
-    EDQUOT: 'the disk quota is used up; free space and run again (nothing is written twice)',
-  };
-  // A full disk is 1, as copy and resync have it; a target that cannot be written at all is a setting to fix (78).
-  const isFull = code === 'ENOSPC' || code === 'EDQUOT';
-  return new MailshiftError('MAILSHIFT_TARGET_WRITE', `cannot write the target ${at}: ${code}`, {
-    hint: hints[code] ?? 'the target must be a directory (or missing) that can be written; fix it and run again (nothing is written twice)',
-    ...(isFull ? {} : { exitCode: ExitCode.config }),
-    cause: err,
-  });
+  return targetWriteError(target, err, 'target', at);
 }
 
 async function convertTree(options: ConvertOptions): Promise<ConvertReport> {

@@ -550,6 +550,6 @@ describe('runConvert: files that cannot be read are skipped items, not the end o
     writeFileSync(path.join(work, 'in.mbox'), mbox('x'));
     const failure = await convert(path.join(work, 'in.mbox'), path.join(file, 'Maildir')).catch((err: unknown) => err);
     expect(failure).toBeInstanceOf(MailshiftError);
-    expect(failure).toMatchObject({ code: 'MAILSHIFT_TARGET_WRITE', exitCode: 78, message: expect.stringMatching(/cannot write the target .*a-file.*ENOTDIR/) });
+    expect(failure).toMatchObject({ code: 'MAILSHIFT_TARGET_NOT_DIR', exitCode: 78, message: expect.stringMatching(/target .*a-file.*: a part of the path is not a directory/) });
   });
 });
