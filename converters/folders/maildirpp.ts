@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import { decodeMutf7, encodeMutf7, Mutf7Error } from './mutf7.js';
 
 /**
@@ -106,6 +107,14 @@ export function readMaildirppDirName(dirName: string): { path: string; notes: st
 /** Control characters -> Control Pictures: U+0000-U+001F -> U+2400-U+241F, DEL -> U+2421. */
 export function showControlChars(text: string): string {
   return text.replace(/[\u0000-\u001f\u007f]/g, (ch) => String.fromCharCode(ch === '\u007f' ? 0x2421 : 0x2400 + ch.charCodeAt(0)));
+}
+
+/** A file or directory name held as bytes, for reports: bytes that are not UTF-8 as \xNN, control characters as symbols. */
+export function formatRawName(raw: Buffer): string {
+  if (isUtf8(raw)) return showControlChars(raw.toString('utf8'));
+  let out = '';
+  for (const byte of raw) out += byte >= 0x20 && byte < 0x7f ? String.fromCharCode(byte) : `\\x${byte.toString(16).padStart(2, '0')}`;
+  return out;
 }
 
 export function isInbox(name: string): boolean {

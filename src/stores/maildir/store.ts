@@ -4,7 +4,7 @@ import { constants as fsConstants } from 'node:fs';
 import { lstat, open, readdir, readFile } from 'node:fs/promises';
 import path, { sep } from 'node:path';
 import type { Readable } from 'node:stream';
-import { FolderNameError, mailboxPathToMaildirpp, readMaildirppDirName, showControlChars } from '../../../converters/folders/maildirpp.js';
+import { FolderNameError, formatRawName, mailboxPathToMaildirpp, readMaildirppDirName, showControlChars } from '../../../converters/folders/maildirpp.js';
 import { Mutf7Error } from '../../../converters/folders/mutf7.js';
 import { buildConvertedBaseName, convertedNameHash, decodeInfo, maildirBaseName, parseMaildirName, passedKeyword, readConvertedNameHash, resolveKeywords } from '../../../converters/maildir/filename.js';
 import { parseDovecotKeywords } from '../../../converters/maildir/keywords.js';
@@ -62,7 +62,7 @@ export class MaildirStore implements MailStore {
       const isUtf8Name = isUtf8(raw);
       const dir: string | Buffer = isUtf8Name ? path.join(this.root, raw.toString('utf8')) : Buffer.concat([Buffer.from(`${this.root}/`), raw]);
       if (!(await isMaildirDir(dir))) continue;
-      const shown = formatDirName(raw);
+      const shown = formatRawName(raw);
       try {
         const read = readMaildirppDirName(isUtf8Name ? raw.toString('utf8') : raw.toString('latin1'));
         candidates.push({ dir, shown, path: read.path, notes: isUtf8Name ? read.notes : ['the name is not UTF-8: read as Latin-1', ...read.notes] });
@@ -150,7 +150,7 @@ class MaildirMailbox implements Mailbox {
   }
 
   private get shownDir(): string {
-    return typeof this.dir === 'string' ? this.dir : formatDirName(this.dir);
+    return typeof this.dir === 'string' ? this.dir : formatRawName(this.dir);
   }
 
   /** A message's id: its path inside the folder (`cur/NAME`). */
@@ -190,7 +190,7 @@ class MaildirMailbox implements Mailbox {
       }
       // Names as bytes: one that is not UTF-8 would come back from a 'utf8' readdir with U+FFFD, name no file, and
       // its message would be passed over as "expunged while we listed".
-      const names = rawNames.map((raw) => (isUtf8(raw) ? { name: raw.toString('utf8'), raw: undefined } : { name: formatDirName(raw), raw }));
+      const names = rawNames.map((raw) => (isUtf8(raw) ? { name: raw.toString('utf8'), raw: undefined } : { name: formatRawName(raw), raw }));
       names.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
       for (const { name, raw } of names) {
         throwIfAborted(signal);
@@ -435,12 +435,4 @@ const specialUseNames: Record<string, SpecialUse> = {
 export function guessSpecialUse(mailbox: MailboxPath): SpecialUse | undefined {
   if (mailbox.includes('/')) return undefined;
   return specialUseNames[mailbox.toLowerCase()];
-}
-
-/** A directory name for reports: bytes that are not UTF-8 as \\xNN, control characters as their symbols. */
-export function formatDirName(raw: Buffer): string {
-  if (isUtf8(raw)) return showControlChars(raw.toString('utf8'));
-  let out = '';
-  for (const byte of raw) out += byte >= 0x20 && byte < 0x7f ? String.fromCharCode(byte) : `\\x${byte.toString(16).padStart(2, '0')}`;
-  return out;
 }

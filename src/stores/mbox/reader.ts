@@ -10,6 +10,7 @@ import {
   type MessageStart,
   type UnescapeMode,
 } from '../../../converters/mbox/framer.js';
+import { isHeaderFieldLine } from '../../../converters/mbox/from-line.js';
 import { isMailshiftError, MailshiftError, systemErrorCode, throwIfAborted } from '../../core/errors.js';
 
 /** What the reader hands on: the framer's events, plus `abort` when a message must be framed again after a rewind. */
@@ -286,7 +287,7 @@ function describeMailEvidence(head: Buffer): string | undefined {
   if (text.startsWith('*mbx*')) return 'it is a UW-IMAP mbx mailbox, which convert does not read';
   const block = text.split(/\r?\n\r?\n/, 1)[0]!;
   const lines = block.split(/\r?\n/);
-  if (!/^[\x21-\x39\x3b-\x7e]+:/.test(lines[0] ?? '')) return undefined;
+  if (!isHeaderFieldLine(lines[0] ?? '')) return undefined;
   const isMail = lines.some((line) => /^(received|return-path|delivered-to|from|to|date|subject|message-id|mime-version|x-mozilla-status2?|x-gmail-labels|status|x-uid):/i.test(line));
   return isMail ? 'it starts with mail headers' : undefined;
 }

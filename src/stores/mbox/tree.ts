@@ -1,6 +1,7 @@
 import { lstat, open, readdir, realpath, stat } from 'node:fs/promises';
 import { constants as fsConstants, type Dirent } from 'node:fs';
 import path from 'node:path';
+import { formatRawName } from '../../../converters/folders/maildirpp.js';
 import { classifyNonMboxName, mboxFileToMailboxPath, type Mutf7Names } from '../../../converters/mbox/folder-path.js';
 import { MailshiftError, systemErrorCode } from '../../core/errors.js';
 import type { MailboxPath } from '../../core/types.js';
@@ -104,7 +105,7 @@ export async function readMboxSourceTree(source: string, options: { singleFileFo
         entries.push(Object.assign(entry, { name }) as unknown as Dirent);
         continue;
       }
-      const shown = relativeDir ? `${relativeDir}/${escapeName(raw)}` : escapeName(raw);
+      const shown = relativeDir ? `${relativeDir}/${formatRawName(raw)}` : formatRawName(raw);
       unreadable.push({ path: shown, reason: `its name is not valid UTF-8, so no folder name can be made of it; not converted (rename it and run again)` });
     }
     entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
@@ -155,18 +156,16 @@ export async function readMboxSourceTree(source: string, options: { singleFileFo
   // directory, a subscription list, a file that starts with their FOLDER INTERNAL DATA message), every valid name is
   // decoded; elsewhere only names that decode to non-ASCII text.
   if (!hasImapWriter) {
-    for (const file of files) if (file.relativePath.includes('&') && (await startsWithImapBookkeeping(file.file))) hasImapWriter = true;
+    for (const file of files) {
+      if (file.relativePath.includes('&') && (await startsWithImapBookkeeping(file.file))) {
+        hasImapWriter = true;
+        break;
+      }
+    }
   }
   const mutf7Names: Mutf7Names = hasImapWriter ? 'all' : 'non-ascii';
   const named = files.map((file) => ({ ...file, folder: mboxFileToMailboxPath(file.relativePath, mutf7Names) }));
   return { root, isSingleFile: false, files: named, ignored, subscriptionFiles, mutf7Names, unreadable };
-}
-
-/** A file name that is not valid UTF-8, shown with its other bytes as \xNN. */
-function escapeName(raw: Buffer): string {
-  let out = '';
-  for (const byte of raw) out += byte >= 0x20 && byte < 0x7f ? String.fromCharCode(byte) : `\\x${byte.toString(16).padStart(2, '0')}`;
-  return out;
 }
 
 /** Whether a file's first message is UW-IMAP/Dovecot bookkeeping (FOLDER INTERNAL DATA, X-IMAP, X-IMAPbase). */
