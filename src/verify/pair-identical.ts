@@ -23,18 +23,29 @@ export function numberIdenticalMessages(source: FolderSnapshot, target: FolderSn
   for (const [key, group] of groupByKey(target.messages)) {
     const sources = sourceGroups.get(key) ?? [];
     const pairedSource = new Set<number>();
-    const pair = (isMatch: (from: MessageMeta, to: MessageMeta) => boolean) => {
+    // Each pass pairs a target message with the first source message still unpaired that has the same match key,
+    // through a queue per key: linear in the group, which can be one message held thousands of times.
+    const pair = (matchKeyOf: (message: MessageMeta) => string | undefined) => {
+      const unpaired = new Map<string, number[]>();
+      sources.forEach((from, at) => {
+        const matchKey = pairedSource.has(at) ? undefined : matchKeyOf(from);
+        if (matchKey === undefined) return;
+        const queue = unpaired.get(matchKey);
+        if (queue) queue.push(at);
+        else unpaired.set(matchKey, [at]);
+      });
       for (const message of group) {
         if (targetKeys.has(message)) continue;
-        const index = sources.findIndex((from, at) => !pairedSource.has(at) && isMatch(from, message));
-        if (index < 0) continue;
+        const matchKey = matchKeyOf(message);
+        const index = matchKey === undefined ? undefined : unpaired.get(matchKey)?.shift();
+        if (index === undefined) continue;
         pairedSource.add(index);
         targetKeys.set(message, numbered(key, index));
       }
     };
-    if (sameUidValidity) pair((from, to) => from.uid !== undefined && from.uid === to.uid);
-    pair((from, to) => from.flags === to.flags);
-    pair(() => true);
+    if (sameUidValidity) pair((message) => (message.uid !== undefined ? String(message.uid) : undefined));
+    pair((message) => message.flags);
+    pair(() => '');
     let extra = sources.length;
     for (const message of group) if (!targetKeys.has(message)) targetKeys.set(message, numbered(key, extra++));
   }
