@@ -1,7 +1,11 @@
 import { defineConfig } from 'vitest/config';
 
-// Two projects: `unit` is pure and fast (codecs, planners, mocks allowed);
-// `integration` runs the built CLI and real rsync, sshd and Dovecot on 127.0.0.1.
+// Three projects, all run by `npm test`:
+// - `unit`: pure and fast (codecs, planners, mocks allowed), no servers;
+// - `e2e`: the built CLI (dist/) on materialised trees, asserting on exit codes, --json and files on disk;
+// - `integration`: the engine and the CLI against real rsync, sshd and Dovecot on 127.0.0.1.
+const serverTimeouts = { testTimeout: 120_000, hookTimeout: 120_000 };
+
 export default defineConfig({
   test: {
     projects: [
@@ -14,10 +18,16 @@ export default defineConfig({
       },
       {
         test: {
+          name: 'e2e',
+          include: ['test/e2e/**/*.test.ts'],
+          ...serverTimeouts,
+        },
+      },
+      {
+        test: {
           name: 'integration',
-          include: ['test/integration/**/*.test.ts', 'test/e2e/**/*.test.ts'],
-          testTimeout: 120_000,
-          hookTimeout: 120_000,
+          include: ['test/integration/**/*.test.ts'],
+          ...serverTimeouts,
         },
       },
     ],
