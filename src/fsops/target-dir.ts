@@ -88,23 +88,10 @@ export function targetWriteError(dir: string, err: unknown, what = 'target', at 
  * file in the way, no permission. Undefined when the message says something else.
  */
 export function classifyRemoteMkdirFailure(where: string, stderr: string): MailshiftError | undefined {
-  if (/Read-only file system/.test(stderr)) {
-    return new MailshiftError('MAILSHIFT_TARGET_READ_ONLY', `target ${where} is on a read-only filesystem`, {
-      hint: 'remount the target filesystem read-write (or choose another target), then run again; nothing was written',
-      exitCode: ExitCode.config,
-    });
-  }
-  if (/Not a directory|File exists/.test(stderr)) {
-    return new MailshiftError('MAILSHIFT_TARGET_NOT_DIR', `target ${where}: a part of the path is a file, not a directory`, {
-      hint: 'the target must be a maildir directory (or a path where one can be created); check the path',
-      exitCode: ExitCode.config,
-    });
-  }
-  if (/Permission denied/.test(stderr)) {
-    return new MailshiftError('MAILSHIFT_TARGET_NOT_WRITABLE', `target ${where} is not writable: permission denied`, {
-      hint: 'log in as a user who may write there (or fix the owner and mode of the target), then run again',
-      exitCode: ExitCode.config,
-    });
-  }
-  return undefined;
+  const code = /Read-only file system/.test(stderr) ? 'EROFS' : /Not a directory|File exists/.test(stderr) ? 'ENOTDIR' : /Permission denied/.test(stderr) ? 'EACCES' : undefined;
+  return code ? targetWriteError(where, Object.assign(new Error(lastLineOf(stderr)), { code })) : undefined;
+}
+
+function lastLineOf(text: string): string {
+  return text.trim().split('\n').pop() ?? '';
 }
