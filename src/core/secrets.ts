@@ -98,11 +98,8 @@ export function maskUrlSecrets(text: string, secrets: readonly string[] = []): s
   for (const secret of secrets) masked = masked.split(secret).join('***');
   if (!masked.includes('://')) return masked;
   return masked.replace(/([a-z][a-z0-9+.-]*:\/\/)([^/\s"'<>]*)/gi, (whole, scheme: string, authority: string) => {
-    const at = authority.lastIndexOf('@');
-    if (at < 0) return whole;
-    const colon = authority.indexOf(':');
-    if (colon < 0 || colon > at) return whole;
-    return `${scheme}${authority.slice(0, colon)}:***${authority.slice(at)}`;
+    const span = findPasswordSpan(authority);
+    return span ? `${scheme}${authority.slice(0, span.start)}***${authority.slice(span.end)}` : whole;
   });
 }
 
@@ -115,11 +112,17 @@ export function findUrlSecrets(arg: string): string[] {
   const found: string[] = [];
   for (const match of arg.matchAll(/[a-z][a-z0-9+.-]*:\/\/([^/]*)/gi)) {
     const authority = match[1]!;
-    const at = authority.lastIndexOf('@');
-    const colon = authority.indexOf(':');
-    if (at < 0 || colon < 0 || colon > at) continue;
-    const secret = authority.slice(colon + 1, at);
+    const span = findPasswordSpan(authority);
+    const secret = span ? authority.slice(span.start, span.end) : '';
     if (secret.length >= 3) found.push(secret);
   }
   return found;
+}
+
+/** Where the password of a URL authority (`user:PASSWORD@host`) stands: after the first ':' of the user information, up to its last '@'. */
+function findPasswordSpan(authority: string): { start: number; end: number } | undefined {
+  const at = authority.lastIndexOf('@');
+  const colon = authority.indexOf(':');
+  if (at < 0 || colon < 0 || colon > at) return undefined;
+  return { start: colon + 1, end: at };
 }
