@@ -223,7 +223,11 @@ function sshOf(location: Location): SshEndpoint | undefined {
 }
 
 function execTargetOf(location: Location, options: CopyOptions): ExecTarget {
-  const ssh = sshOf(location);
+  return execOf(sshOf(location), options);
+}
+
+/** Where commands for one end run: locally, or over ssh with the run's ssh options. */
+function execOf(ssh: SshEndpoint | undefined, options: CopyOptions): ExecTarget {
   return ssh ? { ssh, ...(options.ssh ? { sshOptions: options.ssh } : {}) } : {};
 }
 
@@ -556,7 +560,7 @@ async function runJobInTarget(
 
 /** Files of this job's item list that are complete on the target (a listing; see listArrivedFiles). */
 async function countArrived(job: CopyJob, itemized: ReadonlySet<string>, options: CopyOptions): Promise<{ files: number; bytes: number }> {
-  const exec: ExecTarget = job.target.ssh ? { ssh: job.target.ssh, ...(options.ssh ? { sshOptions: options.ssh } : {}) } : {};
+  const exec: ExecTarget = execOf(job.target.ssh, options);
   const root = job.target.isFile ? path.posix.dirname(job.target.path) : job.target.path;
   const candidates = job.target.isFile ? new Set(itemized.size > 0 ? [path.posix.basename(job.target.path)] : []) : itemized;
   try {
@@ -583,7 +587,7 @@ async function scanSources(jobs: readonly CopyJob[], options: CopyOptions): Prom
       rules.push([]);
       continue;
     }
-    const exec: ExecTarget = job.source.ssh ? { ssh: job.source.ssh, ...(options.ssh ? { sshOptions: options.ssh } : {}) } : {};
+    const exec: ExecTarget = execOf(job.source.ssh, options);
     const scanner = createMaildirScanner({ label: job.label, sourceRoot: job.source.path, skipDirs: job.skipDirs ?? [] });
     await listTree(exec, job.source.path, (entry) => scanner.add(entry), options.signal ? { signal: options.signal } : {});
     refused.push(...scanner.refused);
@@ -602,7 +606,7 @@ async function scanSources(jobs: readonly CopyJob[], options: CopyOptions): Prom
  * the target is ever deleted.
  */
 async function removeOwnPartials(target: RsyncEndpoint, jobStartedMs: number, options: CopyOptions, logger: Logger): Promise<void> {
-  const exec: ExecTarget = target.ssh ? { ssh: target.ssh, ...(options.ssh ? { sshOptions: options.ssh } : {}) } : {};
+  const exec: ExecTarget = execOf(target.ssh, options);
   const partials: string[] = [];
   await listTree(exec, target.path, (entry) => {
     if (entry.type === 'file' && entry.mtimeMs >= jobStartedMs - 1000 && isRsyncPartialName(path.posix.basename(entry.path))) {
@@ -640,7 +644,7 @@ async function removeTempDir(target: RsyncEndpoint, options: CopyOptions, logger
   try {
     if (!target.ssh) await rm(dir, { recursive: true, force: true });
     else {
-      const result = await runExec({ ssh: target.ssh, ...(options.ssh ? { sshOptions: options.ssh } : {}) }, ['rm', '-rf', '--', dir]);
+      const result = await runExec(execOf(target.ssh, options), ['rm', '-rf', '--', dir]);
       if (result.exitCode !== 0) logger.warn(`could not remove ${describeEndpoint({ ...target, path: dir })}: ${lastLine(result.stderr)} (the next copy empties it)`);
     }
   } catch (err) {
@@ -656,7 +660,7 @@ export function isRsyncPartialName(name: string): boolean {
 async function ensureRemoteDir(target: RsyncEndpoint, options: CopyOptions, alsoDirs: readonly string[] = []): Promise<void> {
   if (!target.ssh) return;
   const dir = target.isFile ? path.posix.dirname(target.path) : target.path;
-  const exec: ExecTarget = { ssh: target.ssh, ...(options.ssh ? { sshOptions: options.ssh } : {}) };
+  const exec = execOf(target.ssh, options);
   const made = await runExec(exec, ['mkdir', '-p', '--', dir, ...alsoDirs]);
   if (made.exitCode === 255) throw sshFailure(target.ssh.host, made.stderr);
   if (made.exitCode !== 0) {
@@ -679,7 +683,7 @@ async function listExistingControlFiles(resolved: Resolved, options: CopyOptions
   const out: string[][] = [];
   for (const roots of resolved.controlRoots) {
     const found: string[] = [];
-    const exec: ExecTarget = roots.target.ssh ? { ssh: roots.target.ssh, ...(options.ssh ? { sshOptions: options.ssh } : {}) } : {};
+    const exec: ExecTarget = execOf(roots.target.ssh, options);
     await listTree(exec, roots.target.path, (e) => {
       if (e.type === 'file') found.push(e.path);
     }, { names: controlFileNames, ...(options.signal ? { signal: options.signal } : {}) });
