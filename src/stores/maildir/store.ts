@@ -12,7 +12,7 @@ import { parseUidlist } from '../../../converters/maildir/uidlist.js';
 import { MailshiftError, systemErrorCode, throwIfAborted } from '../../core/errors.js';
 import { ExitCode } from '../../core/exit-codes.js';
 import type { IncomingMessage, MailboxPath, MessageRef, SpecialUse } from '../../core/types.js';
-import type { FlagUpdate, FlagUpdateMode, FlagUpdateOutcome, Mailbox, MailboxInfo, MailboxStatus, MailStore, StoreCaps } from '../store.js';
+import type { FlagUpdate, FlagUpdateMode, FlagUpdateOutcome, ListedMessage, Mailbox, MailboxInfo, MailboxStatus, MailStore, StoreCaps } from '../store.js';
 import { MaildirTarget, type MaildirFolder } from './target.js';
 
 /**
@@ -169,7 +169,7 @@ class MaildirMailbox implements Mailbox {
     }
   }
 
-  async *list(signal?: AbortSignal): AsyncIterable<MessageRef> {
+  async *list(signal?: AbortSignal): AsyncIterable<ListedMessage> {
     const keywordTable = parseDovecotKeywords(await readOptional(this.at('dovecot-keywords')));
     const uids = new Map<string, number>();
     const uidlistText = await readOptional(this.at('dovecot-uidlist'));
@@ -192,9 +192,25 @@ class MaildirMailbox implements Mailbox {
       // its message would be passed over as "expunged while we listed".
       const names = rawNames.map((raw) => (isUtf8(raw) ? { name: raw.toString('utf8'), raw: undefined } : { name: formatRawName(raw), raw }));
       names.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+      const utf8Names = new Set(names.filter((each) => !each.raw).map((each) => each.name));
       for (const { name, raw } of names) {
         throwIfAborted(signal);
         if (name.startsWith('.')) continue;
+        if (raw && utf8Names.has(name)) {
+          // Its shown name ("caf\xe9") is the real name of another file here: it cannot be served under it, so it is
+          // listed as a problem (skipped, with the reason), never taken for the other file nor dropped.
+          yield {
+            id: `${sub}/${name} (bytes)`,
+            key: name,
+            flags: new Set(),
+            keywords: new Set(),
+            problem: new MailshiftError('MAILSHIFT_MAILDIR_NAME_CLASH', `${this.shownDir}${sep}${sub}${sep}${name}: its file name is not UTF-8 and reads as the name of another file here; not copied`, {
+              scope: 'message',
+              hint: 'rename the file (its bytes are the problem), then run again',
+            }),
+          };
+          continue;
+        }
         let file: string | Buffer;
         if (raw) {
           const bytes = this.atBytes(sub, raw);
@@ -231,6 +247,9 @@ class MaildirMailbox implements Mailbox {
   }
 
   async read(ref: MessageRef): Promise<Readable> {
+    // A message listed as a problem cannot be served: reading it says why (the store contract).
+    const { problem } = ref as ListedMessage;
+    if (problem) throw problem;
     const relative = ref.id;
     if (!/^(new|cur)\/[^/]+$/.test(relative)) throw new MailshiftError('MAILSHIFT_BAD_REF', `not a message of this maildir: ${relative}`);
     let file = this.byteNamedFiles.get(relative) ?? this.at(relative);

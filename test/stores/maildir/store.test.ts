@@ -180,6 +180,23 @@ describe('MaildirStore folder names that are not Maildir++ as Dovecot writes the
     expect(await readAll(store, 'INBOX')).toEqual(['utf-8 name', 'latin-1 name']);
   });
 
+  it('lists a message whose non-UTF-8 name reads as another file\'s name as a problem, never taken for that file', async () => {
+    const root = work.path;
+    for (const sub of ['cur', 'new', 'tmp']) mkdirSync(path.join(root, sub));
+    // The literal text "\\xe9" in a UTF-8 name, beside a name holding the byte 0xe9: both read "caf\\xe9".
+    writeFileSync(path.join(root, 'cur/1700000001.M2P1.caf\\xe9:2,S'), 'Subject: literal\n\nliteral backslash\n');
+    writeFileSync(Buffer.from(`${root}/cur/1700000001.M2P1.caf\xe9:2,S`, 'latin1'), 'Subject: latin1\n\nlatin-1 byte\n');
+    const store = new MaildirStore(root);
+    const box = await store.openMailbox('INBOX', 'read');
+    const refs = [];
+    for await (const ref of box.list()) refs.push(ref);
+    await box[Symbol.asyncDispose]();
+    expect(refs.map((ref) => [ref.id, ref.problem?.message])).toEqual([
+      ['cur/1700000001.M2P1.caf\\xe9:2,S', undefined],
+      ['cur/1700000001.M2P1.caf\\xe9:2,S (bytes)', expect.stringMatching(/its file name is not UTF-8 and reads as the name of another file here; not copied$/)],
+    ]);
+  });
+
   it('lists a folder it cannot offer (no folder name, or the name of another folder) as skipped, with the reason', async () => {
     const root = work.path;
     makeFolder(root, Buffer.from('.a..b'), 'empty level');
