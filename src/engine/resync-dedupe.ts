@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { throwIfAborted } from '../core/errors.js';
+import { runPool } from '../core/async.js';
 import { runExec, type ExecTarget } from '../transport/exec.js';
 import type { SshOptions } from '../transport/ssh.js';
 import { fetchFiles } from './file-list-transfer.js';
@@ -82,7 +83,7 @@ export async function readMessageIds(exec: ExecTarget, root: string, relPaths: r
   const out = new Map<string, string>();
   if (relPaths.length === 0) return out;
   if (!exec.ssh) {
-    await forEachLimited(relPaths, 8, async (rel) => {
+    await runPool(relPaths, 8, async (rel) => {
       throwIfAborted(options.signal);
       const header = await readHeaderBlock(path.join(root, rel));
       const id = header ? messageIdFromHeader(header) : undefined;
@@ -125,7 +126,7 @@ export async function readContentKeys(
     await fetchFiles({ path: root, ssh: exec.ssh }, relPaths, staging, { ...options, retries: 2 });
     localRoot = staging;
   }
-  await forEachLimited(relPaths, 4, async (rel) => {
+  await runPool(relPaths, 4, async (rel) => {
     throwIfAborted(options.signal);
     const key = await hashMessageFile(path.join(localRoot, rel));
     if (key) out.set(rel, key);
@@ -231,14 +232,3 @@ function* batchByLength(items: readonly string[], maxChars: number, overheadPerI
   if (batch.length > 0) yield batch;
 }
 
-async function forEachLimited<T>(items: readonly T[], concurrency: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const worker = async () => {
-    for (;;) {
-      const index = next++;
-      if (index >= items.length) return;
-      await fn(items[index]!);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, worker));
-}

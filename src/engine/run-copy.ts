@@ -1,4 +1,5 @@
 import { mkdtemp, mkdir, readFile, rm, writeFile, lstat, chmod } from 'node:fs/promises';
+import { runPool } from '../core/async.js';
 import { rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -408,36 +409,18 @@ async function runJobs(jobs: readonly CopyJob[], staging: string, options: JobOp
   const bytesByJob = new Array<number>(jobs.length).fill(0);
   const filesByJob = new Array<number>(jobs.length).fill(0);
   const report = () => options.onProgress?.({ bytes: bytesByJob.reduce((a, b) => a + b, 0), items: filesByJob.reduce((a, b) => a + b, 0) });
-  let next = 0;
-  let failed = false;
-  const worker = async () => {
-    for (;;) {
-      const index = next;
-      next += 1;
-      if (index >= jobs.length || failed) return;
-      const job = jobs[index]!;
-      reports[index] = await runJob(job, index, staging, options, logger, {
-        onProgress: (bytes, files) => {
-          bytesByJob[index] = bytes;
-          if (files !== undefined) filesByJob[index] = files;
-          report();
-        },
-        onItem: (item) => options.onItem?.(job, item),
-      });
-    }
-  };
   // A failing job (Ctrl-C, a refused target) stops the start of further jobs, and the others are waited for before
   // the error goes up: runCopy removes the staging directory next, which running jobs still write into.
-  const settled = await Promise.allSettled(
-    Array.from({ length: Math.min(concurrency, jobs.length) }, () =>
-      worker().catch((err: unknown) => {
-        failed = true;
-        throw err;
-      }),
-    ),
-  );
-  const failure = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
-  if (failure) throw failure.reason;
+  await runPool(jobs, concurrency, async (job, index) => {
+    reports[index] = await runJob(job, index, staging, options, logger, {
+      onProgress: (bytes, files) => {
+        bytesByJob[index] = bytes;
+        if (files !== undefined) filesByJob[index] = files;
+        report();
+      },
+      onItem: (item) => options.onItem?.(job, item),
+    });
+  });
   return reports;
 }
 

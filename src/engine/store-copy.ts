@@ -7,7 +7,7 @@ import {
 } from '../../converters/folders/imap-mapping.js';
 import { toLfInPlace } from '../../converters/message/crlf.js';
 import { describeError, InterruptedError, isMailshiftError, MailshiftError, throwIfAborted } from '../core/errors.js';
-import { decideBackoffMs, retryAfterMs, sleep } from '../core/backoff.js';
+import { collect, decideBackoffMs, retryAfterMs, runPool, sleep } from '../core/async.js';
 import { ExitCode } from '../core/exit-codes.js';
 import type { Logger } from '../core/logger.js';
 import type { IncomingMessage, MailboxPath, MessageRef } from '../core/types.js';
@@ -16,7 +16,7 @@ import type { FlagsMode } from './resync-plan.js';
 import { buildContentHash, buildIdentity, findHeaderEnd, identityHeaderFields, type MessageIdentity } from './identity.js';
 import { folderStateKey, SyncStateFile } from './state.js';
 
-export { decideBackoffMs } from '../core/backoff.js';
+export { collect, decideBackoffMs } from '../core/async.js';
 
 /**
  * The generic store-to-store copy: IMAP to maildir, maildir to IMAP, IMAP to IMAP (any two MailStores).
@@ -220,7 +220,7 @@ export async function runStoreCopy(source: StoreDescription, target: StoreDescri
     // One append connection per folder unless asked: Dovecot serialises appends to one folder on its uidlist lock,
     // and measured on a loopback Dovecot, 4 connections appending to one folder took 1.5x as long as one.
     context.appendLanes = Math.max(1, options.appendLanes ?? 1);
-    await runWorkers(rows, concurrency, async (row) => {
+    await runPool(rows, concurrency, async (row) => {
       if (stop) return;
       const folder: FolderCopyReport = {
         source: row.source,
@@ -976,23 +976,6 @@ async function readAll(stream: Readable): Promise<Buffer> {
   const chunks: Buffer[] = [];
   for await (const chunk of stream) chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as string));
   return Buffer.concat(chunks);
-}
-
-export async function collect<T>(iterable: AsyncIterable<T>): Promise<T[]> {
-  const out: T[] = [];
-  for await (const item of iterable) out.push(item);
-  return out;
-}
-
-async function runWorkers<T>(items: readonly T[], concurrency: number, work: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const item = items[next++]!;
-      await work(item);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, worker));
 }
 
 function combineSignals(outer: AbortSignal | undefined, timeoutMs: number | undefined): { signal: AbortSignal; dispose: () => void } {

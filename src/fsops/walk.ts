@@ -3,6 +3,7 @@ import fsp from 'node:fs/promises';
 import path from 'node:path';
 import fg from 'fast-glob';
 import { systemErrorCode } from '../core/errors.js';
+import { Limiter } from '../core/async.js';
 
 /**
  * Reading a server tree that may contain hostile data (a cPanel user controls everything under their home): a
@@ -100,23 +101,6 @@ function refusalFromError(err: unknown, at: string): Refusal {
             ? 'symlink'
             : 'error';
   return { ok: false, reason, at, ...(errno ? { errno } : {}) };
-}
-
-/** A counting semaphore: bounds the syscalls in flight so a million-file tree never queues a million promises. */
-export class Limiter {
-  private active = 0;
-  private readonly waiting: (() => void)[] = [];
-  constructor(private readonly concurrency: number) {}
-  async run<T>(task: () => Promise<T>): Promise<T> {
-    if (this.active >= this.concurrency) await new Promise<void>((resolve) => this.waiting.push(resolve));
-    this.active += 1;
-    try {
-      return await task();
-    } finally {
-      this.active -= 1;
-      this.waiting.shift()?.();
-    }
-  }
 }
 
 /** Root-relative paths use '/' and never start with '/'; '' is ROOT itself. */

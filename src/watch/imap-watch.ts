@@ -1,5 +1,6 @@
 import { InterruptedError, isMailshiftError, type MailshiftError } from '../core/errors.js';
 import { ExitCode } from '../core/exit-codes.js';
+import { pause } from '../core/async.js';
 import type { StoreCopyReport } from '../engine/store-copy.js';
 
 /**
@@ -83,7 +84,7 @@ async function waitForNextRound(options: ImapWatchOptions): Promise<void> {
   }
   if (outcome === 'new-mail') return;
   // A wait that ended early without news (it could not be set up) must not turn into a loop without pause.
-  await sleepUnlessAborted(Math.max(0, options.intervalMs - (Date.now() - started)), options.signal);
+  await pause(Math.max(0, options.intervalMs - (Date.now() - started)), options.signal);
 }
 
 /** A run stopped by its time limit or by the server going away may do better next time; a config error will not. */
@@ -91,18 +92,3 @@ function isWorthRetrying(exitCode: number): boolean {
   return exitCode !== ExitCode.config && exitCode !== ExitCode.usage;
 }
 
-function sleepUnlessAborted(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) {
-      resolve();
-      return;
-    }
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done, { once: true });
-  });
-}

@@ -1,7 +1,8 @@
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { isWithin, Limiter, resolveLinkTarget, TreeReader } from '../../src/fsops/walk.js';
+import { Limiter } from '../../src/core/async.js';
+import { isWithin, resolveLinkTarget, TreeReader } from '../../src/fsops/walk.js';
 import { makeTempDir, type TempDir } from '../support/tmp.js';
 import { writeTree } from '../support/tree.js';
 

@@ -3,7 +3,7 @@ import type { FetchMessageObject, ImapFlow, MailboxObject } from 'imapflow';
 import { encodePath, formatDateTime, formatFlag } from 'imapflow/lib/tools.js';
 import { mailboxPathToImapName, type ImapNamespace } from '../../../converters/folders/imap-mapping.js';
 import { toCrlf } from '../../../converters/message/crlf.js';
-import { decideBackoffMs, retryAfterMs, sleep } from '../../core/backoff.js';
+import { decideBackoffMs, retryAfterMs, sleep } from '../../core/async.js';
 import { MailshiftError, throwIfAborted } from '../../core/errors.js';
 import { ExitCode } from '../../core/exit-codes.js';
 import type { IncomingMessage, MailboxPath, MessageRef, SpecialUse, SystemFlag } from '../../core/types.js';

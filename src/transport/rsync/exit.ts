@@ -1,3 +1,4 @@
+import { decideBackoffMs } from '../../core/async.js';
 /**
  * rsync exit codes (rsync(1), EXIT VALUES) classified into what the caller should do. Pure.
  *
@@ -134,5 +135,5 @@ function firstMatchingLine(text: string, re: RegExp): string {
 
 /** Exponential back-off with a cap: 1 s, 2 s, 4 s ... capped at maxMs. attempt counts from 1. */
 export function decideRetryDelayMs(attempt: number, baseMs = 1000, maxMs = 30_000): number {
-  return Math.min(maxMs, baseMs * 2 ** Math.max(0, attempt - 1));
+  return decideBackoffMs(attempt, baseMs, maxMs, undefined, undefined, 'none');
 }

@@ -1,5 +1,5 @@
 import { execa } from 'execa';
-import { sleep } from '../../core/backoff.js';
+import { sleep } from '../../core/async.js';
 import { InterruptedError, MailshiftError, systemErrorCode } from '../../core/errors.js';
 import { ExitCode } from '../../core/exit-codes.js';
 import { classifyRsyncExit, decideRetryDelayMs, targetFullPattern, type RsyncExitClass } from './exit.js';
