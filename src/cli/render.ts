@@ -1,3 +1,4 @@
+import type { Progress } from '../engine/operations/types.js';
 import type { MailshiftError } from '../core/errors.js';
 
 export function formatError(err: MailshiftError, options: { withStack: boolean }): string {
@@ -61,17 +62,8 @@ export function formatTable(header: string[], rows: (string | number)[][]): stri
   );
 }
 
-export interface ProgressDone {
-  readonly bytes: number;
-  readonly items: number;
-  /** When the total is known only as work goes on (an IMAP copy lists folder by folder): the total so far. */
-  readonly totalBytes?: number;
-  readonly totalItems?: number;
-  /** What `totalBytes` is measured against, when it is not `bytes` (source sizes, where the copy writes other bytes). */
-  readonly measuredBytes?: number;
-  /** Shown at the end of the line ("3/12 folders listed"). */
-  readonly note?: string;
-}
+/** What the bar shows: the engine's progress, as operations report it. */
+export type ProgressDone = Progress;
 
 export interface ProgressBar {
   update(done: ProgressDone): void;

@@ -67,8 +67,24 @@ export interface MailStore extends AsyncDisposable {
   listMailboxes(signal?: AbortSignal): AsyncIterable<MailboxInfo>;
   /** Optional: what the last `listMailboxes` found and could not offer. Never silently left out. */
   readonly skippedFolders?: readonly SkippedFolderName[];
+  /**
+   * Optional, for a store behind a login (IMAP): what the server said when logged in to (`--justlogin` shows it).
+   */
+  describeServer?(): ServerDescription;
+  /**
+   * Optional, for a store that can be told of new mail (IMAP IDLE): waits until `path` gets new mail, at most
+   * `timeoutMs`. 'unsupported' when the server cannot tell (the caller then just waits its poll interval).
+   */
+  waitForNewMail?(path: MailboxPath, timeoutMs: number, signal: AbortSignal): Promise<'new-mail' | 'timeout' | 'unsupported'>;
   /** 'write' creates the mailbox when it is missing. */
   openMailbox(path: MailboxPath, mode: 'read' | 'write'): Promise<Mailbox>;
+}
+
+export interface ServerDescription {
+  /** What the login used: "password", "password (AUTH=PLAIN)", "OAuth2 access token". */
+  readonly credential: string;
+  readonly namespace: { readonly prefix: string; readonly delimiter?: string | null };
+  readonly capabilities: readonly string[];
 }
 
 export interface Mailbox extends AsyncDisposable {

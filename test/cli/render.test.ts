@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatCopyProgress } from '../../src/cli/commands/imap-actions.js';
+import { toProgress as formatCopyProgress } from '../../src/engine/operations/copy.js';
 import { createProgressBar, formatBytes, formatTable } from '../../src/cli/render.js';
 
 describe('formatBytes', () => {

@@ -5,12 +5,13 @@ import { findAccountDomains, planPlainChownTrees, resolveOwnerIds, runAccountCho
 import { findDomainOwner, readSystemFile, resolveCpanelHome } from '../../engine/run-copy.js';
 import { formatOwnershipAction, runOwnership, type OwnershipResult } from '../../fsops/ownership.js';
 import { parseStoreSpec, type Location } from '../../stores/spec.js';
-import { requireLocalDirectory } from './local-paths.js';
+import { requireLocalDirectory } from '../../engine/ends.js';
 import type { ExecTarget } from '../../transport/exec.js';
 import type { SshOptions } from '../../transport/ssh.js';
 import type { CliContext, GlobalOptions } from '../context.js';
 import { formatJson } from '../render.js';
-import { addSshOptions, parseWholeNumber, withSshSession, type SshCliOptions } from './ssh-options.js';
+import { addSshOptions, buildSshOptionsFromCli, parseWholeNumber, type SshCliOptions } from './ssh-options.js';
+import { withSharedSsh } from '../../engine/operations/ssh.js';
 
 interface ChownCliOptions extends SshCliOptions {
   user?: string;
@@ -36,7 +37,7 @@ export function registerChown(program: Command, ctx: CliContext): void {
     const spec = parseStoreSpec(targetText);
     if (spec.kind === 'imap') throw new UsageError('chown works on file trees, not IMAP');
     await requireLocalDirectory(spec, 'target');
-    await withSshSession(options, [spec], async (ssh) => {
+    await withSharedSsh(buildSshOptionsFromCli(options), [spec], async (ssh) => {
       const exec = execOf(spec.location, ssh);
       const overrides = {
         ...(options.uid !== undefined ? { uid: options.uid } : {}),

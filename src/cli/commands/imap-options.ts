@@ -1,17 +1,11 @@
 import { InvalidArgumentError, type Command } from 'commander';
+import { UsageError } from '../../core/errors.js';
 import { FolderMappingError, parseFolderExclude, parseFolderMapRule, type FolderMapRule } from '../../../converters/folders/imap-mapping.js';
-import { MailshiftError, UsageError } from '../../core/errors.js';
 import type { Logger } from '../../core/logger.js';
-import { ExitCode } from '../../core/exit-codes.js';
-import { parseStoreSpec, type StoreSpec } from '../../stores/spec.js';
-import type { SshOptions } from '../../transport/ssh.js';
-import type { CliContext } from '../context.js';
-import { withSshSession, type SshCliOptions } from './ssh-options.js';
 
 /**
- * The IMAP side of copy, resync, verify and watch: their IMAP options, and which engine a command uses (files, or
- * IMAP when either end is an imap:// or imaps:// spec or `--imap-fallback` is needed). The actions themselves are
- * in imap-actions.ts. Passwords come from files, stdin or the environment, never from argv.
+ * The IMAP options of copy, resync, verify and watch (the engine decides when they apply: engine/route.ts).
+ * Passwords come from files, stdin or the environment, never from argv.
  */
 export interface ImapCliOptions {
   passwordFile?: string;
@@ -66,83 +60,6 @@ export function addImapOptions(command: Command, options: { forVerify?: boolean;
   return command;
 }
 
-/** True when either spec is an IMAP URL. */
-export function involvesImap(...specTexts: readonly string[]): boolean {
-  return specTexts.some((text) => /^imaps?:\/\//i.test(text));
-}
-
-/**
- * What `--imap-fallback` decided, with its reason either way; copy and resync put it in the --json report
- * (`fallback`) and print it, so "why IMAP" and "why not" are both on record.
- */
-export interface FallbackDecision {
-  readonly used: boolean;
-  /** The --imap-fallback URL as given (user@host, never a password: the spec parser refuses one). */
-  readonly imap: string;
-  readonly reason: string;
-}
-
-export type EngineRoute = { readonly engine: 'imap' | 'files'; readonly fallback?: FallbackDecision };
-
-/**
- * The point where copy and resync decide: an IMAP spec on either end, or a fallback the user allowed and the source
- * needs (decideFileAccess looks at the source once, over one shared ssh connection). Everything else stays at file
- * level, where an unreachable source fails exactly as it does without --imap-fallback.
- */
-export async function decideEngine(sourceText: string, targetText: string, cmd: Command, ctx: CliContext): Promise<EngineRoute> {
-  const options = cmd.optsWithGlobals<ImapCliOptions & SshCliOptions>();
-  const logger = ctx.logger();
-  if (involvesImap(sourceText, targetText)) {
-    if (options.imapFallback) logger.warn(`--imap-fallback ${options.imapFallback} ignored: ${involvesImap(sourceText) ? 'the source' : 'the target'} is IMAP already`);
-    return { engine: 'imap' };
-  }
-  if (!options.imapFallback) return { engine: 'files' };
-  // Checked before anything is looked at, so a mistyped URL fails now and not after the source turned out unreachable.
-  if (parseStoreSpec(options.imapFallback).kind !== 'imap') {
-    throw new UsageError(`--imap-fallback ${options.imapFallback} is not an imap:// or imaps:// URL`, 'write --imap-fallback imaps://user@host[:port]');
-  }
-  const sourceSpec = parseStoreSpec(sourceText);
-  const { decideFileAccess } = await import('../../engine/imap-fallback.js');
-  const access = await withSshSession(options, [sourceSpec], (ssh) => decideFileAccess(sourceSpec, { ssh, signal: ctx.signal }));
-  if (access.isReachable) {
-    logger.info(`--imap-fallback not needed: ${access.reason}`);
-    return { engine: 'files', fallback: { used: false, imap: options.imapFallback, reason: access.reason } };
-  }
-  if (sourceSpec.kind === 'cpanel' && !sourceSpec.mailbox) {
-    throw new UsageError(
-      `${sourceText} cannot be read at file level (${access.reason}), and --imap-fallback replaces one mailbox, not a whole cPanel account`,
-      'copy each mailbox on its own: cpanel:ROOT#local@domain with --imap-fallback imaps://local@domain@host',
-    );
-  }
-  logger.warn(`using IMAP (${options.imapFallback}) for ${sourceText}: ${access.reason}`);
-  return { engine: 'imap', fallback: { used: true, imap: options.imapFallback, reason: access.reason } };
-}
-
-/**
- * Without --imap-fallback: a Dovecot dbox store named as a maildir source is refused before anything is copied.
- * rsync would copy storage/m.* files into a "maildir" no server can read, and resync would find no folders and say
- * "In sync.". Missing or unreachable sources are left to the file-level code, so its errors stay what they were.
- */
-export async function refuseDboxSource(source: StoreSpec, ssh: SshOptions, signal: AbortSignal, hint = copyDboxHint): Promise<void> {
-  if (source.kind !== 'path' && source.kind !== 'maildir') return;
-  const { decideFileAccess } = await import('../../engine/imap-fallback.js');
-  const access = await decideFileAccess(source, { ssh, signal });
-  if (access.isReachable || access.cause !== 'dbox') return;
-  // The reason names the directory (and the host): it is the whole message.
-  throw new MailshiftError('MAILSHIFT_SOURCE_DBOX', access.reason, { hint, exitCode: ExitCode.config });
-}
-
-const copyDboxHint =
-  'copy it over IMAP: add --imap-fallback imaps://user@host (password from --password-file or MAILSHIFT_SOURCE_PASSWORD), or convert it to maildir on the server first (doveadm sync, cPanel convert_mdbox_to_maildir)';
-export const watchDboxHint = 'watch follows maildir files; for a dbox store run `mailshift resync` with --imap-fallback imaps://user@host now and then instead';
-export const verifyDboxHint = 'verify over IMAP instead: give the source as imaps://user@host (the server that serves this mailbox)';
-
-/** Human output's line about --imap-fallback; empty when it was not given. */
-export function formatFallbackLine(fallback: FallbackDecision | undefined): string {
-  if (!fallback) return '';
-  return fallback.used ? `Using IMAP (${fallback.imap}) because ${fallback.reason}\n` : `IMAP fallback not needed: ${fallback.reason}\n`;
-}
-
 export function buildFolderRules(options: ImapCliOptions): { maps: FolderMapRule[]; excludes: RegExp[] } {
   try {
     return { maps: options.map.map(parseFolderMapRule), excludes: options.exclude.map(parseFolderExclude) };
@@ -152,7 +69,6 @@ export function buildFolderRules(options: ImapCliOptions): { maps: FolderMapRule
   }
 }
 
-/** `mailshift copy` / `resync` with an IMAP end: the store-to-store engine. Resync is the same incremental copy. */
 /** Options of the file-level copy and resync that an IMAP copy cannot honour: ignored, with a warning. */
 const fileLevelOnlyOptions: readonly { readonly name: string; readonly flag: string }[] = [
   { name: 'bwlimit', flag: '--bwlimit' },

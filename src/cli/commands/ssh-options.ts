@@ -1,7 +1,5 @@
 import { InvalidArgumentError, type Command } from 'commander';
-import type { StoreSpec } from '../../stores/spec.js';
-import type { SshEndpoint, SshOptions } from '../../transport/ssh.js';
-import { openSshSession } from '../../transport/ssh-session.js';
+import type { SshOptions } from '../../transport/ssh.js';
 
 /** The ssh flags copy, chown and verify share (and resync can reuse). */
 export interface SshCliOptions {
@@ -44,25 +42,4 @@ export function parseBandwidthKiBps(value: string): number {
   const kib = unit === 'M' ? n * 1024 : unit === 'G' ? n * 1024 * 1024 : n;
   if (kib < 1) throw new InvalidArgumentError('the limit must be at least 1 KiB/s');
   return Math.round(kib);
-}
-
-/**
- * Runs `fn` with ssh options that share one connection per remote host (ControlMaster), and closes the shared
- * connections afterwards, whatever happens. Without a remote end, `fn` gets the options unchanged.
- */
-export async function withSshSession<T>(options: SshCliOptions, specs: readonly StoreSpec[], fn: (ssh: SshOptions) => Promise<T>): Promise<T> {
-  const base = buildSshOptionsFromCli(options);
-  const endpoints: SshEndpoint[] = [];
-  for (const spec of specs) {
-    if (spec.kind === 'imap' || spec.location.type !== 'ssh') continue;
-    const { host, user, port } = spec.location;
-    endpoints.push({ host, ...(user ? { user } : {}), ...(port ? { port } : {}) });
-  }
-  if (endpoints.length === 0) return fn(base);
-  const session = await openSshSession(base);
-  try {
-    return await fn(session.options);
-  } finally {
-    await session.close(endpoints);
-  }
 }

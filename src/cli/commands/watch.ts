@@ -1,19 +1,18 @@
 import { Command, InvalidArgumentError } from 'commander';
-import { ExitCode } from '../../core/exit-codes.js';
-import { resolveResyncTree } from '../../engine/resync.js';
-import { parseStoreSpec } from '../../stores/spec.js';
-import { refuseLocalMboxSource, requireLocalDirectory } from './local-paths.js';
-import { addImapOptions, involvesImap, refuseDboxSource, watchDboxHint } from './imap-options.js';
-import { runImapWatchAction } from './imap-actions.js';
+import type { StoreCopyReport } from '../../engine/store-copy.js';
 import type { WatchRun } from '../../watch/watcher.js';
 import type { CliContext, GlobalOptions } from '../context.js';
 import { formatJson } from '../render.js';
-import { addResyncOptions, formatResyncSummary, type ResyncCliOptions } from './resync.js';
-import { parseWholeNumber, withSshSession } from './ssh-options.js';
+import { formatResyncSummary } from './copy-reports.js';
+import { addImapOptions, type ImapCliOptions } from './imap-options.js';
+import { buildMessagesOptions, buildOperationBase } from './operation-request.js';
+import { addResyncOptions, type ResyncCliOptions } from './resync.js';
+import { parseWholeNumber } from './ssh-options.js';
 
 interface WatchCliOptions extends ResyncCliOptions {
   fullEvery: number;
   debounce: number;
+  poll: number;
 }
 
 export function registerWatch(program: Command, ctx: CliContext): void {
@@ -26,44 +25,54 @@ export function registerWatch(program: Command, ctx: CliContext): void {
     .option('--debounce <ms>', 'wait for this much quiet after a change before copying', parseWholeNumber, 200)
     .option('--poll <seconds>', 'with an IMAP end: resync this often (IMAP has no files to watch)', parsePollSeconds, 30);
   addImapOptions(addResyncOptions(command), { forWatch: true }).action(async (sourceText: string, targetText: string, options: WatchCliOptions, cmd: Command) => {
-    if (involvesImap(sourceText, targetText)) return runImapWatchAction(ctx, cmd, sourceText, targetText);
-    const globals = cmd.optsWithGlobals<GlobalOptions & WatchCliOptions>();
+    const globals = cmd.optsWithGlobals<GlobalOptions & WatchCliOptions & ImapCliOptions>();
     const logger = ctx.logger();
-    const source = parseStoreSpec(sourceText);
-    const target = parseStoreSpec(targetText);
-    // mbox (and a file that is neither) first: it is a directory-or-file question, with its own pointer.
-    await refuseLocalMboxSource(sourceText, 'watch');
-    await requireLocalDirectory(source, 'source');
-    await withSshSession(options, [source, target], async (ssh) => {
-      // A dbox store has no message files to watch: it would wait forever and copy nothing.
-      await refuseDboxSource(source, ssh, ctx.signal, watchDboxHint);
-      const tree = await resolveResyncTree(source, target, { ssh });
-      // Loaded here, not at start-up: chokidar costs every other command ~0.1 s of module loading.
-      const { MaildirWatcher } = await import('../../watch/watcher.js');
-      const watcher = new MaildirWatcher({
-        tree,
-        resync: {
-          flags: options.flags,
-          dedupe: options.dedupe,
-          ssh,
-          ioTimeoutS: options.timeout,
-          ...(options.bwlimit !== undefined ? { bwlimitKiBps: options.bwlimit } : {}),
-        },
-        signal: ctx.signal,
-        logger,
+    const base = buildOperationBase(ctx, cmd, sourceText, targetText);
+    const { runWatchOperation } = await import('../../engine/operations/watch.js');
+    const outcome = await runWatchOperation({
+      ...base,
+      onRoute: (route) => {
+        base.onRoute?.(route);
+        if (route.use !== 'messages') return;
+        const fileWatchOnly = ['fullEvery', 'debounce'].filter((name) => cmd.getOptionValueSource(name) === 'cli');
+        if (fileWatchOnly.length > 0) logger.warn(`${fileWatchOnly.map((name) => (name === 'fullEvery' ? '--full-every' : '--debounce')).join(', ')}: for watching maildir files only; an IMAP watch polls every --poll seconds`);
+      },
+      flags: options.flags,
+      files: {
+        dedupe: options.dedupe,
+        ioTimeoutS: options.timeout,
+        ...(options.bwlimit !== undefined ? { bwlimitKiBps: options.bwlimit } : {}),
         debounceMs: options.debounce,
         fullEveryMs: options.fullEvery * 60_000,
         retryBaseMs: options.retryDelay,
-        onReady: () => logger.info(`watching ${tree.sourceLabel} -> ${tree.targetLabel} (Ctrl-C stops)`),
-        onRun: (run) => logRun(run, logger.info.bind(logger)),
-      });
-      const summary = await watcher.run();
-      const text = `stopped: ${summary.runs} run(s), ${summary.copied} copied, ${summary.duplicatesSkipped} duplicate(s) skipped, ${summary.flagsApplied} flag change(s) applied, ${summary.foldersAdded} folder(s) added, ${summary.failedRuns} failed run(s)${summary.pendingAtExit.length > 0 ? `; not yet copied: ${summary.pendingAtExit.join(', ')} (run resync)` : ''}\n`;
-      ctx.out(globals.json ? formatJson({ ok: summary.pendingAtExit.length === 0, command: 'watch', ...summary }) : text);
-      // Watching ends only when asked to: Ctrl-C (or SIGTERM).
-      ctx.setExitCode(ExitCode.interrupted);
+      },
+      messages: { ...buildMessagesOptions(globals), pollMs: options.poll * 1000 },
+      onReady: (description) => logger.info(description),
+      onFilesRun: (run) => logRun(run, logger.info.bind(logger)),
+      onMessagesRound: (report) => logRound(report, options.flags !== 'target', logger.info.bind(logger)),
+      onMessagesFailure: (error) => logger.warn(`resync failed: ${error.message}; trying again in ${options.poll} s`),
     });
+    if (outcome.kind === 'files') {
+      const summary = outcome.watch;
+      const text = `stopped: ${summary.runs} run(s), ${summary.copied} copied, ${summary.duplicatesSkipped} duplicate(s) skipped, ${summary.flagsApplied} flag change(s) applied, ${summary.foldersAdded} folder(s) added, ${summary.failedRuns} failed run(s)${summary.pendingAtExit.length > 0 ? `; not yet copied: ${summary.pendingAtExit.join(', ')} (run resync)` : ''}\n`;
+      ctx.out(globals.json ? formatJson({ ok: summary.pendingAtExit.length === 0, command: 'watch', route: outcome.route, ...summary }) : text);
+    } else {
+      const summary = outcome.watch;
+      const text = `stopped: ${summary.runs} run(s), ${summary.copied} copied, ${summary.flagsApplied} flag change(s) applied, ${summary.failedRuns} failed run(s)${summary.stopped ? `; ${summary.stopped.reason}` : ''}\n`;
+      ctx.out(globals.json ? formatJson({ ok: !summary.stopped, command: 'watch', engine: 'imap', route: outcome.route, ...summary }) : text);
+    }
+    // Watching ends only when asked to (Ctrl-C, SIGTERM), or when a round fails in a way waiting cannot mend.
+    ctx.setExitCode(outcome.exitCode);
   });
+}
+
+/** One line per IMAP round that did something. */
+function logRound(report: StoreCopyReport, withFlags: boolean, info: (line: string) => void): void {
+  const t = report.totals;
+  if (t.copied === 0 && t.flagsApplied === 0 && t.skipped === 0 && t.failedFolders === 0 && report.skippedFolders.length === 0 && !report.stopped) return;
+  const time = new Date().toISOString().slice(11, 19);
+  const problems = report.stopped ? `; stopped: ${report.stopped.reason}` : t.failedFolders > 0 ? `; ${t.failedFolders} folder(s) failed` : '';
+  info(`${time} resync: ${t.copied} copied${withFlags ? `, ${t.flagsApplied} flag change(s) applied` : ''}${t.skipped ? `, ${t.skipped} skipped` : ''}${report.skippedFolders.length ? `, ${report.skippedFolders.length} folder(s) skipped` : ''}${problems}`);
 }
 
 function logRun(run: WatchRun, info: (line: string) => void): void {

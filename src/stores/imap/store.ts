@@ -8,7 +8,7 @@ import { MailshiftError, throwIfAborted } from '../../core/errors.js';
 import { ExitCode } from '../../core/exit-codes.js';
 import type { IncomingMessage, MailboxPath, MessageRef, SpecialUse, SystemFlag } from '../../core/types.js';
 import { systemFlags } from '../../core/types.js';
-import type { ListedMessage, ListOptions, Mailbox, MailboxInfo, MailboxStatus, MailStore, SkippedFolderName, StoreCaps } from '../store.js';
+import type { ListedMessage, ListOptions, Mailbox, MailboxInfo, MailboxStatus, MailStore, ServerDescription, SkippedFolderName, StoreCaps } from '../store.js';
 import type { ImapSpec } from '../spec.js';
 import { RawImapSession, type RawSockets } from './raw-session.js';
 import { parseImapDateTime, type FetchAttributes } from './response-framer.js';
@@ -136,6 +136,11 @@ export class ImapStore implements MailStore {
   get serverFacts(): ImapServerFacts {
     if (!this.facts) throw new Error('ImapStore used before open()');
     return this.facts;
+  }
+
+  describeServer(): ServerDescription {
+    const facts = this.serverFacts;
+    return { credential: facts.credential, namespace: facts.namespace, capabilities: facts.capabilities };
   }
 
   get namespace(): ImapNamespace {

@@ -1,6 +1,6 @@
 import os from 'node:os';
 import { describe, expect, it } from 'vitest';
-import { requireLocalDirectory } from '../../src/cli/commands/local-paths.js';
+import { requireLocalDirectory } from '../../src/engine/ends.js';
 import { parseStoreSpec } from '../../src/stores/spec.js';
 
 describe('requireLocalDirectory', () => {

@@ -1,0 +1,147 @@
+import { stat } from 'node:fs/promises';
+import { MailshiftError, UsageError } from '../core/errors.js';
+import { ExitCode } from '../core/exit-codes.js';
+import type { Logger } from '../core/logger.js';
+import { sniffMbox } from '../stores/mbox/reader.js';
+import { classifyLocalMailPath } from '../stores/mbox/tree.js';
+import { formatSpec, parseStoreSpec, type StoreSpec } from '../stores/spec.js';
+import type { SshOptions } from '../transport/ssh.js';
+import { decideFileAccess } from './imap-fallback.js';
+import { decideRoute, isRefusal, type EndFacts, type FallbackDecision, type FileLayout, type Operation, type Route } from './route.js';
+
+/**
+ * Looks at both ends of an operation, once, and decides its route (engine/route.ts): what each end is (IMAP, a
+ * maildir or cPanel tree here or over ssh, an mbox, a Dovecot dbox store), whether `--imap-fallback` is needed, and
+ * the refusals that come before any work (a missing source directory, an mbox where maildir files are moved, a dbox
+ * store that a file-level copy would carry into a "maildir" no server can read).
+ *
+ * The order of the looks is the order users saw errors in: IMAP ends need no look; then the fallback decision; then
+ * mbox; then a missing source directory; then dbox (over the same ssh connection the run will use).
+ */
+export interface ProbeOptions {
+  readonly ssh: SshOptions;
+  readonly signal: AbortSignal;
+  readonly logger: Logger;
+  /** `--imap-fallback URL`, for copy and resync. */
+  readonly imapFallback?: string;
+}
+
+export interface ProbedEnds {
+  readonly route: Route;
+  readonly source: EndFacts;
+  readonly target: EndFacts;
+}
+
+export async function probeEnds(operation: Operation, source: StoreSpec, target: StoreSpec, options: ProbeOptions): Promise<ProbedEnds> {
+  const targetFacts = describeWithoutLooking(target);
+  let sourceFacts = describeWithoutLooking(source);
+  let fallback: FallbackDecision | undefined;
+  if (!sourceFacts.files || !targetFacts.files) {
+    if (options.imapFallback) options.logger.warn(`--imap-fallback ${options.imapFallback} ignored: ${!sourceFacts.files ? 'the source' : 'the target'} is IMAP already`);
+  } else if (options.imapFallback) {
+    fallback = await decideFallback(source, options.imapFallback, options);
+  }
+  if (!fallback?.used && sourceFacts.files) sourceFacts = await lookAtSource(operation, source, sourceFacts, options, fallback);
+  const route = decideRoute(operation, sourceFacts, targetFacts, fallback);
+  if (isRefusal(route)) {
+    if (route.code === 'MAILSHIFT_USAGE') throw new UsageError(route.message, route.hint);
+    throw new MailshiftError(route.code, route.message, { hint: route.hint, exitCode: ExitCode.config });
+  }
+  return { route, source: sourceFacts, target: targetFacts };
+}
+
+/** What the spec alone says: IMAP has no files; a cPanel spec is a cPanel tree; a path is taken for a maildir until looked at. */
+function describeWithoutLooking(spec: StoreSpec): EndFacts {
+  const label = formatSpec(spec);
+  if (spec.kind === 'imap') return { label };
+  const layout: FileLayout = spec.kind === 'cpanel' ? 'cpanel' : spec.kind === 'mbox' ? 'mbox' : 'maildir';
+  return { label, files: { location: spec.location.type, layout } };
+}
+
+async function lookAtSource(operation: Operation, spec: StoreSpec, facts: EndFacts, options: ProbeOptions, fallback: FallbackDecision | undefined): Promise<EndFacts> {
+  const files = facts.files!;
+  if (spec.kind === 'imap') return facts;
+  if (spec.location.type === 'local' && (spec.kind === 'mbox' || (spec.kind === 'path' && (await classifyLocalMailPath(spec.path)).kind === 'mbox'))) {
+    const detail = operation === 'verify' ? undefined : await describeNonMboxFile(spec);
+    return { ...facts, files: { ...files, layout: 'mbox', ...(detail ? { detail } : {}) } };
+  }
+  // resync has always let a missing source fail where it is listed; the others refuse it before any work.
+  if (operation !== 'resync') await requireLocalDirectory(spec, 'source');
+  // --imap-fallback looked already (and found files); otherwise make sure the files are not a dbox store.
+  if (!fallback && (spec.kind === 'path' || spec.kind === 'maildir')) {
+    const access = await decideFileAccess(spec, { ssh: options.ssh, signal: options.signal });
+    if (!access.isReachable && access.cause === 'dbox') return { ...facts, files: { ...files, layout: 'dbox', detail: access.reason } };
+  }
+  return facts;
+}
+
+/**
+ * The fallback is decided on what the source is where it lives (decideFileAccess looks once, over the run's ssh
+ * connection). Everything else stays at file level, where an unreachable source fails exactly as it does without
+ * --imap-fallback.
+ */
+async function decideFallback(source: StoreSpec, imap: string, options: ProbeOptions): Promise<FallbackDecision> {
+  // Checked before anything is looked at, so a mistyped URL fails now and not after the source turned out unreachable.
+  if (parseStoreSpec(imap).kind !== 'imap') {
+    throw new UsageError(`--imap-fallback ${imap} is not an imap:// or imaps:// URL`, 'write --imap-fallback imaps://user@host[:port]');
+  }
+  const access = await decideFileAccess(source, { ssh: options.ssh, signal: options.signal });
+  if (access.isReachable) {
+    options.logger.info(`--imap-fallback not needed: ${access.reason}`);
+    return { used: false, imap, reason: access.reason };
+  }
+  if (source.kind === 'cpanel' && !source.mailbox) {
+    throw new UsageError(
+      `${formatSpec(source)} cannot be read at file level (${access.reason}), and --imap-fallback replaces one mailbox, not a whole cPanel account`,
+      'copy each mailbox on its own: cpanel:ROOT#local@domain with --imap-fallback imaps://local@domain@host',
+    );
+  }
+  options.logger.warn(`using IMAP (${imap}) for ${formatSpec(source)}: ${access.reason}`);
+  return { used: true, imap, reason: access.reason };
+}
+
+/**
+ * Refuses a local source that is not there, before any work starts: copying from a missing directory reported
+ * rsync's "partial transfer", verify of a missing source said "OK: 0 of 0", and watch retried forever. Remote ends
+ * are checked when they are reached.
+ */
+export async function requireLocalDirectory(spec: StoreSpec, role: 'source' | 'target'): Promise<void> {
+  if (spec.kind === 'imap' || spec.location.type !== 'local') return;
+  const dir = spec.kind === 'cpanel' ? spec.root : spec.path;
+  let isDirectory = false;
+  try {
+    isDirectory = (await stat(dir)).isDirectory();
+  } catch {
+    isDirectory = false;
+  }
+  if (!isDirectory) {
+    throw new MailshiftError(role === 'source' ? 'MAILSHIFT_MISSING_SOURCE' : 'MAILSHIFT_MISSING_TARGET', `${role} ${formatSpec(spec)}: ${dir} is not an existing directory`, {
+      hint: `check the ${role} path`,
+      exitCode: ExitCode.config,
+    });
+  }
+}
+
+/**
+ * A plain file given where a maildir belongs is taken for mbox only when it looks like one (a "From " line, or
+ * gzip): a text file or a tarball is named for what it is, not called "mbox". Undefined when it is mbox (or not a
+ * plain file).
+ */
+async function describeNonMboxFile(spec: StoreSpec): Promise<string | undefined> {
+  if (spec.kind !== 'path' || spec.location.type !== 'local') return undefined;
+  let size: number;
+  try {
+    const info = await stat(spec.path);
+    if (!info.isFile()) return undefined;
+    size = info.size;
+  } catch {
+    return undefined;
+  }
+  const isGzip = /\.gz$/i.test(spec.path);
+  try {
+    if ((await sniffMbox(spec.path, { isGzip, scanForMboxrd: false })).looksLikeMbox) return undefined;
+  } catch {
+    return 'a file that cannot be read';
+  }
+  return size === 0 ? 'an empty file' : 'a file';
+}

@@ -1,0 +1,253 @@
+import { ExitCode, type ExitCodeValue } from '../../core/exit-codes.js';
+import { UsageError } from '../../core/errors.js';
+import { parseStoreSpec } from '../../stores/spec.js';
+import type { FlagUpdateMode } from '../../stores/store.js';
+import type { ItemizedChange } from '../../transport/rsync/itemize.js';
+import type { OwnershipResult } from '../../fsops/ownership.js';
+import type { CopyJob } from '../copy.js';
+import type { CopyReport } from '../run-copy.js';
+import type { FlagsMode } from '../resync-plan.js';
+import type { ResyncReport } from '../resync.js';
+import type { CopyProgress, StoreCopyOptions, StoreCopyReport } from '../store-copy.js';
+import { probeEnds } from '../ends.js';
+import type { Route } from '../route.js';
+import { withSharedSsh } from './ssh.js';
+import { openStorePair, type StorePair } from './store-pair.js';
+import { describeLogins, type LoginFacts } from './login.js';
+import type { FolderRules, OperationBase, OperationResult, OperationSummary, Progress, ProgressSink } from './types.js';
+
+/**
+ * `copy` and `resync` as one engine call each, whichever engine the route picks. The files engine copies (and, into a
+ * cPanel root, sets owners and modes as its last step) or resyncs by maildir base name; the messages engine copies
+ * what the target lacks, above the saved UID watermark. `resync` with an IMAP end is that same incremental copy.
+ */
+export interface FilesCopyOptions {
+  /** Mailboxes copied in parallel (copy). */
+  readonly jobs?: number;
+  readonly bwlimitKiBps?: number;
+  readonly retries: number;
+  readonly retryBaseDelayMs: number;
+  readonly ioTimeoutS: number;
+  readonly renameUser?: { readonly from: string; readonly to: string };
+  /** Into a cPanel root: owners and modes as cPanel sets them, after the copy (copy). Absent: left as copied. */
+  readonly chown?: { readonly uid?: number; readonly gid?: number; readonly mailGid?: number };
+  /** Flags of messages already on the target (resync). */
+  readonly flags?: FlagsMode;
+  /** Recognise mail delivered to both servers (resync). */
+  readonly dedupe?: boolean;
+}
+
+export interface MessagesCopyOptions extends FolderRules {
+  readonly skipExisting: boolean;
+  readonly maxSizeBytes?: number;
+  /** Whole-account limit: stops cleanly (state kept) with exit 75. */
+  readonly accountTimeoutMs?: number;
+  /** Where the per-folder UID watermarks live (default ~/.local/state/mailshift/sync). */
+  readonly stateDir?: string;
+  /** Folders copied at once. */
+  readonly concurrency: number;
+  readonly retries?: number;
+  readonly retryBaseMs?: number;
+}
+
+export interface CopyRequest extends OperationBase {
+  readonly operation: 'copy' | 'resync';
+  readonly dryRun: boolean;
+  /** `--imap-fallback imaps://user@host`: read the source over IMAP when its files cannot be read. */
+  readonly imapFallback?: string;
+  /** Log in to both ends and describe them; copy nothing (`--justlogin`). */
+  readonly justLogin?: boolean;
+  readonly files: FilesCopyOptions;
+  readonly messages: MessagesCopyOptions;
+  readonly progress?: ProgressSink;
+  /** Files engine with dryRun: every item rsync would copy. */
+  readonly onItem?: (job: CopyJob, item: ItemizedChange) => void;
+}
+
+export interface ChownOutcome extends OwnershipResult {
+  readonly user: string;
+  readonly ids: string;
+}
+
+export type CopyOutcome = OperationResult &
+  (
+    | { readonly kind: 'files-copy'; readonly report: CopyReport; readonly chown?: ChownOutcome }
+    | { readonly kind: 'files-resync'; readonly report: ResyncReport }
+    | { readonly kind: 'messages'; readonly report: StoreCopyReport }
+    | { readonly kind: 'login'; readonly logins: readonly LoginFacts[] }
+  );
+
+export async function runCopyOperation(request: CopyRequest): Promise<CopyOutcome> {
+  return withSharedSsh(request.ssh, [request.source, request.target], async (ssh) => {
+    const { route } = await probeEnds(request.operation, request.source, request.target, {
+      ssh,
+      signal: request.signal,
+      logger: request.logger,
+      ...(request.imapFallback ? { imapFallback: request.imapFallback } : {}),
+    });
+    request.logger.debug(`route: ${route.use}: ${route.reason}`);
+    request.onRoute?.(route);
+    if (route.use === 'messages') return runMessagesCopy(request, route);
+    if (request.justLogin) throw new UsageError('--justlogin logs in to IMAP ends: neither end of this copy is IMAP', 'give an imap:// or imaps:// end, or leave out --justlogin');
+    return request.operation === 'copy' ? runFilesCopy({ ...request, ssh }, route) : runFilesResync({ ...request, ssh }, route);
+  });
+}
+
+async function runFilesCopy(request: CopyRequest, route: Route): Promise<CopyOutcome> {
+  const { runCopy } = await import('../run-copy.js');
+  const { resolveOwnerIds, runAccountChown } = await import('../chown.js');
+  const { execOfLocation } = await import('./ssh.js');
+  const { files, logger } = request;
+  const report = await runCopy(request.source, request.target, {
+    ...(files.jobs !== undefined ? { jobs: files.jobs } : {}),
+    ...(files.bwlimitKiBps !== undefined ? { bwlimitKiBps: files.bwlimitKiBps } : {}),
+    retries: files.retries,
+    retryBaseDelayMs: files.retryBaseDelayMs,
+    ioTimeoutS: files.ioTimeoutS,
+    dryRun: request.dryRun,
+    ssh: request.ssh,
+    ...(files.renameUser ? { renameUser: files.renameUser } : {}),
+    signal: request.signal,
+    logger,
+    wantProgress: Boolean(request.progress),
+    ...(request.progress ? { onTotal: (total) => request.progress!.total?.({ bytes: total.bytes, items: total.files }), onProgress: (done) => request.progress!.update(done) } : {}),
+    // Owner and modes set by rsync as files arrive; the chown pass afterwards checks everything and fixes the rest.
+    ...(files.chown
+      ? {
+          resolveMailOwner: async (t) => {
+            const ids = await resolveOwnerIds(execOfLocation(t.location, request.ssh), t.root, t.user, files.chown);
+            return { uid: ids.uid, gid: ids.gid };
+          },
+        }
+      : {}),
+    ...(request.onItem ? { onItem: request.onItem } : {}),
+  });
+  let chown: ChownOutcome | undefined;
+  if (report.cpanelTarget && files.chown && !request.dryRun && report.exitCode !== ExitCode.config) {
+    const t = report.cpanelTarget;
+    const exec = execOfLocation(t.location, request.ssh);
+    const ids = await resolveOwnerIds(exec, t.root, t.user, files.chown);
+    logger.info(`chown: ${t.user} is ${ids.uid}:${ids.gid}, group mail is ${ids.mailGid} (from ${ids.source})`);
+    const result = await runAccountChown(exec, t, ids, { signal: request.signal });
+    chown = { ...result, user: t.user, ids: `${ids.uid}:${ids.gid} mail=${ids.mailGid}` };
+  }
+  const chownFailed = Boolean(chown && chown.failed.length > 0);
+  const exitCode = chownFailed && report.exitCode === ExitCode.ok ? ExitCode.partial : report.exitCode;
+  const summary: OperationSummary = {
+    items: report.jobs.reduce((sum, j) => sum + j.files, 0),
+    bytes: report.jobs.reduce((sum, j) => sum + j.bytes, 0),
+    skipped: [
+      ...report.skipped.map((s) => ({ item: `${s.job}: ${s.path}`, reason: s.reason })),
+      ...(chown?.failed ?? []).map((f) => ({ item: f.path, reason: `owner or mode not set: ${f.reason}` })),
+    ],
+    warnings: report.jobs.flatMap((j) => j.warnings.map((w) => `${j.label}: ${w}`)),
+  };
+  return { kind: 'files-copy', route, exitCode, summary, report, ...(chown ? { chown } : {}) };
+}
+
+async function runFilesResync(request: CopyRequest, route: Route): Promise<CopyOutcome> {
+  const { runResync } = await import('../resync.js');
+  const { files } = request;
+  const report = await runResync(request.source, request.target, {
+    flags: files.flags ?? 'target',
+    dedupe: files.dedupe ?? true,
+    dryRun: request.dryRun,
+    ssh: request.ssh,
+    retries: files.retries,
+    retryBaseDelayMs: files.retryBaseDelayMs,
+    ioTimeoutS: files.ioTimeoutS,
+    ...(files.bwlimitKiBps !== undefined ? { bwlimitKiBps: files.bwlimitKiBps } : {}),
+    signal: request.signal,
+    logger: request.logger,
+  });
+  const summary: OperationSummary = {
+    items: report.totals.copied,
+    bytes: report.totals.bytesCopied,
+    skipped: report.skippedFolders.map((f) => ({ item: f.folder, reason: f.reason })),
+    warnings: report.warnings,
+  };
+  return { kind: 'files-resync', route, exitCode: report.exitCode, summary, report };
+}
+
+async function runMessagesCopy(request: CopyRequest, route: Route): Promise<CopyOutcome> {
+  const sourceSpec = route.fallback?.used ? parseStoreSpec(route.fallback.imap) : request.source;
+  const pair = await openStorePair(request, sourceSpec, request.dryRun ? 'read' : 'write', { allowMissingTarget: request.dryRun });
+  try {
+    const flags = decideFlagsMode(request.files.flags, pair.target.store.caps.files !== undefined);
+    if (request.justLogin) return { kind: 'login', route, exitCode: ExitCode.ok, summary: { items: 0, bytes: 0, skipped: [], warnings: [] }, logins: describeLogins(pair) };
+    const { runStoreCopy, decideCopyExitCode } = await import('../store-copy.js');
+    const report = await runStoreCopy(pair.source, pair.target, {
+      ...(await buildStoreCopyOptions(request, pair, request.messages, flags)),
+      dryRun: request.dryRun,
+      ...(request.messages.accountTimeoutMs ? { timeoutMs: request.messages.accountTimeoutMs } : {}),
+      ...(request.progress ? { onProgress: (done: CopyProgress) => request.progress!.update(toProgress(done)) } : {}),
+    });
+    const exitCode = decideCopyExitCode(report) as ExitCodeValue;
+    return { kind: 'messages', route, exitCode, summary: summariseStoreCopy(report), report };
+  } finally {
+    await pair.dispose();
+  }
+}
+
+/** The store copy's options, as copy, resync and watch share them; the state file is per pair of stores. */
+export async function buildStoreCopyOptions(request: OperationBase, pair: StorePair, m: MessagesCopyOptions, flags: FlagUpdateMode | undefined): Promise<StoreCopyOptions> {
+  const { stateFileFor, defaultStateDir } = await import('../state.js');
+  const pairKey = `${pair.source.label} -> ${pair.target.label}`;
+  return {
+    maps: m.maps,
+    excludes: m.excludes,
+    skipVirtual: m.skipVirtual,
+    skipExisting: m.skipExisting,
+    ...(flags ? { flags } : {}),
+    ...(m.maxSizeBytes !== undefined ? { maxSizeBytes: m.maxSizeBytes } : {}),
+    concurrency: m.concurrency,
+    ...(m.retries !== undefined ? { retries: m.retries } : {}),
+    ...(m.retryBaseMs !== undefined ? { retryBaseMs: m.retryBaseMs } : {}),
+    state: { file: stateFileFor(m.stateDir ?? defaultStateDir(request.env), pairKey), pair: pairKey },
+    logger: request.logger,
+    signal: request.signal,
+  };
+}
+
+/**
+ * `resync --flags source|merge`: a target that finds what earlier runs copied by the source identity its file names
+ * carry (a maildir) can take the source's flags. An IMAP target renumbers what it is given, and mailshift keeps no
+ * map of its UIDs: refused there rather than ignored.
+ */
+export function decideFlagsMode(value: FlagsMode | undefined, targetKeepsSourceIdentity: boolean): FlagUpdateMode | undefined {
+  if (value === undefined || value === 'target') return undefined;
+  if (!targetKeepsSourceIdentity) {
+    throw new UsageError(`--flags ${value} needs a maildir target: flags of messages already on an IMAP target are kept`, 'run without --flags (the target keeps its flags)');
+  }
+  return value;
+}
+
+/** What a messages copy did, in the shape every operation shares. */
+export function summariseStoreCopy(report: StoreCopyReport): OperationSummary {
+  return {
+    items: report.totals.copied,
+    bytes: report.totals.copiedBytes,
+    skipped: [
+      ...report.skippedFolders.map((f) => ({ item: f.folder, reason: f.reason })),
+      ...report.folders.flatMap((f) => f.skipped.map((s) => ({ item: `${f.source} ${s.uid !== undefined ? `UID ${s.uid}` : s.id}`, reason: s.reason }))),
+      ...report.folders.flatMap((f) => (f.error ? [{ item: f.source, reason: `folder failed: ${f.error.message}` }] : [])),
+    ],
+    warnings: report.stopped ? [`stopped: ${report.stopped.reason}`] : [],
+  };
+}
+
+/**
+ * An IMAP copy's progress: a percentage and an ETA against what the folders listed so far lack (source sizes), and
+ * how many folders that covers while the rest are still to be listed.
+ */
+export function toProgress(done: CopyProgress): Progress {
+  const base = { bytes: done.bytes, items: done.messages };
+  if (done.foldersPlanned === 0 || done.plannedBytes === 0) return base;
+  return {
+    ...base,
+    totalItems: done.plannedMessages,
+    totalBytes: done.plannedBytes,
+    measuredBytes: done.sourceBytes,
+    ...(done.foldersPlanned < done.foldersTotal ? { note: `${done.foldersPlanned}/${done.foldersTotal} folders listed` } : {}),
+  };
+}

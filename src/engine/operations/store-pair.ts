@@ -1,0 +1,51 @@
+import type { MailStore } from '../../stores/store.js';
+import type { StoreSpec } from '../../stores/spec.js';
+import type { OperationBase } from './types.js';
+
+/** Both ends of a messages-engine run, opened; `dispose` closes them (target first, as they were opened last). */
+export interface StorePair {
+  readonly source: { readonly store: MailStore; readonly label: string };
+  readonly target: { readonly store: MailStore; readonly label: string };
+  dispose(): Promise<void>;
+}
+
+/**
+ * Opens the source for reading and the target for writing (or reading, for verify and dry runs) through the driver
+ * table (stores/open.ts). Passwords are asked for only when an IMAP end needs one, and again for each new
+ * connection. `sourceSpec` may differ from the operation's source: with --imap-fallback in use, the IMAP account
+ * stands in for the files.
+ */
+export async function openStorePair(request: OperationBase, sourceSpec: StoreSpec, targetMode: 'read' | 'write', options: { readonly allowMissingTarget?: boolean } = {}): Promise<StorePair> {
+  const { openStore } = await import('../../stores/open.js');
+  const { imap } = request;
+  const common = {
+    logger: request.logger,
+    ...(imap.caFile ? { caFile: imap.caFile } : {}),
+    ...(imap.isInsecure ? { isInsecure: true } : {}),
+    maxConnections: imap.maxConnections,
+    ...(imap.connectTimeoutMs ? { connectTimeoutMs: imap.connectTimeoutMs } : {}),
+    ...(imap.retries !== undefined ? { retries: imap.retries } : {}),
+    ...(imap.retryBaseMs !== undefined ? { retryBaseMs: imap.retryBaseMs } : {}),
+    signal: request.signal,
+  };
+  const source = await openStore(sourceSpec, { ...common, mode: 'read', password: (spec) => request.credentials.password('source', spec) });
+  try {
+    const target = await openStore(request.target, {
+      ...common,
+      mode: targetMode,
+      ...(options.allowMissingTarget ? { allowMissing: true } : {}),
+      password: (spec) => request.credentials.password('target', spec),
+    });
+    return {
+      source,
+      target,
+      async dispose() {
+        await target.store[Symbol.asyncDispose]();
+        await source.store[Symbol.asyncDispose]();
+      },
+    };
+  } catch (err) {
+    await source.store[Symbol.asyncDispose]();
+    throw err;
+  }
+}

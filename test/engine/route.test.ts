@@ -1,0 +1,50 @@
+import { describe, expect, it } from 'vitest';
+import { decideRoute, isRefusal, type EndFacts } from '../../src/engine/route.js';
+
+const imap: EndFacts = { label: 'imaps://alice@mail.example:993' };
+const localMaildir: EndFacts = { label: '/srv/mail/alice', files: { location: 'local', layout: 'maildir' } };
+const sshMaildir: EndFacts = { label: 'ssh://new.example/srv/mail/alice', files: { location: 'ssh', layout: 'maildir' } };
+const cpanel: EndFacts = { label: 'cpanel:/#alice', files: { location: 'local', layout: 'cpanel' } };
+const mbox: EndFacts = { label: '/srv/mbox/alice', files: { location: 'local', layout: 'mbox' } };
+const dbox: EndFacts = { label: '/srv/mail/bob', files: { location: 'local', layout: 'dbox', detail: '/srv/mail/bob is a Dovecot mdbox store' } };
+
+describe('decideRoute', () => {
+  it('moves files with rsync when both ends are file trees, and says so', () => {
+    const route = decideRoute('copy', cpanel, sshMaildir);
+    expect(route).toEqual({ use: 'files', reason: expect.stringContaining('both ends are file trees (local cPanel -> maildir over ssh)') });
+  });
+
+  it('moves messages through the stores when either end is IMAP, naming that end', () => {
+    expect(decideRoute('copy', imap, localMaildir)).toMatchObject({ use: 'messages', reason: expect.stringContaining('the source imaps://alice@mail.example:993 is an IMAP account') });
+    expect(decideRoute('resync', localMaildir, imap)).toMatchObject({ use: 'messages', reason: expect.stringContaining('the target') });
+    expect(decideRoute('copy', mbox, imap)).toMatchObject({ use: 'messages' });
+  });
+
+  it('reads an IMAP account in place of unreadable files when --imap-fallback is used', () => {
+    const fallback = { used: true, imap: 'imaps://alice@old.example', reason: 'no ssh access to old.example' };
+    expect(decideRoute('copy', sshMaildir, localMaildir, fallback)).toEqual({ use: 'messages', reason: expect.stringContaining('no ssh access'), fallback });
+    const unused = { used: false, imap: 'imaps://alice@old.example', reason: 'is a maildir' };
+    expect(decideRoute('copy', sshMaildir, localMaildir, unused)).toMatchObject({ use: 'files', fallback: unused });
+  });
+
+  it('verifies an mbox source message by message, but never moves it as files', () => {
+    expect(decideRoute('verify', mbox, localMaildir)).toMatchObject({ use: 'messages' });
+    for (const operation of ['copy', 'resync', 'watch'] as const) {
+      const decision = decideRoute(operation, mbox, localMaildir);
+      expect(isRefusal(decision) && decision.message).toBe(`/srv/mbox/alice is mbox: ${operation} moves maildir files`);
+    }
+  });
+
+  it('names a plain file that is not mbox for what it is', () => {
+    const notes: EndFacts = { label: '/srv/notes.txt', files: { location: 'local', layout: 'mbox', detail: 'a file' } };
+    const decision = decideRoute('copy', notes, localMaildir);
+    expect(isRefusal(decision) && decision.message).toBe('/srv/notes.txt is a file, neither a maildir nor an mbox: copy moves maildir directories');
+  });
+
+  it('refuses a dbox source with the way out that fits the command', () => {
+    const copy = decideRoute('copy', dbox, localMaildir);
+    const verify = decideRoute('verify', dbox, localMaildir);
+    expect(copy).toMatchObject({ refuse: true, code: 'MAILSHIFT_SOURCE_DBOX', message: '/srv/mail/bob is a Dovecot mdbox store', hint: expect.stringContaining('--imap-fallback') });
+    expect(verify).toMatchObject({ refuse: true, hint: expect.stringContaining('verify over IMAP') });
+  });
+});
