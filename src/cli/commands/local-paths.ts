@@ -20,7 +20,7 @@ export async function requireLocalDirectory(spec: StoreSpec, role: 'source' | 't
     isDirectory = false;
   }
   if (!isDirectory) {
-    throw new MailshiftError('MAILSHIFT_MISSING_' + role.toUpperCase(), `${role} ${formatSpec(spec)}: ${dir} is not an existing directory`, {
+    throw new MailshiftError(`MAILSHIFT_MISSING_${role.toUpperCase() as Uppercase<typeof role>}`, `${role} ${formatSpec(spec)}: ${dir} is not an existing directory`, {
       hint: `check the ${role} path`,
       exitCode: ExitCode.config,
     });
