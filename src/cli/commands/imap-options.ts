@@ -3,6 +3,7 @@ import { FolderMappingError, parseFolderExclude, parseFolderMapRule, type Folder
 import { MailshiftError, UsageError } from '../../core/errors.js';
 import type { Logger } from '../../core/logger.js';
 import { ExitCode } from '../../core/exit-codes.js';
+import { parseSize } from '../../core/size.js';
 import { parseStoreSpec, type StoreSpec } from '../../stores/spec.js';
 import type { SshOptions } from '../../transport/ssh.js';
 import type { CliContext } from '../context.js';
@@ -182,11 +183,10 @@ function parsePositiveInt(value: string): number {
   return Number(value);
 }
 
-/** "35M", "500K", "2G", "45000000" -> bytes (powers of 1024 for the suffixes). */
+/** "35M", "500K", "2G", "1T", "45000000" -> bytes (powers of 1024 for the suffixes; the grammar is core/size.ts). */
 export function parseSizeBytes(value: string): number {
-  const match = /^(\d+(?:\.\d+)?)\s*([KMG]?)i?B?$/i.exec(value.trim());
-  if (!match) throw new InvalidArgumentError('expected a size like 35M, 500K or 45000000');
-  const unit = { '': 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3 }[match[2]!.toUpperCase() as '' | 'K' | 'M' | 'G'];
-  return Math.round(Number(match[1]) * unit);
+  const parsed = parseSize(value);
+  if (!parsed.ok) throw new InvalidArgumentError(parsed.reason);
+  return parsed.bytes;
 }
 
