@@ -1,3 +1,4 @@
+import type { ErrorCode } from './error-codes.js';
 import { ExitCode, type ExitCodeValue } from './exit-codes.js';
 
 /** How far a failure reaches: a message-level error never kills a mailbox, an account-level one never kills a batch. */
@@ -16,18 +17,18 @@ export interface MailshiftErrorOptions {
 }
 
 /**
- * The one error type the CLI renders. `code` is stable (documented, greppable), `message` says what and where,
- * `hint` says what to do.
+ * The one error type the CLI renders. `code` is stable and documented (a key of the table in error-codes.ts, from which
+ * docs/errors.md is generated), `message` says what and where, `hint` says what to do.
  */
 export class MailshiftError extends Error {
   override readonly name = 'MailshiftError';
-  readonly code: string;
+  readonly code: ErrorCode;
   readonly scope: ErrorScope;
   readonly retry: RetryAdvice;
   readonly hint: string | undefined;
   readonly exitCode: ExitCodeValue;
 
-  constructor(code: string, message: string, options: MailshiftErrorOptions = {}) {
+  constructor(code: ErrorCode, message: string, options: MailshiftErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.code = code;
     this.scope = options.scope ?? 'run';

@@ -9,6 +9,7 @@ describe('parseSizeBytes', () => {
     expect(parseSizeBytes('1.5GB')).toBe(1.5 * 1024 ** 3);
     expect(parseSizeBytes('2GiB')).toBe(2 * 1024 ** 3);
     expect(parseSizeBytes('4k')).toBe(4096);
+    expect(parseSizeBytes('1T')).toBe(1024 ** 4);
   });
 
   it('rejects what is not a size', () => {

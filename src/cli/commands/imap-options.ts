@@ -2,6 +2,7 @@ import { InvalidArgumentError, type Command } from 'commander';
 import { UsageError } from '../../core/errors.js';
 import { FolderMappingError, parseFolderExclude, parseFolderMapRule, type FolderMapRule } from '../../../converters/folders/imap-mapping.js';
 import type { Logger } from '../../core/logger.js';
+import { parseSize } from '../../core/size.js';
 
 /**
  * The IMAP options of copy, resync, verify and watch (the engine decides when they apply: engine/route.ts).
@@ -98,11 +99,10 @@ function parsePositiveInt(value: string): number {
   return Number(value);
 }
 
-/** "35M", "500K", "2G", "45000000" -> bytes (powers of 1024 for the suffixes). */
+/** "35M", "500K", "2G", "1T", "45000000" -> bytes (powers of 1024 for the suffixes; the grammar is core/size.ts). */
 export function parseSizeBytes(value: string): number {
-  const match = /^(\d+(?:\.\d+)?)\s*([KMG]?)i?B?$/i.exec(value.trim());
-  if (!match) throw new InvalidArgumentError('expected a size like 35M, 500K or 45000000');
-  const unit = { '': 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3 }[match[2]!.toUpperCase() as '' | 'K' | 'M' | 'G'];
-  return Math.round(Number(match[1]) * unit);
+  const parsed = parseSize(value);
+  if (!parsed.ok) throw new InvalidArgumentError(parsed.reason);
+  return parsed.bytes;
 }
 

@@ -168,7 +168,7 @@ export function toConnectError(err: unknown, options: Pick<ImapConnectOptions, '
     case 'unavailable':
       // A good password refused for now (Exchange and Microsoft 365 answer a throttled account's LOGIN this way).
       return Object.assign(
-        new MailshiftError(`MAILSHIFT_IMAP_${failure.kind.toUpperCase()}`, `login to ${who} refused for now: ${failure.text}`, {
+        new MailshiftError(`MAILSHIFT_IMAP_${failure.kind.toUpperCase() as Uppercase<typeof failure.kind>}`, `login to ${who} refused for now: ${failure.text}`, {
           scope: 'account',
           retry: 'later',
           hint: 'the server is busy or throttling this account (not a wrong password); mailshift retries with a back-off, and a run that gave up can be run again later to continue',

@@ -58,7 +58,7 @@ export class ImapError extends MailshiftError {
   readonly retryAfterMs: number | undefined;
   /** The server refused the command (tagged NO/BAD): it had no effect, and sending it again later is safe. */
   readonly isRefused: boolean;
-  constructor(code: string, message: string, failure: ImapFailure, options: ConstructorParameters<typeof MailshiftError>[2]) {
+  constructor(code: ConstructorParameters<typeof MailshiftError>[0], message: string, failure: ImapFailure, options: ConstructorParameters<typeof MailshiftError>[2]) {
     super(code, message, options);
     this.failure = failure;
     this.retryAfterMs = failure.retryAfterMs;
@@ -344,7 +344,7 @@ export class ImapStore implements MailStore {
       case 'connection':
       case 'throttled':
       case 'unavailable':
-        return new ImapError(`MAILSHIFT_IMAP_${failure.kind.toUpperCase()}`, message, failure, { scope: 'mailbox', retry: 'later', cause: err });
+        return new ImapError(`MAILSHIFT_IMAP_${failure.kind.toUpperCase() as Uppercase<typeof failure.kind>}`, message, failure, { scope: 'mailbox', retry: 'later', cause: err });
       case 'too-big':
         return new ImapError('MAILSHIFT_IMAP_TOO_BIG', message, failure, { scope: 'message', cause: err });
       case 'message':
