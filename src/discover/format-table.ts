@@ -1,4 +1,4 @@
-import { formatBytes, formatTable, printable } from '../cli/render.js';
+import { formatBytes, formatTable, printable } from '../core/format.js';
 import type { DiscoverDocument, MailboxDoc } from './document.js';
 
 /**

@@ -1,4 +1,4 @@
-import { formatBytes, formatTable, printable } from '../../cli/render.js';
+import { formatBytes, formatTable, printable } from '../../core/format.js';
 import { ExitCode } from '../../core/exit-codes.js';
 import type { VerifyReport } from '../report.js';
 
