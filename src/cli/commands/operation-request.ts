@@ -35,11 +35,18 @@ export function buildOperationBase(ctx: CliContext, cmd: Command, sourceText: st
     signal: ctx.signal,
     logger,
     env: ctx.env,
-    // IMAP copies cannot honour the file-level options: said once the route is known, as before any login.
     onRoute: (route: Route) => {
+      // IMAP copies cannot honour the file-level options: said once the route is known, before any login.
       if (route.use === 'messages') checkFileLevelOptions(cmd, logger);
+      // A dry run shows the decision first: what would run, and why (--json carries it as `route`).
+      if (options.dryRun && !options.json) ctx.out(formatRouteLine(route));
     },
   };
+}
+
+/** "Route: files (rsync): both ends are file trees (...)": the line a dry run starts with. */
+export function formatRouteLine(route: Route): string {
+  return `Route: ${route.use === 'files' ? 'files (rsync)' : 'messages (one at a time through the stores)'}: ${route.reason}\n`;
 }
 
 /** The messages engine's options from `--map`, `--exclude`, `--virtual-folders`, `--max-size`, `--state-dir`, … */
