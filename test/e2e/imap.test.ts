@@ -92,6 +92,7 @@ describe('mailshift copy/verify/resync with an IMAP end', () => {
     });
     expect(result.code, result.stderr).toBe(0);
     expect(result.stdout).toMatch(/Would copy 14 messages/);
+    expect(result.stdout.split('\n')[0]).toMatch(/^Route: messages \(one at a time through the stores\): the source imaps:\/\/alice@[^ ]+ is an IMAP account/);
     expect(result.stdout).toMatch(/SOURCE FOLDER\s+TARGET FOLDER\s+WHY/);
     expect(result.stdout).toMatch(/Sent\s+Sent\s+SPECIAL-USE \\Sent/);
     expect(result.stdout).toMatch(/Entwürfe\s+Entwürfe\s+same name/);
