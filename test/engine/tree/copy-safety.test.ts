@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { buildRefusalRule, classifyMaildirEntry, createMaildirScanner } from '../../src/engine/copy-safety.js';
-import { isOnlyUndecodable } from '../../src/stores/cpanel/unsafe.js';
-import type { TreeEntry } from '../../src/transport/list.js';
+import { buildRefusalRule, classifyMaildirEntry, createMaildirScanner } from '../../../src/engine/tree/copy-safety.js';
+import { isOnlyUndecodable } from '../../../src/cpanel/unsafe.js';
+import type { TreeEntry } from '../../../src/hosts/find.js';
 
 const entry = (p: string, type: TreeEntry['type'] = 'file', extra: Partial<TreeEntry> = {}): TreeEntry => ({
   type, path: p, sizeBytes: 5, allocatedBytes: 4096, uid: 0, gid: 0, mode: 0o644, nlink: 1, mtimeMs: 0, device: 1, inode: 1, ...extra,

@@ -1,15 +1,8 @@
 import { describe, expect, it } from 'vitest';
+import { countFilterRules, deliverySecondsFromName, isCpanelMailboxLink, maildirSizeFromName, parseAutoresponderSettings, parseMaildirsize } from '../../../src/cpanel/inventory/parse.js';
 import {
-  checkFileName,
-  checkNameSegment,
-  countFilterRules,
-  deliverySecondsFromName,
-  isCpanelMailboxLink,
-  maildirSizeFromName,
-  parseAutoresponderSettings,
   parseCpuserFile,
   parseDomainUserMap,
-  parseMaildirsize,
   parseMailPasswd,
   parseQuotaFile,
   parseShadowStates,
@@ -17,7 +10,8 @@ import {
   parseValiases,
   parseVdomainaliases,
   splitDestinations,
-} from '../../../src/stores/cpanel/parse.js';
+} from '../../../src/cpanel/files.js';
+import { checkFileName, checkNameSegment } from '../../../src/cpanel/unsafe.js';
 
 describe('cPanel domain maps', () => {
   it('reads "domain: user" lines and drops the "*: nobody" fallback', () => {

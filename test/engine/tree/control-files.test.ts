@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { decideControlFile } from '../../src/engine/control-files.js';
+import { decideControlFile } from '../../../src/engine/tree/control-files.js';
 
 const uidlist = (v: number, next: number, records: [number, string][]) => `3 V${v} N${next}\n${records.map(([uid, name]) => `${uid} :${name}\n`).join('')}`;
 

@@ -1,7 +1,7 @@
-import { maildirBaseName } from '../../converters/maildir/filename.js';
-import { parseDovecotKeywords } from '../../converters/maildir/keywords.js';
-import { parseUidlist } from '../../converters/maildir/uidlist.js';
-import { formatSubscriptionsV2, parseSubscriptions } from '../../converters/folders/subscriptions.js';
+import { maildirBaseName } from '../../../converters/maildir/filename.js';
+import { parseDovecotKeywords } from '../../../converters/maildir/keywords.js';
+import { parseUidlist } from '../../../converters/maildir/uidlist.js';
+import { formatSubscriptionsV2, parseSubscriptions } from '../../../converters/folders/subscriptions.js';
 
 /**
  * What to do with a Dovecot control file that the target already has when a copy brings the source's version.

@@ -2,8 +2,9 @@ import { decodeMutf7 } from '../../../converters/folders/mutf7.js';
 import { validateFolderLevel } from '../../../converters/folders/maildirpp.js';
 import { throwIfAborted } from '../../core/errors.js';
 import { joinRel, type Refusal, type TreeEntry } from '../../fsops/walk.js';
-import { checkFileName, deliverySecondsFromName, maildirSizeFromName, parseMaildirsize } from './parse.js';
-import { checkFolderDirName, checkMessageAllocation, isOnlyUndecodable, sizeClaimCheckBytes, type FolderNameCheck } from './unsafe.js';
+import { isDomainDirName } from '../layout.js';
+import { deliverySecondsFromName, maildirSizeFromName, parseMaildirsize } from './parse.js';
+import { checkFileName, checkFolderDirName, checkMessageAllocation, isOnlyUndecodable, sizeClaimCheckBytes, type FolderNameCheck } from '../unsafe.js';
 import { classifyLink, reportLink, isModeUnreadable, noteRefusal, type ScanContext } from './scan-context.js';
 import type { Finding, FolderInventory, MailboxFormat, MaildirsizeInfo } from './types.js';
 
@@ -44,14 +45,6 @@ export async function scanMailbox(ctx: ScanContext, rel: string, entries: readon
   if (format === 'mbox') return scanMboxDir(ctx, rel, entries, isDefault);
   if (format === 'mdbox') return scanMdbox(ctx, rel, entries, isDefault);
   return { format, countMethod: 'none', folders: [], maildirsize: null, otherDirs: [], mailboxLinks: 0 };
-}
-
-/** Reserved non-domain names in ~/mail (cpanel-layout.md §2.2, Maildir/Link.pm). */
-const reservedMailDirs = new Set(['new', 'cur', 'tmp', 'INBOX', 'dbox-Mails', 'storage', 'mailboxes', 'archive', 'virtual', 'subscriptions']);
-
-/** A domain directory of ~/mail: has a dot, is not a dot-folder and not a reserved name. */
-export function isMailDomainDirName(name: string): boolean {
-  return !name.startsWith('.') && name.includes('.') && !reservedMailDirs.has(name) && !name.startsWith('dovecot');
 }
 
 function decodeFolder(ctx: ScanContext, dirName: string): FolderNameCheck {
@@ -359,7 +352,7 @@ async function scanMboxDir(ctx: ScanContext, rel: string, entries: readonly Tree
       continue;
     }
     if (entry.kind === 'dir') {
-      if (depth === 0 && isDefault && isMailDomainDirName(entry.name)) {
+      if (depth === 0 && isDefault && isDomainDirName(entry.name)) {
         otherDirs.push(entry.name);
         continue;
       }
@@ -421,7 +414,7 @@ async function scanMdbox(ctx: ScanContext, rel: string, entries: readonly TreeEn
   const inboxIndex = folders.findIndex((f) => f.name === 'INBOX');
   const sized = folders.map((f, i) => (i === (inboxIndex < 0 ? 0 : inboxIndex) ? { ...f, sizeBytes: storageBytes } : f));
   if (sized.length === 0 && storageBytes > 0) sized.push({ name: 'INBOX', onDisk: 'storage', messages: null, sizeBytes: storageBytes, newestDeliveryMs: null, tmpFiles: null, statted: 0 });
-  const otherDirs = isDefault ? entries.filter((e) => e.kind === 'dir' && isMailDomainDirName(e.name)).map((e) => e.name) : [];
+  const otherDirs = isDefault ? entries.filter((e) => e.kind === 'dir' && isDomainDirName(e.name)).map((e) => e.name) : [];
   return { format: 'mdbox', countMethod: 'none', folders: sized, maildirsize: null, otherDirs, mailboxLinks: 0 };
 }
 
@@ -463,7 +456,7 @@ async function collectMdboxFolders(ctx: ScanContext, dirRel: string, levels: str
 /**
  * The finding for a name discover will not open. Unsafe when the name itself could do harm (control characters, a
  * level that climbs); only odd when its one fault is bytes that are not UTF-8 (a Latin-1 folder), judged by the rule
- * copy uses (stores/cpanel/unsafe.ts): copy carries those byte for byte, and discover cannot open them by a lossily
+ * copy uses (cpanel/unsafe.ts): copy carries those byte for byte, and discover cannot open them by a lossily
  * decoded name, so they are not counted here.
  */
 function nameFinding(name: string, path: string, problem: string, notDone: string, isFolderDir = false): Finding {

@@ -1,8 +1,10 @@
 import { throwIfAborted } from '../../core/errors.js';
 import { joinRel, type ListResult, type TreeEntry, type TreeReader } from '../../fsops/walk.js';
 import { indexEntries, presence, presenceIn, readAutoresponders, readRouting, readSpamAssassin, readWebmail, type DirIndex } from './extras.js';
-import { detectFormat, isMailDomainDirName, scanMailbox, type MailboxScan } from './mailbox.js';
-import { checkNameSegment, parseCpuserFile, parseMailPasswd, parseQuotaFile, parseShadowStates } from './parse.js';
+import { detectFormat, scanMailbox, type MailboxScan } from './mailbox.js';
+import { isDomainDirName } from '../layout.js';
+import { parseCpuserFile, parseMailPasswd, parseQuotaFile, parseShadowStates } from '../files.js';
+import { checkNameSegment } from '../unsafe.js';
 import { reportLink, FindingSink, isModeUnreadable, noteRefusal, type ScanContext } from './scan-context.js';
 import type { CpanelAccount, CpanelAccountRef, CpuserInfo, DomainInfo, MailboxFormat, MailboxInventory, PasswordState, QuotaInfo } from './types.js';
 
@@ -157,7 +159,7 @@ export async function readAccount(reader: TreeReader, ref: CpanelAccountRef, opt
     // 5. Virtual mailboxes: every passwd line and every mailbox-looking directory under ~/mail/DOMAIN.
     const mailDomainDirs = new Map<string, TreeEntry>();
     for (const e of mailEntries) {
-      if ((e.kind === 'dir' || e.kind === 'symlink') && isMailDomainDirName(e.name)) mailDomainDirs.set(e.name.toLowerCase(), e);
+      if ((e.kind === 'dir' || e.kind === 'symlink') && isDomainDirName(e.name)) mailDomainDirs.set(e.name.toLowerCase(), e);
     }
     const allDomains = new Set([...etcByDomain.keys(), ...mailDomainDirs.keys()]);
     for (const domain of [...allDomains].sort()) {

@@ -1,5 +1,6 @@
 import { joinRel, type TreeReader } from '../../fsops/walk.js';
-import { checkNameSegment, parseDomainUserMap, parseSystemPasswd } from './parse.js';
+import { parseDomainUserMap, parseSystemPasswd } from '../files.js';
+import { checkNameSegment } from '../unsafe.js';
 import { FindingSink, noteRefusal, type ScanContext } from './scan-context.js';
 import type { AccountSource, CpanelAccountRef, Finding } from './types.js';
 

@@ -5,7 +5,7 @@ import { readAccount, readAccountsInOrder, type ReadAccountOptions } from './acc
 import type { CpanelAccount } from './types.js';
 
 /**
- * src/stores/cpanel — reading a cPanel server's mail from its file system (ROOT = "/" on the server itself, or a
+ * src/cpanel/inventory — reading a cPanel server's mail from its file system (ROOT = "/" on the server itself, or a
  * mounted copy). Layout: shared/reference/cpanel-layout.md. Used by `mailshift discover` (inventory) and
  * `mailshift copy` (whole-account copies).
  *
@@ -36,7 +36,8 @@ import type { CpanelAccount } from './types.js';
 export * from './types.js';
 export { listAccountRefs, type AccountListing } from './accounts.js';
 export { readAccount, readAccountsInOrder, type ReadAccountOptions } from './account.js';
-export { parseShadowStates, parseQuotaFile, parseMaildirsize, parseValiases, parseVdomainaliases, parseCpuserFile, parseMailPasswd } from './parse.js';
+export { parseMaildirsize } from './parse.js';
+export { parseShadowStates, parseQuotaFile, parseValiases, parseVdomainaliases, parseCpuserFile, parseMailPasswd } from '../files.js';
 export { TreeReader } from '../../fsops/walk.js';
 
 async function openRoot(root: string): Promise<TreeReader> {

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { buildMaildirRules, findMailboxDirs, parseGroupGid, parsePasswdHome, parseUserDomains, planAccountCopy } from '../../src/engine/copy.js';
-import type { TreeEntry } from '../../src/transport/list.js';
+import { buildMaildirRules, planAccountCopy } from '../../../src/engine/tree/plan-copy.js';
+import { findMailboxDirs } from '../../../src/cpanel/layout.js';
+import { parseGroupGid, parsePasswdHome, parseUserDomains } from '../../../src/cpanel/files.js';
+import type { TreeEntry } from '../../../src/hosts/find.js';
 
 const e = (p: string, type: TreeEntry['type'] = 'dir'): TreeEntry => ({ type, path: p, sizeBytes: 0, uid: 0, gid: 0, mode: 0o755, nlink: 1, mtimeMs: 0, device: 1, inode: 1 });
 
@@ -63,7 +65,7 @@ describe('system file parsers', () => {
 
 describe('isRsyncPartialName', () => {
   it("recognises rsync's temporary names and nothing that looks like a message", async () => {
-    const { isRsyncPartialName } = await import('../../src/engine/run-copy.js');
+    const { isRsyncPartialName } = await import('../../../src/engine/tree/copy-jobs.js');
     expect(isRsyncPartialName('.1700000000.M1P1.host,S=5:2,S.aB3xYz')).toBe(true);
     expect(isRsyncPartialName('1700000000.M1P1.host,S=5:2,S')).toBe(false);
     expect(isRsyncPartialName('.Sent')).toBe(false);

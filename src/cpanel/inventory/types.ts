@@ -1,7 +1,7 @@
 import type { MailboxPath } from '../../core/types.js';
 
 /**
- * What src/stores/cpanel reads from a cPanel server tree. All paths are relative to ROOT, '/'-separated, never
+ * What src/cpanel/inventory reads from a cPanel server tree. All paths are relative to ROOT, '/'-separated, never
  * starting with '/' (so a report from a mounted copy reads the same as one from the live server).
  */
 

@@ -1,11 +1,11 @@
 import path from 'node:path';
-import { checkFileName, checkFolderDirName, checkMessageAllocation, judgeUndecodableAsLetters } from '../stores/cpanel/unsafe.js';
-import { escapeFilterLiteral, type FilterRule } from '../transport/rsync/filters.js';
-import type { TreeEntry } from '../transport/list.js';
+import { checkFileName, checkFolderDirName, checkMessageAllocation, judgeUndecodableAsLetters } from '../../cpanel/unsafe.js';
+import { escapeFilterLiteral, type FilterRule } from '../../transport/rsync/filters.js';
+import type { TreeEntry } from '../../hosts/find.js';
 
 /**
  * What copy and resync refuse to carry out of a maildir tree, decided by the rules discover reports as unsafe
- * (stores/cpanel/unsafe.ts): names with control characters, Maildir++ folder names that climb or
+ * (cpanel/unsafe.ts): names with control characters, Maildir++ folder names that climb or
  * hold empty levels ("..hidden"), sparse message files and messages whose huge ",S=" size their length does not
  * have. Each refused item becomes an anchored rsync exclude rule, placed before every include, and a line in the
  * report. Pure.

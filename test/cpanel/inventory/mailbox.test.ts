@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { createFromLineCounter, detectFormat, isMailDomainDirName } from '../../../src/stores/cpanel/mailbox.js';
+import { createFromLineCounter, detectFormat } from '../../../src/cpanel/inventory/mailbox.js';
+import { isDomainDirName as isMailDomainDirName } from '../../../src/cpanel/layout.js';
 
 function count(text: string, chunkSize: number) {
   const counter = createFromLineCounter();

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { mergeKeyedLines, renameAccountPath, rewriteEmbeddedHome, rewritePasswd, rewriteValiases, splitDestinations, type Rewrite } from '../../src/engine/account-files.js';
+import { mergeKeyedLines, renameAccountPath, rewriteEmbeddedHome, rewritePasswd, rewriteValiases, type Rewrite } from '../../src/cpanel/merge.js';
+import { splitDestinations } from '../../src/cpanel/files.js';
 
 const rewrite: Rewrite = { sourceHome: '/home/bob', targetHome: '/home2/robert', sourceUser: 'bob', targetUser: 'robert', targetUid: 2002, targetGid: 2003 };
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { buildFindArgv, createFindParser, sshFailure, type TreeEntry } from '../../src/transport/list.js';
+import { buildFindArgv, createFindParser, sshFailure, type TreeEntry } from '../../src/hosts/find.js';
 
 const record = (fields: string[]) => Buffer.from(fields.map((f) => `${f}\u0000`).join(''), 'utf8');
 

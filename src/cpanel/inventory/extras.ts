@@ -1,5 +1,6 @@
 import { joinRel, type TreeEntry } from '../../fsops/walk.js';
-import { countFilterRules, parseAutoresponderSettings, parseValiases, parseVdomainaliases } from './parse.js';
+import { countFilterRules, parseAutoresponderSettings } from './parse.js';
+import { parseValiases, parseVdomainaliases } from '../files.js';
 import { reportLink, noteRefusal, type ScanContext } from './scan-context.js';
 import type { AutoresponderInfo, CatchAllInfo, DomainForwarderInfo, ForwarderInfo, SpamAssassinInfo, WebmailInfo } from './types.js';
 

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { listCpanelAccounts, readCpanelAccount, type CpanelAccount } from '../../../src/stores/cpanel/index.js';
+import { listCpanelAccounts, readCpanelAccount, type CpanelAccount } from '../../../src/cpanel/inventory/index.js';
 import { makeTempDir, type TempDir } from '../../support/tmp.js';
 // @ts-ignore -- plain .mjs script without type declarations (scripts run without a build step)
 import { generateCpanelTree, generateScaleTree } from '../../../scripts/gen-cpanel-tree.mjs';

@@ -1,3 +1,5 @@
+import { splitDestinations } from './files.js';
+
 /**
  * The small text files that make a cPanel account's mail work, merged into what the target already has and
  * rewritten for a new home path or user name. Pure: text in, text out (cpanel-layout.md §3, §4, §7).
@@ -120,22 +122,6 @@ export function rewriteEmbeddedHome(text: string, rewrite: Rewrite): string {
 
 function rewriteHomePath(p: string, rewrite: Rewrite): string {
   return rewriteEmbeddedHome(p, rewrite);
-}
-
-/** Splits "a, b,\"|/bin/x y\"" on commas outside double quotes (cPanel quotes destinations with spaces). */
-export function splitDestinations(value: string): string[] {
-  const out: string[] = [];
-  let current = '';
-  let quoted = false;
-  for (const c of value) {
-    if (c === '"') quoted = !quoted;
-    if (c === ',' && !quoted) {
-      if (current.trim() !== '') out.push(current.trim());
-      current = '';
-    } else current += c;
-  }
-  if (current.trim() !== '') out.push(current.trim());
-  return out;
 }
 
 /** Renames files whose name carries the user (Roundcube's DB of the system mailbox: etc/USER.rcube.db). */

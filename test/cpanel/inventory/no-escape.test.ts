@@ -25,7 +25,7 @@ describe('the cPanel reader on a hostile tree', () => {
     temp = await makeTempDir('cpanel-no-escape');
     truth = generateCpanelTree(JSON.parse(fs.readFileSync(path.resolve(import.meta.dirname, '../../../fixtures/cpanel/hostile.json'), 'utf8')), temp.path);
     // Load the code first: module loading reads files too, and is not what is being checked.
-    const { listCpanelAccounts, readCpanelAccount } = await import('../../../src/stores/cpanel/index.js');
+    const { listCpanelAccounts, readCpanelAccount } = await import('../../../src/cpanel/inventory/index.js');
     const record = <T extends object>(target: T, ops: string[], prefix: string) => {
       for (const op of ops) {
         const original = (target as Record<string, unknown>)[op] as (...args: unknown[]) => unknown;
