@@ -6,8 +6,9 @@ import type { CpanelAccount } from './types.js';
 
 /**
  * src/cpanel/inventory — reading a cPanel server's mail from its file system (ROOT = "/" on the server itself, or a
- * mounted copy). Layout: shared/reference/cpanel-layout.md. Used by `mailshift discover` (inventory) and
- * `mailshift copy` (whole-account copies).
+ * mounted copy). Layout: shared/reference/cpanel-layout.md. Used by `mailshift discover`; copy, chown, resync and
+ * verify find what they move through cpanel/resolve.ts, on the same tables (cpanel/files.ts) and rules
+ * (cpanel/layout.ts, cpanel/unsafe.ts).
  *
  * API
  *   listCpanelAccounts(root, { signal })            -> { root, accounts: CpanelAccountRef[], findings }

@@ -1,7 +1,8 @@
 import path from 'node:path';
 import { isWithin, joinRel, resolveLinkTarget, type Refusal, type TreeReader } from '../../fsops/walk.js';
 import { isCpanelMailboxLink } from './parse.js';
-import type { Finding, FindingKind } from './types.js';
+import { isOnlyUndecodable } from '../unsafe.js';
+import type { Finding, FindingKind, FolderInventory } from './types.js';
 
 /** Keeps findings up to a cap per account, so a tree with a million bad names cannot exhaust memory. */
 export class FindingSink {
@@ -100,4 +101,23 @@ export function finding(kind: FindingKind, pathRel: string, detail: string): Fin
 /** A mode that lets nobody read the file: only root's override can, and Dovecot (running as the user) cannot. */
 export function isModeUnreadable(mode: number): boolean {
   return (mode & 0o444) === 0;
+}
+
+/** INBOX first, then by name (code-unit order, stable across runs and locales). */
+export function byFolderName(a: FolderInventory, b: FolderInventory): number {
+  if (a.name === b.name) return 0;
+  if (a.name === 'INBOX') return -1;
+  if (b.name === 'INBOX') return 1;
+  return a.name < b.name ? -1 : 1;
+}
+
+/**
+ * The finding for a name discover will not open. Unsafe when the name itself could do harm (control characters, a
+ * level that climbs); only odd when its one fault is bytes that are not UTF-8 (a Latin-1 folder), judged by the rule
+ * copy uses (cpanel/unsafe.ts): copy carries those byte for byte, and discover cannot open them by a lossily
+ * decoded name, so they are not counted here.
+ */
+export function nameFinding(name: string, path: string, problem: string, notDone: string, isFolderDir = false): Finding {
+  if (isOnlyUndecodable(name, isFolderDir)) return { kind: 'undecodable-name', path, detail: `name is not valid UTF-8; ${notDone} here (copy carries it byte for byte)` };
+  return { kind: 'unsafe-name', path, detail: `${problem}; ${notDone}` };
 }

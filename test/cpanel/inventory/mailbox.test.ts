@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { createFromLineCounter, detectFormat } from '../../../src/cpanel/inventory/mailbox.js';
+import { detectFormat } from '../../../src/cpanel/inventory/mailbox.js';
+import { createFromLineCounter } from '../../../src/cpanel/inventory/mbox-scan.js';
 import { isDomainDirName as isMailDomainDirName } from '../../../src/cpanel/layout.js';
 
 function count(text: string, chunkSize: number) {
