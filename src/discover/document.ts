@@ -1,4 +1,4 @@
-import type { CpanelAccount, MailboxInventory } from '../stores/cpanel/types.js';
+import type { CpanelAccount, MailboxInventory } from '../cpanel/inventory/types.js';
 import type { DiscoverWarning } from './warnings.js';
 
 /**

@@ -1,9 +1,9 @@
 import { MailshiftError } from '../core/errors.js';
 import { ExitCode } from '../core/exit-codes.js';
 import { TreeReader } from '../fsops/walk.js';
-import { listAccountRefs } from '../stores/cpanel/accounts.js';
-import { readAccountsInOrder } from '../stores/cpanel/account.js';
-import type { CpanelAccount } from '../stores/cpanel/types.js';
+import { listAccountRefs } from '../cpanel/inventory/accounts.js';
+import { readAccountsInOrder } from '../cpanel/inventory/account.js';
+import type { CpanelAccount } from '../cpanel/inventory/types.js';
 import { buildAccountDoc, buildDiscoverDocument, type AccountDoc, type DiscoverDocument } from './document.js';
 import { decideAccountWarnings, decideServerWarnings, type DiscoverWarning } from './warnings.js';
 

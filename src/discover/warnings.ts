@@ -1,7 +1,7 @@
-import type { CpanelAccount, Finding, FindingKind } from '../stores/cpanel/types.js';
+import type { CpanelAccount, Finding, FindingKind } from '../cpanel/inventory/types.js';
 
 /**
- * Deciding what a migration must be warned about, from what src/stores/cpanel read. Pure: same account data and
+ * Deciding what a migration must be warned about, from what src/cpanel/inventory read. Pure: same account data and
  * options, same warnings, in the same order.
  */
 
@@ -48,7 +48,7 @@ const severities: Record<WarningKind, WarningSeverity> = {
   'undecodable-name': 'warning',
   unreadable: 'unsafe',
   'special-file': 'unsafe',
-  // copy and resync refuse these too (stores/cpanel/unsafe.ts): a copy would write every hole, or trust a false size.
+  // copy and resync refuse these too (cpanel/unsafe.ts): a copy would write every hole, or trust a false size.
   'sparse-file': 'unsafe',
   'size-mismatch': 'unsafe',
   'larger-than-target-quota': 'warning',

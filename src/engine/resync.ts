@@ -691,7 +691,7 @@ async function rsyncList(
     ignoreExisting: true,
     noImpliedDirs: true,
     numericIds: true,
-    ...(owner.canChown ? { chownIds: { uid: owner.uid, gid: owner.gid } } : {}),
+    ...(owner.canChown ? { chown: { uid: owner.uid, gid: owner.gid } } : {}),
     ...(options.bwlimitKiBps !== undefined ? { bwlimitKiBps: options.bwlimitKiBps } : {}),
     ioTimeoutS: options.ioTimeoutS ?? 120,
   });
@@ -808,7 +808,7 @@ async function pushSmallFile(side: ResyncSide, rel: string, text: string, owner:
     filesFromStdin: true,
     noImpliedDirs: true,
     numericIds: true,
-    ...(owner.canChown ? { chownIds: { uid: owner.uid, gid: owner.gid } } : {}),
+    ...(owner.canChown ? { chown: { uid: owner.uid, gid: owner.gid } } : {}),
     ioTimeoutS: options.ioTimeoutS ?? 120,
   });
   const result = await runRsync({ argv, stdin: Buffer.from(`${rel}\u0000`, 'utf8'), retries: options.retries ?? 3, ...(options.signal ? { signal: options.signal } : {}) });

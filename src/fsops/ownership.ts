@@ -1,8 +1,8 @@
 import fs, { constants as fsConstants } from 'node:fs';
 import path from 'node:path';
 import { systemErrorCode } from '../core/errors.js';
-import { runExec, type ExecTarget } from '../transport/exec.js';
-import { listTree, type TreeEntry } from '../transport/list.js';
+import { runExec, type ExecTarget } from '../hosts/exec.js';
+import { listTree, type TreeEntry } from '../hosts/find.js';
 
 /**
  * Ownership and modes for a cPanel account on the target (cpanel-layout.md §5), as a plan first (pure: one decision

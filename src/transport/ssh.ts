@@ -25,7 +25,7 @@ export interface SshOptions {
   readonly configFile?: string;
   /**
    * A ControlMaster socket path: every ssh of one run shares one authenticated connection (an ssh login costs about
-   * half a second; a cPanel account copy makes dozens of calls). See ssh-session.ts.
+   * half a second; a cPanel account copy makes dozens of calls). See hosts/ssh-session.ts.
    */
   readonly controlPath?: string;
 }

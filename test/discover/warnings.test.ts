@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { decideAccountWarnings, decideServerWarnings, severityOf } from '../../src/discover/warnings.js';
-import type { CpanelAccount, MailboxInventory } from '../../src/stores/cpanel/types.js';
+import type { CpanelAccount, MailboxInventory } from '../../src/cpanel/inventory/types.js';
 
 function mailbox(over: Partial<MailboxInventory>): MailboxInventory {
   return {

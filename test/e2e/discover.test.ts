@@ -123,7 +123,7 @@ describe('mailshift discover on a hostile cPanel server (the built CLI)', () => 
 
   it('reads nothing outside the tree and follows no link: every file system syscall, traced with strace', async () => {
     if (!hasTool('strace')) {
-      console.warn('strace not installed: the in-process check (test/stores/cpanel/no-escape.test.ts) still ran');
+      console.warn('strace not installed: the in-process check (test/cpanel/inventory/no-escape.test.ts) still ran');
       return;
     }
     const traceDir = path.join(temp.path, 'trace');

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { decideOwnership, planOwnershipEntry } from '../../src/fsops/ownership.js';
-import type { TreeEntry } from '../../src/transport/list.js';
+import type { TreeEntry } from '../../src/hosts/find.js';
 
 const ids = { uid: 1001, gid: 1001, mailGid: 8 };
 const e = (p: string, type: TreeEntry['type'], extra: Partial<TreeEntry> = {}): TreeEntry => ({ type, path: p, sizeBytes: 0, uid: 0, gid: 0, mode: 0o644, nlink: 1, mtimeMs: 0, device: 1, inode: 1, ...extra });

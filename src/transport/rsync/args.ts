@@ -76,14 +76,15 @@ export interface RsyncArgsInput {
    * --stats alone and neither rsync nor we spend time on 100,000 lines. Default true.
    */
   readonly itemize?: boolean;
-  /** Give every transferred file this owner as it is created (rsync --chown, numeric). */
-  readonly chownTo?: { readonly uid: number; readonly gid: number };
   /** rsync --chmod, e.g. "D0751,F0640": modes set as files are created (not applied to symlinks). */
   readonly chmod?: string;
   /** Copy FIFOs, sockets and device nodes. Mail trees never need them; a planted FIFO is left out. Default false. */
   readonly specials?: boolean;
-  /** --chown=UID:GID (numeric): files created on the target belong to the mailbox owner (effective as root only). */
-  readonly chownIds?: { readonly uid: number; readonly gid: number };
+  /**
+   * --chown=UID:GID (numeric): every file and directory rsync creates on the target gets this owner as it is created
+   * (the mailbox owner; effective as root only). One option for copy and resync.
+   */
+  readonly chown?: { readonly uid: number; readonly gid: number };
 }
 
 export class RsyncArgsError extends Error {}
@@ -105,8 +106,8 @@ export function buildRsyncArgv(input: RsyncArgsInput): string[] {
   argv.push('--sparse');
   if (input.hardLinks ?? true) argv.push('--hard-links');
   if (input.numericIds) argv.push('--numeric-ids');
-  if (input.chownIds) {
-    const { uid, gid } = input.chownIds;
+  if (input.chown) {
+    const { uid, gid } = input.chown;
     if (!Number.isInteger(uid) || !Number.isInteger(gid) || uid < 0 || gid < 0) throw new RsyncArgsError(`bad owner ${uid}:${gid}`);
     argv.push(`--chown=${uid}:${gid}`);
   }
@@ -116,11 +117,6 @@ export function buildRsyncArgv(input: RsyncArgsInput): string[] {
   if (input.mkpath ?? true) argv.push('--mkpath');
   if (input.itemize ?? true) argv.push('--itemize-changes');
   argv.push('--stats');
-  if (input.chownTo !== undefined) {
-    const { uid, gid } = input.chownTo;
-    if (!Number.isInteger(uid) || !Number.isInteger(gid) || uid < 0 || gid < 0) throw new RsyncArgsError('bad --chown ids');
-    argv.push(`--chown=${uid}:${gid}`);
-  }
   if (input.chmod !== undefined) {
     if (!/^[DF][0-7]{3,4}(,[DF][0-7]{3,4})*$/.test(input.chmod)) throw new RsyncArgsError(`bad --chmod ${input.chmod}`);
     argv.push(`--chmod=${input.chmod}`);

@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readCpanelAccount, type MailboxInventory } from '../../../src/stores/cpanel/index.js';
+import { readCpanelAccount, type MailboxInventory } from '../../../src/cpanel/inventory/index.js';
 import { createDoveadm, mailOwner, type Doveadm } from '../../support/dovecot.js';
 import { makeTempDir, type TempDir } from '../../support/tmp.js';
 // @ts-ignore -- plain .mjs script without type declarations (scripts run without a build step)

@@ -1,0 +1,184 @@
+import { chmod, lstat, mkdir, readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { systemErrorCode } from '../../core/errors.js';
+import type { Logger } from '../../core/logger.js';
+import { mergeKeyedLines, rewriteEmbeddedHome, rewritePasswd, rewriteValiases, type Rewrite } from '../../cpanel/merge.js';
+import { checkNameSegment } from '../../cpanel/unsafe.js';
+import { fetchFiles, pushFiles } from '../../hosts/transfer.js';
+import type { RsyncEndpoint } from '../../transport/rsync/args.js';
+import { sideOf } from './copy-jobs.js';
+import type { ControlFileReport, CopyOptions, MergeReport } from './copy-report.js';
+import type { RefusedItem } from './copy-safety.js';
+import { controlFileNames, decideControlFile } from './control-files.js';
+import type { MergeItem } from './plan-copy.js';
+import type { ResolvedCopy } from './resolve-copy.js';
+
+/**
+ * After a tree copy's jobs: the Dovecot control files the target already had are settled one by one
+ * (control-files.ts decides), and the account's small files are merged line by line (cpanel/merge.ts). Both fetch
+ * the two sides' versions into the run's local staging directory with rsync (symlinks stay symlinks and are never
+ * read through), decide locally, and push what changed back the same way.
+ */
+
+// ---------------------------------------------------------------------------------------------------------------
+// Control files the target already had
+
+export async function listExistingControlFiles(resolved: ResolvedCopy, options: CopyOptions): Promise<string[][]> {
+  const out: string[][] = [];
+  for (const roots of resolved.controlRoots) {
+    const found: string[] = [];
+    await sideOf(roots.target, options).list(roots.target.path, (e) => {
+      if (e.type === 'file') found.push(e.path);
+    }, { names: controlFileNames, ...(options.signal ? { signal: options.signal } : {}) });
+    out.push(found);
+  }
+  return out;
+}
+
+export async function settleControlFiles(
+  resolved: ResolvedCopy,
+  existing: string[][],
+  staging: string,
+  options: CopyOptions,
+  logger: Logger,
+): Promise<ControlFileReport[]> {
+  const reports: ControlFileReport[] = [];
+  for (const [i, roots] of resolved.controlRoots.entries()) {
+    const paths = existing[i] ?? [];
+    if (paths.length === 0) continue;
+    const srcDir = path.join(staging, `control-src-${i}`);
+    const dstDir = path.join(staging, `control-dst-${i}`);
+    const outDir = path.join(staging, `control-out-${i}`);
+    await Promise.all([fetchFiles(roots.source, paths, srcDir, options), fetchFiles(roots.target, paths, dstDir, options)]);
+    const toPush: string[] = [];
+    for (const rel of paths) {
+      const sourceText = await readRegularFile(path.join(srcDir, rel));
+      const targetText = await readRegularFile(path.join(dstDir, rel));
+      if (sourceText === undefined || targetText === undefined) continue;
+      const decision = decideControlFile(path.posix.basename(rel), sourceText, targetText);
+      if (decision.reason === 'identical') continue;
+      reports.push({ path: rel, action: decision.action, reason: decision.reason });
+      if (decision.action === 'keep-target') {
+        logger.warn(`${rel}: kept the target's version: ${decision.reason}`);
+        continue;
+      }
+      const text = decision.action === 'write' ? decision.text : sourceText;
+      await writeStaged(path.join(outDir, rel), text, 0o600);
+      toPush.push(rel);
+    }
+    if (toPush.length > 0) await pushFiles(outDir, toPush, roots.target, options);
+  }
+  return reports;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Account metadata merges
+
+export function planOnlyMerges(merges: readonly MergeItem[]): MergeReport[] {
+  return merges.map((m) => ({ path: m.targetPath, action: 'unchanged', added: [], keptTarget: [], reason: 'dry run: would be merged' }));
+}
+
+/**
+ * Fetches both sides' small files, merges them and pushes the results. Runs after the jobs: the target root may only
+ * exist once they ran, and the account-files job creates ~/etc/DOMAIN, which the push needs.
+ */
+export async function runMerges(resolved: ResolvedCopy, staging: string, options: CopyOptions, logger: Logger): Promise<MergeReport[]> {
+  if (resolved.merges.length === 0 || !resolved.sourceRoot || !resolved.targetRoot || !resolved.rewrite) return [];
+  const rewrite = resolved.rewrite;
+  const targetRoot = resolved.targetRoot;
+  const srcDir = path.join(staging, 'merge-src');
+  const dstDir = path.join(staging, 'merge-dst');
+  const outDir = path.join(staging, 'merge-out');
+  await Promise.all([
+    fetchFiles(resolved.sourceRoot, resolved.merges.map((m) => m.sourcePath), srcDir, options),
+    fetchFiles(targetRoot, resolved.merges.map((m) => m.targetPath), dstDir, options),
+  ]);
+  const reports: MergeReport[] = [];
+  const toPush: string[] = [];
+  for (const item of resolved.merges) {
+    const sourceText = await readRegularFile(path.join(srcDir, item.sourcePath));
+    if (sourceText === undefined) {
+      reports.push({ path: item.targetPath, action: 'skipped', added: [], keptTarget: [], reason: 'missing on the source, or not a regular file there (a symlink is never followed)' });
+      continue;
+    }
+    const targetText = await readRegularFile(path.join(dstDir, item.targetPath));
+    const { text: safeSourceText, refused } = refuseUnsafeKeys(item, sourceText, resolved.sourceRoot);
+    const merged = mergeItem(item, safeSourceText, targetText, rewrite);
+    const refusedField = refused.length > 0 ? { refused } : {};
+    if (merged.text === (targetText ?? null)) {
+      reports.push({ path: item.targetPath, action: 'unchanged', added: merged.added, keptTarget: merged.keptTarget, ...refusedField });
+      continue;
+    }
+    await writeStaged(path.join(outDir, item.targetPath), merged.text, 0o640);
+    toPush.push(item.targetPath);
+    reports.push({ path: item.targetPath, action: 'written', added: merged.added, keptTarget: merged.keptTarget, ...refusedField });
+    if (merged.keptTarget.length > 0) logger.warn(`${item.targetPath}: kept the target's lines for ${merged.keptTarget.join(', ')}`);
+  }
+  if (toPush.length > 0) await pushFiles(outDir, toPush, targetRoot, options);
+  return reports;
+}
+
+/**
+ * passwd, shadow and quota lines are keyed by a mailbox name that cPanel and Dovecot turn into a path
+ * (~/mail/DOMAIN/NAME): a key discover reports as unsafe (checkNameSegment: "/", "..", control characters) is not
+ * merged, and is listed.
+ */
+function refuseUnsafeKeys(item: MergeItem, sourceText: string, sourceRoot: RsyncEndpoint): { text: string; refused: RefusedItem[] } {
+  if (item.kind !== 'passwd' && item.kind !== 'shadow' && item.kind !== 'quota') return { text: sourceText, refused: [] };
+  const refused: RefusedItem[] = [];
+  const kept = sourceText.split('\n').filter((line) => {
+    if (line.trim() === '' || line.startsWith('#')) return true;
+    const key = line.slice(0, line.includes(':') ? line.indexOf(':') : line.length).trim();
+    const problem = checkNameSegment(key);
+    if (!problem) return true;
+    refused.push({
+      job: `${item.kind} of ${item.domain}`,
+      path: path.posix.join(sourceRoot.path, item.sourcePath),
+      kind: 'unsafe-name',
+      reason: `line for mailbox ${JSON.stringify(key)}: the name is unsafe as a path (${problem}); not merged`,
+    });
+    return false;
+  });
+  return { text: kept.join('\n'), refused };
+}
+
+function mergeItem(item: MergeItem, sourceText: string, targetText: string | undefined, rewrite: Rewrite): { text: string; added: string[]; keptTarget: string[] } {
+  switch (item.kind) {
+    case 'passwd':
+      return mergeKeyedLines(rewritePasswd(sourceText, rewrite), targetText);
+    case 'shadow':
+    case 'quota':
+      return mergeKeyedLines(sourceText, targetText);
+    case 'valiases':
+      return mergeKeyedLines(rewriteValiases(sourceText, rewrite), targetText, ':', { lastKey: '*' });
+    case 'vdomainaliases':
+      return mergeKeyedLines(sourceText, targetText);
+    case 'vfilters': {
+      // A compiled filter is one program, not lines: an existing non-empty one on the target stays.
+      if (targetText !== undefined && targetText.trim() !== '') return { text: targetText, added: [], keptTarget: targetText === sourceText ? [] : ['(whole file)'] };
+      return { text: rewriteEmbeddedHome(sourceText, rewrite), added: ['(whole file)'], keptTarget: [] };
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Small-file transfers through rsync (symlinks stay symlinks and are never read through)
+
+/** Reads a staged file only if it is a regular file (a fetched symlink is data, never followed). */
+async function readRegularFile(file: string): Promise<string | undefined> {
+  try {
+    const stats = await lstat(file);
+    if (!stats.isFile()) return undefined;
+    return await readFile(file, 'utf8');
+  } catch (err) {
+    if (systemErrorCode(err) === 'ENOENT' || systemErrorCode(err) === 'ENOTDIR') return undefined;
+    throw err;
+  }
+}
+
+async function writeStaged(file: string, text: string, mode: number): Promise<void> {
+  await mkdir(path.dirname(file), { recursive: true });
+  await writeFile(file, text, { mode });
+  await chmod(file, mode);
+}
+

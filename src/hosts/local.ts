@@ -1,0 +1,95 @@
+import { chmod, lchown, lstat, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { InterruptedError, systemErrorCode } from '../core/errors.js';
+import { targetWriteError } from '../fsops/target-dir.js';
+import { runExec, type ExecOptions, type ExecResult, type ExecTarget } from './exec.js';
+import { listTree, type FindOptions, type ListTreeResult, type TreeEntry } from './find.js';
+import { requireAbsolute, type FileSide, type PathOwner, type RenamePair } from './side.js';
+
+/** This machine's files, through node:fs; listings through the same GNU find as over ssh (one TreeEntry shape). */
+export class LocalFileSide implements FileSide {
+  readonly exec: ExecTarget = {};
+
+  describe(absPath: string): string {
+    return absPath;
+  }
+
+  run(argv: readonly string[], options: ExecOptions = {}): Promise<ExecResult> {
+    return runExec(this.exec, argv, options);
+  }
+
+  list(root: string, onEntry: (entry: TreeEntry) => void, options: FindOptions & { signal?: AbortSignal } = {}): Promise<ListTreeResult> {
+    return listTree(this.exec, root, onEntry, options);
+  }
+
+  async readSmall(absPath: string): Promise<string | undefined> {
+    try {
+      return await readFile(requireAbsolute(absPath), 'utf8');
+    } catch (err) {
+      if (systemErrorCode(err) === 'ENOENT') return undefined;
+      throw err;
+    }
+  }
+
+  async writeAtomic(absPath: string, text: string, options: { mode?: number; owner?: { uid: number; gid: number } } = {}): Promise<void> {
+    const mode = options.mode ?? 0o600;
+    const tmp = temporaryNameFor(requireAbsolute(absPath));
+    try {
+      // 'wx': never through a link or over a file someone else put at our temporary name.
+      await writeFile(tmp, text, { mode, flag: 'wx' });
+      await chmod(tmp, mode); // the umask may have taken bits away
+      if (options.owner) await lchown(tmp, options.owner.uid, options.owner.gid);
+      await rename(tmp, absPath);
+    } catch (err) {
+      await rm(tmp, { force: true }).catch(() => undefined);
+      throw err;
+    }
+  }
+
+  async mkdirs(absDirs: readonly string[]): Promise<void> {
+    for (const dir of absDirs) {
+      await mkdir(requireAbsolute(dir), { recursive: true }).catch((err: unknown) => {
+        throw targetWriteError(dir, err);
+      });
+    }
+  }
+
+  async renameNoClobber<T extends RenamePair>(pairs: readonly T[], signal?: AbortSignal): Promise<T[]> {
+    const done: T[] = [];
+    for (const pair of pairs) {
+      if (signal?.aborted) throw new InterruptedError();
+      if ((await this.owner(pair.to)) !== undefined) continue; // the name is taken: leave both as they are
+      try {
+        await rename(requireAbsolute(pair.from), requireAbsolute(pair.to));
+        done.push(pair);
+      } catch (err) {
+        // The file moved on since it was listed (a client changed its flags): nothing lost, the next run sees it.
+        if (systemErrorCode(err) !== 'ENOENT') throw err;
+      }
+    }
+    return done;
+  }
+
+  async owner(absPath: string): Promise<PathOwner | undefined> {
+    try {
+      const stats = await lstat(requireAbsolute(absPath));
+      return { uid: stats.uid, gid: stats.gid, mode: stats.mode & 0o7777 };
+    } catch (err) {
+      if (systemErrorCode(err) === 'ENOENT') return undefined;
+      throw err;
+    }
+  }
+
+  async removeFiles(absPaths: readonly string[]): Promise<void> {
+    for (const file of absPaths) await rm(requireAbsolute(file), { force: true });
+  }
+
+  async removeTree(absDir: string): Promise<void> {
+    await rm(requireAbsolute(absDir), { recursive: true, force: true });
+  }
+}
+
+/** `.NAME.mailshift-PID` beside NAME: a dot name no mail reader takes for a message or a table. */
+export function temporaryNameFor(absPath: string): string {
+  return path.posix.join(path.posix.dirname(absPath), `.${path.posix.basename(absPath)}.mailshift-${process.pid}`);
+}
