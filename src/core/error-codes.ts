@@ -274,6 +274,16 @@ export const errorCodes = {
     exitCode: ExitCode.failed,
     hints: [],
   },
+  MAILSHIFT_REMOTE_REMOVE: {
+    meaning: 'Files or a temporary directory mailshift made on the remote host cannot be removed (rsync partials, a staging directory).',
+    exitCode: ExitCode.failed,
+    hints: [],
+  },
+  MAILSHIFT_REMOTE_WRITE: {
+    meaning: 'A small file (a control file, a merged account file) cannot be written on the remote host; nothing was half-written (written to a temporary name, then renamed).',
+    exitCode: ExitCode.failed,
+    hints: [],
+  },
   MAILSHIFT_RESYNC_NO_SOURCE: {
     meaning: 'resync: the source directory does not exist.',
     exitCode: ExitCode.config,

@@ -3,9 +3,9 @@ import { UsageError } from '../../core/errors.js';
 import { parseStoreSpec } from '../../stores/spec.js';
 import type { FlagUpdateMode } from '../../stores/store.js';
 import type { ItemizedChange } from '../../transport/rsync/itemize.js';
-import type { OwnershipResult } from '../../fsops/ownership.js';
-import type { CopyJob } from '../copy.js';
-import type { CopyReport } from '../run-copy.js';
+import type { CopyJob } from '../tree/plan-copy.js';
+import type { CopyReport } from '../tree/copy-report.js';
+import type { TreeCopyChown } from '../tree/run-tree-copy.js';
 import type { FlagsMode } from '../resync-plan.js';
 import type { ResyncReport } from '../resync.js';
 import type { CopyProgress, StoreCopyOptions, StoreCopyReport } from '../store-copy.js';
@@ -64,10 +64,7 @@ export interface CopyRequest extends OperationBase {
   readonly onItem?: (job: CopyJob, item: ItemizedChange) => void;
 }
 
-export interface ChownOutcome extends OwnershipResult {
-  readonly user: string;
-  readonly ids: string;
-}
+export type ChownOutcome = TreeCopyChown;
 
 export type CopyOutcome = OperationResult &
   (
@@ -94,11 +91,9 @@ export async function runCopyOperation(request: CopyRequest): Promise<CopyOutcom
 }
 
 async function runFilesCopy(request: CopyRequest, route: Route): Promise<CopyOutcome> {
-  const { runCopy } = await import('../run-copy.js');
-  const { resolveOwnerIds, runAccountChown } = await import('../chown.js');
-  const { execOfLocation } = await import('./ssh.js');
-  const { files, logger } = request;
-  const report = await runCopy(request.source, request.target, {
+  const { runTreeCopy } = await import('../tree/run-tree-copy.js');
+  const { files } = request;
+  const { report, chown, exitCode } = await runTreeCopy(request.source, request.target, {
     ...(files.jobs !== undefined ? { jobs: files.jobs } : {}),
     ...(files.bwlimitKiBps !== undefined ? { bwlimitKiBps: files.bwlimitKiBps } : {}),
     retries: files.retries,
@@ -108,31 +103,13 @@ async function runFilesCopy(request: CopyRequest, route: Route): Promise<CopyOut
     ssh: request.ssh,
     ...(files.renameUser ? { renameUser: files.renameUser } : {}),
     signal: request.signal,
-    logger,
+    logger: request.logger,
     wantProgress: Boolean(request.progress),
     ...(request.progress ? { onTotal: (total) => request.progress!.total?.({ bytes: total.bytes, items: total.files }), onProgress: (done) => request.progress!.update(done) } : {}),
-    // Owner and modes set by rsync as files arrive; the chown pass afterwards checks everything and fixes the rest.
-    ...(files.chown
-      ? {
-          resolveMailOwner: async (t) => {
-            const ids = await resolveOwnerIds(execOfLocation(t.location, request.ssh), t.root, t.user, files.chown);
-            return { uid: ids.uid, gid: ids.gid };
-          },
-        }
-      : {}),
+    // Owner and modes set by rsync as files arrive, and the chown pass afterwards, with ids resolved once.
+    ...(files.chown ? { chown: true, idOverrides: files.chown } : {}),
     ...(request.onItem ? { onItem: request.onItem } : {}),
   });
-  let chown: ChownOutcome | undefined;
-  if (report.cpanelTarget && files.chown && !request.dryRun && report.exitCode !== ExitCode.config) {
-    const t = report.cpanelTarget;
-    const exec = execOfLocation(t.location, request.ssh);
-    const ids = await resolveOwnerIds(exec, t.root, t.user, files.chown);
-    logger.info(`chown: ${t.user} is ${ids.uid}:${ids.gid}, group mail is ${ids.mailGid} (from ${ids.source})`);
-    const result = await runAccountChown(exec, t, ids, { signal: request.signal });
-    chown = { ...result, user: t.user, ids: `${ids.uid}:${ids.gid} mail=${ids.mailGid}` };
-  }
-  const chownFailed = Boolean(chown && chown.failed.length > 0);
-  const exitCode = chownFailed && report.exitCode === ExitCode.ok ? ExitCode.partial : report.exitCode;
   const summary: OperationSummary = {
     items: report.jobs.reduce((sum, j) => sum + j.files, 0),
     bytes: report.jobs.reduce((sum, j) => sum + j.bytes, 0),

@@ -1,7 +1,6 @@
-import type { StoreSpec, Location } from '../../stores/spec.js';
-import type { ExecTarget } from '../../transport/exec.js';
+import type { StoreSpec } from '../../stores/spec.js';
 import type { SshEndpoint, SshOptions } from '../../transport/ssh.js';
-import { openSshSession } from '../../transport/ssh-session.js';
+import { openSshSession } from '../../hosts/ssh-session.js';
 
 /**
  * Runs `fn` with ssh options that share one connection per remote host (ControlMaster), and closes the shared
@@ -21,11 +20,4 @@ export async function withSharedSsh<T>(base: SshOptions, specs: readonly StoreSp
   } finally {
     await session.close(endpoints);
   }
-}
-
-/** Where a location's commands run: here, or over ssh with the run's options. */
-export function execOfLocation(location: Location, ssh: SshOptions): ExecTarget {
-  return location.type === 'ssh'
-    ? { ssh: { host: location.host, ...(location.user ? { user: location.user } : {}), ...(location.port ? { port: location.port } : {}) }, sshOptions: ssh }
-    : {};
 }
