@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { UsageError } from '../../core/errors.js';
 import { ExitCode, type ExitCodeValue } from '../../core/exit-codes.js';
 import type { CopyProgress, StoreCopyOptions, StoreCopyReport, StoreDescription } from '../../engine/store-copy.js';
-import type { FlagsMode } from '../../engine/resync-plan.js';
+import type { FlagsMode } from '../../engine/tree/resync/plan.js';
 import type { ImapStore } from '../../stores/imap/store.js';
 import type { FlagUpdateMode } from '../../stores/store.js';
 import { parseStoreSpec, type ImapSpec, type StoreSpec } from '../../stores/spec.js';

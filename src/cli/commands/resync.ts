@@ -1,6 +1,6 @@
 import { Command, Option } from 'commander';
-import { runResync, type ResyncReport } from '../../engine/resync.js';
-import type { FlagsMode } from '../../engine/resync-plan.js';
+import { runResync, type ResyncReport } from '../../engine/tree/resync/run.js';
+import type { FlagsMode } from '../../engine/tree/resync/plan.js';
 import { parseStoreSpec } from '../../stores/spec.js';
 import type { CliContext, GlobalOptions } from '../context.js';
 import { formatBytes, formatDuration, formatJson, formatTable, printable } from '../render.js';

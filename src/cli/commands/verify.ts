@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { parseStoreSpec } from '../../stores/spec.js';
 import { isLocalMbox, requireLocalDirectory } from './local-paths.js';
-import { runVerify } from '../../verify/run.js';
+import { runVerify } from '../../verify/tree.js';
 import { formatVerifyJson } from '../../verify/reporters/json.js';
 import { formatVerifyText } from '../../verify/reporters/text.js';
 import type { CliContext, GlobalOptions } from '../context.js';

@@ -1,11 +1,11 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { ExitCode } from '../../core/exit-codes.js';
-import { resolveResyncTree } from '../../engine/resync.js';
+import { resolveResyncTree } from '../../engine/tree/resync/run.js';
 import { parseStoreSpec } from '../../stores/spec.js';
 import { refuseLocalMboxSource, requireLocalDirectory } from './local-paths.js';
 import { addImapOptions, involvesImap, refuseDboxSource, watchDboxHint } from './imap-options.js';
 import { runImapWatchAction } from './imap-actions.js';
-import type { WatchRun } from '../../watch/watcher.js';
+import type { WatchRun } from '../../watch/tree-watch.js';
 import type { CliContext, GlobalOptions } from '../context.js';
 import { formatJson } from '../render.js';
 import { addResyncOptions, formatResyncSummary, type ResyncCliOptions } from './resync.js';
@@ -39,7 +39,7 @@ export function registerWatch(program: Command, ctx: CliContext): void {
       await refuseDboxSource(source, ssh, ctx.signal, watchDboxHint);
       const tree = await resolveResyncTree(source, target, { ssh });
       // Loaded here, not at start-up: chokidar costs every other command ~0.1 s of module loading.
-      const { MaildirWatcher } = await import('../../watch/watcher.js');
+      const { MaildirWatcher } = await import('../../watch/tree-watch.js');
       const watcher = new MaildirWatcher({
         tree,
         resync: {

@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { runCopy } from '../../../src/engine/run-copy.js';
-import { runResync, type ResyncReport } from '../../../src/engine/resync.js';
+import { runResync, type ResyncReport } from '../../../src/engine/tree/resync/run.js';
 import { parseStoreSpec } from '../../../src/stores/spec.js';
 import { openSshSession, type SshSession } from '../../../src/transport/ssh-session.js';
 import type { SshOptions } from '../../../src/transport/ssh.js';

@@ -10,7 +10,7 @@ import { listTree, type TreeEntry } from '../transport/list.js';
 import type { SshOptions } from '../transport/ssh.js';
 import { compareFolder, type FolderComparison } from './compare.js';
 import { buildVerifyReport, type VerifyReport } from './report.js';
-import { snapshotsFromRemoteMaildirs, snapshotsFromStore } from './sides.js';
+import { snapshotsFromRemoteMaildirs, snapshotsFromStore } from './remote-maildirs.js';
 import type { FolderSnapshot, SkippedFolder } from './snapshot.js';
 
 /**

@@ -2,24 +2,24 @@ import { constants as fsConstants } from 'node:fs';
 import { chmod, lchown, lstat, mkdir, mkdtemp, open, rename, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { FolderNameError, maildirppToMailboxPath } from '../../converters/folders/maildirpp.js';
-import { Mutf7Error } from '../../converters/folders/mutf7.js';
-import { formatDovecotKeywords, parseDovecotKeywords, type KeywordTable } from '../../converters/maildir/keywords.js';
-import { InterruptedError, MailshiftError, UsageError, systemErrorCode, throwIfAborted } from '../core/errors.js';
-import { ExitCode, type ExitCodeValue } from '../core/exit-codes.js';
-import { silentLogger, type Logger } from '../core/logger.js';
-import { formatSpec, type Location, type StoreSpec } from '../stores/spec.js';
-import { runExec, type ExecTarget } from '../transport/exec.js';
-import { buildRsyncArgv, type RsyncEndpoint } from '../transport/rsync/args.js';
-import type { RsyncOutcome } from '../transport/rsync/exit.js';
-import type { ItemizedChange } from '../transport/rsync/itemize.js';
-import { runRsync, type RsyncRunResult } from '../transport/rsync/run.js';
-import { listArrivedFiles } from '../transport/rsync/arrived.js';
-import { classifyRemoteMkdirFailure, diagnoseLocalTargetDir, targetWriteError } from '../fsops/target-dir.js';
-import type { SshEndpoint, SshOptions } from '../transport/ssh.js';
-import { readRemoteSmallFiles, readSmallRegularFile } from './resync-files.js';
-import { decideChangedFolders, listMaildirTree, readTreeStamps, type TreeLayout, type TreeListingResult } from './resync-list.js';
-import { refuseUnsafeAllocations } from './resync-safety.js';
+import { FolderNameError, maildirppToMailboxPath } from '../../../../converters/folders/maildirpp.js';
+import { Mutf7Error } from '../../../../converters/folders/mutf7.js';
+import { formatDovecotKeywords, parseDovecotKeywords, type KeywordTable } from '../../../../converters/maildir/keywords.js';
+import { InterruptedError, MailshiftError, UsageError, systemErrorCode, throwIfAborted } from '../../../core/errors.js';
+import { ExitCode, type ExitCodeValue } from '../../../core/exit-codes.js';
+import { silentLogger, type Logger } from '../../../core/logger.js';
+import { formatSpec, type Location, type StoreSpec } from '../../../stores/spec.js';
+import { runExec, type ExecTarget } from '../../../transport/exec.js';
+import { buildRsyncArgv, type RsyncEndpoint } from '../../../transport/rsync/args.js';
+import type { RsyncOutcome } from '../../../transport/rsync/exit.js';
+import type { ItemizedChange } from '../../../transport/rsync/itemize.js';
+import { runRsync, type RsyncRunResult } from '../../../transport/rsync/run.js';
+import { listArrivedFiles } from '../../../transport/rsync/arrived.js';
+import { classifyRemoteMkdirFailure, diagnoseLocalTargetDir, targetWriteError } from '../../../fsops/target-dir.js';
+import type { SshEndpoint, SshOptions } from '../../../transport/ssh.js';
+import { readRemoteSmallFiles, readSmallRegularFile } from './ends.js';
+import { decideChangedFolders, listMaildirTree, readTreeStamps, type TreeLayout, type TreeListingResult } from './list.js';
+import { refuseUnsafeAllocations } from './safety.js';
 import {
   decideDuplicates,
   decideSubscriptionAdditions,
@@ -36,7 +36,7 @@ import {
   type ResyncPlan,
   type SourceChange,
   type TreeListing,
-} from './resync-plan.js';
+} from './plan.js';
 
 /**
  * `mailshift resync`: after a copy (and after the MX switch), bring the target up to date with what the source got
@@ -175,7 +175,7 @@ export async function resolveResyncTree(source: StoreSpec, target: StoreSpec, op
     if (spec.kind !== 'cpanel') return { root: spec.path, ...base };
     const exec: ExecTarget = ssh ? { ssh, ...(options.ssh ? { sshOptions: options.ssh } : {}) } : {};
     // Loaded for cPanel specs only: start-up time counts at 100,000 messages (a resync is ~1 s).
-    const { findDomainOwner, readSystemFile, resolveCpanelHome } = await import('./run-copy.js');
+    const { findDomainOwner, readSystemFile, resolveCpanelHome } = await import('../../run-copy.js');
     if (!spec.mailbox) {
       const home = await resolveCpanelHome(exec, spec.root, spec.user);
       return { root: path.posix.join(home.home, 'mail'), ...base };
@@ -444,7 +444,7 @@ async function findDuplicates(tree: ResyncTree, plan: ResyncPlan, staging: strin
     for (const file of folder.targetOnly) targetOnly.push(messagePath(folder.dir, file));
   }
   if (candidates.length === 0 || targetOnly.length === 0) return new Set();
-  const { readContentKeys, readMessageIds } = await import('./resync-dedupe.js');
+  const { readContentKeys, readMessageIds } = await import('./dedupe-read.js');
   const readOptions = { ...(options.ssh ? { ssh: options.ssh } : {}), ...(options.signal ? { signal: options.signal } : {}) };
   const [sourceIds, targetIds] = await Promise.all([
     readMessageIds(execOf(tree.source, options.ssh), tree.source.root, candidates, readOptions),

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { KeywordAllocator } from '../../converters/maildir/keywords.js';
+import { KeywordAllocator } from '../../../../converters/maildir/keywords.js';
 import {
   decideDuplicates,
   decideSubscriptionAdditions,
@@ -13,7 +13,7 @@ import {
   type FolderListing,
   type MessageFile,
   type TreeListing,
-} from '../../src/engine/resync-plan.js';
+} from '../../../../src/engine/tree/resync/plan.js';
 
 function folder(dir: string, messages: MessageFile[] = [], extra: Partial<FolderListing> = {}): FolderListing {
   return { dir, subdirs: new Set(['cur', 'new', 'tmp']), messages, hasKeywordsFile: false, hasMaildirfolderFile: dir !== '', ...extra };

@@ -1,8 +1,8 @@
 import { constants as fsConstants } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
-import { MailshiftError, systemErrorCode } from '../core/errors.js';
-import { runExec, type ExecTarget } from '../transport/exec.js';
+import { MailshiftError, systemErrorCode } from '../../../core/errors.js';
+import { runExec, type ExecTarget } from '../../../transport/exec.js';
 
 /** Small file helpers for resync: open without following links, fetch a few remote files into a local directory. */
 
