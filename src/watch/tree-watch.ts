@@ -4,7 +4,9 @@ import { describeError, InterruptedError, isMailshiftError, MailshiftError, Usag
 import { ExitCode } from '../core/exit-codes.js';
 import { silentLogger, type Logger } from '../core/logger.js';
 import { decideRetryDelayMs } from '../transport/rsync/exit.js';
-import { runResyncTree, type ResyncOptions, type ResyncReport, type ResyncTree } from '../engine/tree/resync/run.js';
+import type { ResyncOptions, ResyncTree } from '../engine/tree/resync/options.js';
+import type { ResyncReport } from '../engine/tree/resync/report.js';
+import { runResyncTree } from '../engine/tree/resync/run.js';
 import type { TreeLayout } from '../engine/tree/resync/list.js';
 
 /**

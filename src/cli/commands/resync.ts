@@ -1,5 +1,6 @@
 import { Command, Option } from 'commander';
-import { runResync, type ResyncReport } from '../../engine/tree/resync/run.js';
+import type { ResyncReport } from '../../engine/tree/resync/report.js';
+import { runResync } from '../../engine/tree/resync/run.js';
 import type { FlagsMode } from '../../engine/tree/resync/plan.js';
 import { parseStoreSpec } from '../../stores/spec.js';
 import type { CliContext, GlobalOptions } from '../context.js';

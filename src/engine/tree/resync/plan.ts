@@ -1,12 +1,13 @@
-import { decodeInfo, maildirBaseName } from '../../../../converters/maildir/filename.js';
+import { maildirBaseName } from '../../../../converters/maildir/filename.js';
 import { KeywordAllocator, type KeywordTable } from '../../../../converters/maildir/keywords.js';
-import { formatSubscriptionsV2, parseSubscriptions } from '../../../../converters/folders/subscriptions.js';
 import path from 'node:path';
 import { checkFileName, checkFolderDirName } from '../../../stores/cpanel/unsafe.js';
+import { describeFlags, extrasOf, hasLowercase, infoOf, lettersOf, mergeLetters, translateInfo } from './flag-letters.js';
 
 /**
  * Planning a resync (post-cutover catch-up) between two Maildir++ trees. Pure: listings in, decisions out; the I/O is
- * in resync.ts. Linear in the number of messages (Maps and Sets by base name, no sorting of messages).
+ * in run.ts and the modules of its steps. Linear in the number of messages (Maps and Sets by base name, no sorting of
+ * messages).
  *
  * Identity is the maildir base name (the part before ':'), so a message whose flags changed on the source since the
  * copy is recognised as already present (maildir-format.md §5: a second plain rsync would copy it again under its new
@@ -17,7 +18,9 @@ import { checkFileName, checkFolderDirName } from '../../../stores/cpanel/unsafe
  *   'source' and 'merge' rename the target file (one atomic rename, never a second copy);
  * - keyword letters (a-z) mean different keywords in different folders and on different servers
  *   (dovecot-keywords is per folder, §1.5), so they are translated letter -> name (source table) -> letter (target
- *   table, allocating free letters). A name that fits no free letter is dropped from the file name and reported.
+ *   table, allocating free letters; flag-letters.ts). A name that fits no free letter is dropped from the file name
+ *   and reported.
+ * The same listings also tell, after the run, whether the source changed meanwhile (diffSourceListings).
  */
 
 export type MaildirSub = 'new' | 'cur';
@@ -267,83 +270,6 @@ function planFolder(
   };
 }
 
-/** The text after ':2,' (undefined for a name without it, as in new/). */
-export function infoOf(name: string): string | undefined {
-  const colon = name.indexOf(':');
-  if (colon < 0) return undefined;
-  const rest = name.slice(colon + 1);
-  return rest.startsWith('2,') ? rest.slice(2) : undefined;
-}
-
-function hasLowercase(info: string | undefined): boolean {
-  if (info === undefined) return false;
-  for (let i = 0; i < info.length; i++) {
-    const c = info.charCodeAt(i);
-    if (c >= 97 && c <= 122) return true;
-  }
-  return false;
-}
-
-/** The flag letters of an info part, without Dovecot's non-standard fields after a further ','. */
-function lettersOf(info: string | undefined): string {
-  return (info ?? '').split(',')[0] ?? '';
-}
-
-/** Non-standard fields after the letters (',...'), kept verbatim on a rename (maildir-format.md §1.4). */
-function extrasOf(info: string | undefined): string {
-  const comma = (info ?? '').indexOf(',');
-  return comma < 0 ? '' : (info ?? '').slice(comma);
-}
-
-/**
- * A comparable description of a message's flags: its upper-case letters (system flags, P, unknown ones) plus the
- * NAMES of its keywords. Equal descriptions mean equal flags even when the two folders use different letters.
- */
-export function describeFlags(info: string | undefined, table: KeywordTable): string {
-  const letters = lettersOf(info);
-  const decoded = decodeInfo(letters);
-  const upper = [...letters].filter((c) => !(c >= 'a' && c <= 'z'));
-  const names = decoded.keywordIndexes.map((index) => table.get(index) ?? `?${String.fromCharCode(97 + index)}`);
-  return `${[...new Set(upper)].sort().join('')}|${[...new Set(names)].sort().join(' ')}`;
-}
-
-/**
- * Translates the letters of an info part from the source folder's keyword table to the target's. Upper-case letters
- * pass unchanged; a keyword letter is looked up by name and given the target's letter for that name (allocated if the
- * target has none). A letter the source table does not name keeps its meaning only if the target does not name it
- * either. The result is sorted, as maildir requires.
- */
-export function translateInfo(info: string, sourceTable: KeywordTable, targetTable: KeywordTable, allocator: KeywordAllocator, dropped: Set<string>): string {
-  const letters = lettersOf(info);
-  const out = new Set<string>();
-  for (const letter of letters) {
-    if (!(letter >= 'a' && letter <= 'z')) {
-      out.add(letter);
-      continue;
-    }
-    const index = letter.charCodeAt(0) - 97;
-    const name = sourceTable.get(index);
-    if (name === undefined) {
-      if (!targetTable.has(index) && !allocatorUses(allocator, index)) out.add(letter);
-      continue;
-    }
-    const targetIndex = allocator.indexOf(name);
-    if (targetIndex === undefined) dropped.add(name);
-    else out.add(String.fromCharCode(97 + targetIndex));
-  }
-  return `${[...out].sort().join('')}${extrasOf(info)}`;
-}
-
-function allocatorUses(allocator: KeywordAllocator, index: number): boolean {
-  return allocator.table().has(index);
-}
-
-/** Union of two letter sets (target's extras kept). */
-function mergeLetters(targetInfo: string | undefined, sourceLetters: string): string {
-  const letters = new Set([...lettersOf(targetInfo), ...lettersOf(sourceLetters)]);
-  return `${[...letters].sort().join('')}${extrasOf(targetInfo)}`;
-}
-
 /**
  * The target file's new place: cur/ with the wanted letters. A message still in new/ moves to cur/ only when it gets
  * flags (a file in new/ carries no info part); the target's own non-standard fields stay.
@@ -358,58 +284,6 @@ function formatRenamed(base: string, there: MessageFile, wanted: string): Messag
 /** Relative path of a message file under the tree root. */
 export function messagePath(dir: string, file: MessageFile): string {
   return dir === '' ? `${file.sub}/${file.name}` : `${dir}/${file.sub}/${file.name}`;
-}
-
-// ---------------------------------------------------------------------------------------------------------------
-// Duplicates delivered to both servers during the DNS split
-
-export interface DedupeCandidate {
-  /** Anything unique (the message's relative path). */
-  readonly id: string;
-  readonly messageId?: string;
-  /** Identity key (Message-ID and stable headers) plus body hash; only computed when a Message-ID matched. */
-  readonly contentKey?: string;
-}
-
-/** Pairs of (source candidate, target-only message) sharing a Message-ID: only these need their content read. */
-export function matchByMessageId(candidates: readonly DedupeCandidate[], targetOnly: readonly DedupeCandidate[]): { candidates: Set<string>; targets: Set<string> } {
-  const targetIds = new Set<string>();
-  for (const t of targetOnly) if (t.messageId) targetIds.add(t.messageId);
-  const matchedIds = new Set<string>();
-  const out = { candidates: new Set<string>(), targets: new Set<string>() };
-  for (const c of candidates) {
-    if (c.messageId && targetIds.has(c.messageId)) {
-      out.candidates.add(c.id);
-      matchedIds.add(c.messageId);
-    }
-  }
-  for (const t of targetOnly) if (t.messageId && matchedIds.has(t.messageId)) out.targets.add(t.id);
-  return out;
-}
-
-/**
- * Which candidates are duplicates of a message already on the target: same Message-ID AND same content key. Each
- * target message stands for at most one candidate (if the source holds the message twice and the target once, one
- * copy still goes over). Messages without a Message-ID or without a content key are never treated as duplicates.
- */
-export function decideDuplicates(candidates: readonly DedupeCandidate[], targetOnly: readonly DedupeCandidate[]): Set<string> {
-  const available = new Map<string, number>();
-  for (const t of targetOnly) {
-    if (!t.messageId || !t.contentKey) continue;
-    const key = `${t.messageId}\u0000${t.contentKey}`;
-    available.set(key, (available.get(key) ?? 0) + 1);
-  }
-  const duplicates = new Set<string>();
-  for (const c of candidates) {
-    if (!c.messageId || !c.contentKey) continue;
-    const key = `${c.messageId}\u0000${c.contentKey}`;
-    const left = available.get(key) ?? 0;
-    if (left > 0) {
-      available.set(key, left - 1);
-      duplicates.add(c.id);
-    }
-  }
-  return duplicates;
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -452,21 +326,4 @@ function sameNamesInOrder(a: readonly MessageFile[], b: readonly MessageFile[]):
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i]!.name !== b[i]!.name || a[i]!.sub !== b[i]!.sub) return false;
   return true;
-}
-
-// ---------------------------------------------------------------------------------------------------------------
-// Subscriptions of folders this run created
-
-/**
- * The target's subscriptions plus those of `newFolders` (mailbox paths) that the source subscribes to; undefined
- * when nothing is to be added. Nothing is removed and no other name is added: a folder the user unsubscribed on the
- * new server stays unsubscribed.
- */
-export function decideSubscriptionAdditions(sourceText: string, targetText: string, newFolders: readonly string[]): { text: string; added: string[] } | undefined {
-  const source = new Set(parseSubscriptions(sourceText));
-  const target = parseSubscriptions(targetText);
-  const have = new Set(target);
-  const added = newFolders.filter((name) => source.has(name) && !have.has(name));
-  if (added.length === 0) return undefined;
-  return { text: formatSubscriptionsV2([...target, ...added]), added };
 }
