@@ -1,22 +1,20 @@
 import path from 'node:path';
 import { MailshiftError, UsageError } from '../core/errors.js';
 import { ExitCode } from '../core/exit-codes.js';
-import { findMailboxDirs } from '../engine/copy.js';
-import { findDomainOwner, readSystemFile, resolveCpanelHome } from '../engine/run-copy.js';
-import { MaildirStore } from '../stores/maildir/store.js';
-import { formatSpec, type Location, type StoreSpec } from '../stores/spec.js';
-import type { ExecTarget } from '../transport/exec.js';
-import { listTree, type TreeEntry } from '../transport/list.js';
+import { silentLogger } from '../core/logger.js';
+import type { MailStore } from '../stores/store.js';
 import type { SshOptions } from '../transport/ssh.js';
 import { compareFolder, type FolderComparison } from './compare.js';
+import { execOf, resolveMailboxPairs, type FileTreeSpec, type MailboxPair } from './ends.js';
+import { snapshotsFromRemoteMaildirs } from './remote-maildirs.js';
 import { buildVerifyReport, type VerifyReport } from './report.js';
-import { snapshotsFromRemoteMaildirs, snapshotsFromStore } from './remote-maildirs.js';
-import type { FolderSnapshot, SkippedFolder } from './snapshot.js';
+import { messageMetaFromRef, type FolderSnapshot, type MessageMeta, type SkippedFolder } from './snapshot.js';
+import { formatSpec, type StoreSpec } from '../stores/spec.js';
 
 /**
- * `mailshift verify SRC DST`: resolves both specs to the same list of mailboxes (a maildir, one cPanel mailbox, or a
- * whole account: the default mailbox plus every DOMAIN/LOCALPART maildir of the source), reads each side (store
- * interface locally, find over ssh) and compares folder by folder.
+ * `mailshift verify SRC DST` on file trees: resolves both specs to the same list of mailboxes (ends.ts), reads each
+ * side (locally through the store interface, over ssh with one find: remote-maildirs.ts) and compares folder by
+ * folder.
  */
 
 export interface VerifyOptions {
@@ -25,21 +23,20 @@ export interface VerifyOptions {
   readonly strict?: boolean;
 }
 
-interface MailboxPair {
-  readonly label: string;
-  readonly sourcePath: string;
-  readonly targetPath: string;
+interface SideSnapshots {
+  folders: FolderSnapshot[];
+  skipped: SkippedFolder[];
 }
 
 export async function runVerify(source: StoreSpec, target: StoreSpec, options: VerifyOptions = {}): Promise<VerifyReport> {
   if (source.kind === 'imap' || target.kind === 'imap' || source.kind === 'mbox' || target.kind === 'mbox') {
     throw new UsageError('verify compares maildir trees (plain, cPanel mailboxes or whole cPanel accounts)', 'verify an mbox conversion by verifying the converted maildir against the target');
   }
-  const pairs = await resolvePairs(source, target, options);
+  const pairs = await resolveMailboxPairs(source, target, options.ssh);
   const folders: FolderComparison[] = [];
   const skipped: SkippedFolder[] = [];
-  const sourceSide = await readSide(source.location, pairs, 'source', options);
-  const targetSide = await readSide(target.location, pairs, 'target', options);
+  const sourceSide = await readSide(source, pairs, 'source', options);
+  const targetSide = await readSide(target, pairs, 'target', options);
   skipped.push(...sourceSide.skipped, ...targetSide.skipped);
   const key = (f: FolderSnapshot) => `${f.mailbox}\u0000${f.folder}`;
   const targetByKey = new Map(targetSide.folders.map((f) => [key(f), f]));
@@ -52,13 +49,18 @@ export async function runVerify(source: StoreSpec, target: StoreSpec, options: V
   return buildVerifyReport(formatSpec(source), formatSpec(target), folders, skipped, { strict: Boolean(options.strict) });
 }
 
-async function readSide(location: Location, pairs: readonly MailboxPair[], side: 'source' | 'target', options: VerifyOptions): Promise<{ folders: FolderSnapshot[]; skipped: SkippedFolder[] }> {
+async function readSide(spec: FileTreeSpec, pairs: readonly MailboxPair[], side: 'source' | 'target', options: VerifyOptions): Promise<SideSnapshots> {
+  const location = spec.location;
+  const pathOf = (pair: MailboxPair) => (side === 'source' ? pair.sourcePath : pair.targetPath);
   const folders: FolderSnapshot[] = [];
   const skipped: SkippedFolder[] = [];
   if (location.type === 'local') {
+    // Opened through the driver table like any store (never a driver by name); stores/open.ts is loaded here only,
+    // not at start-up: it brings the IMAP driver with it, which a remote verify never needs.
+    const { openStore } = await import('../stores/open.js');
     for (const pair of pairs) {
-      const dir = side === 'source' ? pair.sourcePath : pair.targetPath;
-      const store = new MaildirStore(dir);
+      const dir = pathOf(pair);
+      const { store } = await openStore({ kind: 'maildir', location, path: dir }, { mode: 'read', logger: silentLogger });
       try {
         const result = await snapshotsFromStore(store, pair.label, options.signal);
         folders.push(...result.folders);
@@ -77,12 +79,12 @@ async function readSide(location: Location, pairs: readonly MailboxPair[], side:
     return { folders, skipped };
   }
   // Over ssh: one find per side when the mailboxes share a root (a whole account), else one per mailbox.
-  const exec: ExecTarget = { ssh: { host: location.host, ...(location.user ? { user: location.user } : {}), ...(location.port ? { port: location.port } : {}) }, ...(options.ssh ? { sshOptions: options.ssh } : {}) };
+  const exec = execOf(location, options.ssh);
   const base = pairs[0];
   if (!base) return { folders, skipped };
-  const rootPath = side === 'source' ? base.sourcePath : base.targetPath;
-  const nested = pairs.slice(1).map((p) => path.posix.relative(rootPath, side === 'source' ? p.sourcePath : p.targetPath));
-  if (nested.every((rel) => rel !== '' && !rel.startsWith('..') && rel.split('/').length === 2)) {
+  const rootPath = pathOf(base);
+  const nested = decideNestedMailboxDirs(rootPath, pairs.slice(1).map(pathOf));
+  if (nested) {
     const labels = new Map(pairs.slice(1).map((p, i) => [nested[i]!, p.label]));
     const result = await snapshotsFromRemoteMaildirs(exec, rootPath, { rootLabel: base.label, mailboxDirs: nested, labelOf: (dir) => labels.get(dir) ?? dir }, options);
     if (side === 'target' && isMissingRoot(result.skipped, rootPath)) throw missingTargetError(`${location.host}:${rootPath}`);
@@ -90,13 +92,40 @@ async function readSide(location: Location, pairs: readonly MailboxPair[], side:
     return result;
   }
   for (const pair of pairs) {
-    const dir = side === 'source' ? pair.sourcePath : pair.targetPath;
+    const dir = pathOf(pair);
     const result = await snapshotsFromRemoteMaildirs(exec, dir, { rootLabel: pair.label, mailboxDirs: [], labelOf: (d) => d }, options);
     if (side === 'target' && pair === base && isMissingRoot(result.skipped, dir)) throw missingTargetError(`${location.host}:${dir}`);
     if (side === 'source') throwIfUnreadable(result.skipped, location.host);
     folders.push(...result.folders);
     skipped.push(...result.skipped);
   }
+  return { folders, skipped };
+}
+
+/**
+ * The other mailboxes' directories relative to the first one's, when every one of them sits two levels below it
+ * (DOMAIN/LOCAL under an account's ~/mail): then one listing of the first covers all. Undefined otherwise. Pure.
+ */
+export function decideNestedMailboxDirs(rootPath: string, otherPaths: readonly string[]): string[] | undefined {
+  const nested = otherPaths.map((p) => path.posix.relative(rootPath, p));
+  return nested.every((rel) => rel !== '' && !rel.startsWith('..') && rel.split('/').length === 2) ? nested : undefined;
+}
+
+/** Any MailStore read as snapshots, with the folders it found and could not offer. */
+export async function snapshotsFromStore(store: MailStore, mailbox: string, signal?: AbortSignal): Promise<SideSnapshots> {
+  const folders: FolderSnapshot[] = [];
+  for await (const info of store.listMailboxes(signal)) {
+    const box = await store.openMailbox(info.path, 'read');
+    try {
+      const status = await box.status();
+      const messages: MessageMeta[] = [];
+      for await (const ref of box.list(signal)) messages.push(messageMetaFromRef(ref));
+      folders.push({ mailbox, folder: info.path, ...(status.uidValidity !== undefined ? { uidValidity: status.uidValidity } : {}), messages });
+    } finally {
+      await box[Symbol.asyncDispose]();
+    }
+  }
+  const skipped = (store.skippedFolders ?? []).map((s) => ({ mailbox, ...s }));
   return { folders, skipped };
 }
 
@@ -125,52 +154,4 @@ function throwIfUnreadable(skipped: readonly SkippedFolder[], host: string): voi
 
 function isMissingRoot(skipped: readonly SkippedFolder[], dir: string): boolean {
   return skipped.some((s) => s.directory === dir && s.reason === 'does not exist');
-}
-
-function execOf(location: Location, options: VerifyOptions): ExecTarget {
-  return location.type === 'ssh'
-    ? { ssh: { host: location.host, ...(location.user ? { user: location.user } : {}), ...(location.port ? { port: location.port } : {}) }, ...(options.ssh ? { sshOptions: options.ssh } : {}) }
-    : {};
-}
-
-async function resolvePairs(source: StoreSpec, target: StoreSpec, options: VerifyOptions): Promise<MailboxPair[]> {
-  if (source.kind === 'imap' || target.kind === 'imap' || source.kind === 'mbox' || target.kind === 'mbox') return [];
-  if (source.kind === 'cpanel' && !source.mailbox) {
-    if (target.kind !== 'cpanel' || target.mailbox) {
-      throw new UsageError('a whole cPanel account is verified against a cPanel account', 'name the target as cpanel:ROOT#USER');
-    }
-    const srcExec = execOf(source.location, options);
-    const dstExec = execOf(target.location, options);
-    const srcHome = await resolveCpanelHome(srcExec, source.root, source.user);
-    const dstHome = await resolveCpanelHome(dstExec, target.root, target.user);
-    const srcMail = path.posix.join(srcHome.home, 'mail');
-    const dstMail = path.posix.join(dstHome.home, 'mail');
-    const entries: TreeEntry[] = [];
-    const listed = await listTree(srcExec, srcMail, (e) => entries.push(e), { maxDepth: 3, dirsAndLinksOnly: true });
-    if (!listed.exists) throw new MailshiftError('MAILSHIFT_CPANEL_NO_MAIL', `${formatSpec(source)}: ${srcMail} does not exist`, { exitCode: ExitCode.config });
-    const pairs: MailboxPair[] = [{ label: source.user, sourcePath: srcMail, targetPath: dstMail }];
-    for (const dir of findMailboxDirs(entries)) {
-      const [domain, local] = dir.split('/') as [string, string];
-      pairs.push({ label: `${local}@${domain}`, sourcePath: path.posix.join(srcMail, dir), targetPath: path.posix.join(dstMail, dir) });
-    }
-    return pairs;
-  }
-  if (target.kind === 'cpanel' && !target.mailbox) {
-    throw new UsageError('a whole cPanel account can only be verified against a whole account');
-  }
-  const label = source.kind === 'cpanel' && source.mailbox ? `${source.mailbox.localPart}@${source.mailbox.domain}` : '';
-  return [{ label, sourcePath: await mailboxPath(source, options), targetPath: await mailboxPath(target, options) }];
-}
-
-async function mailboxPath(spec: StoreSpec, options: VerifyOptions): Promise<string> {
-  if (spec.kind === 'path' || spec.kind === 'maildir') return spec.path;
-  if (spec.kind !== 'cpanel' || !spec.mailbox) throw new Error('not a mailbox spec');
-  const exec = execOf(spec.location, options);
-  const userdomains = (await readSystemFile(exec, path.posix.join(spec.root, 'etc/userdomains'))) ?? '';
-  const owner = findDomainOwner(userdomains, spec.mailbox.domain);
-  if (!owner) {
-    throw new MailshiftError('MAILSHIFT_CPANEL_DOMAIN_UNKNOWN', `no cPanel account owns ${spec.mailbox.domain} under ${spec.root}`, { exitCode: ExitCode.config });
-  }
-  const home = await resolveCpanelHome(exec, spec.root, owner);
-  return path.posix.join(home.home, 'mail', spec.mailbox.domain, spec.mailbox.localPart);
 }
