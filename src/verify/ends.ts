@@ -38,16 +38,10 @@ export async function resolveMailboxPairs(source: FileTreeSpec, target: FileTree
       throw new UsageError('a whole cPanel account is verified against a cPanel account', 'name the target as cpanel:ROOT#USER');
     }
     const srcExec = execOf(source.location, ssh);
-    const dstExec = execOf(target.location, ssh);
-    const srcHome = await resolveCpanelHome(srcExec, source.root, source.user);
-    const dstHome = await resolveCpanelHome(dstExec, target.root, target.user);
-    const srcMail = path.posix.join(srcHome.home, 'mail');
-    const dstMail = path.posix.join(dstHome.home, 'mail');
-    const entries: TreeEntry[] = [];
-    const listed = await listTree(srcExec, srcMail, (e) => entries.push(e), { maxDepth: 3, dirsAndLinksOnly: true });
-    if (!listed.exists) throw new MailshiftError('MAILSHIFT_CPANEL_NO_MAIL', `${formatSpec(source)}: ${srcMail} does not exist`, { exitCode: ExitCode.config });
+    const srcMail = await findCpanelAccountMailDir(srcExec, source.root, source.user);
+    const dstMail = await findCpanelAccountMailDir(execOf(target.location, ssh), target.root, target.user);
     const pairs: MailboxPair[] = [{ label: source.user, sourcePath: srcMail, targetPath: dstMail }];
-    for (const dir of findMailboxDirs(entries)) {
+    for (const dir of await listCpanelMailboxDirs(srcExec, srcMail, source)) {
       const [domain, local] = dir.split('/') as [string, string];
       pairs.push({ label: `${local}@${domain}`, sourcePath: path.posix.join(srcMail, dir), targetPath: path.posix.join(dstMail, dir) });
     }
@@ -70,6 +64,18 @@ async function resolveMailboxDir(spec: FileTreeSpec, ssh: SshOptions | undefined
   if (!owner) {
     throw new MailshiftError('MAILSHIFT_CPANEL_DOMAIN_UNKNOWN', `no cPanel account owns ${spec.mailbox.domain} under ${spec.root}`, { exitCode: ExitCode.config });
   }
-  const home = await resolveCpanelHome(exec, spec.root, owner);
-  return path.posix.join(home.home, 'mail', spec.mailbox.domain, spec.mailbox.localPart);
+  return path.posix.join(await findCpanelAccountMailDir(exec, spec.root, owner), spec.mailbox.domain, spec.mailbox.localPart);
+}
+
+/** ~/mail of a cPanel account under `root`. */
+async function findCpanelAccountMailDir(exec: ExecTarget, root: string, user: string): Promise<string> {
+  return path.posix.join((await resolveCpanelHome(exec, root, user)).home, 'mail');
+}
+
+/** The DOMAIN/LOCAL mailbox directories of an account's ~/mail (cPanel's own rule, engine/copy.ts findMailboxDirs). */
+async function listCpanelMailboxDirs(exec: ExecTarget, mailDir: string, spec: CpanelSpec): Promise<string[]> {
+  const entries: TreeEntry[] = [];
+  const listed = await listTree(exec, mailDir, (e) => entries.push(e), { maxDepth: 3, dirsAndLinksOnly: true });
+  if (!listed.exists) throw new MailshiftError('MAILSHIFT_CPANEL_NO_MAIL', `${formatSpec(spec)}: ${mailDir} does not exist`, { exitCode: ExitCode.config });
+  return findMailboxDirs(entries);
 }

@@ -66,29 +66,35 @@ export function rsyncEndpointOf(side: ResyncSide, p: string): RsyncEndpoint {
 
 /**
  * The tree a spec names: a maildir path as it is; a whole cPanel account its ~/mail; one cPanel mailbox its
- * ~/mail/DOMAIN/LOCAL, the account found through etc/userdomains.
+ * ~/mail/DOMAIN/LOCAL.
  */
 export async function resolveResyncSide(spec: FileTreeSpec, which: 'source' | 'target', options: Pick<SideOptions, 'ssh'>): Promise<ResyncSide> {
   const ssh = sshOf(spec.location);
-  const base = ssh ? { ssh } : {};
-  if (spec.kind !== 'cpanel') return { root: spec.path, ...base };
-  const exec: ExecTarget = ssh ? { ssh, ...(options.ssh ? { sshOptions: options.ssh } : {}) } : {};
+  const at = (root: string): ResyncSide => (ssh ? { root, ssh } : { root });
+  if (spec.kind !== 'cpanel') return at(spec.path);
+  const exec = execOf(at(spec.root), options.ssh);
+  return at(spec.mailbox ? await findCpanelMailboxDir(exec, spec.root, spec.mailbox, which) : await findCpanelAccountMailDir(exec, spec.root, spec.user));
+}
+
+/** ~/mail of a cPanel account under `root`. */
+async function findCpanelAccountMailDir(exec: ExecTarget, root: string, user: string): Promise<string> {
   // Loaded for cPanel specs only: start-up time counts at 100,000 messages (a resync is ~1 s).
+  const { resolveCpanelHome } = await import('../../run-copy.js');
+  return path.posix.join((await resolveCpanelHome(exec, root, user)).home, 'mail');
+}
+
+/** ~/mail/DOMAIN/LOCAL of one cPanel mailbox, its account found through etc/userdomains. */
+async function findCpanelMailboxDir(exec: ExecTarget, root: string, mailbox: NonNullable<CpanelSpec['mailbox']>, which: 'source' | 'target'): Promise<string> {
   const { findDomainOwner, readSystemFile, resolveCpanelHome } = await import('../../run-copy.js');
-  if (!spec.mailbox) {
-    const home = await resolveCpanelHome(exec, spec.root, spec.user);
-    return { root: path.posix.join(home.home, 'mail'), ...base };
-  }
-  const userdomains = (await readSystemFile(exec, path.posix.join(spec.root, 'etc/userdomains'))) ?? '';
-  const owner = findDomainOwner(userdomains, spec.mailbox.domain);
+  const userdomainsPath = path.posix.join(root, 'etc/userdomains');
+  const owner = findDomainOwner((await readSystemFile(exec, userdomainsPath)) ?? '', mailbox.domain);
   if (!owner) {
-    throw new MailshiftError('MAILSHIFT_CPANEL_DOMAIN_UNKNOWN', `${which}: no cPanel account owns ${spec.mailbox.domain} in ${path.posix.join(spec.root, 'etc/userdomains')}`, {
+    throw new MailshiftError('MAILSHIFT_CPANEL_DOMAIN_UNKNOWN', `${which}: no cPanel account owns ${mailbox.domain} in ${userdomainsPath}`, {
       hint: 'check the domain name and the cPanel root',
       exitCode: ExitCode.config,
     });
   }
-  const home = await resolveCpanelHome(exec, spec.root, owner);
-  return { root: path.posix.join(home.home, 'mail', spec.mailbox.domain, spec.mailbox.localPart), ...base };
+  return path.posix.join((await resolveCpanelHome(exec, root, owner)).home, 'mail', mailbox.domain, mailbox.localPart);
 }
 
 // ---------------------------------------------------------------------------------------------------------------
