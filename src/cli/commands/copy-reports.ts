@@ -2,7 +2,7 @@ import type { ChownOutcome, CopyOutcome } from '../../engine/operations/copy.js'
 import type { LoginFacts } from '../../engine/operations/login.js';
 import type { FallbackDecision } from '../../engine/route.js';
 import type { CopyReport } from '../../engine/tree/copy-report.js';
-import type { ResyncReport } from '../../engine/resync.js';
+import type { ResyncReport } from '../../engine/tree/resync/report.js';
 import type { StoreCopyReport } from '../../engine/store-copy.js';
 import { ExitCode } from '../../core/exit-codes.js';
 import type { CliContext } from '../context.js';

@@ -1,5 +1,5 @@
 import { Command, Option } from 'commander';
-import type { FlagsMode } from '../../engine/resync-plan.js';
+import type { FlagsMode } from '../../engine/tree/resync/plan.js';
 import type { CliContext, GlobalOptions } from '../context.js';
 import { createProgressBar } from '../render.js';
 import { addSshOptions, parseBandwidthKiBps, parseWholeNumber, type SshCliOptions } from './ssh-options.js';

@@ -1,6 +1,6 @@
 import { Command, InvalidArgumentError } from 'commander';
 import type { StoreCopyReport } from '../../engine/store-copy.js';
-import type { WatchRun } from '../../watch/watcher.js';
+import type { WatchRun } from '../../watch/tree-watch.js';
 import type { CliContext, GlobalOptions } from '../context.js';
 import { formatJson } from '../render.js';
 import { formatResyncSummary } from './copy-reports.js';

@@ -6,8 +6,8 @@ import type { ItemizedChange } from '../../transport/rsync/itemize.js';
 import type { CopyJob } from '../tree/plan-copy.js';
 import type { CopyReport } from '../tree/copy-report.js';
 import type { TreeCopyChown } from '../tree/run-tree-copy.js';
-import type { FlagsMode } from '../resync-plan.js';
-import type { ResyncReport } from '../resync.js';
+import type { FlagsMode } from '../tree/resync/plan.js';
+import type { ResyncReport } from '../tree/resync/report.js';
 import type { CopyProgress, StoreCopyOptions, StoreCopyReport } from '../store-copy.js';
 import { probeEnds } from '../ends.js';
 import type { Route } from '../route.js';
@@ -123,7 +123,7 @@ async function runFilesCopy(request: CopyRequest, route: Route): Promise<CopyOut
 }
 
 async function runFilesResync(request: CopyRequest, route: Route): Promise<CopyOutcome> {
-  const { runResync } = await import('../resync.js');
+  const { runResync } = await import('../tree/resync/run.js');
   const { files } = request;
   const report = await runResync(request.source, request.target, {
     flags: files.flags ?? 'target',

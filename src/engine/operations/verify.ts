@@ -25,7 +25,7 @@ export async function runVerifyOperation(request: VerifyRequest): Promise<Verify
     request.onRoute?.(route);
     let report: VerifyReport;
     if (route.use === 'files') {
-      const { runVerify } = await import('../../verify/run.js');
+      const { runVerify } = await import('../../verify/tree.js');
       report = await runVerify(request.source, request.target, { ssh, signal: request.signal, strict: request.strict });
     } else {
       const { runStoreVerify } = await import('../store-verify.js');

@@ -1,8 +1,8 @@
 import { ExitCode, type ExitCodeValue } from '../../core/exit-codes.js';
-import type { FlagsMode } from '../resync-plan.js';
+import type { FlagsMode } from '../tree/resync/plan.js';
 import type { StoreCopyReport } from '../store-copy.js';
 import type { ImapWatchSummary } from '../../watch/imap-watch.js';
-import type { WatchRun, WatchSummary } from '../../watch/watcher.js';
+import type { WatchRun, WatchSummary } from '../../watch/tree-watch.js';
 import type { MailshiftError } from '../../core/errors.js';
 import { probeEnds } from '../ends.js';
 import { buildStoreCopyOptions, decideFlagsMode, type MessagesCopyOptions } from './copy.js';
@@ -43,10 +43,10 @@ export async function runWatchOperation(request: WatchRequest): Promise<WatchOut
     request.logger.debug(`route: ${route.use}: ${route.reason}`);
     request.onRoute?.(route);
     if (route.use === 'messages') return watchMessages(request, route);
-    const { resolveResyncTree } = await import('../resync.js');
+    const { resolveResyncTree } = await import('../tree/resync/run.js');
     const tree = await resolveResyncTree(request.source, request.target, { ssh });
     // Loaded here, not at start-up: chokidar costs every other command ~0.1 s of module loading.
-    const { MaildirWatcher } = await import('../../watch/watcher.js');
+    const { MaildirWatcher } = await import('../../watch/tree-watch.js');
     const { files } = request;
     const watcher = new MaildirWatcher({
       tree,

@@ -1,12 +1,12 @@
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { resolveResyncTree } from '../../../src/engine/resync.js';
+import { resolveResyncTree } from '../../../src/engine/tree/resync/run.js';
 import { runCopy } from '../../../src/engine/run-copy.js';
 import { parseStoreSpec } from '../../../src/stores/spec.js';
 import { openSshSession } from '../../../src/transport/ssh-session.js';
 import type { SshOptions } from '../../../src/transport/ssh.js';
-import { MaildirWatcher, type WatchRun, type WatchSummary } from '../../../src/watch/watcher.js';
+import { MaildirWatcher, type WatchRun, type WatchSummary } from '../../../src/watch/tree-watch.js';
 import { createDoveadm, type Doveadm } from '../../support/dovecot.js';
 import { sleep } from '../../support/process.js';
 import { startSshd, type Sshd } from '../../support/sshd.js';

@@ -1,12 +1,12 @@
 import { createHash } from 'node:crypto';
 import path from 'node:path';
-import { throwIfAborted } from '../core/errors.js';
-import { runPool } from '../core/async.js';
-import { runExec, type ExecTarget } from '../transport/exec.js';
-import type { SshOptions } from '../transport/ssh.js';
-import { fetchFiles } from './file-list-transfer.js';
-import { openNoFollow } from './resync-files.js';
-import { buildIdentity, findHeaderEnd, parseHeaderFields } from './identity.js';
+import { throwIfAborted } from '../../../core/errors.js';
+import { runPool } from '../../../core/async.js';
+import { runExec, type ExecTarget } from '../../../transport/exec.js';
+import type { SshOptions } from '../../../transport/ssh.js';
+import { fetchFiles } from '../../file-list-transfer.js';
+import { openNoFollow } from './ends.js';
+import { buildIdentity, findHeaderEnd, parseHeaderFields } from '../../identity.js';
 
 /**
  * Reading what dedupe needs, and no more: the Message-ID of the candidate messages (source messages the target

@@ -1,12 +1,12 @@
 import type { Dirent } from 'node:fs';
 import { lstat, readdir } from 'node:fs/promises';
 import path from 'node:path';
-import { MailshiftError, systemErrorCode, throwIfAborted } from '../core/errors.js';
-import { ExitCode } from '../core/exit-codes.js';
-import type { ExecTarget } from '../transport/exec.js';
-import { listTree, ListTreeError, type TreeEntry, type TreeEntryType } from '../transport/list.js';
-import { findMailboxDirs, isDomainDirName } from './copy.js';
-import type { FolderListing, MessageFile, TreeListing } from './resync-plan.js';
+import { MailshiftError, systemErrorCode, throwIfAborted } from '../../../core/errors.js';
+import { ExitCode } from '../../../core/exit-codes.js';
+import type { ExecTarget } from '../../../transport/exec.js';
+import { listTree, ListTreeError, type TreeEntry, type TreeEntryType } from '../../../transport/list.js';
+import { findMailboxDirs, isDomainDirName } from '../../copy.js';
+import type { FolderListing, MessageFile, TreeListing } from './plan.js';
 
 /**
  * Lists the Maildir++ folders of a tree by file NAME only, which is all resync needs: locally readdir with d_type

@@ -1,19 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { KeywordAllocator } from '../../converters/maildir/keywords.js';
 import {
-  decideDuplicates,
-  decideSubscriptionAdditions,
-  describeFlags,
   diffSourceListings,
   indexByBase,
-  matchByMessageId,
   messagePath,
   planResync,
-  translateInfo,
   type FolderListing,
   type MessageFile,
   type TreeListing,
-} from '../../src/engine/resync-plan.js';
+} from '../../../../src/engine/tree/resync/plan.js';
 
 function folder(dir: string, messages: MessageFile[] = [], extra: Partial<FolderListing> = {}): FolderListing {
   return { dir, subdirs: new Set(['cur', 'new', 'tmp']), messages, hasKeywordsFile: false, hasMaildirfolderFile: dir !== '', ...extra };
@@ -176,61 +170,6 @@ describe('planResync', () => {
   });
 });
 
-describe('describeFlags and translateInfo', () => {
-  it('describes flags by letter and keyword name, independent of letter order', () => {
-    expect(describeFlags('SRa', new Map([[0, 'Work']]))).toBe(describeFlags('RSb', new Map([[1, 'Work']])));
-    expect(describeFlags('S', new Map())).not.toBe(describeFlags('RS', new Map()));
-    expect(describeFlags(undefined, new Map())).toBe(describeFlags('', new Map()));
-  });
-
-  it('drops a keyword that fits no free letter, and reports it', () => {
-    const full = new Map(Array.from({ length: 26 }, (_, i) => [i, `k${i}`] as [number, string]));
-    const dropped = new Set<string>();
-    const out = translateInfo('Sa', new Map([[0, 'Brand-new']]), full, new KeywordAllocator(full), dropped);
-    expect(out).toBe('S');
-    expect([...dropped]).toEqual(['Brand-new']);
-  });
-
-  it('keeps a letter the source does not name when the target does not name it either', () => {
-    const dropped = new Set<string>();
-    expect(translateInfo('Sc', new Map(), new Map(), new KeywordAllocator(new Map()), dropped)).toBe('Sc');
-    expect(translateInfo('Sc', new Map(), new Map([[2, 'Other']]), new KeywordAllocator(new Map([[2, 'Other']])), dropped)).toBe('S');
-  });
-});
-
-describe('duplicates', () => {
-  it('treats a candidate as a duplicate only with the same Message-ID and the same content key', () => {
-    const candidates = [
-      { id: 'new/a', messageId: '<x@y>', contentKey: 'k1' },
-      { id: 'new/b', messageId: '<x@y>', contentKey: 'other' },
-      { id: 'new/c' },
-    ];
-    const targets = [{ id: 'new/t', messageId: '<x@y>', contentKey: 'k1' }];
-    expect([...decideDuplicates(candidates, targets)]).toEqual(['new/a']);
-  });
-
-  it('lets one target message stand for one source copy only', () => {
-    const candidates = [
-      { id: 'a', messageId: '<x>', contentKey: 'k' },
-      { id: 'b', messageId: '<x>', contentKey: 'k' },
-    ];
-    expect(decideDuplicates(candidates, [{ id: 't', messageId: '<x>', contentKey: 'k' }]).size).toBe(1);
-  });
-
-  it('never dedupes messages without a Message-ID', () => {
-    expect(decideDuplicates([{ id: 'a', contentKey: 'k' }], [{ id: 't', contentKey: 'k' }]).size).toBe(0);
-  });
-
-  it('asks for the content of Message-ID matches only', () => {
-    const matched = matchByMessageId(
-      [{ id: 'a', messageId: '<1>' }, { id: 'b', messageId: '<2>' }, { id: 'c' }],
-      [{ id: 't1', messageId: '<1>' }, { id: 't3', messageId: '<3>' }],
-    );
-    expect([...matched.candidates]).toEqual(['a']);
-    expect([...matched.targets]).toEqual(['t1']);
-  });
-});
-
 describe('diffSourceListings', () => {
   it('counts new, renamed and vanished base names', () => {
     const before = tree(folder('', [nw('1'), cur('2:2,S'), cur('3:2,S')]));
@@ -248,18 +187,5 @@ describe('messagePath', () => {
   it('joins folder, sub-directory and name', () => {
     expect(messagePath('', cur('1:2,S'))).toBe('cur/1:2,S');
     expect(messagePath('example.com/info/.Sent', nw('1'))).toBe('example.com/info/.Sent/new/1');
-  });
-});
-
-describe('decideSubscriptionAdditions', () => {
-  it('adds only the new folders the source subscribes to, keeping the target list', () => {
-    const source = 'V\t2\n\nSent\nArchive\nWork\tProjects\nOld\n';
-    const target = 'Sent\nDrafts\n';
-    expect(decideSubscriptionAdditions(source, target, ['Archive', 'Unsubscribed'])).toEqual({ text: 'V\t2\n\nArchive\nDrafts\nSent\n', added: ['Archive'] });
-  });
-
-  it('changes nothing when the target already subscribes, or the source does not', () => {
-    expect(decideSubscriptionAdditions('Archive\n', 'Archive\n', ['Archive'])).toBeUndefined();
-    expect(decideSubscriptionAdditions('', 'Sent\n', ['Archive'])).toBeUndefined();
   });
 });

@@ -7,42 +7,20 @@ import { decodeInfo, parseMaildirName, resolveKeywords } from '../../converters/
 import { parseDovecotKeywords } from '../../converters/maildir/keywords.js';
 import { parseUidlist } from '../../converters/maildir/uidlist.js';
 import { systemErrorCode } from '../core/errors.js';
-import type { MailStore } from '../stores/store.js';
 import type { ExecTarget } from '../transport/exec.js';
 import { listTree } from '../transport/list.js';
 import { buildRsyncArgv } from '../transport/rsync/args.js';
 import { runRsync } from '../transport/rsync/run.js';
 import type { SshOptions } from '../transport/ssh.js';
-import { formatFlagSet, messageMetaFromRef, type FolderSnapshot, type MessageMeta, type SkippedFolder } from './snapshot.js';
+import { formatFlagSet, type FolderSnapshot, type MessageMeta, type SkippedFolder } from './snapshot.js';
 
 /**
- * The two ways verify reads a side:
- * - through the store interface (`snapshotsFromStore`): any MailStore, used for local maildirs;
- * - the fast path for maildirs over ssh (`snapshotsFromRemoteMaildirs`): one `find` over the tree (nothing to
- *   install remotely) and one rsync that fetches the folders' dovecot-uidlist and dovecot-keywords.
- * Both read a message the same way: a regular file in new/ or cur/ whose name does not start with '.', identity =
- * base name, flags from the ':2,' part of names in cur/, keywords through dovecot-keywords, UID through
- * dovecot-uidlist.
+ * How verify reads maildirs over ssh (`snapshotsFromRemoteMaildirs`): one `find` over the tree (nothing to install
+ * remotely) and one rsync that fetches the folders' dovecot-uidlist and dovecot-keywords. Local maildirs are read
+ * through the store interface instead (tree.ts snapshotsFromStore). Both read a message the same way: a regular file
+ * in new/ or cur/ whose name does not start with '.', identity = base name, flags from the ':2,' part of names in
+ * cur/, keywords through dovecot-keywords, UID through dovecot-uidlist.
  */
-
-export async function snapshotsFromStore(store: MailStore, mailbox: string, signal?: AbortSignal): Promise<{ folders: FolderSnapshot[]; skipped: SkippedFolder[] }> {
-  const folders: FolderSnapshot[] = [];
-  for await (const info of store.listMailboxes(signal)) {
-    const box = await store.openMailbox(info.path, 'read');
-    try {
-      const status = await box.status();
-      const messages: MessageMeta[] = [];
-      for await (const ref of box.list(signal)) messages.push(messageMetaFromRef(ref));
-      folders.push({ mailbox, folder: info.path, ...(status.uidValidity !== undefined ? { uidValidity: status.uidValidity } : {}), messages });
-    } finally {
-      await box[Symbol.asyncDispose]();
-    }
-  }
-  const skipped = 'skippedFolders' in store && Array.isArray((store as { skippedFolders?: unknown }).skippedFolders)
-    ? ((store as unknown as { skippedFolders: { directory: string; reason: string }[] }).skippedFolders).map((s) => ({ mailbox, ...s }))
-    : [];
-  return { folders, skipped };
-}
 
 interface RawFolder {
   messages: { sub: 'cur' | 'new'; name: string; sizeBytes: number }[];

@@ -1,8 +1,8 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { afterEach, describe, expect, it } from 'vitest';
-import { classifyTreeEntries, decideChangedFolders, listMaildirTree, readTreeStamps } from '../../src/engine/resync-list.js';
-import { makeTempDir, type TempDir } from '../support/tmp.js';
-import { writeTree } from '../support/tree.js';
+import { classifyTreeEntries, decideChangedFolders, listMaildirTree, readTreeStamps } from '../../../../src/engine/tree/resync/list.js';
+import { makeTempDir, type TempDir } from '../../../support/tmp.js';
+import { writeTree } from '../../../support/tree.js';
 
 const f = (path: string) => ({ type: 'file' as const, path });
 const d = (path: string) => ({ type: 'dir' as const, path });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { classifyWatchedPath, isWatchedPath } from '../../src/watch/watcher.js';
+import { classifyWatchedPath, isWatchedPath } from '../../src/watch/tree-watch.js';
 
 describe('classifyWatchedPath', () => {
   it('maps message files in new/ and cur/ to their folder', () => {

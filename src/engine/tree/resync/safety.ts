@@ -1,10 +1,10 @@
 import { lstat } from 'node:fs/promises';
 import path from 'node:path';
-import { systemErrorCode } from '../core/errors.js';
-import { checkMessageAllocation } from '../stores/cpanel/unsafe.js';
-import { runExec, type ExecTarget } from '../transport/exec.js';
-import { sshFailure } from '../transport/list.js';
-import type { ResyncPlan } from './resync-plan.js';
+import { systemErrorCode } from '../../../core/errors.js';
+import { checkMessageAllocation } from '../../../stores/cpanel/unsafe.js';
+import { runExec, type ExecTarget } from '../../../transport/exec.js';
+import { sshFailure } from '../../../transport/list.js';
+import type { ResyncPlan } from './plan.js';
 
 /**
  * resync lists messages by name only; before copying, the messages it is about to copy are stat'ed (locally lstat,

@@ -1,7 +1,7 @@
 import { writeFile } from 'node:fs/promises';
 import { afterEach, describe, expect, it } from 'vitest';
-import { hashMessageFile, messageIdFromHeader, parseGrepMessageIds, readMessageIds } from '../../src/engine/resync-dedupe.js';
-import { makeTempDir, type TempDir } from '../support/tmp.js';
+import { hashMessageFile, messageIdFromHeader, parseGrepMessageIds, readMessageIds } from '../../../../src/engine/tree/resync/dedupe-read.js';
+import { makeTempDir, type TempDir } from '../../../support/tmp.js';
 
 describe('parseGrepMessageIds', () => {
   it('reads grep -Z -A1 output, unfolding a folded Message-ID', () => {

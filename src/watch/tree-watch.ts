@@ -4,8 +4,10 @@ import { describeError, InterruptedError, isMailshiftError, MailshiftError, Usag
 import { ExitCode } from '../core/exit-codes.js';
 import { silentLogger, type Logger } from '../core/logger.js';
 import { decideRetryDelayMs } from '../transport/rsync/exit.js';
-import { runResyncTree, type ResyncOptions, type ResyncReport, type ResyncTree } from '../engine/resync.js';
-import type { TreeLayout } from '../engine/resync-list.js';
+import type { ResyncOptions, ResyncTree } from '../engine/tree/resync/options.js';
+import type { ResyncReport } from '../engine/tree/resync/report.js';
+import { runResyncTree } from '../engine/tree/resync/run.js';
+import type { TreeLayout } from '../engine/tree/resync/list.js';
 
 /**
  * `mailshift watch`: chokidar on the source's new/ and cur/ directories (tmp/ and Dovecot's own files ignored),

@@ -1,0 +1,98 @@
+import { constants as fsConstants } from 'node:fs';
+import { open, rm } from 'node:fs/promises';
+import path from 'node:path';
+import { formatDovecotKeywords, parseDovecotKeywords, type KeywordTable } from '../../../../converters/maildir/keywords.js';
+import { sleep } from '../../../core/async.js';
+import { systemErrorCode } from '../../../core/errors.js';
+import { readSmallFiles, readSmallRegularFile, writeSmallFile, type Owner, type ResyncSide, type SideOptions } from './ends.js';
+import { infoOf } from './flag-letters.js';
+import type { TreeListingResult } from './list.js';
+import type { ResyncTree } from './options.js';
+import type { KeywordTables, TreeListing } from './plan.js';
+
+/**
+ * Dovecot's per-folder keyword tables (dovecot-keywords: letter a-z -> keyword name), which resync needs to translate
+ * the keyword letters in file names between folders and servers. Read in step 1, only for folders whose names use a
+ * keyword letter; written in step 3, when a folder's table gained a letter, before any file uses it.
+ */
+
+function hasKeywordLetters(name: string): boolean {
+  const info = infoOf(name);
+  return info !== undefined && /[a-z]/.test(info.split(',')[0] ?? '');
+}
+
+/** Folders whose file names use keyword letters on either side: only their dovecot-keywords are read. */
+export function foldersNeedingKeywords(source: TreeListing, target: TreeListing): Set<string> {
+  const dirs = new Set<string>();
+  for (const listing of [source, target]) {
+    for (const [dir, folder] of listing.folders) {
+      if (folder.hasKeywordsFile && folder.messages.some((m) => hasKeywordLetters(m.name))) dirs.add(dir);
+    }
+  }
+  return dirs;
+}
+
+function keywordsFileOf(dir: string): string {
+  return dir === '' ? 'dovecot-keywords' : `${dir}/dovecot-keywords`;
+}
+
+export async function readKeywordTables(tree: ResyncTree, source: TreeListingResult, target: TreeListingResult, options: SideOptions): Promise<KeywordTables> {
+  const needed = foldersNeedingKeywords(source, target);
+  const [sourceTables, targetTables] = await Promise.all([readKeywordFiles(tree.source, source, needed, options), readKeywordFiles(tree.target, target, needed, options)]);
+  // A folder new on the target receives the source's dovecot-keywords with its messages: same letters, no renames.
+  for (const [dir, table] of sourceTables) if (!target.folders.has(dir)) targetTables.set(dir, table);
+  return { source: sourceTables, target: targetTables };
+}
+
+async function readKeywordFiles(side: ResyncSide, listing: TreeListing, needed: ReadonlySet<string>, options: SideOptions): Promise<Map<string, KeywordTable>> {
+  const tables = new Map<string, KeywordTable>();
+  const wanted = [...needed].filter((dir) => listing.folders.get(dir)?.hasKeywordsFile);
+  if (wanted.length === 0) return tables;
+  const texts = await readSmallFiles(side, wanted.map(keywordsFileOf), options);
+  for (const dir of wanted) {
+    const text = texts.get(keywordsFileOf(dir));
+    if (text !== undefined) tables.set(dir, parseDovecotKeywords(text));
+  }
+  return tables;
+}
+
+/**
+ * Writes a folder's dovecot-keywords on the target. Locally under Dovecot's own lock (dovecot-uidlist.lock, created
+ * exclusively) and only if the file still says what we planned with; remotely by rsync (temp file + rename), without
+ * the lock (a limit: run resync while Dovecot is quiet on that folder). Returns false when it was not written.
+ */
+export async function writeKeywordTable(
+  side: ResyncSide,
+  dir: string,
+  plannedFrom: KeywordTable,
+  table: KeywordTable,
+  owner: Owner,
+  staging: string,
+  options: SideOptions,
+): Promise<boolean> {
+  const rel = keywordsFileOf(dir);
+  const text = formatDovecotKeywords(table);
+  const sameAsPlanned = (current: string | undefined) => formatDovecotKeywords(parseDovecotKeywords(current ?? '')) === formatDovecotKeywords(plannedFrom);
+  if (side.ssh) return writeSmallFile(side, rel, text, owner, path.join(staging, 'kw-out'), options);
+  const folderAbs = path.join(side.root, dir);
+  const lock = path.join(folderAbs, 'dovecot-uidlist.lock');
+  const deadline = Date.now() + 5000;
+  for (;;) {
+    try {
+      const handle = await open(lock, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL, 0o600);
+      await handle.close();
+      break;
+    } catch (err) {
+      if (systemErrorCode(err) !== 'EEXIST') throw err;
+      if (Date.now() > deadline) return false;
+      await sleep(100);
+    }
+  }
+  try {
+    const current = await readSmallRegularFile(path.join(folderAbs, 'dovecot-keywords'));
+    if (!sameAsPlanned(current)) return false;
+    return await writeSmallFile(side, rel, text, owner, staging, options);
+  } finally {
+    await rm(lock, { force: true });
+  }
+}
