@@ -12,10 +12,18 @@ import { decideMboxPlacement } from '../../converters/mbox/placement.js';
 import { describeError, isMailshiftError, MailshiftError, systemErrorCode, throwIfAborted } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import type { MailboxPath } from '../core/types.js';
-import { MaildirTarget, type FolderDone, type MessageDraft, type UidOutcome, type UidSource } from '../stores/maildir/target.js';
-import { MboxMessageAssembler, type AssembledMessage, type MboxMessageHandler } from '../stores/mbox/messages.js';
-import { readMboxFile, readMboxFraming, type MboxMessageSink } from '../stores/mbox/reader.js';
-import { readMboxSourceTree, type IgnoredSourceEntry, type MboxSourceFile } from '../stores/mbox/tree.js';
+import { MaildirTarget, type FolderDone, type MessageDraft, type UidOutcome, type UidSource } from '../stores/maildir/index.js';
+import {
+  MboxMessageAssembler,
+  readMboxFile,
+  readMboxFraming,
+  readMboxSourceTree,
+  type AssembledMessage,
+  type IgnoredSourceEntry,
+  type MboxMessageHandler,
+  type MboxMessageSink,
+  type MboxSourceFile,
+} from '../stores/mbox/index.js';
 
 export type { MboxVariant };
 

@@ -187,7 +187,7 @@ export async function runStoreCopy(source: StoreDescription, target: StoreDescri
       state,
       savedState,
       lineEndings: decideLineEndings(source.store, target.store),
-      sizeIsComparable: source.store.kind === 'imap' && target.store.kind === 'imap',
+      sizeIsComparable: source.store.caps.sizeComparable && target.store.caps.sizeComparable,
       appendLanes: 1,
       onCopied: (bytes, sourceBytes) => {
         progress.messages += 1;
@@ -312,7 +312,7 @@ interface FolderContext {
  * message written to a maildir gets LF line ends, so its bytes equal what the source server had on disk.
  */
 export function decideLineEndings(source: MailStore, target: MailStore): 'as-is' | 'lf' {
-  return source.kind === 'imap' && target.caps.files?.layout === 'maildir++' ? 'lf' : 'as-is';
+  return source.caps.crlf && !target.caps.crlf ? 'lf' : 'as-is';
 }
 
 async function copyFolderWithRetries(context: FolderContext, folder: FolderCopyReport): Promise<void> {
@@ -505,7 +505,7 @@ async function copyFolderOnce(context: FolderContext, folder: FolderCopyReport):
     // Append lanes: IMAP answers one APPEND at a time per connection, so an IMAP target gets several connections to
     // the same folder and the appends go out side by side. A maildir target writes in order on one lane.
     const lanes: Mailbox[] = [targetBox];
-    const extraLanes = target.store.kind === 'imap' ? Math.max(0, context.appendLanes - 1) : 0;
+    const extraLanes = target.store.caps.parallelAppend ? Math.max(0, context.appendLanes - 1) : 0;
     try {
       for (let i = 0; i < extraLanes; i += 1) lanes.push(await target.store.openMailbox(folder.target, 'write'));
     } catch (err) {

@@ -3,7 +3,7 @@ import { MailshiftError, UsageError } from '../core/errors.js';
 import { ExitCode } from '../core/exit-codes.js';
 import { findMailboxDirs } from '../engine/copy.js';
 import { findDomainOwner, readSystemFile, resolveCpanelHome } from '../engine/run-copy.js';
-import { MaildirStore } from '../stores/maildir/store.js';
+import { openLocalMaildir } from '../stores/open.js';
 import { formatSpec, type Location, type StoreSpec } from '../stores/spec.js';
 import type { ExecTarget } from '../transport/exec.js';
 import { listTree, type TreeEntry } from '../transport/list.js';
@@ -58,7 +58,7 @@ async function readSide(location: Location, pairs: readonly MailboxPair[], side:
   if (location.type === 'local') {
     for (const pair of pairs) {
       const dir = side === 'source' ? pair.sourcePath : pair.targetPath;
-      const store = new MaildirStore(dir);
+      const store = openLocalMaildir(dir);
       try {
         const result = await snapshotsFromStore(store, pair.label, options.signal);
         folders.push(...result.folders);

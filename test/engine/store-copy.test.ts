@@ -24,7 +24,11 @@ interface StoredMessage {
 }
 
 class FakeStore implements MailStore {
-  readonly caps = { readable: true, writable: true, cheapIdentity: false };
+  /** Stores bytes as given (crlf: no line-end conversion into it); sizes compared and appends side by side as IMAP's are. */
+  get caps() {
+    const isImap = this.kind === 'imap';
+    return { readable: true, writable: true, crlf: true, sizeComparable: isImap, parallelAppend: isImap, newMailSignal: false, flagsBySourceKey: false };
+  }
   readonly folders = new Map<string, { uidValidity: number; nextUid: number; messages: StoredMessage[] }>();
   appendCalls = 0;
   appendDelayMs = 0;
@@ -438,8 +442,8 @@ describe('decideBackoffMs', () => {
 
 describe('decideLineEndings', () => {
   it('writes LF into a maildir when the message came over IMAP, and leaves everything else alone', () => {
-    const imap = { kind: 'imap', caps: { readable: true, writable: true, cheapIdentity: false } } as unknown as MailStore;
-    const maildir = { kind: 'maildir', caps: { files: { location: 'local', layout: 'maildir++' }, readable: true, writable: true, cheapIdentity: true } } as unknown as MailStore;
+    const imap = { kind: 'imap', caps: { readable: true, writable: true, crlf: true } } as unknown as MailStore;
+    const maildir = { kind: 'maildir', caps: { files: { location: 'local', layout: 'maildir++' }, readable: true, writable: true, crlf: false } } as unknown as MailStore;
     expect(decideLineEndings(imap, maildir)).toBe('lf');
     expect(decideLineEndings(maildir, imap)).toBe('as-is');
     expect(decideLineEndings(imap, imap)).toBe('as-is');

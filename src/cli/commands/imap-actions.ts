@@ -3,7 +3,6 @@ import { UsageError } from '../../core/errors.js';
 import { ExitCode, type ExitCodeValue } from '../../core/exit-codes.js';
 import type { CopyProgress, StoreCopyOptions, StoreCopyReport, StoreDescription } from '../../engine/store-copy.js';
 import type { FlagsMode } from '../../engine/resync-plan.js';
-import type { ImapStore } from '../../stores/imap/store.js';
 import type { FlagUpdateMode } from '../../stores/store.js';
 import { parseStoreSpec, type ImapSpec, type StoreSpec } from '../../stores/spec.js';
 import type { CliContext, GlobalOptions } from '../context.js';
@@ -92,7 +91,7 @@ async function openPair(ctx: CliContext, cmd: Command, sourceText: string, targe
 function decideFlagsMode(cmd: Command, pair: OpenedPair): FlagUpdateMode | undefined {
   const value = cmd.getOptionValue('flags') as FlagsMode | undefined;
   if (value === undefined || value === 'target') return undefined;
-  if (pair.target.store.kind !== 'maildir') {
+  if (!pair.target.store.caps.flagsBySourceKey) {
     throw new UsageError(
       `--flags ${value} needs a maildir target: flags of messages already on an IMAP target are kept`,
       'run without --flags (the target keeps its flags)',
@@ -140,7 +139,7 @@ export async function runImapWatchAction(ctx: CliContext, cmd: Command, sourceTe
   try {
     const flags = decideFlagsMode(cmd, pair);
     const copyOptions = await buildStoreCopyOptions(ctx, { ...options, dryRun: false }, pair, flags);
-    const hasIdle = pair.source.store.kind === 'imap' && (pair.source.store as ImapStore).serverFacts.capabilities.includes('IDLE');
+    const hasIdle = pair.source.store.caps.newMailSignal;
     logger.info(`watching ${pair.source.label} -> ${pair.target.label}: a resync every ${options.poll} s${hasIdle ? ', and at once when new mail reaches INBOX (IDLE)' : ''} (Ctrl-C stops)`);
     const summary = await runImapWatch({
       intervalMs: options.poll * 1000,
@@ -155,7 +154,7 @@ export async function runImapWatchAction(ctx: CliContext, cmd: Command, sourceTe
       },
       onFailure: (error) => logger.warn(`resync failed: ${error.message}; trying again in ${options.poll} s`),
       // New mail mostly lands in INBOX: a server with IDLE says so at once; other folders wait for the poll.
-      ...(pair.source.store.kind === 'imap' ? { waitForNewMail: (ms: number, signal: AbortSignal) => (pair.source.store as ImapStore).waitForNewMail('INBOX', ms, signal) } : {}),
+      ...(pair.source.store.waitForNewMail ? { waitForNewMail: (ms: number, signal: AbortSignal) => pair.source.store.waitForNewMail!('INBOX', ms, signal) } : {}),
     });
     const text = `stopped: ${summary.runs} run(s), ${summary.copied} copied, ${summary.flagsApplied} flag change(s) applied, ${summary.failedRuns} failed run(s)${summary.stopped ? `; ${summary.stopped.reason}` : ''}\n`;
     ctx.out(options.json ? formatJson({ ok: !summary.stopped, command: 'watch', engine: 'imap', ...summary }) : text);
@@ -236,8 +235,8 @@ function describeLogin(pair: OpenedPair): { text: string; json: unknown[] } {
   const lines: string[] = [];
   const json: unknown[] = [];
   for (const [side, opened] of [['source', pair.source], ['target', pair.target]] as const) {
-    if (opened.store.kind === 'imap') {
-      const facts = (opened.store as ImapStore).serverFacts;
+    const facts = opened.store.serverFacts;
+    if (facts) {
       const ns = facts.namespace;
       lines.push(`${side}: ${opened.label}: login ok (${facts.credential})`);
       lines.push(`  namespace: prefix "${ns.prefix}", delimiter "${ns.delimiter ?? 'NIL'}"`);

@@ -102,7 +102,7 @@ export async function decideEngine(sourceText: string, targetText: string, cmd: 
     throw new UsageError(`--imap-fallback ${options.imapFallback} is not an imap:// or imaps:// URL`, 'write --imap-fallback imaps://user@host[:port]');
   }
   const sourceSpec = parseStoreSpec(sourceText);
-  const { decideFileAccess } = await import('../../engine/imap-fallback.js');
+  const { decideFileAccess } = await import('../../engine/file-access.js');
   const access = await withSshSession(options, [sourceSpec], (ssh) => decideFileAccess(sourceSpec, { ssh, signal: ctx.signal }));
   if (access.isReachable) {
     logger.info(`--imap-fallback not needed: ${access.reason}`);
@@ -125,7 +125,7 @@ export async function decideEngine(sourceText: string, targetText: string, cmd: 
  */
 export async function refuseDboxSource(source: StoreSpec, ssh: SshOptions, signal: AbortSignal, hint = copyDboxHint): Promise<void> {
   if (source.kind !== 'path' && source.kind !== 'maildir') return;
-  const { decideFileAccess } = await import('../../engine/imap-fallback.js');
+  const { decideFileAccess } = await import('../../engine/file-access.js');
   const access = await decideFileAccess(source, { ssh, signal });
   if (access.isReachable || access.cause !== 'dbox') return;
   // The reason names the directory (and the host): it is the whole message.

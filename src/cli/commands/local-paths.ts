@@ -1,8 +1,8 @@
 import { stat } from 'node:fs/promises';
 import { MailshiftError, UsageError } from '../../core/errors.js';
 import { ExitCode } from '../../core/exit-codes.js';
-import { sniffMbox } from '../../stores/mbox/reader.js';
-import { classifyLocalMailPath } from '../../stores/mbox/tree.js';
+import { sniffMbox } from '../../stores/mbox/index.js';
+import { classifyLocalMailPath } from '../../stores/probe.js';
 import { formatSpec, parseStoreSpec, type StoreSpec } from '../../stores/spec.js';
 
 /**

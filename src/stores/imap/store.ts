@@ -8,7 +8,7 @@ import { MailshiftError, throwIfAborted } from '../../core/errors.js';
 import { ExitCode } from '../../core/exit-codes.js';
 import type { IncomingMessage, MailboxPath, MessageRef, SpecialUse, SystemFlag } from '../../core/types.js';
 import { systemFlags } from '../../core/types.js';
-import type { ListedMessage, ListOptions, Mailbox, MailboxInfo, MailboxStatus, MailStore, SkippedFolderName, StoreCaps } from '../store.js';
+import type { ListedMessage, ListOptions, Mailbox, MailboxInfo, MailboxStatus, MailStore, ServerFacts, SkippedFolderName, StoreCaps } from '../store.js';
 import type { ImapSpec } from '../spec.js';
 import { RawImapSession, type RawSockets } from './raw-session.js';
 import { parseImapDateTime, type FetchAttributes } from './response-framer.js';
@@ -71,13 +71,9 @@ interface PooledClient {
   errors: number;
 }
 
-export interface ImapServerFacts {
-  readonly greeting: string | undefined;
-  readonly capabilities: string[];
+/** ServerFacts with its namespace typed as the folder mapping reads it; credential: "password", "password (AUTH=PLAIN)", "OAuth2 access token". */
+export interface ImapServerFacts extends ServerFacts {
   readonly namespace: ImapNamespace;
-  readonly serverId: Record<string, unknown> | undefined;
-  /** What the login used: "password", "password (AUTH=PLAIN)", "OAuth2 access token". */
-  readonly credential: string;
 }
 
 function formatCredential(spec: ImapSpec): string {
@@ -87,7 +83,8 @@ function formatCredential(spec: ImapSpec): string {
 
 export class ImapStore implements MailStore {
   readonly kind = 'imap' as const;
-  readonly caps: StoreCaps;
+  /** newMailSignal is known once logged in (the server's IDLE capability). */
+  private currentCaps: StoreCaps;
   readonly label: string;
   private readonly maxConnections: number;
   private readonly errorBudget: number;
@@ -106,7 +103,7 @@ export class ImapStore implements MailStore {
   private currentPassword: string;
 
   private constructor(private readonly options: ImapStoreOptions) {
-    this.caps = { readable: true, writable: Boolean(options.writable), cheapIdentity: false };
+    this.currentCaps = { readable: true, writable: Boolean(options.writable), crlf: true, sizeComparable: true, parallelAppend: true, newMailSignal: false, flagsBySourceKey: false };
     this.maxConnections = Math.max(1, options.maxConnections ?? 1);
     this.errorBudget = Math.max(1, options.errorBudget ?? 8);
     this.label = `${options.spec.tls ? 'imaps' : 'imap'}://${options.spec.user}@${options.spec.host}:${options.spec.port}`;
@@ -127,10 +124,15 @@ export class ImapStore implements MailStore {
         serverId: client.serverInfo ? { ...client.serverInfo } : undefined,
         credential: formatCredential(options.spec),
       };
+      store.currentCaps = { ...store.currentCaps, newMailSignal: store.facts.capabilities.includes('IDLE') };
     } finally {
       store.release(pooled, false);
     }
     return store;
+  }
+
+  get caps(): StoreCaps {
+    return this.currentCaps;
   }
 
   get serverFacts(): ImapServerFacts {

@@ -39,7 +39,7 @@ export class MaildirStore implements MailStore {
     readonly root: string,
     private readonly options: { writable?: boolean } = {},
   ) {
-    this.caps = { files: { location: 'local', layout: 'maildir++' }, readable: true, writable: Boolean(options.writable), cheapIdentity: true };
+    this.caps = { files: { location: 'local', layout: 'maildir++' }, readable: true, writable: Boolean(options.writable), crlf: false, sizeComparable: false, parallelAppend: false, newMailSignal: false, flagsBySourceKey: true };
   }
 
   async *listMailboxes(signal?: AbortSignal): AsyncIterable<MailboxInfo> {

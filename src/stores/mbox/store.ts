@@ -35,7 +35,7 @@ export interface MboxStoreOptions {
  */
 export class MboxStore implements MailStore {
   readonly kind = 'mbox' as const;
-  readonly caps: StoreCaps = { files: { location: 'local', layout: 'mbox' }, readable: true, writable: false, cheapIdentity: false };
+  readonly caps: StoreCaps = { files: { location: 'local', layout: 'mbox' }, readable: true, writable: false, crlf: false, sizeComparable: false, parallelAppend: false, newMailSignal: false, flagsBySourceKey: false };
   private scan: Promise<MboxSourceScan> | undefined;
 
   constructor(
