@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { UsageError } from '../../core/errors.js';
 import { ExitCode, type ExitCodeValue } from '../../core/exit-codes.js';
-import type { CopyProgress, StoreCopyOptions, StoreCopyReport, StoreDescription } from '../../engine/store-copy.js';
+import type { CopyProgress, StoreCopyOptions, StoreCopyReport, StoreDescription } from '../../engine/messages/copy.js';
 import type { FlagsMode } from '../../engine/resync-plan.js';
 import type { FlagUpdateMode } from '../../stores/store.js';
 import { parseStoreSpec, type ImapSpec, type StoreSpec } from '../../stores/spec.js';
@@ -21,8 +21,8 @@ const loadEngines = async () => {
   const [secrets, state, storeCopy, storeVerify, open, verifyJson, verifyText, render] = await Promise.all([
     import('../../core/secrets.js'),
     import('../../engine/state.js'),
-    import('../../engine/store-copy.js'),
-    import('../../engine/store-verify.js'),
+    import('../../engine/messages/copy.js'),
+    import('../../verify/messages.js'),
     import('../../stores/open.js'),
     import('../../verify/reporters/json.js'),
     import('../../verify/reporters/text.js'),

@@ -6,7 +6,7 @@ import { toCrlf } from '../../../converters/message/crlf.js';
 import { decideBackoffMs, retryAfterMs, sleep } from '../../core/async.js';
 import { MailshiftError, throwIfAborted } from '../../core/errors.js';
 import { ExitCode } from '../../core/exit-codes.js';
-import type { IncomingMessage, MailboxPath, MessageRef, SpecialUse, SystemFlag } from '../../core/types.js';
+import type { IncomingMessage, MailboxPath, MessageRef, SystemFlag } from '../../core/types.js';
 import { systemFlags } from '../../core/types.js';
 import type { ListedMessage, ListOptions, Mailbox, MailboxInfo, MailboxStatus, MailStore, ServerFacts, SkippedFolderName, StoreCaps } from '../store.js';
 import type { ImapSpec } from '../spec.js';

@@ -4,7 +4,7 @@ import { constants as fsConstants } from 'node:fs';
 import { lstat, open, readdir, readFile } from 'node:fs/promises';
 import path, { sep } from 'node:path';
 import type { Readable } from 'node:stream';
-import { FolderNameError, formatRawName, mailboxPathToMaildirpp, readMaildirppDirName, showControlChars } from '../../../converters/folders/maildirpp.js';
+import { FolderNameError, formatRawName, mailboxPathToMaildirpp, readMaildirppDirName } from '../../../converters/folders/maildirpp.js';
 import { Mutf7Error } from '../../../converters/folders/mutf7.js';
 import { buildConvertedBaseName, convertedNameHash, decodeInfo, maildirBaseName, parseMaildirName, passedKeyword, readConvertedNameHash, resolveKeywords } from '../../../converters/maildir/filename.js';
 import { parseDovecotKeywords } from '../../../converters/maildir/keywords.js';

@@ -4,13 +4,16 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseUidlist } from '../../converters/maildir/uidlist.js';
-import { MailshiftError } from '../../src/core/errors.js';
-import { silentLogger } from '../../src/core/logger.js';
-import type { IncomingMessage, MessageRef, SystemFlag } from '../../src/core/types.js';
-import { decideBackoffMs, decideCopyExitCode, decideLineEndings, readAhead, runStoreCopy, type CopyProgress } from '../../src/engine/store-copy.js';
-import { MaildirStore } from '../../src/stores/maildir/store.js';
-import type { ListedMessage, ListOptions, Mailbox, MailboxInfo, MailStore, StoreKind } from '../../src/stores/store.js';
+import { parseUidlist } from '../../../converters/maildir/uidlist.js';
+import { MailshiftError } from '../../../src/core/errors.js';
+import { silentLogger } from '../../../src/core/logger.js';
+import type { IncomingMessage, MessageRef, SystemFlag } from '../../../src/core/types.js';
+import { decideBackoffMs } from '../../../src/core/async.js';
+import { decideLineEndings } from '../../../src/engine/messages/context.js';
+import { decideCopyExitCode, runStoreCopy, type CopyProgress } from '../../../src/engine/messages/copy.js';
+import { readAhead } from '../../../src/engine/messages/pipeline.js';
+import { MaildirStore } from '../../../src/stores/maildir/index.js';
+import type { ListedMessage, ListOptions, Mailbox, MailboxInfo, MailStore, StoreKind } from '../../../src/stores/store.js';
 
 /** In-memory stores (unit tests may mock): an "imap" kind returns header fields with listings, like ImapStore. */
 interface StoredMessage {
