@@ -4,5 +4,6 @@
  * thread early (warmUp) while it parses arguments.
  */
 export { MaildirStore } from './store.js';
-export { MaildirTarget, type FolderDone, type MessageDraft, type UidOutcome, type UidSource } from './target.js';
+export { MessageDraft } from './draft.js';
+export { MaildirTarget, type FolderDone, type UidOutcome, type UidSource } from './writer.js';
 export { prestartWriterThread as warmUp } from './write-queue.js';

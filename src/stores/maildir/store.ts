@@ -13,7 +13,8 @@ import { MailshiftError, systemErrorCode, throwIfAborted } from '../../core/erro
 import { ExitCode } from '../../core/exit-codes.js';
 import type { IncomingMessage, MailboxPath, MessageRef, SpecialUse } from '../../core/types.js';
 import type { FlagUpdate, FlagUpdateMode, FlagUpdateOutcome, ListedMessage, Mailbox, MailboxInfo, MailboxStatus, MailStore, StoreCaps } from '../store.js';
-import { MaildirTarget, type MaildirFolder } from './target.js';
+import type { MaildirFolder } from './folder.js';
+import { MaildirTarget } from './writer.js';
 
 /**
  * A local Maildir++ tree as a MailStore (INBOX at the root, folders as `.A.B` siblings, mUTF-7 names).
