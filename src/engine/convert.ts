@@ -12,7 +12,7 @@ import { decideMboxPlacement } from '../../converters/mbox/placement.js';
 import { describeError, isMailshiftError, MailshiftError, systemErrorCode, throwIfAborted } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import type { MailboxPath } from '../core/types.js';
-import { MaildirTarget, type FolderDone, type MessageDraft, type UidOutcome, type UidSource } from '../stores/maildir/index.js';
+import { MaildirTarget, OrderedPlacement, type FolderDone, type MessageDraft, type UidOutcome, type UidSource } from '../stores/maildir/index.js';
 import {
   MboxMessageAssembler,
   readMboxFile,
@@ -200,8 +200,8 @@ class ConvertState {
   /** Folders filled by Gmail label routing: any file may add to them, so they are finished at the end. */
   readonly dynamicFolders = new Set<MailboxPath>();
   readonly totals = { messages: 0, bytes: 0, alreadyPresent: 0, pseudoMessagesSkipped: 0 };
-  /** Messages of every file so far that wait for their digest to be named and placed, in source order. */
-  readonly placements = new PlacementQueue();
+  /** Messages of every file so far that wait to be named and placed, in source order. */
+  readonly placements = new OrderedPlacement<WaitingMessage>((waiting, draft) => waiting.converter.placeMessage(waiting.start, waiting.meta, draft, waiting.received));
   stopped: { reason: string } | undefined;
 
   constructor(
@@ -380,69 +380,12 @@ async function convertFile(file: MboxSourceFile, state: ConvertState, isSingleFi
   if (assembler.messagesSeen === 0 && !assembler.sawPseudoMessage) state.folderReport(folder, displayName);
 }
 
-/** Messages waiting for their digest at most (well below the writer's digest ring, digestRingSize). */
-const maxWaitingMessages = 256;
-
+/** What places a message once its digest is known (OrderedPlacement hands the draft back). */
 interface WaitingMessage {
   readonly converter: FileConverter;
   readonly start: MessageStart;
   readonly meta: MboxMessageMetadata;
-  readonly draft: MessageDraft;
   readonly received: Date;
-}
-
-/**
- * Messages handed to the writer thread, which writes and hashes them, waiting (in source order, across files) for
- * their digest to be named and placed. Hashing there keeps it off this thread, which frames the next messages
- * meanwhile; placing in source order keeps twin ordinals and UIDs exactly as they would be otherwise. Not emptied at
- * the end of each file: that made this thread wait for the writer, and the writer then wait for the next file.
- */
-class PlacementQueue {
-  private readonly entries: (WaitingMessage | (() => void))[] = [];
-  private waitingMessages = 0;
-
-  add(message: WaitingMessage): void {
-    this.entries.push(message);
-    this.waitingMessages += 1;
-    this.placeReady(maxWaitingMessages);
-  }
-
-  /** Runs `action` once every message added before it is placed (at once when none waits). */
-  afterPlaced(action: () => void): void {
-    if (this.entries.length === 0) action();
-    else this.entries.push(action);
-  }
-
-  /** Places every waiting message (and runs the actions between them). */
-  placeAll(): void {
-    this.placeReady(0);
-  }
-
-  /** Drops the messages not yet placed (their tmp files are removed) and the actions: the run is stopping. */
-  abort(): void {
-    for (const entry of this.entries.splice(0)) if (typeof entry !== 'function') entry.draft.close();
-    this.waitingMessages = 0;
-  }
-
-  /** Places waiting messages whose digest has come, oldest first; waits for the oldest while more than `limit` wait. */
-  private placeReady(limit: number): void {
-    while (this.entries.length > 0) {
-      const oldest = this.entries[0]!;
-      if (typeof oldest === 'function') {
-        this.entries.shift();
-        oldest();
-        continue;
-      }
-      if (this.waitingMessages <= limit && !oldest.draft.isHashReady()) return;
-      this.entries.shift();
-      this.waitingMessages -= 1;
-      try {
-        oldest.converter.placeMessage(oldest.start, oldest.meta, oldest.draft, oldest.received);
-      } finally {
-        oldest.draft.close();
-      }
-    }
-  }
 }
 
 /** Receives one file's messages (through MboxMessageAssembler) and writes each into its folder(s). */
@@ -475,17 +418,7 @@ class FileConverter implements MboxMessageHandler<MessageDraft> {
       this.state.recordBad({ file: this.displayName, offset: start.offset, reason: `truncated message: ${end.truncated}` });
       return;
     }
-    if (!draft.canSeal) {
-      try {
-        this.placeMessage(start, meta, draft, received.date);
-      } finally {
-        draft.close();
-      }
-      return;
-    }
-    if (draft.shouldSeal()) draft.seal(received.date);
-    else draft.hashHere();
-    this.state.placements.add({ converter: this, start, meta, draft, received: received.date });
+    this.state.placements.add(draft, received.date, { converter: this, start, meta, received: received.date });
   }
 
   /** Messages whose received date did not come from their From_ line, by reason: one report line per file and reason. */
