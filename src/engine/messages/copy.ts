@@ -8,6 +8,7 @@ import { collect, decideBackoffMs, retryAfterMs, runPool, sleep } from '../../co
 import { describeError, InterruptedError, isMailshiftError, MailshiftError } from '../../core/errors.js';
 import type { Logger } from '../../core/logger.js';
 import type { MailboxPath } from '../../core/types.js';
+import { withDryRun } from '../../stores/dry-run.js';
 import type { MailStore } from '../../stores/store.js';
 import type { FlagsMode } from '../resync-plan.js';
 import { SyncStateFile } from '../state.js';
@@ -92,8 +93,11 @@ export class CopyTimeoutError extends MailshiftError {
   }
 }
 
-export async function runStoreCopy(source: StoreDescription, target: StoreDescription, options: StoreCopyOptions): Promise<StoreCopyReport> {
+export async function runStoreCopy(source: StoreDescription, givenTarget: StoreDescription, options: StoreCopyOptions): Promise<StoreCopyReport> {
   const started = Date.now();
+  // A dry run reads the target as it is and counts what it would write (isync's proxy driver): the folder copy opens
+  // mailboxes for writing and appends either way. Not disposed here: the caller owns the store it gave.
+  const target = options.dryRun ? { ...givenTarget, store: withDryRun(givenTarget.store) } : givenTarget;
   const { logger } = options;
   const { signal, dispose } = combineSignals(options.signal, options.timeoutMs);
   const report: StoreCopyReport = {

@@ -22,7 +22,8 @@ export async function applyCopiedMessageFlags(
     if (ref.uid === undefined || ref.uid > copiedUpTo || ref.problem) continue;
     updates.push({ sourceKey: `${prefix}${ref.uid}`, flags: ref.flags, keywords: ref.keywords });
   }
-  const outcome = await targetBox.updateFlags!(updates, mode, { dryRun: Boolean(context.options.dryRun) });
+  // In a dry run the target is withDryRun's proxy, whose updateFlags only counts.
+  const outcome = await targetBox.updateFlags!(updates, mode);
   folder.flagDifferences = outcome.differences;
   folder.flagsApplied += outcome.applied;
   if (outcome.changedMeanwhile > 0) context.options.logger.warn(`${folder.target}: ${outcome.changedMeanwhile} message(s) changed on the target while we worked; their flags are left as they are`);

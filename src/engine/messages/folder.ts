@@ -73,7 +73,7 @@ export async function copyFolderOnce(context: FolderContext, folder: FolderCopyR
     const savedBefore = context.savedState?.get(stateKey);
     const copiedEarlierUpTo = savedBefore && savedBefore.uidValidity === status.uidValidity ? savedBefore.highestUid : 0;
     if (options.flags && options.flags !== 'target' && copiedEarlierUpTo > 0 && status.uidValidity !== undefined) {
-      targetBox = await openTarget(target.store, folder.target, Boolean(options.dryRun));
+      targetBox = await target.store.openMailbox(folder.target, 'write');
       if (targetBox?.updateFlags) await applyCopiedMessageFlags(context, folder, sourceBox, targetBox, options.flags, status.uidValidity, copiedEarlierUpTo);
     }
 
@@ -83,7 +83,7 @@ export async function copyFolderOnce(context: FolderContext, folder: FolderCopyR
       return;
     }
 
-    targetBox ??= await openTarget(target.store, folder.target, Boolean(options.dryRun));
+    targetBox ??= await target.store.openMailbox(folder.target, 'write');
     const targetIndex = new Map<string, TargetEntry[]>();
     if (targetBox && (options.skipExisting ?? true)) {
       for await (const ref of targetBox.list(signal, { headerFields: identityHeaderFields })) {
@@ -140,7 +140,7 @@ export async function copyFolderOnce(context: FolderContext, folder: FolderCopyR
         watermark.markDone(ref);
         // Written from this very source message by an earlier run that did not finish (killed before it recorded the
         // UIDs): record the source's UID now, as that run would have, so the server does not give it a new one.
-        if (claimed.ref.uid === undefined && ref.uid !== undefined && uidSource && !options.dryRun && targetBox?.adoptSourceUid && isWrittenFrom(targetBox, claimed.ref, sourceKeyPrefix, ref)) {
+        if (claimed.ref.uid === undefined && ref.uid !== undefined && uidSource && targetBox.adoptSourceUid && isWrittenFrom(targetBox, claimed.ref, sourceKeyPrefix, ref)) {
           targetBox.adoptSourceUid(claimed.ref, { uid: ref.uid, uidSource });
         }
       } else {
@@ -149,7 +149,8 @@ export async function copyFolderOnce(context: FolderContext, folder: FolderCopyR
     }
 
     context.onPlanned(folder, folder.copied + toCopy.length, folder.copiedBytes + toCopy.reduce((sum, each) => sum + (each.ref.sizeBytes ?? 0), 0));
-    if (options.dryRun || !targetBox) {
+    // A dry run stops here, before any body is read: what would be copied is what the listing planned.
+    if (options.dryRun) {
       folder.copied = toCopy.length;
       folder.copiedBytes = toCopy.reduce((sum, each) => sum + (each.ref.sizeBytes ?? 0), 0);
       return;
@@ -166,12 +167,6 @@ export async function copyFolderOnce(context: FolderContext, folder: FolderCopyR
   }
 }
 
-
-async function openTarget(store: MailStore, path: MailboxPath, isDryRun: boolean): Promise<Mailbox | undefined> {
-  if (!isDryRun) return store.openMailbox(path, 'write');
-  // Dry run into a folder that does not exist yet: everything would be copied.
-  return openExistingMailbox(store, path);
-}
 
 /**
  * A folder opened for reading, or undefined when the store cannot open it (no such folder, a name the server
