@@ -11,7 +11,8 @@ import { parseDovecotKeywords } from '../../../converters/maildir/keywords.js';
 import { parseUidlist } from '../../../converters/maildir/uidlist.js';
 import { MailshiftError, systemErrorCode, throwIfAborted } from '../../core/errors.js';
 import { ExitCode } from '../../core/exit-codes.js';
-import type { IncomingMessage, MailboxPath, MessageRef, SpecialUse } from '../../core/types.js';
+import type { IncomingMessage, MailboxPath, MessageRef } from '../../core/types.js';
+import { guessSpecialUse } from '../special-use.js';
 import type { FlagUpdate, FlagUpdateMode, FlagUpdateOutcome, ListedMessage, Mailbox, MailboxInfo, MailboxStatus, MailStore, StoreCaps } from '../store.js';
 import type { MaildirFolder } from './folder.js';
 import { MaildirTarget } from './writer.js';
@@ -433,26 +434,4 @@ function unreadableError(file: string | Buffer, err: unknown): MailshiftError {
     exitCode: ExitCode.config,
     cause: err,
   });
-}
-
-const specialUseNames: Record<string, SpecialUse> = {
-  sent: '\\Sent',
-  'sent items': '\\Sent',
-  'sent messages': '\\Sent',
-  'sent mail': '\\Sent',
-  drafts: '\\Drafts',
-  trash: '\\Trash',
-  'deleted items': '\\Trash',
-  'deleted messages': '\\Trash',
-  junk: '\\Junk',
-  spam: '\\Junk',
-  'junk e-mail': '\\Junk',
-  archive: '\\Archive',
-  archives: '\\Archive',
-};
-
-/** Maildir has no SPECIAL-USE attributes on disk; top-level well-known names are what servers mark (cPanel's set). */
-export function guessSpecialUse(mailbox: MailboxPath): SpecialUse | undefined {
-  if (mailbox.includes('/')) return undefined;
-  return specialUseNames[mailbox.toLowerCase()];
 }

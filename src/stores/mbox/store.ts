@@ -8,7 +8,7 @@ import { splitMboxHeader } from '../../../converters/mbox/metadata.js';
 import { MailshiftError, throwIfAborted } from '../../core/errors.js';
 import type { Logger } from '../../core/logger.js';
 import type { MailboxPath, MessageRef } from '../../core/types.js';
-import { guessSpecialUse } from '../maildir/store.js';
+import { guessSpecialUse } from '../special-use.js';
 import type { ListedMessage, ListOptions, Mailbox, MailboxInfo, MailboxStatus, MailStore, StoreCaps } from '../store.js';
 import { openRegionReader, sourceChanged, type RegionReader } from './regions.js';
 import { isProblem, scanMboxSource, type MboxSourceScan, type ScannedFile, type ScannedFolder, type ScannedItem, type ScannedMessage } from './scan.js';
