@@ -36,6 +36,7 @@ export function classifyStoreDir(entries: readonly StoreDirEntry[], where: strin
     case 'mdbox':
     case 'sdbox':
       return { isReachable: false, cause: 'dbox', reason: `${where} is ${found.description}, not maildir files` };
+    case 'mbox':
     case 'unknown':
       return { isReachable: true, reason: `${where} holds no Dovecot dbox store: copied at file level` };
   }

@@ -8,7 +8,7 @@ import { readMboxSourceTree, sniffMbox } from './mbox/index.js';
  * Two entry points, because two kinds of caller see two kinds of thing:
  *   - classifyLocalMailPath looks at a local path itself (a plain path spec: maildir or mbox?);
  *   - classifyMailDirEntries is pure and reads a listing already made (here with readdir, or over ssh with find, as
- *     the file-access check does): maildir, mdbox or sdbox?
+ *     the file-access check does): maildir, mbox, mdbox or sdbox?
  */
 
 export type LocalMailLayout =
@@ -82,6 +82,8 @@ export interface MailDirEntry {
 export type MailDirFormat =
   | { readonly format: 'maildir'; readonly description: string }
   | { readonly format: 'mdbox' | 'sdbox'; readonly description: string }
+  /** An mbox directory as Dovecot and cPanel keep one: an `inbox` file at the top, no cur/ or new/. */
+  | { readonly format: 'mbox'; readonly description: string }
   /** Neither maildir nor dbox at the top: plain files. */
   | { readonly format: 'unknown' };
 
@@ -96,7 +98,8 @@ const dboxMailDir = /^mailboxes\/(?:.+\/)?dbox-Mails$/;
  * LAYOUT=fs maildir is storage/cur, storage/new, never a storage/m.1 file. mdbox is recognised by its map (the
  * storage/m.N files and storage/dovecot.map.index*, which exist once anything was saved), or, before the first
  * message, by a storage/ directory next to mailboxes/NAME/dbox-Mails; sdbox by dbox-Mails without storage/. An empty
- * storage/ on its own says nothing: plain files.
+ * storage/ on its own says nothing: plain files. An `inbox` file (any case) at the top with neither is an mbox
+ * directory.
  */
 export function classifyMailDirEntries(entries: readonly MailDirEntry[]): MailDirFormat {
   const has = (p: string, type: MailDirEntry['type']) => entries.some((e) => e.path === p && e.type === type);
@@ -109,5 +112,6 @@ export function classifyMailDirEntries(entries: readonly MailDirEntry[]): MailDi
       ? { format: 'mdbox', description: 'a Dovecot mdbox store (mailboxes/*/dbox-Mails and storage/)' }
       : { format: 'sdbox', description: 'a Dovecot sdbox store (one dbox file per message in mailboxes/*/dbox-Mails)' };
   }
+  if (entries.some((e) => e.type === 'file' && e.path.toLowerCase() === 'inbox')) return { format: 'mbox', description: 'an mbox directory (an inbox file)' };
   return { format: 'unknown' };
 }

@@ -78,6 +78,12 @@ describe('classifyMailDirEntries', () => {
     expect(format(dir('mailboxes'), dir('mailboxes/Work/Projects/dbox-Mails'))).toBe('sdbox');
   });
 
+  it('calls a directory with an inbox file and no cur/ or new/ an mbox directory', () => {
+    expect(format(file('inbox'), file('Sent'))).toBe('mbox');
+    expect(format(file('INBOX'))).toBe('mbox');
+    expect(format(dir('cur'), file('inbox'))).toBe('maildir');
+  });
+
   it('says nothing about plain files or an empty storage/ directory', () => {
     expect(format(file('notes.txt'), dir('storage'))).toBe('unknown');
     expect(format()).toBe('unknown');
