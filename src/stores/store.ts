@@ -4,13 +4,14 @@ import type { IncomingMessage, MailboxPath, MessageRef, SpecialUse, SystemFlag }
 
 /**
  * THE store interface. Every source and target of the message engine (maildir, mbox, IMAP) implements it; the engine
- * and verify see only this file (and open.ts, spec.ts, probe.ts), never a driver: what differs between stores is said
+ * and verify see only this file (and open.ts, spec.ts, probe.ts, dry-run.ts), never a driver: what differs between stores is said
  * by `caps` and by the optional members, never by `kind`. One contract suite (test/stores/contract.ts) runs against
  * every store (maildir, mbox, IMAP on Dovecot, and an in-memory store that proves it is not tied to files).
  *
  * Ownership: a store owns its connections and file handles and releases them on dispose. Listing is metadata only
  * (dsync's "metadata first, bodies on demand"); bodies are read on request, as streams.
  */
+/** Which driver: for labels and logs only ('memory' is the contract suite's store); decisions read `caps`. */
 export type StoreKind = 'maildir' | 'mbox' | 'imap' | 'memory';
 
 export interface StoreCaps {
@@ -47,7 +48,7 @@ export interface ServerFacts {
   /** The personal namespace: prefix and hierarchy delimiter (null for a flat one). */
   readonly namespace: { readonly prefix: string; readonly delimiter: string | null };
   readonly serverId: Record<string, unknown> | undefined;
-  /** How it logged in ("password", "XOAUTH2 access token"): never the secret. */
+  /** How it logged in ("password", "password (AUTH=PLAIN)", "OAuth2 access token"): never the secret. */
   readonly credential: string;
 }
 
