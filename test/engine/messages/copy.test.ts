@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { mkdtemp, readFile, rm, unlink } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, unlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
@@ -9,7 +9,7 @@ import { MailshiftError } from '../../../src/core/errors.js';
 import { silentLogger } from '../../../src/core/logger.js';
 import type { IncomingMessage, MessageRef, SystemFlag } from '../../../src/core/types.js';
 import { decideBackoffMs } from '../../../src/core/async.js';
-import { decideCopyExitCode, runStoreCopy, type CopyProgress } from '../../../src/engine/messages/copy.js';
+import { decideCopyExitCode, runStoreCopy, type CopyProgress, type StoreCopyOptions } from '../../../src/engine/messages/copy.js';
 import { MaildirStore } from '../../../src/stores/maildir/index.js';
 import type { ListedMessage, ListOptions, Mailbox, MailboxInfo, MailStore, StoreKind } from '../../../src/stores/store.js';
 
@@ -426,6 +426,36 @@ describe('runStoreCopy: a re-run after a crash into a maildir', () => {
     const rerun = await copyInto(crashed, state);
     expect(rerun.totals).toMatchObject({ copied: 0, alreadyPresent: 4 });
     expect(await readUids(crashed)).toEqual(expected);
+  });
+});
+
+describe('runStoreCopy: --dry-run through the dry-run store', () => {
+  const listFiles = async (root: string) => (await Promise.all(['cur', 'new'].map(async (sub) => (await readdir(path.join(root, sub))).map((name) => `${sub}/${name}`)))).flat().sort();
+
+  it('resync --flags source --dry-run counts the flag differences of earlier copies and changes nothing', async () => {
+    const source = new FakeStore('imap');
+    const message = source.add('INBOX', mail('flags@x', 'Flags later'));
+    const root = path.join(dir, 'dry-run-flags');
+    const state = { file: path.join(dir, 'dry-run-flags-state.json'), pair: 'imap://s -> dry-run-flags' };
+    const copyInto = async (options: Partial<StoreCopyOptions>) => {
+      const target = new MaildirStore(root, { writable: !options.dryRun });
+      try {
+        return await runStoreCopy(describeStore(source, 'imap://s'), { store: target, label: root }, { logger: silentLogger, state, ...options });
+      } finally {
+        await target[Symbol.asyncDispose]();
+      }
+    };
+    await copyInto({});
+    message.flags.add('\\Seen');
+    const before = await listFiles(root);
+
+    const dry = await copyInto({ dryRun: true, flags: 'source' });
+    expect(dry.totals).toMatchObject({ copied: 0, flagDifferences: 1, flagsApplied: 0 });
+    expect(await listFiles(root)).toEqual(before);
+
+    const real = await copyInto({ flags: 'source' });
+    expect(real.totals).toMatchObject({ copied: 0, flagDifferences: 1, flagsApplied: 1 });
+    expect(await listFiles(root)).not.toEqual(before);
   });
 });
 
