@@ -167,7 +167,6 @@ export async function copyFolderOnce(context: FolderContext, folder: FolderCopyR
   }
 }
 
-
 /**
  * A folder opened for reading, or undefined when the store cannot open it (no such folder, a name the server
  * refuses). Opened by its path, so the store's own name mapping decides which folder that is ("Work/v1.2" is

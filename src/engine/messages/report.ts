@@ -61,7 +61,6 @@ export interface StoreCopyReport {
   stopped?: { code: string; reason: string; exitCode: number };
 }
 
-
 /**
  * The exit code a copy report stands for: the stop's code when the run stopped; 3 when something was skipped or a
  * folder failed for good; 75 when the only failures were temporary (folders out of retries: running again goes on
