@@ -22,7 +22,7 @@ const commands: readonly CommandEntry[] = [
     load: async () => (await import('./commands/convert.js')).registerConvert,
     // The writer thread boots (~50 ms) while the command loads, instead of stalling the first message.
     startEarly: async (args) => {
-      if (!args.includes('--dry-run') && !args.includes('-n')) (await import('../stores/maildir/write-queue.js')).prestartWriterThread();
+      if (!args.includes('--dry-run') && !args.includes('-n')) (await import('../stores/maildir/index.js')).warmUp();
     },
   },
   { name: 'discover', load: async () => (await import('./commands/discover.js')).registerDiscover },

@@ -2,11 +2,10 @@ import { stat } from 'node:fs/promises';
 import { MailshiftError, UsageError } from '../core/errors.js';
 import { ExitCode } from '../core/exit-codes.js';
 import type { Logger } from '../core/logger.js';
-import { sniffMbox } from '../stores/mbox/reader.js';
-import { classifyLocalMailPath } from '../stores/mbox/tree.js';
+import { classifyLocalMailPath, describeNonMboxFile } from '../stores/probe.js';
 import { formatSpec, parseStoreSpec, type StoreSpec } from '../stores/spec.js';
 import type { SshOptions } from '../transport/ssh.js';
-import { decideFileAccess } from './imap-fallback.js';
+import { decideFileAccess } from './file-access.js';
 import { decideRoute, isRefusal, type EndFacts, type FallbackDecision, type FileLayout, type Operation, type Route } from './route.js';
 
 /**
@@ -62,7 +61,7 @@ async function lookAtSource(operation: Operation, spec: StoreSpec, facts: EndFac
   const files = facts.files!;
   if (spec.kind === 'imap') return facts;
   if (spec.location.type === 'local' && (spec.kind === 'mbox' || (spec.kind === 'path' && (await classifyLocalMailPath(spec.path)).kind === 'mbox'))) {
-    const detail = operation === 'verify' ? undefined : await describeNonMboxFile(spec);
+    const detail = operation === 'verify' ? undefined : await describeNonMboxFile(spec.kind === 'path' && spec.location.type === 'local' ? spec.path : undefined);
     return { ...facts, files: { ...files, layout: 'mbox', ...(detail ? { detail } : {}) } };
   }
   // resync has always let a missing source fail where it is listed; the others refuse it before any work.
@@ -120,28 +119,4 @@ export async function requireLocalDirectory(spec: StoreSpec, role: 'source' | 't
       exitCode: ExitCode.config,
     });
   }
-}
-
-/**
- * A plain file given where a maildir belongs is taken for mbox only when it looks like one (a "From " line, or
- * gzip): a text file or a tarball is named for what it is, not called "mbox". Undefined when it is mbox (or not a
- * plain file).
- */
-async function describeNonMboxFile(spec: StoreSpec): Promise<string | undefined> {
-  if (spec.kind !== 'path' || spec.location.type !== 'local') return undefined;
-  let size: number;
-  try {
-    const info = await stat(spec.path);
-    if (!info.isFile()) return undefined;
-    size = info.size;
-  } catch {
-    return undefined;
-  }
-  const isGzip = /\.gz$/i.test(spec.path);
-  try {
-    if ((await sniffMbox(spec.path, { isGzip, scanForMboxrd: false })).looksLikeMbox) return undefined;
-  } catch {
-    return 'a file that cannot be read';
-  }
-  return size === 0 ? 'an empty file' : 'a file';
 }

@@ -2,10 +2,9 @@ import { readFile, stat } from 'node:fs/promises';
 import { MailshiftError, systemErrorCode, UsageError } from '../core/errors.js';
 import { ExitCode } from '../core/exit-codes.js';
 import type { Logger } from '../core/logger.js';
-import { ImapStore } from './imap/store.js';
-import { MaildirStore } from './maildir/store.js';
-import { MboxStore } from './mbox/store.js';
-import { classifyLocalMailPath } from './mbox/tree.js';
+import { MaildirStore } from './maildir/index.js';
+import { MboxStore } from './mbox/index.js';
+import { classifyLocalMailPath } from './probe.js';
 import { formatSpec, type ImapSpec, type StoreSpec } from './spec.js';
 import type { MailStore } from './store.js';
 
@@ -55,6 +54,9 @@ export async function openStore(spec: StoreSpec, options: OpenStoreOptions): Pro
       const caPem = options.caFile ? await readCaFile(options.caFile) : undefined;
       if (options.isInsecure) options.logger.warn(`${label}: --insecure: the server certificate is not checked and a cleartext login is allowed`);
       const readPassword = options.password;
+      // Loaded here, not at the top: verify and copy between file trees open maildirs through this module and must
+      // not pay for loading the IMAP client.
+      const { ImapStore } = await import('./imap/index.js');
       const store = await ImapStore.open({
         spec,
         password,
@@ -92,6 +94,11 @@ export async function openStore(spec: StoreSpec, options: OpenStoreOptions): Pro
     case 'cpanel':
       throw new UsageError(`${label}: cPanel specs are handled by mailshift copy; for IMAP use the mailbox's maildir path`, 'e.g. /home/USER/mail/DOMAIN/LOCAL');
   }
+}
+
+/** A local maildir, read only, opened without looking at it first (verify reports a missing one itself). */
+export function openLocalMaildir(dir: string): MailStore {
+  return new MaildirStore(dir, { writable: false });
 }
 
 /** A plain path must be a directory; a write target (or a dry run's target) may also not exist yet. */

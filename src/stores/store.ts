@@ -3,21 +3,53 @@ import type { MailshiftError } from '../core/errors.js';
 import type { IncomingMessage, MailboxPath, MessageRef, SpecialUse, SystemFlag } from '../core/types.js';
 
 /**
- * THE store interface. Every source and target (maildir, mbox, IMAP, cPanel tree, tar) implements it; the engine and
- * verify see only this file, never a driver. One contract suite (test/stores/contract.ts) runs against every store.
+ * THE store interface. Every source and target of the message engine (maildir, mbox, IMAP) implements it; the engine
+ * and verify see only this file (and open.ts, spec.ts, probe.ts, dry-run.ts), never a driver: what differs between stores is said
+ * by `caps` and by the optional members, never by `kind`. One contract suite (test/stores/contract.ts) runs against
+ * every store (maildir, mbox, IMAP on Dovecot, and an in-memory store that proves it is not tied to files).
  *
  * Ownership: a store owns its connections and file handles and releases them on dispose. Listing is metadata only
  * (dsync's "metadata first, bodies on demand"); bodies are read on request, as streams.
  */
-export type StoreKind = 'maildir' | 'mbox' | 'imap' | 'cpanel' | 'tar';
+/** Which driver: for labels and logs only ('memory' is the contract suite's store); decisions read `caps`. */
+export type StoreKind = 'maildir' | 'mbox' | 'imap' | 'memory';
 
 export interface StoreCaps {
   /** Where the files are when the store is a file tree: rsync can be used as a transport between two such stores. */
   readonly files?: { readonly location: 'local' | 'ssh'; readonly layout: 'maildir++' | 'mbox' };
   readonly readable: boolean;
   readonly writable: boolean;
-  /** True when MessageRef.key is a stable identity that costs nothing to list (maildir base names). */
-  readonly cheapIdentity: boolean;
+  /**
+   * Messages are served and stored with CRLF line ends (IMAP, on the wire). A store without it keeps LF (a maildir:
+   * Dovecot converts on save, and so does every other maildir writer), so a message from a CRLF store written to it
+   * gets LF line ends.
+   */
+  readonly crlf: boolean;
+  /**
+   * ListedMessage.sizeBytes is the server's RFC822.SIZE: two stores that both say so count the same message alike, so
+   * a size that differs tells two messages apart. File sizes (LF, or a Dovecot ,S= size) are not compared.
+   */
+  readonly sizeComparable: boolean;
+  /** Several Mailbox handles of one folder may append side by side (IMAP: one APPEND at a time per connection). */
+  readonly parallelAppend: boolean;
+  /** `waitForNewMail` can be told of new mail as it arrives (IMAP IDLE), not only by listing again. */
+  readonly newMailSignal: boolean;
+  /**
+   * Messages this store wrote keep the source's identity (a maildir names the file from it), so the flags of what an
+   * earlier run copied can be brought over later (Mailbox.updateFlags, `resync --flags source|merge`).
+   */
+  readonly flagsBySourceKey: boolean;
+}
+
+/** What a store that logs in to a server found there (`--justlogin` shows it). */
+export interface ServerFacts {
+  readonly greeting: string | undefined;
+  readonly capabilities: string[];
+  /** The personal namespace: prefix and hierarchy delimiter (null for a flat one). */
+  readonly namespace: { readonly prefix: string; readonly delimiter: string | null };
+  readonly serverId: Record<string, unknown> | undefined;
+  /** How it logged in ("password", "password (AUTH=PLAIN)", "OAuth2 access token"): never the secret. */
+  readonly credential: string;
 }
 
 export interface MailboxInfo {
@@ -67,24 +99,16 @@ export interface MailStore extends AsyncDisposable {
   listMailboxes(signal?: AbortSignal): AsyncIterable<MailboxInfo>;
   /** Optional: what the last `listMailboxes` found and could not offer. Never silently left out. */
   readonly skippedFolders?: readonly SkippedFolderName[];
-  /**
-   * Optional, for a store behind a login (IMAP): what the server said when logged in to (`--justlogin` shows it).
-   */
-  describeServer?(): ServerDescription;
-  /**
-   * Optional, for a store that can be told of new mail (IMAP IDLE): waits until `path` gets new mail, at most
-   * `timeoutMs`. 'unsupported' when the server cannot tell (the caller then just waits its poll interval).
-   */
-  waitForNewMail?(path: MailboxPath, timeoutMs: number, signal: AbortSignal): Promise<'new-mail' | 'timeout' | 'unsupported'>;
   /** 'write' creates the mailbox when it is missing. */
   openMailbox(path: MailboxPath, mode: 'read' | 'write'): Promise<Mailbox>;
-}
-
-export interface ServerDescription {
-  /** What the login used: "password", "password (AUTH=PLAIN)", "OAuth2 access token". */
-  readonly credential: string;
-  readonly namespace: { readonly prefix: string; readonly delimiter?: string | null };
-  readonly capabilities: readonly string[];
+  /** Optional, for a store behind a login: what the server said about itself. */
+  readonly serverFacts?: ServerFacts;
+  /**
+   * Optional: waits until new mail arrives in a folder, at most `timeoutMs`, on a connection of its own. 'unsupported'
+   * at once when the store cannot be told (caps.newMailSignal false); 'timeout' also when the wait could not be set up
+   * (the caller's next poll finds the mail anyway). Ends at once on `signal`.
+   */
+  waitForNewMail?(path: MailboxPath, timeoutMs: number, signal: AbortSignal): Promise<'new-mail' | 'timeout' | 'unsupported'>;
 }
 
 export interface Mailbox extends AsyncDisposable {
@@ -105,16 +129,13 @@ export interface Mailbox extends AsyncDisposable {
    */
   append(message: IncomingMessage, signal?: AbortSignal): Promise<MessageRef>;
   /**
-   * Optional: several messages in one operation (IMAP MULTIAPPEND), all or nothing. A message-level error means
-   * none was stored; the caller can then append them one by one to find the one at fault.
+   * Optional: several messages in one operation, in order; it stops at the first failure. IMAP sends one
+   * MULTIAPPEND, which the server stores all or nothing; a maildir queues each message for its writer, so the messages
+   * before the one at fault may be stored. Either way the caller may then append them one by one to find the one at
+   * fault: appending again is harmless, since a maildir names a file from its content (the same message twice leaves
+   * one file) and an IMAP server stored none of them.
    */
   appendMany?(messages: readonly IncomingMessage[], signal?: AbortSignal): Promise<void>;
-  /**
-   * Optional: gives messages this store wrote earlier from a source's identity (IncomingMessage.sourceKey), found by
-   * that identity, the source's flags ('source') or the union of both ('merge'). Messages it cannot find (written by
-   * another tool, or gone) are counted, never guessed at. With `dryRun`, or on a mailbox opened for reading, it only
-   * counts the differences.
-   */
   /**
    * Optional, for a store that writes behind its appends (a maildir): returns once every message appended so far is
    * in place and its UID recorded, so the caller may record them as done (a kill -9 after that loses none of them).
@@ -129,6 +150,12 @@ export interface Mailbox extends AsyncDisposable {
    * keeps it. Only on a mailbox opened for writing; recorded when the mailbox is disposed, like appends.
    */
   adoptSourceUid?(ref: MessageRef, source: { readonly uid: number; readonly uidSource: { readonly uidValidity: number; readonly nextUid: number } }): void;
+  /**
+   * Optional: gives messages this store wrote earlier from a source's identity (IncomingMessage.sourceKey), found by
+   * that identity, the source's flags ('source') or the union of both ('merge'). Messages it cannot find (written by
+   * another tool, or gone) are counted, never guessed at. With `dryRun`, or on a mailbox opened for reading, it only
+   * counts the differences.
+   */
   updateFlags?(updates: readonly FlagUpdate[], mode: FlagUpdateMode, options?: { dryRun?: boolean }): Promise<FlagUpdateOutcome>;
 }
 

@@ -1,7 +1,6 @@
 import path from 'node:path';
 import { MailshiftError, UsageError } from '../core/errors.js';
 import { ExitCode } from '../core/exit-codes.js';
-import { silentLogger } from '../core/logger.js';
 import type { MailStore } from '../stores/store.js';
 import type { SshOptions } from '../transport/ssh.js';
 import { compareFolder, type FolderComparison } from './compare.js';
@@ -55,12 +54,12 @@ async function readSide(spec: FileTreeSpec, pairs: readonly MailboxPair[], side:
   const folders: FolderSnapshot[] = [];
   const skipped: SkippedFolder[] = [];
   if (location.type === 'local') {
-    // Opened through the driver table like any store (never a driver by name); stores/open.ts is loaded here only,
-    // not at start-up: it brings the IMAP driver with it, which a remote verify never needs.
-    const { openStore } = await import('../stores/open.js');
+    // Opened through the driver table like any store (never a driver by name), loaded here only: a remote verify
+    // never needs the maildir driver.
+    const { openLocalMaildir } = await import('../stores/open.js');
     for (const pair of pairs) {
       const dir = pathOf(pair);
-      const { store } = await openStore({ kind: 'maildir', location, path: dir }, { mode: 'read', logger: silentLogger });
+      const store = openLocalMaildir(dir);
       try {
         const result = await snapshotsFromStore(store, pair.label, options.signal);
         folders.push(...result.folders);

@@ -1,7 +1,7 @@
 import { InterruptedError, isMailshiftError, type MailshiftError } from '../core/errors.js';
 import { ExitCode } from '../core/exit-codes.js';
 import { pause } from '../core/async.js';
-import type { StoreCopyReport } from '../engine/store-copy.js';
+import type { StoreCopyReport } from '../engine/messages/copy.js';
 
 /**
  * `mailshift watch` with an IMAP end: the incremental copy (resync) again and again, a poll interval apart, until

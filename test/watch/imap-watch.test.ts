@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { InterruptedError, MailshiftError } from '../../src/core/errors.js';
-import type { StoreCopyReport } from '../../src/engine/store-copy.js';
+import type { StoreCopyReport } from '../../src/engine/messages/copy.js';
 import { runImapWatch } from '../../src/watch/imap-watch.js';
 
 function report(copied: number, extra: Partial<StoreCopyReport> = {}): StoreCopyReport {

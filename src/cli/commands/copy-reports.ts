@@ -3,7 +3,7 @@ import type { LoginFacts } from '../../engine/operations/login.js';
 import type { FallbackDecision } from '../../engine/route.js';
 import type { CopyReport } from '../../engine/tree/copy-report.js';
 import type { ResyncReport } from '../../engine/tree/resync/report.js';
-import type { StoreCopyReport } from '../../engine/store-copy.js';
+import type { StoreCopyReport } from '../../engine/messages/copy.js';
 import { ExitCode } from '../../core/exit-codes.js';
 import type { CliContext } from '../context.js';
 import { formatBytes, formatDuration, formatJson, formatTable, printable } from '../render.js';

@@ -1,5 +1,5 @@
 import { Command, InvalidArgumentError } from 'commander';
-import type { StoreCopyReport } from '../../engine/store-copy.js';
+import type { StoreCopyReport } from '../../engine/messages/copy.js';
 import type { WatchRun } from '../../watch/tree-watch.js';
 import type { CliContext, GlobalOptions } from '../context.js';
 import { formatJson } from '../render.js';

@@ -8,7 +8,7 @@ import type { CopyReport } from '../tree/copy-report.js';
 import type { TreeCopyChown } from '../tree/run-tree-copy.js';
 import type { FlagsMode } from '../tree/resync/plan.js';
 import type { ResyncReport } from '../tree/resync/report.js';
-import type { CopyProgress, StoreCopyOptions, StoreCopyReport } from '../store-copy.js';
+import type { CopyProgress, StoreCopyOptions, StoreCopyReport } from '../messages/copy.js';
 import { probeEnds } from '../ends.js';
 import type { Route } from '../route.js';
 import { withSharedSsh } from './ssh.js';
@@ -150,9 +150,9 @@ async function runMessagesCopy(request: CopyRequest, route: Route): Promise<Copy
   const sourceSpec = route.fallback?.used ? parseStoreSpec(route.fallback.imap) : request.source;
   const pair = await openStorePair(request, sourceSpec, request.dryRun ? 'read' : 'write', { allowMissingTarget: request.dryRun });
   try {
-    const flags = decideFlagsMode(request.files.flags, pair.target.store.caps.files !== undefined);
+    const flags = decideFlagsMode(request.files.flags, pair.target.store.caps.flagsBySourceKey);
     if (request.justLogin) return { kind: 'login', route, exitCode: ExitCode.ok, summary: { items: 0, bytes: 0, skipped: [], warnings: [] }, logins: describeLogins(pair) };
-    const { runStoreCopy, decideCopyExitCode } = await import('../store-copy.js');
+    const { runStoreCopy, decideCopyExitCode } = await import('../messages/copy.js');
     const report = await runStoreCopy(pair.source, pair.target, {
       ...(await buildStoreCopyOptions(request, pair, request.messages, flags)),
       dryRun: request.dryRun,

@@ -12,7 +12,7 @@ export interface LoginFacts {
 export function describeLogins(pair: StorePair): LoginFacts[] {
   return (['source', 'target'] as const).map((side) => {
     const opened = pair[side];
-    const server = opened.store.describeServer?.();
-    return server ? { side, label: opened.label, login: server } : { side, label: opened.label, kind: opened.store.kind };
+    const facts = opened.store.serverFacts;
+    return facts ? { side, label: opened.label, login: { credential: facts.credential, namespace: facts.namespace, capabilities: facts.capabilities } } : { side, label: opened.label, kind: opened.store.kind };
   });
 }

@@ -28,7 +28,7 @@ export async function runVerifyOperation(request: VerifyRequest): Promise<Verify
       const { runVerify } = await import('../../verify/tree.js');
       report = await runVerify(request.source, request.target, { ssh, signal: request.signal, strict: request.strict });
     } else {
-      const { runStoreVerify } = await import('../store-verify.js');
+      const { runStoreVerify } = await import('../../verify/messages.js');
       const pair = await openStorePair(request, request.source, 'read');
       try {
         report = await runStoreVerify(pair.source, pair.target, { ...request.rules, strict: request.strict, logger: request.logger, signal: request.signal });

@@ -1,6 +1,6 @@
 import { ExitCode, type ExitCodeValue } from '../../core/exit-codes.js';
 import type { FlagsMode } from '../tree/resync/plan.js';
-import type { StoreCopyReport } from '../store-copy.js';
+import type { StoreCopyReport } from '../messages/copy.js';
 import type { ImapWatchSummary } from '../../watch/imap-watch.js';
 import type { WatchRun, WatchSummary } from '../../watch/tree-watch.js';
 import type { MailshiftError } from '../../core/errors.js';
@@ -68,14 +68,14 @@ export async function runWatchOperation(request: WatchRequest): Promise<WatchOut
 
 async function watchMessages(request: WatchRequest, route: WatchOutcome['route']): Promise<WatchOutcome> {
   const { runImapWatch } = await import('../../watch/imap-watch.js');
-  const { runStoreCopy } = await import('../store-copy.js');
+  const { runStoreCopy } = await import('../messages/copy.js');
   const pair = await openStorePair(request, request.source, 'write');
   try {
-    const flags = decideFlagsMode(request.flags, pair.target.store.caps.files !== undefined);
+    const flags = decideFlagsMode(request.flags, pair.target.store.caps.flagsBySourceKey);
     const m = request.messages;
     const copyOptions = await buildStoreCopyOptions(request, pair, m, flags);
     const source = pair.source.store;
-    const hasIdle = source.describeServer?.().capabilities.includes('IDLE') ?? false;
+    const hasIdle = source.caps.newMailSignal;
     request.onReady?.(`watching ${pair.source.label} -> ${pair.target.label}: a resync every ${m.pollMs / 1000} s${hasIdle ? ', and at once when new mail reaches INBOX (IDLE)' : ''} (Ctrl-C stops)`);
     const watch = await runImapWatch({
       intervalMs: m.pollMs,

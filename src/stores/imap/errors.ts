@@ -1,3 +1,5 @@
+import { MailshiftError } from '../../core/errors.js';
+
 /**
  * What an IMAP failure means for the copy, decided from imapflow's error fields (code, serverResponseCode,
  * responseStatus, responseText) and Node's socket error codes. Pure, so every branch is unit-tested.
@@ -125,4 +127,18 @@ function bracketCode(text: string): string | undefined {
 function suggestedBackoffMs(text: string): number | undefined {
   const match = /backoff time[:=\s]+(\d+)/i.exec(text);
   return match ? Number(match[1]) : undefined;
+}
+
+/** A MailshiftError from an IMAP failure, carrying what classifyImapError decided (the engine reads retryAfterMs and isRefused). */
+export class ImapError extends MailshiftError {
+  readonly failure: ImapFailure;
+  readonly retryAfterMs: number | undefined;
+  /** The server refused the command (tagged NO/BAD): it had no effect, and sending it again later is safe. */
+  readonly isRefused: boolean;
+  constructor(code: ConstructorParameters<typeof MailshiftError>[0], message: string, failure: ImapFailure, options: ConstructorParameters<typeof MailshiftError>[2]) {
+    super(code, message, options);
+    this.failure = failure;
+    this.retryAfterMs = failure.retryAfterMs;
+    this.isRefused = failure.isRefused;
+  }
 }

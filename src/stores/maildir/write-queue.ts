@@ -12,6 +12,10 @@ import { MailshiftError } from '../../core/errors.js';
  * Backpressure: the main thread blocks (Atomics.wait) while more than `maxInFlightBytes` are queued, so memory stays
  * bounded however fast the source is read. Failures are flagged in shared memory and thrown on the next call, with
  * the full error after `drain()`.
+ *
+ * Longer than most modules because both halves of one protocol live here: the worker's code is built from this
+ * module's own functions (runWriteOp and publishDigest are written into the worker's source), next to the queue that
+ * feeds it and the shared-memory slots both read.
  */
 
 export type WriteOp =

@@ -9,7 +9,7 @@ import { mboxFileToMailboxPath } from '../../../converters/mbox/folder-path.js';
 import { isMailshiftError, MailshiftError, systemErrorCode, throwIfAborted } from '../../core/errors.js';
 import type { Logger } from '../../core/logger.js';
 import type { MailboxPath, SystemFlag } from '../../core/types.js';
-import { MessageDraft } from '../maildir/target.js';
+import { MessageDraft } from '../maildir/index.js';
 import { MboxMessageAssembler, type AssembledMessage, type MboxMessageHandler } from './messages.js';
 import { readMboxFile, readMboxFraming } from './reader.js';
 import { readMboxSourceTree, type IgnoredSourceEntry, type MboxSourceFile } from './tree.js';

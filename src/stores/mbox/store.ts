@@ -8,7 +8,7 @@ import { splitMboxHeader } from '../../../converters/mbox/metadata.js';
 import { MailshiftError, throwIfAborted } from '../../core/errors.js';
 import type { Logger } from '../../core/logger.js';
 import type { MailboxPath, MessageRef } from '../../core/types.js';
-import { guessSpecialUse } from '../maildir/store.js';
+import { guessSpecialUse } from '../special-use.js';
 import type { ListedMessage, ListOptions, Mailbox, MailboxInfo, MailboxStatus, MailStore, StoreCaps } from '../store.js';
 import { openRegionReader, sourceChanged, type RegionReader } from './regions.js';
 import { isProblem, scanMboxSource, type MboxSourceScan, type ScannedFile, type ScannedFolder, type ScannedItem, type ScannedMessage } from './scan.js';
@@ -35,7 +35,7 @@ export interface MboxStoreOptions {
  */
 export class MboxStore implements MailStore {
   readonly kind = 'mbox' as const;
-  readonly caps: StoreCaps = { files: { location: 'local', layout: 'mbox' }, readable: true, writable: false, cheapIdentity: false };
+  readonly caps: StoreCaps = { files: { location: 'local', layout: 'mbox' }, readable: true, writable: false, crlf: false, sizeComparable: false, parallelAppend: false, newMailSignal: false, flagsBySourceKey: false };
   private scan: Promise<MboxSourceScan> | undefined;
 
   constructor(

@@ -1,11 +1,10 @@
-import { lstat, open, readdir, realpath, stat } from 'node:fs/promises';
+import { lstat, open, readdir, realpath } from 'node:fs/promises';
 import { constants as fsConstants, type Dirent } from 'node:fs';
 import path from 'node:path';
 import { formatRawName } from '../../../converters/folders/maildirpp.js';
 import { classifyNonMboxName, mboxFileToMailboxPath, type Mutf7Names } from '../../../converters/mbox/folder-path.js';
 import { MailshiftError, systemErrorCode } from '../../core/errors.js';
 import type { MailboxPath } from '../../core/types.js';
-import { sniffMbox } from './reader.js';
 
 /** One mbox file found in the source, and the folder it becomes. */
 export interface MboxSourceFile {
@@ -181,67 +180,6 @@ async function startsWithImapBookkeeping(file: string): Promise<boolean> {
     return false; // unreadable: reported when it is read
   } finally {
     await handle?.close();
-  }
-}
-
-export type LocalMailLayout =
-  | { readonly kind: 'missing' }
-  | { readonly kind: 'maildir'; readonly reason: string }
-  | { readonly kind: 'mbox'; readonly reason: string }
-  /** A directory with neither: no maildir folder and no file that can be an mbox. */
-  | { readonly kind: 'empty' };
-
-/**
- * What a plain local path holds, for specs without a `maildir:` or `mbox:` prefix: a file is an mbox (or a .gz of
- * one); a directory is a maildir when it has cur/ or Maildir++ folders (.Name/cur), and an mbox tree when the walk
- * that convert uses finds mbox files in it. The named path itself may be a link (like /var/mail); nothing below it
- * is followed.
- */
-export async function classifyLocalMailPath(target: string): Promise<LocalMailLayout> {
-  let info;
-  try {
-    info = await stat(target);
-  } catch (err) {
-    if (systemErrorCode(err) === 'ENOENT') return { kind: 'missing' };
-    throw new MailshiftError('MAILSHIFT_SOURCE_MISSING', `cannot open ${target}: ${systemErrorCode(err) ?? String(err)}`, { cause: err });
-  }
-  if (info.isFile()) return { kind: 'mbox', reason: 'a file' };
-  if (!info.isDirectory()) return { kind: 'empty' };
-  if (await isDirectory(path.join(target, 'cur'))) return { kind: 'maildir', reason: 'has cur/' };
-  let entries;
-  try {
-    entries = await readdir(target, { withFileTypes: true });
-  } catch (err) {
-    throw new MailshiftError('MAILSHIFT_SOURCE_MISSING', `cannot read ${target}: ${systemErrorCode(err) ?? String(err)}`, { cause: err });
-  }
-  for (const entry of entries) {
-    if (entry.isDirectory() && entry.name.startsWith('.') && entry.name !== '.' && entry.name !== '..' && (await isDirectory(path.join(target, entry.name, 'cur')))) {
-      return { kind: 'maildir', reason: `has Maildir++ folder ${entry.name}` };
-    }
-  }
-  const tree = await readMboxSourceTree(target);
-  // A directory of mailboxes (cPanel's mail/DOMAIN/ holds one maildir per address) is maildir, whatever stray files
-  // (subscriptions, maildirsize, notes) lie beside them.
-  const maildir = tree.ignored.find((entry) => entry.reason.startsWith('a maildir'));
-  if (maildir) return { kind: 'maildir', reason: `holds maildir ${maildir.path}` };
-  // Only files that are mbox count: every file is a candidate for convert, which then reports the ones that are not.
-  for (const file of tree.files) {
-    try {
-      if ((await sniffMbox(file.file, { isGzip: file.isGzip, scanForMboxrd: false })).looksLikeMbox) {
-        return { kind: 'mbox', reason: `holds mbox file(s) such as ${file.relativePath || path.basename(file.file)}, no maildir` };
-      }
-    } catch {
-      // unreadable or damaged: not evidence of mbox
-    }
-  }
-  return { kind: 'empty' };
-}
-
-async function isDirectory(dir: string): Promise<boolean> {
-  try {
-    return (await lstat(dir)).isDirectory();
-  } catch {
-    return false;
   }
 }
 

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../../src/core/logger.js';
-import { runStoreCopy } from '../../../src/engine/store-copy.js';
+import { runStoreCopy } from '../../../src/engine/messages/copy.js';
 import { ImapStore } from '../../../src/stores/imap/store.js';
 import { openStore } from '../../../src/stores/open.js';
 import { parseStoreSpec } from '../../../src/stores/spec.js';

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MailshiftError } from '../../../src/core/errors.js';
 import { createLogger } from '../../../src/core/logger.js';
-import { decideCopyExitCode, runStoreCopy } from '../../../src/engine/store-copy.js';
+import { decideCopyExitCode, runStoreCopy } from '../../../src/engine/messages/copy.js';
 import { openStore } from '../../../src/stores/open.js';
 import { parseStoreSpec } from '../../../src/stores/spec.js';
 import { startImapServer, type ImapServer } from '../../support/dovecot.js';

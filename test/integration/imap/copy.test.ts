@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger, type Logger } from '../../../src/core/logger.js';
-import { runStoreCopy, type StoreCopyOptions, type StoreDescription } from '../../../src/engine/store-copy.js';
+import { runStoreCopy, type StoreCopyOptions, type StoreDescription } from '../../../src/engine/messages/copy.js';
 import { stateFileFor } from '../../../src/engine/state.js';
 import { openStore } from '../../../src/stores/open.js';
 import { parseStoreSpec } from '../../../src/stores/spec.js';

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../../src/core/logger.js';
-import { runStoreCopy } from '../../../src/engine/store-copy.js';
+import { runStoreCopy } from '../../../src/engine/messages/copy.js';
 import { openStore } from '../../../src/stores/open.js';
 import { parseStoreSpec } from '../../../src/stores/spec.js';
 import { startImapServer, type ImapServer } from '../../support/dovecot.js';

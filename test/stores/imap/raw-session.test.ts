@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { InterruptedError, MailshiftError } from '../../../src/core/errors.js';
 import { classifyImapError } from '../../../src/stores/imap/errors.js';
 import { RawImapSession, type RawSockets } from '../../../src/stores/imap/raw-session.js';
-import { formatUidSet } from '../../../src/stores/imap/store.js';
+import { formatUidSet } from '../../../src/stores/imap/uid-set.js';
 
 /**
  * A scripted server on in-memory streams (a unit test: the integration tests run the same code against Dovecot and

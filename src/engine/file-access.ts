@@ -1,15 +1,16 @@
 import { realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { MailshiftError, systemErrorCode } from '../core/errors.js';
+import { classifyMailDirEntries, type MailDirEntry } from '../stores/probe.js';
 import { formatLocation, formatSpec, type StoreSpec } from '../stores/spec.js';
 import type { ExecTarget } from '../transport/exec.js';
-import { listTree, ListTreeError, type TreeEntryType } from '../transport/list.js';
+import { listTree, ListTreeError } from '../transport/list.js';
 import type { SshOptions } from '../transport/ssh.js';
 import { resolveCpanelMailboxSide } from './run-copy.js';
 
 /**
- * `--imap-fallback`: can the source be read at file level? If not, the copy goes over IMAP, and the log and the
- * report say why. Not reachable: the path is missing or unreadable, ssh is refused, or the store is Dovecot dbox
+ * Can the source be read at file level (`--imap-fallback`, and the dbox refusal without it)? If not, the copy goes
+ * over IMAP, and the log and the report say why. Not reachable: the path is missing or unreadable, ssh is refused, or the store is Dovecot dbox
  * (mdbox keeps the mail of every folder inside storage/m.* files, sdbox one dbox file per message): nothing a
  * maildir copy could take. Either way the decision carries its reason, so "no fallback" is explained as well.
  */
@@ -21,36 +22,24 @@ export type FileAccess =
 export type UnreachableCause = 'missing' | 'unreadable' | 'no-ssh' | 'dbox';
 
 /** What the probe saw: paths relative to the store directory ('/'-separated), as find or readdir report them. */
-export interface StoreDirEntry {
-  readonly path: string;
-  readonly type: TreeEntryType;
-}
-
-const mdboxStorageFile = /^storage\/(?:m\.\d+|dovecot\.map\.index.*)$/;
-const dboxMailDir = /^mailboxes\/(?:.+\/)?dbox-Mails$/;
+export type StoreDirEntry = MailDirEntry;
 
 /**
- * Pure: what the entries of a store directory (its own entries, those of storage/, and mailboxes/ two levels deep)
- * say about the mail in it. `where` names the directory in the reason ("/srv/mail/alice", "/srv/mail on host").
- *
- * A maildir (cur/ or new/ at the top) is files whatever else sits next to it: a folder named "storage" in a
- * LAYOUT=fs maildir is storage/cur, storage/new, never a storage/m.1 file. mdbox is recognised by its map (the
- * storage/m.N files and storage/dovecot.map.index*, which exist once anything was saved), or, before the first
- * message, by a storage/ directory next to mailboxes/NAME/dbox-Mails; sdbox by dbox-Mails without storage/. An empty
- * storage/ on its own says nothing: plain files.
+ * Pure: whether a store directory (its listing, as classifyMailDirEntries reads it) can be copied at file level. `where`
+ * names the directory in the reason ("/srv/mail/alice", "/srv/mail on host").
  */
 export function classifyStoreDir(entries: readonly StoreDirEntry[], where: string): FileAccess {
-  const has = (p: string, type: TreeEntryType) => entries.some((e) => e.path === p && e.type === type);
-  if (has('cur', 'dir') || has('new', 'dir')) return { isReachable: true, reason: `${where} is a maildir: copied at file level` };
-  if (entries.some((e) => e.type === 'file' && mdboxStorageFile.test(e.path))) {
-    return { isReachable: false, cause: 'dbox', reason: `${where} is a Dovecot mdbox store (mail inside storage/m.* files), not maildir files` };
+  const found = classifyMailDirEntries(entries);
+  switch (found.format) {
+    case 'maildir':
+      return { isReachable: true, reason: `${where} is a maildir: copied at file level` };
+    case 'mdbox':
+    case 'sdbox':
+      return { isReachable: false, cause: 'dbox', reason: `${where} is ${found.description}, not maildir files` };
+    case 'mbox':
+    case 'unknown':
+      return { isReachable: true, reason: `${where} holds no Dovecot dbox store: copied at file level` };
   }
-  if (entries.some((e) => e.type === 'dir' && dboxMailDir.test(e.path))) {
-    return has('storage', 'dir')
-      ? { isReachable: false, cause: 'dbox', reason: `${where} is a Dovecot mdbox store (mailboxes/*/dbox-Mails and storage/), not maildir files` }
-      : { isReachable: false, cause: 'dbox', reason: `${where} is a Dovecot sdbox store (one dbox file per message in mailboxes/*/dbox-Mails), not maildir files` };
-  }
-  return { isReachable: true, reason: `${where} holds no Dovecot dbox store: copied at file level` };
 }
 
 export interface FileAccessOptions {

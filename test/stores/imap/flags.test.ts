@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { chunkUids, formatUidSet, isSendableKeyword, splitImapFlags } from '../../../src/stores/imap/store.js';
+import { isSendableKeyword, splitImapFlags } from '../../../src/stores/imap/flags.js';
 
 describe('splitImapFlags', () => {
   it('separates system flags (any case) from keywords and drops \\Recent and unknown system flags', () => {
@@ -16,21 +16,5 @@ describe('isSendableKeyword', () => {
     expect(isSendableKeyword('paren(')).toBe(false);
     expect(isSendableKeyword('ümlaut')).toBe(false);
     expect(isSendableKeyword('')).toBe(false);
-  });
-});
-
-describe('formatUidSet and chunkUids', () => {
-  it('compresses runs', () => {
-    expect(formatUidSet([5, 1, 2, 3, 9, 12, 13, 14])).toBe('1:3,5,9,12:14');
-    expect(formatUidSet([7])).toBe('7');
-  });
-  it('keeps every UID exactly once and each set short', () => {
-    const uids = Array.from({ length: 5000 }, (_, i) => i * 3 + 1_000_000);
-    const chunks = chunkUids(uids, 2000, 500);
-    expect(chunks.flat()).toEqual(uids);
-    for (const chunk of chunks) {
-      expect(chunk.length).toBeLessThanOrEqual(500);
-      expect(formatUidSet(chunk).length).toBeLessThanOrEqual(2000);
-    }
   });
 });

@@ -2,7 +2,7 @@ import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { classifyStoreDir, decideFileAccess, type StoreDirEntry } from '../../src/engine/imap-fallback.js';
+import { classifyStoreDir, decideFileAccess, type StoreDirEntry } from '../../src/engine/file-access.js';
 import { parseStoreSpec } from '../../src/stores/spec.js';
 
 const dir = (p: string): StoreDirEntry => ({ path: p, type: 'dir' });

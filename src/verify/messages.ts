@@ -1,13 +1,16 @@
 import { planFolderMapping, type FolderEntry, type FolderMapRule } from '../../converters/folders/imap-mapping.js';
+import { collect } from '../core/async.js';
 import type { Logger } from '../core/logger.js';
 import type { MailboxPath } from '../core/types.js';
-import type { Mailbox, MailStore } from '../stores/store.js';
-import { compareFolder, type FolderComparison } from '../verify/compare.js';
-import { numberIdenticalMessages } from '../verify/pair-identical.js';
-import { buildVerifyReport, type VerifyReport } from '../verify/report.js';
-import { formatFlagSet, type FolderSnapshot, type MessageMeta } from '../verify/snapshot.js';
-import { buildIdentity, identityHeaderFields } from './identity.js';
-import { collect, listTargetFolders, openExistingMailbox, readHead, type StoreDescription } from './store-copy.js';
+import { buildIdentity, identityHeaderFields } from '../engine/identity.js';
+import type { StoreDescription } from '../engine/messages/copy.js';
+import { listTargetFolders, openExistingMailbox } from '../engine/messages/folder.js';
+import { readHead } from '../engine/messages/read.js';
+import type { Mailbox } from '../stores/store.js';
+import { compareFolder, type FolderComparison } from './compare.js';
+import { numberIdenticalMessages } from './pair-identical.js';
+import { buildVerifyReport, type VerifyReport } from './report.js';
+import { formatFlagSet, type FolderSnapshot, type MessageMeta } from './snapshot.js';
 
 /**
  * verify across formats (IMAP on either side): the same folder mapping as the copy, then per folder the messages of

@@ -1,16 +1,17 @@
 import { readFileSync } from 'node:fs';
-import { mkdtemp, readFile, rm, unlink } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, unlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseUidlist } from '../../converters/maildir/uidlist.js';
-import { MailshiftError } from '../../src/core/errors.js';
-import { silentLogger } from '../../src/core/logger.js';
-import type { IncomingMessage, MessageRef, SystemFlag } from '../../src/core/types.js';
-import { decideBackoffMs, decideCopyExitCode, decideLineEndings, readAhead, runStoreCopy, type CopyProgress } from '../../src/engine/store-copy.js';
-import { MaildirStore } from '../../src/stores/maildir/store.js';
-import type { ListedMessage, ListOptions, Mailbox, MailboxInfo, MailStore, StoreKind } from '../../src/stores/store.js';
+import { parseUidlist } from '../../../converters/maildir/uidlist.js';
+import { MailshiftError } from '../../../src/core/errors.js';
+import { silentLogger } from '../../../src/core/logger.js';
+import type { IncomingMessage, MessageRef, SystemFlag } from '../../../src/core/types.js';
+import { decideBackoffMs } from '../../../src/core/async.js';
+import { decideCopyExitCode, runStoreCopy, type CopyProgress, type StoreCopyOptions } from '../../../src/engine/messages/copy.js';
+import { MaildirStore } from '../../../src/stores/maildir/index.js';
+import type { ListedMessage, ListOptions, Mailbox, MailboxInfo, MailStore, StoreKind } from '../../../src/stores/store.js';
 
 /** In-memory stores (unit tests may mock): an "imap" kind returns header fields with listings, like ImapStore. */
 interface StoredMessage {
@@ -24,7 +25,11 @@ interface StoredMessage {
 }
 
 class FakeStore implements MailStore {
-  readonly caps = { readable: true, writable: true, cheapIdentity: false };
+  /** Stores bytes as given (crlf: no line-end conversion into it); sizes compared and appends side by side as IMAP's are. */
+  get caps() {
+    const isImap = this.kind === 'imap';
+    return { readable: true, writable: true, crlf: true, sizeComparable: isImap, parallelAppend: isImap, newMailSignal: false, flagsBySourceKey: false };
+  }
   readonly folders = new Map<string, { uidValidity: number; nextUid: number; messages: StoredMessage[] }>();
   appendCalls = 0;
   appendDelayMs = 0;
@@ -424,6 +429,36 @@ describe('runStoreCopy: a re-run after a crash into a maildir', () => {
   });
 });
 
+describe('runStoreCopy: --dry-run through the dry-run store', () => {
+  const listFiles = async (root: string) => (await Promise.all(['cur', 'new'].map(async (sub) => (await readdir(path.join(root, sub))).map((name) => `${sub}/${name}`)))).flat().sort();
+
+  it('resync --flags source --dry-run counts the flag differences of earlier copies and changes nothing', async () => {
+    const source = new FakeStore('imap');
+    const message = source.add('INBOX', mail('flags@x', 'Flags later'));
+    const root = path.join(dir, 'dry-run-flags');
+    const state = { file: path.join(dir, 'dry-run-flags-state.json'), pair: 'imap://s -> dry-run-flags' };
+    const copyInto = async (options: Partial<StoreCopyOptions>) => {
+      const target = new MaildirStore(root, { writable: !options.dryRun });
+      try {
+        return await runStoreCopy(describeStore(source, 'imap://s'), { store: target, label: root }, { logger: silentLogger, state, ...options });
+      } finally {
+        await target[Symbol.asyncDispose]();
+      }
+    };
+    await copyInto({});
+    message.flags.add('\\Seen');
+    const before = await listFiles(root);
+
+    const dry = await copyInto({ dryRun: true, flags: 'source' });
+    expect(dry.totals).toMatchObject({ copied: 0, flagDifferences: 1, flagsApplied: 0 });
+    expect(await listFiles(root)).toEqual(before);
+
+    const real = await copyInto({ flags: 'source' });
+    expect(real.totals).toMatchObject({ copied: 0, flagDifferences: 1, flagsApplied: 1 });
+    expect(await listFiles(root)).not.toEqual(before);
+  });
+});
+
 describe('decideBackoffMs', () => {
   it('grows exponentially with jitter and stays within the cap', () => {
     expect(decideBackoffMs(1, 1000, 60_000, undefined, () => 0)).toBe(500);
@@ -433,69 +468,5 @@ describe('decideBackoffMs', () => {
   });
   it('waits at least as long as the server asked', () => {
     expect(decideBackoffMs(1, 1000, 60_000, 299_961, () => 0)).toBe(299_961);
-  });
-});
-
-describe('decideLineEndings', () => {
-  it('writes LF into a maildir when the message came over IMAP, and leaves everything else alone', () => {
-    const imap = { kind: 'imap', caps: { readable: true, writable: true, cheapIdentity: false } } as unknown as MailStore;
-    const maildir = { kind: 'maildir', caps: { files: { location: 'local', layout: 'maildir++' }, readable: true, writable: true, cheapIdentity: true } } as unknown as MailStore;
-    expect(decideLineEndings(imap, maildir)).toBe('lf');
-    expect(decideLineEndings(maildir, imap)).toBe('as-is');
-    expect(decideLineEndings(imap, imap)).toBe('as-is');
-  });
-});
-
-describe('readAhead', () => {
-  const item = (n: number) => ({ n, content: Buffer.alloc(10) });
-
-  it('yields everything in order', async () => {
-    async function* source() {
-      for (let n = 0; n < 50; n++) yield item(n);
-    }
-    const seen: number[] = [];
-    for await (const each of readAhead(source(), 4, 1000)) seen.push(each.n);
-    expect(seen).toEqual([...Array(50).keys()]);
-  });
-
-  it('never holds more than the bound while the consumer is slow', async () => {
-    let produced = 0;
-    let consumed = 0;
-    let maxAhead = 0;
-    async function* source() {
-      for (let n = 0; n < 30; n++) {
-        produced += 1;
-        maxAhead = Math.max(maxAhead, produced - consumed);
-        yield item(n);
-      }
-    }
-    for await (const _ of readAhead(source(), 3, 1000)) {
-      consumed += 1;
-      await new Promise((resolve) => setTimeout(resolve, 1));
-    }
-    expect(maxAhead).toBeLessThanOrEqual(5);
-  });
-
-  it('closes the source when the consumer stops early, and passes source errors on', async () => {
-    let closed = false;
-    async function* source() {
-      try {
-        for (let n = 0; ; n++) yield item(n);
-      } finally {
-        closed = true;
-      }
-    }
-    for await (const each of readAhead(source(), 2, 1000)) if (each.n === 3) break;
-    expect(closed).toBe(true);
-
-    async function* failing() {
-      yield item(0);
-      throw new Error('connection reset');
-    }
-    await expect(async () => {
-      for await (const _ of readAhead(failing(), 2, 1000)) {
-        // consume
-      }
-    }).rejects.toThrow('connection reset');
   });
 });

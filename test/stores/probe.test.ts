@@ -1,11 +1,11 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { classifyLocalMailPath } from '../../../src/stores/mbox/tree.js';
-import { makeTempDir, type TempDir } from '../../support/tmp.js';
-import { writeTree } from '../../support/tree.js';
+import { classifyLocalMailPath, classifyMailDirEntries, type MailDirEntry } from '../../src/stores/probe.js';
+import { makeTempDir, type TempDir } from '../support/tmp.js';
+import { writeTree } from '../support/tree.js';
 
-const fixtures = path.resolve(import.meta.dirname, '../../../fixtures/mbox');
+const fixtures = path.resolve(import.meta.dirname, '../../fixtures/mbox');
 let work: TempDir;
 beforeEach(async () => {
   work = await makeTempDir('mbox-tree');
@@ -58,5 +58,34 @@ describe('classifyLocalMailPath', () => {
     expect(await kind('domain')).toBe('maildir');
     expect(await kind('stray')).toBe('empty');
     expect(await kind('mixed')).toBe('mbox');
+  });
+});
+
+describe('classifyMailDirEntries', () => {
+  const dir = (p: string): MailDirEntry => ({ path: p, type: 'dir' });
+  const file = (p: string): MailDirEntry => ({ path: p, type: 'file' });
+  const format = (...entries: MailDirEntry[]) => classifyMailDirEntries(entries).format;
+
+  it('calls a directory with cur/ or new/ a maildir, whatever lies beside it', () => {
+    expect(format(dir('cur'), dir('new'), dir('tmp'))).toBe('maildir');
+    expect(format(dir('new'), dir('storage'), file('storage/m.1'))).toBe('maildir');
+  });
+
+  it('tells mdbox (its map, or storage/ beside dbox-Mails) from sdbox (dbox-Mails alone)', () => {
+    expect(format(dir('storage'), file('storage/m.1'))).toBe('mdbox');
+    expect(format(dir('storage'), file('storage/dovecot.map.index'))).toBe('mdbox');
+    expect(format(dir('storage'), dir('mailboxes'), dir('mailboxes/INBOX/dbox-Mails'))).toBe('mdbox');
+    expect(format(dir('mailboxes'), dir('mailboxes/Work/Projects/dbox-Mails'))).toBe('sdbox');
+  });
+
+  it('calls a directory with an inbox file and no cur/ or new/ an mbox directory', () => {
+    expect(format(file('inbox'), file('Sent'))).toBe('mbox');
+    expect(format(file('INBOX'))).toBe('mbox');
+    expect(format(dir('cur'), file('inbox'))).toBe('maildir');
+  });
+
+  it('says nothing about plain files or an empty storage/ directory', () => {
+    expect(format(file('notes.txt'), dir('storage'))).toBe('unknown');
+    expect(format()).toBe('unknown');
   });
 });

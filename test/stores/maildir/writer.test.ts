@@ -2,7 +2,8 @@ import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parseUidlist } from '../../../converters/maildir/uidlist.js';
-import { MaildirTarget, type MaildirFolder } from '../../../src/stores/maildir/target.js';
+import type { MaildirFolder } from '../../../src/stores/maildir/folder.js';
+import { MaildirTarget } from '../../../src/stores/maildir/writer.js';
 import { makeTempDir, type TempDir } from '../../support/tmp.js';
 
 let work: TempDir;

@@ -1,0 +1,107 @@
+import { throwIfAborted } from '../../core/errors.js';
+import type { MessageRef } from '../../core/types.js';
+import type { ListedMessage, Mailbox } from '../../stores/store.js';
+import { buildContentHash, buildIdentity, identityHeaderFields } from '../identity.js';
+import type { Candidate, FolderContext, TargetEntry } from './context.js';
+import { readAll, readHead } from './read.js';
+
+/**
+ * Pairing source messages with what the target holds, by identity (Message-ID + normalised header hash), each target
+ * message claimed at most once: identical messages are counted, never collapsed.
+ */
+
+/**
+ * Source messages at or below the watermark (copied by earlier runs) that share an identity with a new candidate the
+ * target holds: they are on the target already and hold their copies there before any new message is matched.
+ * Listed only when some new message's identity is on the target at all, which new mail seldom is.
+ */
+export async function listEarlierNamesakes(
+  context: FolderContext,
+  sourceBox: Mailbox,
+  afterUid: number,
+  candidates: readonly Candidate[],
+  index: ReadonlyMap<string, TargetEntry[]>,
+): Promise<Candidate[]> {
+  const wanted = new Set<string>();
+  for (const candidate of candidates) if (candidate.identity && index.has(candidate.identity.key)) wanted.add(candidate.identity.key);
+  if (wanted.size === 0) return [];
+  const { signal } = context;
+  const earlier: Candidate[] = [];
+  for await (const ref of sourceBox.list(signal, { headerFields: identityHeaderFields })) {
+    if (ref.uid === undefined || ref.uid > afterUid || ref.problem) continue;
+    const identity = buildIdentity(ref.headers ?? (await readHead(sourceBox, ref, signal)));
+    if (wanted.has(identity.key)) earlier.push({ ref, identity });
+  }
+  earlier.sort((a, b) => a.ref.uid! - b.ref.uid!);
+  return earlier;
+}
+
+/**
+ * Pairs source messages (in this order) with target messages of the same identity, each target message claimed at
+ * most once: an identity the source holds n times and the target m times pairs min(n, m) of them, and the rest of
+ * the source's are to be copied. A target message written from a source message (a maildir names it from the source
+ * UID) goes to that message first, so what an interrupted run wrote is recognised as exactly what it is.
+ */
+export async function claimTargetMessages(
+  context: FolderContext,
+  index: ReadonlyMap<string, TargetEntry[]>,
+  sources: readonly Candidate[],
+  sourceBox: Mailbox,
+  targetBox: Mailbox | undefined,
+  sourceKeyPrefix: string | undefined,
+): Promise<Map<Candidate, TargetEntry>> {
+  const claims = new Map<Candidate, TargetEntry>();
+  if (targetBox?.sourceKeyFingerprint && sourceKeyPrefix !== undefined) {
+    const byWrittenFrom = new Map<string, TargetEntry>();
+    for (const entries of index.values()) for (const entry of entries) if (entry.ref.writtenFrom !== undefined) byWrittenFrom.set(entry.ref.writtenFrom, entry);
+    for (const candidate of byWrittenFrom.size > 0 ? sources : []) {
+      if (!candidate.identity || candidate.ref.uid === undefined) continue;
+      const entry = byWrittenFrom.get(targetBox.sourceKeyFingerprint(`${sourceKeyPrefix}${candidate.ref.uid}`));
+      if (!entry || entry.isTaken || entry.identity.key !== candidate.identity.key) continue;
+      entry.isTaken = true;
+      claims.set(candidate, entry);
+    }
+  }
+  for (const candidate of sources) {
+    throwIfAborted(context.signal);
+    if (claims.has(candidate) || !candidate.identity) continue;
+    const entry = await takeMatch(context, index, candidate, sourceBox, targetBox);
+    if (entry) claims.set(candidate, entry);
+  }
+  return claims;
+}
+
+/** True when the target store wrote `target` from the source message `source` (it keeps a fingerprint of its source key). */
+export function isWrittenFrom(targetBox: Mailbox, target: ListedMessage, sourceKeyPrefix: string | undefined, source: MessageRef): boolean {
+  if (!targetBox.sourceKeyFingerprint || target.writtenFrom === undefined || sourceKeyPrefix === undefined || source.uid === undefined) return false;
+  return target.writtenFrom === targetBox.sourceKeyFingerprint(`${sourceKeyPrefix}${source.uid}`);
+}
+
+/**
+ * Finds an unclaimed target message with the same identity and claims it. Sizes must agree when both sides count
+ * them alike; a message without Message-ID must also have the same content (its key rests on few headers).
+ */
+async function takeMatch(
+  context: FolderContext,
+  index: ReadonlyMap<string, TargetEntry[]>,
+  candidate: Candidate,
+  sourceBox: Mailbox,
+  targetBox: Mailbox | undefined,
+): Promise<TargetEntry | undefined> {
+  const identity = candidate.identity!;
+  const entries = index.get(identity.key);
+  if (!entries) return undefined;
+  let sourceHash: string | undefined;
+  for (const entry of entries) {
+    if (entry.isTaken) continue;
+    if (context.sizeIsComparable && candidate.ref.sizeBytes !== undefined && entry.ref.sizeBytes !== undefined && candidate.ref.sizeBytes !== entry.ref.sizeBytes) continue;
+    if (identity.isWeak && targetBox) {
+      sourceHash ??= buildContentHash(await readAll(await sourceBox.read(candidate.ref, context.signal)));
+      const targetHash = buildContentHash(await readAll(await targetBox.read(entry.ref, context.signal)));
+      if (sourceHash !== targetHash) continue;
+    }
+    entry.isTaken = true;
+    return entry;
+  }
+  return undefined;
+}
