@@ -25,6 +25,9 @@ import { buildFieldNameFilter, parseHeaderFields } from './metadata.js';
  *   byte for byte.
  * - Bytes before the first From_ line are reported as garbage, never silently dropped (blank lines and a UTF-8 byte
  *   order mark at the very start are padding, not garbage).
+ *
+ * Over 400 lines because the framing is one state machine (separator, header, body, Content-Length, escapes) whose
+ * states share their buffers: split into files, each part would need the others' internals.
  */
 
 export type UnescapeMode = 'none' | 'mboxrd';

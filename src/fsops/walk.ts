@@ -111,6 +111,9 @@ export function joinRel(...parts: string[]): string {
 /**
  * Where a symlink points, read as the server would: absolute targets relative to ROOT, relative ones from the
  * link's directory. Returns the root-relative target, or undefined when it leaves ROOT. Pure; touches nothing.
+ *
+ * Over 400 lines because the two kinds of paths and the one descriptor discipline (O_NOFOLLOW, fstat, never a
+ * second lookup) belong together: a split would put the rule that keeps a walk inside ROOT in two places.
  */
 export function resolveLinkTarget(linkRel: string, target: string): string | undefined {
   let joined: string;

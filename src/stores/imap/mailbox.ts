@@ -16,6 +16,9 @@ import { chunkUids, formatUidSet } from './uid-set.js';
  * One IMAP folder as a Mailbox: it holds one pooled connection for its lifetime (a connection has one selected
  * mailbox). Reading lists and downloads over a raw session (RawImapSession) on that connection; writing appends
  * through imapflow.
+ *
+ * A little over 400 lines: listing, reading and appending share the selected connection's state (the UID window,
+ * the raw session, the error budget), so they stay in one class.
  */
 
 /** A pooled connection and the NO/BAD answers it collected (the store replaces it near its error budget). */
