@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseRenamedPairs } from '../../../../src/engine/tree/resync/ends.js';
+import { parseRenamedPairs } from '../../src/hosts/mv-output.js';
 
 describe('parseRenamedPairs', () => {
   const pairs = [
