@@ -2,10 +2,10 @@ import { realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { MailshiftError, systemErrorCode } from '../core/errors.js';
 import { formatLocation, formatSpec, type StoreSpec } from '../stores/spec.js';
-import type { ExecTarget } from '../transport/exec.js';
-import { listTree, ListTreeError, type TreeEntryType } from '../transport/list.js';
+import type { ExecTarget } from '../hosts/exec.js';
+import { listTree, ListTreeError, type TreeEntryType } from '../hosts/find.js';
 import type { SshOptions } from '../transport/ssh.js';
-import { resolveCpanelMailboxSide } from './run-copy.js';
+import { resolveMailboxEnd as resolveCpanelMailboxSide } from './tree/resolve-copy.js';
 
 /**
  * `--imap-fallback`: can the source be read at file level? If not, the copy goes over IMAP, and the log and the
