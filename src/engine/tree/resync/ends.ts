@@ -37,8 +37,6 @@ export interface Owner {
 export interface SideOptions {
   readonly ssh?: SshOptions;
   readonly signal?: AbortSignal;
-  readonly retries?: number;
-  readonly ioTimeoutS?: number;
 }
 
 /** The file-tree specs resync accepts (IMAP and mbox are refused before this). */
