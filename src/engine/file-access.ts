@@ -3,10 +3,10 @@ import path from 'node:path';
 import { MailshiftError, systemErrorCode } from '../core/errors.js';
 import { classifyMailDirEntries, type MailDirEntry } from '../stores/probe.js';
 import { formatLocation, formatSpec, type StoreSpec } from '../stores/spec.js';
-import type { ExecTarget } from '../transport/exec.js';
-import { listTree, ListTreeError } from '../transport/list.js';
+import type { ExecTarget } from '../hosts/exec.js';
+import { listTree, ListTreeError } from '../hosts/find.js';
 import type { SshOptions } from '../transport/ssh.js';
-import { resolveCpanelMailboxSide } from './run-copy.js';
+import { resolveMailboxEnd as resolveCpanelMailboxSide } from './tree/resolve-copy.js';
 
 /**
  * Can the source be read at file level (`--imap-fallback`, and the dbox refusal without it)? If not, the copy goes

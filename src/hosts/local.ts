@@ -1,10 +1,11 @@
-import { chmod, lchown, lstat, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { constants as fsConstants } from 'node:fs';
+import { chmod, lchown, lstat, mkdir, open, readFile, rename, rm, writeFile, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
-import { InterruptedError, systemErrorCode } from '../core/errors.js';
+import { InterruptedError, MailshiftError, systemErrorCode } from '../core/errors.js';
 import { targetWriteError } from '../fsops/target-dir.js';
 import { runExec, type ExecOptions, type ExecResult, type ExecTarget } from './exec.js';
 import { listTree, type FindOptions, type ListTreeResult, type TreeEntry } from './find.js';
-import { requireAbsolute, type FileSide, type PathOwner, type RenamePair } from './side.js';
+import { SMALL_FILE_MAX_BYTES, requireAbsolute, type FileSide, type MakeDirsOptions, type PathOwner, type RenamePair } from './side.js';
 
 /** This machine's files, through node:fs; listings through the same GNU find as over ssh (one TreeEntry shape). */
 export class LocalFileSide implements FileSide {
@@ -31,6 +32,16 @@ export class LocalFileSide implements FileSide {
     }
   }
 
+  async readSmallFiles(absPaths: readonly string[], options: { signal?: AbortSignal } = {}): Promise<Map<string, string>> {
+    const out = new Map<string, string>();
+    for (const file of absPaths) {
+      if (options.signal?.aborted) throw new InterruptedError();
+      const text = await readSmallRegularFile(requireAbsolute(file));
+      if (text !== undefined) out.set(file, text);
+    }
+    return out;
+  }
+
   async writeAtomic(absPath: string, text: string, options: { mode?: number; owner?: { uid: number; gid: number } } = {}): Promise<void> {
     const mode = options.mode ?? 0o600;
     const tmp = temporaryNameFor(requireAbsolute(absPath));
@@ -51,6 +62,33 @@ export class LocalFileSide implements FileSide {
       await mkdir(requireAbsolute(dir), { recursive: true }).catch((err: unknown) => {
         throw targetWriteError(dir, err);
       });
+    }
+  }
+
+  async makeDirsNoFollow(absDirs: readonly string[], options: MakeDirsOptions): Promise<void> {
+    const errorRoot = options.errorRoot ?? absDirs[0] ?? '/';
+    for (const dir of absDirs) {
+      try {
+        // One level at a time: mkdir on a name a link holds is EEXIST, never a follow.
+        await mkdir(requireAbsolute(dir), { mode: options.mode });
+        await chmod(dir, options.mode); // the umask may have taken bits away
+        if (options.owner) await lchown(dir, options.owner.uid, options.owner.gid);
+      } catch (err) {
+        if (systemErrorCode(err) !== 'EEXIST') throw targetWriteError(errorRoot, err);
+        const stats = await lstat(dir);
+        if (!stats.isDirectory()) throw new MailshiftError('MAILSHIFT_TARGET_NOT_DIR', `${dir} exists and is not a directory; not written through`, { scope: 'mailbox' });
+      }
+    }
+  }
+
+  async createExclusive(absPath: string, mode = 0o600): Promise<boolean> {
+    try {
+      const handle = await open(requireAbsolute(absPath), fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL, mode);
+      await handle.close();
+      return true;
+    } catch (err) {
+      if (systemErrorCode(err) === 'EEXIST') return false;
+      throw err;
     }
   }
 
@@ -92,4 +130,27 @@ export class LocalFileSide implements FileSide {
 /** `.NAME.mailshift-PID` beside NAME: a dot name no mail reader takes for a message or a table. */
 export function temporaryNameFor(absPath: string): string {
   return path.posix.join(path.posix.dirname(absPath), `.${path.posix.basename(absPath)}.mailshift-${process.pid}`);
+}
+
+/** Opens a file for reading, refusing symlinks (O_NOFOLLOW); undefined when it cannot be opened. */
+export async function openNoFollow(file: string): Promise<FileHandle | undefined> {
+  try {
+    return await open(file, fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW);
+  } catch (err) {
+    if (systemErrorCode(err)) return undefined;
+    throw err;
+  }
+}
+
+/** A small regular file as text (at most SMALL_FILE_MAX_BYTES); undefined when missing, a link or not a file. */
+async function readSmallRegularFile(file: string): Promise<string | undefined> {
+  const handle = await openNoFollow(file);
+  if (!handle) return undefined;
+  try {
+    const stats = await handle.stat();
+    if (!stats.isFile() || stats.size > SMALL_FILE_MAX_BYTES) return undefined;
+    return await handle.readFile('utf8');
+  } finally {
+    await handle.close();
+  }
 }

@@ -1,5 +1,4 @@
 import type { SshEndpoint, SshOptions } from '../transport/ssh.js';
-import type { ExecTarget } from './exec.js';
 import { LocalFileSide } from './local.js';
 import { sshEndpointOf, type FileSide, type HostLocation } from './side.js';
 import { SshFileSide } from './ssh.js';
@@ -12,9 +11,4 @@ export function openFileSide(location: HostLocation, sshOptions?: SshOptions): F
 /** The FileSide of an ssh endpoint (an rsync endpoint's `ssh`), or of this machine when there is none. */
 export function openFileSideAt(ssh: SshEndpoint | undefined, sshOptions?: SshOptions): FileSide {
   return ssh ? new SshFileSide(ssh, sshOptions) : new LocalFileSide();
-}
-
-/** The FileSide of an ExecTarget, for callers that still carry one (the old transport/exec.ts shape). */
-export function fileSideOf(exec: ExecTarget): FileSide {
-  return openFileSideAt(exec.ssh, exec.sshOptions);
 }

@@ -27,12 +27,30 @@ export interface FileSide {
   /** A whole small text file (a system table, a control file); undefined when it does not exist. */
   readSmall(absPath: string): Promise<string | undefined>;
   /**
+   * Small regular files as text, by absolute path, in one round trip: never through a link, at most 1 MiB each.
+   * A missing file, a link, a directory or a larger file is absent from the result. Unlike `readSmall`, for files
+   * inside a tree other users may write to (a link there must not make us read a file outside it).
+   */
+  readSmallFiles(absPaths: readonly string[], options?: { signal?: AbortSignal }): Promise<Map<string, string>>;
+  /**
    * Replaces (or creates) a small file so that no reader ever sees half of it: written to a temporary name beside
    * it, given its mode (and owner), then renamed over the final name.
    */
   writeAtomic(absPath: string, text: string, options?: { mode?: number; owner?: { uid: number; gid: number } }): Promise<void>;
   /** Creates directories with their parents (`mkdir -p`); an existing directory is success. Errors say what and where. */
   mkdirs(absDirs: readonly string[]): Promise<void>;
+  /**
+   * Creates directories one level each, in the order given (parents first; no `-p`), never through a link: an
+   * existing directory is success, anything else at a name is MAILSHIFT_TARGET_NOT_DIR. A created directory gets
+   * `mode` and `owner` (over ssh, `owner` is given to every named directory). `errorRoot` is the path that write
+   * errors name (the tree the caller writes into; default the first directory).
+   */
+  makeDirsNoFollow(absDirs: readonly string[], options: MakeDirsOptions): Promise<void>;
+  /**
+   * Creates an empty file only if nothing is at its name (O_EXCL; never through a link): true when created, false
+   * when the name was taken. For lock files whose existence is the lock.
+   */
+  createExclusive(absPath: string, mode?: number): Promise<boolean>;
   /**
    * Renames each pair unless its new name is taken (then both stay as they are); a vanished `from` is skipped.
    * Returns the pairs that were renamed.
@@ -45,6 +63,17 @@ export interface FileSide {
   /** Removes a directory and everything under it (`rm -rf`), never following a link out of it. */
   removeTree(absDir: string): Promise<void>;
 }
+
+export interface MakeDirsOptions {
+  /** Permission bits of a created directory. */
+  readonly mode: number;
+  readonly owner?: { readonly uid: number; readonly gid: number };
+  /** The path write errors name (default: the first directory). */
+  readonly errorRoot?: string;
+}
+
+/** The most `readSmallFiles` reads of one file: the files it is for are a few KiB. */
+export const SMALL_FILE_MAX_BYTES = 1024 * 1024;
 
 export interface RenamePair {
   readonly from: string;

@@ -162,6 +162,9 @@ export interface Mailbox extends AsyncDisposable {
 /** Whose flags a message copied earlier gets: the source's ('source'), or both sides' together ('merge'). */
 export type FlagUpdateMode = 'source' | 'merge';
 
+/** `--flags`: keep the target's flags on messages already there ('target', the default), or as FlagUpdateMode says. */
+export type FlagsMode = 'target' | FlagUpdateMode;
+
 export interface FlagUpdate {
   readonly sourceKey: string;
   readonly flags: ReadonlySet<SystemFlag>;

@@ -7,8 +7,7 @@ import { decodeInfo, parseMaildirName, resolveKeywords } from '../../converters/
 import { parseDovecotKeywords } from '../../converters/maildir/keywords.js';
 import { parseUidlist } from '../../converters/maildir/uidlist.js';
 import { systemErrorCode } from '../core/errors.js';
-import type { ExecTarget } from '../transport/exec.js';
-import { listTree } from '../transport/list.js';
+import type { FileSide } from '../hosts/side.js';
 import { buildRsyncArgv } from '../transport/rsync/args.js';
 import { runRsync } from '../transport/rsync/run.js';
 import type { SshOptions } from '../transport/ssh.js';
@@ -29,11 +28,11 @@ interface RawFolder {
 }
 
 /**
- * Lists maildirs under `root` over ssh. `mailboxDirs` (relative to root, e.g. "example.com/info") are separate
+ * Lists maildirs under `root` on a side (over ssh). `mailboxDirs` (relative to root, e.g. "example.com/info") are separate
  * mailboxes labelled by `labelOf`; everything else under root belongs to the mailbox labelled `rootLabel`.
  */
 export async function snapshotsFromRemoteMaildirs(
-  exec: ExecTarget,
+  side: FileSide,
   root: string,
   layout: { rootLabel: string; mailboxDirs: readonly string[]; labelOf: (dir: string) => string; onlyMailboxDir?: string },
   options: { ssh?: SshOptions; signal?: AbortSignal } = {},
@@ -48,7 +47,7 @@ export async function snapshotsFromRemoteMaildirs(
     if (!folder) folders.set(dir, (folder = { messages: [], hasUidlist: false, hasKeywords: false }));
     return folder;
   };
-  const listed = await listTree(exec, root, (entry) => {
+  const listed = await side.list(root, (entry) => {
     const parts = entry.path.split('/');
     let mailbox = layout.rootLabel;
     let rest = parts;
@@ -95,7 +94,7 @@ export async function snapshotsFromRemoteMaildirs(
   try {
     if (wanted.length > 0) {
       const argv = buildRsyncArgv({
-        source: { path: root, ...(exec.ssh ? { ssh: exec.ssh } : {}) },
+        source: { path: root, ...(side.ssh ? { ssh: side.ssh } : {}) },
         target: { path: staging },
         ...(options.ssh ? { ssh: options.ssh } : {}),
         filesFromStdin: true,

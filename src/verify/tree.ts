@@ -4,7 +4,8 @@ import { ExitCode } from '../core/exit-codes.js';
 import type { MailStore } from '../stores/store.js';
 import type { SshOptions } from '../transport/ssh.js';
 import { compareFolder, type FolderComparison } from './compare.js';
-import { execOf, resolveMailboxPairs, type FileTreeSpec, type MailboxPair } from './ends.js';
+import { openFileSide } from '../hosts/open.js';
+import { resolveMailboxPairs, type FileTreeSpec, type MailboxPair } from './ends.js';
 import { snapshotsFromRemoteMaildirs } from './remote-maildirs.js';
 import { buildVerifyReport, type VerifyReport } from './report.js';
 import { messageMetaFromRef, type FolderSnapshot, type MessageMeta, type SkippedFolder } from './snapshot.js';
@@ -78,21 +79,21 @@ async function readSide(spec: FileTreeSpec, pairs: readonly MailboxPair[], side:
     return { folders, skipped };
   }
   // Over ssh: one find per side when the mailboxes share a root (a whole account), else one per mailbox.
-  const exec = execOf(location, options.ssh);
+  const host = openFileSide(location, options.ssh);
   const base = pairs[0];
   if (!base) return { folders, skipped };
   const rootPath = pathOf(base);
   const nested = decideNestedMailboxDirs(rootPath, pairs.slice(1).map(pathOf));
   if (nested) {
     const labels = new Map(pairs.slice(1).map((p, i) => [nested[i]!, p.label]));
-    const result = await snapshotsFromRemoteMaildirs(exec, rootPath, { rootLabel: base.label, mailboxDirs: nested, labelOf: (dir) => labels.get(dir) ?? dir }, options);
+    const result = await snapshotsFromRemoteMaildirs(host, rootPath, { rootLabel: base.label, mailboxDirs: nested, labelOf: (dir) => labels.get(dir) ?? dir }, options);
     if (side === 'target' && isMissingRoot(result.skipped, rootPath)) throw missingTargetError(`${location.host}:${rootPath}`);
     if (side === 'source') throwIfUnreadable(result.skipped, location.host);
     return result;
   }
   for (const pair of pairs) {
     const dir = pathOf(pair);
-    const result = await snapshotsFromRemoteMaildirs(exec, dir, { rootLabel: pair.label, mailboxDirs: [], labelOf: (d) => d }, options);
+    const result = await snapshotsFromRemoteMaildirs(host, dir, { rootLabel: pair.label, mailboxDirs: [], labelOf: (d) => d }, options);
     if (side === 'target' && pair === base && isMissingRoot(result.skipped, dir)) throw missingTargetError(`${location.host}:${dir}`);
     if (side === 'source') throwIfUnreadable(result.skipped, location.host);
     folders.push(...result.folders);

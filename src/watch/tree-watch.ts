@@ -119,7 +119,7 @@ export class MaildirWatcher {
 
   constructor(private readonly options: WatchOptions) {
     this.logger = options.logger ?? silentLogger;
-    if (options.tree.source.ssh) {
+    if (options.tree.source.host.ssh) {
       throw new UsageError('watch needs the source on this machine (it watches the files as they arrive)', 'run mailshift watch on the old server, with the target as ssh://...; or run mailshift resync repeatedly');
     }
   }

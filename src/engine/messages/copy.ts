@@ -10,7 +10,7 @@ import type { Logger } from '../../core/logger.js';
 import type { MailboxPath } from '../../core/types.js';
 import { withDryRun } from '../../stores/dry-run.js';
 import type { MailStore } from '../../stores/store.js';
-import type { FlagsMode } from '../resync-plan.js';
+import type { FlagsMode } from '../../stores/store.js';
 import { SyncStateFile } from '../state.js';
 import { decideLineEndings, type FolderContext } from './context.js';
 import { copyFolderOnce, listTargetFolders } from './folder.js';

@@ -1,5 +1,5 @@
-import type { ExecTarget } from '../exec.js';
-import { listTree } from '../list.js';
+import type { ExecTarget } from '../../hosts/exec.js';
+import { listTree } from '../../hosts/find.js';
 
 /**
  * What really arrived of the files rsync itemized, by a listing of the target afterwards. Needed when rsync dies

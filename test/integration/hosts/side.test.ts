@@ -105,6 +105,64 @@ describe.each(implementations)('FileSide over $name', ({ name, open }) => {
     expect((err as MailshiftError).code).toBe('MAILSHIFT_TARGET_NOT_DIR');
   });
 
+  it('reads small regular files in one call, leaving out missing files, links, directories and files over 1 MiB', async () => {
+    const dir = path.join(root, 'small');
+    await mkdir(path.join(dir, 'a-dir'), { recursive: true });
+    await writeFile(path.join(dir, hostile), 'keywords\n');
+    await writeFile(path.join(dir, 'empty'), '');
+    await writeFile(path.join(dir, 'big'), Buffer.alloc(1024 * 1024 + 1, 0x61));
+    await writeFile(path.join(root, 'secret'), 'outside\n');
+    await symlink(path.join(root, 'secret'), path.join(dir, 'link'));
+    const names = [hostile, 'empty', 'big', 'link', 'a-dir', 'missing'].map((n) => path.join(dir, n));
+    const texts = await side.readSmallFiles(names);
+    expect([...texts.entries()].sort()).toEqual([
+      [path.join(dir, 'empty'), ''],
+      [path.join(dir, hostile), 'keywords\n'],
+    ].sort());
+    expect((await side.readSmallFiles([])).size).toBe(0);
+  });
+
+  it('creates directories level by level with their mode and owner; an existing one is fine', async () => {
+    const top = path.join(root, 'strict');
+    const deep = path.join(top, hostile);
+    await side.makeDirsNoFollow([top, deep], { mode: 0o750, owner: { uid: 3003, gid: 9 } });
+    await side.makeDirsNoFollow([top, deep], { mode: 0o750 });
+    for (const dir of [top, deep]) {
+      const stats = await lstat(dir);
+      expect(stats.isDirectory()).toBe(true);
+      expect(stats.mode & 0o7777).toBe(0o750);
+      expect(`${stats.uid}:${stats.gid}`).toBe('3003:9');
+    }
+  });
+
+  it('never creates a directory through a link planted at its name, saying so', async () => {
+    const top = path.join(root, 'strict-link');
+    await mkdir(top);
+    await mkdir(path.join(root, 'elsewhere'));
+    await symlink(path.join(root, 'elsewhere'), path.join(top, 'cur'));
+    const err = await side.makeDirsNoFollow([path.join(top, 'cur'), path.join(top, 'cur', 'sub')], { mode: 0o700 }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(MailshiftError);
+    expect((err as MailshiftError).code).toBe('MAILSHIFT_TARGET_NOT_DIR');
+    expect(await readdir(path.join(root, 'elsewhere'))).toEqual([]);
+  });
+
+  it('does not create a directory when its parent is missing (no -p)', async () => {
+    await expect(side.makeDirsNoFollow([path.join(root, 'no-parent', 'child')], { mode: 0o700 })).rejects.toThrow();
+    expect(existsSync(path.join(root, 'no-parent'))).toBe(false);
+  });
+
+  it('creates a lock file only when its name is free, never through a link', async () => {
+    const dir = path.join(root, 'lock');
+    await mkdir(dir);
+    const lock = path.join(dir, `${hostile}.lock`);
+    expect(await side.createExclusive(lock)).toBe(true);
+    expect((await lstat(lock)).mode & 0o7777).toBe(0o600);
+    expect(await side.createExclusive(lock)).toBe(false);
+    await symlink(path.join(root, 'lock-target'), path.join(dir, 'dangling.lock'));
+    expect(await side.createExclusive(path.join(dir, 'dangling.lock'))).toBe(false);
+    expect(existsSync(path.join(root, 'lock-target'))).toBe(false);
+  });
+
   it('lists a tree without following links', async () => {
     const tree = path.join(root, 'tree');
     await mkdir(path.join(tree, 'cur'), { recursive: true });

@@ -2,7 +2,7 @@ import { lstat, readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runResync } from '../../../src/engine/tree/resync/run.js';
-import { runCopy } from '../../../src/engine/run-copy.js';
+import { runCopy } from '../../../src/engine/tree/run-copy.js';
 import { parseStoreSpec } from '../../../src/stores/spec.js';
 import { runCommand } from '../../support/process.js';
 import { makeTempDir, type TempDir } from '../../support/tmp.js';

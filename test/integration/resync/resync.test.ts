@@ -2,11 +2,11 @@ import { mkdir, readdir, readFile, rename, symlink, writeFile } from 'node:fs/pr
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { runCopy } from '../../../src/engine/run-copy.js';
+import { runCopy } from '../../../src/engine/tree/run-copy.js';
 import type { ResyncReport } from '../../../src/engine/tree/resync/report.js';
 import { runResync } from '../../../src/engine/tree/resync/run.js';
 import { parseStoreSpec } from '../../../src/stores/spec.js';
-import { openSshSession, type SshSession } from '../../../src/transport/ssh-session.js';
+import { openSshSession, type SshSession } from '../../../src/hosts/ssh-session.js';
 import type { SshOptions } from '../../../src/transport/ssh.js';
 import { createDoveadm, type Doveadm } from '../../support/dovecot.js';
 import { startSshd, type Sshd } from '../../support/sshd.js';

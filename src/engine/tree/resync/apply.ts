@@ -4,7 +4,7 @@ import { buildRsyncArgv } from '../../../transport/rsync/args.js';
 import type { ItemizedChange } from '../../../transport/rsync/itemize.js';
 import { runRsync, type RsyncRunResult } from '../../../transport/rsync/run.js';
 import { listArrivedFiles } from '../../../transport/rsync/arrived.js';
-import { createDirs, execOf, readOwner, removeOwnDir, renameNoClobber, rsyncEndpointOf, type Owner, type ResyncSide } from './ends.js';
+import { createDirs, readOwner, removeOwnDir, renameNoClobber, rsyncEndpointOf, type Owner, type ResyncSide } from './ends.js';
 import { writeKeywordTable } from './keywords.js';
 import type { ResyncOptions, ResyncTree } from './options.js';
 import { messagePath, type CopyItem, type FolderPlan, type KeywordTables, type RenameItem, type ResyncPlan } from './plan.js';
@@ -50,7 +50,6 @@ export async function applyPlan(
   plan: ResyncPlan,
   duplicates: ReadonlySet<string>,
   keywords: KeywordTables,
-  staging: string,
   options: ApplyOptions,
   logger: Logger,
   warnings: string[],
@@ -59,16 +58,16 @@ export async function applyPlan(
   const work: FolderWork[] = plan.folders.map((folder) => ({ folder, copies: folder.copies.filter((c) => !duplicates.has(messagePath(folder.dir, c))) }));
   const needsWrite = work.some((w) => w.copies.length > 0 || w.folder.renames.length > 0 || w.folder.isNew || w.folder.missingSubdirs.length > 0);
   if (!needsWrite) return applied;
-  const owner = await readOwner(tree.target, options);
+  const owner = await readOwner(tree.target);
 
   const creation = planFolderCreation(work.map((w) => w.folder));
-  if (creation.dirs.length > 0) await createDirs(tree.target, creation.dirs, owner, options);
+  if (creation.dirs.length > 0) await createDirs(tree.target, creation.dirs, owner);
 
   // Keyword tables that gained letters, before any file uses them.
   const deferredFolders = new Set<string>();
   for (const { folder } of work) {
     if (!folder.keywordUpdate || folder.isNew) continue;
-    const ok = await writeKeywordTable(tree.target, folder.dir, keywords.target.get(folder.dir) ?? new Map(), folder.keywordUpdate, owner, staging, options);
+    const ok = await writeKeywordTable(tree.target, folder.dir, keywords.target.get(folder.dir) ?? new Map(), folder.keywordUpdate, owner, options);
     if (!ok) {
       deferredFolders.add(folder.dir);
       warnings.push(`${displayFolder(folder.dir, tree.layout)}: the target's dovecot-keywords changed or is locked; messages that need new keyword letters wait for the next run`);
@@ -96,7 +95,7 @@ export async function applyPlan(
     if (result.exit.outcome !== 'ok' && result.exit.outcome !== 'vanished') {
       // A target that cannot be listed (the connection is gone) counts nothing as copied: rsync's items are no
       // proof, and the next run copies whatever is missing anyway.
-      const arrived = await listArrivedFiles(execOf(tree.target, options.ssh), tree.target.root, itemized, options.signal ? { signal: options.signal } : {}).catch(() => undefined);
+      const arrived = await listArrivedFiles(tree.target.host.exec, tree.target.root, itemized, options.signal ? { signal: options.signal } : {}).catch(() => undefined);
       for (const relPath of arrived?.paths ?? []) countMessage(relPath);
       applied.bytes += arrived?.bytes ?? 0;
       const cause = result.exit.hint ? '' : result.stderrTail ? `: ${result.stderrTail.trim().split('\n').pop()}` : '';
@@ -115,7 +114,7 @@ export async function applyPlan(
 
   // Folders created by this run: subscribed when the source subscribes to them.
   const newFolders = work.filter((w) => w.folder.isNew).map((w) => w.folder.dir);
-  if (newFolders.length > 0) applied.subscribed = await subscribeNewFolders(tree, newFolders, owner, staging, options, warnings);
+  if (newFolders.length > 0) applied.subscribed = await subscribeNewFolders(tree, newFolders, owner, options, warnings);
 
   // Flag renames on the target.
   const renames: { dir: string; rename: RenameItem }[] = [];
@@ -241,7 +240,7 @@ async function copyThroughTmp(
 ): Promise<{ perFolder: Map<string, number>; bytes: number; rsync: RsyncRunResult }> {
   const stagingRel = `tmp/.mailshift-resync-${process.pid}-${Date.now()}`;
   const stagingAbs = path.posix.join(tree.target.root, stagingRel);
-  await createDirs(tree.target, ['tmp', stagingRel], owner, options);
+  await createDirs(tree.target, ['tmp', stagingRel], owner);
   const rels = items.map(({ folder, copy }) => messagePath(folder.dir, copy));
   const result = await rsyncList(tree.source, tree.target, tree.source.root, stagingAbs, rels, owner, options, logger);
   const pairs = items.map(({ folder, copy }) => ({
@@ -254,6 +253,6 @@ async function copyThroughTmp(
   for (const pair of done) perFolder.set(pair.dir, (perFolder.get(pair.dir) ?? 0) + 1);
   if (done.length < pairs.length) warnings.push(`${pairs.length - done.length} message(s) with translated keywords not placed (run again)`);
   // Only our own staging directory (its name is ours alone) is removed.
-  await removeOwnDir(tree.target, stagingAbs, options);
+  await removeOwnDir(tree.target, stagingAbs);
   return { perFolder, bytes: result.stats.transferredFileSizeBytes ?? 0, rsync: result };
 }

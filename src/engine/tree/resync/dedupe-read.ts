@@ -2,10 +2,10 @@ import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { throwIfAborted } from '../../../core/errors.js';
 import { runPool } from '../../../core/async.js';
-import { runExec, type ExecTarget } from '../../../transport/exec.js';
+import { openNoFollow } from '../../../hosts/local.js';
+import type { FileSide } from '../../../hosts/side.js';
+import { fetchFiles } from '../../../hosts/transfer.js';
 import type { SshOptions } from '../../../transport/ssh.js';
-import { fetchFiles } from '../../file-list-transfer.js';
-import { openNoFollow } from './ends.js';
 import { buildIdentity, findHeaderEnd, parseHeaderFields } from '../../identity.js';
 
 /**
@@ -79,10 +79,10 @@ export interface DedupeReadOptions {
 }
 
 /** Message-IDs of files (relative to root) on one side. Files that cannot be read simply have none. */
-export async function readMessageIds(exec: ExecTarget, root: string, relPaths: readonly string[], options: DedupeReadOptions = {}): Promise<Map<string, string>> {
+export async function readMessageIds(side: FileSide, root: string, relPaths: readonly string[], options: DedupeReadOptions = {}): Promise<Map<string, string>> {
   const out = new Map<string, string>();
   if (relPaths.length === 0) return out;
-  if (!exec.ssh) {
+  if (!side.ssh) {
     await runPool(relPaths, 8, async (rel) => {
       throwIfAborted(options.signal);
       const header = await readHeaderBlock(path.join(root, rel));
@@ -97,7 +97,7 @@ export async function readMessageIds(exec: ExecTarget, root: string, relPaths: r
   for (const batch of batchByLength(safe, 60 * 1024, root.length + 8)) {
     throwIfAborted(options.signal);
     const absolute = batch.map((rel) => path.posix.join(root, rel));
-    const result = await runExec(exec, ['grep', '-i', '-m1', '-A1', '-Z', '-H', '-e', '^message-id:', '--', ...absolute], options.signal ? { signal: options.signal } : {});
+    const result = await side.run(['grep', '-i', '-m1', '-A1', '-Z', '-H', '-e', '^message-id:', '--', ...absolute], options.signal ? { signal: options.signal } : {});
     // grep exits 1 when no file matched, 2 when a file vanished or was unreadable; the output is still good.
     if (result.exitCode === 255) throw new Error(`ssh failed while reading Message-IDs: ${result.stderr.trim().split('\n').pop() ?? ''}`);
     const prefix = root.endsWith('/') ? root : `${root}/`;
@@ -113,7 +113,7 @@ export async function readMessageIds(exec: ExecTarget, root: string, relPaths: r
  * the few whose Message-ID matched something on the other side).
  */
 export async function readContentKeys(
-  exec: ExecTarget,
+  side: FileSide,
   root: string,
   relPaths: readonly string[],
   staging: string,
@@ -122,8 +122,8 @@ export async function readContentKeys(
   const out = new Map<string, string>();
   if (relPaths.length === 0) return out;
   let localRoot = root;
-  if (exec.ssh) {
-    await fetchFiles({ path: root, ssh: exec.ssh }, relPaths, staging, { ...options, retries: 2 });
+  if (side.ssh) {
+    await fetchFiles({ path: root, ssh: side.ssh }, relPaths, staging, { ...options, retries: 2 });
     localRoot = staging;
   }
   await runPool(relPaths, 4, async (rel) => {

@@ -1,6 +1,5 @@
 import path from 'node:path';
 import type { Logger } from '../../../core/logger.js';
-import { execOf } from './ends.js';
 import type { ResyncOptions, ResyncTree } from './options.js';
 import { messagePath, type ResyncPlan } from './plan.js';
 
@@ -25,8 +24,8 @@ export async function findDuplicates(tree: ResyncTree, plan: ResyncPlan, staging
   const { readContentKeys, readMessageIds } = await import('./dedupe-read.js');
   const readOptions = { ...(options.ssh ? { ssh: options.ssh } : {}), ...(options.signal ? { signal: options.signal } : {}) };
   const [sourceIds, targetIds] = await Promise.all([
-    readMessageIds(execOf(tree.source, options.ssh), tree.source.root, candidates, readOptions),
-    readMessageIds(execOf(tree.target, options.ssh), tree.target.root, targetOnly, readOptions),
+    readMessageIds(tree.source.host, tree.source.root, candidates, readOptions),
+    readMessageIds(tree.target.host, tree.target.root, targetOnly, readOptions),
   ]);
   const candidateRecords = candidates.map((id) => ({ id, ...(sourceIds.get(id) ? { messageId: sourceIds.get(id)! } : {}) }));
   const targetRecords = targetOnly.map((id) => ({ id, ...(targetIds.get(id) ? { messageId: targetIds.get(id)! } : {}) }));
@@ -34,8 +33,8 @@ export async function findDuplicates(tree: ResyncTree, plan: ResyncPlan, staging
   if (matched.candidates.size === 0) return new Set();
   logger.debug(`dedupe: ${matched.candidates.size} candidate(s) share a Message-ID with mail only on the target; comparing content`);
   const [sourceKeys, targetKeys] = await Promise.all([
-    readContentKeys(execOf(tree.source, options.ssh), tree.source.root, [...matched.candidates], path.join(staging, 'dedupe-src'), readOptions),
-    readContentKeys(execOf(tree.target, options.ssh), tree.target.root, [...matched.targets], path.join(staging, 'dedupe-dst'), readOptions),
+    readContentKeys(tree.source.host, tree.source.root, [...matched.candidates], path.join(staging, 'dedupe-src'), readOptions),
+    readContentKeys(tree.target.host, tree.target.root, [...matched.targets], path.join(staging, 'dedupe-dst'), readOptions),
   ]);
   const withKeys = (records: typeof candidateRecords, keys: Map<string, string>) =>
     records.map((r) => (keys.has(r.id) ? { ...r, contentKey: keys.get(r.id)! } : r));

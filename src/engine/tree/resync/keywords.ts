@@ -1,10 +1,7 @@
-import { constants as fsConstants } from 'node:fs';
-import { open, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { formatDovecotKeywords, parseDovecotKeywords, type KeywordTable } from '../../../../converters/maildir/keywords.js';
 import { sleep } from '../../../core/async.js';
-import { systemErrorCode } from '../../../core/errors.js';
-import { readSmallFiles, readSmallRegularFile, writeSmallFile, type Owner, type ResyncSide, type SideOptions } from './ends.js';
+import { readSmallFiles, writeSmallFile, type Owner, type ResyncSide, type SideOptions } from './ends.js';
 import { infoOf } from './flag-letters.js';
 import type { TreeListingResult } from './list.js';
 import type { ResyncTree } from './options.js';
@@ -58,41 +55,25 @@ async function readKeywordFiles(side: ResyncSide, listing: TreeListing, needed: 
 
 /**
  * Writes a folder's dovecot-keywords on the target. Locally under Dovecot's own lock (dovecot-uidlist.lock, created
- * exclusively) and only if the file still says what we planned with; remotely by rsync (temp file + rename), without
- * the lock (a limit: run resync while Dovecot is quiet on that folder). Returns false when it was not written.
+ * exclusively) and only if the file still says what we planned with; remotely without the lock (a limit: run resync
+ * while Dovecot is quiet on that folder). Returns false when it was not written.
  */
-export async function writeKeywordTable(
-  side: ResyncSide,
-  dir: string,
-  plannedFrom: KeywordTable,
-  table: KeywordTable,
-  owner: Owner,
-  staging: string,
-  options: SideOptions,
-): Promise<boolean> {
+export async function writeKeywordTable(side: ResyncSide, dir: string, plannedFrom: KeywordTable, table: KeywordTable, owner: Owner, options: SideOptions): Promise<boolean> {
   const rel = keywordsFileOf(dir);
   const text = formatDovecotKeywords(table);
   const sameAsPlanned = (current: string | undefined) => formatDovecotKeywords(parseDovecotKeywords(current ?? '')) === formatDovecotKeywords(plannedFrom);
-  if (side.ssh) return writeSmallFile(side, rel, text, owner, path.join(staging, 'kw-out'), options);
-  const folderAbs = path.join(side.root, dir);
-  const lock = path.join(folderAbs, 'dovecot-uidlist.lock');
+  if (side.host.ssh) return writeSmallFile(side, rel, text, owner);
+  const lock = path.posix.join(side.root, dir, 'dovecot-uidlist.lock');
   const deadline = Date.now() + 5000;
-  for (;;) {
-    try {
-      const handle = await open(lock, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL, 0o600);
-      await handle.close();
-      break;
-    } catch (err) {
-      if (systemErrorCode(err) !== 'EEXIST') throw err;
-      if (Date.now() > deadline) return false;
-      await sleep(100);
-    }
+  while (!(await side.host.createExclusive(lock, 0o600))) {
+    if (Date.now() > deadline) return false;
+    await sleep(100);
   }
   try {
-    const current = await readSmallRegularFile(path.join(folderAbs, 'dovecot-keywords'));
+    const current = (await readSmallFiles(side, [rel], options)).get(rel);
     if (!sameAsPlanned(current)) return false;
-    return await writeSmallFile(side, rel, text, owner, staging, options);
+    return await writeSmallFile(side, rel, text, owner);
   } finally {
-    await rm(lock, { force: true });
+    await side.host.removeFiles([lock]);
   }
 }

@@ -3,9 +3,9 @@ import { lstat, readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { MailshiftError, systemErrorCode, throwIfAborted } from '../../../core/errors.js';
 import { ExitCode } from '../../../core/exit-codes.js';
-import type { ExecTarget } from '../../../transport/exec.js';
-import { listTree, ListTreeError, type TreeEntry, type TreeEntryType } from '../../../transport/list.js';
-import { findMailboxDirs, isDomainDirName } from '../../copy.js';
+import { findMailboxDirs, isDomainDirName } from '../../../cpanel/layout.js';
+import { ListTreeError, type FindOptions, type TreeEntry, type TreeEntryType } from '../../../hosts/find.js';
+import type { FileSide } from '../../../hosts/side.js';
 import type { FolderListing, MessageFile, TreeListing } from './plan.js';
 
 /**
@@ -16,7 +16,7 @@ import type { FolderListing, MessageFile, TreeListing } from './plan.js';
  * Tree layouts:
  * - 'maildir': the root is a Maildir++ mailbox (INBOX at the root, folders as `.A.B` siblings);
  * - 'cpanel-mail': the root is a cPanel account's ~/mail: the default mailbox at the root, plus one mailbox per
- *   DOMAIN/LOCAL directory (cPanel's own rule, copy.ts findMailboxDirs), each a Maildir++ mailbox.
+ *   DOMAIN/LOCAL directory (cPanel's own rule, cpanel/layout.ts findMailboxDirs), each a Maildir++ mailbox.
  */
 
 export type TreeLayout = 'maildir' | 'cpanel-mail';
@@ -140,15 +140,15 @@ function finish(folders: Map<string, MutableFolder>, blocked: Map<string, string
 }
 
 /** Lists a tree here (readdir) or over ssh (find). */
-export async function listMaildirTree(exec: ExecTarget, root: string, layout: TreeLayout, scope: ListScope = {}): Promise<TreeListingResult> {
-  return exec.ssh ? listRemote(exec, root, layout, scope) : listLocal(root, layout, scope);
+export async function listMaildirTree(side: FileSide, root: string, layout: TreeLayout, scope: ListScope = {}): Promise<TreeListingResult> {
+  return side.ssh ? listRemote(side, root, layout, scope) : listLocal(root, layout, scope);
 }
 
-async function listRemote(exec: ExecTarget, root: string, layout: TreeLayout, scope: ListScope): Promise<TreeListingResult> {
-  if (scope.folders) return listRemoteScoped(exec, root, layout, scope.folders, scope);
+async function listRemote(side: FileSide, root: string, layout: TreeLayout, scope: ListScope): Promise<TreeListingResult> {
+  if (scope.folders) return listRemoteScoped(side, root, layout, scope.folders, scope);
   const entries: Pick<TreeEntry, 'type' | 'path'>[] = [];
   const stamps = new Map<string, number>();
-  const result = await findEntries(exec, root, entries, '', {
+  const result = await findEntries(side, root, entries, '', {
     // root/.F/cur/msg is depth 3; a cPanel mailbox adds DOMAIN/LOCAL.
     maxDepth: layout === 'cpanel-mail' ? 5 : 3,
     ...(scope.signal ? { signal: scope.signal } : {}),
@@ -163,12 +163,12 @@ async function listRemote(exec: ExecTarget, root: string, layout: TreeLayout, sc
  * A few folders over ssh (watch mode): the directories down to the folders (to see links on the way), then each
  * folder's own files. Two short finds instead of a listing of every folder of the tree.
  */
-async function listRemoteScoped(exec: ExecTarget, root: string, layout: TreeLayout, folders: ReadonlySet<string>, scope: ListScope): Promise<TreeListingResult> {
+async function listRemoteScoped(side: FileSide, root: string, layout: TreeLayout, folders: ReadonlySet<string>, scope: ListScope): Promise<TreeListingResult> {
   const entries: Pick<TreeEntry, 'type' | 'path'>[] = [];
   const stamps = new Map<string, number>();
   const depth = Math.max(1, ...[...folders].map((dir) => (dir === '' ? 1 : dir.split('/').length + 1)));
   const signal = scope.signal ? { signal: scope.signal } : {};
-  const top = await findEntries(exec, root, entries, '', { maxDepth: depth, dirsAndLinksOnly: true, ...signal }, stamps);
+  const top = await findEntries(side, root, entries, '', { maxDepth: depth, dirsAndLinksOnly: true, ...signal }, stamps);
   if (!top.exists) return { exists: false, folders: new Map(), blocked: new Map(), ignoredEntries: 0, mailboxRoots: [], errors: [], stamps: new Map() };
   const types = new Map(entries.map((e) => [e.path, e.type]));
   const errors: string[] = top.errors ? [top.errors] : [];
@@ -176,7 +176,7 @@ async function listRemoteScoped(exec: ExecTarget, root: string, layout: TreeLayo
     // Only descend into a folder that is a real directory all the way down (find would not follow a link anyway).
     const parts = dir === '' ? [] : dir.split('/');
     if (!parts.every((_, i) => types.get(parts.slice(0, i + 1).join('/')) === 'dir')) continue;
-    const listed = await findEntries(exec, dir === '' ? root : path.posix.join(root, dir), entries, dir, { maxDepth: 2, ...signal }, stamps);
+    const listed = await findEntries(side, dir === '' ? root : path.posix.join(root, dir), entries, dir, { maxDepth: 2, ...signal }, stamps);
     if (listed.errors) errors.push(listed.errors);
   }
   const mailboxRoots = [''];
@@ -218,26 +218,25 @@ export function decideChangedFolders(before: TreeStamps, after: TreeStamps): Set
  * Reads the stamps again, without reading any message names: locally a readdir of the few directories above the
  * messages and one lstat per new/ and cur/; over ssh one find of directories only.
  */
-export async function readTreeStamps(exec: ExecTarget, root: string, layout: TreeLayout, scope: ListScope = {}): Promise<TreeStamps> {
-  if (exec.ssh) {
+export async function readTreeStamps(side: FileSide, root: string, layout: TreeLayout, scope: ListScope = {}): Promise<TreeStamps> {
+  if (side.ssh) {
     const stamps = new Map<string, number>();
-    await findEntries(exec, root, [], '', { maxDepth: layout === 'cpanel-mail' ? 4 : 2, dirsAndLinksOnly: true, ...(scope.signal ? { signal: scope.signal } : {}) }, stamps);
+    await findEntries(side, root, [], '', { maxDepth: layout === 'cpanel-mail' ? 4 : 2, dirsAndLinksOnly: true, ...(scope.signal ? { signal: scope.signal } : {}) }, stamps);
     return keepScoped(stamps, scope);
   }
   return (await listLocal(root, layout, scope, { stampsOnly: true })).stamps;
 }
 
 async function findEntries(
-  exec: ExecTarget,
+  side: FileSide,
   dir: string,
   into: Pick<TreeEntry, 'type' | 'path'>[],
   prefix: string,
-  options: Parameters<typeof listTree>[3],
+  options: FindOptions & { signal?: AbortSignal },
   stamps?: Map<string, number>,
 ): Promise<{ exists: boolean; errors: string }> {
   try {
-    return await listTree(
-      exec,
+    return await side.list(
       dir,
       (e) => {
         const p = prefix === '' ? e.path : `${prefix}/${e.path}`;

@@ -1,7 +1,7 @@
 import { maildirBaseName } from '../../../../converters/maildir/filename.js';
 import { KeywordAllocator, type KeywordTable } from '../../../../converters/maildir/keywords.js';
 import path from 'node:path';
-import { checkFileName, checkFolderDirName } from '../../../stores/cpanel/unsafe.js';
+import { checkFileName, checkFolderDirName } from '../../../cpanel/unsafe.js';
 import { describeFlags, extrasOf, hasLowercase, infoOf, lettersOf, mergeLetters, translateInfo } from './flag-letters.js';
 
 /**
@@ -24,7 +24,8 @@ import { describeFlags, extrasOf, hasLowercase, infoOf, lettersOf, mergeLetters,
  */
 
 export type MaildirSub = 'new' | 'cur';
-export type FlagsMode = 'target' | 'source' | 'merge';
+export type { FlagsMode } from '../../../stores/store.js';
+import type { FlagsMode } from '../../../stores/store.js';
 
 export interface MessageFile {
   readonly sub: MaildirSub;
@@ -125,7 +126,7 @@ export function planResync(input: PlanResyncInput): ResyncPlan {
       skippedFolders.push({ dir, reason: blocked });
       continue;
     }
-    // What discover reports as unsafe is never carried (stores/cpanel/unsafe.ts): the folder, or the message.
+    // What discover reports as unsafe is never carried (cpanel/unsafe.ts): the folder, or the message.
     const base = path.posix.basename(dir);
     const folderCheck = base.startsWith('.') ? checkFolderDirName(base, false) : undefined;
     if (folderCheck && !folderCheck.ok && folderCheck.unsafe) {

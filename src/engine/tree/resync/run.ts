@@ -5,11 +5,11 @@ import { InterruptedError, MailshiftError, UsageError, throwIfAborted } from '..
 import { ExitCode } from '../../../core/exit-codes.js';
 import { silentLogger, type Logger } from '../../../core/logger.js';
 import { diagnoseLocalTargetDir } from '../../../fsops/target-dir.js';
-import type { ExecTarget } from '../../../transport/exec.js';
+import type { FileSide } from '../../../hosts/side.js';
 import { formatSpec, type StoreSpec } from '../../../stores/spec.js';
 import { applyPlan, emptyApplied, type Applied } from './apply.js';
 import { findDuplicates } from './dedupe.js';
-import { execOf, resolveResyncSide } from './ends.js';
+import { resolveResyncSide } from './ends.js';
 import { readKeywordTables } from './keywords.js';
 import { decideChangedFolders, listMaildirTree, readTreeStamps, type ListScope, type TreeListingResult } from './list.js';
 import type { ResyncOptions, ResyncTree } from './options.js';
@@ -28,7 +28,7 @@ import { refuseUnsafeAllocations } from './safety.js';
  * 3-6. write the target (apply.ts): folders and keyword tables first, then the files, then flag renames;
  * 7. list the source again: anything new or renamed since step 1 means "run again" (exit 5).
  * The target's dovecot-uidlist is never written: Dovecot gives the new files new UIDs itself.
- * Where the ends are and every file operation on them beyond rsync and listings: ends.ts.
+ * Where the ends are and every file operation on them beyond rsync and listings: ends.ts (on the ends' FileSides).
  */
 
 export async function resolveResyncTree(source: StoreSpec, target: StoreSpec, options: Pick<ResyncOptions, 'ssh'> = {}): Promise<ResyncTree> {
@@ -70,15 +70,13 @@ export async function runResyncTree(tree: ResyncTree, options: ResyncOptions = {
   const dedupe = options.dedupe ?? true;
   const dryRun = Boolean(options.dryRun);
   const signal = options.signal;
-  const srcExec = execOf(tree.source, options.ssh);
-  const dstExec = execOf(tree.target, options.ssh);
   const scope = { ...(options.onlyFolders ? { folders: options.onlyFolders } : {}), ...(signal ? { signal } : {}) };
   const warnings: string[] = [];
 
   const phase = createPhaseTimer(logger);
   const [sourceListing, targetListing] = await Promise.all([
-    listMaildirTree(srcExec, tree.source.root, tree.layout, scope),
-    listMaildirTree(dstExec, tree.target.root, tree.layout, scope),
+    listMaildirTree(tree.source.host, tree.source.root, tree.layout, scope),
+    listMaildirTree(tree.target.host, tree.target.root, tree.layout, scope),
   ]);
   phase('listed both sides');
   if (!sourceListing.exists) {
@@ -86,7 +84,7 @@ export async function runResyncTree(tree: ResyncTree, options: ResyncOptions = {
   }
   if (!targetListing.exists) {
     // A path that is there but is a file (or a link) is not "missing": say what it is.
-    if (!tree.target.ssh) {
+    if (!tree.target.host.ssh) {
       const notDir = await diagnoseLocalTargetDir(tree.target.root);
       if (notDir && notDir.code === 'MAILSHIFT_TARGET_NOT_DIR') throw notDir;
     }
@@ -103,7 +101,7 @@ export async function runResyncTree(tree: ResyncTree, options: ResyncOptions = {
     throwIfAborted(signal);
     const keywords = await readKeywordTables(tree, sourceListing, targetListing, options);
     const plan = await refuseUnsafeAllocations(
-      srcExec,
+      tree.source.host,
       tree.source.root,
       planResync({ source: sourceListing, target: targetListing, flags, keywords, ...(options.onlyFolders ? { onlyFolders: options.onlyFolders } : {}) }),
       signal,
@@ -120,7 +118,7 @@ export async function runResyncTree(tree: ResyncTree, options: ResyncOptions = {
     // rsync writes each file under the target's own tmp/ and renames it into place: a killed transfer leaves nothing
     // half-written in cur/ or new/ (Dovecot ignores tmp/ and cleans it after 36 hours).
     const tempDir = targetListing.folders.get('')?.subdirs.has('tmp') ? 'tmp' : undefined;
-    if (!dryRun) applied = await applyPlan(tree, plan, duplicates, keywords, staging, { ...options, ...(tempDir ? { tempDir } : {}) }, logger, warnings);
+    if (!dryRun) applied = await applyPlan(tree, plan, duplicates, keywords, { ...options, ...(tempDir ? { tempDir } : {}) }, logger, warnings);
 
     phase('applied');
     await options.onApplied?.();
@@ -128,7 +126,7 @@ export async function runResyncTree(tree: ResyncTree, options: ResyncOptions = {
     // Interrupted after the target was written: report what was done rather than fail; the check is for next time.
     if (!dryRun && (options.recheckSource ?? true) && !signal?.aborted) {
       try {
-        sourceChange = await readSourceChange(srcExec, tree, sourceListing, scope);
+        sourceChange = await readSourceChange(tree.source.host, tree, sourceListing, scope);
       } catch (err) {
         if (!(err instanceof InterruptedError)) throw err;
       }
@@ -164,10 +162,10 @@ export async function runResyncTree(tree: ResyncTree, options: ResyncOptions = {
  * Step 7. Cheap first: the mtimes of the source's new/ and cur/ directories; only folders whose stamp moved are
  * listed again to say what changed.
  */
-async function readSourceChange(srcExec: ExecTarget, tree: ResyncTree, before: TreeListingResult, scope: ListScope): Promise<SourceChange> {
-  const changed = decideChangedFolders(before.stamps, await readTreeStamps(srcExec, tree.source.root, tree.layout, scope));
+async function readSourceChange(source: FileSide, tree: ResyncTree, before: TreeListingResult, scope: ListScope): Promise<SourceChange> {
+  const changed = decideChangedFolders(before.stamps, await readTreeStamps(source, tree.source.root, tree.layout, scope));
   if (changed.size === 0) return { added: 0, renamed: 0, removed: 0 };
-  const again = await listMaildirTree(srcExec, tree.source.root, tree.layout, { ...scope, folders: changed });
+  const again = await listMaildirTree(source, tree.source.root, tree.layout, { ...scope, folders: changed });
   return diffSourceListings(before, again, changed);
 }
 

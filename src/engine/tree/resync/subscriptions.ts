@@ -1,4 +1,3 @@
-import path from 'node:path';
 import { maildirppToMailboxPath } from '../../../../converters/folders/maildirpp.js';
 import { formatSubscriptionsV2, parseSubscriptions } from '../../../../converters/folders/subscriptions.js';
 import { readSmallFiles, writeSmallFile, type Owner, type SideOptions } from './ends.js';
@@ -53,7 +52,6 @@ export async function subscribeNewFolders(
   tree: ResyncTree,
   newFolders: readonly string[],
   owner: Owner,
-  staging: string,
   options: SideOptions,
   warnings: string[],
 ): Promise<Set<string>> {
@@ -63,7 +61,7 @@ export async function subscribeNewFolders(
     const [sourceTexts, targetTexts] = await Promise.all([readSmallFiles(tree.source, [rel], options), readSmallFiles(tree.target, [rel], options)]);
     const decision = decideSubscriptionAdditions(sourceTexts.get(rel) ?? '', targetTexts.get(rel) ?? '', folders.map((f) => f.name));
     if (!decision) continue;
-    if (!(await writeSmallFile(tree.target, rel, decision.text, owner, path.join(staging, 'subs-out'), options))) {
+    if (!(await writeSmallFile(tree.target, rel, decision.text, owner))) {
       warnings.push(`${rel}: could not add ${decision.added.join(', ')}; subscribe them in the mail client`);
       continue;
     }

@@ -2,6 +2,9 @@ import { writeFile } from 'node:fs/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { hashMessageFile, messageIdFromHeader, parseGrepMessageIds, readMessageIds } from '../../../../src/engine/tree/resync/dedupe-read.js';
 import { makeTempDir, type TempDir } from '../../../support/tmp.js';
+import { LocalFileSide } from '../../../../src/hosts/local.js';
+
+const local = new LocalFileSide();
 
 describe('parseGrepMessageIds', () => {
   it('reads grep -Z -A1 output, unfolding a folded Message-ID', () => {
@@ -62,7 +65,7 @@ describe('message ids and content keys', () => {
     temp = await makeTempDir('resync-dedupe');
     await writeFile(`${temp.path}/1`, 'Message-ID: <one@x>\n\n');
     await writeFile(`${temp.path}/2`, 'Message-ID: <two@x>\n\n');
-    const ids = await readMessageIds({}, temp.path, ['1', 'missing']);
+    const ids = await readMessageIds(local, temp.path, ['1', 'missing']);
     expect([...ids]).toEqual([['1', '<one@x>']]);
   });
 });

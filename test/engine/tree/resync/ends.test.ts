@@ -1,24 +1,93 @@
-import { describe, expect, it } from 'vitest';
-import { parseRenamedPairs } from '../../../../src/engine/tree/resync/ends.js';
+import { lstat, mkdir, readFile, readdir, symlink, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { MailshiftError } from '../../../../src/core/errors.js';
+import { createDirs, readOwner, readSmallFiles, renameNoClobber, resolveResyncSide, writeSmallFile, type ResyncSide } from '../../../../src/engine/tree/resync/ends.js';
+import { parseStoreSpec, type CpanelSpec } from '../../../../src/stores/spec.js';
+import { makeTempDir, type TempDir } from '../../../support/tmp.js';
 
-describe('parseRenamedPairs', () => {
-  const pairs = [
-    { from: 'cur/1:2,', to: 'cur/1:2,S' },
-    { from: 'cur/2:2,', to: 'cur/2:2,S' },
-  ];
+/**
+ * resync's ends on this machine: cPanel specs resolve to the trees resync works on, and the file operations speak in
+ * paths relative to the tree root while the FileSide does the work (its contract: test/integration/hosts/side.test.ts).
+ */
 
-  it('keeps the pairs mv -v says it renamed, matched by their new absolute name', () => {
-    const out = "renamed '/m/cur/1:2,' -> '/m/cur/1:2,S'\n";
-    expect(parseRenamedPairs(out, '/m', pairs)).toEqual([pairs[0]]);
+let temp: TempDir | undefined;
+afterEach(async () => {
+  await temp?.cleanup();
+  temp = undefined;
+});
+
+function cpanelSpec(text: string): CpanelSpec {
+  const spec = parseStoreSpec(text);
+  if (spec.kind !== 'cpanel') throw new Error(`not a cPanel spec: ${text}`);
+  return spec;
+}
+
+async function localSide(): Promise<ResyncSide> {
+  temp = await makeTempDir('resync-ends');
+  return resolveResyncSide({ kind: 'path', path: temp.path, location: { type: 'local' } }, 'target', {});
+}
+
+describe('resolveResyncSide', () => {
+  it('takes a whole cPanel account to its ~/mail and one mailbox to ~/mail/DOMAIN/LOCAL, homes from ROOT/etc/passwd', async () => {
+    temp = await makeTempDir('resync-ends');
+    await mkdir(path.join(temp.path, 'etc'));
+    await writeFile(path.join(temp.path, 'etc/passwd'), 'alice:x:1000:1000::/srv/alice:/bin/bash\n');
+    await writeFile(path.join(temp.path, 'etc/userdomains'), 'example.com: alice\n');
+    const account = await resolveResyncSide(cpanelSpec(`cpanel:${temp.path}#alice`), 'source', {});
+    expect(account.root).toBe(path.join(temp.path, 'srv/alice/mail'));
+    expect(account.host.ssh).toBeUndefined();
+    const mailbox = await resolveResyncSide(cpanelSpec(`cpanel:${temp.path}#info@example.com`), 'target', {});
+    expect(mailbox.root).toBe(path.join(temp.path, 'srv/alice/mail/example.com/info'));
   });
 
-  it('leaves out a pair mv -n skipped because the new name was taken (it prints nothing for it)', () => {
-    expect(parseRenamedPairs('', '/m', pairs)).toEqual([]);
+  it('says which side names a domain no account owns', async () => {
+    temp = await makeTempDir('resync-ends');
+    await mkdir(path.join(temp.path, 'etc'));
+    await writeFile(path.join(temp.path, 'etc/userdomains'), '');
+    const err = await resolveResyncSide(cpanelSpec(`cpanel:${temp.path}#info@nobody.example`), 'target', {}).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(MailshiftError);
+    expect((err as MailshiftError).code).toBe('MAILSHIFT_CPANEL_DOMAIN_UNKNOWN');
+    expect((err as MailshiftError).message).toMatch(/^target: no cPanel account owns nobody\.example/);
+  });
+});
+
+describe('file operations relative to the tree root', () => {
+  it('reads control files by relative path, leaving out links and missing ones', async () => {
+    const side = await localSide();
+    await writeFile(path.join(side.root, 'subscriptions'), 'INBOX\n');
+    await symlink('/etc/hostname', path.join(side.root, 'dovecot-keywords'));
+    const texts = await readSmallFiles(side, ['subscriptions', 'dovecot-keywords', '.Sent/dovecot-keywords'], {});
+    expect([...texts]).toEqual([['subscriptions', 'INBOX\n']]);
   });
 
-  it('counts a line it cannot parse for one pair whose new name holds a quote or a control character', () => {
-    const odd = { from: "cur/3:2,", to: "cur/it's:2,S" };
-    const out = "renamed '/m/cur/3:2,' -> '/m/cur/it'\\''s:2,S'\n";
-    expect(parseRenamedPairs(out, '/m', [...pairs, odd])).toEqual([odd]);
+  it('writes a control file whole, mode 0600, leaving nothing else beside it', async () => {
+    const side = await localSide();
+    const owner = await readOwner(side);
+    expect(await writeSmallFile(side, 'subscriptions', 'INBOX\nSent\n', owner)).toBe(true);
+    expect(await readFile(path.join(side.root, 'subscriptions'), 'utf8')).toBe('INBOX\nSent\n');
+    expect((await lstat(path.join(side.root, 'subscriptions'))).mode & 0o777).toBe(0o600);
+    expect(await readdir(side.root)).toEqual(['subscriptions']);
+  });
+
+  it('creates folders with the root mode (owner bits always rwx) and refuses a link where a folder should be', async () => {
+    const side = await localSide();
+    const owner = { ...(await readOwner(side)), mode: 0o750 };
+    await createDirs(side, ['.Sent', '.Sent/cur'], owner);
+    expect((await lstat(path.join(side.root, '.Sent/cur'))).mode & 0o777).toBe(0o750);
+    await symlink('/tmp', path.join(side.root, '.Trash'));
+    await expect(createDirs(side, ['.Trash', '.Trash/cur'], owner)).rejects.toMatchObject({ code: 'MAILSHIFT_TARGET_NOT_DIR' });
+  });
+
+  it('renames by relative path and hands back the caller\'s own pairs that were done, never replacing a file', async () => {
+    const side = await localSide();
+    await mkdir(path.join(side.root, 'cur'));
+    for (const name of ['1:2,', '2:2,', '2:2,S']) await writeFile(path.join(side.root, 'cur', name), name);
+    const pairs = [
+      { dir: '', from: 'cur/1:2,', to: 'cur/1:2,S' },
+      { dir: '', from: 'cur/2:2,', to: 'cur/2:2,S' },
+    ];
+    expect(await renameNoClobber(side, pairs, {})).toEqual([pairs[0]]);
+    expect(await readFile(path.join(side.root, 'cur/2:2,S'), 'utf8')).toBe('2:2,S');
   });
 });

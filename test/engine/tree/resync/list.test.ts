@@ -3,6 +3,9 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { classifyTreeEntries, decideChangedFolders, listMaildirTree, readTreeStamps } from '../../../../src/engine/tree/resync/list.js';
 import { makeTempDir, type TempDir } from '../../../support/tmp.js';
 import { writeTree } from '../../../support/tree.js';
+import { LocalFileSide } from '../../../../src/hosts/local.js';
+
+const local = new LocalFileSide();
 
 const f = (path: string) => ({ type: 'file' as const, path });
 const d = (path: string) => ({ type: 'dir' as const, path });
@@ -69,7 +72,7 @@ describe('listMaildirTree (local)', () => {
       '.Link': { type: 'symlink', target: '/etc' },
       'cur/4.link': { type: 'symlink', target: '/etc/passwd' },
     });
-    const listing = await listMaildirTree({}, temp.path, 'maildir');
+    const listing = await listMaildirTree(local, temp.path, 'maildir');
     expect(listing.exists).toBe(true);
     expect(listing.folders.get('')!.messages).toEqual([
       { sub: 'cur', name: '1.a,S=3:2,S' },
@@ -86,7 +89,7 @@ describe('listMaildirTree (local)', () => {
     const latin1 = Buffer.concat([Buffer.from(`${temp.path}/`), Buffer.from('.caf\xe9', 'latin1')]);
     for (const sub of ['cur', 'new', 'tmp']) await mkdir(Buffer.concat([latin1, Buffer.from(`/${sub}`)]), { recursive: true });
     await writeFile(Buffer.concat([latin1, Buffer.from('/cur/2.b')]), 'b');
-    const listing = await listMaildirTree({}, temp.path, 'maildir');
+    const listing = await listMaildirTree(local, temp.path, 'maildir');
     expect([...listing.folders.keys()]).toEqual(['']);
     expect([...listing.blocked]).toEqual([['.caf\ufffd', expect.stringMatching(/not valid UTF-8/)]]);
   });
@@ -99,14 +102,14 @@ describe('listMaildirTree (local)', () => {
       'example.com/info/.Sent/cur/3:2,S': 'c',
       '.info@example_com': { type: 'symlink', target: 'example.com/info' },
     });
-    const listing = await listMaildirTree({}, temp.path, 'cpanel-mail');
+    const listing = await listMaildirTree(local, temp.path, 'cpanel-mail');
     expect(listing.mailboxRoots).toEqual(['', 'example.com/info']);
     expect([...listing.folders.keys()].sort()).toEqual(['', 'example.com/info', 'example.com/info/.Sent']);
   });
 
   it('says when the root does not exist', async () => {
     temp = await makeTempDir('resync-list');
-    expect((await listMaildirTree({}, `${temp.path}/nope`, 'maildir')).exists).toBe(false);
+    expect((await listMaildirTree(local, `${temp.path}/nope`, 'maildir')).exists).toBe(false);
   });
 });
 
@@ -141,10 +144,10 @@ describe('readTreeStamps (local)', () => {
   it('sees a delivery and a new folder without reading message names', async () => {
     temp = await makeTempDir('resync-stamps');
     await writeTree(temp.path, { 'cur/1:2,S': 'a', new: { type: 'dir' }, '.Sent/cur/2:2,S': 'b', '.Sent/new': { type: 'dir' } });
-    const listing = await listMaildirTree({}, temp.path, 'maildir');
+    const listing = await listMaildirTree(local, temp.path, 'maildir');
     expect([...listing.stamps.keys()].sort()).toEqual(['.Sent/cur', '.Sent/new', 'cur', 'new']);
-    expect(decideChangedFolders(listing.stamps, await readTreeStamps({}, temp.path, 'maildir')).size).toBe(0);
+    expect(decideChangedFolders(listing.stamps, await readTreeStamps(local, temp.path, 'maildir')).size).toBe(0);
     await writeTree(temp.path, { '.Sent/new/3': 'c', '.Later/new/4': 'd' });
-    expect([...decideChangedFolders(listing.stamps, await readTreeStamps({}, temp.path, 'maildir'))].sort()).toEqual(['.Later', '.Sent']);
+    expect([...decideChangedFolders(listing.stamps, await readTreeStamps(local, temp.path, 'maildir'))].sort()).toEqual(['.Later', '.Sent']);
   });
 });
