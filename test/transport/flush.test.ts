@@ -10,10 +10,17 @@ vi.mock('node:child_process', () => ({
     runs.push({ args, finish: callback });
   },
 }));
+// A fresh copy of the module, bound to the mock even when another file of the same worker loaded it first.
+vi.resetModules();
 const { flushFilesystem } = await import('../../src/transport/flush.js');
 
 const dir = mkdtempSync(path.join(tmpdir(), 'mailshift-flush-'));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+afterAll(() => {
+  rmSync(dir, { recursive: true, force: true });
+  // The unit project shares one module registry between files (isolate: false): later files get the real sync(1).
+  vi.doUnmock('node:child_process');
+  vi.resetModules();
+});
 const settled = () => new Promise((resolve) => setImmediate(resolve));
 
 describe('flushFilesystem', () => {
