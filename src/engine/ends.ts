@@ -5,7 +5,7 @@ import type { Logger } from '../core/logger.js';
 import { classifyLocalMailPath, describeNonMboxFile } from '../stores/probe.js';
 import { formatSpec, parseStoreSpec, type StoreSpec } from '../stores/spec.js';
 import type { SshOptions } from '../transport/ssh.js';
-import { decideFileAccess } from './file-access.js';
+import { readFileAccess } from './file-access.js';
 import { decideRoute, isRefusal, type EndFacts, type FallbackDecision, type FileLayout, type Operation, type Route } from './route.js';
 
 /**
@@ -68,14 +68,14 @@ async function lookAtSource(operation: Operation, spec: StoreSpec, facts: EndFac
   if (operation !== 'resync') await requireLocalDirectory(spec, 'source');
   // --imap-fallback looked already (and found files); otherwise make sure the files are not a dbox store.
   if (!fallback && (spec.kind === 'path' || spec.kind === 'maildir')) {
-    const access = await decideFileAccess(spec, { ssh: options.ssh, signal: options.signal });
+    const access = await readFileAccess(spec, { ssh: options.ssh, signal: options.signal });
     if (!access.isReachable && access.cause === 'dbox') return { ...facts, files: { ...files, layout: 'dbox', detail: access.reason } };
   }
   return facts;
 }
 
 /**
- * The fallback is decided on what the source is where it lives (decideFileAccess looks once, over the run's ssh
+ * The fallback is decided on what the source is where it lives (readFileAccess looks once, over the run's ssh
  * connection). Everything else stays at file level, where an unreachable source fails exactly as it does without
  * --imap-fallback.
  */
@@ -84,7 +84,7 @@ async function decideFallback(source: StoreSpec, imap: string, options: ProbeOpt
   if (parseStoreSpec(imap).kind !== 'imap') {
     throw new UsageError(`--imap-fallback ${imap} is not an imap:// or imaps:// URL`, 'write --imap-fallback imaps://user@host[:port]');
   }
-  const access = await decideFileAccess(source, { ssh: options.ssh, signal: options.signal });
+  const access = await readFileAccess(source, { ssh: options.ssh, signal: options.signal });
   if (access.isReachable) {
     options.logger.info(`--imap-fallback not needed: ${access.reason}`);
     return { used: false, imap, reason: access.reason };

@@ -53,7 +53,7 @@ export interface FileAccessOptions {
  * not a maildir, so a maildir with 100,000 messages in cur/ costs one short listing. Throws only for errors that
  * have nothing to do with access (a cPanel domain no account owns: the same error the copy itself would give).
  */
-export async function decideFileAccess(spec: StoreSpec, options: FileAccessOptions = {}): Promise<FileAccess> {
+export async function readFileAccess(spec: StoreSpec, options: FileAccessOptions = {}): Promise<FileAccess> {
   if (spec.kind === 'imap') return { isReachable: true, reason: `${formatSpec(spec)} is IMAP` };
   const location = spec.location;
   const exec: ExecTarget =

@@ -2,7 +2,7 @@ import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { classifyStoreDir, decideFileAccess, type StoreDirEntry } from '../../src/engine/file-access.js';
+import { classifyStoreDir, readFileAccess, type StoreDirEntry } from '../../src/engine/file-access.js';
 import { parseStoreSpec } from '../../src/stores/spec.js';
 
 const dir = (p: string): StoreDirEntry => ({ path: p, type: 'dir' });
@@ -64,7 +64,7 @@ describe('classifyStoreDir', () => {
   });
 });
 
-describe('decideFileAccess on local directories', () => {
+describe('readFileAccess on local directories', () => {
   let root: string;
   beforeAll(async () => {
     root = await mkdtemp(path.join(os.tmpdir(), 'mailshift-fallback-'));
@@ -89,7 +89,7 @@ describe('decideFileAccess on local directories', () => {
   afterAll(async () => {
     await rm(root, { recursive: true, force: true });
   });
-  const decide = (text: string) => decideFileAccess(parseStoreSpec(text, { cwd: root }));
+  const decide = (text: string) => readFileAccess(parseStoreSpec(text, { cwd: root }));
 
   it('says an mdbox directory cannot be copied at file level', async () => {
     expect(await decide('mdbox')).toEqual({
