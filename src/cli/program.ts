@@ -32,6 +32,7 @@ const commands: readonly CommandEntry[] = [
   { name: 'resync', load: async () => (await import('./commands/resync.js')).registerResync },
   { name: 'watch', load: async () => (await import('./commands/watch.js')).registerWatch },
   { name: 'state', load: async () => (await import('./commands/state.js')).registerState },
+  { name: 'plan', load: async () => (await import('./commands/plan.js')).registerPlan },
 ];
 
 const globalFlags = new Set(['--json', '--debug', '-q', '--quiet']);

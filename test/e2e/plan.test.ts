@@ -1,0 +1,56 @@
+import { readFile, stat, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+// @ts-expect-error -- untyped .mjs script (the generator is the test oracle)
+import { generateCpanelTree } from '../../scripts/gen-cpanel-tree.mjs';
+import { runCli } from './cli.js';
+import { makeTempDir, type TempDir } from '../support/tmp.js';
+
+/** `mailshift plan`: a campaign's plan from an account list or a cPanel root; passwords only in a 0600 file. */
+let temp: TempDir;
+beforeAll(async () => {
+  temp = await makeTempDir('plan');
+});
+afterAll(async () => {
+  await temp?.cleanup();
+});
+
+describe('mailshift plan', () => {
+  it("turns imapsync's file.txt into a plan and a 0600 credentials file, listing the line it could not read (exit 3)", async () => {
+    const list = path.join(temp.path, 'file.txt');
+    await writeFile(list, '# accounts\nold.example;alice;Pw-one;new.example;alice;Pw-two;\nnot a line\n');
+    const plan = path.join(temp.path, 'imapsync.csv');
+    const result = await runCli(['plan', '--from-imapsync', list, plan]);
+    expect(result.code, result.stderr).toBe(3);
+    expect(result.stderr).toContain('line 3: 1 fields: expected host1;user1;password1;host2;user2;password2[;extra]');
+    const text = await readFile(plan, 'utf8');
+    expect(text).toContain('alice,imaps://alice@old.example,imaps://alice@new.example,,old.example,0,,,alice.source,alice.target');
+    expect(text + result.stdout + result.stderr).not.toMatch(/Pw-one|Pw-two/);
+    const credentials = `${plan}.credentials.json`;
+    expect((await stat(credentials)).mode & 0o777).toBe(0o600);
+    expect(JSON.parse(await readFile(credentials, 'utf8'))).toEqual({ version: 1, credentials: { 'alice.source': 'Pw-one', 'alice.target': 'Pw-two' } });
+
+    const again = await runCli(['plan', '--from-imapsync', list, plan]);
+    expect(again.code).toBe(2);
+    expect(again.stderr).toContain('exists already: not overwritten');
+  });
+
+  it('plans every account of a cPanel root to a target root over ssh, and --check finds an edit that breaks it, by line', async () => {
+    const tree = generateCpanelTree(
+      { seed: 1, accounts: ['alice', 'bob'].map((user) => ({ user, domains: [`${user}.example`], mailboxes: [{ address: `info@${user}.example`, folders: { INBOX: { cur: 1 } } }] })) },
+      path.join(temp.path, 'old'),
+    ) as { root: string };
+    const plan = path.join(temp.path, 'cpanel.csv');
+    const result = await runCli(['--json', 'plan', '--from-cpanel', tree.root, '--to', 'ssh://new.example.com/', plan]);
+    expect(result.code, result.stderr).toBe(0);
+    expect(JSON.parse(result.stdout)).toMatchObject({ ok: true, command: 'plan', rows: 2 });
+    const text = await readFile(plan, 'utf8');
+    expect(text).toContain(`alice,cpanel:${tree.root}#alice,cpanel:ssh://new.example.com/#alice,,local,0,,,,`);
+    expect((await runCli(['plan', '--check', plan])).stdout).toContain('2 account(s), no problem found');
+
+    await writeFile(plan, text.replace('\nbob,', '\nalice,'));
+    const check = await runCli(['plan', '--check', plan]);
+    expect(check.code).toBe(2);
+    expect(check.stdout).toContain('line 4: id "alice" is used twice (first on line 3)');
+  });
+});
