@@ -1,5 +1,5 @@
 import { parse } from 'csv-parse/sync';
-import { formatPlan, parsePlan, type PlanError, type PlanRow } from './plan-file.js';
+import { findRowProblems, type PlanError, type PlanRow } from './plan-file.js';
 
 /**
  * Plans from the account lists admins already have, so nobody retypes 300 lines:
@@ -109,7 +109,11 @@ function build(accounts: readonly Account[], errors: PlanError[], warnings: Plan
   const secrets = new Map<string, string>();
   const used = new Set<string>();
   for (const account of accounts) {
-    const problem = [account.host1, account.user1, account.host2, account.user2].some((field) => field.trim() === '') ? 'a host or user is empty' : undefined;
+    const problem = [account.host1, account.user1, account.host2, account.user2].some((field) => field.trim() === '')
+      ? 'a host or user is empty'
+      : account.password1 === '' || account.password2 === ''
+        ? 'a password is empty (a login needs one)'
+        : undefined;
     if (problem) {
       errors.push({ line: account.line, message: problem });
       continue;
@@ -126,9 +130,9 @@ function build(accounts: readonly Account[], errors: PlanError[], warnings: Plan
       line: account.line,
     };
     // The plan parser is the judge of a row: what it refuses is reported here, on the line it came from.
-    const checked = parsePlan(formatPlan([row]));
-    if (checked.errors.length > 0) {
-      for (const each of checked.errors) errors.push({ line: account.line, message: each.message });
+    const problems = findRowProblems(row);
+    if (problems.length > 0) {
+      for (const message of problems) errors.push({ line: account.line, message });
       continue;
     }
     used.add(id);

@@ -145,6 +145,14 @@ export function formatPlan(rows: readonly PlanRow[], comment?: string): string {
 }
 
 /**
+ * What the plan parser would say about this row, on its own (ids are unique only within a plan): a row built by code
+ * (an import, a discover) is judged by the same rules as one typed by a person.
+ */
+export function findRowProblems(row: PlanRow): string[] {
+  return parsePlan(formatPlan([row])).errors.map((each) => each.message);
+}
+
+/**
  * A spec must parse and must carry no password (a password typed into a URL would then sit in a file people mail
  * around). Returns the group the spec implies: its host, or undefined for a local path.
  */

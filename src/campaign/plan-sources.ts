@@ -3,7 +3,7 @@ import { MailshiftError, systemErrorCode, UsageError } from '../core/errors.js';
 import { ExitCode } from '../core/exit-codes.js';
 import { formatSpec, parseStoreSpec } from '../stores/spec.js';
 import { importImapsyncLines, importM365Csv, type ImportedAccounts } from './import-accounts.js';
-import type { PlanRow } from './plan-file.js';
+import { findRowProblems, type PlanError, type PlanRow } from './plan-file.js';
 
 /**
  * Where a plan comes from (`mailshift plan`): a discover of a cPanel root, mapped to a target root here or over ssh;
@@ -27,34 +27,36 @@ export async function readPlanSource(source: PlanSource, signal?: AbortSignal): 
 }
 
 /**
- * One row per account, to the same user under the target root (the order to run them in is decided when they run). The group is the source host ('local'
- * here): accounts read from one server share its limit.
+ * One row per account, to the same user under the target root (the order to run them in is decided when they run).
+ * Accounts discover found and did not read (an unsafe name, a cPanel user file that is a link) are listed as not
+ * planned, never left out in silence; each row is judged by the plan's own rules. The group is 'local': discover
+ * reads a root on this machine.
  */
 async function planFromCpanel(source: Extract<PlanSource, { from: 'cpanel' }>, signal?: AbortSignal): Promise<ImportedAccounts> {
-  const targetRoot = decideTargetRoot(source.target);
-  const { runDiscover } = await import('../discover/run.js');
-  const document = await runDiscover(source.root, { ...(source.users ? { users: source.users } : {}), ...(signal ? { signal } : {}) });
-  const sourceRoot = formatSpec(parseStoreSpec(`cpanel:${source.root}#x`)).replace(/^cpanel:/, '').replace(/#x$/, '');
-  const rows: PlanRow[] = document.accounts.map((account, index) => ({
-    id: account.user,
-    source: `cpanel:${sourceRoot}#${account.user}`,
-    target: `cpanel:${targetRoot}#${account.user}`,
-    group: 'local',
-    priority: 0,
-    line: index + 1,
-  }));
-  return { rows, secrets: new Map(), errors: [], warnings: [] };
-}
-
-/** `--to`: a root here or over ssh (`/srv/new`, `cpanel:/srv/new`, `ssh://host/`), as the text after `cpanel:`. */
-function decideTargetRoot(text: string): string {
-  const bare = text.replace(/^cpanel:/, '');
-  if (/^imaps?:\/\//i.test(bare)) {
+  if (/^imaps?:\/\//i.test(source.target.replace(/^cpanel:/, ''))) {
     throw new UsageError('a plan from a cPanel root to IMAP accounts is not built yet: each mailbox needs its own IMAP login', 'give a target root here or over ssh (--to /srv/new or --to ssh://new.example.com/), or import an account list (--from-imapsync, --from-m365)');
   }
-  if (bare.includes('#')) throw new UsageError(`--to ${text}: give the target root only; the plan adds #USER to each row`);
-  const spec = parseStoreSpec(`cpanel:${bare}#x`);
-  return formatSpec(spec).replace(/^cpanel:/, '').replace(/#x$/, '');
+  const targetRoot = formatCpanelRoot(source.target, '--to');
+  const sourceRoot = formatCpanelRoot(source.root, '--from-cpanel');
+  const { runDiscover } = await import('../discover/run.js');
+  const document = await runDiscover(source.root, { ...(source.users ? { users: source.users } : {}), ...(signal ? { signal } : {}) });
+  // Warnings about the server itself (no account named) are accounts discover could not take: not planned.
+  const errors: PlanError[] = document.warnings.filter((each) => each.account === null).map((each) => ({ line: 0, message: `not planned: ${each.path !== null ? `${each.path}: ` : ''}${each.message}` }));
+  const rows: PlanRow[] = [];
+  for (const account of document.accounts) {
+    const row: PlanRow = { id: account.user, source: `cpanel:${sourceRoot}#${account.user}`, target: `cpanel:${targetRoot}#${account.user}`, group: 'local', priority: 0, line: rows.length + 1 };
+    const problems = findRowProblems(row);
+    if (problems.length > 0) errors.push(...problems.map((message) => ({ line: 0, message: `${account.user}: not planned: ${message}` })));
+    else rows.push(row);
+  }
+  return { rows, secrets: new Map(), errors, warnings: [] };
+}
+
+/** A cPanel root as a spec shows it (`/srv/new`, `ssh://host/`), from `ROOT` or `cpanel:ROOT`; never with `#USER`. */
+function formatCpanelRoot(text: string, option: string): string {
+  const bare = text.replace(/^cpanel:/, '');
+  if (bare.includes('#')) throw new UsageError(`${option} ${text}: give the root only; the plan adds #USER to each row`);
+  return formatSpec(parseStoreSpec(`cpanel:${bare}#x`)).replace(/^cpanel:/, '').replace(/#x$/, '');
 }
 
 async function readListFile(file: string): Promise<string> {

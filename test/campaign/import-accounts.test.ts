@@ -28,6 +28,13 @@ describe('importImapsyncLines', () => {
     ]);
   });
 
+  it('refuses a line with an empty password: no login could use it, and the credentials file would be refused', () => {
+    const imported = importImapsyncLines('h1;u1;;h2;u2;p2\n');
+    expect(imported.rows).toEqual([]);
+    expect(imported.secrets.size).toBe(0);
+    expect(imported.errors).toEqual([{ line: 1, message: 'a password is empty (a login needs one)' }]);
+  });
+
   it('reads the 4-column form with the hosts given, and keeps ids unique when a user name repeats', () => {
     const imported = importImapsyncLines('alice;a1;alice;a2\nalice;b1;alice2;b2\n', { host1: 'old.example', host2: 'new.example' });
     expect(imported.rows.map((row) => [row.id, row.source, row.target])).toEqual([

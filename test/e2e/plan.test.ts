@@ -1,4 +1,4 @@
-import { readFile, stat, writeFile } from 'node:fs/promises';
+import { readFile, stat, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 // @ts-expect-error -- untyped .mjs script (the generator is the test oracle)
@@ -52,5 +52,19 @@ describe('mailshift plan', () => {
     const check = await runCli(['plan', '--check', plan]);
     expect(check.code).toBe(2);
     expect(check.stdout).toContain('line 4: id "alice" is used twice (first on line 3)');
+  });
+
+  it('lists an account discover could not take as not planned (exit 3), never leaves it out in silence', async () => {
+    const tree = generateCpanelTree(
+      { seed: 2, accounts: [{ user: 'alice', domains: ['alice.example'], mailboxes: [{ address: 'info@alice.example', folders: { INBOX: { cur: 1 } } }] }] },
+      path.join(temp.path, 'linked'),
+    ) as { root: string };
+    // A cPanel user file that is a link is not read (discover's rule): the plan must say so.
+    await symlink('/etc/hostname', path.join(tree.root, 'var/cpanel/users/mallory'));
+    const plan = path.join(temp.path, 'linked.csv');
+    const result = await runCli(['plan', '--from-cpanel', tree.root, '--to', '/srv/new', plan]);
+    expect(result.code, result.stderr).toBe(3);
+    expect(result.stderr).toMatch(/not planned: .*var\/cpanel\/users\/mallory/);
+    expect(result.stdout).toContain('1 account(s); 1 not planned (listed above)');
   });
 });

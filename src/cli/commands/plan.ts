@@ -50,8 +50,8 @@ export function registerPlan(program: Command, ctx: CliContext): void {
       const { readPlanSource } = await import('../../campaign/plan-sources.js');
       const { formatPlan } = await import('../../campaign/plan-file.js');
       const imported = await readPlanSource(source, ctx.signal);
-      for (const each of imported.warnings) ctx.logger().warn(`line ${each.line}: ${each.message}`);
-      for (const each of imported.errors) ctx.logger().error(`line ${each.line}: ${each.message}`);
+      for (const each of imported.warnings) ctx.logger().warn(formatAtLine(each));
+      for (const each of imported.errors) ctx.logger().error(formatAtLine(each));
       if (imported.rows.length === 0) throw new UsageError('no account to plan: nothing written', imported.errors.length > 0 ? 'fix the lines listed above and run again' : undefined);
       const credentialsFile = options.credentials ?? `${planFile}.credentials.json`;
       const comment = [`mailshift plan, ${new Date().toISOString().slice(0, 10)}: one row per account; edit freely, then check with mailshift plan --check`, ...(imported.secrets.size > 0 ? [`passwords: ${credentialsFile} (mode 0600)`] : [])].join('\n');
@@ -68,7 +68,7 @@ export function registerPlan(program: Command, ctx: CliContext): void {
       if (globals.json) {
         ctx.out(formatJson({ ok: exitCode === ExitCode.ok, command: 'plan', plan: planFile, rows: imported.rows.length, ...(imported.secrets.size > 0 ? { credentials: credentialsFile } : {}), errors: imported.errors, warnings: imported.warnings }));
       } else {
-        ctx.out(`Wrote ${printable(planFile)}: ${imported.rows.length} account(s)${imported.secrets.size > 0 ? `; ${imported.secrets.size} password(s) in ${printable(credentialsFile)} (mode 0600)` : ''}${imported.errors.length > 0 ? `; ${imported.errors.length} line(s) not planned (listed above)` : ''}\n`);
+        ctx.out(`Wrote ${printable(planFile)}: ${imported.rows.length} account(s)${imported.secrets.size > 0 ? `; ${imported.secrets.size} password(s) in ${printable(credentialsFile)} (mode 0600)` : ''}${imported.errors.length > 0 ? `; ${imported.errors.length} not planned (listed above)` : ''}\n`);
       }
       ctx.setExitCode(exitCode);
     });
@@ -105,7 +105,12 @@ async function checkPlan(ctx: CliContext, planFile: string, asJson: boolean): Pr
 }
 
 function formatErrors(planFile: string, errors: readonly PlanError[]): string {
-  return `${printable(planFile)}: ${errors.length} problem(s)\n${errors.map((each) => `  line ${each.line}: ${printable(each.message)}\n`).join('')}`;
+  return `${printable(planFile)}: ${errors.length} problem(s)\n${errors.map((each) => `  ${printable(formatAtLine(each))}\n`).join('')}`;
+}
+
+/** "line 4: …" for a problem of an input line; the message alone for one of no line (line 0: a whole account). */
+function formatAtLine(each: PlanError): string {
+  return each.line > 0 ? `line ${each.line}: ${each.message}` : each.message;
 }
 
 /** A plan is never written over another: an edited plan is someone's work. */
