@@ -61,7 +61,7 @@ async function lookAtSource(operation: Operation, spec: StoreSpec, facts: EndFac
   const files = facts.files!;
   if (spec.kind === 'imap') return facts;
   if (spec.location.type === 'local' && (spec.kind === 'mbox' || (spec.kind === 'path' && (await classifyLocalMailPath(spec.path)).kind === 'mbox'))) {
-    const detail = operation === 'verify' ? undefined : await describeNonMboxFile(spec.kind === 'path' && spec.location.type === 'local' ? spec.path : undefined);
+    const detail = operation === 'verify' ? undefined : await describeNonMboxFile(spec.kind === 'path' ? spec.path : undefined);
     return { ...facts, files: { ...files, layout: 'mbox', ...(detail ? { detail } : {}) } };
   }
   // resync has always let a missing source fail where it is listed; the others refuse it before any work.

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { UsageError } from '../../core/errors.js';
 import type { MessagesCopyOptions } from '../../engine/operations/copy.js';
-import type { Credentials, OperationBase } from '../../engine/operations/types.js';
+import type { Credentials, FolderRules, OperationBase } from '../../engine/operations/types.js';
 import type { Route } from '../../engine/route.js';
 import { parseStoreSpec, type ImapSpec } from '../../stores/spec.js';
 import type { CliContext, GlobalOptions } from '../context.js';
@@ -16,8 +16,6 @@ export function buildOperationBase(ctx: CliContext, cmd: Command, sourceText: st
   const options = cmd.optsWithGlobals<GlobalOptions & ImapCliOptions & SshCliOptions>();
   const source = parseStoreSpec(sourceText);
   const target = parseStoreSpec(targetText);
-  // A bad --map or --exclude fails here, before anything is looked at or logged in to.
-  buildFolderRules(options);
   const logger = ctx.logger();
   return {
     source,
@@ -49,13 +47,18 @@ export function formatRouteLine(route: Route): string {
   return `Route: ${route.use === 'files' ? 'files (rsync)' : 'messages (one at a time through the stores)'}: ${route.reason}\n`;
 }
 
-/** The messages engine's options from `--map`, `--exclude`, `--virtual-folders`, `--max-size`, `--state-dir`, … */
+/**
+ * Which folders the messages engine takes (`--map`, `--exclude`, `--virtual-folders`). Built while the request is,
+ * so a bad --map or --exclude fails before anything is looked at or logged in to.
+ */
+export function buildFolderSelection(options: ImapCliOptions): FolderRules {
+  return { ...buildFolderRules(options), skipVirtual: !options.virtualFolders };
+}
+
+/** The messages engine's options from the folder selection, `--max-size`, `--state-dir`, … */
 export function buildMessagesOptions(options: GlobalOptions & ImapCliOptions): MessagesCopyOptions {
-  const rules = buildFolderRules(options);
   return {
-    maps: rules.maps,
-    excludes: rules.excludes,
-    skipVirtual: !options.virtualFolders,
+    ...buildFolderSelection(options),
     skipExisting: options.skipExisting,
     ...(options.maxSize !== undefined ? { maxSizeBytes: options.maxSize } : {}),
     ...(options.accountTimeout ? { accountTimeoutMs: options.accountTimeout * 1000 } : {}),

@@ -1,8 +1,8 @@
 import type { Command } from 'commander';
 import type { CliContext, GlobalOptions } from '../context.js';
 import { addSshOptions, parseWholeNumber, type SshCliOptions } from './ssh-options.js';
-import { addImapOptions, buildFolderRules, type ImapCliOptions } from './imap-options.js';
-import { buildOperationBase } from './operation-request.js';
+import { addImapOptions, type ImapCliOptions } from './imap-options.js';
+import { buildFolderSelection, buildOperationBase } from './operation-request.js';
 
 interface VerifyCliOptions extends SshCliOptions {
   strict?: boolean;
@@ -19,12 +19,12 @@ export function registerVerify(program: Command, ctx: CliContext): void {
     .option('--list <n>', 'how many missing/duplicate/flag items to show per folder (text output)', parseWholeNumber, 20);
   addImapOptions(addSshOptions(command), { forVerify: true }).action(async (sourceText: string, targetText: string, options: VerifyCliOptions, cmd: Command) => {
     const globals = cmd.optsWithGlobals<GlobalOptions & VerifyCliOptions & ImapCliOptions>();
-    const rules = buildFolderRules(globals);
+    const rules = buildFolderSelection(globals);
     const { runVerifyOperation } = await import('../../engine/operations/verify.js');
     const outcome = await runVerifyOperation({
       ...buildOperationBase(ctx, cmd, sourceText, targetText),
       strict: Boolean(options.strict),
-      rules: { ...rules, skipVirtual: !globals.virtualFolders },
+      rules,
     });
     const { formatVerifyJson } = await import('../../verify/reporters/json.js');
     const { formatVerifyText } = await import('../../verify/reporters/text.js');

@@ -9,8 +9,8 @@ import type { TreeCopyChown } from '../tree/run-tree-copy.js';
 import type { FlagsMode } from '../tree/resync/plan.js';
 import type { ResyncReport } from '../tree/resync/report.js';
 import type { CopyProgress, StoreCopyOptions, StoreCopyReport } from '../messages/copy.js';
-import { probeEnds } from '../ends.js';
 import type { Route } from '../route.js';
+import { probeRoute } from './probe-route.js';
 import { withSharedSsh } from './ssh.js';
 import { openStorePair, type StorePair } from './store-pair.js';
 import { describeLogins, type LoginFacts } from './login.js';
@@ -76,14 +76,7 @@ export type CopyOutcome = OperationResult &
 
 export async function runCopyOperation(request: CopyRequest): Promise<CopyOutcome> {
   return withSharedSsh(request.ssh, [request.source, request.target], async (ssh) => {
-    const { route } = await probeEnds(request.operation, request.source, request.target, {
-      ssh,
-      signal: request.signal,
-      logger: request.logger,
-      ...(request.imapFallback ? { imapFallback: request.imapFallback } : {}),
-    });
-    request.logger.debug(`route: ${route.use}: ${route.reason}`);
-    request.onRoute?.(route);
+    const route = await probeRoute(request.operation, request, ssh, request.imapFallback);
     if (route.use === 'messages') return runMessagesCopy(request, route);
     if (request.justLogin) throw new UsageError('--justlogin logs in to IMAP ends: neither end of this copy is IMAP', 'give an imap:// or imaps:// end, or leave out --justlogin');
     return request.operation === 'copy' ? runFilesCopy({ ...request, ssh }, route) : runFilesResync({ ...request, ssh }, route);
@@ -115,6 +108,8 @@ async function runFilesCopy(request: CopyRequest, route: Route): Promise<CopyOut
     bytes: report.jobs.reduce((sum, j) => sum + j.bytes, 0),
     skipped: [
       ...report.skipped.map((s) => ({ item: `${s.job}: ${s.path}`, reason: s.reason })),
+      // A job that did not finish left some of its mailbox behind: what rsync said is the reason.
+      ...report.jobs.filter((j) => j.outcome !== 'ok').map((j) => ({ item: j.label, reason: `not copied completely: ${j.outcome}: ${j.meaning}` })),
       ...(chown?.failed ?? []).map((f) => ({ item: f.path, reason: `owner or mode not set: ${f.reason}` })),
     ],
     warnings: report.jobs.flatMap((j) => j.warnings.map((w) => `${j.label}: ${w}`)),
@@ -140,7 +135,10 @@ async function runFilesResync(request: CopyRequest, route: Route): Promise<CopyO
   const summary: OperationSummary = {
     items: report.totals.copied,
     bytes: report.totals.bytesCopied,
-    skipped: report.skippedFolders.map((f) => ({ item: f.folder, reason: f.reason })),
+    skipped: [
+      ...report.skippedFolders.map((f) => ({ item: f.folder, reason: f.reason })),
+      ...report.folders.filter((f) => f.notCopied > 0).map((f) => ({ item: f.folder, reason: `${f.notCopied} message(s) not copied` })),
+    ],
     warnings: report.warnings,
   };
   return { kind: 'files-resync', route, exitCode: report.exitCode, summary, report };

@@ -1,5 +1,5 @@
 import type { VerifyReport } from '../../verify/report.js';
-import { probeEnds } from '../ends.js';
+import { probeRoute } from './probe-route.js';
 import { withSharedSsh } from './ssh.js';
 import { openStorePair } from './store-pair.js';
 import type { FolderRules, OperationBase, OperationResult, OperationSummary } from './types.js';
@@ -20,9 +20,7 @@ export type VerifyOutcome = OperationResult & { readonly report: VerifyReport };
 
 export async function runVerifyOperation(request: VerifyRequest): Promise<VerifyOutcome> {
   return withSharedSsh(request.ssh, [request.source, request.target], async (ssh) => {
-    const { route } = await probeEnds('verify', request.source, request.target, { ssh, signal: request.signal, logger: request.logger });
-    request.logger.debug(`route: ${route.use}: ${route.reason}`);
-    request.onRoute?.(route);
+    const route = await probeRoute('verify', request, ssh);
     let report: VerifyReport;
     if (route.use === 'files') {
       const { runVerify } = await import('../../verify/tree.js');

@@ -4,7 +4,7 @@ import type { StoreCopyReport } from '../messages/copy.js';
 import type { ImapWatchSummary } from '../../watch/imap-watch.js';
 import type { WatchRun, WatchSummary } from '../../watch/tree-watch.js';
 import type { MailshiftError } from '../../core/errors.js';
-import { probeEnds } from '../ends.js';
+import { probeRoute } from './probe-route.js';
 import { buildStoreCopyOptions, decideFlagsMode, type MessagesCopyOptions } from './copy.js';
 import { withSharedSsh } from './ssh.js';
 import { openStorePair } from './store-pair.js';
@@ -39,9 +39,7 @@ export type WatchOutcome = OperationResult &
 
 export async function runWatchOperation(request: WatchRequest): Promise<WatchOutcome> {
   return withSharedSsh(request.ssh, [request.source, request.target], async (ssh) => {
-    const { route } = await probeEnds('watch', request.source, request.target, { ssh, signal: request.signal, logger: request.logger });
-    request.logger.debug(`route: ${route.use}: ${route.reason}`);
-    request.onRoute?.(route);
+    const route = await probeRoute('watch', request, ssh);
     if (route.use === 'messages') return watchMessages(request, route);
     const { resolveResyncTree } = await import('../tree/resync/run.js');
     const tree = await resolveResyncTree(request.source, request.target, { ssh });
