@@ -71,10 +71,6 @@ export function severityOf(kind: WarningKind): WarningSeverity {
   return severities[kind];
 }
 
-export function isUnsafe(warning: DiscoverWarning): boolean {
-  return warning.severity === 'unsafe';
-}
-
 export interface WarningOptions {
   /** Mailboxes larger than this get a 'larger-than-target-quota' warning; null = no target plan given. */
   readonly targetQuotaBytes: number | null;

@@ -68,8 +68,3 @@ export async function runExec(target: ExecTarget, argv: readonly string[], optio
   }
   return { exitCode: result.exitCode, stdout: Buffer.concat(collected), stderr };
 }
-
-/** True when ssh itself failed (exit 255): the connection, not the remote program. */
-export function isSshFailure(target: ExecTarget, result: ExecResult): boolean {
-  return Boolean(target.ssh) && result.exitCode === 255;
-}

@@ -83,11 +83,6 @@ export interface ImapSpec {
 
 export type StoreSpec = PathSpec | MaildirSpec | MboxSpec | CpanelSpec | ImapSpec;
 
-/** Where the files of a file-tree spec live; undefined for IMAP. */
-export function specLocation(spec: StoreSpec): Location | undefined {
-  return spec.kind === 'imap' ? undefined : spec.location;
-}
-
 export function isRemote(location: Location | undefined): location is SshLocation {
   return location?.type === 'ssh';
 }

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import type { RsyncEndpoint } from '../../transport/rsync/args.js';
-import { buildAnchoredRule, escapeFilterLiteral, type FilterRule } from '../../transport/rsync/filters.js';
+import { buildAnchoredRule, type FilterRule } from '../../transport/rsync/filters.js';
 import type { TreeEntry } from '../../hosts/find.js';
 import { renameAccountPath, type Rewrite } from '../../cpanel/merge.js';
 import { accountHomeItems, domainRoutingTables, findMailboxDirs, mergedDomainFiles } from '../../cpanel/layout.js';
@@ -198,9 +198,4 @@ export function planAccountCopy(input: {
     }
   }
   return { jobs, merges, mailboxes, domains: [...input.domains] };
-}
-
-/** Literal-safe form of a relative path for a filter rule (exported for resync's reuse). */
-export function escapeRelativePathForRule(relativePath: string): string {
-  return relativePath.split('/').map(escapeFilterLiteral).join('/');
 }
