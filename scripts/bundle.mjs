@@ -23,6 +23,8 @@ await build({
   target: 'node20',
   // CommonJS dependencies call require() for Node's built-in modules; an ES module has no require of its own.
   banner: { js: "import { createRequire as __mailshiftCreateRequire } from 'node:module'; const require = __mailshiftCreateRequire(import.meta.url);" },
+  // better-sqlite3 loads its compiled .node file from its own package directory at run time: left out of the bundle.
+  external: ['better-sqlite3'],
   logLevel: 'warning',
 });
 chmodSync(path.join(outdir, 'mailshift.js'), 0o755);

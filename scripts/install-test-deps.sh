@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the integration tests and benchmarks run for real, when they are missing:
-# rsync, OpenSSH's server, Dovecot (core + IMAP), strace, and the benchmark peers mb2md and mbsync (isync).
+# rsync, OpenSSH's server, Dovecot (core + IMAP), strace, Chromium, and the benchmark peers mb2md and mbsync (isync).
 # Idempotent and quiet when everything is there; needs root (or sudo) only when something must be installed.
 set -euo pipefail
 
@@ -13,6 +13,8 @@ command -v doveadm >/dev/null 2>&1 || need+=(dovecot-core)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
 # discover's e2e test proves with strace that nothing outside the tree is opened.
 command -v strace >/dev/null 2>&1 || need+=(strace)
+# The campaign report (report.html) is opened, clicked and photographed in headless Chromium, driven by playwright-core.
+[ -x /usr/bin/chromium ] || need+=(chromium)
 if [ "${MAILSHIFT_BENCH_DEPS:-}" = 1 ]; then
   command -v mb2md >/dev/null 2>&1 || need+=(mb2md)
   command -v mbsync >/dev/null 2>&1 || need+=(isync)

@@ -1,6 +1,8 @@
 import { parse } from 'csv-parse/sync';
 import { stringify } from 'csv-stringify/sync';
+import { formatBytes } from '../core/format.js';
 import { findUrlSecrets } from '../core/secrets.js';
+import { parseSize } from '../core/size.js';
 import { parseStoreSpec } from '../stores/spec.js';
 
 /**
@@ -12,7 +14,7 @@ import { parseStoreSpec } from '../stores/spec.js';
  * CRLF files from spreadsheets and a byte-order mark are their daily work.
  */
 
-export const planColumns = ['id', 'source', 'target', 'rename', 'group', 'priority', 'timeout', 'options', 'source_credential', 'target_credential'] as const;
+export const planColumns = ['id', 'source', 'target', 'rename', 'group', 'priority', 'timeout', 'options', 'source_credential', 'target_credential', 'size', 'largest', 'quota'] as const;
 export type PlanColumn = (typeof planColumns)[number];
 
 export interface PlanRow {
@@ -31,6 +33,12 @@ export interface PlanRow {
   readonly options?: string;
   readonly sourceCredential?: string;
   readonly targetCredential?: string;
+  /** Bytes of mail the row moves, as measured when the plan was made: orders the run (smallest first) and gives the ETA. */
+  readonly sizeBytes?: number;
+  /** Bytes of the row's largest mailbox (the row's size when it is one mailbox): what must fit the target quota. */
+  readonly largestBytes?: number;
+  /** The target's quota per mailbox, in bytes: a row whose largest mailbox is bigger is refused before it runs. */
+  readonly quotaBytes?: number;
   /** Where the row is in the file (1-based), for messages. */
   readonly line: number;
 }
@@ -105,6 +113,7 @@ export function parsePlan(text: string): ParsedPlan {
       const value = cell(name);
       if (value && !credentialPattern.test(value)) rowErrors.push(`${name} "${value}" is not a credential name (the password itself belongs in the credentials file)`);
     }
+    const sizes = readSizeCells(cell, rowErrors);
     if (rowErrors.length > 0) {
       for (const message of rowErrors) errors.push({ line, message });
       continue;
@@ -120,6 +129,7 @@ export function parsePlan(text: string): ParsedPlan {
       ...(cell('options') ? { options: cell('options') } : {}),
       ...(cell('source_credential') ? { sourceCredential: cell('source_credential') } : {}),
       ...(cell('target_credential') ? { targetCredential: cell('target_credential') } : {}),
+      ...sizes,
       line,
     });
   }
@@ -139,6 +149,9 @@ export function formatPlan(rows: readonly PlanRow[], comment?: string): string {
     row.options ?? '',
     row.sourceCredential ?? '',
     row.targetCredential ?? '',
+    row.sizeBytes !== undefined ? String(row.sizeBytes) : '',
+    row.largestBytes !== undefined ? String(row.largestBytes) : '',
+    row.quotaBytes !== undefined ? String(row.quotaBytes) : '',
   ]);
   const top = comment ? `${comment.split('\n').map((line) => `# ${line}`.trimEnd()).join('\n')}\n` : '';
   return top + stringify([[...planColumns], ...records]);
@@ -150,6 +163,36 @@ export function formatPlan(rows: readonly PlanRow[], comment?: string): string {
  */
 export function findRowProblems(row: PlanRow): string[] {
   return parsePlan(formatPlan([row])).errors.map((each) => each.message);
+}
+
+/** `size`, `largest` and `quota`: bytes, written by `mailshift plan`; a person may type 2G or 500M instead. */
+function readSizeCells(cell: (name: PlanColumn) => string, rowErrors: string[]): Pick<PlanRow, 'sizeBytes' | 'largestBytes' | 'quotaBytes'> {
+  const read = (name: 'size' | 'largest' | 'quota'): number | undefined => {
+    const text = cell(name);
+    if (!text) return undefined;
+    const parsed = parseSize(text);
+    if (!parsed.ok) {
+      rowErrors.push(`${name} "${text}": ${parsed.reason}`);
+      return undefined;
+    }
+    return parsed.bytes;
+  };
+  const sizeBytes = read('size');
+  const largestBytes = read('largest');
+  const quotaBytes = read('quota');
+  return { ...(sizeBytes !== undefined ? { sizeBytes } : {}), ...(largestBytes !== undefined ? { largestBytes } : {}), ...(quotaBytes !== undefined ? { quotaBytes } : {}) };
+}
+
+/**
+ * A row that cannot fit its target: its largest mailbox (or the whole row, when only its size is known) is bigger
+ * than the target's quota. Copied anyway, the mailbox would be over quota at once and refuse new mail after the MX
+ * switch; the campaign refuses the row before it starts, and the report lists it with this reason.
+ */
+export function findQuotaProblem(row: PlanRow): string | undefined {
+  const largest = row.largestBytes ?? row.sizeBytes;
+  if (row.quotaBytes === undefined || largest === undefined || largest <= row.quotaBytes) return undefined;
+  const what = row.largestBytes !== undefined ? 'its largest mailbox holds' : 'it holds';
+  return `${what} ${formatBytes(largest)}, more than the target quota of ${formatBytes(row.quotaBytes)}: raise the quota column (and the quota on the target), or move the mail out first`;
 }
 
 /**

@@ -31,6 +31,21 @@ export const errorCodes = {
     exitCode: ExitCode.failed,
     hints: [],
   },
+  MAILSHIFT_CAMPAIGN_LOCKED: {
+    meaning: 'Another mailshift process is running a campaign in this campaign directory (its lock file names it).',
+    exitCode: ExitCode.tempFail,
+    hints: ['wait for it to finish (or stop it with Ctrl-C); if that process is gone, delete the lock file the message names'],
+  },
+  MAILSHIFT_CAMPAIGN_PLAN: {
+    meaning: 'The campaign plan has problems (each listed with its line number): nothing was started.',
+    exitCode: ExitCode.usage,
+    hints: ['fix the lines listed (mailshift plan --check PLAN lists them again) and run the same command'],
+  },
+  MAILSHIFT_CAMPAIGN_STATE: {
+    meaning: "The campaign's state database cannot be opened or read (not a mailshift campaign, a newer schema, a damaged file).",
+    exitCode: ExitCode.config,
+    hints: ['give the campaign directory this plan was run in (--dir), or a new one to start afresh'],
+  },
   MAILSHIFT_CA_FILE: {
     meaning: 'The file given with --ca-file cannot be read, or holds no PEM certificate.',
     exitCode: ExitCode.config,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatPlan, parsePlan } from '../../src/campaign/plan-file.js';
+import { findQuotaProblem, formatPlan, parsePlan } from '../../src/campaign/plan-file.js';
 
 describe('parsePlan', () => {
   it('reads rows under a header, skipping # comments and blank lines, with defaults and groups from the source host', () => {
@@ -26,7 +26,7 @@ describe('parsePlan', () => {
   });
 
   it('refuses the whole plan on an unknown or missing column, naming the line', () => {
-    expect(parsePlan('id,source,target,passwd\n').errors).toEqual([{ line: 1, message: 'unknown column "passwd" (known: id, source, target, rename, group, priority, timeout, options, source_credential, target_credential)' }]);
+    expect(parsePlan('id,source,target,passwd\n').errors).toEqual([{ line: 1, message: 'unknown column "passwd" (known: id, source, target, rename, group, priority, timeout, options, source_credential, target_credential, size, largest, quota)' }]);
     expect(parsePlan('# nothing\nid,source\n').errors).toEqual([{ line: 2, message: 'the header has no "target" column' }]);
     expect(parsePlan('# only comments\n').errors).toEqual([{ line: 1, message: 'the plan is empty: it needs a header row (id,source,target,...)' }]);
   });
@@ -69,5 +69,29 @@ describe('formatPlan', () => {
     const again = parsePlan(text);
     expect(again.errors).toEqual([]);
     expect(again.rows.map(({ line: _line, ...row }) => row)).toEqual(rows.map(({ line: _line, ...row }) => row));
+  });
+});
+
+describe('size, largest and quota', () => {
+  const header = 'id,source,target,size,largest,quota\n';
+
+  it('reads bytes, or sizes a person types (2G, 500M), and writes bytes back', () => {
+    const plan = parsePlan(`${header}alice,/srv/old/alice,/srv/new/alice,2G,500M,1073741824\n`);
+    expect(plan.errors).toEqual([]);
+    expect(plan.rows[0]).toMatchObject({ sizeBytes: 2 * 1024 ** 3, largestBytes: 500 * 1024 ** 2, quotaBytes: 1024 ** 3 });
+    expect(parsePlan(formatPlan(plan.rows)).rows[0]).toMatchObject({ sizeBytes: 2 * 1024 ** 3, largestBytes: 500 * 1024 ** 2, quotaBytes: 1024 ** 3 });
+  });
+
+  it('refuses a size that is not one, with its line', () => {
+    expect(parsePlan(`${header}alice,/srv/old/alice,/srv/new/alice,lots,,\n`).errors).toEqual([{ line: 2, message: 'size "lots": expected a size like 35M, 500K, 1.5G, 1T or 45000000' }]);
+  });
+
+  it('finds a row whose largest mailbox will not fit the target quota, and only then', () => {
+    const [fits, whale, noLargest, noQuota] = parsePlan(`${header}a,/o/a,/n/a,3G,900M,1G\nb,/o/b,/n/b,3G,2G,1G\nc,/o/c,/n/c,3G,,1G\nd,/o/d,/n/d,3G,2G,\n`).rows;
+    expect(findQuotaProblem(fits!)).toBeUndefined();
+    expect(findQuotaProblem(whale!)).toMatch(/^its largest mailbox holds 2\.0 GB, more than the target quota of 1\.0 GB/);
+    // Without the largest mailbox's size, the whole row must fit.
+    expect(findQuotaProblem(noLargest!)).toMatch(/^it holds 3\.0 GB, more than the target quota of 1\.0 GB/);
+    expect(findQuotaProblem(noQuota!)).toBeUndefined();
   });
 });
