@@ -3,7 +3,7 @@ import { MailshiftError, systemErrorCode, UsageError } from '../core/errors.js';
 import { ExitCode } from '../core/exit-codes.js';
 import { formatSpec, parseStoreSpec } from '../stores/spec.js';
 import { importImapsyncLines, importM365Csv, type ImportedAccounts } from './import-accounts.js';
-import { findRowProblems, type PlanError, type PlanRow } from './plan-file.js';
+import { findQuotaProblem, findRowProblems, planFirstRowLine, type PlanError, type PlanRow } from './plan-file.js';
 
 /**
  * Where a plan comes from (`mailshift plan`): a discover of a cPanel root, mapped to a target root here or over ssh;
@@ -11,7 +11,7 @@ import { findRowProblems, type PlanError, type PlanRow } from './plan-file.js';
  * credentials file), and what it could not use, with line numbers.
  */
 export type PlanSource =
-  | { readonly from: 'cpanel'; readonly root: string; readonly target: string; readonly users?: readonly string[] }
+  | { readonly from: 'cpanel'; readonly root: string; readonly target: string; readonly users?: readonly string[]; readonly targetQuotaBytes?: number }
   | { readonly from: 'imapsync'; readonly file: string; readonly host1?: string; readonly host2?: string }
   | { readonly from: 'm365'; readonly file: string; readonly sourceHost: string; readonly targetHost?: string };
 
@@ -44,12 +44,37 @@ async function planFromCpanel(source: Extract<PlanSource, { from: 'cpanel' }>, s
   const errors: PlanError[] = document.warnings.filter((each) => each.account === null).map((each) => ({ line: 0, message: `not planned: ${each.path !== null ? `${each.path}: ` : ''}${each.message}` }));
   const rows: PlanRow[] = [];
   for (const account of document.accounts) {
-    const row: PlanRow = { id: account.user, source: `cpanel:${sourceRoot}#${account.user}`, target: `cpanel:${targetRoot}#${account.user}`, group: 'local', priority: 0, line: rows.length + 1 };
+    // An account kept in mbox or mdbox has no maildir files to move: copying them as they are would hand the new
+    // server mail it cannot read. Said here, so the admin converts it first (or plans its mailboxes by hand).
+    const notMaildir = account.mailboxes.find((mailbox) => mailbox.format === 'mbox' || mailbox.format === 'mdbox');
+    if (notMaildir) {
+      const how = notMaildir.format === 'mbox' ? 'convert it first (mailshift convert MBOX MAILDIR), or add a row per mbox mailbox with the mbox as source and a maildir as target' : 'copy it over IMAP (a row with an imaps:// source) or convert it to maildir on the server first';
+      errors.push({ line: 0, message: `${account.user}: not planned: ${notMaildir.address} is ${notMaildir.format}, not maildir: ${how}` });
+      continue;
+    }
+    const largestBytes = Math.max(0, ...account.mailboxes.map((mailbox) => mailbox.sizeBytes));
+    const row: PlanRow = {
+      id: account.user,
+      source: `cpanel:${sourceRoot}#${account.user}`,
+      target: `cpanel:${targetRoot}#${account.user}`,
+      group: 'local',
+      priority: 0,
+      sizeBytes: account.totals.sizeBytes,
+      largestBytes,
+      ...(source.targetQuotaBytes !== undefined ? { quotaBytes: source.targetQuotaBytes } : {}),
+      line: rows.length + 1,
+    };
     const problems = findRowProblems(row);
     if (problems.length > 0) errors.push(...problems.map((message) => ({ line: 0, message: `${account.user}: not planned: ${message}` })));
     else rows.push(row);
   }
-  return { rows, secrets: new Map(), errors, warnings: [] };
+  // Rows too big for the target quota are planned (the admin may raise the quota in the plan) and named now, with
+  // the line they will have: the campaign refuses them when their turn comes.
+  const quotaWarnings = rows.flatMap((row, index) => {
+    const problem = findQuotaProblem(row);
+    return problem ? [{ line: index + planFirstRowLine, message: `${row.id}: ${problem}` }] : [];
+  });
+  return { rows, secrets: new Map(), errors, warnings: quotaWarnings };
 }
 
 /** A cPanel root as a spec shows it (`/srv/new`, `ssh://host/`), from `ROOT` or `cpanel:ROOT`; never with `#USER`. */
