@@ -24,7 +24,7 @@ export async function readSourceLoad(group: string, rows: readonly PlanRow[], ss
 
 /** "0.52 0.58 0.59 1/467 12345" and 2 CPUs -> 0.26; undefined when the text is not a load average. */
 export function parseLoadPerCpu(loadavg: string, cpus: number): number | undefined {
-  const first = Number(loadavg.trim().split(/\s+/)[0]);
-  if (!Number.isFinite(first) || !Number.isFinite(cpus) || cpus < 1) return undefined;
-  return first / cpus;
+  const first = /^(\d+(?:\.\d+)?)\s/.exec(`${loadavg.trim()} `);
+  if (!first || !Number.isFinite(cpus) || cpus < 1) return undefined;
+  return Number(first[1]) / cpus;
 }
