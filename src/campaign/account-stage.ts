@@ -32,6 +32,11 @@ export interface StageEnvironment {
   readonly fileRetries: number;
   readonly fileRetryDelayMs: number;
   readonly ioTimeoutS: number;
+  /**
+   * Whether anyone draws per-account progress (a terminal, --json). A file copy that reports progress measures its
+   * sources first, a listing more per account: a campaign logging to a file skips it.
+   */
+  readonly wantProgress: boolean;
 }
 
 export function buildStageExecutor(environment: StageEnvironment): StageExecutor {
@@ -129,7 +134,7 @@ async function runStage(row: PlanRow, stage: Stage, options: RowOptions, context
       stateDir: environment.syncStateDir,
       concurrency: Math.max(1, Math.min(options.jobs ?? 1, environment.imap.maxConnections)),
     },
-    progress: { update: (done) => context.progress({ bytes: done.bytes, items: done.items, ...(done.totalBytes !== undefined ? { totalBytes: done.totalBytes } : {}) }) },
+    ...(environment.wantProgress ? { progress: { update: (done) => context.progress({ bytes: done.bytes, items: done.items, ...(done.totalBytes !== undefined ? { totalBytes: done.totalBytes } : {}) }) } } : {}),
   });
   return { exitCode: outcome.exitCode, summary: outcome.summary, route: `${outcome.route.use}: ${outcome.route.reason}` };
 }

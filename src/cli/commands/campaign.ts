@@ -99,6 +99,7 @@ export function registerCampaign(program: Command, ctx: CliContext): void {
             fileRetries: 3,
             fileRetryDelayMs: 2000,
             ioTimeoutS: 120,
+            wantProgress: Boolean(globals.json) || ctx.isInteractive,
           }),
           onEvent: view.onEvent,
           signal: ctx.signal,
