@@ -10,7 +10,8 @@ export const reportCss = `
 :root { color-scheme: light; --ok: #1a7f37; --warn: #9a6700; --bad: #cf222e; --wait: #57606a; --run: #0969da; }
 * { box-sizing: border-box; }
 body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: #1f2328; margin: 0 auto; padding: 24px; max-width: 1400px; }
-h1 { font-size: 22px; margin: 0 0 8px; }
+h1 { font-size: 22px; margin: 0; }
+header > p.muted { margin: 2px 0 0; }
 h2 { font-size: 18px; margin: 28px 0 8px; }
 h3 { font-size: 14px; margin: 14px 0 6px; }
 .verdict { font-size: 18px; font-weight: 600; padding: 10px 14px; border-radius: 6px; border-left: 6px solid; margin: 8px 0 16px; }
@@ -25,8 +26,10 @@ table { border-collapse: collapse; width: 100%; }
 th, td { text-align: left; padding: 4px 8px; border-bottom: 1px solid #d0d7de; vertical-align: top; }
 #accounts td:nth-child(n+6), #accounts th:nth-child(n+6), .folders td + td, .folders th + th,
 .stages td:nth-child(n+3):not(:last-child), .stages th:nth-child(n+3):not(:last-child) { text-align: right; font-variant-numeric: tabular-nums; }
-#accounts td:nth-child(2), #accounts td:nth-child(3) { word-break: break-all; font-size: 12px; color: #424a53; }
-thead th { position: sticky; top: 0; background: #f6f8fa; }
+#accounts td:nth-child(n+6) { white-space: nowrap; }
+#accounts td:nth-child(2), #accounts td:nth-child(3) { overflow-wrap: anywhere; font-size: 12px; color: #424a53; }
+thead th { background: #f6f8fa; }
+#accounts thead th { position: sticky; top: 0; }
 th button { all: inherit; cursor: pointer; padding: 0; }
 th button:focus-visible { outline: 2px solid var(--run); }
 th[aria-sort="ascending"] button::after { content: " \\25B2"; }
@@ -46,7 +49,7 @@ tr.diff td { background: #ffebe9; }
 tr.diff td + td { font-weight: 600; color: var(--bad); }
 .muted { color: #57606a; }
 footer { margin-top: 32px; padding-top: 8px; border-top: 1px solid #d0d7de; color: #57606a; font-size: 12px; }
-@media print { thead th { position: static; } details.account { break-inside: avoid; } }
+@media print { #accounts thead th { position: static; } details.account { break-inside: avoid; } }
 `;
 
 // Sorts the account table by the clicked header (again: the other way), numbers by value (a cell's data-value when it

@@ -57,6 +57,7 @@ export function formatHtmlStart(page: HtmlPageFacts): string {
     '<body>',
     '<header>',
     '<h1>Mail migration report</h1>',
+    `<p class="muted">Generated ${escapeText(page.generatedAt)} by mailshift ${escapeText(page.toolVersion)}.</p>`,
     `<p id="verdict" class="verdict ${tone}">${escapeHtml(page.verdict)}</p>`,
     '<dl class="totals">',
     fact('Accounts', String(totals.accounts)),
@@ -89,8 +90,8 @@ export function formatHtmlAccountRow(summary: AccountSummary): string {
   return (
     '<tr>' +
     `<td><a href="#${anchorOf(summary)}">${escapeText(summary.row.id)}</a></td>` +
-    `<td>${escapeText(summary.source)}</td>` +
-    `<td>${escapeText(summary.target)}</td>` +
+    `<td>${escapeSpec(summary.source)}</td>` +
+    `<td>${escapeSpec(summary.target)}</td>` +
     `<td data-value="${statusRank[verdict.status]}">${statusBadge(verdict.status)}</td>` +
     `<td data-value="${verdictRank[verdict.verdict]}">${verdictBadge(verdict.verdict)}</td>` +
     number(counts.copiedItems) +
@@ -179,6 +180,11 @@ function verdictBadge(verdict: Verdict): string {
 /** The anchor of an account's details: its plan position, since an id is the plan's data. */
 function anchorOf(summary: AccountSummary): string {
   return `account-${summary.index + 1}`;
+}
+
+/** A source or target, with places to break a long one at its separators (<wbr>: a narrow column wraps there, not mid-word). */
+function escapeSpec(spec: string): string {
+  return escapeText(spec).replace(/([@/#])/g, '$1<wbr>');
 }
 
 /** Text from the plan or a server: control characters shown as \xNN, then escaped. */

@@ -5,7 +5,7 @@ import { parseStoreSpec } from '../../stores/spec.js';
  * What the report may show of a text. In a customer report (the default) the hosts of the plan's sources and targets
  * become role names (`imaps://alice@mail.old.example` -> `imaps://alice@source-host`, a second source host
  * `source-host-2`), wherever they appear: in a spec, an error, a warning, a skipped item's reason; and IPv4 addresses
- * become "(address)", as a connection error may name the address instead of the host. A full report shows them.
+ * become "[address]", as a connection error may name the address instead of the host. A full report shows them.
  * Either way a password typed into a URL is masked (there should be none: the plan refuses them).
  */
 export interface ReportMask {
@@ -25,7 +25,7 @@ export function buildReportMask(specs: Iterable<{ readonly source: string; reado
     text(text) {
       let masked = maskUrlSecrets(text);
       if (pattern) masked = masked.replace(pattern, (host) => labels.get(host.toLowerCase()) ?? host);
-      return masked.replace(ipv4, '(address)');
+      return masked.replace(ipv4, '[address]');
     },
   };
 }

@@ -57,8 +57,11 @@ export function decideAccountVerdict(facts: AccountFacts): AccountVerdict {
   const error = worst.lastError ? `: ${firstLine(worst.lastError)}` : '';
   const afterAttempts = worst.attempts > 1 ? ` after ${worst.attempts} attempts` : '';
   const incomplete = (outcome: 'not-finished' | 'failed', reason: string): AccountVerdict => ({ verdict: 'incomplete', outcome, reason, status, hasSkips });
+  const missingReason = `Verify found ${plural(facts.missing, 'source message')} missing on the target, in ${plural(facts.missingFolders, 'folder')}`;
   switch (status) {
     case 'failed':
+      // What verify found says more than its error ("differences found").
+      if (worst.stage === 'verify' && facts.missing > 0) return incomplete('failed', sentence(missingReason));
       return incomplete('failed', sentence(`${capitalize(label)} failed${afterAttempts}${error || ' (no error recorded)'}`));
     case 'timed-out':
       return incomplete('not-finished', sentence(`${capitalize(label)} reached its time limit${afterAttempts}; the next run resumes it`));
@@ -70,7 +73,7 @@ export function decideAccountVerdict(facts: AccountFacts): AccountVerdict {
       break;
   }
   if (facts.missing > 0) {
-    return incomplete('failed', sentence(`Verify found ${plural(facts.missing, 'source message')} missing on the target, in ${plural(facts.missingFolders, 'folder')}`));
+    return incomplete('failed', sentence(missingReason));
   }
   const skips = `${plural(skipped, 'item')} skipped, each listed with its reason`;
   if (ordered.some((record) => record.stage === 'verify')) {

@@ -66,7 +66,7 @@ describe('report.html', () => {
   it('escapes an account id and a source in the table, and control characters are shown as \\xNN', () => {
     const row = formatHtmlAccountRow(summary({ row: planRow('a<b>&"c\''), source: 'maildir:/srv/x\u001b[31m' }));
     expect(row).toContain('a&lt;b&gt;&amp;&quot;c&#39;</a>');
-    expect(row).toContain('maildir:/srv/x\\x1b[31m');
+    expect(row).toContain('maildir:/<wbr>srv/<wbr>x\\x1b[31m');
     expect(escapeHtml(`<>&"'`)).toBe('&lt;&gt;&amp;&quot;&#39;');
   });
 

@@ -26,7 +26,7 @@ describe('customer report mask', () => {
 
   it('hides them in free text too (errors, reasons), whatever their case, and any IPv4 address', () => {
     const mask = buildReportMask(plan, 'customer');
-    expect(mask.text('connect to MAIL.OLD.EXAMPLE (192.0.2.17:993) refused; cp2.old.example.')).toBe('connect to source-host ((address):993) refused; source-host-2.');
+    expect(mask.text('connect to MAIL.OLD.EXAMPLE (192.0.2.17:993) refused; cp2.old.example.')).toBe('connect to source-host ([address]:993) refused; source-host-2.');
   });
 
   it('leaves a longer name that merely contains a host alone', () => {

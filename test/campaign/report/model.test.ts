@@ -53,8 +53,8 @@ describe('account summary', () => {
   it('masks the hosts in source, target, group and errors for a customer, and shows them in a full report', () => {
     const carol = summaryOf('carol');
     expect([carol.source, carol.target, carol.group]).toEqual(['imaps://carol@source-host', 'imaps://carol@target-host', 'source-host']);
-    expect(carol.firstError).toBe('login refused by source-host ((address)): check the credentials');
-    expect(carol.verdict.reason).toBe('The pre-stage copy failed: login refused by source-host ((address)): check the credentials.');
+    expect(carol.firstError).toBe('login refused by source-host ([address]): check the credentials');
+    expect(carol.verdict.reason).toBe('The pre-stage copy failed: login refused by source-host ([address]): check the credentials.');
     const full = summaryOf('carol', buildReportMask(sampleRows, 'full'));
     expect(full.source).toBe('imaps://carol@mail.old.example');
     expect(full.firstError).toBe('login refused by mail.old.example (192.0.2.7): check the credentials');
@@ -93,7 +93,7 @@ describe('account detail and its JSON', () => {
         ended: '2026-12-07T04:01:00.000Z',
         duration_s: 1.5,
         exit_code: 1,
-        error: 'login refused by source-host ((address)): check the credentials',
+        error: 'login refused by source-host ([address]): check the credentials',
         failure_kind: 'permanent',
         route: null,
       },

@@ -41,6 +41,11 @@ describe('decideAccountVerdict', () => {
     expect(verdict).toMatchObject({ verdict: 'incomplete', outcome: 'failed', status: 'done', reason: 'Verify found 3 source messages missing on the target, in 1 folder.' });
   });
 
+  it('says what verify found missing rather than its bare error when verify failed', () => {
+    const verdict = decideAccountVerdict({ stages: [record('verify', { status: 'failed', lastError: 'differences found' })], missing: 2, missingFolders: 2 });
+    expect(verdict).toMatchObject({ outcome: 'failed', status: 'failed', reason: 'Verify found 2 source messages missing on the target, in 2 folders.' });
+  });
+
   it('is incomplete but only not finished when a stage timed out, was interrupted, is running, or nothing ran', () => {
     expect(decideAccountVerdict({ stages: [record('prestage', { status: 'timed-out' })], ...nothingMissing })).toMatchObject({
       outcome: 'not-finished',

@@ -101,7 +101,7 @@ describe('writeCampaignReport', () => {
       ['frank', 'planned', 'incomplete'],
       ['grace', 'failed', 'incomplete'],
     ]);
-    expect(rows[2]!['first_error']).toBe('login refused by source-host ((address)): check the credentials');
+    expect(rows[2]!['first_error']).toBe('login refused by source-host ([address]): check the credentials');
   });
 
   it('failures.csv is a plan of exactly the rows that failed, timed out or never ran, verbatim', async () => {
