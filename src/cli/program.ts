@@ -33,6 +33,7 @@ const commands: readonly CommandEntry[] = [
   { name: 'watch', load: async () => (await import('./commands/watch.js')).registerWatch },
   { name: 'state', load: async () => (await import('./commands/state.js')).registerState },
   { name: 'plan', load: async () => (await import('./commands/plan.js')).registerPlan },
+  { name: 'report', load: async () => (await import('./commands/report.js')).registerReport },
 ];
 
 const globalFlags = new Set(['--json', '--debug', '-q', '--quiet']);
