@@ -1,7 +1,6 @@
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import { Command, Option } from 'commander';
-import { MailshiftError, systemErrorCode, UsageError } from '../../core/errors.js';
+import { MailshiftError } from '../../core/errors.js';
 import { ExitCode } from '../../core/exit-codes.js';
 import type { CliContext, GlobalOptions } from '../context.js';
 import { formatJson, printable } from '../render.js';
@@ -26,24 +25,11 @@ export function registerReport(program: Command, ctx: CliContext): void {
     .action(async (planFile: string, options: ReportCliOptions, cmd: Command) => {
       const globals = cmd.optsWithGlobals<GlobalOptions & ReportCliOptions>();
       const { defaultCampaignDirectory, stateFileIn } = await import('../../campaign/directory.js');
-      const { parsePlan } = await import('../../campaign/plan-file.js');
+      const { readPlanFile } = await import('../../campaign/read-plan.js');
       const { openSqliteState } = await import('../../campaign/state/sqlite.js');
       const { writeCampaignReport } = await import('../../campaign/report/write.js');
 
-      let text: string;
-      try {
-        text = await readFile(planFile, 'utf8');
-      } catch (err) {
-        throw new UsageError(`cannot read the plan ${planFile}: ${systemErrorCode(err) ?? String(err)}`);
-      }
-      const plan = parsePlan(text);
-      if (plan.errors.length > 0) {
-        const lines = plan.errors.map((each) => `  ${each.line > 0 ? `line ${each.line}: ` : ''}${printable(each.message)}`).join('\n');
-        throw new MailshiftError('MAILSHIFT_CAMPAIGN_PLAN', `${printable(planFile)}: ${plan.errors.length} problem(s), no report written:\n${lines}`, {
-          exitCode: ExitCode.usage,
-          hint: 'fix the lines listed (mailshift plan --check PLAN lists them again) and run the same command',
-        });
-      }
+      const planRows = await readPlanFile(planFile);
       const directory = options.dir ?? defaultCampaignDirectory(planFile);
       const stateFile = stateFileIn(directory);
       if (!existsSync(stateFile)) {
@@ -55,7 +41,7 @@ export function registerReport(program: Command, ctx: CliContext): void {
       const state = openSqliteState(stateFile, { readOnly: true });
       let result;
       try {
-        result = await writeCampaignReport({ state, planRows: plan.rows, directory, detail: options.detail, toolVersion: cmd.parent?.version() ?? '0.0.0', now: new Date() });
+        result = await writeCampaignReport({ state, planRows, directory, detail: options.detail, toolVersion: cmd.parent?.version() ?? '0.0.0', now: new Date() });
       } finally {
         state.close();
       }
