@@ -38,8 +38,8 @@ describe('mailshift report', () => {
   it('gives the verdict, counts, exit code and files with --json, and shows hosts with --detail full', async () => {
     const result = await runCli(['--json', 'report', plan, '--detail', 'full']);
     expect(result.code).toBe(1);
-    const document = JSON.parse(result.stdout) as { ok: boolean; exit_code: number; counts: Record<string, number>; files: Record<string, string> };
-    expect(document).toMatchObject({ ok: false, exit_code: 1, counts: { accounts: 7, complete: 1, completeWithExceptions: 1, unverified: 1, notFinished: 2, failed: 2 } });
+    const document = JSON.parse(result.stdout) as { ok: boolean; exit_code: number; by_outcome: Record<string, number>; files: Record<string, string> };
+    expect(document).toMatchObject({ ok: false, exit_code: 1, accounts: 7, by_outcome: { complete: 1, 'complete-with-exceptions': 1, unverified: 1, 'not-finished': 2, failed: 2 } });
     const report = JSON.parse(await readFile(document.files['json']!, 'utf8')) as { detail: string; accounts: { source: string }[] };
     expect(report.detail).toBe('full');
     expect(report.accounts[0]!.source).toBe('imaps://alice@mail.old.example');

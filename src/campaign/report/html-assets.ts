@@ -27,7 +27,7 @@ th, td { text-align: left; padding: 4px 8px; border-bottom: 1px solid #d0d7de; v
 #accounts td:nth-child(n+6), #accounts th:nth-child(n+6), .folders td + td, .folders th + th,
 .stages td:nth-child(n+3):not(:last-child), .stages th:nth-child(n+3):not(:last-child) { text-align: right; font-variant-numeric: tabular-nums; }
 #accounts td:nth-child(n+6) { white-space: nowrap; }
-#accounts td:nth-child(2), #accounts td:nth-child(3) { overflow-wrap: anywhere; font-size: 12px; color: #424a53; }
+#accounts td:nth-child(2), #accounts td:nth-child(3) { min-width: 10em; overflow-wrap: break-word; font-size: 12px; color: #424a53; }
 thead th { background: #f6f8fa; }
 #accounts thead th { position: sticky; top: 0; }
 th button { all: inherit; cursor: pointer; padding: 0; }
@@ -46,7 +46,7 @@ details.account > summary { cursor: pointer; }
 details.account > summary .id { font-weight: 600; margin-right: 6px; }
 details.account:target { outline: 2px solid var(--run); }
 tr.diff td { background: #ffebe9; }
-tr.diff td + td { font-weight: 600; color: var(--bad); }
+tr.diff td.bad { font-weight: 600; color: var(--bad); }
 .muted { color: #57606a; }
 footer { margin-top: 32px; padding-top: 8px; border-top: 1px solid #d0d7de; color: #57606a; font-size: 12px; }
 @media print { #accounts thead th { position: static; } details.account { break-inside: avoid; } }

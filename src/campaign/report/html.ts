@@ -57,7 +57,7 @@ export function formatHtmlStart(page: HtmlPageFacts): string {
     '<body>',
     '<header>',
     '<h1>Mail migration report</h1>',
-    `<p class="muted">Generated ${escapeText(page.generatedAt)} by mailshift ${escapeText(page.toolVersion)}.</p>`,
+    `<p class="muted">Generated ${escapeText(formatTime(page.generatedAt))} by mailshift ${escapeText(page.toolVersion)}.</p>`,
     `<p id="verdict" class="verdict ${tone}">${escapeHtml(page.verdict)}</p>`,
     '<dl class="totals">',
     fact('Accounts', String(totals.accounts)),
@@ -122,7 +122,7 @@ export function formatHtmlAccountDetail(summary: AccountSummary, detail: Account
       const differs = difference !== 0 || folder.missing > 0;
       parts.push(
         `<tr${differs ? ' class="diff"' : ''}><td>${escapeText(folder.folder)}</td><td>${folder.sourceMessages}</td><td>${folder.targetMessages}</td>` +
-          `<td>${difference > 0 ? `+${difference}` : difference}</td><td>${folder.missing}</td></tr>`,
+          `<td${difference !== 0 ? ' class="bad"' : ''}>${difference > 0 ? `+${difference}` : difference}</td><td${folder.missing > 0 ? ' class="bad"' : ''}>${folder.missing}</td></tr>`,
       );
     }
     parts.push('</tbody></table>');
@@ -146,11 +146,11 @@ export function formatHtmlAccountDetail(summary: AccountSummary, detail: Account
 
 export function formatHtmlEnd(page: HtmlPageFacts): string {
   const last = page.runs.at(-1);
-  const runs = last ? `${page.runs.length} run(s), the last: ${last.stage}, started ${last.startedAt}` : 'no run recorded';
+  const runs = last ? `${page.runs.length} run(s), the last: ${last.stage}, started ${formatTime(last.startedAt)}` : 'no run recorded';
   const detail = page.detail === 'customer' ? 'customer report: host names and addresses masked' : 'full report: host names shown';
   return [
     '</main>',
-    `<footer>mailshift ${escapeText(page.toolVersion)} · generated ${escapeText(page.generatedAt)} · ${escapeText(runs)} · ${detail} · schema mailshift.report/1</footer>`,
+    `<footer>mailshift ${escapeText(page.toolVersion)} · generated ${escapeText(formatTime(page.generatedAt))} · ${escapeText(runs)} · ${detail} · schema mailshift.report/1</footer>`,
     `<script>${reportScript}</script>`,
     '</body>',
     '</html>',
@@ -166,6 +166,12 @@ function formatStageTable(records: readonly StageRecord[]): string {
       `<td>${record.lastError !== undefined ? escapeText(record.lastError) : ''}</td></tr>`,
   );
   return `<table class="stages"><thead><tr><th>Stage</th><th>Status</th><th>Attempts</th><th>Items</th><th>Size</th><th>Skipped</th><th>Time</th><th>Error</th></tr></thead><tbody>${rows.join('')}</tbody></table>`;
+}
+
+/** "2026-12-07T05:00:12.345Z" as a person reads it: "2026-12-07 05:00 UTC" (report.json keeps the exact time). */
+function formatTime(iso: string): string {
+  const match = /^(\d{4}-\d{2}-\d{2})T(\d{2}:\d{2})/.exec(iso);
+  return match ? `${match[1]} ${match[2]} UTC` : iso;
 }
 
 /** Status as a word on a coloured badge: the colour helps, the word carries it (a printout in grey still says it). */

@@ -52,7 +52,15 @@ export function registerReport(program: Command, ctx: CliContext): void {
             command: 'report',
             verdict: result.verdict,
             exit_code: result.exitCode,
-            counts: result.counts,
+            // As report.json's totals name them.
+            accounts: result.counts.accounts,
+            by_outcome: {
+              complete: result.counts.complete,
+              'complete-with-exceptions': result.counts.completeWithExceptions,
+              unverified: result.counts.unverified,
+              'not-finished': result.counts.notFinished,
+              failed: result.counts.failed,
+            },
             files: { json: result.json, accounts_csv: result.accountsCsv, failures_csv: result.failuresCsv, html: result.html },
           }),
         );

@@ -91,7 +91,7 @@ describe('report.html', () => {
   it('highlights the folders that differ, and only those', () => {
     const part = formatHtmlAccountDetail(summary(), detail);
     expect(part).toContain('<tr><td>INBOX</td><td>10</td><td>10</td><td>0</td><td>0</td></tr>');
-    expect(part).toContain('<tr class="diff"><td>&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;</td><td>5</td><td>3</td><td>-2</td><td>2</td></tr>');
+    expect(part).toContain('<tr class="diff"><td>&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;</td><td>5</td><td>3</td><td class="bad">-2</td><td class="bad">2</td></tr>');
     expect(part).toContain('<details class="account" id="account-5">');
   });
 
@@ -114,6 +114,6 @@ describe('report.html', () => {
 
   it('ends with a footer naming the tool version, the generation time and what the customer mode hides', () => {
     const end = formatHtmlEnd(page);
-    expect(end).toContain('<footer>mailshift 0.1.0 · generated 2026-12-07T05:00:00.000Z · 1 run(s), the last: all, started 2026-12-07T04:00:00.000Z · customer report: host names and addresses masked');
+    expect(end).toContain('<footer>mailshift 0.1.0 · generated 2026-12-07 05:00 UTC · 1 run(s), the last: all, started 2026-12-07 04:00 UTC · customer report: host names and addresses masked');
   });
 });

@@ -175,7 +175,7 @@ describe('a 25,000-account report', () => {
       const cpu = process.cpuUsage(cpuBefore);
       bigState.close();
       // Not a timing assertion: the time is printed for the record (benchmarks belong in npm run bench).
-      console.log(`25,000-account report written in ${Math.round(elapsedMs)} ms (${Math.round((cpu.user + cpu.system) / 1000)} ms of CPU); report.html ${(await stat(result.html)).size} bytes`);
+      console.log(`25,000-account report written in ${Math.round(elapsedMs)} ms (${Math.round((cpu.user + cpu.system) / 1000)} ms of CPU); report.html ${(await stat(result.html)).size} bytes, report.json ${(await stat(result.json)).size} bytes`);
       expect(result.verdict).toBe('24970 of 25000 accounts complete; 25 complete with exceptions; 5 failed');
       const report = JSON.parse(await readFile(result.json, 'utf8')) as ReportJson;
       expect(report.accounts).toHaveLength(25_000);
