@@ -1,15 +1,23 @@
 import path from 'node:path';
 
 /**
- * Where a campaign keeps what it knows: next to its plan, named after it (`moves.csv` -> `moves.campaign/`), so the
- * same command run again finds its state without being told. Holds campaign.sqlite (the state), campaign.lock,
- * logs/ (one file per account), sync/ (IMAP watermarks) and report/.
+ * Where a campaign keeps its state and its reports: a directory next to the plan file, named after it
+ * (`/srv/migration/plan.csv` -> `/srv/migration/plan.campaign`), so one plan has one campaign unless `--dir` says
+ * otherwise, and two plans in one folder never share a state. Pure: nothing is created here.
  */
 export function defaultCampaignDirectory(planFile: string): string {
-  const parsed = path.parse(path.resolve(planFile));
-  return path.join(parsed.dir, `${parsed.ext.toLowerCase() === '.csv' ? parsed.name : parsed.base}.campaign`);
+  const parsed = path.parse(planFile);
+  // Only ".csv" is taken off: a plan named "accounts.list" keeps its whole name ("accounts.list.campaign").
+  const name = parsed.ext.toLowerCase() === '.csv' ? parsed.name : parsed.base;
+  return path.join(parsed.dir, `${name}.campaign`);
 }
 
+/** The state database of the campaign in `directory`. */
 export function stateFileIn(directory: string): string {
   return path.join(directory, 'campaign.sqlite');
+}
+
+/** Where the report files of the campaign in `directory` go. */
+export function reportDirectoryIn(directory: string): string {
+  return path.join(directory, 'report');
 }

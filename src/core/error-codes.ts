@@ -299,6 +299,11 @@ export const errorCodes = {
     exitCode: ExitCode.failed,
     hints: [],
   },
+  MAILSHIFT_REPORT_WRITE: {
+    meaning: "The campaign report (report.json, accounts.csv, failures.csv, report.html) cannot be written in the campaign directory's report/ folder; the campaign's state is unaffected.",
+    exitCode: ExitCode.failed,
+    hints: ['make the campaign directory writable (or free space on its disk) and run mailshift report PLAN: the campaign itself is unaffected'],
+  },
   MAILSHIFT_RESYNC_NO_SOURCE: {
     meaning: 'resync: the source directory does not exist.',
     exitCode: ExitCode.config,

@@ -2,8 +2,8 @@ import { mkdir, readFile, stat } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { MailshiftError, systemErrorCode, UsageError } from '../../core/errors.js';
-import type { PlanError, PlanRow } from '../../campaign/plan-file.js';
+import { MailshiftError, UsageError } from '../../core/errors.js';
+import type { PlanError } from '../../campaign/plan-file.js';
 import type { Stage } from '../../campaign/state/types.js';
 import type { CliContext, GlobalOptions } from '../context.js';
 import { printable } from '../render.js';
@@ -56,7 +56,9 @@ export function registerCampaign(program: Command, ctx: CliContext): void {
   addSshOptions(command).action(async (planFile: string, options: CampaignCliOptions, cmd: Command) => {
     const globals = cmd.optsWithGlobals<GlobalOptions & CampaignCliOptions>();
     const logger = ctx.logger();
-    const rows = await readCheckedPlan(planFile);
+    const { readPlanFile } = await import('../../campaign/read-plan.js');
+    const rows = await readPlanFile(planFile);
+    if (rows.length === 0) throw new UsageError(`the plan ${planFile} has no rows`);
     const credentialsFile = options.credentials ?? `${planFile}.credentials.json`;
     const credentials = await readCredentials(credentialsFile, options.credentials !== undefined, logger);
     const { findPreflightProblems } = await import('../../campaign/preflight.js');
@@ -106,8 +108,11 @@ export function registerCampaign(program: Command, ctx: CliContext): void {
         });
         view.finish();
         state.endRun(runId, result.exitCode, new Date().toISOString());
-        // REPORT-HOOK: the report (report.json, accounts.csv, failures.csv, report.html) is written here once merged.
-        if (!globals.json) ctx.out(`${Object.entries(result.counts).filter(([, n]) => n > 0).map(([status, n]) => `${n} ${status}`).join(', ')}\n`);
+        // The report at the end of every run, interrupted or not: what a customer reads, and failures.csv to run again.
+        const { writeCampaignReport } = await import('../../campaign/report/write.js');
+        const report = await writeCampaignReport({ state, planRows: rows, directory, detail: options.reportDetail, toolVersion: version, now: new Date() });
+        if (globals.json) ctx.out(`${JSON.stringify({ type: 'report', verdict: report.verdict, files: { json: report.json, accounts_csv: report.accountsCsv, failures_csv: report.failuresCsv, html: report.html } })}\n`);
+        else ctx.out(`${report.verdict}\nReport: ${printable(report.html)}\n`);
         ctx.setExitCode(result.exitCode);
       } finally {
         state.close();
@@ -116,21 +121,6 @@ export function registerCampaign(program: Command, ctx: CliContext): void {
       await lock.release();
     }
   });
-}
-
-/** The plan, parsed; any problem stops everything before a lock is taken or an account touched. */
-export async function readCheckedPlan(planFile: string): Promise<PlanRow[]> {
-  const { parsePlan } = await import('../../campaign/plan-file.js');
-  let text: string;
-  try {
-    text = await readFile(planFile, 'utf8');
-  } catch (err) {
-    throw new UsageError(`cannot read the plan ${planFile}: ${systemErrorCode(err) ?? String(err)}`, 'write one with mailshift plan');
-  }
-  const plan = parsePlan(text);
-  if (plan.errors.length > 0) throw planError(planFile, plan.errors);
-  if (plan.rows.length === 0) throw new UsageError(`the plan ${planFile} has no rows`);
-  return plan.rows;
 }
 
 function planError(planFile: string, problems: readonly PlanError[]): MailshiftError {
