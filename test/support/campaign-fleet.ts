@@ -1,9 +1,11 @@
+import type { ChildProcess } from 'node:child_process';
 import { copyFile, mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 // The generator is the test oracle: plain JS, no code shared with mailshift's readers.
 // @ts-expect-error -- untyped .mjs script
 import { generateCpanelTree } from '../../scripts/gen-cpanel-tree.mjs';
 import type { CampaignEvent } from '../../src/campaign/run.js';
+import { spawnCli } from '../e2e/cli.js';
 import { messageBaseNames } from '../integration/copy/helpers.js';
 
 /**
@@ -175,4 +177,23 @@ export function editPlanRows(text: string, edit: (row: Record<string, string>) =
       return columns.map((name) => edited[name] ?? '').join(',');
     })
     .join('\n');
+}
+
+/** A campaign run in the background, its stdout collected as it comes. */
+export function startCampaign(args: string[]): { child: ChildProcess; stdout: () => string } {
+  const child = spawnCli(args);
+  let out = '';
+  child.stdout!.on('data', (chunk: Buffer) => (out += chunk.toString()));
+  child.stderr!.resume();
+  child.stdin!.end();
+  return { child, stdout: () => out };
+}
+
+/** Resolves once `count` events of this type were printed; throws when the campaign ended before. */
+export async function waitForEvents(child: ChildProcess, stdout: () => string, type: CampaignEventLine['type'], count = 1): Promise<void> {
+  for (;;) {
+    if (stdout().split('\n').filter((line) => line.includes(`"type":"${type}"`)).length >= count) return;
+    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`the campaign ended before ${count} ${type} event(s):\n${stdout()}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
 }
