@@ -49,7 +49,7 @@ export function generateFleet(outDir: string, options: FleetOptions): Fleet {
   for (let i = 0; i < options.regular; i++) {
     const user = `u${String(i).padStart(2, '0')}`;
     regularUsers.push(user);
-    // Skewed: most accounts 1-3 messages in INBOX, every eighth one 12-16 and a second mailbox.
+    // Skewed: most accounts 3-5 messages, every eighth one 23-27 in two mailboxes.
     const isLarger = i % 8 === 7;
     const inbox = isLarger ? 12 + (i % 5) : 1 + (i % 3);
     accounts.push({
