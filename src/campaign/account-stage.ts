@@ -165,14 +165,14 @@ async function runMboxConvert(source: StoreSpec, target: StoreSpec, context: Sta
     logger: context.logger,
     onProgress: (done) => context.progress({ bytes: done.sourceBytesDone, items: done.messages, totalBytes: done.sourceBytesTotal }),
   });
-  const skipped = [
-    ...report.skipped.map((item) => ({ item: `${item.file} at byte ${item.offset}`, reason: item.reason })),
-    ...report.ignored.map((item) => ({ item: item.path, reason: `not read as mbox: ${item.reason}` })),
-  ];
+  const skipped = report.skipped.map((item) => ({ item: `${item.file} at byte ${item.offset}`, reason: item.reason }));
+  // Files that are not mbox (cPanel's mailbox_format.cpanel, a client's index directory) are not mail left behind:
+  // `convert` lists them and still exits 0, so they are warnings here, not skips that would mark the account partial.
+  const ignored = report.ignored.map((item) => `${item.path}: not read as mbox: ${item.reason}`);
   const exitCode = report.stopped ? ExitCode.failed : skipped.length > 0 ? ExitCode.partial : ExitCode.ok;
   return {
     exitCode,
-    summary: { items: report.totals.messages, bytes: report.totals.bytes, skipped, warnings: [...report.warnings, ...(report.stopped ? [`stopped: ${report.stopped.reason}`] : [])] },
+    summary: { items: report.totals.messages, bytes: report.totals.bytes, skipped, warnings: [...report.warnings, ...ignored, ...(report.stopped ? [`stopped: ${report.stopped.reason}`] : [])] },
     route: 'convert: the source is mbox and the target a maildir',
   };
 }

@@ -1,5 +1,6 @@
 import Database from 'better-sqlite3';
 import { MailshiftError } from '../../core/errors.js';
+import { ExitCode } from '../../core/exit-codes.js';
 import type { AccountRecord, AccountStatus, CampaignState, FailureKind, FolderComparison, RunRecord, SkippedEntry, Stage, StageOutcome, StageRecord } from './types.js';
 
 /**
@@ -72,7 +73,7 @@ export function openSqliteState(file: string, options: { readonly readOnly?: boo
       db.pragma(`user_version = ${schemaVersion}`);
     }
   } catch (err) {
-    throw new MailshiftError('MAILSHIFT_CAMPAIGN_STATE', `cannot open the campaign state ${file}: ${(err as Error).message}`, { cause: err, hint: 'give the campaign directory this plan was run in (--dir), or a new one to start afresh' });
+    throw new MailshiftError('MAILSHIFT_CAMPAIGN_STATE', `cannot open the campaign state ${file}: ${(err as Error).message}`, { cause: err, exitCode: ExitCode.config, hint: 'give the campaign directory this plan was run in (--dir), or a new one to start afresh' });
   }
   return new SqliteCampaignState(db);
 }

@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { MailshiftError, UsageError } from '../../core/errors.js';
+import { ExitCode } from '../../core/exit-codes.js';
 import type { PlanError } from '../../campaign/plan-file.js';
 import type { Stage } from '../../campaign/state/types.js';
 import type { CliContext, GlobalOptions } from '../context.js';
@@ -125,7 +126,7 @@ export function registerCampaign(program: Command, ctx: CliContext): void {
 
 function planError(planFile: string, problems: readonly PlanError[]): MailshiftError {
   const listed = problems.map((each) => `\n  line ${each.line}: ${printable(each.message)}`).join('');
-  return new MailshiftError('MAILSHIFT_CAMPAIGN_PLAN', `${planFile}: ${problems.length} problem(s), nothing started:${listed}`, { hint: 'fix the lines listed (mailshift plan --check lists them again) and run the same command' });
+  return new MailshiftError('MAILSHIFT_CAMPAIGN_PLAN', `${planFile}: ${problems.length} problem(s), nothing started:${listed}`, { exitCode: ExitCode.usage, hint: 'fix the lines listed (mailshift plan --check lists them again) and run the same command' });
 }
 
 /** The credentials file: required when given by name; the default one is read only when it exists. */
