@@ -52,7 +52,7 @@ export function decideAccountVerdict(facts: AccountFacts): AccountVerdict {
   const hasSkips = skipped > 0 || ordered.some((record) => record.status === 'done-with-skips');
   if (ordered.length === 0) return { verdict: 'incomplete', outcome: 'not-finished', reason: 'Not started yet.', status: 'planned', hasSkips: false };
   const status = ordered.reduce<AccountStatus>((worst, record) => (statusSeverity[record.status] > statusSeverity[worst] ? record.status : worst), 'done');
-  const worst = ordered.find((record) => record.status === status)!;
+  const worst = ordered.find((record) => record.status === status) ?? ordered[0]!;
   const label = stageLabels[worst.stage];
   const error = worst.lastError ? `: ${firstLine(worst.lastError)}` : '';
   const afterAttempts = worst.attempts > 1 ? ` after ${worst.attempts} attempts` : '';

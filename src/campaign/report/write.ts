@@ -152,12 +152,12 @@ function formatJsonHead(facts: JsonHeadFacts): string {
   const { counts, totals } = facts;
   const head = {
     schema: reportSchema,
-    generated_at: facts.generatedAt,
-    tool_version: facts.toolVersion,
     detail: facts.detail,
     verdict: facts.verdict,
     exit_code: facts.exitCode,
     run: {
+      generated_at: facts.generatedAt,
+      tool_version: facts.toolVersion,
       // The plan the last run read; `mailshift report` reads the plan again, and an edit since shows as a new hash next time.
       plan_hash: facts.runs.at(-1)?.planHash ?? null,
       runs: facts.runs.map((run) => ({

@@ -29,7 +29,7 @@ interface ReportJson {
   schema: string;
   verdict: string;
   exit_code: number;
-  run: { plan_hash: string | null; runs: { stage: string; exit_code: number | null }[] };
+  run: { generated_at: string; tool_version: string; plan_hash: string | null; runs: { stage: string; exit_code: number | null }[] };
   totals: { accounts: number; by_outcome: Record<string, number>; by_verdict: Record<string, number>; skipped_items: number; missing: number };
   accounts: { id: string; source: string; verdict: string; verdict_reason: string; skipped: { item: string; reason: string }[]; folders: { name: string }[] }[];
 }
@@ -55,7 +55,7 @@ describe('writeCampaignReport', () => {
     expect(report.schema).toBe('mailshift.report/1');
     expect(report.verdict).toBe(result.verdict);
     expect(report.exit_code).toBe(1);
-    expect(report.run.plan_hash).toBe('sha256:0123abcd');
+    expect(report.run).toMatchObject({ generated_at: '2026-12-07T05:00:00.000Z', tool_version: '0.1.0', plan_hash: 'sha256:0123abcd' });
     expect(report.run.runs).toMatchObject([{ stage: 'all', exit_code: 1 }]);
     expect(report.totals).toMatchObject({ accounts: 7, skipped_items: 1, missing: 2 });
     expect(report.totals.by_outcome).toEqual({ complete: 1, 'complete-with-exceptions': 1, unverified: 1, 'not-finished': 2, failed: 2 });
