@@ -201,7 +201,6 @@ async function runAccountStages(entry: Pending, state: CampaignState, options: C
 /** A row refused before it starts (it cannot fit its target): recorded as failed, with the reason, never attempted. */
 function refuse(state: CampaignState, row: PlanRow, stage: Stage, reason: string, at: number): void {
   const when = new Date(at).toISOString();
-  state.markRunning(row.id, stage, when);
   state.recordOutcome(row.id, stage, { status: 'failed', items: 0, bytes: 0, exitCode: ExitCode.usage, durationMs: 0, skipped: [{ item: row.id, reason: `not started: ${reason}` }], warnings: [], error: `refused before it started: ${reason}`, failureKind: 'permanent' }, when);
 }
 

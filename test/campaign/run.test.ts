@@ -196,3 +196,12 @@ describe('runCampaign', () => {
     expect(stagesRun).toEqual(['prestage', 'cutover']);
   });
 });
+
+describe('a refused row', () => {
+  it('is never counted as attempted, however often the campaign runs', async () => {
+    const rows = plan('whale,/s/a,/t/a,g,5G,3G,1G,\n');
+    await runCampaign(rows, state, options(async () => done()));
+    await runCampaign(rows, state, options(async () => done()));
+    expect(state.getStage('whale', 'prestage')).toMatchObject({ status: 'failed', attempts: 0 });
+  });
+});

@@ -97,9 +97,13 @@ class SqliteCampaignState implements CampaignState {
         `INSERT INTO stages (account_id, stage, status, attempts, started_at) VALUES (?, ?, 'running', 1, ?)
          ON CONFLICT (account_id, stage) DO UPDATE SET status = 'running', attempts = attempts + 1, started_at = excluded.started_at`,
       ),
+      // An upsert: a row refused before it starts has an outcome without an attempt (attempts stays 0).
       recordOutcome: db.prepare(
-        `UPDATE stages SET status = @status, items = @items, bytes = @bytes, skipped = @skipped, ended_at = @endedAt, duration_ms = duration_ms + @durationMs,
-           exit_code = @exitCode, last_error = @error, failure_kind = @failureKind, route = COALESCE(@route, route) WHERE account_id = @accountId AND stage = @stage`,
+        `INSERT INTO stages (account_id, stage, status, attempts, items, bytes, skipped, ended_at, duration_ms, exit_code, last_error, failure_kind, route)
+           VALUES (@accountId, @stage, @status, 0, @items, @bytes, @skipped, @endedAt, @durationMs, @exitCode, @error, @failureKind, @route)
+         ON CONFLICT (account_id, stage) DO UPDATE SET status = excluded.status, items = excluded.items, bytes = excluded.bytes, skipped = excluded.skipped,
+           ended_at = excluded.ended_at, duration_ms = duration_ms + excluded.duration_ms, exit_code = excluded.exit_code, last_error = excluded.last_error,
+           failure_kind = excluded.failure_kind, route = COALESCE(excluded.route, route)`,
       ),
       clearSkipped: db.prepare('DELETE FROM skipped WHERE account_id = ? AND stage = ?'),
       clearWarnings: db.prepare('DELETE FROM warnings WHERE account_id = ? AND stage = ?'),
