@@ -44,7 +44,7 @@ export function buildStageExecutor(environment: StageEnvironment): StageExecutor
     const started = Date.now();
     const log = openAccountLog(environment.logsDir, row.id);
     try {
-      log.logger.info(`--- ${new Date(started).toISOString()} ${stage} ${row.id}`);
+      log.logger.info(`--- ${stage} ${row.id}`);
       const parsedOptions = parseRowOptions(row.options);
       if (!parsedOptions.ok) throw new UsageError(`line ${row.line}: ${parsedOptions.reason}`);
       const result = await runStage(row, stage, parsedOptions.options, { environment, signal, logger: log.logger, progress });

@@ -35,7 +35,7 @@ export function registerPlan(program: Command, ctx: CliContext): void {
     .description('write a migration plan (CSV, one row per account) from a cPanel root or an account list; passwords go to a 0600 credentials file, never into the plan')
     .argument('<plan>', 'the plan file to write (never over an existing file), or to read with --check')
     .option('--from-cpanel <root>', 'every account of this cPanel root (/ on the server itself), as discover finds them')
-    .option('--to <root>', 'with --from-cpanel: the target cPanel root, here or ssh://host/path', undefined)
+    .option('--to <root>', 'with --from-cpanel: the target cPanel root, here or ssh://host/path; or an IMAP server, imaps://host[:port] (one row per mailbox)', undefined)
     .option('--user <user>', 'with --from-cpanel: only this account, repeatable', collect, [])
     .option('--target-quota <size>', "with --from-cpanel: the new server's quota per mailbox (e.g. 2G); rows whose largest mailbox is bigger are named, and the campaign refuses them", parseSizeOption)
     .option('--from-imapsync <file>', "imapsync's file.txt: host1;user1;password1;host2;user2;password2 per line")
