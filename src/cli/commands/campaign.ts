@@ -2,9 +2,7 @@ import { mkdir, readFile, stat } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { MailshiftError, UsageError } from '../../core/errors.js';
-import { ExitCode } from '../../core/exit-codes.js';
-import type { PlanError } from '../../campaign/plan-file.js';
+import { UsageError } from '../../core/errors.js';
 import type { Stage } from '../../campaign/state/types.js';
 import type { CliContext, GlobalOptions } from '../context.js';
 import { printable } from '../render.js';
@@ -57,14 +55,14 @@ export function registerCampaign(program: Command, ctx: CliContext): void {
   addSshOptions(command).action(async (planFile: string, options: CampaignCliOptions, cmd: Command) => {
     const globals = cmd.optsWithGlobals<GlobalOptions & CampaignCliOptions>();
     const logger = ctx.logger();
-    const { readPlanFile } = await import('../../campaign/read-plan.js');
-    const rows = await readPlanFile(planFile);
+    const { readPlanFile, buildPlanProblemsError } = await import('../../campaign/read-plan.js');
+    const rows = await readPlanFile(planFile, { beforeRun: true });
     if (rows.length === 0) throw new UsageError(`the plan ${planFile} has no rows`);
     const credentialsFile = options.credentials ?? `${planFile}.credentials.json`;
     const credentials = await readCredentials(credentialsFile, options.credentials !== undefined, logger);
     const { findPreflightProblems } = await import('../../campaign/preflight.js');
     const problems = await findPreflightProblems({ rows, credentialNames: credentials ? new Set(credentials.keys()) : undefined, credentialsFile, exists: pathExists });
-    if (problems.length > 0) throw planError(planFile, problems);
+    if (problems.length > 0) throw buildPlanProblemsError(planFile, problems, { beforeRun: true });
 
     const { defaultCampaignDirectory, stateFileIn } = await import('../../campaign/directory.js');
     const directory = path.resolve(options.dir ?? defaultCampaignDirectory(planFile));
@@ -124,10 +122,6 @@ export function registerCampaign(program: Command, ctx: CliContext): void {
   });
 }
 
-function planError(planFile: string, problems: readonly PlanError[]): MailshiftError {
-  const listed = problems.map((each) => `\n  line ${each.line}: ${printable(each.message)}`).join('');
-  return new MailshiftError('MAILSHIFT_CAMPAIGN_PLAN', `${planFile}: ${problems.length} problem(s), nothing started:${listed}`, { exitCode: ExitCode.usage, hint: 'fix the lines listed (mailshift plan --check lists them again) and run the same command' });
-}
 
 /** The credentials file: required when given by name; the default one is read only when it exists. */
 async function readCredentials(file: string, required: boolean, logger: ReturnType<CliContext['logger']>): Promise<Map<string, string> | undefined> {
