@@ -25,6 +25,23 @@ describe('findPreflightProblems', () => {
     const problems = await findPreflightProblems({ rows: rows.slice(2), credentialNames: undefined, credentialsFile: 'x.json', exists: async () => true });
     expect(problems.map((p) => p.message)).toEqual(['source_credential "c-src": there is no credentials file (x.json)', 'target_credential "c-dst": there is no credentials file (x.json)']);
   });
+
+  it('asks about a source root once, however many rows name it', async () => {
+    const many = parsePlan(`id,source,target\n${Array.from({ length: 500 }, (_, i) => `u${i},cpanel:/srv/old#u${i},cpanel:/srv/new#u${i}\n`).join('')}bob,/srv/mail/bob,/srv/new/bob\n`).rows;
+    const asked: string[] = [];
+    const problems = await findPreflightProblems({
+      rows: many,
+      credentialNames: undefined,
+      credentialsFile: 'plan.csv.credentials.json',
+      exists: async (path) => {
+        asked.push(path);
+        return true;
+      },
+    });
+    expect(problems).toEqual([]);
+    expect(many).toHaveLength(501);
+    expect(asked).toEqual(['/srv/old', '/srv/mail/bob']);
+  });
 });
 
 describe('the campaign directory', () => {
