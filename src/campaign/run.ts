@@ -110,8 +110,9 @@ export async function runCampaign(rows: readonly PlanRow[], state: CampaignState
     const blocked = await loads.blockedGroups(queue, runningByGroup);
     const pick = pickNext(queue, runningByGroup, running.size, options.limits, now(), blocked);
     if ('start' in pick) {
-      const entry = queue[pick.start]!;
-      queue = queue.filter((_, position) => position !== pick.start);
+      // Taken out in place: a new copy of the queue at every start made the runner quadratic in the accounts (25,000
+      // accounts whose stage does nothing: 27.7 s of CPU with the copies, most of it garbage collection; 4.8 s without).
+      const entry = queue.splice(pick.start, 1)[0]!;
       runningByGroup.set(entry.group, (runningByGroup.get(entry.group) ?? 0) + 1);
       const task: Promise<void> = runAccount(entry).finally(() => {
         runningByGroup.set(entry.group, runningByGroup.get(entry.group)! - 1);
