@@ -98,7 +98,11 @@ export async function planChownTrees(side: FileSide, target: CpanelTarget): Prom
   }
   for (const table of ['valiases', 'vfilters', 'vdomainaliases']) {
     const dir = path.posix.join(target.root, 'etc', table);
-    const files = await listChildren(side, dir);
+    // Only this account's domains: the directory holds a file for every domain on the server, and listing all of
+    // them for every account made a campaign into one target quadratic in its accounts (at 25,000, 37,500 entries
+    // per account on average over the three tables: ~0.4 s of CPU here, two thirds of what a small account's copy costs).
+    if (target.domains.length === 0) continue;
+    const files = await listChildren(side, dir, 1, target.domains);
     for (const domain of target.domains) {
       const entry = files.get(domain);
       // A link here is left alone: /etc/v* files must be regular files (cPanel nulls the MX otherwise).
@@ -123,9 +127,9 @@ export async function planPlainChownTrees(side: FileSide, dir: string): Promise<
   return [{ root, area: 'mail', ...(rootEntry ? { rootEntry } : {}) }];
 }
 
-async function listChildren(side: FileSide, dir: string, maxDepth = 1): Promise<Map<string, TreeEntry>> {
+async function listChildren(side: FileSide, dir: string, maxDepth = 1, names?: readonly string[]): Promise<Map<string, TreeEntry>> {
   const out = new Map<string, TreeEntry>();
-  await side.list(dir, (e) => out.set(e.path, e), { maxDepth });
+  await side.list(dir, (e) => out.set(e.path, e), { maxDepth, ...(names ? { names } : {}) });
   return out;
 }
 

@@ -69,6 +69,25 @@ describe('trees chown walks', () => {
     ]);
   });
 
+  it("asks only for the account's own files in the routing tables, which hold one per domain of the whole server", async () => {
+    const listed: { root: string; names?: readonly string[] }[] = [];
+    const recording: typeof side = {
+      ...side,
+      list: (dir, onEntry, options) => {
+        listed.push({ root: path.relative(root, dir), ...(options?.names ? { names: options.names } : {}) });
+        return side.list(dir, onEntry, options);
+      },
+    };
+    await writeFile(path.join(root, 'etc/valiases/other-account.example'), '*: bob\n');
+    const trees = await planChownTrees(recording, { location: { type: 'local' }, root, home: path.join(root, 'home/alice'), user: 'alice', domains: ['a.example'] });
+    expect(listed.filter((each) => each.root.startsWith('etc/'))).toEqual([
+      { root: 'etc/valiases', names: ['a.example'] },
+      { root: 'etc/vfilters', names: ['a.example'] },
+      { root: 'etc/vdomainaliases', names: ['a.example'] },
+    ]);
+    expect(trees.filter((t) => t.area === 'system-etc').map((t) => path.relative(root, t.root))).toEqual(['etc/valiases/a.example']);
+  });
+
   it('walks only the one mailbox of a single-mailbox target', async () => {
     const trees = await planChownTrees(side, { location: { type: 'local' }, root, home: path.join(root, 'home/alice'), user: 'alice', domains: ['a.example'], mailboxDir: 'a.example/info' });
     expect(trees.map((t) => [path.relative(root, t.root), t.area])).toEqual([['home/alice/mail/a.example/info', 'mail']]);
