@@ -28,6 +28,9 @@ fresh target root each run (its etc/passwd copied from the source, as a cPanel t
   direct    bench/lib/campaign-direct.mjs: the same engine call per row (runCopyOperation, with the options
             src/campaign/account-stage.ts gives a prestage) C at a time in one Node process, without the campaign:
             no state, lock, scheduler, events or per-account logs; same Node options as the command
+  runner    bench/lib/campaign-runner-only.mjs: the campaign's runner and SQLite state alone (runCampaign over
+            the plan's rows with a stage that does nothing; no copies): what the campaign does per account without
+            a copy's time hiding it; runner-g2 the same with --per-group 2 (the default, below the concurrency)
   loop      (--tools ...,loop) what admins do today: a shell loop running \`mailshift copy SRC#USER DST#USER\` for one
             account after the other; context, run in the first round only
 Overhead per account = (campaign wall - direct wall) / N, per round and from the medians. Also the CPU time of the
@@ -42,15 +45,17 @@ options:
   --messages K     messages per account, in its one mailbox (default 3)
   --runs N         rounds per size (default 3 up to 5,000 accounts, 1 above)
   --concurrency C  accounts at once, in both (default 6, the campaign's default)
-  --tools LIST     subset of campaign,direct,loop (default campaign,direct)
+  --tools LIST     subset of campaign,direct,runner,runner-g2,loop (default campaign,direct,runner,runner-g2)
   --resumes R      timed runs of the finished campaign (default 3)
   --timeout-s N    per-run time limit (default 21600)
   --strict         exit 1 when a check fails or a target is missed`;
 
 const MAILSHIFT_CLI = join(REPO_DIR, 'dist', 'bin', 'mailshift.js');
 const DIRECT_PROBE = join(REPO_DIR, 'bench', 'lib', 'campaign-direct.mjs');
+const RUNNER_PROBE = join(REPO_DIR, 'bench', 'lib', 'campaign-runner-only.mjs');
 const USAGE_HOOK = join(REPO_DIR, 'bench', 'lib', 'usage-at-exit.mjs');
-const TOOL_NAMES = ['campaign', 'direct', 'loop'];
+const TOOL_NAMES = ['campaign', 'direct', 'runner', 'runner-g2', 'loop'];
+const RUNNER_TOOLS = ['runner', 'runner-g2'];
 const OVERHEAD_TARGET_MS = 20;
 const RSS_TARGET_BYTES = 300e6;
 const RSS_TARGET_AT_ACCOUNTS = 25_000;
@@ -65,7 +70,7 @@ function parseOptions(argv) {
       messages: { type: 'string', default: '3' },
       runs: { type: 'string' },
       concurrency: { type: 'string', default: '6' },
-      tools: { type: 'string', default: 'campaign,direct' },
+      tools: { type: 'string', default: 'campaign,direct,runner,runner-g2' },
       resumes: { type: 'string', default: '3' },
       'timeout-s': { type: 'string', default: '21600' },
       strict: { type: 'boolean', default: false },
@@ -201,6 +206,8 @@ async function runSize(accounts, options, scratch) {
   const contenders = {
     campaign: (round) => ({ argv: campaignArgv(join(base, `campaign-${round}`)) }),
     direct: () => ({ argv: [process.execPath, ...nodeOptions, DIRECT_PROBE, planFile, String(options.concurrency), join(base, 'direct-sync')] }),
+    runner: (round) => ({ argv: [process.execPath, ...nodeOptions, RUNNER_PROBE, planFile, join(base, `runner-${round}`), String(options.concurrency), String(options.concurrency)] }),
+    'runner-g2': (round) => ({ argv: [process.execPath, ...nodeOptions, RUNNER_PROBE, planFile, join(base, `runner-g2-${round}`), String(options.concurrency), '2'] }),
     // The admin's loop: one command per account, one after the other, output to a log (here: nowhere).
     loop: () => ({
       argv: ['bash', '-c', 'failed=0; while read -r u; do "$MAILSHIFT" copy "cpanel:$SRC#$u" "cpanel:$DST#$u" > /dev/null 2>&1 || failed=1; done < "$USERS"; exit $failed'],
@@ -229,9 +236,10 @@ async function runSize(accounts, options, scratch) {
         nodeCpuSeconds: usage ? usage.userSeconds + usage.systemSeconds : null,
         nodePeakRssBytes: usage?.maxRssBytes ?? null,
       });
-      record.verification = checkTarget(measured);
+      record.verification = RUNNER_TOOLS.includes(tool) ? checkRunner(measured, accounts) : checkTarget(measured);
       records.push(record);
       log(`   round ${round} ${tool.padEnd(8)} ${formatSeconds(record.wallSeconds)} s wall, node CPU ${formatSeconds(record.nodeCpuSeconds)} s, tree CPU ${formatSeconds(record.cpuSeconds)} s, node peak RSS ${formatMegabytes(record.nodePeakRssBytes) ?? '-'} MB, load ${record.loadAverage1m.toFixed(2)}  ${record.verification.ok ? 'ok' : `FAILED: ${record.verification.detail}`}`);
+      if (RUNNER_TOOLS.includes(tool)) rmSync(join(base, `${tool}-${round}`), { recursive: true, force: true });
       if (tool === 'campaign') {
         const dir = join(base, `campaign-${round}`);
         if (round === lastCampaignRound && record.verification.ok) {
@@ -247,6 +255,18 @@ async function runSize(accounts, options, scratch) {
   rmSync(targetRoot, { recursive: true, force: true });
   rmSync(base, { recursive: true, force: true });
   return { accounts, files, bytes, generateSeconds, planSeconds: planned.wallSeconds, rounds, records, resumes, state };
+}
+
+/** The runner alone copies nothing: it must have taken every account to done. */
+function checkRunner(measured, accounts) {
+  if (measured.exitCode !== 0) return { ok: false, detail: `exit ${measured.exitCode}: ${measured.stderr.slice(-300)}` };
+  let done;
+  try {
+    done = JSON.parse(measured.stdout.trim().split('\n').at(-1)).counts.done;
+  } catch {
+    return { ok: false, detail: `no result line: ${measured.stdout.slice(-300)}` };
+  }
+  return { ok: done === accounts, detail: done === accounts ? 'every account done' : `${done} of ${accounts} done` };
 }
 
 /** The finished campaign's command again: every account already done, nothing copied. */
@@ -293,6 +313,11 @@ function formatSizeReport(size, options) {
   );
   const perRound = overheads.rounds.map((r) => `round ${r.round}: wall ${formatMs(r.wallMsPerAccount)}, node CPU ${formatMs(r.nodeCpuMsPerAccount)}, tree CPU ${formatMs(r.treeCpuMsPerAccount)}`);
   const loop = okOf('loop')[0];
+  const runnerLines = RUNNER_TOOLS.filter((tool) => okOf(tool).length > 0).map((tool) => {
+    const runs = okOf(tool);
+    const cpu = median(runs.map((r) => r.nodeCpuSeconds));
+    return `campaign runner alone, no-op stages, --per-group ${tool === 'runner' ? options.concurrency : 2}: median ${formatSeconds(median(runs.map((r) => r.wallSeconds)))} s wall, ${formatMs(cpu === null ? null : (cpu / size.accounts) * 1000)} ms of CPU per account (process start included), peak RSS ${formatMegabytes(Math.max(...runs.map((r) => r.nodePeakRssBytes ?? 0)))} MB`;
+  });
   const state = size.state;
   const lines = [
     '',
@@ -302,6 +327,7 @@ function formatSizeReport(size, options) {
     `campaign overhead, ms per account (campaign - direct) / ${size.accounts}:`,
     ...perRound.map((line) => `  ${line}`),
     `  median: wall ${formatMs(overheads.medianWallMsPerAccount)}, node CPU ${formatMs(overheads.medianNodeCpuMsPerAccount)}`,
+    ...runnerLines,
     ...(loop ? [`shell loop of mailshift copy, one account after the other: ${formatSeconds(loop.wallSeconds)} s (${formatMs((loop.wallSeconds / size.accounts) * 1000)} ms per account)`] : []),
     state
       ? `state after the run: campaign.sqlite ${formatMegabytes(state.files['campaign.sqlite'], 2)} MB, -wal ${formatMegabytes(state.files['campaign.sqlite-wal'], 2)} MB, -shm ${formatMegabytes(state.files['campaign.sqlite-shm'], 2)} MB (${formatMs(state.stateBytes / size.accounts)} bytes per account); logs/: ${state.logs} files, ${formatMegabytes(state.logsBytes, 2)} MB`
