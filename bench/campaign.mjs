@@ -313,6 +313,7 @@ function formatSizeReport(size, options) {
   );
   const perRound = overheads.rounds.map((r) => `round ${r.round}: wall ${formatMs(r.wallMsPerAccount)}, node CPU ${formatMs(r.nodeCpuMsPerAccount)}, tree CPU ${formatMs(r.treeCpuMsPerAccount)}`);
   const loop = okOf('loop')[0];
+  const hasPair = options.tools.includes('campaign') && options.tools.includes('direct');
   const runnerLines = RUNNER_TOOLS.filter((tool) => okOf(tool).length > 0).map((tool) => {
     const runs = okOf(tool);
     const cpu = median(runs.map((r) => r.nodeCpuSeconds));
@@ -324,15 +325,23 @@ function formatSizeReport(size, options) {
     `== campaign: ${size.accounts.toLocaleString('en-US')} accounts x 1 mailbox x ${options.messages} messages (${size.files.toLocaleString('en-US')} message files, ${formatMegabytes(size.bytes)} MB), --stage prestage, concurrency ${options.concurrency}, ${size.rounds} round(s) alternating ==`,
     `tree generated in ${formatSeconds(size.generateSeconds)} s; mailshift plan --from-cpanel in ${formatSeconds(size.planSeconds)} s`,
     runs.trimEnd(),
-    `campaign overhead, ms per account (campaign - direct) / ${size.accounts}:`,
-    ...perRound.map((line) => `  ${line}`),
-    `  median: wall ${formatMs(overheads.medianWallMsPerAccount)}, node CPU ${formatMs(overheads.medianNodeCpuMsPerAccount)}`,
+    ...(hasPair
+      ? [
+          `campaign overhead, ms per account (campaign - direct) / ${size.accounts}:`,
+          ...perRound.map((line) => `  ${line}`),
+          `  median: wall ${formatMs(overheads.medianWallMsPerAccount)}, node CPU ${formatMs(overheads.medianNodeCpuMsPerAccount)}`,
+        ]
+      : []),
     ...runnerLines,
     ...(loop ? [`shell loop of mailshift copy, one account after the other: ${formatSeconds(loop.wallSeconds)} s (${formatMs((loop.wallSeconds / size.accounts) * 1000)} ms per account)`] : []),
-    state
+    !options.tools.includes('campaign')
+      ? null
+      : state
       ? `state after the run: campaign.sqlite ${formatMegabytes(state.files['campaign.sqlite'], 2)} MB, -wal ${formatMegabytes(state.files['campaign.sqlite-wal'], 2)} MB, -shm ${formatMegabytes(state.files['campaign.sqlite-shm'], 2)} MB (${formatMs(state.stateBytes / size.accounts)} bytes per account); logs/: ${state.logs} files, ${formatMegabytes(state.logsBytes, 2)} MB`
       : 'state: no successful campaign run',
-    size.resumes.length > 0
+    !options.tools.includes('campaign')
+      ? null
+      : size.resumes.length > 0
       ? `resume of the finished campaign (every account skipped): ${size.resumes.map((r) => `${formatSeconds(r.wallSeconds)} s${r.ok ? '' : ' FAILED'}`).join(', ')}; median ${formatSeconds(resumeMedianSeconds)} s; node peak RSS ${formatMegabytes(Math.max(...size.resumes.map((r) => r.nodePeakRssBytes ?? 0)))} MB`
       : 'resume: not run',
     'targets:',
@@ -340,7 +349,7 @@ function formatSizeReport(size, options) {
     `  ${verdict(targets.peakRssUnder300MB)} campaign peak RSS < 300 MB at ${RSS_TARGET_AT_ACCOUNTS.toLocaleString('en-US')} accounts: ${formatMegabytes(campaignPeakRssBytes) ?? '-'} MB${size.accounts < RSS_TARGET_AT_ACCOUNTS ? ' (at this size; the target is for 25,000)' : ''}`,
     `  ${verdict(targets.resumeUnder10s)} resume of a finished 25,000-account campaign < ${RESUME_TARGET_SECONDS} s: ${formatSeconds(resumeMedianSeconds) ?? '-'} s${size.accounts < RSS_TARGET_AT_ACCOUNTS ? ' (at this size)' : ''}`,
   ];
-  return { text: `${lines.join('\n')}\n`, overheads, targets, campaignPeakRssBytes, resumeMedianSeconds };
+  return { text: `${lines.filter((line) => line !== null).join('\n')}\n`, overheads, targets, campaignPeakRssBytes, resumeMedianSeconds };
 }
 
 export async function main(argv) {
