@@ -154,14 +154,16 @@ function readUsage(file) {
   }
 }
 
-/** Sizes of the files in the campaign directory that hold its state (the lock and logs are reported apart). */
+/** Sizes of the files in the campaign directory that hold its state; the logs and the report apart. */
 function readStateSize(dir) {
   const files = {};
   for (const name of ['campaign.sqlite', 'campaign.sqlite-wal', 'campaign.sqlite-shm']) files[name] = existsSync(join(dir, name)) ? statSync(join(dir, name)).size : 0;
   const logsDir = join(dir, 'logs');
   const logNames = existsSync(logsDir) ? readdirSync(logsDir) : [];
   const logsBytes = logNames.reduce((sum, name) => sum + statSync(join(logsDir, name)).size, 0);
-  return { files, stateBytes: files['campaign.sqlite'] + files['campaign.sqlite-wal'], logs: logNames.length, logsBytes };
+  const reportDir = join(dir, 'report');
+  const reportBytes = existsSync(reportDir) ? readdirSync(reportDir).reduce((sum, name) => sum + statSync(join(reportDir, name)).size, 0) : 0;
+  return { files, stateBytes: files['campaign.sqlite'] + files['campaign.sqlite-wal'], logs: logNames.length, logsBytes, reportBytes };
 }
 
 /** An empty cPanel target root that knows the source's users (a copy into a cPanel root sets owners from its passwd). */
@@ -337,7 +339,7 @@ function formatSizeReport(size, options) {
     !options.tools.includes('campaign')
       ? null
       : state
-      ? `state after the run: campaign.sqlite ${formatMegabytes(state.files['campaign.sqlite'], 2)} MB, -wal ${formatMegabytes(state.files['campaign.sqlite-wal'], 2)} MB, -shm ${formatMegabytes(state.files['campaign.sqlite-shm'], 2)} MB (${formatMs(state.stateBytes / size.accounts)} bytes per account); logs/: ${state.logs} files, ${formatMegabytes(state.logsBytes, 2)} MB`
+      ? `state after the run: campaign.sqlite ${formatMegabytes(state.files['campaign.sqlite'], 2)} MB, -wal ${formatMegabytes(state.files['campaign.sqlite-wal'], 2)} MB, -shm ${formatMegabytes(state.files['campaign.sqlite-shm'], 2)} MB (${formatMs(state.stateBytes / size.accounts)} bytes per account); logs/: ${state.logs} files, ${formatMegabytes(state.logsBytes, 2)} MB; report/: ${formatMegabytes(state.reportBytes, 2)} MB`
       : 'state: no successful campaign run',
     !options.tools.includes('campaign')
       ? null
