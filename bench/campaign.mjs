@@ -36,7 +36,8 @@ fresh target root each run (its etc/passwd copied from the source, as a cPanel t
 Overhead per account = (campaign wall - direct wall) / N, per round and from the medians. Also the CPU time of the
 campaign's Node process minus the direct one's (steadier on a busy machine than wall time), each process's own
 peak RSS, the state database's size (campaign.sqlite, -wal, -shm) and, after the last campaign run, the same
-command again R times: a resume of a finished campaign, every account skipped.
+command again R times: a resume of a finished campaign, every account skipped. Without campaign runs (--tools
+runner) the resume is timed on the state the runner finished: a quick look at a large resume, no copies.
 Each run is checked: exit 0, and every message file of the source is in the target.
 
 options:
@@ -220,6 +221,7 @@ async function runSize(accounts, options, scratch) {
   const records = [];
   const resumes = [];
   let state = null;
+  let resumedFrom = null;
   const plan = planRotations(options.tools.filter((t) => t !== 'loop'), rounds);
   if (options.tools.includes('loop')) plan[0].push('loop');
   const lastCampaignRound = options.tools.includes('campaign') ? rounds : null;
@@ -241,10 +243,14 @@ async function runSize(accounts, options, scratch) {
       record.verification = RUNNER_TOOLS.includes(tool) ? checkRunner(measured, accounts) : checkTarget(measured);
       records.push(record);
       log(`   round ${round} ${tool.padEnd(8)} ${formatSeconds(record.wallSeconds)} s wall, node CPU ${formatSeconds(record.nodeCpuSeconds)} s, tree CPU ${formatSeconds(record.cpuSeconds)} s, node peak RSS ${formatMegabytes(record.nodePeakRssBytes) ?? '-'} MB, load ${record.loadAverage1m.toFixed(2)}  ${record.verification.ok ? 'ok' : `FAILED: ${record.verification.detail}`}`);
-      if (RUNNER_TOOLS.includes(tool)) rmSync(join(base, `${tool}-${round}`), { recursive: true, force: true });
-      if (tool === 'campaign') {
-        const dir = join(base, `campaign-${round}`);
-        if (round === lastCampaignRound && record.verification.ok) {
+      // Without campaign runs, the resume is timed on the state the runner finished: every account done, no copies
+      // (a quick look at a large resume: --tools runner).
+      const resumesHere = tool === 'campaign' ? round === lastCampaignRound : tool === 'runner' && !options.tools.includes('campaign') && round === rounds;
+      if (RUNNER_TOOLS.includes(tool) && !resumesHere) rmSync(join(base, `${tool}-${round}`), { recursive: true, force: true });
+      if (resumesHere) {
+        const dir = join(base, `${tool}-${round}`);
+        if (record.verification.ok) {
+          resumedFrom = tool;
           state = readStateSize(dir);
           for (let r = 1; r <= options.resumes; r++) resumes.push(await runResume(campaignArgv(dir), accounts, hookEnv(join(base, `usage-resume-${r}.json`)), join(base, `usage-resume-${r}.json`), options, r));
           state.afterResumes = readStateSize(dir).files;
@@ -256,7 +262,7 @@ async function runSize(accounts, options, scratch) {
   }
   rmSync(targetRoot, { recursive: true, force: true });
   rmSync(base, { recursive: true, force: true });
-  return { accounts, files, bytes, generateSeconds, planSeconds: planned.wallSeconds, rounds, records, resumes, state };
+  return { accounts, files, bytes, generateSeconds, planSeconds: planned.wallSeconds, rounds, records, resumes, resumedFrom, state };
 }
 
 /** The runner alone copies nothing: it must have taken every account to done. */
@@ -299,6 +305,7 @@ function formatSizeReport(size, options) {
   const okOf = (tool) => size.records.filter((r) => r.tool === tool && r.verification.ok);
   const campaignPeakRssBytes = okOf('campaign').reduce((max, r) => Math.max(max, r.nodePeakRssBytes ?? 0), 0) || null;
   const resumeMedianSeconds = median(size.resumes.filter((r) => r.ok).map((r) => r.wallSeconds));
+  const resumeCpuSeconds = median(size.resumes.filter((r) => r.ok).map((r) => r.nodeCpuSeconds));
   const targets = decideTargets({ accounts: size.accounts, overheads, campaignPeakRssBytes, resumeMedianSeconds });
   const runs = formatTable(
     ['run', 'wall s', 'node CPU s', 'tree CPU s', 'node peak RSS MB', 'tree peak RSS MB', 'load', 'check'],
@@ -336,15 +343,15 @@ function formatSizeReport(size, options) {
       : []),
     ...runnerLines,
     ...(loop ? [`shell loop of mailshift copy, one account after the other: ${formatSeconds(loop.wallSeconds)} s (${formatMs((loop.wallSeconds / size.accounts) * 1000)} ms per account)`] : []),
-    !options.tools.includes('campaign')
+    size.resumedFrom === null
       ? null
       : state
-      ? `state after the run: campaign.sqlite ${formatMegabytes(state.files['campaign.sqlite'], 2)} MB, -wal ${formatMegabytes(state.files['campaign.sqlite-wal'], 2)} MB, -shm ${formatMegabytes(state.files['campaign.sqlite-shm'], 2)} MB (${formatMs(state.stateBytes / size.accounts)} bytes per account); logs/: ${state.logs} files, ${formatMegabytes(state.logsBytes, 2)} MB; report/: ${formatMegabytes(state.reportBytes, 2)} MB`
+      ? `state after the ${size.resumedFrom === 'campaign' ? 'campaign' : 'runner (no copies)'}: campaign.sqlite ${formatMegabytes(state.files['campaign.sqlite'], 2)} MB, -wal ${formatMegabytes(state.files['campaign.sqlite-wal'], 2)} MB, -shm ${formatMegabytes(state.files['campaign.sqlite-shm'], 2)} MB (${formatMs(state.stateBytes / size.accounts)} bytes per account); logs/: ${state.logs} files, ${formatMegabytes(state.logsBytes, 2)} MB; report/: ${formatMegabytes(state.reportBytes, 2)} MB`
       : 'state: no successful campaign run',
-    !options.tools.includes('campaign')
+    size.resumedFrom === null
       ? null
       : size.resumes.length > 0
-      ? `resume of the finished campaign (every account skipped): ${size.resumes.map((r) => `${formatSeconds(r.wallSeconds)} s${r.ok ? '' : ' FAILED'}`).join(', ')}; median ${formatSeconds(resumeMedianSeconds)} s; node peak RSS ${formatMegabytes(Math.max(...size.resumes.map((r) => r.nodePeakRssBytes ?? 0)))} MB`
+      ? `resume of the finished ${size.resumedFrom === 'campaign' ? 'campaign' : 'runner\'s state (no copies)'}, mailshift campaign again (every account skipped): ${size.resumes.map((r) => `${formatSeconds(r.wallSeconds)} s${r.ok ? '' : ' FAILED'}`).join(', ')}; median ${formatSeconds(resumeMedianSeconds)} s wall, ${formatSeconds(resumeCpuSeconds)} s CPU; node peak RSS ${formatMegabytes(Math.max(...size.resumes.map((r) => r.nodePeakRssBytes ?? 0)))} MB`
       : 'resume: not run',
     'targets:',
     `  ${verdict(targets.overheadUnder20ms)} overhead < ${OVERHEAD_TARGET_MS} ms per account (median wall): ${formatMs(overheads.medianWallMsPerAccount)} ms`,
