@@ -136,6 +136,9 @@ export function parsePlan(text: string): ParsedPlan {
   return { rows, errors };
 }
 
+/** The line of the first row in a plan formatPlan wrote with a one-line comment: the comment, then the header. */
+export const planFirstRowLine = 3;
+
 /** The plan as CSV, with a comment on top; what parsePlan reads back as the same rows (lines aside). */
 export function formatPlan(rows: readonly PlanRow[], comment?: string): string {
   const records = rows.map((row) => [

@@ -33,6 +33,7 @@ const commands: readonly CommandEntry[] = [
   { name: 'watch', load: async () => (await import('./commands/watch.js')).registerWatch },
   { name: 'state', load: async () => (await import('./commands/state.js')).registerState },
   { name: 'plan', load: async () => (await import('./commands/plan.js')).registerPlan },
+  { name: 'campaign', load: async () => (await import('./commands/campaign.js')).registerCampaign },
   { name: 'report', load: async () => (await import('./commands/report.js')).registerReport },
 ];
 

@@ -67,4 +67,43 @@ describe('mailshift plan', () => {
     expect(result.stderr).toMatch(/not planned: .*var\/cpanel\/users\/mallory/);
     expect(result.stdout).toContain('1 account(s); 1 not planned (listed above)');
   });
+
+  it('writes sizes, names a row too big for --target-quota by its line, and lists an mbox account as not planned', async () => {
+    const tree = generateCpanelTree(
+      {
+        seed: 3,
+        accounts: [
+          { user: 'small', domains: ['small.example'], defaultMailbox: { folders: { INBOX: { cur: 2, sizeBytes: 1000 } } } },
+          { user: 'whale', domains: ['whale.example'], mailboxes: [{ address: 'ceo@whale.example', folders: { INBOX: { cur: 30, sizeBytes: 100_000 } } }] },
+          { user: 'oldie', domains: ['oldie.example'], format: 'mbox', defaultMailbox: { folders: { INBOX: { cur: 2 } } } },
+        ],
+      },
+      path.join(temp.path, 'sizes'),
+    ) as { root: string };
+    const plan = path.join(temp.path, 'sizes.csv');
+    const result = await runCli(['plan', '--from-cpanel', tree.root, '--to', '/srv/new', '--target-quota', '1M', plan]);
+    expect(result.code, result.stderr).toBe(3);
+    expect(result.stderr).toMatch(/line 4: whale: its largest mailbox holds 2\.9 MB, more than the target quota of 1\.0 MB/);
+    expect(result.stderr).toMatch(/oldie: not planned: oldie is mbox, not maildir/);
+    const rows = (await readFile(plan, 'utf8')).split('\n');
+    expect(rows[2]).toMatch(/^small,.*,2000,2000,1048576$/);
+    expect(rows[3]).toMatch(/^whale,.*,3000000,3000000,1048576$/);
+  });
+
+  it('plans one row per mailbox to an IMAP server, each logging in as its address, and asks for their passwords', async () => {
+    const tree = generateCpanelTree(
+      { seed: 4, accounts: [{ user: 'alice', domains: ['alice.example'], mailboxes: [{ address: 'info@alice.example', folders: { INBOX: { cur: 1 } } }] }] },
+      path.join(temp.path, 'to-imap'),
+    ) as { root: string };
+    const plan = path.join(temp.path, 'to-imap.csv');
+    const result = await runCli(['plan', '--from-cpanel', tree.root, '--to', 'imaps://mail.new.example', plan]);
+    expect(result.code, result.stderr).toBe(0);
+    const text = await readFile(plan, 'utf8');
+    expect(text).toContain(`alice,${tree.root}/home/alice/mail,imaps://alice@mail.new.example:993,,local,0,,,,alice,`);
+    expect(text).toContain(`info@alice.example,${tree.root}/home/alice/mail/alice.example/info,imaps://info@alice.example@mail.new.example:993,,local,0,,,,info@alice.example,`);
+    expect(result.stderr).toContain('add each address with its password to the credentials file');
+    const refused = await runCli(['plan', '--from-cpanel', tree.root, '--to', 'imaps://bob@mail.new.example', path.join(temp.path, 'user.csv')]);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toContain('give the server only');
+  });
 });

@@ -66,7 +66,7 @@ export function formatHtmlStart(page: HtmlPageFacts): string {
     fact('With exceptions', String(totals.byVerdict['complete-with-exceptions'])),
     fact('Not verified yet', String(totals.byVerdict.unverified)),
     fact('Incomplete', String(totals.byVerdict.incomplete)),
-    fact('Messages copied', String(totals.copiedItems)),
+    fact('Items copied', String(totals.copiedItems)),
     fact('Size copied', formatBytes(totals.copiedBytes)),
     fact('Items skipped', String(totals.skippedItems)),
     fact('Messages missing', String(totals.missing)),

@@ -3,6 +3,7 @@ import { open, readFile, rename, rm, stat } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import path from 'node:path';
 import { MailshiftError, systemErrorCode } from '../../core/errors.js';
+import { ExitCode } from '../../core/exit-codes.js';
 
 /**
  * One campaign process per campaign directory: two would run the same accounts at once. The lock is a file created
@@ -52,7 +53,7 @@ async function tryCreate(file: string, me: LockHolder): Promise<boolean> {
     handle = await open(file, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL | fsConstants.O_NOFOLLOW, 0o644);
   } catch (err) {
     if (systemErrorCode(err) === 'EEXIST') return false;
-    throw new MailshiftError('MAILSHIFT_CAMPAIGN_STATE', `cannot create the campaign lock ${file}: ${systemErrorCode(err) ?? String(err)}`, { cause: err });
+    throw new MailshiftError('MAILSHIFT_CAMPAIGN_STATE', `cannot create the campaign lock ${file}: ${systemErrorCode(err) ?? String(err)}`, { cause: err, exitCode: ExitCode.config });
   }
   try {
     await handle.writeFile(`${JSON.stringify(me)}\n`);

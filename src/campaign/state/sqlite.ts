@@ -1,5 +1,6 @@
 import Database from 'better-sqlite3';
 import { MailshiftError } from '../../core/errors.js';
+import { ExitCode } from '../../core/exit-codes.js';
 import type { AccountRecord, AccountStatus, CampaignState, FailureKind, FolderComparison, RunRecord, SkippedEntry, Stage, StageOutcome, StageRecord } from './types.js';
 
 /**
@@ -72,7 +73,7 @@ export function openSqliteState(file: string, options: { readonly readOnly?: boo
       db.pragma(`user_version = ${schemaVersion}`);
     }
   } catch (err) {
-    throw new MailshiftError('MAILSHIFT_CAMPAIGN_STATE', `cannot open the campaign state ${file}: ${(err as Error).message}`, { cause: err, hint: 'give the campaign directory this plan was run in (--dir), or a new one to start afresh' });
+    throw new MailshiftError('MAILSHIFT_CAMPAIGN_STATE', `cannot open the campaign state ${file}: ${(err as Error).message}`, { cause: err, exitCode: ExitCode.config, hint: 'give the campaign directory this plan was run in (--dir), or a new one to start afresh' });
   }
   return new SqliteCampaignState(db);
 }
@@ -96,9 +97,13 @@ class SqliteCampaignState implements CampaignState {
         `INSERT INTO stages (account_id, stage, status, attempts, started_at) VALUES (?, ?, 'running', 1, ?)
          ON CONFLICT (account_id, stage) DO UPDATE SET status = 'running', attempts = attempts + 1, started_at = excluded.started_at`,
       ),
+      // An upsert: a row refused before it starts has an outcome without an attempt (attempts stays 0).
       recordOutcome: db.prepare(
-        `UPDATE stages SET status = @status, items = @items, bytes = @bytes, skipped = @skipped, ended_at = @endedAt, duration_ms = duration_ms + @durationMs,
-           exit_code = @exitCode, last_error = @error, failure_kind = @failureKind, route = COALESCE(@route, route) WHERE account_id = @accountId AND stage = @stage`,
+        `INSERT INTO stages (account_id, stage, status, attempts, items, bytes, skipped, ended_at, duration_ms, exit_code, last_error, failure_kind, route)
+           VALUES (@accountId, @stage, @status, 0, @items, @bytes, @skipped, @endedAt, @durationMs, @exitCode, @error, @failureKind, @route)
+         ON CONFLICT (account_id, stage) DO UPDATE SET status = excluded.status, items = excluded.items, bytes = excluded.bytes, skipped = excluded.skipped,
+           ended_at = excluded.ended_at, duration_ms = duration_ms + excluded.duration_ms, exit_code = excluded.exit_code, last_error = excluded.last_error,
+           failure_kind = excluded.failure_kind, route = COALESCE(excluded.route, route)`,
       ),
       clearSkipped: db.prepare('DELETE FROM skipped WHERE account_id = ? AND stage = ?'),
       clearWarnings: db.prepare('DELETE FROM warnings WHERE account_id = ? AND stage = ?'),

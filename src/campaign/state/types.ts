@@ -116,7 +116,10 @@ export interface CampaignState {
   recoverInterrupted(note: string): string[];
   /** An attempt starts: 'running', attempts + 1. */
   markRunning(accountId: string, stage: Stage, startedAt: string): void;
-  /** An attempt ended (or was stopped, back to 'planned'); its skipped items and folders replace the stage's previous ones. */
+  /**
+   * An attempt ended (or was stopped, back to 'planned'), or a stage was refused before any attempt (attempts stays 0);
+   * its skipped items and folders replace the stage's previous ones.
+   */
   recordOutcome(accountId: string, stage: Stage, outcome: StageOutcome, endedAt: string): void;
   /** --force: the stage of these accounts is planned again (attempts and history kept). */
   resetStage(accountIds: readonly string[], stage: Stage): void;

@@ -1,6 +1,7 @@
 import { open, rm } from 'node:fs/promises';
 import { constants as fsConstants } from 'node:fs';
-import { Command } from 'commander';
+import { Command, InvalidArgumentError } from 'commander';
+import { parseSize } from '../../core/size.js';
 import { UsageError, systemErrorCode } from '../../core/errors.js';
 import { ExitCode } from '../../core/exit-codes.js';
 import type { PlanError } from '../../campaign/plan-file.js';
@@ -12,6 +13,7 @@ interface PlanCliOptions {
   fromCpanel?: string;
   to?: string;
   user: string[];
+  targetQuota?: number;
   fromImapsync?: string;
   host1?: string;
   host2?: string;
@@ -33,8 +35,9 @@ export function registerPlan(program: Command, ctx: CliContext): void {
     .description('write a migration plan (CSV, one row per account) from a cPanel root or an account list; passwords go to a 0600 credentials file, never into the plan')
     .argument('<plan>', 'the plan file to write (never over an existing file), or to read with --check')
     .option('--from-cpanel <root>', 'every account of this cPanel root (/ on the server itself), as discover finds them')
-    .option('--to <root>', 'with --from-cpanel: the target cPanel root, here or ssh://host/path', undefined)
+    .option('--to <root>', 'with --from-cpanel: the target cPanel root, here or ssh://host/path; or an IMAP server, imaps://host[:port] (one row per mailbox)', undefined)
     .option('--user <user>', 'with --from-cpanel: only this account, repeatable', collect, [])
+    .option('--target-quota <size>', "with --from-cpanel: the new server's quota per mailbox (e.g. 2G); rows whose largest mailbox is bigger are named, and the campaign refuses them", parseSizeOption)
     .option('--from-imapsync <file>', "imapsync's file.txt: host1;user1;password1;host2;user2;password2 per line")
     .option('--host1 <host>', 'with the 4-column form user1;password1;user2;password2: the source host')
     .option('--host2 <host>', 'with the 4-column form: the target host')
@@ -79,7 +82,7 @@ function decideSource(options: PlanCliOptions): PlanSource {
   if (given.length !== 1) throw new UsageError('give exactly one of --from-cpanel ROOT, --from-imapsync FILE, --from-m365 FILE');
   if (options.fromCpanel !== undefined) {
     if (!options.to) throw new UsageError('--from-cpanel needs --to: the target cPanel root (here, or ssh://host/path)');
-    return { from: 'cpanel', root: options.fromCpanel, target: options.to, ...(options.user.length > 0 ? { users: options.user } : {}) };
+    return { from: 'cpanel', root: options.fromCpanel, target: options.to, ...(options.user.length > 0 ? { users: options.user } : {}), ...(options.targetQuota !== undefined ? { targetQuotaBytes: options.targetQuota } : {}) };
   }
   if (options.fromImapsync !== undefined) {
     return { from: 'imapsync', file: options.fromImapsync, ...(options.host1 ? { host1: options.host1 } : {}), ...(options.host2 ? { host2: options.host2 } : {}) };
@@ -127,6 +130,12 @@ async function writeNewFile(file: string, text: string): Promise<void> {
   } finally {
     await handle.close();
   }
+}
+
+function parseSizeOption(value: string): number {
+  const size = parseSize(value);
+  if (!size.ok) throw new InvalidArgumentError(size.reason);
+  return size.bytes;
 }
 
 function collect(value: string, previous: string[]): string[] {
