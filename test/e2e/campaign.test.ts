@@ -193,7 +193,7 @@ describe('mailshift campaign on a 50-account cPanel server', () => {
       expect(readSkipped(plan, hostileUser, 'verify')).toEqual([expect.objectContaining({ item: expect.stringContaining(unsafeFolder) })]);
       // The whale: failed with its reason in every stage run, and never started (no event, no log, nothing copied).
       for (const stage of ['prestage', 'cutover', 'verify'] as const) {
-        expect(stageOf(stages, whaleUser, stage), stage).toMatchObject({ status: 'failed', failureKind: 'permanent', lastError: expect.stringMatching(/^refused before it started: .*more than the target quota/) });
+        expect(stageOf(stages, whaleUser, stage), stage).toMatchObject({ status: 'failed', failureKind: 'permanent', attempts: 0, lastError: expect.stringMatching(/^refused before it started: .*more than the target quota/) });
       }
       for (const run of [events, cutoverEvents, verifyEvents]) expect(eventsOf(run, 'account-start').filter((start) => start.id === whaleUser)).toEqual([]);
       expect(await readdir(logs)).not.toContain(`${whaleUser}.log`);
