@@ -1,6 +1,7 @@
 import { decideBackoffMs } from '../core/async.js';
 import { ExitCode, type ExitCodeValue } from '../core/exit-codes.js';
 import { classifyFailure } from './classify.js';
+import { reconcileVerifyWithCopySkips } from './reconcile.js';
 import { findQuotaProblem, type PlanRow } from './plan-file.js';
 import { orderQueue, pickNext, type Limits, type QueueEntry } from './schedule.js';
 import { isFinished, type AccountStatus, type CampaignState, type Stage, type StageOutcome } from './state/types.js';
@@ -156,6 +157,7 @@ async function runAccountStages(entry: Pending, state: CampaignState, options: C
       let outcome: StageOutcome;
       try {
         outcome = await options.executeStage(entry.row, stage, signal, throttleProgress((done) => options.onEvent({ type: 'account-progress', id: entry.id, stage, ...done })));
+        if (stage === 'verify') outcome = reconcileVerifyWithCopySkips(outcome, [...state.listSkipped(entry.id, 'prestage'), ...state.listSkipped(entry.id, 'cutover')]);
       } catch (err) {
         const failure = classifyFailure(err);
         outcome = { status: 'failed', items: 0, bytes: 0, exitCode: ExitCode.failed, durationMs: now() - startedAt, skipped: [], warnings: [], error: failure.message, failureKind: failure.kind };
