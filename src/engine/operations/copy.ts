@@ -10,6 +10,7 @@ import type { FlagsMode } from '../tree/resync/plan.js';
 import type { ResyncReport } from '../tree/resync/report.js';
 import type { CopyProgress, StoreCopyOptions, StoreCopyReport } from '../messages/copy.js';
 import type { Route } from '../route.js';
+import type { ArchiveCopyResult } from '../../archive/operation.js';
 import { probeRoute } from './probe-route.js';
 import { withSharedSsh } from './ssh.js';
 import { openStorePair, type StorePair } from './store-pair.js';
@@ -72,12 +73,14 @@ export type CopyOutcome = OperationResult &
     | { readonly kind: 'files-resync'; readonly report: ResyncReport }
     | { readonly kind: 'messages'; readonly report: StoreCopyReport }
     | { readonly kind: 'login'; readonly logins: readonly LoginFacts[] }
+    | { readonly kind: 'archive-restore'; readonly result: ArchiveCopyResult }
   );
 
 export async function runCopyOperation(request: CopyRequest): Promise<CopyOutcome> {
   return withSharedSsh(request.ssh, [request.source, request.target], async (ssh) => {
     const route = await probeRoute(request.operation, request, ssh, request.imapFallback);
     if (route.use === 'messages') return runMessagesCopy(request, route);
+    if (route.use === 'archive') return runArchiveRestoreCopy(request, route);
     if (request.justLogin) throw new UsageError('--justlogin logs in to IMAP ends: neither end of this copy is IMAP', 'give an imap:// or imaps:// end, or leave out --justlogin');
     return request.operation === 'copy' ? runFilesCopy({ ...request, ssh }, route) : runFilesResync({ ...request, ssh }, route);
   });
@@ -115,6 +118,27 @@ async function runFilesCopy(request: CopyRequest, route: Route): Promise<CopyOut
     warnings: report.jobs.flatMap((j) => j.warnings.map((w) => `${j.label}: ${w}`)),
   };
   return { kind: 'files-copy', route, exitCode, summary, report, ...(chown ? { chown } : {}) };
+}
+
+/** A cPanel backup restored into a local tree (src/archive/): one pass over the archive. */
+async function runArchiveRestoreCopy(request: CopyRequest, route: Route): Promise<CopyOutcome> {
+  const { runArchiveCopy } = await import('../../archive/operation.js');
+  const result = await runArchiveCopy({
+    source: request.source,
+    target: request.target,
+    dryRun: request.dryRun,
+    ...(request.files.chown ? { chown: request.files.chown } : {}),
+    signal: request.signal,
+    logger: request.logger,
+  });
+  const { totals } = result.report;
+  const summary: OperationSummary = {
+    items: totals.messages + totals.linked,
+    bytes: totals.bytes,
+    skipped: result.skipped,
+    warnings: result.report.controlFiles.filter((c) => c.action === 'keep-target').map((c) => `${c.path}: kept the target's version: ${c.reason}`),
+  };
+  return { kind: 'archive-restore', route, exitCode: result.exitCode, summary, result };
 }
 
 async function runFilesResync(request: CopyRequest, route: Route): Promise<CopyOutcome> {
