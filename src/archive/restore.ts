@@ -112,6 +112,7 @@ export async function runArchiveRestore(archive: string, compression: ArchiveCom
   const unrestorable = new Set<string>();
   /** Member path of a first copy in an unselected mailbox -> the links waiting for its bytes. */
   const pending = new Map<string, PendingLink[]>();
+  const blocked = new Set<string>();
   let topDir: string | undefined;
   let notMail = 0;
 
@@ -162,9 +163,19 @@ export async function runArchiveRestore(archive: string, compression: ArchiveCom
     }
     switch (member.kind) {
       case 'mail':
-        return visitMail(entry, memberPath, classifyMailPath(member.rest));
       case 'home':
-        return visitHome(entry, member.rest);
+        try {
+          return await (member.kind === 'mail' ? visitMail(entry, memberPath, classifyMailPath(member.rest)) : visitHome(entry, member.rest));
+        } catch (err) {
+          // A link or a file where the target needs a directory: that item is left out and listed, the rest goes on.
+          if (!(err instanceof MailshiftError) || err.code !== 'MAILSHIFT_TARGET_NOT_DIR') throw err;
+          // Listed once per blocked directory: every entry under it fails the same way.
+          const reason = `target-not-directory: ${err.message}; nothing under it is restored`;
+          if (!blocked.has(reason)) skipped.push({ item: memberPath, reason });
+          blocked.add(reason);
+          if (member.kind === 'mail') unrestorable.add(memberPath);
+          return;
+        }
       case 'cpuser':
         if (entry.type === 'file') held.cpuser = { user: member.user, text: await readHeld(entry.body, memberPath) };
         return;

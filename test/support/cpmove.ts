@@ -12,7 +12,7 @@ import { writeTree, type TreeManifest } from './tree.js';
  * - alice@example.com: INBOX (cur/ with flags, new/), `.Sent`, `.Archive` whose message is a hard link of an INBOX
  *   message (Dovecot's copy between folders), a UTF-8 folder `.Entwürfe` with a message whose name is long enough
  *   (and whose path is over 255 bytes) to need a GNU long name or a pax path, dovecot-uidlist, dovecot-keywords,
- *   subscriptions; mtimes with a fraction of a second.
+ *   subscriptions; mtimes with a fraction of a second; in `.Sent`, a hard link of the default mailbox's message.
  * - the account's default mailbox (mail/cur), one message.
  * - carol@example.com: an mdbox mailbox (storage/, mailboxes/), which only Dovecot can turn back into messages.
  * - homedir/etc/example.com/{passwd,shadow,quota}, cp/bob, va/example.com, an autoresponder.
@@ -25,6 +25,9 @@ const run = promisify(execFile);
 
 export const fixtureUser = 'bob';
 export const longName = `1700000100.M${'7'.repeat(150)}P42.mail.example.com,S=60:2,S`;
+
+/** alice's Sent copy of the default mailbox's message (hard-linked across mailboxes). */
+export const crossLinked = '1700000010.M10P1.mail.example.com,S=80:2,S';
 
 export function message(id: string, subject: string): string {
   return `Message-ID: <${id}@example.com>\nFrom: a@example.com\nSubject: ${subject}\n\nbody of ${id}\n`;
@@ -85,6 +88,9 @@ export async function writeCpmoveTree(parent: string): Promise<CpmoveTree> {
   // Dovecot's copy between folders: the Archive message is the INBOX message, hard-linked.
   await mkdir(path.join(top, alice, '.Archive/cur'), { recursive: true });
   await link(path.join(top, alice, 'cur/1700000001.M1P1.mail.example.com,S=80:2,S'), path.join(top, alice, '.Archive/cur/1700000001.M1P1.mail.example.com,S=80:2,S'));
+  // A link across mailboxes (a message delivered to both): its first copy, in the default mailbox, comes first in the
+  // archive, so restoring alice alone must fetch its bytes in a second pass.
+  await link(path.join(top, mail, 'cur/1700000010.M10P1.mail.example.com,S=80:2,S'), path.join(top, alice, `.Sent/cur/${crossLinked}`));
   return { parent, top, alice: path.join(top, alice) };
 }
 
@@ -132,4 +138,33 @@ export async function writeSparseFile(file: string): Promise<void> {
   await writeFile(file, '');
   await run('truncate', ['-s', '1M', file]);
   await run('sh', ['-c', 'printf tail >> "$1"', 'sh', file]);
+}
+
+export interface HostileEntry {
+  readonly name: string;
+  readonly type: 'file' | 'symlink' | 'character-device' | 'fifo' | 'link';
+  readonly content?: string;
+  readonly linkname?: string;
+}
+
+/**
+ * A hostile backup, written by tar-stream because GNU tar refuses to store most of it: names that climb out, an
+ * absolute name, a NUL byte in a pax path, a symlink out of the account, a device and a fifo, beside one honest
+ * message.
+ */
+export function hostileEntries(outside: string): HostileEntry[] {
+  const alice = 'cpmove-bob/homedir/mail/example.com/alice';
+  return [
+    { name: `${alice}/cur/1700000001.M1P1.host,S=80:2,S`, type: 'file', content: message('ok', 'the honest one') },
+    { name: '../climb-out', type: 'file', content: 'escaped' },
+    { name: `${alice}/cur/../../../../../../climb-deep`, type: 'file', content: 'escaped' },
+    { name: `${outside}/absolute`, type: 'file', content: 'escaped' },
+    // Long enough to need a pax path, the only place a NUL byte survives (a ustar name ends at the first NUL).
+    { name: `${alice}/cur/nul\u0000${'x'.repeat(160)}:2,S`, type: 'file', content: 'nul' },
+    { name: `${alice}/.Evil`, type: 'symlink', linkname: outside },
+    { name: `${alice}/.Evil/cur/through-the-link:2,S`, type: 'file', content: message('evil', 'through the link') },
+    { name: `${alice}/cur/1700000009.M9P1.host:2,S`, type: 'link', linkname: '/etc/passwd' },
+    { name: `${alice}/cur/device`, type: 'character-device' },
+    { name: `${alice}/cur/fifo`, type: 'fifo' },
+  ];
 }
