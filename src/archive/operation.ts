@@ -8,7 +8,7 @@ import { openFileSide } from '../hosts/open.js';
 import { formatSpec, type StoreSpec } from '../stores/spec.js';
 import { applyAccountFiles, type AccountFileOutcome } from './account-files.js';
 import { runArchiveRestore, type RestoreReport, type RestoreTarget, type SkippedEntry } from './restore.js';
-import { readArchiveCompression } from './sniff.js';
+import { readBackupSource } from './source.js';
 
 /**
  * `mailshift copy BACKUP TARGET` when the route chose the archive engine: which tree the backup goes into, the
@@ -48,9 +48,8 @@ export interface ArchiveCopyResult {
 export async function runArchiveCopy(request: ArchiveCopyRequest): Promise<ArchiveCopyResult> {
   const { source, target } = request;
   if (source.kind !== 'archive' && source.kind !== 'path') throw new UsageError(`${formatSpec(source)} is not a cPanel backup`);
-  const archive = source.path;
-  const compression = await readArchiveCompression(archive);
-  if (!compression) throw new MailshiftError('MAILSHIFT_MISSING_SOURCE', `${archive} is not a tar or tar.gz file`, { exitCode: ExitCode.config });
+  const backup = await readBackupSource(source.path);
+  if (!backup) throw new MailshiftError('MAILSHIFT_MISSING_SOURCE', `${source.path} is not a cPanel backup (a tar, a tar.gz or a backup directory)`, { exitCode: ExitCode.config });
   const selected = source.kind === 'archive' && source.mailbox ? `${source.mailbox.domain}/${source.mailbox.localPart}` : undefined;
   const side = openFileSide({ type: 'local' });
 
@@ -80,7 +79,7 @@ export async function runArchiveCopy(request: ArchiveCopyRequest): Promise<Archi
     });
   }
 
-  const { report, held } = await runArchiveRestore(archive, compression, {
+  const { report, held } = await runArchiveRestore(backup, {
     target: restoreTarget,
     ...(mailbox ? { mailbox } : {}),
     dryRun: request.dryRun,

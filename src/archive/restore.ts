@@ -7,8 +7,8 @@ import { accountHomeItems, mergedDomainFiles } from '../cpanel/layout.js';
 import { isCpanelMailboxLink } from '../cpanel/inventory/parse.js';
 import { MaildirTreeWriter, type ControlFileOutcome, type MessageOutcome } from './maildir-writer.js';
 import { classifyMailPath, classifyMember, describeMailbox, parseBackupFileName, parseEntryName, topDirOf, type MailItem } from './names.js';
-import type { ArchiveCompression } from './sniff.js';
-import { readArchiveEntries, type ArchiveEntry } from './tar.js';
+import { readBackupEntries, type BackupSource } from './source.js';
+import type { ArchiveEntry } from './tar.js';
 
 /**
  * Restores the mail of a cPanel backup (a cpmove archive, gzipped or not) straight into a local target, in one pass
@@ -95,7 +95,8 @@ interface PendingLink {
 
 const maxHeldBytes = 16 * 1024 * 1024;
 
-export async function runArchiveRestore(archive: string, compression: ArchiveCompression, options: RestoreOptions): Promise<RestoreResult> {
+export async function runArchiveRestore(source: BackupSource, options: RestoreOptions): Promise<RestoreResult> {
+  const archive = source.path;
   const logger = options.logger ?? silentLogger;
   const dryRun = options.dryRun ?? false;
   const root = options.target.kind === 'maildir' ? options.target.path : path.join(options.target.home, 'mail');
@@ -278,12 +279,12 @@ export async function runArchiveRestore(archive: string, compression: ArchiveCom
   };
 
   logger.info(`restoring ${archive}${options.mailbox ? ` (${options.mailbox})` : ''} into ${options.target.label}${dryRun ? ' (dry run)' : ''}`);
-  await readArchiveEntries(archive, compression, visit, options.signal);
+  await readBackupEntries(source, visit, options.signal);
 
   if (pending.size > 0) {
     // Second pass: the first copies of hard links whose folder was not selected, fetched by name and nothing else.
     logger.info(`second pass over ${archive}: ${pending.size} linked message(s) whose first copy is in another mailbox`);
-    await readArchiveEntries(archive, compression, async (entry) => {
+    await readBackupEntries(source, async (entry) => {
       const name = parseEntryName(entry.name, { nested: entry.nested });
       if (!name.ok) return;
       if (classifyMember(name.parts).kind === 'nested-home' && entry.type === 'file') return 'read-nested';

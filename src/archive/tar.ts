@@ -46,7 +46,13 @@ export type EntryVisitor = (entry: ArchiveEntry) => Promise<VisitResult>;
  * visitor answers with 'read-nested' is read as a tar itself, inside the outer stream, never written to disk.
  * A truncated or corrupt archive throws MAILSHIFT_ARCHIVE_CORRUPT; what the visitor did with earlier entries stands.
  */
-export async function readArchiveEntries(file: string, compression: ArchiveCompression, visit: EntryVisitor, signal?: AbortSignal): Promise<void> {
+export async function readArchiveEntries(
+  file: string,
+  compression: ArchiveCompression,
+  visit: EntryVisitor,
+  options: { readonly signal?: AbortSignal; readonly nested?: boolean } = {},
+): Promise<void> {
+  const { signal } = options;
   const source = createReadStream(file, signal ? { signal } : {});
   const extract = tarStream.extract();
   const tail = new TailTap();
@@ -57,7 +63,7 @@ export async function readArchiveEntries(file: string, compression: ArchiveCompr
   );
   const visitorErrors = new WeakSet<object>();
   try {
-    await readEntries(extract, false, visit, visitorErrors);
+    await readEntries(extract, options.nested ?? false, visit, visitorErrors);
   } catch (err) {
     if (typeof err === 'object' && err !== null && visitorErrors.has(err)) throw err;
     if (signal?.aborted) throw err;

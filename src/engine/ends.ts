@@ -2,7 +2,7 @@ import { stat } from 'node:fs/promises';
 import { MailshiftError, UsageError } from '../core/errors.js';
 import { ExitCode } from '../core/exit-codes.js';
 import type { Logger } from '../core/logger.js';
-import { readArchiveCompression } from '../archive/sniff.js';
+import { describeBackupSource, readBackupSource } from '../archive/source.js';
 import { classifyLocalMailPath, describeNonMboxFile } from '../stores/probe.js';
 import { formatSpec, parseStoreSpec, type StoreSpec } from '../stores/spec.js';
 import type { SshOptions } from '../transport/ssh.js';
@@ -59,15 +59,18 @@ function describeWithoutLooking(spec: StoreSpec): EndFacts {
 }
 
 /**
- * A cPanel backup is a file, told by its first bytes (archive/sniff.ts): a plain local path to one is an archive end,
- * and a cpmove: spec must name one.
+ * A cPanel backup is a file told by its first bytes (archive/sniff.ts), or a directory laid out like one (an
+ * incremental backup): a plain local path to one is an archive end, and a cpmove: spec must name one.
  */
 async function lookForArchive(spec: StoreSpec, facts: EndFacts): Promise<EndFacts> {
   if (spec.kind !== 'archive' && !(spec.kind === 'path' && spec.location.type === 'local')) return facts;
-  const compression = await readArchiveCompression(spec.path);
-  if (compression) return { ...facts, files: { location: 'local', layout: 'archive', detail: compression === 'gzip' ? 'a gzipped tar' : 'a tar' } };
+  const backup = await readBackupSource(spec.path);
+  if (backup) return { ...facts, files: { location: 'local', layout: 'archive', detail: describeBackupSource(backup) } };
   if (spec.kind === 'archive') {
-    throw new MailshiftError('MAILSHIFT_MISSING_SOURCE', `${formatSpec(spec)}: ${spec.path} is not a tar or tar.gz file`, { hint: 'give the path of the cpmove backup file (cpmove-USER.tar.gz, USER.tar, backup-DATE_USER.tar.gz)', exitCode: ExitCode.config });
+    throw new MailshiftError('MAILSHIFT_MISSING_SOURCE', `${formatSpec(spec)}: ${spec.path} is not a cPanel backup (a tar, a tar.gz, or a directory with homedir/ and cp/)`, {
+      hint: 'give the path of the cpmove backup (cpmove-USER.tar.gz, USER.tar, backup-DATE_USER.tar.gz, or an incremental backup directory)',
+      exitCode: ExitCode.config,
+    });
   }
   return facts;
 }

@@ -151,3 +151,41 @@ describe('mailshift copy BACKUP cpanel:ROOT#USER', () => {
     expect(await listMaildir(target)).toEqual(expect.arrayContaining(Object.keys(aliceFiles)));
   });
 });
+
+describe('mailshift discover BACKUP', () => {
+  for (const name of ['gnu.tar.gz', 'nested.tar.gz', 'the backup directory']) {
+    it(`gives the inventory of a live server for ${name}: accounts, mailboxes, counts, quotas, extras and the mdbox notice`, async () => {
+      const source = name === 'the backup directory' ? tree.top : archives[name]!;
+      const result = await runCli(['discover', source, '--json']);
+      expect(result.code, result.stderr).toBe(0);
+      const doc = JSON.parse(result.stdout) as {
+        root: string;
+        totals: { accounts: number; mailboxes: number; messages: number };
+        accounts: { user: string; autoresponders: unknown[]; mailboxes: { address: string; format: string; messages: number | null; quota: { limitBytes: number | null } }[] }[];
+        warnings: { kind: string }[];
+      };
+      expect(doc.root).toBe(source);
+      expect(doc.totals).toMatchObject({ accounts: 1, mailboxes: 3, messages: 8 });
+      const bob = doc.accounts[0]!;
+      expect(bob.user).toBe(fixtureUser);
+      const alice = bob.mailboxes.find((m) => m.address === 'alice@example.com')!;
+      expect(alice).toMatchObject({ format: 'maildir', messages: 7, quota: { limitBytes: 1073741824 } });
+      expect(bob.mailboxes.find((m) => m.address === 'carol@example.com')!.format).toBe('mdbox');
+      expect(bob.autoresponders).toHaveLength(1);
+      expect(doc.warnings.map((w) => w.kind)).toContain('mdbox-not-file-copyable');
+    });
+  }
+});
+
+describe('mailshift copy BACKUP-DIRECTORY (an incremental backup)', () => {
+  it('restores like the archive, hard links included', async () => {
+    const root = await makeCpanelRoot('root-directory');
+    const result = await runCli(['copy', tree.top, `cpanel:${root}#${fixtureUser}`, '--json', '--uid', '0', '--gid', '0', '--mail-gid', '12']);
+    expect(result.code, result.stderr).toBe(3);
+    const doc = JSON.parse(result.stdout) as { report: { totals: { messages: number; linked: number } } };
+    expect(doc.report.totals).toMatchObject({ messages: 6, linked: 2 });
+    const alice = path.join(root, 'home/bob/mail/example.com/alice');
+    for (const [rel, file] of Object.entries(aliceFiles)) expect(await readFile(path.join(alice, rel), 'utf8')).toBe(file.content);
+  });
+});
+
