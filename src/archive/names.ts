@@ -17,7 +17,8 @@ import { checkFileName, checkNameSegment } from '../cpanel/unsafe.js';
 /** The user a backup file's name names: `cpmove-USER[.tar[.gz]]`, `USER.tar[.gz]`, `backup-DATE_USER.tar[.gz]`. */
 export function parseBackupFileName(fileName: string): string | undefined {
   const stem = path.posix.basename(fileName).replace(/\.tar(?:\.gz)?$|\.tgz$/, '');
-  const candidates = [/^cpmove-(.+)$/.exec(stem)?.[1], /^backup-[^_]+_(.+)$/.exec(stem)?.[1], stem];
+  // backup-M.D.YYYY_hh-mm-ss_USER (pkgacct's prefix for backups), or an older backup-DATE_USER.
+  const candidates = [/^cpmove-(.+)$/.exec(stem)?.[1], /^backup-\d+\.\d+\.\d+_\d+-\d+-\d+_(.+)$/.exec(stem)?.[1], /^backup-[^_]+_(.+)$/.exec(stem)?.[1], stem];
   return candidates.find((c): c is string => c !== undefined && isCpanelUserName(c));
 }
 
