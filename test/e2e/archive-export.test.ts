@@ -3,7 +3,7 @@ import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { aliceFiles, fixtureUser, packCpmove, writeCpmoveTree } from '../support/cpmove.js';
+import { aliceFiles, archivedName, fixtureUser, packCpmove, writeCpmoveTree } from '../support/cpmove.js';
 import { makeTempDir, type TempDir } from '../support/tmp.js';
 import { writeTree } from '../support/tree.js';
 import { runCli } from './cli.js';
@@ -75,8 +75,8 @@ describe('mailshift export', () => {
     await run('tar', ['-xf', archive, '-C', out]);
     const extracted = path.join(out, 'cpmove-bob/homedir/mail/example.com/alice');
     for (const [rel, file] of Object.entries(aliceFiles)) expect(await readFile(path.join(extracted, rel), 'utf8')).toBe(file.content);
-    const a = await stat(path.join(extracted, 'cur/1700000001.M1P1.mail.example.com,S=80:2,S'));
-    const b = await stat(path.join(extracted, '.Archive/cur/1700000001.M1P1.mail.example.com,S=80:2,S'));
+    const a = await stat(path.join(extracted, `cur/${archivedName}`));
+    const b = await stat(path.join(extracted, `.Archive/cur/${archivedName}`));
     expect(a.ino).toBe(b.ino);
   });
 

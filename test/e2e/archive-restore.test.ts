@@ -3,7 +3,7 @@ import { lstat, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { aliceFiles, crossLinked, fixtureUser, longName, packCpmove, writeCpmoveTree, type CpmoveTree } from '../support/cpmove.js';
+import { aliceFiles, archivedName, crossLinked, fixtureUser, longName, packCpmove, writeCpmoveTree, type CpmoveTree } from '../support/cpmove.js';
 import { makeTempDir, type TempDir } from '../support/tmp.js';
 import { writeTree } from '../support/tree.js';
 import { runCli } from './cli.js';
@@ -75,8 +75,8 @@ describe('mailshift copy BACKUP cpanel:ROOT#USER', () => {
         // GNU tar's gnu format keeps whole seconds; pax keeps the fraction.
         expect(Math.abs(mtimeMs - file.mtime * 1000)).toBeLessThan(name.startsWith('gnu') ? 1000 : 1);
       }
-      const inbox = await stat(path.join(alice, 'cur/1700000001.M1P1.mail.example.com,S=80:2,S'));
-      const archived = await stat(path.join(alice, '.Archive/cur/1700000001.M1P1.mail.example.com,S=80:2,S'));
+      const inbox = await stat(path.join(alice, `cur/${archivedName}`));
+      const archived = await stat(path.join(alice, `.Archive/cur/${archivedName}`));
       expect(archived.ino).toBe(inbox.ino);
       expect(archived.size).toBeGreaterThan(0);
       expect(doc.report.totals).toMatchObject({ messages: 6, linked: 2 });
@@ -84,7 +84,7 @@ describe('mailshift copy BACKUP cpanel:ROOT#USER', () => {
       expect(await readFile(path.join(alice, 'dovecot-keywords'), 'utf8')).toBe('0 $Important\n');
       expect(await readFile(path.join(alice, 'subscriptions'), 'utf8')).toContain('Entw\u00fcrfe');
       await expect(lstat(path.join(alice, 'dovecot.index.cache'))).rejects.toThrow();
-      expect(await readFile(path.join(root, 'home/bob/mail/cur/1700000010.M10P1.mail.example.com,S=80:2,S'), 'utf8')).toContain('default mailbox');
+      expect(await readFile(path.join(root, `home/bob/mail/cur/${crossLinked}`), 'utf8')).toContain('default mailbox');
       // etc/ came after mail/ in the archive: the mailbox tables are merged at the end, the target's line kept.
       const passwd = await readFile(path.join(root, 'home/bob/etc/example.com/passwd'), 'utf8');
       expect(passwd.split('\n').filter(Boolean).map((l) => l.split(':')[0])).toEqual(['zoe', 'alice', 'carol']);
@@ -103,7 +103,8 @@ describe('mailshift copy BACKUP cpanel:ROOT#USER', () => {
     const args = ['copy', archives['gnu.tar.gz']!, `cpanel:${root}#${fixtureUser}`, '--json', '--uid', '0', '--gid', '0', '--mail-gid', '12'];
     expect((await runCli(args)).code).toBe(3);
     const alice = path.join(root, 'home/bob/mail/example.com/alice');
-    await run('mv', [path.join(alice, 'new/1700000003.M3P1.mail.example.com,S=80'), path.join(alice, 'cur/1700000003.M3P1.mail.example.com,S=80:2,RS')]);
+    const fresh = Object.keys(aliceFiles).find((k) => k.startsWith('new/'))!;
+    await run('mv', [path.join(alice, fresh), path.join(alice, `cur/${fresh.slice('new/'.length)}:2,RS`)]);
     const before = await listMaildir(alice);
     const again = await runCli(args);
     const doc = JSON.parse(again.stdout) as { report: { totals: { messages: number; linked: number; existing: number } } };
@@ -117,7 +118,7 @@ describe('mailshift copy BACKUP cpanel:ROOT#USER', () => {
     expect(result.code, result.stderr).toBe(0);
     const files = await listMaildir(target);
     expect(files).toEqual(expect.arrayContaining(Object.keys(aliceFiles)));
-    expect(files).toContain('.Archive/cur/1700000001.M1P1.mail.example.com,S=80:2,S');
+    expect(files).toContain(`.Archive/cur/${archivedName}`);
     // Its first copy is in the default mailbox, which was not restored: fetched by a second pass, never left empty.
     expect(await readFile(path.join(target, `.Sent/cur/${crossLinked}`), 'utf8')).toContain('default mailbox');
     expect(files.filter((f) => f.includes('1700000010'))).toEqual([`.Sent/cur/${crossLinked}`]);
@@ -143,7 +144,7 @@ describe('mailshift copy BACKUP cpanel:ROOT#USER', () => {
     expect((JSON.parse(result.stdout) as { error: { code: string } }).error.code).toBe('MAILSHIFT_ARCHIVE_CORRUPT');
     const partial = await listMaildir(target).catch(() => []);
     for (const f of partial.filter((p) => /\/(cur|new)\//.test(`/${p}`))) {
-      const expected = aliceFiles[f] ?? aliceFiles['cur/1700000001.M1P1.mail.example.com,S=80:2,S'];
+      const expected = aliceFiles[f] ?? aliceFiles[`cur/${archivedName}`];
       expect(await readFile(path.join(target, f), 'utf8')).toBe(expected!.content);
     }
     const complete = await runCli(['copy', `cpmove:${archives['posix.tar']}#alice@example.com`, target, '--json']);

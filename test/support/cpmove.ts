@@ -24,23 +24,39 @@ import { writeTree, type TreeManifest } from './tree.js';
 const run = promisify(execFile);
 
 export const fixtureUser = 'bob';
-export const longName = `1700000100.M${'7'.repeat(150)}P42.mail.example.com,S=60:2,S`;
-
-/** alice's Sent copy of the default mailbox's message (hard-linked across mailboxes). */
-export const crossLinked = '1700000010.M10P1.mail.example.com,S=80:2,S';
-
 export function message(id: string, subject: string): string {
   return `Message-ID: <${id}@example.com>\nFrom: a@example.com\nSubject: ${subject}\n\nbody of ${id}\n`;
 }
 
-/** The messages of alice's INBOX etc., by maildir path relative to the mailbox, with their mtimes. */
+/** A maildir name with the S= size Dovecot checks against the file. */
+function named(base: string, content: string, info?: string): string {
+  return `${base},S=${Buffer.byteLength(content)}${info === undefined ? '' : `:2,${info}`}`;
+}
+
+const m1 = message('m1', 'seen');
+const m2 = message('m2', 'flagged with a keyword');
+const m3 = message('m3', 'new');
+const m4 = message('m4', 'sent');
+const m5 = message('m5', 'draft with a long name');
+const d1 = message('d1', 'default mailbox');
+
+export const longName = named(`1700000100.M${'7'.repeat(150)}P42.mail.example.com`, m5, 'S');
+/** The default mailbox's message, which alice's Sent also has (hard-linked across mailboxes). */
+export const crossLinked = named('1700000010.M10P1.mail.example.com', d1, 'S');
+const inboxNames = [named('1700000001.M1P1.mail.example.com', m1, 'S'), named('1700000002.M2P1.mail.example.com', m2, 'FSa'), named('1700000003.M3P1.mail.example.com', m3)];
+/** The INBOX message that `.Archive` holds as a hard link. */
+export const archivedName = inboxNames[0]!;
+
+/** The messages of alice's INBOX and folders, by maildir path relative to the mailbox, with their mtimes. */
 export const aliceFiles: Record<string, { content: string; mtime: number }> = {
-  'cur/1700000001.M1P1.mail.example.com,S=80:2,S': { content: message('m1', 'seen'), mtime: 1700000001.25 },
-  'cur/1700000002.M2P1.mail.example.com,S=80:2,FSa': { content: message('m2', 'flagged with a keyword'), mtime: 1700000002.5 },
-  'new/1700000003.M3P1.mail.example.com,S=80': { content: message('m3', 'new'), mtime: 1700000003.75 },
-  '.Sent/cur/1700000004.M4P1.mail.example.com,S=80:2,S': { content: message('m4', 'sent'), mtime: 1700000004.125 },
-  [`.Entw\u00fcrfe/cur/${longName}`]: { content: message('m5', 'draft with a long name'), mtime: 1700000005.5 },
+  [`cur/${inboxNames[0]}`]: { content: m1, mtime: 1700000001.25 },
+  [`cur/${inboxNames[1]}`]: { content: m2, mtime: 1700000002.5 },
+  [`new/${inboxNames[2]}`]: { content: m3, mtime: 1700000003.75 },
+  [`.Sent/cur/${named('1700000004.M4P1.mail.example.com', m4, 'S')}`]: { content: m4, mtime: 1700000004.125 },
+  [`.Entw\u00fcrfe/cur/${longName}`]: { content: m5, mtime: 1700000005.5 },
 };
+
+const uidlist = `3 V1700000000 N4 G0123456789abcdef0123456789abcdef\n${inboxNames.map((n, i) => `${i + 1} :${n.replace(/:2,.*$/, '')}`).join('\n')}\n`;
 
 export interface CpmoveTree {
   /** The directory that holds cpmove-bob/. */
@@ -66,11 +82,11 @@ export async function writeCpmoveTree(parent: string): Promise<CpmoveTree> {
     [`${alice}/.Entw\u00fcrfe/tmp`]: { type: 'dir' },
     [`${alice}/.Entw\u00fcrfe/new`]: { type: 'dir' },
     [`${alice}/.Entw\u00fcrfe/maildirfolder`]: '',
-    [`${alice}/dovecot-uidlist`]: '3 V1700000000 N4 G0123456789abcdef\n1 1700000001.M1P1.mail.example.com,S=80\n2 1700000002.M2P1.mail.example.com,S=80\n3 1700000003.M3P1.mail.example.com,S=80\n',
+    [`${alice}/dovecot-uidlist`]: uidlist,
     [`${alice}/dovecot-keywords`]: '0 $Important\n',
     [`${alice}/subscriptions`]: 'V\t2\n\nSent\nArchive\nEntw\u00fcrfe\n',
     [`${alice}/dovecot.index.cache`]: 'index bytes, never restored',
-    [`${mail}/cur/1700000010.M10P1.mail.example.com,S=80:2,S`]: { content: message('d1', 'default mailbox'), mtime: 1700000010.5 },
+    [`${mail}/cur/${crossLinked}`]: { content: d1, mtime: 1700000010.5 },
     [`${mail}/new`]: { type: 'dir' },
     [`${mail}/tmp`]: { type: 'dir' },
     [`${mail}/example.com/carol/storage/m.1`]: 'mdbox storage bytes',
@@ -87,10 +103,10 @@ export async function writeCpmoveTree(parent: string): Promise<CpmoveTree> {
   await writeTree(top, manifest);
   // Dovecot's copy between folders: the Archive message is the INBOX message, hard-linked.
   await mkdir(path.join(top, alice, '.Archive/cur'), { recursive: true });
-  await link(path.join(top, alice, 'cur/1700000001.M1P1.mail.example.com,S=80:2,S'), path.join(top, alice, '.Archive/cur/1700000001.M1P1.mail.example.com,S=80:2,S'));
+  await link(path.join(top, alice, `cur/${archivedName}`), path.join(top, alice, `.Archive/cur/${archivedName}`));
   // A link across mailboxes (a message delivered to both): its first copy, in the default mailbox, comes first in the
   // archive, so restoring alice alone must fetch its bytes in a second pass.
-  await link(path.join(top, mail, 'cur/1700000010.M10P1.mail.example.com,S=80:2,S'), path.join(top, alice, `.Sent/cur/${crossLinked}`));
+  await link(path.join(top, mail, `cur/${crossLinked}`), path.join(top, alice, `.Sent/cur/${crossLinked}`));
   return { parent, top, alice: path.join(top, alice) };
 }
 
