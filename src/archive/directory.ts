@@ -37,6 +37,7 @@ export async function readDirectoryEntries(dir: string, visit: EntryVisitor, rea
       const stats = await lstat(abs);
       const base = { name: childRel, nested: false, size: 0, mtimeSec: stats.mtimeMs / 1000 };
       let entry: ArchiveEntry;
+      let body: Readable | undefined;
       if (stats.isDirectory()) entry = { ...base, type: 'directory', body: Readable.from([]) };
       else if (stats.isSymbolicLink()) entry = { ...base, type: 'symlink', linkname: await readlink(abs), body: Readable.from([]) };
       else if (stats.isFile()) {
@@ -45,12 +46,13 @@ export async function readDirectoryEntries(dir: string, visit: EntryVisitor, rea
         if (first !== undefined) entry = { ...base, type: 'link', linkname: first, body: Readable.from([]) };
         else {
           if (stats.nlink > 1) firstPathOfInode.set(key, childRel);
-          entry = { ...base, type: 'file', size: stats.size, body: lazyFile(abs) };
+          body = lazyFile(abs);
+          entry = { ...base, type: 'file', size: stats.size, body };
         }
       } else entry = { ...base, type: kindOf(stats), body: Readable.from([]) };
       const result = await visit(entry);
       if (result === 'read-nested') await readNested(abs);
-      else entry.body.destroy();
+      else body?.destroy();
       if (entry.type === 'directory') await walk(childRel);
     }
   };

@@ -2,7 +2,6 @@ import { constants as fsConstants } from 'node:fs';
 import { link, mkdir, mkdtemp, open, rm, symlink, truncate, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { MailshiftError, systemErrorCode } from '../core/errors.js';
 import { parseCpuserFile } from '../cpanel/files.js';
@@ -12,7 +11,7 @@ import type { DiscoverWarning } from '../discover/warnings.js';
 import { MaildirTreeWriter } from './maildir-writer.js';
 import { classifyMailPath, classifyMember, parseBackupFileName, parseEntryName, topDirOf } from './names.js';
 import { readBackupEntries, type BackupSource } from './source.js';
-import type { ArchiveEntry } from './tar.js';
+import type { ArchiveEntry, EntryBody } from './tar.js';
 
 /**
  * `mailshift discover BACKUP`: the same inventory as for a live server, by the same code. One pass over the archive
@@ -168,7 +167,7 @@ function ignoreExisting(err: unknown): void {
   if (systemErrorCode(err) !== 'EEXIST') throw err;
 }
 
-async function readText(body: Readable): Promise<string> {
+async function readText(body: EntryBody): Promise<string> {
   const chunks: Buffer[] = [];
   let length = 0;
   for await (const chunk of body) {

@@ -1,5 +1,4 @@
 import path from 'node:path';
-import type { Readable } from 'node:stream';
 import { MailshiftError } from '../core/errors.js';
 import { ExitCode, type ExitCodeValue } from '../core/exit-codes.js';
 import { silentLogger, type Logger } from '../core/logger.js';
@@ -8,7 +7,7 @@ import { isCpanelMailboxLink } from '../cpanel/inventory/parse.js';
 import { MaildirTreeWriter, type ControlFileOutcome, type MessageOutcome } from './maildir-writer.js';
 import { classifyMailPath, classifyMember, describeMailbox, parseBackupFileName, parseEntryName, topDirOf, type MailItem } from './names.js';
 import { readBackupEntries, type BackupSource } from './source.js';
-import type { ArchiveEntry } from './tar.js';
+import type { ArchiveEntry, EntryBody } from './tar.js';
 
 /**
  * Restores the mail of a cPanel backup (a cpmove archive, gzipped or not) straight into a local target, in one pass
@@ -223,7 +222,7 @@ export async function runArchiveRestore(source: BackupSource, options: RestoreOp
     // A message.
     const folder = folderRel(item);
     if (entry.type === 'file') {
-      tally(item.mailbox, await writer.writeMessage(folder, item.sub, item.name, entry.body, entry.mtimeSec), entry.size);
+      tally(item.mailbox, await writer.writeMessage(folder, item.sub, item.name, entry.body, entry.mtimeSec, entry.size), entry.size);
       return;
     }
     if (entry.type !== 'link') return;
@@ -292,7 +291,7 @@ export async function runArchiveRestore(source: BackupSource, options: RestoreOp
       if (!waiting || entry.type !== 'file') return;
       pending.delete(name.parts.join('/'));
       const [first, ...others] = waiting;
-      tally(first!.destination.mailbox, await writer.writeMessage(first!.destination.folder, first!.destination.sub, first!.destination.name, entry.body, entry.mtimeSec), entry.size);
+      tally(first!.destination.mailbox, await writer.writeMessage(first!.destination.folder, first!.destination.sub, first!.destination.name, entry.body, entry.mtimeSec, entry.size), entry.size);
       const from = writer.findMessage(first!.destination.folder, first!.destination.name);
       for (const other of others) {
         if (from) tally(other.destination.mailbox, await writer.linkMessage(other.destination.folder, other.destination.sub, other.destination.name, from, other.mtimeSec), 0);
@@ -344,7 +343,7 @@ export async function runArchiveRestore(source: BackupSource, options: RestoreOp
   return { report, held };
 }
 
-async function readHeld(body: Readable, what: string): Promise<string> {
+async function readHeld(body: EntryBody, what: string): Promise<string> {
   const chunks: Buffer[] = [];
   let length = 0;
   for await (const chunk of body) {

@@ -1,6 +1,6 @@
 import { createReadStream } from 'node:fs';
 import { once } from 'node:events';
-import { Readable, Transform, type TransformCallback, type Writable } from 'node:stream';
+import { Transform, type TransformCallback, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip, createGzip } from 'node:zlib';
 import tarStream from 'tar-stream';
@@ -32,7 +32,12 @@ export interface ArchiveEntry {
   /** Hard links: the name of the entry whose data this one shares; symlinks: the link's text. */
   readonly linkname?: string;
   /** The entry's data. Whatever the visitor leaves unread is drained after it returns. */
-  readonly body: Readable;
+  readonly body: EntryBody;
+}
+
+/** An entry's bytes: read with `for await` or handed to stream.pipeline; `resume()` lets them go unread. */
+export interface EntryBody extends AsyncIterable<Buffer> {
+  resume(): unknown;
 }
 
 /** What a visitor asks for after looking at an entry: nothing more, or to read the entry as a tar of its own. */
@@ -129,8 +134,8 @@ function toEntry(raw: TarSource, nested: boolean): ArchiveEntry {
     size: header.size ?? 0,
     mtimeSec,
     ...(header.linkname ? { linkname: header.linkname } : {}),
-    // A Node stream over tar-stream's own (streamx) one, so callers can hand it to stream.pipeline.
-    body: Readable.from(raw, { objectMode: false }),
+    // tar-stream's own (streamx) stream: async-iterable, which is all stream.pipeline and `for await` need.
+    body: raw as EntryBody,
   };
 }
 
@@ -197,7 +202,7 @@ export class PaxWriter {
   }
 
   /** Adds an entry; for a file, `body` is streamed into it and must be `size` bytes long. */
-  async add(entry: PackEntry, body?: Readable): Promise<void> {
+  async add(entry: PackEntry, body?: AsyncIterable<Buffer>): Promise<void> {
     const header: Partial<tarStream.Header> & { name: string; pax: Record<string, string> } = {
       name: entry.name,
       type: entry.type,
