@@ -66,7 +66,8 @@ export interface RestoreReport {
   readonly user: string | undefined;
   readonly dryRun: boolean;
   readonly mailboxes: MailboxCounts[];
-  readonly totals: { messages: number; linked: number; existing: number; bytes: number };
+  /** Messages written from the archive's bytes, hard links made (or copies where links cannot be), already on the target. */
+  readonly totals: { written: number; linked: number; existing: number; bytes: number };
   readonly controlFiles: ControlFileOutcome[];
   /** Home items (autoresponders, filters, SpamAssassin...) written, and those the target had already (kept). */
   readonly extras: { written: string[]; keptTarget: string[] };
@@ -323,8 +324,8 @@ export async function runArchiveRestore(source: BackupSource, options: RestoreOp
 
   const mailboxes = [...counts.values()].sort((a, b) => (a.mailbox < b.mailbox ? -1 : a.mailbox > b.mailbox ? 1 : 0));
   const totals = mailboxes.reduce(
-    (t, m) => ({ messages: t.messages + m.written, linked: t.linked + m.linked, existing: t.existing + m.existing, bytes: t.bytes + m.bytes }),
-    { messages: 0, linked: 0, existing: 0, bytes: 0 },
+    (t, m) => ({ written: t.written + m.written, linked: t.linked + m.linked, existing: t.existing + m.existing, bytes: t.bytes + m.bytes }),
+    { written: 0, linked: 0, existing: 0, bytes: 0 },
   );
   const report: RestoreReport = {
     archive,

@@ -39,7 +39,7 @@ async function writeHostile(file: string): Promise<void> {
 
 interface RestoreJson {
   skipped: { item: string; reason: string }[];
-  report: { totals: { messages: number } };
+  report: { totals: { written: number } };
 }
 
 describe('a hostile backup', () => {
@@ -55,7 +55,7 @@ describe('a hostile backup', () => {
       expect.arrayContaining(['parent-segment', 'parent-segment', 'absolute-path', 'nul-byte', 'symlink to ' + outside, 'tar-unsupported-entry', 'tar-unsupported-entry', 'hardlink-target-missing']),
     );
     expect(doc.skipped).toHaveLength(8);
-    expect(doc.report.totals.messages).toBe(2);
+    expect(doc.report.totals.written).toBe(2);
     expect(await readdir(outside)).toEqual([]);
     expect(await readdir(tmp.path)).toEqual(expect.arrayContaining(['hostile.tar', 'outside', 'target']));
     expect((await readdir(tmp.path)).filter((n) => n.includes('climb'))).toEqual([]);

@@ -62,7 +62,7 @@ describe('mailshift copy BACKUP cpanel:ROOT#USER', () => {
     it(`restores every maildir message of ${name} with its name (flags), bytes and mtime, and hard links as links`, async () => {
       const root = await makeCpanelRoot(`root-${name}`);
       const result = await runCli(['copy', archives[name]!, `cpanel:${root}#${fixtureUser}`, '--json', '--uid', '0', '--gid', '0', '--mail-gid', '12']);
-      const doc = JSON.parse(result.stdout) as { route: { use: string }; report: { totals: { messages: number; linked: number } }; skipped: { item: string; reason: string }[] };
+      const doc = JSON.parse(result.stdout) as { route: { use: string }; report: { totals: { written: number; linked: number } }; skipped: { item: string; reason: string }[] };
       expect(doc.route.use).toBe('archive');
       // The mdbox mailbox is listed as not restorable, so the run is partial.
       expect(result.code, result.stderr).toBe(3);
@@ -79,7 +79,7 @@ describe('mailshift copy BACKUP cpanel:ROOT#USER', () => {
       const archived = await stat(path.join(alice, `.Archive/cur/${archivedName}`));
       expect(archived.ino).toBe(inbox.ino);
       expect(archived.size).toBeGreaterThan(0);
-      expect(doc.report.totals).toMatchObject({ messages: 6, linked: 2 });
+      expect(doc.report.totals).toMatchObject({ written: 6, linked: 2 });
       expect(await readFile(path.join(alice, 'dovecot-uidlist'), 'utf8')).toContain('3 V1700000000 N4');
       expect(await readFile(path.join(alice, 'dovecot-keywords'), 'utf8')).toBe('0 $Important\n');
       expect(await readFile(path.join(alice, 'subscriptions'), 'utf8')).toContain('Entw\u00fcrfe');
@@ -107,8 +107,8 @@ describe('mailshift copy BACKUP cpanel:ROOT#USER', () => {
     await run('mv', [path.join(alice, fresh), path.join(alice, `cur/${fresh.slice('new/'.length)}:2,RS`)]);
     const before = await listMaildir(alice);
     const again = await runCli(args);
-    const doc = JSON.parse(again.stdout) as { report: { totals: { messages: number; linked: number; existing: number } } };
-    expect(doc.report.totals).toEqual({ messages: 0, linked: 0, existing: 8, bytes: 0 });
+    const doc = JSON.parse(again.stdout) as { report: { totals: { written: number; linked: number; existing: number } } };
+    expect(doc.report.totals).toEqual({ written: 0, linked: 0, existing: 8, bytes: 0 });
     expect(await listMaildir(alice)).toEqual(before);
   });
 
@@ -183,8 +183,8 @@ describe('mailshift copy BACKUP-DIRECTORY (an incremental backup)', () => {
     const root = await makeCpanelRoot('root-directory');
     const result = await runCli(['copy', tree.top, `cpanel:${root}#${fixtureUser}`, '--json', '--uid', '0', '--gid', '0', '--mail-gid', '12']);
     expect(result.code, result.stderr).toBe(3);
-    const doc = JSON.parse(result.stdout) as { report: { totals: { messages: number; linked: number } } };
-    expect(doc.report.totals).toMatchObject({ messages: 6, linked: 2 });
+    const doc = JSON.parse(result.stdout) as { report: { totals: { written: number; linked: number } } };
+    expect(doc.report.totals).toMatchObject({ written: 6, linked: 2 });
     const alice = path.join(root, 'home/bob/mail/example.com/alice');
     for (const [rel, file] of Object.entries(aliceFiles)) expect(await readFile(path.join(alice, rel), 'utf8')).toBe(file.content);
   });

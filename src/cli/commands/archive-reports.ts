@@ -9,13 +9,13 @@ export function formatRestoreReport(result: ArchiveCopyResult): string {
   const { report } = result;
   const verb = report.dryRun ? 'Would restore' : 'Restored';
   const { totals } = report;
-  let text = `${verb} ${totals.messages + totals.linked} messages (${formatBytes(totals.bytes)}) from ${report.archive} to ${report.target}\n\n`;
+  let text = `${verb} ${totals.written + totals.linked} messages (${formatBytes(totals.bytes)}) from ${report.archive} to ${report.target}\n\n`;
   text += formatTable(
     ['MAILBOX', 'WRITTEN', 'LINKED', 'ALREADY THERE', 'SIZE'],
     report.mailboxes.map((m) => [m.mailbox === '' ? `${report.user ?? '(account)'} (default)` : mailboxAddress(m.mailbox), m.written, m.linked, m.existing, formatBytes(m.bytes)]),
   );
   const written = result.accountFiles.filter((m) => m.action === 'written');
-  if (written.length > 0) text += `\nAccount files merged: ${written.map((m) => `${m.path} (+${m.added.length})`).join(', ')}\n`;
+  if (written.length > 0) text += `\n${report.dryRun ? 'Account files that would be merged' : 'Account files merged'}: ${written.map((m) => `${m.path} (+${m.added.length})`).join(', ')}\n`;
   const settled = report.controlFiles.filter((c) => c.action !== 'unchanged');
   if (settled.length > 0) text += `\nControl files: ${settled.map((c) => `${printable(c.path)} ${c.action}`).join(', ')}\n`;
   if (report.extras.written.length > 0) text += `\nAccount extras written: ${report.extras.written.length}; kept on the target: ${report.extras.keptTarget.length}\n`;

@@ -133,7 +133,7 @@ async function runArchiveRestoreCopy(request: CopyRequest, route: Route): Promis
   });
   const { totals } = result.report;
   const summary: OperationSummary = {
-    items: totals.messages + totals.linked,
+    items: totals.written + totals.linked,
     bytes: totals.bytes,
     skipped: result.skipped,
     warnings: result.report.controlFiles.filter((c) => c.action === 'keep-target').map((c) => `${c.path}: kept the target's version: ${c.reason}`),
