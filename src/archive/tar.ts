@@ -106,7 +106,9 @@ async function readEntries(extract: tarStream.Extract, nested: boolean, visit: E
     try {
       result = await visit(entry);
     } catch (err) {
-      if (typeof err === 'object' && err !== null) visitorErrors.add(err);
+      // The visitor's own failures (a full disk, a refused directory) pass through as they are; an archive that
+      // breaks while the visitor reads an entry's bytes reaches it as the stream's error, and is reported as one.
+      if (isVisitorError(err)) visitorErrors.add(err);
       raw.resume();
       throw err;
     }
@@ -119,6 +121,12 @@ async function readEntries(extract: tarStream.Extract, nested: boolean, visit: E
       raw.resume();
     }
   }
+}
+
+/** MailshiftErrors, system call failures and programming errors are the visitor's; anything else is the stream's. */
+function isVisitorError(err: unknown): err is object {
+  if (typeof err !== 'object' || err === null) return false;
+  return err instanceof MailshiftError || 'syscall' in err || err instanceof TypeError || err instanceof RangeError;
 }
 
 function toEntry(raw: TarSource, nested: boolean): ArchiveEntry {

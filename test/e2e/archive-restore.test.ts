@@ -134,6 +134,15 @@ describe('mailshift copy BACKUP cpanel:ROOT#USER', () => {
     expect(missing.stderr).toContain('alice@example.com');
   });
 
+  it('stops on a gzipped backup cut in the middle with MAILSHIFT_ARCHIVE_CORRUPT, never a raw zlib error', async () => {
+    const bytes = await readFile(archives['gnu.tar.gz']!);
+    const cut = path.join(tmp.path, 'cut.tar.gz');
+    await writeFile(cut, bytes.subarray(0, Math.floor(bytes.length / 2)));
+    const result = await runCli(['copy', `cpmove:${cut}#alice@example.com`, path.join(tmp.path, 'cut-gz-maildir'), '--json']);
+    expect(result.code).toBe(1);
+    expect((JSON.parse(result.stdout) as { error: { code: string } }).error.code).toBe('MAILSHIFT_ARCHIVE_CORRUPT');
+  });
+
   it('stops on a truncated archive with MAILSHIFT_ARCHIVE_CORRUPT; what it restored is whole and a run on the intact backup completes it', async () => {
     const bytes = await readFile(archives['posix.tar']!);
     const cut = path.join(tmp.path, 'cut.tar');
