@@ -2,6 +2,7 @@ import { constants as fsConstants } from 'node:fs';
 import { lstat, open, opendir, readlink, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
+import { InterruptedError } from '../core/errors.js';
 import type { ArchiveEntry, ArchiveEntryType, EntryVisitor } from './tar.js';
 
 /**
@@ -31,7 +32,7 @@ export async function readDirectoryEntries(dir: string, visit: EntryVisitor, rea
     for await (const dirent of handle) names.push(dirent.name);
     names.sort();
     for (const name of names) {
-      signal?.throwIfAborted();
+      if (signal?.aborted) throw new InterruptedError();
       const childRel = rel === '' ? name : `${rel}/${name}`;
       const abs = path.join(dir, childRel);
       const stats = await lstat(abs);

@@ -28,6 +28,7 @@ export interface ArchiveCopyRequest {
   readonly chown?: { readonly uid?: number; readonly gid?: number; readonly mailGid?: number };
   readonly signal: AbortSignal;
   readonly logger: Logger;
+  readonly onProgress?: (done: { readonly items: number; readonly bytes: number }) => void;
 }
 
 export interface ArchiveChownOutcome {
@@ -85,6 +86,7 @@ export async function runArchiveCopy(request: ArchiveCopyRequest): Promise<Archi
     dryRun: request.dryRun,
     signal: request.signal,
     logger: request.logger,
+    ...(request.onProgress ? { onProgress: request.onProgress } : {}),
   });
   const skipped = [...report.skipped];
   let accountFiles: AccountFileOutcome[] = [];

@@ -34,6 +34,8 @@ export interface RestoreOptions {
   readonly dryRun?: boolean;
   readonly signal?: AbortSignal;
   readonly logger?: Logger;
+  /** Messages placed so far (written, linked or found there) and the bytes written, after each message. */
+  readonly onProgress?: (done: { readonly items: number; readonly bytes: number }) => void;
 }
 
 export interface SkippedEntry {
@@ -125,13 +127,17 @@ export async function runArchiveRestore(source: BackupSource, options: RestoreOp
     }
     return c;
   };
+  const progress = { items: 0, bytes: 0 };
   const tally = (mailbox: string, outcome: MessageOutcome, bytes: number) => {
     const c = countsOf(mailbox);
     if (outcome === 'exists') c.existing += 1;
     else if (outcome === 'written') {
       c.written += 1;
       c.bytes += bytes;
+      progress.bytes += bytes;
     } else c.linked += 1;
+    progress.items += 1;
+    options.onProgress?.(progress);
   };
   const isSelected = (mailbox: string) => options.mailbox === undefined || options.mailbox === mailbox;
   /** The directory of a mail item's folder, relative to the tree written into. */

@@ -4,7 +4,7 @@ import { Transform, type TransformCallback, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip, createGzip } from 'node:zlib';
 import tarStream from 'tar-stream';
-import { MailshiftError } from '../core/errors.js';
+import { InterruptedError, MailshiftError } from '../core/errors.js';
 import { ExitCode } from '../core/exit-codes.js';
 import type { ArchiveCompression } from './sniff.js';
 
@@ -70,14 +70,16 @@ export async function readArchiveEntries(
   try {
     await readEntries(extract, options.nested ?? false, visit, visitorErrors);
   } catch (err) {
+    // Ctrl-C: every file placed so far is whole (messages reach cur/ only complete); the same command continues.
+    if (signal?.aborted) throw new InterruptedError();
     if (typeof err === 'object' && err !== null && visitorErrors.has(err)) throw err;
-    if (signal?.aborted) throw err;
     throw corrupt(file, source.bytesRead, err);
   } finally {
     source.destroy();
   }
   const pipeError = await failed;
-  if (pipeError !== undefined && !signal?.aborted) throw corrupt(file, source.bytesRead, pipeError);
+  if (signal?.aborted) throw new InterruptedError();
+  if (pipeError !== undefined) throw corrupt(file, source.bytesRead, pipeError);
   // Cut exactly between two entries, a tar reads as complete: only the end-of-archive marker tells.
   if (!tail.hasEndMarker()) throw corrupt(file, source.bytesRead, new Error('the end-of-archive marker is missing'));
 }

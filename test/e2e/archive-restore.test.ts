@@ -98,6 +98,16 @@ describe('mailshift copy BACKUP cpanel:ROOT#USER', () => {
     });
   }
 
+  it('--dry-run says what it would restore and writes nothing', async () => {
+    const root = await makeCpanelRoot('root-dry');
+    const before = await listMaildir(root);
+    const result = await runCli(['copy', archives['gnu.tar.gz']!, `cpanel:${root}#${fixtureUser}`, '--dry-run', '--uid', '0', '--gid', '0', '--mail-gid', '12']);
+    expect(result.code, result.stderr).toBe(3);
+    expect(result.stdout).toMatch(/^Route: archive \(one pass over the backup\)/);
+    expect(result.stdout).toContain('Would restore 8 messages');
+    expect(await listMaildir(root)).toEqual(before);
+  });
+
   it('adds nothing twice when run again, even after the flags of a restored message changed on the target', async () => {
     const root = await makeCpanelRoot('root-rerun');
     const args = ['copy', archives['gnu.tar.gz']!, `cpanel:${root}#${fixtureUser}`, '--json', '--uid', '0', '--gid', '0', '--mail-gid', '12'];

@@ -130,6 +130,7 @@ async function runArchiveRestoreCopy(request: CopyRequest, route: Route): Promis
     ...(request.files.chown ? { chown: request.files.chown } : {}),
     signal: request.signal,
     logger: request.logger,
+    ...(request.progress ? { onProgress: (done: { items: number; bytes: number }) => request.progress!.update({ items: done.items, bytes: done.bytes }) } : {}),
   });
   const { totals } = result.report;
   const summary: OperationSummary = {
