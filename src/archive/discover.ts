@@ -1,5 +1,5 @@
 import { constants as fsConstants } from 'node:fs';
-import { link, mkdir, mkdtemp, open, rm, symlink, truncate, utimes, writeFile } from 'node:fs/promises';
+import { link, mkdir, mkdtemp, open, rm, symlink, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
@@ -57,6 +57,8 @@ async function writeSkeleton(source: BackupSource, root: string, signal?: AbortS
     warnings.push({ kind, severity: 'unsafe', account: null, mailbox: null, path: entryPath, message });
 
   const tree = new MaildirTreeWriter(root, { dryRun: false, dirMode: 0o755 });
+  /** Skeleton paths of the regular files laid out (names only), the only things a hard link may point to. */
+  const written = new Set<string>();
 
   const archive = source.path;
   await readBackupEntries(source, async (entry) => {
@@ -85,7 +87,7 @@ async function writeSkeleton(source: BackupSource, root: string, signal?: AbortS
           : undefined;
     if (rel === undefined) return;
     try {
-      await placeInSkeleton(tree, root, rel, entry, member.kind === 'mail' && classifyMailPath(member.rest).kind === 'message');
+      await placeInSkeleton(tree, root, rel, entry, member.kind === 'mail' && classifyMailPath(member.rest).kind === 'message', written);
     } catch (err) {
       if (!(err instanceof MailshiftError) || err.code !== 'MAILSHIFT_TARGET_NOT_DIR') throw err;
       unsafe(memberPath, 'lies under a symlink of the backup; a restore never writes through one', 'symlink-inside-account');
@@ -110,7 +112,7 @@ async function writeSkeleton(source: BackupSource, root: string, signal?: AbortS
   return { user, warnings };
 }
 
-async function placeInSkeleton(tree: MaildirTreeWriter, root: string, rel: string, entry: ArchiveEntry, isMessage: boolean): Promise<void> {
+async function placeInSkeleton(tree: MaildirTreeWriter, root: string, rel: string, entry: ArchiveEntry, isMessage: boolean, written: Set<string>): Promise<void> {
   const dir = path.posix.dirname(rel);
   if (entry.type === 'directory') {
     await tree.ensureDir(rel);
@@ -127,7 +129,9 @@ async function placeInSkeleton(tree: MaildirTreeWriter, root: string, rel: strin
     if (!from.ok) return;
     const fromMember = classifyMember(from.parts);
     if (fromMember.kind !== 'mail' && fromMember.kind !== 'home') return;
-    await link(path.join(root, homeRel, ...from.parts.slice(1)), file).catch(ignoreExisting);
+    // Only to a file this pass wrote: a path through a symlink of the backup could name a file outside the skeleton.
+    const fromRel = path.posix.join(homeRel, ...from.parts.slice(1));
+    if (written.has(fromRel)) await link(path.join(root, fromRel), file).catch(ignoreExisting);
     return;
   }
   if (entry.type !== 'file') return;
@@ -138,8 +142,11 @@ async function placeInSkeleton(tree: MaildirTreeWriter, root: string, rel: strin
       throw err;
     });
     if (!handle) return;
-    await handle.close();
-    await truncate(file, entry.size);
+    try {
+      await handle.truncate(entry.size);
+    } finally {
+      await handle.close();
+    }
   } else {
     const handle = await open(file, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL | fsConstants.O_NOFOLLOW, 0o644).catch((err: unknown) => {
       if (systemErrorCode(err) === 'EEXIST') return undefined;
@@ -149,6 +156,7 @@ async function placeInSkeleton(tree: MaildirTreeWriter, root: string, rel: strin
     await pipeline(entry.body, handle.createWriteStream());
   }
   await utimes(file, entry.mtimeSec, entry.mtimeSec);
+  written.add(rel);
 }
 
 const homeRel = 'home/.archive-home';

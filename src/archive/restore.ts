@@ -218,6 +218,7 @@ export async function runArchiveRestore(source: BackupSource, options: RestoreOp
     }
     if (item.kind === 'maildir-dir') {
       if (entry.type === 'directory' && item.sub !== undefined) await writer.openFolder(folderRel(item));
+      else if (entry.type !== 'directory') skipped.push({ item: memberPath, reason: `a ${entry.type} where a maildir has a directory; not restored` });
       return;
     }
     if (item.kind === 'control') {
@@ -232,7 +233,10 @@ export async function runArchiveRestore(source: BackupSource, options: RestoreOp
       tally(item.mailbox, await writer.writeMessage(folder, item.sub, item.name, entry.body, entry.mtimeSec, entry.size), entry.size);
       return;
     }
-    if (entry.type !== 'link') return;
+    if (entry.type !== 'link') {
+      skipped.push({ item: memberPath, reason: `a ${entry.type} where a maildir has a message file; not restored` });
+      return;
+    }
     const source = resolveLinkSource(entry.linkname ?? '', entry.nested);
     if (!source) {
       skipped.push({ item: memberPath, reason: `hardlink-target-missing: links to ${printable(entry.linkname ?? '')}, which this backup does not restore; not written` });

@@ -64,6 +64,17 @@ describe('a hostile backup', () => {
     expect(await readdir(path.join(target, 'cur'))).toEqual(['1700000001.M1P1.host,S=80:2,S']);
   });
 
+  it('is discovered with every hostile entry as an unsafe warning (exit 3), nothing followed', async () => {
+    const archive = path.join(tmp.path, 'hostile-discover.tar');
+    await writeHostile(archive);
+    const result = await runCli(['discover', archive, '--json']);
+    expect(result.code, result.stderr).toBe(3);
+    const doc = JSON.parse(result.stdout) as { warnings: { kind: string; severity: string }[]; totals: { messages: number } };
+    const unsafe = doc.warnings.filter((w) => w.severity === 'unsafe').map((w) => w.kind);
+    expect(unsafe).toEqual(expect.arrayContaining(['unsafe-name', 'special-file', 'symlink-outside-account']));
+    expect(await readdir(outside)).toEqual([]);
+  });
+
   for (const format of ['gnu', 'posix'] as const) {
     it(`refuses a sparse entry (GNU tar --sparse, --format=${format}) instead of writing its map as a message`, async () => {
       const src = path.join(tmp.path, `sparse-${format}`);
