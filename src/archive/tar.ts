@@ -40,6 +40,13 @@ export interface EntryBody extends AsyncIterable<Buffer> {
   resume(): unknown;
 }
 
+/**
+ * Read and inflate in large pieces: with zlib's default 16 KiB output chunks, Node spent more time in its per-chunk
+ * callback than in inflating (gunzip of a 53 MB backup: ~600 ms at 16 KiB, ~90 ms at 256 KiB, on the test machine).
+ */
+const readChunkBytes = 1024 * 1024;
+const gunzipChunkBytes = 256 * 1024;
+
 /** What a visitor asks for after looking at an entry: nothing more, or to read the entry as a tar of its own. */
 export type VisitResult = void | 'read-nested';
 
@@ -58,10 +65,10 @@ export async function readArchiveEntries(
   options: { readonly signal?: AbortSignal; readonly nested?: boolean } = {},
 ): Promise<void> {
   const { signal } = options;
-  const source = createReadStream(file, signal ? { signal } : {});
+  const source = createReadStream(file, { highWaterMark: readChunkBytes, ...(signal ? { signal } : {}) });
   const extract = tarStream.extract();
   const tail = new TailTap();
-  const flowing = compression === 'gzip' ? pipeline(source, createGunzip(), tail, extract) : pipeline(source, tail, extract);
+  const flowing = compression === 'gzip' ? pipeline(source, createGunzip({ chunkSize: gunzipChunkBytes }), tail, extract) : pipeline(source, tail, extract);
   const failed = flowing.then(
     () => undefined,
     (err: unknown) => err,
