@@ -139,6 +139,8 @@ export async function runArchiveRestore(source: BackupSource, options: RestoreOp
     progress.items += 1;
     options.onProgress?.(progress);
   };
+  /** The home's mail extras (autoresponders, filters, SpamAssassin, webmail data): restored with a whole account. */
+  const isRestoredHomeItem = (rel: string) => options.mailbox === undefined && accountHomeItems.some((item) => rel === item || rel.startsWith(`${item}/`));
   const isSelected = (mailbox: string) => options.mailbox === undefined || options.mailbox === mailbox;
   /** The directory of a mail item's folder, relative to the tree written into. */
   const folderRel = (item: { mailbox: string; folder: string }) =>
@@ -163,9 +165,9 @@ export async function runArchiveRestore(source: BackupSource, options: RestoreOp
     if (entry.type === 'symlink') {
       if (member.kind === 'mail' && member.rest.length === 1 && isCpanelMailboxLink(member.rest[0]!, entry.linkname ?? '')) {
         notices.push(`${memberPath}: cPanel's webmail link to a mailbox; not created (cPanel makes it again)`);
-      } else if (member.kind === 'mail' || member.kind === 'home') {
+      } else if (member.kind === 'mail' || (member.kind === 'home' && isRestoredHomeItem(member.rest.join('/')))) {
         skipped.push({ item: memberPath, reason: `symlink to ${printable(entry.linkname ?? '')}: recorded, never created or followed` });
-      } else notMail += 1;
+      } else notMail += 1; // e.g. cPanel's www -> public_html: not mail, not restored, nothing to report
       return;
     }
     switch (member.kind) {
@@ -271,8 +273,7 @@ export async function runArchiveRestore(source: BackupSource, options: RestoreOp
       if (entry.type === 'file') mapOf(held.domainTables, rest[1]!).set(rest[2]!, await readHeld(entry.body, `homedir/${rel}`));
       return;
     }
-    const isExtra = accountHomeItems.some((item) => rel === item || rel.startsWith(`${item}/`));
-    if (!isExtra || !homeWriter || options.mailbox !== undefined) {
+    if (!isRestoredHomeItem(rel) || !homeWriter) {
       if (entry.type !== 'directory') notMail += 1;
       return;
     }

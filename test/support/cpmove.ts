@@ -96,6 +96,8 @@ export async function writeCpmoveTree(parent: string): Promise<CpmoveTree> {
     'homedir/etc/example.com/quota': 'alice:1073741824\n',
     'homedir/.autorespond/alice@example.com': 'From: alice@example.com\nSubject: away\n\nI am away.\n',
     'homedir/public_html/index.html': '<p>not mail</p>\n',
+    // Every cPanel home has it: not mail, and nothing a restore should list.
+    'homedir/www': { type: 'symlink', target: 'public_html' },
     [`cp/${fixtureUser}`]: `DNS=example.com\nUSER=${fixtureUser}\nMAXPOP=unlimited\n`,
     'va/example.com': 'alice@example.com: alice@example.org\n*: bob\n',
   };
@@ -123,7 +125,7 @@ export async function packCpmove(tree: CpmoveTree, out: string, options: PackOpt
   const common = [`--format=${options.format}`, '--sort=name', '--numeric-owner'];
   if (options.nestedHome) {
     const homedir = path.join(tree.top, 'homedir');
-    await run('tar', ['-cf', path.join(tree.top, 'homedir.tar'), ...common, '-C', homedir, 'mail', 'etc', '.autorespond', 'public_html']);
+    await run('tar', ['-cf', path.join(tree.top, 'homedir.tar'), ...common, '-C', homedir, 'mail', 'etc', '.autorespond', 'public_html', 'www']);
     const aside = path.join(tree.parent, 'homedir.aside');
     await rename(homedir, aside);
     try {
@@ -144,6 +146,7 @@ export async function packCpmove(tree: CpmoveTree, out: string, options: PackOpt
     `${top}/homedir/etc`,
     `${top}/homedir/.autorespond`,
     `${top}/homedir/public_html`,
+    `${top}/homedir/www`,
     `${top}/cp`,
     `${top}/va`,
   ]);
