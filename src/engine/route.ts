@@ -108,7 +108,12 @@ function decideArchiveRoute(operation: Operation, source: EndFacts, target: EndF
     return refusal('MAILSHIFT_USAGE', `${source.label} is a cPanel backup: ${operation} works on live trees and accounts`, 'restore the backup with `mailshift copy BACKUP TARGET`, then run this against the restored tree');
   }
   if (!target.files) {
-    return refusal('MAILSHIFT_USAGE', `${source.label} is a cPanel backup and ${target.label} an IMAP account: a backup is restored into local trees`, 'restore one mailbox into a maildir (mailshift copy cpmove:BACKUP#local@domain MAILDIR), then copy that maildir to the IMAP account');
+    // The messages engine lists a folder before it reads it, by reference; a compressed stream cannot be read that
+    // way. The mailbox is restored into a temporary maildir first, and that maildir is the messages engine's source.
+    return {
+      use: 'messages',
+      reason: `the source ${source.label} is a cPanel backup and the target ${target.label} an IMAP account: the mailbox is restored into a temporary maildir in one pass, then its messages move one at a time through the stores`,
+    };
   }
   if (target.files.location !== 'local') {
     return refusal('MAILSHIFT_USAGE', `${source.label} is a cPanel backup and ${target.label} is over ssh: a backup is restored into local trees`, 'run mailshift on the target server (copy the backup there), or restore here and copy the result with mailshift copy');

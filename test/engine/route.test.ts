@@ -57,9 +57,12 @@ describe('decideRoute with a cPanel backup', () => {
     expect(decideRoute('copy', backup, localMaildir)).toMatchObject({ use: 'archive', reason: expect.stringContaining('into the maildir') });
   });
 
+  it('restores into an IMAP account through a temporary maildir and the messages engine, and says so', () => {
+    expect(decideRoute('copy', backup, imap)).toEqual({ use: 'messages', reason: expect.stringContaining('restored into a temporary maildir in one pass') });
+  });
+
   it('refuses what the archive engine does not do, with the way round it', () => {
     for (const [operation, target, words] of [
-      ['copy', imap, 'restore one mailbox into a maildir'],
       ['copy', sshMaildir, 'run mailshift on the target server'],
       ['resync', localMaildir, 'restore the backup with `mailshift copy'],
       ['verify', localMaildir, 'restore the backup with `mailshift copy'],

@@ -170,6 +170,10 @@ async function runFilesResync(request: CopyRequest, route: Route): Promise<CopyO
 }
 
 async function runMessagesCopy(request: CopyRequest, route: Route): Promise<CopyOutcome> {
+  if (request.target.kind === 'imap' && (request.source.kind === 'archive' || request.source.kind === 'path') && !route.fallback?.used) {
+    const { readBackupSource } = await import('../../archive/source.js');
+    if (request.source.kind === 'archive' || (await readBackupSource(request.source.path))) return runArchiveIntoImap(request, route);
+  }
   const sourceSpec = route.fallback?.used ? parseStoreSpec(route.fallback.imap) : request.source;
   const pair = await openStorePair(request, sourceSpec, request.dryRun ? 'read' : 'write', { allowMissingTarget: request.dryRun });
   try {
@@ -187,6 +191,23 @@ async function runMessagesCopy(request: CopyRequest, route: Route): Promise<Copy
   } finally {
     await pair.dispose();
   }
+}
+
+/**
+ * A cPanel backup into an IMAP account (the route says why): its mailbox restored into a staging maildir, then copied
+ * by the messages engine from there; what the restore left out is part of the outcome.
+ */
+async function runArchiveIntoImap(request: CopyRequest, route: Route): Promise<CopyOutcome> {
+  const { withStagedMailbox } = await import('../../archive/operation.js');
+  const { defaultStateDir } = await import('../state.js');
+  const stateDir = request.messages.stateDir ?? defaultStateDir(request.env);
+  return withStagedMailbox({ source: request.source, stateDir, signal: request.signal, logger: request.logger }, async (maildir, restore) => {
+    const outcome = await runMessagesCopy({ ...request, source: parseStoreSpec(maildir) }, route);
+    if (restore.skipped.length === 0) return outcome;
+    for (const s of restore.skipped) request.logger.warn(`not restored: ${s.item}: ${s.reason}`);
+    const exitCode = outcome.exitCode === ExitCode.ok ? ExitCode.partial : outcome.exitCode;
+    return { ...outcome, exitCode, summary: { ...outcome.summary, skipped: [...restore.skipped, ...outcome.summary.skipped] } };
+  });
 }
 
 /** The store copy's options, as copy, resync and watch share them; the state file is per pair of stores. */
