@@ -27,6 +27,7 @@ const commands: readonly CommandEntry[] = [
   },
   { name: 'discover', load: async () => (await import('./commands/discover.js')).registerDiscover },
   { name: 'copy', load: async () => (await import('./commands/copy.js')).registerCopy },
+  { name: 'export', load: async () => (await import('./commands/export.js')).registerExport },
   { name: 'chown', load: async () => (await import('./commands/chown.js')).registerChown },
   { name: 'verify', load: async () => (await import('./commands/verify.js')).registerVerify },
   { name: 'resync', load: async () => (await import('./commands/resync.js')).registerResync },

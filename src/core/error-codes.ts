@@ -26,6 +26,21 @@ const rsyncHints = [
 ];
 
 export const errorCodes = {
+  MAILSHIFT_ARCHIVE_CORRUPT: {
+    meaning: 'A cPanel backup (cpmove archive) ends early or holds bytes that are not tar: the restore stopped there. Every message restored before that point is complete.',
+    exitCode: ExitCode.failed,
+    hints: ['everything restored before this point is complete and stays; get an intact copy of the backup and run the same command again (nothing is added twice)'],
+  },
+  MAILSHIFT_ARCHIVE_NO_MAILBOX: {
+    meaning: 'A restore from a cPanel backup names a mailbox the backup does not hold, or restores into one maildir without naming which mailbox.',
+    exitCode: ExitCode.usage,
+    hints: ['name one mailbox: cpmove:ARCHIVE#local@domain (mailshift discover ARCHIVE lists them)'],
+  },
+  MAILSHIFT_ARCHIVE_TARGET: {
+    meaning: 'A cPanel backup can be restored into a local cPanel root or a local maildir, and this target is neither; or the archive an export would write exists already (an export never writes over a file).',
+    exitCode: ExitCode.usage,
+    hints: ['restore into a local cPanel root (cpanel:ROOT#USER) or a maildir, then copy from there', 'choose a new file name'],
+  },
   MAILSHIFT_BAD_REF: {
     meaning: 'A message reference handed to a store is not one of its messages (a mailshift bug, or a state file from elsewhere).',
     exitCode: ExitCode.failed,

@@ -44,7 +44,8 @@ export function buildOperationBase(ctx: CliContext, cmd: Command, sourceText: st
 
 /** "Route: files (rsync): both ends are file trees (...)": the line a dry run starts with. */
 export function formatRouteLine(route: Route): string {
-  return `Route: ${route.use === 'files' ? 'files (rsync)' : 'messages (one at a time through the stores)'}: ${route.reason}\n`;
+  const engine = { files: 'files (rsync)', messages: 'messages (one at a time through the stores)', archive: 'archive (one pass over the backup)' }[route.use];
+  return `Route: ${engine}: ${route.reason}\n`;
 }
 
 /**
