@@ -43,7 +43,12 @@ export async function runAppendPipeline(context: FolderContext, folder: FolderCo
     // Fewer lanes is only slower; a server that refuses more connections is not an error.
     logger.debug(`${folder.target}: using ${lanes.length} connection(s) for appends: ${describeError(err)}`);
   }
-  const idle = [...lanes];
+  // A lane that pipelines its appends (IMAP over one connection) takes several at once: each slot is one append
+  // call in flight, so batches go out back to back instead of a round trip apart.
+  const idle = lanes.flatMap((lane) => Array.from({ length: Math.max(1, lane.appendSlots ?? 1) }, () => lane));
+  // The target's UIDs of what we append, where it says them (IMAP UIDPLUS): kept in the state, so a later
+  // `resync --flags` finds each message there by its UID.
+  const targetUidValidity = state && uidValidity !== undefined && target.store.caps.flagsByTargetUid ? (await targetBox.status()).uidValidity : undefined;
   const inFlight = new Set<Promise<void>>();
   let laneFailure: { error: unknown } | undefined;
   let lastSave = Date.now();
@@ -57,7 +62,8 @@ export async function runAppendPipeline(context: FolderContext, folder: FolderCo
     ...(uidSource && ref.uid !== undefined ? { uid: ref.uid, uidSource } : {}),
     ...(virtualSizeBytes !== undefined ? { virtualSizeBytes } : {}),
   });
-  const markCopied = (ref: ListedMessage, body: Buffer) => {
+  const markCopied = (ref: ListedMessage, body: Buffer, targetUid: number | undefined) => {
+    if (targetUidValidity !== undefined && ref.uid !== undefined && targetUid !== undefined) state?.recordTargetUid(stateKey, targetUidValidity, ref.uid, targetUid);
     folder.copied += 1;
     folder.copiedBytes += body.length;
     copiedEarlier.add(ref.id);
@@ -66,8 +72,8 @@ export async function runAppendPipeline(context: FolderContext, folder: FolderCo
   };
   const appendOne = async (lane: Mailbox, { ref, body, virtualSizeBytes }: Fetched): Promise<void> => {
     try {
-      await appendRefusalsRetried(context, folder, () => lane.append(toIncoming(ref, body, virtualSizeBytes), signal));
-      markCopied(ref, body);
+      const appended = await appendRefusalsRetried(context, folder, () => lane.append(toIncoming(ref, body, virtualSizeBytes), signal));
+      markCopied(ref, body, appended.uid);
     } catch (err) {
       if (!isMailshiftError(err) || err.scope !== 'message') throw err;
       folder.skipped.push({ id: ref.id, ...(ref.uid !== undefined ? { uid: ref.uid } : {}), reason: err.message });
@@ -79,8 +85,8 @@ export async function runAppendPipeline(context: FolderContext, folder: FolderCo
     try {
       if (lane.appendMany && batch.length > 1) {
         try {
-          await appendRefusalsRetried(context, folder, () => lane.appendMany!(batch.map(({ ref, body, virtualSizeBytes }) => toIncoming(ref, body, virtualSizeBytes)), signal));
-          for (const { ref, body } of batch) markCopied(ref, body);
+          const uids = await appendRefusalsRetried(context, folder, () => lane.appendMany!(batch.map(({ ref, body, virtualSizeBytes }) => toIncoming(ref, body, virtualSizeBytes)), signal));
+          batch.forEach(({ ref, body }, i) => markCopied(ref, body, uids?.[i]));
           return;
         } catch (err) {
           if (!isMailshiftError(err) || err.scope !== 'message') throw err;
@@ -224,13 +230,12 @@ export async function* readAhead<T extends { content: Buffer }>(source: AsyncIte
  * a refused command stored nothing, so this cannot duplicate, and the folder need not be listed again. An error
  * with an unknown outcome (the connection broke) is thrown instead: the caller re-lists the target first.
  */
-async function appendRefusalsRetried(context: FolderContext, folder: FolderCopyReport, operation: () => Promise<unknown>): Promise<void> {
+async function appendRefusalsRetried<T>(context: FolderContext, folder: FolderCopyReport, operation: () => Promise<T>): Promise<T> {
   const { options, signal } = context;
   const retries = options.retries ?? 6;
   for (let attempt = 1; ; attempt += 1) {
     try {
-      await operation();
-      return;
+      return await operation();
     } catch (err) {
       const isRefused = (err as { isRefused?: unknown }).isRefused === true;
       if (!isMailshiftError(err) || err.retry !== 'later' || !isRefused || attempt > retries || signal.aborted) throw err;

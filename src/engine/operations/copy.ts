@@ -148,7 +148,7 @@ async function runMessagesCopy(request: CopyRequest, route: Route): Promise<Copy
   const sourceSpec = route.fallback?.used ? parseStoreSpec(route.fallback.imap) : request.source;
   const pair = await openStorePair(request, sourceSpec, request.dryRun ? 'read' : 'write', { allowMissingTarget: request.dryRun });
   try {
-    const flags = decideFlagsMode(request.files.flags, pair.target.store.caps.flagsBySourceKey);
+    const flags = decideFlagsMode(request.files.flags, pair.target.store.caps);
     if (request.justLogin) return { kind: 'login', route, exitCode: ExitCode.ok, summary: { items: 0, bytes: 0, skipped: [], warnings: [] }, logins: describeLogins(pair) };
     const { runStoreCopy, decideCopyExitCode } = await import('../messages/copy.js');
     const report = await runStoreCopy(pair.source, pair.target, {
@@ -185,14 +185,14 @@ export async function buildStoreCopyOptions(request: OperationBase, pair: StoreP
 }
 
 /**
- * `resync --flags source|merge`: a target that finds what earlier runs copied by the source identity its file names
- * carry (a maildir) can take the source's flags. An IMAP target renumbers what it is given, and mailshift keeps no
- * map of its UIDs: refused there rather than ignored.
+ * `resync --flags source|merge`: a target that finds what earlier runs copied, by the source identity its file names
+ * carry (a maildir) or by its own UIDs from the map the sync state keeps (an IMAP target opened for writing), can take
+ * the source's flags. Any other target (an mbox) is refused rather than ignored.
  */
-export function decideFlagsMode(value: FlagsMode | undefined, targetKeepsSourceIdentity: boolean): FlagUpdateMode | undefined {
+export function decideFlagsMode(value: FlagsMode | undefined, caps: { readonly flagsBySourceKey: boolean; readonly flagsByTargetUid?: boolean }): FlagUpdateMode | undefined {
   if (value === undefined || value === 'target') return undefined;
-  if (!targetKeepsSourceIdentity) {
-    throw new UsageError(`--flags ${value} needs a maildir target: flags of messages already on an IMAP target are kept`, 'run without --flags (the target keeps its flags)');
+  if (!caps.flagsBySourceKey && !caps.flagsByTargetUid) {
+    throw new UsageError(`--flags ${value} needs a maildir or IMAP target: flags of messages already on this target are kept`, 'run without --flags (the target keeps its flags)');
   }
   return value;
 }
