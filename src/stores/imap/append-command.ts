@@ -50,7 +50,7 @@ export function buildAppendCommand(mailbox: string, items: readonly AppendItem[]
     if (item.internalDate) text += ` "${formatInternalDate(item.internalDate)}"`;
     const isSynchronizing = options.literalMode === 'sync' || (options.literalMode === 'minus' && item.content.length > literalMinusMaxBytes);
     const isBinary = options.hasBinary && item.content.includes(0);
-    text += `${isBinary ? '~' : ''}{${item.content.length}${isSynchronizing ? '' : '+'}}\r\n`;
+    text += ` ${isBinary ? '~' : ''}{${item.content.length}${isSynchronizing ? '' : '+'}}\r\n`;
     parts.push({ text, literal: { data: item.content, isSynchronizing } });
     text = '';
   }

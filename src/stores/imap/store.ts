@@ -81,7 +81,7 @@ export class ImapStore implements MailStore, MailboxHost {
   private currentPassword: string;
 
   private constructor(private readonly options: ImapStoreOptions) {
-    this.currentCaps = { readable: true, writable: Boolean(options.writable), crlf: true, sizeComparable: true, parallelAppend: true, newMailSignal: false, flagsBySourceKey: false, flagsByTargetUid: Boolean(options.writable) };
+    this.currentCaps = { readable: true, writable: Boolean(options.writable), crlf: true, sizeComparable: true, parallelAppend: true, newMailSignal: false, flagsBySourceKey: false, flagsByTargetUid: true };
     this.maxConnections = Math.max(1, options.maxConnections ?? 1);
     this.errorBudget = Math.max(1, options.errorBudget ?? 8);
     this.label = `${options.spec.tls ? 'imaps' : 'imap'}://${options.spec.user}@${options.spec.host}:${options.spec.port}`;
