@@ -115,8 +115,11 @@ export async function runStoreCopy(source: StoreDescription, givenTarget: StoreD
   /** Per folder, what its last listing planned (a retry plans again: replaced, not added). */
   const planned = new Map<FolderCopyReport, { messages: number; bytes: number }>();
   try {
-    const sourceFolders = await withRetries(options, signal, 'listing the source folders', () => collect(source.store.listMailboxes(signal)));
-    const targetFolders = await withRetries(options, signal, 'listing the target folders', () => listTargetFolders(target.store, signal));
+    // Side by side: each listing is a round trip or two to its own server.
+    const [sourceFolders, targetFolders] = await Promise.all([
+      withRetries(options, signal, 'listing the source folders', () => collect(source.store.listMailboxes(signal))),
+      withRetries(options, signal, 'listing the target folders', () => listTargetFolders(target.store, signal)),
+    ]);
     report.skippedFolders.push(...(source.store.skippedFolders ?? []).map((each) => ({ folder: each.directory, reason: each.reason })));
     for (const each of report.skippedFolders) logger.warn(`${each.folder}: folder not copied: ${each.reason}`);
     const selected = options.onlyFolders ? sourceFolders.filter((folder) => options.onlyFolders!.includes(folder.path)) : sourceFolders;

@@ -1,5 +1,5 @@
 import { Readable } from 'node:stream';
-import type { ImapFlow, MailboxObject } from 'imapflow';
+import type { ImapFlow } from 'imapflow';
 import { encodePath } from 'imapflow/lib/tools.js';
 import { toCrlf } from '../../../converters/message/crlf.js';
 import { MailshiftError } from '../../core/errors.js';
@@ -27,17 +27,31 @@ import { chunkUids, formatUidSet } from './uid-set.js';
 /** APPEND commands in flight on one connection: enough to keep a 40 ms link busy with 1 MB MULTIAPPENDs. */
 const appendPipelineDepth = 4;
 
-/** A pooled connection and the NO/BAD answers it collected (the store replaces it near its error budget). */
+/**
+ * A pooled connection and the NO/BAD answers it collected (the store replaces it near its error budget). Once a
+ * folder has used it, imapflow no longer drives it: `raw` does, and serves the next folder (imapflow's `client` is
+ * then read only for what it learnt at login: capabilities, enabled extensions).
+ */
 export interface PooledClient {
   readonly client: ImapFlow;
   errors: number;
+  raw?: RawImapSession;
+}
+
+/** What EXAMINE said of the folder. */
+interface Selection {
+  readonly uidValidity: number | undefined;
+  readonly uidNext: number | undefined;
+  readonly exists: number;
+  /** Empty or absent on a read-only selection (nothing can be stored there). */
+  readonly permanentFlags: ReadonlySet<string> | undefined;
 }
 
 /** What a mailbox needs from its store: connections from the pool, and the store's error wording. */
 export interface MailboxHost {
   readonly label: string;
   readonly socketTimeoutMs: number;
-  acquire(): Promise<PooledClient>;
+  acquire(kind?: 'any' | 'imapflow'): Promise<PooledClient>;
   release(pooled: PooledClient, isBroken: boolean): void;
   isNearErrorBudget(pooled: PooledClient): boolean;
   wrap(err: unknown, what: string, scope: 'message' | 'mailbox' | 'account'): MailshiftError;
@@ -47,7 +61,7 @@ export interface MailboxHost {
 
 export class ImapMailbox implements Mailbox {
   private pooled: PooledClient | undefined;
-  private selected: MailboxObject | undefined;
+  private selected: Selection | undefined;
   /** Once opened, the folder is used over this session only: its connection is no longer imapflow's. */
   private raw: RawImapSession | undefined;
   /** The raw session being set up (callers in flight at once share it). */
@@ -92,18 +106,32 @@ export class ImapMailbox implements Mailbox {
   /**
    * Always EXAMINE (read-only), also for writing: APPEND needs no selection, we never change a message that is already
    * there, and a read-only selection makes an expunge impossible (CLOSE on an EXAMINEd mailbox removes nothing).
+   * Through imapflow on a fresh connection; over the raw session on one a previous folder handed back.
    */
-  private async select(): Promise<MailboxObject> {
-    const client = this.client();
-    const selected = await client.mailboxOpen(this.name, { readOnly: true });
+  private async select(): Promise<Selection> {
+    const pooled = this.pooled;
+    if (!pooled) throw this.closedAfterError();
+    const { client } = pooled;
     this.capabilities = new Set(client.capabilities.keys());
     const limit = client.capabilities.get('APPENDLIMIT');
     this.appendLimit = typeof limit === 'number' && limit > 0 ? limit : undefined;
     this.wireName = encodePath(client, this.name);
-    return selected;
+    if (pooled.raw) {
+      this.raw = pooled.raw;
+      const examined = await pooled.raw.examine(formatQuoted(this.wireName));
+      if (examined.answer.status === 'BYE') throw toFailure(examined.answer.text, 'EConnectionClosed', 'BYE');
+      if (examined.answer.status !== 'OK') throw toFailure(examined.answer.text, undefined, examined.answer.status);
+      return { uidValidity: examined.uidValidity, uidNext: examined.uidNext, exists: examined.exists ?? 0, permanentFlags: examined.permanentFlags ? new Set(examined.permanentFlags) : undefined };
+    }
+    const opened = await client.mailboxOpen(this.name, { readOnly: true });
+    return { uidValidity: Number(opened.uidValidity), uidNext: opened.uidNext, exists: opened.exists, permanentFlags: opened.permanentFlags };
   }
 
   private async create(): Promise<void> {
+    if (this.raw) {
+      await this.createRaw();
+      return;
+    }
     const client = this.client();
     try {
       await client.mailboxCreate(this.name);
@@ -121,14 +149,13 @@ export class ImapMailbox implements Mailbox {
   private client(): ImapFlow {
     // A folder opened for reading is read over the raw session only; opened for writing, never (see `raw`).
     if (this.raw) throw new Error(`imapflow used for "${this.name}" while its connection is a raw session`);
-    if (!this.pooled) {
-      // The connection was dropped after a failure: the caller reopens the folder (and re-checks what arrived).
-      throw new MailshiftError('MAILSHIFT_IMAP_CLOSED', `${this.store.label}: the connection for "${this.name}" was closed after an error`, {
-        scope: 'mailbox',
-        retry: 'later',
-      });
-    }
+    if (!this.pooled) throw this.closedAfterError();
     return this.pooled.client;
+  }
+
+  /** The connection was dropped after a failure: the caller reopens the folder (and re-checks what arrived). */
+  private closedAfterError(): MailshiftError {
+    return new MailshiftError('MAILSHIFT_IMAP_CLOSED', `${this.store.label}: the connection for "${this.name}" was closed after an error`, { scope: 'mailbox', retry: 'later' });
   }
 
   /** A new connection with the same mailbox selected; a UIDVALIDITY that changed meanwhile makes the caller start over. */
@@ -167,8 +194,10 @@ export class ImapMailbox implements Mailbox {
     } catch (err) {
       throw err instanceof MailshiftError ? err : this.fail(err, what, 'mailbox');
     }
+    if (this.raw) return this.raw; // the reconnection reused a pooled raw session
     const sockets = this.client().unbind() as unknown as RawSockets;
     this.raw = new RawImapSession(sockets, this.store.socketTimeoutMs);
+    this.pooled!.raw = this.raw;
     return this.raw;
   }
 
@@ -191,6 +220,7 @@ export class ImapMailbox implements Mailbox {
   }
 
   private releaseConnection(isBroken: boolean): void {
+    this.raw = undefined;
     if (!this.pooled) return;
     this.store.release(this.pooled, isBroken);
     this.pooled = undefined;
@@ -209,7 +239,7 @@ export class ImapMailbox implements Mailbox {
   async status(): Promise<MailboxStatus> {
     const selected = this.selected;
     if (!selected) return {};
-    return { uidValidity: Number(selected.uidValidity), uidNext: selected.uidNext };
+    return { ...(selected.uidValidity !== undefined ? { uidValidity: selected.uidValidity } : {}), ...(selected.uidNext !== undefined ? { uidNext: selected.uidNext } : {}) };
   }
 
   /** The listing, over the raw session. */
@@ -331,7 +361,7 @@ export class ImapMailbox implements Mailbox {
     await this.throwIfFailed(answer, what, 'message');
     const appended = parseAppendUid(answer.text, items.length);
     // A UID under another UIDVALIDITY than the one we selected names nothing we can find again.
-    const isCurrent = appended !== undefined && (this.selected?.uidValidity === undefined || BigInt(appended.uidValidity) === BigInt(this.selected.uidValidity));
+    const isCurrent = appended !== undefined && (this.selected?.uidValidity === undefined || appended.uidValidity === this.selected.uidValidity);
     return items.map((_, i) => (isCurrent ? appended.uids[i] : undefined));
   }
 
@@ -404,11 +434,10 @@ export class ImapMailbox implements Mailbox {
     return { differences, applied, notFound, changedMeanwhile: 0 };
   }
 
+  /** Hands the connection back to the pool for the next folder; one that failed was closed already. */
   async [Symbol.asyncDispose](): Promise<void> {
-    if (this.raw) {
-      await this.closeRaw();
-      return;
-    }
+    const raw = this.raw;
+    if (raw && raw.outstanding > 0) await raw.whenIdle();
     this.releaseConnection(false);
   }
 }

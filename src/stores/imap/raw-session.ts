@@ -55,6 +55,14 @@ export interface TaggedAnswer {
   readonly text: string;
 }
 
+export interface ExamineResult {
+  readonly answer: TaggedAnswer;
+  readonly exists?: number;
+  readonly uidValidity?: number;
+  readonly uidNext?: number;
+  readonly permanentFlags?: readonly string[];
+}
+
 export class RawImapSession {
   private readonly framer: ResponseFramer;
   private tagCounter = 0;
@@ -307,6 +315,37 @@ export class RawImapSession {
       };
       this.writing = this.writing.then(write, write);
     });
+  }
+
+  /** True while the connection works: a session back in the pool is given to the next folder. */
+  get isUsable(): boolean {
+    return !this.failure && !this.isClosed;
+  }
+
+  /**
+   * EXAMINE over the session (a connection reused for another folder): what the server said of the folder, read
+   * from its untagged answers (RFC 3501 §6.3.2; a failed EXAMINE leaves no folder selected).
+   */
+  async examine(quotedName: string): Promise<ExamineResult> {
+    if (this.untaggedHandler) throw new Error('a raw IMAP session runs one command stream at a time');
+    const found: { exists?: number; uidValidity?: number; uidNext?: number; permanentFlags?: string[] } = {};
+    this.untaggedHandler = (response) => {
+      const text = response.texts[0] ?? '';
+      const exists = /^\* (\d+) EXISTS\b/i.exec(text);
+      if (exists) found.exists = Number(exists[1]);
+      const code = /^\* OK \[(UIDVALIDITY|UIDNEXT|PERMANENTFLAGS) ([^\]]*)\]/i.exec(text);
+      if (!code) return;
+      const [, name, value] = code as unknown as [string, string, string];
+      if (name.toUpperCase() === 'PERMANENTFLAGS') found.permanentFlags = value.replace(/[()]/g, '').split(' ').filter(Boolean);
+      else if (name.toUpperCase() === 'UIDVALIDITY') found.uidValidity = Number(value);
+      else found.uidNext = Number(value);
+    };
+    try {
+      const answer = await this.sendCommand([{ text: `EXAMINE ${quotedName}\r\n` }]);
+      return { answer, ...found };
+    } finally {
+      this.untaggedHandler = undefined;
+    }
   }
 
   /** Resolves once every command sent so far has its answer (or the connection failed). */

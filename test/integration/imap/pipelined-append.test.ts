@@ -9,7 +9,7 @@ import { countByMessageId, startImapServer, type ImapServer } from '../../suppor
 import { makeTempDir, type TempDir } from '../../support/tmp.js';
 import { writeTree, type TreeManifest } from '../../support/tree.js';
 import { startFaultyProxy, type FaultyProxy, type ProxyAction, type ProxyCommand } from './faulty-proxy.js';
-import { byMailbox, message } from './fixture.js';
+import { byMailbox, message, seedAccount } from './fixture.js';
 
 /**
  * Appends into an IMAP target are pipelined (many APPENDs and MULTIAPPENDs in flight on one connection). Through a
@@ -37,9 +37,10 @@ function sourceFiles(): TreeManifest {
 }
 
 beforeAll(async () => {
-  server = await startImapServer({ separator: '/', tls: 'none', users: ['alice', 'bob', 'carol', 'dave'] });
+  server = await startImapServer({ separator: '/', tls: 'none', users: ['alice', 'bob', 'carol', 'dave', 'gina', 'hank'] });
   await writeTree(server.users.find((each) => each.user === 'alice')!.maildir, sourceFiles());
   await server.fixOwnership('alice');
+  await seedAccount(server, 'gina');
   proxy = await startFaultyProxy(server.port, (command) => decideFor(command), { delayMs: 5 });
   work = await makeTempDir('imap-pipelined', { mode: 0o755 });
 });
@@ -98,5 +99,27 @@ describe('pipelined appends into an IMAP target, connection cut mid-pipeline', (
     expect(byMailbox(onTarget)).toEqual(byMailbox(onSource));
     // And a run after it has nothing to do.
     expect((await copy()).totals).toMatchObject({ copied: 0, failedFolders: 0 });
+  });
+});
+
+describe('connections over a slow link', () => {
+  it('copies every folder (seven with mail) over one connection per account, each handed from folder to folder', async () => {
+    decideFor = () => ({ kind: 'pass' });
+    const connectionsBefore = proxy.connections;
+    const logger = createLogger({ level: 'info', write: () => {} });
+    const password = async (spec: { user: string }) => server.users.find((u) => u.user === spec.user)!.password;
+    const from = await openStore(parseStoreSpec(`imap://gina@127.0.0.1:${proxy.port}`), { mode: 'read', logger, password, maxConnections: 1 });
+    const to = await openStore(parseStoreSpec(`imap://hank@127.0.0.1:${proxy.port}`), { mode: 'write', logger, password, maxConnections: 1 });
+    let report;
+    try {
+      report = await runStoreCopy(from, to, { logger });
+    } finally {
+      await from.store[Symbol.asyncDispose]();
+      await to.store[Symbol.asyncDispose]();
+    }
+    expect(report.totals).toMatchObject({ copied: 14, failedFolders: 0 });
+    expect(report.folders.length).toBeGreaterThanOrEqual(7);
+    expect(proxy.connections - connectionsBefore).toBe(2);
+    expect(byMailbox(await server.mail('hank').readMessages())).toEqual(byMailbox(await server.mail('gina').readMessages()));
   });
 });
