@@ -31,6 +31,11 @@ export const errorCodes = {
     exitCode: ExitCode.failed,
     hints: [],
   },
+  MAILSHIFT_BYTE_BUDGET: {
+    meaning: 'The run moved the bytes --max-bytes allows and stopped there; everything copied so far is recorded.',
+    exitCode: ExitCode.tempFail,
+    hints: ['everything copied so far is recorded; run the same command again (tomorrow, for a daily limit) to continue'],
+  },
   MAILSHIFT_CA_FILE: {
     meaning: 'The file given with --ca-file cannot be read, or holds no PEM certificate.',
     exitCode: ExitCode.config,

@@ -5,6 +5,7 @@ import type { IncomingMessage, MessageRef } from '../../core/types.js';
 import type { ListedMessage, Mailbox } from '../../stores/store.js';
 import type { Candidate, FolderContext } from './context.js';
 import { readAll } from './read.js';
+import { ByteBudgetReachedError } from './pacing.js';
 import type { FolderCopyReport } from './report.js';
 import { saveCheckpoint, type Watermark } from './watermark.js';
 
@@ -30,7 +31,7 @@ export interface AppendJob {
  * the first lane failure that is not message-level; message-level ones are skipped and reported.
  */
 export async function runAppendPipeline(context: FolderContext, folder: FolderCopyReport, job: AppendJob): Promise<void> {
-  const { target, options, signal, state } = context;
+  const { target, options, signal, state, pacer } = context;
   const { logger } = options;
   const { sourceBox, targetBox, toCopy, watermark, stateKey, uidValidity, sourceKeyPrefix, uidSource, copiedEarlier } = job;
   // Append lanes: IMAP answers one APPEND at a time per connection, so an IMAP target gets several connections to
@@ -51,6 +52,8 @@ export async function runAppendPipeline(context: FolderContext, folder: FolderCo
   const targetUidValidity = state && uidValidity !== undefined && target.store.caps.flagsByTargetUid ? (await targetBox.status()).uidValidity : undefined;
   const inFlight = new Set<Promise<void>>();
   let laneFailure: { error: unknown } | undefined;
+  /** --max-bytes reached: what is read and batched goes out, nothing more is read, then the run stops. */
+  let isBudgetReached = false;
   let lastSave = Date.now();
 
   const toIncoming = (ref: ListedMessage, body: Buffer, virtualSizeBytes?: number): IncomingMessage => ({
@@ -121,11 +124,16 @@ export async function runAppendPipeline(context: FolderContext, folder: FolderCo
       inFlight.add(task);
       void task.finally(() => inFlight.delete(task));
     };
-    for (let at = 0; at < toCopy.length && !laneFailure; at += windowSize) {
+    for (let at = 0; at < toCopy.length && !laneFailure && !isBudgetReached; at += windowSize) {
       const window = toCopy.slice(at, at + windowSize).map((each) => each.ref);
       const seen = new Set<MessageRef>();
       for await (const { ref, content } of readAhead(readBodies(sourceBox, window, signal, folder), readAheadMessages, readAheadBytes)) {
         throwIfAborted(signal);
+        if (!pacer.tryReserve(content.length)) {
+          isBudgetReached = true;
+          break;
+        }
+        await pacer.pace(content.length, signal);
         seen.add(ref);
         // readMany hands over its buffers: converting in place saves a copy of every message.
         const converted = context.lineEndings === 'lf' ? toLfInPlace(content) : undefined;
@@ -142,7 +150,7 @@ export async function runAppendPipeline(context: FolderContext, folder: FolderCo
       }
       await dispatch();
       await Promise.all(inFlight);
-      if (laneFailure) break;
+      if (laneFailure || isBudgetReached) break;
       const skippedIds = new Set(folder.skipped.map((each) => each.id));
       for (const ref of window) {
         if (seen.has(ref) || skippedIds.has(ref.id)) continue;
@@ -157,6 +165,11 @@ export async function runAppendPipeline(context: FolderContext, folder: FolderCo
     for (const lane of lanes.slice(1)) await lane[Symbol.asyncDispose]();
   }
   if (laneFailure) throw laneFailure.error;
+  if (isBudgetReached) {
+    // What landed is recorded first: the next run starts where this one stopped.
+    await saveCheckpoint(state, stateKey, uidValidity, watermark, targetBox);
+    throw new ByteBudgetReachedError(options.maxBytes ?? pacer.reservedBytes);
+  }
 }
 
 /** A source message read and ready to append. */

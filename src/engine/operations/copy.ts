@@ -42,6 +42,9 @@ export interface MessagesCopyOptions extends FolderRules {
   readonly maxSizeBytes?: number;
   /** Whole-account limit: stops cleanly (state kept) with exit 75. */
   readonly accountTimeoutMs?: number;
+  /** Pacing (`--max-bytes-per-second`) and a per-run byte budget (`--max-bytes`, exit 75 once reached). */
+  readonly maxBytesPerSecond?: number;
+  readonly maxBytes?: number;
   /** Where the per-folder UID watermarks live (default ~/.local/state/mailshift/sync). */
   readonly stateDir?: string;
   /** Folders copied at once. */
@@ -175,6 +178,8 @@ export async function buildStoreCopyOptions(request: OperationBase, pair: StoreP
     skipExisting: m.skipExisting,
     ...(flags ? { flags } : {}),
     ...(m.maxSizeBytes !== undefined ? { maxSizeBytes: m.maxSizeBytes } : {}),
+    ...(m.maxBytesPerSecond ? { maxBytesPerSecond: m.maxBytesPerSecond } : {}),
+    ...(m.maxBytes ? { maxBytes: m.maxBytes } : {}),
     concurrency: m.concurrency,
     ...(m.retries !== undefined ? { retries: m.retries } : {}),
     ...(m.retryBaseMs !== undefined ? { retryBaseMs: m.retryBaseMs } : {}),

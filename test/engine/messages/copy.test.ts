@@ -287,6 +287,24 @@ describe('runStoreCopy', () => {
     expect(target.contents('INBOX')).toEqual(source.contents('INBOX'));
   });
 
+  it('stops cleanly at --max-bytes with exit 75, and the next run carries on from there without copying anything twice', async () => {
+    const source = new FakeStore('imap');
+    const target = new FakeStore('imap');
+    for (let i = 0; i < 10; i++) source.add('INBOX', mail(`${i}@x`, `m${i}`, 'x'.repeat(100)));
+    const size = source.folders.get('INBOX')!.messages[0]!.content.length;
+    const state = { file: path.join(dir, 'budget-state.json'), pair: 's -> t' };
+    const first = await runStoreCopy(describeStore(source, 's'), describeStore(target, 't'), { logger: silentLogger, state, batchMessages: 2, maxBytes: size * 4 });
+    expect(first.totals.copied).toBe(4);
+    expect(first.stopped).toMatchObject({ code: 'MAILSHIFT_BYTE_BUDGET', exitCode: 75 });
+    expect(decideCopyExitCode(first)).toBe(75);
+    const second = await runStoreCopy(describeStore(source, 's'), describeStore(target, 't'), { logger: silentLogger, state, batchMessages: 2, maxBytes: size * 4 });
+    expect(second.totals.copied).toBe(4);
+    const third = await runStoreCopy(describeStore(source, 's'), describeStore(target, 't'), { logger: silentLogger, state, maxBytes: size * 4 });
+    expect(third.totals).toMatchObject({ copied: 2, alreadyPresent: 0 });
+    expect(decideCopyExitCode(third)).toBe(0);
+    expect(target.contents('INBOX')).toEqual(source.contents('INBOX'));
+  });
+
   it('stops the run on an account-level failure and reports it', async () => {
     const source = new FakeStore('imap');
     const target = new FakeStore('imap');
