@@ -61,8 +61,8 @@ export class BytePacer {
 
 /** The run reached --max-bytes: stopped cleanly, everything copied so far recorded; exit 75. */
 export class ByteBudgetReachedError extends MailshiftError {
-  constructor(maxBytes: number) {
-    super('MAILSHIFT_BYTE_BUDGET', `reached --max-bytes (${maxBytes} bytes moved this run)`, {
+  constructor(maxBytes: number, movedBytes: number) {
+    super('MAILSHIFT_BYTE_BUDGET', `reached --max-bytes ${maxBytes}: ${movedBytes} bytes moved this run, the next message would go over it`, {
       scope: 'run',
       retry: 'later',
       exitCode: ExitCode.tempFail,

@@ -168,7 +168,7 @@ export async function runAppendPipeline(context: FolderContext, folder: FolderCo
   if (isBudgetReached) {
     // What landed is recorded first: the next run starts where this one stopped.
     await saveCheckpoint(state, stateKey, uidValidity, watermark, targetBox);
-    throw new ByteBudgetReachedError(options.maxBytes ?? pacer.reservedBytes);
+    throw new ByteBudgetReachedError(options.maxBytes ?? pacer.reservedBytes, pacer.reservedBytes);
   }
 }
 
