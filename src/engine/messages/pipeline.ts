@@ -183,8 +183,11 @@ interface Fetched {
 /** How far the body reader may run ahead of the writer: the source's network and the target's disk work at once. */
 const readAheadMessages = 64;
 const readAheadBytes = 16 * 1024 * 1024;
-/** A MULTIAPPEND is sent once it holds this much, whatever the count. */
-const batchMaxBytes = 8 * 1024 * 1024;
+/**
+ * A MULTIAPPEND is sent once it holds this much, whatever the count: over a slow link the first batch goes out while
+ * the next is read, and with 4 pipelined per connection (mailbox appendSlots) at most 8 MB of bodies wait for an answer.
+ */
+const batchMaxBytes = 2 * 1024 * 1024;
 
 /**
  * Pulls from `source` into a bounded queue (at most `maxItems` messages and about `maxBytes`) while the consumer

@@ -66,6 +66,8 @@ export class ImapMailbox implements Mailbox {
   private raw: RawImapSession | undefined;
   /** The raw session being set up (callers in flight at once share it). */
   private rawOpening: Promise<RawImapSession> | undefined;
+  /** Set by the first append: the folder is no longer as EXAMINE found it (empty, say). */
+  private hasAppended = false;
   /** What the server offers, read before the hand-over (imapflow knows it, the raw session does not). */
   private capabilities: ReadonlySet<string> = new Set();
   private appendLimit: number | undefined;
@@ -244,8 +246,8 @@ export class ImapMailbox implements Mailbox {
 
   /** The listing, over the raw session. */
   async *list(signal?: AbortSignal, options: ListOptions = {}): AsyncIterable<ListedMessage> {
-    // Empty when opened, and (read-only) still so: a folder opened for writing may have had appends since.
-    if (this.mode === 'read' && this.selected?.exists === 0) return;
+    // Empty when opened, and still so (a folder opened for writing may have had appends since): no round trip.
+    if (this.selected?.exists === 0 && !this.hasAppended) return;
     const afterUid = options.afterUid ?? 0;
     const items = ['UID', 'FLAGS', 'INTERNALDATE', 'RFC822.SIZE'];
     if (options.headerFields && options.headerFields.length > 0) items.push(`BODY.PEEK[HEADER.FIELDS (${options.headerFields.map((field) => field.toUpperCase()).join(' ')})]`);
@@ -353,6 +355,7 @@ export class ImapMailbox implements Mailbox {
     const tooBig = this.appendLimit !== undefined ? items.find((item) => item.content.length > this.appendLimit!) : undefined;
     if (tooBig) throw this.store.wrap(Object.assign(new Error(`message of ${tooBig.content.length} bytes is over the server's APPENDLIMIT=${this.appendLimit}`), { serverResponseCode: 'APPENDLIMIT' }), `${what} in "${this.name}"`, 'message');
     const command = buildAppendCommand(this.wireName, items, { literalMode: decideLiteralMode(this.capabilities), hasBinary: this.capabilities.has('BINARY') });
+    this.hasAppended = true;
     let answer = await (await this.rawSession(what)).sendCommand(command);
     if (answer.status === 'NO' && classifyImapError(toFailure(answer.text, undefined, 'NO')).kind === 'trycreate') {
       await this.createRaw();

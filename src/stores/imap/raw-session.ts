@@ -16,6 +16,9 @@ import { ImapProtocolError, parseFetchResponse, parseTaggedStatus, ResponseFrame
  *   it, the download fails (and is retried by the engine) instead of counting the message as expunged.
  * - Failures are thrown as plain objects shaped like imapflow's errors (responseStatus, responseText, code), so the
  *   one classifier in errors.ts decides what they mean.
+ *
+ * Over 400 lines: the FETCH streams, the command writer (literals, back-pressure) and EXAMINE share one connection's
+ * tags, response dispatch and failure state, which would otherwise have to be handed between modules.
  */
 
 export interface RawSockets {
