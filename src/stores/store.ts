@@ -99,14 +99,23 @@ export interface ListedMessage extends MessageRef {
   readonly writtenFrom?: string;
 }
 
+/** What the caller will ask of a mailbox it opens, so a store can save round trips (all optional to honour). */
+export interface OpenHints {
+  /**
+   * The caller will list above this UID first (its saved watermark): IMAP sends that listing in the same round trip as
+   * EXAMINE, and a list() with this afterUid and no header fields then costs none.
+   */
+  readonly listAfterUid?: number;
+}
+
 export interface MailStore extends AsyncDisposable {
   readonly kind: StoreKind;
   readonly caps: StoreCaps;
   listMailboxes(signal?: AbortSignal): AsyncIterable<MailboxInfo>;
   /** Optional: what the last `listMailboxes` found and could not offer. Never silently left out. */
   readonly skippedFolders?: readonly SkippedFolderName[];
-  /** 'write' creates the mailbox when it is missing. */
-  openMailbox(path: MailboxPath, mode: 'read' | 'write'): Promise<Mailbox>;
+  /** 'write' creates the mailbox when it is missing. `hints` may be ignored. */
+  openMailbox(path: MailboxPath, mode: 'read' | 'write', hints?: OpenHints): Promise<Mailbox>;
   /** Optional, for a store behind a login: what the server said about itself. */
   readonly serverFacts?: ServerFacts;
   /**

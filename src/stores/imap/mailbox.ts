@@ -12,13 +12,14 @@ import { planFlagStores } from './flag-store.js';
 import { isSendableKeyword } from './flags.js';
 import { toListedFromRaw } from './listed.js';
 import { RawImapSession, toFailure, type RawSockets, type TaggedAnswer } from './raw-session.js';
+import type { FetchAttributes } from './response-framer.js';
 import { chunkUids, formatUidSet } from './uid-set.js';
 
 /**
  * One IMAP folder as a Mailbox: it holds one pooled connection for its lifetime (a connection has one selected
- * mailbox). imapflow logs in, creates the folder when it is missing and EXAMINEs it; then the connection is handed to
- * a raw session (RawImapSession), over which it is listed, read, appended to (pipelined, append-command.ts) and has
- * its flags updated.
+ * mailbox). imapflow logs in (and lists the folders, store.ts); then the connection is handed to a raw session
+ * (RawImapSession), over which the folder is EXAMINEd (created first when it is missing), listed, read, appended to
+ * (pipelined, append-command.ts) and has its flags updated.
  *
  * Over 400 lines: listing, reading, appending and flag updates share the selected connection's state (the raw
  * session, its capabilities, the error budget), so they stay in one class.
@@ -66,6 +67,8 @@ export class ImapMailbox implements Mailbox {
   private raw: RawImapSession | undefined;
   /** The raw session being set up (callers in flight at once share it). */
   private rawOpening: Promise<RawImapSession> | undefined;
+  /** The listing asked for with EXAMINE (the `listAfterUid` hint), until list() takes it. */
+  private prefetched: { readonly afterUid: number; readonly entries: readonly (FetchAttributes & { uid: number })[] } | undefined;
   /** Set by the first append: the folder is no longer as EXAMINE found it (empty, say). */
   private hasAppended = false;
   /** What the server offers, read before the hand-over (imapflow knows it, the raw session does not). */
@@ -79,6 +82,8 @@ export class ImapMailbox implements Mailbox {
     readonly path: MailboxPath,
     private readonly name: string,
     private readonly mode: 'read' | 'write',
+    /** OpenHints.listAfterUid: list above this UID in the same round trip as EXAMINE. */
+    private readonly listAfterUid?: number,
   ) {}
 
   /** Selects the mailbox (EXAMINE for reading); for writing, creates and subscribes it first when it is missing. */
@@ -108,7 +113,8 @@ export class ImapMailbox implements Mailbox {
   /**
    * Always EXAMINE (read-only), also for writing: APPEND needs no selection, we never change a message that is already
    * there, and a read-only selection makes an expunge impossible (CLOSE on an EXAMINEd mailbox removes nothing).
-   * Through imapflow on a fresh connection; over the raw session on one a previous folder handed back.
+   * Over the raw session: a fresh connection is handed over from imapflow here, one a previous folder handed back is
+   * used as it is. With the `listAfterUid` hint (the first time only) the listing goes in the same round trip.
    */
   private async select(): Promise<Selection> {
     const pooled = this.pooled;
@@ -118,41 +124,19 @@ export class ImapMailbox implements Mailbox {
     const limit = client.capabilities.get('APPENDLIMIT');
     this.appendLimit = typeof limit === 'number' && limit > 0 ? limit : undefined;
     this.wireName = encodePath(client, this.name);
-    if (pooled.raw) {
-      this.raw = pooled.raw;
-      const examined = await pooled.raw.examine(formatQuoted(this.wireName));
-      if (examined.answer.status === 'BYE') throw toFailure(examined.answer.text, 'EConnectionClosed', 'BYE');
-      if (examined.answer.status !== 'OK') throw toFailure(examined.answer.text, undefined, examined.answer.status);
-      return { uidValidity: examined.uidValidity, uidNext: examined.uidNext, exists: examined.exists ?? 0, permanentFlags: examined.permanentFlags ? new Set(examined.permanentFlags) : undefined };
-    }
-    const opened = await client.mailboxOpen(this.name, { readOnly: true });
-    return { uidValidity: Number(opened.uidValidity), uidNext: opened.uidNext, exists: opened.exists, permanentFlags: opened.permanentFlags };
+    pooled.raw ??= new RawImapSession(client.unbind() as unknown as RawSockets, this.store.socketTimeoutMs);
+    this.raw = pooled.raw;
+    const isFirst = this.selected === undefined && this.prefetched === undefined;
+    const afterUid = this.mode === 'read' && isFirst ? this.listAfterUid : undefined;
+    const examined = await pooled.raw.examine(formatQuoted(this.wireName), afterUid !== undefined ? { set: `${afterUid + 1}:*`, items: listingItems().join(' ') } : undefined);
+    if (examined.answer.status === 'BYE') throw toFailure(examined.answer.text, 'EConnectionClosed', 'BYE');
+    if (examined.answer.status !== 'OK') throw toFailure(examined.answer.text, undefined, examined.answer.status);
+    if (afterUid !== undefined && examined.listing) this.prefetched = { afterUid, entries: examined.listing };
+    return { uidValidity: examined.uidValidity, uidNext: examined.uidNext, exists: examined.exists ?? 0, permanentFlags: examined.permanentFlags ? new Set(examined.permanentFlags) : undefined };
   }
 
   private async create(): Promise<void> {
-    if (this.raw) {
-      await this.createRaw();
-      return;
-    }
-    const client = this.client();
-    try {
-      await client.mailboxCreate(this.name);
-    } catch (err) {
-      // Another session created it meanwhile: that is what we wanted.
-      if (!/ALREADYEXISTS|already exists/i.test(classifyImapError(err).text)) throw err;
-    }
-    try {
-      await client.mailboxSubscribe(this.name);
-    } catch {
-      // A folder that cannot be subscribed still holds the mail; clients can subscribe it later.
-    }
-  }
-
-  private client(): ImapFlow {
-    // A folder opened for reading is read over the raw session only; opened for writing, never (see `raw`).
-    if (this.raw) throw new Error(`imapflow used for "${this.name}" while its connection is a raw session`);
-    if (!this.pooled) throw this.closedAfterError();
-    return this.pooled.client;
+    await this.createRaw();
   }
 
   /** The connection was dropped after a failure: the caller reopens the folder (and re-checks what arrived). */
@@ -190,17 +174,14 @@ export class ImapMailbox implements Mailbox {
     return this.rawOpening;
   }
 
+  /** The previous session failed and was closed: a new connection, the folder selected on it again. */
   private async openRaw(what: string): Promise<RawImapSession> {
     try {
-      if (!this.pooled) await this.reconnect(); // the previous session failed and was closed
+      if (!this.pooled || !this.raw) await this.reconnect();
     } catch (err) {
       throw err instanceof MailshiftError ? err : this.fail(err, what, 'mailbox');
     }
-    if (this.raw) return this.raw; // the reconnection reused a pooled raw session
-    const sockets = this.client().unbind() as unknown as RawSockets;
-    this.raw = new RawImapSession(sockets, this.store.socketTimeoutMs);
-    this.pooled!.raw = this.raw;
-    return this.raw;
+    return this.raw!;
   }
 
   private async closeRaw(): Promise<void> {
@@ -249,8 +230,15 @@ export class ImapMailbox implements Mailbox {
     // Empty when opened, and still so (a folder opened for writing may have had appends since): no round trip.
     if (this.selected?.exists === 0 && !this.hasAppended) return;
     const afterUid = options.afterUid ?? 0;
-    const items = ['UID', 'FLAGS', 'INTERNALDATE', 'RFC822.SIZE'];
-    if (options.headerFields && options.headerFields.length > 0) items.push(`BODY.PEEK[HEADER.FIELDS (${options.headerFields.map((field) => field.toUpperCase()).join(' ')})]`);
+    const prefetched = this.prefetched;
+    this.prefetched = undefined;
+    const hasHeaderFields = options.headerFields !== undefined && options.headerFields.length > 0;
+    if (prefetched && prefetched.afterUid === afterUid && !hasHeaderFields) {
+      for (const attributes of prefetched.entries) if (attributes.uid > afterUid) yield toListedFromRaw(attributes);
+      return;
+    }
+    const items = listingItems();
+    if (hasHeaderFields) items.push(`BODY.PEEK[HEADER.FIELDS (${options.headerFields!.map((field) => field.toUpperCase()).join(' ')})]`);
     const session = await this.rawSession('list messages');
     try {
       for await (const attributes of session.fetchAttributes(`${afterUid + 1}:*`, items.join(' '), signal)) {
@@ -449,6 +437,11 @@ function refUid(ref: MessageRef): number {
   const uid = ref.uid ?? Number(ref.id);
   if (!Number.isInteger(uid) || uid <= 0) throw new MailshiftError('MAILSHIFT_BAD_REF', `not an IMAP message reference: ${ref.id}`);
   return uid;
+}
+
+/** What a listing asks for: a listing entry has a date and a size, an unsolicited flag update has neither. */
+function listingItems(): string[] {
+  return ['UID', 'FLAGS', 'INTERNALDATE', 'RFC822.SIZE'];
 }
 
 function isRefusal(err: unknown): boolean {

@@ -64,6 +64,8 @@ export interface ExamineResult {
   readonly uidValidity?: number;
   readonly uidNext?: number;
   readonly permanentFlags?: readonly string[];
+  /** The listing asked for with the EXAMINE, when it was answered OK. */
+  readonly listing?: readonly (FetchAttributes & { uid: number })[];
 }
 
 export class RawImapSession {
@@ -329,10 +331,19 @@ export class RawImapSession {
    * EXAMINE over the session (a connection reused for another folder): what the server said of the folder, read
    * from its untagged answers (RFC 3501 §6.3.2; a failed EXAMINE leaves no folder selected).
    */
-  async examine(quotedName: string): Promise<ExamineResult> {
+  async examine(quotedName: string, thenList?: { readonly set: string; readonly items: string }): Promise<ExamineResult> {
     if (this.untaggedHandler) throw new Error('a raw IMAP session runs one command stream at a time');
     const found: { exists?: number; uidValidity?: number; uidNext?: number; permanentFlags?: string[] } = {};
+    const listed = new Map<number, FetchAttributes & { uid: number }>();
     this.untaggedHandler = (response) => {
+      const attributes = thenList ? parseFetchResponse(response) : undefined;
+      if (attributes) {
+        // As in fetchAttributes: a listing entry has its UID and a date or size (not an unsolicited flag update).
+        if (attributes.uid !== undefined && (attributes.internalDate !== undefined || attributes.size !== undefined) && !listed.has(attributes.uid)) {
+          listed.set(attributes.uid, attributes as FetchAttributes & { uid: number });
+        }
+        return;
+      }
       const text = response.texts[0] ?? '';
       const exists = /^\* (\d+) EXISTS\b/i.exec(text);
       if (exists) found.exists = Number(exists[1]);
@@ -344,8 +355,13 @@ export class RawImapSession {
       else found.uidNext = Number(value);
     };
     try {
-      const answer = await this.sendCommand([{ text: `EXAMINE ${quotedName}\r\n` }]);
-      return { answer, ...found };
+      // The listing right behind EXAMINE, in the same round trip: if EXAMINE fails, no folder is selected (RFC 3501
+      // §6.3.1) and the FETCH fails too, so it can never list another folder.
+      const [answer, listAnswer] = await Promise.all([
+        this.sendCommand([{ text: `EXAMINE ${quotedName}\r\n` }]),
+        thenList ? this.sendCommand([{ text: `UID FETCH ${thenList.set} (${thenList.items})\r\n` }]) : undefined,
+      ]);
+      return { answer, ...found, ...(listAnswer?.status === 'OK' ? { listing: [...listed.values()] } : {}) };
     } finally {
       this.untaggedHandler = undefined;
     }

@@ -4,7 +4,7 @@ import { decideBackoffMs, retryAfterMs, sleep } from '../../core/async.js';
 import { MailshiftError } from '../../core/errors.js';
 import { ExitCode } from '../../core/exit-codes.js';
 import type { MailboxPath } from '../../core/types.js';
-import type { Mailbox, MailboxInfo, MailStore, ServerFacts, SkippedFolderName, StoreCaps } from '../store.js';
+import type { Mailbox, MailboxInfo, MailStore, OpenHints, ServerFacts, SkippedFolderName, StoreCaps } from '../store.js';
 import type { ImapSpec } from '../spec.js';
 import { connectImap, type ImapConnectOptions } from './connection.js';
 import { classifyImapError, ImapError } from './errors.js';
@@ -147,7 +147,7 @@ export class ImapStore implements MailStore, MailboxHost {
     yield* planned.found;
   }
 
-  async openMailbox(path: MailboxPath, mode: 'read' | 'write'): Promise<Mailbox> {
+  async openMailbox(path: MailboxPath, mode: 'read' | 'write', hints: OpenHints = {}): Promise<Mailbox> {
     if (mode === 'write' && !this.caps.writable) throw new MailshiftError('MAILSHIFT_READ_ONLY', `${this.label} was opened read-only`);
     let name: string;
     try {
@@ -155,7 +155,7 @@ export class ImapStore implements MailStore, MailboxHost {
     } catch (err) {
       throw new MailshiftError('MAILSHIFT_IMAP_FOLDER_NAME', `${this.label}: cannot name folder "${path}" on the server: ${(err as Error).message}`, { scope: 'mailbox' });
     }
-    const mailbox = new ImapMailbox(this, path, name, mode);
+    const mailbox = new ImapMailbox(this, path, name, mode, hints.listAfterUid);
     await mailbox.open();
     return mailbox;
   }

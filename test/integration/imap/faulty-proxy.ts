@@ -11,7 +11,8 @@ import { createServer, connect, type Server, type Socket } from 'node:net';
  *
  * With `delayMs` every byte is held that long in each direction (a link with latency), without limiting how many
  * commands are in flight; `maxAppendsInFlight` says how many APPENDs a client had sent on one connection before the
- * first of them was answered (1 for a client that waits for each).
+ * first of them was answered (1 for a client that waits for each), and `maxInFlightAt[NAME]` how many commands of
+ * any kind were unanswered on its connection when a command NAME was sent (itself included; `resetCounts()`).
  */
 
 export type ProxyAction =
@@ -38,6 +39,8 @@ export interface FaultyProxy {
   readonly log: string[];
   readonly connections: number;
   readonly maxAppendsInFlight: number;
+  readonly maxInFlightAt: Readonly<Record<string, number>>;
+  resetCounts(): void;
   close(): Promise<void>;
 }
 
@@ -55,6 +58,7 @@ export async function startFaultyProxy(upstreamPort: number, decide: (command: P
   const log: string[] = [];
   let connections = 0;
   let maxAppendsInFlight = 0;
+  let maxInFlightAt: Record<string, number> = {};
   const delayMs = options.delayMs ?? 0;
   /** Writes now, or `delayMs` later: timers of one duration fire in the order they were set, so order is kept. */
   const later = (action: () => void) => (delayMs > 0 ? setTimeout(action, delayMs) : action());
@@ -95,8 +99,9 @@ export async function startFaultyProxy(upstreamPort: number, decide: (command: P
       const copy = typeof data === 'string' ? data : Buffer.from(data);
       later(() => upstream.write(copy));
     };
-    /** APPEND tags sent and not yet answered on this connection. */
+    /** APPEND tags, and all tags, sent and not yet answered on this connection. */
     const appendsOpen = new Set<string>();
+    const commandsOpen = new Set<string>();
     let serverLine = '';
     client.on('error', () => dropNow('client error'));
     upstream.on('error', () => dropNow('upstream error'));
@@ -138,6 +143,11 @@ export async function startFaultyProxy(upstreamPort: number, decide: (command: P
           const [tag = '', first = '', second = ''] = text.trimEnd().split(' ');
           const name = first.toUpperCase() === 'UID' ? `UID ${second.toUpperCase()}` : first.toUpperCase();
           literalBytesSent = 0;
+          // A line without a command name is a continuation the client sent (an AUTHENTICATE response), not a command.
+          if (name !== '') {
+            commandsOpen.add(tag);
+            maxInFlightAt[name] = Math.max(maxInFlightAt[name] ?? 0, commandsOpen.size);
+          }
           if (name === 'APPEND') {
             appendsOpen.add(tag);
             maxAppendsInFlight = Math.max(maxAppendsInFlight, appendsOpen.size);
@@ -146,6 +156,7 @@ export async function startFaultyProxy(upstreamPort: number, decide: (command: P
           if (action.kind !== 'pass') log.push(`#${connection} ${action.kind} ${tag} ${name}`);
           if (action.kind === 'no') {
             appendsOpen.delete(tag);
+            commandsOpen.delete(tag);
             toClient(`${tag} NO [${action.code ?? 'UNAVAILABLE'}] ${action.text}\r\n`);
           }
           if (action.kind === 'bye') {
@@ -181,7 +192,11 @@ export async function startFaultyProxy(upstreamPort: number, decide: (command: P
       serverLine += chunk.toString('latin1');
       const lines = serverLine.split('\r\n');
       serverLine = lines.pop() ?? '';
-      for (const line of lines) appendsOpen.delete(line.split(' ', 1)[0] ?? '');
+      for (const line of lines) {
+        const tag = line.split(' ', 1)[0] ?? '';
+        appendsOpen.delete(tag);
+        commandsOpen.delete(tag);
+      }
       if (pendingTag?.action.kind === 'drop-after-bytes') {
         const limit = pendingTag.action.bytes;
         const allowed = Math.max(0, limit - bytesSinceCommand);
@@ -242,6 +257,13 @@ export async function startFaultyProxy(upstreamPort: number, decide: (command: P
     },
     get maxAppendsInFlight() {
       return maxAppendsInFlight;
+    },
+    get maxInFlightAt() {
+      return maxInFlightAt;
+    },
+    resetCounts() {
+      maxAppendsInFlight = 0;
+      maxInFlightAt = {};
     },
     close: async () => {
       for (const socket of sockets) socket.destroy();

@@ -110,16 +110,27 @@ describe('connections over a slow link', () => {
     const password = async (spec: { user: string }) => server.users.find((u) => u.user === spec.user)!.password;
     const from = await openStore(parseStoreSpec(`imap://gina@127.0.0.1:${proxy.port}`), { mode: 'read', logger, password, maxConnections: 1 });
     const to = await openStore(parseStoreSpec(`imap://hank@127.0.0.1:${proxy.port}`), { mode: 'write', logger, password, maxConnections: 1 });
+    const pair = `${from.label} -> ${to.label}`;
+    const state = { file: stateFileFor(path.join(work.path, 'state'), pair), pair };
     let report;
+    let again;
+    let connectionsForFirst = 0;
     try {
-      report = await runStoreCopy(from, to, { logger });
+      report = await runStoreCopy(from, to, { logger, state });
+      connectionsForFirst = proxy.connections - connectionsBefore;
+      proxy.resetCounts();
+      again = await runStoreCopy(from, to, { logger, state });
     } finally {
       await from.store[Symbol.asyncDispose]();
       await to.store[Symbol.asyncDispose]();
     }
     expect(report.totals).toMatchObject({ copied: 14, failedFolders: 0 });
     expect(report.folders.length).toBeGreaterThanOrEqual(7);
-    expect(proxy.connections - connectionsBefore).toBe(2);
+    expect(connectionsForFirst).toBe(2);
     expect(byMailbox(await server.mail('hank').readMessages())).toEqual(byMailbox(await server.mail('gina').readMessages()));
+    // The run with nothing new: each folder's listing went out behind its EXAMINE, in the same round trip.
+    expect(again.totals).toMatchObject({ copied: 0, failedFolders: 0 });
+    expect(again.folders.every((folder) => folder.mode === 'incremental')).toBe(true);
+    expect(proxy.maxInFlightAt['UID FETCH']).toBe(2);
   });
 });
