@@ -19,6 +19,15 @@ if [ "${MAILSHIFT_BENCH_DEPS:-}" = 1 ]; then
   command -v mb2md >/dev/null 2>&1 || need+=(mb2md)
   command -v mbsync >/dev/null 2>&1 || need+=(isync)
   [ -x /usr/bin/time ] || need+=(time)
+  # imapsync (../shared/peers/imapsync, a peer of `npm run bench -- imap`): the Perl modules its README lists.
+  if ! perl -MMail::IMAPClient -MDigest::HMAC_SHA1 -MIO::Tee -MUnicode::String -MEncode::IMAPUTF7 -MFile::Copy::Recursive -MReadonly -MSys::MemInfo -MRegexp::Common -MJSON::WebToken -MData::Uniqid -MAuthen::NTLM -MProc::ProcessTable -e 1 >/dev/null 2>&1; then
+    need+=(libauthen-ntlm-perl libclass-load-perl libcrypt-openssl-rsa-perl libdigest-hmac-perl libencode-imaputf7-perl
+      libfile-copy-recursive-perl libfile-tail-perl libio-compress-perl libio-socket-inet6-perl libio-socket-ssl-perl
+      libio-tee-perl libmail-imapclient-perl libmodule-implementation-perl libmodule-runtime-perl libmodule-scandeps-perl
+      libpackage-stash-perl libpackage-stash-xs-perl libreadonly-perl libterm-readkey-perl libunicode-string-perl
+      liburi-perl libjson-webtoken-perl libdata-uniqid-perl libsys-meminfo-perl libregexp-common-perl
+      libproc-processtable-perl libnet-server-perl libhtml-parser-perl libwww-perl)
+  fi
 fi
 
 if [ ${#need[@]} -eq 0 ]; then

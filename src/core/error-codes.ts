@@ -46,6 +46,11 @@ export const errorCodes = {
     exitCode: ExitCode.failed,
     hints: [],
   },
+  MAILSHIFT_BYTE_BUDGET: {
+    meaning: 'The run moved the bytes --max-bytes allows and stopped there; everything copied so far is recorded.',
+    exitCode: ExitCode.tempFail,
+    hints: ['everything copied so far is recorded; run the same command again (tomorrow, for a daily limit) to continue'],
+  },
   MAILSHIFT_CAMPAIGN_LOCKED: {
     meaning: 'Another mailshift process is running a campaign in this campaign directory (its lock file names it).',
     exitCode: ExitCode.tempFail,

@@ -63,6 +63,8 @@ export function buildMessagesOptions(options: GlobalOptions & ImapCliOptions): M
     skipExisting: options.skipExisting,
     ...(options.maxSize !== undefined ? { maxSizeBytes: options.maxSize } : {}),
     ...(options.accountTimeout ? { accountTimeoutMs: options.accountTimeout * 1000 } : {}),
+    ...(options.maxBytesPerSecond ? { maxBytesPerSecond: options.maxBytesPerSecond } : {}),
+    ...(options.maxBytes ? { maxBytes: options.maxBytes } : {}),
     ...(options.stateDir ? { stateDir: options.stateDir } : {}),
     concurrency: Math.max(1, Math.min(options.jobs ?? 1, options.maxConnections)),
     ...(options.retries !== undefined ? { retries: options.retries } : {}),

@@ -43,6 +43,9 @@ export interface MessagesCopyOptions extends FolderRules {
   readonly maxSizeBytes?: number;
   /** Whole-account limit: stops cleanly (state kept) with exit 75. */
   readonly accountTimeoutMs?: number;
+  /** Pacing (`--max-bytes-per-second`) and a per-run byte budget (`--max-bytes`, exit 75 once reached). */
+  readonly maxBytesPerSecond?: number;
+  readonly maxBytes?: number;
   /** Where the per-folder UID watermarks live (default ~/.local/state/mailshift/sync). */
   readonly stateDir?: string;
   /** Folders copied at once. */
@@ -177,7 +180,7 @@ async function runMessagesCopy(request: CopyRequest, route: Route): Promise<Copy
   const sourceSpec = route.fallback?.used ? parseStoreSpec(route.fallback.imap) : request.source;
   const pair = await openStorePair(request, sourceSpec, request.dryRun ? 'read' : 'write', { allowMissingTarget: request.dryRun });
   try {
-    const flags = decideFlagsMode(request.files.flags, pair.target.store.caps.flagsBySourceKey);
+    const flags = decideFlagsMode(request.files.flags, pair.target.store.caps);
     if (request.justLogin) return { kind: 'login', route, exitCode: ExitCode.ok, summary: { items: 0, bytes: 0, skipped: [], warnings: [] }, logins: describeLogins(pair) };
     const { runStoreCopy, decideCopyExitCode } = await import('../messages/copy.js');
     const report = await runStoreCopy(pair.source, pair.target, {
@@ -221,6 +224,8 @@ export async function buildStoreCopyOptions(request: OperationBase, pair: StoreP
     skipExisting: m.skipExisting,
     ...(flags ? { flags } : {}),
     ...(m.maxSizeBytes !== undefined ? { maxSizeBytes: m.maxSizeBytes } : {}),
+    ...(m.maxBytesPerSecond ? { maxBytesPerSecond: m.maxBytesPerSecond } : {}),
+    ...(m.maxBytes ? { maxBytes: m.maxBytes } : {}),
     concurrency: m.concurrency,
     ...(m.retries !== undefined ? { retries: m.retries } : {}),
     ...(m.retryBaseMs !== undefined ? { retryBaseMs: m.retryBaseMs } : {}),
@@ -231,14 +236,14 @@ export async function buildStoreCopyOptions(request: OperationBase, pair: StoreP
 }
 
 /**
- * `resync --flags source|merge`: a target that finds what earlier runs copied by the source identity its file names
- * carry (a maildir) can take the source's flags. An IMAP target renumbers what it is given, and mailshift keeps no
- * map of its UIDs: refused there rather than ignored.
+ * `resync --flags source|merge`: a target that finds what earlier runs copied, by the source identity its file names
+ * carry (a maildir) or by its own UIDs from the map the sync state keeps (an IMAP target opened for writing), can take
+ * the source's flags. Any other target (an mbox) is refused rather than ignored.
  */
-export function decideFlagsMode(value: FlagsMode | undefined, targetKeepsSourceIdentity: boolean): FlagUpdateMode | undefined {
+export function decideFlagsMode(value: FlagsMode | undefined, caps: { readonly flagsBySourceKey: boolean; readonly flagsByTargetUid?: boolean }): FlagUpdateMode | undefined {
   if (value === undefined || value === 'target') return undefined;
-  if (!targetKeepsSourceIdentity) {
-    throw new UsageError(`--flags ${value} needs a maildir target: flags of messages already on an IMAP target are kept`, 'run without --flags (the target keeps its flags)');
+  if (!caps.flagsBySourceKey && !caps.flagsByTargetUid) {
+    throw new UsageError(`--flags ${value} needs a maildir or IMAP target: flags of messages already on this target are kept`, 'run without --flags (the target keeps its flags)');
   }
   return value;
 }
