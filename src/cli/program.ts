@@ -34,6 +34,7 @@ const commands: readonly CommandEntry[] = [
   { name: 'state', load: async () => (await import('./commands/state.js')).registerState },
   { name: 'plan', load: async () => (await import('./commands/plan.js')).registerPlan },
   { name: 'campaign', load: async () => (await import('./commands/campaign.js')).registerCampaign },
+  { name: 'worker', load: async () => (await import('./commands/worker.js')).registerWorker },
 ];
 
 const globalFlags = new Set(['--json', '--debug', '-q', '--quiet']);
