@@ -1,8 +1,8 @@
 /**
- * Real Redis for tests (Debian's redis-server 7.0): on 127.0.0.1, a free port, persistence off (`--save ''
- * --appendonly no`: a test's queue lives as long as the test), in the foreground as our child so that it is reaped.
- * `restart()` stops it (SIGKILL, as a crash) and starts it again on the same port: with persistence off, everything
- * in it is gone, the hardest case for the campaign's coordinator and workers.
+ * Real Redis for tests (Debian's redis-server 7.0): on 127.0.0.1, a free port, in the foreground as our child so that
+ * it is reaped. Persistence off by default (`--save '' --appendonly no`: a test's queue lives as long as the test);
+ * `persistent: true` gives it an append-only file synced at every write, as production runs it, so that `restart()`
+ * (SIGTERM, then started again on the same port) keeps the queue. Without it, a restart empties Redis.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { freePort } from './ports.js';
@@ -15,26 +15,32 @@ export interface RedisServer {
   readonly url: string;
   /** Runs redis-cli against it (argv, no shell); stdout as text. */
   cli(...args: string[]): Promise<string>;
-  /** Killed (SIGKILL), down for `downMs`, then started again on the same port, empty. */
+  /** Stopped (SIGTERM), down for `downMs`, then started again on the same port (empty unless persistent). */
   restart(downMs?: number): Promise<void>;
   stop(): Promise<void>;
 }
 
 const startAttempts = 5;
 
-export async function startRedis(): Promise<RedisServer> {
+export interface RedisServerOptions {
+  readonly persistent?: boolean;
+}
+
+export async function startRedis(options: RedisServerOptions = {}): Promise<RedisServer> {
   const temp = await makeTempDir('redis');
   for (let attempt = 1; attempt <= startAttempts; attempt++) {
     const port = await freePort();
-    const child = await spawnRedis(temp, port);
-    if (child) return makeServer(temp, port, child);
+    const child = await spawnRedis(temp, port, options);
+    if (child) return makeServer(temp, port, child, options);
   }
   await temp.cleanup();
   throw new Error('redis test server: redis-server did not start (is it installed? bash scripts/install-test-deps.sh)');
 }
 
-async function spawnRedis(temp: TempDir, port: number): Promise<ChildProcess | undefined> {
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', temp.path, '--daemonize', 'no', '--loglevel', 'warning'], { stdio: ['ignore', 'ignore', 'ignore'] });
+async function spawnRedis(temp: TempDir, port: number, options: RedisServerOptions): Promise<ChildProcess | undefined> {
+  const persistence = options.persistent ? ['--appendonly', 'yes', '--appendfsync', 'always'] : ['--appendonly', 'no'];
+  const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', ...persistence, '--dir', temp.path, '--daemonize', 'no', '--loglevel', 'warning'];
+  const child = spawn('redis-server', args, { stdio: ['ignore', 'ignore', 'ignore'] });
   const pid = child.pid;
   if (pid === undefined) return undefined;
   registerForExitCleanup(pid, () => signalPid(pid, 'SIGKILL'));
@@ -50,11 +56,12 @@ async function spawnRedis(temp: TempDir, port: number): Promise<ChildProcess | u
   return undefined;
 }
 
-function makeServer(temp: TempDir, port: number, first: ChildProcess): RedisServer {
+function makeServer(temp: TempDir, port: number, first: ChildProcess, options: RedisServerOptions): RedisServer {
   let child = first;
-  const kill = async (): Promise<void> => {
+  const kill = async (signal: NodeJS.Signals = 'SIGKILL'): Promise<void> => {
     const pid = child.pid!;
-    child.kill('SIGKILL');
+    child.kill(signal);
+    if (!(await waitForExit(child, 10_000))) child.kill('SIGKILL');
     await waitForExit(child, 5000);
     unregisterForExitCleanup(pid);
   };
@@ -65,9 +72,9 @@ function makeServer(temp: TempDir, port: number, first: ChildProcess): RedisServ
       return (await runCommand('redis-cli', ['-p', String(port), ...args])).stdout.toString();
     },
     async restart(downMs = 1000) {
-      await kill();
+      await kill('SIGTERM');
       await sleep(downMs);
-      const next = await spawnRedis(temp, port);
+      const next = await spawnRedis(temp, port, options);
       if (!next) throw new Error(`redis test server: could not start again on port ${port}`);
       child = next;
     },
