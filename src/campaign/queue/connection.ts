@@ -62,12 +62,14 @@ export function buildRedisOptions(address: QueueAddress, env: NodeJS.ProcessEnv)
 /** Redis answers PING within `timeoutMs`, or a typed error: a campaign must not wait forever for a server that is not there. */
 export async function checkRedisReachable(address: QueueAddress, options: RedisOptions, timeoutMs = 10_000): Promise<void> {
   const client = new Redis({ ...options, lazyConnect: true, maxRetriesPerRequest: 1, retryStrategy: () => null, connectTimeout: timeoutMs });
-  client.on('error', () => {});
+  // ioredis rejects with "Connection is closed."; the socket's own error (ECONNREFUSED, ENOTFOUND...) says more.
+  let socketError: Error | undefined;
+  client.on('error', (err: Error) => (socketError ??= err));
   try {
     await client.connect();
     await client.ping();
   } catch (err) {
-    throw new MailshiftError('MAILSHIFT_QUEUE_UNREACHABLE', `the queue's Redis at ${formatQueueAddress(address)} does not answer: ${(err as Error).message}`, {
+    throw new MailshiftError('MAILSHIFT_QUEUE_UNREACHABLE', `the queue's Redis at ${formatQueueAddress(address)} does not answer: ${(socketError ?? (err as Error)).message}`, {
       hint: 'start Redis (or check the host, port and MAILSHIFT_REDIS_PASSWORD) and run the same command again',
       exitCode: ExitCode.tempFail,
       cause: err,

@@ -91,7 +91,7 @@ export async function runQueueWorker(options: QueueWorkerOptions): Promise<void>
     await discover().catch((err: Error) => options.onLog(`reading the queue list: ${err.message}`));
     await Promise.race([stopped, new Promise((resolve) => setTimeout(resolve, options.discoverIntervalMs ?? 2000).unref())]);
   }
-  options.onLog(`stopping: waiting for ${[...workers.values()].reduce((sum, each) => sum + (each.worker.isRunning() ? 1 : 0), 0)} queue(s) to finish their jobs`);
+  options.onLog(`stopping: the jobs running here finish first (Ctrl-C again stops at once; other workers then take them over)`);
   await Promise.all([...workers.values()].map((each) => each.worker.close()));
   registry.disconnect();
 }
