@@ -3,7 +3,7 @@ import { Redis } from 'ioredis';
 import { ExitCode } from '../../core/exit-codes.js';
 import type { PlanRow } from '../plan-file.js';
 import { countStatuses, decideRunExitCode, prepareCampaignRun, type CampaignEvent, type CampaignRunOptions, type CampaignRunResult, type PendingAccount } from '../run.js';
-import { orderQueue, pickNext } from '../schedule.js';
+import { orderQueue, pickNext, type Limits, type NextPick } from '../schedule.js';
 import { isFinished, type CampaignState, type Stage, type StageOutcome } from '../state/types.js';
 import { buildJobId, buildQueueName, parseStageJobProgress, parseStageJobResult, queueRegistryKey, type StageJobData, type StageJobResult } from './jobs.js';
 
@@ -16,7 +16,10 @@ import { buildJobId, buildQueueName, parseStageJobProgress, parseStageJobResult,
  * limits concurrency per queue only. One queue per group with a global concurrency gives the per-group limit, enforced
  * by Redis across all workers; the campaign-wide limit is kept here, by adding a job only when pickNext (the
  * in-process scheduler's own decision) says an account may start, so no more than --concurrency jobs are ever waiting
- * or running. It also keeps smallest-first and a stage after the one before.
+ * or running. It also keeps smallest-first and a stage after the one before. When the groups' limits add up to no
+ * more than --concurrency, Redis's per-group limits keep the global one by themselves: then each group gets as many
+ * jobs again waiting in its queue (decideAdmission), so a worker that finishes one takes the next at once instead of
+ * waiting for the coordinator to hear of it and add one.
  *
  * The outcomes go into the campaign's SQLite state as they arrive, so the report never depends on how long Redis keeps
  * finished jobs. Job ids come from the campaign, stage and row: run again (after a crash of this process, a Redis
@@ -50,9 +53,20 @@ export async function runQueueCampaign(rows: readonly PlanRow[], state: Campaign
   options.onEvent({ type: 'campaign-start', stages: options.stages, accounts: rows.length, toRun: pending.length, alreadyDone, bytesTotal, resumed });
   for (const event of refused) options.onEvent(event);
 
-  const fleet = new GroupQueues(options, () => wake());
+  // Jobs an event said ended or went back to wait: read first, without waiting for the full poll of everything in flight.
+  const changed = new Set<string>();
+  /** Results the 'completed' event brought: recorded without reading the job back. */
+  const arrived = new Map<string, StageJobResult>();
+  const fleet = new GroupQueues(options, (jobId, returnvalue) => {
+    changed.add(jobId);
+    const result = parseStageJobResult(returnvalue);
+    if (result) arrived.set(jobId, result);
+    wake();
+  });
   const inFlight = new Map<string, InFlight>();
+  /** Jobs added and not yet ended, per group: running, or waiting in the queue. */
   const runningByGroup = new Map<string, number>();
+  const admission = decideAdmission(options.limits, new Set(pending.map((entry) => entry.group)).size);
   let waiting = orderQueue(pending, options.largestFirst);
   let wake: () => void = () => {};
 
@@ -64,7 +78,8 @@ export async function runQueueCampaign(rows: readonly PlanRow[], state: Campaign
     const queue = await fleet.queueFor(flight.entry.group);
     flight.jobId = buildJobId(options.campaignId, flight.entry.id, stage);
     inFlight.set(flight.jobId, flight);
-    const existing = await queue.getJob(flight.jobId);
+    // A queue empty when this run began holds no earlier job of this id (each stage of a row is added once per run).
+    const existing = fleet.wasEmptyAtStart(flight.entry.group) ? undefined : await queue.getJob(flight.jobId);
     if (existing) {
       const jobState = await existing.getState();
       const isEnded = jobState === 'completed' || jobState === 'failed';
@@ -101,6 +116,7 @@ export async function runQueueCampaign(rows: readonly PlanRow[], state: Campaign
     state.recordOutcome(flight.entry.id, stage, outcome, new Date(endedAtMs).toISOString());
     options.onEvent({ type: 'account-end', id: flight.entry.id, stage, status: outcome.status, items: outcome.items, bytes: outcome.bytes, skipped: outcome.skipped.length, durationMs: outcome.durationMs, ...(outcome.error ? { error: outcome.error } : {}) });
     inFlight.delete(flight.jobId);
+    arrived.delete(flight.jobId);
     if (isFinished(outcome.status) && flight.stageIndex + 1 < flight.entry.stages.length) {
       // The next stage keeps the account's slot, as in the in-process campaign.
       flight.stageIndex++;
@@ -112,31 +128,51 @@ export async function runQueueCampaign(rows: readonly PlanRow[], state: Campaign
     runningByGroup.set(flight.entry.group, runningByGroup.get(flight.entry.group)! - 1);
   };
 
-  /** Reads every job in flight back from Redis and records what changed. */
+  /**
+   * Reads jobs in flight back from Redis and records what changed: those an event named, and every one of them once
+   * per poll interval (an event lost while Redis restarted, a job Redis lost).
+   */
+  let lastFullPollMs = now();
   const poll = async (): Promise<void> => {
-    await fleet.refresh();
-    for (const flight of [...inFlight.values()]) {
-      const queue = await fleet.queueFor(flight.entry.group);
-      // The state first, then the job: read the other way round, a job that ends in between looks completed without its value.
-      const jobState = await queue.getJobState(flight.jobId);
-      const job: Job<StageJobData, StageJobResult> | undefined = jobState === 'unknown' ? undefined : await queue.getJob(flight.jobId);
-      if (!job) {
-        // Gone: Redis restarted without its data (or someone removed it). The stage's operations are idempotent; run it again.
-        await addJob(queue, flight);
-        continue;
-      }
-      if (job.attemptsStarted > 0 && (jobState === 'active' || jobState === 'completed' || jobState === 'failed')) noteStart(flight, job.attemptsStarted, job.processedBy, job.processedOn ?? now());
-      if (jobState === 'completed') {
-        const result = parseStageJobResult(job.returnvalue);
-        await finish(flight, result?.outcome ?? lostOutcome('the job ended without a result'), job.finishedOn ?? now());
-      } else if (jobState === 'failed') {
-        await finish(flight, lostOutcome(`the queue failed the job: ${job.failedReason}`), job.finishedOn ?? now());
-      } else if (jobState === 'delayed' && job.attemptsMade > flight.retriesSeen) {
-        flight.retriesSeen = job.attemptsMade;
-        const error = job.failedReason || 'temporary failure';
-        state.recordOutcome(flight.entry.id, stageOf(flight), { ...lostOutcome(error), status: 'planned', exitCode: ExitCode.tempFail, failureKind: 'temporary' }, new Date(now()).toISOString());
-        options.onEvent({ type: 'account-retry', id: flight.entry.id, stage: stageOf(flight), attempt: job.attemptsMade, delayMs: Math.max(0, job.timestamp + job.delay - now()), error });
-      }
+    const isFull = now() - lastFullPollMs >= (options.pollIntervalMs ?? 1000);
+    if (isFull) {
+      lastFullPollMs = now();
+      await fleet.refresh();
+    }
+    const flights = isFull ? [...inFlight.values()] : [...changed].flatMap((jobId) => inFlight.get(jobId) ?? []);
+    changed.clear();
+    await Promise.all(flights.map((flight) => readBack(flight)));
+  };
+
+  /** One job in flight read back (or its result taken from the event that brought it), and what changed recorded. */
+  const readBack = async (flight: InFlight): Promise<void> => {
+    const result = arrived.get(flight.jobId);
+    if (result) {
+      arrived.delete(flight.jobId);
+      noteStart(flight, Math.max(result.attempt, flight.attemptSeen, 1), result.worker, now());
+      await finish(flight, result.outcome, now());
+      return;
+    }
+    const queue = await fleet.queueFor(flight.entry.group);
+    // The state first, then the job: read the other way round, a job that ends in between looks completed without its value.
+    const jobState = await queue.getJobState(flight.jobId);
+    const job: Job<StageJobData, StageJobResult> | undefined = jobState === 'unknown' ? undefined : await queue.getJob(flight.jobId);
+    if (!job) {
+      // Gone: Redis restarted without its data (or someone removed it). The stage's operations are idempotent; run it again.
+      await addJob(queue, flight);
+      return;
+    }
+    if (job.attemptsStarted > 0 && (jobState === 'active' || jobState === 'completed' || jobState === 'failed')) noteStart(flight, job.attemptsStarted, job.processedBy, job.processedOn ?? now());
+    if (jobState === 'completed') {
+      const result = parseStageJobResult(job.returnvalue);
+      await finish(flight, result?.outcome ?? lostOutcome('the job ended without a result'), job.finishedOn ?? now());
+    } else if (jobState === 'failed') {
+      await finish(flight, lostOutcome(`the queue failed the job: ${job.failedReason}`), job.finishedOn ?? now());
+    } else if (jobState === 'delayed' && job.attemptsMade > flight.retriesSeen) {
+      flight.retriesSeen = job.attemptsMade;
+      const error = job.failedReason || 'temporary failure';
+      state.recordOutcome(flight.entry.id, stageOf(flight), { ...lostOutcome(error), status: 'planned', exitCode: ExitCode.tempFail, failureKind: 'temporary' }, new Date(now()).toISOString());
+      options.onEvent({ type: 'account-retry', id: flight.entry.id, stage: stageOf(flight), attempt: job.attemptsMade, delayMs: Math.max(0, job.timestamp + job.delay - now()), error });
     }
   };
 
@@ -154,25 +190,35 @@ export async function runQueueCampaign(rows: readonly PlanRow[], state: Campaign
   });
   try {
     while (!options.signal.aborted) {
-      const running = [...runningByGroup.values()].reduce((sum, n) => sum + n, 0);
-      const pick = pickNext(waiting, runningByGroup, running, options.limits, now());
-      if ('start' in pick) {
-        const entry = waiting[pick.start]!;
-        waiting = waiting.filter((_, position) => position !== pick.start);
+      // Every account that may start now, added side by side: one at a time, each add's round trip to Redis would
+      // hold the whole fleet back.
+      const starts: InFlight[] = [];
+      let pick: NextPick;
+      for (;;) {
+        const admitted = [...runningByGroup.values()].reduce((sum, n) => sum + n, 0);
+        pick = pickNext(waiting, runningByGroup, admitted, admission, now());
+        if (!('start' in pick)) break;
+        const [entry] = waiting.splice(pick.start, 1) as [PendingAccount];
         runningByGroup.set(entry.group, (runningByGroup.get(entry.group) ?? 0) + 1);
         const recorded = state.getStage(entry.id, entry.stages[0]!)?.endedAt;
-        await submit({ entry, stageIndex: 0, jobId: '', attemptSeen: 0, retriesSeen: 0, recordedEndMs: recorded ? Date.parse(recorded) : 0 });
+        starts.push({ entry, stageIndex: 0, jobId: '', attemptSeen: 0, retriesSeen: 0, recordedEndMs: recorded ? Date.parse(recorded) : 0 });
+      }
+      if (starts.length > 0) {
+        await Promise.all(starts.map((flight) => submit(flight)));
         continue;
       }
       if (pick.wait === 'empty' && inFlight.size === 0) break;
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, options.pollIntervalMs ?? 1000);
-        wake = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-        void aborted.then(wake);
-      });
+      if (changed.size === 0) {
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, Math.max(0, lastFullPollMs + (options.pollIntervalMs ?? 1000) - now()));
+          wake = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+          void aborted.then(wake);
+        });
+        wake = () => {};
+      }
       if (!options.signal.aborted) await poll();
     }
     if (options.signal.aborted) await stopInFlight([...inFlight.values()]);
@@ -204,6 +250,16 @@ export async function runQueueCampaign(rows: readonly PlanRow[], state: Campaign
   }
 }
 
+/**
+ * How many jobs may be in the queues at once (running or waiting), in total and per group. Redis runs no more than
+ * the group's limit of them at once. Waiting jobs beyond that are safe only when the groups' limits add up to no more
+ * than the global one: one more waiting job per running one then keeps every worker slot fed.
+ */
+export function decideAdmission(limits: Limits, groups: number): Limits {
+  if (groups * limits.perGroup > limits.global) return limits;
+  return { global: groups * limits.perGroup * 2, perGroup: limits.perGroup * 2 };
+}
+
 /** An outcome the coordinator writes itself, when the job has none to give. */
 function lostOutcome(error: string): StageOutcome {
   return { status: 'failed', items: 0, bytes: 0, exitCode: ExitCode.failed, durationMs: 0, skipped: [], warnings: [], error, failureKind: 'temporary' };
@@ -217,10 +273,16 @@ class GroupQueues {
 
   constructor(
     private readonly options: QueueCampaignOptions,
-    private readonly wake: () => void,
+    private readonly wake: (jobId: string, returnvalue?: unknown) => void,
   ) {
     this.registry = new Redis(options.connection);
     this.registry.on('error', () => {});
+  }
+
+  private readonly emptyAtStart = new Set<string>();
+
+  wasEmptyAtStart(group: string): boolean {
+    return this.emptyAtStart.has(group);
   }
 
   async queueFor(group: string): Promise<Queue> {
@@ -232,8 +294,12 @@ class GroupQueues {
     queue.on('error', () => {});
     events.on('error', () => {});
     events.on('progress', ({ jobId, data }) => this.onProgress(jobId, data));
-    for (const event of ['completed', 'failed', 'delayed'] as const) events.on(event, () => this.wake());
+    events.on('completed', ({ jobId, returnvalue }) => this.wake(jobId, returnvalue));
+    events.on('failed', ({ jobId }) => this.wake(jobId));
+    events.on('delayed', ({ jobId }) => this.wake(jobId));
     this.queues.set(group, { queue, events });
+    const counts = await queue.getJobCounts();
+    if (Object.values(counts).every((count) => count === 0)) this.emptyAtStart.add(group);
     await this.register(name, queue);
     return queue;
   }

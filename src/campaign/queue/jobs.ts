@@ -33,6 +33,8 @@ export interface StageJobProgress {
 /** A job's value when it ends: the stage's outcome as the in-process campaign would have recorded it. */
 export interface StageJobResult {
   readonly worker: string;
+  /** Which try of the job this was (as in StageJobProgress). */
+  readonly attempt: number;
   readonly outcome: StageOutcome;
 }
 
@@ -73,6 +75,6 @@ export function parseStageJobProgress(value: unknown): StageJobProgress | undefi
 export function parseStageJobResult(value: unknown): StageJobResult | undefined {
   if (typeof value !== 'object' || value === null) return undefined;
   const result = value as Partial<StageJobResult>;
-  if (typeof result.worker !== 'string' || typeof result.outcome !== 'object' || result.outcome === null || typeof result.outcome.status !== 'string') return undefined;
+  if (typeof result.worker !== 'string' || typeof result.attempt !== 'number' || typeof result.outcome !== 'object' || result.outcome === null || typeof result.outcome.status !== 'string') return undefined;
   return result as StageJobResult;
 }

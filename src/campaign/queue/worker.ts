@@ -137,7 +137,7 @@ export function buildStageJobProcessor(options: Pick<QueueWorkerOptions, 'execut
     writeActivity(options.activityLog, { event: 'end', job: job.id ?? '', queue: job.queueName, group: row.group, row: row.id, stage, worker: options.workerName, attempt, status: outcome.status });
     const attemptsAllowed = job.opts.attempts ?? 1;
     if (outcome.status === 'failed' && outcome.failureKind === 'temporary' && job.attemptsMade + 1 < attemptsAllowed) throw new Error(outcome.error ?? 'temporary failure');
-    return { worker: options.workerName, outcome };
+    return { worker: options.workerName, attempt, outcome };
   };
 }
 

@@ -33,7 +33,7 @@ describe('values read back from Redis', () => {
 
   it('reads a result with its outcome, and refuses one without', () => {
     const outcome = { status: 'done', items: 1, bytes: 2, exitCode: 0, durationMs: 3, skipped: [], warnings: [] };
-    expect(parseStageJobResult({ worker: 'w1', outcome })).toEqual({ worker: 'w1', outcome });
+    expect(parseStageJobResult({ worker: 'w1', attempt: 1, outcome })).toEqual({ worker: 'w1', attempt: 1, outcome });
     expect(parseStageJobResult({ worker: 'w1' })).toBeUndefined();
     expect(parseStageJobResult(null)).toBeUndefined();
   });

@@ -44,7 +44,7 @@ describe('buildStageJobProcessor', () => {
     };
     const { job, progress } = fakeJob({ started: 1, made: 0, allowed: 3 });
     const result = await buildStageJobProcessor({ executeStage, workerName: 'w1', activityLog })(job);
-    expect(result).toEqual({ worker: 'w1', outcome: done });
+    expect(result).toEqual({ worker: 'w1', attempt: 1, outcome: done });
     expect(progress[0]).toEqual({ worker: 'w1', attempt: 1, bytes: 0, items: 0 });
     const lines = (await readFile(activityLog, 'utf8')).trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
     expect(lines.map((line) => [line.event, line.group, line.row, line.worker])).toEqual([
