@@ -64,12 +64,24 @@ export async function runQueueWorker(options: QueueWorkerOptions): Promise<void>
         connection: options.connection,
         concurrency: options.concurrency,
         lockDuration: options.lockDurationMs,
+        // Renewed every quarter of its duration, not BullMQ's half. A lock renewed just before Redis goes away lives
+        // for the lock's duration; the first renewal after Redis is back comes up to one interval later. With half,
+        // even a short restart could let the lock run out and another worker start a job this one still runs; with a
+        // quarter, any outage shorter than half the lock (5 s by default) passes unnoticed.
+        lockRenewTime: Math.floor(options.lockDurationMs / 4),
         stalledInterval: options.stalledIntervalMs,
         // A Redis restart can make a running job look stalled once; twice more and it is failed (and reported).
         maxStalledCount: 2,
         name: options.workerName,
       });
       worker.on('error', (err) => options.onLog(`queue ${name}: ${err.message}`));
+      // A job whose lock could not be renewed (Redis was out of reach longer than the lock lasts) may already run on
+      // another worker: this copy stops at its next safe point instead of running the account twice at once.
+      worker.on('lockRenewalFailed', (jobIds) => {
+        for (const jobId of jobIds) {
+          if (worker.cancelJob(jobId, 'lock lost')) options.onLog(`job ${jobId}: its lock was lost (Redis out of reach for too long); stopped here, another worker takes it`);
+        }
+      });
       workers.set(name, { worker });
       options.onLog(`serving queue ${name}`);
     }
@@ -129,10 +141,13 @@ export function buildStageJobProcessor(options: Pick<QueueWorkerOptions, 'execut
       clearTimeout(timer);
     }
     if (signal.aborted && !isFinished(outcome.status)) {
+      if (!timeout.signal.aborted) {
+        // Cancelled because the job is no longer ours (its lock was lost): whoever holds it now reports it.
+        writeActivity(options.activityLog, { event: 'end', job: job.id ?? '', queue: job.queueName, group: row.group, row: row.id, stage, worker: options.workerName, attempt, status: 'lock-lost' });
+        throw new Error('this worker lost the job (its lock could not be renewed); another worker runs it');
+      }
       const { failureKind: _dropped, ...rest } = outcome;
-      outcome = timeout.signal.aborted
-        ? { ...rest, status: 'timed-out', error: `stopped after its time limit of ${Math.round(timeoutMs / 1000)} s; the next run resumes it` }
-        : { ...rest, status: 'planned', error: 'cancelled in the queue; the next run resumes it' };
+      outcome = { ...rest, status: 'timed-out', error: `stopped after its time limit of ${Math.round(timeoutMs / 1000)} s; the next run resumes it` };
     }
     writeActivity(options.activityLog, { event: 'end', job: job.id ?? '', queue: job.queueName, group: row.group, row: row.id, stage, worker: options.workerName, attempt, status: outcome.status });
     const attemptsAllowed = job.opts.attempts ?? 1;

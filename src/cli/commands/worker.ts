@@ -32,7 +32,7 @@ export function registerWorker(program: Command, ctx: CliContext): void {
     .option('--concurrency <n>', 'accounts at once per group queue on this host', parsePositive, 2)
     .option('--name <name>', "this worker's name, shown by the campaign next to the account it runs (default: HOST-PID)")
     .option('--dir <dir>', "this host's directory for per-account logs and IMAP sync state", 'mailshift-worker')
-    .option('--lock-duration <ms>', "a job's lock, renewed every half of it: a worker that dies loses its job to another one after at most this long plus half", parsePositive, 10_000)
+    .option('--lock-duration <ms>', "a job's lock, renewed every quarter of it: a worker that dies loses its job to another one after at most this long plus half", parsePositive, 10_000)
     .option('--activity-log <file>', 'append one JSON line per job start and end (time, job, group, account, worker)')
     .option('--max-connections <n>', 'IMAP connections per server and account', parsePositive, 2)
     .option('--ca-file <file>', 'trust the certificates in this PEM file too (a self-signed IMAP server)')

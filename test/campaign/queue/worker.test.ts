@@ -87,4 +87,14 @@ describe('buildStageJobProcessor', () => {
     expect(result.outcome).toMatchObject({ status: 'timed-out', error: expect.stringContaining('time limit') });
     expect(result.outcome).not.toHaveProperty('failureKind');
   });
+
+  it('stops a stage whose lock was lost (another worker may run it now) and gives no result for it', async () => {
+    const executeStage: StageExecutor = (_row, _stage, signal) =>
+      new Promise((_resolve, reject) => signal.addEventListener('abort', () => reject(new MailshiftError('MAILSHIFT_INTERRUPTED', 'interrupted', { retry: 'later' })), { once: true }));
+    const { job } = fakeJob({ started: 1, made: 0, allowed: 3 });
+    const lockLost = new AbortController();
+    const running = buildStageJobProcessor({ executeStage, workerName: 'w1' })(job, 'token', lockLost.signal);
+    lockLost.abort();
+    await expect(running).rejects.toThrow(/lost the job/);
+  });
 });
