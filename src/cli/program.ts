@@ -36,6 +36,7 @@ const commands: readonly CommandEntry[] = [
   { name: 'plan', load: async () => (await import('./commands/plan.js')).registerPlan },
   { name: 'campaign', load: async () => (await import('./commands/campaign.js')).registerCampaign },
   { name: 'report', load: async () => (await import('./commands/report.js')).registerReport },
+  { name: 'worker', load: async () => (await import('./commands/worker.js')).registerWorker },
 ];
 
 const globalFlags = new Set(['--json', '--debug', '-q', '--quiet']);

@@ -299,6 +299,11 @@ export const errorCodes = {
     exitCode: ExitCode.config,
     hints: ['use a plain file (mode 0600), or "-" to read the password from standard input'],
   },
+  MAILSHIFT_QUEUE_UNREACHABLE: {
+    meaning: 'The Redis server given with --queue does not answer (a campaign on the queue, or mailshift worker, cannot start).',
+    exitCode: ExitCode.tempFail,
+    hints: ['start Redis (or check the host, port and MAILSHIFT_REDIS_PASSWORD) and run the same command again'],
+  },
   MAILSHIFT_READ_ONLY: {
     meaning: 'A write to a store or folder opened for reading (an mbox store is always read only).',
     exitCode: ExitCode.failed,
