@@ -68,6 +68,8 @@ export function registerWorker(program: Command, ctx: CliContext): void {
         fileRetries: 3,
         fileRetryDelayMs: 2000,
         ioTimeoutS: 120,
+        // The coordinator draws every job's progress (a terminal or --json there): reported always.
+        wantProgress: true,
       }),
       onLog: (line) => logger.info(`worker ${workerName}: ${line}`),
       signal: ctx.signal,
