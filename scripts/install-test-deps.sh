@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the integration tests and benchmarks run for real, when they are missing:
-# rsync, OpenSSH's server, Dovecot (core + IMAP), strace, Chromium, and the benchmark peers mb2md and mbsync (isync).
+# rsync, OpenSSH's server, Dovecot (core + IMAP), strace, Chromium, Redis, and the benchmark peers mb2md and mbsync (isync).
 # Idempotent and quiet when everything is there; needs root (or sudo) only when something must be installed.
 set -euo pipefail
 
@@ -15,10 +15,21 @@ command -v openssl >/dev/null 2>&1 || need+=(openssl)
 command -v strace >/dev/null 2>&1 || need+=(strace)
 # The campaign report (report.html) is opened, clicked and photographed in headless Chromium, driven by playwright-core.
 [ -x /usr/bin/chromium ] || need+=(chromium)
+# The campaign's scale-out (BullMQ) runs against a real Redis each test starts on a free port (Debian 12: 7.0, BSD).
+command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 if [ "${MAILSHIFT_BENCH_DEPS:-}" = 1 ]; then
   command -v mb2md >/dev/null 2>&1 || need+=(mb2md)
   command -v mbsync >/dev/null 2>&1 || need+=(isync)
   [ -x /usr/bin/time ] || need+=(time)
+  # imapsync (../shared/peers/imapsync, a peer of `npm run bench -- imap`): the Perl modules its README lists.
+  if ! perl -MMail::IMAPClient -MDigest::HMAC_SHA1 -MIO::Tee -MUnicode::String -MEncode::IMAPUTF7 -MFile::Copy::Recursive -MReadonly -MSys::MemInfo -MRegexp::Common -MJSON::WebToken -MData::Uniqid -MAuthen::NTLM -MProc::ProcessTable -e 1 >/dev/null 2>&1; then
+    need+=(libauthen-ntlm-perl libclass-load-perl libcrypt-openssl-rsa-perl libdigest-hmac-perl libencode-imaputf7-perl
+      libfile-copy-recursive-perl libfile-tail-perl libio-compress-perl libio-socket-inet6-perl libio-socket-ssl-perl
+      libio-tee-perl libmail-imapclient-perl libmodule-implementation-perl libmodule-runtime-perl libmodule-scandeps-perl
+      libpackage-stash-perl libpackage-stash-xs-perl libreadonly-perl libterm-readkey-perl libunicode-string-perl
+      liburi-perl libjson-webtoken-perl libdata-uniqid-perl libsys-meminfo-perl libregexp-common-perl
+      libproc-processtable-perl libnet-server-perl libhtml-parser-perl libwww-perl)
+  fi
 fi
 
 if [ ${#need[@]} -eq 0 ]; then
@@ -34,8 +45,8 @@ if [ "$(id -u)" -ne 0 ]; then
   fi
 fi
 export DEBIAN_FRONTEND=noninteractive
-# Dovecot's package starts the system service on install; we run our own instances on free ports, so keep the
-# package's service from starting (it would hold ports 143/993 and is not ours to manage).
+# Dovecot's and Redis's packages start their system services on install; we run our own instances on free ports, so keep the
+# package's service from starting (they would hold ports 143/993 and 6379 and are not ours to manage).
 if [ ! -e /usr/sbin/policy-rc.d ]; then
   printf '#!/bin/sh\nexit 101\n' | $sudo tee /usr/sbin/policy-rc.d >/dev/null
   $sudo chmod +x /usr/sbin/policy-rc.d

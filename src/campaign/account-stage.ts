@@ -58,6 +58,7 @@ export function buildStageExecutor(environment: StageEnvironment): StageExecutor
         skipped: result.summary.skipped,
         warnings: result.summary.warnings,
         ...(result.folders ? { folders: result.folders } : {}),
+        ...(result.missing ? { missing: result.missing } : {}),
         ...(verdict.error ? { error: verdict.error } : {}),
         ...(verdict.failureKind ? { failureKind: verdict.failureKind } : {}),
         ...(result.route ? { route: result.route } : {}),
@@ -77,6 +78,7 @@ interface StageResult {
   readonly exitCode: number;
   readonly summary: OperationSummary;
   readonly folders?: readonly FolderComparison[];
+  readonly missing?: StageOutcome['missing'];
   readonly route?: string;
 }
 
@@ -94,15 +96,17 @@ async function runStage(row: PlanRow, stage: Stage, options: RowOptions, context
   if (stage === 'verify') {
     const { runVerifyOperation } = await import('../engine/operations/verify.js');
     const outcome = await runVerifyOperation({ ...base, strict: false, rules: { maps: [], excludes: options.excludes, skipVirtual: true } });
+    const folderName = (folder: { mailbox: string; folder: string }) => (folder.mailbox ? `${folder.mailbox}: ${folder.folder}` : folder.folder);
     return {
       exitCode: outcome.exitCode,
       summary: outcome.summary,
       folders: outcome.report.folders.map((folder) => ({
-        folder: folder.mailbox ? `${folder.mailbox}: ${folder.folder}` : folder.folder,
+        folder: folderName(folder),
         sourceMessages: folder.source.messages,
         targetMessages: folder.target.messages,
         missing: folder.missing.length,
       })),
+      missing: outcome.report.folders.flatMap((folder) => folder.missing.map((key) => ({ folder: folderName(folder), key }))),
       route: `${outcome.route.use}: ${outcome.route.reason}`,
     };
   }

@@ -1,6 +1,7 @@
 import { decideBackoffMs } from '../core/async.js';
 import { ExitCode, type ExitCodeValue } from '../core/exit-codes.js';
 import { classifyFailure } from './classify.js';
+import { reconcileVerifyWithCopySkips } from './reconcile.js';
 import { findQuotaProblem, type PlanRow } from './plan-file.js';
 import { orderQueue, pickNext, type Limits, type QueueEntry } from './schedule.js';
 import { isFinished, type AccountStatus, type CampaignState, type Stage, type StageOutcome } from './state/types.js';
@@ -23,7 +24,7 @@ export type StageExecutor = (row: PlanRow, stage: Stage, signal: AbortSignal, pr
 /** Everything a campaign tells its watcher; the CLI draws it (terminal), logs it (one line per change) or prints it (--json). */
 export type CampaignEvent =
   | { readonly type: 'campaign-start'; readonly stages: readonly Stage[]; readonly accounts: number; readonly toRun: number; readonly alreadyDone: number; readonly bytesTotal: number; readonly resumed: readonly string[] }
-  | { readonly type: 'account-start'; readonly id: string; readonly stage: Stage; readonly attempt: number; readonly sizeBytes?: number }
+  | { readonly type: 'account-start'; readonly id: string; readonly stage: Stage; readonly attempt: number; readonly sizeBytes?: number; /** Who runs it, on the queue (mailshift worker). */ readonly worker?: string }
   | { readonly type: 'account-progress'; readonly id: string; readonly stage: Stage; readonly bytes: number; readonly items: number; readonly totalBytes?: number }
   | { readonly type: 'account-end'; readonly id: string; readonly stage: Stage; readonly status: AccountStatus; readonly items: number; readonly bytes: number; readonly skipped: number; readonly durationMs: number; readonly error?: string }
   | { readonly type: 'account-retry'; readonly id: string; readonly stage: Stage; readonly attempt: number; readonly delayMs: number; readonly error: string }
@@ -58,7 +59,7 @@ export interface CampaignRunResult {
   readonly interrupted: boolean;
 }
 
-interface Pending extends QueueEntry {
+export interface PendingAccount extends QueueEntry {
   readonly row: PlanRow;
   readonly stages: Stage[];
   /** Tries of the current (first) stage so far in this run. */
@@ -70,28 +71,7 @@ const progressIntervalMs = 500;
 
 export async function runCampaign(rows: readonly PlanRow[], state: CampaignState, options: CampaignRunOptions): Promise<CampaignRunResult> {
   const now = options.now ?? Date.now;
-  state.syncAccounts(rows.map((row) => ({ id: row.id, source: row.source, target: row.target, group: row.group, priority: row.priority, ...(row.sizeBytes !== undefined ? { sizeBytes: row.sizeBytes } : {}), line: row.line })));
-  const resumed = state.recoverInterrupted('the campaign stopped while this ran (killed or crashed): resumed on the next run');
-
-  const pending: Pending[] = [];
-  const refused: CampaignEvent[] = [];
-  let alreadyDone = 0;
-  let bytesTotal = 0;
-  rows.forEach((row, index) => {
-    const todo = options.stages.filter((stage) => options.force || !isFinished(state.getStage(row.id, stage)?.status ?? 'planned'));
-    if (todo.length === 0) {
-      alreadyDone++;
-      return;
-    }
-    const refusal = findQuotaProblem(row);
-    if (refusal) {
-      refuse(state, row, todo[0]!, refusal, now());
-      refused.push({ type: 'account-refused', id: row.id, line: row.line, reason: refusal });
-      return;
-    }
-    bytesTotal += row.sizeBytes ?? 0;
-    pending.push({ id: row.id, group: row.group, priority: row.priority, ...(row.sizeBytes !== undefined ? { sizeBytes: row.sizeBytes } : {}), index, row, stages: todo, tries: 0 });
-  });
+  const { pending, refused, alreadyDone, bytesTotal, resumed } = prepareCampaignRun(rows, state, options, now);
   options.onEvent({ type: 'campaign-start', stages: options.stages, accounts: rows.length, toRun: pending.length, alreadyDone, bytesTotal, resumed });
   for (const event of refused) options.onEvent(event);
 
@@ -100,7 +80,7 @@ export async function runCampaign(rows: readonly PlanRow[], state: CampaignState
   const running = new Set<Promise<void>>();
   const loads = new LoadWatch(options, now);
 
-  const runAccount = async (entry: Pending): Promise<void> => {
+  const runAccount = async (entry: PendingAccount): Promise<void> => {
     const retry = await runAccountStages(entry, state, options, now);
     if (retry) queue = orderQueue([...queue, retry], options.largestFirst);
   };
@@ -138,11 +118,51 @@ export async function runCampaign(rows: readonly PlanRow[], state: CampaignState
   return { exitCode, counts, interrupted };
 }
 
+/** What a run starts from: the accounts to run (with the stages each still needs) and those refused or done already. */
+export interface PreparedRun {
+  readonly pending: PendingAccount[];
+  readonly refused: CampaignEvent[];
+  readonly alreadyDone: number;
+  readonly bytesTotal: number;
+  readonly resumed: string[];
+}
+
+/**
+ * The start of every run, whichever scheduler runs it (this one, or the queue's coordinator): the plan's rows into the
+ * state, accounts a dead process left running taken back, and for each row the stages it still needs; a row that
+ * cannot fit its target is refused (recorded as failed) before anything starts.
+ */
+export function prepareCampaignRun(rows: readonly PlanRow[], state: CampaignState, options: Pick<CampaignRunOptions, 'stages' | 'force'>, now: () => number): PreparedRun {
+  state.syncAccounts(rows.map((row) => ({ id: row.id, source: row.source, target: row.target, group: row.group, priority: row.priority, ...(row.sizeBytes !== undefined ? { sizeBytes: row.sizeBytes } : {}), line: row.line })));
+  const resumed = state.recoverInterrupted('the campaign stopped while this ran (killed or crashed): resumed on the next run');
+
+  const pending: PendingAccount[] = [];
+  const refused: CampaignEvent[] = [];
+  let alreadyDone = 0;
+  let bytesTotal = 0;
+  rows.forEach((row, index) => {
+    const todo = options.stages.filter((stage) => options.force || !isFinished(state.getStage(row.id, stage)?.status ?? 'planned'));
+    if (todo.length === 0) {
+      alreadyDone++;
+      return;
+    }
+    const refusal = findQuotaProblem(row);
+    if (refusal) {
+      refuse(state, row, todo[0]!, refusal, now());
+      refused.push({ type: 'account-refused', id: row.id, line: row.line, reason: refusal });
+      return;
+    }
+    bytesTotal += row.sizeBytes ?? 0;
+    pending.push({ id: row.id, group: row.group, priority: row.priority, ...(row.sizeBytes !== undefined ? { sizeBytes: row.sizeBytes } : {}), index, row, stages: todo, tries: 0 });
+  });
+  return { pending, refused, alreadyDone, bytesTotal, resumed };
+}
+
 /**
  * One account's stages of this run, in order; a stage that does not finish stops the account's later stages.
  * Returns the account again when a temporary failure is to be retried after its back-off.
  */
-async function runAccountStages(entry: Pending, state: CampaignState, options: CampaignRunOptions, now: () => number): Promise<Pending | undefined> {
+async function runAccountStages(entry: PendingAccount, state: CampaignState, options: CampaignRunOptions, now: () => number): Promise<PendingAccount | undefined> {
   const timeoutMs = entry.row.timeoutS !== undefined ? entry.row.timeoutS * 1000 : options.accountTimeoutMs;
   const timeout = new AbortController();
   const timer = setTimeout(() => timeout.abort(), timeoutMs);
@@ -157,6 +177,7 @@ async function runAccountStages(entry: Pending, state: CampaignState, options: C
       let outcome: StageOutcome;
       try {
         outcome = await options.executeStage(entry.row, stage, signal, throttleProgress((done) => options.onEvent({ type: 'account-progress', id: entry.id, stage, ...done })));
+        if (stage === 'verify') outcome = reconcileVerifyWithCopySkips(outcome, [...state.listSkipped(entry.id, 'prestage'), ...state.listSkipped(entry.id, 'cutover')]);
       } catch (err) {
         const failure = classifyFailure(err);
         outcome = { status: 'failed', items: 0, bytes: 0, exitCode: ExitCode.failed, durationMs: now() - startedAt, skipped: [], warnings: [], error: failure.message, failureKind: failure.kind };
@@ -235,7 +256,7 @@ export function decideRunExitCode(counts: Readonly<Record<AccountStatus, number>
 }
 
 /** Progress reaches the watcher at most twice a second per account: a fleet of small copies would otherwise flood it. */
-function throttleProgress(emit: (done: StageProgress) => void): (done: StageProgress) => void {
+export function throttleProgress(emit: (done: StageProgress) => void): (done: StageProgress) => void {
   let last = 0;
   return (done) => {
     const at = Date.now();

@@ -27,6 +27,7 @@ const commands: readonly CommandEntry[] = [
   },
   { name: 'discover', load: async () => (await import('./commands/discover.js')).registerDiscover },
   { name: 'copy', load: async () => (await import('./commands/copy.js')).registerCopy },
+  { name: 'export', load: async () => (await import('./commands/export.js')).registerExport },
   { name: 'chown', load: async () => (await import('./commands/chown.js')).registerChown },
   { name: 'verify', load: async () => (await import('./commands/verify.js')).registerVerify },
   { name: 'resync', load: async () => (await import('./commands/resync.js')).registerResync },
@@ -35,6 +36,7 @@ const commands: readonly CommandEntry[] = [
   { name: 'plan', load: async () => (await import('./commands/plan.js')).registerPlan },
   { name: 'campaign', load: async () => (await import('./commands/campaign.js')).registerCampaign },
   { name: 'report', load: async () => (await import('./commands/report.js')).registerReport },
+  { name: 'worker', load: async () => (await import('./commands/worker.js')).registerWorker },
 ];
 
 const globalFlags = new Set(['--json', '--debug', '-q', '--quiet']);

@@ -26,10 +26,30 @@ const rsyncHints = [
 ];
 
 export const errorCodes = {
+  MAILSHIFT_ARCHIVE_CORRUPT: {
+    meaning: 'A cPanel backup (cpmove archive) ends early or holds bytes that are not tar: the restore stopped there. Every message restored before that point is complete.',
+    exitCode: ExitCode.failed,
+    hints: ['everything restored before this point is complete and stays; get an intact copy of the backup and run the same command again (nothing is added twice)'],
+  },
+  MAILSHIFT_ARCHIVE_NO_MAILBOX: {
+    meaning: 'A restore from a cPanel backup names a mailbox the backup does not hold, or restores into one maildir without naming which mailbox.',
+    exitCode: ExitCode.usage,
+    hints: ['name one mailbox: cpmove:ARCHIVE#local@domain (mailshift discover ARCHIVE lists them)'],
+  },
+  MAILSHIFT_ARCHIVE_TARGET: {
+    meaning: 'A cPanel backup can be restored into a local cPanel root or a local maildir, and this target is neither; or the archive an export would write exists already (an export never writes over a file).',
+    exitCode: ExitCode.usage,
+    hints: ['restore into a local cPanel root (cpanel:ROOT#USER) or a maildir, then copy from there', 'choose a new file name'],
+  },
   MAILSHIFT_BAD_REF: {
     meaning: 'A message reference handed to a store is not one of its messages (a mailshift bug, or a state file from elsewhere).',
     exitCode: ExitCode.failed,
     hints: [],
+  },
+  MAILSHIFT_BYTE_BUDGET: {
+    meaning: 'The run moved the bytes --max-bytes allows and stopped there; everything copied so far is recorded.',
+    exitCode: ExitCode.tempFail,
+    hints: ['everything copied so far is recorded; run the same command again (tomorrow, for a daily limit) to continue'],
   },
   MAILSHIFT_CAMPAIGN_LOCKED: {
     meaning: 'Another mailshift process is running a campaign in this campaign directory (its lock file names it).',
@@ -278,6 +298,11 @@ export const errorCodes = {
     meaning: 'The password file cannot be read, or is not a regular file.',
     exitCode: ExitCode.config,
     hints: ['use a plain file (mode 0600), or "-" to read the password from standard input'],
+  },
+  MAILSHIFT_QUEUE_UNREACHABLE: {
+    meaning: 'The Redis server given with --queue does not answer (a campaign on the queue, or mailshift worker, cannot start).',
+    exitCode: ExitCode.tempFail,
+    hints: ['start Redis (or check the host, port and MAILSHIFT_REDIS_PASSWORD) and run the same command again'],
   },
   MAILSHIFT_READ_ONLY: {
     meaning: 'A write to a store or folder opened for reading (an mbox store is always read only).',

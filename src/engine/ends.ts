@@ -2,6 +2,7 @@ import { stat } from 'node:fs/promises';
 import { MailshiftError, UsageError } from '../core/errors.js';
 import { ExitCode } from '../core/exit-codes.js';
 import type { Logger } from '../core/logger.js';
+import { describeBackupSource, readBackupSource } from '../archive/source.js';
 import { classifyLocalMailPath, describeNonMboxFile } from '../stores/probe.js';
 import { formatSpec, parseStoreSpec, type StoreSpec } from '../stores/spec.js';
 import type { SshOptions } from '../transport/ssh.js';
@@ -32,15 +33,15 @@ export interface ProbedEnds {
 }
 
 export async function probeEnds(operation: Operation, source: StoreSpec, target: StoreSpec, options: ProbeOptions): Promise<ProbedEnds> {
-  const targetFacts = describeWithoutLooking(target);
-  let sourceFacts = describeWithoutLooking(source);
+  const targetFacts = await lookForArchive(target, describeWithoutLooking(target));
+  let sourceFacts = await lookForArchive(source, describeWithoutLooking(source));
   let fallback: FallbackDecision | undefined;
   if (!sourceFacts.files || !targetFacts.files) {
     if (options.imapFallback) options.logger.warn(`--imap-fallback ${options.imapFallback} ignored: ${!sourceFacts.files ? 'the source' : 'the target'} is IMAP already`);
   } else if (options.imapFallback) {
     fallback = await decideFallback(source, options.imapFallback, options);
   }
-  if (!fallback?.used && sourceFacts.files) sourceFacts = await lookAtSource(operation, source, sourceFacts, options, fallback);
+  if (!fallback?.used && sourceFacts.files && sourceFacts.files.layout !== 'archive') sourceFacts = await lookAtSource(operation, source, sourceFacts, options, fallback);
   const route = decideRoute(operation, sourceFacts, targetFacts, fallback);
   if (isRefusal(route)) {
     if (route.code === 'MAILSHIFT_USAGE') throw new UsageError(route.message, route.hint);
@@ -53,8 +54,25 @@ export async function probeEnds(operation: Operation, source: StoreSpec, target:
 function describeWithoutLooking(spec: StoreSpec): EndFacts {
   const label = formatSpec(spec);
   if (spec.kind === 'imap') return { label };
-  const layout: FileLayout = spec.kind === 'cpanel' ? 'cpanel' : spec.kind === 'mbox' ? 'mbox' : 'maildir';
+  const layout: FileLayout = spec.kind === 'cpanel' ? 'cpanel' : spec.kind === 'mbox' ? 'mbox' : spec.kind === 'archive' ? 'archive' : 'maildir';
   return { label, files: { location: spec.location.type, layout } };
+}
+
+/**
+ * A cPanel backup is a file told by its first bytes (archive/sniff.ts), or a directory laid out like one (an
+ * incremental backup): a plain local path to one is an archive end, and a cpmove: spec must name one.
+ */
+async function lookForArchive(spec: StoreSpec, facts: EndFacts): Promise<EndFacts> {
+  if (spec.kind !== 'archive' && !(spec.kind === 'path' && spec.location.type === 'local')) return facts;
+  const backup = await readBackupSource(spec.path);
+  if (backup) return { ...facts, files: { location: 'local', layout: 'archive', detail: describeBackupSource(backup) } };
+  if (spec.kind === 'archive') {
+    throw new MailshiftError('MAILSHIFT_MISSING_SOURCE', `${formatSpec(spec)}: ${spec.path} is not a cPanel backup (a tar, a tar.gz, or a directory with homedir/ and cp/)`, {
+      hint: 'give the path of the cpmove backup (cpmove-USER.tar.gz, USER.tar, backup-DATE_USER.tar.gz, or an incremental backup directory)',
+      exitCode: ExitCode.config,
+    });
+  }
+  return facts;
 }
 
 async function lookAtSource(operation: Operation, spec: StoreSpec, facts: EndFacts, options: ProbeOptions, fallback: FallbackDecision | undefined): Promise<EndFacts> {

@@ -5,6 +5,8 @@
  *   files     rsync moves the files of a maildir tree or a cPanel account as they are (flags in file names, hard
  *             links, dovecot-uidlist, owners); resync matches by maildir base name; verify compares file by file.
  *   messages  one message at a time through the store interface (IMAP, mbox, maildir), with a UID watermark.
+ *   archive   a cPanel backup (cpmove tar) read once, start to end, its messages written straight into the
+ *             target's maildirs (src/archive/): no extraction to disk first, no rsync.
  *
  * Pure: the decision is made from what each end is (EndFacts, found by engine/ends.ts) and never from the text the
  * user typed. It carries its reason, which is logged, printed by --dry-run and put in --json as `route`.
@@ -13,7 +15,7 @@
 export type Operation = 'copy' | 'resync' | 'watch' | 'verify';
 
 /** The layouts a file tree can hold, as the probe saw them. */
-export type FileLayout = 'maildir' | 'cpanel' | 'mbox' | 'dbox';
+export type FileLayout = 'maildir' | 'cpanel' | 'mbox' | 'dbox' | 'archive';
 
 /** What one end is, as far as the route is concerned. */
 export interface EndFacts {
@@ -41,7 +43,7 @@ export interface FallbackDecision {
 
 /** The STYLE.md decision shape: which engine, and why. */
 export interface Route {
-  readonly use: 'files' | 'messages';
+  readonly use: 'files' | 'messages' | 'archive';
   readonly reason: string;
   readonly fallback?: FallbackDecision;
 }
@@ -63,6 +65,7 @@ const dboxHints: Record<Operation, string> = {
 };
 
 export function decideRoute(operation: Operation, source: EndFacts, target: EndFacts, fallback?: FallbackDecision): Route | RouteRefusal {
+  if (source.files?.layout === 'archive' || target.files?.layout === 'archive') return decideArchiveRoute(operation, source, target);
   if (fallback?.used) {
     return { use: 'messages', reason: `the source cannot be read at file level (${fallback.reason}): read over IMAP (${fallback.imap}) instead`, fallback };
   }
@@ -88,6 +91,40 @@ export function decideRoute(operation: Operation, source: EndFacts, target: EndF
     verify: 'compared file by file, by maildir base name',
   };
   return { use: 'files', reason: `both ends are file trees (${where}): ${how[operation]}`, ...(fallback ? { fallback } : {}) };
+}
+
+/**
+ * A cPanel backup is one compressed stream: nothing in it can be reached without reading what comes before, so
+ * neither rsync (which wants files) nor the stores (which want to list, then read by reference) can use it as it
+ * is. The archive engine reads it once and writes each message where it belongs as it passes. That engine writes to
+ * local trees only: restoring into an IMAP account or over ssh goes through a local maildir first (refused here
+ * with that advice, before any work). A backup is never a target: `mailshift export` writes one.
+ */
+function decideArchiveRoute(operation: Operation, source: EndFacts, target: EndFacts): Route | RouteRefusal {
+  if (target.files?.layout === 'archive') {
+    return refusal('MAILSHIFT_USAGE', `${target.label} is a cPanel backup: ${operation} does not write into a backup`, 'write a backup with `mailshift export SOURCE BACKUP.tar.gz`');
+  }
+  if (operation !== 'copy') {
+    return refusal('MAILSHIFT_USAGE', `${source.label} is a cPanel backup: ${operation} works on live trees and accounts`, 'restore the backup with `mailshift copy BACKUP TARGET`, then run this against the restored tree');
+  }
+  if (!target.files) {
+    // The messages engine lists a folder before it reads it, by reference; a compressed stream cannot be read that
+    // way. The mailbox is restored into a temporary maildir first, and that maildir is the messages engine's source.
+    return {
+      use: 'messages',
+      reason: `the source ${source.label} is a cPanel backup and the target ${target.label} an IMAP account: the mailbox is restored into a temporary maildir in one pass, then its messages move one at a time through the stores`,
+    };
+  }
+  if (target.files.location !== 'local') {
+    return refusal('MAILSHIFT_USAGE', `${source.label} is a cPanel backup and ${target.label} is over ssh: a backup is restored into local trees`, 'run mailshift on the target server (copy the backup there), or restore here and copy the result with mailshift copy');
+  }
+  if (target.files.layout !== 'cpanel' && target.files.layout !== 'maildir') {
+    return refusal('MAILSHIFT_USAGE', `${target.label} is not a maildir or a cPanel root`, 'restore into a cPanel root (cpanel:ROOT#USER) or a maildir directory');
+  }
+  return {
+    use: 'archive',
+    reason: `the source ${source.label} is a cPanel backup: read once from start to end, its messages written straight into the ${target.files.layout === 'cpanel' ? 'cPanel account' : 'maildir'} as they pass (no extraction, no rsync)`,
+  };
 }
 
 export function isRefusal(decision: Route | RouteRefusal): decision is RouteRefusal {

@@ -25,11 +25,33 @@ export interface FolderState {
   readonly highestUid: number;
 }
 
+/**
+ * Where an IMAP target put what we copied (UIDPLUS APPENDUID, or found by identity once): the target folder's
+ * UIDVALIDITY and runs of [first source UID, first target UID, length], consecutive appends making one run.
+ */
+interface TargetUidRecord {
+  readonly uidValidity: number;
+  readonly runs: readonly (readonly [number, number, number])[];
+}
+
+interface StoredFolder extends FolderState {
+  readonly updatedAt: string;
+  readonly targetUids?: TargetUidRecord;
+}
+
 interface StateDocument {
   readonly version: 1;
   /** Which pair of stores this is about, for people reading the file. */
   readonly pair: string;
-  folders: Record<string, FolderState & { readonly updatedAt: string }>;
+  folders: Record<string, StoredFolder>;
+}
+
+/** A folder's map from source UID to target UID, for one target UIDVALIDITY. */
+export interface TargetUidMap {
+  readonly uidValidity: number;
+  get(sourceUid: number): number | undefined;
+  /** The target UIDs already taken by some source message. */
+  targetUids(): Iterable<number>;
 }
 
 export function defaultStateDir(env: NodeJS.ProcessEnv): string {
@@ -57,6 +79,8 @@ export interface FolderStateEntry extends FolderState {
 export class SyncStateFile {
   private saving: Promise<void> = Promise.resolve();
   private isDirty = false;
+  /** Target UID maps by folder key, unpacked from their runs when first used. */
+  private readonly targetUidMaps = new Map<string, { uidValidity: number; bySource: Map<number, number> }>();
 
   private constructor(
     readonly file: string,
@@ -95,23 +119,64 @@ export class SyncStateFile {
     return entry ? { uidValidity: entry.uidValidity, highestUid: entry.highestUid } : undefined;
   }
 
+  /** A new watermark; the target UID map stays while the source's UIDVALIDITY does (its UIDs still name the same messages). */
   set(key: string, state: FolderState): void {
     const current = this.document.folders[key];
     if (current && current.uidValidity === state.uidValidity && current.highestUid === state.highestUid) return;
-    this.document.folders[key] = { ...state, updatedAt: new Date().toISOString() };
+    const isRenumbered = current !== undefined && current.uidValidity !== state.uidValidity;
+    if (isRenumbered) this.targetUidMaps.delete(key);
+    const kept = isRenumbered ? undefined : current?.targetUids;
+    this.document.folders[key] = { ...state, updatedAt: new Date().toISOString(), ...(kept ? { targetUids: kept } : {}) };
     this.isDirty = true;
   }
 
   delete(key: string): void {
+    this.targetUidMaps.delete(key);
     if (!(key in this.document.folders)) return;
     delete this.document.folders[key];
     this.isDirty = true;
+  }
+
+  /** Where the target put the source message `sourceUid`; a map of another target UIDVALIDITY is replaced. */
+  recordTargetUid(key: string, targetUidValidity: number, sourceUid: number, targetUid: number): void {
+    let map = this.unpackTargetUids(key);
+    if (!map || map.uidValidity !== targetUidValidity) {
+      map = { uidValidity: targetUidValidity, bySource: new Map() };
+      this.targetUidMaps.set(key, map);
+    }
+    if (map.bySource.get(sourceUid) === targetUid) return;
+    map.bySource.set(sourceUid, targetUid);
+    this.isDirty = true;
+  }
+
+  /** The folder's source-to-target UID map, if one was kept. */
+  targetUidMap(key: string): TargetUidMap | undefined {
+    const map = this.unpackTargetUids(key);
+    if (!map) return undefined;
+    return { uidValidity: map.uidValidity, get: (sourceUid) => map.bySource.get(sourceUid), targetUids: () => map.bySource.values() };
+  }
+
+  private unpackTargetUids(key: string): { uidValidity: number; bySource: Map<number, number> } | undefined {
+    const unpacked = this.targetUidMaps.get(key);
+    if (unpacked) return unpacked;
+    const stored = this.document.folders[key]?.targetUids;
+    if (!stored) return undefined;
+    const bySource = new Map<number, number>();
+    for (const [source, target, length] of stored.runs) for (let i = 0; i < length; i += 1) bySource.set(source + i, target + i);
+    const map = { uidValidity: stored.uidValidity, bySource };
+    this.targetUidMaps.set(key, map);
+    return map;
   }
 
   /** Writes the state if it changed. Saves are serialised: the last one wins, and none is torn. */
   save(): Promise<void> {
     if (!this.isDirty) return this.saving;
     this.isDirty = false;
+    for (const [key, map] of this.targetUidMaps) {
+      const folder = this.document.folders[key];
+      // A map is kept with its folder's watermark: without one (nothing saved yet) it waits for the first.
+      if (folder) this.document.folders[key] = { ...folder, targetUids: { uidValidity: map.uidValidity, runs: packRuns(map.bySource) } };
+    }
     const text = `${JSON.stringify(this.document, null, 2)}\n`;
     this.saving = this.saving.then(() => writeFileAtomically(this.file, text));
     return this.saving;
@@ -131,11 +196,38 @@ function parseStateDocument(text: string): StateDocument | undefined {
   const folders: StateDocument['folders'] = {};
   for (const [key, entry] of Object.entries(record.folders as Record<string, unknown>)) {
     if (typeof entry !== 'object' || entry === null) continue;
-    const { uidValidity, highestUid, updatedAt } = entry as Record<string, unknown>;
+    const { uidValidity, highestUid, updatedAt, targetUids } = entry as Record<string, unknown>;
     if (!isUint32(uidValidity) || !isUint32(highestUid)) continue;
-    folders[key] = { uidValidity, highestUid, updatedAt: typeof updatedAt === 'string' ? updatedAt : '' };
+    const map = parseTargetUids(targetUids);
+    folders[key] = { uidValidity, highestUid, updatedAt: typeof updatedAt === 'string' ? updatedAt : '', ...(map ? { targetUids: map } : {}) };
   }
   return { version: 1, pair: record.pair, folders };
+}
+
+/** A stored target UID map; anything malformed is dropped (the engine then finds the messages by identity again). */
+function parseTargetUids(value: unknown): TargetUidRecord | undefined {
+  if (typeof value !== 'object' || value === null) return undefined;
+  const { uidValidity, runs } = value as Record<string, unknown>;
+  if (!isUint32(uidValidity) || !Array.isArray(runs)) return undefined;
+  const parsed: [number, number, number][] = [];
+  for (const run of runs) {
+    if (!Array.isArray(run) || run.length !== 3) return undefined;
+    const [source, target, length] = run as unknown[];
+    if (!isUint32(source) || !isUint32(target) || !isUint32(length)) return undefined;
+    parsed.push([source, target, length]);
+  }
+  return { uidValidity, runs: parsed };
+}
+
+/** Source-to-target pairs as runs where both sides count up together (a copy in order makes few runs). */
+export function packRuns(bySource: ReadonlyMap<number, number>): [number, number, number][] {
+  const runs: [number, number, number][] = [];
+  for (const [source, target] of [...bySource].sort((a, b) => a[0] - b[0])) {
+    const last = runs.at(-1);
+    if (last && last[0] + last[2] === source && last[1] + last[2] === target) last[2] += 1;
+    else runs.push([source, target, 1]);
+  }
+  return runs;
 }
 
 function isUint32(value: unknown): value is number {

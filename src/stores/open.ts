@@ -93,6 +93,8 @@ export async function openStore(spec: StoreSpec, options: OpenStoreOptions): Pro
     }
     case 'cpanel':
       throw new UsageError(`${label}: cPanel specs are handled by mailshift copy; for IMAP use the mailbox's maildir path`, 'e.g. /home/USER/mail/DOMAIN/LOCAL');
+    case 'archive':
+      throw new UsageError(`${label}: a cPanel backup is restored by mailshift copy into a cPanel root or a maildir`, 'restore it into a maildir first (mailshift copy cpmove:BACKUP#local@domain MAILDIR), then copy that maildir');
   }
 }
 

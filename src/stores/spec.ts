@@ -17,6 +17,9 @@ import { findUrlSecrets, maskUrlSecrets } from '../core/secrets.js';
  *   imap://user@host[:port]        IMAP (the user may itself contain '@'; the last '@' ends it)
  *   imaps://user@host[:port]       IMAP over TLS
  *   imaps://user;AUTH=XOAUTH2@host  how to log in, in RFC 5092's syntax (see ImapAuth)
+ *   cpmove:FILE[#USER|#local@domain]  a cPanel backup (cpmove archive, .tar or .tar.gz) on this machine, or one
+ *                                  mailbox of it. A plain path to such a file is recognised by its first bytes where
+ *                                  it is used (engine/ends.ts), not here: this parser never reads a file.
  */
 
 export interface LocalLocation {
@@ -81,7 +84,18 @@ export interface ImapSpec {
   readonly mailbox?: string;
 }
 
-export type StoreSpec = PathSpec | MaildirSpec | MboxSpec | CpanelSpec | ImapSpec;
+export interface ArchiveSpec {
+  readonly kind: 'archive';
+  readonly location: LocalLocation;
+  /** The backup file, absolute. */
+  readonly path: string;
+  /** The account's user when the spec names one (`#USER`); the archive itself says whose it is. */
+  readonly user?: string;
+  /** One mailbox of the backup (`#local@domain`). */
+  readonly mailbox?: { readonly localPart: string; readonly domain: string };
+}
+
+export type StoreSpec = PathSpec | MaildirSpec | MboxSpec | CpanelSpec | ImapSpec | ArchiveSpec;
 
 export function isRemote(location: Location | undefined): location is SshLocation {
   return location?.type === 'ssh';
@@ -103,6 +117,10 @@ export function formatSpec(spec: StoreSpec): string {
     }
     case 'path':
       return formatPathAt(spec.location, spec.path);
+    case 'archive': {
+      const who = spec.mailbox ? `#${spec.mailbox.localPart}@${spec.mailbox.domain}` : spec.user ? `#${spec.user}` : '';
+      return `cpmove:${spec.path}${who}`;
+    }
     default:
       return `${spec.kind}:${formatPathAt(spec.location, spec.path)}`;
   }
@@ -118,7 +136,7 @@ export interface ParseSpecOptions {
 }
 
 const hint =
-  'use a path, maildir:/path, mbox:/path, ssh://[user@]host[:port]/path, cpanel:ROOT#USER, cpanel:ROOT#local@domain, imap://user@host or imaps://user@host';
+  'use a path, maildir:/path, mbox:/path, ssh://[user@]host[:port]/path, cpanel:ROOT#USER, cpanel:ROOT#local@domain, cpmove:BACKUP[#local@domain], imap://user@host or imaps://user@host';
 
 /**
  * Parses a spec; a refusal never quotes a password typed into the URL (`imap://user:secret@host` is refused, and the
@@ -139,6 +157,7 @@ function parseStoreSpecText(input: string, options: ParseSpecOptions): StoreSpec
   if (input.includes('\u0000')) throw new UsageError('store spec contains a NUL byte', hint);
 
   if (/^imaps?:\/\//i.test(input)) return parseImap(input);
+  if (/^cpmove:/i.test(input)) return parseArchive(input.slice('cpmove:'.length), input, options);
   const prefixed = /^(maildir|mbox|cpanel):/i.exec(input);
   if (prefixed) {
     const kind = prefixed[1]!.toLowerCase() as 'maildir' | 'mbox' | 'cpanel';
@@ -200,6 +219,26 @@ function parseCpanel(rest: string, whole: string, options: ParseSpecOptions): Cp
   checkDomain(domain, whole);
   // The owning cPanel user is found by discovery (etc/userdomains, the home directories); '' until then.
   return { kind: 'cpanel', location, root, user: '', mailbox: { localPart, domain } };
+}
+
+function parseArchive(rest: string, whole: string, options: ParseSpecOptions): ArchiveSpec {
+  const hash = rest.lastIndexOf('#');
+  const fileText = hash < 0 ? rest : rest.slice(0, hash);
+  const who = hash < 0 ? undefined : rest.slice(hash + 1);
+  if (fileText === '') throw new UsageError(`"${whole}" names no backup file`, 'write cpmove:/path/to/cpmove-USER.tar.gz, optionally with #local@domain');
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(fileText)) {
+    throw new UsageError(`"${whole}": a cPanel backup is read from this machine`, 'copy the backup file here first (scp, rsync), then give its local path');
+  }
+  const location: LocalLocation = { type: 'local' };
+  const file = path.resolve(options.cwd ?? process.cwd(), fileText);
+  if (who === undefined) return { kind: 'archive', location, path: file };
+  const at = who.lastIndexOf('@');
+  if (at < 0) return { kind: 'archive', location, path: file, user: checkCpanelUser(who, whole) };
+  const localPart = who.slice(0, at);
+  const domain = who.slice(at + 1).toLowerCase();
+  checkLocalPart(localPart, whole);
+  checkDomain(domain, whole);
+  return { kind: 'archive', location, path: file, mailbox: { localPart, domain } };
 }
 
 function parseImap(input: string): ImapSpec {

@@ -39,6 +39,12 @@ export interface StoreCaps {
    * earlier run copied can be brought over later (Mailbox.updateFlags, `resync --flags source|merge`).
    */
   readonly flagsBySourceKey: boolean;
+  /**
+   * Optional: the store takes flag updates by its own UID (FlagUpdate.targetUid; IMAP UID STORE), which the engine
+   * keeps in the sync state for what it copied (from UIDPLUS's APPENDUID, or found by identity once), so
+   * `resync --flags source|merge` can bring flags over although the messages carry no source identity.
+   */
+  readonly flagsByTargetUid?: boolean;
 }
 
 /** What a store that logs in to a server found there (`--justlogin` shows it). */
@@ -93,14 +99,23 @@ export interface ListedMessage extends MessageRef {
   readonly writtenFrom?: string;
 }
 
+/** What the caller will ask of a mailbox it opens, so a store can save round trips (all optional to honour). */
+export interface OpenHints {
+  /**
+   * The caller will list above this UID first (its saved watermark): IMAP sends that listing in the same round trip as
+   * EXAMINE, and a list() with this afterUid and no header fields then costs none.
+   */
+  readonly listAfterUid?: number;
+}
+
 export interface MailStore extends AsyncDisposable {
   readonly kind: StoreKind;
   readonly caps: StoreCaps;
   listMailboxes(signal?: AbortSignal): AsyncIterable<MailboxInfo>;
   /** Optional: what the last `listMailboxes` found and could not offer. Never silently left out. */
   readonly skippedFolders?: readonly SkippedFolderName[];
-  /** 'write' creates the mailbox when it is missing. */
-  openMailbox(path: MailboxPath, mode: 'read' | 'write'): Promise<Mailbox>;
+  /** 'write' creates the mailbox when it is missing. `hints` may be ignored. */
+  openMailbox(path: MailboxPath, mode: 'read' | 'write', hints?: OpenHints): Promise<Mailbox>;
   /** Optional, for a store behind a login: what the server said about itself. */
   readonly serverFacts?: ServerFacts;
   /**
@@ -133,9 +148,15 @@ export interface Mailbox extends AsyncDisposable {
    * MULTIAPPEND, which the server stores all or nothing; a maildir queues each message for its writer, so the messages
    * before the one at fault may be stored. Either way the caller may then append them one by one to find the one at
    * fault: appending again is harmless, since a maildir names a file from its content (the same message twice leaves
-   * one file) and an IMAP server stored none of them.
+   * one file) and an IMAP server stored none of them. May return the UIDs the messages got here, in order, where
+   * the store knows them (IMAP with UIDPLUS).
    */
-  appendMany?(messages: readonly IncomingMessage[], signal?: AbortSignal): Promise<void>;
+  appendMany?(messages: readonly IncomingMessage[], signal?: AbortSignal): Promise<void | readonly (number | undefined)[]>;
+  /**
+   * Optional: how many append/appendMany calls may be in flight on this handle at once (IMAP pipelines them on its
+   * one connection). Default 1: the caller waits for each before the next.
+   */
+  readonly appendSlots?: number;
   /**
    * Optional, for a store that writes behind its appends (a maildir): returns once every message appended so far is
    * in place and its UID recorded, so the caller may record them as done (a kill -9 after that loses none of them).
@@ -167,6 +188,8 @@ export type FlagsMode = 'target' | FlagUpdateMode;
 
 export interface FlagUpdate {
   readonly sourceKey: string;
+  /** The message's UID in the target folder, where the engine knows it (for a store with caps.flagsByTargetUid). */
+  readonly targetUid?: number;
   readonly flags: ReadonlySet<SystemFlag>;
   readonly keywords: ReadonlySet<string>;
 }

@@ -29,8 +29,8 @@ interface SideSnapshots {
 }
 
 export async function runVerify(source: StoreSpec, target: StoreSpec, options: VerifyOptions = {}): Promise<VerifyReport> {
-  if (source.kind === 'imap' || target.kind === 'imap' || source.kind === 'mbox' || target.kind === 'mbox') {
-    throw new UsageError('verify compares maildir trees (plain, cPanel mailboxes or whole cPanel accounts)', 'verify an mbox conversion by verifying the converted maildir against the target');
+  if (source.kind === 'imap' || target.kind === 'imap' || source.kind === 'mbox' || target.kind === 'mbox' || source.kind === 'archive' || target.kind === 'archive') {
+    throw new UsageError('verify compares maildir trees (plain, cPanel mailboxes or whole cPanel accounts)', 'verify an mbox conversion by verifying the converted maildir against the target; verify a restore from a cPanel backup against the restored tree');
   }
   const pairs = await resolveMailboxPairs(source, target, options.ssh);
   const folders: FolderComparison[] = [];

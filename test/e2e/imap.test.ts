@@ -69,12 +69,12 @@ describe('mailshift copy/verify/resync with an IMAP end', () => {
     expect(wrong.stderr + wrong.stdout).not.toContain('not-the-password-42');
   });
 
-  it('refuses --flags source|merge into an IMAP target, and warns about file-level options it ignores', async () => {
-    const flags = await runCli(['resync', aliceUrl(), targetUrl('bob'), '--ca-file', caBundle, '--source-password-file', alicePasswordFile, '--flags', 'merge'], {
+  it('takes --flags source|merge into an IMAP target (issue 14), and warns about file-level options it ignores', async () => {
+    const flags = await runCli(['resync', '--dry-run', aliceUrl(), targetUrl('bob'), '--ca-file', caBundle, '--source-password-file', alicePasswordFile, '--flags', 'merge'], {
       env: { MAILSHIFT_TARGET_PASSWORD: password(target, 'bob') },
     });
-    expect(flags.code).toBe(2);
-    expect(flags.stderr).toMatch(/--flags merge needs a maildir target/);
+    expect(flags.code, flags.stderr).toBe(0);
+    expect(flags.stderr).not.toMatch(/needs a maildir/);
     const ignored = await runCli(['copy', '--justlogin', aliceUrl(), maildir, '--ca-file', caBundle, '--password-file', alicePasswordFile, '--bwlimit', '500', '--no-chown']);
     expect(ignored.code, ignored.stderr).toBe(0);
     expect(ignored.stderr).toMatch(/--bwlimit, --no-chown: for file-level copies only; ignored by this IMAP copy/);

@@ -48,3 +48,30 @@ describe('decideRoute', () => {
     expect(verify).toMatchObject({ refuse: true, hint: expect.stringContaining('verify over IMAP') });
   });
 });
+
+describe('decideRoute with a cPanel backup', () => {
+  const backup: EndFacts = { label: '/backups/cpmove-bob.tar.gz', files: { location: 'local', layout: 'archive', detail: 'a gzipped tar' } };
+
+  it('restores a backup into a local cPanel root or maildir with the archive engine, and says why', () => {
+    expect(decideRoute('copy', backup, cpanel)).toEqual({ use: 'archive', reason: expect.stringContaining('is a cPanel backup: read once from start to end') });
+    expect(decideRoute('copy', backup, localMaildir)).toMatchObject({ use: 'archive', reason: expect.stringContaining('into the maildir') });
+  });
+
+  it('restores into an IMAP account through a temporary maildir and the messages engine, and says so', () => {
+    expect(decideRoute('copy', backup, imap)).toEqual({ use: 'messages', reason: expect.stringContaining('restored into a temporary maildir in one pass') });
+  });
+
+  it('refuses what the archive engine does not do, with the way round it', () => {
+    for (const [operation, target, words] of [
+      ['copy', sshMaildir, 'run mailshift on the target server'],
+      ['resync', localMaildir, 'restore the backup with `mailshift copy'],
+      ['verify', localMaildir, 'restore the backup with `mailshift copy'],
+      ['copy', mbox, 'restore into a cPanel root'],
+    ] as const) {
+      const decision = decideRoute(operation, backup, target);
+      expect(isRefusal(decision) && decision.hint).toContain(words);
+    }
+    const intoBackup = decideRoute('copy', localMaildir, backup);
+    expect(isRefusal(intoBackup) && intoBackup.hint).toContain('mailshift export');
+  });
+});

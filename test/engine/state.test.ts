@@ -75,3 +75,50 @@ describe('SyncStateFile', () => {
     expect(stateFileFor('/d', 'a')).not.toBe(stateFileFor('/d', 'b'));
   });
 });
+
+describe('SyncStateFile target UID maps (flags into an IMAP target)', () => {
+  const key = folderStateKey('INBOX', 'INBOX');
+
+  it('keeps where the target put each copied message, as compact runs, across a save and a load', async () => {
+    const file = path.join(dir, 'map.json');
+    const state = await SyncStateFile.load(file, 'p', silentLogger);
+    // Recorded as appends are confirmed, before the folder's first watermark.
+    for (const [source, target] of [[1, 101], [2, 102], [3, 103], [5, 104], [7, 200]] as const) state.recordTargetUid(key, 55, source, target);
+    state.set(key, { uidValidity: 9, highestUid: 7 });
+    await state.save();
+    const stored = JSON.parse(await readFile(file, 'utf8')) as { folders: Record<string, { targetUids: unknown }> };
+    expect(stored.folders[key]!.targetUids).toEqual({ uidValidity: 55, runs: [[1, 101, 3], [5, 104, 1], [7, 200, 1]] });
+
+    const again = await SyncStateFile.load(file, 'p', silentLogger);
+    const map = again.targetUidMap(key)!;
+    expect(map.uidValidity).toBe(55);
+    expect([1, 2, 3, 4, 5, 7].map((uid) => map.get(uid))).toEqual([101, 102, 103, undefined, 104, 200]);
+    expect([...map.targetUids()].sort()).toEqual([101, 102, 103, 104, 200]);
+  });
+
+  it('keeps the map while the watermark moves, drops it when the source renumbered (UIDVALIDITY changed)', async () => {
+    const state = await SyncStateFile.load(path.join(dir, 'renumbered.json'), 'p', silentLogger);
+    state.set(key, { uidValidity: 9, highestUid: 1 });
+    state.recordTargetUid(key, 55, 1, 10);
+    state.set(key, { uidValidity: 9, highestUid: 5 });
+    expect(state.targetUidMap(key)?.get(1)).toBe(10);
+    state.set(key, { uidValidity: 10, highestUid: 5 });
+    expect(state.targetUidMap(key)).toBeUndefined();
+  });
+
+  it('starts a new map when the target folder has another UIDVALIDITY', async () => {
+    const state = await SyncStateFile.load(path.join(dir, 'target-renumbered.json'), 'p', silentLogger);
+    state.recordTargetUid(key, 55, 1, 10);
+    state.recordTargetUid(key, 56, 2, 1);
+    expect(state.targetUidMap(key)?.uidValidity).toBe(56);
+    expect(state.targetUidMap(key)?.get(1)).toBeUndefined();
+  });
+
+  it('drops a malformed map and keeps the watermark (the messages are then found by identity again)', async () => {
+    const file = path.join(dir, 'malformed-map.json');
+    await writeFile(file, JSON.stringify({ version: 1, pair: 'p', folders: { [key]: { uidValidity: 9, highestUid: 4, targetUids: { uidValidity: 1, runs: [[1, 'x', 2]] } } } }));
+    const state = await SyncStateFile.load(file, 'p', silentLogger);
+    expect(state.get(key)).toEqual({ uidValidity: 9, highestUid: 4 });
+    expect(state.targetUidMap(key)).toBeUndefined();
+  });
+});

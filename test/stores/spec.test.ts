@@ -180,3 +180,25 @@ describe('parseStoreSpec with a password in the URL', () => {
     expect(err.message).toMatch(/:\*\*\*@/);
   });
 });
+
+describe('parseStoreSpec: cpmove: backups', () => {
+  it('reads a backup file, its account or one of its mailboxes, resolved against the working directory', () => {
+    expect(parseStoreSpec('cpmove:backups/cpmove-bob.tar.gz', { cwd: '/srv' })).toEqual({ kind: 'archive', location: { type: 'local' }, path: '/srv/backups/cpmove-bob.tar.gz' });
+    expect(parseStoreSpec('cpmove:/b/bob.tar#bob')).toMatchObject({ kind: 'archive', path: '/b/bob.tar', user: 'bob' });
+    expect(parseStoreSpec('cpmove:/b/bob.tar#Alice@Example.COM')).toMatchObject({ mailbox: { localPart: 'Alice', domain: 'example.com' } });
+  });
+
+  it('formats back to what was typed', () => {
+    for (const text of ['cpmove:/b/bob.tar', 'cpmove:/b/bob.tar#bob', 'cpmove:/b/bob.tar#alice@example.com']) expect(formatSpec(parseStoreSpec(text))).toBe(text);
+  });
+
+  it('refuses a remote backup, a missing file name and a mailbox name that could climb out', () => {
+    expect(() => parseStoreSpec('cpmove:ssh://old/b/bob.tar')).toThrow(/read from this machine/);
+    expect(() => parseStoreSpec('cpmove:#bob')).toThrow(/names no backup file/);
+    expect(() => parseStoreSpec('cpmove:/b/bob.tar#../x@example.com')).toThrow(/not a valid mailbox name/);
+  });
+
+  it('leaves a plain path a path: whether it is a backup is looked at where it is used, not here', () => {
+    expect(parseStoreSpec('/b/cpmove-bob.tar.gz')).toMatchObject({ kind: 'path' });
+  });
+});

@@ -1,5 +1,5 @@
 import { constants as fsConstants, createReadStream } from 'node:fs';
-import { open, rename, rm, type FileHandle } from 'node:fs/promises';
+import { open, readdir, rename, rm, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 
 /**
@@ -68,3 +68,28 @@ export class AtomicTextFile {
 }
 
 const flushAtChars = 256 * 1024;
+
+/**
+ * Removes the temporary files a process that died while writing (kill -9 in the middle of a report) left in
+ * `directory`: names of the form AtomicTextFile gives them, whose process is gone. A live process's are left alone.
+ */
+export async function removeStaleTemporaries(directory: string): Promise<string[]> {
+  const removed: string[] = [];
+  for (const name of await readdir(directory)) {
+    const pid = /^\..+\.(\d+)\.tmp$/.exec(name)?.[1];
+    if (pid === undefined || Number(pid) === process.pid || isProcessAlive(Number(pid))) continue;
+    await rm(path.join(directory, name), { force: true });
+    removed.push(name);
+  }
+  return removed;
+}
+
+function isProcessAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    // EPERM: it exists, but belongs to someone else.
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}

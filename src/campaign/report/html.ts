@@ -21,18 +21,19 @@ export interface HtmlPageFacts {
   readonly runs: readonly RunRecord[];
 }
 
+/** The account table's columns: heading, how it sorts, and its width class (report.css gives the widths). */
 const columns = [
-  { label: 'Account', type: 'text' },
-  { label: 'Source', type: 'text' },
-  { label: 'Target', type: 'text' },
-  { label: 'Status', type: 'number' },
-  { label: 'Verdict', type: 'number' },
-  { label: 'Copied items', type: 'number' },
-  { label: 'Copied size', type: 'number' },
-  { label: 'Skipped', type: 'number' },
-  { label: 'Missing', type: 'number' },
-  { label: 'Duration', type: 'number' },
-  { label: 'Attempts', type: 'number' },
+  { label: 'Account', type: 'text', width: 'name' },
+  { label: 'Source', type: 'text', width: 'spec' },
+  { label: 'Target', type: 'text', width: 'spec' },
+  { label: 'Status', type: 'number', width: 'status' },
+  { label: 'Verdict', type: 'number', width: 'verdict' },
+  { label: 'Copied', type: 'number', width: 'count' },
+  { label: 'Size', type: 'number', width: 'size' },
+  { label: 'Skipped', type: 'number', width: 'count' },
+  { label: 'Missing', type: 'number', width: 'count' },
+  { label: 'Duration', type: 'number', width: 'size' },
+  { label: 'Attempts', type: 'number', width: 'count' },
 ] as const;
 
 /** Sort ranks: the worst last when sorted ascending, so a second click puts the problems on top. */
@@ -75,6 +76,7 @@ export function formatHtmlStart(page: HtmlPageFacts): string {
     '<h2>Accounts</h2>',
     '<p class="muted">Click a column heading to sort by it; click again to reverse. Each account name leads to its folders and skipped items below.</p>',
     '<table id="accounts">',
+    `<colgroup>${columns.map((column) => `<col class="w-${column.width}">`).join('')}</colgroup>`,
     `<thead><tr>${columns.map((column) => `<th scope="col" data-type="${column.type}" aria-sort="none"><button type="button">${escapeHtml(column.label)}</button></th>`).join('')}</tr></thead>`,
     '<tbody>',
     '',

@@ -4,7 +4,7 @@ import { MailshiftError, systemErrorCode } from '../../core/errors.js';
 import { reportDirectoryIn } from '../directory.js';
 import type { PlanRow } from '../plan-file.js';
 import type { CampaignState, RunRecord, StageRecord } from '../state/types.js';
-import { AtomicTextFile } from './atomic-text-file.js';
+import { AtomicTextFile, removeStaleTemporaries } from './atomic-text-file.js';
 import { formatAccountsCsvHeader, formatAccountsCsvRow, formatFailuresCsv } from './csv.js';
 import { formatHtmlAccountDetail, formatHtmlAccountRow, formatHtmlBetween, formatHtmlEnd, formatHtmlStart, type HtmlPageFacts } from './html.js';
 import { buildReportMask, type ReportMask } from './mask.js';
@@ -19,7 +19,8 @@ import { addToCounts, decideCampaignExitCode, formatBatchVerdict, noAccounts, ty
  * summary (its stage records and verify's totals: what the verdict, the totals and the CSV files need) and keeps
  * it; the second writes the files, reading each account's detail (folders, skipped items, warnings) when its turn
  * comes and dropping it after. The state is only read. Files are replaced whole (written under a temporary name,
- * then renamed), all four only once all four are written.
+ * then renamed), all four only once all four are written; the temporary files of a writer that was killed are removed
+ * by the next.
  */
 
 export interface ReportInput {
@@ -74,6 +75,7 @@ export async function writeCampaignReport(input: ReportInput): Promise<ReportRes
   const opened: AtomicTextFile[] = [];
   try {
     await mkdir(directory, { recursive: true });
+    await removeStaleTemporaries(directory);
     const open = async (file: string) => {
       const created = await AtomicTextFile.create(file);
       opened.push(created);

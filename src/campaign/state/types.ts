@@ -83,6 +83,8 @@ export interface StageOutcome {
   readonly skipped: readonly SkippedEntry[];
   readonly warnings: readonly string[];
   readonly folders?: readonly FolderComparison[];
+  /** verify: each source message the target lacks, by folder and key (a maildir base name). Not stored: `skipped` lists them. */
+  readonly missing?: readonly { readonly folder: string; readonly key: string }[];
   readonly error?: string;
   readonly failureKind?: FailureKind;
   readonly route?: string;

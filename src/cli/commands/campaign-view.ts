@@ -90,7 +90,7 @@ export function formatEventLine(event: CampaignEvent): string | undefined {
     case 'campaign-start':
       return `campaign: ${event.stages.join(', ')} for ${event.toRun} of ${event.accounts} account(s)${event.alreadyDone > 0 ? ` (${event.alreadyDone} already done)` : ''}${event.resumed.length > 0 ? `; ${event.resumed.length} interrupted account(s) resumed` : ''}`;
     case 'account-start':
-      return `${printable(event.id)}: ${event.stage} started${event.attempt > 1 ? ` (attempt ${event.attempt})` : ''}`;
+      return `${printable(event.id)}: ${event.stage} started${event.worker ? ` on ${printable(event.worker)}` : ''}${event.attempt > 1 ? ` (attempt ${event.attempt})` : ''}`;
     case 'account-end':
       return `${printable(event.id)}: ${event.stage} ${event.status}: ${event.items} item(s), ${formatBytes(event.bytes)}${event.skipped > 0 ? `, ${event.skipped} skipped` : ''}, ${formatDuration(event.durationMs)}${event.error ? ` (${printable(event.error)})` : ''}`;
     case 'account-retry':

@@ -25,6 +25,7 @@ interface CampaignCliOptions extends SshCliOptions {
   caFile?: string;
   insecure?: boolean;
   reportDetail: 'customer' | 'full';
+  queue?: string;
 }
 
 /**
@@ -51,7 +52,8 @@ export function registerCampaign(program: Command, ctx: CliContext): void {
     .option('--max-connections <n>', 'IMAP connections per server and account', parsePositive, 2)
     .option('--ca-file <file>', 'trust the certificates in this PEM file too (a self-signed IMAP server)')
     .option('--insecure', 'IMAP: do not verify the server certificate, allow a cleartext login (never the default)')
-    .addOption(new Option('--report-detail <detail>', 'customer: no hostnames in the report; full: as the plan says').choices(['customer', 'full']).default('customer'));
+    .addOption(new Option('--report-detail <detail>', 'customer: no hostnames in the report; full: as the plan says').choices(['customer', 'full']).default('customer'))
+    .option('--queue <url>', 'run the accounts on mailshift workers through this Redis: redis://HOST:PORT[/DB] (see mailshift worker)');
   addSshOptions(command).action(async (planFile: string, options: CampaignCliOptions, cmd: Command) => {
     const globals = cmd.optsWithGlobals<GlobalOptions & CampaignCliOptions>();
     const logger = ctx.logger();
@@ -81,7 +83,10 @@ export function registerCampaign(program: Command, ctx: CliContext): void {
         const { buildStageExecutor } = await import('../../campaign/account-stage.js');
         const { readSourceLoad } = await import('../../campaign/source-load.js');
         const ssh = buildSshOptionsFromCli(options);
-        const result = await runCampaign(rows, state, {
+        const { runCampaignOnQueue } = await import('../../campaign/queue/run-on-queue.js');
+        const result = options.queue
+          ? await runCampaignOnQueue(rows, state, { ...options, queue: options.queue, stages, directory, env: ctx.env, onEvent: view.onEvent, signal: ctx.signal })
+          : await runCampaign(rows, state, {
           stages,
           limits: { global: options.concurrency, perGroup: options.perGroup },
           largestFirst: Boolean(options.largestFirst),

@@ -6,6 +6,7 @@ import type { ResyncReport } from '../../engine/tree/resync/report.js';
 import type { StoreCopyReport } from '../../engine/messages/copy.js';
 import { ExitCode } from '../../core/exit-codes.js';
 import type { CliContext } from '../context.js';
+import { formatRestoreReport } from './archive-reports.js';
 import { formatBytes, formatDuration, formatJson, formatTable, printable } from '../render.js';
 
 /**
@@ -32,6 +33,9 @@ export function renderCopyOutcome(ctx: CliContext, outcome: CopyOutcome, command
           ? formatJson({ ...common, engine: 'files', ...(fallback ? { fallback } : {}), ...outcome.report, exitCode, ...(outcome.chown ? { chown: outcome.chown } : {}) })
           : formatFallbackLine(fallback) + formatCopyReport(outcome.report, outcome.chown),
       );
+      break;
+    case 'archive-restore':
+      ctx.out(asJson ? formatJson({ ...common, engine: 'archive', ...outcome.result, exitCode }) : formatRestoreReport(outcome.result));
       break;
     case 'files-resync':
       for (const warning of outcome.report.warnings) ctx.logger().warn(warning);

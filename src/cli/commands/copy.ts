@@ -24,7 +24,7 @@ export function registerCopy(program: Command, ctx: CliContext): void {
   const command = program
     .command('copy')
     .description('copy maildirs or whole cPanel accounts with rsync: never deletes, never overwrites mail already on the target')
-    .argument('<source>', 'maildir path, ssh://[user@]host[:port]/path, cpanel:ROOT#USER, cpanel:ROOT#local@domain, imap(s)://user@host[:port], or (to IMAP) an mbox file, .gz or directory of mbox files')
+    .argument('<source>', 'maildir path, ssh://[user@]host[:port]/path, cpanel:ROOT#USER, cpanel:ROOT#local@domain, imap(s)://user@host[:port], a cPanel backup (cpmove .tar/.tar.gz or backup directory; cpmove:BACKUP#local@domain for one mailbox), or (to IMAP) an mbox file, .gz or directory of mbox files')
     .argument('<target>', 'same forms as the source; at most one end may be remote')
     .option('-n, --dry-run', 'list what would be copied, change nothing')
     .option('-j, --jobs <n>', 'mailboxes copied in parallel', parsePositive, 2)

@@ -3,7 +3,9 @@ import { UsageError } from '../../core/errors.js';
 import { ExitCode } from '../../core/exit-codes.js';
 import { formatDiscoverCsv } from '../../discover/format-csv.js';
 import { formatDiscoverTable } from '../../discover/format-table.js';
-import { runDiscover } from '../../discover/run.js';
+import { runDiscover, type DiscoverOptions } from '../../discover/run.js';
+import { runArchiveDiscover } from '../../archive/discover.js';
+import { readBackupSource } from '../../archive/source.js';
 import { parseSizeBytes } from '../../discover/size.js';
 import type { CliContext, GlobalOptions } from '../context.js';
 import { createProgressBar, formatJson } from '../render.js';
@@ -20,7 +22,7 @@ export function registerDiscover(program: Command, ctx: CliContext): void {
   program
     .command('discover')
     .description('inventory a cPanel server from its file system: accounts, mailboxes, sizes, quotas, forwarders, filters, and what is unsafe to copy')
-    .argument('[root]', 'root of the cPanel server or of a mounted copy of it', '/')
+    .argument('[root]', 'root of the cPanel server or of a mounted copy of it, or a cPanel backup (cpmove .tar or .tar.gz, or a backup directory)', '/')
     .option('--target-quota <size>', 'warn about mailboxes larger than this (e.g. 10G, 500M): the ones that will not fit the new plan', parseSize)
     .option('--csv', 'print one row per mailbox as CSV instead of the table')
     .option('--stat', 'stat every message file instead of trusting ",S=" sizes in names (slower; also finds unreadable and sparse files)')
@@ -33,7 +35,10 @@ export function registerDiscover(program: Command, ctx: CliContext): void {
       const progress = createProgressBar(ctx.err, { label: 'discovering', isInteractive: ctx.isInteractive && !globals.json && !options.csv });
       let messages = 0;
       let bytes = 0;
-      const doc = await runDiscover(root, {
+      // A cPanel backup (told by its first bytes) is discovered like the server it came from (archive/discover.ts).
+      const backup = await readBackupSource(root);
+      const discover = backup ? (_r: string, o: DiscoverOptions) => runArchiveDiscover(backup, o) : runDiscover;
+      const doc = await discover(root, {
         targetQuotaBytes: options.targetQuota ?? null,
         statEveryMessage: Boolean(options.stat),
         concurrency: options.concurrency,

@@ -20,6 +20,8 @@ export interface ImapCliOptions {
   virtualFolders?: boolean;
   skipExisting: boolean;
   maxSize?: number;
+  maxBytesPerSecond?: number;
+  maxBytes?: number;
   accountTimeout?: number;
   stateDir?: string;
   justlogin?: boolean;
@@ -50,11 +52,13 @@ export function addImapOptions(command: Command, options: { forVerify?: boolean;
   if (!options.forVerify) {
     command
       .option('--no-skip-existing', 'IMAP: do not compare with what the target already holds (only the saved state prevents duplicates)')
-      .option('--max-size <size>', 'IMAP: skip and report messages larger than this (e.g. 35M)', parseSizeBytes);
+      .option('--max-size <size>', 'IMAP: skip and report messages larger than this (e.g. 35M)', parseSizeBytes)
+      .option('--max-bytes-per-second <size>', 'IMAP: move at most this many bytes a second, all folders together (e.g. 5M)', parseSizeBytes);
   }
   if (!options.forVerify && !options.forWatch) {
     command
       .option('--account-timeout <s>', 'IMAP: stop an account after this many seconds (state is kept; run again to continue)', parsePositiveInt)
+      .option('--max-bytes <size>', 'IMAP: stop once this many bytes moved (e.g. 450M under a daily limit; exit 75, run again to continue)', parseSizeBytes)
       .option('--justlogin', 'IMAP: log in to both ends, show what the servers offer, copy nothing')
       .option('--imap-fallback <url>', 'imaps://user@host: use IMAP for the source when its files cannot be read (no ssh, mdbox, missing)');
   }

@@ -44,7 +44,8 @@ export function buildOperationBase(ctx: CliContext, cmd: Command, sourceText: st
 
 /** "Route: files (rsync): both ends are file trees (...)": the line a dry run starts with. */
 export function formatRouteLine(route: Route): string {
-  return `Route: ${route.use === 'files' ? 'files (rsync)' : 'messages (one at a time through the stores)'}: ${route.reason}\n`;
+  const engine = { files: 'files (rsync)', messages: 'messages (one at a time through the stores)', archive: 'archive (one pass over the backup)' }[route.use];
+  return `Route: ${engine}: ${route.reason}\n`;
 }
 
 /**
@@ -62,6 +63,8 @@ export function buildMessagesOptions(options: GlobalOptions & ImapCliOptions): M
     skipExisting: options.skipExisting,
     ...(options.maxSize !== undefined ? { maxSizeBytes: options.maxSize } : {}),
     ...(options.accountTimeout ? { accountTimeoutMs: options.accountTimeout * 1000 } : {}),
+    ...(options.maxBytesPerSecond ? { maxBytesPerSecond: options.maxBytesPerSecond } : {}),
+    ...(options.maxBytes ? { maxBytes: options.maxBytes } : {}),
     ...(options.stateDir ? { stateDir: options.stateDir } : {}),
     concurrency: Math.max(1, Math.min(options.jobs ?? 1, options.maxConnections)),
     ...(options.retries !== undefined ? { retries: options.retries } : {}),

@@ -3,6 +3,7 @@ import type { ListedMessage, MailStore } from '../../stores/store.js';
 import type { MessageIdentity } from '../identity.js';
 import type { SyncStateFile } from '../state.js';
 import type { StoreCopyOptions, StoreDescription } from './copy.js';
+import type { BytePacer } from './pacing.js';
 import type { FolderCopyReport } from './report.js';
 
 /** What every step of one folder's copy shares: the two stores, the options, the state, and the run's counters. */
@@ -16,6 +17,8 @@ export interface FolderContext {
   /** The state as saved by earlier runs, to read only (also in a dry run). */
   readonly savedState: SyncStateFile | undefined;
   readonly lineEndings: 'as-is' | 'lf';
+  /** `--max-bytes-per-second` and `--max-bytes`, shared by every folder of the run. */
+  readonly pacer: BytePacer;
   readonly sizeIsComparable: boolean;
   readonly onCopied: (bytes: number, sourceBytes: number | undefined) => void;
   /** A folder's listing is done: with what earlier attempts copied, this many messages (source bytes) in all. */

@@ -14,6 +14,7 @@ import type { FlagsMode } from '../../stores/store.js';
 import { SyncStateFile } from '../state.js';
 import { decideLineEndings, type FolderContext } from './context.js';
 import { copyFolderOnce, listTargetFolders } from './folder.js';
+import { BytePacer } from './pacing.js';
 import type { CopyProgress, FolderCopyReport, StoreCopyReport } from './report.js';
 
 // The message engine's entry: what callers need comes from here (the report's types and its exit code included).
@@ -70,6 +71,10 @@ export interface StoreCopyOptions {
   readonly stateSaveIntervalMs?: number;
   /** Whole-run limit (`--timeout`): when reached, the run stops cleanly (state saved) with exit 75. */
   readonly timeoutMs?: number;
+  /** `--max-bytes-per-second`: the bytes the run moves, spread over time (pacing.ts). */
+  readonly maxBytesPerSecond?: number;
+  /** `--max-bytes`: the run stops cleanly, exit 75 ("run again"), once it has moved this many bytes. */
+  readonly maxBytes?: number;
   /** Incremental state: where, and which pair of stores it belongs to. */
   readonly state?: { readonly file: string; readonly pair: string };
   readonly logger: Logger;
@@ -115,8 +120,11 @@ export async function runStoreCopy(source: StoreDescription, givenTarget: StoreD
   /** Per folder, what its last listing planned (a retry plans again: replaced, not added). */
   const planned = new Map<FolderCopyReport, { messages: number; bytes: number }>();
   try {
-    const sourceFolders = await withRetries(options, signal, 'listing the source folders', () => collect(source.store.listMailboxes(signal)));
-    const targetFolders = await withRetries(options, signal, 'listing the target folders', () => listTargetFolders(target.store, signal));
+    // Side by side: each listing is a round trip or two to its own server.
+    const [sourceFolders, targetFolders] = await Promise.all([
+      withRetries(options, signal, 'listing the source folders', () => collect(source.store.listMailboxes(signal))),
+      withRetries(options, signal, 'listing the target folders', () => listTargetFolders(target.store, signal)),
+    ]);
     report.skippedFolders.push(...(source.store.skippedFolders ?? []).map((each) => ({ folder: each.directory, reason: each.reason })));
     for (const each of report.skippedFolders) logger.warn(`${each.folder}: folder not copied: ${each.reason}`);
     const selected = options.onlyFolders ? sourceFolders.filter((folder) => options.onlyFolders!.includes(folder.path)) : sourceFolders;
@@ -139,6 +147,7 @@ export async function runStoreCopy(source: StoreDescription, givenTarget: StoreD
       state,
       savedState,
       lineEndings: decideLineEndings(source.store, target.store),
+      pacer: new BytePacer(options.maxBytesPerSecond, options.maxBytes),
       sizeIsComparable: source.store.caps.sizeComparable && target.store.caps.sizeComparable,
       appendLanes: 1,
       onCopied: (bytes, sourceBytes) => {
@@ -239,7 +248,8 @@ async function copyFolderWithRetries(context: FolderContext, folder: FolderCopyR
       await copyFolderOnce(context, folder);
       return;
     } catch (err) {
-      if (!isMailshiftError(err) || err.retry !== 'later' || signal.aborted) throw err;
+      // A run-level stop (--max-bytes reached) is not a folder's trouble: trying the folder again cannot help.
+      if (!isMailshiftError(err) || err.retry !== 'later' || err.scope === 'run' || signal.aborted) throw err;
       // Progress since the last failure means the server is working, just flaky: start counting again.
       if (folder.copied + folder.alreadyPresent > doneBefore) failuresInRow = 0;
       failuresInRow += 1;

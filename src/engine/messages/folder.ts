@@ -32,12 +32,14 @@ export async function copyFolderOnce(context: FolderContext, folder: FolderCopyR
   copiedByUs.set(folder, copiedEarlier);
   const { logger } = options;
   const stateKey = folderStateKey(folder.source, folder.target);
-  const sourceBox = await source.store.openMailbox(folder.source, 'read');
+  const saved = state?.get(stateKey);
+  // The listing this attempt starts with (above the saved watermark, if the UIDVALIDITY still holds): an IMAP source
+  // sends it in the round trip that opens the folder.
+  const sourceBox = await source.store.openMailbox(folder.source, 'read', { listAfterUid: saved?.highestUid ?? 0 });
   let targetBox: Mailbox | undefined;
   try {
     const status = await sourceBox.status();
     folder.uidValidity = status.uidValidity;
-    const saved = state?.get(stateKey);
     let afterUid = 0;
     if (saved && status.uidValidity !== undefined) {
       if (saved.uidValidity === status.uidValidity) {

@@ -5,6 +5,7 @@ import type { IncomingMessage, MessageRef } from '../../core/types.js';
 import type { ListedMessage, Mailbox } from '../../stores/store.js';
 import type { Candidate, FolderContext } from './context.js';
 import { readAll } from './read.js';
+import { ByteBudgetReachedError } from './pacing.js';
 import type { FolderCopyReport } from './report.js';
 import { saveCheckpoint, type Watermark } from './watermark.js';
 
@@ -30,7 +31,7 @@ export interface AppendJob {
  * the first lane failure that is not message-level; message-level ones are skipped and reported.
  */
 export async function runAppendPipeline(context: FolderContext, folder: FolderCopyReport, job: AppendJob): Promise<void> {
-  const { target, options, signal, state } = context;
+  const { target, options, signal, state, pacer } = context;
   const { logger } = options;
   const { sourceBox, targetBox, toCopy, watermark, stateKey, uidValidity, sourceKeyPrefix, uidSource, copiedEarlier } = job;
   // Append lanes: IMAP answers one APPEND at a time per connection, so an IMAP target gets several connections to
@@ -43,9 +44,16 @@ export async function runAppendPipeline(context: FolderContext, folder: FolderCo
     // Fewer lanes is only slower; a server that refuses more connections is not an error.
     logger.debug(`${folder.target}: using ${lanes.length} connection(s) for appends: ${describeError(err)}`);
   }
-  const idle = [...lanes];
+  // A lane that pipelines its appends (IMAP over one connection) takes several at once: each slot is one append
+  // call in flight, so batches go out back to back instead of a round trip apart.
+  const idle = lanes.flatMap((lane) => Array.from({ length: Math.max(1, lane.appendSlots ?? 1) }, () => lane));
+  // The target's UIDs of what we append, where it says them (IMAP UIDPLUS): kept in the state, so a later
+  // `resync --flags` finds each message there by its UID.
+  const targetUidValidity = state && uidValidity !== undefined && target.store.caps.flagsByTargetUid ? (await targetBox.status()).uidValidity : undefined;
   const inFlight = new Set<Promise<void>>();
   let laneFailure: { error: unknown } | undefined;
+  /** --max-bytes reached: what is read and batched goes out, nothing more is read, then the run stops. */
+  let isBudgetReached = false;
   let lastSave = Date.now();
 
   const toIncoming = (ref: ListedMessage, body: Buffer, virtualSizeBytes?: number): IncomingMessage => ({
@@ -57,7 +65,8 @@ export async function runAppendPipeline(context: FolderContext, folder: FolderCo
     ...(uidSource && ref.uid !== undefined ? { uid: ref.uid, uidSource } : {}),
     ...(virtualSizeBytes !== undefined ? { virtualSizeBytes } : {}),
   });
-  const markCopied = (ref: ListedMessage, body: Buffer) => {
+  const markCopied = (ref: ListedMessage, body: Buffer, targetUid: number | undefined) => {
+    if (targetUidValidity !== undefined && ref.uid !== undefined && targetUid !== undefined) state?.recordTargetUid(stateKey, targetUidValidity, ref.uid, targetUid);
     folder.copied += 1;
     folder.copiedBytes += body.length;
     copiedEarlier.add(ref.id);
@@ -66,8 +75,8 @@ export async function runAppendPipeline(context: FolderContext, folder: FolderCo
   };
   const appendOne = async (lane: Mailbox, { ref, body, virtualSizeBytes }: Fetched): Promise<void> => {
     try {
-      await appendRefusalsRetried(context, folder, () => lane.append(toIncoming(ref, body, virtualSizeBytes), signal));
-      markCopied(ref, body);
+      const appended = await appendRefusalsRetried(context, folder, () => lane.append(toIncoming(ref, body, virtualSizeBytes), signal));
+      markCopied(ref, body, appended.uid);
     } catch (err) {
       if (!isMailshiftError(err) || err.scope !== 'message') throw err;
       folder.skipped.push({ id: ref.id, ...(ref.uid !== undefined ? { uid: ref.uid } : {}), reason: err.message });
@@ -79,8 +88,8 @@ export async function runAppendPipeline(context: FolderContext, folder: FolderCo
     try {
       if (lane.appendMany && batch.length > 1) {
         try {
-          await appendRefusalsRetried(context, folder, () => lane.appendMany!(batch.map(({ ref, body, virtualSizeBytes }) => toIncoming(ref, body, virtualSizeBytes)), signal));
-          for (const { ref, body } of batch) markCopied(ref, body);
+          const uids = await appendRefusalsRetried(context, folder, () => lane.appendMany!(batch.map(({ ref, body, virtualSizeBytes }) => toIncoming(ref, body, virtualSizeBytes)), signal));
+          batch.forEach(({ ref, body }, i) => markCopied(ref, body, uids?.[i]));
           return;
         } catch (err) {
           if (!isMailshiftError(err) || err.scope !== 'message') throw err;
@@ -115,11 +124,16 @@ export async function runAppendPipeline(context: FolderContext, folder: FolderCo
       inFlight.add(task);
       void task.finally(() => inFlight.delete(task));
     };
-    for (let at = 0; at < toCopy.length && !laneFailure; at += windowSize) {
+    for (let at = 0; at < toCopy.length && !laneFailure && !isBudgetReached; at += windowSize) {
       const window = toCopy.slice(at, at + windowSize).map((each) => each.ref);
       const seen = new Set<MessageRef>();
       for await (const { ref, content } of readAhead(readBodies(sourceBox, window, signal, folder), readAheadMessages, readAheadBytes)) {
         throwIfAborted(signal);
+        if (!pacer.tryReserve(content.length)) {
+          isBudgetReached = true;
+          break;
+        }
+        await pacer.pace(content.length, signal);
         seen.add(ref);
         // readMany hands over its buffers: converting in place saves a copy of every message.
         const converted = context.lineEndings === 'lf' ? toLfInPlace(content) : undefined;
@@ -136,7 +150,7 @@ export async function runAppendPipeline(context: FolderContext, folder: FolderCo
       }
       await dispatch();
       await Promise.all(inFlight);
-      if (laneFailure) break;
+      if (laneFailure || isBudgetReached) break;
       const skippedIds = new Set(folder.skipped.map((each) => each.id));
       for (const ref of window) {
         if (seen.has(ref) || skippedIds.has(ref.id)) continue;
@@ -151,6 +165,11 @@ export async function runAppendPipeline(context: FolderContext, folder: FolderCo
     for (const lane of lanes.slice(1)) await lane[Symbol.asyncDispose]();
   }
   if (laneFailure) throw laneFailure.error;
+  if (isBudgetReached) {
+    // What landed is recorded first: the next run starts where this one stopped.
+    await saveCheckpoint(state, stateKey, uidValidity, watermark, targetBox);
+    throw new ByteBudgetReachedError(options.maxBytes ?? pacer.reservedBytes, pacer.reservedBytes);
+  }
 }
 
 /** A source message read and ready to append. */
@@ -164,8 +183,11 @@ interface Fetched {
 /** How far the body reader may run ahead of the writer: the source's network and the target's disk work at once. */
 const readAheadMessages = 64;
 const readAheadBytes = 16 * 1024 * 1024;
-/** A MULTIAPPEND is sent once it holds this much, whatever the count. */
-const batchMaxBytes = 8 * 1024 * 1024;
+/**
+ * A MULTIAPPEND is sent once it holds this much, whatever the count: over a slow link the first batch goes out while
+ * the next is read, and with 4 pipelined per connection (mailbox appendSlots) at most 8 MB of bodies wait for an answer.
+ */
+const batchMaxBytes = 2 * 1024 * 1024;
 
 /**
  * Pulls from `source` into a bounded queue (at most `maxItems` messages and about `maxBytes`) while the consumer
@@ -224,13 +246,12 @@ export async function* readAhead<T extends { content: Buffer }>(source: AsyncIte
  * a refused command stored nothing, so this cannot duplicate, and the folder need not be listed again. An error
  * with an unknown outcome (the connection broke) is thrown instead: the caller re-lists the target first.
  */
-async function appendRefusalsRetried(context: FolderContext, folder: FolderCopyReport, operation: () => Promise<unknown>): Promise<void> {
+async function appendRefusalsRetried<T>(context: FolderContext, folder: FolderCopyReport, operation: () => Promise<T>): Promise<T> {
   const { options, signal } = context;
   const retries = options.retries ?? 6;
   for (let attempt = 1; ; attempt += 1) {
     try {
-      await operation();
-      return;
+      return await operation();
     } catch (err) {
       const isRefused = (err as { isRefused?: unknown }).isRefused === true;
       if (!isMailshiftError(err) || err.retry !== 'later' || !isRefused || attempt > retries || signal.aborted) throw err;

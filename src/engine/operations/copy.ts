@@ -10,6 +10,7 @@ import type { FlagsMode } from '../tree/resync/plan.js';
 import type { ResyncReport } from '../tree/resync/report.js';
 import type { CopyProgress, StoreCopyOptions, StoreCopyReport } from '../messages/copy.js';
 import type { Route } from '../route.js';
+import type { ArchiveCopyResult } from '../../archive/operation.js';
 import { probeRoute } from './probe-route.js';
 import { withSharedSsh } from './ssh.js';
 import { openStorePair, type StorePair } from './store-pair.js';
@@ -42,6 +43,9 @@ export interface MessagesCopyOptions extends FolderRules {
   readonly maxSizeBytes?: number;
   /** Whole-account limit: stops cleanly (state kept) with exit 75. */
   readonly accountTimeoutMs?: number;
+  /** Pacing (`--max-bytes-per-second`) and a per-run byte budget (`--max-bytes`, exit 75 once reached). */
+  readonly maxBytesPerSecond?: number;
+  readonly maxBytes?: number;
   /** Where the per-folder UID watermarks live (default ~/.local/state/mailshift/sync). */
   readonly stateDir?: string;
   /** Folders copied at once. */
@@ -72,12 +76,14 @@ export type CopyOutcome = OperationResult &
     | { readonly kind: 'files-resync'; readonly report: ResyncReport }
     | { readonly kind: 'messages'; readonly report: StoreCopyReport }
     | { readonly kind: 'login'; readonly logins: readonly LoginFacts[] }
+    | { readonly kind: 'archive-restore'; readonly result: ArchiveCopyResult }
   );
 
 export async function runCopyOperation(request: CopyRequest): Promise<CopyOutcome> {
   return withSharedSsh(request.ssh, [request.source, request.target], async (ssh) => {
     const route = await probeRoute(request.operation, request, ssh, request.imapFallback);
     if (route.use === 'messages') return runMessagesCopy(request, route);
+    if (route.use === 'archive') return runArchiveRestoreCopy(request, route);
     if (request.justLogin) throw new UsageError('--justlogin logs in to IMAP ends: neither end of this copy is IMAP', 'give an imap:// or imaps:// end, or leave out --justlogin');
     return request.operation === 'copy' ? runFilesCopy({ ...request, ssh }, route) : runFilesResync({ ...request, ssh }, route);
   });
@@ -117,6 +123,28 @@ async function runFilesCopy(request: CopyRequest, route: Route): Promise<CopyOut
   return { kind: 'files-copy', route, exitCode, summary, report, ...(chown ? { chown } : {}) };
 }
 
+/** A cPanel backup restored into a local tree (src/archive/): one pass over the archive. */
+async function runArchiveRestoreCopy(request: CopyRequest, route: Route): Promise<CopyOutcome> {
+  const { runArchiveCopy } = await import('../../archive/operation.js');
+  const result = await runArchiveCopy({
+    source: request.source,
+    target: request.target,
+    dryRun: request.dryRun,
+    ...(request.files.chown ? { chown: request.files.chown } : {}),
+    signal: request.signal,
+    logger: request.logger,
+    ...(request.progress ? { onProgress: (done: { items: number; bytes: number }) => request.progress!.update({ items: done.items, bytes: done.bytes }) } : {}),
+  });
+  const { totals } = result.report;
+  const summary: OperationSummary = {
+    items: totals.written + totals.linked,
+    bytes: totals.bytes,
+    skipped: result.skipped,
+    warnings: result.report.controlFiles.filter((c) => c.action === 'keep-target').map((c) => `${c.path}: kept the target's version: ${c.reason}`),
+  };
+  return { kind: 'archive-restore', route, exitCode: result.exitCode, summary, result };
+}
+
 async function runFilesResync(request: CopyRequest, route: Route): Promise<CopyOutcome> {
   const { runResync } = await import('../tree/resync/run.js');
   const { files } = request;
@@ -145,10 +173,14 @@ async function runFilesResync(request: CopyRequest, route: Route): Promise<CopyO
 }
 
 async function runMessagesCopy(request: CopyRequest, route: Route): Promise<CopyOutcome> {
+  if (request.target.kind === 'imap' && (request.source.kind === 'archive' || request.source.kind === 'path') && !route.fallback?.used) {
+    const { readBackupSource } = await import('../../archive/source.js');
+    if (request.source.kind === 'archive' || (await readBackupSource(request.source.path))) return runArchiveIntoImap(request, route);
+  }
   const sourceSpec = route.fallback?.used ? parseStoreSpec(route.fallback.imap) : request.source;
   const pair = await openStorePair(request, sourceSpec, request.dryRun ? 'read' : 'write', { allowMissingTarget: request.dryRun });
   try {
-    const flags = decideFlagsMode(request.files.flags, pair.target.store.caps.flagsBySourceKey);
+    const flags = decideFlagsMode(request.files.flags, pair.target.store.caps);
     if (request.justLogin) return { kind: 'login', route, exitCode: ExitCode.ok, summary: { items: 0, bytes: 0, skipped: [], warnings: [] }, logins: describeLogins(pair) };
     const { runStoreCopy, decideCopyExitCode } = await import('../messages/copy.js');
     const report = await runStoreCopy(pair.source, pair.target, {
@@ -164,6 +196,23 @@ async function runMessagesCopy(request: CopyRequest, route: Route): Promise<Copy
   }
 }
 
+/**
+ * A cPanel backup into an IMAP account (the route says why): its mailbox restored into a staging maildir, then copied
+ * by the messages engine from there; what the restore left out is part of the outcome.
+ */
+async function runArchiveIntoImap(request: CopyRequest, route: Route): Promise<CopyOutcome> {
+  const { withStagedMailbox } = await import('../../archive/operation.js');
+  const { defaultStateDir } = await import('../state.js');
+  const stateDir = request.messages.stateDir ?? defaultStateDir(request.env);
+  return withStagedMailbox({ source: request.source, stateDir, signal: request.signal, logger: request.logger }, async (maildir, restore) => {
+    const outcome = await runMessagesCopy({ ...request, source: parseStoreSpec(maildir) }, route);
+    if (restore.skipped.length === 0) return outcome;
+    for (const s of restore.skipped) request.logger.warn(`not restored: ${s.item}: ${s.reason}`);
+    const exitCode = outcome.exitCode === ExitCode.ok ? ExitCode.partial : outcome.exitCode;
+    return { ...outcome, exitCode, summary: { ...outcome.summary, skipped: [...restore.skipped, ...outcome.summary.skipped] } };
+  });
+}
+
 /** The store copy's options, as copy, resync and watch share them; the state file is per pair of stores. */
 export async function buildStoreCopyOptions(request: OperationBase, pair: StorePair, m: MessagesCopyOptions, flags: FlagUpdateMode | undefined): Promise<StoreCopyOptions> {
   const { stateFileFor, defaultStateDir } = await import('../state.js');
@@ -175,6 +224,8 @@ export async function buildStoreCopyOptions(request: OperationBase, pair: StoreP
     skipExisting: m.skipExisting,
     ...(flags ? { flags } : {}),
     ...(m.maxSizeBytes !== undefined ? { maxSizeBytes: m.maxSizeBytes } : {}),
+    ...(m.maxBytesPerSecond ? { maxBytesPerSecond: m.maxBytesPerSecond } : {}),
+    ...(m.maxBytes ? { maxBytes: m.maxBytes } : {}),
     concurrency: m.concurrency,
     ...(m.retries !== undefined ? { retries: m.retries } : {}),
     ...(m.retryBaseMs !== undefined ? { retryBaseMs: m.retryBaseMs } : {}),
@@ -185,14 +236,14 @@ export async function buildStoreCopyOptions(request: OperationBase, pair: StoreP
 }
 
 /**
- * `resync --flags source|merge`: a target that finds what earlier runs copied by the source identity its file names
- * carry (a maildir) can take the source's flags. An IMAP target renumbers what it is given, and mailshift keeps no
- * map of its UIDs: refused there rather than ignored.
+ * `resync --flags source|merge`: a target that finds what earlier runs copied, by the source identity its file names
+ * carry (a maildir) or by its own UIDs from the map the sync state keeps (an IMAP target opened for writing), can take
+ * the source's flags. Any other target (an mbox) is refused rather than ignored.
  */
-export function decideFlagsMode(value: FlagsMode | undefined, targetKeepsSourceIdentity: boolean): FlagUpdateMode | undefined {
+export function decideFlagsMode(value: FlagsMode | undefined, caps: { readonly flagsBySourceKey: boolean; readonly flagsByTargetUid?: boolean }): FlagUpdateMode | undefined {
   if (value === undefined || value === 'target') return undefined;
-  if (!targetKeepsSourceIdentity) {
-    throw new UsageError(`--flags ${value} needs a maildir target: flags of messages already on an IMAP target are kept`, 'run without --flags (the target keeps its flags)');
+  if (!caps.flagsBySourceKey && !caps.flagsByTargetUid) {
+    throw new UsageError(`--flags ${value} needs a maildir or IMAP target: flags of messages already on this target are kept`, 'run without --flags (the target keeps its flags)');
   }
   return value;
 }

@@ -28,24 +28,29 @@ export async function openStorePair(request: OperationBase, sourceSpec: StoreSpe
     ...(imap.retryBaseMs !== undefined ? { retryBaseMs: imap.retryBaseMs } : {}),
     signal: request.signal,
   };
-  const source = await openStore(sourceSpec, { ...common, mode: 'read', password: (spec) => request.credentials.password('source', spec) });
-  try {
-    const target = await openStore(request.target, {
+  // Both at once: over a network each login costs several round trips, and the two servers do not wait for each other.
+  const [opened, openedTarget] = await Promise.allSettled([
+    openStore(sourceSpec, { ...common, mode: 'read', password: (spec) => request.credentials.password('source', spec) }),
+    openStore(request.target, {
       ...common,
       mode: targetMode,
       ...(options.allowMissingTarget ? { allowMissing: true } : {}),
       password: (spec) => request.credentials.password('target', spec),
-    });
-    return {
-      source,
-      target,
-      async dispose() {
-        await target.store[Symbol.asyncDispose]();
-        await source.store[Symbol.asyncDispose]();
-      },
-    };
-  } catch (err) {
-    await source.store[Symbol.asyncDispose]();
-    throw err;
+    }),
+  ]);
+  if (opened.status === 'rejected' || openedTarget.status === 'rejected') {
+    if (opened.status === 'fulfilled') await opened.value.store[Symbol.asyncDispose]();
+    if (openedTarget.status === 'fulfilled') await openedTarget.value.store[Symbol.asyncDispose]();
+    // The source's failure first, as when they were opened one after the other.
+    throw opened.status === 'rejected' ? opened.reason : (openedTarget as PromiseRejectedResult).reason;
   }
+  const source = opened.value;
+  const target = openedTarget.value;
+  return {
+    source,
+    target,
+    async dispose() {
+      await Promise.all([target.store[Symbol.asyncDispose](), source.store[Symbol.asyncDispose]()]);
+    },
+  };
 }

@@ -38,13 +38,16 @@ export async function runVerifyOperation(request: VerifyRequest): Promise<Verify
   });
 }
 
+/** The reason a message verify did not find on the target is given in the summary (campaigns look for it). */
+export const missingOnTargetReason = 'missing on the target';
+
 export function summariseVerify(report: VerifyReport): OperationSummary {
   return {
     items: report.totals.sourceMessages,
     bytes: report.totals.sourceBytes,
     skipped: [
       ...report.skippedFolders.filter((f) => !f.isChosen).map((f) => ({ item: f.mailbox ? `${f.mailbox}:${f.directory}` : f.directory, reason: f.reason })),
-      ...report.folders.flatMap((f) => f.missing.map((key) => ({ item: `${f.mailbox ? `${f.mailbox}:` : ''}${f.folder} ${key}`, reason: 'missing on the target' }))),
+      ...report.folders.flatMap((f) => f.missing.map((key) => ({ item: `${f.mailbox ? `${f.mailbox}:` : ''}${f.folder} ${key}`, reason: missingOnTargetReason }))),
     ],
     warnings: [],
   };

@@ -69,7 +69,7 @@ async function watchMessages(request: WatchRequest, route: WatchOutcome['route']
   const { runStoreCopy } = await import('../messages/copy.js');
   const pair = await openStorePair(request, request.source, 'write');
   try {
-    const flags = decideFlagsMode(request.flags, pair.target.store.caps.flagsBySourceKey);
+    const flags = decideFlagsMode(request.flags, pair.target.store.caps);
     const m = request.messages;
     const copyOptions = await buildStoreCopyOptions(request, pair, m, flags);
     const source = pair.source.store;

@@ -103,7 +103,7 @@ export async function runMerges(resolved: ResolvedCopy, staging: string, options
     }
     const targetText = await readRegularFile(path.join(dstDir, item.targetPath));
     const { text: safeSourceText, refused } = refuseUnsafeKeys(item, sourceText, resolved.sourceRoot);
-    const merged = mergeItem(item, safeSourceText, targetText, rewrite);
+    const merged = mergeAccountFile(item.kind, safeSourceText, targetText, rewrite);
     const refusedField = refused.length > 0 ? { refused } : {};
     if (merged.text === (targetText ?? null)) {
       reports.push({ path: item.targetPath, action: 'unchanged', added: merged.added, keptTarget: merged.keptTarget, ...refusedField });
@@ -142,8 +142,9 @@ function refuseUnsafeKeys(item: MergeItem, sourceText: string, sourceRoot: Rsync
   return { text: kept.join('\n'), refused };
 }
 
-function mergeItem(item: MergeItem, sourceText: string, targetText: string | undefined, rewrite: Rewrite): { text: string; added: string[]; keptTarget: string[] } {
-  switch (item.kind) {
+/** One account file's merge, by its kind (also what a restore from a cPanel backup applies: archive/account-files.ts). */
+export function mergeAccountFile(kind: MergeItem['kind'], sourceText: string, targetText: string | undefined, rewrite: Rewrite): { text: string; added: string[]; keptTarget: string[] } {
+  switch (kind) {
     case 'passwd':
       return mergeKeyedLines(rewritePasswd(sourceText, rewrite), targetText);
     case 'shadow':

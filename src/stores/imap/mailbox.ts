@@ -1,37 +1,58 @@
 import { Readable } from 'node:stream';
-import type { FetchMessageObject, ImapFlow, MailboxObject } from 'imapflow';
-import { encodePath, formatDateTime, formatFlag } from 'imapflow/lib/tools.js';
+import type { ImapFlow } from 'imapflow';
+import { encodePath } from 'imapflow/lib/tools.js';
 import { toCrlf } from '../../../converters/message/crlf.js';
-import { MailshiftError, throwIfAborted } from '../../core/errors.js';
+import { MailshiftError } from '../../core/errors.js';
 import { ExitCode } from '../../core/exit-codes.js';
 import type { IncomingMessage, MailboxPath, MessageRef } from '../../core/types.js';
-import type { ListedMessage, ListOptions, Mailbox, MailboxStatus } from '../store.js';
+import type { FlagUpdate, FlagUpdateMode, FlagUpdateOutcome, ListedMessage, ListOptions, Mailbox, MailboxStatus } from '../store.js';
+import { buildAppendCommand, decideLiteralMode, formatQuoted, parseAppendUid, type AppendItem } from './append-command.js';
 import { classifyImapError, ImapError } from './errors.js';
+import { planFlagStores } from './flag-store.js';
 import { isSendableKeyword } from './flags.js';
-import { toListed, toListedFromRaw } from './listed.js';
-import { RawImapSession, type RawSockets } from './raw-session.js';
+import { toListedFromRaw } from './listed.js';
+import { RawImapSession, toFailure, type RawSockets, type TaggedAnswer } from './raw-session.js';
+import type { FetchAttributes } from './response-framer.js';
 import { chunkUids, formatUidSet } from './uid-set.js';
 
 /**
  * One IMAP folder as a Mailbox: it holds one pooled connection for its lifetime (a connection has one selected
- * mailbox). Reading lists and downloads over a raw session (RawImapSession) on that connection; writing appends
- * through imapflow.
+ * mailbox). imapflow logs in (and lists the folders, store.ts); then the connection is handed to a raw session
+ * (RawImapSession), over which the folder is EXAMINEd (created first when it is missing), listed, read, appended to
+ * (pipelined, append-command.ts) and has its flags updated.
  *
- * A little over 400 lines: listing, reading and appending share the selected connection's state (the UID window,
- * the raw session, the error budget), so they stay in one class.
+ * Over 400 lines: listing, reading, appending and flag updates share the selected connection's state (the raw
+ * session, its capabilities, the error budget), so they stay in one class.
  */
 
-/** A pooled connection and the NO/BAD answers it collected (the store replaces it near its error budget). */
+/** APPEND commands in flight on one connection: enough to keep a 40 ms link busy with 1 MB MULTIAPPENDs. */
+const appendPipelineDepth = 4;
+
+/**
+ * A pooled connection and the NO/BAD answers it collected (the store replaces it near its error budget). Once a
+ * folder has used it, imapflow no longer drives it: `raw` does, and serves the next folder (imapflow's `client` is
+ * then read only for what it learnt at login: capabilities, enabled extensions).
+ */
 export interface PooledClient {
   readonly client: ImapFlow;
   errors: number;
+  raw?: RawImapSession;
+}
+
+/** What EXAMINE said of the folder. */
+interface Selection {
+  readonly uidValidity: number | undefined;
+  readonly uidNext: number | undefined;
+  readonly exists: number;
+  /** Empty or absent on a read-only selection (nothing can be stored there). */
+  readonly permanentFlags: ReadonlySet<string> | undefined;
 }
 
 /** What a mailbox needs from its store: connections from the pool, and the store's error wording. */
 export interface MailboxHost {
   readonly label: string;
   readonly socketTimeoutMs: number;
-  acquire(): Promise<PooledClient>;
+  acquire(kind?: 'any' | 'imapflow'): Promise<PooledClient>;
   release(pooled: PooledClient, isBroken: boolean): void;
   isNearErrorBudget(pooled: PooledClient): boolean;
   wrap(err: unknown, what: string, scope: 'message' | 'mailbox' | 'account'): MailshiftError;
@@ -41,15 +62,28 @@ export interface MailboxHost {
 
 export class ImapMailbox implements Mailbox {
   private pooled: PooledClient | undefined;
-  private selected: MailboxObject | undefined;
-  /** A mailbox opened for reading lists and downloads over this session: its connection is no longer imapflow's. */
+  private selected: Selection | undefined;
+  /** Once opened, the folder is used over this session only: its connection is no longer imapflow's. */
   private raw: RawImapSession | undefined;
+  /** The raw session being set up (callers in flight at once share it). */
+  private rawOpening: Promise<RawImapSession> | undefined;
+  /** The listing asked for with EXAMINE (the `listAfterUid` hint), until list() takes it. */
+  private prefetched: { readonly afterUid: number; readonly entries: readonly (FetchAttributes & { uid: number })[] } | undefined;
+  /** Set by the first append: the folder is no longer as EXAMINE found it (empty, say). */
+  private hasAppended = false;
+  /** What the server offers, read before the hand-over (imapflow knows it, the raw session does not). */
+  private capabilities: ReadonlySet<string> = new Set();
+  private appendLimit: number | undefined;
+  /** The folder's name as sent on the wire (modified UTF-7 unless UTF8=ACCEPT is on). */
+  private wireName = '';
 
   constructor(
     private readonly store: MailboxHost,
     readonly path: MailboxPath,
     private readonly name: string,
     private readonly mode: 'read' | 'write',
+    /** OpenHints.listAfterUid: list above this UID in the same round trip as EXAMINE. */
+    private readonly listAfterUid?: number,
   ) {}
 
   /** Selects the mailbox (EXAMINE for reading); for writing, creates and subscribes it first when it is missing. */
@@ -79,54 +113,35 @@ export class ImapMailbox implements Mailbox {
   /**
    * Always EXAMINE (read-only), also for writing: APPEND needs no selection, we never change a message that is already
    * there, and a read-only selection makes an expunge impossible (CLOSE on an EXAMINEd mailbox removes nothing).
+   * Over the raw session: a fresh connection is handed over from imapflow here, one a previous folder handed back is
+   * used as it is. With the `listAfterUid` hint (the first time only) the listing goes in the same round trip.
    */
-  private async select(): Promise<MailboxObject> {
-    return this.client().mailboxOpen(this.name, { readOnly: true });
-  }
-
-  /** Selects the mailbox again when an append closed it. */
-  private async ensureSelected(): Promise<void> {
-    const client = this.client();
-    if (client.mailbox && client.mailbox.path === this.selected?.path) return;
-    this.selected = await this.select();
+  private async select(): Promise<Selection> {
+    const pooled = this.pooled;
+    if (!pooled) throw this.closedAfterError();
+    const { client } = pooled;
+    this.capabilities = new Set(client.capabilities.keys());
+    const limit = client.capabilities.get('APPENDLIMIT');
+    this.appendLimit = typeof limit === 'number' && limit > 0 ? limit : undefined;
+    this.wireName = encodePath(client, this.name);
+    pooled.raw ??= new RawImapSession(client.unbind() as unknown as RawSockets, this.store.socketTimeoutMs);
+    this.raw = pooled.raw;
+    const isFirst = this.selected === undefined && this.prefetched === undefined;
+    const afterUid = this.mode === 'read' && isFirst ? this.listAfterUid : undefined;
+    const examined = await pooled.raw.examine(formatQuoted(this.wireName), afterUid !== undefined ? { set: `${afterUid + 1}:*`, items: listingItems().join(' ') } : undefined);
+    if (examined.answer.status === 'BYE') throw toFailure(examined.answer.text, 'EConnectionClosed', 'BYE');
+    if (examined.answer.status !== 'OK') throw toFailure(examined.answer.text, undefined, examined.answer.status);
+    if (afterUid !== undefined && examined.listing) this.prefetched = { afterUid, entries: examined.listing };
+    return { uidValidity: examined.uidValidity, uidNext: examined.uidNext, exists: examined.exists ?? 0, permanentFlags: examined.permanentFlags ? new Set(examined.permanentFlags) : undefined };
   }
 
   private async create(): Promise<void> {
-    const client = this.client();
-    try {
-      await client.mailboxCreate(this.name);
-    } catch (err) {
-      // Another session created it meanwhile: that is what we wanted.
-      if (!/ALREADYEXISTS|already exists/i.test(classifyImapError(err).text)) throw err;
-    }
-    try {
-      await client.mailboxSubscribe(this.name);
-    } catch {
-      // A folder that cannot be subscribed still holds the mail; clients can subscribe it later.
-    }
+    await this.createRaw();
   }
 
-  private client(): ImapFlow {
-    // A folder opened for reading is read over the raw session only; opened for writing, never (see `raw`).
-    if (this.raw) throw new Error(`imapflow used for "${this.name}" while its connection is a raw session`);
-    if (!this.pooled) {
-      // The connection was dropped after a failure: the caller reopens the folder (and re-checks what arrived).
-      throw new MailshiftError('MAILSHIFT_IMAP_CLOSED', `${this.store.label}: the connection for "${this.name}" was closed after an error`, {
-        scope: 'mailbox',
-        retry: 'later',
-      });
-    }
-    return this.pooled.client;
-  }
-
-  /**
-   * Replaces a connection that has collected nearly the server's error budget of NO/BAD answers (Exchange drops the
-   * session at 10) with a fresh one, and selects the mailbox again, before the next command.
-   */
-  private async ensureFreshConnection(): Promise<void> {
-    if (!this.pooled || !this.store.isNearErrorBudget(this.pooled)) return;
-    this.store.release(this.pooled, true);
-    await this.reconnect();
+  /** The connection was dropped after a failure: the caller reopens the folder (and re-checks what arrived). */
+  private closedAfterError(): MailshiftError {
+    return new MailshiftError('MAILSHIFT_IMAP_CLOSED', `${this.store.label}: the connection for "${this.name}" was closed after an error`, { scope: 'mailbox', retry: 'later' });
   }
 
   /** A new connection with the same mailbox selected; a UIDVALIDITY that changed meanwhile makes the caller start over. */
@@ -144,24 +159,29 @@ export class ImapMailbox implements Mailbox {
   }
 
   /**
-   * The raw session of a mailbox opened for reading: its connection, selected, taken over from imapflow (`unbind()`).
-   * It keeps its place in the pool (--max-connections) until the session ends.
+   * The folder's raw session: its connection, selected, taken over from imapflow (`unbind()`). It keeps its place in
+   * the pool (--max-connections) until the session ends. A session that collected nearly the server's error budget
+   * of NO/BAD answers (Exchange drops one at 10) is replaced, once its commands in flight are answered.
    */
   private async rawSession(what: string): Promise<RawImapSession> {
+    if (this.raw && this.pooled && this.store.isNearErrorBudget(this.pooled)) {
+      const worn = this.raw;
+      await worn.whenIdle();
+      if (this.raw === worn) await this.closeRaw();
+    }
     if (this.raw) return this.raw;
+    this.rawOpening ??= this.openRaw(what).finally(() => (this.rawOpening = undefined));
+    return this.rawOpening;
+  }
+
+  /** The previous session failed and was closed: a new connection, the folder selected on it again. */
+  private async openRaw(what: string): Promise<RawImapSession> {
     try {
-      if (!this.pooled) {
-        await this.reconnect(); // the previous session failed and was closed
-      } else {
-        await this.ensureFreshConnection();
-        await this.ensureSelected();
-      }
+      if (!this.pooled || !this.raw) await this.reconnect();
     } catch (err) {
       throw err instanceof MailshiftError ? err : this.fail(err, what, 'mailbox');
     }
-    const sockets = this.client().unbind() as unknown as RawSockets;
-    this.raw = new RawImapSession(sockets, this.store.socketTimeoutMs);
-    return this.raw;
+    return this.raw!;
   }
 
   private async closeRaw(): Promise<void> {
@@ -183,6 +203,7 @@ export class ImapMailbox implements Mailbox {
   }
 
   private releaseConnection(isBroken: boolean): void {
+    this.raw = undefined;
     if (!this.pooled) return;
     this.store.release(this.pooled, isBroken);
     this.pooled = undefined;
@@ -201,48 +222,23 @@ export class ImapMailbox implements Mailbox {
   async status(): Promise<MailboxStatus> {
     const selected = this.selected;
     if (!selected) return {};
-    return { uidValidity: Number(selected.uidValidity), uidNext: selected.uidNext };
+    return { ...(selected.uidValidity !== undefined ? { uidValidity: selected.uidValidity } : {}), ...(selected.uidNext !== undefined ? { uidNext: selected.uidNext } : {}) };
   }
 
+  /** The listing, over the raw session. */
   async *list(signal?: AbortSignal, options: ListOptions = {}): AsyncIterable<ListedMessage> {
-    if (this.mode === 'read') {
-      yield* this.listRaw(signal, options);
+    // Empty when opened, and still so (a folder opened for writing may have had appends since): no round trip.
+    if (this.selected?.exists === 0 && !this.hasAppended) return;
+    const afterUid = options.afterUid ?? 0;
+    const prefetched = this.prefetched;
+    this.prefetched = undefined;
+    const hasHeaderFields = options.headerFields !== undefined && options.headerFields.length > 0;
+    if (prefetched && prefetched.afterUid === afterUid && !hasHeaderFields) {
+      for (const attributes of prefetched.entries) if (attributes.uid > afterUid) yield toListedFromRaw(attributes);
       return;
     }
-    try {
-      await this.ensureSelected();
-    } catch (err) {
-      throw this.fail(err, 'select the folder', 'mailbox');
-    }
-    const client = this.client();
-    if (!client.mailbox || client.mailbox.exists === 0) return;
-    const afterUid = options.afterUid ?? 0;
-    const query = {
-      uid: true,
-      flags: true,
-      internalDate: true,
-      size: true,
-      ...(options.headerFields && options.headerFields.length > 0 ? { headers: [...options.headerFields] } : {}),
-    };
-    try {
-      for await (const message of client.fetch(`${afterUid + 1}:*`, query, { uid: true })) {
-        throwIfAborted(signal);
-        // "n:*" always includes the highest UID, even when it is below n (RFC 3501 §6.4.8).
-        if (message.uid <= afterUid) continue;
-        yield toListed(message);
-      }
-    } catch (err) {
-      if (err instanceof MailshiftError) throw err;
-      throw this.fail(err, 'list messages', 'mailbox');
-    }
-  }
-
-  /** The listing of a folder opened for reading, over the raw session. */
-  private async *listRaw(signal: AbortSignal | undefined, options: ListOptions): AsyncIterable<ListedMessage> {
-    if (this.selected?.exists === 0) return;
-    const afterUid = options.afterUid ?? 0;
-    const items = ['UID', 'FLAGS', 'INTERNALDATE', 'RFC822.SIZE'];
-    if (options.headerFields && options.headerFields.length > 0) items.push(`BODY.PEEK[HEADER.FIELDS (${options.headerFields.map((field) => field.toUpperCase()).join(' ')})]`);
+    const items = listingItems();
+    if (hasHeaderFields) items.push(`BODY.PEEK[HEADER.FIELDS (${options.headerFields!.map((field) => field.toUpperCase()).join(' ')})]`);
     const session = await this.rawSession('list messages');
     try {
       for await (const attributes of session.fetchAttributes(`${afterUid + 1}:*`, items.join(' '), signal)) {
@@ -251,52 +247,33 @@ export class ImapMailbox implements Mailbox {
         yield toListedFromRaw(attributes);
       }
     } catch (err) {
+      // An empty folder answers "1:*" with an error on some servers: nothing to list then.
+      if (this.selected?.exists === 0 && isRefusal(err)) return;
       throw await this.failRaw(err, 'list messages', 'mailbox');
     }
   }
 
   async read(ref: MessageRef, signal?: AbortSignal): Promise<Readable> {
     const uid = refUid(ref);
-    if (this.mode === 'read') {
-      const session = await this.rawSession(`read message UID ${uid}`);
-      let found: Buffer | undefined;
-      try {
-        for await (const { content } of session.fetchBodies({ chunks: [[uid]], formatUidSet, ...(signal ? { signal } : {}) })) found = content;
-      } catch (err) {
-        throw await this.failRaw(err, `read message UID ${uid}`, 'message');
-      }
-      if (!found) throw messageGone(this.store.label, uid, this.name);
-      return Readable.from([found]);
-    }
-    await this.ensureFreshConnection();
-    let message: FetchMessageObject | false;
+    const session = await this.rawSession(`read message UID ${uid}`);
+    let found: Buffer | undefined;
     try {
-      await this.ensureSelected();
-      message = await this.client().fetchOne(String(uid), { uid: true, source: true }, { uid: true });
+      for await (const { content } of session.fetchBodies({ chunks: [[uid]], formatUidSet, ...(signal ? { signal } : {}) })) found = content;
     } catch (err) {
-      throw this.fail(err, `read message UID ${uid}`, 'message');
+      throw await this.failRaw(err, `read message UID ${uid}`, 'message');
     }
-    if (!message || !message.source) throw messageGone(this.store.label, uid, this.name);
-    return Readable.from([message.source]);
+    if (!found) throw messageGone(this.store.label, uid, this.name);
+    return Readable.from([found]);
   }
 
   /**
    * Bodies in bulk over the raw session: pipelined UID FETCHes of up to 500 UIDs, read without imapflow's tokenizer.
-   * A failure ends the session (the engine reopens the folder and goes on). A folder opened for writing reads one
-   * message at a time (only identity checks do that).
+   * A failure ends the session (the engine reopens the folder and goes on).
    */
   async *readMany(refs: readonly MessageRef[], signal?: AbortSignal): AsyncIterable<{ ref: MessageRef; content: Buffer }> {
     const byUid = new Map<number, MessageRef>();
     for (const ref of refs) byUid.set(refUid(ref), ref);
     if (byUid.size === 0) return;
-    if (this.mode !== 'read') {
-      for (const ref of byUid.values()) {
-        const chunks: Buffer[] = [];
-        for await (const chunk of await this.read(ref)) chunks.push(chunk as Buffer);
-        yield { ref, content: Buffer.concat(chunks) };
-      }
-      return;
-    }
     const session = await this.rawSession('read messages');
     try {
       for await (const { uid, content } of session.fetchBodies({ chunks: chunkUids([...byUid.keys()]), formatUidSet, ...(signal ? { signal } : {}) })) {
@@ -309,7 +286,7 @@ export class ImapMailbox implements Mailbox {
   }
 
   /** Flags and keywords as APPEND can carry them into this folder. */
-  private sendableFlags(message: IncomingMessage): { flags: string[]; keywords: string[] } {
+  private sendableFlags(message: { readonly flags: ReadonlySet<string>; readonly keywords: ReadonlySet<string> }): { flags: string[]; keywords: string[] } {
     // EXAMINE reports no PERMANENTFLAGS (nothing can be stored in a read-only selection), so an empty set says
     // nothing; a list without \* names the keywords the folder takes.
     const permanent = this.selected?.permanentFlags;
@@ -318,88 +295,140 @@ export class ImapMailbox implements Mailbox {
     return { flags: [...message.flags, ...keywords], keywords };
   }
 
+  /** How many append calls may be in flight at once on this folder's one connection (they are pipelined). */
+  get appendSlots(): number {
+    return this.mode === 'write' ? appendPipelineDepth : 1;
+  }
+
   /**
    * Several messages in one MULTIAPPEND (RFC 3502) when the server offers it: one command, one transaction, and
    * Dovecot syncs the folder once per command instead of once per message (which grows with the folder: 10,000
    * single APPENDs into one folder took 4x as long as mbsync's pipelined ones). All or nothing: a refusal stored
-   * none of them. imapflow has no MULTIAPPEND, so the command goes through its internal exec(); each message is
-   * a literal like in imapflow's own APPEND. Falls back to one APPEND per message where MULTIAPPEND cannot be used.
+   * none of them. Falls back to one APPEND per message where MULTIAPPEND cannot be used. Returns the target UIDs
+   * (APPENDUID) in order, where the server says them.
    */
-  async appendMany(messages: readonly IncomingMessage[]): Promise<void> {
-    await this.ensureFreshConnection();
-    const client = this.client();
-    const canBatch = messages.length > 1 && client.capabilities.has('MULTIAPPEND') && messages.every((message) => !message.content.includes(0));
+  async appendMany(messages: readonly IncomingMessage[]): Promise<readonly (number | undefined)[]> {
+    const canBatch = messages.length > 1 && this.capabilities.has('MULTIAPPEND') && (this.capabilities.has('BINARY') || messages.every((message) => !message.content.includes(0)));
     if (!canBatch) {
-      for (const message of messages) await this.append(message);
-      return;
+      const uids: (number | undefined)[] = [];
+      for (const message of messages) uids.push((await this.append(message)).uid);
+      return uids;
     }
-    const run = async () => {
-      await this.ensureSelected();
-      const attributes: unknown[] = [{ type: 'ATOM', value: encodePath(client, this.name) }];
-      for (const message of messages) {
-        attributes.push(this.sendableFlags(message).flags.map((flag) => ({ type: 'ATOM', value: formatFlag(flag) || flag })));
-        const date = message.internalDate ? formatDateTime(message.internalDate) : undefined;
-        if (date) attributes.push({ type: 'STRING', value: date });
-        attributes.push({ type: 'LITERAL', value: toCrlf(message.content) });
-      }
-      const exec = (client as unknown as { exec(command: string, attributes: unknown[]): Promise<{ next(): void }> }).exec.bind(client);
-      const response = await exec('APPEND', attributes);
-      response.next();
-    };
-    try {
-      await run();
-    } catch (err) {
-      if (classifyImapError(err).kind !== 'trycreate') throw this.fail(err, `append ${messages.length} messages`, 'message');
-      try {
-        await this.create();
-        await run();
-      } catch (retryErr) {
-        throw this.fail(retryErr, `append ${messages.length} messages`, 'message');
-      }
-    }
+    return this.appendRaw(messages.map((message) => ({ flags: this.sendableFlags(message).flags, ...(message.internalDate ? { internalDate: message.internalDate } : {}), content: toCrlf(message.content) })));
   }
 
   async append(message: IncomingMessage): Promise<MessageRef> {
-    await this.ensureFreshConnection();
-    const client = this.client();
     const { flags, keywords } = this.sendableFlags(message);
     const content = toCrlf(message.content);
-    let result;
-    try {
-      // Append with the folder EXAMINEd: measured on Dovecot, an APPEND to a folder that is not selected costs time
-      // in proportion to the folder's size (it is opened and synced each time), to the EXAMINEd one it stays flat.
-      await this.ensureSelected();
-      result = await client.append(this.name, content, flags, message.internalDate);
-    } catch (err) {
-      const failure = classifyImapError(err);
-      if (failure.kind === 'trycreate') {
-        // The folder vanished under us (another client deleted it): create it again, once.
-        try {
-          await this.create();
-          result = await client.append(this.name, content, flags, message.internalDate);
-        } catch (retryErr) {
-          throw this.fail(retryErr, 'append a message', 'message');
-        }
-      } else {
-        throw this.fail(err, 'append a message', 'message');
-      }
-    }
-    if (!result) throw new MailshiftError('MAILSHIFT_IMAP_FAILED', `${this.store.label}: APPEND to "${this.name}" was not sent (connection not authenticated)`, { scope: 'mailbox', retry: 'later' });
+    const [uid] = await this.appendRaw([{ flags, ...(message.internalDate ? { internalDate: message.internalDate } : {}), content }]);
     return {
-      id: result.uid ? String(result.uid) : '',
+      id: uid ? String(uid) : '',
       flags: message.flags,
       keywords: new Set(keywords),
       ...(message.internalDate ? { internalDate: message.internalDate } : {}),
       sizeBytes: content.length,
-      ...(result.uid ? { uid: result.uid } : {}),
+      ...(uid ? { uid } : {}),
     };
   }
 
-  async [Symbol.asyncDispose](): Promise<void> {
-    if (this.raw) {
-      await this.closeRaw();
-      return;
+  /**
+   * One APPEND (or MULTIAPPEND) over the raw session, pipelined behind any others in flight. Appends go to the folder
+   * EXAMINEd: measured on Dovecot, an APPEND to a folder that is not selected costs time in proportion to the folder's
+   * size (it is opened and synced each time), to the EXAMINEd one it stays flat. A folder deleted under us
+   * ([TRYCREATE]) is created again, once. A broken connection throws a retry-later error whose outcome is unknown:
+   * the engine lists the target again before it sends anything again.
+   */
+  private async appendRaw(items: readonly AppendItem[]): Promise<readonly (number | undefined)[]> {
+    const what = items.length > 1 ? `append ${items.length} messages` : 'append a message';
+    const tooBig = this.appendLimit !== undefined ? items.find((item) => item.content.length > this.appendLimit!) : undefined;
+    if (tooBig) throw this.store.wrap(Object.assign(new Error(`message of ${tooBig.content.length} bytes is over the server's APPENDLIMIT=${this.appendLimit}`), { serverResponseCode: 'APPENDLIMIT' }), `${what} in "${this.name}"`, 'message');
+    const command = buildAppendCommand(this.wireName, items, { literalMode: decideLiteralMode(this.capabilities), hasBinary: this.capabilities.has('BINARY') });
+    this.hasAppended = true;
+    let answer = await (await this.rawSession(what)).sendCommand(command);
+    if (answer.status === 'NO' && classifyImapError(toFailure(answer.text, undefined, 'NO')).kind === 'trycreate') {
+      await this.createRaw();
+      answer = await (await this.rawSession(what)).sendCommand(command);
     }
+    await this.throwIfFailed(answer, what, 'message');
+    const appended = parseAppendUid(answer.text, items.length);
+    // A UID under another UIDVALIDITY than the one we selected names nothing we can find again.
+    const isCurrent = appended !== undefined && (this.selected?.uidValidity === undefined || appended.uidValidity === this.selected.uidValidity);
+    return items.map((_, i) => (isCurrent ? appended.uids[i] : undefined));
+  }
+
+  /** The folder again, over the raw session, after the server said [TRYCREATE]. */
+  private async createRaw(): Promise<void> {
+    const session = await this.rawSession('create the folder');
+    const created = await session.sendCommand([{ text: `CREATE ${formatQuoted(this.wireName)}\r\n` }]);
+    // ALREADYEXISTS: another session created it meanwhile, which is what we wanted.
+    if (created.status !== 'OK' && !/ALREADYEXISTS|already exists/i.test(created.text)) await this.throwIfFailed(created, 'create the folder', 'mailbox');
+    await session.sendCommand([{ text: `SUBSCRIBE ${formatQuoted(this.wireName)}\r\n` }]);
+  }
+
+  /**
+   * A tagged answer that is not OK, as the error the engine acts on: a NO or BAD counts against the connection's error
+   * budget; BYE (the connection failed) ends the raw session.
+   */
+  private async throwIfFailed(answer: TaggedAnswer, what: string, scope: 'message' | 'mailbox'): Promise<void> {
+    if (answer.status === 'OK') return;
+    if (answer.status === 'BYE') throw await this.failRaw(toFailure(answer.text, 'EConnectionClosed', 'BYE'), what, 'mailbox');
+    if (this.pooled) this.pooled.errors += 1;
+    const wrapped = this.store.wrap(toFailure(answer.text, undefined, answer.status), `${what} in "${this.name}"`, scope);
+    if (wrapped.retry === 'later' && !(wrapped instanceof ImapError && wrapped.isRefused)) await this.closeRaw().catch(() => undefined);
+    throw wrapped;
+  }
+
+  /**
+   * `resync --flags source|merge` on an IMAP target: the messages are named by their UID here (the engine keeps the
+   * map from the source's identity to it, from APPENDUID or found by identity once). Reads their flags (one pipelined
+   * UID FETCH), then stores what differs with UID STORE, messages that need the same change in one command. Updates
+   * without `targetUid`, or whose UID is gone, are counted as not found. With `dryRun` it only counts.
+   */
+  async updateFlags(updates: readonly FlagUpdate[], mode: FlagUpdateMode, options: { dryRun?: boolean } = {}): Promise<FlagUpdateOutcome> {
+    const byUid = new Map<number, FlagUpdate>();
+    let notFound = 0;
+    for (const update of updates) {
+      if (update.targetUid === undefined) notFound += 1;
+      else byUid.set(update.targetUid, update);
+    }
+    if (byUid.size === 0) return { differences: 0, applied: 0, notFound, changedMeanwhile: 0 };
+    const current = new Map<number, ListedMessage>();
+    const session = await this.rawSession('read flags');
+    try {
+      for (const chunk of chunkUids([...byUid.keys()])) {
+        for await (const attributes of session.fetchAttributes(formatUidSet(chunk), 'UID FLAGS RFC822.SIZE')) {
+          if (byUid.has(attributes.uid)) current.set(attributes.uid, toListedFromRaw(attributes));
+        }
+      }
+    } catch (err) {
+      throw await this.failRaw(err, 'read flags', 'mailbox');
+    }
+    notFound += byUid.size - current.size;
+    const changes = planFlagStores(byUid, current, mode, (flags) => this.sendableFlags(flags).flags);
+    const differences = changes.reduce((sum, change) => sum + change.uids.length, 0);
+    if (options.dryRun || this.mode !== 'write' || differences === 0) return { differences, applied: 0, notFound, changedMeanwhile: 0 };
+    // STORE needs a read-write selection: SELECT for the stores, EXAMINE again after them (the folder is otherwise
+    // only ever read-only, where nothing can be expunged). All pipelined: one round trip for the lot.
+    const folder = formatQuoted(this.wireName);
+    const selecting = session.sendCommand([{ text: `SELECT ${folder}\r\n` }]);
+    const stores = changes.flatMap((change) =>
+      chunkUids(change.uids).map(async (uids) => ({ uids, answer: await session.sendCommand([{ text: `UID STORE ${formatUidSet(uids)} ${change.item} (${change.flags.join(' ')})\r\n` }]) })),
+    );
+    const examining = session.sendCommand([{ text: `EXAMINE ${folder}\r\n` }]);
+    await this.throwIfFailed(await selecting, 'select the folder for writing flags', 'mailbox');
+    let applied = 0;
+    for (const { uids, answer } of await Promise.all(stores)) {
+      await this.throwIfFailed(answer, 'store flags', 'mailbox');
+      applied += uids.length;
+    }
+    await this.throwIfFailed(await examining, 'select the folder read-only again', 'mailbox');
+    return { differences, applied, notFound, changedMeanwhile: 0 };
+  }
+
+  /** Hands the connection back to the pool for the next folder; one that failed was closed already. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    const raw = this.raw;
+    if (raw && raw.outstanding > 0) await raw.whenIdle();
     this.releaseConnection(false);
   }
 }
@@ -408,6 +437,16 @@ function refUid(ref: MessageRef): number {
   const uid = ref.uid ?? Number(ref.id);
   if (!Number.isInteger(uid) || uid <= 0) throw new MailshiftError('MAILSHIFT_BAD_REF', `not an IMAP message reference: ${ref.id}`);
   return uid;
+}
+
+/** What a listing asks for: a listing entry has a date and a size, an unsolicited flag update has neither. */
+function listingItems(): string[] {
+  return ['UID', 'FLAGS', 'INTERNALDATE', 'RFC822.SIZE'];
+}
+
+function isRefusal(err: unknown): boolean {
+  const status = (err as { responseStatus?: unknown }).responseStatus;
+  return status === 'NO' || status === 'BAD';
 }
 
 function messageGone(label: string, uid: number, name: string): MailshiftError {

@@ -1,12 +1,14 @@
 import type { Readable, Writable } from 'node:stream';
 import { InterruptedError, MailshiftError } from '../../core/errors.js';
+import type { CommandPart } from './append-command.js';
 import { ImapProtocolError, parseFetchResponse, parseTaggedStatus, ResponseFramer, type FetchAttributes, type RawResponse } from './response-framer.js';
 
 /**
  * Reads a folder over a connection imapflow logged in and selected, then handed over (`unbind()`): the listing and the
  * bodies of an IMAP copy are almost all of its traffic, and this path reads them without imapflow's per-byte
- * tokenizer (see response-framer.ts for the measurements). Everything else (login, TLS, compression, LIST, EXAMINE,
- * APPEND) stays with imapflow.
+ * tokenizer (see response-framer.ts for the measurements), and a folder opened for writing appends over it, many
+ * APPENDs in flight at once (append-command.ts says why imapflow cannot). Login, TLS, compression, LIST, EXAMINE and
+ * CREATE before the hand-over stay with imapflow.
  *
  * - Pipelined: the next UID FETCH is sent while the server still answers the previous one.
  * - Back-pressure: the socket is paused while the consumer is behind (at most `maxQueuedBytes` waiting).
@@ -14,6 +16,9 @@ import { ImapProtocolError, parseFetchResponse, parseTaggedStatus, ResponseFrame
  *   it, the download fails (and is retried by the engine) instead of counting the message as expunged.
  * - Failures are thrown as plain objects shaped like imapflow's errors (responseStatus, responseText, code), so the
  *   one classifier in errors.ts decides what they mean.
+ *
+ * Over 400 lines: the FETCH streams, the command writer (literals, back-pressure) and EXAMINE share one connection's
+ * tags, response dispatch and failure state, which would otherwise have to be handed between modules.
  */
 
 export interface RawSockets {
@@ -47,10 +52,32 @@ export interface RawSessionFailure extends Error {
 const defaultMaxQueuedBytes = 16 * 1024 * 1024;
 const pipelineDepth = 2;
 
+/** A command's tagged answer; BYE when the connection failed before it came. */
+export interface TaggedAnswer {
+  readonly status: string;
+  readonly text: string;
+}
+
+export interface ExamineResult {
+  readonly answer: TaggedAnswer;
+  readonly exists?: number;
+  readonly uidValidity?: number;
+  readonly uidNext?: number;
+  readonly permanentFlags?: readonly string[];
+  /** The listing asked for with the EXAMINE, when it was answered OK. */
+  readonly listing?: readonly (FetchAttributes & { uid: number })[];
+}
+
 export class RawImapSession {
   private readonly framer: ResponseFramer;
   private tagCounter = 0;
-  private readonly waiting = new Map<string, (status: { status: string; text: string }) => void>();
+  private readonly waiting = new Map<string, (status: TaggedAnswer) => void>();
+  /** Commands are written one after another: a command's literals never interleave with the next command. */
+  private writing: Promise<void> = Promise.resolve();
+  /** The command whose synchronising literal waits for the server's "+" (or for its refusal). */
+  private continuation: { readonly tag: string; readonly resolve: (isGranted: boolean) => void } | undefined;
+  /** Woken when the connection fails: a write waiting for 'drain' must not wait for ever. */
+  private readonly onFailure = new Set<() => void>();
   private untaggedHandler: ((response: RawResponse) => void) | undefined;
   private failure: RawSessionFailure | undefined;
   private byeText: string | undefined;
@@ -261,7 +288,17 @@ export class RawImapSession {
   }
 
   /** Sends one command; resolves with its tagged status (a failed connection resolves it as BYE). */
-  private command(text: string): Promise<{ status: string; text: string }> {
+  private command(text: string): Promise<TaggedAnswer> {
+    return this.sendCommand([{ text: `${text}\r\n` }]);
+  }
+
+  /**
+   * Sends a command made of text and literals and resolves with its tagged answer; never rejects (a failed connection
+   * answers BYE). Commands are written in call order, each whole before the next, so several can be in flight: the
+   * caller bounds how many. A synchronising literal waits for the server's "+"; if the server answers the command
+   * instead (a NO for a message too big), the rest of it is not sent. Writes wait while the socket is full.
+   */
+  sendCommand(parts: readonly CommandPart[]): Promise<TaggedAnswer> {
     const tag = `M${++this.tagCounter}`;
     return new Promise((resolve) => {
       if (this.failure) {
@@ -269,7 +306,103 @@ export class RawImapSession {
         return;
       }
       this.waiting.set(tag, resolve);
-      this.sockets.writeSocket.write(`${tag} ${text}\r\n`);
+      const write = async () => {
+        let prefix = `${tag} `;
+        for (const part of parts) {
+          if (this.failure || !this.waiting.has(tag)) return;
+          await this.writeBytes(prefix + part.text);
+          prefix = '';
+          if (!part.literal) continue;
+          if (part.literal.isSynchronizing && !(await this.waitForContinuation(tag))) return;
+          await this.writeBytes(part.literal.data);
+        }
+        if (parts.at(-1)?.literal) await this.writeBytes('\r\n');
+      };
+      this.writing = this.writing.then(write, write);
+    });
+  }
+
+  /** True while the connection works: a session back in the pool is given to the next folder. */
+  get isUsable(): boolean {
+    return !this.failure && !this.isClosed;
+  }
+
+  /**
+   * EXAMINE over the session (a connection reused for another folder): what the server said of the folder, read
+   * from its untagged answers (RFC 3501 §6.3.2; a failed EXAMINE leaves no folder selected).
+   */
+  async examine(quotedName: string, thenList?: { readonly set: string; readonly items: string }): Promise<ExamineResult> {
+    if (this.untaggedHandler) throw new Error('a raw IMAP session runs one command stream at a time');
+    const found: { exists?: number; uidValidity?: number; uidNext?: number; permanentFlags?: string[] } = {};
+    const listed = new Map<number, FetchAttributes & { uid: number }>();
+    this.untaggedHandler = (response) => {
+      const attributes = thenList ? parseFetchResponse(response) : undefined;
+      if (attributes) {
+        // As in fetchAttributes: a listing entry has its UID and a date or size (not an unsolicited flag update).
+        if (attributes.uid !== undefined && (attributes.internalDate !== undefined || attributes.size !== undefined) && !listed.has(attributes.uid)) {
+          listed.set(attributes.uid, attributes as FetchAttributes & { uid: number });
+        }
+        return;
+      }
+      const text = response.texts[0] ?? '';
+      const exists = /^\* (\d+) EXISTS\b/i.exec(text);
+      if (exists) found.exists = Number(exists[1]);
+      const code = /^\* OK \[(UIDVALIDITY|UIDNEXT|PERMANENTFLAGS) ([^\]]*)\]/i.exec(text);
+      if (!code) return;
+      const [, name, value] = code as unknown as [string, string, string];
+      if (name.toUpperCase() === 'PERMANENTFLAGS') found.permanentFlags = value.replace(/[()]/g, '').split(' ').filter(Boolean);
+      else if (name.toUpperCase() === 'UIDVALIDITY') found.uidValidity = Number(value);
+      else found.uidNext = Number(value);
+    };
+    try {
+      // The listing right behind EXAMINE, in the same round trip: if EXAMINE fails, no folder is selected (RFC 3501
+      // §6.3.1) and the FETCH fails too, so it can never list another folder.
+      const [answer, listAnswer] = await Promise.all([
+        this.sendCommand([{ text: `EXAMINE ${quotedName}\r\n` }]),
+        thenList ? this.sendCommand([{ text: `UID FETCH ${thenList.set} (${thenList.items})\r\n` }]) : undefined,
+      ]);
+      return { answer, ...found, ...(listAnswer?.status === 'OK' ? { listing: [...listed.values()] } : {}) };
+    } finally {
+      this.untaggedHandler = undefined;
+    }
+  }
+
+  /** Resolves once every command sent so far has its answer (or the connection failed). */
+  async whenIdle(): Promise<void> {
+    await Promise.all([...this.waiting.keys()].map((tag) => new Promise<void>((resolve) => {
+      const resolveAnswer = this.waiting.get(tag);
+      if (!resolveAnswer) return resolve();
+      this.waiting.set(tag, (answer) => {
+        resolveAnswer(answer);
+        resolve();
+      });
+    })));
+  }
+
+  /** Commands sent and not answered yet. */
+  get outstanding(): number {
+    return this.waiting.size;
+  }
+
+  private writeBytes(data: string | Buffer): Promise<void> {
+    if (this.failure) return Promise.resolve();
+    if (this.sockets.writeSocket.write(data)) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => {
+        this.sockets.writeSocket.off('drain', done);
+        this.onFailure.delete(done);
+        resolve();
+      };
+      this.sockets.writeSocket.once('drain', done);
+      this.onFailure.add(done);
+    });
+  }
+
+  /** True on the server's "+"; false when it answered the command instead, or the connection failed. */
+  private waitForContinuation(tag: string): Promise<boolean> {
+    if (this.failure) return Promise.resolve(false);
+    return new Promise((resolve) => {
+      this.continuation = { tag, resolve };
     });
   }
 
@@ -281,16 +414,29 @@ export class RawImapSession {
       return;
     }
     const tagged = parseTaggedStatus(first);
-    if (!tagged) return; // a continuation request: nothing we send asks for one
+    if (!tagged) {
+      // "+ ...": the go-ahead for the synchronising literal being written.
+      if (first.startsWith('+')) this.takeContinuation()?.(true);
+      return;
+    }
+    if (this.continuation?.tag === tagged.tag) this.takeContinuation()?.(false);
     const resolve = this.waiting.get(tagged.tag);
     if (!resolve) return;
     this.waiting.delete(tagged.tag);
     resolve({ status: tagged.status, text: tagged.text });
   }
 
+  private takeContinuation(): ((isGranted: boolean) => void) | undefined {
+    const continuation = this.continuation;
+    this.continuation = undefined;
+    return continuation?.resolve;
+  }
+
   private fail(failure: RawSessionFailure): void {
     if (this.failure || this.isClosed) return;
     this.failure = failure;
+    this.takeContinuation()?.(false);
+    for (const wake of this.onFailure) wake();
     for (const [tag, resolve] of this.waiting) {
       this.waiting.delete(tag);
       resolve({ status: 'BYE', text: failure.message });
@@ -315,6 +461,10 @@ export class RawImapSession {
     this.isClosed = true;
     writeSocket.end();
     socket.destroy();
+    for (const [tag, resolve] of this.waiting) {
+      this.waiting.delete(tag);
+      resolve({ status: 'BYE', text: 'connection closed' });
+    }
   }
 }
 
@@ -323,7 +473,8 @@ function listUids(uids: readonly number[]): string {
   return `${sorted.slice(0, 5).join(', ')}${sorted.length > 5 ? ', ...' : ''}`;
 }
 
-function toFailure(text: string, code: string | undefined, responseStatus?: string): RawSessionFailure {
+/** A tagged answer or a broken connection as the error shape errors.ts classifies. */
+export function toFailure(text: string, code: string | undefined, responseStatus?: string): RawSessionFailure {
   const failure: RawSessionFailure = new Error(responseStatus && responseStatus !== 'BYE' ? `${responseStatus} ${text}` : text);
   if (code) failure.code = code;
   if (responseStatus === 'NO' || responseStatus === 'BAD') {

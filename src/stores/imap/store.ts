@@ -4,7 +4,7 @@ import { decideBackoffMs, retryAfterMs, sleep } from '../../core/async.js';
 import { MailshiftError } from '../../core/errors.js';
 import { ExitCode } from '../../core/exit-codes.js';
 import type { MailboxPath } from '../../core/types.js';
-import type { Mailbox, MailboxInfo, MailStore, ServerFacts, SkippedFolderName, StoreCaps } from '../store.js';
+import type { Mailbox, MailboxInfo, MailStore, OpenHints, ServerFacts, SkippedFolderName, StoreCaps } from '../store.js';
 import type { ImapSpec } from '../spec.js';
 import { connectImap, type ImapConnectOptions } from './connection.js';
 import { classifyImapError, ImapError } from './errors.js';
@@ -16,7 +16,8 @@ import { ImapMailbox, type MailboxHost, type PooledClient } from './mailbox.js';
  * ImapMailbox (mailbox.ts); error classes errors.ts; flag and UID-set helpers flags.ts and uid-set.ts.
  *
  * Connections: a small pool, at most `maxConnections` (`--max-connections`). An open Mailbox holds one connection for
- * its lifetime (a connection has one selected mailbox). A connection that failed, or that collected
+ * its lifetime (a connection has one selected mailbox); handed back, the connection (by then a raw session, see
+ * mailbox.ts) serves the next folder, which saves the login's round trips per folder. A connection that failed, or that collected
  * `errorBudget` NO/BAD answers, is closed and replaced: Exchange drops a session after 10 errors, and a fresh one
  * before that point keeps the account usable.
  *
@@ -81,7 +82,7 @@ export class ImapStore implements MailStore, MailboxHost {
   private currentPassword: string;
 
   private constructor(private readonly options: ImapStoreOptions) {
-    this.currentCaps = { readable: true, writable: Boolean(options.writable), crlf: true, sizeComparable: true, parallelAppend: true, newMailSignal: false, flagsBySourceKey: false };
+    this.currentCaps = { readable: true, writable: Boolean(options.writable), crlf: true, sizeComparable: true, parallelAppend: true, newMailSignal: false, flagsBySourceKey: false, flagsByTargetUid: true };
     this.maxConnections = Math.max(1, options.maxConnections ?? 1);
     this.errorBudget = Math.max(1, options.errorBudget ?? 8);
     this.label = `${options.spec.tls ? 'imaps' : 'imap'}://${options.spec.user}@${options.spec.host}:${options.spec.port}`;
@@ -128,7 +129,7 @@ export class ImapStore implements MailStore, MailboxHost {
   }
 
   async *listMailboxes(signal?: AbortSignal): AsyncIterable<MailboxInfo> {
-    const pooled = await this.acquire();
+    const pooled = await this.acquire('imapflow');
     let entries;
     try {
       // Not listOnly: imapflow asks for SPECIAL-USE only in its full listing, and adds INBOX, which Dovecot leaves
@@ -146,7 +147,7 @@ export class ImapStore implements MailStore, MailboxHost {
     yield* planned.found;
   }
 
-  async openMailbox(path: MailboxPath, mode: 'read' | 'write'): Promise<Mailbox> {
+  async openMailbox(path: MailboxPath, mode: 'read' | 'write', hints: OpenHints = {}): Promise<Mailbox> {
     if (mode === 'write' && !this.caps.writable) throw new MailshiftError('MAILSHIFT_READ_ONLY', `${this.label} was opened read-only`);
     let name: string;
     try {
@@ -154,7 +155,7 @@ export class ImapStore implements MailStore, MailboxHost {
     } catch (err) {
       throw new MailshiftError('MAILSHIFT_IMAP_FOLDER_NAME', `${this.label}: cannot name folder "${path}" on the server: ${(err as Error).message}`, { scope: 'mailbox' });
     }
-    const mailbox = new ImapMailbox(this, path, name, mode);
+    const mailbox = new ImapMailbox(this, path, name, mode, hints.listAfterUid);
     await mailbox.open();
     return mailbox;
   }
@@ -166,7 +167,7 @@ export class ImapStore implements MailStore, MailboxHost {
    */
   async waitForNewMail(path: MailboxPath, timeoutMs: number, signal: AbortSignal): Promise<'new-mail' | 'timeout' | 'unsupported'> {
     if (!this.serverFacts.capabilities.includes('IDLE')) return 'unsupported';
-    const pooled = await this.acquire();
+    const pooled = await this.acquire('imapflow');
     const { client } = pooled;
     let isBroken = false;
     try {
@@ -235,14 +236,22 @@ export class ImapStore implements MailStore, MailboxHost {
     }
   }
 
-  /** A connection from the pool, opening one if the pool has room, else waiting for one. */
-  async acquire(): Promise<PooledClient> {
+  /**
+   * A connection from the pool, opening one if the pool has room, else waiting for one. 'imapflow': one imapflow
+   * still drives (LIST, IDLE), not a raw session; a raw one is closed to make room when the pool is full.
+   */
+  async acquire(kind: 'any' | 'imapflow' = 'any'): Promise<PooledClient> {
     for (;;) {
       if (this.isClosed) throw new MailshiftError('MAILSHIFT_IMAP_CLOSED', `${this.label}: store closed`, { scope: 'account' });
-      const ready = this.idle.pop();
-      if (ready) {
-        if (ready.client.usable) return ready;
+      const at = kind === 'imapflow' ? this.idle.findLastIndex((each) => !each.raw) : this.idle.length - 1;
+      if (at >= 0) {
+        const ready = this.idle.splice(at, 1)[0]!;
+        if (isUsable(ready)) return ready;
         this.discard(ready);
+        continue;
+      }
+      if (this.idle.length > 0 && this.openCount >= this.maxConnections) {
+        this.discard(this.idle.shift()!);
         continue;
       }
       if (this.openCount < this.maxConnections) {
@@ -273,7 +282,7 @@ export class ImapStore implements MailStore, MailboxHost {
 
   /** Returns a connection; a broken one (or one near the server's error budget) is closed instead. */
   release(pooled: PooledClient, isBroken: boolean): void {
-    if (isBroken || this.isClosed || !pooled.client.usable || pooled.errors >= this.errorBudget) {
+    if (isBroken || this.isClosed || !isUsable(pooled) || pooled.errors >= this.errorBudget) {
       this.discard(pooled);
       return;
     }
@@ -283,7 +292,8 @@ export class ImapStore implements MailStore, MailboxHost {
 
   private discard(pooled: PooledClient): void {
     this.openCount -= 1;
-    closeQuietly(pooled.client);
+    if (pooled.raw) void pooled.raw.close().catch(() => undefined);
+    else closeQuietly(pooled.client);
     this.wake();
   }
 
@@ -334,7 +344,11 @@ export class ImapStore implements MailStore, MailboxHost {
     const idle = this.idle;
     this.idle = [];
     await Promise.all(
-      idle.map(async ({ client }) => {
+      idle.map(async ({ client, raw }) => {
+        if (raw) {
+          await raw.close().catch(() => undefined);
+          return;
+        }
         try {
           await Promise.race([client.logout(), new Promise((resolve) => setTimeout(resolve, 2_000).unref())]);
         } catch {
@@ -345,6 +359,11 @@ export class ImapStore implements MailStore, MailboxHost {
     );
     for (const waiter of this.waiters.splice(0)) waiter();
   }
+}
+
+/** A pooled connection that still works: its raw session's, or imapflow's, say. */
+function isUsable(pooled: PooledClient): boolean {
+  return pooled.raw ? pooled.raw.isUsable : pooled.client.usable;
 }
 
 function closeQuietly(client: ImapFlow): void {

@@ -190,3 +190,16 @@ describe('a 25,000-account report', () => {
     }
   }, 120_000);
 });
+
+describe('temporary files', () => {
+  it('are cleared when a process that died left them, and kept when their process lives', async () => {
+    const directory = path.join(temp.path, 'crashed.campaign');
+    const reportDir = path.join(directory, 'report');
+    await mkdir(reportDir, { recursive: true });
+    // A pid no process has (above the kernel's pid_max), and one that is alive: this test's parent.
+    await writeFile(path.join(reportDir, '.report.html.failed.99999999.tmp'), 'half a page');
+    await writeFile(path.join(reportDir, `.report.json.${process.ppid}.tmp`), 'someone else is writing this');
+    await writeCampaignReport(input({ directory }));
+    expect((await readdir(reportDir)).sort()).toEqual([`.report.json.${process.ppid}.tmp`, 'accounts.csv', 'failures.csv', 'report.html', 'report.json']);
+  });
+});

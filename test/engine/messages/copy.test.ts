@@ -38,6 +38,10 @@ class FakeStore implements MailStore {
   /** Called on each append: lets a test look at the run in the middle. */
   onAppend?: () => void;
   failAppendOf?: (content: Buffer) => MailshiftError | undefined;
+  /** Append calls a mailbox takes at once (an IMAP target pipelines them); and the most seen in flight. */
+  appendSlots?: number;
+  appendsInFlight = 0;
+  maxAppendsInFlight = 0;
 
   constructor(readonly kind: StoreKind) {}
 
@@ -85,10 +89,14 @@ class FakeStore implements MailStore {
         if (found.problem) throw found.problem;
         return Readable.from([found.content]);
       },
+      ...(store.appendSlots ? { appendSlots: store.appendSlots } : {}),
       append: async (message: IncomingMessage) => {
         store.appendCalls += 1;
         store.onAppend?.();
+        store.appendsInFlight += 1;
+        store.maxAppendsInFlight = Math.max(store.maxAppendsInFlight, store.appendsInFlight);
         if (store.appendDelayMs) await new Promise((resolve) => setTimeout(resolve, store.appendDelayMs));
+        store.appendsInFlight -= 1;
         const failure = store.failAppendOf?.(message.content);
         if (failure) throw failure;
         const stored = { uid: box.nextUid++, content: message.content, flags: new Set(message.flags), keywords: new Set(message.keywords), internalDate: message.internalDate ?? new Date() };
@@ -264,6 +272,36 @@ describe('runStoreCopy', () => {
     const report = await runStoreCopy(describeStore(source, 's'), describeStore(target, 't'), { logger: silentLogger, retryBaseMs: 1, retryMaxMs: 2 });
     expect(report.totals).toMatchObject({ copied: 5, alreadyPresent: 0 });
     expect(target.appendCalls).toBe(8);
+    expect(target.contents('INBOX')).toEqual(source.contents('INBOX'));
+  });
+
+  it('keeps as many appends in flight on one target folder as it takes (appendSlots), instead of waiting for each', async () => {
+    const source = new FakeStore('imap');
+    const target = new FakeStore('imap');
+    for (let i = 0; i < 12; i++) source.add('INBOX', mail(`${i}@x`, `m${i}`));
+    target.appendSlots = 4;
+    target.appendDelayMs = 5;
+    const report = await runStoreCopy(describeStore(source, 's'), describeStore(target, 't'), { logger: silentLogger, batchMessages: 1 });
+    expect(report.totals).toMatchObject({ copied: 12, alreadyPresent: 0 });
+    expect(target.maxAppendsInFlight).toBe(4);
+    expect(target.contents('INBOX')).toEqual(source.contents('INBOX'));
+  });
+
+  it('stops cleanly at --max-bytes with exit 75, and the next run carries on from there without copying anything twice', async () => {
+    const source = new FakeStore('imap');
+    const target = new FakeStore('imap');
+    for (let i = 0; i < 10; i++) source.add('INBOX', mail(`${i}@x`, `m${i}`, 'x'.repeat(100)));
+    const size = source.folders.get('INBOX')!.messages[0]!.content.length;
+    const state = { file: path.join(dir, 'budget-state.json'), pair: 's -> t' };
+    const first = await runStoreCopy(describeStore(source, 's'), describeStore(target, 't'), { logger: silentLogger, state, batchMessages: 2, maxBytes: size * 4 });
+    expect(first.totals.copied).toBe(4);
+    expect(first.stopped).toMatchObject({ code: 'MAILSHIFT_BYTE_BUDGET', exitCode: 75 });
+    expect(decideCopyExitCode(first)).toBe(75);
+    const second = await runStoreCopy(describeStore(source, 's'), describeStore(target, 't'), { logger: silentLogger, state, batchMessages: 2, maxBytes: size * 4 });
+    expect(second.totals.copied).toBe(4);
+    const third = await runStoreCopy(describeStore(source, 's'), describeStore(target, 't'), { logger: silentLogger, state, maxBytes: size * 4 });
+    expect(third.totals).toMatchObject({ copied: 2, alreadyPresent: 0 });
+    expect(decideCopyExitCode(third)).toBe(0);
     expect(target.contents('INBOX')).toEqual(source.contents('INBOX'));
   });
 

@@ -119,9 +119,11 @@ describe('mailshift campaign between two IMAP servers', () => {
     }
     expect((await countByMessageId(target, slowUser)).size).toBe(slowMessages);
 
-    // No password anywhere: not in what the campaign printed, not in its logs, state database or sync state.
+    // No password anywhere: not in what the campaign printed, not in its logs, state database, sync state or report.
     const kept = await readEveryFile(path.join(temp.path, 'imap.campaign'));
-    expect(kept.map((file) => path.relative(path.join(temp.path, 'imap.campaign'), file.path))).toEqual(expect.arrayContaining(['campaign.sqlite', `logs/${slowUser}.log`, `logs/${wrongPasswordUser}.log`]));
+    expect(kept.map((file) => path.relative(path.join(temp.path, 'imap.campaign'), file.path))).toEqual(
+      expect.arrayContaining(['campaign.sqlite', `logs/${slowUser}.log`, `logs/${wrongPasswordUser}.log`, 'report/report.json', 'report/accounts.csv', 'report/report.html']),
+    );
     const secrets = [wrongPassword, ...[...passwords.values()].flatMap((each) => [each.source, each.target])];
     for (const secret of secrets) {
       for (const [at, text] of printed.entries()) expect(text.includes(secret), `output ${at}`).toBe(false);

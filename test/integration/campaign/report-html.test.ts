@@ -93,7 +93,7 @@ describe('report.html in headless Chromium', () => {
   });
 
   it('sorts a numeric column by number when its header is clicked, and the other way round on a second click', async () => {
-    const header = page.locator('#accounts thead th', { hasText: 'Copied items' });
+    const header = page.locator('#accounts thead th', { hasText: 'Copied' });
     await header.locator('button').click();
     expect(await header.getAttribute('aria-sort')).toBe('ascending');
     const ascending = (await columnTexts(6)).map(Number);

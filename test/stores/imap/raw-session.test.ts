@@ -205,3 +205,68 @@ describe('RawImapSession.fetchAttributes', () => {
     expect(listed[0]!.headerFields!.toString()).toBe('Message-ID: <x>\r\n\r\n');
   });
 });
+
+describe('RawImapSession.sendCommand', () => {
+  /** A server that answers only what the test pushes; what the client wrote is kept byte for byte. */
+  function scriptedServer() {
+    const fromServer = new PassThrough();
+    let written = '';
+    const toServer = new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        written += chunk.toString('latin1');
+        done();
+      },
+    });
+    const socket = Object.assign(fromServer, { setTimeout: () => undefined }) as unknown as RawSockets['socket'];
+    return { sockets: { readSocket: fromServer, writeSocket: toServer, socket } satisfies RawSockets, written: () => written, push: (text: string) => fromServer.write(text) };
+  }
+  const tick = () => new Promise((resolve) => setImmediate(resolve));
+
+  it('sends non-synchronising commands back to back, without waiting for answers, and pairs each answer by tag', async () => {
+    const server = scriptedServer();
+    const session = new RawImapSession(server.sockets, 60_000);
+    const first = session.sendCommand([{ text: 'APPEND "INBOX" () {5+}\r\n', literal: { data: Buffer.from('hello'), isSynchronizing: false } }]);
+    const second = session.sendCommand([{ text: 'APPEND "INBOX" () {3+}\r\n', literal: { data: Buffer.from('bye'), isSynchronizing: false } }]);
+    await tick();
+    expect(server.written()).toBe('M1 APPEND "INBOX" () {5+}\r\nhello\r\nM2 APPEND "INBOX" () {3+}\r\nbye\r\n');
+    expect(session.outstanding).toBe(2);
+    server.push('M2 OK [APPENDUID 9 2] done\r\nM1 OK [APPENDUID 9 1] done\r\n');
+    expect(await first).toEqual({ status: 'OK', text: '[APPENDUID 9 1] done' });
+    expect(await second).toEqual({ status: 'OK', text: '[APPENDUID 9 2] done' });
+  });
+
+  it("holds a synchronising literal, and everything after it, until the server's \"+\"; a refusal instead skips the literal", async () => {
+    const server = scriptedServer();
+    const session = new RawImapSession(server.sockets, 60_000);
+    const big = session.sendCommand([{ text: 'APPEND "INBOX" () {5}\r\n', literal: { data: Buffer.from('hello'), isSynchronizing: true } }]);
+    const next = session.sendCommand([{ text: 'NOOP\r\n' }]);
+    await tick();
+    expect(server.written()).toBe('M1 APPEND "INBOX" () {5}\r\n');
+    server.push('+ go ahead\r\n');
+    await tick();
+    expect(server.written()).toBe('M1 APPEND "INBOX" () {5}\r\nhello\r\nM2 NOOP\r\n');
+    server.push('M1 OK done\r\nM2 OK done\r\n');
+    await Promise.all([big, next]);
+
+    const refused = session.sendCommand([{ text: 'APPEND "INBOX" () {9}\r\n', literal: { data: Buffer.from('too large'), isSynchronizing: true } }]);
+    const after = session.sendCommand([{ text: 'NOOP\r\n' }]);
+    await tick();
+    server.push('M3 NO [TOOBIG] message too large\r\n');
+    expect(await refused).toEqual({ status: 'NO', text: '[TOOBIG] message too large' });
+    await tick();
+    expect(server.written().endsWith('M3 APPEND "INBOX" () {9}\r\nM4 NOOP\r\n')).toBe(true);
+    server.push('M4 OK done\r\n');
+    await after;
+  });
+
+  it('answers every command in flight with BYE when the connection breaks (their outcome is unknown)', async () => {
+    const server = scriptedServer();
+    const session = new RawImapSession(server.sockets, 60_000);
+    const answers = [1, 2, 3].map(() => session.sendCommand([{ text: 'APPEND "INBOX" () {1+}\r\n', literal: { data: Buffer.from('x'), isSynchronizing: false } }]));
+    await tick();
+    server.push('M1 OK done\r\n');
+    server.sockets.readSocket.destroy();
+    expect((await Promise.all(answers)).map((answer) => answer.status)).toEqual(['OK', 'BYE', 'BYE']);
+    expect(session.outstanding).toBe(0);
+  });
+});

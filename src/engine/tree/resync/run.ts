@@ -40,8 +40,9 @@ export async function resolveResyncTree(source: StoreSpec, target: StoreSpec, op
       );
     }
     if (spec.kind === 'mbox') throw new UsageError('resync works on maildir trees', 'convert mbox with mailshift convert first');
+    if (spec.kind === 'archive') throw new UsageError('resync works on maildir trees; a cPanel backup is restored with mailshift copy', 'run mailshift copy BACKUP TARGET (a re-run adds only what is missing)');
   }
-  if (source.kind === 'imap' || source.kind === 'mbox' || target.kind === 'imap' || target.kind === 'mbox') throw new Error('unreachable');
+  if (source.kind === 'imap' || source.kind === 'mbox' || source.kind === 'archive' || target.kind === 'imap' || target.kind === 'mbox' || target.kind === 'archive') throw new Error('unreachable');
   if (source.location.type === 'ssh' && target.location.type === 'ssh') {
     throw new UsageError('both ends are remote; rsync copies between this machine and one remote host', 'run mailshift on the source or the target server');
   }
