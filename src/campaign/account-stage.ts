@@ -39,6 +39,18 @@ export interface StageEnvironment {
   readonly wantProgress: boolean;
 }
 
+/**
+ * The stage environment of a campaign directory, as the campaign (in-process) and a queue worker both run it: the
+ * IMAP watermarks in DIR/sync, one log per account in DIR/logs, and the file copies' retry and time-out defaults of
+ * `mailshift copy`.
+ */
+export function buildCampaignStageEnvironment(
+  directory: string,
+  ends: Pick<StageEnvironment, 'credentials' | 'ssh' | 'imap' | 'env' | 'wantProgress'>,
+): StageEnvironment {
+  return { ...ends, syncStateDir: path.join(directory, 'sync'), logsDir: path.join(directory, 'logs'), fileRetries: 3, fileRetryDelayMs: 2000, ioTimeoutS: 120 };
+}
+
 export function buildStageExecutor(environment: StageEnvironment): StageExecutor {
   return async (row, stage, signal, progress) => {
     const started = Date.now();

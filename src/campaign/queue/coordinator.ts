@@ -2,7 +2,7 @@ import { Queue, QueueEvents, type Job, type RedisOptions } from 'bullmq';
 import { Redis } from 'ioredis';
 import { ExitCode } from '../../core/exit-codes.js';
 import type { PlanRow } from '../plan-file.js';
-import { countStatuses, decideRunExitCode, prepareCampaignRun, type CampaignEvent, type CampaignRunOptions, type CampaignRunResult, type PendingAccount } from '../run.js';
+import { countStatuses, decideRunExitCode, prepareCampaignRun, type CampaignRunOptions, type CampaignRunResult, type PendingAccount } from '../run.js';
 import { orderQueue, pickNext, type Limits, type NextPick } from '../schedule.js';
 import { isFinished, type CampaignState, type Stage, type StageOutcome } from '../state/types.js';
 import { buildJobId, buildQueueName, parseStageJobProgress, parseStageJobResult, queueRegistryKey, type StageJobData, type StageJobResult } from './jobs.js';

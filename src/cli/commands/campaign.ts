@@ -80,7 +80,7 @@ export function registerCampaign(program: Command, ctx: CliContext): void {
         const runId = state.beginRun(options.stage, version, await hashFile(planFile), new Date().toISOString());
         const view = createCampaignView(globals.json ? 'json' : ctx.isInteractive ? 'terminal' : 'lines', { out: ctx.out, err: ctx.err });
         const { runCampaign } = await import('../../campaign/run.js');
-        const { buildStageExecutor } = await import('../../campaign/account-stage.js');
+        const { buildStageExecutor, buildCampaignStageEnvironment } = await import('../../campaign/account-stage.js');
         const { readSourceLoad } = await import('../../campaign/source-load.js');
         const ssh = buildSshOptionsFromCli(options);
         const { runCampaignOnQueue } = await import('../../campaign/queue/run-on-queue.js');
@@ -95,18 +95,15 @@ export function registerCampaign(program: Command, ctx: CliContext): void {
           retryBaseMs: options.retryDelay,
           force: Boolean(options.force),
           ...(options.maxLoad !== undefined ? { maxLoad: options.maxLoad, readLoad: (group: string) => readSourceLoad(group, rows, ssh) } : {}),
-          executeStage: buildStageExecutor({
-            credentials: credentials ?? new Map(),
-            ssh,
-            imap: { maxConnections: options.maxConnections, ...(options.caFile ? { caFile: options.caFile } : {}), ...(options.insecure ? { isInsecure: true } : {}) },
-            env: ctx.env,
-            syncStateDir: path.join(directory, 'sync'),
-            logsDir: path.join(directory, 'logs'),
-            fileRetries: 3,
-            fileRetryDelayMs: 2000,
-            ioTimeoutS: 120,
-            wantProgress: Boolean(globals.json) || ctx.isInteractive,
-          }),
+          executeStage: buildStageExecutor(
+            buildCampaignStageEnvironment(directory, {
+              credentials: credentials ?? new Map(),
+              ssh,
+              imap: { maxConnections: options.maxConnections, ...(options.caFile ? { caFile: options.caFile } : {}), ...(options.insecure ? { isInsecure: true } : {}) },
+              env: ctx.env,
+              wantProgress: Boolean(globals.json) || ctx.isInteractive,
+            }),
+          ),
           onEvent: view.onEvent,
           signal: ctx.signal,
         });

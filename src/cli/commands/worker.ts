@@ -47,7 +47,7 @@ export function registerWorker(program: Command, ctx: CliContext): void {
     await checkRedisReachable(address, connection);
     const directory = path.resolve(options.dir);
     await mkdir(path.join(directory, 'logs'), { recursive: true, mode: 0o700 });
-    const { buildStageExecutor } = await import('../../campaign/account-stage.js');
+    const { buildStageExecutor, buildCampaignStageEnvironment } = await import('../../campaign/account-stage.js');
     const { runQueueWorker } = await import('../../campaign/queue/worker.js');
     const workerName = options.name ?? `${hostname()}-${process.pid}`;
     logger.info(`worker ${workerName}: serving the campaigns in ${formatQueueAddress(address)} (${credentials.size} credential(s)); Ctrl-C stops it after its running jobs`);
@@ -58,19 +58,16 @@ export function registerWorker(program: Command, ctx: CliContext): void {
       lockDurationMs: options.lockDuration,
       stalledIntervalMs: Math.max(500, Math.floor(options.lockDuration / 2)),
       ...(options.activityLog ? { activityLog: path.resolve(options.activityLog) } : {}),
-      executeStage: buildStageExecutor({
-        credentials,
-        ssh: buildSshOptionsFromCli(options),
-        imap: { maxConnections: options.maxConnections, ...(options.caFile ? { caFile: options.caFile } : {}), ...(options.insecure ? { isInsecure: true } : {}) },
-        env: ctx.env,
-        syncStateDir: path.join(directory, 'sync'),
-        logsDir: path.join(directory, 'logs'),
-        fileRetries: 3,
-        fileRetryDelayMs: 2000,
-        ioTimeoutS: 120,
-        // The coordinator draws every job's progress (a terminal or --json there): reported always.
-        wantProgress: true,
-      }),
+      executeStage: buildStageExecutor(
+        buildCampaignStageEnvironment(directory, {
+          credentials,
+          ssh: buildSshOptionsFromCli(options),
+          imap: { maxConnections: options.maxConnections, ...(options.caFile ? { caFile: options.caFile } : {}), ...(options.insecure ? { isInsecure: true } : {}) },
+          env: ctx.env,
+          // The coordinator draws every job's progress (a terminal or --json there): reported always.
+          wantProgress: true,
+        }),
+      ),
       onLog: (line) => logger.info(`worker ${workerName}: ${line}`),
       signal: ctx.signal,
     });
