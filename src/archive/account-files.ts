@@ -1,12 +1,12 @@
-import { lstat, readFile, rename, writeFile } from 'node:fs/promises';
+import { rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { systemErrorCode } from '../core/errors.js';
 import { domainRoutingTables, isSafeDomain } from '../cpanel/layout.js';
 import type { Rewrite } from '../cpanel/merge.js';
 import { checkNameSegment } from '../cpanel/unsafe.js';
 import { mergeAccountFile } from '../engine/tree/copy-settle.js';
 import { MaildirTreeWriter } from './maildir-writer.js';
 import type { HeldAccountFiles, SkippedEntry } from './restore.js';
+import { readRegularTextFile } from '../fsops/read-regular.js';
 
 /**
  * The last step of a restore into a cPanel root: the account files the backup carried (held in memory while the
@@ -115,7 +115,7 @@ async function mergeInto(
   dryRun: boolean,
 ): Promise<AccountFileOutcome> {
   const file = path.join(root, rel);
-  const targetText = await readRegular(file);
+  const targetText = await readRegularTextFile(file);
   const merged = mergeAccountFile(kind, sourceText, targetText, rewrite);
   if (merged.text === (targetText ?? null) || (targetText === undefined && merged.text === '')) {
     return { path: rel, action: 'unchanged', added: merged.added, keptTarget: merged.keptTarget };
@@ -130,12 +130,3 @@ async function mergeInto(
   return { path: rel, action: 'written', added: merged.added, keptTarget: merged.keptTarget };
 }
 
-async function readRegular(file: string): Promise<string | undefined> {
-  try {
-    if (!(await lstat(file)).isFile()) return undefined;
-    return await readFile(file, 'utf8');
-  } catch (err) {
-    if (systemErrorCode(err) === 'ENOENT' || systemErrorCode(err) === 'ENOTDIR') return undefined;
-    throw err;
-  }
-}

@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, rm, lstat } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { FolderNameError, readMaildirppDirName } from '../../converters/folders/maildirpp.js';
@@ -6,12 +6,12 @@ import { Mutf7Error } from '../../converters/folders/mutf7.js';
 import { decodeInfo, parseMaildirName, resolveKeywords } from '../../converters/maildir/filename.js';
 import { parseDovecotKeywords } from '../../converters/maildir/keywords.js';
 import { parseUidlist } from '../../converters/maildir/uidlist.js';
-import { systemErrorCode } from '../core/errors.js';
 import type { FileSide } from '../hosts/side.js';
 import { buildRsyncArgv } from '../transport/rsync/args.js';
 import { runRsync } from '../transport/rsync/run.js';
 import type { SshOptions } from '../transport/ssh.js';
 import { formatFlagSet, type FolderSnapshot, type MessageMeta, type SkippedFolder } from './snapshot.js';
+import { readRegularTextFile } from '../fsops/read-regular.js';
 
 /**
  * How verify reads maildirs over ssh (`snapshotsFromRemoteMaildirs`): one `find` over the tree (nothing to install
@@ -117,10 +117,10 @@ export async function snapshotsFromRemoteMaildirs(
           continue;
         }
         const dir = path.join(staging, relDir(mailbox, folderDir));
-        const keywordTable = parseDovecotKeywords((await readRegular(path.join(dir, 'dovecot-keywords'))) ?? '');
+        const keywordTable = parseDovecotKeywords((await readRegularTextFile(path.join(dir, 'dovecot-keywords'))) ?? '');
         const uids = new Map<string, number>();
         let uidValidity: number | undefined;
-        const uidlistText = await readRegular(path.join(dir, 'dovecot-uidlist'));
+        const uidlistText = await readRegularTextFile(path.join(dir, 'dovecot-uidlist'));
         if (uidlistText?.trim()) {
           try {
             const list = parseUidlist(uidlistText);
@@ -146,12 +146,3 @@ export async function snapshotsFromRemoteMaildirs(
   }
 }
 
-async function readRegular(file: string): Promise<string | undefined> {
-  try {
-    if (!(await lstat(file)).isFile()) return undefined;
-    return await readFile(file, 'utf8');
-  } catch (err) {
-    if (systemErrorCode(err) === 'ENOENT' || systemErrorCode(err) === 'ENOTDIR') return undefined;
-    throw err;
-  }
-}

@@ -1,6 +1,5 @@
-import { chmod, lstat, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { systemErrorCode } from '../../core/errors.js';
 import type { Logger } from '../../core/logger.js';
 import { mergeKeyedLines, rewriteEmbeddedHome, rewritePasswd, rewriteValiases, type Rewrite } from '../../cpanel/merge.js';
 import { checkNameSegment } from '../../cpanel/unsafe.js';
@@ -12,6 +11,7 @@ import type { RefusedItem } from './copy-safety.js';
 import { controlFileNames, decideControlFile } from './control-files.js';
 import type { MergeItem } from './plan-copy.js';
 import type { ResolvedCopy } from './resolve-copy.js';
+import { readRegularTextFile } from '../../fsops/read-regular.js';
 
 /**
  * After a tree copy's jobs: the Dovecot control files the target already had are settled one by one
@@ -52,8 +52,8 @@ export async function settleControlFiles(
     await Promise.all([fetchFiles(roots.source, paths, srcDir, options), fetchFiles(roots.target, paths, dstDir, options)]);
     const toPush: string[] = [];
     for (const rel of paths) {
-      const sourceText = await readRegularFile(path.join(srcDir, rel));
-      const targetText = await readRegularFile(path.join(dstDir, rel));
+      const sourceText = await readRegularTextFile(path.join(srcDir, rel));
+      const targetText = await readRegularTextFile(path.join(dstDir, rel));
       if (sourceText === undefined || targetText === undefined) continue;
       const decision = decideControlFile(path.posix.basename(rel), sourceText, targetText);
       if (decision.reason === 'identical') continue;
@@ -96,12 +96,12 @@ export async function runMerges(resolved: ResolvedCopy, staging: string, options
   const reports: MergeReport[] = [];
   const toPush: string[] = [];
   for (const item of resolved.merges) {
-    const sourceText = await readRegularFile(path.join(srcDir, item.sourcePath));
+    const sourceText = await readRegularTextFile(path.join(srcDir, item.sourcePath));
     if (sourceText === undefined) {
       reports.push({ path: item.targetPath, action: 'skipped', added: [], keptTarget: [], reason: 'missing on the source, or not a regular file there (a symlink is never followed)' });
       continue;
     }
-    const targetText = await readRegularFile(path.join(dstDir, item.targetPath));
+    const targetText = await readRegularTextFile(path.join(dstDir, item.targetPath));
     const { text: safeSourceText, refused } = refuseUnsafeKeys(item, sourceText, resolved.sourceRoot);
     const merged = mergeAccountFile(item.kind, safeSourceText, targetText, rewrite);
     const refusedField = refused.length > 0 ? { refused } : {};
@@ -165,17 +165,6 @@ export function mergeAccountFile(kind: MergeItem['kind'], sourceText: string, ta
 // ---------------------------------------------------------------------------------------------------------------
 // Small-file transfers through rsync (symlinks stay symlinks and are never read through)
 
-/** Reads a staged file only if it is a regular file (a fetched symlink is data, never followed). */
-async function readRegularFile(file: string): Promise<string | undefined> {
-  try {
-    const stats = await lstat(file);
-    if (!stats.isFile()) return undefined;
-    return await readFile(file, 'utf8');
-  } catch (err) {
-    if (systemErrorCode(err) === 'ENOENT' || systemErrorCode(err) === 'ENOTDIR') return undefined;
-    throw err;
-  }
-}
 
 async function writeStaged(file: string, text: string, mode: number): Promise<void> {
   await mkdir(path.dirname(file), { recursive: true });
