@@ -2,9 +2,11 @@ import { MailshiftError } from '../core/errors.js';
 import { ExitCode } from '../core/exit-codes.js';
 import { runExec, type ExecTarget } from './exec.js';
 import { classifySshFailure, decideSshHint } from '../transport/rsync/exit.js';
+import { listLocalTree } from './walk-local.js';
 
 /**
- * Lists a directory tree here or over ssh with GNU find (nothing to install on the remote), streaming: entries are
+ * Lists a directory tree over ssh with GNU find (nothing to install on the remote) — or here, with the same fields,
+ * in-process (walk-local.ts) — streaming: entries are
  * handed to a callback as find prints them, never collected. find never follows symlinks (its default -P), and every
  * field is NUL-terminated, so names with newlines, spaces or shell syntax arrive intact.
  */
@@ -118,6 +120,18 @@ export interface ListTreeResult {
 export class ListTreeError extends Error {}
 
 export async function listTree(
+  target: ExecTarget,
+  root: string,
+  onEntry: (entry: TreeEntry) => void,
+  options: FindOptions & { signal?: AbortSignal } = {},
+): Promise<ListTreeResult> {
+  // Here: the same listing inside this process (walk-local.ts says why); over ssh: GNU find, nothing to install.
+  if (!target.ssh) return listLocalTree(root, onEntry, options);
+  return listTreeWithFind(target, root, onEntry, options);
+}
+
+/** GNU find's listing, here or over ssh: what listTree runs over ssh, and what the local walk is tested against. */
+export async function listTreeWithFind(
   target: ExecTarget,
   root: string,
   onEntry: (entry: TreeEntry) => void,
