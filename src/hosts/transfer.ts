@@ -4,11 +4,13 @@ import { ExitCode } from '../core/exit-codes.js';
 import { buildRsyncArgv, type RsyncEndpoint } from '../transport/rsync/args.js';
 import { runRsync } from '../transport/rsync/run.js';
 import type { SshOptions } from '../transport/ssh.js';
+import { fetchFilesHere, pushFilesHere } from './transfer-local.js';
 
 /**
  * Moves a list of small files (control files, account files, headers to compare) with one rsync: the list goes on
  * stdin NUL-separated (`--files-from=- --from0`), symlinks stay symlinks and are never read through, missing files
- * are fine. Shared by copy (fetch and push) and resync (fetch).
+ * are fine. Shared by copy (fetch and push) and resync (fetch). When the far side is this machine the same is done
+ * in-process (transfer-local.ts says why).
  */
 export interface FileListTransferOptions {
   readonly ssh?: SshOptions;
@@ -20,12 +22,14 @@ export interface FileListTransferOptions {
 
 /** Copies files (relative to `from.path`) into the local directory `localDir`. */
 export async function fetchFiles(from: RsyncEndpoint, relPaths: readonly string[], localDir: string, options: FileListTransferOptions = {}): Promise<void> {
+  if (!from.ssh) return fetchFilesHere(from.path, relPaths, localDir, options.signal);
   await mkdir(localDir, { recursive: true });
   await transferFileList(from, { path: localDir }, relPaths, options, 'fetch');
 }
 
 /** Copies files (relative to the local `localDir`) to `to`; no implied parent directories are created. */
 export async function pushFiles(localDir: string, relPaths: readonly string[], to: RsyncEndpoint, options: FileListTransferOptions = {}): Promise<void> {
+  if (!to.ssh) return pushFilesHere(localDir, relPaths, to.path, options.signal);
   await transferFileList({ path: localDir }, to, relPaths, options, 'push');
 }
 

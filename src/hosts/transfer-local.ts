@@ -1,0 +1,108 @@
+import { constants as fsConstants } from 'node:fs';
+import { chmod, copyFile, lstat, mkdir, rename, rm, utimes } from 'node:fs/promises';
+import path from 'node:path';
+import { InterruptedError, MailshiftError, systemErrorCode } from '../core/errors.js';
+import { targetWriteError } from '../fsops/target-dir.js';
+import { temporaryNameFor } from './local.js';
+
+/**
+ * transfer.ts's fetch and push of a list of small files when the far side is this machine: the same result as its
+ * rsync, without starting one. A copy of a small account moved its control and account files with three rsync runs,
+ * and each start blocks Node's main thread until the child has exec'd: most of what a campaign of thousands of small
+ * local accounts waited for (see walk-local.ts for the same reason with find).
+ *
+ * Stricter than the rsync it replaces on one point: every directory between the root and a file must be a real
+ * directory. rsync resolves a symlinked directory in a listed path (etc/DOMAIN -> /etc) like any program opening the
+ * path, which would read, or write, a file outside the tree; here such a file is treated as missing (fetch) or refused
+ * (push). A file that is itself a symlink, a device or anything but a regular file is never read (the readers of the
+ * fetched copies take regular files only, so leaving it out is what they would decide).
+ */
+
+/** Copies the regular files among `relPaths` (relative to the local `root`) into `localDir`; the rest is left out. */
+export async function fetchFilesHere(root: string, relPaths: readonly string[], localDir: string, signal?: AbortSignal): Promise<void> {
+  await mkdir(localDir, { recursive: true });
+  for (const rel of relPaths) {
+    if (signal?.aborted) throw new InterruptedError();
+    const from = await resolveInsideTree(root, rel);
+    if (from === undefined) continue;
+    let stats;
+    try {
+      stats = await lstat(from);
+    } catch (err) {
+      if (isGone(err)) continue;
+      throw err;
+    }
+    if (!stats.isFile()) continue;
+    const to = path.join(localDir, rel);
+    await mkdir(path.dirname(to), { recursive: true });
+    try {
+      await copyFile(from, to, fsConstants.COPYFILE_EXCL);
+    } catch (err) {
+      if (isGone(err)) continue; // renamed or removed since the lstat: as rsync's --ignore-missing-args
+      throw err;
+    }
+    await chmod(to, stats.mode & 0o7777);
+    await utimes(to, stats.atime, stats.mtime);
+  }
+}
+
+/**
+ * Writes each of `relPaths` (relative to the local `localDir`, files this run staged) to the same name under the
+ * local `root`, replacing what is there by a rename (a reader sees the old or the new file, never half of one; a
+ * symlink at that name is replaced, never written through). Missing parent directories are made with default
+ * attributes, as rsync's receiver makes them (the chown after a copy gives them their owner and mode).
+ */
+export async function pushFilesHere(localDir: string, relPaths: readonly string[], root: string, signal?: AbortSignal): Promise<void> {
+  for (const rel of relPaths) {
+    if (signal?.aborted) throw new InterruptedError();
+    const to = await resolveInsideTree(root, rel, { makeMissing: true });
+    if (to === undefined) {
+      throw new MailshiftError('MAILSHIFT_TARGET_NOT_DIR', `a directory on the way to ${path.join(root, rel)} is not a real directory (a symlink is never written through); ${rel} was not written`, {
+        hint: 'check the target tree: make that path a directory, then run again',
+        scope: 'mailbox',
+      });
+    }
+    const from = path.join(localDir, rel);
+    const stats = await lstat(from);
+    const temporary = temporaryNameFor(to);
+    try {
+      await copyFile(from, temporary, fsConstants.COPYFILE_EXCL);
+      await chmod(temporary, stats.mode & 0o7777);
+      await utimes(temporary, stats.atime, stats.mtime);
+      await rename(temporary, to);
+    } catch (err) {
+      await rm(temporary, { force: true }).catch(() => undefined);
+      throw targetWriteError(to, err);
+    }
+  }
+}
+
+/**
+ * `root/rel` when every directory from root down to the file's parent is a real directory (not a symlink; made when
+ * missing and asked to); undefined otherwise. `rel` is one of our own relative names: '..' or an absolute path is a
+ * bug, not data.
+ */
+async function resolveInsideTree(root: string, rel: string, options: { makeMissing?: boolean } = {}): Promise<string | undefined> {
+  const parts = rel.split('/').filter((part) => part !== '' && part !== '.');
+  if (path.isAbsolute(rel) || parts.includes('..') || parts.length === 0) throw new Error(`not a relative path inside the tree: ${rel}`);
+  let current = root;
+  for (const part of parts.slice(0, -1)) {
+    current = path.join(current, part);
+    if (options.makeMissing) await mkdir(current).catch((err: unknown) => {
+      // EEXIST is the usual case; the lstat below says whether what exists is a directory.
+      if (systemErrorCode(err) !== 'EEXIST') throw targetWriteError(current, err);
+    });
+    try {
+      if (!(await lstat(current)).isDirectory()) return undefined;
+    } catch (err) {
+      if (isGone(err)) return undefined;
+      throw err;
+    }
+  }
+  return path.join(current, parts.at(-1)!);
+}
+
+function isGone(err: unknown): boolean {
+  const code = systemErrorCode(err);
+  return code === 'ENOENT' || code === 'ENOTDIR';
+}
