@@ -42,6 +42,8 @@ interface InFlight {
   /** The last attempt whose start was recorded (markRunning), and the last failed try reported as a retry. */
   attemptSeen: number;
   retriesSeen: number;
+  /** What the account's finished stages of this run took: the next stage's job gets what is left of its time limit. */
+  spentMs: number;
   worker?: string;
   /** The state's end time of this stage before the job was added: a finished job newer than this is a result not yet recorded. */
   readonly recordedEndMs: number;
@@ -91,7 +93,8 @@ export async function runQueueCampaign(rows: readonly PlanRow[], state: Campaign
   };
 
   const addJob = async (queue: Queue, flight: InFlight): Promise<void> => {
-    const data: StageJobData = { campaignId: options.campaignId, row: flight.entry.row, stage: stageOf(flight), timeoutMs: flight.entry.row.timeoutS !== undefined ? flight.entry.row.timeoutS * 1000 : options.accountTimeoutMs };
+    const limitMs = flight.entry.row.timeoutS !== undefined ? flight.entry.row.timeoutS * 1000 : options.accountTimeoutMs;
+    const data: StageJobData = { campaignId: options.campaignId, row: flight.entry.row, stage: stageOf(flight), timeoutMs: decideStageTimeoutMs(limitMs, flight.spentMs) };
     const keep = { age: options.keepFinishedS ?? 7 * 86_400 };
     await queue.add(stageOf(flight), data, {
       jobId: flight.jobId,
@@ -120,6 +123,7 @@ export async function runQueueCampaign(rows: readonly PlanRow[], state: Campaign
     if (isFinished(outcome.status) && flight.stageIndex + 1 < flight.entry.stages.length) {
       // The next stage keeps the account's slot, as in the in-process campaign.
       flight.stageIndex++;
+      flight.spentMs += outcome.durationMs;
       flight.attemptSeen = 0;
       flight.retriesSeen = 0;
       await submit(flight);
@@ -201,7 +205,7 @@ export async function runQueueCampaign(rows: readonly PlanRow[], state: Campaign
         const [entry] = waiting.splice(pick.start, 1) as [PendingAccount];
         runningByGroup.set(entry.group, (runningByGroup.get(entry.group) ?? 0) + 1);
         const recorded = state.getStage(entry.id, entry.stages[0]!)?.endedAt;
-        starts.push({ entry, stageIndex: 0, jobId: '', attemptSeen: 0, retriesSeen: 0, recordedEndMs: recorded ? Date.parse(recorded) : 0 });
+        starts.push({ entry, stageIndex: 0, jobId: '', attemptSeen: 0, retriesSeen: 0, spentMs: 0, recordedEndMs: recorded ? Date.parse(recorded) : 0 });
       }
       if (starts.length > 0) {
         await Promise.all(starts.map((flight) => submit(flight)));
@@ -258,6 +262,15 @@ export async function runQueueCampaign(rows: readonly PlanRow[], state: Campaign
 export function decideAdmission(limits: Limits, groups: number): Limits {
   if (groups * limits.perGroup > limits.global) return limits;
   return { global: groups * limits.perGroup * 2, perGroup: limits.perGroup * 2 };
+}
+
+/**
+ * The time limit of one stage's job: the account's limit less what its earlier stages of this run took, as in the
+ * in-process campaign, where one timer covers all of an account's stages. At least 1 ms: an account with no time left
+ * is stopped by its job at once and reported timed out, resumable, like any other.
+ */
+export function decideStageTimeoutMs(accountLimitMs: number, spentMs: number): number {
+  return Math.max(1, accountLimitMs - spentMs);
 }
 
 /** An outcome the coordinator writes itself, when the job has none to give. */

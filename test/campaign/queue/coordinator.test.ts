@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { decideAdmission } from '../../../src/campaign/queue/coordinator.js';
+import { decideAdmission, decideStageTimeoutMs } from '../../../src/campaign/queue/coordinator.js';
 
 describe('decideAdmission', () => {
   it('lets as many jobs again wait in each group queue when the groups cannot exceed the global limit anyway', () => {
@@ -9,5 +9,17 @@ describe('decideAdmission', () => {
 
   it('keeps to the limits exactly when the groups together could run more than the global limit', () => {
     expect(decideAdmission({ global: 5, perGroup: 2 }, 3)).toEqual({ global: 5, perGroup: 2 });
+  });
+});
+
+describe('decideStageTimeoutMs', () => {
+  it('gives a stage what is left of the account\'s time limit after its earlier stages', () => {
+    expect(decideStageTimeoutMs(86_400_000, 0)).toBe(86_400_000);
+    expect(decideStageTimeoutMs(60_000, 45_000)).toBe(15_000);
+  });
+
+  it('gives an account with no time left 1 ms, so its job stops at once and reports it timed out', () => {
+    expect(decideStageTimeoutMs(60_000, 60_000)).toBe(1);
+    expect(decideStageTimeoutMs(60_000, 90_000)).toBe(1);
   });
 });
