@@ -1,7 +1,8 @@
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readPlanFile } from '../../src/campaign/read-plan.js';
+import { checkPlanFile, readPlanFile } from '../../src/campaign/read-plan.js';
+import { silentLogger } from '../../src/core/logger.js';
 import { isMailshiftError } from '../../src/core/errors.js';
 import { makeTempDir, type TempDir } from '../support/tmp.js';
 
@@ -31,5 +32,35 @@ describe('readPlanFile', () => {
   it('says which plan it cannot read', async () => {
     const failure = await readPlanFile(path.join(temp.path, 'missing.csv')).catch((err: unknown) => err);
     expect((failure as Error).message).toBe(`cannot read the plan ${path.join(temp.path, 'missing.csv')}: ENOENT`);
+  });
+});
+
+describe('checkPlanFile', () => {
+  it('gives the plan\'s own problems and the run\'s (options, credentials, local sources) together, in line order', async () => {
+    const file = path.join(temp.path, 'checked.csv');
+    await writeFile(
+      file,
+      [
+        'id,source,target,options,source_credential',
+        `alice,maildir:${path.join(temp.path, 'no-such-dir')},maildir:/srv/new/alice,,`,
+        'bob,imaps://bob@old.example,imaps://bob@new.example,--bogus,bob.source',
+        'bob,imaps://bob@old.example,,,',
+      ].join('\n'),
+    );
+    const checked = await checkPlanFile(file, { credentialsFile: path.join(temp.path, 'none.json'), credentialsRequired: false, logger: silentLogger });
+    expect(checked.credentials).toBeUndefined();
+    expect(checked.problems.map((each) => each.line)).toEqual([2, 3, 3, 4, 4]);
+    expect(checked.problems.map((each) => each.message).join('\n')).toMatch(/does not exist[\s\S]*--bogus[\s\S]*no credentials file[\s\S]*used twice[\s\S]*target is empty/);
+  });
+
+  it('reads a credentials file named on the command line, and refuses it when it is missing', async () => {
+    const file = path.join(temp.path, 'creds.csv');
+    await writeFile(file, 'id,source,target,source_credential\nbob,imaps://bob@old.example,imaps://bob@new.example,bob.source\n');
+    const credentialsFile = path.join(temp.path, 'creds.json');
+    await writeFile(credentialsFile, JSON.stringify({ version: 1, credentials: { 'bob.source': 'secret' } }), { mode: 0o600 });
+    const checked = await checkPlanFile(file, { credentialsFile, credentialsRequired: true, logger: silentLogger });
+    expect(checked.problems).toEqual([]);
+    expect(checked.credentials?.get('bob.source')).toBe('secret');
+    await expect(checkPlanFile(file, { credentialsFile: path.join(temp.path, 'missing.json'), credentialsRequired: true, logger: silentLogger })).rejects.toThrow(/missing\.json/);
   });
 });

@@ -52,6 +52,21 @@ describe('mailshift plan', () => {
     const check = await runCli(['plan', '--check', plan]);
     expect(check.code).toBe(2);
     expect(check.stdout).toContain('line 4: id "alice" is used twice (first on line 3)');
+
+    // What the campaign would refuse before it starts, --check finds too: a credential the credentials file lacks.
+    await writeFile(plan, text.split('\n').map((line) => (line.startsWith('bob,') ? line.replace(',local,0,,,,,', ',local,0,,,bob.source,,') : line)).join('\n'));
+    const credentialCheck = await runCli(['plan', '--check', plan]);
+    expect(credentialCheck.code, credentialCheck.stdout).toBe(2);
+    expect(credentialCheck.stdout).toMatch(/line 4: source_credential "bob.source": there is no credentials file/);
+  });
+
+  it('--check names the rows a campaign will refuse for their quota, and exits 3', async () => {
+    const plan = path.join(temp.path, 'quota.csv');
+    await writeFile(plan, 'id,source,target,size,largest,quota\nwhale,imaps://w@old.example,imaps://w@new.example,5000000,5000000,1000000\nok,imaps://o@old.example,imaps://o@new.example,10,10,1000000\n');
+    const check = await runCli(['plan', '--check', plan]);
+    expect(check.code).toBe(3);
+    expect(check.stdout).toContain('2 account(s), no problem found');
+    expect(check.stdout).toMatch(/1 row\(s\) over their target quota:\n  line 2: whale: will be refused: its largest mailbox holds 4\.8 MB, more than the target quota of 977 KB/);
   });
 
   it('lists an account discover could not take as not planned (exit 3), never leaves it out in silence', async () => {

@@ -1,4 +1,4 @@
-import { mkdir, readFile, stat } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
@@ -57,14 +57,10 @@ export function registerCampaign(program: Command, ctx: CliContext): void {
   addSshOptions(command).action(async (planFile: string, options: CampaignCliOptions, cmd: Command) => {
     const globals = cmd.optsWithGlobals<GlobalOptions & CampaignCliOptions>();
     const logger = ctx.logger();
-    const { readPlanFile, buildPlanProblemsError } = await import('../../campaign/read-plan.js');
-    const rows = await readPlanFile(planFile, { beforeRun: true });
-    if (rows.length === 0) throw new UsageError(`the plan ${planFile} has no rows`);
-    const credentialsFile = options.credentials ?? `${planFile}.credentials.json`;
-    const credentials = await readCredentials(credentialsFile, options.credentials !== undefined, logger);
-    const { findPreflightProblems } = await import('../../campaign/preflight.js');
-    const problems = await findPreflightProblems({ rows, credentialNames: credentials ? new Set(credentials.keys()) : undefined, credentialsFile, exists: pathExists });
+    const { checkPlanFile, buildPlanProblemsError } = await import('../../campaign/read-plan.js');
+    const { rows, credentials, problems } = await checkPlanFile(planFile, { credentialsFile: options.credentials ?? `${planFile}.credentials.json`, credentialsRequired: options.credentials !== undefined, logger });
     if (problems.length > 0) throw buildPlanProblemsError(planFile, problems, { beforeRun: true });
+    if (rows.length === 0) throw new UsageError(`the plan ${planFile} has no rows`);
 
     const { defaultCampaignDirectory, stateFileIn } = await import('../../campaign/directory.js');
     const directory = path.resolve(options.dir ?? defaultCampaignDirectory(planFile));
@@ -124,22 +120,6 @@ export function registerCampaign(program: Command, ctx: CliContext): void {
   });
 }
 
-
-/** The credentials file: required when given by name; the default one is read only when it exists. */
-async function readCredentials(file: string, required: boolean, logger: ReturnType<CliContext['logger']>): Promise<Map<string, string> | undefined> {
-  if (!required && !(await pathExists(file))) return undefined;
-  const { readCredentialsFile } = await import('../../campaign/credentials.js');
-  return readCredentialsFile(file, logger);
-}
-
-async function pathExists(file: string): Promise<boolean> {
-  try {
-    await stat(file);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 async function hashFile(file: string): Promise<string> {
   return createHash('sha256').update(await readFile(file)).digest('hex');

@@ -44,11 +44,11 @@ export function registerPlan(program: Command, ctx: CliContext): void {
     .option('--from-m365 <file>', "Microsoft 365's IMAP migration CSV: EmailAddress,UserName,Password")
     .option('--source-host <host>', 'with --from-m365: the IMAP server the UserName logins belong to')
     .option('--target-host <host>', 'with --from-m365: the Microsoft 365 IMAP host (default outlook.office365.com)')
-    .option('--credentials <file>', 'where the passwords go (default: PLAN.credentials.json)')
-    .option('--check', 'read the plan and list its problems with their line numbers; write nothing')
+    .option('--credentials <file>', "where the passwords go; with --check, the file the plan's credential names must be in (default: PLAN.credentials.json)")
+    .option('--check', 'check the plan as a campaign does before it starts (syntax, ids, row options, credentials, local sources) and list its problems by line, and the rows over their quota; write nothing')
     .action(async (planFile: string, options: PlanCliOptions, cmd: Command) => {
       const globals = cmd.optsWithGlobals<GlobalOptions & PlanCliOptions>();
-      if (options.check) return checkPlan(ctx, planFile, Boolean(globals.json));
+      if (options.check) return checkPlan(ctx, planFile, options.credentials, Boolean(globals.json));
       const source = decideSource(options);
       const { readPlanSource } = await import('../../campaign/plan-sources.js');
       const { formatPlan } = await import('../../campaign/plan-file.js');
@@ -91,20 +91,23 @@ function decideSource(options: PlanCliOptions): PlanSource {
   return { from: 'm365', file: options.fromM365!, sourceHost: options.sourceHost, ...(options.targetHost ? { targetHost: options.targetHost } : {}) };
 }
 
-async function checkPlan(ctx: CliContext, planFile: string, asJson: boolean): Promise<void> {
-  const { readFile } = await import('node:fs/promises');
-  const { parsePlan } = await import('../../campaign/plan-file.js');
-  let text: string;
-  try {
-    text = await readFile(planFile, 'utf8');
-  } catch (err) {
-    throw new UsageError(`cannot read the plan ${planFile}: ${systemErrorCode(err) ?? String(err)}`);
+async function checkPlan(ctx: CliContext, planFile: string, credentialsFile: string | undefined, asJson: boolean): Promise<void> {
+  const { checkPlanFile } = await import('../../campaign/read-plan.js');
+  const { findQuotaProblem } = await import('../../campaign/plan-file.js');
+  const { rows, problems } = await checkPlanFile(planFile, { credentialsFile: credentialsFile ?? `${planFile}.credentials.json`, credentialsRequired: credentialsFile !== undefined, logger: ctx.logger() });
+  // Not a problem of the plan: the campaign runs the other rows and refuses these when their turn comes.
+  const overQuota = rows.flatMap((row) => {
+    const problem = findQuotaProblem(row);
+    return problem ? [{ line: row.line, message: `${row.id}: will be refused: ${problem}` }] : [];
+  });
+  const ok = problems.length === 0;
+  if (asJson) ctx.out(formatJson({ ok, command: 'plan', plan: planFile, rows: rows.length, errors: problems, overQuota }));
+  else {
+    ctx.out(ok ? `${printable(planFile)}: ${rows.length} account(s), no problem found\n` : formatErrors(planFile, problems));
+    if (overQuota.length > 0) ctx.out(`${overQuota.length} row(s) over their target quota:\n${overQuota.map((each) => `  ${printable(formatAtLine(each))}\n`).join('')}`);
   }
-  const plan = parsePlan(text);
-  const ok = plan.errors.length === 0;
-  if (asJson) ctx.out(formatJson({ ok, command: 'plan', plan: planFile, rows: plan.rows.length, errors: plan.errors }));
-  else ctx.out(ok ? `${printable(planFile)}: ${plan.rows.length} account(s), no problem found\n` : formatErrors(planFile, plan.errors));
-  ctx.setExitCode(ok ? ExitCode.ok : ExitCode.usage);
+  // 3 as for a plan written without some accounts: the campaign runs the plan, but not those rows.
+  ctx.setExitCode(!ok ? ExitCode.usage : overQuota.length > 0 ? ExitCode.partial : ExitCode.ok);
 }
 
 function formatErrors(planFile: string, errors: readonly PlanError[]): string {
