@@ -118,7 +118,12 @@ async function runStage(row: PlanRow, stage: Stage, options: RowOptions, context
         targetMessages: folder.target.messages,
         missing: folder.missing.length,
       })),
-      missing: outcome.report.folders.flatMap((folder) => folder.missing.map((key) => ({ folder: folderName(folder), key }))),
+      missing: outcome.report.folders.flatMap((folder) =>
+        folder.missing.map((key) => {
+          const sourceUid = folder.missingSourceUids[key];
+          return { folder: folderName(folder), key, sourceFolder: folder.folder, ...(sourceUid !== undefined ? { sourceUid } : {}) };
+        }),
+      ),
       route: `${outcome.route.use}: ${outcome.route.reason}`,
     };
   }

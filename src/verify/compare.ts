@@ -13,6 +13,11 @@ export interface FolderComparison {
   readonly target: { readonly messages: number; readonly bytes: number };
   /** Keys on the source that the target lacks. */
   readonly missing: string[];
+  /**
+   * The source UIDs of those that have one (an IMAP or maildir source with UIDs), by key: what lets a campaign tell a
+   * message its copy skipped on purpose (listed by folder and UID, e.g. `--max-size`) from one that went missing.
+   */
+  readonly missingSourceUids: Readonly<Record<string, number>>;
   /** Keys on the target more than once. */
   readonly duplicates: string[];
   /** Messages only on the target (mail that arrived there, not a problem). */
@@ -46,6 +51,7 @@ export function compareFolder(source: FolderSnapshot | undefined, target: Folder
     else targetByKey.set(message.key, message);
   }
   const missing: string[] = [];
+  const missingSourceUids: Record<string, number> = {};
   const flagDifferences: FolderComparison['flagDifferences'] = [];
   const sizeDifferences: FolderComparison['sizeDifferences'] = [];
   const seen = new Set<string>();
@@ -57,6 +63,7 @@ export function compareFolder(source: FolderSnapshot | undefined, target: Folder
     const there = targetByKey.get(message.key);
     if (!there) {
       missing.push(message.key);
+      if (message.uid !== undefined) missingSourceUids[message.key] = message.uid;
       continue;
     }
     if (there.flags !== message.flags) flagDifferences.push({ key: message.key, source: message.flags, target: there.flags });
@@ -76,6 +83,7 @@ export function compareFolder(source: FolderSnapshot | undefined, target: Folder
     source: { messages: sourceMessages.length, bytes: sum(sourceMessages) },
     target: { messages: targetMessages.length, bytes: sum(targetMessages) },
     missing,
+    missingSourceUids,
     duplicates: [...duplicates],
     extraOnTarget,
     flagDifferences,

@@ -40,4 +40,22 @@ describe('reconcileVerifyWithCopySkips', () => {
     const done: StageOutcome = { status: 'done', items: 1, bytes: 1, exitCode: 0, durationMs: 1, skipped: [], warnings: [] };
     expect(reconcileVerifyWithCopySkips(done, refusedByCopy)).toBe(done);
   });
+
+  it('explains a message the messages engine skipped by its source folder and UID (an IMAP copy with --max-size)', () => {
+    const found: StageOutcome = {
+      ...verifyFound([]),
+      skipped: [{ item: 'Sent 7f3a', reason: 'missing on the target' }],
+      missing: [{ folder: 'Sent', key: '7f3a', sourceFolder: 'Sent', sourceUid: 12 }],
+    };
+    const skippedByCopy = [{ item: 'Sent UID 12', reason: 'larger than --max-size (31457280 bytes)' }];
+    expect(reconcileVerifyWithCopySkips(found, skippedByCopy)).toMatchObject({
+      status: 'done-with-skips',
+      skipped: [{ item: 'Sent 7f3a', reason: 'missing on the target: the copy did not copy it (larger than --max-size (31457280 bytes))' }],
+    });
+  });
+
+  it('does not take a skip in one folder for a message missing from another with the same UID', () => {
+    const found: StageOutcome = { ...verifyFound([]), missing: [{ folder: 'INBOX', key: '7f3a', sourceFolder: 'INBOX', sourceUid: 12 }] };
+    expect(reconcileVerifyWithCopySkips(found, [{ item: 'Sent UID 12', reason: 'larger than --max-size (31457280 bytes)' }])).toBe(found);
+  });
 });

@@ -191,6 +191,9 @@ describe('mailshift campaign on a 50-account cPanel server', () => {
         expect(stageOf(stages, user, 'verify')?.status, user).toBe(user === hostileUser ? 'done-with-skips' : 'done');
       }
       expect(readSkipped(plan, hostileUser, 'verify')).toEqual([expect.objectContaining({ item: expect.stringContaining(unsafeFolder) })]);
+      // The report says the same as the state: the hostile account complete with exceptions, the whale failed.
+      const report = JSON.parse(await readFile(path.join(path.dirname(logs), 'report', 'report.json'), 'utf8')) as { accounts: { id: string; verdict: string }[] };
+      expect(report.accounts.filter((account) => account.verdict !== 'complete').map((account) => [account.id, account.verdict]).sort()).toEqual([[hostileUser, 'complete-with-exceptions'], [whaleUser, 'incomplete']].sort());
       // The whale: failed with its reason in every stage run, and never started (no event, no log, nothing copied).
       for (const stage of ['prestage', 'cutover', 'verify'] as const) {
         expect(stageOf(stages, whaleUser, stage), stage).toMatchObject({ status: 'failed', failureKind: 'permanent', attempts: 0, lastError: expect.stringMatching(/^refused before it started: .*more than the target quota/) });

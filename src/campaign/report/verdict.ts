@@ -72,11 +72,15 @@ export function decideAccountVerdict(facts: AccountFacts): AccountVerdict {
     default:
       break;
   }
-  if (facts.missing > 0) {
+  // Verify recorded done-with-skips although messages are missing: every one of them is a message the copy skipped
+  // on purpose and listed (reconcile.ts); anything else missing leaves verify failed.
+  const isMissingExplained = facts.missing > 0 && ordered.some((record) => record.stage === 'verify' && record.status === 'done-with-skips');
+  if (facts.missing > 0 && !isMissingExplained) {
     return incomplete('failed', sentence(missingReason));
   }
   const skips = `${plural(skipped, 'item')} skipped, each listed with its reason`;
   if (ordered.some((record) => record.stage === 'verify')) {
+    if (isMissingExplained) return { verdict: 'complete-with-exceptions', outcome: 'complete-with-exceptions', reason: sentence(`Verified; ${facts.missing === 1 ? 'the source message not on the target is one' : `the ${facts.missing} source messages not on the target are those`} the copy skipped; ${skips}`), status, hasSkips };
     if (hasSkips) return { verdict: 'complete-with-exceptions', outcome: 'complete-with-exceptions', reason: sentence(`Verified; ${skips}`), status, hasSkips };
     return { verdict: 'complete', outcome: 'complete', reason: 'Verified: every source message is on the target.', status, hasSkips };
   }

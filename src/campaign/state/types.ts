@@ -84,7 +84,7 @@ export interface StageOutcome {
   readonly warnings: readonly string[];
   readonly folders?: readonly FolderComparison[];
   /** verify: each source message the target lacks, by folder and key (a maildir base name). Not stored: `skipped` lists them. */
-  readonly missing?: readonly { readonly folder: string; readonly key: string }[];
+  readonly missing?: readonly MissingMessage[];
   readonly error?: string;
   readonly failureKind?: FailureKind;
   readonly route?: string;
@@ -132,4 +132,12 @@ export interface CampaignState {
   endRun(runId: number, exitCode: number, endedAt: string): void;
   listRuns(): RunRecord[];
   close(): void;
+}
+
+/** A source message verify did not find on the target: its folder as the report shows it, its identity key, and, when known, the source folder's own name and the message's UID there. */
+export interface MissingMessage {
+  readonly folder: string;
+  readonly key: string;
+  readonly sourceFolder?: string;
+  readonly sourceUid?: number;
 }

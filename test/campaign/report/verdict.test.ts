@@ -41,6 +41,11 @@ describe('decideAccountVerdict', () => {
     expect(verdict).toMatchObject({ verdict: 'incomplete', outcome: 'failed', status: 'done', reason: 'Verify found 3 source messages missing on the target, in 1 folder.' });
   });
 
+  it('is complete with exceptions when verify found missing only what the copy skipped and listed (verify done with skips)', () => {
+    const verdict = decideAccountVerdict({ stages: [record('prestage', { status: 'done-with-skips', skipped: 1 }), record('verify', { status: 'done-with-skips', skipped: 1 })], missing: 1, missingFolders: 1 });
+    expect(verdict).toMatchObject({ verdict: 'complete-with-exceptions', outcome: 'complete-with-exceptions', reason: 'Verified; the source message not on the target is one the copy skipped; 2 items skipped, each listed with its reason.' });
+  });
+
   it('says what verify found missing rather than its bare error when verify failed', () => {
     const verdict = decideAccountVerdict({ stages: [record('verify', { status: 'failed', lastError: 'differences found' })], missing: 2, missingFolders: 2 });
     expect(verdict).toMatchObject({ outcome: 'failed', status: 'failed', reason: 'Verify found 2 source messages missing on the target, in 2 folders.' });

@@ -22,21 +22,25 @@ const users = Array.from({ length: 20 }, (_, index) => `user${String(index + 1).
 const wrongPasswordUser = 'user07';
 const slowUser = 'user13';
 const slowMessages = 150;
+/** Planned on its own with --max-size in its options column: one of its messages is larger. */
+const maxSizeUser = 'whale01';
 
 let temp: TempDir;
 let source: ImapServer;
 let target: ImapServer;
 let slowLink: SlowLink;
-const passwords = new Map<string, { source: string; target: string }>(users.map((user) => [user, { source: `src-${randomBytes(9).toString('hex')}`, target: `dst-${randomBytes(9).toString('hex')}` }]));
+const passwords = new Map<string, { source: string; target: string }>([...users, maxSizeUser].map((user) => [user, { source: `src-${randomBytes(9).toString('hex')}`, target: `dst-${randomBytes(9).toString('hex')}` }]));
 const wrongPassword = `wrong-${randomBytes(9).toString('hex')}`;
 
 beforeAll(async () => {
   temp = await makeTempDir('campaign-imap', { mode: 0o755 });
   [source, target] = await Promise.all([
-    startImapServer({ tls: 'implicit', separator: '.', prefix: 'INBOX.', users: users.map((user) => ({ user, password: passwords.get(user)!.source })) }),
-    startImapServer({ tls: 'implicit', users: users.map((user) => ({ user, password: passwords.get(user)!.target })) }),
+    startImapServer({ tls: 'implicit', separator: '.', prefix: 'INBOX.', users: [...users, maxSizeUser].map((user) => ({ user, password: passwords.get(user)!.source })) }),
+    startImapServer({ tls: 'implicit', users: [...users, maxSizeUser].map((user) => ({ user, password: passwords.get(user)!.target })) }),
   ]);
   for (const user of users) await seedMailbox(source, user, user === slowUser ? slowMessages : 2 + (users.indexOf(user) % 3));
+  // Eight messages of about 2 KB, and in Work one of about 300 KB.
+  await seedMailbox(source, maxSizeUser, 8, { largeAt: 7 });
   // About 150 KB of mail at 100 KB/s, after a dozen round trips of 20 ms: well over the 1 s limit, on any machine.
   slowLink = await startSlowLink(source.port, 20, 100_000);
 });
@@ -133,6 +137,31 @@ describe('mailshift campaign between two IMAP servers', () => {
   }, 600_000);
 });
 
+describe('mailshift campaign with --max-size in a row\'s options', () => {
+  it('ends the account complete with exceptions: the message the copy skipped is listed with its reason, not failed as missing', async () => {
+    const caBundle = path.join(temp.path, 'ca-whale.pem');
+    await writeFile(caBundle, `${source.caCertPem}\n${target.caCertPem}`);
+    const list = path.join(temp.path, 'whale.txt');
+    await writeFile(list, `127.0.0.1:${source.port};${maxSizeUser};${passwords.get(maxSizeUser)!.source};127.0.0.1:${target.port};${maxSizeUser};${passwords.get(maxSizeUser)!.target};\n`);
+    const plan = path.join(temp.path, 'whale.csv');
+    expect((await runCli(['plan', '--from-imapsync', list, plan])).code).toBe(0);
+    await writeFile(plan, editPlanRows(await readFile(plan, 'utf8'), (row) => ({ ...row, options: '--max-size 100K' })));
+    const run = await runCli(['--json', 'campaign', plan, '--ca-file', caBundle]);
+    expect(run.code, run.stderr).toBe(3);
+    expect(eventsOf(parseEvents(run.stdout), 'campaign-end')[0]).toMatchObject({ exitCode: 3, counts: { 'done-with-skips': 1, failed: 0 } });
+    const stages = readStages(plan);
+    expect(stageOf(stages, maxSizeUser, 'verify')).toMatchObject({ status: 'done-with-skips' });
+    const report = JSON.parse(await readFile(path.join(temp.path, 'whale.campaign', 'report', 'report.json'), 'utf8')) as { accounts: { id: string; verdict: string }[] };
+    expect(report.accounts.map((account) => [account.id, account.verdict])).toEqual([[maxSizeUser, 'complete-with-exceptions']]);
+    expect(await readFile(path.join(temp.path, 'whale.campaign', 'report', 'report.html'), 'utf8')).toMatch(/larger than --max-size/);
+    // On the target: the seven small messages, each once; the large one not.
+    const got = await countByMessageId(target, maxSizeUser);
+    expect(got.size).toBe(7);
+    expect([...got.values()].every((count) => count === 1)).toBe(true);
+    expect([...got.keys()].some((key) => key.includes(`${maxSizeUser}-7@`))).toBe(false);
+  }, 300_000);
+});
+
 function readStages(plan: string): StageRecord[] {
   const state = openSqliteState(path.join(plan.replace(/\.csv$/, '.campaign'), 'campaign.sqlite'), { readOnly: true });
   try {
@@ -147,13 +176,13 @@ function stageOf(stages: readonly StageRecord[], id: string, stage: StageRecord[
 }
 
 /** INBOX and Work, each message with its own Message-ID, written into the user's Maildir as a delivery would. */
-async function seedMailbox(server: ImapServer, user: string, count: number): Promise<void> {
+async function seedMailbox(server: ImapServer, user: string, count: number, options: { largeAt?: number } = {}): Promise<void> {
   const account = server.users.find((each) => each.user === user)!;
   const manifest: Record<string, TreeManifest[string]> = { '.Work/cur': { type: 'dir' }, '.Work/new': { type: 'dir' }, '.Work/tmp': { type: 'dir' }, '.Work/maildirfolder': '' };
   const filler = 'Some text of a message body that fills a line.\n'.repeat(40);
   for (let i = 0; i < count; i++) {
     const folder = i % 4 === 3 ? '.Work/' : '';
-    const body = `Message-ID: <${user}-${i}@example.org>\nFrom: someone@example.org\nTo: ${user}@example.com\nSubject: ${user} ${i}\nDate: Tue, 2 Jan 2024 10:00:00 +0000\n\n${filler}`;
+    const body = `Message-ID: <${user}-${i}@example.org>\nFrom: someone@example.org\nTo: ${user}@example.com\nSubject: ${user} ${i}\nDate: Tue, 2 Jan 2024 10:00:00 +0000\n\n${i === options.largeAt ? filler.repeat(150) : filler}`;
     manifest[`${folder}cur/${1_700_000_000 + i}.M${i}P1.seed:2,${i % 2 === 0 ? 'S' : ''}`] = { content: body, mtime: 1_700_000_000 + i };
   }
   await writeTree(account.maildir, manifest);
