@@ -2,6 +2,7 @@ import { decideBackoffMs } from '../core/async.js';
 import { ExitCode, type ExitCodeValue } from '../core/exit-codes.js';
 import { classifyFailure } from './classify.js';
 import { reconcileVerifyWithCopySkips } from './reconcile.js';
+import { decideExitCodeByTally } from './report/verdict.js';
 import { findQuotaProblem, type PlanRow } from './plan-file.js';
 import { orderQueue, pickNext, type Limits, type QueueEntry } from './schedule.js';
 import { isFinished, type AccountStatus, type CampaignState, type Stage, type StageOutcome } from './state/types.js';
@@ -249,10 +250,7 @@ export function countStatuses(state: CampaignState, rows: readonly PlanRow[], st
  * another pass is needed); 3 when some finished with skipped items; 0 when every account finished with nothing skipped.
  */
 export function decideRunExitCode(counts: Readonly<Record<AccountStatus, number>>): ExitCodeValue {
-  if (counts.failed > 0) return ExitCode.failed;
-  if (counts.planned + counts.running + counts['timed-out'] > 0) return ExitCode.tempFail;
-  if (counts['done-with-skips'] > 0) return ExitCode.partial;
-  return ExitCode.ok;
+  return decideExitCodeByTally({ failed: counts.failed, notFinished: counts.planned + counts.running + counts['timed-out'], withExceptions: counts['done-with-skips'] });
 }
 
 /** Progress reaches the watcher at most twice a second per account: a fleet of small copies would otherwise flood it. */

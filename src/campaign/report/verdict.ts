@@ -143,9 +143,17 @@ export function formatBatchVerdict(counts: CampaignCounts): string {
  * verified, where verify ran: an account verify found incomplete is failed).
  */
 export function decideCampaignExitCode(counts: CampaignCounts): CampaignExitCode {
-  if (counts.failed > 0) return ExitCode.failed;
-  if (counts.notFinished > 0) return ExitCode.tempFail;
-  if (counts.completeWithExceptions + counts.unverifiedWithSkips > 0) return ExitCode.partial;
+  return decideExitCodeByTally({ failed: counts.failed, notFinished: counts.notFinished, withExceptions: counts.completeWithExceptions + counts.unverifiedWithSkips });
+}
+
+/**
+ * The one rule behind both exit codes, the report's (accounts by verdict) and a stage run's (run.ts, accounts by
+ * status): failed over not finished over finished with exceptions over all well.
+ */
+export function decideExitCodeByTally(tally: { readonly failed: number; readonly notFinished: number; readonly withExceptions: number }): CampaignExitCode {
+  if (tally.failed > 0) return ExitCode.failed;
+  if (tally.notFinished > 0) return ExitCode.tempFail;
+  if (tally.withExceptions > 0) return ExitCode.partial;
   return ExitCode.ok;
 }
 
