@@ -141,8 +141,10 @@ export function prepareCampaignRun(rows: readonly PlanRow[], state: CampaignStat
   const refused: CampaignEvent[] = [];
   let alreadyDone = 0;
   let bytesTotal = 0;
+  // One read of every status, not one query per account and stage: at 25,000 accounts those were a sixth of a resume.
+  const statuses = state.listStageStatuses();
   rows.forEach((row, index) => {
-    const todo = options.stages.filter((stage) => options.force || !isFinished(state.getStage(row.id, stage)?.status ?? 'planned'));
+    const todo = options.stages.filter((stage) => options.force || !isFinished(statuses.get(row.id)?.get(stage) ?? 'planned'));
     if (todo.length === 0) {
       alreadyDone++;
       return;
@@ -230,10 +232,11 @@ function refuse(state: CampaignState, row: PlanRow, stage: Stage, reason: string
 /** Each account's status over the stages of this run: the first stage not finished, or the last one. */
 export function countStatuses(state: CampaignState, rows: readonly PlanRow[], stagesRun: readonly Stage[]): Record<AccountStatus, number> {
   const counts: Record<AccountStatus, number> = { planned: 0, running: 0, done: 0, 'done-with-skips': 0, failed: 0, 'timed-out': 0 };
+  const statuses = state.listStageStatuses();
   for (const row of rows) {
     let status: AccountStatus = 'done';
     for (const stage of stagesRun) {
-      const record = state.getStage(row.id, stage)?.status ?? 'planned';
+      const record = statuses.get(row.id)?.get(stage) ?? 'planned';
       if (!isFinished(record)) {
         status = record;
         break;

@@ -1,5 +1,5 @@
 import type { PlanRow } from '../plan-file.js';
-import { accountStatuses, stages, type AccountStatus, type CampaignState, type FolderComparison, type Stage, type StageRecord } from '../state/types.js';
+import { accountStatuses, stages, type AccountStatus, type CampaignState, type FolderComparison, type FolderTotals, type Stage, type StageRecord } from '../state/types.js';
 import type { ReportMask } from './mask.js';
 import { decideAccountVerdict, verdicts, type AccountVerdict, type Verdict } from './verdict.js';
 
@@ -57,19 +57,26 @@ export interface AccountDetail {
 }
 
 /**
- * `known`: the account's stage records when the caller has read them all at once (state.listStages(), one query for
- * the campaign instead of three per account); otherwise they are read here.
+ * What a caller that writes every account's summary has read for all of them at once (one query each for the
+ * campaign, instead of several per account): `stages`, the account's stage records (state.listStages()); `verifyTotals`,
+ * verify's folder totals of every account (state.listFolderTotals('verify')). What is not given is read here.
  */
-export function readAccountSummary(state: CampaignState, row: PlanRow, index: number, mask: ReportMask, known?: readonly StageRecord[]): AccountSummary {
+export interface KnownForSummary {
+  readonly stages?: readonly StageRecord[];
+  readonly verifyTotals?: ReadonlyMap<string, FolderTotals>;
+}
+
+export function readAccountSummary(state: CampaignState, row: PlanRow, index: number, mask: ReportMask, known: KnownForSummary = {}): AccountSummary {
   const records: StageRecord[] = [];
   for (const stage of stages) {
-    const record = known ? known.find((each) => each.stage === stage) : state.getStage(row.id, stage);
+    const record = known.stages ? known.stages.find((each) => each.stage === stage) : state.getStage(row.id, stage);
     if (record) records.push(maskStage(record, mask));
   }
-  const verifyFolders = records.some((record) => record.stage === 'verify') ? state.listFolders(row.id, 'verify') : [];
-  const compared = verifyFolders.length > 0;
-  const missing = verifyFolders.reduce((sum, folder) => sum + folder.missing, 0);
-  const verdict = decideAccountVerdict({ stages: records, missing, missingFolders: verifyFolders.filter((folder) => folder.missing > 0).length });
+  const isVerified = records.some((record) => record.stage === 'verify');
+  const totals = !isVerified ? undefined : known.verifyTotals ? known.verifyTotals.get(row.id) : sumFolders(state.listFolders(row.id, 'verify'));
+  const compared = totals !== undefined && totals.folders > 0;
+  const missing = totals?.missing ?? 0;
+  const verdict = decideAccountVerdict({ stages: records, missing, missingFolders: totals?.missingFolders ?? 0 });
   const copyStages = records.filter((record) => record.stage !== 'verify');
   const started = records.map((record) => record.startedAt).filter((at) => at !== undefined).sort();
   const ended = records.map((record) => record.endedAt).filter((at) => at !== undefined).sort();
@@ -86,8 +93,8 @@ export function readAccountSummary(state: CampaignState, row: PlanRow, index: nu
       copiedItems: sum(copyStages, (record) => record.items),
       copiedBytes: sum(copyStages, (record) => record.bytes),
       skippedItems: sum(records, (record) => record.skipped),
-      sourceMessages: compared ? sum(verifyFolders, (folder) => folder.sourceMessages) : null,
-      targetMessages: compared ? sum(verifyFolders, (folder) => folder.targetMessages) : null,
+      sourceMessages: compared ? totals.sourceMessages : null,
+      targetMessages: compared ? totals.targetMessages : null,
       missing: compared ? missing : null,
     },
     attempts: sum(records, (record) => record.attempts),
@@ -98,7 +105,19 @@ export function readAccountSummary(state: CampaignState, row: PlanRow, index: nu
   };
 }
 
-export function readAccountDetail(state: CampaignState, summary: AccountSummary, mask: ReportMask): AccountDetail {
+/** A stage's folders summed, as state.listFolderTotals gives them for every account at once. */
+export function sumFolders(folders: readonly FolderComparison[]): FolderTotals {
+  return {
+    folders: folders.length,
+    sourceMessages: sum(folders, (folder) => folder.sourceMessages),
+    targetMessages: sum(folders, (folder) => folder.targetMessages),
+    missing: sum(folders, (folder) => folder.missing),
+    missingFolders: folders.filter((folder) => folder.missing > 0).length,
+  };
+}
+
+/** `withWarnings`: the accounts that have warnings (state.listAccountsWithWarnings()), when the caller read them; the others are not asked. */
+export function readAccountDetail(state: CampaignState, summary: AccountSummary, mask: ReportMask, withWarnings?: ReadonlySet<string>): AccountDetail {
   const id = summary.row.id;
   const ran = summary.stages.map((record) => record.stage);
   const folders = ran.includes('verify') ? state.listFolders(id, 'verify').map((folder) => ({ ...folder, folder: mask.text(folder.folder) })) : [];
@@ -107,6 +126,7 @@ export function readAccountDetail(state: CampaignState, summary: AccountSummary,
   for (const record of summary.stages) {
     // The record counts its skipped items: no query for the (usual) stage that skipped nothing.
     if (record.skipped > 0) for (const entry of state.listSkipped(id, record.stage)) skipped.push({ stage: record.stage, item: mask.text(entry.item), reason: mask.text(entry.reason) });
+    if (withWarnings && !withWarnings.has(id)) continue;
     for (const text of state.listWarnings(id, record.stage)) warnings.push({ stage: record.stage, text: mask.text(text) });
   }
   return { folders, skipped, warnings };

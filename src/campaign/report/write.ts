@@ -91,11 +91,12 @@ export async function writeCampaignReport(input: ReportInput): Promise<ReportRes
     for (const outcome of attentionOrder) detailParts.set(outcome, await open(`${files.html}.${outcome}`));
     const page: HtmlPageFacts = { verdict, exitCode, totals, toolVersion: input.toolVersion, generatedAt, detail: input.detail, runs };
 
+    const withWarnings = state.listAccountsWithWarnings();
     await json.write(formatJsonHead({ generatedAt, toolVersion: input.toolVersion, detail: input.detail, verdict, exitCode, counts, totals, runs }));
     await accountsCsv.write(formatAccountsCsvHeader());
     await html.write(formatHtmlStart(page));
     for (const summary of summaries) {
-      const detail = readAccountDetail(state, summary, mask);
+      const detail = readAccountDetail(state, summary, mask, withWarnings);
       await json.write(`${summary.index === 0 ? '' : ',\n'}    ${JSON.stringify(buildAccountJson(summary, detail))}`);
       await accountsCsv.write(formatAccountsCsvRow(summary));
       await html.write(formatHtmlAccountRow(summary));
@@ -135,7 +136,11 @@ function readSummaries(state: CampaignState, planRows: readonly PlanRow[], mask:
     if (list) list.push(record);
     else byAccount.set(record.accountId, [record]);
   }
-  return planRows.map((row, index) => readAccountSummary(state, row, index, mask, byAccount.get(row.id)));
+  const verifyTotals = state.listFolderTotals('verify');
+  return planRows.map((row, index) => {
+    const stages = byAccount.get(row.id);
+    return readAccountSummary(state, row, index, mask, stages ? { stages, verifyTotals } : {});
+  });
 }
 
 interface JsonHeadFacts {

@@ -39,6 +39,16 @@ export interface FolderComparison {
   readonly missing: number;
 }
 
+/** One account's folders of a stage, summed. */
+export interface FolderTotals {
+  readonly folders: number;
+  readonly sourceMessages: number;
+  readonly targetMessages: number;
+  readonly missing: number;
+  /** Folders with anything missing. */
+  readonly missingFolders: number;
+}
+
 /** An account as the plan names it, with what the campaign measured. */
 export interface AccountRecord {
   readonly id: string;
@@ -113,6 +123,8 @@ export interface CampaignState {
   listAccounts(): AccountRecord[];
   /** Every stage record of the current plan's accounts. */
   listStages(): StageRecord[];
+  /** Each current account's stage statuses alone, in one read: what a run's start and end count, without the texts. */
+  listStageStatuses(): ReadonlyMap<string, ReadonlyMap<Stage, AccountStatus>>;
   getStage(accountId: string, stage: Stage): StageRecord | undefined;
   /** Accounts left 'running' by a process that died: back to 'planned' with a note. Returns their ids. */
   recoverInterrupted(note: string): string[];
@@ -128,6 +140,10 @@ export interface CampaignState {
   listSkipped(accountId: string, stage: Stage): SkippedEntry[];
   listWarnings(accountId: string, stage: Stage): string[];
   listFolders(accountId: string, stage: Stage): FolderComparison[];
+  /** A stage's folder counts summed per account, in one read: what a report's summaries need without every folder. */
+  listFolderTotals(stage: Stage): ReadonlyMap<string, FolderTotals>;
+  /** The accounts with any warning recorded, in one read: a report asks only those for their warnings. */
+  listAccountsWithWarnings(): ReadonlySet<string>;
   beginRun(stage: string, toolVersion: string, planHash: string, startedAt: string): number;
   endRun(runId: number, exitCode: number, endedAt: string): void;
   listRuns(): RunRecord[];

@@ -60,6 +60,38 @@ describe('the SQLite campaign state', () => {
     state.close();
   });
 
+  it('lists every current account\'s stage statuses in one read, leaving out rows no longer in the plan', () => {
+    const state = openSqliteState(path.join(dir, 'statuses.sqlite'));
+    state.syncAccounts([account('a', 2), account('b', 3), account('c', 4)]);
+    state.recordOutcome('a', 'prestage', { status: 'done', items: 1, bytes: 1, exitCode: 0, durationMs: 1, skipped: [], warnings: [] }, '2026-12-07T10:00:00.000Z');
+    state.markRunning('a', 'cutover', '2026-12-07T10:00:01.000Z');
+    state.recordOutcome('b', 'prestage', { status: 'failed', items: 0, bytes: 0, exitCode: 1, durationMs: 1, skipped: [], warnings: [], error: 'refused' }, '2026-12-07T10:00:02.000Z');
+    state.recordOutcome('c', 'prestage', { status: 'timed-out', items: 0, bytes: 0, exitCode: 75, durationMs: 1, skipped: [], warnings: [] }, '2026-12-07T10:00:03.000Z');
+    state.syncAccounts([account('a', 2), account('b', 3)]);
+    const statuses = state.listStageStatuses();
+    expect([...statuses.keys()].sort()).toEqual(['a', 'b']);
+    expect(Object.fromEntries(statuses.get('a')!)).toEqual({ prestage: 'done', cutover: 'running' });
+    expect(Object.fromEntries(statuses.get('b')!)).toEqual({ prestage: 'failed' });
+    state.close();
+  });
+
+  it('sums a stage\'s folders per account, and names the accounts with warnings, each in one read', () => {
+    const state = openSqliteState(path.join(dir, 'totals.sqlite'));
+    state.syncAccounts([account('a', 2), account('b', 3)]);
+    const folders = [
+      { folder: 'INBOX', sourceMessages: 10, targetMessages: 9, missing: 1 },
+      { folder: 'Sent', sourceMessages: 4, targetMessages: 4, missing: 0 },
+    ];
+    state.recordOutcome('a', 'verify', { status: 'failed', items: 14, bytes: 0, exitCode: 4, durationMs: 1, skipped: [], warnings: ['Sent: 1 flag not kept'], folders }, '2026-12-07T10:00:00.000Z');
+    state.recordOutcome('b', 'verify', { status: 'done', items: 1, bytes: 0, exitCode: 0, durationMs: 1, skipped: [], warnings: [], folders: [{ folder: 'INBOX', sourceMessages: 1, targetMessages: 1, missing: 0 }] }, '2026-12-07T10:00:00.000Z');
+    const totals = state.listFolderTotals('verify');
+    expect(totals.get('a')).toEqual({ folders: 2, sourceMessages: 14, targetMessages: 13, missing: 1, missingFolders: 1 });
+    expect(totals.get('b')).toEqual({ folders: 1, sourceMessages: 1, targetMessages: 1, missing: 0, missingFolders: 0 });
+    expect(state.listFolderTotals('prestage').size).toBe(0);
+    expect([...state.listAccountsWithWarnings()]).toEqual(['a']);
+    state.close();
+  });
+
   it('records runs for the report', () => {
     const state = openSqliteState(path.join(dir, 'campaign.sqlite'));
     const id = state.beginRun('all', '0.1.0', 'abc', '2026-12-07T10:00:00.000Z');
