@@ -4,6 +4,7 @@ import path from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { UsageError } from '../../core/errors.js';
 import type { Stage } from '../../campaign/state/types.js';
+import { limitHeapGrowth } from '../heap.js';
 import type { CliContext, GlobalOptions } from '../context.js';
 import { printable } from '../render.js';
 import { createCampaignView } from './campaign-view.js';
@@ -56,6 +57,7 @@ export function registerCampaign(program: Command, ctx: CliContext): void {
     .option('--queue <url>', 'run the accounts on mailshift workers through this Redis: redis://HOST:PORT[/DB] (see mailshift worker)');
   addSshOptions(command).action(async (planFile: string, options: CampaignCliOptions, cmd: Command) => {
     const globals = cmd.optsWithGlobals<GlobalOptions & CampaignCliOptions>();
+    limitHeapGrowth();
     const logger = ctx.logger();
     const { checkPlanFile, buildPlanProblemsError } = await import('../../campaign/read-plan.js');
     const { rows, credentials, problems } = await checkPlanFile(planFile, { credentialsFile: options.credentials ?? `${planFile}.credentials.json`, credentialsRequired: options.credentials !== undefined, logger });

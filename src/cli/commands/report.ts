@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import { MailshiftError } from '../../core/errors.js';
 import { ExitCode } from '../../core/exit-codes.js';
+import { limitHeapGrowth } from '../heap.js';
 import type { CliContext, GlobalOptions } from '../context.js';
 import { formatJson, printable } from '../render.js';
 
@@ -23,6 +24,7 @@ export function registerReport(program: Command, ctx: CliContext): void {
     .option('--dir <dir>', "the campaign directory (default: the plan's name without .csv, plus .campaign, next to it)")
     .addOption(new Option('--detail <level>', 'customer: host names and addresses masked, for handing to a customer; full: shown').choices(['customer', 'full']).default('customer'))
     .action(async (planFile: string, options: ReportCliOptions, cmd: Command) => {
+      limitHeapGrowth();
       const globals = cmd.optsWithGlobals<GlobalOptions & ReportCliOptions>();
       const { defaultCampaignDirectory, stateFileIn } = await import('../../campaign/directory.js');
       const { readPlanFile } = await import('../../campaign/read-plan.js');
