@@ -32,6 +32,11 @@ export interface StoreCaps {
   readonly sizeComparable: boolean;
   /** Several Mailbox handles of one folder may append side by side (IMAP: one APPEND at a time per connection). */
   readonly parallelAppend: boolean;
+  /**
+   * Optional: several Mailbox handles of one folder read side by side, each over a connection of its own (IMAP), so
+   * the engine may split a large folder's bodies over the connections no other folder uses.
+   */
+  readonly parallelRead?: boolean;
   /** `waitForNewMail` can be told of new mail as it arrives (IMAP IDLE), not only by listing again. */
   readonly newMailSignal: boolean;
   /**

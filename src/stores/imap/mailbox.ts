@@ -7,6 +7,7 @@ import { ExitCode } from '../../core/exit-codes.js';
 import type { IncomingMessage, MailboxPath, MessageRef } from '../../core/types.js';
 import type { FlagUpdate, FlagUpdateMode, FlagUpdateOutcome, ListedMessage, ListOptions, Mailbox, MailboxStatus } from '../store.js';
 import { buildAppendCommand, decideLiteralMode, formatQuoted, parseAppendUid, type AppendItem } from './append-command.js';
+import type { CompressionDecision } from './compression.js';
 import { classifyImapError, ImapError } from './errors.js';
 import { planFlagStores } from './flag-store.js';
 import { isSendableKeyword } from './flags.js';
@@ -58,6 +59,12 @@ export interface MailboxHost {
   wrap(err: unknown, what: string, scope: 'message' | 'mailbox' | 'account'): MailshiftError;
   /** A folder opened for reading reports its UIDNEXT (what waitForNewMail compares with). */
   noteUidNext(path: MailboxPath, uidNext: number | undefined): void;
+  /** Whether connections run COMPRESS=DEFLATE: undefined until the first round trip was timed (compression.ts). */
+  readonly compression: CompressionDecision | undefined;
+  /** The first timed round trip decides compression for every connection of the store; later ones are ignored. */
+  noteRoundTrip(roundTripMs: number, isOffered: boolean): CompressionDecision;
+  /** A connection sent COMPRESS DEFLATE: whether the server took it (logged). */
+  noteCompressed(isOn: boolean): void;
 }
 
 export class ImapMailbox implements Mailbox {
@@ -126,11 +133,17 @@ export class ImapMailbox implements Mailbox {
     this.wireName = encodePath(client, this.name);
     pooled.raw ??= new RawImapSession(client.unbind() as unknown as RawSockets, this.store.socketTimeoutMs);
     this.raw = pooled.raw;
+    const isOffered = this.capabilities.has('COMPRESS=DEFLATE');
+    // Decided already (another connection timed the link): compressed before anything else is sent on this one.
+    if (this.store.compression?.use && isOffered && !pooled.raw.isCompressed) this.store.noteCompressed(await pooled.raw.compress());
     const isFirst = this.selected === undefined && this.prefetched === undefined;
     const afterUid = this.mode === 'read' && isFirst ? this.listAfterUid : undefined;
-    const examined = await pooled.raw.examine(formatQuoted(this.wireName), afterUid !== undefined ? { set: `${afterUid + 1}:*`, items: listingItems().join(' ') } : undefined);
+    const timeRoundTrip = this.store.compression === undefined;
+    const examined = await pooled.raw.examine(formatQuoted(this.wireName), afterUid !== undefined ? { set: `${afterUid + 1}:*`, items: listingItems().join(' ') } : undefined, { timeRoundTrip });
     if (examined.answer.status === 'BYE') throw toFailure(examined.answer.text, 'EConnectionClosed', 'BYE');
     if (examined.answer.status !== 'OK') throw toFailure(examined.answer.text, undefined, examined.answer.status);
+    // The first connection: the listing came uncompressed with the timing; the bodies that follow will not.
+    if (examined.roundTripMs !== undefined && this.store.noteRoundTrip(examined.roundTripMs, isOffered).use && isOffered) this.store.noteCompressed(await pooled.raw.compress());
     if (afterUid !== undefined && examined.listing) this.prefetched = { afterUid, entries: examined.listing };
     return { uidValidity: examined.uidValidity, uidNext: examined.uidNext, exists: examined.exists ?? 0, permanentFlags: examined.permanentFlags ? new Set(examined.permanentFlags) : undefined };
   }

@@ -1,4 +1,5 @@
 import type { Readable, Writable } from 'node:stream';
+import { constants as zlibConstants, createDeflateRaw, createInflateRaw, type DeflateRaw } from 'node:zlib';
 import { InterruptedError, MailshiftError } from '../../core/errors.js';
 import type { CommandPart } from './append-command.js';
 import { ImapProtocolError, parseFetchResponse, parseTaggedStatus, ResponseFramer, type FetchAttributes, type RawResponse } from './response-framer.js';
@@ -66,6 +67,8 @@ export interface ExamineResult {
   readonly permanentFlags?: readonly string[];
   /** The listing asked for with the EXAMINE, when it was answered OK. */
   readonly listing?: readonly (FetchAttributes & { uid: number })[];
+  /** With `timeRoundTrip`: how long a NOOP sent just before the EXAMINE took to be answered, in ms. */
+  readonly roundTripMs?: number;
 }
 
 export class RawImapSession {
@@ -83,6 +86,20 @@ export class RawImapSession {
   private byeText: string | undefined;
   private wake: (() => void) | undefined;
   private isClosed = false;
+  /** Where the server's bytes are read: the socket, or once COMPRESS is on, the inflater behind it. */
+  private input: Readable;
+  /** Where commands are written: the socket, or once COMPRESS is on, the deflater in front of it. */
+  private output: Writable;
+  private deflater: DeflateRaw | undefined;
+  private readonly onData = (chunk: Buffer) => {
+    if (this.failure) return;
+    try {
+      this.framer.push(chunk);
+    } catch (err) {
+      this.fail(err instanceof ImapProtocolError ? toFailure(err.message, 'EPROTOCOL') : toFailure(String(err), 'EPROTOCOL'));
+      this.sockets.socket.destroy();
+    }
+  };
 
   constructor(
     private readonly sockets: RawSockets,
@@ -90,15 +107,9 @@ export class RawImapSession {
   ) {
     this.framer = new ResponseFramer((response) => this.dispatch(response));
     const { readSocket, socket } = sockets;
-    readSocket.on('data', (chunk: Buffer) => {
-      if (this.failure) return;
-      try {
-        this.framer.push(chunk);
-      } catch (err) {
-        this.fail(err instanceof ImapProtocolError ? toFailure(err.message, 'EPROTOCOL') : toFailure(String(err), 'EPROTOCOL'));
-        socket.destroy();
-      }
-    });
+    this.input = readSocket;
+    this.output = sockets.writeSocket;
+    readSocket.on('data', this.onData);
     const onEnd = () => this.fail(toFailure(this.byeText ? `* BYE ${this.byeText}` : 'connection closed by the server', 'EConnectionClosed'));
     readSocket.on('end', onEnd);
     readSocket.on('close', onEnd);
@@ -214,7 +225,7 @@ export class RawImapSession {
       queuedBytes += sizeOf(item);
       if (queuedBytes >= maxQueuedBytes && !isPaused) {
         isPaused = true;
-        this.sockets.readSocket.pause();
+        this.input.pause();
       }
       this.wakeUp();
     };
@@ -243,7 +254,7 @@ export class RawImapSession {
           queuedBytes -= sizeOf(item);
           if (isPaused && queuedBytes < maxQueuedBytes / 2) {
             isPaused = false;
-            this.sockets.readSocket.resume();
+            this.input.resume();
           }
           yield item;
           continue;
@@ -256,7 +267,7 @@ export class RawImapSession {
     } finally {
       signal?.removeEventListener('abort', onAbort);
       this.untaggedHandler = undefined;
-      if (isPaused) this.sockets.readSocket.resume();
+      if (isPaused) this.input.resume();
     }
   }
 
@@ -313,10 +324,14 @@ export class RawImapSession {
           await this.writeBytes(prefix + part.text);
           prefix = '';
           if (!part.literal) continue;
-          if (part.literal.isSynchronizing && !(await this.waitForContinuation(tag))) return;
+          if (part.literal.isSynchronizing) {
+            this.flushOutput();
+            if (!(await this.waitForContinuation(tag))) return;
+          }
           await this.writeBytes(part.literal.data);
         }
         if (parts.at(-1)?.literal) await this.writeBytes('\r\n');
+        this.flushOutput();
       };
       this.writing = this.writing.then(write, write);
     });
@@ -331,7 +346,7 @@ export class RawImapSession {
    * EXAMINE over the session (a connection reused for another folder): what the server said of the folder, read
    * from its untagged answers (RFC 3501 §6.3.2; a failed EXAMINE leaves no folder selected).
    */
-  async examine(quotedName: string, thenList?: { readonly set: string; readonly items: string }): Promise<ExamineResult> {
+  async examine(quotedName: string, thenList?: { readonly set: string; readonly items: string }, options: { readonly timeRoundTrip?: boolean } = {}): Promise<ExamineResult> {
     if (this.untaggedHandler) throw new Error('a raw IMAP session runs one command stream at a time');
     const found: { exists?: number; uidValidity?: number; uidNext?: number; permanentFlags?: string[] } = {};
     const listed = new Map<number, FetchAttributes & { uid: number }>();
@@ -357,14 +372,58 @@ export class RawImapSession {
     try {
       // The listing right behind EXAMINE, in the same round trip: if EXAMINE fails, no folder is selected (RFC 3501
       // §6.3.1) and the FETCH fails too, so it can never list another folder.
-      const [answer, listAnswer] = await Promise.all([
+      // A NOOP in front, when asked: the server answers it at once, so its answer times the link, in the same trip.
+      const sentAt = performance.now();
+      const timing = options.timeRoundTrip ? this.command('NOOP').then((noop) => (noop.status === 'OK' ? performance.now() - sentAt : undefined)) : undefined;
+      const [answer, listAnswer, roundTripMs] = await Promise.all([
         this.sendCommand([{ text: `EXAMINE ${quotedName}\r\n` }]),
         thenList ? this.sendCommand([{ text: `UID FETCH ${thenList.set} (${thenList.items})\r\n` }]) : undefined,
+        timing,
       ]);
-      return { answer, ...found, ...(listAnswer?.status === 'OK' ? { listing: [...listed.values()] } : {}) };
+      return { answer, ...found, ...(listAnswer?.status === 'OK' ? { listing: [...listed.values()] } : {}), ...(roundTripMs !== undefined ? { roundTripMs } : {}) };
     } finally {
       this.untaggedHandler = undefined;
     }
+  }
+
+  /**
+   * COMPRESS=DEFLATE (RFC 4978) on this connection: after the server's OK every byte both ways is a raw DEFLATE
+   * stream. Sent only while nothing else is in flight: the server starts compressing right after its OK, so no
+   * command may be on its way then. Our side deflates at level 1: what is sent is mostly message bodies the server
+   * already holds compressed on a slow link, and level 6 costs this client several times the CPU for a few per cent.
+   * False (and nothing changed) when the server refuses.
+   */
+  async compress(): Promise<boolean> {
+    if (this.deflater) return true;
+    if (this.waiting.size > 0 || this.untaggedHandler) throw new Error('COMPRESS needs an idle session');
+    const answer = await this.command('COMPRESS DEFLATE');
+    if (answer.status !== 'OK' || this.failure) return false;
+    const inflater = createInflateRaw();
+    const deflater = createDeflateRaw({ level: 1 });
+    const fromSocket = this.input;
+    fromSocket.off('data', this.onData);
+    fromSocket.pipe(inflater);
+    inflater.on('data', this.onData);
+    inflater.on('error', (err: Error) => {
+      this.fail(toFailure(`the compressed stream from the server is damaged: ${err.message}`, 'EPROTOCOL'));
+      this.sockets.socket.destroy();
+    });
+    deflater.on('error', (err: Error) => this.fail(toFailure(err.message, 'EPROTOCOL')));
+    deflater.pipe(this.output);
+    this.input = inflater;
+    this.output = deflater;
+    this.deflater = deflater;
+    return true;
+  }
+
+  /** True once COMPRESS=DEFLATE is on. */
+  get isCompressed(): boolean {
+    return this.deflater !== undefined;
+  }
+
+  /** A command written whole goes out at once: the deflater would otherwise hold its last bytes back. */
+  private flushOutput(): void {
+    this.deflater?.flush(zlibConstants.Z_SYNC_FLUSH);
   }
 
   /** Resolves once every command sent so far has its answer (or the connection failed). */
@@ -386,14 +445,15 @@ export class RawImapSession {
 
   private writeBytes(data: string | Buffer): Promise<void> {
     if (this.failure) return Promise.resolve();
-    if (this.sockets.writeSocket.write(data)) return Promise.resolve();
+    const output = this.output;
+    if (output.write(data)) return Promise.resolve();
     return new Promise((resolve) => {
       const done = () => {
-        this.sockets.writeSocket.off('drain', done);
+        output.off('drain', done);
         this.onFailure.delete(done);
         resolve();
       };
-      this.sockets.writeSocket.once('drain', done);
+      output.once('drain', done);
       this.onFailure.add(done);
     });
   }
@@ -450,16 +510,34 @@ export class RawImapSession {
     wake?.();
   }
 
-  /** Logs out (without waiting long for the answer) and closes the connection. */
+  /**
+   * Logs out and closes the connection without waiting for the server's answer: LOGOUT is written and flushed, then
+   * the connection ends. Waiting for "BYE" and the tagged OK would cost a round trip at the end of every run, and a
+   * server that misses the LOGOUT sees a client that closed its connection, which ends the session the same way.
+   */
   async close(): Promise<void> {
     if (this.isClosed) return;
-    const { socket, writeSocket } = this.sockets;
-    if (!this.failure) {
-      const bye = this.command('LOGOUT');
-      await Promise.race([bye, new Promise((resolve) => setTimeout(resolve, 1_000).unref())]);
+    const { socket } = this.sockets;
+    const output = this.output;
+    if (!this.failure && !output.writableEnded) {
+      void this.command('LOGOUT');
+      await this.writing;
+      // Ending the deflater flushes it into the socket; the socket's 'finish' says every byte was handed to the kernel.
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, 1_000);
+        timer.unref();
+        const finished = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+        if (socket.writableFinished) return finished();
+        socket.once('finish', finished);
+        socket.once('close', finished);
+        output.end();
+        if (output !== socket) output.once('end', () => socket.end());
+      });
     }
     this.isClosed = true;
-    writeSocket.end();
     socket.destroy();
     for (const [tag, resolve] of this.waiting) {
       this.waiting.delete(tag);
