@@ -71,7 +71,7 @@ export interface StoreCopyOptions {
   readonly batchMessages?: number;
   /**
    * A folder with at least this many bytes to read has its bodies read over the connections no other folder uses
-   * (by UID range, stripes.ts), when the source can (caps.parallelRead). Default 8 MB.
+   * (by UID range, stripes.ts), when the source can (caps.parallelRead). Default 64 MB.
    */
   readonly splitMinBytes?: number;
   /** Bytes per UID range of such a split read. Default 2 MB. */

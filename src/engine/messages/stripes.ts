@@ -14,8 +14,14 @@ import type { MessageRef } from '../../core/types.js';
 export const defaultStripeBytes = 2 * 1024 * 1024;
 /** At most this many messages per stripe (a UID FETCH of 500 UIDs at most, as everywhere else). */
 export const maxStripeMessages = 500;
-/** A folder with less than this to read is read over one connection: a login on another costs more than it saves. */
-export const defaultSplitMinBytes = 8 * 1024 * 1024;
+/**
+ * A folder with less than this to read is read over one connection. Splitting pays where a server or a path limits
+ * each connection (a provider's per-connection throttle, a TCP window too small for the path), not on a link the
+ * connections share: measured through bench/lib/net-sim.mjs (40 ms, 100 Mbit/s shared), a 16 MB folder over two
+ * connections took 0.3 s longer than over one (a second login, a second deflate stream on the server, a round trip
+ * between ranges). From 64 MB a second login is a few per cent of the read.
+ */
+export const defaultSplitMinBytes = 64 * 1024 * 1024;
 
 /**
  * `refs` (in UID order, as the engine sorts them) cut into runs of about `stripeBytes` (by their listed size; a
