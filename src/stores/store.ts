@@ -79,6 +79,11 @@ export interface SkippedFolderName {
 export interface MailboxStatus {
   readonly uidValidity?: number;
   readonly uidNext?: number;
+  /**
+   * The folder's HIGHESTMODSEQ when it was opened, where the store keeps mod-sequences (IMAP CONDSTORE): every flag
+   * change after that point gets a higher one (ListOptions.changedSinceModseq).
+   */
+  readonly highestModseq?: number;
 }
 
 export interface ListOptions {
@@ -86,6 +91,11 @@ export interface ListOptions {
   readonly afterUid?: number;
   /** Return these raw header fields with each message when that is cheap (IMAP BODY.PEEK[HEADER.FIELDS]). */
   readonly headerFields?: readonly string[];
+  /**
+   * Only messages whose flags changed after this mod-sequence (IMAP CONDSTORE's CHANGEDSINCE), where the store can
+   * say; a store that cannot lists them all. A HIGHESTMODSEQ from MailboxStatus.
+   */
+  readonly changedSinceModseq?: number;
 }
 
 /** A listed message; `headers` holds the requested header fields when the store could return them with the listing. */

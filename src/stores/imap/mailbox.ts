@@ -47,6 +47,7 @@ interface Selection {
   readonly exists: number;
   /** Empty or absent on a read-only selection (nothing can be stored there). */
   readonly permanentFlags: ReadonlySet<string> | undefined;
+  readonly highestModseq: number | undefined;
 }
 
 /** What a mailbox needs from its store: connections from the pool, and the store's error wording. */
@@ -145,7 +146,13 @@ export class ImapMailbox implements Mailbox {
     // The first connection: the listing came uncompressed with the timing; the bodies that follow will not.
     if (examined.roundTripMs !== undefined && this.store.noteRoundTrip(examined.roundTripMs, isOffered).use && isOffered) this.store.noteCompressed(await pooled.raw.compress());
     if (afterUid !== undefined && examined.listing) this.prefetched = { afterUid, entries: examined.listing };
-    return { uidValidity: examined.uidValidity, uidNext: examined.uidNext, exists: examined.exists ?? 0, permanentFlags: examined.permanentFlags ? new Set(examined.permanentFlags) : undefined };
+    return {
+      uidValidity: examined.uidValidity,
+      uidNext: examined.uidNext,
+      exists: examined.exists ?? 0,
+      permanentFlags: examined.permanentFlags ? new Set(examined.permanentFlags) : undefined,
+      highestModseq: examined.highestModseq,
+    };
   }
 
   private async create(): Promise<void> {
@@ -235,7 +242,11 @@ export class ImapMailbox implements Mailbox {
   async status(): Promise<MailboxStatus> {
     const selected = this.selected;
     if (!selected) return {};
-    return { ...(selected.uidValidity !== undefined ? { uidValidity: selected.uidValidity } : {}), ...(selected.uidNext !== undefined ? { uidNext: selected.uidNext } : {}) };
+    return {
+      ...(selected.uidValidity !== undefined ? { uidValidity: selected.uidValidity } : {}),
+      ...(selected.uidNext !== undefined ? { uidNext: selected.uidNext } : {}),
+      ...(selected.highestModseq !== undefined ? { highestModseq: selected.highestModseq } : {}),
+    };
   }
 
   /** The listing, over the raw session. */
@@ -246,7 +257,9 @@ export class ImapMailbox implements Mailbox {
     const prefetched = this.prefetched;
     this.prefetched = undefined;
     const hasHeaderFields = options.headerFields !== undefined && options.headerFields.length > 0;
-    if (prefetched && prefetched.afterUid === afterUid && !hasHeaderFields) {
+    // CONDSTORE (RFC 7162): only what changed since, where the server keeps mod-sequences for this folder.
+    const changedSince = options.changedSinceModseq !== undefined && this.selected?.highestModseq !== undefined && this.capabilities.has('CONDSTORE') ? options.changedSinceModseq : undefined;
+    if (prefetched && prefetched.afterUid === afterUid && !hasHeaderFields && changedSince === undefined) {
       for (const attributes of prefetched.entries) if (attributes.uid > afterUid) yield toListedFromRaw(attributes);
       return;
     }
@@ -254,7 +267,7 @@ export class ImapMailbox implements Mailbox {
     if (hasHeaderFields) items.push(`BODY.PEEK[HEADER.FIELDS (${options.headerFields!.map((field) => field.toUpperCase()).join(' ')})]`);
     const session = await this.rawSession('list messages');
     try {
-      for await (const attributes of session.fetchAttributes(`${afterUid + 1}:*`, items.join(' '), signal)) {
+      for await (const attributes of session.fetchAttributes(`${afterUid + 1}:*`, items.join(' '), signal, changedSince !== undefined ? `CHANGEDSINCE ${changedSince}` : undefined)) {
         // "n:*" always includes the highest UID, even when it is below n (RFC 3501 §6.4.8).
         if (attributes.uid <= afterUid) continue;
         yield toListedFromRaw(attributes);

@@ -65,6 +65,8 @@ export interface ExamineResult {
   readonly uidValidity?: number;
   readonly uidNext?: number;
   readonly permanentFlags?: readonly string[];
+  /** HIGHESTMODSEQ (RFC 7162), on a connection with CONDSTORE enabled. */
+  readonly highestModseq?: number;
   /** The listing asked for with the EXAMINE, when it was answered OK. */
   readonly listing?: readonly (FetchAttributes & { uid: number })[];
   /** With `timeRoundTrip`: how long a NOOP sent just before the EXAMINE took to be answered, in ms. */
@@ -168,10 +170,10 @@ export class RawImapSession {
    * INTERNALDATE or RFC822.SIZE: a response without either is an unsolicited flag update (another client changed a
    * flag meanwhile), not a listing entry, and a UID is listed once.
    */
-  fetchAttributes(set: string, items: string, signal?: AbortSignal): AsyncIterable<FetchAttributes & { uid: number }> {
+  fetchAttributes(set: string, items: string, signal?: AbortSignal, modifiers?: string): AsyncIterable<FetchAttributes & { uid: number }> {
     const listed = new Set<number>();
     return this.stream(
-      [`UID FETCH ${set} (${items})`],
+      [`UID FETCH ${set} (${items})${modifiers ? ` (${modifiers})` : ''}`],
       signal,
       undefined,
       (attributes) => {
@@ -348,7 +350,7 @@ export class RawImapSession {
    */
   async examine(quotedName: string, thenList?: { readonly set: string; readonly items: string }, options: { readonly timeRoundTrip?: boolean } = {}): Promise<ExamineResult> {
     if (this.untaggedHandler) throw new Error('a raw IMAP session runs one command stream at a time');
-    const found: { exists?: number; uidValidity?: number; uidNext?: number; permanentFlags?: string[] } = {};
+    const found: { exists?: number; uidValidity?: number; uidNext?: number; permanentFlags?: string[]; highestModseq?: number } = {};
     const listed = new Map<number, FetchAttributes & { uid: number }>();
     this.untaggedHandler = (response) => {
       const attributes = thenList ? parseFetchResponse(response) : undefined;
@@ -362,11 +364,13 @@ export class RawImapSession {
       const text = response.texts[0] ?? '';
       const exists = /^\* (\d+) EXISTS\b/i.exec(text);
       if (exists) found.exists = Number(exists[1]);
-      const code = /^\* OK \[(UIDVALIDITY|UIDNEXT|PERMANENTFLAGS) ([^\]]*)\]/i.exec(text);
+      const code = /^\* OK \[(UIDVALIDITY|UIDNEXT|PERMANENTFLAGS|HIGHESTMODSEQ) ([^\]]*)\]/i.exec(text);
       if (!code) return;
       const [, name, value] = code as unknown as [string, string, string];
-      if (name.toUpperCase() === 'PERMANENTFLAGS') found.permanentFlags = value.replace(/[()]/g, '').split(' ').filter(Boolean);
-      else if (name.toUpperCase() === 'UIDVALIDITY') found.uidValidity = Number(value);
+      const upper = name.toUpperCase();
+      if (upper === 'PERMANENTFLAGS') found.permanentFlags = value.replace(/[()]/g, '').split(' ').filter(Boolean);
+      else if (upper === 'UIDVALIDITY') found.uidValidity = Number(value);
+      else if (upper === 'HIGHESTMODSEQ') found.highestModseq = Number.isSafeInteger(Number(value)) ? Number(value) : undefined;
       else found.uidNext = Number(value);
     };
     try {
@@ -524,7 +528,9 @@ export class RawImapSession {
     if (!this.failure && !output.writableEnded) {
       void this.command('LOGOUT');
       await this.writing;
-      // Ending the deflater flushes it into the socket; the socket's 'finish' says every byte was handed to the kernel.
+      // 'finish' says every byte was handed on; when compressing, the deflater's pipe ends the socket once it has
+      // flushed the last of its output into it.
+      const flushed = this.deflater ? socket : output;
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, 1_000);
         timer.unref();
@@ -532,11 +538,10 @@ export class RawImapSession {
           clearTimeout(timer);
           resolve();
         };
-        if (socket.writableFinished) return finished();
-        socket.once('finish', finished);
+        if (flushed.writableFinished) return finished();
+        flushed.once('finish', finished);
         socket.once('close', finished);
         output.end();
-        if (output !== socket) output.once('end', () => socket.end());
       });
     }
     this.isClosed = true;
