@@ -528,9 +528,9 @@ export class RawImapSession {
     if (!this.failure && !output.writableEnded) {
       void this.command('LOGOUT');
       await this.writing;
-      // 'finish' says every byte was handed on; when compressing, the deflater's pipe ends the socket once it has
-      // flushed the last of its output into it.
-      const flushed = this.deflater ? socket : output;
+      // 'finish' says every byte was handed to the connection; when compressing, the deflater's pipe ends it once
+      // the last of its output is in.
+      const flushed = this.sockets.writeSocket;
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, 1_000);
         timer.unref();
