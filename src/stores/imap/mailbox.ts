@@ -92,6 +92,8 @@ export class ImapMailbox implements Mailbox {
     private readonly mode: 'read' | 'write',
     /** OpenHints.listAfterUid: list above this UID in the same round trip as EXAMINE. */
     private readonly listAfterUid?: number,
+    /** The store's last listing did not have this folder: opened for writing, it is created in the same round trip. */
+    private readonly isKnownMissing = false,
   ) {}
 
   /** Selects the mailbox (EXAMINE for reading); for writing, creates and subscribes it first when it is missing. */
@@ -140,8 +142,14 @@ export class ImapMailbox implements Mailbox {
     const isFirst = this.selected === undefined && this.prefetched === undefined;
     const afterUid = this.mode === 'read' && isFirst ? this.listAfterUid : undefined;
     const timeRoundTrip = this.store.compression === undefined;
+    // A folder the listing did not have: CREATE and SUBSCRIBE go out ahead of the EXAMINE, all in one round trip,
+    // instead of an EXAMINE that fails, then each in turn. ALREADYEXISTS (created meanwhile) is what we wanted.
+    const creating = this.mode === 'write' && this.isKnownMissing && this.selected === undefined ? this.sendCreate(pooled.raw) : undefined;
     const examined = await pooled.raw.examine(formatQuoted(this.wireName), afterUid !== undefined ? { set: `${afterUid + 1}:*`, items: listingItems().join(' ') } : undefined, { timeRoundTrip });
+    const created = await creating;
     if (examined.answer.status === 'BYE') throw toFailure(examined.answer.text, 'EConnectionClosed', 'BYE');
+    // The EXAMINE failed because the CREATE did: the CREATE's refusal says why.
+    if (examined.answer.status !== 'OK' && created && !isCreated(created)) throw toFailure(created.text, undefined, created.status);
     if (examined.answer.status !== 'OK') throw toFailure(examined.answer.text, undefined, examined.answer.status);
     // The first connection: the listing came uncompressed with the timing; the bodies that follow will not.
     if (examined.roundTripMs !== undefined && this.store.noteRoundTrip(examined.roundTripMs, isOffered).use && isOffered) this.store.noteCompressed(await pooled.raw.compress());
@@ -384,11 +392,16 @@ export class ImapMailbox implements Mailbox {
 
   /** The folder again, over the raw session, after the server said [TRYCREATE]. */
   private async createRaw(): Promise<void> {
-    const session = await this.rawSession('create the folder');
-    const created = await session.sendCommand([{ text: `CREATE ${formatQuoted(this.wireName)}\r\n` }]);
-    // ALREADYEXISTS: another session created it meanwhile, which is what we wanted.
-    if (created.status !== 'OK' && !/ALREADYEXISTS|already exists/i.test(created.text)) await this.throwIfFailed(created, 'create the folder', 'mailbox');
-    await session.sendCommand([{ text: `SUBSCRIBE ${formatQuoted(this.wireName)}\r\n` }]);
+    const created = await this.sendCreate(await this.rawSession('create the folder'));
+    if (!isCreated(created)) await this.throwIfFailed(created, 'create the folder', 'mailbox');
+  }
+
+  /** CREATE and SUBSCRIBE, pipelined; resolves with the CREATE's answer (a subscription refused is not an error). */
+  private sendCreate(session: RawImapSession): Promise<TaggedAnswer> {
+    const folder = formatQuoted(this.wireName);
+    const created = session.sendCommand([{ text: `CREATE ${folder}\r\n` }]);
+    const subscribed = session.sendCommand([{ text: `SUBSCRIBE ${folder}\r\n` }]);
+    return Promise.all([created, subscribed]).then(([answer]) => answer);
   }
 
   /**
@@ -468,6 +481,11 @@ function refUid(ref: MessageRef): number {
 /** What a listing asks for: a listing entry has a date and a size, an unsolicited flag update has neither. */
 function listingItems(): string[] {
   return ['UID', 'FLAGS', 'INTERNALDATE', 'RFC822.SIZE'];
+}
+
+/** Created, or there already (another session created it meanwhile, which is what we wanted). */
+function isCreated(answer: TaggedAnswer): boolean {
+  return answer.status === 'OK' || /ALREADYEXISTS|already exists/i.test(answer.text);
 }
 
 function isRefusal(err: unknown): boolean {

@@ -81,6 +81,8 @@ export class ImapStore implements MailStore, MailboxHost {
   readonly skippedFolders: SkippedFolderName[] = [];
   /** The secret the last connection logged in with (readPassword may have replaced the one read at start). */
   private currentPassword: string;
+  /** The folders the last listing found: one opened for writing that is not among them is created on the way. */
+  private listedPaths: ReadonlySet<MailboxPath> | undefined;
   /** COMPRESS=DEFLATE or not, for every connection, once the first round trip was timed (compression.ts). */
   compression: CompressionDecision | undefined;
 
@@ -147,6 +149,7 @@ export class ImapStore implements MailStore, MailboxHost {
     this.skippedFolders.length = 0;
     const planned = planListedFolders(entries, this.namespace, isUtf8, signal);
     this.skippedFolders.push(...planned.skipped);
+    this.listedPaths = new Set(planned.found.map((folder) => folder.path));
     yield* planned.found;
   }
 
@@ -158,7 +161,8 @@ export class ImapStore implements MailStore, MailboxHost {
     } catch (err) {
       throw new MailshiftError('MAILSHIFT_IMAP_FOLDER_NAME', `${this.label}: cannot name folder "${path}" on the server: ${(err as Error).message}`, { scope: 'mailbox' });
     }
-    const mailbox = new ImapMailbox(this, path, name, mode, hints.listAfterUid);
+    const isKnownMissing = mode === 'write' && this.listedPaths !== undefined && !this.listedPaths.has(path);
+    const mailbox = new ImapMailbox(this, path, name, mode, hints.listAfterUid, isKnownMissing);
     await mailbox.open();
     return mailbox;
   }
