@@ -5,11 +5,11 @@ import type { CommandPart } from './append-command.js';
 import { ImapProtocolError, parseFetchResponse, parseTaggedStatus, ResponseFramer, type FetchAttributes, type RawResponse } from './response-framer.js';
 
 /**
- * Reads a folder over a connection imapflow logged in and selected, then handed over (`unbind()`): the listing and the
- * bodies of an IMAP copy are almost all of its traffic, and this path reads them without imapflow's per-byte
- * tokenizer (see response-framer.ts for the measurements), and a folder opened for writing appends over it, many
- * APPENDs in flight at once (append-command.ts says why imapflow cannot). Login, TLS, compression, LIST, EXAMINE and
- * CREATE before the hand-over stay with imapflow.
+ * Reads a folder over a connection imapflow logged in, then handed over (`unbind()`): the listing and the bodies of an
+ * IMAP copy are almost all of its traffic, and this path reads them without imapflow's per-byte tokenizer (see
+ * response-framer.ts for the measurements), and a folder opened for writing appends over it, many APPENDs in flight
+ * at once (append-command.ts says why imapflow cannot). Login, TLS and LIST stay with imapflow; EXAMINE, CREATE and
+ * COMPRESS=DEFLATE (over a slow link, compression.ts) are sent here.
  *
  * - Pipelined: the next UID FETCH is sent while the server still answers the previous one.
  * - Back-pressure: the socket is paused while the consumer is behind (at most `maxQueuedBytes` waiting).
@@ -18,8 +18,9 @@ import { ImapProtocolError, parseFetchResponse, parseTaggedStatus, ResponseFrame
  * - Failures are thrown as plain objects shaped like imapflow's errors (responseStatus, responseText, code), so the
  *   one classifier in errors.ts decides what they mean.
  *
- * Over 400 lines: the FETCH streams, the command writer (literals, back-pressure) and EXAMINE share one connection's
- * tags, response dispatch and failure state, which would otherwise have to be handed between modules.
+ * Over 400 lines: the FETCH streams, the command writer (literals, back-pressure), EXAMINE and COMPRESS (which
+ * swaps the streams every other part reads and writes) share one connection's tags, response dispatch and failure
+ * state, which would otherwise have to be handed between modules.
  */
 
 export interface RawSockets {
