@@ -39,6 +39,10 @@ options:
   --wan            a 40 ms round trip (20 ms each way) at 100 Mbit/s: --delay-ms 20 --mbit 100
   --delay-ms N     one-way delay of the simulated link (default 0: loopback, no simulation)
   --mbit N         bandwidth of the simulated link, both directions, shared (default 100; 0: no cap)
+  --server-compress yes|no
+                   the server offers COMPRESS=DEFLATE (Dovecot's imap_zlib, as many hosting servers and Gmail do;
+                   mbsync and mailshift use it when offered, mailshift only over a slow link). Default: yes with a
+                   simulated link, no on loopback
   --quick          1,000 messages, one round (a smoke test of the harness)
   --runs N         rounds (default 3)
   --seed N         corpus seed (default 1)
@@ -75,6 +79,7 @@ function parseOptions(argv) {
       wan: { type: 'boolean', default: false },
       'delay-ms': { type: 'string' },
       mbit: { type: 'string' },
+      'server-compress': { type: 'string' },
       runs: { type: 'string' },
       seed: { type: 'string', default: '1' },
       modes: { type: 'string' },
@@ -102,9 +107,13 @@ function parseOptions(argv) {
     return n;
   };
   const delayMs = values['delay-ms'] !== undefined ? toNumber(values['delay-ms'], '--delay-ms') : values.wan ? 20 : 0;
+  const network = delayMs > 0 || values.mbit !== undefined ? { delayMs, mbit: values.mbit !== undefined ? toNumber(values.mbit, '--mbit') : 100 } : null;
+  const compressText = values['server-compress'];
+  if (compressText !== undefined && !['yes', 'no'].includes(compressText)) throw new Error(`--server-compress takes yes or no, got ${JSON.stringify(compressText)}`);
   return {
     help: values.help,
-    network: delayMs > 0 || values.mbit !== undefined ? { delayMs, mbit: values.mbit !== undefined ? toNumber(values.mbit, '--mbit') : 100 } : null,
+    network,
+    serverCompress: compressText !== undefined ? compressText === 'yes' : network !== null,
     messages: values.messages ? toInt(values.messages, '--messages') : values.quick ? 1000 : 10000,
     rounds: values.runs ? toInt(values.runs, '--runs') : values.quick ? 1 : 3,
     seed: toInt(values.seed, '--seed'),
@@ -385,7 +394,7 @@ export async function main(argv) {
     command: `node bench/run.mjs imap${argv.length ? ` ${argv.join(' ')}` : ''}`,
     startedAt: new Date().toISOString(),
     machine,
-    options: { messages: options.messages, rounds: options.rounds, seed: options.seed, modes: options.modes, tools: options.tools, network: options.network },
+    options: { messages: options.messages, rounds: options.rounds, seed: options.seed, modes: options.modes, tools: options.tools, network: options.network, serverCompress: options.serverCompress },
     tools: Object.fromEntries(options.tools.map((n) => [n, probes[n]])),
     modes: [],
   };
@@ -398,7 +407,8 @@ export async function main(argv) {
     const corpusPath = join(scratch.dir, 'corpus.mbox');
     log(`generating ${options.messages} messages (seed ${options.seed}) ...`);
     const generated = generateMboxCorpus({ messages: options.messages, seed: options.seed, out: corpusPath });
-    server = await startBenchImapServer(join(scratch.dir, 'server'), ['alice', 'bob']);
+    server = await startBenchImapServer(join(scratch.dir, 'server'), ['alice', 'bob'], { compress: options.serverCompress });
+    log(`server: Dovecot ${options.serverCompress ? 'offering' : 'without'} COMPRESS=DEFLATE`);
     if (options.network) {
       netSim = await startNetSim({ upstreamPort: server.port, delayMs: options.network.delayMs, mbit: options.network.mbit });
       log(`network simulation: ${netSim.description}, on 127.0.0.1:${netSim.port}`);
@@ -429,7 +439,7 @@ export async function main(argv) {
       const summaryByTool = summarize(records, toolNames, corpus);
       const verdicts = decideTargets(mode, summaryByTool, Boolean(netSim));
       result.modes.push({ mode, corpus, summary: summaryByTool, verdicts, runs: records.map(({ stdout, stderr, ...rest }) => ({ ...rest, stderrTail: (stderr ?? '').slice(-2000) })) });
-      const where = netSim ? `Dovecot behind ${netSim.description}` : 'Dovecot on 127.0.0.1';
+      const where = `${netSim ? `Dovecot behind ${netSim.description}` : 'Dovecot on 127.0.0.1'}${options.serverCompress ? ', offering COMPRESS=DEFLATE' : ''}`;
       let text = `\n== imap ${mode}: ${corpus.messages.toLocaleString('en-US')} messages, ${formatMegabytes(corpus.sizeBytes)} MB, ${options.rounds} round(s) alternating, ${where} ==\n`;
       text += formatTable(
         ['tool', 'ok', 'median s', 'best s', 'msg/s', 'MB/s', 'peak RSS MB', 'CPU s', 'machine CPU s', 'check'],

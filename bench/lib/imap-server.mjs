@@ -67,7 +67,8 @@ function waitForGreeting(port, timeoutMs) {
   });
 }
 
-export async function startBenchImapServer(dir, users) {
+/** `options.compress`: the server offers COMPRESS=DEFLATE (Dovecot's imap_zlib, as many hosting servers run it). */
+export async function startBenchImapServer(dir, users, options = {}) {
   const ids = readDovecotIds();
   for (const sub of ['run', 'state', 'home']) mkdirSync(join(dir, sub), { recursive: true });
   const port = await freePort();
@@ -87,7 +88,7 @@ export async function startBenchImapServer(dir, users) {
     `default_internal_user = ${DOVECOT_USER}`, `default_internal_group = ${DOVECOT_GROUP}`, 'first_valid_uid = 1',
     'mail_location = maildir:~/Maildir', 'mail_fsync = never', 'auth_mechanisms = plain login',
     'ssl = no', 'disable_plaintext_auth = no', 'auth_failure_delay = 0',
-    'protocol imap {', '  mail_max_userip_connections = 100', '}',
+    'protocol imap {', '  mail_max_userip_connections = 100', ...(options.compress ? ['  mail_plugins = $mail_plugins imap_zlib'] : []), '}',
     'passdb {', '  driver = passwd-file', `  args = scheme=PLAIN ${passwd}`, '}',
     'userdb {', '  driver = passwd-file', `  args = ${passwd}`, '}',
     'namespace inbox {', '  inbox = yes', '  separator = /', '}',

@@ -37,6 +37,8 @@ interface TargetUidRecord {
 interface StoredFolder extends FolderState {
   readonly updatedAt: string;
   readonly targetUids?: TargetUidRecord;
+  /** The source folder's HIGHESTMODSEQ when `resync --flags` last read its flags (CONDSTORE): later changes are above it. */
+  readonly flagsModseq?: number;
 }
 
 interface StateDocument {
@@ -126,7 +128,21 @@ export class SyncStateFile {
     const isRenumbered = current !== undefined && current.uidValidity !== state.uidValidity;
     if (isRenumbered) this.targetUidMaps.delete(key);
     const kept = isRenumbered ? undefined : current?.targetUids;
-    this.document.folders[key] = { ...state, updatedAt: new Date().toISOString(), ...(kept ? { targetUids: kept } : {}) };
+    const keptModseq = isRenumbered ? undefined : current?.flagsModseq;
+    this.document.folders[key] = { ...state, updatedAt: new Date().toISOString(), ...(kept ? { targetUids: kept } : {}), ...(keptModseq !== undefined ? { flagsModseq: keptModseq } : {}) };
+    this.isDirty = true;
+  }
+
+  /** The source's mod-sequence when the folder's flags were last brought over (`resync --flags`), if it has one. */
+  flagsModseq(key: string): number | undefined {
+    return this.document.folders[key]?.flagsModseq;
+  }
+
+  /** Flags brought over up to this source mod-sequence; kept with the folder's watermark (none saved yet: ignored). */
+  setFlagsModseq(key: string, modseq: number): void {
+    const folder = this.document.folders[key];
+    if (!folder || folder.flagsModseq === modseq) return;
+    this.document.folders[key] = { ...folder, flagsModseq: modseq };
     this.isDirty = true;
   }
 
@@ -196,10 +212,11 @@ function parseStateDocument(text: string): StateDocument | undefined {
   const folders: StateDocument['folders'] = {};
   for (const [key, entry] of Object.entries(record.folders as Record<string, unknown>)) {
     if (typeof entry !== 'object' || entry === null) continue;
-    const { uidValidity, highestUid, updatedAt, targetUids } = entry as Record<string, unknown>;
+    const { uidValidity, highestUid, updatedAt, targetUids, flagsModseq } = entry as Record<string, unknown>;
     if (!isUint32(uidValidity) || !isUint32(highestUid)) continue;
     const map = parseTargetUids(targetUids);
-    folders[key] = { uidValidity, highestUid, updatedAt: typeof updatedAt === 'string' ? updatedAt : '', ...(map ? { targetUids: map } : {}) };
+    const modseq = typeof flagsModseq === 'number' && Number.isSafeInteger(flagsModseq) && flagsModseq > 0 ? flagsModseq : undefined;
+    folders[key] = { uidValidity, highestUid, updatedAt: typeof updatedAt === 'string' ? updatedAt : '', ...(map ? { targetUids: map } : {}), ...(modseq !== undefined ? { flagsModseq: modseq } : {}) };
   }
   return { version: 1, pair: record.pair, folders };
 }

@@ -32,6 +32,11 @@ export interface StoreCaps {
   readonly sizeComparable: boolean;
   /** Several Mailbox handles of one folder may append side by side (IMAP: one APPEND at a time per connection). */
   readonly parallelAppend: boolean;
+  /**
+   * Optional: several Mailbox handles of one folder read side by side, each over a connection of its own (IMAP), so
+   * the engine may split a large folder's bodies over the connections no other folder uses.
+   */
+  readonly parallelRead?: boolean;
   /** `waitForNewMail` can be told of new mail as it arrives (IMAP IDLE), not only by listing again. */
   readonly newMailSignal: boolean;
   /**
@@ -74,6 +79,11 @@ export interface SkippedFolderName {
 export interface MailboxStatus {
   readonly uidValidity?: number;
   readonly uidNext?: number;
+  /**
+   * The folder's HIGHESTMODSEQ when it was opened, where the store keeps mod-sequences (IMAP CONDSTORE): every flag
+   * change after that point gets a higher one (ListOptions.changedSinceModseq).
+   */
+  readonly highestModseq?: number;
 }
 
 export interface ListOptions {
@@ -81,6 +91,11 @@ export interface ListOptions {
   readonly afterUid?: number;
   /** Return these raw header fields with each message when that is cheap (IMAP BODY.PEEK[HEADER.FIELDS]). */
   readonly headerFields?: readonly string[];
+  /**
+   * Only messages whose flags changed after this mod-sequence (IMAP CONDSTORE's CHANGEDSINCE), where the store can
+   * say; a store that cannot lists them all. A HIGHESTMODSEQ from MailboxStatus.
+   */
+  readonly changedSinceModseq?: number;
 }
 
 /** A listed message; `headers` holds the requested header fields when the store could return them with the listing. */

@@ -122,3 +122,35 @@ describe('SyncStateFile target UID maps (flags into an IMAP target)', () => {
     expect(state.targetUidMap(key)).toBeUndefined();
   });
 });
+
+describe('SyncStateFile flags mod-sequence (resync --flags from a CONDSTORE source)', () => {
+  const key = folderStateKey('INBOX', 'INBOX');
+
+  it('keeps the mod-sequence flags were last brought over at, across a save and a load, while the watermark moves', async () => {
+    const file = path.join(dir, 'modseq.json');
+    const state = await SyncStateFile.load(file, 'imap://a@h -> imap://b@h', silentLogger);
+    state.setFlagsModseq(key, 77);
+    expect(state.flagsModseq(key)).toBeUndefined(); // no watermark yet: nothing to keep it with
+    state.set(key, { uidValidity: 5, highestUid: 10 });
+    state.setFlagsModseq(key, 77);
+    state.set(key, { uidValidity: 5, highestUid: 12 });
+    await state.save();
+    expect((await SyncStateFile.load(file, 'imap://a@h -> imap://b@h', silentLogger)).flagsModseq(key)).toBe(77);
+  });
+
+  it('drops it when the source renumbered (UIDVALIDITY changed): the next flag run reads every message', async () => {
+    const state = await SyncStateFile.load(path.join(dir, 'modseq-renumbered.json'), 'imap://a@h -> imap://b@h', silentLogger);
+    state.set(key, { uidValidity: 5, highestUid: 10 });
+    state.setFlagsModseq(key, 77);
+    state.set(key, { uidValidity: 6, highestUid: 3 });
+    expect(state.flagsModseq(key)).toBeUndefined();
+  });
+
+  it('ignores a mod-sequence that is not a positive whole number', async () => {
+    const file = path.join(dir, 'modseq-bad.json');
+    await writeFile(file, JSON.stringify({ version: 1, pair: 'p', folders: { [key]: { uidValidity: 5, highestUid: 10, updatedAt: '', flagsModseq: 'x' } } }));
+    const state = await SyncStateFile.load(file, 'p', silentLogger);
+    expect(state.get(key)).toEqual({ uidValidity: 5, highestUid: 10 });
+    expect(state.flagsModseq(key)).toBeUndefined();
+  });
+});

@@ -3,6 +3,7 @@ import type { ListedMessage, MailStore } from '../../stores/store.js';
 import type { MessageIdentity } from '../identity.js';
 import type { SyncStateFile } from '../state.js';
 import type { StoreCopyOptions, StoreDescription } from './copy.js';
+import type { ConnectionBudget } from './connection-budget.js';
 import type { BytePacer } from './pacing.js';
 import type { FolderCopyReport } from './report.js';
 
@@ -24,6 +25,8 @@ export interface FolderContext {
   /** A folder's listing is done: with what earlier attempts copied, this many messages (source bytes) in all. */
   readonly onPlanned: (folder: FolderCopyReport, messages: number, bytes: number) => void;
   appendLanes: number;
+  /** The connections each side may hold: one per folder copied, the spare ones lent to a large folder's reads. */
+  readonly connections: ConnectionBudget;
 }
 
 /**

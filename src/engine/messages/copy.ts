@@ -14,6 +14,7 @@ import type { FlagsMode } from '../../stores/store.js';
 import { SyncStateFile } from '../state.js';
 import { decideLineEndings, type FolderContext } from './context.js';
 import { copyFolderOnce, listTargetFolders } from './folder.js';
+import { ConnectionBudget } from './connection-budget.js';
 import { BytePacer } from './pacing.js';
 import type { CopyProgress, FolderCopyReport, StoreCopyReport } from './report.js';
 
@@ -55,7 +56,10 @@ export interface StoreCopyOptions {
   readonly flags?: FlagsMode;
   /** Messages larger than this are skipped and reported (`--max-size`). */
   readonly maxSizeBytes?: number;
-  /** Folders copied at the same time (each holds one connection per IMAP side). Default 1. */
+  /**
+   * Folders copied at the same time (each holds one connection per IMAP side), and the connections a run holds per
+   * side: a large folder borrows those no other folder uses. Default 1.
+   */
   readonly concurrency?: number;
   /** Transient failures in a row, per folder, before the folder is given up. Default 6. */
   readonly retries?: number;
@@ -65,6 +69,13 @@ export interface StoreCopyOptions {
   readonly appendLanes?: number;
   /** Messages per MULTIAPPEND where the target offers it. Default 100. */
   readonly batchMessages?: number;
+  /**
+   * A folder with at least this many bytes to read has its bodies read over the connections no other folder uses
+   * (by UID range, stripes.ts), when the source can (caps.parallelRead). Default 64 MB.
+   */
+  readonly splitMinBytes?: number;
+  /** Bytes per UID range of such a split read. Default 2 MB. */
+  readonly stripeBytes?: number;
   /** Messages per body fetch window (the engine waits for every append of a window before the next). Default: all. */
   readonly windowSize?: number;
   /** How often the incremental state is saved during a folder's copy. Default 2 s. */
@@ -150,6 +161,7 @@ export async function runStoreCopy(source: StoreDescription, givenTarget: StoreD
       pacer: new BytePacer(options.maxBytesPerSecond, options.maxBytes),
       sizeIsComparable: source.store.caps.sizeComparable && target.store.caps.sizeComparable,
       appendLanes: 1,
+      connections: new ConnectionBudget(Math.max(1, options.concurrency ?? 1)),
       onCopied: (bytes, sourceBytes) => {
         progress.messages += 1;
         progress.bytes += bytes;
@@ -181,8 +193,13 @@ export async function runStoreCopy(source: StoreDescription, givenTarget: StoreD
     // One append connection per folder unless asked: Dovecot serialises appends to one folder on its uidlist lock,
     // and measured on a loopback Dovecot, 4 connections appending to one folder took 1.5x as long as one.
     context.appendLanes = Math.max(1, options.appendLanes ?? 1);
+    context.connections.setFoldersWaiting(rows.length);
+    let started = 0;
     await runPool(rows, concurrency, async (row) => {
       if (stop) return;
+      context.connections.holdOne();
+      started += 1;
+      context.connections.setFoldersWaiting(rows.length - started);
       const folder: FolderCopyReport = {
         source: row.source,
         target: row.target,
@@ -210,6 +227,7 @@ export async function runStoreCopy(source: StoreDescription, givenTarget: StoreD
           logger.error(`${row.source}: ${wrapped.message}`);
         }
       } finally {
+        context.connections.giveBack(1);
         await state?.save();
       }
     });

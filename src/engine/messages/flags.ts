@@ -14,6 +14,12 @@ import type { FolderCopyReport } from './report.js';
  *   as messages are copied, or, for what was copied without UIDPLUS (or by an older mailshift), found by identity
  *   once and then kept.
  * Messages the target does not have (copied by another tool, expunged there) are left alone and counted.
+ *
+ * Where the source keeps mod-sequences (IMAP CONDSTORE), only the messages whose flags changed since the last
+ * `resync --flags` are read and handed on (CHANGEDSINCE the HIGHESTMODSEQ the folder had when that run opened it,
+ * kept in the sync state): a folder of 100,000 messages with three changed costs three lines, not 100,000. The
+ * first such run reads them all. So `--flags source` brings over what changed on the source; a flag changed only on
+ * the target stays until its message changes on the source.
  */
 export async function applyCopiedMessageFlags(
   context: FolderContext,
@@ -25,8 +31,12 @@ export async function applyCopiedMessageFlags(
   copiedUpTo: number,
 ): Promise<void> {
   const prefix = buildSourceKeyPrefix(context.source.label, folder.source, uidValidity);
+  const key = folderStateKey(folder.source, folder.target);
+  // Taken when the folder was opened, before its flags are read: a change made while we work is above it.
+  const { highestModseq } = await sourceBox.status();
+  const changedSinceModseq = highestModseq !== undefined && (await hasTargetUidMap(context, key, targetBox)) ? context.savedState?.flagsModseq(key) : undefined;
   const copied: ListedMessage[] = [];
-  for await (const ref of sourceBox.list(context.signal)) {
+  for await (const ref of sourceBox.list(context.signal, changedSinceModseq !== undefined ? { changedSinceModseq } : {})) {
     if (ref.uid === undefined || ref.uid > copiedUpTo || ref.problem) continue;
     copied.push(ref);
   }
@@ -41,6 +51,20 @@ export async function applyCopiedMessageFlags(
   folder.flagsApplied += outcome.applied;
   if (outcome.changedMeanwhile > 0) context.options.logger.warn(`${folder.target}: ${outcome.changedMeanwhile} message(s) changed on the target while we worked; their flags are left as they are`);
   if (outcome.notFound > 0) context.options.logger.info(`${folder.target}: ${outcome.notFound} earlier copied message(s) not found by their source identity (copied by another tool, or expunged there); their flags are left alone`);
+  // Not in a dry run (no state to write). A later run reads only what changed after this point, unless some messages
+  // were left as they were (changed on the target meanwhile): the next run looks at every message again.
+  if (highestModseq !== undefined && outcome.changedMeanwhile === 0) context.state?.setFlagsModseq(key, highestModseq);
+}
+
+/**
+ * An IMAP target needs the map from source to target UIDs for every copied message: without one that fits (a state
+ * an older mailshift wrote, a target folder with a new UIDVALIDITY) every message is read once, so that all of them are
+ * paired by identity and the map is whole again. A target that finds messages by their source identity needs none.
+ */
+async function hasTargetUidMap(context: FolderContext, key: string, targetBox: Mailbox): Promise<boolean> {
+  if (!context.target.store.caps.flagsByTargetUid) return true;
+  const map = context.savedState?.targetUidMap(key);
+  return map !== undefined && map.uidValidity === (await targetBox.status()).uidValidity;
 }
 
 /**

@@ -7,6 +7,7 @@ import type { Candidate, FolderContext } from './context.js';
 import { readAll } from './read.js';
 import { ByteBudgetReachedError } from './pacing.js';
 import type { FolderCopyReport } from './report.js';
+import { openSplitRead } from './split-read.js';
 import { saveCheckpoint, type Watermark } from './watermark.js';
 
 /** One folder's messages to append, and what the append needs to know about them. */
@@ -127,26 +128,32 @@ export async function runAppendPipeline(context: FolderContext, folder: FolderCo
     for (let at = 0; at < toCopy.length && !laneFailure && !isBudgetReached; at += windowSize) {
       const window = toCopy.slice(at, at + windowSize).map((each) => each.ref);
       const seen = new Set<MessageRef>();
-      for await (const { ref, content } of readAhead(readBodies(sourceBox, window, signal, folder), readAheadMessages, readAheadBytes)) {
-        throwIfAborted(signal);
-        if (!pacer.tryReserve(content.length)) {
-          isBudgetReached = true;
-          break;
+      // A large folder read in one window is read over the run's spare connections too, by UID range (split-read.ts).
+      const split = windowSize >= toCopy.length ? openSplitRead(context, folder, sourceBox, window, uidValidity) : undefined;
+      try {
+        for await (const { ref, content } of readAhead(split?.bodies ?? readBodies(sourceBox, window, signal, folder), readAheadMessages, readAheadBytes)) {
+          throwIfAborted(signal);
+          if (!pacer.tryReserve(content.length)) {
+            isBudgetReached = true;
+            break;
+          }
+          await pacer.pace(content.length, signal);
+          seen.add(ref);
+          // readMany hands over its buffers: converting in place saves a copy of every message.
+          const converted = context.lineEndings === 'lf' ? toLfInPlace(content) : undefined;
+          const body = converted ? converted.content : content;
+          batch.push({ ref: ref as ListedMessage, body, ...(converted ? { virtualSizeBytes: converted.virtualSizeBytes } : {}) });
+          batchBytes += body.length;
+          if (batch.length >= batchMessages || batchBytes >= batchMaxBytes) await dispatch();
+          if (laneFailure) break;
+          if (state && Date.now() - lastSave > (options.stateSaveIntervalMs ?? 2_000)) {
+            await saveCheckpoint(state, stateKey, uidValidity, watermark, targetBox);
+            await state.save();
+            lastSave = Date.now();
+          }
         }
-        await pacer.pace(content.length, signal);
-        seen.add(ref);
-        // readMany hands over its buffers: converting in place saves a copy of every message.
-        const converted = context.lineEndings === 'lf' ? toLfInPlace(content) : undefined;
-        const body = converted ? converted.content : content;
-        batch.push({ ref: ref as ListedMessage, body, ...(converted ? { virtualSizeBytes: converted.virtualSizeBytes } : {}) });
-        batchBytes += body.length;
-        if (batch.length >= batchMessages || batchBytes >= batchMaxBytes) await dispatch();
-        if (laneFailure) break;
-        if (state && Date.now() - lastSave > (options.stateSaveIntervalMs ?? 2_000)) {
-          await saveCheckpoint(state, stateKey, uidValidity, watermark, targetBox);
-          await state.save();
-          lastSave = Date.now();
-        }
+      } finally {
+        await split?.close();
       }
       await dispatch();
       await Promise.all(inFlight);

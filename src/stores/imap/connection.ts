@@ -52,6 +52,8 @@ export function buildImapFlowOptions(options: ImapConnectOptions): ImapFlowOptio
     logRaw: false,
     emitLogs: false,
     disableAutoIdle: true,
+    // Compression is ours to decide, per link (compression.ts), on the raw session a connection is handed to.
+    disableCompression: true,
     clientInfo: { name: 'mailshift', version: options.clientVersion ?? '0' },
     connectionTimeout: options.connectTimeoutMs ?? 30_000,
     greetingTimeout: options.connectTimeoutMs ?? 30_000,

@@ -7,6 +7,7 @@ import { ExitCode } from '../../core/exit-codes.js';
 import type { IncomingMessage, MailboxPath, MessageRef } from '../../core/types.js';
 import type { FlagUpdate, FlagUpdateMode, FlagUpdateOutcome, ListedMessage, ListOptions, Mailbox, MailboxStatus } from '../store.js';
 import { buildAppendCommand, decideLiteralMode, formatQuoted, parseAppendUid, type AppendItem } from './append-command.js';
+import type { CompressionDecision } from './compression.js';
 import { classifyImapError, ImapError } from './errors.js';
 import { planFlagStores } from './flag-store.js';
 import { isSendableKeyword } from './flags.js';
@@ -46,6 +47,7 @@ interface Selection {
   readonly exists: number;
   /** Empty or absent on a read-only selection (nothing can be stored there). */
   readonly permanentFlags: ReadonlySet<string> | undefined;
+  readonly highestModseq: number | undefined;
 }
 
 /** What a mailbox needs from its store: connections from the pool, and the store's error wording. */
@@ -58,6 +60,12 @@ export interface MailboxHost {
   wrap(err: unknown, what: string, scope: 'message' | 'mailbox' | 'account'): MailshiftError;
   /** A folder opened for reading reports its UIDNEXT (what waitForNewMail compares with). */
   noteUidNext(path: MailboxPath, uidNext: number | undefined): void;
+  /** Whether connections run COMPRESS=DEFLATE: undefined until the first round trip was timed (compression.ts). */
+  readonly compression: CompressionDecision | undefined;
+  /** The first timed round trip decides compression for every connection of the store; later ones are ignored. */
+  noteRoundTrip(roundTripMs: number, isOffered: boolean): CompressionDecision;
+  /** A connection sent COMPRESS DEFLATE: whether the server took it (logged). */
+  noteCompressed(isOn: boolean): void;
 }
 
 export class ImapMailbox implements Mailbox {
@@ -84,6 +92,8 @@ export class ImapMailbox implements Mailbox {
     private readonly mode: 'read' | 'write',
     /** OpenHints.listAfterUid: list above this UID in the same round trip as EXAMINE. */
     private readonly listAfterUid?: number,
+    /** The store's last listing did not have this folder: opened for writing, it is created in the same round trip. */
+    private readonly isKnownMissing = false,
   ) {}
 
   /** Selects the mailbox (EXAMINE for reading); for writing, creates and subscribes it first when it is missing. */
@@ -126,13 +136,31 @@ export class ImapMailbox implements Mailbox {
     this.wireName = encodePath(client, this.name);
     pooled.raw ??= new RawImapSession(client.unbind() as unknown as RawSockets, this.store.socketTimeoutMs);
     this.raw = pooled.raw;
+    const isOffered = this.capabilities.has('COMPRESS=DEFLATE');
+    // Decided already (another connection timed the link): compressed before anything else is sent on this one.
+    if (this.store.compression?.use && isOffered && !pooled.raw.isCompressed) this.store.noteCompressed(await pooled.raw.compress());
     const isFirst = this.selected === undefined && this.prefetched === undefined;
     const afterUid = this.mode === 'read' && isFirst ? this.listAfterUid : undefined;
-    const examined = await pooled.raw.examine(formatQuoted(this.wireName), afterUid !== undefined ? { set: `${afterUid + 1}:*`, items: listingItems().join(' ') } : undefined);
+    const timeRoundTrip = this.store.compression === undefined;
+    // A folder the listing did not have: CREATE and SUBSCRIBE go out ahead of the EXAMINE, all in one round trip,
+    // instead of an EXAMINE that fails, then each in turn. ALREADYEXISTS (created meanwhile) is what we wanted.
+    const creating = this.mode === 'write' && this.isKnownMissing && this.selected === undefined ? this.sendCreate(pooled.raw) : undefined;
+    const examined = await pooled.raw.examine(formatQuoted(this.wireName), afterUid !== undefined ? { set: `${afterUid + 1}:*`, items: listingItems().join(' ') } : undefined, { timeRoundTrip });
+    const created = await creating;
     if (examined.answer.status === 'BYE') throw toFailure(examined.answer.text, 'EConnectionClosed', 'BYE');
+    // The EXAMINE failed because the CREATE did: the CREATE's refusal says why.
+    if (examined.answer.status !== 'OK' && created && !isCreated(created)) throw toFailure(created.text, undefined, created.status);
     if (examined.answer.status !== 'OK') throw toFailure(examined.answer.text, undefined, examined.answer.status);
+    // The first connection: the listing came uncompressed with the timing; the bodies that follow will not.
+    if (examined.roundTripMs !== undefined && this.store.noteRoundTrip(examined.roundTripMs, isOffered).use && isOffered) this.store.noteCompressed(await pooled.raw.compress());
     if (afterUid !== undefined && examined.listing) this.prefetched = { afterUid, entries: examined.listing };
-    return { uidValidity: examined.uidValidity, uidNext: examined.uidNext, exists: examined.exists ?? 0, permanentFlags: examined.permanentFlags ? new Set(examined.permanentFlags) : undefined };
+    return {
+      uidValidity: examined.uidValidity,
+      uidNext: examined.uidNext,
+      exists: examined.exists ?? 0,
+      permanentFlags: examined.permanentFlags ? new Set(examined.permanentFlags) : undefined,
+      highestModseq: examined.highestModseq,
+    };
   }
 
   private async create(): Promise<void> {
@@ -222,7 +250,11 @@ export class ImapMailbox implements Mailbox {
   async status(): Promise<MailboxStatus> {
     const selected = this.selected;
     if (!selected) return {};
-    return { ...(selected.uidValidity !== undefined ? { uidValidity: selected.uidValidity } : {}), ...(selected.uidNext !== undefined ? { uidNext: selected.uidNext } : {}) };
+    return {
+      ...(selected.uidValidity !== undefined ? { uidValidity: selected.uidValidity } : {}),
+      ...(selected.uidNext !== undefined ? { uidNext: selected.uidNext } : {}),
+      ...(selected.highestModseq !== undefined ? { highestModseq: selected.highestModseq } : {}),
+    };
   }
 
   /** The listing, over the raw session. */
@@ -233,7 +265,9 @@ export class ImapMailbox implements Mailbox {
     const prefetched = this.prefetched;
     this.prefetched = undefined;
     const hasHeaderFields = options.headerFields !== undefined && options.headerFields.length > 0;
-    if (prefetched && prefetched.afterUid === afterUid && !hasHeaderFields) {
+    // CONDSTORE (RFC 7162): only what changed since, where the server keeps mod-sequences for this folder.
+    const changedSince = options.changedSinceModseq !== undefined && this.selected?.highestModseq !== undefined && this.capabilities.has('CONDSTORE') ? options.changedSinceModseq : undefined;
+    if (prefetched && prefetched.afterUid === afterUid && !hasHeaderFields && changedSince === undefined) {
       for (const attributes of prefetched.entries) if (attributes.uid > afterUid) yield toListedFromRaw(attributes);
       return;
     }
@@ -241,7 +275,7 @@ export class ImapMailbox implements Mailbox {
     if (hasHeaderFields) items.push(`BODY.PEEK[HEADER.FIELDS (${options.headerFields!.map((field) => field.toUpperCase()).join(' ')})]`);
     const session = await this.rawSession('list messages');
     try {
-      for await (const attributes of session.fetchAttributes(`${afterUid + 1}:*`, items.join(' '), signal)) {
+      for await (const attributes of session.fetchAttributes(`${afterUid + 1}:*`, items.join(' '), signal, changedSince !== undefined ? `CHANGEDSINCE ${changedSince}` : undefined)) {
         // "n:*" always includes the highest UID, even when it is below n (RFC 3501 §6.4.8).
         if (attributes.uid <= afterUid) continue;
         yield toListedFromRaw(attributes);
@@ -358,11 +392,16 @@ export class ImapMailbox implements Mailbox {
 
   /** The folder again, over the raw session, after the server said [TRYCREATE]. */
   private async createRaw(): Promise<void> {
-    const session = await this.rawSession('create the folder');
-    const created = await session.sendCommand([{ text: `CREATE ${formatQuoted(this.wireName)}\r\n` }]);
-    // ALREADYEXISTS: another session created it meanwhile, which is what we wanted.
-    if (created.status !== 'OK' && !/ALREADYEXISTS|already exists/i.test(created.text)) await this.throwIfFailed(created, 'create the folder', 'mailbox');
-    await session.sendCommand([{ text: `SUBSCRIBE ${formatQuoted(this.wireName)}\r\n` }]);
+    const created = await this.sendCreate(await this.rawSession('create the folder'));
+    if (!isCreated(created)) await this.throwIfFailed(created, 'create the folder', 'mailbox');
+  }
+
+  /** CREATE and SUBSCRIBE, pipelined; resolves with the CREATE's answer (a subscription refused is not an error). */
+  private sendCreate(session: RawImapSession): Promise<TaggedAnswer> {
+    const folder = formatQuoted(this.wireName);
+    const created = session.sendCommand([{ text: `CREATE ${folder}\r\n` }]);
+    const subscribed = session.sendCommand([{ text: `SUBSCRIBE ${folder}\r\n` }]);
+    return Promise.all([created, subscribed]).then(([answer]) => answer);
   }
 
   /**
@@ -442,6 +481,11 @@ function refUid(ref: MessageRef): number {
 /** What a listing asks for: a listing entry has a date and a size, an unsolicited flag update has neither. */
 function listingItems(): string[] {
   return ['UID', 'FLAGS', 'INTERNALDATE', 'RFC822.SIZE'];
+}
+
+/** Created, or there already (another session created it meanwhile, which is what we wanted). */
+function isCreated(answer: TaggedAnswer): boolean {
+  return answer.status === 'OK' || /ALREADYEXISTS|already exists/i.test(answer.text);
 }
 
 function isRefusal(err: unknown): boolean {

@@ -1,14 +1,15 @@
 import type { Readable, Writable } from 'node:stream';
+import { constants as zlibConstants, createDeflateRaw, createInflateRaw, type DeflateRaw } from 'node:zlib';
 import { InterruptedError, MailshiftError } from '../../core/errors.js';
 import type { CommandPart } from './append-command.js';
 import { ImapProtocolError, parseFetchResponse, parseTaggedStatus, ResponseFramer, type FetchAttributes, type RawResponse } from './response-framer.js';
 
 /**
- * Reads a folder over a connection imapflow logged in and selected, then handed over (`unbind()`): the listing and the
- * bodies of an IMAP copy are almost all of its traffic, and this path reads them without imapflow's per-byte
- * tokenizer (see response-framer.ts for the measurements), and a folder opened for writing appends over it, many
- * APPENDs in flight at once (append-command.ts says why imapflow cannot). Login, TLS, compression, LIST, EXAMINE and
- * CREATE before the hand-over stay with imapflow.
+ * Reads a folder over a connection imapflow logged in, then handed over (`unbind()`): the listing and the bodies of an
+ * IMAP copy are almost all of its traffic, and this path reads them without imapflow's per-byte tokenizer (see
+ * response-framer.ts for the measurements), and a folder opened for writing appends over it, many APPENDs in flight
+ * at once (append-command.ts says why imapflow cannot). Login, TLS and LIST stay with imapflow; EXAMINE, CREATE and
+ * COMPRESS=DEFLATE (over a slow link, compression.ts) are sent here.
  *
  * - Pipelined: the next UID FETCH is sent while the server still answers the previous one.
  * - Back-pressure: the socket is paused while the consumer is behind (at most `maxQueuedBytes` waiting).
@@ -17,8 +18,9 @@ import { ImapProtocolError, parseFetchResponse, parseTaggedStatus, ResponseFrame
  * - Failures are thrown as plain objects shaped like imapflow's errors (responseStatus, responseText, code), so the
  *   one classifier in errors.ts decides what they mean.
  *
- * Over 400 lines: the FETCH streams, the command writer (literals, back-pressure) and EXAMINE share one connection's
- * tags, response dispatch and failure state, which would otherwise have to be handed between modules.
+ * Over 400 lines: the FETCH streams, the command writer (literals, back-pressure), EXAMINE and COMPRESS (which
+ * swaps the streams every other part reads and writes) share one connection's tags, response dispatch and failure
+ * state, which would otherwise have to be handed between modules.
  */
 
 export interface RawSockets {
@@ -64,8 +66,12 @@ export interface ExamineResult {
   readonly uidValidity?: number;
   readonly uidNext?: number;
   readonly permanentFlags?: readonly string[];
+  /** HIGHESTMODSEQ (RFC 7162), on a connection with CONDSTORE enabled. */
+  readonly highestModseq?: number;
   /** The listing asked for with the EXAMINE, when it was answered OK. */
   readonly listing?: readonly (FetchAttributes & { uid: number })[];
+  /** With `timeRoundTrip`: how long a NOOP sent just before the EXAMINE took to be answered, in ms. */
+  readonly roundTripMs?: number;
 }
 
 export class RawImapSession {
@@ -83,6 +89,20 @@ export class RawImapSession {
   private byeText: string | undefined;
   private wake: (() => void) | undefined;
   private isClosed = false;
+  /** Where the server's bytes are read: the socket, or once COMPRESS is on, the inflater behind it. */
+  private input: Readable;
+  /** Where commands are written: the socket, or once COMPRESS is on, the deflater in front of it. */
+  private output: Writable;
+  private deflater: DeflateRaw | undefined;
+  private readonly onData = (chunk: Buffer) => {
+    if (this.failure) return;
+    try {
+      this.framer.push(chunk);
+    } catch (err) {
+      this.fail(err instanceof ImapProtocolError ? toFailure(err.message, 'EPROTOCOL') : toFailure(String(err), 'EPROTOCOL'));
+      this.sockets.socket.destroy();
+    }
+  };
 
   constructor(
     private readonly sockets: RawSockets,
@@ -90,15 +110,9 @@ export class RawImapSession {
   ) {
     this.framer = new ResponseFramer((response) => this.dispatch(response));
     const { readSocket, socket } = sockets;
-    readSocket.on('data', (chunk: Buffer) => {
-      if (this.failure) return;
-      try {
-        this.framer.push(chunk);
-      } catch (err) {
-        this.fail(err instanceof ImapProtocolError ? toFailure(err.message, 'EPROTOCOL') : toFailure(String(err), 'EPROTOCOL'));
-        socket.destroy();
-      }
-    });
+    this.input = readSocket;
+    this.output = sockets.writeSocket;
+    readSocket.on('data', this.onData);
     const onEnd = () => this.fail(toFailure(this.byeText ? `* BYE ${this.byeText}` : 'connection closed by the server', 'EConnectionClosed'));
     readSocket.on('end', onEnd);
     readSocket.on('close', onEnd);
@@ -157,10 +171,10 @@ export class RawImapSession {
    * INTERNALDATE or RFC822.SIZE: a response without either is an unsolicited flag update (another client changed a
    * flag meanwhile), not a listing entry, and a UID is listed once.
    */
-  fetchAttributes(set: string, items: string, signal?: AbortSignal): AsyncIterable<FetchAttributes & { uid: number }> {
+  fetchAttributes(set: string, items: string, signal?: AbortSignal, modifiers?: string): AsyncIterable<FetchAttributes & { uid: number }> {
     const listed = new Set<number>();
     return this.stream(
-      [`UID FETCH ${set} (${items})`],
+      [`UID FETCH ${set} (${items})${modifiers ? ` (${modifiers})` : ''}`],
       signal,
       undefined,
       (attributes) => {
@@ -214,7 +228,7 @@ export class RawImapSession {
       queuedBytes += sizeOf(item);
       if (queuedBytes >= maxQueuedBytes && !isPaused) {
         isPaused = true;
-        this.sockets.readSocket.pause();
+        this.input.pause();
       }
       this.wakeUp();
     };
@@ -243,7 +257,7 @@ export class RawImapSession {
           queuedBytes -= sizeOf(item);
           if (isPaused && queuedBytes < maxQueuedBytes / 2) {
             isPaused = false;
-            this.sockets.readSocket.resume();
+            this.input.resume();
           }
           yield item;
           continue;
@@ -256,7 +270,7 @@ export class RawImapSession {
     } finally {
       signal?.removeEventListener('abort', onAbort);
       this.untaggedHandler = undefined;
-      if (isPaused) this.sockets.readSocket.resume();
+      if (isPaused) this.input.resume();
     }
   }
 
@@ -313,10 +327,14 @@ export class RawImapSession {
           await this.writeBytes(prefix + part.text);
           prefix = '';
           if (!part.literal) continue;
-          if (part.literal.isSynchronizing && !(await this.waitForContinuation(tag))) return;
+          if (part.literal.isSynchronizing) {
+            this.flushOutput();
+            if (!(await this.waitForContinuation(tag))) return;
+          }
           await this.writeBytes(part.literal.data);
         }
         if (parts.at(-1)?.literal) await this.writeBytes('\r\n');
+        this.flushOutput();
       };
       this.writing = this.writing.then(write, write);
     });
@@ -331,9 +349,9 @@ export class RawImapSession {
    * EXAMINE over the session (a connection reused for another folder): what the server said of the folder, read
    * from its untagged answers (RFC 3501 §6.3.2; a failed EXAMINE leaves no folder selected).
    */
-  async examine(quotedName: string, thenList?: { readonly set: string; readonly items: string }): Promise<ExamineResult> {
+  async examine(quotedName: string, thenList?: { readonly set: string; readonly items: string }, options: { readonly timeRoundTrip?: boolean } = {}): Promise<ExamineResult> {
     if (this.untaggedHandler) throw new Error('a raw IMAP session runs one command stream at a time');
-    const found: { exists?: number; uidValidity?: number; uidNext?: number; permanentFlags?: string[] } = {};
+    const found: { exists?: number; uidValidity?: number; uidNext?: number; permanentFlags?: string[]; highestModseq?: number } = {};
     const listed = new Map<number, FetchAttributes & { uid: number }>();
     this.untaggedHandler = (response) => {
       const attributes = thenList ? parseFetchResponse(response) : undefined;
@@ -347,24 +365,72 @@ export class RawImapSession {
       const text = response.texts[0] ?? '';
       const exists = /^\* (\d+) EXISTS\b/i.exec(text);
       if (exists) found.exists = Number(exists[1]);
-      const code = /^\* OK \[(UIDVALIDITY|UIDNEXT|PERMANENTFLAGS) ([^\]]*)\]/i.exec(text);
+      const code = /^\* OK \[(UIDVALIDITY|UIDNEXT|PERMANENTFLAGS|HIGHESTMODSEQ) ([^\]]*)\]/i.exec(text);
       if (!code) return;
       const [, name, value] = code as unknown as [string, string, string];
-      if (name.toUpperCase() === 'PERMANENTFLAGS') found.permanentFlags = value.replace(/[()]/g, '').split(' ').filter(Boolean);
-      else if (name.toUpperCase() === 'UIDVALIDITY') found.uidValidity = Number(value);
+      const upper = name.toUpperCase();
+      if (upper === 'PERMANENTFLAGS') found.permanentFlags = value.replace(/[()]/g, '').split(' ').filter(Boolean);
+      else if (upper === 'UIDVALIDITY') found.uidValidity = Number(value);
+      else if (upper === 'HIGHESTMODSEQ') found.highestModseq = Number.isSafeInteger(Number(value)) ? Number(value) : undefined;
       else found.uidNext = Number(value);
     };
     try {
       // The listing right behind EXAMINE, in the same round trip: if EXAMINE fails, no folder is selected (RFC 3501
       // §6.3.1) and the FETCH fails too, so it can never list another folder.
-      const [answer, listAnswer] = await Promise.all([
+      // A NOOP in front, when asked: the server answers it at once, so its answer times the link, in the same trip.
+      const sentAt = performance.now();
+      const timing = options.timeRoundTrip ? this.command('NOOP').then((noop) => (noop.status === 'OK' ? performance.now() - sentAt : undefined)) : undefined;
+      const [answer, listAnswer, roundTripMs] = await Promise.all([
         this.sendCommand([{ text: `EXAMINE ${quotedName}\r\n` }]),
         thenList ? this.sendCommand([{ text: `UID FETCH ${thenList.set} (${thenList.items})\r\n` }]) : undefined,
+        timing,
       ]);
-      return { answer, ...found, ...(listAnswer?.status === 'OK' ? { listing: [...listed.values()] } : {}) };
+      return { answer, ...found, ...(listAnswer?.status === 'OK' ? { listing: [...listed.values()] } : {}), ...(roundTripMs !== undefined ? { roundTripMs } : {}) };
     } finally {
       this.untaggedHandler = undefined;
     }
+  }
+
+  /**
+   * COMPRESS=DEFLATE (RFC 4978) on this connection: after the server's OK every byte both ways is a raw DEFLATE
+   * stream. Sent only while nothing else is in flight: the server starts compressing right after its OK, so no
+   * command may be on its way then. Our side deflates at level 1: what is sent is mostly message bodies the server
+   * already holds compressed on a slow link, and level 6 costs this client several times the CPU for a few per cent.
+   * False (and nothing changed) when the server refuses.
+   */
+  async compress(): Promise<boolean> {
+    if (this.deflater) return true;
+    if (this.waiting.size > 0 || this.untaggedHandler) throw new Error('COMPRESS needs an idle session');
+    const answer = await this.command('COMPRESS DEFLATE');
+    if (answer.status !== 'OK' || this.failure) return false;
+    // 64 KB out at a time, as a socket reads: the default 16 KB costs four callbacks (and a literal split four ways)
+    // where one would do.
+    const inflater = createInflateRaw({ chunkSize: 64 * 1024 });
+    const deflater = createDeflateRaw({ level: 1 });
+    const fromSocket = this.input;
+    fromSocket.off('data', this.onData);
+    fromSocket.pipe(inflater);
+    inflater.on('data', this.onData);
+    inflater.on('error', (err: Error) => {
+      this.fail(toFailure(`the compressed stream from the server is damaged: ${err.message}`, 'EPROTOCOL'));
+      this.sockets.socket.destroy();
+    });
+    deflater.on('error', (err: Error) => this.fail(toFailure(err.message, 'EPROTOCOL')));
+    deflater.pipe(this.output);
+    this.input = inflater;
+    this.output = deflater;
+    this.deflater = deflater;
+    return true;
+  }
+
+  /** True once COMPRESS=DEFLATE is on. */
+  get isCompressed(): boolean {
+    return this.deflater !== undefined;
+  }
+
+  /** A command written whole goes out at once: the deflater would otherwise hold its last bytes back. */
+  private flushOutput(): void {
+    this.deflater?.flush(zlibConstants.Z_SYNC_FLUSH);
   }
 
   /** Resolves once every command sent so far has its answer (or the connection failed). */
@@ -386,14 +452,15 @@ export class RawImapSession {
 
   private writeBytes(data: string | Buffer): Promise<void> {
     if (this.failure) return Promise.resolve();
-    if (this.sockets.writeSocket.write(data)) return Promise.resolve();
+    const output = this.output;
+    if (output.write(data)) return Promise.resolve();
     return new Promise((resolve) => {
       const done = () => {
-        this.sockets.writeSocket.off('drain', done);
+        output.off('drain', done);
         this.onFailure.delete(done);
         resolve();
       };
-      this.sockets.writeSocket.once('drain', done);
+      output.once('drain', done);
       this.onFailure.add(done);
     });
   }
@@ -450,16 +517,35 @@ export class RawImapSession {
     wake?.();
   }
 
-  /** Logs out (without waiting long for the answer) and closes the connection. */
+  /**
+   * Logs out and closes the connection without waiting for the server's answer: LOGOUT is written and flushed, then
+   * the connection ends. Waiting for "BYE" and the tagged OK would cost a round trip at the end of every run, and a
+   * server that misses the LOGOUT sees a client that closed its connection, which ends the session the same way.
+   */
   async close(): Promise<void> {
     if (this.isClosed) return;
-    const { socket, writeSocket } = this.sockets;
-    if (!this.failure) {
-      const bye = this.command('LOGOUT');
-      await Promise.race([bye, new Promise((resolve) => setTimeout(resolve, 1_000).unref())]);
+    const { socket } = this.sockets;
+    const output = this.output;
+    if (!this.failure && !output.writableEnded) {
+      void this.command('LOGOUT');
+      await this.writing;
+      // 'finish' says every byte was handed to the connection; when compressing, the deflater's pipe ends it once
+      // the last of its output is in.
+      const flushed = this.sockets.writeSocket;
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, 1_000);
+        timer.unref();
+        const finished = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+        if (flushed.writableFinished) return finished();
+        flushed.once('finish', finished);
+        socket.once('close', finished);
+        output.end();
+      });
     }
     this.isClosed = true;
-    writeSocket.end();
     socket.destroy();
     for (const [tag, resolve] of this.waiting) {
       this.waiting.delete(tag);

@@ -7,6 +7,7 @@ import type { MailboxPath } from '../../core/types.js';
 import type { Mailbox, MailboxInfo, MailStore, OpenHints, ServerFacts, SkippedFolderName, StoreCaps } from '../store.js';
 import type { ImapSpec } from '../spec.js';
 import { connectImap, type ImapConnectOptions } from './connection.js';
+import { decideCompression, type CompressionDecision } from './compression.js';
 import { classifyImapError, ImapError } from './errors.js';
 import { planListedFolders } from './listed-folders.js';
 import { ImapMailbox, type MailboxHost, type PooledClient } from './mailbox.js';
@@ -80,9 +81,13 @@ export class ImapStore implements MailStore, MailboxHost {
   readonly skippedFolders: SkippedFolderName[] = [];
   /** The secret the last connection logged in with (readPassword may have replaced the one read at start). */
   private currentPassword: string;
+  /** The folders the last listing found: one opened for writing that is not among them is created on the way. */
+  private listedPaths: ReadonlySet<MailboxPath> | undefined;
+  /** COMPRESS=DEFLATE or not, for every connection, once the first round trip was timed (compression.ts). */
+  compression: CompressionDecision | undefined;
 
   private constructor(private readonly options: ImapStoreOptions) {
-    this.currentCaps = { readable: true, writable: Boolean(options.writable), crlf: true, sizeComparable: true, parallelAppend: true, newMailSignal: false, flagsBySourceKey: false, flagsByTargetUid: true };
+    this.currentCaps = { readable: true, writable: Boolean(options.writable), crlf: true, sizeComparable: true, parallelAppend: true, parallelRead: true, newMailSignal: false, flagsBySourceKey: false, flagsByTargetUid: true };
     this.maxConnections = Math.max(1, options.maxConnections ?? 1);
     this.errorBudget = Math.max(1, options.errorBudget ?? 8);
     this.label = `${options.spec.tls ? 'imaps' : 'imap'}://${options.spec.user}@${options.spec.host}:${options.spec.port}`;
@@ -144,6 +149,7 @@ export class ImapStore implements MailStore, MailboxHost {
     this.skippedFolders.length = 0;
     const planned = planListedFolders(entries, this.namespace, isUtf8, signal);
     this.skippedFolders.push(...planned.skipped);
+    this.listedPaths = new Set(planned.found.map((folder) => folder.path));
     yield* planned.found;
   }
 
@@ -155,7 +161,8 @@ export class ImapStore implements MailStore, MailboxHost {
     } catch (err) {
       throw new MailshiftError('MAILSHIFT_IMAP_FOLDER_NAME', `${this.label}: cannot name folder "${path}" on the server: ${(err as Error).message}`, { scope: 'mailbox' });
     }
-    const mailbox = new ImapMailbox(this, path, name, mode, hints.listAfterUid);
+    const isKnownMissing = mode === 'write' && this.listedPaths !== undefined && !this.listedPaths.has(path);
+    const mailbox = new ImapMailbox(this, path, name, mode, hints.listAfterUid, isKnownMissing);
     await mailbox.open();
     return mailbox;
   }
@@ -211,6 +218,19 @@ export class ImapStore implements MailStore, MailboxHost {
       }
       this.release(pooled, isBroken);
     }
+  }
+
+  /** @internal The first timed round trip decides compression for the store's connections (compression.ts). */
+  noteRoundTrip(roundTripMs: number, isOffered: boolean): CompressionDecision {
+    if (this.compression) return this.compression;
+    this.compression = decideCompression({ isOffered, roundTripMs });
+    this.options.logger.debug(`${this.label}: ${this.compression.reason}`);
+    return this.compression;
+  }
+
+  /** @internal */
+  noteCompressed(isOn: boolean): void {
+    this.options.logger.debug(`${this.label}: ${isOn ? 'connection compressed (COMPRESS DEFLATE)' : 'the server refused COMPRESS DEFLATE: this connection is not compressed'}`);
   }
 
   /** @internal A folder opened for reading reports its UIDNEXT (see waitForNewMail). */
@@ -349,12 +369,17 @@ export class ImapStore implements MailStore, MailboxHost {
           await raw.close().catch(() => undefined);
           return;
         }
-        try {
-          await Promise.race([client.logout(), new Promise((resolve) => setTimeout(resolve, 2_000).unref())]);
-        } catch {
-          // logging out of a dead connection is not worth an error
-        }
-        closeQuietly(client);
+        // LOGOUT goes out, its answer is not waited for (a round trip at the end of every run); the connection is
+        // closed when it comes, or after 2 s. Logging out of a dead connection is not worth an error.
+        const timer = setTimeout(() => closeQuietly(client), 2_000);
+        timer.unref();
+        void client
+          .logout()
+          .catch(() => undefined)
+          .finally(() => {
+            clearTimeout(timer);
+            closeQuietly(client);
+          });
       }),
     );
     for (const waiter of this.waiters.splice(0)) waiter();

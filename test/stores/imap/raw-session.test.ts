@@ -1,4 +1,5 @@
 import { PassThrough, Writable } from 'node:stream';
+import { constants as zlibConstants, createDeflateRaw, createInflateRaw } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { InterruptedError, MailshiftError } from '../../../src/core/errors.js';
 import { classifyImapError } from '../../../src/stores/imap/errors.js';
@@ -268,5 +269,106 @@ describe('RawImapSession.sendCommand', () => {
     server.sockets.readSocket.destroy();
     expect((await Promise.all(answers)).map((answer) => answer.status)).toEqual(['OK', 'BYE', 'BYE']);
     expect(session.outstanding).toBe(0);
+  });
+});
+
+describe('RawImapSession.examine', () => {
+  it('reads UIDVALIDITY, UIDNEXT, EXISTS and HIGHESTMODSEQ, and times a NOOP sent ahead in the same round trip', async () => {
+    const { sockets, commands } = fakeServer((tag, command, send) => {
+      if (command === 'NOOP') send(`${tag} OK NOOP completed\r\n`);
+      if (command.startsWith('EXAMINE')) {
+        send('* 3 EXISTS\r\n* OK [UIDVALIDITY 1700000000] UIDs valid\r\n* OK [UIDNEXT 4] Predicted next UID\r\n* OK [HIGHESTMODSEQ 915] Highest\r\n');
+        send(`${tag} OK [READ-ONLY] Examine completed\r\n`);
+      }
+    });
+    const session = new RawImapSession(sockets, 60_000);
+    const examined = await session.examine('"INBOX"', undefined, { timeRoundTrip: true });
+    expect(examined).toMatchObject({ answer: { status: 'OK' }, exists: 3, uidValidity: 1_700_000_000, uidNext: 4, highestModseq: 915 });
+    expect(examined.roundTripMs).toBeGreaterThanOrEqual(0);
+    expect(commands).toEqual(['M1 NOOP', 'M2 EXAMINE "INBOX"']);
+  });
+});
+
+describe('RawImapSession.compress', () => {
+  /** A server that speaks plain text until it answers COMPRESS, then DEFLATE both ways (RFC 4978). */
+  function compressingServer() {
+    const fromServer = new PassThrough();
+    const commands: string[] = [];
+    let deflate: ReturnType<typeof createDeflateRaw> | undefined;
+    const inflate = createInflateRaw();
+    let pending = '';
+    const send = (text: string) => {
+      if (!deflate) return void fromServer.write(text);
+      deflate.write(text);
+      deflate.flush(zlibConstants.Z_SYNC_FLUSH);
+    };
+    const onLine = (line: string) => {
+      commands.push(line);
+      const [tag, ...rest] = line.split(' ');
+      const command = rest.join(' ');
+      if (command === 'COMPRESS DEFLATE') {
+        fromServer.write(`${tag} OK DEFLATE active\r\n`);
+        deflate = createDeflateRaw();
+        deflate.pipe(fromServer);
+        return;
+      }
+      if (command === 'UID FETCH 1 (UID BODY.PEEK[])') {
+        const body = 'Subject: squeezed\r\n\r\n' + 'compressible text '.repeat(200) + '\r\n';
+        send(`* 1 FETCH (UID 1 BODY[] {${body.length}}\r\n${body})\r\n${tag} OK Fetch completed\r\n`);
+      }
+      if (command === 'LOGOUT') send(`* BYE\r\n${tag} OK Logout\r\n`);
+    };
+    const takeLines = () => {
+      for (let eol = pending.indexOf('\r\n'); eol >= 0; eol = pending.indexOf('\r\n')) {
+        const line = pending.slice(0, eol);
+        pending = pending.slice(eol + 2);
+        onLine(line);
+      }
+    };
+    inflate.on('data', (chunk: Buffer) => {
+      pending += chunk.toString('latin1');
+      takeLines();
+    });
+    let rawBytesAfterCompress = Buffer.alloc(0);
+    const toServer = new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        if (deflate) {
+          rawBytesAfterCompress = Buffer.concat([rawBytesAfterCompress, chunk]);
+          inflate.write(chunk);
+        } else {
+          pending += chunk.toString('latin1');
+          takeLines();
+        }
+        done();
+      },
+    });
+    const socket = Object.assign(fromServer, { setTimeout: () => undefined }) as unknown as RawSockets['socket'];
+    return { sockets: { readSocket: fromServer, writeSocket: toServer, socket } as RawSockets, commands, rawAfter: () => rawBytesAfterCompress };
+  }
+
+  it('turns DEFLATE on both ways after the server\'s OK: commands go out compressed, answers are inflated', async () => {
+    const server = compressingServer();
+    const session = new RawImapSession(server.sockets, 60_000);
+    expect(await session.compress()).toBe(true);
+    expect(session.isCompressed).toBe(true);
+    const got = await collect(session, [[1]]);
+    expect(got).toHaveLength(1);
+    expect(got[0]!.text).toMatch(/^Subject: squeezed\r\n\r\n(compressible text ){200}\r\n$/);
+    expect(server.commands).toEqual(['M1 COMPRESS DEFLATE', 'M2 UID FETCH 1 (UID BODY.PEEK[])']);
+    // What crossed the wire after the OK was DEFLATE, not the command's text.
+    expect(server.rawAfter().length).toBeGreaterThan(0);
+    expect(server.rawAfter().toString('latin1')).not.toContain('UID FETCH');
+    await session.close();
+  });
+
+  it('leaves the session as it was when the server refuses COMPRESS', async () => {
+    const { sockets } = fakeServer((tag, command, send) => {
+      if (command === 'COMPRESS DEFLATE') send(`${tag} NO [COMPRESSIONACTIVE] already\r\n`);
+      else fetchAnswer(tag, command, send);
+    });
+    const session = new RawImapSession(sockets, 60_000);
+    expect(await session.compress()).toBe(false);
+    expect(session.isCompressed).toBe(false);
+    expect(await collect(session, [[1]])).toEqual([{ uid: 1, text: messages.get(1) }]);
   });
 });

@@ -1,0 +1,24 @@
+import { describe, expect, it } from 'vitest';
+import { decideCompression, slowLinkRoundTripMs } from '../../../src/stores/imap/compression.js';
+
+describe('decideCompression', () => {
+  it('compresses over a slow link when the server offers it', () => {
+    const decision = decideCompression({ isOffered: true, roundTripMs: 41.2 });
+    expect(decision.use).toBe(true);
+    expect(decision.reason).toMatch(/COMPRESS=DEFLATE on each connection: a round trip took 41\.2 ms/);
+  });
+
+  it('does not compress over a fast link (loopback, a LAN): deflate would cost more than it saves', () => {
+    const decision = decideCompression({ isOffered: true, roundTripMs: 0.3 });
+    expect(decision).toMatchObject({ use: false });
+    expect(decision.reason).toMatch(/under 10 ms/);
+  });
+
+  it('never compresses when the server does not offer it, and says so', () => {
+    expect(decideCompression({ isOffered: false, roundTripMs: 200 })).toMatchObject({ use: false, reason: expect.stringMatching(/does not offer COMPRESS=DEFLATE/) });
+  });
+
+  it('takes the threshold itself as slow', () => {
+    expect(decideCompression({ isOffered: true, roundTripMs: slowLinkRoundTripMs }).use).toBe(true);
+  });
+});
