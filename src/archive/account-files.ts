@@ -1,12 +1,11 @@
-import { rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { domainRoutingTables, isSafeDomain } from '../cpanel/layout.js';
 import type { Rewrite } from '../cpanel/merge.js';
 import { checkNameSegment } from '../cpanel/unsafe.js';
 import { mergeAccountFile } from '../engine/tree/copy-settle.js';
-import { MaildirTreeWriter } from './maildir-writer.js';
+import { LocalFileSide } from '../hosts/local.js';
+import type { FileSide } from '../hosts/side.js';
 import type { HeldAccountFiles, SkippedEntry } from './restore.js';
-import { readRegularTextFile } from '../fsops/read-regular.js';
 
 /**
  * The last step of a restore into a cPanel root: the account files the backup carried (held in memory while the
@@ -16,7 +15,7 @@ import { readRegularTextFile } from '../fsops/read-regular.js';
  */
 
 export interface AccountFilesTarget {
-  /** The cPanel root (absolute, local). */
+  /** The cPanel root (absolute, on `side`). */
   readonly root: string;
   readonly home: string;
   readonly user: string;
@@ -41,6 +40,7 @@ export async function applyAccountFiles(
   held: HeldAccountFiles,
   target: AccountFilesTarget,
   options: { readonly sourceUser: string; readonly mailbox?: string; readonly dryRun: boolean },
+  side: FileSide = new LocalFileSide(),
 ): Promise<AccountFilesResult> {
   const merges: AccountFileOutcome[] = [];
   const refused: SkippedEntry[] = [];
@@ -54,8 +54,10 @@ export async function applyAccountFiles(
     ...(target.gid !== undefined ? { targetGid: target.gid } : {}),
   };
   const [onlyDomain, onlyLocal] = options.mailbox?.split('/') ?? [];
-  const homeDirs = new MaildirTreeWriter(target.home, { dryRun: options.dryRun, dirMode: 0o750 });
-  const rootDirs = new MaildirTreeWriter(target.root, { dryRun: options.dryRun, dirMode: 0o755 });
+  const homeDirs = { base: target.home, mode: 0o750 };
+  const rootDirs = { base: target.root, mode: 0o755 };
+  const merge = (dirs: { base: string; mode: number }, dirRel: string, rel: string, kind: Parameters<typeof mergeAccountFile>[0], text: string) =>
+    mergeInto(side, dirs, dirRel, target.root, rel, kind, text, rewrite, options.dryRun, refused);
 
   for (const [domain, files] of [...held.domainTables].sort(([a], [b]) => (a < b ? -1 : 1))) {
     if (!isSafeDomain(domain)) {
@@ -67,7 +69,8 @@ export async function applyAccountFiles(
       if (kind !== 'passwd' && kind !== 'shadow' && kind !== 'quota') continue;
       const lines = keepSafeLines(text, `homedir/etc/${domain}/${kind}`, onlyLocal, refused);
       const rel = path.posix.join(path.posix.relative(target.root, target.home), 'etc', domain, kind);
-      merges.push(await mergeInto(homeDirs, path.posix.join('etc', domain), target.root, rel, kind, lines, rewrite, options.dryRun));
+      const outcome = await merge(homeDirs, path.posix.join('etc', domain), rel, kind, lines);
+      if (outcome) merges.push(outcome);
     }
   }
   if (options.mailbox === undefined) {
@@ -77,7 +80,8 @@ export async function applyAccountFiles(
           refused.push({ item: `${table}/${domain}`, reason: 'unsafe-name: not a domain name; not merged' });
           continue;
         }
-        merges.push(await mergeInto(rootDirs, path.posix.join('etc', table), target.root, path.posix.join('etc', table, domain), table, text, rewrite, options.dryRun));
+        const outcome = await merge(rootDirs, path.posix.join('etc', table), path.posix.join('etc', table, domain), table, text);
+        if (outcome) merges.push(outcome);
       }
     }
   }
@@ -104,8 +108,14 @@ function keepSafeLines(text: string, what: string, onlyLocal: string | undefined
     .join('\n');
 }
 
+/**
+ * One table merged into the target's, read and written through the side (here or over ssh): read never through a
+ * link; a target file that is there but cannot be read so (a link, over 1 MiB) is listed and left as it is, never
+ * replaced by a merge that did not see it.
+ */
 async function mergeInto(
-  dirs: MaildirTreeWriter,
+  side: FileSide,
+  dirs: { readonly base: string; readonly mode: number },
   dirRel: string,
   root: string,
   rel: string,
@@ -113,20 +123,25 @@ async function mergeInto(
   sourceText: string,
   rewrite: Rewrite,
   dryRun: boolean,
-): Promise<AccountFileOutcome> {
-  const file = path.join(root, rel);
-  const targetText = await readRegularTextFile(file);
+  refused: SkippedEntry[],
+): Promise<AccountFileOutcome | undefined> {
+  const file = path.posix.join(root, rel);
+  const targetText = (await side.readSmallFiles([file])).get(file);
+  if (targetText === undefined && (await side.owner(file)) !== undefined) {
+    refused.push({ item: rel, reason: 'the target has it, but not as a regular file of at most 1 MiB; not merged, left as it is' });
+    return undefined;
+  }
   const merged = mergeAccountFile(kind, sourceText, targetText, rewrite);
   if (merged.text === (targetText ?? null) || (targetText === undefined && merged.text === '')) {
     return { path: rel, action: 'unchanged', added: merged.added, keptTarget: merged.keptTarget };
   }
   if (!dryRun) {
-    await dirs.ensureDir(dirRel);
-    // Replaced whole by rename: a reader (Exim, Dovecot's auth) never sees half a table.
-    const tmp = `${file}.mailshift-restore.${process.pid}`;
-    await writeFile(tmp, merged.text, { mode: 0o640, flag: 'wx' });
-    await rename(tmp, file);
+    // One level at a time, never through a link; then replaced whole by rename: a reader (Exim, Dovecot's auth)
+    // never sees half a table.
+    const levels = dirRel.split('/').map((_, i, all) => path.posix.join(dirs.base, ...all.slice(0, i + 1)));
+    await side.mkdirs([dirs.base]);
+    await side.makeDirsNoFollow(levels, { mode: dirs.mode, errorRoot: dirs.base });
+    await side.writeAtomic(file, merged.text, { mode: 0o640 });
   }
   return { path: rel, action: 'written', added: merged.added, keptTarget: merged.keptTarget };
 }
-
