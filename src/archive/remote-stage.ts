@@ -269,10 +269,15 @@ export class RemoteStage {
     try {
       await Promise.race([writing, ended]);
     } catch (err) {
+      // The stream cannot go on (a half-sent entry would be a half-written file): the batch is dropped, never settled,
+      // and its remote tar stopped. Its files stay in the staging directory; the next run writes them again.
       this.batch = undefined;
-      if (this.options.signal?.aborted) throw err;
-      const exit = await Promise.race([batch.exited, new Promise<undefined>((r) => setTimeout(r, 2000, undefined))]);
-      if (exit && exit.code !== 0) throw this.writeFailure(`the remote tar stopped (exit ${exit.code}): ${lastLine(exit.stderr)}`);
+      const exit = await Promise.race([batch.exited, new Promise<undefined>((r) => setTimeout(r, 500, undefined).unref())]);
+      batch.child.kill('SIGTERM');
+      this.pairs = [];
+      this.links = [];
+      this.stagedByFinal.clear();
+      if (!this.options.signal?.aborted && exit && exit.code !== 0) throw this.writeFailure(`the remote tar stopped (exit ${exit.code}): ${lastLine(exit.stderr)}`);
       throw err;
     }
   }

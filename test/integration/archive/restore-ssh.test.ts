@@ -165,6 +165,35 @@ describe('mailshift copy cpmove:BACKUP#local@domain ssh://HOST/MAILDIR', () => {
   });
 });
 
+describe('mailshift copy cpmove:BACKUP#local@domain cpanel:ssh://HOST/ROOT#local@domain', () => {
+  it('restores that mailbox into the mailbox of the account over ssh, and a truncated backup stops cleanly', async () => {
+    const far = await makeCpanelRoot('ssh-mailbox-root');
+    const mailbox = path.join(far, 'home/bob/mail/example.com/alice');
+    const result = await runCli(['copy', ...ssh(), `cpmove:${archive}#alice@example.com`, `cpanel:${remote(far)}#alice@example.com`, '--json']);
+    expect(result.code, result.stderr).toBe(0);
+    expect((JSON.parse(result.stdout) as RestoreJson).report.totals).toMatchObject({ written: 6, linked: 1 });
+    for (const [rel, file] of Object.entries(aliceFiles)) expect(await readFile(path.join(mailbox, rel), 'utf8')).toBe(file.content);
+    // Only the mailbox, as into a local cPanel mailbox: the account's tables and routing are left as they were.
+    expect(await readFile(path.join(far, 'home/bob/etc/example.com/passwd'), 'utf8')).toBe('zoe:x:0:0::/home/bob/mail/example.com/zoe:/bin/bash\n');
+    expect(await readdir(path.join(far, 'etc'))).toEqual(['group', 'passwd', 'userdomains']);
+
+    const bytes = await readFile(archive);
+    const cut = path.join(tmp.path, 'cut.tar.gz');
+    await writeFile(cut, bytes.subarray(0, Math.floor(bytes.length / 2)));
+    const target = path.join(tmp.path, 'cut-target');
+    const stopped = await runCli(['copy', ...ssh(), `cpmove:${cut}#alice@example.com`, remote(target), '--json']);
+    expect(stopped.code).toBe(1);
+    expect((JSON.parse(stopped.stdout) as { error: { code: string } }).error.code).toBe('MAILSHIFT_ARCHIVE_CORRUPT');
+    // Nothing half-written reached a folder, and the staging directory is gone.
+    for (const sub of ['cur', 'new']) {
+      for (const name of await readdir(path.join(target, sub)).catch(() => [])) {
+        expect(Object.values(aliceFiles).map((f) => f.content)).toContain(await readFile(path.join(target, sub, name), 'utf8'));
+      }
+    }
+    expect(await readdir(path.join(target, 'tmp'))).toEqual([]);
+  });
+});
+
 describe('a hostile backup restored over ssh', () => {
   it('writes the honest messages, lists every hostile entry, and writes nothing outside the target', async () => {
     const outside = path.join(tmp.path, 'outside');
