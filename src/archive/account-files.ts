@@ -4,7 +4,9 @@ import type { Rewrite } from '../cpanel/merge.js';
 import { checkNameSegment } from '../cpanel/unsafe.js';
 import { mergeAccountFile } from '../engine/tree/copy-settle.js';
 import { LocalFileSide } from '../hosts/local.js';
-import type { FileSide } from '../hosts/side.js';
+import { lastLine, type FileSide } from '../hosts/side.js';
+import { MailshiftError } from '../core/errors.js';
+import { ExitCode } from '../core/exit-codes.js';
 import type { HeldAccountFiles, SkippedEntry } from './restore.js';
 
 /**
@@ -42,7 +44,6 @@ export async function applyAccountFiles(
   options: { readonly sourceUser: string; readonly mailbox?: string; readonly dryRun: boolean },
   side: FileSide = new LocalFileSide(),
 ): Promise<AccountFilesResult> {
-  const merges: AccountFileOutcome[] = [];
   const refused: SkippedEntry[] = [];
   const sourceHome = held.homedirPaths?.split('\n').map((l) => l.trim()).find((l) => l.startsWith('/')) ?? `/home/${options.sourceUser}`;
   const rewrite: Rewrite = {
@@ -56,8 +57,7 @@ export async function applyAccountFiles(
   const [onlyDomain, onlyLocal] = options.mailbox?.split('/') ?? [];
   const homeDirs = { base: target.home, mode: 0o750 };
   const rootDirs = { base: target.root, mode: 0o755 };
-  const merge = (dirs: { base: string; mode: number }, dirRel: string, rel: string, kind: Parameters<typeof mergeAccountFile>[0], text: string) =>
-    mergeInto(side, dirs, dirRel, target.root, rel, kind, text, rewrite, options.dryRun, refused);
+  const planned: PlannedMerge[] = [];
 
   for (const [domain, files] of [...held.domainTables].sort(([a], [b]) => (a < b ? -1 : 1))) {
     if (!isSafeDomain(domain)) {
@@ -69,8 +69,7 @@ export async function applyAccountFiles(
       if (kind !== 'passwd' && kind !== 'shadow' && kind !== 'quota') continue;
       const lines = keepSafeLines(text, `homedir/etc/${domain}/${kind}`, onlyLocal, refused);
       const rel = path.posix.join(path.posix.relative(target.root, target.home), 'etc', domain, kind);
-      const outcome = await merge(homeDirs, path.posix.join('etc', domain), rel, kind, lines);
-      if (outcome) merges.push(outcome);
+      planned.push({ dirs: homeDirs, dirRel: path.posix.join('etc', domain), rel, kind, sourceText: lines });
     }
   }
   if (options.mailbox === undefined) {
@@ -80,12 +79,72 @@ export async function applyAccountFiles(
           refused.push({ item: `${table}/${domain}`, reason: 'unsafe-name: not a domain name; not merged' });
           continue;
         }
-        const outcome = await merge(rootDirs, path.posix.join('etc', table), path.posix.join('etc', table, domain), table, text);
-        if (outcome) merges.push(outcome);
+        planned.push({ dirs: rootDirs, dirRel: path.posix.join('etc', table), rel: path.posix.join('etc', table, domain), kind: table, sourceText: text });
       }
     }
   }
+  const merges = await applyMerges(side, planned, target.root, rewrite, options.dryRun, refused);
   return { merges, refused };
+}
+
+interface PlannedMerge {
+  /** The directory the table's directories are made under, and their mode. */
+  readonly dirs: { readonly base: string; readonly mode: number };
+  /** The table's directory, relative to `dirs.base`. */
+  readonly dirRel: string;
+  /** The table, relative to the cPanel root. */
+  readonly rel: string;
+  readonly kind: Parameters<typeof mergeAccountFile>[0];
+  readonly sourceText: string;
+}
+
+/**
+ * The tables merged into the target's, read and written through the side (here or over ssh), in a handful of round
+ * trips whatever their number: all read at once, never through a link; a target table that is there but cannot be read
+ * so (a link, over 1 MiB) is listed and left as it is, never replaced by a merge that did not see it. Each changed
+ * table is replaced whole by rename: a reader (Exim, Dovecot's auth) never sees half a table.
+ */
+async function applyMerges(side: FileSide, planned: readonly PlannedMerge[], root: string, rewrite: Rewrite, dryRun: boolean, refused: SkippedEntry[]): Promise<AccountFileOutcome[]> {
+  if (planned.length === 0) return [];
+  const fileOf = (p: PlannedMerge) => path.posix.join(root, p.rel);
+  const texts = await side.readSmallFiles(planned.map(fileOf));
+  const unread = await findExisting(side, planned.map(fileOf).filter((f) => !texts.has(f)));
+  const out: AccountFileOutcome[] = [];
+  const writes: { planned: PlannedMerge; text: string }[] = [];
+  for (const p of planned) {
+    if (unread.has(fileOf(p))) {
+      refused.push({ item: p.rel, reason: 'the target has it, but not as a regular file of at most 1 MiB; not merged, left as it is' });
+      continue;
+    }
+    const targetText = texts.get(fileOf(p));
+    const merged = mergeAccountFile(p.kind, p.sourceText, targetText, rewrite);
+    if (merged.text === (targetText ?? null) || (targetText === undefined && merged.text === '')) {
+      out.push({ path: p.rel, action: 'unchanged', added: merged.added, keptTarget: merged.keptTarget });
+      continue;
+    }
+    writes.push({ planned: p, text: merged.text });
+    out.push({ path: p.rel, action: 'written', added: merged.added, keptTarget: merged.keptTarget });
+  }
+  if (dryRun || writes.length === 0) return out;
+  await side.mkdirs([...new Set(writes.map((w) => w.planned.dirs.base))]);
+  for (const mode of new Set(writes.map((w) => w.planned.dirs.mode))) {
+    // One level at a time, parents first, never through a link.
+    const levels = new Set<string>();
+    for (const { planned: p } of writes.filter((w) => w.planned.dirs.mode === mode)) {
+      p.dirRel.split('/').forEach((_, i, all) => levels.add(path.posix.join(p.dirs.base, ...all.slice(0, i + 1))));
+    }
+    await side.makeDirsNoFollow([...levels], { mode, errorRoot: root });
+  }
+  for (const w of writes) await side.writeAtomic(fileOf(w.planned), w.text, { mode: 0o640 });
+  return out;
+}
+
+/** Which of these paths exist, of any type (find -P: a link is itself), in one round trip. */
+async function findExisting(side: FileSide, absPaths: readonly string[]): Promise<Set<string>> {
+  if (absPaths.length === 0) return new Set();
+  const result = await side.run(['find', ...absPaths, '-maxdepth', '0', '-printf', '%p\\0']);
+  if (result.exitCode === 255 && side.ssh) throw new MailshiftError('MAILSHIFT_SSH_FAILED', `ssh to ${side.ssh.host} failed: ${lastLine(result.stderr)}`, { exitCode: ExitCode.tempFail });
+  return new Set(result.stdout.toString('utf8').split('\u0000').filter((p) => p !== ''));
 }
 
 /**
@@ -106,42 +165,4 @@ function keepSafeLines(text: string, what: string, onlyLocal: string | undefined
       return onlyLocal === undefined || key === onlyLocal;
     })
     .join('\n');
-}
-
-/**
- * One table merged into the target's, read and written through the side (here or over ssh): read never through a
- * link; a target file that is there but cannot be read so (a link, over 1 MiB) is listed and left as it is, never
- * replaced by a merge that did not see it.
- */
-async function mergeInto(
-  side: FileSide,
-  dirs: { readonly base: string; readonly mode: number },
-  dirRel: string,
-  root: string,
-  rel: string,
-  kind: Parameters<typeof mergeAccountFile>[0],
-  sourceText: string,
-  rewrite: Rewrite,
-  dryRun: boolean,
-  refused: SkippedEntry[],
-): Promise<AccountFileOutcome | undefined> {
-  const file = path.posix.join(root, rel);
-  const targetText = (await side.readSmallFiles([file])).get(file);
-  if (targetText === undefined && (await side.owner(file)) !== undefined) {
-    refused.push({ item: rel, reason: 'the target has it, but not as a regular file of at most 1 MiB; not merged, left as it is' });
-    return undefined;
-  }
-  const merged = mergeAccountFile(kind, sourceText, targetText, rewrite);
-  if (merged.text === (targetText ?? null) || (targetText === undefined && merged.text === '')) {
-    return { path: rel, action: 'unchanged', added: merged.added, keptTarget: merged.keptTarget };
-  }
-  if (!dryRun) {
-    // One level at a time, never through a link; then replaced whole by rename: a reader (Exim, Dovecot's auth)
-    // never sees half a table.
-    const levels = dirRel.split('/').map((_, i, all) => path.posix.join(dirs.base, ...all.slice(0, i + 1)));
-    await side.mkdirs([dirs.base]);
-    await side.makeDirsNoFollow(levels, { mode: dirs.mode, errorRoot: dirs.base });
-    await side.writeAtomic(file, merged.text, { mode: 0o640 });
-  }
-  return { path: rel, action: 'written', added: merged.added, keptTarget: merged.keptTarget };
 }

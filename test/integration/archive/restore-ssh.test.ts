@@ -12,6 +12,11 @@ import { writeTree } from '../../support/tree.js';
 import { messageBaseNames, sshOptionsFor } from '../copy/helpers.js';
 
 const run = promisify(execFile);
+/**
+ * Each remote command is an ssh channel plus the remote login shell (about a second on the shared test machine), and
+ * a whole-account restore with chown makes a few dozen: these tests get more than the project's default 120 s.
+ */
+const sshTimeoutMs = 300_000;
 
 /**
  * A cPanel backup restored into a tree on an ssh host (a real sshd on 127.0.0.1): into a cPanel root and into a
@@ -135,7 +140,7 @@ describe('mailshift copy BACKUP cpanel:ssh://HOST/ROOT#USER', () => {
 
     const verify = await runCli(['verify', ...ssh(), `cpanel:${local}#${fixtureUser}`, `cpanel:${remote(far)}#${fixtureUser}`]);
     expect(verify.code, verify.stdout + verify.stderr).toBe(0);
-  });
+  }, sshTimeoutMs);
 
   it('adds nothing and replaces nothing when run again', async () => {
     expect(far).not.toBe('');
@@ -144,7 +149,7 @@ describe('mailshift copy BACKUP cpanel:ssh://HOST/ROOT#USER', () => {
     expect(again.code, again.stderr).toBe(3);
     expect((JSON.parse(again.stdout) as RestoreJson).report.totals).toEqual({ written: 0, linked: 0, existing: 8, bytes: 0 });
     expect(await listFiles(path.join(far, 'home/bob'))).toEqual(before);
-  });
+  }, sshTimeoutMs);
 });
 
 describe('mailshift copy cpmove:BACKUP#local@domain ssh://HOST/MAILDIR', () => {
@@ -162,7 +167,7 @@ describe('mailshift copy cpmove:BACKUP#local@domain ssh://HOST/MAILDIR', () => {
     expect(await readBack(far)).toEqual(await readBack(local));
     const verify = await runCli(['verify', ...ssh(), local, remote(far)]);
     expect(verify.code, verify.stdout + verify.stderr).toBe(0);
-  });
+  }, sshTimeoutMs);
 });
 
 describe('mailshift copy cpmove:BACKUP#local@domain cpanel:ssh://HOST/ROOT#local@domain', () => {
@@ -191,7 +196,7 @@ describe('mailshift copy cpmove:BACKUP#local@domain cpanel:ssh://HOST/ROOT#local
       }
     }
     expect(await readdir(path.join(target, 'tmp'))).toEqual([]);
-  });
+  }, sshTimeoutMs);
 });
 
 describe('a hostile backup restored over ssh', () => {
@@ -214,7 +219,7 @@ describe('a hostile backup restored over ssh', () => {
     expect((await readdir(tmp.path)).filter((n) => n.includes('climb'))).toEqual([]);
     expect(await readFile(path.join(target, '.Evil/cur/through-the-link:2,S'), 'utf8')).toContain('through the link');
     expect(await readdir(path.join(target, 'cur'))).toEqual(['1700000001.M1P1.host,S=80:2,S']);
-  });
+  }, sshTimeoutMs);
 
   it('writes nothing through a symlink the target has where a folder would go, and lists what it left out', async () => {
     const outside = path.join(tmp.path, 'outside-planted');
@@ -228,7 +233,7 @@ describe('a hostile backup restored over ssh', () => {
     expect(doc.skipped.map((s) => s.reason.split(':')[0])).toEqual(['target-not-directory']);
     expect(await readdir(outside)).toEqual([]);
     expect((await readdir(path.join(target, 'cur'))).length).toBe(2);
-  });
+  }, sshTimeoutMs);
 });
 
 describe('a restore over ssh killed in the middle', () => {
@@ -273,5 +278,5 @@ describe('a restore over ssh killed in the middle', () => {
     expect(await messageBaseNames(target)).toHaveLength(total);
     const verify = await runCli(['verify', ...ssh(), path.join(src, 'cpmove-bob/homedir/mail/example.com/alice'), remote(target)]);
     expect(verify.code, verify.stdout + verify.stderr).toBe(0);
-  });
+  }, sshTimeoutMs);
 });
