@@ -158,6 +158,11 @@ describe('mailshift copy cpmove:BACKUP#local@domain ssh://HOST/MAILDIR', () => {
     const far = path.join(tmp.path, 'far/ssh-maildir');
     const here = await runCli(['copy', `cpmove:${archive}#alice@example.com`, local, '--json']);
     expect(here.code, here.stderr).toBe(0);
+    // --dry-run says what it would restore and writes nothing there, not even a directory.
+    const dry = await runCli(['copy', ...ssh(), '--dry-run', `cpmove:${archive}#alice@example.com`, remote(far)]);
+    expect(dry.code, dry.stderr).toBe(0);
+    expect(dry.stdout).toContain('Would restore 7 messages');
+    await expect(stat(path.dirname(far))).rejects.toThrow();
     const result = await runCli(['copy', ...ssh(), `cpmove:${archive}#alice@example.com`, remote(far), '--json']);
     expect(result.code, result.stderr).toBe(0);
     expect((JSON.parse(result.stdout) as RestoreJson).report.totals).toEqual((JSON.parse(here.stdout) as RestoreJson).report.totals);
