@@ -92,7 +92,7 @@ export async function runArchiveCopy(request: ArchiveCopyRequest): Promise<Archi
     restoreTarget = { kind: 'maildir', path: target.path, label: formatSpec(target) };
   } else throw new UsageError(`${formatSpec(target)} names no cPanel account`);
 
-  const remote = isRemote ? await openRemoteWriters(side, restoreTarget, { dryRun: request.dryRun, wholeAccount: mailbox === undefined, signal: request.signal }) : undefined;
+  const remote = isRemote ? await openRemoteWriters(side, restoreTarget, { dryRun: request.dryRun, wholeAccount: mailbox === undefined, signal: request.signal, logger: request.logger }) : undefined;
   let restored: Awaited<ReturnType<typeof runArchiveRestore>>;
   try {
     restored = await runArchiveRestore(backup, {

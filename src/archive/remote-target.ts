@@ -1,4 +1,5 @@
 import path from 'node:path';
+import type { Logger } from '../core/logger.js';
 import { accountHomeItems } from '../cpanel/layout.js';
 import type { FileSide } from '../hosts/side.js';
 import { RemoteStage } from './remote-stage.js';
@@ -25,17 +26,23 @@ const dirMode = 0o751;
 export async function openRemoteWriters(
   side: FileSide,
   target: RestoreTarget,
-  options: { readonly dryRun: boolean; readonly wholeAccount: boolean; readonly signal?: AbortSignal; readonly batchFiles?: number },
+  options: { readonly dryRun: boolean; readonly wholeAccount: boolean; readonly signal?: AbortSignal; readonly batchFiles?: number; readonly logger?: Logger },
 ): Promise<RemoteWriters> {
   const mailRoot = target.kind === 'maildir' ? target.path : path.posix.join(target.home, 'mail');
   const signal = options.signal ? { signal: options.signal } : {};
   const stage = options.dryRun ? undefined : new RemoteStage(side, mailRoot, { dirMode, ...signal, ...(options.batchFiles ? { batchFiles: options.batchFiles } : {}) });
   await stage?.start();
-  const mail = new RemoteTreeWriter(mailRoot, side, stage, await readRemoteTree(side, mailRoot, signal));
+  const mailTree = await readRemoteTree(side, mailRoot, signal);
+  for (const rel of mailTree.leftovers) {
+    if (stage && path.posix.join(mailRoot, rel) === stage.stagingDir) continue;
+    // Never removed by a later run: another restore may be using it. Said, so that it is not forgotten.
+    options.logger?.warn(`${side.describe(path.posix.join(mailRoot, rel))}: left by a restore that stopped; nothing in it is in place, and this run restores it again; remove it when no restore is running`);
+  }
+  const mail = new RemoteTreeWriter(mailRoot, side, stage, mailTree);
   let home: RestoreWriter | undefined;
   if (target.kind === 'cpanel-home') {
     // Home extras are restored with a whole account only; the home's web files are never listed.
-    const tree: RemoteTree = options.wholeAccount ? await readRemoteTree(side, target.home, { subtrees: accountHomeItems, ...signal }) : { types: new Map(), folders: new Map() };
+    const tree: RemoteTree = options.wholeAccount ? await readRemoteTree(side, target.home, { subtrees: accountHomeItems, ...signal }) : { types: new Map(), folders: new Map(), leftovers: [] };
     home = new RemoteTreeWriter(target.home, side, stage, tree);
   }
   return {

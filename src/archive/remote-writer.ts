@@ -18,10 +18,16 @@ import type { EntryBody } from './tar.js';
  * placed with `mv -n`), so the picture taken at the start only needs to be right about what existed before.
  */
 
-/** Relative path -> type, and folder -> (base name -> 'cur/NAME'). */
+/** Relative path -> type, folder -> (base name -> 'cur/NAME'), and staging directories earlier runs left behind. */
 export interface RemoteTree {
   readonly types: Map<string, TreeEntryType>;
   readonly folders: Map<string, Map<string, string>>;
+  readonly leftovers: string[];
+}
+
+/** A staging directory of a restore over ssh (remote-stage.ts buildStagingDir), relative to the tree. Pure. */
+export function isStagingLeftover(rel: string): boolean {
+  return /^(?:.*\/)?tmp\/mailshift-restore\.[0-9a-f]+$/.test(rel);
 }
 
 /**
@@ -29,10 +35,11 @@ export interface RemoteTree {
  * level down), for a home directory whose web files the restore never touches.
  */
 export async function readRemoteTree(side: FileSide, root: string, options: { readonly subtrees?: readonly string[]; readonly signal?: AbortSignal } = {}): Promise<RemoteTree> {
-  const tree: RemoteTree = { types: new Map(), folders: new Map() };
+  const tree: RemoteTree = { types: new Map(), folders: new Map(), leftovers: [] };
   const add = (prefix: string) => (entry: { type: TreeEntryType; path: string }) => {
     const rel = prefix === '' ? entry.path : `${prefix}/${entry.path}`;
     tree.types.set(rel, entry.type);
+    if (entry.type === 'dir' && isStagingLeftover(rel)) tree.leftovers.push(rel);
     const placed = parseMessagePath(rel);
     if (placed && entry.type === 'file') {
       let index = tree.folders.get(placed.folderRel);

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { RemoteStage } from '../../src/archive/remote-stage.js';
-import { parseMessagePath, readRemoteTree, RemoteTreeWriter } from '../../src/archive/remote-writer.js';
+import { isStagingLeftover, parseMessagePath, readRemoteTree, RemoteTreeWriter } from '../../src/archive/remote-writer.js';
 import { LocalFileSide } from '../../src/hosts/local.js';
 import { makeTempDir, type TempDir } from '../support/tmp.js';
 
@@ -23,6 +23,16 @@ describe('parseMessagePath', () => {
     expect(parseMessagePath('example.com/alice/.Sent/new/2.M2.h')).toEqual({ folderRel: 'example.com/alice/.Sent', sub: 'new', name: '2.M2.h' });
     expect(parseMessagePath('tmp/mailshift-restore.ab/1')).toBeUndefined();
     expect(parseMessagePath('dovecot-uidlist')).toBeUndefined();
+  });
+});
+
+describe('isStagingLeftover', () => {
+  it('knows the staging directory of a restore over ssh, in any folder’s tmp/, and nothing else', () => {
+    expect(isStagingLeftover('tmp/mailshift-restore.0a1b2c')).toBe(true);
+    expect(isStagingLeftover('example.com/alice/tmp/mailshift-restore.0a1b2c')).toBe(true);
+    expect(isStagingLeftover('tmp/mailshift-restore.0a1b2c/1')).toBe(false);
+    expect(isStagingLeftover('cur/mailshift-restore.0a1b2c')).toBe(false);
+    expect(isStagingLeftover('tmp/mailshift-restore.123.4')).toBe(false);
   });
 });
 

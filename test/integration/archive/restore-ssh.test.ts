@@ -271,8 +271,12 @@ describe('a restore over ssh killed in the middle', () => {
     expect(placed).toBeGreaterThan(0);
     expect(afterKill).toBeLessThan(total);
 
+    const leftovers = (await readdir(path.join(target, 'tmp'))).filter((n) => n.startsWith('mailshift-restore.'));
     const again = await runCli(args);
     expect(again.code, again.stderr).toBe(0);
+    // The killed run's staging directory is said, never removed by another run (one could be using it).
+    expect(again.stderr.includes('left by a restore that stopped')).toBe(leftovers.length > 0);
+    for (const dir of leftovers) expect((await stat(path.join(target, 'tmp', dir))).isDirectory()).toBe(true);
     const doc = JSON.parse(again.stdout) as RestoreJson;
     expect(doc.report.totals.written + doc.report.totals.existing).toBe(total);
     // Renames the killed run had sent may have landed after the count: at least those counted are found there.
