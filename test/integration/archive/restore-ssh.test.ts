@@ -175,6 +175,19 @@ describe('mailshift copy cpmove:BACKUP#local@domain ssh://HOST/MAILDIR', () => {
   }, sshTimeoutMs);
 });
 
+describe('mailshift copy cpmove:BACKUP-DIRECTORY#local@domain ssh://HOST/MAILDIR (an incremental backup)', () => {
+  it('restores like the archive, hard links included', async () => {
+    const fromArchive = path.join(tmp.path, 'local-maildir-for-directory');
+    const far = path.join(tmp.path, 'far/from-directory');
+    expect((await runCli(['copy', `cpmove:${archive}#alice@example.com`, fromArchive])).code).toBe(0);
+    const result = await runCli(['copy', ...ssh(), `cpmove:${tree.top}#alice@example.com`, remote(far), '--json']);
+    expect(result.code, result.stderr).toBe(0);
+    expect((JSON.parse(result.stdout) as RestoreJson).report.totals).toMatchObject({ written: 6, linked: 1 });
+    expect(await listFiles(far)).toEqual(await listFiles(fromArchive));
+    expect((await stat(path.join(far, `.Archive/cur/${archivedName}`))).ino).toBe((await stat(path.join(far, `cur/${archivedName}`))).ino);
+  }, sshTimeoutMs);
+});
+
 describe('mailshift copy cpmove:BACKUP#local@domain cpanel:ssh://HOST/ROOT#local@domain', () => {
   it('restores that mailbox into the mailbox of the account over ssh, and a truncated backup stops cleanly', async () => {
     const far = await makeCpanelRoot('ssh-mailbox-root');
