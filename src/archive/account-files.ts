@@ -1,12 +1,13 @@
-import { rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { domainRoutingTables, isSafeDomain } from '../cpanel/layout.js';
 import type { Rewrite } from '../cpanel/merge.js';
 import { checkNameSegment } from '../cpanel/unsafe.js';
 import { mergeAccountFile } from '../engine/tree/copy-settle.js';
-import { MaildirTreeWriter } from './maildir-writer.js';
+import { LocalFileSide } from '../hosts/local.js';
+import { lastLine, type FileSide } from '../hosts/side.js';
+import { MailshiftError } from '../core/errors.js';
+import { ExitCode } from '../core/exit-codes.js';
 import type { HeldAccountFiles, SkippedEntry } from './restore.js';
-import { readRegularTextFile } from '../fsops/read-regular.js';
 
 /**
  * The last step of a restore into a cPanel root: the account files the backup carried (held in memory while the
@@ -16,7 +17,7 @@ import { readRegularTextFile } from '../fsops/read-regular.js';
  */
 
 export interface AccountFilesTarget {
-  /** The cPanel root (absolute, local). */
+  /** The cPanel root (absolute, on `side`). */
   readonly root: string;
   readonly home: string;
   readonly user: string;
@@ -41,8 +42,8 @@ export async function applyAccountFiles(
   held: HeldAccountFiles,
   target: AccountFilesTarget,
   options: { readonly sourceUser: string; readonly mailbox?: string; readonly dryRun: boolean },
+  side: FileSide = new LocalFileSide(),
 ): Promise<AccountFilesResult> {
-  const merges: AccountFileOutcome[] = [];
   const refused: SkippedEntry[] = [];
   const sourceHome = held.homedirPaths?.split('\n').map((l) => l.trim()).find((l) => l.startsWith('/')) ?? `/home/${options.sourceUser}`;
   const rewrite: Rewrite = {
@@ -54,8 +55,9 @@ export async function applyAccountFiles(
     ...(target.gid !== undefined ? { targetGid: target.gid } : {}),
   };
   const [onlyDomain, onlyLocal] = options.mailbox?.split('/') ?? [];
-  const homeDirs = new MaildirTreeWriter(target.home, { dryRun: options.dryRun, dirMode: 0o750 });
-  const rootDirs = new MaildirTreeWriter(target.root, { dryRun: options.dryRun, dirMode: 0o755 });
+  const homeDirs = { base: target.home, mode: 0o750 };
+  const rootDirs = { base: target.root, mode: 0o755 };
+  const planned: PlannedMerge[] = [];
 
   for (const [domain, files] of [...held.domainTables].sort(([a], [b]) => (a < b ? -1 : 1))) {
     if (!isSafeDomain(domain)) {
@@ -67,7 +69,7 @@ export async function applyAccountFiles(
       if (kind !== 'passwd' && kind !== 'shadow' && kind !== 'quota') continue;
       const lines = keepSafeLines(text, `homedir/etc/${domain}/${kind}`, onlyLocal, refused);
       const rel = path.posix.join(path.posix.relative(target.root, target.home), 'etc', domain, kind);
-      merges.push(await mergeInto(homeDirs, path.posix.join('etc', domain), target.root, rel, kind, lines, rewrite, options.dryRun));
+      planned.push({ dirs: homeDirs, dirRel: path.posix.join('etc', domain), rel, kind, sourceText: lines });
     }
   }
   if (options.mailbox === undefined) {
@@ -77,11 +79,72 @@ export async function applyAccountFiles(
           refused.push({ item: `${table}/${domain}`, reason: 'unsafe-name: not a domain name; not merged' });
           continue;
         }
-        merges.push(await mergeInto(rootDirs, path.posix.join('etc', table), target.root, path.posix.join('etc', table, domain), table, text, rewrite, options.dryRun));
+        planned.push({ dirs: rootDirs, dirRel: path.posix.join('etc', table), rel: path.posix.join('etc', table, domain), kind: table, sourceText: text });
       }
     }
   }
+  const merges = await applyMerges(side, planned, target.root, rewrite, options.dryRun, refused);
   return { merges, refused };
+}
+
+interface PlannedMerge {
+  /** The directory the table's directories are made under, and their mode. */
+  readonly dirs: { readonly base: string; readonly mode: number };
+  /** The table's directory, relative to `dirs.base`. */
+  readonly dirRel: string;
+  /** The table, relative to the cPanel root. */
+  readonly rel: string;
+  readonly kind: Parameters<typeof mergeAccountFile>[0];
+  readonly sourceText: string;
+}
+
+/**
+ * The tables merged into the target's, read and written through the side (here or over ssh), in a handful of round
+ * trips whatever their number: all read at once, never through a link; a target table that is there but cannot be read
+ * so (a link, over 1 MiB) is listed and left as it is, never replaced by a merge that did not see it. Each changed
+ * table is replaced whole by rename: a reader (Exim, Dovecot's auth) never sees half a table.
+ */
+async function applyMerges(side: FileSide, planned: readonly PlannedMerge[], root: string, rewrite: Rewrite, dryRun: boolean, refused: SkippedEntry[]): Promise<AccountFileOutcome[]> {
+  if (planned.length === 0) return [];
+  const fileOf = (p: PlannedMerge) => path.posix.join(root, p.rel);
+  const texts = await side.readSmallFiles(planned.map(fileOf));
+  const unread = await findExisting(side, planned.map(fileOf).filter((f) => !texts.has(f)));
+  const out: AccountFileOutcome[] = [];
+  const writes: { planned: PlannedMerge; text: string }[] = [];
+  for (const p of planned) {
+    if (unread.has(fileOf(p))) {
+      refused.push({ item: p.rel, reason: 'the target has it, but not as a regular file of at most 1 MiB; not merged, left as it is' });
+      continue;
+    }
+    const targetText = texts.get(fileOf(p));
+    const merged = mergeAccountFile(p.kind, p.sourceText, targetText, rewrite);
+    if (merged.text === (targetText ?? null) || (targetText === undefined && merged.text === '')) {
+      out.push({ path: p.rel, action: 'unchanged', added: merged.added, keptTarget: merged.keptTarget });
+      continue;
+    }
+    writes.push({ planned: p, text: merged.text });
+    out.push({ path: p.rel, action: 'written', added: merged.added, keptTarget: merged.keptTarget });
+  }
+  if (dryRun || writes.length === 0) return out;
+  await side.mkdirs([...new Set(writes.map((w) => w.planned.dirs.base))]);
+  for (const mode of new Set(writes.map((w) => w.planned.dirs.mode))) {
+    // One level at a time, parents first, never through a link.
+    const levels = new Set<string>();
+    for (const { planned: p } of writes.filter((w) => w.planned.dirs.mode === mode)) {
+      p.dirRel.split('/').forEach((_, i, all) => levels.add(path.posix.join(p.dirs.base, ...all.slice(0, i + 1))));
+    }
+    await side.makeDirsNoFollow([...levels], { mode, errorRoot: root });
+  }
+  for (const w of writes) await side.writeAtomic(fileOf(w.planned), w.text, { mode: 0o640 });
+  return out;
+}
+
+/** Which of these paths exist, of any type (find -P: a link is itself), in one round trip. */
+async function findExisting(side: FileSide, absPaths: readonly string[]): Promise<Set<string>> {
+  if (absPaths.length === 0) return new Set();
+  const result = await side.run(['find', ...absPaths, '-maxdepth', '0', '-printf', '%p\\0']);
+  if (result.exitCode === 255 && side.ssh) throw new MailshiftError('MAILSHIFT_SSH_FAILED', `ssh to ${side.ssh.host} failed: ${lastLine(result.stderr)}`, { exitCode: ExitCode.tempFail });
+  return new Set(result.stdout.toString('utf8').split('\u0000').filter((p) => p !== ''));
 }
 
 /**
@@ -103,30 +166,3 @@ function keepSafeLines(text: string, what: string, onlyLocal: string | undefined
     })
     .join('\n');
 }
-
-async function mergeInto(
-  dirs: MaildirTreeWriter,
-  dirRel: string,
-  root: string,
-  rel: string,
-  kind: Parameters<typeof mergeAccountFile>[0],
-  sourceText: string,
-  rewrite: Rewrite,
-  dryRun: boolean,
-): Promise<AccountFileOutcome> {
-  const file = path.join(root, rel);
-  const targetText = await readRegularTextFile(file);
-  const merged = mergeAccountFile(kind, sourceText, targetText, rewrite);
-  if (merged.text === (targetText ?? null) || (targetText === undefined && merged.text === '')) {
-    return { path: rel, action: 'unchanged', added: merged.added, keptTarget: merged.keptTarget };
-  }
-  if (!dryRun) {
-    await dirs.ensureDir(dirRel);
-    // Replaced whole by rename: a reader (Exim, Dovecot's auth) never sees half a table.
-    const tmp = `${file}.mailshift-restore.${process.pid}`;
-    await writeFile(tmp, merged.text, { mode: 0o640, flag: 'wx' });
-    await rename(tmp, file);
-  }
-  return { path: rel, action: 'written', added: merged.added, keptTarget: merged.keptTarget };
-}
-

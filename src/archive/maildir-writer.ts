@@ -5,6 +5,7 @@ import { pipeline } from 'node:stream/promises';
 import { maildirBaseName } from '../../converters/maildir/filename.js';
 import { MailshiftError, systemErrorCode } from '../core/errors.js';
 import { decideControlFile } from '../engine/tree/control-files.js';
+import { nothingToFlush, type ControlFileOutcome, type FlushOutcome, type MessageOutcome, type RestoreWriter } from './restore-writer.js';
 import type { EntryBody } from './tar.js';
 
 /**
@@ -26,18 +27,12 @@ import type { EntryBody } from './tar.js';
 /** Messages up to this size are read whole and written with synchronous calls; larger ones are streamed. */
 const smallMessageBytes = 4 * 1024 * 1024;
 
-export type MessageOutcome = 'written' | 'linked' | 'copied' | 'exists';
-
-export interface ControlFileOutcome {
-  readonly path: string;
-  readonly action: 'written' | 'take-source' | 'keep-target' | 'unchanged';
-  readonly reason: string;
-}
+export type { ControlFileOutcome, MessageOutcome } from './restore-writer.js';
 
 /** One folder's base names: base -> 'cur/NAME' as it is on disk. */
 type FolderIndex = Map<string, string>;
 
-export class MaildirTreeWriter {
+export class MaildirTreeWriter implements RestoreWriter {
   private readonly verified = new Set<string>();
   private readonly indexes = new Map<string, FolderIndex>();
   private readonly staged = new Map<string, Set<string>>();
@@ -201,6 +196,11 @@ export class MaildirTreeWriter {
     await unlink(tmp);
     index.set(maildirBaseName(name), `${sub}/${name}`);
     return placed;
+  }
+
+  /** Every write here is in place as soon as it returns. */
+  flush(): Promise<FlushOutcome> {
+    return Promise.resolve(nothingToFlush);
   }
 
   /** Keeps the archive's version of a control file under the folder's tmp/, to be settled by settleControlFiles. */

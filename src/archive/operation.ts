@@ -8,7 +8,9 @@ import { resolveOwnerIds, runAccountChown } from '../cpanel/chown.js';
 import { resolveCpanelHome, resolveCpanelMailbox, resolveCpanelTarget } from '../cpanel/resolve.js';
 import { openFileSide } from '../hosts/open.js';
 import { formatSpec, type StoreSpec } from '../stores/spec.js';
+import type { SshOptions } from '../transport/ssh.js';
 import { applyAccountFiles, type AccountFileOutcome } from './account-files.js';
+import { openRemoteWriters } from './remote-target.js';
 import { runArchiveRestore, type RestoreReport, type RestoreTarget, type SkippedEntry } from './restore.js';
 import { readBackupSource } from './source.js';
 
@@ -21,6 +23,10 @@ import { readBackupSource } from './source.js';
  *   cpmove:BACKUP#local@domain    -> cpanel:ROOT#USER         that mailbox into the account (and its passwd lines)
  *   cpmove:BACKUP#local@domain    -> MAILDIR                  that mailbox as one maildir
  *   cpmove:BACKUP[#...]           -> cpanel:ROOT#local@domain that (or the same-named) mailbox into the target mailbox
+ *
+ * Each target may be here or over ssh (`cpanel:ssh://HOST/ROOT#USER`, `ssh://HOST/MAILDIR`): over ssh the files go
+ * through remote-target.ts (one remote tar per batch, then rename without clobbering), and the account files and
+ * chown through the same FileSide calls as here.
  */
 
 export interface ArchiveCopyRequest {
@@ -31,6 +37,8 @@ export interface ArchiveCopyRequest {
   readonly signal: AbortSignal;
   readonly logger: Logger;
   readonly onProgress?: (done: { readonly items: number; readonly bytes: number }) => void;
+  /** The run's ssh options (one shared connection per host), for a target over ssh. */
+  readonly ssh?: SshOptions;
 }
 
 export interface ArchiveChownOutcome {
@@ -54,7 +62,14 @@ export async function runArchiveCopy(request: ArchiveCopyRequest): Promise<Archi
   const backup = await readBackupSource(source.path);
   if (!backup) throw new MailshiftError('MAILSHIFT_MISSING_SOURCE', `${source.path} is not a cPanel backup (a tar, a tar.gz or a backup directory)`, { exitCode: ExitCode.config });
   const selected = source.kind === 'archive' && source.mailbox ? `${source.mailbox.domain}/${source.mailbox.localPart}` : undefined;
-  const side = openFileSide({ type: 'local' });
+  if (target.kind !== 'cpanel' && target.kind !== 'path' && target.kind !== 'maildir') {
+    throw new MailshiftError('MAILSHIFT_ARCHIVE_TARGET', `${formatSpec(target)}: a cPanel backup is restored into a cPanel root or a maildir, here or over ssh`, {
+      hint: 'restore into a cPanel root (cpanel:ROOT#USER) or a maildir, then copy from there',
+      exitCode: ExitCode.usage,
+    });
+  }
+  const side = openFileSide(target.location, request.ssh);
+  const isRemote = target.location.type === 'ssh';
 
   let restoreTarget: RestoreTarget;
   let mailbox = selected;
@@ -67,7 +82,7 @@ export async function runArchiveCopy(request: ArchiveCopyRequest): Promise<Archi
     const resolved = await resolveCpanelMailbox(side, target.root, target.mailbox, 'target');
     mailbox ??= resolved.mailboxDir;
     restoreTarget = { kind: 'maildir', path: resolved.path, label: formatSpec(target) };
-  } else if (target.kind === 'path' || target.kind === 'maildir') {
+  } else if (target.kind !== 'cpanel') {
     if (!mailbox) {
       throw new MailshiftError('MAILSHIFT_ARCHIVE_NO_MAILBOX', `${formatSpec(source)} holds a whole cPanel account and ${formatSpec(target)} is one maildir: name the mailbox to restore`, {
         hint: 'name one mailbox: cpmove:ARCHIVE#local@domain (mailshift discover ARCHIVE lists them)',
@@ -75,28 +90,33 @@ export async function runArchiveCopy(request: ArchiveCopyRequest): Promise<Archi
       });
     }
     restoreTarget = { kind: 'maildir', path: target.path, label: formatSpec(target) };
-  } else {
-    throw new MailshiftError('MAILSHIFT_ARCHIVE_TARGET', `${formatSpec(target)}: a cPanel backup is restored into a local cPanel root or a local maildir`, {
-      hint: 'restore into a local cPanel root (cpanel:ROOT#USER) or a maildir, then copy from there',
-      exitCode: ExitCode.usage,
-    });
-  }
+  } else throw new UsageError(`${formatSpec(target)} names no cPanel account`);
 
-  const { report, held } = await runArchiveRestore(backup, {
-    target: restoreTarget,
-    ...(mailbox ? { mailbox } : {}),
-    dryRun: request.dryRun,
-    signal: request.signal,
-    logger: request.logger,
-    ...(request.onProgress ? { onProgress: request.onProgress } : {}),
-  });
+  const remote = isRemote ? await openRemoteWriters(side, restoreTarget, { dryRun: request.dryRun, wholeAccount: mailbox === undefined, signal: request.signal, logger: request.logger }) : undefined;
+  let restored: Awaited<ReturnType<typeof runArchiveRestore>>;
+  try {
+    restored = await runArchiveRestore(backup, {
+      target: restoreTarget,
+      ...(mailbox ? { mailbox } : {}),
+      dryRun: request.dryRun,
+      signal: request.signal,
+      logger: request.logger,
+      ...(remote ? { writers: remote.writers } : {}),
+      ...(request.onProgress ? { onProgress: request.onProgress } : {}),
+    });
+  } catch (err) {
+    await remote?.close({ failed: true }).catch(() => undefined);
+    throw err;
+  }
+  await remote?.close({ failed: false });
+  const { report, held } = restored;
   const skipped = [...report.skipped];
   let accountFiles: AccountFileOutcome[] = [];
   let chown: ArchiveChownOutcome | undefined;
   if (account && target.kind === 'cpanel') {
     const sourceUser = report.user ?? account.user;
     if (sourceUser !== account.user) request.logger.info(`the backup is ${sourceUser}'s; home paths and names are rewritten for ${account.user}`);
-    const applied = await applyAccountFiles(held, account, { sourceUser, ...(mailbox ? { mailbox } : {}), dryRun: request.dryRun });
+    const applied = await applyAccountFiles(held, account, { sourceUser, ...(mailbox ? { mailbox } : {}), dryRun: request.dryRun }, side);
     accountFiles = applied.merges;
     skipped.push(...applied.refused);
     for (const m of accountFiles) if (m.keptTarget.length > 0) request.logger.warn(`${m.path}: kept the target's lines for ${m.keptTarget.join(', ')}`);

@@ -4,7 +4,9 @@ import { ExitCode, type ExitCodeValue } from '../core/exit-codes.js';
 import { silentLogger, type Logger } from '../core/logger.js';
 import { accountHomeItems, mergedDomainFiles } from '../cpanel/layout.js';
 import { isCpanelMailboxLink } from '../cpanel/inventory/parse.js';
-import { MaildirTreeWriter, type ControlFileOutcome, type MessageOutcome } from './maildir-writer.js';
+import { MaildirTreeWriter } from './maildir-writer.js';
+import { correctCounts } from './flush-counts.js';
+import type { ControlFileOutcome, MessageOutcome, RestoreWriter } from './restore-writer.js';
 import { classifyMailPath, classifyMember, describeMailbox, parseBackupFileName, parseEntryName, topDirOf, type MailItem } from './names.js';
 import { readBackupEntries, type BackupSource } from './source.js';
 import type { ArchiveEntry, EntryBody } from './tar.js';
@@ -34,6 +36,11 @@ export interface RestoreOptions {
   readonly dryRun?: boolean;
   readonly signal?: AbortSignal;
   readonly logger?: Logger;
+  /**
+   * Where the files go when not into local trees (an ssh host: operation.ts builds RemoteTreeWriters): `mail` for
+   * the maildirs (the target maildir, or the account's ~/mail), `home` for a whole account's home extras.
+   */
+  readonly writers?: { readonly mail: RestoreWriter; readonly home?: RestoreWriter };
   /** Messages placed so far (written, linked or found there) and the bytes written, after each message. */
   readonly onProgress?: (done: { readonly items: number; readonly bytes: number }) => void;
 }
@@ -102,13 +109,16 @@ export async function runArchiveRestore(source: BackupSource, options: RestoreOp
   const logger = options.logger ?? silentLogger;
   const dryRun = options.dryRun ?? false;
   const root = options.target.kind === 'maildir' ? options.target.path : path.join(options.target.home, 'mail');
-  const writer = new MaildirTreeWriter(root, { dryRun, dirMode: 0o751 });
-  const homeWriter = options.target.kind === 'cpanel-home' ? new MaildirTreeWriter(options.target.home, { dryRun, dirMode: 0o751 }) : undefined;
+  const writer: RestoreWriter = options.writers?.mail ?? new MaildirTreeWriter(root, { dryRun, dirMode: 0o751 });
+  const homeWriter: RestoreWriter | undefined =
+    options.target.kind !== 'cpanel-home' ? undefined : (options.writers?.home ?? new MaildirTreeWriter(options.target.home, { dryRun, dirMode: 0o751 }));
   const skipped: SkippedEntry[] = [];
   const notices: string[] = [];
   const extras = { written: [] as string[], keptTarget: [] as string[] };
   const held: HeldAccountFiles = { domainTables: new Map(), routing: new Map() };
   const counts = new Map<string, MailboxCounts>();
+  /** Folder (relative to the tree written into) -> its mailbox, for what a flush found already there. */
+  const mailboxOfFolder = new Map<string, string>();
   const mdboxMailboxes = new Set<string>();
   const seenMailboxes = new Set<string>();
   /** Member path (homedir/mail/...) of a message entry that was refused or not restored: a link to it cannot be made. */
@@ -231,6 +241,7 @@ export async function runArchiveRestore(source: BackupSource, options: RestoreOp
     }
     // A message.
     const folder = folderRel(item);
+    mailboxOfFolder.set(folder, item.mailbox);
     if (entry.type === 'file') {
       tally(item.mailbox, await writer.writeMessage(folder, item.sub, item.name, entry.body, entry.mtimeSec, entry.size), entry.size);
       return;
@@ -303,10 +314,18 @@ export async function runArchiveRestore(source: BackupSource, options: RestoreOp
       if (!waiting || entry.type !== 'file') return;
       pending.delete(name.parts.join('/'));
       const [first, ...others] = waiting;
-      tally(first!.destination.mailbox, await writer.writeMessage(first!.destination.folder, first!.destination.sub, first!.destination.name, entry.body, entry.mtimeSec, entry.size), entry.size);
-      const from = writer.findMessage(first!.destination.folder, first!.destination.name);
-      for (const other of others) {
-        if (from) tally(other.destination.mailbox, await writer.linkMessage(other.destination.folder, other.destination.sub, other.destination.name, from, other.mtimeSec), 0);
+      try {
+        tally(first!.destination.mailbox, await writer.writeMessage(first!.destination.folder, first!.destination.sub, first!.destination.name, entry.body, entry.mtimeSec, entry.size), entry.size);
+        const from = writer.findMessage(first!.destination.folder, first!.destination.name);
+        for (const other of others) {
+          if (from) tally(other.destination.mailbox, await writer.linkMessage(other.destination.folder, other.destination.sub, other.destination.name, from, other.mtimeSec), 0);
+        }
+      } catch (err) {
+        // The folder's directory is a link or a file on the target: listed once already by the first pass.
+        if (!(err instanceof MailshiftError) || err.code !== 'MAILSHIFT_TARGET_NOT_DIR') throw err;
+        const reason = `target-not-directory: ${err.message}; nothing under it is restored`;
+        if (!blocked.has(reason)) skipped.push({ item: name.parts.join('/'), reason });
+        blocked.add(reason);
       }
     }, options.signal);
     for (const [member, waiting] of pending) {
@@ -314,6 +333,7 @@ export async function runArchiveRestore(source: BackupSource, options: RestoreOp
     }
   }
 
+  correctCounts(await writer.flush(), { mailRoot: writer.root, homeRoot: homeWriter?.root, mailboxOfFolder, counts, extras, skipped });
   const controlFiles = await writer.settleControlFiles();
   for (const c of controlFiles) if (c.action === 'keep-target') logger.warn(`${c.path}: kept the target's version: ${c.reason}`);
 

@@ -216,10 +216,13 @@ export class PaxWriter {
 
   constructor(out: Writable, gzip: boolean) {
     this.flowing = gzip ? pipeline(this.pack, createGzip(), out) : pipeline(this.pack, out);
+    // A reader that goes away early (a remote tar that stopped) fails the stream before finish() awaits it: the
+    // failure is reported there, or by the caller that watches the reader, never as an unhandled rejection.
+    this.flowing.catch(() => undefined);
   }
 
   /** Adds an entry; for a file, `body` is streamed into it and must be `size` bytes long. */
-  async add(entry: PackEntry, body?: AsyncIterable<Buffer>): Promise<void> {
+  async add(entry: PackEntry, body?: AsyncIterable<Buffer> | Iterable<Buffer>): Promise<void> {
     const header: Partial<tarStream.Header> & { name: string; pax: Record<string, string> } = {
       name: entry.name,
       type: entry.type,

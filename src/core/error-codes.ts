@@ -37,9 +37,9 @@ export const errorCodes = {
     hints: ['name one mailbox: cpmove:ARCHIVE#local@domain (mailshift discover ARCHIVE lists them)'],
   },
   MAILSHIFT_ARCHIVE_TARGET: {
-    meaning: 'A cPanel backup can be restored into a local cPanel root or a local maildir, and this target is neither; or the archive an export would write exists already (an export never writes over a file).',
+    meaning: 'A cPanel backup can be restored into a cPanel root or a maildir (here or over ssh), and this target is neither; or the archive an export would write exists already (an export never writes over a file).',
     exitCode: ExitCode.usage,
-    hints: ['restore into a local cPanel root (cpanel:ROOT#USER) or a maildir, then copy from there', 'choose a new file name'],
+    hints: ['restore into a cPanel root (cpanel:ROOT#USER) or a maildir, then copy from there', 'choose a new file name'],
   },
   MAILSHIFT_BAD_REF: {
     meaning: 'A message reference handed to a store is not one of its messages (a mailshift bug, or a state file from elsewhere).',

@@ -96,9 +96,9 @@ export function decideRoute(operation: Operation, source: EndFacts, target: EndF
 /**
  * A cPanel backup is one compressed stream: nothing in it can be reached without reading what comes before, so
  * neither rsync (which wants files) nor the stores (which want to list, then read by reference) can use it as it
- * is. The archive engine reads it once and writes each message where it belongs as it passes. That engine writes to
- * local trees only: restoring into an IMAP account or over ssh goes through a local maildir first (refused here
- * with that advice, before any work). A backup is never a target: `mailshift export` writes one.
+ * is. The archive engine reads it once and writes each message where it belongs as it passes, into a tree here or
+ * over ssh (there through one remote tar per batch). Into an IMAP account it goes through a local maildir first. A
+ * backup is never a target: `mailshift export` writes one.
  */
 function decideArchiveRoute(operation: Operation, source: EndFacts, target: EndFacts): Route | RouteRefusal {
   if (target.files?.layout === 'archive') {
@@ -115,15 +115,12 @@ function decideArchiveRoute(operation: Operation, source: EndFacts, target: EndF
       reason: `the source ${source.label} is a cPanel backup and the target ${target.label} an IMAP account: the mailbox is restored into a temporary maildir in one pass, then its messages move one at a time through the stores`,
     };
   }
-  if (target.files.location !== 'local') {
-    return refusal('MAILSHIFT_USAGE', `${source.label} is a cPanel backup and ${target.label} is over ssh: a backup is restored into local trees`, 'run mailshift on the target server (copy the backup there), or restore here and copy the result with mailshift copy');
-  }
   if (target.files.layout !== 'cpanel' && target.files.layout !== 'maildir') {
     return refusal('MAILSHIFT_USAGE', `${target.label} is not a maildir or a cPanel root`, 'restore into a cPanel root (cpanel:ROOT#USER) or a maildir directory');
   }
   return {
     use: 'archive',
-    reason: `the source ${source.label} is a cPanel backup: read once from start to end, its messages written straight into the ${target.files.layout === 'cpanel' ? 'cPanel account' : 'maildir'} as they pass (no extraction, no rsync)`,
+    reason: `the source ${source.label} is a cPanel backup: read once from start to end, its messages written straight into the ${target.files.layout === 'cpanel' ? 'cPanel account' : 'maildir'}${target.files.location === 'local' ? '' : ' over ssh (one remote tar per batch, then renamed into place)'} as they pass (no extraction, no rsync)`,
   };
 }
 

@@ -1,4 +1,4 @@
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readlink, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { applyAccountFiles } from '../../src/archive/account-files.js';
@@ -46,5 +46,18 @@ describe('applyAccountFiles', () => {
     await applyAccountFiles(held(), { root, home, user: 'bob' }, { sourceUser: 'olduser', mailbox: 'example.com/alice', dryRun: false });
     expect(await readFile(path.join(home, 'etc/example.com/passwd'), 'utf8')).toBe('alice:x:500:500::/home/bob/mail/example.com/alice:/bin/bash\n');
     await expect(readFile(path.join(root, 'etc/valiases/example.com'), 'utf8')).rejects.toThrow();
+  });
+
+  it('leaves a target table that is a symlink as it is, never merging through it, and lists it', async () => {
+    const root = tmp.path;
+    const home = path.join(root, 'home/bob');
+    const outside = path.join(root, 'outside-passwd');
+    await writeFile(outside, 'root:x:0:0::/root:/bin/bash\n');
+    await mkdir(path.join(home, 'etc/example.com'), { recursive: true });
+    await symlink(outside, path.join(home, 'etc/example.com/passwd'));
+    const result = await applyAccountFiles(held(), { root, home, user: 'bob' }, { sourceUser: 'olduser', dryRun: false });
+    expect(result.refused).toContainEqual({ item: 'home/bob/etc/example.com/passwd', reason: expect.stringContaining('not as a regular file') });
+    expect(await readlink(path.join(home, 'etc/example.com/passwd'))).toBe(outside);
+    expect(await readFile(outside, 'utf8')).toBe('root:x:0:0::/root:/bin/bash\n');
   });
 });

@@ -1,12 +1,9 @@
 import { execFile } from 'node:child_process';
-import { createWriteStream } from 'node:fs';
 import { mkdir, readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { pipeline } from 'node:stream/promises';
 import { promisify } from 'node:util';
-import tarStream from 'tar-stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { hostileEntries, writeSparseFile } from '../support/cpmove.js';
+import { writeHostileArchive, writeSparseFile } from '../support/cpmove.js';
 import { makeTempDir, type TempDir } from '../support/tmp.js';
 import { runCli } from './cli.js';
 
@@ -25,17 +22,7 @@ afterAll(async () => {
   await tmp?.cleanup();
 });
 
-async function writeHostile(file: string): Promise<void> {
-  const pack = tarStream.pack();
-  const done = pipeline(pack, createWriteStream(file));
-  for (const entry of hostileEntries(outside)) {
-    const header = { name: entry.name, type: entry.type, mode: 0o644, mtime: new Date(1700000000000), ...(entry.linkname ? { linkname: entry.linkname } : {}) };
-    if (entry.type === 'file') pack.entry(header, entry.content ?? '');
-    else pack.entry(header);
-  }
-  pack.finalize();
-  await done;
-}
+const writeHostile = (file: string) => writeHostileArchive(file, outside);
 
 interface RestoreJson {
   skipped: { item: string; reason: string }[];

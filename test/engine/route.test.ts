@@ -57,13 +57,18 @@ describe('decideRoute with a cPanel backup', () => {
     expect(decideRoute('copy', backup, localMaildir)).toMatchObject({ use: 'archive', reason: expect.stringContaining('into the maildir') });
   });
 
+  it('restores into a maildir or cPanel root over ssh with the archive engine, and says how', () => {
+    const sshCpanel: EndFacts = { label: 'cpanel:ssh://new.example/#alice', files: { location: 'ssh', layout: 'cpanel' } };
+    expect(decideRoute('copy', backup, sshMaildir)).toEqual({ use: 'archive', reason: expect.stringContaining('into the maildir over ssh (one remote tar per batch') });
+    expect(decideRoute('copy', backup, sshCpanel)).toMatchObject({ use: 'archive', reason: expect.stringContaining('into the cPanel account over ssh') });
+  });
+
   it('restores into an IMAP account through a temporary maildir and the messages engine, and says so', () => {
     expect(decideRoute('copy', backup, imap)).toEqual({ use: 'messages', reason: expect.stringContaining('restored into a temporary maildir in one pass') });
   });
 
   it('refuses what the archive engine does not do, with the way round it', () => {
     for (const [operation, target, words] of [
-      ['copy', sshMaildir, 'run mailshift on the target server'],
       ['resync', localMaildir, 'restore the backup with `mailshift copy'],
       ['verify', localMaildir, 'restore the backup with `mailshift copy'],
       ['copy', mbox, 'restore into a cPanel root'],

@@ -1,7 +1,10 @@
 import { execFile } from 'node:child_process';
+import { createWriteStream } from 'node:fs';
 import { link, mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { pipeline } from 'node:stream/promises';
 import { promisify } from 'node:util';
+import tarStream from 'tar-stream';
 import { writeTree, type TreeManifest } from './tree.js';
 
 /**
@@ -186,4 +189,17 @@ export function hostileEntries(outside: string): HostileEntry[] {
     { name: `${alice}/cur/device`, type: 'character-device' },
     { name: `${alice}/cur/fifo`, type: 'fifo' },
   ];
+}
+
+/** Writes hostileEntries(outside) into a tar file `file` (tar-stream: GNU tar would refuse to store them). */
+export async function writeHostileArchive(file: string, outside: string): Promise<void> {
+  const pack = tarStream.pack();
+  const done = pipeline(pack, createWriteStream(file));
+  for (const entry of hostileEntries(outside)) {
+    const header = { name: entry.name, type: entry.type, mode: 0o644, mtime: new Date(1700000000000), ...(entry.linkname ? { linkname: entry.linkname } : {}) };
+    if (entry.type === 'file') pack.entry(header, entry.content ?? '');
+    else pack.entry(header);
+  }
+  pack.finalize();
+  await done;
 }

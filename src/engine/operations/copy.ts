@@ -83,7 +83,7 @@ export async function runCopyOperation(request: CopyRequest): Promise<CopyOutcom
   return withSharedSsh(request.ssh, [request.source, request.target], async (ssh) => {
     const route = await probeRoute(request.operation, request, ssh, request.imapFallback);
     if (route.use === 'messages') return runMessagesCopy(request, route);
-    if (route.use === 'archive') return runArchiveRestoreCopy(request, route);
+    if (route.use === 'archive') return runArchiveRestoreCopy({ ...request, ssh }, route);
     if (request.justLogin) throw new UsageError('--justlogin logs in to IMAP ends: neither end of this copy is IMAP', 'give an imap:// or imaps:// end, or leave out --justlogin');
     return request.operation === 'copy' ? runFilesCopy({ ...request, ssh }, route) : runFilesResync({ ...request, ssh }, route);
   });
@@ -123,7 +123,7 @@ async function runFilesCopy(request: CopyRequest, route: Route): Promise<CopyOut
   return { kind: 'files-copy', route, exitCode, summary, report, ...(chown ? { chown } : {}) };
 }
 
-/** A cPanel backup restored into a local tree (src/archive/): one pass over the archive. */
+/** A cPanel backup restored into a tree here or over ssh (src/archive/): one pass over the archive. */
 async function runArchiveRestoreCopy(request: CopyRequest, route: Route): Promise<CopyOutcome> {
   const { runArchiveCopy } = await import('../../archive/operation.js');
   const result = await runArchiveCopy({
@@ -131,6 +131,7 @@ async function runArchiveRestoreCopy(request: CopyRequest, route: Route): Promis
     target: request.target,
     dryRun: request.dryRun,
     ...(request.files.chown ? { chown: request.files.chown } : {}),
+    ssh: request.ssh,
     signal: request.signal,
     logger: request.logger,
     ...(request.progress ? { onProgress: (done: { items: number; bytes: number }) => request.progress!.update({ items: done.items, bytes: done.bytes }) } : {}),

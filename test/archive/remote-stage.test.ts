@@ -1,0 +1,117 @@
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { buildLinkArgv, buildRemoteExtractArgv, buildStagingDir, parseLinkOutput, RemoteStage } from '../../src/archive/remote-stage.js';
+import { LocalFileSide } from '../../src/hosts/local.js';
+import { makeTempDir, type TempDir } from '../support/tmp.js';
+
+const run = promisify(execFile);
+
+let tmp: TempDir;
+beforeEach(async () => {
+  tmp = await makeTempDir('remote-stage');
+});
+afterEach(async () => {
+  await tmp.cleanup();
+});
+
+describe('the remote extraction and link commands', () => {
+  it('extracts into the staging directory, keeping what is there and never restoring owners', () => {
+    expect(buildRemoteExtractArgv('/home/bob/mail/tmp/mailshift-restore.ab')).toEqual(['tar', '-x', '-f', '-', '-C', '/home/bob/mail/tmp/mailshift-restore.ab', '--keep-old-files', '--no-same-owner']);
+    expect(() => buildRemoteExtractArgv('relative/dir')).toThrow(/absolute/);
+  });
+
+  it('is an argv GNU tar accepts', async () => {
+    const [, ...args] = buildRemoteExtractArgv(tmp.path);
+    const empty = path.join(tmp.path, 'empty.tar');
+    await run('tar', ['-cf', empty, '--files-from', '/dev/null']);
+    await run('tar', args.map((a) => (a === '-' ? empty : a)));
+  });
+
+  it('stages under the tree’s tmp/, at a name of its own', () => {
+    expect(buildStagingDir('/srv/mail/alice', 'c0ffee')).toBe('/srv/mail/alice/tmp/mailshift-restore.c0ffee');
+    expect(buildStagingDir('/srv/mail/alice')).not.toBe(buildStagingDir('/srv/mail/alice'));
+  });
+
+  it('links with a fixed script whose names are its positional parameters, never with -f', () => {
+    const argv = buildLinkArgv();
+    expect(argv.slice(0, 8)).toEqual(['xargs', '-0', '-r', '-n', '2', 'sh', '-c', argv[7]]);
+    expect(argv[7]).not.toMatch(/ln [^;]*-f/);
+    expect(argv[7]).toContain('"$1" "$2"');
+  });
+
+  it('reads which links were taken and which failed', () => {
+    expect(parseLinkOutput('E\u0000/a/cur/x\u0000F\u0000/a/cur/y\u0000')).toEqual({ taken: ['/a/cur/x'], failed: ['/a/cur/y'] });
+    expect(parseLinkOutput('')).toEqual({ taken: [], failed: [] });
+  });
+});
+
+describe('RemoteStage (run here, through the same FileSide calls as over ssh)', () => {
+  const canary = 'mailshift-stage-canary';
+
+  it('places staged files at their names with their mtimes, links as links, and never replaces a file', async () => {
+    const root = path.join(tmp.path, 'maildir');
+    await mkdir(path.join(root, 'cur'), { recursive: true });
+    await writeFile(path.join(root, 'cur/taken:2,S'), 'the target’s own');
+    const stage = new RemoteStage(new LocalFileSide(), root, { dirMode: 0o751 });
+    await stage.start();
+    const odd = `$(touch ${canary}) 'quoted'\nnewline:2,S`;
+    await stage.addFile(path.join(root, 'cur/1.M1.h:2,S'), [Buffer.from('one')], 3, 1700000001.25, 0o600);
+    await stage.addFile(path.join(root, 'cur/taken:2,S'), [Buffer.from('from the backup')], 15, 1700000002, 0o600);
+    await stage.addFile(path.join(root, `cur/${odd}`), [Buffer.from('odd')], 3, 1700000003, 0o600);
+    stage.needDir(path.join(root, '.Archive'));
+    stage.needDir(path.join(root, '.Archive/cur'));
+    await stage.addLink(path.join(root, '.Archive/cur/1.M1.h:2,S'), stage.stagedNameOf(path.join(root, 'cur/1.M1.h:2,S'))!, 1700000001.25);
+    const flushed = await stage.flush();
+    expect(flushed.taken).toEqual([{ path: path.join(root, 'cur/taken:2,S'), bytes: 15 }]);
+    expect(await readFile(path.join(root, 'cur/taken:2,S'), 'utf8')).toBe('the target’s own');
+    expect(await readFile(path.join(root, `cur/${odd}`), 'utf8')).toBe('odd');
+    expect((await stat(path.join(root, 'cur/1.M1.h:2,S'))).mtimeMs).toBe(1700000001250);
+    expect((await stat(path.join(root, '.Archive/cur/1.M1.h:2,S'))).ino).toBe((await stat(path.join(root, 'cur/1.M1.h:2,S'))).ino);
+    expect(existsSync(path.join(root, canary))).toBe(false);
+
+    // A later batch links to what an earlier one placed, and never over a name that is taken.
+    stage.linkPlaced(path.join(root, 'cur/1.M1.h:2,S'), path.join(root, 'cur/1.M1.h-copy:2,S'));
+    stage.linkPlaced(path.join(root, 'cur/1.M1.h:2,S'), path.join(root, 'cur/taken:2,S'));
+    const second = await stage.flush();
+    expect(second).toEqual({ taken: [], linksTaken: [path.join(root, 'cur/taken:2,S')], linksNotMade: [] });
+    expect((await stat(path.join(root, 'cur/1.M1.h-copy:2,S'))).nlink).toBe(3);
+    expect(await readFile(path.join(root, 'cur/taken:2,S'), 'utf8')).toBe('the target’s own');
+
+    await stage.close({ failed: false });
+    expect(await readdir(path.join(root, 'tmp'))).toEqual([]);
+  });
+
+  it('settles by itself every batchFiles files, so a run that dies loses at most one batch', async () => {
+    const root = path.join(tmp.path, 'batched');
+    const stage = new RemoteStage(new LocalFileSide(), root, { dirMode: 0o751, batchFiles: 2 });
+    await stage.start();
+    stage.needDir(path.join(root, 'cur'));
+    for (const n of [1, 2, 3]) {
+      await stage.addFile(path.join(root, `cur/${n}.M.h:2,S`), [Buffer.from(String(n))], 1, 1700000000, 0o600);
+      await stage.settleIfFull();
+    }
+    expect((await readdir(path.join(root, 'cur'))).sort()).toEqual(['1.M.h:2,S', '2.M.h:2,S']);
+    await stage.flush();
+    expect(await readdir(path.join(root, 'cur'))).toHaveLength(3);
+    await stage.close({ failed: false });
+  });
+
+  it('stops with MAILSHIFT_REMOTE_WRITE when the remote tar cannot write, and keeps what it placed', async () => {
+    const root = path.join(tmp.path, 'broken');
+    const stage = new RemoteStage(new LocalFileSide(), root, { dirMode: 0o751 });
+    await stage.start();
+    // The staging directory taken away under the remote tar: it cannot create its files.
+    await run('rm', ['-rf', stage.stagingDir]);
+    await expect(
+      (async () => {
+        await stage.addFile(path.join(root, 'cur/1.M.h:2,S'), [Buffer.from('x')], 1, 1700000000, 0o600);
+        await stage.flush();
+      })(),
+    ).rejects.toMatchObject({ code: 'MAILSHIFT_REMOTE_WRITE' });
+    await stage.close({ failed: true });
+  });
+});
