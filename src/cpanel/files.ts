@@ -32,11 +32,21 @@ export function parseDomainUserMap(text: string): { domain: string; user: string
   return readDomainLines(text).filter(({ domain, user }) => domain !== '' && domain !== '*' && user !== '' && user !== 'nobody');
 }
 
-/** Domains owned by USER, as safe host names (isSafeDomain: they become paths). */
+/**
+ * Domains owned by USER, as safe host names (isSafeDomain: they become paths). A line that does not hold the user's
+ * name at all is passed over before it is split (every account's copy asks a server-wide file of one line per domain).
+ */
 export function parseUserDomains(text: string, user: string): string[] {
-  return readDomainLines(text)
-    .filter((entry) => entry.user === user && entry.domain !== '*' && isSafeDomain(entry.domain))
-    .map((entry) => entry.domain);
+  if (user === '') return [];
+  const out: string[] = [];
+  for (const line of splitTextLines(text)) {
+    if (!line.includes(user)) continue;
+    const colon = line.indexOf(':');
+    if (colon <= 0) continue;
+    const domain = line.slice(0, colon).trim().toLowerCase();
+    if (line.slice(colon + 1).trim() === user && domain !== '*' && isSafeDomain(domain)) out.push(domain);
+  }
+  return out;
 }
 
 /**
@@ -71,11 +81,41 @@ export function parsePasswd(text: string): PasswdEntry[] {
   return out;
 }
 
-/** The home directory (field 6) and ids of USER, or undefined (absent, or ids that are not whole numbers). */
+/**
+ * The home directory (field 6) and ids of USER, or undefined (absent, or ids that are not whole numbers). The first
+ * well-formed line for USER decides, as in parsePasswd's order.
+ *
+ * Only the lines that start with `USER:` are split: every account's copy, chown and resync asks the server's passwd
+ * for one user, and on a server of 25,000 accounts parsing all of it each time was most of a small account's copy.
+ */
 export function parsePasswdHome(text: string, user: string): { home: string; uid: number; gid: number } | undefined {
-  const entry = parsePasswd(text).find((e) => e.user === user);
-  if (!entry || !Number.isInteger(entry.uid) || !Number.isInteger(entry.gid)) return undefined;
-  return { home: entry.home, uid: entry.uid, gid: entry.gid };
+  if (user === '' || user.includes(':') || user.includes('\n')) return undefined;
+  for (const line of linesStartingWith(text, `${user}:`)) {
+    const fields = line.split(':');
+    if (fields.length < 7) continue;
+    const uid = Number(fields[2]);
+    const gid = Number(fields[3]);
+    if (!Number.isInteger(uid) || !Number.isInteger(gid)) return undefined;
+    return { home: fields[5]!, uid, gid };
+  }
+  return undefined;
+}
+
+/** The lines of `text` (without their CR LF or LF) that start with `prefix`, found without splitting the rest. */
+function* linesStartingWith(text: string, prefix: string): Generator<string> {
+  let start = text.startsWith(prefix) ? 0 : -1;
+  if (start < 0) {
+    const at = text.indexOf(`\n${prefix}`);
+    start = at < 0 ? -1 : at + 1;
+  }
+  while (start >= 0) {
+    const end = text.indexOf('\n', start);
+    const line = text.slice(start, end < 0 ? text.length : end);
+    yield line.endsWith('\r') ? line.slice(0, -1) : line;
+    if (end < 0) return;
+    const next = text.indexOf(`\n${prefix}`, end);
+    start = next < 0 ? -1 : next + 1;
+  }
 }
 
 /** /etc/passwd of the server: user -> home directory (field 6); a later line for a user wins. */

@@ -93,6 +93,21 @@ describe('etc/passwd', () => {
     expect(parsePasswdHome(passwd, 'nobody')).toBeUndefined();
   });
 
+  it('finds the user on the first line, the last line without its newline, CR LF lines, and not by a longer name', () => {
+    expect(parsePasswdHome('al:x:1:1::/home/al:/bin/false\nalice:x:2:2::/home/alice:/bin/false', 'alice')).toEqual({ home: '/home/alice', uid: 2, gid: 2 });
+    expect(parsePasswdHome('alice:x:2:2::/home/alice:/bin/false\r\nal:x:1:1::/home/al:/bin/false\r\n', 'al')).toEqual({ home: '/home/al', uid: 1, gid: 1 });
+    expect(parsePasswdHome('alice2:x:2:2::/home/alice2:/bin/false\n', 'alice')).toBeUndefined();
+    expect(parsePasswdHome('alice:short\nalice:x:5:5::/home/alice:/bin/false\n', 'alice')).toEqual({ home: '/home/alice', uid: 5, gid: 5 });
+    expect(parsePasswdHome(passwd, '')).toBeUndefined();
+    expect(parsePasswdHome(passwd, 'root:x')).toBeUndefined();
+  });
+
+  it('answers the same as parsing every line, for every user of a large passwd', () => {
+    const lines = Array.from({ length: 500 }, (_, i) => `u${i}:x:${1000 + i}:${1000 + i}::/home/u${i}:/bin/bash`);
+    const big = `${lines.join('\n')}\nu7:x:9:9::/elsewhere:/bin/bash\n`;
+    for (const entry of parsePasswd(big).slice(0, 500)) expect(parsePasswdHome(big, entry.user)).toEqual({ home: entry.home, uid: entry.uid, gid: entry.gid });
+  });
+
   it("maps users to homes for discover, the last line for a user winning (a map's set)", () => {
     const homes = parseSystemPasswd(passwd);
     expect(homes.get('alice')).toBe('/home/alice');
