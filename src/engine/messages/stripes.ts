@@ -1,3 +1,4 @@
+import { packInBatches } from '../../core/batch.js';
 import type { MessageRef } from '../../core/types.js';
 
 /**
@@ -29,21 +30,7 @@ export const defaultSplitMinBytes = 64 * 1024 * 1024;
  * order; a message larger than a stripe is a stripe of its own.
  */
 export function planReadStripes<T extends MessageRef>(refs: readonly T[], stripeBytes = defaultStripeBytes, maxMessages = maxStripeMessages, fallbackBytes = 16 * 1024): T[][] {
-  const stripes: T[][] = [];
-  let current: T[] = [];
-  let bytes = 0;
-  for (const ref of refs) {
-    const size = ref.sizeBytes ?? fallbackBytes;
-    if (current.length > 0 && (bytes + size > stripeBytes || current.length >= maxMessages)) {
-      stripes.push(current);
-      current = [];
-      bytes = 0;
-    }
-    current.push(ref);
-    bytes += size;
-  }
-  if (current.length > 0) stripes.push(current);
-  return stripes;
+  return packInBatches(refs, (ref) => ref.sizeBytes ?? fallbackBytes, stripeBytes, maxMessages);
 }
 
 export type ReaderDecision = { readonly extra: number; readonly reason: string };

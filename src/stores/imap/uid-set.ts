@@ -1,3 +1,5 @@
+import { packInBatches } from '../../core/batch.js';
+
 /** UIDs -> a compact IMAP sequence set ("1:5,9,12:14"). */
 export function formatUidSet(uids: readonly number[]): string {
   const sorted = [...uids].sort((a, b) => a - b);
@@ -14,19 +16,5 @@ export function formatUidSet(uids: readonly number[]): string {
 /** Splits UIDs into runs whose sequence set stays short: Exchange refuses commands over 10,240 bytes. */
 export function chunkUids(uids: readonly number[], maxSetChars = 2_000, maxCount = 500): number[][] {
   const sorted = [...uids].sort((a, b) => a - b);
-  const chunks: number[][] = [];
-  let current: number[] = [];
-  let chars = 0;
-  for (const uid of sorted) {
-    const cost = String(uid).length + 1;
-    if (current.length > 0 && (chars + cost > maxSetChars || current.length >= maxCount)) {
-      chunks.push(current);
-      current = [];
-      chars = 0;
-    }
-    current.push(uid);
-    chars += cost;
-  }
-  if (current.length > 0) chunks.push(current);
-  return chunks;
+  return packInBatches(sorted, (uid) => String(uid).length + 1, maxSetChars, maxCount);
 }
