@@ -16,10 +16,16 @@ export function splitTextLines(text: string): string[] {
 // ---------------------------------------------------------------------------------------------------------------
 // etc/userdomains, etc/trueuserdomains: "domain: user" lines, the last one "*: nobody"
 
-/** Every "KEY: VALUE" line (the key trimmed and lower-cased, the value trimmed); lines without a key are skipped. */
-function readDomainLines(text: string): { domain: string; user: string }[] {
+/**
+ * Every "KEY: VALUE" line (the key trimmed and lower-cased, the value trimmed); lines without a key are skipped.
+ * With `mentioning`, only the lines holding that text.
+ */
+function readDomainLines(text: string, mentioning?: string): { domain: string; user: string }[] {
   const out: { domain: string; user: string }[] = [];
   for (const line of splitTextLines(text)) {
+    // A line that cannot name the user asked for is passed over before it is split: every account's copy asks a
+    // server-wide file of one line per domain.
+    if (mentioning !== undefined && !line.includes(mentioning)) continue;
     const colon = line.indexOf(':');
     if (colon <= 0) continue;
     out.push({ domain: line.slice(0, colon).trim().toLowerCase(), user: line.slice(colon + 1).trim() });
@@ -32,21 +38,12 @@ export function parseDomainUserMap(text: string): { domain: string; user: string
   return readDomainLines(text).filter(({ domain, user }) => domain !== '' && domain !== '*' && user !== '' && user !== 'nobody');
 }
 
-/**
- * Domains owned by USER, as safe host names (isSafeDomain: they become paths). A line that does not hold the user's
- * name at all is passed over before it is split (every account's copy asks a server-wide file of one line per domain).
- */
+/** Domains owned by USER, as safe host names (isSafeDomain: they become paths). */
 export function parseUserDomains(text: string, user: string): string[] {
   if (user === '') return [];
-  const out: string[] = [];
-  for (const line of splitTextLines(text)) {
-    if (!line.includes(user)) continue;
-    const colon = line.indexOf(':');
-    if (colon <= 0) continue;
-    const domain = line.slice(0, colon).trim().toLowerCase();
-    if (line.slice(colon + 1).trim() === user && domain !== '*' && isSafeDomain(domain)) out.push(domain);
-  }
-  return out;
+  return readDomainLines(text, user)
+    .filter((entry) => entry.user === user && entry.domain !== '*' && isSafeDomain(entry.domain))
+    .map((entry) => entry.domain);
 }
 
 /**
@@ -74,11 +71,17 @@ export interface PasswdEntry {
 export function parsePasswd(text: string): PasswdEntry[] {
   const out: PasswdEntry[] = [];
   for (const line of splitTextLines(text)) {
-    const fields = line.split(':');
-    if (fields.length < 7) continue;
-    out.push({ user: fields[0]!, uid: Number(fields[2]), gid: Number(fields[3]), home: fields[5]! });
+    const entry = parsePasswdLine(line);
+    if (entry) out.push(entry);
   }
   return out;
+}
+
+/** One passwd(5) line, or undefined when it has fewer than seven fields. */
+function parsePasswdLine(line: string): PasswdEntry | undefined {
+  const fields = line.split(':');
+  if (fields.length < 7) return undefined;
+  return { user: fields[0]!, uid: Number(fields[2]), gid: Number(fields[3]), home: fields[5]! };
 }
 
 /**
@@ -91,12 +94,10 @@ export function parsePasswd(text: string): PasswdEntry[] {
 export function parsePasswdHome(text: string, user: string): { home: string; uid: number; gid: number } | undefined {
   if (user === '' || user.includes(':') || user.includes('\n')) return undefined;
   for (const line of linesStartingWith(text, `${user}:`)) {
-    const fields = line.split(':');
-    if (fields.length < 7) continue;
-    const uid = Number(fields[2]);
-    const gid = Number(fields[3]);
-    if (!Number.isInteger(uid) || !Number.isInteger(gid)) return undefined;
-    return { home: fields[5]!, uid, gid };
+    const entry = parsePasswdLine(line);
+    if (!entry) continue;
+    if (!Number.isInteger(entry.uid) || !Number.isInteger(entry.gid)) return undefined;
+    return { home: entry.home, uid: entry.uid, gid: entry.gid };
   }
   return undefined;
 }
