@@ -107,7 +107,13 @@ interface PlannedMerge {
 async function applyMerges(side: FileSide, planned: readonly PlannedMerge[], root: string, rewrite: Rewrite, dryRun: boolean, refused: SkippedEntry[]): Promise<AccountFileOutcome[]> {
   if (planned.length === 0) return [];
   const fileOf = (p: PlannedMerge) => path.posix.join(root, p.rel);
-  const texts = await side.readSmallFiles(planned.map(fileOf));
+  // Read from where each table's directories start (the home, or the root for /etc's tables), never through a link
+  // below that: the account's user may have put one at ~/etc/DOMAIN.
+  const texts = new Map<string, string>();
+  for (const base of new Set(planned.map((p) => p.dirs.base))) {
+    const read = await side.readSmallFiles(planned.filter((p) => p.dirs.base === base).map(fileOf), { within: base });
+    for (const [file, text] of read) texts.set(file, text);
+  }
   const unread = await findExisting(side, planned.map(fileOf).filter((f) => !texts.has(f)));
   const out: AccountFileOutcome[] = [];
   const writes: { planned: PlannedMerge; text: string }[] = [];
@@ -135,7 +141,7 @@ async function applyMerges(side: FileSide, planned: readonly PlannedMerge[], roo
     }
     await side.makeDirsNoFollow([...levels], { mode, errorRoot: root });
   }
-  for (const w of writes) await side.writeAtomic(fileOf(w.planned), w.text, { mode: 0o640 });
+  for (const w of writes) await side.writeAtomic(fileOf(w.planned), w.text, { mode: 0o640, within: w.planned.dirs.base });
   return out;
 }
 
