@@ -153,7 +153,9 @@ async function exportSourceFolder(
       uidValidity = status.uidValidity;
       const keyPrefix = buildSourceKeyPrefix(label, sourcePath, status.uidValidity ?? 0);
       const uidSource = status.uidValidity !== undefined && status.uidNext !== undefined ? { uidValidity: status.uidValidity, nextUid: status.uidNext } : undefined;
-      toRead = [];
+      // Set once the listing is whole: a listing that fails leaves the folder as one unread item below, never as
+      // an empty list of messages missing.
+      const listing: ListedMessage[] = [];
       for await (const ref of box.list(signal)) {
         if (written.has(ref.id)) continue;
         const isNoted = noted.has(ref.id);
@@ -162,11 +164,12 @@ async function exportSourceFolder(
         } else if (source.maxSizeBytes !== undefined && ref.sizeBytes !== undefined && ref.sizeBytes > source.maxSizeBytes) {
           if (!isNoted) outcome.skipped.push({ item: itemOf(ref), reason: `larger than --max-size (${ref.sizeBytes} bytes)` });
         } else {
-          toRead.push(ref);
+          listing.push(ref);
           continue;
         }
         noted.add(ref.id);
       }
+      toRead = listing;
       toRead.sort((a, b) => (a.uid ?? Number.MAX_SAFE_INTEGER) - (b.uid ?? Number.MAX_SAFE_INTEGER));
       const toLf = store.caps.crlf;
       for await (const { ref, content } of readBodies(box, toRead, signal, (ref, reason) => outcome.unread.push({ item: itemOf(ref), reason }))) {
@@ -211,9 +214,8 @@ async function exportSourceFolder(
         }
       }
       // The folder cannot be read (further): whatever it holds that is not in the archive is listed with the reason.
-      const missing = toRead?.filter((ref) => !written.has(ref.id)) ?? [];
-      if (missing.length === 0 && toRead === undefined) outcome.unread.push({ item: `${label} folder ${sourcePath}`, reason: err.message });
-      for (const ref of missing) outcome.unread.push({ item: itemOf(ref), reason: err.message });
+      if (toRead === undefined) outcome.unread.push({ item: `${label} folder ${sourcePath}`, reason: err.message });
+      else for (const ref of toRead) if (!written.has(ref.id)) outcome.unread.push({ item: itemOf(ref), reason: err.message });
       return counts;
     } finally {
       await box?.[Symbol.asyncDispose]();

@@ -171,6 +171,16 @@ describe('a mailbox streamed from a store into an archive', () => {
     expect(messagesIn(entries, '')).toHaveLength(1);
   });
 
+  it('lists the folder as unread when its listing keeps failing (never an empty folder that looks complete)', async () => {
+    const mail = new MemoryMail();
+    await fill(mail, 'INBOX', [{ id: 'a' }]);
+    await fill(mail, 'Sent', [{ id: 's' }]);
+    const store = withFailingList(new MemoryStore(mail), 'Sent', () => new MailshiftError('MAILSHIFT_IMAP_CONNECTION', 'BYE FETCH failed (test)', { scope: 'mailbox', retry: 'later' }));
+    const { outcome, entries } = await exportInto(store, { retries: 1 });
+    expect(outcome.unread).toEqual([{ item: 'memory folder Sent', reason: 'BYE FETCH failed (test)' }]);
+    expect(messagesIn(entries, '')).toHaveLength(1);
+  });
+
   it('stops at an account-level failure (the caller then writes no archive)', async () => {
     const mail = new MemoryMail();
     await fill(mail, 'INBOX', [{ id: 'a' }]);
@@ -188,6 +198,31 @@ function withFolderInfo(store: MemoryStore, specialUse: Record<string, MailboxIn
       for await (const info of store.listMailboxes()) yield { ...info, ...(specialUse[info.path] ? { specialUse: specialUse[info.path]! } : {}) };
     },
     openMailbox: (p, mode) => store.openMailbox(p, mode),
+    [Symbol.asyncDispose]: () => store[Symbol.asyncDispose](),
+  };
+}
+
+/** The store whose listing of `folder` fails as `fail` says. */
+function withFailingList(store: MemoryStore, folder: MailboxPath, fail: () => MailshiftError): MailStore {
+  return {
+    kind: store.kind,
+    caps: store.caps,
+    listMailboxes: () => store.listMailboxes(),
+    async openMailbox(p, mode): Promise<Mailbox> {
+      const box = await store.openMailbox(p, mode);
+      if (p !== folder) return box;
+      return {
+        path: box.path,
+        status: () => box.status(),
+        // eslint-disable-next-line require-yield
+        async *list() {
+          throw fail();
+        },
+        read: (ref, signal) => box.read(ref, signal),
+        append: (message, signal) => box.append(message, signal),
+        [Symbol.asyncDispose]: () => box[Symbol.asyncDispose](),
+      };
+    },
     [Symbol.asyncDispose]: () => store[Symbol.asyncDispose](),
   };
 }

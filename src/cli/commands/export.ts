@@ -8,6 +8,7 @@ import type { CliContext, GlobalOptions } from '../context.js';
 import { formatBytes, formatJson, printable } from '../render.js';
 import { addImapOptions, type ImapCliOptions } from './imap-options.js';
 import { buildFolderSelection, buildOperationBase } from './operation-request.js';
+import { parseWholeNumber } from './ssh-options.js';
 
 interface ExportCliOptions extends ImapCliOptions {
   mailbox?: string;
@@ -21,7 +22,9 @@ export function registerExport(program: Command, ctx: CliContext): void {
     .argument('<source>', 'cpanel:ROOT#USER, cpanel:ROOT#local@domain, a maildir, or imaps://user@host (then --mailbox, unless the user is local@domain)')
     .argument('<archive>', 'the new file: ARCHIVE.tar, or ARCHIVE.tar.gz to compress (never written over)')
     .option('--mailbox <local@domain>', 'for a maildir or an IMAP account: the mailbox it is in the backup')
-    .option('--user <user>', 'for a maildir or an IMAP account: the cPanel account in the backup (default: the local part)');
+    .option('--user <user>', 'for a maildir or an IMAP account: the cPanel account in the backup (default: the local part)')
+    .option('--retries <n>', 'IMAP: reopen a folder this many times after a dropped connection, with back-off', parseWholeNumber, 6)
+    .option('--retry-delay <ms>', 'IMAP: first back-off delay; doubles each time', parseWholeNumber, 2000);
   addImapOptions(command).action(async (sourceText: string, archive: string, options: ExportCliOptions, cmd: Command) => {
     const globals = cmd.optsWithGlobals<GlobalOptions & ExportCliOptions>();
     const { resolveExportNaming, resolveExportSource, runExport } = await import('../../archive/export.js');
