@@ -48,8 +48,6 @@ export interface StoreExportOutcome {
   readonly skipped: SkippedEntry[];
   /** Folders and messages that could not be read: the archive is missing them. */
   readonly unread: SkippedEntry[];
-  /** Of `unread`, how many were still failing for a temporary reason (a dropped connection) after the retries. */
-  readonly unreadForNow: number;
 }
 
 const fileMode = 0o600;
@@ -58,7 +56,7 @@ const dirMode = 0o755;
 export async function writeStoreMailbox(writer: PaxWriter, source: StoreExportSource, options: { readonly signal?: AbortSignal; readonly logger: Logger }): Promise<StoreExportOutcome> {
   const { store, label, prefix } = source;
   const { signal, logger } = options;
-  const outcome = { files: 0, bytes: 0, messages: 0, skipped: [] as SkippedEntry[], unread: [] as SkippedEntry[], unreadForNow: 0 };
+  const outcome = { files: 0, bytes: 0, messages: 0, skipped: [] as SkippedEntry[], unread: [] as SkippedEntry[] };
   const nowSec = () => Date.now() / 1000;
   const addFile = async (name: string, text: string) => {
     const body = Buffer.from(text);
@@ -127,7 +125,7 @@ async function exportSourceFolder(
   source: StoreExportSource,
   folder: ExportFolder,
   sourcePath: MailboxPath,
-  outcome: { readonly skipped: SkippedEntry[]; readonly unread: SkippedEntry[]; unreadForNow: number },
+  outcome: { readonly skipped: SkippedEntry[]; readonly unread: SkippedEntry[] },
   options: { readonly signal?: AbortSignal; readonly logger: Logger },
 ): Promise<{ messages: number; bytes: number }> {
   const { store, label } = source;
@@ -216,10 +214,8 @@ async function exportSourceFolder(
         }
       }
       // The folder cannot be read (further): whatever it holds that is not in the archive is listed with the reason.
-      const listedBefore = outcome.unread.length;
       if (toRead === undefined) outcome.unread.push({ item: `${label} folder ${sourcePath}`, reason: err.message });
       else for (const ref of toRead) if (!written.has(ref.id)) outcome.unread.push({ item: itemOf(ref), reason: err.message });
-      if (err.retry === 'later') outcome.unreadForNow += outcome.unread.length - listedBefore;
       return counts;
     } finally {
       await box?.[Symbol.asyncDispose]();

@@ -134,9 +134,9 @@ export async function runExport(source: ExportSource, archive: string, options: 
         throw new MailshiftError('MAILSHIFT_EXPORT_INCOMPLETE', `${source.read.label}: ${outcome.unread.length} message(s) or folder(s) could not be read (listed above); no archive was written`, {
           scope: 'account',
           hint: 'each one is listed above with its reason; once the server serves them, run the same export again. To keep what can be read: mailshift copy SOURCE MAILDIR (it copies the rest and lists what it cannot), then mailshift export MAILDIR ARCHIVE --mailbox local@domain',
-          // Only a connection that kept failing: the same export later may well succeed (75, as copy says it).
-          exitCode: outcome.unreadForNow === outcome.unread.length ? ExitCode.tempFail : ExitCode.partial,
-          ...(outcome.unreadForNow === outcome.unread.length ? { retry: 'later' as const } : {}),
+          // 3 also when the reason was a connection that kept breaking: after the retries, with the same message at
+          // fault every time, that is how Dovecot answers a message it cannot read (BYE), not a passing outage.
+          exitCode: ExitCode.partial,
         });
       }
       logger.info(`exported ${outcome.messages} messages from ${source.read.label}`);

@@ -14,7 +14,7 @@ const run = promisify(execFile);
 /**
  * `mailshift export imap://...` when the connection breaks while the bodies stream (the fault proxy in front of a
  * real Dovecot cuts the answer to the body fetch): once, the folder is opened again and the export goes on, every
- * message in the archive exactly once; every time, no archive is left under its name and exit 75 says to run again.
+ * message in the archive exactly once; every time, no archive is left under its name, what is missing is listed, and the run ends with 3.
  */
 let server: ImapServer;
 let work: TempDir;
@@ -64,11 +64,11 @@ describe('mailshift export of an IMAP account when the connection breaks mid-way
     expect(new Set(names).size).toBe(count);
   });
 
-  it('leaves no archive when it keeps breaking, lists what is missing and exits 75 (run again later)', async () => {
+  it('leaves no archive when it keeps breaking, lists what is missing and exits 3', async () => {
     // The first fetch breaks after some messages were written; every later one before its first message.
     let cuts = 0;
     const { result, dir } = await exportThrough((command) => (isBodyFetch(command) ? { kind: 'drop-after-bytes', bytes: cuts++ === 0 ? 20_000 : 1 } : { kind: 'pass' }), 'always');
-    expect(result.code, result.stderr).toBe(75);
+    expect(result.code, result.stderr).toBe(3);
     expect(await readdir(dir)).toEqual([]);
     expect(result.stderr).toMatch(/could not read imap:\/\/erin@127\.0\.0\.1:\d+ INBOX UID \d+: /);
     expect(result.stderr).toMatch(/could not be read \(listed above\); no archive was written/);
