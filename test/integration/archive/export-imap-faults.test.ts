@@ -1,9 +1,10 @@
 import { execFile } from 'node:child_process';
 import { mkdir, readdir, writeFile } from 'node:fs/promises';
+import { once } from 'node:events';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli } from '../../e2e/cli.js';
+import { runCli, spawnCli } from '../../e2e/cli.js';
 import { startImapServer, type ImapServer } from '../../support/dovecot.js';
 import { makeTempDir, type TempDir } from '../../support/tmp.js';
 import { writeTree } from '../../support/tree.js';
@@ -24,13 +25,19 @@ const count = 40;
 const message = (i: number) => `Message-ID: <m${i}@example.com>\nSubject: message ${i}\n\n${'a line of the body\n'.repeat(40)}`;
 
 beforeAll(async () => {
-  server = await startImapServer({ tls: 'none', users: ['erin'], specialUse: false });
+  server = await startImapServer({ tls: 'none', users: ['erin', 'frank'], specialUse: false });
   work = await makeTempDir('export-imap-faults', { mode: 0o755 });
   const erin = server.users[0]!;
   const tree: Record<string, { content: string; mtime: number }> = {};
   for (let i = 0; i < count; i += 1) tree[`cur/${1_700_000_000 + i}.M${i}P1.h,S=${Buffer.byteLength(message(i))}:2,S`] = { content: message(i), mtime: 1_700_000_000 + i };
   await writeTree(erin.maildir, { ...tree, new: { type: 'dir' }, tmp: { type: 'dir' } });
   await server.fixOwnership('erin');
+  // Enough mail for an export that takes a while: Ctrl-C arrives in the middle of it.
+  const many: Record<string, { content: string; mtime: number }> = {};
+  for (let i = 0; i < 3000; i += 1) many[`cur/${1_700_000_000 + i}.M${i}P1.h,S=${Buffer.byteLength(message(i))}:2,S`] = { content: message(i), mtime: 1_700_000_000 + i };
+  await writeTree(server.users[1]!.maildir, { ...many, new: { type: 'dir' }, tmp: { type: 'dir' } });
+  await server.fixOwnership('frank');
+  await writeFile(path.join(work.path, 'frank.password'), `${server.users[1]!.password}\n`, { mode: 0o600 });
   await writeFile(path.join(work.path, 'password'), `${erin.password}\n`, { mode: 0o600 });
 });
 
@@ -76,5 +83,23 @@ describe('mailshift export of an IMAP account when the connection breaks mid-way
     const listed = result.stderr.split('\n').filter((line) => line.includes('could not read')).length;
     expect(listed).toBeGreaterThan(0);
     expect(listed).toBeLessThan(count);
+  });
+
+  it('leaves nothing under the archive name when interrupted (Ctrl-C, exit 130)', async () => {
+    const dir = path.join(work.path, 'interrupted');
+    await mkdir(dir);
+    const child = spawnCli(['export', `imap://frank@127.0.0.1:${server.port}`, path.join(dir, 'frank.tar.gz'), '--mailbox', 'frank@example.com', '--password-file', path.join(work.path, 'frank.password')]);
+    child.stdin!.end();
+    let stderr = '';
+    child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    // Interrupted once the archive is being written under its temporary name.
+    for (let waited = 0; !(await readdir(dir)).some((n) => n.includes('.partial-')); waited += 1) {
+      if (waited > 400) throw new Error(`the export did not start: ${stderr}`);
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+    child.kill('SIGINT');
+    const [code] = (await once(child, 'close')) as [number | null];
+    expect(code, stderr).toBe(130);
+    expect(await readdir(dir)).toEqual([]);
   });
 });

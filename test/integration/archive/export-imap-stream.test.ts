@@ -201,6 +201,7 @@ describe('mailshift export of an IMAP account, streamed', () => {
     expect(after).toEqual([]);
     expect(result.stderr).toMatch(/could not read imaps:\/\/dave@127\.0\.0\.1:\d+ Sent UID \d+: /);
     expect(result.stderr).toMatch(/1 message\(s\) or folder\(s\) could not be read \(listed above\); no archive was written/);
+    expect(result.stderr).not.toContain(dave.password);
     await chmod(path.join(sentCur, broken), 0o600);
   });
 });
