@@ -126,6 +126,8 @@ describe('mailshift export of an IMAP account, streamed', () => {
 
   it('never creates a staging directory beside the archive: only the archive and its temporary name appear', () => {
     expect(watched.after).toEqual(['carol.tar.gz']);
+    // The watcher saw the run (the temporary name), so what it did not see was not there.
+    expect([...watched.seen].some((name) => name.includes('.partial-'))).toBe(true);
     for (const name of watched.seen) expect(name).toMatch(/^carol\.tar\.gz(\.partial-\d+)?$/);
   });
 
