@@ -131,13 +131,7 @@ export async function runExport(source: ExportSource, archive: string, options: 
         // A backup that lacks mail must never pass for a complete one: nothing is left under the archive's name (the
         // partial file is removed below), and every message or folder missing is listed first.
         for (const each of outcome.unread) logger.warn(`could not read ${each.item}: ${each.reason}`);
-        throw new MailshiftError('MAILSHIFT_EXPORT_INCOMPLETE', `${source.read.label}: ${outcome.unread.length} message(s) or folder(s) could not be read (listed above); no archive was written`, {
-          scope: 'account',
-          hint: 'each one is listed above with its reason; once the server serves them, run the same export again. To keep what can be read: mailshift copy SOURCE MAILDIR (it copies the rest and lists what it cannot), then mailshift export MAILDIR ARCHIVE --mailbox local@domain',
-          // 3 also when the reason was a connection that kept breaking: after the retries, with the same message at
-          // fault every time, that is how Dovecot answers a message it cannot read (BYE), not a passing outage.
-          exitCode: ExitCode.partial,
-        });
+        throw new ExportIncompleteError(source.read.label, outcome.unread);
       }
       logger.info(`exported ${outcome.messages} messages from ${source.read.label}`);
     } else {
@@ -173,6 +167,29 @@ export async function runExport(source: ExportSource, archive: string, options: 
   await unlink(partial);
   logger.info(`exported ${counts.files} files and ${counts.links} hard links into ${archive}`);
   return { archive, ...counts, skipped, exitCode: skipped.length > 0 ? ExitCode.partial : ExitCode.ok };
+}
+
+/**
+ * An export that could not read everything: no archive was written. `--json` carries the list (`skipped`, as the
+ * document of a finished export does), not only the count.
+ */
+export class ExportIncompleteError extends MailshiftError {
+  constructor(
+    label: string,
+    readonly missing: readonly SkippedEntry[],
+  ) {
+    super('MAILSHIFT_EXPORT_INCOMPLETE', `${label}: ${missing.length} message(s) or folder(s) could not be read (listed above); no archive was written`, {
+      scope: 'account',
+      hint: 'each one is listed above with its reason; once the server serves them, run the same export again. To keep what can be read: mailshift copy SOURCE MAILDIR (it copies the rest and lists what it cannot), then mailshift export MAILDIR ARCHIVE --mailbox local@domain',
+      // 3 also when the reason was a connection that kept breaking: after the retries, with the same message at fault
+      // every time, that is how Dovecot answers a message it cannot read (BYE), not a passing outage.
+      exitCode: ExitCode.partial,
+    });
+  }
+
+  override toJSON(): Record<string, unknown> {
+    return { ...super.toJSON(), skipped: this.missing };
+  }
 }
 
 async function exists(p: string): Promise<boolean> {

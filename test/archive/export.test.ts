@@ -49,6 +49,8 @@ describe('runExport of an account read through a store', () => {
     expect(failure).toMatchObject({ code: 'MAILSHIFT_EXPORT_INCOMPLETE', exitCode: ExitCode.partial });
     expect((failure as Error).message).toMatch(/1 message\(s\) or folder\(s\) could not be read .*no archive was written/);
     expect(await readdir(dir)).toEqual([]);
+    // --json carries every message missing, not only how many.
+    expect((failure as { toJSON(): Record<string, unknown> }).toJSON()).toMatchObject({ code: 'MAILSHIFT_EXPORT_INCOMPLETE', skipped: [{ item: 'memory INBOX UID 3', reason: 'INBOX: cannot be served (test)' }] });
   });
 
   it('never writes over an existing file', async () => {

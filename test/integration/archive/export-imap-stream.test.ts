@@ -198,12 +198,17 @@ describe('mailshift export of an IMAP account, streamed', () => {
     const dir = path.join(work.path, 'out-broken');
     await mkdir(dir);
     const target = path.join(dir, 'dave.tar');
-    const { result, after } = await watchDirectory(dir, () => runCli(['export', account('dave'), target, '--mailbox', 'dave@example.com', '--retries', '1', '--retry-delay', '10', ...auth('dave')]));
+    const { result, after } = await watchDirectory(dir, () => runCli(['export', account('dave'), target, '--mailbox', 'dave@example.com', '--retries', '1', '--retry-delay', '10', '--json', ...auth('dave')]));
     expect(result.code, result.stderr).toBe(3);
     expect(after).toEqual([]);
     expect(result.stderr).toMatch(/could not read imaps:\/\/dave@127\.0\.0\.1:\d+ Sent UID \d+: /);
     expect(result.stderr).toMatch(/1 message\(s\) or folder\(s\) could not be read \(listed above\); no archive was written/);
     expect(result.stderr).not.toContain(dave.password);
+    const doc = JSON.parse(result.stdout) as { ok: boolean; error: { code: string; skipped: { item: string; reason: string }[] } };
+    expect(doc.ok).toBe(false);
+    expect(doc.error.code).toBe('MAILSHIFT_EXPORT_INCOMPLETE');
+    expect(doc.error.skipped).toHaveLength(1);
+    expect(doc.error.skipped[0]!.item).toMatch(/ Sent UID \d+$/);
     await chmod(path.join(sentCur, broken), 0o600);
   });
 });
