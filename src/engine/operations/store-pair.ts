@@ -1,3 +1,4 @@
+import type { OpenStoreOptions } from '../../stores/open.js';
 import type { MailStore } from '../../stores/store.js';
 import type { StoreSpec } from '../../stores/spec.js';
 import type { OperationBase } from './types.js';
@@ -17,17 +18,7 @@ export interface StorePair {
  */
 export async function openStorePair(request: OperationBase, sourceSpec: StoreSpec, targetMode: 'read' | 'write', options: { readonly allowMissingTarget?: boolean } = {}): Promise<StorePair> {
   const { openStore } = await import('../../stores/open.js');
-  const { imap } = request;
-  const common = {
-    logger: request.logger,
-    ...(imap.caFile ? { caFile: imap.caFile } : {}),
-    ...(imap.isInsecure ? { isInsecure: true } : {}),
-    maxConnections: imap.maxConnections,
-    ...(imap.connectTimeoutMs ? { connectTimeoutMs: imap.connectTimeoutMs } : {}),
-    ...(imap.retries !== undefined ? { retries: imap.retries } : {}),
-    ...(imap.retryBaseMs !== undefined ? { retryBaseMs: imap.retryBaseMs } : {}),
-    signal: request.signal,
-  };
+  const common = buildStoreOpenOptions(request);
   // Both at once: over a network each login costs several round trips, and the two servers do not wait for each other.
   const [opened, openedTarget] = await Promise.allSettled([
     openStore(sourceSpec, { ...common, mode: 'read', password: (spec) => request.credentials.password('source', spec) }),
@@ -52,5 +43,20 @@ export async function openStorePair(request: OperationBase, sourceSpec: StoreSpe
     async dispose() {
       await Promise.all([target.store[Symbol.asyncDispose](), source.store[Symbol.asyncDispose]()]);
     },
+  };
+}
+
+/** How a request reaches an IMAP end (certificates, connections, retries), for openStore; the mode and password are the caller's. */
+export function buildStoreOpenOptions(request: Pick<OperationBase, 'imap' | 'logger' | 'signal'>): Omit<OpenStoreOptions, 'mode' | 'password'> {
+  const { imap } = request;
+  return {
+    logger: request.logger,
+    ...(imap.caFile ? { caFile: imap.caFile } : {}),
+    ...(imap.isInsecure ? { isInsecure: true } : {}),
+    maxConnections: imap.maxConnections,
+    ...(imap.connectTimeoutMs ? { connectTimeoutMs: imap.connectTimeoutMs } : {}),
+    ...(imap.retries !== undefined ? { retries: imap.retries } : {}),
+    ...(imap.retryBaseMs !== undefined ? { retryBaseMs: imap.retryBaseMs } : {}),
+    ...(request.signal ? { signal: request.signal } : {}),
   };
 }
