@@ -5,6 +5,7 @@ import { ExitCode } from '../../core/exit-codes.js';
 import type { Logger } from '../../core/logger.js';
 import type { ImapSpec } from '../spec.js';
 import { classifyImapError } from './errors.js';
+import { trimSessionSetup } from './session-setup.js';
 
 /**
  * How we talk to an IMAP server: TLS verified unless the user says `--insecure` by name; `imap://` must upgrade with
@@ -119,6 +120,8 @@ export async function connectImap(options: ImapConnectOptions): Promise<ImapFlow
   // The SASL forms of the credentials are base64: redact them too, in case a debug line ever carries one.
   for (const payload of buildSaslPayloads(options.spec, options.password)) options.logger.redact(payload);
   const client = new ImapFlow(buildImapFlowOptions(options));
+  // Fewer round trips before the first folder (session-setup.ts says which and why).
+  trimSessionSetup(client);
   // imapflow emits 'error' on socket trouble; unhandled, an EventEmitter error would end the process.
   client.on('error', (err: unknown) => options.logger.debug(`imap ${options.spec.host}: ${err instanceof Error ? err.message : String(err)}`));
   try {

@@ -10,7 +10,7 @@ import { connectImap, type ImapConnectOptions } from './connection.js';
 import { decideCompression, type CompressionDecision } from './compression.js';
 import { classifyImapError, ImapError } from './errors.js';
 import { planListedFolders } from './listed-folders.js';
-import { ImapMailbox, type MailboxHost, type PooledClient } from './mailbox.js';
+import { ImapMailbox, type ListedStatus, type MailboxHost, type PooledClient } from './mailbox.js';
 
 /**
  * An IMAP account as a MailStore (imapflow underneath; nothing else in mailshift imports it). Its folders are
@@ -83,6 +83,11 @@ export class ImapStore implements MailStore, MailboxHost {
   private currentPassword: string;
   /** The folders the last listing found: one opened for writing that is not among them is created on the way. */
   private listedPaths: ReadonlySet<MailboxPath> | undefined;
+  /**
+   * UIDVALIDITY and UIDNEXT of each folder, from the last listing (LIST-STATUS, on a store opened for reading). Each
+   * is used once, by the next opening of its folder: a retry, or a later run of a watch, asks the server again.
+   */
+  private listedStatuses = new Map<MailboxPath, ListedStatus>();
   /** COMPRESS=DEFLATE or not, for every connection, once the first round trip was timed (compression.ts). */
   compression: CompressionDecision | undefined;
 
@@ -136,10 +141,14 @@ export class ImapStore implements MailStore, MailboxHost {
   async *listMailboxes(signal?: AbortSignal): AsyncIterable<MailboxInfo> {
     const pooled = await this.acquire('imapflow');
     let entries;
+    // A source's folders with their UIDNEXT, in the same round trip (LIST-STATUS, RFC 5819): a folder with nothing
+    // above the saved watermark is then never opened (mailbox.ts). Not asked where each folder would cost a STATUS.
+    const withStatus = !this.caps.writable && pooled.client.capabilities.has('LIST-STATUS');
     try {
       // Not listOnly: imapflow asks for SPECIAL-USE only in its full listing, and adds INBOX, which Dovecot leaves
       // out of LIST "" "*" under an "INBOX." prefix.
-      entries = await pooled.client.list();
+      // HIGHESTMODSEQ too (asked only where CONDSTORE is offered): `resync --flags` reads it from status().
+      entries = await pooled.client.list(withStatus ? { statusQuery: { uidNext: true, uidValidity: true, highestModseq: true } } : undefined);
     } catch (err) {
       this.release(pooled, true);
       throw this.wrap(err, 'list the folders', 'account');
@@ -150,6 +159,7 @@ export class ImapStore implements MailStore, MailboxHost {
     const planned = planListedFolders(entries, this.namespace, isUtf8, signal);
     this.skippedFolders.push(...planned.skipped);
     this.listedPaths = new Set(planned.found.map((folder) => folder.path));
+    this.listedStatuses = planned.statuses;
     yield* planned.found;
   }
 
@@ -162,7 +172,9 @@ export class ImapStore implements MailStore, MailboxHost {
       throw new MailshiftError('MAILSHIFT_IMAP_FOLDER_NAME', `${this.label}: cannot name folder "${path}" on the server: ${(err as Error).message}`, { scope: 'mailbox' });
     }
     const isKnownMissing = mode === 'write' && this.listedPaths !== undefined && !this.listedPaths.has(path);
-    const mailbox = new ImapMailbox(this, path, name, mode, hints.listAfterUid, isKnownMissing);
+    const listed = this.listedStatuses.get(path);
+    this.listedStatuses.delete(path);
+    const mailbox = new ImapMailbox(this, path, name, mode, hints.listAfterUid, isKnownMissing, listed);
     await mailbox.open();
     return mailbox;
   }
