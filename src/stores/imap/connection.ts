@@ -55,6 +55,9 @@ export function buildImapFlowOptions(options: ImapConnectOptions): ImapFlowOptio
     disableAutoIdle: true,
     // Compression is ours to decide, per link (compression.ts), on the raw session a connection is handed to.
     disableCompression: true,
+    // The raw sessions (raw-session.ts) read IMAP4rev1 answers: under IMAP4rev2 a UID SEARCH answers ESEARCH, and the
+    // check for bodies the server did not send would find none of them still there.
+    disableIMAP4rev2: true,
     clientInfo: { name: 'mailshift', version: options.clientVersion ?? '0' },
     connectionTimeout: options.connectTimeoutMs ?? 30_000,
     greetingTimeout: options.connectTimeoutMs ?? 30_000,

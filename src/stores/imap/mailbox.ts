@@ -10,6 +10,7 @@ import { buildAppendCommand, decideLiteralMode, formatQuoted, parseAppendUid, ty
 import type { CompressionDecision } from './compression.js';
 import { classifyImapError, ImapError } from './errors.js';
 import { planFlagStores } from './flag-store.js';
+import { formatIdCommand } from './session-setup.js';
 import { isSendableKeyword } from './flags.js';
 import { toListedFromRaw } from './listed.js';
 import { RawImapSession, toFailure, type RawSockets, type TaggedAnswer } from './raw-session.js';
@@ -68,6 +69,8 @@ interface Selection {
 export interface MailboxHost {
   readonly label: string;
   readonly socketTimeoutMs: number;
+  /** Said in the ID command that goes with a connection's first EXAMINE. */
+  readonly clientVersion: string;
   acquire(kind?: 'any' | 'imapflow'): Promise<PooledClient>;
   release(pooled: PooledClient, isBroken: boolean): void;
   isNearErrorBudget(pooled: PooledClient): boolean;
@@ -166,8 +169,12 @@ export class ImapMailbox implements Mailbox {
     const limit = client.capabilities.get('APPENDLIMIT');
     this.appendLimit = typeof limit === 'number' && limit > 0 ? limit : undefined;
     this.wireName = encodePath(client, this.name);
+    const isHandedOver = pooled.raw === undefined;
     pooled.raw ??= new RawImapSession(client.unbind() as unknown as RawSockets, this.store.socketTimeoutMs);
     this.raw = pooled.raw;
+    // Who we are (RFC 2971), first on a fresh connection, in the same round trip as its EXAMINE: imapflow sent no ID
+    // (session-setup.ts), and some servers select nothing for a client that did not say. The answer is not needed.
+    if (isHandedOver && client.capabilities.has('ID')) void pooled.raw.sendCommand([{ text: `${formatIdCommand(this.store.clientVersion)}\r\n` }]);
     const isOffered = this.capabilities.has('COMPRESS=DEFLATE');
     const isFirst = this.selected === undefined && this.prefetched === undefined;
     const afterUid = this.mode === 'read' && isFirst ? this.listAfterUid : undefined;

@@ -1,4 +1,5 @@
 import type { ImapFlow } from 'imapflow';
+import { formatQuoted } from './append-command.js';
 
 /**
  * imapflow's session set-up without the round trips it spends on what this driver never uses. Before the first folder
@@ -6,7 +7,9 @@ import type { ImapFlow } from 'imapflow';
  * link), and a second run with nothing new is little more than a login: imapflow 2.10 sent ID before LOGIN and, when
  * the answer named fewer than two fields (Dovecot's names one), ID again after it; AUTHENTICATE PLAIN waiting for the
  * server's "+" before the credentials; ENABLE; and LSUB whenever LIST found no subscribed folder. What is left: LOGIN,
- * ID, NAMESPACE, LIST (with each folder's UIDNEXT and UIDVALIDITY where LIST-STATUS is offered, store.ts).
+ * NAMESPACE, LIST (with each folder's UIDNEXT and UIDVALIDITY where LIST-STATUS is offered, store.ts). ID goes out
+ * in the same round trip as a connection's first EXAMINE (mailbox.ts; some servers, NetEase's, refuse to select a
+ * folder for a client that did not say who it is), or before IDLE's (identifyOnce).
  *
  * imapflow has no options for these, so its internal `run` is wrapped per connection: the one place that depends on
  * imapflow's inside (`run`, `skipLsub`, `authenticated`), which is why the version is pinned in package.json, and the
@@ -31,8 +34,9 @@ const enabledByExamine = new Set(['CONDSTORE']);
 /**
  * Decides what one of imapflow's set-up commands becomes. Pure; every other command is sent as it is.
  *
- * - ID before login: not sent. imapflow then sends it once after login (the server's answer is the same), and the
- *   client's name no longer goes out before authentication.
+ * - ID: not sent by imapflow, before login or after: it rides with the connection's first EXAMINE (formatIdCommand)
+ *   and costs no round trip of its own; the client's name never goes out before authentication. Nothing here reads
+ *   the server's answer.
  * - AUTHENTICATE with a password, when the URL named no mechanism: LOGIN, which carries the same credentials in one
  *   round trip instead of two (imapflow does not use SASL-IR), unless the server says LOGINDISABLED. A mechanism the
  *   URL named (;AUTH=PLAIN, ;AUTH=LOGIN) and OAuth2 tokens go as imapflow sends them.
@@ -43,7 +47,7 @@ const enabledByExamine = new Set(['CONDSTORE']);
  */
 export function decideSetupCommand(command: string, args: readonly unknown[], state: SetupState): SetupDecision {
   const name = command.toUpperCase();
-  if (name === 'ID' && !state.isAuthenticated) return { send: false, result: undefined, reason: 'ID is sent once, after login' };
+  if (name === 'ID') return { send: false, result: undefined, reason: 'ID is sent with the first EXAMINE' };
   if (name === 'AUTHENTICATE') {
     const credentials = args[1] as { password?: unknown; loginMethod?: unknown; accessToken?: unknown } | undefined;
     const isPlainPassword = typeof credentials?.password === 'string' && !credentials.accessToken && !credentials.loginMethod;
@@ -61,6 +65,11 @@ export function decideSetupCommand(command: string, args: readonly unknown[], st
   return { send: true, command, args };
 }
 
+/** The ID command (RFC 2971) this client sends, without its tag: name and version, nothing about the machine. */
+export function formatIdCommand(clientVersion: string): string {
+  return `ID ("name" "mailshift" "version" ${formatQuoted(clientVersion.replace(/[\r\n\u0000]/g, ' '))})`;
+}
+
 /** The parts of imapflow's instance this module uses; not in its types. */
 interface ImapFlowInside {
   run(command: string, ...args: unknown[]): Promise<unknown>;
@@ -69,10 +78,25 @@ interface ImapFlowInside {
   capabilities: Map<string, unknown>;
 }
 
+/** imapflow's own `run` of each wrapped client, and whether it sent ID yet (identifyOnce). */
+const unwrapped = new WeakMap<ImapFlow, { readonly run: ImapFlowInside['run']; isIdentified: boolean }>();
+
+/**
+ * Sends ID over imapflow, once per connection: for a connection imapflow still drives when it selects a folder
+ * (IDLE), which the first-EXAMINE ID of the raw sessions does not cover. A refusal is not an error.
+ */
+export async function identifyOnce(client: ImapFlow, clientVersion: string): Promise<void> {
+  const original = unwrapped.get(client);
+  if (!original || original.isIdentified || !client.capabilities.has('ID')) return;
+  original.isIdentified = true;
+  await original.run('ID', { name: 'mailshift', version: clientVersion }).catch(() => undefined);
+}
+
 /** Wraps the client's set-up commands as decideSetupCommand says, before it connects. */
 export function trimSessionSetup(client: ImapFlow): void {
   const inside = client as unknown as ImapFlowInside;
   const run = inside.run.bind(client);
+  unwrapped.set(client, { run, isIdentified: false });
   // Subscriptions do not decide what is copied: LIST's answer is enough.
   inside.skipLsub = true;
   inside.run = async (command: string, ...args: unknown[]) => {

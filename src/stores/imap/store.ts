@@ -10,6 +10,7 @@ import { connectImap, type ImapConnectOptions } from './connection.js';
 import { decideCompression, type CompressionDecision } from './compression.js';
 import { classifyImapError, ImapError } from './errors.js';
 import { planListedFolders } from './listed-folders.js';
+import { identifyOnce } from './session-setup.js';
 import { ImapMailbox, type ListedStatus, type MailboxHost, type PooledClient } from './mailbox.js';
 
 /**
@@ -190,6 +191,8 @@ export class ImapStore implements MailStore, MailboxHost {
     const { client } = pooled;
     let isBroken = false;
     try {
+      // A connection imapflow drives into a folder has not said who we are yet (session-setup.ts).
+      await identifyOnce(client, this.clientVersion);
       const opened = await client.mailboxOpen(mailboxPathToImapName(path, this.namespace), { readOnly: true });
       // Mail that arrived after the last reading of this folder and before this wait began: IDLE would not announce it.
       const seen = this.uidNextSeen.get(path);
@@ -331,6 +334,10 @@ export class ImapStore implements MailStore, MailboxHost {
 
   private wake(): void {
     this.waiters.shift()?.();
+  }
+
+  get clientVersion(): string {
+    return this.options.clientVersion ?? '0';
   }
 
   /** How long a bulk download may wait for the server before the connection counts as dead (imapflow's default). */

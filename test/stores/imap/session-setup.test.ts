@@ -1,13 +1,18 @@
 import { describe, expect, it } from 'vitest';
-import { decideSetupCommand, type SetupState } from '../../../src/stores/imap/session-setup.js';
+import { decideSetupCommand, formatIdCommand, type SetupState } from '../../../src/stores/imap/session-setup.js';
 
 const offered = (...capabilities: string[]): SetupState => ({ isAuthenticated: false, capabilities: new Set(['IMAP4REV1', ...capabilities]) });
 const loggedIn = (...capabilities: string[]): SetupState => ({ ...offered(...capabilities), isAuthenticated: true });
 
 describe('decideSetupCommand', () => {
-  it('sends ID once, after login, not before it', () => {
+  it('leaves ID to the first EXAMINE, before login and after', () => {
     expect(decideSetupCommand('ID', [{ name: 'mailshift' }], offered('ID'))).toMatchObject({ send: false });
-    expect(decideSetupCommand('ID', [{ name: 'mailshift' }], loggedIn('ID'))).toEqual({ send: true, command: 'ID', args: [{ name: 'mailshift' }] });
+    expect(decideSetupCommand('ID', [{ name: 'mailshift' }], loggedIn('ID'))).toMatchObject({ send: false });
+  });
+
+  it('formats that ID with the name and version only, quoted', () => {
+    expect(formatIdCommand('1.2.0')).toBe('ID ("name" "mailshift" "version" "1.2.0")');
+    expect(formatIdCommand('x"y\\z')).toBe('ID ("name" "mailshift" "version" "x\\"y\\\\z")');
   });
 
   it('logs in with a password by LOGIN, one round trip, unless the server says LOGINDISABLED', () => {
