@@ -9,7 +9,7 @@ import type { ImapSpec } from '../spec.js';
 import { connectImap, type ImapConnectOptions } from './connection.js';
 import { decideCompression, type CompressionDecision } from './compression.js';
 import { classifyImapError, ImapError } from './errors.js';
-import { planListedFolders } from './listed-folders.js';
+import { planListedFolders, type ListedFolderEntry } from './listed-folders.js';
 import { identifyOnce } from './session-setup.js';
 import { ImapMailbox, type ListedStatus, type MailboxHost, type PooledClient } from './mailbox.js';
 
@@ -57,6 +57,9 @@ export interface ImapServerFacts extends ServerFacts {
   readonly namespace: ImapNamespace;
 }
 
+/** A folder listing as imapflow gave it, or why it failed. */
+type FolderListing = { readonly entries: ListedFolderEntry[]; readonly isUtf8: boolean } | { readonly error: unknown };
+
 function formatCredential(spec: ImapSpec): string {
   if (spec.auth === 'oauth2') return 'OAuth2 access token';
   return spec.auth ? `password (AUTH=${spec.auth.toUpperCase()})` : 'password';
@@ -89,6 +92,11 @@ export class ImapStore implements MailStore, MailboxHost {
    * is used once, by the next opening of its folder: a retry, or a later run of a watch, asks the server again.
    */
   private listedStatuses = new Map<MailboxPath, ListedStatus>();
+  /**
+   * The folder listing, asked for on the first connection as soon as it logged in (open()), taken by the first
+   * listMailboxes(): the LIST is on the wire while the engine sets up, instead of after it.
+   */
+  private firstListing: Promise<FolderListing> | undefined;
   /** COMPRESS=DEFLATE or not, for every connection, once the first round trip was timed (compression.ts). */
   compression: CompressionDecision | undefined;
 
@@ -104,6 +112,7 @@ export class ImapStore implements MailStore, MailboxHost {
   static async open(options: ImapStoreOptions): Promise<ImapStore> {
     const store = new ImapStore(options);
     const pooled = await store.acquireFirst();
+    let isListing = false;
     try {
       const { client } = pooled;
       const personal = client.namespace;
@@ -115,8 +124,11 @@ export class ImapStore implements MailStore, MailboxHost {
         credential: formatCredential(options.spec),
       };
       store.currentCaps = { ...store.currentCaps, newMailSignal: store.facts.capabilities.includes('IDLE') };
+      // Hands the connection back when the LIST is answered.
+      store.firstListing = store.readListing(pooled);
+      isListing = true;
     } finally {
-      store.release(pooled, false);
+      if (!isListing) store.release(pooled, false);
     }
     return store;
   }
@@ -140,8 +152,21 @@ export class ImapStore implements MailStore, MailboxHost {
   }
 
   async *listMailboxes(signal?: AbortSignal): AsyncIterable<MailboxInfo> {
-    const pooled = await this.acquire('imapflow');
-    let entries;
+    const prefetched = this.firstListing;
+    this.firstListing = undefined;
+    const listing = prefetched ? await prefetched : await this.readListing(await this.acquire('imapflow'));
+    if ('error' in listing) throw this.wrap(listing.error, 'list the folders', 'account');
+    const { entries, isUtf8 } = listing;
+    this.skippedFolders.length = 0;
+    const planned = planListedFolders(entries, this.namespace, isUtf8, signal);
+    this.skippedFolders.push(...planned.skipped);
+    this.listedPaths = new Set(planned.found.map((folder) => folder.path));
+    this.listedStatuses = planned.statuses;
+    yield* planned.found;
+  }
+
+  /** LIST over an imapflow connection, then the connection back to the pool (closed if the LIST failed). Never rejects. */
+  private async readListing(pooled: PooledClient): Promise<FolderListing> {
     // A source's folders with their UIDNEXT, in the same round trip (LIST-STATUS, RFC 5819): a folder with nothing
     // above the saved watermark is then never opened (mailbox.ts). Not asked where each folder would cost a STATUS.
     const withStatus = !this.caps.writable && pooled.client.capabilities.has('LIST-STATUS');
@@ -149,19 +174,14 @@ export class ImapStore implements MailStore, MailboxHost {
       // Not listOnly: imapflow asks for SPECIAL-USE only in its full listing, and adds INBOX, which Dovecot leaves
       // out of LIST "" "*" under an "INBOX." prefix.
       // HIGHESTMODSEQ too (asked only where CONDSTORE is offered): `resync --flags` reads it from status().
-      entries = await pooled.client.list(withStatus ? { statusQuery: { uidNext: true, uidValidity: true, highestModseq: true } } : undefined);
+      const entries = await pooled.client.list(withStatus ? { statusQuery: { uidNext: true, uidValidity: true, highestModseq: true } } : undefined);
+      const isUtf8 = this.isUtf8(pooled.client);
+      this.release(pooled, false);
+      return { entries, isUtf8 };
     } catch (err) {
       this.release(pooled, true);
-      throw this.wrap(err, 'list the folders', 'account');
+      return { error: err };
     }
-    const isUtf8 = this.isUtf8(pooled.client);
-    this.release(pooled, false);
-    this.skippedFolders.length = 0;
-    const planned = planListedFolders(entries, this.namespace, isUtf8, signal);
-    this.skippedFolders.push(...planned.skipped);
-    this.listedPaths = new Set(planned.found.map((folder) => folder.path));
-    this.listedStatuses = planned.statuses;
-    yield* planned.found;
   }
 
   async openMailbox(path: MailboxPath, mode: 'read' | 'write', hints: OpenHints = {}): Promise<Mailbox> {
