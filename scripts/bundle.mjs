@@ -7,6 +7,7 @@ import { chmodSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
+import { lazyDependencyPlugin } from './lazy-dependencies.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const outdir = path.join(root, 'dist', 'bin');
@@ -25,6 +26,7 @@ await build({
   banner: { js: "import { createRequire as __mailshiftCreateRequire } from 'node:module'; const require = __mailshiftCreateRequire(import.meta.url);" },
   // better-sqlite3 loads its compiled .node file from its own package directory at run time: left out of the bundle.
   external: ['better-sqlite3'],
+  plugins: [lazyDependencyPlugin()],
   logLevel: 'warning',
 });
 chmodSync(path.join(outdir, 'mailshift.js'), 0o755);

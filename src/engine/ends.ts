@@ -2,11 +2,8 @@ import { stat } from 'node:fs/promises';
 import { MailshiftError, UsageError } from '../core/errors.js';
 import { ExitCode } from '../core/exit-codes.js';
 import type { Logger } from '../core/logger.js';
-import { describeBackupSource, readBackupSource } from '../archive/source.js';
-import { classifyLocalMailPath, describeNonMboxFile } from '../stores/probe.js';
 import { formatSpec, parseStoreSpec, type StoreSpec } from '../stores/spec.js';
 import type { SshOptions } from '../transport/ssh.js';
-import { readFileAccess } from './file-access.js';
 import { decideRoute, isRefusal, type EndFacts, type FallbackDecision, type FileLayout, type Operation, type Route } from './route.js';
 
 /**
@@ -17,6 +14,9 @@ import { decideRoute, isRefusal, type EndFacts, type FallbackDecision, type File
  *
  * The order of the looks is the order users saw errors in: IMAP ends need no look; then the fallback decision; then
  * mbox; then a missing source directory; then dbox (over the same ssh connection the run will use).
+ *
+ * What looks at files (archive sniffing, mbox probing, file access over ssh) is loaded only when an end has files: an
+ * IMAP to IMAP run does not load it (start-up is most of a second run with nothing new).
  */
 export interface ProbeOptions {
   readonly ssh: SshOptions;
@@ -64,6 +64,7 @@ function describeWithoutLooking(spec: StoreSpec): EndFacts {
  */
 async function lookForArchive(spec: StoreSpec, facts: EndFacts): Promise<EndFacts> {
   if (spec.kind !== 'archive' && !(spec.kind === 'path' && spec.location.type === 'local')) return facts;
+  const { describeBackupSource, readBackupSource } = await import('../archive/source.js');
   const backup = await readBackupSource(spec.path);
   if (backup) return { ...facts, files: { location: 'local', layout: 'archive', detail: describeBackupSource(backup) } };
   if (spec.kind === 'archive') {
@@ -78,6 +79,7 @@ async function lookForArchive(spec: StoreSpec, facts: EndFacts): Promise<EndFact
 async function lookAtSource(operation: Operation, spec: StoreSpec, facts: EndFacts, options: ProbeOptions, fallback: FallbackDecision | undefined): Promise<EndFacts> {
   const files = facts.files!;
   if (spec.kind === 'imap') return facts;
+  const { classifyLocalMailPath, describeNonMboxFile } = await import('../stores/probe.js');
   if (spec.location.type === 'local' && (spec.kind === 'mbox' || (spec.kind === 'path' && (await classifyLocalMailPath(spec.path)).kind === 'mbox'))) {
     const detail = operation === 'verify' ? undefined : await describeNonMboxFile(spec.kind === 'path' ? spec.path : undefined);
     return { ...facts, files: { ...files, layout: 'mbox', ...(detail ? { detail } : {}) } };
@@ -86,6 +88,7 @@ async function lookAtSource(operation: Operation, spec: StoreSpec, facts: EndFac
   if (operation !== 'resync') await requireLocalDirectory(spec, 'source');
   // --imap-fallback looked already (and found files); otherwise make sure the files are not a dbox store.
   if (!fallback && (spec.kind === 'path' || spec.kind === 'maildir')) {
+    const { readFileAccess } = await import('./file-access.js');
     const access = await readFileAccess(spec, { ssh: options.ssh, signal: options.signal });
     if (!access.isReachable && access.cause === 'dbox') return { ...facts, files: { ...files, layout: 'dbox', detail: access.reason } };
   }
@@ -102,6 +105,7 @@ async function decideFallback(source: StoreSpec, imap: string, options: ProbeOpt
   if (parseStoreSpec(imap).kind !== 'imap') {
     throw new UsageError(`--imap-fallback ${imap} is not an imap:// or imaps:// URL`, 'write --imap-fallback imaps://user@host[:port]');
   }
+  const { readFileAccess } = await import('./file-access.js');
   const access = await readFileAccess(source, { ssh: options.ssh, signal: options.signal });
   if (access.isReachable) {
     options.logger.info(`--imap-fallback not needed: ${access.reason}`);

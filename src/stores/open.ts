@@ -2,9 +2,6 @@ import { readFile, stat } from 'node:fs/promises';
 import { MailshiftError, systemErrorCode, UsageError } from '../core/errors.js';
 import { ExitCode } from '../core/exit-codes.js';
 import type { Logger } from '../core/logger.js';
-import { MaildirStore } from './maildir/index.js';
-import { MboxStore } from './mbox/index.js';
-import { classifyLocalMailPath } from './probe.js';
 import { formatSpec, type ImapSpec, type StoreSpec } from './spec.js';
 import type { MailStore } from './store.js';
 
@@ -17,6 +14,9 @@ import type { MailStore } from './store.js';
  * A plain path is looked at (classifyLocalMailPath): a file or a directory of mbox files is mbox, a directory with
  * cur/ or Maildir++ folders is a maildir. Remote (ssh) paths and cPanel specs go through their own commands (copy)
  * and are refused here with a hint, never guessed at; so is an mbox as a target.
+ *
+ * Each driver is loaded when a spec needs it, not with this module: an IMAP to IMAP run (a second run with nothing new
+ * is mostly start-up and login) does not load the file drivers, and a copy between files does not load imapflow.
  */
 export interface OpenStoreOptions {
   readonly mode: 'read' | 'write';
@@ -80,15 +80,18 @@ export async function openStore(spec: StoreSpec, options: OpenStoreOptions): Pro
       if (spec.location.type !== 'local') {
         throw new UsageError(`${label}: a remote ${spec.kind === 'mbox' ? 'mbox' : 'maildir'} cannot be one side of an IMAP copy`, 'copy IMAP into a local maildir, then use `mailshift copy` (rsync) to move it');
       }
+      const { classifyLocalMailPath } = await import('./probe.js');
       const layout = spec.kind === 'path' ? await classifyLocalMailPath(spec.path) : undefined;
       if (spec.kind === 'mbox' || layout?.kind === 'mbox') {
         if (options.mode === 'write') {
           throw new UsageError(`${label} is mbox${layout?.kind === 'mbox' ? ` (${layout.reason})` : ''}: mbox can be a source, not a target`, 'copy into a maildir path or an IMAP account; to turn mbox into a maildir use `mailshift convert SOURCE MAILDIR`');
         }
         if (layout?.kind === 'mbox') options.logger.debug(`${label}: read as mbox (${layout.reason})`);
+        const { MboxStore } = await import('./mbox/index.js');
         return { store: new MboxStore(spec.path, { logger: options.logger }), label };
       }
       if (spec.kind === 'path') await checkMaildirPath(spec.path, options.mode === 'write' || options.allowMissing ? 'may-be-missing' : 'must-exist', label);
+      const { MaildirStore } = await import('./maildir/index.js');
       return { store: new MaildirStore(spec.path, { writable: options.mode === 'write' }), label };
     }
     case 'cpanel':
@@ -99,7 +102,8 @@ export async function openStore(spec: StoreSpec, options: OpenStoreOptions): Pro
 }
 
 /** A local maildir, read only, opened without looking at it first (verify reports a missing one itself). */
-export function openLocalMaildir(dir: string): MailStore {
+export async function openLocalMaildir(dir: string): Promise<MailStore> {
+  const { MaildirStore } = await import('./maildir/index.js');
   return new MaildirStore(dir, { writable: false });
 }
 

@@ -60,7 +60,7 @@ async function readSide(spec: FileTreeSpec, pairs: readonly MailboxPair[], side:
     const { openLocalMaildir } = await import('../stores/open.js');
     for (const pair of pairs) {
       const dir = pathOf(pair);
-      const store = openLocalMaildir(dir);
+      const store = await openLocalMaildir(dir);
       try {
         const result = await snapshotsFromStore(store, pair.label, options.signal);
         folders.push(...result.folders);

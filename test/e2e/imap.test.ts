@@ -202,4 +202,22 @@ describe('mailshift copy/verify/resync with an IMAP end', () => {
     const { readdir } = await import('node:fs/promises');
     for (const file of await readdir(stateDir)) expect(await readFile(path.join(stateDir, file), 'utf8')).not.toContain(password(source, 'alice'));
   });
+
+  it('logs in to both accounts on a second run with nothing new: a wrong target password still fails it (exit 78)', async () => {
+    const run = (targetPassword: string) =>
+      runCli(['--json', 'copy', aliceUrl(), targetUrl('bob'), '--ca-file', caBundle, '--source-password-file', alicePasswordFile, '--state-dir', path.join(work.path, 'state-imap-imap')], {
+        env: { MAILSHIFT_TARGET_PASSWORD: targetPassword },
+      });
+    const first = await run(password(target, 'bob'));
+    expect(first.code, first.stderr).toBe(0);
+    const again = await run(password(target, 'bob'));
+    expect(again.code, again.stderr).toBe(0);
+    const report = JSON.parse(again.stdout) as { totals: { copied: number }; folders: { mode: string }[] };
+    expect(report.totals.copied).toBe(0);
+    expect(report.folders.every((folder) => folder.mode === 'incremental')).toBe(true);
+    const wrong = await run('not-bobs-password-7');
+    expect(wrong.code).toBe(78);
+    expect(wrong.stderr).toMatch(/login to bob@127\.0\.0\.1:\d+ failed/);
+    expect(wrong.stderr + wrong.stdout).not.toContain('not-bobs-password-7');
+  });
 });

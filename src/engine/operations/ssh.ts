@@ -1,6 +1,5 @@
 import type { StoreSpec } from '../../stores/spec.js';
 import type { SshEndpoint, SshOptions } from '../../transport/ssh.js';
-import { openSshSession } from '../../hosts/ssh-session.js';
 
 /**
  * Runs `fn` with ssh options that share one connection per remote host (ControlMaster), and closes the shared
@@ -14,6 +13,8 @@ export async function withSharedSsh<T>(base: SshOptions, specs: readonly StoreSp
     endpoints.push({ host, ...(user ? { user } : {}), ...(port ? { port } : {}) });
   }
   if (endpoints.length === 0) return fn(base);
+  // Loaded only with a remote end: an IMAP or local run does not load the ssh session and its process library.
+  const { openSshSession } = await import('../../hosts/ssh-session.js');
   const session = await openSshSession(base);
   try {
     return await fn(session.options);

@@ -5,6 +5,7 @@ import { ExitCode } from '../../core/exit-codes.js';
 import type { Logger } from '../../core/logger.js';
 import type { ImapSpec } from '../spec.js';
 import { classifyImapError } from './errors.js';
+import { trimSessionSetup } from './session-setup.js';
 
 /**
  * How we talk to an IMAP server: TLS verified unless the user says `--insecure` by name; `imap://` must upgrade with
@@ -54,6 +55,9 @@ export function buildImapFlowOptions(options: ImapConnectOptions): ImapFlowOptio
     disableAutoIdle: true,
     // Compression is ours to decide, per link (compression.ts), on the raw session a connection is handed to.
     disableCompression: true,
+    // The raw sessions (raw-session.ts) read IMAP4rev1 answers: under IMAP4rev2 a UID SEARCH answers ESEARCH, and the
+    // check for bodies the server did not send would find none of them still there.
+    disableIMAP4rev2: true,
     clientInfo: { name: 'mailshift', version: options.clientVersion ?? '0' },
     connectionTimeout: options.connectTimeoutMs ?? 30_000,
     greetingTimeout: options.connectTimeoutMs ?? 30_000,
@@ -119,6 +123,8 @@ export async function connectImap(options: ImapConnectOptions): Promise<ImapFlow
   // The SASL forms of the credentials are base64: redact them too, in case a debug line ever carries one.
   for (const payload of buildSaslPayloads(options.spec, options.password)) options.logger.redact(payload);
   const client = new ImapFlow(buildImapFlowOptions(options));
+  // Fewer round trips before the first folder (session-setup.ts says which and why).
+  trimSessionSetup(client);
   // imapflow emits 'error' on socket trouble; unhandled, an EventEmitter error would end the process.
   client.on('error', (err: unknown) => options.logger.debug(`imap ${options.spec.host}: ${err instanceof Error ? err.message : String(err)}`));
   try {

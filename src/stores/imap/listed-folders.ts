@@ -3,6 +3,7 @@ import { showControlChars } from '../../../converters/folders/maildirpp.js';
 import { throwIfAborted } from '../../core/errors.js';
 import type { MailboxPath, SpecialUse } from '../../core/types.js';
 import type { MailboxInfo, SkippedFolderName } from '../store.js';
+import type { ListedStatus } from './mailbox.js';
 
 /** One LIST entry as imapflow gives it (the fields this planner reads). */
 export interface ListedFolderEntry {
@@ -10,21 +11,25 @@ export interface ListedFolderEntry {
   readonly pathAsListed: string;
   readonly flags: Iterable<string>;
   readonly specialUse?: string;
+  /** LIST-STATUS's answer for the folder, as imapflow gives it (UIDVALIDITY as a BigInt). */
+  readonly status?: { readonly uidNext?: number; readonly uidValidity?: bigint | number; readonly highestModseq?: bigint | number };
 }
 
 /**
  * The folders an IMAP account offers, from its LIST entries: selectable folders of this account's namespace, each
  * under its mailbox path, INBOX first. A folder that cannot be offered (a name no path can hold, or the name of
- * another folder once read) is listed in `skipped` with its reason, never dropped. Pure.
+ * another folder once read) is listed in `skipped` with its reason, never dropped. `statuses`: each offered folder's
+ * UIDVALIDITY and UIDNEXT, where the listing carried both (LIST-STATUS). Pure.
  */
 export function planListedFolders(
   entries: readonly ListedFolderEntry[],
   namespace: ImapNamespace,
   isUtf8: boolean,
   signal?: AbortSignal,
-): { found: MailboxInfo[]; skipped: SkippedFolderName[] } {
+): { found: MailboxInfo[]; skipped: SkippedFolderName[]; statuses: Map<MailboxPath, ListedStatus> } {
   const found: MailboxInfo[] = [];
   const skipped: SkippedFolderName[] = [];
+  const statuses = new Map<MailboxPath, ListedStatus>();
   /** The server's name of each folder found, by the path it is offered under. */
   const listedAs = new Map<MailboxPath, string>();
   const { prefix } = namespace;
@@ -60,13 +65,25 @@ export function planListedFolders(
       continue;
     }
     listedAs.set(path, name);
+    const status = toListedStatus(entry.status);
+    if (status) statuses.set(path, status);
     const specialUse = [...entry.flags].map(toSpecialUse).find((each) => each !== undefined) ?? toSpecialUse(entry.specialUse);
     found.push(specialUse ? { path, specialUse } : { path });
   }
   // INBOX always exists (RFC 3501 §5.1), listed or not.
   if (!found.some((each) => each.path === 'INBOX')) found.push({ path: 'INBOX' });
   found.sort((a, b) => (a.path === 'INBOX' ? -1 : b.path === 'INBOX' ? 1 : a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
-  return { found, skipped };
+  return { found, skipped, statuses };
+}
+
+/** Both numbers, as numbers, or nothing: half a status cannot tell that a folder is unchanged. */
+function toListedStatus(status: ListedFolderEntry['status']): ListedStatus | undefined {
+  const uidValidity = status?.uidValidity !== undefined ? Number(status.uidValidity) : undefined;
+  const uidNext = status?.uidNext;
+  if (uidValidity === undefined || !Number.isSafeInteger(uidValidity) || uidValidity <= 0) return undefined;
+  if (uidNext === undefined || !Number.isSafeInteger(uidNext) || uidNext <= 0) return undefined;
+  const highestModseq = status?.highestModseq !== undefined ? Number(status.highestModseq) : undefined;
+  return { uidValidity, uidNext, ...(highestModseq !== undefined && Number.isSafeInteger(highestModseq) && highestModseq > 0 ? { highestModseq } : {}) };
 }
 
 const specialUses: readonly SpecialUse[] = ['\\Sent', '\\Drafts', '\\Trash', '\\Junk', '\\Archive', '\\All', '\\Flagged', '\\Important'];

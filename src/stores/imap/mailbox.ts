@@ -10,6 +10,7 @@ import { buildAppendCommand, decideLiteralMode, formatQuoted, parseAppendUid, ty
 import type { CompressionDecision } from './compression.js';
 import { classifyImapError, ImapError } from './errors.js';
 import { planFlagStores } from './flag-store.js';
+import { formatIdCommand } from './session-setup.js';
 import { isSendableKeyword } from './flags.js';
 import { toListedFromRaw } from './listed.js';
 import { RawImapSession, toFailure, type RawSockets, type TaggedAnswer } from './raw-session.js';
@@ -28,6 +29,20 @@ import { chunkUids, formatUidSet } from './uid-set.js';
 
 /** APPEND commands in flight on one connection: enough to keep a 40 ms link busy with 1 MB MULTIAPPENDs. */
 const appendPipelineDepth = 4;
+
+/**
+ * COMPRESS DEFLATE, sent (or being sent) on a session: once per connection, whichever folder uses it, also when the
+ * server refused it.
+ */
+const compressionOf = new WeakMap<RawImapSession, Promise<void>>();
+
+/** What the store's folder listing said of a folder (LIST-STATUS): enough to know, without EXAMINE, that nothing is new. */
+export interface ListedStatus {
+  readonly uidValidity: number;
+  readonly uidNext: number;
+  /** Where the server keeps mod-sequences (CONDSTORE): taken at the listing, before anything is read. */
+  readonly highestModseq?: number;
+}
 
 /**
  * A pooled connection and the NO/BAD answers it collected (the store replaces it near its error budget). Once a
@@ -54,6 +69,8 @@ interface Selection {
 export interface MailboxHost {
   readonly label: string;
   readonly socketTimeoutMs: number;
+  /** Said in the ID command that goes with a connection's first EXAMINE. */
+  readonly clientVersion: string;
   acquire(kind?: 'any' | 'imapflow'): Promise<PooledClient>;
   release(pooled: PooledClient, isBroken: boolean): void;
   isNearErrorBudget(pooled: PooledClient): boolean;
@@ -84,6 +101,11 @@ export class ImapMailbox implements Mailbox {
   private appendLimit: number | undefined;
   /** The folder's name as sent on the wire (modified UTF-7 unless UTF8=ACCEPT is on). */
   private wireName = '';
+  /**
+   * Opened for reading without EXAMINE: the store's listing said no message is above `listAfterUid`. The folder is
+   * selected the first time anything else is asked of it.
+   */
+  private unchanged: ListedStatus | undefined;
 
   constructor(
     private readonly store: MailboxHost,
@@ -94,10 +116,23 @@ export class ImapMailbox implements Mailbox {
     private readonly listAfterUid?: number,
     /** The store's last listing did not have this folder: opened for writing, it is created in the same round trip. */
     private readonly isKnownMissing = false,
-  ) {}
+    /** What the store's listing said of this folder, when it was asked (read mode, with `listAfterUid`). */
+    listed?: ListedStatus,
+  ) {
+    // UIDs are below UIDNEXT: at or under listAfterUid + 1, nothing is above the watermark and there is nothing to list.
+    if (mode === 'read' && listed && listAfterUid !== undefined && listed.uidNext <= listAfterUid + 1) this.unchanged = listed;
+  }
 
-  /** Selects the mailbox (EXAMINE for reading); for writing, creates and subscribes it first when it is missing. */
+  /**
+   * Selects the mailbox (EXAMINE for reading); for writing, creates and subscribes it first when it is missing. A
+   * folder the listing showed unchanged is not selected now (no round trip, no connection held): a second run with
+   * nothing new costs nothing per folder.
+   */
   async open(): Promise<void> {
+    if (this.unchanged) {
+      this.store.noteUidNext(this.path, this.unchanged.uidNext);
+      return;
+    }
     this.pooled = await this.store.acquire();
     try {
       this.selected = await this.select();
@@ -134,25 +169,32 @@ export class ImapMailbox implements Mailbox {
     const limit = client.capabilities.get('APPENDLIMIT');
     this.appendLimit = typeof limit === 'number' && limit > 0 ? limit : undefined;
     this.wireName = encodePath(client, this.name);
+    const isHandedOver = pooled.raw === undefined;
     pooled.raw ??= new RawImapSession(client.unbind() as unknown as RawSockets, this.store.socketTimeoutMs);
     this.raw = pooled.raw;
+    // Who we are (RFC 2971), first on a fresh connection, in the same round trip as its EXAMINE: imapflow sent no ID
+    // (session-setup.ts), and some servers select nothing for a client that did not say. The answer is not needed.
+    if (isHandedOver && client.capabilities.has('ID')) void pooled.raw.sendCommand([{ text: `${formatIdCommand(this.store.clientVersion)}\r\n` }]);
     const isOffered = this.capabilities.has('COMPRESS=DEFLATE');
-    // Decided already (another connection timed the link): compressed before anything else is sent on this one.
-    if (this.store.compression?.use && isOffered && !pooled.raw.isCompressed) this.store.noteCompressed(await pooled.raw.compress());
     const isFirst = this.selected === undefined && this.prefetched === undefined;
     const afterUid = this.mode === 'read' && isFirst ? this.listAfterUid : undefined;
     const timeRoundTrip = this.store.compression === undefined;
     // A folder the listing did not have: CREATE and SUBSCRIBE go out ahead of the EXAMINE, all in one round trip,
     // instead of an EXAMINE that fails, then each in turn. ALREADYEXISTS (created meanwhile) is what we wanted.
     const creating = this.mode === 'write' && this.isKnownMissing && this.selected === undefined ? this.sendCreate(pooled.raw) : undefined;
-    const examined = await pooled.raw.examine(formatQuoted(this.wireName), afterUid !== undefined ? { set: `${afterUid + 1}:*`, items: listingItems().join(' ') } : undefined, { timeRoundTrip });
+    const examined = await pooled.raw.examine(formatQuoted(this.wireName), afterUid !== undefined ? { set: `${afterUid + 1}:*`, items: listingItems().join(' ') } : undefined, {
+      timeRoundTrip,
+      // Mod-sequences are read from a source only (resync --flags); a target needs none.
+      condstore: this.mode === 'read' && this.capabilities.has('CONDSTORE'),
+    });
     const created = await creating;
     if (examined.answer.status === 'BYE') throw toFailure(examined.answer.text, 'EConnectionClosed', 'BYE');
     // The EXAMINE failed because the CREATE did: the CREATE's refusal says why.
     if (examined.answer.status !== 'OK' && created && !isCreated(created)) throw toFailure(created.text, undefined, created.status);
     if (examined.answer.status !== 'OK') throw toFailure(examined.answer.text, undefined, examined.answer.status);
-    // The first connection: the listing came uncompressed with the timing; the bodies that follow will not.
-    if (examined.roundTripMs !== undefined && this.store.noteRoundTrip(examined.roundTripMs, isOffered).use && isOffered) this.store.noteCompressed(await pooled.raw.compress());
+    // The first timed round trip decides compression; it is switched on by the first command that moves messages
+    // (rawSession), so a folder with nothing new never waits for COMPRESS.
+    if (examined.roundTripMs !== undefined) this.store.noteRoundTrip(examined.roundTripMs, isOffered);
     if (afterUid !== undefined && examined.listing) this.prefetched = { afterUid, entries: examined.listing };
     return {
       uidValidity: examined.uidValidity,
@@ -175,7 +217,9 @@ export class ImapMailbox implements Mailbox {
   /** A new connection with the same mailbox selected; a UIDVALIDITY that changed meanwhile makes the caller start over. */
   private async reconnect(): Promise<void> {
     this.pooled = await this.store.acquire();
-    const before = this.selected;
+    // Not selected before (the listing showed it unchanged): the UIDVALIDITY status() reported is what must still hold.
+    const before = this.selected ?? this.unchanged;
+    this.unchanged = undefined;
     this.selected = await this.select();
     if (before && this.selected.uidValidity !== before.uidValidity) {
       throw new MailshiftError('MAILSHIFT_SOURCE_CHANGED', `${this.store.label}: "${this.name}" changed its UIDVALIDITY while we worked`, {
@@ -197,9 +241,32 @@ export class ImapMailbox implements Mailbox {
       await worn.whenIdle();
       if (this.raw === worn) await this.closeRaw();
     }
-    if (this.raw) return this.raw;
-    this.rawOpening ??= this.openRaw(what).finally(() => (this.rawOpening = undefined));
-    return this.rawOpening;
+    if (!this.raw) {
+      this.rawOpening ??= this.openRaw(what).finally(() => (this.rawOpening = undefined));
+      await this.rawOpening;
+    }
+    const raw = this.raw!;
+    await this.compressOnce(raw);
+    return raw;
+  }
+
+  /**
+   * COMPRESS=DEFLATE where the store decided it (a slow link, compression.ts), before the first command that moves
+   * messages on this connection: after EXAMINE, not with it, so that a folder with nothing new never waits for it.
+   * Every caller waits for the one COMPRESS (a command sent meanwhile would cross the switch to DEFLATE).
+   */
+  private async compressOnce(raw: RawImapSession): Promise<void> {
+    if (raw.isCompressed || !this.store.compression?.use || !this.capabilities.has('COMPRESS=DEFLATE')) return;
+    let compressing = compressionOf.get(raw);
+    if (!compressing) {
+      compressing = (async () => {
+        await raw.whenIdle();
+        // Still busy (a response stream of this folder is open): this connection stays uncompressed.
+        if (raw.isUsable && raw.isIdle) this.store.noteCompressed(await raw.compress());
+      })();
+      compressionOf.set(raw, compressing);
+    }
+    await compressing;
   }
 
   /** The previous session failed and was closed: a new connection, the folder selected on it again. */
@@ -248,6 +315,10 @@ export class ImapMailbox implements Mailbox {
   }
 
   async status(): Promise<MailboxStatus> {
+    if (!this.selected && this.unchanged) {
+      const { uidValidity, uidNext, highestModseq } = this.unchanged;
+      return { uidValidity, uidNext, ...(highestModseq !== undefined ? { highestModseq } : {}) };
+    }
     const selected = this.selected;
     if (!selected) return {};
     return {
@@ -262,9 +333,18 @@ export class ImapMailbox implements Mailbox {
     // Empty when opened, and still so (a folder opened for writing may have had appends since): no round trip.
     if (this.selected?.exists === 0 && !this.hasAppended) return;
     const afterUid = options.afterUid ?? 0;
+    const hasHeaderFields = options.headerFields !== undefined && options.headerFields.length > 0;
+    if (this.unchanged) {
+      // Nothing above the watermark, as the listing said: nothing to list. Anything else needs the folder selected.
+      if (afterUid >= (this.listAfterUid ?? 0) && !hasHeaderFields && options.changedSinceModseq === undefined) return;
+      try {
+        await this.rawSession('list messages');
+      } catch (err) {
+        throw err instanceof MailshiftError ? err : this.store.wrap(err, `open folder "${this.name}"`, 'mailbox');
+      }
+    }
     const prefetched = this.prefetched;
     this.prefetched = undefined;
-    const hasHeaderFields = options.headerFields !== undefined && options.headerFields.length > 0;
     // CONDSTORE (RFC 7162): only what changed since, where the server keeps mod-sequences for this folder.
     const changedSince = options.changedSinceModseq !== undefined && this.selected?.highestModseq !== undefined && this.capabilities.has('CONDSTORE') ? options.changedSinceModseq : undefined;
     if (prefetched && prefetched.afterUid === afterUid && !hasHeaderFields && changedSince === undefined) {

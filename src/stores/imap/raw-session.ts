@@ -349,7 +349,7 @@ export class RawImapSession {
    * EXAMINE over the session (a connection reused for another folder): what the server said of the folder, read
    * from its untagged answers (RFC 3501 §6.3.2; a failed EXAMINE leaves no folder selected).
    */
-  async examine(quotedName: string, thenList?: { readonly set: string; readonly items: string }, options: { readonly timeRoundTrip?: boolean } = {}): Promise<ExamineResult> {
+  async examine(quotedName: string, thenList?: { readonly set: string; readonly items: string }, options: { readonly timeRoundTrip?: boolean; readonly condstore?: boolean } = {}): Promise<ExamineResult> {
     if (this.untaggedHandler) throw new Error('a raw IMAP session runs one command stream at a time');
     const found: { exists?: number; uidValidity?: number; uidNext?: number; permanentFlags?: string[]; highestModseq?: number } = {};
     const listed = new Map<number, FetchAttributes & { uid: number }>();
@@ -381,7 +381,8 @@ export class RawImapSession {
       const sentAt = performance.now();
       const timing = options.timeRoundTrip ? this.command('NOOP').then((noop) => (noop.status === 'OK' ? performance.now() - sentAt : undefined)) : undefined;
       const [answer, listAnswer, roundTripMs] = await Promise.all([
-        this.sendCommand([{ text: `EXAMINE ${quotedName}\r\n` }]),
+        // (CONDSTORE): HIGHESTMODSEQ, and CONDSTORE on for the session from here (RFC 7162 §3.1.8), without an ENABLE.
+        this.sendCommand([{ text: `EXAMINE ${quotedName}${options.condstore ? ' (CONDSTORE)' : ''}\r\n` }]),
         thenList ? this.sendCommand([{ text: `UID FETCH ${thenList.set} (${thenList.items})\r\n` }]) : undefined,
         timing,
       ]);
@@ -421,6 +422,11 @@ export class RawImapSession {
     this.output = deflater;
     this.deflater = deflater;
     return true;
+  }
+
+  /** No command in flight and no response stream open: COMPRESS may be sent. */
+  get isIdle(): boolean {
+    return this.waiting.size === 0 && !this.untaggedHandler;
   }
 
   /** True once COMPRESS=DEFLATE is on. */

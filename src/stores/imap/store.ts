@@ -9,8 +9,9 @@ import type { ImapSpec } from '../spec.js';
 import { connectImap, type ImapConnectOptions } from './connection.js';
 import { decideCompression, type CompressionDecision } from './compression.js';
 import { classifyImapError, ImapError } from './errors.js';
-import { planListedFolders } from './listed-folders.js';
-import { ImapMailbox, type MailboxHost, type PooledClient } from './mailbox.js';
+import { planListedFolders, type ListedFolderEntry } from './listed-folders.js';
+import { identifyOnce } from './session-setup.js';
+import { ImapMailbox, type ListedStatus, type MailboxHost, type PooledClient } from './mailbox.js';
 
 /**
  * An IMAP account as a MailStore (imapflow underneath; nothing else in mailshift imports it). Its folders are
@@ -56,6 +57,9 @@ export interface ImapServerFacts extends ServerFacts {
   readonly namespace: ImapNamespace;
 }
 
+/** A folder listing as imapflow gave it, or why it failed. */
+type FolderListing = { readonly entries: ListedFolderEntry[]; readonly isUtf8: boolean } | { readonly error: unknown };
+
 function formatCredential(spec: ImapSpec): string {
   if (spec.auth === 'oauth2') return 'OAuth2 access token';
   return spec.auth ? `password (AUTH=${spec.auth.toUpperCase()})` : 'password';
@@ -83,6 +87,16 @@ export class ImapStore implements MailStore, MailboxHost {
   private currentPassword: string;
   /** The folders the last listing found: one opened for writing that is not among them is created on the way. */
   private listedPaths: ReadonlySet<MailboxPath> | undefined;
+  /**
+   * UIDVALIDITY and UIDNEXT of each folder, from the last listing (LIST-STATUS, on a store opened for reading). Each
+   * is used once, by the next opening of its folder: a retry, or a later run of a watch, asks the server again.
+   */
+  private listedStatuses = new Map<MailboxPath, ListedStatus>();
+  /**
+   * The folder listing, asked for on the first connection as soon as it logged in (open()), taken by the first
+   * listMailboxes(): the LIST is on the wire while the engine sets up, instead of after it.
+   */
+  private firstListing: Promise<FolderListing> | undefined;
   /** COMPRESS=DEFLATE or not, for every connection, once the first round trip was timed (compression.ts). */
   compression: CompressionDecision | undefined;
 
@@ -98,6 +112,7 @@ export class ImapStore implements MailStore, MailboxHost {
   static async open(options: ImapStoreOptions): Promise<ImapStore> {
     const store = new ImapStore(options);
     const pooled = await store.acquireFirst();
+    let isListing = false;
     try {
       const { client } = pooled;
       const personal = client.namespace;
@@ -109,8 +124,11 @@ export class ImapStore implements MailStore, MailboxHost {
         credential: formatCredential(options.spec),
       };
       store.currentCaps = { ...store.currentCaps, newMailSignal: store.facts.capabilities.includes('IDLE') };
+      // Hands the connection back when the LIST is answered.
+      store.firstListing = store.readListing(pooled);
+      isListing = true;
     } finally {
-      store.release(pooled, false);
+      if (!isListing) store.release(pooled, false);
     }
     return store;
   }
@@ -134,23 +152,36 @@ export class ImapStore implements MailStore, MailboxHost {
   }
 
   async *listMailboxes(signal?: AbortSignal): AsyncIterable<MailboxInfo> {
-    const pooled = await this.acquire('imapflow');
-    let entries;
-    try {
-      // Not listOnly: imapflow asks for SPECIAL-USE only in its full listing, and adds INBOX, which Dovecot leaves
-      // out of LIST "" "*" under an "INBOX." prefix.
-      entries = await pooled.client.list();
-    } catch (err) {
-      this.release(pooled, true);
-      throw this.wrap(err, 'list the folders', 'account');
-    }
-    const isUtf8 = this.isUtf8(pooled.client);
-    this.release(pooled, false);
+    const prefetched = this.firstListing;
+    this.firstListing = undefined;
+    const listing = prefetched ? await prefetched : await this.readListing(await this.acquire('imapflow'));
+    if ('error' in listing) throw this.wrap(listing.error, 'list the folders', 'account');
+    const { entries, isUtf8 } = listing;
     this.skippedFolders.length = 0;
     const planned = planListedFolders(entries, this.namespace, isUtf8, signal);
     this.skippedFolders.push(...planned.skipped);
     this.listedPaths = new Set(planned.found.map((folder) => folder.path));
+    this.listedStatuses = planned.statuses;
     yield* planned.found;
+  }
+
+  /** LIST over an imapflow connection, then the connection back to the pool (closed if the LIST failed). Never rejects. */
+  private async readListing(pooled: PooledClient): Promise<FolderListing> {
+    // A source's folders with their UIDNEXT, in the same round trip (LIST-STATUS, RFC 5819): a folder with nothing
+    // above the saved watermark is then never opened (mailbox.ts). Not asked where each folder would cost a STATUS.
+    const withStatus = !this.caps.writable && pooled.client.capabilities.has('LIST-STATUS');
+    try {
+      // Not listOnly: imapflow asks for SPECIAL-USE only in its full listing, and adds INBOX, which Dovecot leaves
+      // out of LIST "" "*" under an "INBOX." prefix.
+      // HIGHESTMODSEQ too (asked only where CONDSTORE is offered): `resync --flags` reads it from status().
+      const entries = await pooled.client.list(withStatus ? { statusQuery: { uidNext: true, uidValidity: true, highestModseq: true } } : undefined);
+      const isUtf8 = this.isUtf8(pooled.client);
+      this.release(pooled, false);
+      return { entries, isUtf8 };
+    } catch (err) {
+      this.release(pooled, true);
+      return { error: err };
+    }
   }
 
   async openMailbox(path: MailboxPath, mode: 'read' | 'write', hints: OpenHints = {}): Promise<Mailbox> {
@@ -162,7 +193,9 @@ export class ImapStore implements MailStore, MailboxHost {
       throw new MailshiftError('MAILSHIFT_IMAP_FOLDER_NAME', `${this.label}: cannot name folder "${path}" on the server: ${(err as Error).message}`, { scope: 'mailbox' });
     }
     const isKnownMissing = mode === 'write' && this.listedPaths !== undefined && !this.listedPaths.has(path);
-    const mailbox = new ImapMailbox(this, path, name, mode, hints.listAfterUid, isKnownMissing);
+    const listed = this.listedStatuses.get(path);
+    this.listedStatuses.delete(path);
+    const mailbox = new ImapMailbox(this, path, name, mode, hints.listAfterUid, isKnownMissing, listed);
     await mailbox.open();
     return mailbox;
   }
@@ -178,6 +211,8 @@ export class ImapStore implements MailStore, MailboxHost {
     const { client } = pooled;
     let isBroken = false;
     try {
+      // A connection imapflow drives into a folder has not said who we are yet (session-setup.ts).
+      await identifyOnce(client, this.clientVersion);
       const opened = await client.mailboxOpen(mailboxPathToImapName(path, this.namespace), { readOnly: true });
       // Mail that arrived after the last reading of this folder and before this wait began: IDLE would not announce it.
       const seen = this.uidNextSeen.get(path);
@@ -319,6 +354,10 @@ export class ImapStore implements MailStore, MailboxHost {
 
   private wake(): void {
     this.waiters.shift()?.();
+  }
+
+  get clientVersion(): string {
+    return this.options.clientVersion ?? '0';
   }
 
   /** How long a bulk download may wait for the server before the connection counts as dead (imapflow's default). */

@@ -13,6 +13,10 @@ import { createServer, connect, type Server, type Socket } from 'node:net';
  * commands are in flight; `maxAppendsInFlight` says how many APPENDs a client had sent on one connection before the
  * first of them was answered (1 for a client that waits for each), and `maxInFlightAt[NAME]` how many commands of
  * any kind were unanswered on its connection when a command NAME was sent (itself included; `resetCounts()`).
+ *
+ * `flights` counts round trips: per connection, the commands the client sent in each flight, a flight being what it
+ * sent after the previous commands were all answered (one wait for the server each). A command sent while another
+ * is unanswered rides in the same flight: that is pipelining, no wait of its own.
  */
 
 export type ProxyAction =
@@ -40,6 +44,8 @@ export interface FaultyProxy {
   readonly connections: number;
   readonly maxAppendsInFlight: number;
   readonly maxInFlightAt: Readonly<Record<string, number>>;
+  /** Per connection number, the command names of each flight since the last `resetCounts()`. */
+  readonly flights: ReadonlyMap<number, readonly (readonly string[])[]>;
   resetCounts(): void;
   close(): Promise<void>;
 }
@@ -59,6 +65,7 @@ export async function startFaultyProxy(upstreamPort: number, decide: (command: P
   let connections = 0;
   let maxAppendsInFlight = 0;
   let maxInFlightAt: Record<string, number> = {};
+  let flights = new Map<number, string[][]>();
   const delayMs = options.delayMs ?? 0;
   /** Writes now, or `delayMs` later: timers of one duration fire in the order they were set, so order is kept. */
   const later = (action: () => void) => (delayMs > 0 ? setTimeout(action, delayMs) : action());
@@ -145,6 +152,10 @@ export async function startFaultyProxy(upstreamPort: number, decide: (command: P
           literalBytesSent = 0;
           // A line without a command name is a continuation the client sent (an AUTHENTICATE response), not a command.
           if (name !== '') {
+            const ofConnection = flights.get(connection) ?? [];
+            flights.set(connection, ofConnection);
+            if (commandsOpen.size === 0 || ofConnection.length === 0) ofConnection.push([name]);
+            else ofConnection.at(-1)!.push(name);
             commandsOpen.add(tag);
             maxInFlightAt[name] = Math.max(maxInFlightAt[name] ?? 0, commandsOpen.size);
           }
@@ -261,9 +272,13 @@ export async function startFaultyProxy(upstreamPort: number, decide: (command: P
     get maxInFlightAt() {
       return maxInFlightAt;
     },
+    get flights() {
+      return flights;
+    },
     resetCounts() {
       maxAppendsInFlight = 0;
       maxInFlightAt = {};
+      flights = new Map();
     },
     close: async () => {
       for (const socket of sockets) socket.destroy();

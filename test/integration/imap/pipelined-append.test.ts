@@ -114,12 +114,22 @@ describe('connections over a slow link', () => {
     const state = { file: stateFileFor(path.join(work.path, 'state'), pair), pair };
     let report;
     let again;
+    let withOneNew;
+    let againInFlight: Readonly<Record<string, number>> = {};
     let connectionsForFirst = 0;
     try {
       report = await runStoreCopy(from, to, { logger, state });
       connectionsForFirst = proxy.connections - connectionsBefore;
       proxy.resetCounts();
       again = await runStoreCopy(from, to, { logger, state });
+      againInFlight = { ...proxy.maxInFlightAt };
+      // One new message in one folder: that folder alone is opened, its listing behind its EXAMINE.
+      await writeTree(server.users.find((each) => each.user === 'gina')!.maildir, {
+        '.Work/cur/1600000000.M99P1.new:2,S': { content: Buffer.from(message('work-new', 'New at work', 'Arrived after the copy.')), mtime: 1_600_000_000 },
+      });
+      await server.fixOwnership('gina');
+      proxy.resetCounts();
+      withOneNew = await runStoreCopy(from, to, { logger, state });
     } finally {
       await from.store[Symbol.asyncDispose]();
       await to.store[Symbol.asyncDispose]();
@@ -128,9 +138,16 @@ describe('connections over a slow link', () => {
     expect(report.folders.length).toBeGreaterThanOrEqual(7);
     expect(connectionsForFirst).toBe(2);
     expect(byMailbox(await server.mail('hank').readMessages())).toEqual(byMailbox(await server.mail('gina').readMessages()));
-    // The run with nothing new: each folder's listing went out behind its EXAMINE, in the same round trip.
+    // The run with nothing new: the source's LIST said each folder's UIDNEXT (LIST-STATUS), none is above its saved
+    // watermark, so no folder is opened at all: no EXAMINE, no listing.
     expect(again.totals).toMatchObject({ copied: 0, failedFolders: 0 });
     expect(again.folders.every((folder) => folder.mode === 'incremental')).toBe(true);
-    expect(proxy.maxInFlightAt['UID FETCH']).toBe(2);
+    expect(againInFlight['EXAMINE']).toBeUndefined();
+    expect(againInFlight['UID FETCH']).toBeUndefined();
+    // A folder with something new is opened, and its listing goes out behind its EXAMINE, in the same round trip
+    // (on the connection the listing used, handed over here: behind the connection's ID too).
+    expect(withOneNew.totals).toMatchObject({ copied: 1, failedFolders: 0 });
+    expect(withOneNew.folders.find((folder) => folder.source === 'Work')).toMatchObject({ copied: 1, mode: 'incremental' });
+    expect(proxy.maxInFlightAt['UID FETCH']).toBe(3);
   });
 });

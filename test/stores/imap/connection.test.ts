@@ -33,6 +33,12 @@ describe('buildImapFlowOptions', () => {
   });
 });
 
+describe('buildImapFlowOptions: the session', () => {
+  it('stays IMAP4rev1, whose answers the raw sessions read (under IMAP4rev2 UID SEARCH answers ESEARCH)', () => {
+    expect(buildImapFlowOptions({ spec: spec(), password: 'pw', logger }).disableIMAP4rev2).toBe(true);
+  });
+});
+
 describe('buildImapFlowOptions: credentials', () => {
   it('sends the secret as a password by default, with the mechanism the URL named, or as an OAuth2 access token', () => {
     expect(buildImapFlowOptions({ spec: spec(), password: 'pw', logger }).auth).toEqual({ user: 'alice', pass: 'pw' });

@@ -32,4 +32,24 @@ describe('planListedFolders', () => {
     expect(planned.skipped).toHaveLength(1);
     expect(planned.skipped[0]!.directory).toBe('INBOX.');
   });
+
+  it('keeps each offered folder\'s UIDVALIDITY and UIDNEXT from LIST-STATUS, and only when both are there', () => {
+    const planned = planListedFolders(
+      [
+        { ...entry('INBOX'), status: { uidValidity: 1_700_000_000n, uidNext: 42, highestModseq: 7n } },
+        { ...entry('INBOX.Sent'), status: { uidValidity: 5n, uidNext: 1 } },
+        { ...entry('INBOX.Half'), status: { uidNext: 3 } },
+        { ...entry('INBOX.Odd'), status: { uidValidity: 0n, uidNext: 3 } },
+        { ...entry('INBOX.Gone', ['\\Noselect']), status: { uidValidity: 9n, uidNext: 2 } },
+        entry('INBOX.Plain'),
+      ],
+      cpanel,
+      true,
+    );
+    expect(planned.found.map((each) => each.path)).toEqual(['INBOX', 'Half', 'Odd', 'Plain', 'Sent']);
+    expect(Object.fromEntries(planned.statuses)).toEqual({
+      INBOX: { uidValidity: 1_700_000_000, uidNext: 42, highestModseq: 7 },
+      Sent: { uidValidity: 5, uidNext: 1 },
+    });
+  });
 });
