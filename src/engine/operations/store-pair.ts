@@ -1,3 +1,4 @@
+import type { OpenedStore } from '../../stores/open.js';
 import type { MailStore } from '../../stores/store.js';
 import type { StoreSpec } from '../../stores/spec.js';
 import type { OperationBase } from './types.js';
@@ -17,26 +18,11 @@ export interface StorePair {
  */
 export async function openStorePair(request: OperationBase, sourceSpec: StoreSpec, targetMode: 'read' | 'write', options: { readonly allowMissingTarget?: boolean } = {}): Promise<StorePair> {
   const { openStore } = await import('../../stores/open.js');
-  const { imap } = request;
-  const common = {
-    logger: request.logger,
-    ...(imap.caFile ? { caFile: imap.caFile } : {}),
-    ...(imap.isInsecure ? { isInsecure: true } : {}),
-    maxConnections: imap.maxConnections,
-    ...(imap.connectTimeoutMs ? { connectTimeoutMs: imap.connectTimeoutMs } : {}),
-    ...(imap.retries !== undefined ? { retries: imap.retries } : {}),
-    ...(imap.retryBaseMs !== undefined ? { retryBaseMs: imap.retryBaseMs } : {}),
-    signal: request.signal,
-  };
+  const common = buildCommonOpenOptions(request);
   // Both at once: over a network each login costs several round trips, and the two servers do not wait for each other.
   const [opened, openedTarget] = await Promise.allSettled([
     openStore(sourceSpec, { ...common, mode: 'read', password: (spec) => request.credentials.password('source', spec) }),
-    openStore(request.target, {
-      ...common,
-      mode: targetMode,
-      ...(options.allowMissingTarget ? { allowMissing: true } : {}),
-      password: (spec) => request.credentials.password('target', spec),
-    }),
+    openTargetStore(request, targetMode, options),
   ]);
   if (opened.status === 'rejected' || openedTarget.status === 'rejected') {
     if (opened.status === 'fulfilled') await opened.value.store[Symbol.asyncDispose]();
@@ -52,5 +38,33 @@ export async function openStorePair(request: OperationBase, sourceSpec: StoreSpe
     async dispose() {
       await Promise.all([target.store[Symbol.asyncDispose](), source.store[Symbol.asyncDispose]()]);
     },
+  };
+}
+
+/**
+ * The target alone, opened as openStorePair opens it: for a source that is no store (a cPanel backup streamed into
+ * an IMAP account, archive/imap-restore.ts).
+ */
+export async function openTargetStore(request: OperationBase, mode: 'read' | 'write', options: { readonly allowMissingTarget?: boolean } = {}): Promise<OpenedStore> {
+  const { openStore } = await import('../../stores/open.js');
+  return openStore(request.target, {
+    ...buildCommonOpenOptions(request),
+    mode,
+    ...(options.allowMissingTarget ? { allowMissing: true } : {}),
+    password: (spec) => request.credentials.password('target', spec),
+  });
+}
+
+function buildCommonOpenOptions(request: OperationBase) {
+  const { imap } = request;
+  return {
+    logger: request.logger,
+    ...(imap.caFile ? { caFile: imap.caFile } : {}),
+    ...(imap.isInsecure ? { isInsecure: true } : {}),
+    maxConnections: imap.maxConnections,
+    ...(imap.connectTimeoutMs ? { connectTimeoutMs: imap.connectTimeoutMs } : {}),
+    ...(imap.retries !== undefined ? { retries: imap.retries } : {}),
+    ...(imap.retryBaseMs !== undefined ? { retryBaseMs: imap.retryBaseMs } : {}),
+    signal: request.signal,
   };
 }

@@ -1,0 +1,541 @@
+import { maildirBaseName } from '../../converters/maildir/filename.js';
+import { parseDovecotKeywords } from '../../converters/maildir/keywords.js';
+import { toCrlf } from '../../converters/message/crlf.js';
+import type { FolderEntry, FolderMappingOptions, FolderMappingRow } from '../../converters/folders/imap-mapping.js';
+import { decideBackoffMs, retryAfterMs, sleep } from '../core/async.js';
+import { isMailshiftError, type MailshiftError } from '../core/errors.js';
+import type { Logger } from '../core/logger.js';
+import type { IncomingMessage, MailboxPath } from '../core/types.js';
+import { buildContentHash, buildIdentity, identityHeaderFields } from '../engine/identity.js';
+import { ByteBudgetReachedError, BytePacer } from '../engine/messages/pacing.js';
+import { readAll, readHead } from '../engine/messages/read.js';
+import type { FolderCopyReport } from '../engine/messages/report.js';
+import type { FlagUpdate, Mailbox, MailStore } from '../stores/store.js';
+import { buildClaimKey, ClaimLedger, decideImapFolder, decideMessageFlags } from './imap-plan.js';
+import { nothingToFlush, type ControlFileOutcome, type FlushOutcome, type MessageOutcome, type RestoreWriter } from './restore-writer.js';
+import type { EntryBody } from './tar.js';
+
+/**
+ * The restore's writer for an IMAP account (any MailStore, reached through the store interface only): restore.ts
+ * reads the backup once and hands each message of the selected mailbox here as it passes, and it is appended to the
+ * account's folder at once. Nothing is extracted or staged on disk.
+ *
+ * - Memory: one message's bytes while it is decided, plus the batches in flight (at most `appendSlots` MULTIAPPENDs
+ *   of 100 messages or 2 MiB each, waited for before more are read: back-pressure on the archive stream), plus per
+ *   message a small record (its claim key and target UID, for hard links and late keywords), as the maildir writer
+ *   keeps a base name per message.
+ * - Exactly once across crashes and re-runs, without any state on disk: each target folder is listed by identity when
+ *   first met, and every message either claims one the target has that no other message of this run claimed, or is
+ *   appended (imap-plan.ts ClaimLedger). A run killed after some appends leaves them on the target, where the next run
+ *   claims them. An append whose answer was lost (the connection broke) is settled against a new listing of the
+ *   folder before anything is sent again.
+ * - Keywords: letters in a file name need the folder's dovecot-keywords, which may come after the messages in the
+ *   archive. A message appended before it keeps its letters and its target UID (APPENDUID), and gets the keywords by
+ *   UID STORE (Mailbox.updateFlags, adding only) once the pass is over; what cannot be set is said, never dropped.
+ */
+
+export interface ImapRestoreWriterOptions {
+  /** The target store (withDryRun's proxy for a dry run). */
+  readonly store: MailStore;
+  readonly label: string;
+  readonly mapping: FolderMappingOptions;
+  /** Pair with what the target holds (default on); off, every message is appended. */
+  readonly skipExisting: boolean;
+  readonly maxSizeBytes?: number;
+  readonly maxBytesPerSecond?: number;
+  readonly maxBytes?: number;
+  readonly dryRun: boolean;
+  /** Messages per MULTIAPPEND. Default 100. */
+  readonly batchMessages?: number;
+  /** Reconnects in a row per folder before its trouble stops the run. Default 6. */
+  readonly retries?: number;
+  readonly retryBaseMs?: number;
+  readonly signal?: AbortSignal;
+  readonly logger: Logger;
+  readonly onCopied?: (bytes: number) => void;
+}
+
+/** Where a message of this run is on the target: its folder, its claim key and, once known, its UID there. */
+interface Placed {
+  readonly target: TargetFolder;
+  readonly key: string;
+  uid?: number;
+}
+
+interface Outgoing {
+  readonly key: string;
+  readonly name: string;
+  readonly placed: Placed;
+  readonly report: FolderCopyReport;
+  readonly message: IncomingMessage;
+}
+
+interface TargetFolder {
+  readonly path: MailboxPath;
+  /** Open while this is the folder being written (one at a time: each holds an IMAP connection). */
+  box: Mailbox | undefined;
+  readonly ledger: ClaimLedger;
+  slots: number;
+  readonly inFlight: Set<Promise<void>>;
+  batch: Outgoing[];
+  batchBytes: number;
+  /** Appends whose answer was lost: settled against a new listing before anything else goes out. */
+  unknown: Outgoing[];
+  lastError?: MailshiftError;
+  readonly reports: Set<FolderCopyReport>;
+}
+
+/** Keywords a message should get after the pass: named ones, and letters for the folder's table. */
+interface KeywordWork {
+  readonly placed: Placed;
+  readonly keywords: ReadonlySet<string>;
+  readonly indexes: readonly number[];
+  readonly name: string;
+}
+
+interface SourceFolder {
+  readonly dirName: string;
+  readonly report?: FolderCopyReport;
+  readonly target?: TargetFolder;
+  keywordTable?: ReadonlyMap<number, string>;
+  readonly keywordWork: KeywordWork[];
+}
+
+const batchMaxBytes = 2 * 1024 * 1024;
+const maxKeywordsFileBytes = 64 * 1024;
+
+export class ImapRestoreWriter implements RestoreWriter {
+  readonly mapping: FolderMappingRow[] = [];
+  readonly folders: FolderCopyReport[] = [];
+  readonly skippedFolders: { folder: string; reason: string }[] = [];
+  readonly warnings: string[] = [];
+  private readonly sources = new Map<string, SourceFolder>();
+  private readonly targets = new Map<MailboxPath, Promise<TargetFolder>>();
+  private readonly seen: FolderEntry[] = [];
+  /** dovecot-keywords met before its folder was. */
+  private readonly tables = new Map<string, ReadonlyMap<number, string>>();
+  /** `folder\0base` -> where that message went: what findMessage and linkMessage work from. */
+  private readonly placedByName = new Map<string, Placed>();
+  private readonly pacer: BytePacer;
+  private failure: { error: unknown } | undefined;
+  /** The one target folder open now. */
+  private current: TargetFolder | undefined;
+
+  private constructor(
+    private readonly options: ImapRestoreWriterOptions,
+    private readonly targetFolders: readonly FolderEntry[],
+  ) {
+    this.pacer = new BytePacer(options.maxBytesPerSecond, options.maxBytes);
+  }
+
+  /** The writer, with the target's folders listed once (the mapping's SPECIAL-USE rows need them). */
+  static async open(options: ImapRestoreWriterOptions): Promise<ImapRestoreWriter> {
+    const targetFolders: FolderEntry[] = [];
+    for await (const folder of options.store.listMailboxes(options.signal)) targetFolders.push(folder as FolderEntry);
+    return new ImapRestoreWriter(options, targetFolders);
+  }
+
+  get root(): string {
+    return this.options.label;
+  }
+
+  /** Directories have no meaning in an IMAP account: folders are made by openFolder. */
+  ensureDir(): Promise<string> {
+    return Promise.resolve(this.options.label);
+  }
+
+  /** The folder's decision, made once, and its target folder opened (created when missing) and listed by identity. */
+  async openFolder(folderRel: string): Promise<SourceFolder> {
+    const known = this.sources.get(folderRel);
+    if (known) return known;
+    const decision = decideImapFolder(folderRel, this.seen, this.targetFolders, this.options.mapping);
+    let source: SourceFolder = { dirName: folderRel, keywordWork: [] };
+    if (decision.kind === 'unreadable') {
+      this.skippedFolders.push({ folder: JSON.stringify(folderRel).slice(1, -1), reason: decision.reason });
+      this.options.logger.warn(`${folderRel}: ${decision.reason}`);
+    } else {
+      const { row } = decision;
+      this.seen.push(decision.entry);
+      this.mapping.push(decision.note ? { ...row, reason: `${row.reason}; ${decision.note}` } : row);
+      if (row.action === 'skip') this.options.logger.info(`${row.source}: not restored (${row.reason})`);
+      else {
+        const report = newFolderReport(row.source, row.target, row.reason);
+        this.folders.push(report);
+        try {
+          const target = await this.openTarget(row.target);
+          target.reports.add(report);
+          source = { ...source, report, target };
+        } catch (err) {
+          if (!isMailshiftError(err) || err.scope === 'account' || err.scope === 'run') throw err;
+          report.error = { code: err.code, message: err.message, ...(err.retry === 'later' ? { retry: 'later' as const } : {}) };
+          this.options.logger.error(`${row.source}: ${err.message}`);
+          source = { ...source, report };
+        }
+      }
+    }
+    const table = this.tables.get(folderRel);
+    if (table) source.keywordTable = table;
+    this.sources.set(folderRel, source);
+    return source;
+  }
+
+  /** A target folder, opened (created when missing) and listed by identity the first time it is met. */
+  private openTarget(path: MailboxPath): Promise<TargetFolder> {
+    let opening = this.targets.get(path);
+    if (!opening) {
+      opening = (async () => {
+        const target: TargetFolder = { path, box: undefined, ledger: new ClaimLedger(), slots: 1, inFlight: new Set(), batch: [], batchBytes: 0, unknown: [], reports: new Set() };
+        const box = await this.boxOf(target);
+        target.slots = Math.max(1, box.appendSlots ?? 1);
+        if (this.options.skipExisting) target.ledger.relist(await this.retrying(`listing "${path}"`, () => this.listTarget(box)));
+        return target;
+      })();
+      opening.catch(() => this.targets.delete(path));
+      this.targets.set(path, opening);
+    }
+    return opening;
+  }
+
+  /**
+   * The folder's mailbox, open. One folder at a time: an open mailbox holds one of the store's few connections (two
+   * by default), and the archive brings a folder's messages together, so the previous folder is finished (every
+   * append answered) and closed first. Its ledger stays: only this run writes to it meanwhile.
+   */
+  private async boxOf(target: TargetFolder): Promise<Mailbox> {
+    if (target.box) return target.box;
+    const previous = this.current;
+    if (previous && previous !== target && previous.box) {
+      await this.drain(previous);
+      const box = previous.box;
+      previous.box = undefined;
+      await box[Symbol.asyncDispose]();
+    }
+    target.box = await this.retrying(`opening "${target.path}"`, () => this.options.store.openMailbox(target.path, 'write'));
+    this.current = target;
+    return target.box;
+  }
+
+  /** The target folder's messages by claim key (identity, RFC822.SIZE, and content for those without Message-ID). */
+  private async listTarget(box: Mailbox): Promise<{ key: string; uid: number | undefined }[]> {
+    const { signal } = this.options;
+    const abort = signal ?? new AbortController().signal;
+    const sizes = this.options.store.caps.sizeComparable;
+    const listed: { key: string; uid: number | undefined }[] = [];
+    for await (const ref of box.list(signal, { headerFields: identityHeaderFields })) {
+      const identity = buildIdentity(ref.headers ?? (await readHead(box, ref, abort)));
+      // Rare (no Message-ID): confirmed by content, as the messages engine confirms such matches.
+      const hash = identity.isWeak ? buildContentHash(await readAll(await box.read(ref, signal))) : undefined;
+      listed.push({ key: buildClaimKey(identity, sizes ? ref.sizeBytes : undefined, hash), uid: ref.uid });
+    }
+    return listed;
+  }
+
+  findMessage(folderRel: string, name: string): string | undefined {
+    const token = `${folderRel}\u0000${maildirBaseName(name)}`;
+    return this.placedByName.has(token) ? token : undefined;
+  }
+
+  async writeMessage(folderRel: string, _sub: 'cur' | 'new', name: string, body: EntryBody, mtimeSec: number, sizeBytes?: number): Promise<MessageOutcome> {
+    this.raiseFailure();
+    const source = await this.openFolder(folderRel);
+    if (!source.report) {
+      body.resume();
+      return 'exists';
+    }
+    if (this.options.maxSizeBytes !== undefined && sizeBytes !== undefined && sizeBytes > this.options.maxSizeBytes) {
+      body.resume();
+      source.report.examined += 1;
+      source.report.skipped.push({ id: name, reason: `larger than --max-size (${sizeBytes} bytes)` });
+      return 'exists';
+    }
+    const chunks: Buffer[] = [];
+    for await (const chunk of body) chunks.push(chunk);
+    return this.place(source, name, Buffer.concat(chunks), mtimeSec, 'written');
+  }
+
+  /**
+   * A hard link (Dovecot's copy between folders): the first copy's bytes are read back from the target, by the UID it
+   * got there, and go into this folder like any message.
+   */
+  async linkMessage(folderRel: string, _sub: 'cur' | 'new', name: string, from: string, mtimeSec: number): Promise<MessageOutcome> {
+    this.raiseFailure();
+    const source = await this.openFolder(folderRel);
+    const placed = this.placedByName.get(from);
+    if (!source.report || !placed) return 'exists';
+    if (placed.uid === undefined) await this.drain(placed.target);
+    if (placed.uid === undefined && !this.options.dryRun) {
+      // A server without UIDPLUS says no UIDs: any message of the same claim key is the same message.
+      placed.target.ledger.relist(await this.listTarget(await this.boxOf(placed.target)));
+      placed.uid = placed.target.ledger.anyUid(placed.key);
+    }
+    if (placed.uid === undefined) {
+      // A dry run appended nothing to read back: counted as the append it would be.
+      source.report.examined += 1;
+      if (this.options.dryRun) source.report.copied += 1;
+      else source.report.skipped.push({ id: name, reason: 'hardlink-target-missing: its first copy was not found on the target; not written' });
+      return 'linked';
+    }
+    const content = await readAll(await (await this.boxOf(placed.target)).read({ id: String(placed.uid), uid: placed.uid, flags: new Set(), keywords: new Set() }, this.options.signal));
+    return this.place(source, name, content, mtimeSec, 'linked');
+  }
+
+  /** Decides one message: claimed (on the target already) or queued for the next MULTIAPPEND of its folder. */
+  private async place(source: SourceFolder, name: string, content: Buffer, mtimeSec: number, appended: MessageOutcome): Promise<MessageOutcome> {
+    const report = source.report!;
+    const target = source.target;
+    report.examined += 1;
+    if (!target) {
+      report.skipped.push({ id: name, reason: `folder failed: ${report.error?.message ?? 'not opened'}` });
+      return 'exists';
+    }
+    const { flags, keywords, pendingIndexes } = decideMessageFlags(name, source.keywordTable);
+    const crlf = toCrlf(content);
+    const identity = buildIdentity(crlf);
+    const key = buildClaimKey(identity, this.options.store.caps.sizeComparable ? crlf.length : undefined, identity.isWeak ? buildContentHash(crlf) : undefined);
+    const placed: Placed = { target, key };
+    this.placedByName.set(`${source.dirName}\u0000${maildirBaseName(name)}`, placed);
+    const claim = this.options.skipExisting ? target.ledger.claim(key) : ({ outcome: 'append' } as const);
+    if (claim.outcome === 'present') {
+      report.alreadyPresent += 1;
+      if (claim.uid !== undefined) placed.uid = claim.uid;
+      // An interrupted run may have appended it before its keywords were known: they are added (never removed).
+      if (keywords.size > 0 || pendingIndexes.length > 0) source.keywordWork.push({ placed, keywords, indexes: pendingIndexes, name });
+      return 'exists';
+    }
+    if (pendingIndexes.length > 0) source.keywordWork.push({ placed, keywords: new Set(), indexes: pendingIndexes, name });
+    await this.boxOf(target);
+    if (!this.pacer.tryReserve(crlf.length)) throw new ByteBudgetReachedError(this.options.maxBytes ?? this.pacer.reservedBytes, this.pacer.reservedBytes);
+    await this.pacer.pace(crlf.length, this.options.signal);
+    target.batch.push({ key, name, placed, report, message: { content: crlf, flags, keywords, internalDate: new Date(Math.floor(mtimeSec) * 1000) } });
+    target.batchBytes += crlf.length;
+    if (target.batch.length >= (this.options.batchMessages ?? 100) || target.batchBytes >= batchMaxBytes) await this.dispatch(target);
+    return appended;
+  }
+
+  /** Sends the folder's batch once a slot is free (back-pressure: the archive waits), after settling lost answers. */
+  private async dispatch(target: TargetFolder): Promise<void> {
+    while (target.inFlight.size >= target.slots) await Promise.race(target.inFlight);
+    if (target.unknown.length > 0) await this.settleUnknown(target);
+    this.raiseFailure();
+    if (target.batch.length === 0) return;
+    const batch = target.batch;
+    target.batch = [];
+    target.batchBytes = 0;
+    const task: Promise<void> = this.send(target, batch).finally(() => target.inFlight.delete(task));
+    target.inFlight.add(task);
+  }
+
+  /** One MULTIAPPEND (or APPEND); never rejects: what failed is skipped, kept for settling, or stops the run. */
+  private async send(target: TargetFolder, batch: readonly Outgoing[]): Promise<void> {
+    try {
+      // Sent only while the folder is the open one: boxOf finishes a folder's appends before it closes it.
+      const box = target.box!;
+      const uids = await this.refusalsRetried(target, () =>
+        batch.length > 1 && box.appendMany ? box.appendMany(batch.map((each) => each.message), this.options.signal) : box.append(batch[0]!.message, this.options.signal).then((ref) => [ref.uid]),
+      );
+      batch.forEach((each, i) => this.confirm(target, each, uids ? uids[i] : undefined));
+    } catch (err) {
+      if (isMailshiftError(err) && err.scope === 'message') {
+        // A MULTIAPPEND is all or nothing: one refused message refused the lot, so each goes again on its own.
+        if (batch.length > 1) {
+          for (const each of batch) await this.send(target, [each]);
+          return;
+        }
+        const [only] = batch;
+        only!.report.skipped.push({ id: only!.name, reason: err.message });
+        this.options.logger.warn(`${only!.report.source}: ${only!.name} not appended: ${err.message}`);
+        return;
+      }
+      if (isMailshiftError(err) && err.retry === 'later' && err.scope !== 'run' && !this.options.signal?.aborted) {
+        target.unknown.push(...batch);
+        target.lastError = err;
+        return;
+      }
+      this.failure ??= { error: err };
+    }
+  }
+
+  private confirm(target: TargetFolder, each: Outgoing, uid: number | undefined): void {
+    target.ledger.confirmAppended(each.key);
+    if (uid !== undefined) each.placed.uid = uid;
+    each.report.copied += 1;
+    each.report.copiedBytes += each.message.content.length;
+    this.options.onCopied?.(each.message.content.length);
+  }
+
+  /**
+   * Appends whose outcome is unknown (the connection broke under them): once nothing else is in flight, the folder is
+   * listed again (over a new connection) and each of them is decided against what no message of this run accounts
+   * for; only those not found go out again. Up to `retries` times in a row, with the back-off the engine uses.
+   */
+  private async settleUnknown(target: TargetFolder): Promise<void> {
+    const retries = this.options.retries ?? 6;
+    for (let attempt = 1; target.unknown.length > 0; attempt += 1) {
+      await Promise.all(target.inFlight);
+      const error = target.lastError!;
+      if (attempt > retries) throw error;
+      for (const report of target.reports) report.retries += 1;
+      const delayMs = decideBackoffMs(attempt, this.options.retryBaseMs ?? 2_000, 300_000, retryAfterMs(error));
+      this.options.logger.warn(`${target.path}: ${error.message}; listing the folder again in ${(delayMs / 1000).toFixed(1)} s to see which appends arrived (${attempt}/${retries})`);
+      await sleep(delayMs, this.options.signal);
+      let listing: { key: string; uid: number | undefined }[];
+      try {
+        listing = await this.listTarget(target.box!);
+      } catch (err) {
+        if (!isMailshiftError(err) || err.retry !== 'later') throw err;
+        target.lastError = err;
+        continue;
+      }
+      target.ledger.relist(listing);
+      const unknown = target.unknown;
+      target.unknown = [];
+      const again: Outgoing[] = [];
+      for (const each of unknown) {
+        if (this.options.skipExisting && target.ledger.settleUnknown(each.key) === 'landed') {
+          each.report.copied += 1;
+          each.report.copiedBytes += each.message.content.length;
+          this.options.onCopied?.(each.message.content.length);
+        } else again.push(each);
+      }
+      if (again.length > 0) await this.send(target, again);
+      this.raiseFailure();
+    }
+  }
+
+  /** A transient refusal (NO [UNAVAILABLE], [THROTTLED]) stored nothing: sent again after a back-off. */
+  private refusalsRetried<T>(target: TargetFolder, operation: () => Promise<T>): Promise<T> {
+    return this.retrying(`appending to "${target.path}"`, operation, (err) => {
+      const isRefused = (err as { isRefused?: unknown }).isRefused === true;
+      if (isRefused) for (const report of target.reports) report.retries += 1;
+      return isRefused;
+    });
+  }
+
+  /** Sends what is batched for the folder and waits until every append of it is answered and settled. */
+  private async drain(target: TargetFolder): Promise<void> {
+    await this.dispatch(target);
+    await Promise.all(target.inFlight);
+    if (target.unknown.length > 0) await this.settleUnknown(target);
+    this.raiseFailure();
+  }
+
+  private raiseFailure(): void {
+    if (this.failure) throw this.failure.error;
+  }
+
+  /** `step` again after a transient failure (and, with `isSafe`, only those it accepts), with the engine's back-off. */
+  private async retrying<T>(what: string, step: () => Promise<T>, isSafe: (err: MailshiftError) => boolean = () => true): Promise<T> {
+    const retries = this.options.retries ?? 6;
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        return await step();
+      } catch (err) {
+        if (!isMailshiftError(err) || err.retry !== 'later' || err.scope === 'run' || this.options.signal?.aborted || attempt > retries || !isSafe(err)) throw err;
+        const delayMs = decideBackoffMs(attempt, this.options.retryBaseMs ?? 2_000, 300_000, retryAfterMs(err));
+        this.options.logger.warn(`${what}: ${err.message}; retrying in ${(delayMs / 1000).toFixed(1)} s (${attempt}/${retries})`);
+        await sleep(delayMs, this.options.signal);
+      }
+    }
+  }
+
+  /** The folder's dovecot-keywords (its letters' names), whenever it comes in the archive; the other files mean nothing to IMAP. */
+  async stageControlFile(folderRel: string, name: string, body: EntryBody): Promise<void> {
+    if (name !== 'dovecot-keywords') {
+      body.resume();
+      return;
+    }
+    const chunks: Buffer[] = [];
+    let length = 0;
+    for await (const chunk of body) {
+      length += chunk.length;
+      if (length <= maxKeywordsFileBytes) chunks.push(chunk);
+    }
+    const table = parseDovecotKeywords(Buffer.concat(chunks).toString('utf8'));
+    this.tables.set(folderRel, table);
+    const source = this.sources.get(folderRel);
+    if (source) source.keywordTable = table;
+  }
+
+  writeIfAbsent(_rel: string, body: EntryBody): Promise<boolean> {
+    body.resume();
+    return Promise.resolve(false);
+  }
+
+  /** Every batch sent and answered: what the restore counts is on the target (only the open folder has any). */
+  async flush(): Promise<FlushOutcome> {
+    if (this.current?.box) await this.drain(this.current);
+    this.raiseFailure();
+    return nothingToFlush;
+  }
+
+  /**
+   * The keywords of messages that got them late (or were on the target already without them), by UID STORE, adding
+   * only. What cannot be set is a warning: letters the backup's dovecot-keywords does not name, a message without a
+   * known UID (a server without UIDPLUS), a target that cannot store flags by UID.
+   */
+  async settleControlFiles(): Promise<ControlFileOutcome[]> {
+    const byTarget = new Map<TargetFolder, { updates: FlagUpdate[]; report: FolderCopyReport }>();
+    for (const source of this.sources.values()) {
+      let unnamed = 0;
+      let noUid = 0;
+      for (const work of source.keywordWork) {
+        const keywords = new Set(work.keywords);
+        for (const index of work.indexes) {
+          const named = source.keywordTable?.get(index);
+          if (named) keywords.add(named);
+          else unnamed += 1;
+        }
+        if (keywords.size === 0) continue;
+        if (work.placed.uid === undefined) {
+          noUid += 1;
+          continue;
+        }
+        const entry = byTarget.get(work.placed.target) ?? { updates: [], report: source.report! };
+        entry.updates.push({ sourceKey: '', targetUid: work.placed.uid, flags: new Set(), keywords });
+        byTarget.set(work.placed.target, entry);
+      }
+      const where = source.report?.source ?? source.dirName;
+      if (unnamed > 0) this.warn(`${where}: ${unnamed} keyword letter(s) in file names that the backup's dovecot-keywords does not name; those keywords are not set`);
+      if (noUid > 0 && !this.options.dryRun) this.warn(`${where}: keywords of ${noUid} message(s) not set: the server gave no UID for them (no UIDPLUS)`);
+    }
+    for (const [target, { updates, report }] of byTarget) {
+      const box = await this.boxOf(target);
+      if (!box.updateFlags) {
+        this.warn(`${target.path}: keywords of ${updates.length} message(s) not set: the target cannot store flags by UID`);
+        continue;
+      }
+      const outcome = await this.retrying(`setting keywords in "${target.path}"`, () => box.updateFlags!(updates, 'merge', { dryRun: this.options.dryRun }));
+      report.flagDifferences += outcome.differences;
+      report.flagsApplied += outcome.applied;
+      if (outcome.notFound > 0) this.warn(`${target.path}: keywords of ${outcome.notFound} message(s) not set: gone from the target`);
+    }
+    return [];
+  }
+
+  private warn(text: string): void {
+    this.warnings.push(text);
+    this.options.logger.warn(text);
+  }
+
+  /**
+   * Closes every target folder. After a failure of the archive (`sendPending`: truncated or corrupt), the messages
+   * read whole before it still go out, so everything before the damage is on the target; after an interruption only
+   * the appends in flight are waited for.
+   */
+  async close(options: { readonly sendPending: boolean }): Promise<void> {
+    const target = this.current;
+    if (!target?.box) return;
+    try {
+      if (options.sendPending && !this.failure) await this.drain(target);
+      else await Promise.all(target.inFlight);
+    } finally {
+      const box = target.box;
+      target.box = undefined;
+      await box?.[Symbol.asyncDispose]();
+    }
+  }
+}
+
+function newFolderReport(source: MailboxPath, target: MailboxPath, reason: string): FolderCopyReport {
+  return { source, target, reason, mode: 'full', examined: 0, copied: 0, copiedBytes: 0, alreadyPresent: 0, skipped: [], vanished: 0, flagDifferences: 0, flagsApplied: 0, retries: 0 };
+}
