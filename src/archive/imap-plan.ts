@@ -20,12 +20,11 @@ export type ImapFolderDecision =
 /**
  * A folder's directory name (`''` for INBOX, `.Sent`, `.Entwürfe` in raw UTF-8 as cPanel stores it) read as the
  * maildir store reads it, then mapped as a messages copy maps folders: --exclude, --map, SPECIAL-USE (guessed from
- * the name, as for any maildir), INBOX, else the same path. `seen` are the folders decided before this one, in
- * archive order: a stream cannot know the folders still to come, so when two folders share a role (Sent and "Sent
- * Messages"), the one met first keeps the role it was given; the mapping only ever grows, it never changes a
- * decision made (messages already went there).
+ * the name, as for any maildir), INBOX, else the same path. A stream cannot know the folders still to come, so when
+ * two folders share a role (Sent and "Sent Messages"), the one met first takes it (`rolesTaken`: roles given to
+ * earlier folders) and a later one keeps its own name: a decision, once messages went by it, never changes.
  */
-export function decideImapFolder(dirName: string, seen: readonly FolderEntry[], targets: readonly FolderEntry[], options: FolderMappingOptions): ImapFolderDecision {
+export function decideImapFolder(dirName: string, rolesTaken: ReadonlySet<string>, targets: readonly FolderEntry[], options: FolderMappingOptions): ImapFolderDecision {
   let read: { path: string; notes: string[] };
   try {
     read = readMaildirppDirName(dirName);
@@ -34,10 +33,9 @@ export function decideImapFolder(dirName: string, seen: readonly FolderEntry[], 
     return { kind: 'unreadable', reason: `folder ${JSON.stringify(dirName)}: ${err.message}; not restored` };
   }
   const specialUse = guessSpecialUse(read.path);
-  const entry: FolderEntry = { path: read.path, ...(specialUse ? { specialUse } : {}) };
-  const rows = planFolderMapping([...seen.filter((each) => each.path !== read.path), entry], targets, options);
-  const row = rows[rows.length - 1]!;
-  return { kind: 'row', entry, row, ...(read.notes.length > 0 ? { note: read.notes.join('; ') } : {}) };
+  const entry: FolderEntry = { path: read.path, ...(specialUse && !rolesTaken.has(specialUse) ? { specialUse } : {}) };
+  const [row] = planFolderMapping([entry], targets, options);
+  return { kind: 'row', entry, row: row!, ...(read.notes.length > 0 ? { note: read.notes.join('; ') } : {}) };
 }
 
 /** What a message's file name says: its flags, the keywords its letters name, and letters no table resolved yet. */

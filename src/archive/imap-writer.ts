@@ -111,7 +111,10 @@ export class ImapRestoreWriter implements RestoreWriter {
   readonly warnings: string[] = [];
   private readonly sources = new Map<string, SourceFolder>();
   private readonly targets = new Map<MailboxPath, Promise<TargetFolder>>();
-  private readonly seen: FolderEntry[] = [];
+  /** SPECIAL-USE roles an earlier folder of the backup was given. */
+  private readonly rolesTaken = new Set<string>();
+  /** Target path -> the first source folder sent there. */
+  private readonly sourceOfTarget = new Map<MailboxPath, MailboxPath>();
   /** dovecot-keywords met before its folder was. */
   private readonly tables = new Map<string, ReadonlyMap<number, string>>();
   /** `folder\0base` -> where that message went: what findMessage and linkMessage work from. */
@@ -148,15 +151,22 @@ export class ImapRestoreWriter implements RestoreWriter {
   async openFolder(folderRel: string): Promise<SourceFolder> {
     const known = this.sources.get(folderRel);
     if (known) return known;
-    const decision = decideImapFolder(folderRel, this.seen, this.targetFolders, this.options.mapping);
+    const decision = decideImapFolder(folderRel, this.rolesTaken, this.targetFolders, this.options.mapping);
     let source: SourceFolder = { dirName: folderRel, keywordWork: [] };
     if (decision.kind === 'unreadable') {
       this.skippedFolders.push({ folder: JSON.stringify(folderRel).slice(1, -1), reason: decision.reason });
       this.options.logger.warn(`${folderRel}: ${decision.reason}`);
     } else {
       const { row } = decision;
-      this.seen.push(decision.entry);
-      this.mapping.push(decision.note ? { ...row, reason: `${row.reason}; ${decision.note}` } : row);
+      if (decision.entry.specialUse && row.action === 'copy' && row.reason.startsWith('SPECIAL-USE')) this.rolesTaken.add(decision.entry.specialUse);
+      const notes = decision.note ? [decision.note] : [];
+      const shared = row.action === 'copy' ? this.sourceOfTarget.get(row.target) : undefined;
+      if (shared !== undefined) {
+        // Only when a later folder's own name is where an earlier one's role sent it: said, never silent.
+        notes.push(`shares the target folder with ${shared}, which came first in the backup`);
+        this.warn(`${row.source} and ${shared} both go to the target folder ${row.action === 'copy' ? row.target : ''}`);
+      } else if (row.action === 'copy') this.sourceOfTarget.set(row.target, row.source);
+      this.mapping.push(notes.length > 0 ? { ...row, reason: `${row.reason}; ${notes.join('; ')}` } : row);
       if (row.action === 'skip') this.options.logger.info(`${row.source}: not restored (${row.reason})`);
       else {
         const report = newFolderReport(row.source, row.target, row.reason);
