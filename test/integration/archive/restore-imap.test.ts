@@ -1,9 +1,10 @@
 import path from 'node:path';
-import { readdir, writeFile } from 'node:fs/promises';
+import { readdir, readFile, stat, truncate, writeFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli } from '../../e2e/cli.js';
+import { runCli, spawnCli } from '../../e2e/cli.js';
 import { packCpmove, writeCpmoveTree, type CpmoveTree } from '../../support/cpmove.js';
-import { createDoveadm, startImapServer, type Doveadm, type ImapServer } from '../../support/dovecot.js';
+import { writeGeneratedBackup, type GeneratedBackup } from '../../support/cpmove-generated.js';
+import { createDoveadm, startImapServer, type Doveadm, type DovecotMessage, type ImapServer, type ImapUser } from '../../support/dovecot.js';
 import { makeTempDir, type TempDir } from '../../support/tmp.js';
 
 /**
@@ -59,16 +60,129 @@ describe('mailshift copy BACKUP#mailbox imaps://...', () => {
     const served = (await (await doveadm.openMaildir(server.users[0]!.maildir)).readMessages()).map(summary).sort();
     expect(served).toEqual(expected);
     expect(served).toHaveLength(7);
+    // m2's keyword letter `a` is named by dovecot-keywords, which GNU tar's name order puts after cur/.
+    expect(served.filter((line) => line.includes('$Important'))).toEqual([expect.stringContaining('<m2@example.com> \\Flagged,\\Seen $Important')]);
     const second = await runCli(args);
     expect(second.code, second.stderr).toBe(0);
-    expect((JSON.parse(second.stdout) as { totals: { copied: number } }).totals.copied).toBe(0);
-    // Nothing is staged on disk: the state directory holds no copy of the mailbox.
-    expect(await readdir(path.join(work.path, 'state')).catch(() => [])).not.toContain('archive-staging');
+    expect((JSON.parse(second.stdout) as { totals: { copied: number; alreadyPresent: number } }).totals).toMatchObject({ copied: 0, alreadyPresent: 7 });
+    // Nothing is staged on disk: the run writes nothing into the state directory.
+    expect(await readdir(path.join(work.path, 'state')).catch(() => [])).toEqual([]);
   });
 
   it('refuses a whole account into one IMAP account, naming what to add', async () => {
     const result = await runCli(['copy', archive, `imaps://alice@127.0.0.1:${server.port}`, '--password-file', path.join(work.path, 'password')]);
     expect(result.code).toBe(2);
     expect(result.stderr).toContain('cpmove:ARCHIVE#local@domain');
+  });
+});
+
+describe('a generated backup streamed into an IMAP account', () => {
+  let generated: GeneratedBackup;
+  let tarFile: string;
+  let gzFile: string;
+  const accounts: ImapUser[] = [];
+
+  beforeAll(async () => {
+    tarFile = path.join(work.path, 'generated.tar');
+    gzFile = path.join(work.path, 'generated.tar.gz');
+    generated = await writeGeneratedBackup(tarFile, { count: 3000, workCount: 20, gzip: false });
+    await writeGeneratedBackup(gzFile, { count: 3000, workCount: 20, gzip: true });
+    // Added up front: a passwd-file user added just before its login is not always known to Dovecot yet.
+    for (let i = 1; i <= 4; i += 1) accounts.push(await server.addUser(`gen${i}`));
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+  });
+
+  /** A fresh account on the server, and the CLI arguments that restore `backup` into it. */
+  async function freshAccount(backup: string, ...extra: string[]): Promise<{ user: ImapUser; args: string[] }> {
+    const user = accounts.shift()!;
+    const passwordFile = path.join(work.path, `${user.user}.password`);
+    await writeFile(passwordFile, `${user.password}\n`, { mode: 0o600 });
+    const args = ['copy', `cpmove:${backup}#alice@example.com`, `imaps://${user.user}@127.0.0.1:${server.port}`, '--ca-file', path.join(work.path, 'ca.pem'), '--password-file', passwordFile];
+    return { user, args: [...args, '--state-dir', path.join(work.path, `${user.user}.state`), '--json', ...extra] };
+  }
+
+  /** Message-ID -> copies, per folder, as Dovecot serves them. */
+  async function served(user: ImapUser): Promise<{ counts: Map<string, number>; messages: DovecotMessage[] }> {
+    const messages = await server.mail(user.user).readMessages();
+    const counts = new Map<string, number>();
+    for (const m of messages) {
+      const id = /^<([^@]+)@/.exec(m.messageId)?.[1] ?? m.messageId;
+      counts.set(id, (counts.get(id) ?? 0) + 1);
+    }
+    return { counts, messages };
+  }
+
+  function expectExactlyOnce(counts: ReadonlyMap<string, number>): void {
+    const differences = [...new Set([...counts.keys(), ...generated.counts.keys()])].filter((id) => counts.get(id) !== generated.counts.get(id));
+    expect(differences.map((id) => `${id}: ${counts.get(id) ?? 0} served, ${generated.counts.get(id) ?? 0} in the backup`)).toEqual([]);
+  }
+
+  it('appends every message once, counts the identical pair as two, sets late keywords, and a re-run appends nothing', async () => {
+    const { user, args } = await freshAccount(gzFile);
+    const first = await runCli(args);
+    expect(first.code, first.stderr).toBe(0);
+    expect((JSON.parse(first.stdout) as { totals: { copied: number } }).totals.copied).toBe(generated.messages);
+    const { counts, messages } = await served(user);
+    expectExactlyOnce(counts);
+    expect(counts.get('twin')).toBe(2);
+    // INBOX's keywords came after its messages (set by UID STORE after the pass); Work's came before (in the APPEND).
+    const important = messages.filter((m) => m.keywords.includes('$Important')).map((m) => /^<([^@]+)@/.exec(m.messageId)![1]).sort();
+    expect(important).toEqual([...generated.important].sort());
+    expect(messages.filter((m) => m.mailbox === 'Work').every((m) => m.keywords.includes('project') && m.flags.includes('\\Seen'))).toBe(true);
+    expect(messages.find((m) => m.messageId === '<g1@example.com>')).toMatchObject({ mailbox: 'INBOX', flags: ['\\Seen'], receivedUnix: 1700000001 });
+    const again = await runCli(args);
+    expect(again.code, again.stderr).toBe(0);
+    expect((JSON.parse(again.stdout) as { totals: { copied: number; alreadyPresent: number } }).totals).toEqual(expect.objectContaining({ copied: 0, alreadyPresent: generated.messages }));
+    expectExactlyOnce((await served(user)).counts);
+  });
+
+  it('counts without writing in a dry run', async () => {
+    const { user, args } = await freshAccount(gzFile, '--dry-run');
+    const result = await runCli(args);
+    expect(result.code, result.stderr).toBe(0);
+    expect((JSON.parse(result.stdout) as { dryRun: boolean; totals: { copied: number } })).toMatchObject({ dryRun: true, totals: { copied: generated.messages } });
+    expect((await served(user)).messages).toEqual([]);
+  });
+
+  it('ends with every message exactly once after a run killed with SIGKILL part way', async () => {
+    // Paced, so the kill lands while messages are still going out.
+    const { user, args } = await freshAccount(gzFile, '--max-bytes-per-second', '200000');
+    const child = spawnCli(args);
+    const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
+    let landed = 0;
+    for (let waited = 0; landed === 0 && waited < 30_000; waited += 20) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      landed = (await readdir(path.join(user.maildir, 'cur')).catch(() => [])).length + (await readdir(path.join(user.maildir, 'new')).catch(() => [])).length;
+    }
+    child.kill('SIGKILL');
+    await exited;
+    expect(child.signalCode).toBe('SIGKILL');
+    const part = (await served(user)).messages.length;
+    expect(part).toBeGreaterThan(0);
+    expect(part).toBeLessThan(generated.messages);
+    const resumed = await runCli(args.filter((a, i) => a !== '--max-bytes-per-second' && args[i - 1] !== '--max-bytes-per-second'));
+    expect(resumed.code, resumed.stderr).toBe(0);
+    const report = JSON.parse(resumed.stdout) as { totals: { copied: number; alreadyPresent: number } };
+    expect(report.totals.copied + report.totals.alreadyPresent).toBe(generated.messages);
+    expect(report.totals.alreadyPresent).toBeGreaterThanOrEqual(part);
+    expectExactlyOnce((await served(user)).counts);
+  });
+
+  it('stops on a truncated archive with MAILSHIFT_ARCHIVE_CORRUPT, and the intact archive then completes it exactly once', async () => {
+    const cut = path.join(work.path, 'generated-cut.tar');
+    await writeFile(cut, await readFile(tarFile));
+    await truncate(cut, Math.floor((await stat(cut)).size * 0.6));
+    const { user, args } = await freshAccount(cut);
+    const broken = await runCli(args);
+    expect(broken.code).toBe(1);
+    expect((JSON.parse(broken.stdout) as { error: { code: string } }).error.code).toBe('MAILSHIFT_ARCHIVE_CORRUPT');
+    const part = (await served(user)).messages.length;
+    // What was read whole before the damage is on the target.
+    expect(part).toBeGreaterThan(1000);
+    expect(part).toBeLessThan(generated.messages);
+    const whole = await runCli(args.map((a) => (a === `cpmove:${cut}#alice@example.com` ? `cpmove:${tarFile}#alice@example.com` : a)));
+    expect(whole.code, whole.stderr).toBe(0);
+    expect((JSON.parse(whole.stdout) as { totals: { alreadyPresent: number } }).totals.alreadyPresent).toBe(part);
+    expectExactlyOnce((await served(user)).counts);
   });
 });
