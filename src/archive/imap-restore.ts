@@ -26,7 +26,7 @@ export interface ArchiveImapRequest {
   readonly target: { readonly store: MailStore; readonly label: string };
   readonly dryRun: boolean;
   /** The copy's message options that apply: folder mapping, --skip-existing, --max-size, pacing, retries. */
-  readonly messages: Pick<ImapRestoreWriterOptions, 'mapping' | 'skipExisting' | 'maxSizeBytes' | 'maxBytesPerSecond' | 'maxBytes' | 'retries' | 'retryBaseMs'>;
+  readonly messages: Pick<ImapRestoreWriterOptions, 'mapping' | 'skipExisting' | 'maxSizeBytes' | 'maxBytesPerSecond' | 'maxBytes' | 'retries' | 'retryBaseMs' | 'batchMessages'>;
   readonly signal: AbortSignal;
   readonly logger: Logger;
   readonly onProgress?: (done: { readonly items: number; readonly bytes: number }) => void;
