@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { decodeInfo, parseMaildirName, resolveKeywords } from '../../converters/maildir/filename.js';
 import { FolderNameError, readMaildirppDirName } from '../../converters/folders/maildirpp.js';
 import { Mutf7Error } from '../../converters/folders/mutf7.js';
@@ -63,7 +64,16 @@ export function decideMessageFlags(fileName: string, table: ReadonlyMap<number, 
  */
 export function buildClaimKey(identity: MessageIdentity, crlfSizeBytes: number | undefined, contentHash: string | undefined): string {
   const size = crlfSizeBytes ?? '';
-  return identity.isWeak ? `${identity.key}:${size}:${contentHash ?? ''}` : `${identity.key}:${size}`;
+  return buildCompactKey(identity.isWeak ? `${identity.key}:${size}:${contentHash ?? ''}` : `${identity.key}:${size}`);
+}
+
+/**
+ * 120 bits of a SHA-256 as 20 base64 characters: what the writer keeps per message (a claim key, a file's base name)
+ * is held in as few bytes as V8 allows, since a mailbox may have a million messages; two different texts share one
+ * with a probability of about n^2 / 2^121 (1e-24 for a million).
+ */
+export function buildCompactKey(text: string): string {
+  return createHash('sha256').update(text).digest('base64').slice(0, 20);
 }
 
 /**
@@ -129,8 +139,8 @@ export class ClaimLedger {
    * message of this run stands for (the lost answer was an OK), else 'resend'. Decided in the order the messages
    * were sent, so two identical messages of which one landed send exactly one again.
    */
-  settleUnknown(key: string): 'landed' | 'resend' {
+  settleUnknown(key: string): { readonly outcome: 'landed'; readonly uid: number | undefined } | { readonly outcome: 'resend' } {
     const decided = this.claim(key);
-    return decided.outcome === 'present' ? 'landed' : 'resend';
+    return decided.outcome === 'present' ? { outcome: 'landed', uid: decided.uid } : { outcome: 'resend' };
   }
 }

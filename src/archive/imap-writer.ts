@@ -11,7 +11,7 @@ import { ByteBudgetReachedError, BytePacer } from '../engine/messages/pacing.js'
 import { readAll, readHead } from '../engine/messages/read.js';
 import type { FolderCopyReport } from '../engine/messages/report.js';
 import type { FlagUpdate, Mailbox, MailStore } from '../stores/store.js';
-import { buildClaimKey, ClaimLedger, decideImapFolder, decideMessageFlags } from './imap-plan.js';
+import { buildClaimKey, buildCompactKey, ClaimLedger, decideImapFolder, decideMessageFlags } from './imap-plan.js';
 import { nothingToFlush, type ControlFileOutcome, type FlushOutcome, type MessageOutcome, type RestoreWriter } from './restore-writer.js';
 import type { EntryBody } from './tar.js';
 
@@ -50,22 +50,19 @@ export interface ImapRestoreWriterOptions {
   /** Reconnects in a row per folder before its trouble stops the run. Default 6. */
   readonly retries?: number;
   readonly retryBaseMs?: number;
+  /** The least wait before a folder whose appends lost their answers is listed again. Default 1 s (see settleUnknown). */
+  readonly settleDelayMs?: number;
   readonly signal?: AbortSignal;
   readonly logger: Logger;
   readonly onCopied?: (bytes: number) => void;
 }
 
-/** Where a message of this run is on the target: its folder, its claim key and, once known, its UID there. */
-interface Placed {
-  readonly target: TargetFolder;
-  readonly key: string;
-  uid?: number;
-}
-
 interface Outgoing {
   readonly key: string;
   readonly name: string;
-  readonly placed: Placed;
+  readonly source: SourceFolder;
+  /** buildCompactKey of the file's base name: where its target UID is kept. */
+  readonly baseKey: string;
   readonly report: FolderCopyReport;
   readonly message: IncomingMessage;
 }
@@ -87,10 +84,9 @@ interface TargetFolder {
 
 /** Keywords a message should get after the pass: named ones, and letters for the folder's table. */
 interface KeywordWork {
-  readonly placed: Placed;
+  readonly baseKey: string;
   readonly keywords: ReadonlySet<string>;
   readonly indexes: readonly number[];
-  readonly name: string;
 }
 
 interface SourceFolder {
@@ -99,9 +95,17 @@ interface SourceFolder {
   readonly target?: TargetFolder;
   keywordTable?: ReadonlyMap<number, string>;
   readonly keywordWork: KeywordWork[];
+  /**
+   * Each message of the folder met so far, by its base name's compact key: its UID on the target once known, else
+   * its claim key. What findMessage and linkMessage work from (a hard link names an earlier entry), and the late
+   * keywords' UIDs; two short strings or a number per message.
+   */
+  readonly placed: Map<string, number | string>;
 }
 
 const batchMaxBytes = 2 * 1024 * 1024;
+/** The least wait before a folder whose appends lost their answers is listed again (see settleUnknown). */
+const settleDelayMs = 1_000;
 const maxKeywordsFileBytes = 64 * 1024;
 
 export class ImapRestoreWriter implements RestoreWriter {
@@ -117,8 +121,6 @@ export class ImapRestoreWriter implements RestoreWriter {
   private readonly sourceOfTarget = new Map<MailboxPath, MailboxPath>();
   /** dovecot-keywords met before its folder was. */
   private readonly tables = new Map<string, ReadonlyMap<number, string>>();
-  /** `folder\0base` -> where that message went: what findMessage and linkMessage work from. */
-  private readonly placedByName = new Map<string, Placed>();
   private readonly pacer: BytePacer;
   private failure: { error: unknown } | undefined;
   /** The one target folder open now. */
@@ -152,7 +154,7 @@ export class ImapRestoreWriter implements RestoreWriter {
     const known = this.sources.get(folderRel);
     if (known) return known;
     const decision = decideImapFolder(folderRel, this.rolesTaken, this.targetFolders, this.options.mapping);
-    let source: SourceFolder = { dirName: folderRel, keywordWork: [] };
+    let source: SourceFolder = { dirName: folderRel, keywordWork: [], placed: new Map() };
     if (decision.kind === 'unreadable') {
       this.skippedFolders.push({ folder: JSON.stringify(folderRel).slice(1, -1), reason: decision.reason });
       this.options.logger.warn(`${folderRel}: ${decision.reason}`);
@@ -240,9 +242,10 @@ export class ImapRestoreWriter implements RestoreWriter {
     return listed;
   }
 
+  /** `folder\0base name` when this run placed the message: what linkMessage takes as `from`. */
   findMessage(folderRel: string, name: string): string | undefined {
-    const token = `${folderRel}\u0000${maildirBaseName(name)}`;
-    return this.placedByName.has(token) ? token : undefined;
+    const base = maildirBaseName(name);
+    return this.sources.get(folderRel)?.placed.has(buildCompactKey(base)) ? `${folderRel}\u0000${base}` : undefined;
   }
 
   async writeMessage(folderRel: string, _sub: 'cur' | 'new', name: string, body: EntryBody, mtimeSec: number, sizeBytes?: number): Promise<MessageOutcome> {
@@ -270,22 +273,26 @@ export class ImapRestoreWriter implements RestoreWriter {
   async linkMessage(folderRel: string, _sub: 'cur' | 'new', name: string, from: string, mtimeSec: number): Promise<MessageOutcome> {
     this.raiseFailure();
     const source = await this.openFolder(folderRel);
-    const placed = this.placedByName.get(from);
-    if (!source.report || !placed) return 'exists';
-    if (placed.uid === undefined) await this.drain(placed.target);
-    if (placed.uid === undefined && !this.options.dryRun) {
+    const separator = from.indexOf('\u0000');
+    const first = this.sources.get(from.slice(0, separator));
+    const baseKey = buildCompactKey(from.slice(separator + 1));
+    const firstTarget = first?.target;
+    if (!source.report || !first || !firstTarget || !first.placed.has(baseKey)) return 'exists';
+    if (typeof first.placed.get(baseKey) !== 'number') await this.drain(firstTarget);
+    let uid = first.placed.get(baseKey);
+    if (typeof uid === 'string' && !this.options.dryRun) {
       // A server without UIDPLUS says no UIDs: any message of the same claim key is the same message.
-      placed.target.ledger.relist(await this.listTarget(await this.boxOf(placed.target)));
-      placed.uid = placed.target.ledger.anyUid(placed.key);
+      firstTarget.ledger.relist(await this.listTarget(await this.boxOf(firstTarget)));
+      uid = firstTarget.ledger.anyUid(uid);
     }
-    if (placed.uid === undefined) {
+    if (typeof uid !== 'number') {
       // A dry run appended nothing to read back: counted as the append it would be.
       source.report.examined += 1;
       if (this.options.dryRun) source.report.copied += 1;
       else source.report.skipped.push({ id: name, reason: 'hardlink-target-missing: its first copy was not found on the target; not written' });
       return 'linked';
     }
-    const content = await readAll(await (await this.boxOf(placed.target)).read({ id: String(placed.uid), uid: placed.uid, flags: new Set(), keywords: new Set() }, this.options.signal));
+    const content = await readAll(await (await this.boxOf(firstTarget)).read({ id: String(uid), uid, flags: new Set(), keywords: new Set() }, this.options.signal));
     return this.place(source, name, content, mtimeSec, 'linked');
   }
 
@@ -302,21 +309,20 @@ export class ImapRestoreWriter implements RestoreWriter {
     const crlf = toCrlf(content);
     const identity = buildIdentity(crlf);
     const key = buildClaimKey(identity, this.options.store.caps.sizeComparable ? crlf.length : undefined, identity.isWeak ? buildContentHash(crlf) : undefined);
-    const placed: Placed = { target, key };
-    this.placedByName.set(`${source.dirName}\u0000${maildirBaseName(name)}`, placed);
+    const baseKey = buildCompactKey(maildirBaseName(name));
     const claim = this.options.skipExisting ? target.ledger.claim(key) : ({ outcome: 'append' } as const);
+    source.placed.set(baseKey, claim.outcome === 'present' && claim.uid !== undefined ? claim.uid : key);
     if (claim.outcome === 'present') {
       report.alreadyPresent += 1;
-      if (claim.uid !== undefined) placed.uid = claim.uid;
       // An interrupted run may have appended it before its keywords were known: they are added (never removed).
-      if (keywords.size > 0 || pendingIndexes.length > 0) source.keywordWork.push({ placed, keywords, indexes: pendingIndexes, name });
+      if (keywords.size > 0 || pendingIndexes.length > 0) source.keywordWork.push({ baseKey, keywords, indexes: pendingIndexes });
       return 'exists';
     }
-    if (pendingIndexes.length > 0) source.keywordWork.push({ placed, keywords: new Set(), indexes: pendingIndexes, name });
+    if (pendingIndexes.length > 0) source.keywordWork.push({ baseKey, keywords: new Set(), indexes: pendingIndexes });
     await this.boxOf(target);
     if (!this.pacer.tryReserve(crlf.length)) throw new ByteBudgetReachedError(this.options.maxBytes ?? this.pacer.reservedBytes, this.pacer.reservedBytes);
     await this.pacer.pace(crlf.length, this.options.signal);
-    target.batch.push({ key, name, placed, report, message: { content: crlf, flags, keywords, internalDate: new Date(Math.floor(mtimeSec) * 1000) } });
+    target.batch.push({ key, name, source, baseKey, report, message: { content: crlf, flags, keywords, internalDate: new Date(Math.floor(mtimeSec) * 1000) } });
     target.batchBytes += crlf.length;
     if (target.batch.length >= (this.options.batchMessages ?? 100) || target.batchBytes >= batchMaxBytes) await this.dispatch(target);
     return appended;
@@ -367,7 +373,7 @@ export class ImapRestoreWriter implements RestoreWriter {
 
   private confirm(target: TargetFolder, each: Outgoing, uid: number | undefined): void {
     target.ledger.confirmAppended(each.key);
-    if (uid !== undefined) each.placed.uid = uid;
+    if (uid !== undefined) each.source.placed.set(each.baseKey, uid);
     each.report.copied += 1;
     each.report.copiedBytes += each.message.content.length;
     this.options.onCopied?.(each.message.content.length);
@@ -385,7 +391,10 @@ export class ImapRestoreWriter implements RestoreWriter {
       const error = target.lastError!;
       if (attempt > retries) throw error;
       for (const report of target.reports) report.retries += 1;
-      const delayMs = decideBackoffMs(attempt, this.options.retryBaseMs ?? 2_000, 300_000, retryAfterMs(error));
+      // An APPEND the server had whole when the connection broke may still be committing on its side: listed too
+      // soon, it is missing, is sent again, and lands twice. Seen against Dovecot with a 10 ms back-off; a second
+      // leaves it time to finish (the production back-off starts at 2 s anyway).
+      const delayMs = Math.max(this.options.settleDelayMs ?? settleDelayMs, decideBackoffMs(attempt, this.options.retryBaseMs ?? 2_000, 300_000, retryAfterMs(error)));
       this.options.logger.warn(`${target.path}: ${error.message}; listing the folder again in ${(delayMs / 1000).toFixed(1)} s to see which appends arrived (${attempt}/${retries})`);
       await sleep(delayMs, this.options.signal);
       let listing: { key: string; uid: number | undefined }[];
@@ -401,7 +410,9 @@ export class ImapRestoreWriter implements RestoreWriter {
       target.unknown = [];
       const again: Outgoing[] = [];
       for (const each of unknown) {
-        if (this.options.skipExisting && target.ledger.settleUnknown(each.key) === 'landed') {
+        const settled = this.options.skipExisting ? target.ledger.settleUnknown(each.key) : ({ outcome: 'resend' } as const);
+        if (settled.outcome === 'landed') {
+          if (settled.uid !== undefined) each.source.placed.set(each.baseKey, settled.uid);
           each.report.copied += 1;
           each.report.copiedBytes += each.message.content.length;
           this.options.onCopied?.(each.message.content.length);
@@ -496,13 +507,14 @@ export class ImapRestoreWriter implements RestoreWriter {
           else unnamed += 1;
         }
         if (keywords.size === 0) continue;
-        if (work.placed.uid === undefined) {
+        const uid = source.placed.get(work.baseKey);
+        if (typeof uid !== 'number' || !source.target) {
           noUid += 1;
           continue;
         }
-        const entry = byTarget.get(work.placed.target) ?? { updates: [], report: source.report! };
-        entry.updates.push({ sourceKey: '', targetUid: work.placed.uid, flags: new Set(), keywords });
-        byTarget.set(work.placed.target, entry);
+        const entry = byTarget.get(source.target) ?? { updates: [], report: source.report! };
+        entry.updates.push({ sourceKey: '', targetUid: uid, flags: new Set(), keywords });
+        byTarget.set(source.target, entry);
       }
       const where = source.report?.source ?? source.dirName;
       if (unnamed > 0) this.warn(`${where}: ${unnamed} keyword letter(s) in file names that the backup's dovecot-keywords does not name; those keywords are not set`);

@@ -69,7 +69,8 @@ describe('buildClaimKey', () => {
     expect(buildClaimKey(strong, 100, 'h1')).toBe(buildClaimKey(strong, 100, 'h2'));
     expect(buildClaimKey(strong, 100, undefined)).not.toBe(buildClaimKey(strong, 101, undefined));
     expect(buildClaimKey(weak, 100, 'h1')).not.toBe(buildClaimKey(weak, 100, 'h2'));
-    expect(buildClaimKey(strong, undefined, undefined)).toBe(`${strong.key}:`);
+    expect(buildClaimKey(strong, undefined, undefined)).not.toBe(buildClaimKey(strong, 100, undefined));
+    expect(buildClaimKey(strong, 100, undefined)).toHaveLength(20);
   });
 });
 
@@ -103,15 +104,15 @@ describe('ClaimLedger', () => {
       { key: 'k', uid: 2 },
       { key: 'k', uid: 3 },
     ]);
-    expect(ledger.settleUnknown('k')).toBe('landed');
-    expect(ledger.settleUnknown('k')).toBe('resend');
+    expect(ledger.settleUnknown('k')).toEqual({ outcome: 'landed', uid: 3 });
+    expect(ledger.settleUnknown('k')).toEqual({ outcome: 'resend' });
   });
 
   it('resends everything when nothing of a lost batch landed', () => {
     const ledger = new ClaimLedger();
     ledger.relist([]);
-    expect(ledger.settleUnknown('a')).toBe('resend');
-    expect(ledger.settleUnknown('b')).toBe('resend');
+    expect(ledger.settleUnknown('a')).toEqual({ outcome: 'resend' });
+    expect(ledger.settleUnknown('b')).toEqual({ outcome: 'resend' });
   });
 
   it('finds some UID of a key again (a hard link whose first copy got no APPENDUID)', () => {

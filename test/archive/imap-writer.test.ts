@@ -18,7 +18,7 @@ const body = (text: string) => Readable.from([Buffer.from(text)]);
 const msg = (id: string, subject = id) => `Message-ID: <${id}@example.com>\nFrom: a@example.com\nSubject: ${subject}\n\nbody of ${id}\n`;
 
 async function openWriter(store: MailStore, options: Partial<ImapRestoreWriterOptions> = {}): Promise<ImapRestoreWriter> {
-  return ImapRestoreWriter.open({ store, label: 'imaps://alice@new.example', mapping: {}, skipExisting: true, dryRun: false, logger: silentLogger, retryBaseMs: 1, ...options });
+  return ImapRestoreWriter.open({ store, label: 'imaps://alice@new.example', mapping: {}, skipExisting: true, dryRun: false, logger: silentLogger, retryBaseMs: 1, settleDelayMs: 0, ...options });
 }
 
 /** Ends a writer as restore.ts does: flush, control files, then close. */
