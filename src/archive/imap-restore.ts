@@ -90,6 +90,9 @@ export async function runArchiveIntoMailStore(request: ArchiveImapRequest): Prom
   const notRestored = restored ? [...restored.report.skipped] : [];
   for (const s of notRestored) request.logger.warn(`not restored: ${s.item}: ${s.reason}`);
   const folders = [...writer.folders].sort((a, b) => (a.source < b.source ? -1 : a.source > b.source ? 1 : 0));
+  for (const f of request.dryRun ? [] : writer.folders) {
+    request.logger.info(`${f.source} -> ${f.target}: ${f.copied} copied, ${f.alreadyPresent} already there${f.skipped.length ? `, ${f.skipped.length} skipped` : ''}`);
+  }
   const totals = { copied: 0, copiedBytes: 0, alreadyPresent: 0, skipped: 0, failedFolders: 0, examined: 0, flagDifferences: 0, flagsApplied: 0 };
   for (const folder of folders) {
     totals.copied += folder.copied;
@@ -105,7 +108,8 @@ export async function runArchiveIntoMailStore(request: ArchiveImapRequest): Prom
     source: formatSpec(request.source),
     target: request.target.label,
     dryRun: request.dryRun,
-    mapping: writer.mapping,
+    // INBOX first, then by name, as a messages copy lists them (the archive's order is tar's).
+    mapping: [...writer.mapping].sort((a, b) => (a.source === 'INBOX' ? -1 : b.source === 'INBOX' ? 1 : a.source < b.source ? -1 : a.source > b.source ? 1 : 0)),
     folders,
     skippedFolders: writer.skippedFolders,
     totals,

@@ -123,6 +123,8 @@ export class ImapRestoreWriter implements RestoreWriter {
   private readonly tables = new Map<string, ReadonlyMap<number, string>>();
   private readonly pacer: BytePacer;
   private failure: { error: unknown } | undefined;
+  /** A dry run's message sizes by `folder\0base name`: what a hard link to one would append (nothing to read back). */
+  private readonly dryRunSizes = new Map<string, number>();
   /** The one target folder open now. */
   private current: TargetFolder | undefined;
 
@@ -288,7 +290,10 @@ export class ImapRestoreWriter implements RestoreWriter {
     if (typeof uid !== 'number') {
       // A dry run appended nothing to read back: counted as the append it would be.
       source.report.examined += 1;
-      if (this.options.dryRun) source.report.copied += 1;
+      if (this.options.dryRun) {
+        source.report.copied += 1;
+        source.report.copiedBytes += this.dryRunSizes.get(from) ?? 0;
+      }
       else source.report.skipped.push({ id: name, reason: 'hardlink-target-missing: its first copy was not found on the target; not written' });
       return 'linked';
     }
@@ -310,6 +315,7 @@ export class ImapRestoreWriter implements RestoreWriter {
     const identity = buildIdentity(crlf);
     const key = buildClaimKey(identity, this.options.store.caps.sizeComparable ? crlf.length : undefined, identity.isWeak ? buildContentHash(crlf) : undefined);
     const baseKey = buildCompactKey(maildirBaseName(name));
+    if (this.options.dryRun) this.dryRunSizes.set(`${source.dirName}\u0000${maildirBaseName(name)}`, crlf.length);
     const claim = this.options.skipExisting ? target.ledger.claim(key) : ({ outcome: 'append' } as const);
     source.placed.set(baseKey, claim.outcome === 'present' && claim.uid !== undefined ? claim.uid : key);
     if (claim.outcome === 'present') {
