@@ -1,8 +1,8 @@
 import path from 'node:path';
-import { readdir, readFile, stat, truncate, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, stat, truncate, writeFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli, spawnCli } from '../../e2e/cli.js';
-import { packCpmove, writeCpmoveTree, type CpmoveTree } from '../../support/cpmove.js';
+import { packCpmove, writeCpmoveTree, writeHostileArchive, type CpmoveTree } from '../../support/cpmove.js';
 import { writeGeneratedBackup, type GeneratedBackup } from '../../support/cpmove-generated.js';
 import { createDoveadm, startImapServer, type Doveadm, type DovecotMessage, type ImapServer, type ImapUser } from '../../support/dovecot.js';
 import { makeTempDir, type TempDir } from '../../support/tmp.js';
@@ -88,7 +88,7 @@ describe('a generated backup streamed into an IMAP account', () => {
     generated = await writeGeneratedBackup(tarFile, { count: 3000, workCount: 20, gzip: false });
     await writeGeneratedBackup(gzFile, { count: 3000, workCount: 20, gzip: true });
     // Added up front: a passwd-file user added just before its login is not always known to Dovecot yet.
-    for (let i = 1; i <= 4; i += 1) accounts.push(await server.addUser(`gen${i}`));
+    for (let i = 1; i <= 6; i += 1) accounts.push(await server.addUser(`gen${i}`));
     await new Promise((resolve) => setTimeout(resolve, 1100));
   });
 
@@ -184,5 +184,33 @@ describe('a generated backup streamed into an IMAP account', () => {
     expect(whole.code, whole.stderr).toBe(0);
     expect((JSON.parse(whole.stdout) as { totals: { alreadyPresent: number } }).totals.alreadyPresent).toBe(part);
     expectExactlyOnce((await served(user)).counts);
+  });
+
+  it('lists every hostile entry with its reason (exit 3), appends the honest messages, and follows nothing', async () => {
+    const outside = path.join(work.path, 'outside');
+    await mkdir(outside, { recursive: true });
+    const hostile = path.join(work.path, 'hostile.tar');
+    await writeHostileArchive(hostile, outside);
+    const { user, args } = await freshAccount(hostile);
+    const result = await runCli(args);
+    expect(result.code, result.stderr).toBe(3);
+    const doc = JSON.parse(result.stdout) as { notRestored: { item: string; reason: string }[]; totals: { copied: number } };
+    expect(doc.notRestored.map((s) => s.reason.split(':')[0])).toEqual(
+      expect.arrayContaining(['parent-segment', 'parent-segment', 'absolute-path', 'nul-byte', `symlink to ${outside}`, 'tar-unsupported-entry', 'tar-unsupported-entry', 'hardlink-target-missing']),
+    );
+    expect(doc.notRestored).toHaveLength(8);
+    // The honest message, and the one under the symlink's name as a folder of its own (no link was ever made).
+    expect((await served(user)).messages.map((m) => `${m.mailbox} ${m.messageId}`).sort()).toEqual(['Evil <evil@example.com>', 'INBOX <ok@example.com>']);
+    expect(doc.totals.copied).toBe(2);
+    expect(await readdir(outside)).toEqual([]);
+  });
+
+  it('reports an mdbox mailbox as not restorable (exit 3) and appends nothing', async () => {
+    const { user, args } = await freshAccount(archive);
+    const result = await runCli(args.map((a) => (a === `cpmove:${archive}#alice@example.com` ? `cpmove:${archive}#carol@example.com` : a)));
+    expect(result.code, result.stderr).toBe(3);
+    const doc = JSON.parse(result.stdout) as { notRestored: { item: string; reason: string }[] };
+    expect(doc.notRestored).toEqual([{ item: 'carol@example.com', reason: expect.stringContaining('unsupported-format:mdbox') }]);
+    expect((await served(user)).messages).toEqual([]);
   });
 });
