@@ -2,16 +2,16 @@ import { maildirBaseName } from '../../converters/maildir/filename.js';
 import { parseDovecotKeywords } from '../../converters/maildir/keywords.js';
 import { toCrlf } from '../../converters/message/crlf.js';
 import type { FolderEntry, FolderMappingOptions, FolderMappingRow } from '../../converters/folders/imap-mapping.js';
-import { decideBackoffMs, retryAfterMs, sleep } from '../core/async.js';
-import { isMailshiftError, type MailshiftError } from '../core/errors.js';
+import { isMailshiftError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
-import type { IncomingMessage, MailboxPath } from '../core/types.js';
-import { buildContentHash, buildIdentity, identityHeaderFields } from '../engine/identity.js';
+import type { MailboxPath } from '../core/types.js';
+import { buildContentHash, buildIdentity } from '../engine/identity.js';
 import { ByteBudgetReachedError, BytePacer } from '../engine/messages/pacing.js';
-import { readAll, readHead } from '../engine/messages/read.js';
+import { readAll } from '../engine/messages/read.js';
 import type { FolderCopyReport } from '../engine/messages/report.js';
-import type { FlagUpdate, Mailbox, MailStore } from '../stores/store.js';
-import { buildClaimKey, buildCompactKey, ClaimLedger, decideImapFolder, decideMessageFlags } from './imap-plan.js';
+import type { FlagUpdate } from '../stores/store.js';
+import { ImapAppends, type ImapAppendsOptions, type TargetFolder } from './imap-appends.js';
+import { buildClaimKey, buildCompactKey, decideImapFolder, decideMessageFlags } from './imap-plan.js';
 import { nothingToFlush, type ControlFileOutcome, type FlushOutcome, type MessageOutcome, type RestoreWriter } from './restore-writer.js';
 import type { EntryBody } from './tar.js';
 
@@ -27,59 +27,20 @@ import type { EntryBody } from './tar.js';
  * - Exactly once across crashes and re-runs, without any state on disk: each target folder is listed by identity when
  *   first met, and every message either claims one the target has that no other message of this run claimed, or is
  *   appended (imap-plan.ts ClaimLedger). A run killed after some appends leaves them on the target, where the next run
- *   claims them. An append whose answer was lost (the connection broke) is settled against a new listing of the
- *   folder before anything is sent again.
+ *   claims them. Sending, and settling an append whose answer was lost against a new listing of the folder, is
+ *   imap-appends.ts.
  * - Keywords: letters in a file name need the folder's dovecot-keywords, which may come after the messages in the
  *   archive. A message appended before it keeps its letters and its target UID (APPENDUID), and gets the keywords by
  *   UID STORE (Mailbox.updateFlags, adding only) once the pass is over; what cannot be set is said, never dropped.
  */
 
-export interface ImapRestoreWriterOptions {
-  /** The target store (withDryRun's proxy for a dry run). */
-  readonly store: MailStore;
+export interface ImapRestoreWriterOptions extends ImapAppendsOptions {
   readonly label: string;
   readonly mapping: FolderMappingOptions;
-  /** Pair with what the target holds (default on); off, every message is appended. */
-  readonly skipExisting: boolean;
   readonly maxSizeBytes?: number;
   readonly maxBytesPerSecond?: number;
   readonly maxBytes?: number;
   readonly dryRun: boolean;
-  /** Messages per MULTIAPPEND. Default 100. */
-  readonly batchMessages?: number;
-  /** Reconnects in a row per folder before its trouble stops the run. Default 6. */
-  readonly retries?: number;
-  readonly retryBaseMs?: number;
-  /** The least wait before a folder whose appends lost their answers is listed again. Default 1 s (see settleUnknown). */
-  readonly settleDelayMs?: number;
-  readonly signal?: AbortSignal;
-  readonly logger: Logger;
-  readonly onCopied?: (bytes: number) => void;
-}
-
-interface Outgoing {
-  readonly key: string;
-  readonly name: string;
-  readonly source: SourceFolder;
-  /** buildCompactKey of the file's base name: where its target UID is kept. */
-  readonly baseKey: string;
-  readonly report: FolderCopyReport;
-  readonly message: IncomingMessage;
-}
-
-interface TargetFolder {
-  readonly path: MailboxPath;
-  /** Open while this is the folder being written (one at a time: each holds an IMAP connection). */
-  box: Mailbox | undefined;
-  readonly ledger: ClaimLedger;
-  slots: number;
-  readonly inFlight: Set<Promise<void>>;
-  batch: Outgoing[];
-  batchBytes: number;
-  /** Appends whose answer was lost: settled against a new listing before anything else goes out. */
-  unknown: Outgoing[];
-  lastError?: MailshiftError;
-  readonly reports: Set<FolderCopyReport>;
 }
 
 /** Keywords a message should get after the pass: named ones, and letters for the folder's table. */
@@ -103,9 +64,6 @@ interface SourceFolder {
   readonly placed: Map<string, number | string>;
 }
 
-const batchMaxBytes = 2 * 1024 * 1024;
-/** The least wait before a folder whose appends lost their answers is listed again (see settleUnknown). */
-const settleDelayMs = 1_000;
 const maxKeywordsFileBytes = 64 * 1024;
 
 export class ImapRestoreWriter implements RestoreWriter {
@@ -114,7 +72,6 @@ export class ImapRestoreWriter implements RestoreWriter {
   readonly skippedFolders: { folder: string; reason: string }[] = [];
   readonly warnings: string[] = [];
   private readonly sources = new Map<string, SourceFolder>();
-  private readonly targets = new Map<MailboxPath, Promise<TargetFolder>>();
   /** SPECIAL-USE roles an earlier folder of the backup was given. */
   private readonly rolesTaken = new Set<string>();
   /** Target path -> the first source folder sent there. */
@@ -122,17 +79,16 @@ export class ImapRestoreWriter implements RestoreWriter {
   /** dovecot-keywords met before its folder was. */
   private readonly tables = new Map<string, ReadonlyMap<number, string>>();
   private readonly pacer: BytePacer;
-  private failure: { error: unknown } | undefined;
   /** A dry run's message sizes by `folder\0base name`: what a hard link to one would append (nothing to read back). */
   private readonly dryRunSizes = new Map<string, number>();
-  /** The one target folder open now. */
-  private current: TargetFolder | undefined;
+  private readonly appends: ImapAppends;
 
   private constructor(
     private readonly options: ImapRestoreWriterOptions,
     private readonly targetFolders: readonly FolderEntry[],
   ) {
     this.pacer = new BytePacer(options.maxBytesPerSecond, options.maxBytes);
+    this.appends = new ImapAppends(options);
   }
 
   /** The writer, with the target's folders listed once (the mapping's SPECIAL-USE rows need them). */
@@ -176,7 +132,7 @@ export class ImapRestoreWriter implements RestoreWriter {
         const report = newFolderReport(row.source, row.target, row.reason);
         this.folders.push(report);
         try {
-          const target = await this.openTarget(row.target);
+          const target = await this.appends.open(row.target);
           target.reports.add(report);
           source = { ...source, report, target };
         } catch (err) {
@@ -193,57 +149,6 @@ export class ImapRestoreWriter implements RestoreWriter {
     return source;
   }
 
-  /** A target folder, opened (created when missing) and listed by identity the first time it is met. */
-  private openTarget(path: MailboxPath): Promise<TargetFolder> {
-    let opening = this.targets.get(path);
-    if (!opening) {
-      opening = (async () => {
-        const target: TargetFolder = { path, box: undefined, ledger: new ClaimLedger(), slots: 1, inFlight: new Set(), batch: [], batchBytes: 0, unknown: [], reports: new Set() };
-        const box = await this.boxOf(target);
-        target.slots = Math.max(1, box.appendSlots ?? 1);
-        if (this.options.skipExisting) target.ledger.relist(await this.retrying(`listing "${path}"`, () => this.listTarget(box)));
-        return target;
-      })();
-      opening.catch(() => this.targets.delete(path));
-      this.targets.set(path, opening);
-    }
-    return opening;
-  }
-
-  /**
-   * The folder's mailbox, open. One folder at a time: an open mailbox holds one of the store's few connections (two
-   * by default), and the archive brings a folder's messages together, so the previous folder is finished (every
-   * append answered) and closed first. Its ledger stays: only this run writes to it meanwhile.
-   */
-  private async boxOf(target: TargetFolder): Promise<Mailbox> {
-    if (target.box) return target.box;
-    const previous = this.current;
-    if (previous && previous !== target && previous.box) {
-      await this.drain(previous);
-      const box = previous.box;
-      previous.box = undefined;
-      await box[Symbol.asyncDispose]();
-    }
-    target.box = await this.retrying(`opening "${target.path}"`, () => this.options.store.openMailbox(target.path, 'write'));
-    this.current = target;
-    return target.box;
-  }
-
-  /** The target folder's messages by claim key (identity, RFC822.SIZE, and content for those without Message-ID). */
-  private async listTarget(box: Mailbox): Promise<{ key: string; uid: number | undefined }[]> {
-    const { signal } = this.options;
-    const abort = signal ?? new AbortController().signal;
-    const sizes = this.options.store.caps.sizeComparable;
-    const listed: { key: string; uid: number | undefined }[] = [];
-    for await (const ref of box.list(signal, { headerFields: identityHeaderFields })) {
-      const identity = buildIdentity(ref.headers ?? (await readHead(box, ref, abort)));
-      // Rare (no Message-ID): confirmed by content, as the messages engine confirms such matches.
-      const hash = identity.isWeak ? buildContentHash(await readAll(await box.read(ref, signal))) : undefined;
-      listed.push({ key: buildClaimKey(identity, sizes ? ref.sizeBytes : undefined, hash), uid: ref.uid });
-    }
-    return listed;
-  }
-
   /** `folder\0base name` when this run placed the message: what linkMessage takes as `from`. */
   findMessage(folderRel: string, name: string): string | undefined {
     const base = maildirBaseName(name);
@@ -251,7 +156,7 @@ export class ImapRestoreWriter implements RestoreWriter {
   }
 
   async writeMessage(folderRel: string, _sub: 'cur' | 'new', name: string, body: EntryBody, mtimeSec: number, sizeBytes?: number): Promise<MessageOutcome> {
-    this.raiseFailure();
+    this.appends.raiseFailure();
     const source = await this.openFolder(folderRel);
     if (!source.report) {
       body.resume();
@@ -273,18 +178,18 @@ export class ImapRestoreWriter implements RestoreWriter {
    * got there, and go into this folder like any message.
    */
   async linkMessage(folderRel: string, _sub: 'cur' | 'new', name: string, from: string, mtimeSec: number): Promise<MessageOutcome> {
-    this.raiseFailure();
+    this.appends.raiseFailure();
     const source = await this.openFolder(folderRel);
     const separator = from.indexOf('\u0000');
     const first = this.sources.get(from.slice(0, separator));
     const baseKey = buildCompactKey(from.slice(separator + 1));
     const firstTarget = first?.target;
     if (!source.report || !first || !firstTarget || !first.placed.has(baseKey)) return 'exists';
-    if (typeof first.placed.get(baseKey) !== 'number') await this.drain(firstTarget);
+    if (typeof first.placed.get(baseKey) !== 'number') await this.appends.drain(firstTarget);
     let uid = first.placed.get(baseKey);
     if (typeof uid === 'string' && !this.options.dryRun) {
       // A server without UIDPLUS says no UIDs: any message of the same claim key is the same message.
-      firstTarget.ledger.relist(await this.listTarget(await this.boxOf(firstTarget)));
+      firstTarget.ledger.relist(await this.appends.listTarget(await this.appends.boxOf(firstTarget)));
       uid = firstTarget.ledger.anyUid(uid);
     }
     if (typeof uid !== 'number') {
@@ -297,7 +202,7 @@ export class ImapRestoreWriter implements RestoreWriter {
       else source.report.skipped.push({ id: name, reason: 'hardlink-target-missing: its first copy was not found on the target; not written' });
       return 'linked';
     }
-    const content = await readAll(await (await this.boxOf(firstTarget)).read({ id: String(uid), uid, flags: new Set(), keywords: new Set() }, this.options.signal));
+    const content = await readAll(await (await this.appends.boxOf(firstTarget)).read({ id: String(uid), uid, flags: new Set(), keywords: new Set() }, this.options.signal));
     return this.place(source, name, content, mtimeSec, 'linked');
   }
 
@@ -325,144 +230,11 @@ export class ImapRestoreWriter implements RestoreWriter {
       return 'exists';
     }
     if (pendingIndexes.length > 0) source.keywordWork.push({ baseKey, keywords: new Set(), indexes: pendingIndexes });
-    await this.boxOf(target);
     if (!this.pacer.tryReserve(crlf.length)) throw new ByteBudgetReachedError(this.options.maxBytes ?? this.pacer.reservedBytes, this.pacer.reservedBytes);
     await this.pacer.pace(crlf.length, this.options.signal);
-    target.batch.push({ key, name, source, baseKey, report, message: { content: crlf, flags, keywords, internalDate: new Date(Math.floor(mtimeSec) * 1000) } });
-    target.batchBytes += crlf.length;
-    if (target.batch.length >= (this.options.batchMessages ?? 100) || target.batchBytes >= batchMaxBytes) await this.dispatch(target);
+    const message = { content: crlf, flags, keywords, internalDate: new Date(Math.floor(mtimeSec) * 1000) };
+    await this.appends.add(target, { key, name, report, message, noteUid: (uid) => source.placed.set(baseKey, uid) });
     return appended;
-  }
-
-  /** Sends the folder's batch once a slot is free (back-pressure: the archive waits), after settling lost answers. */
-  private async dispatch(target: TargetFolder): Promise<void> {
-    while (target.inFlight.size >= target.slots) await Promise.race(target.inFlight);
-    if (target.unknown.length > 0) await this.settleUnknown(target);
-    this.raiseFailure();
-    if (target.batch.length === 0) return;
-    const batch = target.batch;
-    target.batch = [];
-    target.batchBytes = 0;
-    const task: Promise<void> = this.send(target, batch).finally(() => target.inFlight.delete(task));
-    target.inFlight.add(task);
-  }
-
-  /** One MULTIAPPEND (or APPEND); never rejects: what failed is skipped, kept for settling, or stops the run. */
-  private async send(target: TargetFolder, batch: readonly Outgoing[]): Promise<void> {
-    try {
-      // Sent only while the folder is the open one: boxOf finishes a folder's appends before it closes it.
-      const box = target.box!;
-      const uids = await this.refusalsRetried(target, () =>
-        batch.length > 1 && box.appendMany ? box.appendMany(batch.map((each) => each.message), this.options.signal) : box.append(batch[0]!.message, this.options.signal).then((ref) => [ref.uid]),
-      );
-      batch.forEach((each, i) => this.confirm(target, each, uids ? uids[i] : undefined));
-    } catch (err) {
-      if (isMailshiftError(err) && err.scope === 'message') {
-        // A MULTIAPPEND is all or nothing: one refused message refused the lot, so each goes again on its own.
-        if (batch.length > 1) {
-          for (const each of batch) await this.send(target, [each]);
-          return;
-        }
-        const [only] = batch;
-        only!.report.skipped.push({ id: only!.name, reason: err.message });
-        this.options.logger.warn(`${only!.report.source}: ${only!.name} not appended: ${err.message}`);
-        return;
-      }
-      if (isMailshiftError(err) && err.retry === 'later' && err.scope !== 'run' && !this.options.signal?.aborted) {
-        target.unknown.push(...batch);
-        target.lastError = err;
-        return;
-      }
-      this.failure ??= { error: err };
-    }
-  }
-
-  private confirm(target: TargetFolder, each: Outgoing, uid: number | undefined): void {
-    target.ledger.confirmAppended(each.key);
-    if (uid !== undefined) each.source.placed.set(each.baseKey, uid);
-    each.report.copied += 1;
-    each.report.copiedBytes += each.message.content.length;
-    this.options.onCopied?.(each.message.content.length);
-  }
-
-  /**
-   * Appends whose outcome is unknown (the connection broke under them): once nothing else is in flight, the folder is
-   * listed again (over a new connection) and each of them is decided against what no message of this run accounts
-   * for; only those not found go out again. Up to `retries` times in a row, with the back-off the engine uses.
-   */
-  private async settleUnknown(target: TargetFolder): Promise<void> {
-    const retries = this.options.retries ?? 6;
-    for (let attempt = 1; target.unknown.length > 0; attempt += 1) {
-      await Promise.all(target.inFlight);
-      const error = target.lastError!;
-      if (attempt > retries) throw error;
-      for (const report of target.reports) report.retries += 1;
-      // An APPEND the server had whole when the connection broke may still be committing on its side: listed too
-      // soon, it is missing, is sent again, and lands twice. Seen against Dovecot with a 10 ms back-off; a second
-      // leaves it time to finish (the production back-off starts at 2 s anyway).
-      const delayMs = Math.max(this.options.settleDelayMs ?? settleDelayMs, decideBackoffMs(attempt, this.options.retryBaseMs ?? 2_000, 300_000, retryAfterMs(error)));
-      this.options.logger.warn(`${target.path}: ${error.message}; listing the folder again in ${(delayMs / 1000).toFixed(1)} s to see which appends arrived (${attempt}/${retries})`);
-      await sleep(delayMs, this.options.signal);
-      let listing: { key: string; uid: number | undefined }[];
-      try {
-        listing = await this.listTarget(target.box!);
-      } catch (err) {
-        if (!isMailshiftError(err) || err.retry !== 'later') throw err;
-        target.lastError = err;
-        continue;
-      }
-      target.ledger.relist(listing);
-      const unknown = target.unknown;
-      target.unknown = [];
-      const again: Outgoing[] = [];
-      for (const each of unknown) {
-        const settled = this.options.skipExisting ? target.ledger.settleUnknown(each.key) : ({ outcome: 'resend' } as const);
-        if (settled.outcome === 'landed') {
-          if (settled.uid !== undefined) each.source.placed.set(each.baseKey, settled.uid);
-          each.report.copied += 1;
-          each.report.copiedBytes += each.message.content.length;
-          this.options.onCopied?.(each.message.content.length);
-        } else again.push(each);
-      }
-      if (again.length > 0) await this.send(target, again);
-      this.raiseFailure();
-    }
-  }
-
-  /** A transient refusal (NO [UNAVAILABLE], [THROTTLED]) stored nothing: sent again after a back-off. */
-  private refusalsRetried<T>(target: TargetFolder, operation: () => Promise<T>): Promise<T> {
-    return this.retrying(`appending to "${target.path}"`, operation, (err) => {
-      const isRefused = (err as { isRefused?: unknown }).isRefused === true;
-      if (isRefused) for (const report of target.reports) report.retries += 1;
-      return isRefused;
-    });
-  }
-
-  /** Sends what is batched for the folder and waits until every append of it is answered and settled. */
-  private async drain(target: TargetFolder): Promise<void> {
-    await this.dispatch(target);
-    await Promise.all(target.inFlight);
-    if (target.unknown.length > 0) await this.settleUnknown(target);
-    this.raiseFailure();
-  }
-
-  private raiseFailure(): void {
-    if (this.failure) throw this.failure.error;
-  }
-
-  /** `step` again after a transient failure (and, with `isSafe`, only those it accepts), with the engine's back-off. */
-  private async retrying<T>(what: string, step: () => Promise<T>, isSafe: (err: MailshiftError) => boolean = () => true): Promise<T> {
-    const retries = this.options.retries ?? 6;
-    for (let attempt = 1; ; attempt += 1) {
-      try {
-        return await step();
-      } catch (err) {
-        if (!isMailshiftError(err) || err.retry !== 'later' || err.scope === 'run' || this.options.signal?.aborted || attempt > retries || !isSafe(err)) throw err;
-        const delayMs = decideBackoffMs(attempt, this.options.retryBaseMs ?? 2_000, 300_000, retryAfterMs(err));
-        this.options.logger.warn(`${what}: ${err.message}; retrying in ${(delayMs / 1000).toFixed(1)} s (${attempt}/${retries})`);
-        await sleep(delayMs, this.options.signal);
-      }
-    }
   }
 
   /** The folder's dovecot-keywords (its letters' names), whenever it comes in the archive; the other files mean nothing to IMAP. */
@@ -490,8 +262,7 @@ export class ImapRestoreWriter implements RestoreWriter {
 
   /** Every batch sent and answered: what the restore counts is on the target (only the open folder has any). */
   async flush(): Promise<FlushOutcome> {
-    if (this.current?.box) await this.drain(this.current);
-    this.raiseFailure();
+    await this.appends.flush();
     return nothingToFlush;
   }
 
@@ -527,12 +298,12 @@ export class ImapRestoreWriter implements RestoreWriter {
       if (noUid > 0 && !this.options.dryRun) this.warn(`${where}: keywords of ${noUid} message(s) not set: the server gave no UID for them (no UIDPLUS)`);
     }
     for (const [target, { updates, report }] of byTarget) {
-      const box = await this.boxOf(target);
+      const box = await this.appends.boxOf(target);
       if (!box.updateFlags) {
         this.warn(`${target.path}: keywords of ${updates.length} message(s) not set: the target cannot store flags by UID`);
         continue;
       }
-      const outcome = await this.retrying(`setting keywords in "${target.path}"`, () => box.updateFlags!(updates, 'merge', { dryRun: this.options.dryRun }));
+      const outcome = await this.appends.retrying(`setting keywords in "${target.path}"`, () => box.updateFlags!(updates, 'merge', { dryRun: this.options.dryRun }));
       report.flagDifferences += outcome.differences;
       report.flagsApplied += outcome.applied;
       if (outcome.notFound > 0) this.warn(`${target.path}: keywords of ${outcome.notFound} message(s) not set: gone from the target`);
@@ -551,16 +322,7 @@ export class ImapRestoreWriter implements RestoreWriter {
    * the appends in flight are waited for.
    */
   async close(options: { readonly sendPending: boolean }): Promise<void> {
-    const target = this.current;
-    if (!target?.box) return;
-    try {
-      if (options.sendPending && !this.failure) await this.drain(target);
-      else await Promise.all(target.inFlight);
-    } finally {
-      const box = target.box;
-      target.box = undefined;
-      await box?.[Symbol.asyncDispose]();
-    }
+    await this.appends.close(options);
   }
 }
 

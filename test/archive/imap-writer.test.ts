@@ -1,12 +1,12 @@
 import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { ImapRestoreWriter, type ImapRestoreWriterOptions } from '../../src/archive/imap-writer.js';
-import { MailshiftError } from '../../src/core/errors.js';
 import { silentLogger } from '../../src/core/logger.js';
-import type { IncomingMessage, MailboxPath, MessageRef } from '../../src/core/types.js';
+import type { MailboxPath } from '../../src/core/types.js';
 import { withDryRun } from '../../src/stores/dry-run.js';
-import type { FlagUpdate, FlagUpdateMode, FlagUpdateOutcome, Mailbox, MailStore } from '../../src/stores/store.js';
+import type { FlagUpdate, FlagUpdateMode, FlagUpdateOutcome, MailStore } from '../../src/stores/store.js';
 import { MemoryMail, MemoryStore } from '../support/memory-store.js';
+import { wrapMailboxes } from '../support/wrapped-store.js';
 
 /**
  * The IMAP restore writer against the in-memory store (the store interface is all it sees): what it appends, what it
@@ -69,30 +69,10 @@ describe('ImapRestoreWriter', () => {
     expect(messageIds(mail, 'INBOX')).toEqual(['single', 'twin', 'twin']);
   });
 
-  it('does not send again an append whose answer was lost but which the target stored', async () => {
-    const mail = new MemoryMail();
-    const store = new LosingStore(new MemoryStore(mail), 'store-then-drop');
-    const writer = await openWriter(store, { batchMessages: 2 });
-    for (const id of ['a', 'b', 'c']) await writer.writeMessage('', 'cur', `${id}:2,S`, body(msg(id)), 1);
-    await finish(writer);
-    expect(store.drops).toBe(1);
-    expect(messageIds(mail, 'INBOX')).toEqual(['a', 'b', 'c']);
-    expect(writer.folders[0]).toMatchObject({ copied: 3, alreadyPresent: 0, retries: 1 });
-  });
-
-  it('sends again an append whose connection broke before the target stored it', async () => {
-    const mail = new MemoryMail();
-    const store = new LosingStore(new MemoryStore(mail), 'drop');
-    const writer = await openWriter(store, { batchMessages: 2 });
-    for (const id of ['a', 'a', 'b']) await writer.writeMessage('', 'cur', `${id}${Math.random()}:2,S`, body(msg(id)), 1);
-    await finish(writer);
-    expect(store.drops).toBe(1);
-    expect(messageIds(mail, 'INBOX')).toEqual(['a', 'a', 'b']);
-  });
-
   it('sets keywords by UID after the pass when the folder\'s dovecot-keywords came after its messages', async () => {
     const mail = new MemoryMail();
-    const store = new FlagRecordingStore(new MemoryStore(mail));
+    const updates: { mode: FlagUpdateMode; updates: readonly FlagUpdate[] }[] = [];
+    const store = flagRecordingStore(new MemoryStore(mail), updates);
     // One APPEND per message: the memory store says the UID of a single append only (as IMAP's APPENDUID would).
     const writer = await openWriter(store, { batchMessages: 1 });
     await writer.writeMessage('', 'cur', 'early:2,Sa', body(msg('early')), 1);
@@ -101,7 +81,7 @@ describe('ImapRestoreWriter', () => {
     await finish(writer);
     // The later message carried its keyword in the APPEND; the earlier one gets it by UID.
     expect([...mail.folders.get('INBOX')!.messages[1]!.keywords]).toEqual(['project']);
-    expect(store.updates).toEqual([{ mode: 'merge', updates: [{ sourceKey: '', targetUid: 1, flags: new Set(), keywords: new Set(['$Important']) }] }]);
+    expect(updates).toEqual([{ mode: 'merge', updates: [{ sourceKey: '', targetUid: 1, flags: new Set(), keywords: new Set(['$Important']) }] }]);
   });
 
   it('says which keywords it could not set, never drops them silently', async () => {
@@ -139,55 +119,12 @@ describe('ImapRestoreWriter', () => {
   });
 });
 
-/** A store whose first append on a folder loses its answer: after storing the messages, or before. */
-class LosingStore implements MailStore {
-  readonly kind = 'memory' as const;
-  drops = 0;
-  constructor(
-    private readonly inner: MemoryStore,
-    private readonly how: 'store-then-drop' | 'drop',
-  ) {}
-  get caps() {
-    return this.inner.caps;
-  }
-  listMailboxes(signal?: AbortSignal) {
-    return this.inner.listMailboxes();
-  }
-  async openMailbox(path: MailboxPath, mode: 'read' | 'write'): Promise<Mailbox> {
-    const box = await this.inner.openMailbox(path, mode);
-    const drop = async (send: () => Promise<unknown>) => {
-      if (this.drops > 0) return send();
-      this.drops += 1;
-      if (this.how === 'store-then-drop') await send();
-      throw new MailshiftError('MAILSHIFT_IMAP_CLOSED', 'the connection was reset', { scope: 'mailbox', retry: 'later' });
-    };
-    return Object.assign(Object.create(box) as Mailbox, {
-      append: (message: IncomingMessage) => drop(() => box.append(message)) as Promise<MessageRef>,
-      appendMany: (messages: readonly IncomingMessage[]) => drop(() => box.appendMany!(messages)) as Promise<void>,
-    });
-  }
-  async [Symbol.asyncDispose]() {}
-}
-
 /** A store that takes flag updates by UID, as IMAP does, and records them. */
-class FlagRecordingStore implements MailStore {
-  readonly kind = 'memory' as const;
-  readonly updates: { mode: FlagUpdateMode; updates: readonly FlagUpdate[] }[] = [];
-  constructor(private readonly inner: MemoryStore) {}
-  get caps() {
-    return this.inner.caps;
-  }
-  listMailboxes() {
-    return this.inner.listMailboxes();
-  }
-  async openMailbox(path: MailboxPath, mode: 'read' | 'write'): Promise<Mailbox> {
-    const box = await this.inner.openMailbox(path, mode);
-    return Object.assign(Object.create(box) as Mailbox, {
-      updateFlags: async (updates: readonly FlagUpdate[], flagMode: FlagUpdateMode): Promise<FlagUpdateOutcome> => {
-        this.updates.push({ mode: flagMode, updates });
-        return { differences: updates.length, applied: updates.length, notFound: 0, changedMeanwhile: 0 };
-      },
-    });
-  }
-  async [Symbol.asyncDispose]() {}
+function flagRecordingStore(inner: MailStore, updates: { mode: FlagUpdateMode; updates: readonly FlagUpdate[] }[]): MailStore {
+  return wrapMailboxes(inner, () => ({
+    updateFlags: async (given: readonly FlagUpdate[], mode: FlagUpdateMode): Promise<FlagUpdateOutcome> => {
+      updates.push({ mode, updates: given });
+      return { differences: given.length, applied: given.length, notFound: 0, changedMeanwhile: 0 };
+    },
+  }));
 }
