@@ -1,6 +1,7 @@
-import { isMailshiftError, MailshiftError, UsageError } from '../core/errors.js';
+import { describeError, isMailshiftError, MailshiftError, UsageError } from '../core/errors.js';
 import { ExitCode } from '../core/exit-codes.js';
 import type { Logger } from '../core/logger.js';
+import { CopyTimeoutError } from '../engine/messages/copy.js';
 import type { StoreCopyReport } from '../engine/messages/report.js';
 import { withDryRun } from '../stores/dry-run.js';
 import { formatSpec, type StoreSpec } from '../stores/spec.js';
@@ -28,6 +29,8 @@ export interface ArchiveImapRequest {
   /** The copy's message options that apply: folder mapping, --skip-existing, --max-size, pacing, retries. */
   readonly messages: Pick<ImapRestoreWriterOptions, 'mapping' | 'skipExisting' | 'maxSizeBytes' | 'maxBytesPerSecond' | 'maxBytes' | 'retries' | 'retryBaseMs' | 'batchMessages'>;
   readonly signal: AbortSignal;
+  /** `--timeout`: stops cleanly once reached (what was appended stays; exit 75, the same command goes on). */
+  readonly timeoutMs?: number;
   readonly logger: Logger;
   readonly onProgress?: (done: { readonly items: number; readonly bytes: number }) => void;
 }
@@ -58,12 +61,13 @@ export async function runArchiveIntoMailStore(request: ArchiveImapRequest): Prom
   const started = Date.now();
   const { backup, mailbox } = await readArchiveMailbox(request.source);
   const store = request.dryRun ? withDryRun(request.target.store) : request.target.store;
+  const signal = request.timeoutMs ? AbortSignal.any([request.signal, AbortSignal.timeout(request.timeoutMs)]) : request.signal;
   const writer = await ImapRestoreWriter.open({
     store,
     label: request.target.label,
     ...request.messages,
     dryRun: request.dryRun,
-    signal: request.signal,
+    signal,
     logger: request.logger,
   });
   let restored: Awaited<ReturnType<typeof runArchiveRestore>> | undefined;
@@ -73,17 +77,21 @@ export async function runArchiveIntoMailStore(request: ArchiveImapRequest): Prom
       target: { kind: 'maildir', path: request.target.label, label: request.target.label },
       mailbox,
       dryRun: request.dryRun,
-      signal: request.signal,
+      signal,
       logger: request.logger,
       writers: { mail: writer },
       ...(request.onProgress ? { onProgress: request.onProgress } : {}),
     });
   } catch (err) {
-    // A damaged archive: what was read whole before the damage still goes to the account. --max-bytes: a clean stop.
-    const isStop = isMailshiftError(err) && err.code === 'MAILSHIFT_BYTE_BUDGET';
-    await writer.close({ sendPending: isMailshiftError(err) && (err.code === 'MAILSHIFT_ARCHIVE_CORRUPT' || isStop) });
+    // A damaged archive: what was read whole before the damage still goes to the account. --max-bytes and --timeout:
+    // clean stops, reported with exit 75 (the same command goes on).
+    const isTimeout = signal.aborted && !request.signal.aborted;
+    const isStop = isTimeout || (isMailshiftError(err) && err.code === 'MAILSHIFT_BYTE_BUDGET');
+    const sendPending = isMailshiftError(err) && (err.code === 'MAILSHIFT_ARCHIVE_CORRUPT' || err.code === 'MAILSHIFT_BYTE_BUDGET');
+    // The archive's error is the one to report: a failure to finish the appends after it is only logged.
+    await writer.close({ sendPending }).catch((closeErr: unknown) => request.logger.warn(`finishing the appends after the stop: ${describeError(closeErr)}`));
     if (!isStop) throw err;
-    stopped = err as MailshiftError;
+    stopped = isTimeout ? new CopyTimeoutError(request.timeoutMs!) : (err as MailshiftError);
     request.logger.error(`stopped: ${stopped.message}`);
   }
   if (restored) await writer.close({ sendPending: true });

@@ -225,6 +225,7 @@ async function runArchiveIntoImap(request: CopyRequest, route: Route): Promise<C
         ...(m.retryBaseMs !== undefined ? { retryBaseMs: m.retryBaseMs } : {}),
       },
       signal: request.signal,
+      ...(m.accountTimeoutMs ? { timeoutMs: m.accountTimeoutMs } : {}),
       logger: request.logger,
       ...(request.progress ? { onProgress: (done: { items: number; bytes: number }) => request.progress!.update({ items: done.items, bytes: done.bytes }) } : {}),
     });

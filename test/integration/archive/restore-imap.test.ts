@@ -88,7 +88,7 @@ describe('a generated backup streamed into an IMAP account', () => {
     generated = await writeGeneratedBackup(tarFile, { count: 3000, workCount: 20, gzip: false });
     await writeGeneratedBackup(gzFile, { count: 3000, workCount: 20, gzip: true });
     // Added up front: a passwd-file user added just before its login is not always known to Dovecot yet.
-    for (let i = 1; i <= 6; i += 1) accounts.push(await server.addUser(`gen${i}`));
+    for (let i = 1; i <= 7; i += 1) accounts.push(await server.addUser(`gen${i}`));
     await new Promise((resolve) => setTimeout(resolve, 1100));
   });
 
@@ -165,6 +165,26 @@ describe('a generated backup streamed into an IMAP account', () => {
     const report = JSON.parse(resumed.stdout) as { totals: { copied: number; alreadyPresent: number } };
     expect(report.totals.copied + report.totals.alreadyPresent).toBe(generated.messages);
     expect(report.totals.alreadyPresent).toBeGreaterThanOrEqual(part);
+    expectExactlyOnce((await served(user)).counts);
+  });
+
+  it('stops cleanly at --max-bytes and at --account-timeout (exit 75), and the same command then completes it exactly once', async () => {
+    const { user, args } = await freshAccount(gzFile);
+    const budget = await runCli([...args, '--max-bytes', '200K']);
+    expect(budget.code, budget.stderr).toBe(75);
+    expect((JSON.parse(budget.stdout) as { stopped: { code: string } }).stopped.code).toBe('MAILSHIFT_BYTE_BUDGET');
+    const first = (await served(user)).messages.length;
+    expect(first).toBeGreaterThan(0);
+    expect(first).toBeLessThan(generated.messages);
+    const timedOut = await runCli([...args, '--max-bytes-per-second', '100K', '--account-timeout', '2']);
+    expect(timedOut.code, timedOut.stderr).toBe(75);
+    expect((JSON.parse(timedOut.stdout) as { stopped: { code: string } }).stopped.code).toBe('MAILSHIFT_TIMEOUT');
+    const second = (await served(user)).messages.length;
+    expect(second).toBeGreaterThan(first);
+    expect(second).toBeLessThan(generated.messages);
+    const rest = await runCli(args);
+    expect(rest.code, rest.stderr).toBe(0);
+    expect((JSON.parse(rest.stdout) as { totals: { alreadyPresent: number } }).totals.alreadyPresent).toBe(second);
     expectExactlyOnce((await served(user)).counts);
   });
 
