@@ -143,17 +143,16 @@ export class ImapAppends {
     return target.box;
   }
 
-  /** The target folder's messages by claim key (identity, RFC822.SIZE, and content for those without Message-ID). */
+  /** The target folder's messages by claim key (identity, and content for those without Message-ID). */
   async listTarget(box: Mailbox): Promise<{ key: string; uid: number | undefined }[]> {
     const { signal } = this.options;
     const abort = signal ?? new AbortController().signal;
-    const sizes = this.options.store.caps.sizeComparable;
     const listed: { key: string; uid: number | undefined }[] = [];
     for await (const ref of box.list(signal, { headerFields: identityHeaderFields })) {
       const identity = buildIdentity(ref.headers ?? (await readHead(box, ref, abort)));
       // Rare (no Message-ID): confirmed by content, as the messages engine confirms such matches.
       const hash = identity.isWeak ? buildContentHash(await readAll(await box.read(ref, signal))) : undefined;
-      listed.push({ key: buildClaimKey(identity, sizes ? ref.sizeBytes : undefined, hash), uid: ref.uid });
+      listed.push({ key: buildClaimKey(identity, hash), uid: ref.uid });
     }
     return listed;
   }

@@ -58,13 +58,14 @@ export function decideMessageFlags(fileName: string, table: ReadonlyMap<number, 
 }
 
 /**
- * The key two messages are paired by: the identity (Message-ID and normalised header hash) and the size IMAP counts
- * (RFC822.SIZE, every line end as CRLF) where the target counts sizes so; a message without Message-ID also by its content hash, as the messages
- * engine confirms such matches by content.
+ * The key two messages are paired by: the identity (Message-ID and normalised header hash), and for a message without
+ * Message-ID its content hash too, as the messages engine confirms such matches by content. Not the size: a message
+ * from a file is counted by its bytes and the server's RFC822.SIZE by what it stored, which a server that rewrites
+ * messages (line ends, headers) changes; the messages engine does not compare them for a maildir source either. A
+ * size in the key would make every re-run against such a server append everything again.
  */
-export function buildClaimKey(identity: MessageIdentity, crlfSizeBytes: number | undefined, contentHash: string | undefined): string {
-  const size = crlfSizeBytes ?? '';
-  return buildCompactKey(identity.isWeak ? `${identity.key}:${size}:${contentHash ?? ''}` : `${identity.key}:${size}`);
+export function buildClaimKey(identity: MessageIdentity, contentHash: string | undefined): string {
+  return buildCompactKey(identity.isWeak ? `${identity.key}:${contentHash ?? ''}` : identity.key);
 }
 
 /**

@@ -218,7 +218,7 @@ export class ImapRestoreWriter implements RestoreWriter {
     const { flags, keywords, pendingIndexes } = decideMessageFlags(name, source.keywordTable);
     const crlf = toCrlf(content);
     const identity = buildIdentity(crlf);
-    const key = buildClaimKey(identity, this.options.store.caps.sizeComparable ? crlf.length : undefined, identity.isWeak ? buildContentHash(crlf) : undefined);
+    const key = buildClaimKey(identity, identity.isWeak ? buildContentHash(crlf) : undefined);
     const baseKey = buildCompactKey(maildirBaseName(name));
     if (this.options.dryRun) this.dryRunSizes.set(`${source.dirName}\u0000${maildirBaseName(name)}`, crlf.length);
     const claim = this.options.skipExisting ? target.ledger.claim(key) : ({ outcome: 'append' } as const);
