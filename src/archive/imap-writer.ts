@@ -184,7 +184,13 @@ export class ImapRestoreWriter implements RestoreWriter {
     const first = this.sources.get(from.slice(0, separator));
     const baseKey = buildCompactKey(from.slice(separator + 1));
     const firstTarget = first?.target;
-    if (!source.report || !first || !firstTarget || !first.placed.has(baseKey)) return 'exists';
+    if (!source.report) return 'exists';
+    if (!first || !firstTarget || !first.placed.has(baseKey)) {
+      // Its first copy's folder could not be opened on the target: nothing to read it back from.
+      source.report.examined += 1;
+      source.report.skipped.push({ id: name, reason: 'hardlink-target-missing: its first copy is in a folder that failed; not written' });
+      return 'exists';
+    }
     if (typeof first.placed.get(baseKey) !== 'number') await this.appends.drain(firstTarget);
     let uid = first.placed.get(baseKey);
     if (typeof uid === 'string' && !this.options.dryRun) {
