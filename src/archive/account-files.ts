@@ -107,7 +107,13 @@ interface PlannedMerge {
 async function applyMerges(side: FileSide, planned: readonly PlannedMerge[], root: string, rewrite: Rewrite, dryRun: boolean, refused: SkippedEntry[]): Promise<AccountFileOutcome[]> {
   if (planned.length === 0) return [];
   const fileOf = (p: PlannedMerge) => path.posix.join(root, p.rel);
-  const texts = await side.readSmallFiles(planned.map(fileOf));
+  // Read from where each table's directories start (the home, or the root for /etc's tables), never through a link
+  // below that: the account's user may have put one at ~/etc/DOMAIN.
+  const texts = new Map<string, string>();
+  for (const base of new Set(planned.map((p) => p.dirs.base))) {
+    const read = await side.readSmallFiles(planned.filter((p) => p.dirs.base === base).map(fileOf), { within: base });
+    for (const [file, text] of read) texts.set(file, text);
+  }
   const unread = await findExisting(side, planned.map(fileOf).filter((f) => !texts.has(f)));
   const out: AccountFileOutcome[] = [];
   const writes: { planned: PlannedMerge; text: string }[] = [];
@@ -127,15 +133,41 @@ async function applyMerges(side: FileSide, planned: readonly PlannedMerge[], roo
   }
   if (dryRun || writes.length === 0) return out;
   await side.mkdirs([...new Set(writes.map((w) => w.planned.dirs.base))]);
+  const levelsOf = (p: PlannedMerge) => p.dirRel.split('/').map((_, i, all) => path.posix.join(p.dirs.base, ...all.slice(0, i + 1)));
+  /** A table left as it is because a name on the way to it is a link (~/etc/DOMAIN -> /etc) or a file: listed. */
+  const refuse = (p: PlannedMerge) => {
+    refused.push({ item: p.rel, reason: 'a directory on the way to it is a link or not a directory; not merged, nothing written through it' });
+    out.splice(out.findIndex((o) => o.path === p.rel), 1);
+  };
+  const isLinkOnTheWay = (err: unknown) => err instanceof MailshiftError && err.code === 'MAILSHIFT_TARGET_NOT_DIR';
+  let writable = writes;
   for (const mode of new Set(writes.map((w) => w.planned.dirs.mode))) {
-    // One level at a time, parents first, never through a link.
-    const levels = new Set<string>();
-    for (const { planned: p } of writes.filter((w) => w.planned.dirs.mode === mode)) {
-      p.dirRel.split('/').forEach((_, i, all) => levels.add(path.posix.join(p.dirs.base, ...all.slice(0, i + 1))));
+    // One level at a time, parents first, never through a link: all tables' directories at once, and table by table
+    // only when that finds a link, so the others are still merged.
+    const ofMode = writable.filter((w) => w.planned.dirs.mode === mode);
+    try {
+      await side.makeDirsNoFollow([...new Set(ofMode.flatMap((w) => levelsOf(w.planned)))], { mode, errorRoot: root });
+    } catch (err) {
+      if (!isLinkOnTheWay(err)) throw err;
+      for (const w of ofMode) {
+        try {
+          await side.makeDirsNoFollow(levelsOf(w.planned), { mode, errorRoot: root });
+        } catch (each) {
+          if (!isLinkOnTheWay(each)) throw each;
+          refuse(w.planned);
+          writable = writable.filter((x) => x !== w);
+        }
+      }
     }
-    await side.makeDirsNoFollow([...levels], { mode, errorRoot: root });
   }
-  for (const w of writes) await side.writeAtomic(fileOf(w.planned), w.text, { mode: 0o640 });
+  for (const w of writable) {
+    try {
+      await side.writeAtomic(fileOf(w.planned), w.text, { mode: 0o640, within: w.planned.dirs.base });
+    } catch (err) {
+      if (!isLinkOnTheWay(err)) throw err;
+      refuse(w.planned);
+    }
+  }
   return out;
 }
 

@@ -213,7 +213,7 @@ export class RemoteTreeWriter implements RestoreWriter {
     for (const a of absent) {
       out.push(renamed.has(a.rel) ? { path: a.rel, action: 'written', reason: 'the target had none' } : { path: a.rel, action: 'keep-target', reason: 'the target had one by the time it was placed; left as it is' });
     }
-    const texts = await this.side.readSmallFiles(compare.flatMap((c) => [c.staged, c.final]));
+    const texts = await this.side.readSmallFiles(compare.flatMap((c) => [c.staged, c.final]), { within: this.root });
     for (const c of compare) {
       const sourceText = texts.get(c.staged);
       const targetText = texts.get(c.final);
@@ -227,7 +227,7 @@ export class RemoteTreeWriter implements RestoreWriter {
         continue;
       }
       // Replaced whole by rename (Dovecot replaces it so), never edited in place.
-      await this.side.writeAtomic(c.final, decision.action === 'write' ? decision.text : sourceText, { mode: 0o600 });
+      await this.side.writeAtomic(c.final, decision.action === 'write' ? decision.text : sourceText, { mode: 0o600, within: this.root });
       out.push({ path: c.rel, action: 'take-source', reason: decision.reason });
     }
     return out;

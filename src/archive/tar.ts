@@ -239,9 +239,16 @@ export class PaxWriter {
       failed = reject;
     });
     const sink = this.pack.entry(header, (err) => (err ? failed(err) : written()));
+    // The entry's own stream emits the failure too when the pack is torn down under it (the remote tar's pipe closed
+    // while this entry was being written): without a listener that event would end the process before the error is
+    // reported, so a --json run would print nothing. The callback above carries the same failure to the caller.
+    sink.on('error', failed);
+    // Awaited below; marked handled now so a failure while the body is still being read is not an unhandled rejection.
+    done.catch(() => undefined);
     if (entry.type === 'file' && body) {
       for await (const chunk of body) {
-        if (!sink.write(chunk as Buffer)) await once(sink as unknown as NodeJS.EventEmitter, 'drain');
+        // A torn-down entry never drains again: its failure (`done`) ends the wait instead.
+        if (!sink.write(chunk as Buffer)) await Promise.race([once(sink as unknown as NodeJS.EventEmitter, 'drain'), done]);
       }
     }
     sink.end(undefined);

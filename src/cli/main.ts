@@ -63,14 +63,8 @@ async function main(argv: string[]): Promise<ExitCodeValue> {
     },
   };
   const program = await buildProgram(ctx, readVersion(), argv.slice(2));
-  try {
-    await program.parseAsync(argv);
-    return exitCode;
-  } catch (err) {
-    if (err instanceof CommanderError) {
-      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.exitCode === 0) return ExitCode.ok;
-      return ExitCode.usage;
-    }
+  /** Prints a failure the way every error is printed: --json on stdout when asked, the message on stderr. */
+  const reportFailure = (err: unknown): ExitCodeValue => {
     const g = globals();
     const failure = isMailshiftError(err)
       ? err
@@ -81,6 +75,25 @@ async function main(argv: string[]): Promise<ExitCodeValue> {
     if (g.json) process.stdout.write(maskUrlSecrets(`${JSON.stringify({ ok: false, error: failure.toJSON() }, null, 2)}\n`, urlSecrets));
     process.stderr.write(maskUrlSecrets(formatError(failure, { withStack: Boolean(g.debug) }), urlSecrets));
     return failure.exitCode;
+  };
+  // The last net: an error that escaped every caller (a stream's 'error' event nobody listened to) would end the
+  // process with Node's stack trace and, under --json, nothing on stdout. It is reported like any other failure
+  // instead, and the process ends: after such an error nothing it was doing can be trusted to go on.
+  const onEscaped = (err: unknown) => {
+    const code = reportFailure(err);
+    process.stdout.write('', () => process.exit(code === ExitCode.ok ? ExitCode.failed : code));
+  };
+  process.on('uncaughtException', onEscaped);
+  process.on('unhandledRejection', onEscaped);
+  try {
+    await program.parseAsync(argv);
+    return exitCode;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.exitCode === 0) return ExitCode.ok;
+      return ExitCode.usage;
+    }
+    return reportFailure(err);
   }
 }
 

@@ -136,6 +136,14 @@ export const errorCodes = {
     exitCode: ExitCode.config,
     hints: ['install the OpenSSH client', 'install COMMAND'],
   },
+  MAILSHIFT_EXPORT_INCOMPLETE: {
+    meaning: 'An export of an IMAP account could not read everything the account holds (a message the server cannot serve, a folder it cannot open, a folder renumbered meanwhile): no archive was written, so none can be taken for a complete backup. Each message or folder is listed with its reason before this error.',
+    exitCode: ExitCode.partial,
+    hints: [
+      'each one is listed above with its reason; once the server serves them, run the same export again. To keep what can be read: mailshift copy SOURCE MAILDIR (it copies the rest and lists what it cannot), then mailshift export MAILDIR ARCHIVE --mailbox local@domain',
+      'the server renumbered the folder; run the export again',
+    ],
+  },
   MAILSHIFT_FOLDER_UNREADABLE: {
     meaning: 'A folder of the source cannot be read (permission denied); it is never left out quietly.',
     exitCode: ExitCode.config,

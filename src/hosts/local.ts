@@ -3,6 +3,7 @@ import { chmod, lchown, lstat, mkdir, open, readFile, rename, rm, writeFile, typ
 import path from 'node:path';
 import { InterruptedError, MailshiftError, systemErrorCode } from '../core/errors.js';
 import { targetWriteError } from '../fsops/target-dir.js';
+import { linkOnTheWayError, relativeInside, resolveInsideTree } from './inside-tree.js';
 import { runExec, type ExecOptions, type ExecResult, type ExecTarget } from './exec.js';
 import { listTree, type FindOptions, type ListTreeResult, type TreeEntry } from './find.js';
 import { SMALL_FILE_MAX_BYTES, requireAbsolute, type FileSide, type MakeDirsOptions, type PathOwner, type RenamePair } from './side.js';
@@ -32,19 +33,22 @@ export class LocalFileSide implements FileSide {
     }
   }
 
-  async readSmallFiles(absPaths: readonly string[], options: { signal?: AbortSignal } = {}): Promise<Map<string, string>> {
+  async readSmallFiles(absPaths: readonly string[], options: { signal?: AbortSignal; within: string }): Promise<Map<string, string>> {
     const out = new Map<string, string>();
     for (const file of absPaths) {
       if (options.signal?.aborted) throw new InterruptedError();
-      const text = await readSmallRegularFile(requireAbsolute(file));
+      const inside = await resolveInsideTree(options.within, relativeInside(options.within, requireAbsolute(file)));
+      const text = inside === undefined ? undefined : await readSmallRegularFile(inside);
       if (text !== undefined) out.set(file, text);
     }
     return out;
   }
 
-  async writeAtomic(absPath: string, text: string, options: { mode?: number; owner?: { uid: number; gid: number } } = {}): Promise<void> {
+  async writeAtomic(absPath: string, text: string, options: { mode?: number; owner?: { uid: number; gid: number }; within: string }): Promise<void> {
     const mode = options.mode ?? 0o600;
-    const tmp = temporaryNameFor(requireAbsolute(absPath));
+    const rel = relativeInside(options.within, requireAbsolute(absPath));
+    if ((await resolveInsideTree(options.within, rel)) === undefined) throw linkOnTheWayError(absPath, rel);
+    const tmp = temporaryNameFor(absPath);
     try {
       // 'wx': never through a link or over a file someone else put at our temporary name.
       await writeFile(tmp, text, { mode, flag: 'wx' });

@@ -29,14 +29,17 @@ export interface FileSide {
   /**
    * Small regular files as text, by absolute path, in one round trip: never through a link, at most 1 MiB each.
    * A missing file, a link, a directory or a larger file is absent from the result. Unlike `readSmall`, for files
-   * inside a tree other users may write to (a link there must not make us read a file outside it).
+   * inside a tree other users may write to (a link there must not make us read a file outside it): every path is
+   * inside `within`, and one whose way down from there passes a link or a non-directory is absent too
+   * (inside-tree.ts says why).
    */
-  readSmallFiles(absPaths: readonly string[], options?: { signal?: AbortSignal }): Promise<Map<string, string>>;
+  readSmallFiles(absPaths: readonly string[], options: { signal?: AbortSignal; within: string }): Promise<Map<string, string>>;
   /**
    * Replaces (or creates) a small file so that no reader ever sees half of it: written to a temporary name beside
-   * it, given its mode (and owner), then renamed over the final name.
+   * it, given its mode (and owner), then renamed over the final name. The file is inside `within`; when a name on the
+   * way down from there is a link or not a directory, nothing is written (MAILSHIFT_TARGET_NOT_DIR).
    */
-  writeAtomic(absPath: string, text: string, options?: { mode?: number; owner?: { uid: number; gid: number } }): Promise<void>;
+  writeAtomic(absPath: string, text: string, options: { mode?: number; owner?: { uid: number; gid: number }; within: string }): Promise<void>;
   /** Creates directories with their parents (`mkdir -p`); an existing directory is success. Errors say what and where. */
   mkdirs(absDirs: readonly string[]): Promise<void>;
   /**

@@ -1,6 +1,8 @@
+import path from 'node:path';
 import { MailshiftError } from '../core/errors.js';
 import { classifyRemoteMkdirFailure } from '../fsops/target-dir.js';
 import type { SshEndpoint, SshOptions } from '../transport/ssh.js';
+import { buildWalkToArgv, linkOnTheWayError, relativeInside } from './inside-tree.js';
 import { runExec, type ExecOptions, type ExecResult, type ExecTarget } from './exec.js';
 import { listTree, sshFailure, type FindOptions, type ListTreeResult, type TreeEntry } from './find.js';
 import { temporaryNameFor } from './local.js';
@@ -39,32 +41,47 @@ export class SshFileSide implements FileSide {
     throw new MailshiftError('MAILSHIFT_REMOTE_READ', `cannot read ${absPath} on ${this.ssh.host}: ${lastLine(result.stderr)}`);
   }
 
-  async readSmallFiles(absPaths: readonly string[], options: { signal?: AbortSignal } = {}): Promise<Map<string, string>> {
+  async readSmallFiles(absPaths: readonly string[], options: { signal?: AbortSignal; within: string }): Promise<Map<string, string>> {
     const out = new Map<string, string>();
     if (absPaths.length === 0) return out;
-    // One round trip, no rsync: find prints each regular file's path, its bytes (cat) and a NUL (-P: a link is not
-    // a regular file). The small text files read here hold no NUL byte; a reply that does not parse is treated as "nothing read".
+    const rels = absPaths.map((p) => relativeInside(options.within, requireAbsolute(p)));
+    // One round trip, no rsync: find walks from `within` down the directories on the way only, never into a link
+    // (inside-tree.ts), and for each regular file it reaches prints its path, its bytes (cat, run by -execdir in the
+    // directory find stands in, so no directory name is resolved again) and a NUL. The small text files read here
+    // hold no NUL byte; a reply that does not parse is treated as "nothing read".
     const maxKiB = `-${SMALL_FILE_MAX_BYTES / 1024}k`;
-    const argv = ['find', ...absPaths.map(requireAbsolute), '-maxdepth', '0', '-type', 'f', '-size', maxKiB, '-printf', '%p\\0', '-exec', 'cat', '--', '{}', ';', '-printf', '\\0'];
-    const result = await this.run(argv, options.signal ? { signal: options.signal } : {});
+    const onFile = ['-type', 'f', '-size', maxKiB, '-printf', '%p\\0', '-execdir', 'cat', '--', '{}', ';', '-printf', '\\0'];
+    const result = await this.run(buildWalkToArgv(options.within, rels, onFile), options.signal ? { signal: options.signal } : {});
     this.throwIfSshFailed(result);
     const parts = result.stdout.toString('utf8').split('\u0000');
     if (parts.length % 2 !== 1) return out;
-    const wanted = new Set(absPaths);
-    for (let i = 0; i + 1 < parts.length; i += 2) if (wanted.has(parts[i]!)) out.set(parts[i]!, parts[i + 1]!);
+    const wanted = new Map(absPaths.map((p) => [path.posix.join(options.within, relativeInside(options.within, p)), p]));
+    for (let i = 0; i + 1 < parts.length; i += 2) {
+      const abs = wanted.get(parts[i]!);
+      if (abs !== undefined) out.set(abs, parts[i + 1]!);
+    }
     return out;
   }
 
-  async writeAtomic(absPath: string, text: string, options: { mode?: number; owner?: { uid: number; gid: number } } = {}): Promise<void> {
-    const tmp = temporaryNameFor(requireAbsolute(absPath));
+  async writeAtomic(absPath: string, text: string, options: { mode?: number; owner?: { uid: number; gid: number }; within: string }): Promise<void> {
+    const rel = relativeInside(options.within, requireAbsolute(absPath));
+    const dirs = rel.split('/');
+    const name = dirs.pop()!;
+    const tmp = path.posix.basename(temporaryNameFor(absPath));
     const mode = (options.mode ?? 0o600).toString(8);
     const owner = options.owner ? `${options.owner.uid}:${options.owner.gid}` : '';
-    // One fixed script, the paths as its positional parameters (quoted words, never parsed): set -C makes the
-    // temporary name exclusive (never written through a link); on any failure the temporary file goes.
-    const script = 'set -C; cat > "$1" && chmod "$3" "$1" && { [ -z "$4" ] || chown -h "$4" "$1"; } && mv -f -T "$1" "$2" || { rm -f "$1"; exit 1; }';
-    const result = await this.run(['sh', '-c', script, 'sh', tmp, absPath, mode, owner], { input: Buffer.from(text, 'utf8') });
+    // One fixed script, the names as its positional parameters (quoted words, never parsed). It walks from `within`
+    // into each directory on the way with cd -P and checks where it stands with pwd -P, so a link planted on the way
+    // is never written through (exit 4); the file is then written where the shell stands, by names without a slash.
+    // set -C makes the temporary name exclusive (never written through a link); on any failure it goes.
+    const script =
+      'set -C; w=$1; n=$2; t=$3; m=$4; o=$5; shift 5; cd -P -- "$w" || exit 4; h=$(pwd -P); ' +
+      'for d; do { [ -L "$d" ] || [ ! -d "$d" ]; } && exit 4; cd -P -- "$d" || exit 4; h=${h%/}/$d; [ "$(pwd -P)" = "$h" ] || exit 4; done; ' +
+      'cat > "$t" && chmod "$m" "$t" && { [ -z "$o" ] || chown -h "$o" "$t"; } && mv -f -T -- "$t" "$n" || { rm -f -- "$t"; exit 1; }';
+    const result = await this.run(['sh', '-c', script, 'sh', options.within, name, tmp, mode, owner, ...dirs], { input: Buffer.from(text, 'utf8') });
     if (result.exitCode === 0) return;
     this.throwIfSshFailed(result);
+    if (result.exitCode === 4) throw linkOnTheWayError(this.describe(absPath), rel);
     throw new MailshiftError('MAILSHIFT_REMOTE_WRITE', `cannot write ${absPath} on ${this.ssh.host}: ${lastLine(result.stderr)}`);
   }
 

@@ -1,8 +1,9 @@
 import { constants as fsConstants } from 'node:fs';
 import { chmod, copyFile, lstat, mkdir, rename, rm, utimes } from 'node:fs/promises';
 import path from 'node:path';
-import { InterruptedError, MailshiftError, systemErrorCode } from '../core/errors.js';
+import { InterruptedError } from '../core/errors.js';
 import { targetWriteError } from '../fsops/target-dir.js';
+import { isGone, linkOnTheWayError, resolveInsideTree } from './inside-tree.js';
 import { temporaryNameFor } from './local.js';
 
 /**
@@ -18,12 +19,18 @@ import { temporaryNameFor } from './local.js';
  * fetched copies take regular files only, so leaving it out is what they would decide).
  */
 
+/** `trusted`: directories relative to the root the caller vouches for (transfer.ts FileListTransferOptions). */
+export interface WalkOptions {
+  readonly signal?: AbortSignal;
+  readonly trusted?: readonly string[];
+}
+
 /** Copies the regular files among `relPaths` (relative to the local `root`) into `localDir`; the rest is left out. */
-export async function fetchFilesHere(root: string, relPaths: readonly string[], localDir: string, signal?: AbortSignal): Promise<void> {
+export async function fetchFilesHere(root: string, relPaths: readonly string[], localDir: string, options: WalkOptions = {}): Promise<void> {
   await mkdir(localDir, { recursive: true });
   for (const rel of relPaths) {
-    if (signal?.aborted) throw new InterruptedError();
-    const from = await resolveInsideTree(root, rel);
+    if (options.signal?.aborted) throw new InterruptedError();
+    const from = await resolveInsideTree(root, rel, options.trusted ? { trusted: options.trusted } : {});
     if (from === undefined) continue;
     let stats;
     try {
@@ -52,15 +59,12 @@ export async function fetchFilesHere(root: string, relPaths: readonly string[], 
  * symlink at that name is replaced, never written through). Missing parent directories are made with default
  * attributes, as rsync's receiver makes them (the chown after a copy gives them their owner and mode).
  */
-export async function pushFilesHere(localDir: string, relPaths: readonly string[], root: string, signal?: AbortSignal): Promise<void> {
+export async function pushFilesHere(localDir: string, relPaths: readonly string[], root: string, options: WalkOptions = {}): Promise<void> {
   for (const rel of relPaths) {
-    if (signal?.aborted) throw new InterruptedError();
-    const to = await resolveInsideTree(root, rel, { makeMissing: true });
+    if (options.signal?.aborted) throw new InterruptedError();
+    const to = await resolveInsideTree(root, rel, { makeMissing: true, ...(options.trusted ? { trusted: options.trusted } : {}) });
     if (to === undefined) {
-      throw new MailshiftError('MAILSHIFT_TARGET_NOT_DIR', `a directory on the way to ${path.join(root, rel)} is not a real directory (a symlink is never written through); ${rel} was not written`, {
-        hint: 'check the target tree: make that path a directory, then run again',
-        scope: 'mailbox',
-      });
+      throw linkOnTheWayError(path.join(root, rel), rel);
     }
     const from = path.join(localDir, rel);
     const stats = await lstat(from);
@@ -75,34 +79,4 @@ export async function pushFilesHere(localDir: string, relPaths: readonly string[
       throw targetWriteError(to, err);
     }
   }
-}
-
-/**
- * `root/rel` when every directory from root down to the file's parent is a real directory (not a symlink; made when
- * missing and asked to); undefined otherwise. `rel` is one of our own relative names: '..' or an absolute path is a
- * bug, not data.
- */
-async function resolveInsideTree(root: string, rel: string, options: { makeMissing?: boolean } = {}): Promise<string | undefined> {
-  const parts = rel.split('/').filter((part) => part !== '' && part !== '.');
-  if (path.isAbsolute(rel) || parts.includes('..') || parts.length === 0) throw new Error(`not a relative path inside the tree: ${rel}`);
-  let current = root;
-  for (const part of parts.slice(0, -1)) {
-    current = path.join(current, part);
-    if (options.makeMissing) await mkdir(current).catch((err: unknown) => {
-      // EEXIST is the usual case; the lstat below says whether what exists is a directory.
-      if (systemErrorCode(err) !== 'EEXIST') throw targetWriteError(current, err);
-    });
-    try {
-      if (!(await lstat(current)).isDirectory()) return undefined;
-    } catch (err) {
-      if (isGone(err)) return undefined;
-      throw err;
-    }
-  }
-  return path.join(current, parts.at(-1)!);
-}
-
-function isGone(err: unknown): boolean {
-  const code = systemErrorCode(err);
-  return code === 'ENOENT' || code === 'ENOTDIR';
 }

@@ -1,9 +1,14 @@
 import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
 import { MailshiftError } from '../core/errors.js';
 import { ExitCode } from '../core/exit-codes.js';
 import { buildRsyncArgv, type RsyncEndpoint } from '../transport/rsync/args.js';
 import { runRsync } from '../transport/rsync/run.js';
 import type { SshOptions } from '../transport/ssh.js';
+import { runExec } from './exec.js';
+import { sshFailure } from './find.js';
+import { buildWalkToArgv, decidePathsOnTheWay, linkOnTheWayError, type PathOnTheWay } from './inside-tree.js';
+import { describeOnHost } from './side.js';
 import { fetchFilesHere, pushFilesHere } from './transfer-local.js';
 
 /**
@@ -18,19 +23,52 @@ export interface FileListTransferOptions {
   readonly retryBaseDelayMs?: number;
   readonly ioTimeoutS?: number;
   readonly signal?: AbortSignal;
+  /**
+   * Directories relative to the endpoint's root that the caller vouches for (an account's home, from passwd): a path
+   * under one is walked from there, so that directory may itself be a link; below it no link is passed.
+   */
+  readonly trusted?: readonly string[];
 }
 
-/** Copies files (relative to `from.path`) into the local directory `localDir`. */
+/**
+ * Copies files (relative to `from.path`) into the local directory `localDir`. Over ssh, only the regular files whose
+ * way down from `from.path` passes no link are fetched; the rest are left out as missing (checkPathsOnTheWay).
+ */
 export async function fetchFiles(from: RsyncEndpoint, relPaths: readonly string[], localDir: string, options: FileListTransferOptions = {}): Promise<void> {
-  if (!from.ssh) return fetchFilesHere(from.path, relPaths, localDir, options.signal);
+  if (!from.ssh) return fetchFilesHere(from.path, relPaths, localDir, { ...(options.signal ? { signal: options.signal } : {}), ...(options.trusted ? { trusted: options.trusted } : {}) });
   await mkdir(localDir, { recursive: true });
-  await transferFileList(from, { path: localDir }, relPaths, options, 'fetch');
+  const found = await checkPathsOnTheWay(from, relPaths, options);
+  const regular = relPaths.filter((rel) => found.get(rel) === 'file');
+  if (regular.length > 0) await transferFileList(from, { path: localDir }, regular, options, 'fetch');
 }
 
-/** Copies files (relative to the local `localDir`) to `to`; no implied parent directories are created. */
+/**
+ * Copies files (relative to the local `localDir`) to `to`; no implied parent directories are created. Over ssh, a
+ * link (or a file) on the way down from `to.path` to any of them stops the push before anything is sent
+ * (MAILSHIFT_TARGET_NOT_DIR), as it does here.
+ */
 export async function pushFiles(localDir: string, relPaths: readonly string[], to: RsyncEndpoint, options: FileListTransferOptions = {}): Promise<void> {
-  if (!to.ssh) return pushFilesHere(localDir, relPaths, to.path, options.signal);
+  if (!to.ssh) return pushFilesHere(localDir, relPaths, to.path, { ...(options.signal ? { signal: options.signal } : {}), ...(options.trusted ? { trusted: options.trusted } : {}) });
+  const found = await checkPathsOnTheWay(to, relPaths, options);
+  const blocked = relPaths.find((rel) => found.get(rel) === 'behind-a-link');
+  if (blocked !== undefined) throw linkOnTheWayError(describeOnHost(to.ssh, path.posix.join(to.path, blocked)), blocked);
   await transferFileList({ path: localDir }, to, relPaths, options, 'push');
+}
+
+/**
+ * What each path is on the far side, walked from the endpoint's root without passing a link (inside-tree.ts), in one
+ * round trip before rsync runs: rsync's sender and receiver open a listed path through whatever directories it
+ * names, so a link planted at etc/DOMAIN would make rsync read the server's /etc/shadow or write its /etc/passwd.
+ * What remains is a race: a directory swapped for a link between this walk and rsync's open, by someone writing into
+ * the tree at that moment.
+ */
+async function checkPathsOnTheWay(endpoint: RsyncEndpoint, relPaths: readonly string[], options: FileListTransferOptions): Promise<Map<string, PathOnTheWay>> {
+  const target = { ssh: endpoint.ssh!, ...(options.ssh ? { sshOptions: options.ssh } : {}) };
+  const trusted = options.trusted ?? [];
+  const argv = buildWalkToArgv(endpoint.path, relPaths, ['-printf', '%y\\0%p\\0'], { printDirectories: true, trusted });
+  const result = await runExec(target, argv, options.signal ? { signal: options.signal } : {});
+  if (result.exitCode === 255) throw sshFailure(endpoint.ssh!.host, result.stderr);
+  return decidePathsOnTheWay(endpoint.path, relPaths, result.stdout.toString('utf8'), trusted);
 }
 
 async function transferFileList(

@@ -1,7 +1,7 @@
 import { createWriteStream } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { Readable } from 'node:stream';
+import { PassThrough, Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PaxWriter, readArchiveEntries, type ArchiveEntry } from '../../src/archive/tar.js';
 import { MailshiftError } from '../../src/core/errors.js';
@@ -92,6 +92,30 @@ describe('PaxWriter and readArchiveEntries', () => {
       const error = await readAll(broken, false).catch((err: unknown) => err);
       expect(error).toBeInstanceOf(MailshiftError);
       expect((error as MailshiftError).code).toBe('MAILSHIFT_ARCHIVE_CORRUPT');
+    }
+  });
+});
+
+describe('PaxWriter when its reader goes away in the middle of an entry', () => {
+  it('rejects that entry with the failure, and no stream error escapes to end the process', async () => {
+    const escaped: unknown[] = [];
+    const onUncaught = (err: unknown) => escaped.push(err);
+    process.on('uncaughtException', onUncaught);
+    try {
+      // A pipe into a remote tar that stops: the reader is destroyed while the entry's body is still arriving.
+      const out = new PassThrough({ highWaterMark: 16 });
+      const writer = new PaxWriter(out, false);
+      async function* body(): AsyncGenerator<Buffer> {
+        yield Buffer.alloc(4096, 'a');
+        out.destroy(new Error('reader went away'));
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        yield Buffer.alloc(4096, 'b');
+      }
+      await expect(writer.add({ name: 'm', type: 'file', size: 8192, mode: 0o600, mtimeSec: 1700000000 }, body())).rejects.toThrow();
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(escaped).toEqual([]);
+    } finally {
+      process.off('uncaughtException', onUncaught);
     }
   });
 });

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { lstat, readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, readdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -97,6 +97,23 @@ describe('mailshift copy BACKUP cpanel:ROOT#USER', () => {
       expect(await readdir(path.join(alice, 'tmp'))).toEqual([]);
     });
   }
+
+  it("reads and writes no account table through a link the target's user planted at ~/etc/DOMAIN, and lists them", async () => {
+    const root = await makeCpanelRoot('root-planted-link');
+    const system = path.join(tmp.path, 'system-etc');
+    await mkdir(system);
+    await writeFile(path.join(system, 'passwd'), 'root:x:0:0::/root:/bin/bash\n');
+    await rm(path.join(root, `home/${fixtureUser}/etc/example.com`), { recursive: true });
+    await symlink(system, path.join(root, `home/${fixtureUser}/etc/example.com`));
+    const result = await runCli(['copy', archives['gnu.tar.gz']!, `cpanel:${root}#${fixtureUser}`, '--json', '--uid', '0', '--gid', '0', '--mail-gid', '12']);
+    expect(result.code, result.stderr).toBe(3);
+    const doc = JSON.parse(result.stdout) as { skipped: { item: string; reason: string }[]; accountFiles: { path: string }[] };
+    const tables = doc.skipped.filter((s) => s.item.startsWith(`home/${fixtureUser}/etc/example.com/`));
+    expect(tables.map((s) => s.item).sort()).toEqual(['passwd', 'quota', 'shadow'].map((t) => `home/${fixtureUser}/etc/example.com/${t}`));
+    expect(doc.accountFiles.map((f) => f.path).filter((p) => p.includes('/etc/example.com/'))).toEqual([]);
+    expect(await readdir(system)).toEqual(['passwd']);
+    expect(await readFile(path.join(system, 'passwd'), 'utf8')).toBe('root:x:0:0::/root:/bin/bash\n');
+  });
 
   it('--dry-run says what it would restore and writes nothing', async () => {
     const root = await makeCpanelRoot('root-dry');

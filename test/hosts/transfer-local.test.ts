@@ -60,7 +60,7 @@ describe('fetchFilesHere', () => {
   it('stops when aborted', async () => {
     const controller = new AbortController();
     controller.abort();
-    await expect(fetchFilesHere(root, ['etc/example.com/passwd'], staging, controller.signal)).rejects.toBeInstanceOf(InterruptedError);
+    await expect(fetchFilesHere(root, ['etc/example.com/passwd'], staging, { signal: controller.signal })).rejects.toBeInstanceOf(InterruptedError);
   });
 });
 

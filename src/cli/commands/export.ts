@@ -1,14 +1,14 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import path from 'node:path';
 import type { Command } from 'commander';
 import { ExitCode } from '../../core/exit-codes.js';
-import { MailshiftError, UsageError } from '../../core/errors.js';
+import type { Logger } from '../../core/logger.js';
 import type { ExportSource } from '../../archive/export.js';
-import { parseStoreSpec } from '../../stores/spec.js';
+import { parseStoreSpec, type ImapSpec } from '../../stores/spec.js';
+import type { MailStore } from '../../stores/store.js';
 import type { CliContext, GlobalOptions } from '../context.js';
 import { formatBytes, formatJson, printable } from '../render.js';
 import { addImapOptions, type ImapCliOptions } from './imap-options.js';
-import { buildMessagesOptions, buildOperationBase } from './operation-request.js';
+import { buildFolderSelection, buildOperationBase } from './operation-request.js';
+import { parseWholeNumber } from './ssh-options.js';
 
 interface ExportCliOptions extends ImapCliOptions {
   mailbox?: string;
@@ -22,39 +22,36 @@ export function registerExport(program: Command, ctx: CliContext): void {
     .argument('<source>', 'cpanel:ROOT#USER, cpanel:ROOT#local@domain, a maildir, or imaps://user@host (then --mailbox, unless the user is local@domain)')
     .argument('<archive>', 'the new file: ARCHIVE.tar, or ARCHIVE.tar.gz to compress (never written over)')
     .option('--mailbox <local@domain>', 'for a maildir or an IMAP account: the mailbox it is in the backup')
-    .option('--user <user>', 'for a maildir or an IMAP account: the cPanel account in the backup (default: the local part)');
+    .option('--user <user>', 'for a maildir or an IMAP account: the cPanel account in the backup (default: the local part)')
+    .option('--retries <n>', 'IMAP: reopen a folder this many times after a dropped connection, with back-off', parseWholeNumber, 6)
+    .option('--retry-delay <ms>', 'IMAP: first back-off delay; doubles each time', parseWholeNumber, 2000);
   addImapOptions(command).action(async (sourceText: string, archive: string, options: ExportCliOptions, cmd: Command) => {
     const globals = cmd.optsWithGlobals<GlobalOptions & ExportCliOptions>();
-    const { resolveExportSource, runExport } = await import('../../archive/export.js');
+    const { resolveExportNaming, resolveExportSource, runExport } = await import('../../archive/export.js');
     const spec = parseStoreSpec(sourceText);
     const naming = { ...(options.mailbox ? { mailbox: options.mailbox } : {}), ...(options.user ? { user: options.user } : {}) };
-    let staging: string | undefined;
+    let store: MailStore | undefined;
     try {
       let source: ExportSource;
       if (spec.kind === 'imap') {
-        if (!naming.mailbox && !spec.user.includes('@')) {
-          throw new UsageError(`${sourceText}: say which mailbox this account is in the backup`, 'add --mailbox local@domain (and --user USER for the cPanel account it belongs to)');
-        }
-        // An IMAP account is first copied into a maildir beside the archive by the messages engine (folder names,
-        // flags, keywords and received dates as a copy keeps them), then exported; the maildir is removed after.
-        staging = await mkdtemp(path.join(path.dirname(path.resolve(archive)), '.mailshift-export-'));
-        const maildir = path.join(staging, 'maildir');
-        const { runCopyOperation } = await import('../../engine/operations/copy.js');
-        const copied = await runCopyOperation({
-          ...buildOperationBase(ctx, cmd, sourceText, maildir),
-          operation: 'copy',
-          dryRun: false,
-          files: { retries: 0, retryBaseDelayMs: 0, ioTimeoutS: 0 },
-          messages: { ...buildMessagesOptions(globals), stateDir: path.join(staging, 'state') },
-        });
-        if (copied.exitCode !== ExitCode.ok) {
-          throw new MailshiftError('MAILSHIFT_COPY_FAILED', `${sourceText}: not every message could be read (exit ${copied.exitCode}); no archive was written`, {
-            hint: `${copied.summary.skipped.slice(0, 3).map((s) => `${s.item}: ${s.reason}`).join('; ') || 'run mailshift copy SOURCE MAILDIR to see what fails'}`,
-            exitCode: copied.exitCode,
-          });
-        }
-        const mailbox = naming.mailbox ?? (spec.user.includes('@') ? spec.user : undefined);
-        source = await resolveExportSource(parseStoreSpec(maildir), { ...naming, ...(mailbox ? { mailbox } : {}) });
+        // Named (and refused) before the login: a missing --mailbox must not cost a connection.
+        const placed = resolveExportNaming(sourceText, { ...naming, ...(!naming.mailbox && spec.user.includes('@') ? { mailbox: spec.user } : {}) });
+        warnIgnoredOptions(cmd, ctx.logger());
+        const opened = await openImapSource(ctx, cmd, sourceText, archive, spec);
+        store = opened.store;
+        // The messages are streamed from the account into the archive (archive/export-store.ts): no copy on disk.
+        source = {
+          kind: 'store',
+          ...placed,
+          read: {
+            store: opened.store,
+            label: opened.label,
+            folders: buildFolderSelection(globals),
+            ...(globals.maxSize !== undefined ? { maxSizeBytes: globals.maxSize } : {}),
+            ...(globals.retries !== undefined ? { retries: globals.retries } : {}),
+            ...(globals.retryDelay !== undefined ? { retryBaseMs: globals.retryDelay } : {}),
+          },
+        };
       } else source = await resolveExportSource(spec, naming);
       const report = await runExport(source, archive, { signal: ctx.signal, logger: ctx.logger() });
       if (globals.json) ctx.out(formatJson({ ok: report.exitCode === ExitCode.ok, command: 'export', source: sourceText, ...report }));
@@ -65,7 +62,32 @@ export function registerExport(program: Command, ctx: CliContext): void {
       }
       ctx.setExitCode(report.exitCode);
     } finally {
-      if (staging) await rm(staging, { recursive: true, force: true });
+      await store?.[Symbol.asyncDispose]();
     }
   });
+}
+
+/** The IMAP account, logged in to for reading, with the password from where copy takes it (never argv). */
+async function openImapSource(ctx: CliContext, cmd: Command, sourceText: string, archive: string, spec: ImapSpec): Promise<{ store: MailStore; label: string }> {
+  // Only the credentials and the IMAP settings of the request are used (the archive as its target keeps "-", standard
+  // input, available for the one password).
+  const request = buildOperationBase(ctx, cmd, sourceText, archive);
+  const [{ openStore }, { buildStoreOpenOptions }] = await Promise.all([import('../../stores/open.js'), import('../../engine/operations/store-pair.js')]);
+  return openStore(spec, { ...buildStoreOpenOptions(request), mode: 'read', password: (each) => request.credentials.password('source', each) });
+}
+
+/** IMAP options of copy that an export has no use for (it keeps no sync state and reads every message once). */
+const ignoredByExport: readonly { readonly name: string; readonly flag: string }[] = [
+  { name: 'stateDir', flag: '--state-dir' },
+  { name: 'skipExisting', flag: '--no-skip-existing' },
+  { name: 'maxBytesPerSecond', flag: '--max-bytes-per-second' },
+  { name: 'maxBytes', flag: '--max-bytes' },
+  { name: 'accountTimeout', flag: '--account-timeout' },
+  { name: 'justlogin', flag: '--justlogin' },
+  { name: 'imapFallback', flag: '--imap-fallback' },
+];
+
+function warnIgnoredOptions(cmd: Command, logger: Logger): void {
+  const given = ignoredByExport.filter((option) => cmd.getOptionValueSource(option.name) === 'cli').map((option) => option.flag);
+  if (given.length > 0) logger.warn(`${given.join(', ')}: not used by an export of an IMAP account; ignored`);
 }

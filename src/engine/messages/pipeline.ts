@@ -4,7 +4,7 @@ import { describeError, isMailshiftError, throwIfAborted } from '../../core/erro
 import type { IncomingMessage, MessageRef } from '../../core/types.js';
 import type { ListedMessage, Mailbox } from '../../stores/store.js';
 import type { Candidate, FolderContext } from './context.js';
-import { readAll } from './read.js';
+import { readBodies } from './read.js';
 import { ByteBudgetReachedError } from './pacing.js';
 import type { FolderCopyReport } from './report.js';
 import { openSplitRead } from './split-read.js';
@@ -131,7 +131,7 @@ export async function runAppendPipeline(context: FolderContext, folder: FolderCo
       // A large folder read in one window is read over the run's spare connections too, by UID range (split-read.ts).
       const split = windowSize >= toCopy.length ? openSplitRead(context, folder, sourceBox, window, uidValidity) : undefined;
       try {
-        for await (const { ref, content } of readAhead(split?.bodies ?? readBodies(sourceBox, window, signal, folder), readAheadMessages, readAheadBytes)) {
+        for await (const { ref, content } of readAhead(split?.bodies ?? readBodies(sourceBox, window, signal, (ref, reason) => folder.skipped.push({ id: ref.id, ...(ref.uid !== undefined ? { uid: ref.uid } : {}), reason })), readAheadMessages, readAheadBytes)) {
           throwIfAborted(signal);
           if (!pacer.tryReserve(content.length)) {
             isBudgetReached = true;
@@ -267,29 +267,5 @@ async function appendRefusalsRetried<T>(context: FolderContext, folder: FolderCo
       options.logger.warn(`${folder.source}: ${err.message}; sending it again in ${(delayMs / 1000).toFixed(1)} s (${attempt}/${retries})`);
       await sleep(delayMs, signal);
     }
-  }
-}
-
-/**
- * Bodies for a window of messages: one streamed fetch when the store can (IMAP), else one read at a time. Message-
- * level read failures are recorded and skipped.
- */
-async function* readBodies(box: Mailbox, refs: readonly MessageRef[], signal: AbortSignal, folder: FolderCopyReport): AsyncIterable<{ ref: MessageRef; content: Buffer }> {
-  if (box.readMany) {
-    yield* box.readMany(refs, signal);
-    return;
-  }
-  for (const ref of refs) {
-    throwIfAborted(signal);
-    let content: Buffer;
-    try {
-      content = await readAll(await box.read(ref, signal));
-    } catch (err) {
-      if (isMailshiftError(err) && err.code === 'MAILSHIFT_MESSAGE_GONE') continue;
-      if (!isMailshiftError(err) || err.scope !== 'message') throw err;
-      folder.skipped.push({ id: ref.id, ...(ref.uid !== undefined ? { uid: ref.uid } : {}), reason: err.message });
-      continue;
-    }
-    yield { ref, content };
   }
 }

@@ -1,4 +1,5 @@
 import type { Readable } from 'node:stream';
+import { isMailshiftError, throwIfAborted } from '../../core/errors.js';
 import type { MessageRef } from '../../core/types.js';
 import type { Mailbox } from '../../stores/store.js';
 import { findHeaderEnd } from '../identity.js';
@@ -31,4 +32,29 @@ export async function readAll(stream: Readable): Promise<Buffer> {
   const chunks: Buffer[] = [];
   for await (const chunk of stream) chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as string));
   return Buffer.concat(chunks);
+}
+
+/**
+ * Bodies of many messages: one streamed fetch when the store can (IMAP readMany), else one read at a time. A message
+ * expunged meanwhile is passed over; one the store cannot serve (a message-level error) goes to `onUnreadable` and
+ * is passed over; anything else is thrown.
+ */
+export async function* readBodies(box: Mailbox, refs: readonly MessageRef[], signal: AbortSignal | undefined, onUnreadable: (ref: MessageRef, reason: string) => void): AsyncIterable<{ ref: MessageRef; content: Buffer }> {
+  if (box.readMany) {
+    yield* box.readMany(refs, signal);
+    return;
+  }
+  for (const ref of refs) {
+    throwIfAborted(signal);
+    let content: Buffer;
+    try {
+      content = await readAll(await box.read(ref, signal));
+    } catch (err) {
+      if (isMailshiftError(err) && err.code === 'MAILSHIFT_MESSAGE_GONE') continue;
+      if (!isMailshiftError(err) || err.scope !== 'message') throw err;
+      onUnreadable(ref, err.message);
+      continue;
+    }
+    yield { ref, content };
+  }
 }

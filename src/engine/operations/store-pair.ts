@@ -1,4 +1,4 @@
-import type { OpenedStore } from '../../stores/open.js';
+import type { OpenedStore, OpenStoreOptions } from '../../stores/open.js';
 import type { MailStore } from '../../stores/store.js';
 import type { StoreSpec } from '../../stores/spec.js';
 import type { OperationBase } from './types.js';
@@ -18,7 +18,7 @@ export interface StorePair {
  */
 export async function openStorePair(request: OperationBase, sourceSpec: StoreSpec, targetMode: 'read' | 'write', options: { readonly allowMissingTarget?: boolean } = {}): Promise<StorePair> {
   const { openStore } = await import('../../stores/open.js');
-  const common = buildCommonOpenOptions(request);
+  const common = buildStoreOpenOptions(request);
   // Both at once: over a network each login costs several round trips, and the two servers do not wait for each other.
   const [opened, openedTarget] = await Promise.allSettled([
     openStore(sourceSpec, { ...common, mode: 'read', password: (spec) => request.credentials.password('source', spec) }),
@@ -48,14 +48,15 @@ export async function openStorePair(request: OperationBase, sourceSpec: StoreSpe
 export async function openTargetStore(request: OperationBase, mode: 'read' | 'write', options: { readonly allowMissingTarget?: boolean } = {}): Promise<OpenedStore> {
   const { openStore } = await import('../../stores/open.js');
   return openStore(request.target, {
-    ...buildCommonOpenOptions(request),
+    ...buildStoreOpenOptions(request),
     mode,
     ...(options.allowMissingTarget ? { allowMissing: true } : {}),
     password: (spec) => request.credentials.password('target', spec),
   });
 }
 
-function buildCommonOpenOptions(request: OperationBase) {
+/** How a request reaches an IMAP end (certificates, connections, retries), for openStore; the mode and password are the caller's. */
+export function buildStoreOpenOptions(request: Pick<OperationBase, 'imap' | 'logger' | 'signal'>): Omit<OpenStoreOptions, 'mode' | 'password'> {
   const { imap } = request;
   return {
     logger: request.logger,
@@ -65,6 +66,6 @@ function buildCommonOpenOptions(request: OperationBase) {
     ...(imap.connectTimeoutMs ? { connectTimeoutMs: imap.connectTimeoutMs } : {}),
     ...(imap.retries !== undefined ? { retries: imap.retries } : {}),
     ...(imap.retryBaseMs !== undefined ? { retryBaseMs: imap.retryBaseMs } : {}),
-    signal: request.signal,
+    ...(request.signal ? { signal: request.signal } : {}),
   };
 }

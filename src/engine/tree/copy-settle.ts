@@ -89,9 +89,12 @@ export async function runMerges(resolved: ResolvedCopy, staging: string, options
   const srcDir = path.join(staging, 'merge-src');
   const dstDir = path.join(staging, 'merge-dst');
   const outDir = path.join(staging, 'merge-out');
+  // The account files under the homes are reached from there, never through a link below them (etc/DOMAIN -> /etc).
+  const homes = resolved.homesRel;
+  const within = (home: string | undefined) => ({ ...options, ...(home !== undefined ? { trusted: [home] } : {}) });
   await Promise.all([
-    fetchFiles(resolved.sourceRoot, resolved.merges.map((m) => m.sourcePath), srcDir, options),
-    fetchFiles(targetRoot, resolved.merges.map((m) => m.targetPath), dstDir, options),
+    fetchFiles(resolved.sourceRoot, resolved.merges.map((m) => m.sourcePath), srcDir, within(homes?.source)),
+    fetchFiles(targetRoot, resolved.merges.map((m) => m.targetPath), dstDir, within(homes?.target)),
   ]);
   const reports: MergeReport[] = [];
   const toPush: string[] = [];
@@ -114,7 +117,7 @@ export async function runMerges(resolved: ResolvedCopy, staging: string, options
     reports.push({ path: item.targetPath, action: 'written', added: merged.added, keptTarget: merged.keptTarget, ...refusedField });
     if (merged.keptTarget.length > 0) logger.warn(`${item.targetPath}: kept the target's lines for ${merged.keptTarget.join(', ')}`);
   }
-  if (toPush.length > 0) await pushFiles(outDir, toPush, targetRoot, options);
+  if (toPush.length > 0) await pushFiles(outDir, toPush, targetRoot, within(homes?.target));
   return reports;
 }
 

@@ -25,6 +25,11 @@ export interface ResolvedCopy {
   readonly sourceRoot?: RsyncEndpoint;
   readonly targetRoot?: RsyncEndpoint;
   readonly cpanelTarget?: CpanelTarget;
+  /**
+   * The accounts' homes relative to sourceRoot and targetRoot. They come from passwd (the admin's, not the user's), so
+   * they may be links; the account files below them are reached from there without passing one (hosts/inside-tree.ts).
+   */
+  readonly homesRel?: { readonly source: string; readonly target: string };
 }
 
 type FileSpec = Exclude<StoreSpec, { kind: 'imap' | 'mbox' }>;
@@ -132,5 +137,6 @@ async function resolveAccountCopy(source: CpanelSpec, target: CpanelSpec, option
     sourceRoot: endpointOf(source.location, source.root),
     targetRoot: endpointOf(target.location, target.root),
     cpanelTarget: { location: target.location, root: target.root, home: dstHome.home, user: target.user, domains: plan.domains },
+    homesRel: { source: path.posix.relative(source.root, srcHome.home), target: path.posix.relative(target.root, dstHome.home) },
   };
 }

@@ -4,6 +4,7 @@
  * through OrderedPlacement (the writer's digests stay in here); the CLI may start the writer thread early (warmUp).
  */
 export { MaildirStore } from './store.js';
+export { hashSourceKey } from './mailbox.js';
 export { MessageDraft } from './draft.js';
 export { OrderedPlacement } from './placement.js';
 export { MaildirTarget, type FolderDone, type UidOutcome, type UidSource } from './writer.js';

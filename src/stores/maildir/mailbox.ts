@@ -271,8 +271,11 @@ export class MaildirMailbox implements Mailbox {
   }
 }
 
-/** What a message named from its source's identity is named by (hashing a few bytes, not the message). */
-function hashSourceKey(sourceKey: string): string {
+/**
+ * What a message named from its source's identity is named by (hashing a few bytes, not the message). Exported for
+ * the streamed export (archive/export-layout.ts), which names a message in the archive as this store would.
+ */
+export function hashSourceKey(sourceKey: string): string {
   return cryptoHash('sha256', sourceKey, 'hex');
 }
 

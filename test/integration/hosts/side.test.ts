@@ -70,7 +70,7 @@ describe.each(implementations)('FileSide over $name', ({ name, open }) => {
     await mkdir(dir);
     const file = path.join(dir, hostile);
     await writeFile(file, 'old\n');
-    await side.writeAtomic(file, 'new\n', { mode: 0o640, owner: { uid: 3001, gid: 8 } });
+    await side.writeAtomic(file, 'new\n', { mode: 0o640, owner: { uid: 3001, gid: 8 }, within: root });
     expect(await readFile(file, 'utf8')).toBe('new\n');
     const stats = await lstat(file);
     expect(stats.mode & 0o7777).toBe(0o640);
@@ -86,7 +86,7 @@ describe.each(implementations)('FileSide over $name', ({ name, open }) => {
     // The temporary name is `.NAME.mailshift-PID` of the process that writes: this one, locally and (for the name)
     // over ssh too, since the ssh side names the file before sending the command.
     await symlink(outside, path.join(dir, `.subscriptions.mailshift-${process.pid}`));
-    await expect(side.writeAtomic(path.join(dir, 'subscriptions'), 'INBOX\n')).rejects.toThrow();
+    await expect(side.writeAtomic(path.join(dir, 'subscriptions'), 'INBOX\n', { within: root })).rejects.toThrow();
     expect(await readFile(outside, 'utf8')).toBe('untouched\n');
   });
 
@@ -114,12 +114,40 @@ describe.each(implementations)('FileSide over $name', ({ name, open }) => {
     await writeFile(path.join(root, 'secret'), 'outside\n');
     await symlink(path.join(root, 'secret'), path.join(dir, 'link'));
     const names = [hostile, 'empty', 'big', 'link', 'a-dir', 'missing'].map((n) => path.join(dir, n));
-    const texts = await side.readSmallFiles(names);
+    const texts = await side.readSmallFiles(names, { within: root });
     expect([...texts.entries()].sort()).toEqual([
       [path.join(dir, 'empty'), ''],
       [path.join(dir, hostile), 'keywords\n'],
     ].sort());
-    expect((await side.readSmallFiles([])).size).toBe(0);
+    expect((await side.readSmallFiles([], { within: root })).size).toBe(0);
+  });
+
+  it('never reads or writes through a link planted on the way down from the tree it is given (etc/DOMAIN -> /etc)', async () => {
+    const home = path.join(root, 'home-with-link');
+    const system = path.join(root, 'system-etc');
+    await mkdir(path.join(home, 'etc'), { recursive: true });
+    await mkdir(system);
+    await writeFile(path.join(system, 'shadow'), 'root:$6$secret:19000::::::\n');
+    await writeFile(path.join(system, 'passwd'), 'root:x:0:0::/root:/bin/bash\n');
+    await symlink(system, path.join(home, 'etc', 'example.com'));
+    const shadow = path.join(home, 'etc', 'example.com', 'shadow');
+    expect(await side.readSmallFiles([shadow], { within: home })).toEqual(new Map());
+    const err = await side.writeAtomic(path.join(home, 'etc', 'example.com', 'passwd'), 'alice:x:3001:3001::/home/bob/mail/example.com/alice:/bin/false\n', { within: home }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(MailshiftError);
+    expect((err as MailshiftError).code).toBe('MAILSHIFT_TARGET_NOT_DIR');
+    expect(await readFile(path.join(system, 'passwd'), 'utf8')).toBe('root:x:0:0::/root:/bin/bash\n');
+    expect(await readdir(system)).toEqual(['passwd', 'shadow']);
+    // A file on the way is no directory either; and the tree's own root may be a link (as /home often is).
+    await writeFile(path.join(home, 'etc', 'plain'), 'x');
+    expect(await side.readSmallFiles([path.join(home, 'etc', 'plain', 'shadow')], { within: home })).toEqual(new Map());
+    await mkdir(path.join(home, 'etc', 'real.example'));
+    await writeFile(path.join(home, 'etc', 'real.example', 'shadow'), 'alice:$6$x:19000::::::\n');
+    const linkedHome = path.join(root, 'linked-home');
+    await symlink(home, linkedHome);
+    const real = path.join(linkedHome, 'etc', 'real.example', 'shadow');
+    expect(await side.readSmallFiles([real], { within: linkedHome })).toEqual(new Map([[real, 'alice:$6$x:19000::::::\n']]));
+    await side.writeAtomic(path.join(linkedHome, 'etc', 'real.example', hostile), 'written\n', { within: linkedHome });
+    expect(await readFile(path.join(home, 'etc', 'real.example', hostile), 'utf8')).toBe('written\n');
   });
 
   it('creates directories level by level with their mode and owner; an existing one is fine', async () => {

@@ -71,7 +71,7 @@ export async function resolveResyncSide(spec: FileTreeSpec, which: 'source' | 't
  * files over 1 MiB are absent from the result.
  */
 export async function readSmallFiles(side: ResyncSide, relPaths: readonly string[], options: SideOptions): Promise<Map<string, string>> {
-  const byAbs = await side.host.readSmallFiles(relPaths.map((rel) => path.posix.join(side.root, rel)), options.signal ? { signal: options.signal } : {});
+  const byAbs = await side.host.readSmallFiles(relPaths.map((rel) => path.posix.join(side.root, rel)), { within: side.root, ...(options.signal ? { signal: options.signal } : {}) });
   const out = new Map<string, string>();
   for (const rel of relPaths) {
     const text = byAbs.get(path.posix.join(side.root, rel));
@@ -87,7 +87,7 @@ export async function readSmallFiles(side: ResyncSide, relPaths: readonly string
  */
 export async function writeSmallFile(side: ResyncSide, rel: string, text: string, owner: Owner): Promise<boolean> {
   try {
-    await side.host.writeAtomic(path.posix.join(side.root, rel), text, { mode: 0o600, ...(owner.canChown ? { owner: { uid: owner.uid, gid: owner.gid } } : {}) });
+    await side.host.writeAtomic(path.posix.join(side.root, rel), text, { mode: 0o600, within: side.root, ...(owner.canChown ? { owner: { uid: owner.uid, gid: owner.gid } } : {}) });
     return true;
   } catch (err) {
     if (err instanceof MailshiftError && (err.code === 'MAILSHIFT_REMOTE_WRITE' || err.code === 'MAILSHIFT_SSH_FAILED')) return false;
