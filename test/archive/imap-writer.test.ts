@@ -106,6 +106,21 @@ describe('ImapRestoreWriter', () => {
     expect(mail.folders.size).toBe(0);
   });
 
+  it('says when a later folder lands where an earlier one took its role (the stream cannot know what comes later)', async () => {
+    const mail = new MemoryMail();
+    mail.folder('Sent', true);
+    const writer = await openWriter(new MemoryStore(mail));
+    await writer.writeMessage('.Sent Messages', 'cur', 'a:2,S', body(msg('a')), 1);
+    await writer.writeMessage('.Sent', 'cur', 'b:2,S', body(msg('b')), 1);
+    await finish(writer);
+    expect(writer.mapping.map((row) => (row.action === 'copy' ? `${row.source} -> ${row.target}: ${row.reason}` : row.source))).toEqual([
+      'Sent Messages -> Sent: SPECIAL-USE \\Sent',
+      'Sent -> Sent: same name; shares the target folder with Sent Messages, which came first in the backup',
+    ]);
+    expect(writer.warnings).toEqual(['Sent and Sent Messages both go to the target folder Sent']);
+    expect(messageIds(mail, 'Sent')).toEqual(['a', 'b']);
+  });
+
   it('copies a hard link into another folder from the bytes its first copy has on the target', async () => {
     const mail = new MemoryMail();
     const writer = await openWriter(new MemoryStore(mail));
