@@ -1,5 +1,3 @@
-import { createHash } from 'node:crypto';
-import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { MailshiftError, UsageError } from '../core/errors.js';
 import { ExitCode, type ExitCodeValue } from '../core/exit-codes.js';
@@ -23,6 +21,9 @@ import { readBackupSource } from './source.js';
  *   cpmove:BACKUP#local@domain    -> cpanel:ROOT#USER         that mailbox into the account (and its passwd lines)
  *   cpmove:BACKUP#local@domain    -> MAILDIR                  that mailbox as one maildir
  *   cpmove:BACKUP[#...]           -> cpanel:ROOT#local@domain that (or the same-named) mailbox into the target mailbox
+ *
+ * Into an IMAP account (cpmove:BACKUP#local@domain -> imaps://...) the messages engine's operation calls
+ * imap-restore.ts instead, which streams the mailbox into the account through the same one pass.
  *
  * Each target may be here or over ssh (`cpanel:ssh://HOST/ROOT#USER`, `ssh://HOST/MAILDIR`): over ssh the files go
  * through remote-target.ts (one remote tar per batch, then rename without clobbering), and the account files and
@@ -132,40 +133,4 @@ export async function runArchiveCopy(request: ArchiveCopyRequest): Promise<Archi
   }
   const exitCode = skipped.length > 0 ? ExitCode.partial : report.exitCode;
   return { report, accountFiles, ...(chown ? { chown } : {}), skipped, exitCode };
-}
-
-/**
- * Into an IMAP account: the selected mailbox is restored into a staging maildir (one pass over the backup, as into
- * any maildir), which then is the messages engine's source. The staging path is derived from the backup and the
- * mailbox, so a second run finds the same UIDs and the same saved state and copies nothing twice; it is removed when
- * the run is done.
- */
-export async function withStagedMailbox<T>(
-  request: { readonly source: StoreSpec; readonly stateDir: string; readonly signal: AbortSignal; readonly logger: Logger },
-  run: (maildir: string, restore: RestoreReport) => Promise<T>,
-): Promise<T> {
-  const { source } = request;
-  if (source.kind !== 'archive' && source.kind !== 'path') throw new UsageError(`${formatSpec(source)} is not a cPanel backup`);
-  if (source.kind !== 'archive' || !source.mailbox) {
-    throw new MailshiftError('MAILSHIFT_ARCHIVE_NO_MAILBOX', `${formatSpec(source)} holds a whole cPanel account and an IMAP account takes one mailbox: name the mailbox to restore`, {
-      hint: 'name one mailbox: cpmove:ARCHIVE#local@domain (mailshift discover ARCHIVE lists them)',
-      exitCode: ExitCode.usage,
-    });
-  }
-  const backup = await readBackupSource(source.path);
-  if (!backup) throw new MailshiftError('MAILSHIFT_MISSING_SOURCE', `${source.path} is not a cPanel backup (a tar, a tar.gz or a backup directory)`, { exitCode: ExitCode.config });
-  const key = createHash('sha256').update(`${path.resolve(source.path)}#${source.mailbox.localPart}@${source.mailbox.domain}`).digest('hex').slice(0, 16);
-  const maildir = path.join(request.stateDir, 'archive-staging', key);
-  await mkdir(path.dirname(maildir), { recursive: true, mode: 0o700 });
-  try {
-    const { report } = await runArchiveRestore(backup, {
-      target: { kind: 'maildir', path: maildir, label: `a staging maildir for ${formatSpec(source)}` },
-      mailbox: `${source.mailbox.domain}/${source.mailbox.localPart}`,
-      signal: request.signal,
-      logger: request.logger,
-    });
-    return await run(maildir, report);
-  } finally {
-    await rm(maildir, { recursive: true, force: true });
-  }
 }

@@ -97,8 +97,9 @@ export function decideRoute(operation: Operation, source: EndFacts, target: EndF
  * A cPanel backup is one compressed stream: nothing in it can be reached without reading what comes before, so
  * neither rsync (which wants files) nor the stores (which want to list, then read by reference) can use it as it
  * is. The archive engine reads it once and writes each message where it belongs as it passes, into a tree here or
- * over ssh (there through one remote tar per batch). Into an IMAP account it goes through a local maildir first. A
- * backup is never a target: `mailshift export` writes one.
+ * over ssh (there through one remote tar per batch). Into an IMAP account the same one pass appends each message to
+ * the account as it passes (archive/imap-restore.ts), paired by identity with what the account holds. A backup is
+ * never a target: `mailshift export` writes one.
  */
 function decideArchiveRoute(operation: Operation, source: EndFacts, target: EndFacts): Route | RouteRefusal {
   if (target.files?.layout === 'archive') {
@@ -109,10 +110,11 @@ function decideArchiveRoute(operation: Operation, source: EndFacts, target: EndF
   }
   if (!target.files) {
     // The messages engine lists a folder before it reads it, by reference; a compressed stream cannot be read that
-    // way. The mailbox is restored into a temporary maildir first, and that maildir is the messages engine's source.
+    // way. The backup is read once instead, and each message appended as it passes; the target is listed by identity
+    // folder by folder as the stream reaches it, which is what the messages engine's pairing needs of it.
     return {
       use: 'messages',
-      reason: `the source ${source.label} is a cPanel backup and the target ${target.label} an IMAP account: the mailbox is restored into a temporary maildir in one pass, then its messages move one at a time through the stores`,
+      reason: `the source ${source.label} is a cPanel backup and the target ${target.label} an IMAP account: the backup is read once from start to end and each message of the mailbox is appended as it passes (no extraction, no staging maildir), paired by identity with what the account holds`,
     };
   }
   if (target.files.layout !== 'cpanel' && target.files.layout !== 'maildir') {

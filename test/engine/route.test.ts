@@ -63,8 +63,8 @@ describe('decideRoute with a cPanel backup', () => {
     expect(decideRoute('copy', backup, sshCpanel)).toMatchObject({ use: 'archive', reason: expect.stringContaining('into the cPanel account over ssh') });
   });
 
-  it('restores into an IMAP account through a temporary maildir and the messages engine, and says so', () => {
-    expect(decideRoute('copy', backup, imap)).toEqual({ use: 'messages', reason: expect.stringContaining('restored into a temporary maildir in one pass') });
+  it('streams into an IMAP account, appending each message as the one pass reaches it, and says so', () => {
+    expect(decideRoute('copy', backup, imap)).toEqual({ use: 'messages', reason: expect.stringContaining('read once from start to end and each message of the mailbox is appended as it passes (no extraction, no staging maildir)') });
   });
 
   it('refuses what the archive engine does not do, with the way round it', () => {

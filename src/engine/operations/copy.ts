@@ -201,20 +201,45 @@ async function runMessagesCopy(request: CopyRequest, route: Route): Promise<Copy
 }
 
 /**
- * A cPanel backup into an IMAP account (the route says why): its mailbox restored into a staging maildir, then copied
- * by the messages engine from there; what the restore left out is part of the outcome.
+ * A cPanel backup into an IMAP account (the route says why): the selected mailbox streamed into the account in one
+ * pass over the backup (archive/imap-restore.ts), in the report shape of a messages copy; what the restore left out
+ * is part of the outcome and makes it partial.
  */
 async function runArchiveIntoImap(request: CopyRequest, route: Route): Promise<CopyOutcome> {
-  const { withStagedMailbox } = await import('../../archive/operation.js');
-  const { defaultStateDir } = await import('../state.js');
-  const stateDir = request.messages.stateDir ?? defaultStateDir(request.env);
-  return withStagedMailbox({ source: request.source, stateDir, signal: request.signal, logger: request.logger }, async (maildir, restore) => {
-    const outcome = await runMessagesCopy({ ...request, source: parseStoreSpec(maildir) }, route);
-    if (restore.skipped.length === 0) return outcome;
-    for (const s of restore.skipped) request.logger.warn(`not restored: ${s.item}: ${s.reason}`);
-    const exitCode = outcome.exitCode === ExitCode.ok ? ExitCode.partial : outcome.exitCode;
-    return { ...outcome, exitCode, summary: { ...outcome.summary, skipped: [...restore.skipped, ...outcome.summary.skipped] } };
-  });
+  if (request.justLogin) throw new UsageError('--justlogin logs in to two IMAP ends: the source of this copy is a cPanel backup', 'leave out --justlogin');
+  const { readArchiveMailbox, runArchiveIntoMailStore } = await import('../../archive/imap-restore.js');
+  // A whole account is refused before anything logs in.
+  await readArchiveMailbox(request.source);
+  const { openTargetStore } = await import('./store-pair.js');
+  const target = await openTargetStore(request, request.dryRun ? 'read' : 'write');
+  try {
+    const m = request.messages;
+    const report = await runArchiveIntoMailStore({
+      source: request.source,
+      target,
+      dryRun: request.dryRun,
+      messages: {
+        mapping: { ...(m.maps ? { maps: m.maps } : {}), ...(m.excludes ? { excludes: m.excludes } : {}), ...(m.skipVirtual !== undefined ? { skipVirtual: m.skipVirtual } : {}) },
+        skipExisting: m.skipExisting,
+        ...(m.maxSizeBytes !== undefined ? { maxSizeBytes: m.maxSizeBytes } : {}),
+        ...(m.maxBytesPerSecond ? { maxBytesPerSecond: m.maxBytesPerSecond } : {}),
+        ...(m.maxBytes ? { maxBytes: m.maxBytes } : {}),
+        ...(m.retries !== undefined ? { retries: m.retries } : {}),
+        ...(m.retryBaseMs !== undefined ? { retryBaseMs: m.retryBaseMs } : {}),
+      },
+      signal: request.signal,
+      ...(m.accountTimeoutMs ? { timeoutMs: m.accountTimeoutMs } : {}),
+      logger: request.logger,
+      ...(request.progress ? { onProgress: (done: { items: number; bytes: number }) => request.progress!.update({ items: done.items, bytes: done.bytes }) } : {}),
+    });
+    const { decideCopyExitCode } = await import('../messages/copy.js');
+    const copied = decideCopyExitCode(report) as ExitCodeValue;
+    const exitCode = copied === ExitCode.ok && report.notRestored.length > 0 ? ExitCode.partial : copied;
+    const summary = summariseStoreCopy(report);
+    return { kind: 'messages', route, exitCode, summary: { ...summary, skipped: [...report.notRestored, ...summary.skipped], warnings: [...summary.warnings, ...report.warnings] }, report };
+  } finally {
+    await target.store[Symbol.asyncDispose]();
+  }
 }
 
 /** The store copy's options, as copy, resync and watch share them; the state file is per pair of stores. */

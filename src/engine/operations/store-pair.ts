@@ -1,4 +1,4 @@
-import type { OpenStoreOptions } from '../../stores/open.js';
+import type { OpenedStore, OpenStoreOptions } from '../../stores/open.js';
 import type { MailStore } from '../../stores/store.js';
 import type { StoreSpec } from '../../stores/spec.js';
 import type { OperationBase } from './types.js';
@@ -22,12 +22,7 @@ export async function openStorePair(request: OperationBase, sourceSpec: StoreSpe
   // Both at once: over a network each login costs several round trips, and the two servers do not wait for each other.
   const [opened, openedTarget] = await Promise.allSettled([
     openStore(sourceSpec, { ...common, mode: 'read', password: (spec) => request.credentials.password('source', spec) }),
-    openStore(request.target, {
-      ...common,
-      mode: targetMode,
-      ...(options.allowMissingTarget ? { allowMissing: true } : {}),
-      password: (spec) => request.credentials.password('target', spec),
-    }),
+    openTargetStore(request, targetMode, options),
   ]);
   if (opened.status === 'rejected' || openedTarget.status === 'rejected') {
     if (opened.status === 'fulfilled') await opened.value.store[Symbol.asyncDispose]();
@@ -44,6 +39,20 @@ export async function openStorePair(request: OperationBase, sourceSpec: StoreSpe
       await Promise.all([target.store[Symbol.asyncDispose](), source.store[Symbol.asyncDispose]()]);
     },
   };
+}
+
+/**
+ * The target alone, opened as openStorePair opens it: for a source that is no store (a cPanel backup streamed into
+ * an IMAP account, archive/imap-restore.ts).
+ */
+export async function openTargetStore(request: OperationBase, mode: 'read' | 'write', options: { readonly allowMissingTarget?: boolean } = {}): Promise<OpenedStore> {
+  const { openStore } = await import('../../stores/open.js');
+  return openStore(request.target, {
+    ...buildStoreOpenOptions(request),
+    mode,
+    ...(options.allowMissingTarget ? { allowMissing: true } : {}),
+    password: (spec) => request.credentials.password('target', spec),
+  });
 }
 
 /** How a request reaches an IMAP end (certificates, connections, retries), for openStore; the mode and password are the caller's. */
