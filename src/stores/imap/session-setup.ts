@@ -38,7 +38,8 @@ const enabledByExamine = new Set(['CONDSTORE']);
  *   and costs no round trip of its own; the client's name never goes out before authentication. Nothing here reads
  *   the server's answer.
  * - AUTHENTICATE with a password, when the URL named no mechanism: LOGIN, which carries the same credentials in one
- *   round trip instead of two (imapflow does not use SASL-IR), unless the server says LOGINDISABLED. A mechanism the
+ *   round trip instead of two (imapflow does not use SASL-IR), unless the server says LOGINDISABLED or the user name
+ *   or password is not printable ASCII (a quoted string cannot carry it). A mechanism the
  *   URL named (;AUTH=PLAIN, ;AUTH=LOGIN) and OAuth2 tokens go as imapflow sends them.
  * - ENABLE: CONDSTORE left out (the first EXAMINE asks for it, RFC 7162 §3.1.8); not sent at all when nothing else
  *   it names is offered (UTF8=ACCEPT and IMAP4rev2 still are, where offered).
@@ -51,7 +52,10 @@ export function decideSetupCommand(command: string, args: readonly unknown[], st
   if (name === 'AUTHENTICATE') {
     const credentials = args[1] as { password?: unknown; loginMethod?: unknown; accessToken?: unknown } | undefined;
     const isPlainPassword = typeof credentials?.password === 'string' && !credentials.accessToken && !credentials.loginMethod;
-    if (isPlainPassword && !state.capabilities.has('LOGINDISABLED')) {
+    // LOGIN sends both as quoted strings, which IMAP4rev1 keeps to 7-bit ASCII: a user name or password with other
+    // characters (an umlaut, a control character) goes by AUTHENTICATE PLAIN, whose base64 carries any UTF-8.
+    const isQuotable = (value: unknown) => typeof value === 'string' && /^[\x20-\x7e]*$/.test(value);
+    if (isPlainPassword && isQuotable(args[0]) && isQuotable(credentials.password) && !state.capabilities.has('LOGINDISABLED')) {
       return { send: true, command: 'LOGIN', args: [args[0], credentials.password], reason: 'LOGIN: the credentials in one round trip' };
     }
   }

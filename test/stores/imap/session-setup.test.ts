@@ -19,6 +19,10 @@ describe('decideSetupCommand', () => {
     const args = ['alice', { password: 'pw', loginMethod: '', authzid: undefined }];
     expect(decideSetupCommand('AUTHENTICATE', args, offered('AUTH=PLAIN', 'SASL-IR'))).toMatchObject({ send: true, command: 'LOGIN', args: ['alice', 'pw'] });
     expect(decideSetupCommand('AUTHENTICATE', args, offered('AUTH=PLAIN', 'LOGINDISABLED'))).toEqual({ send: true, command: 'AUTHENTICATE', args });
+    // A quoted string is 7-bit: a password (or user name) beyond printable ASCII goes by AUTHENTICATE PLAIN (base64).
+    for (const other of [['alice', { password: 'Grüße-2026' }], ['jürgen', { password: 'pw' }], ['alice', { password: 'tab\there' }]]) {
+      expect(decideSetupCommand('AUTHENTICATE', other, offered('AUTH=PLAIN'))).toEqual({ send: true, command: 'AUTHENTICATE', args: other });
+    }
   });
 
   it('keeps the mechanism the URL named, and OAuth2 tokens, as imapflow sends them', () => {
