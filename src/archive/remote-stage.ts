@@ -4,7 +4,8 @@ import path from 'node:path';
 import { MailshiftError } from '../core/errors.js';
 import { ExitCode } from '../core/exit-codes.js';
 import { buildExecArgv } from '../hosts/exec.js';
-import { lastLine, type FileSide, type RenamePair } from '../hosts/side.js';
+import { lastLine, type FileSide } from '../hosts/side.js';
+import { buildSettleArgv, buildSettleInput, parseSettleOutput, type SettleDir } from './remote-settle.js';
 import type { FlushOutcome } from './restore-writer.js';
 import { PaxWriter } from './tar.js';
 
@@ -15,13 +16,15 @@ import { PaxWriter } from './tar.js';
  * per message (thousands of them), and extracting the archive here first would cost its size on disk. So the
  * restore writes a tar of its own to a remote GNU tar that extracts into a staging directory under the target's
  * tmp/ (same file system as the maildirs, so the final step is a rename). That stream holds only what the restore has
- * already validated (names.ts), under names it chose itself (`1`, `2`, ...: no archive name ever reaches the remote
- * tar), regular files and hard links to its own earlier entries only, with modes and mtimes it set; the remote tar
+ * already validated (names.ts), under directories it chose itself (`BATCH/N/`; the one part from the archive is a
+ * message's validated base name, the name it gets on the target anyway, never `.` or `..` and without '/'), regular files and hard links to its own earlier entries only, with modes and mtimes it set; the remote tar
  * is told to keep existing files (--keep-old-files) and not to restore owners (--no-same-owner). Then each batch is
  * settled with three commands whatever its size: the directories made one level at a time never through a link
- * (FileSide.makeDirsNoFollow), every staged file renamed into place without replacing anything (`mv -n -T`,
- * FileSide.renameNoClobber, as copy's settle step does), and hard links to messages an earlier run placed made with
- * `ln` (never `-f`). Names travel as argv words or NUL-separated stdin, never inside a shell string.
+ * (FileSide.makeDirsNoFollow), every staged file moved into place without replacing anything by one `mv -n` per
+ * final directory (remote-settle.ts: files are staged under their final base names, `BATCH/N/NAME`, one staging
+ * subdirectory N per final directory, so the whole batch settles in a handful of processes, not one per message),
+ * and hard links to messages an earlier run placed made with `ln` (never `-f`). Names travel as argv words or
+ * NUL-separated stdin, never inside a shell string.
  *
  * Batches: a message becomes visible only when its batch is settled, so a batch is settled every `batchFiles` files
  * or `batchBytes` bytes: a run killed in the middle loses at most one batch of work, and the next run writes those
@@ -36,7 +39,11 @@ export interface StagedFile {
   readonly bytes: number;
 }
 
-interface StagedPair extends RenamePair, StagedFile {}
+/** A file of the open batch: staged as `BATCH/n/name`, where n stands for `to`'s directory. */
+interface StagedPair extends StagedFile {
+  readonly n: number;
+  readonly name: string;
+}
 
 export interface LinkRequest {
   readonly from: string;
@@ -50,6 +57,11 @@ export interface RemoteStageOptions {
   readonly batchBytes?: number;
   /** Mode of the directories the settle step makes. */
   readonly dirMode: number;
+  /**
+   * Trees besides `root` that files are placed in (a cPanel home, whose ~/mail is `root`): a final directory is
+   * reached from the longest of these (and `root`) that holds it, never through a link below it.
+   */
+  readonly otherRoots?: readonly string[];
 }
 
 /** The remote extraction: GNU tar reading stdin into the staging directory, keeping anything it finds there. */
@@ -87,9 +99,13 @@ export function buildStagingDir(root: string, random: string = randomBytes(6).to
 
 export class RemoteStage {
   readonly stagingDir: string;
+  /** Names of staged control files (`c1`, `c2`, ...), beside the batch directories (`1`, `2`, ...). */
   private counter = 0;
+  private batchNo = 0;
   private batch: { child: ChildProcess; pax: PaxWriter; exited: Promise<{ code: number | null; stderr: string }> } | undefined;
   private pairs: StagedPair[] = [];
+  /** Final directory -> its staging subdirectory (number) and the tree it is reached from, in the open batch. */
+  private batchDirs = new Map<string, SettleDir>();
   private links: LinkRequest[] = [];
   /** Directories the settle step makes, parents first; those known to exist are never asked for again. */
   private dirs: string[] = [];
@@ -127,10 +143,11 @@ export class RemoteStage {
    * `to` it stays staged (a control file, settled by its writer). Returns its staged path.
    */
   async addFile(to: string | undefined, body: AsyncIterable<Buffer> | Iterable<Buffer>, sizeBytes: number, mtimeSec: number, mode: number): Promise<string> {
-    const name = this.nextName();
     const batch = await this.openBatch();
+    const staged = to === undefined ? undefined : await this.stagedNameFor(batch, to);
+    const name = staged?.staged ?? this.nextControlName();
     await this.guard(batch, batch.pax.add({ name, type: 'file', size: sizeBytes, mode, mtimeSec }, body));
-    if (to !== undefined) this.track(to, name, sizeBytes);
+    if (staged) this.track(staged, sizeBytes);
     return path.posix.join(this.stagingDir, name);
   }
 
@@ -141,10 +158,10 @@ export class RemoteStage {
 
   /** A hard link, in the staging stream, to a file staged in this batch. */
   async addLink(to: string, stagedName: string, mtimeSec: number): Promise<void> {
-    const name = this.nextName();
     const batch = await this.openBatch();
-    await this.guard(batch, batch.pax.add({ name, type: 'link', mode: 0o600, mtimeSec, linkname: stagedName }));
-    this.track(to, name, 0);
+    const staged = await this.stagedNameFor(batch, to);
+    await this.guard(batch, batch.pax.add({ name: staged.staged, type: 'link', mode: 0o600, mtimeSec, linkname: stagedName }));
+    this.track(staged, 0);
   }
 
   /** A hard link to a file already placed on the target, made when the batch settles. */
@@ -185,18 +202,16 @@ export class RemoteStage {
         throw err;
       }
     }
+    const batchNo = this.batchNo;
     const pairs = this.pairs;
+    const batchDirs = this.batchDirs;
     this.pairs = [];
+    this.batchDirs = new Map();
     this.stagedByFinal.clear();
     this.batchFiles = 0;
     this.batchBytes = 0;
-    const renamed = await this.side.renameNoClobber(pairs, this.options.signal);
-    // What mv -n did not rename is still at its staged name. mv -v names what it renamed, but quotes non-ASCII names
-    // its own way: when it did not name them all, the staging directory is listed to tell (one more round trip).
-    const remaining = new Set<string>();
-    if (renamed.length < pairs.length) await this.side.list(this.stagingDir, (e) => remaining.add(path.posix.join(this.stagingDir, e.path)), { maxDepth: 1, ...(this.options.signal ? { signal: this.options.signal } : {}) });
-    const left = pairs.filter((p) => remaining.has(p.from));
-    if (left.length > 0) await this.side.removeFiles(left.map((p) => p.from));
+    // What was not placed stays in the staging directory, which close() removes: it is never placed later.
+    const left = pairs.length > 0 ? await this.moveIntoPlace(batchNo, batchDirs, pairs) : [];
     const links = this.links;
     this.links = [];
     const linked = await this.makeLinks(links);
@@ -229,14 +244,61 @@ export class RemoteStage {
     this.started = true;
   }
 
-  private nextName(): string {
+  private nextControlName(): string {
     this.counter += 1;
-    return String(this.counter);
+    return `c${this.counter}`;
   }
 
-  private track(to: string, name: string, bytes: number): void {
-    this.pairs.push({ from: path.posix.join(this.stagingDir, name), to, bytes });
-    this.stagedByFinal.set(to, name);
+  /**
+   * `BATCH/N/NAME` for a final path: NAME its base name, N its directory's staging subdirectory in this batch (made
+   * in the stream when first used, so the remote tar never makes one with its own defaults).
+   */
+  private async stagedNameFor(batch: NonNullable<RemoteStage['batch']>, to: string): Promise<{ staged: string; to: string; n: number; name: string }> {
+    const name = path.posix.basename(to);
+    // The settle moves NAME as it is into the final directory: a name that is not one plain segment is a bug here.
+    if (name === '' || name === '.' || name === '..' || name.includes('\u0000') || !to.startsWith('/')) throw new Error(`not a file path: ${to}`);
+    if (this.stagedByFinal.has(to)) throw new Error(`staged twice in one batch: ${to}`);
+    const dir = path.posix.dirname(to);
+    let settleDir = this.batchDirs.get(dir);
+    if (settleDir === undefined) {
+      settleDir = { n: this.batchDirs.size + 1, dir, root: this.rootOf(dir) };
+      this.batchDirs.set(dir, settleDir);
+      await this.guard(batch, batch.pax.add({ name: `${this.batchNo}/${settleDir.n}`, type: 'directory', mode: 0o700, mtimeSec: Date.now() / 1000 }));
+    }
+    return { staged: `${this.batchNo}/${settleDir.n}/${name}`, to, n: settleDir.n, name };
+  }
+
+  /**
+   * Moves the batch's files into place (remote-settle.ts, one remote command) and returns those that were not
+   * placed because their name was taken; anything else not placed stops the restore.
+   */
+  private async moveIntoPlace(batchNo: number, batchDirs: ReadonlyMap<string, SettleDir>, pairs: readonly StagedPair[]): Promise<StagedPair[]> {
+    const dirs = [...batchDirs.values()];
+    const batchDir = path.posix.relative(this.root, path.posix.join(this.stagingDir, String(batchNo)));
+    const result = await this.side.run(buildSettleArgv(this.root, batchDir), { input: buildSettleInput(dirs), ...(this.options.signal ? { signal: this.options.signal } : {}) });
+    if (result.exitCode !== 0) throw this.writeFailure(`moving the staged messages into place stopped (exit ${result.exitCode}): ${lastLine(result.stderr) || 'the staging directory is no longer where it was made'}`);
+    const outcome = parseSettleOutput(result.stdout.toString('utf8'));
+    const notReached = dirs.find((d) => outcome.notReached.includes(d.n));
+    if (notReached) throw this.writeFailure(`${this.side.describe(notReached.dir)} is no longer a real directory (a symlink is never written through); nothing was moved into it`);
+    if (outcome.failed.length > 0) {
+      const first = dirs.find((d) => d.n === outcome.failed[0]!.n);
+      throw this.writeFailure(`${outcome.failed.length} message(s) could not be moved into place (${this.side.describe(path.posix.join(first?.dir ?? this.root, outcome.failed[0]!.name))}): ${lastLine(result.stderr) || 'mv failed'}`);
+    }
+    const taken = new Set(outcome.taken.map((t) => `${t.n}/${t.name}`));
+    return pairs.filter((p) => taken.has(`${p.n}/${p.name}`));
+  }
+
+  /** The tree a final directory is reached from: the longest root that holds it. */
+  private rootOf(dir: string): string {
+    const roots = [this.root, ...(this.options.otherRoots ?? [])].filter((r) => dir === r || dir.startsWith(r.endsWith('/') ? r : `${r}/`));
+    const best = roots.sort((a, b) => b.length - a.length)[0];
+    if (best === undefined) throw new Error(`${dir} is in none of the trees this restore writes into`);
+    return best;
+  }
+
+  private track(staged: { staged: string; to: string; n: number; name: string }, bytes: number): void {
+    this.pairs.push({ to: staged.to, bytes, n: staged.n, name: staged.name });
+    this.stagedByFinal.set(staged.to, staged.staged);
     this.batchFiles += 1;
     this.batchBytes += bytes;
   }
@@ -256,8 +318,11 @@ export class RemoteStage {
     });
     // A remote tar that stopped shows as a broken pipe here; its exit status and stderr say why (flush, guard).
     child.stdin!.on('error', () => undefined);
-    this.batch = { child, pax: new PaxWriter(child.stdin!, false), exited };
-    return this.batch;
+    const batch = { child, pax: new PaxWriter(child.stdin!, false), exited };
+    this.batch = batch;
+    this.batchNo += 1;
+    await this.guard(batch, batch.pax.add({ name: String(this.batchNo), type: 'directory', mode: 0o700, mtimeSec: Date.now() / 1000 }));
+    return batch;
   }
 
   /** A write into the stream, or the remote tar's end if that comes first (it would never drain again). */
@@ -275,6 +340,7 @@ export class RemoteStage {
       const exit = await Promise.race([batch.exited, new Promise<undefined>((r) => setTimeout(r, 500, undefined).unref())]);
       batch.child.kill('SIGTERM');
       this.pairs = [];
+      this.batchDirs = new Map();
       this.links = [];
       this.stagedByFinal.clear();
       if (!this.options.signal?.aborted && exit && exit.code !== 0) throw this.writeFailure(`the remote tar stopped (exit ${exit.code}): ${lastLine(exit.stderr)}`);

@@ -30,7 +30,8 @@ export async function openRemoteWriters(
 ): Promise<RemoteWriters> {
   const mailRoot = target.kind === 'maildir' ? target.path : path.posix.join(target.home, 'mail');
   const signal = options.signal ? { signal: options.signal } : {};
-  const stage = options.dryRun ? undefined : new RemoteStage(side, mailRoot, { dirMode, ...signal, ...(options.batchFiles ? { batchFiles: options.batchFiles } : {}) });
+  const otherRoots = target.kind === 'cpanel-home' ? [target.home] : [];
+  const stage = options.dryRun ? undefined : new RemoteStage(side, mailRoot, { dirMode, otherRoots, ...signal, ...(options.batchFiles ? { batchFiles: options.batchFiles } : {}) });
   await stage?.start();
   const mailTree = await readRemoteTree(side, mailRoot, signal);
   for (const rel of mailTree.leftovers) {

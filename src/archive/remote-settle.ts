@@ -1,0 +1,109 @@
+import path from 'node:path';
+
+/**
+ * The settle step of a restore over ssh (remote-stage.ts) as one remote command per batch, whatever its size.
+ *
+ * Why: renaming file by file costs one `mv` process per message on the far host (1-2 ms of fork and exec each, a
+ * minute for a 40,000-message account). So each batch stages its files under their final base names, one staging
+ * subdirectory per final directory (`BATCH/N/NAME`), and one `mv -n -t . --` per directory moves all of them while
+ * the shell stands in that directory. What is still in a staging subdirectory afterwards was not placed, and a glob
+ * over it says exactly which names those are: mv's -v output (which quotes non-ASCII names its own way) decides
+ * nothing.
+ *
+ * Never written through a link: the shell reaches each final directory with `cd -P` from the tree's root (the
+ * caller's, which may itself be a link) and checks with `pwd -P` that it stands at ROOT/REL exactly. Every name of
+ * that physical path is a real directory (a name that is a link never appears in one), so a directory swapped for a
+ * link since the target was listed is refused, and `mv -t .` then writes into the directory the shell stands in,
+ * whatever happens to its path afterwards. The staging directory is checked the same way. `mv -n` never replaces a
+ * file. Names reach the shell as words of its argument list (xargs -0 from NUL-separated stdin), never inside the
+ * script, and the script is fixed.
+ */
+
+/** One final directory of a batch: its staging subdirectory number and where it is, from a root it trusts. */
+export interface SettleDir {
+  readonly n: number;
+  /** The final directory, absolute. */
+  readonly dir: string;
+  /** The tree it is in (the walk to it starts there; the root itself may be a link). */
+  readonly root: string;
+}
+
+/** What the settle left where it was. `n` is the staging subdirectory, `name` the base name. */
+export interface SettleOutcome {
+  /** Not placed: the final directory had that name already. */
+  readonly taken: readonly { readonly n: number; readonly name: string }[];
+  /** Not placed, and the name is free: mv failed (its error is on stderr). */
+  readonly failed: readonly { readonly n: number; readonly name: string }[];
+  /** Staging subdirectories whose final directory is not a real directory reached from its root: nothing moved. */
+  readonly notReached: readonly number[];
+}
+
+/** The staging subdirectory script exits with this when the staging directory is not where it should be. */
+export const STAGING_NOT_REACHED = 4;
+
+/*
+ * $1: the stage's root, $2: the batch directory relative to it; then records `N/ROOT//REL` (ROOT normalised, so the
+ * first `//` ends it; REL empty for the root itself). `here` sets p to the physical working directory, a trailing
+ * newline of a name kept (command substitution strips them; the `.` guards it). Prints `E N/NAME`, `F N/NAME` and
+ * `L N` records, NUL-terminated.
+ */
+const settleScript = [
+  'here() { p=$(pwd -P; echo .); p=${p%?.}; }',
+  'sr=$1; sb=$2; shift 2',
+  `cd -P -- "$sr" && here && S=\${p%/}/$sb && cd -P -- "$S" && here && [ "$p" = "$S" ] || exit ${STAGING_NOT_REACHED}`,
+  'for rec; do',
+  '  n=${rec%%/*}; rest=${rec#*/}; r=${rest%%//*}; rel=${rest#*//}',
+  '  if cd -P -- "${r:-/}" && here && d=${p%/}${rel:+/$rel} && cd -P -- "$d" && here && [ "$p" = "$d" ]; then',
+  '    find "$S/$n" -mindepth 1 -maxdepth 1 -exec mv -n -t . -- {} +',
+  '    for f in "$S/$n"/* "$S/$n"/.[!.]* "$S/$n"/..?*; do',
+  '      { [ -e "$f" ] || [ -L "$f" ]; } || continue',
+  '      b=${f##*/}',
+  '      if [ -e "$b" ] || [ -L "$b" ]; then printf \'E%s/%s\\0\' "$n" "$b"; else printf \'F%s/%s\\0\' "$n" "$b"; fi',
+  '    done',
+  '  else printf \'L%s\\0\' "$n"; fi',
+  'done',
+].join('\n');
+
+/**
+ * The settle command: xargs hands the records (stdin, NUL-separated) to as few runs of the fixed script as fit a
+ * command line, each record one word. `stageRoot` holds `batchDir` (relative, under its tmp/).
+ */
+export function buildSettleArgv(stageRoot: string, batchDir: string): string[] {
+  if (!stageRoot.startsWith('/')) throw new Error(`stage root must be absolute: ${stageRoot}`);
+  if (batchDir.startsWith('/') || batchDir.split('/').includes('..')) throw new Error(`batch directory must be relative and inside: ${batchDir}`);
+  return ['xargs', '-0', '-r', 'sh', '-c', settleScript, 'sh', stageRoot, batchDir];
+}
+
+/** The records for buildSettleArgv's stdin. Pure. */
+export function buildSettleInput(dirs: readonly SettleDir[]): Buffer {
+  return Buffer.from(dirs.map((d) => `${formatSettleRecord(d)}\u0000`).join(''), 'utf8');
+}
+
+/** `N/ROOT//REL`: ROOT without a trailing '/' (so '' for '/'), REL the final directory below it ('' for the root). */
+export function formatSettleRecord(d: SettleDir): string {
+  if (!Number.isSafeInteger(d.n) || d.n < 0) throw new Error(`staging subdirectory must be a number: ${d.n}`);
+  const root = path.posix.normalize(d.root).replace(/\/+$/, '');
+  const dir = path.posix.normalize(d.dir);
+  if (!d.root.startsWith('/') || !dir.startsWith('/')) throw new Error(`paths must be absolute: ${d.root}, ${d.dir}`);
+  const rel = path.posix.relative(root === '' ? '/' : root, dir);
+  if (rel === '..' || rel.startsWith('../')) throw new Error(`${d.dir} is not inside ${d.root}`);
+  return `${d.n}/${root}//${rel}`;
+}
+
+/** Reads the script's records. Pure. */
+export function parseSettleOutput(stdout: string): SettleOutcome {
+  const taken: { n: number; name: string }[] = [];
+  const failed: { n: number; name: string }[] = [];
+  const notReached: number[] = [];
+  for (const field of stdout.split('\u0000')) {
+    const kind = field[0];
+    const body = field.slice(1);
+    if (kind === 'L') notReached.push(Number(body));
+    else if (kind === 'E' || kind === 'F') {
+      const slash = body.indexOf('/');
+      if (slash <= 0) continue;
+      (kind === 'E' ? taken : failed).push({ n: Number(body.slice(0, slash)), name: body.slice(slash + 1) });
+    }
+  }
+  return { taken, failed, notReached };
+}
