@@ -6,7 +6,7 @@ import { buildWalkToArgv, linkOnTheWayError, relativeInside } from './inside-tre
 import { runExec, type ExecOptions, type ExecResult, type ExecTarget } from './exec.js';
 import { listTree, sshFailure, type FindOptions, type ListTreeResult, type TreeEntry } from './find.js';
 import { temporaryNameFor } from './local.js';
-import { parseRenamedPairs } from './mv-output.js';
+import { buildRenameInput, buildRenameNoClobberArgv, parseRenamedIndexes } from './mv-output.js';
 import { SMALL_FILE_MAX_BYTES, describeOnHost, lastLine, requireAbsolute, type FileSide, type MakeDirsOptions, type PathOwner, type RenamePair } from './side.js';
 
 /**
@@ -132,11 +132,13 @@ export class SshFileSide implements FileSide {
 
   async renameNoClobber<T extends RenamePair>(pairs: readonly T[], signal?: AbortSignal): Promise<T[]> {
     if (pairs.length === 0) return [];
-    // `mv -n -T -v` per pair through xargs -0: names never meet a shell, -n never replaces, -v says what was done.
-    const input = Buffer.from(pairs.map((p) => `${requireAbsolute(p.from)}\u0000${requireAbsolute(p.to)}\u0000`).join(''), 'utf8');
-    const result = await this.run(['xargs', '-0', '-n', '2', 'mv', '-n', '-T', '-v', '--'], { input, ...(signal ? { signal } : {}) });
+    // `mv -n -T` per pair through xargs -0 and a fixed script (mv-output.ts): names never meet a shell's parser, -n
+    // never replaces, and the script says exactly which pairs it renamed, whatever their names hold.
+    const input = buildRenameInput(pairs.map((p) => ({ from: requireAbsolute(p.from), to: requireAbsolute(p.to) })));
+    const result = await this.run(buildRenameNoClobberArgv(), { input, ...(signal ? { signal } : {}) });
     this.throwIfSshFailed(result);
-    return parseRenamedPairs(result.stdout.toString('utf8'), '/', pairs);
+    const renamed = parseRenamedIndexes(result.stdout.toString('utf8'));
+    return pairs.filter((_, index) => renamed.has(index));
   }
 
   async owner(absPath: string): Promise<PathOwner | undefined> {

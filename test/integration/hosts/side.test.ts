@@ -220,6 +220,21 @@ describe.each(implementations)('FileSide over $name', ({ name, open }) => {
     expect((await readdir(dir)).sort()).toEqual(['a2', 'b', 'taken', `${hostile}2`].sort());
   });
 
+  it('says exactly which pairs it renamed when the names are not ASCII (a UTF-8 folder’s files)', async () => {
+    const dir = path.join(root, 'rename-utf8', '.Entw\u00fcrfe');
+    await mkdir(dir, { recursive: true });
+    for (const f of ['dovecot-uidlist.new', 'caf\u00e9:2,', 'taken-src', 'taken \u2603']) await writeFile(path.join(dir, f), f);
+    const pairs = [
+      { from: path.join(dir, 'dovecot-uidlist.new'), to: path.join(dir, 'dovecot-uidlist') },
+      { from: path.join(dir, 'caf\u00e9:2,'), to: path.join(dir, 'caf\u00e9:2,S') },
+      { from: path.join(dir, 'taken-src'), to: path.join(dir, 'taken \u2603') },
+    ];
+    const done = await side.renameNoClobber(pairs);
+    expect(done).toEqual(pairs.slice(0, 2));
+    expect(await readFile(path.join(dir, 'taken \u2603'), 'utf8')).toBe('taken \u2603');
+    expect((await readdir(dir)).sort()).toEqual(['caf\u00e9:2,S', 'dovecot-uidlist', 'taken \u2603', 'taken-src'].sort());
+  });
+
   it('tells the owner and mode of a path itself, not of what a link points to', async () => {
     const file = path.join(root, 'owned');
     await writeFile(file, '', { mode: 0o640 });
