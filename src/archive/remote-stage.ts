@@ -43,6 +43,8 @@ export interface StagedFile {
 interface StagedPair extends StagedFile {
   readonly n: number;
   readonly name: string;
+  /** A hard link in the stream (counted as linked, not written). */
+  readonly isLink: boolean;
 }
 
 export interface LinkRequest {
@@ -147,7 +149,7 @@ export class RemoteStage {
     const staged = to === undefined ? undefined : await this.stagedNameFor(batch, to);
     const name = staged?.staged ?? this.nextControlName();
     await this.guard(batch, batch.pax.add({ name, type: 'file', size: sizeBytes, mode, mtimeSec }, body));
-    if (staged) this.track(staged, sizeBytes);
+    if (staged) this.track(staged, sizeBytes, false);
     return path.posix.join(this.stagingDir, name);
   }
 
@@ -161,7 +163,7 @@ export class RemoteStage {
     const batch = await this.openBatch();
     const staged = await this.stagedNameFor(batch, to);
     await this.guard(batch, batch.pax.add({ name: staged.staged, type: 'link', mode: 0o600, mtimeSec, linkname: stagedName }));
-    this.track(staged, 0);
+    this.track(staged, 0, true);
   }
 
   /** A hard link to a file already placed on the target, made when the batch settles. */
@@ -216,8 +218,8 @@ export class RemoteStage {
     this.links = [];
     const linked = await this.makeLinks(links);
     this.outcome = {
-      taken: [...this.outcome.taken, ...left.map((p) => ({ path: p.to, bytes: p.bytes }))],
-      linksTaken: [...this.outcome.linksTaken, ...linked.linksTaken],
+      taken: [...this.outcome.taken, ...left.filter((p) => !p.isLink).map((p) => ({ path: p.to, bytes: p.bytes }))],
+      linksTaken: [...this.outcome.linksTaken, ...left.filter((p) => p.isLink).map((p) => p.to), ...linked.linksTaken],
       linksNotMade: [...this.outcome.linksNotMade, ...linked.linksNotMade],
     };
   }
@@ -296,8 +298,8 @@ export class RemoteStage {
     return best;
   }
 
-  private track(staged: { staged: string; to: string; n: number; name: string }, bytes: number): void {
-    this.pairs.push({ to: staged.to, bytes, n: staged.n, name: staged.name });
+  private track(staged: { staged: string; to: string; n: number; name: string }, bytes: number, isLink: boolean): void {
+    this.pairs.push({ to: staged.to, bytes, n: staged.n, name: staged.name, isLink });
     this.stagedByFinal.set(staged.to, staged.staged);
     this.batchFiles += 1;
     this.batchBytes += bytes;

@@ -173,6 +173,20 @@ describe('RemoteStage (run here, through the same FileSide calls as over ssh)', 
     expect(await readdir(path.join(root, 'tmp'))).toEqual([]);
   });
 
+  it('reports a hard link of the batch whose name was taken as a link taken, not as a message', async () => {
+    const root = path.join(tmp.path, 'link-taken');
+    await mkdir(path.join(root, 'cur'), { recursive: true });
+    await mkdir(path.join(root, '.Sent/cur'), { recursive: true });
+    await writeFile(path.join(root, '.Sent/cur/a:2,S'), 'the target’s own');
+    const stage = new RemoteStage(new LocalFileSide(), root, { dirMode: 0o751 });
+    await stage.start();
+    await stage.addFile(path.join(root, 'cur/a:2,S'), [Buffer.from('m')], 1, 1700000000, 0o600);
+    await stage.addLink(path.join(root, '.Sent/cur/a:2,S'), stage.stagedNameOf(path.join(root, 'cur/a:2,S'))!, 1700000000);
+    expect(await stage.flush()).toEqual({ taken: [], linksTaken: [path.join(root, '.Sent/cur/a:2,S')], linksNotMade: [] });
+    expect(await readFile(path.join(root, '.Sent/cur/a:2,S'), 'utf8')).toBe('the target’s own');
+    await stage.close({ failed: false });
+  });
+
   it('stops with MAILSHIFT_REMOTE_WRITE when the remote tar cannot write, and keeps what it placed', async () => {
     const root = path.join(tmp.path, 'broken');
     const stage = new RemoteStage(new LocalFileSide(), root, { dirMode: 0o751 });
