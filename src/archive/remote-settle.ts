@@ -82,12 +82,17 @@ export function buildSettleInput(dirs: readonly SettleDir[]): Buffer {
 /** `N/ROOT//REL`: ROOT without a trailing '/' (so '' for '/'), REL the final directory below it ('' for the root). */
 export function formatSettleRecord(d: SettleDir): string {
   if (!Number.isSafeInteger(d.n) || d.n < 0) throw new Error(`staging subdirectory must be a number: ${d.n}`);
-  const root = path.posix.normalize(d.root).replace(/\/+$/, '');
-  const dir = path.posix.normalize(d.dir);
-  if (!d.root.startsWith('/') || !dir.startsWith('/')) throw new Error(`paths must be absolute: ${d.root}, ${d.dir}`);
+  return `${d.n}/${formatPlace(d.root, d.dir)}`;
+}
+
+/** `ROOT//REL` for a directory below a root (neither holds `//` once normalised, so the first `//` ends ROOT). */
+function formatPlace(rootAsGiven: string, dirAsGiven: string): string {
+  const root = path.posix.normalize(rootAsGiven).replace(/\/+$/, '');
+  const dir = path.posix.normalize(dirAsGiven);
+  if (!rootAsGiven.startsWith('/') || !dir.startsWith('/')) throw new Error(`paths must be absolute: ${rootAsGiven}, ${dirAsGiven}`);
   const rel = path.posix.relative(root === '' ? '/' : root, dir);
-  if (rel === '..' || rel.startsWith('../')) throw new Error(`${d.dir} is not inside ${d.root}`);
-  return `${d.n}/${root}//${rel}`;
+  if (rel === '..' || rel.startsWith('../')) throw new Error(`${dirAsGiven} is not inside ${rootAsGiven}`);
+  return `${root}//${rel}`;
 }
 
 /** Reads the script's records. Pure. */
@@ -106,4 +111,67 @@ export function parseSettleOutput(stdout: string): SettleOutcome {
     }
   }
   return { taken, failed, notReached };
+}
+
+/** A hard link to a file an earlier batch placed: both ends below a root the walk starts from. */
+export interface PlacedLink {
+  readonly from: string;
+  readonly fromRoot: string;
+  readonly to: string;
+  readonly toRoot: string;
+}
+
+/*
+ * Records `I/TOROOT//TOREL//FROMROOT//FROMREL//FROMNAME//TONAME`. Both directories are reached as the settle reaches
+ * one (`reach`: cd -P from the root, then pwd -P must be ROOT/REL), and neither is named by its path once checked:
+ * the source directory is held open as fd 3 and named through /proc/self/fd/3 (the directory itself, whatever is
+ * at its path by then), and the link is made in the directory the shell stands in. So a folder swapped for a link
+ * can neither make ln read a file outside the tree nor write one outside it. ln without -f never replaces; -P links
+ * the file itself. Prints `D I` (made), `E I` (the name was taken), `F I` (ln failed otherwise, its error on stderr)
+ * and `L I` (a directory not reached without a link), NUL-terminated; a link it does not name was not made.
+ */
+const linkScript = [
+  'here() { p=$(pwd -P; echo .); p=${p%?.}; }',
+  'reach() { cd -P -- "${1:-/}" && here && w=${p%/}${2:+/$2} && cd -P -- "$w" && here && [ "$p" = "$w" ]; }',
+  'for rec; do',
+  '  i=${rec%%/*}; x=${rec#*/}',
+  '  tr=${x%%//*}; x=${x#*//}; tl=${x%%//*}; x=${x#*//}; fr=${x%%//*}; x=${x#*//}; fl=${x%%//*}; x=${x#*//}',
+  '  fn=${x%%//*}; tn=${x#*//}',
+  '  if reach "$fr" "$fl" && command exec 3< . && reach "$tr" "$tl"; then',
+  '    if ln -P -T -- "/proc/self/fd/3/$fn" "./$tn" 2>/dev/null; then printf \'D%s\\0\' "$i"',
+  '    elif [ -e "./$tn" ] || [ -L "./$tn" ]; then printf \'E%s\\0\' "$i"',
+  '    else ln -P -T -- "/proc/self/fd/3/$fn" "./$tn"; printf \'F%s\\0\' "$i"; fi',
+  '  else printf \'L%s\\0\' "$i"; fi',
+  '  command exec 3<&-',
+  'done',
+].join('\n');
+
+/** The command that makes hard links to placed files: records on stdin (buildLinkInput), one word each. */
+export function buildLinkArgv(): string[] {
+  return ['xargs', '-0', '-r', 'sh', '-c', linkScript, 'sh'];
+}
+
+/** The records for buildLinkArgv's stdin, in the order of `links` (their index is what the output names). Pure. */
+export function buildLinkInput(links: readonly PlacedLink[]): Buffer {
+  const records = links.map((link, index) => {
+    const fromName = path.posix.basename(link.from);
+    const toName = path.posix.basename(link.to);
+    for (const name of [fromName, toName]) if (name === '' || name === '.' || name === '..' || name.includes('\u0000')) throw new Error(`not a file name: ${name}`);
+    return `${index}/${formatPlace(link.toRoot, path.posix.dirname(link.to))}//${formatPlace(link.fromRoot, path.posix.dirname(link.from))}//${fromName}//${toName}\u0000`;
+  });
+  return Buffer.from(records.join(''), 'utf8');
+}
+
+/** Reads buildLinkArgv's output: the indexes of the links made, whose name was taken, that failed, not reached. Pure. */
+export function parseLinkOutput(stdout: string): { made: number[]; taken: number[]; failed: number[]; notReached: number[] } {
+  const out = { made: [] as number[], taken: [] as number[], failed: [] as number[], notReached: [] as number[] };
+  for (const field of stdout.split('\u0000')) {
+    const index = Number(field.slice(1));
+    if (field.length < 2 || !Number.isSafeInteger(index)) continue;
+    if (field[0] === 'D') out.made.push(index);
+    else if (field[0] === 'E') out.taken.push(index);
+    else if (field[0] === 'F') out.failed.push(index);
+    else if (field[0] === 'L') out.notReached.push(index);
+  }
+  return out;
 }

@@ -5,7 +5,7 @@ import { MailshiftError } from '../core/errors.js';
 import { ExitCode } from '../core/exit-codes.js';
 import { buildExecArgv } from '../hosts/exec.js';
 import { lastLine, type FileSide } from '../hosts/side.js';
-import { buildSettleArgv, buildSettleInput, parseSettleOutput, type SettleDir } from './remote-settle.js';
+import { buildLinkArgv, buildLinkInput, buildSettleArgv, buildSettleInput, parseLinkOutput, parseSettleOutput, type SettleDir } from './remote-settle.js';
 import type { FlushOutcome } from './restore-writer.js';
 import { PaxWriter } from './tar.js';
 
@@ -23,7 +23,8 @@ import { PaxWriter } from './tar.js';
  * (FileSide.makeDirsNoFollow), every staged file moved into place without replacing anything by one `mv -n` per
  * final directory (remote-settle.ts: files are staged under their final base names, `BATCH/N/NAME`, one staging
  * subdirectory N per final directory, so the whole batch settles in a handful of processes, not one per message),
- * and hard links to messages an earlier run placed made with `ln` (never `-f`). Names travel as argv words or
+ * and hard links to messages an earlier batch or run placed made with `ln` (never `-f`; from and into directories
+ * reached never through a link, remote-settle.ts buildLinkArgv). Names travel as argv words or
  * NUL-separated stdin, never inside a shell string.
  *
  * Batches: a message becomes visible only when its batch is settled, so a batch is settled every `batchFiles` files
@@ -70,28 +71,6 @@ export interface RemoteStageOptions {
 export function buildRemoteExtractArgv(stagingDir: string): string[] {
   if (!stagingDir.startsWith('/')) throw new Error(`staging directory must be absolute: ${stagingDir}`);
   return ['tar', '-x', '-f', '-', '-C', stagingDir, '--keep-old-files', '--no-same-owner'];
-}
-
-/**
- * Makes hard links for pairs on stdin (FROM NUL TO NUL) through `xargs -0 -n 2`, the names as positional parameters
- * of a fixed script. ln without -f never replaces; -P links the file itself. Prints `E NUL TO NUL` for a name that
- * was taken, `F NUL TO NUL` for one that failed otherwise (its error on stderr).
- */
-export function buildLinkArgv(): string[] {
-  const script = 'ln -P -T -- "$1" "$2" 2>/dev/null && exit 0; if [ -e "$2" ] || [ -L "$2" ]; then printf "E\\0%s\\0" "$2"; else ln -P -T -- "$1" "$2"; printf "F\\0%s\\0" "$2"; fi; exit 0';
-  return ['xargs', '-0', '-r', '-n', '2', 'sh', '-c', script, 'sh'];
-}
-
-/** Reads buildLinkArgv's output. Pure. */
-export function parseLinkOutput(stdout: string): { taken: string[]; failed: string[] } {
-  const parts = stdout.split('\u0000');
-  const taken: string[] = [];
-  const failed: string[] = [];
-  for (let i = 0; i + 1 < parts.length; i += 2) {
-    if (parts[i] === 'E') taken.push(parts[i + 1]!);
-    else if (parts[i] === 'F') failed.push(parts[i + 1]!);
-  }
-  return { taken, failed };
 }
 
 /** `DIR/tmp/mailshift-restore.RANDOM`: a name no other run picks, in the tmp/ Dovecot and cPanel leave to writers. */
@@ -352,12 +331,20 @@ export class RemoteStage {
 
   private async makeLinks(links: readonly LinkRequest[]): Promise<Pick<FlushOutcome, 'linksNotMade' | 'linksTaken'>> {
     if (links.length === 0) return { linksNotMade: [], linksTaken: [] };
-    const input = Buffer.from(links.map((l) => `${l.from}\u0000${l.to}\u0000`).join(''), 'utf8');
-    const result = await this.side.run(buildLinkArgv(), { input, ...(this.options.signal ? { signal: this.options.signal } : {}) });
+    const placed = links.map((l) => ({ ...l, fromRoot: this.rootOf(path.posix.dirname(l.from)), toRoot: this.rootOf(path.posix.dirname(l.to)) }));
+    const result = await this.side.run(buildLinkArgv(), { input: buildLinkInput(placed), ...(this.options.signal ? { signal: this.options.signal } : {}) });
     if (result.exitCode === 255) throw this.writeFailure(`ssh failed while linking messages: ${lastLine(result.stderr)}`);
-    const { taken, failed } = parseLinkOutput(result.stdout.toString('utf8'));
+    const outcome = parseLinkOutput(result.stdout.toString('utf8'));
+    const notReached = outcome.notReached[0];
+    if (notReached !== undefined) throw this.writeFailure(`a folder on the way to ${this.side.describe(links[notReached]!.to)} or to its first copy is no longer a real directory (a symlink is never written through); the link was not made`);
+    const made = new Set(outcome.made);
+    const taken = new Set(outcome.taken);
     const why = lastLine(result.stderr) || 'ln failed';
-    return { linksTaken: taken, linksNotMade: failed.map((to) => ({ path: to, reason: why })) };
+    return {
+      linksTaken: links.filter((_, i) => taken.has(i)).map((l) => l.to),
+      // A link the script does not name was not made either (the script stopped before it): listed, never assumed.
+      linksNotMade: links.filter((_, i) => !made.has(i) && !taken.has(i)).map((l) => ({ path: l.to, reason: why })),
+    };
   }
 
   private writeFailure(detail: string): MailshiftError {

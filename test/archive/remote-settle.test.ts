@@ -1,10 +1,10 @@
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, readdir, readFile, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, stat, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { buildSettleArgv, buildSettleInput, formatSettleRecord, parseSettleOutput, type SettleDir } from '../../src/archive/remote-settle.js';
+import { buildLinkArgv, buildLinkInput, buildSettleArgv, buildSettleInput, formatSettleRecord, parseLinkOutput, parseSettleOutput, type PlacedLink, type SettleDir } from '../../src/archive/remote-settle.js';
 import { LocalFileSide } from '../../src/hosts/local.js';
 import { makeTempDir, type TempDir } from '../support/tmp.js';
 
@@ -154,5 +154,62 @@ describe('the settle command, run here (the same sh, find and mv as on the far h
 
   it('is plain POSIX sh (run by dash here, as on Debian hosts)', async () => {
     await expect(run('sh', ['-n', '-c', buildSettleArgv('/m', 'tmp/x/1')[5]!])).resolves.toBeDefined();
+  });
+});
+
+describe('the link command (hard links to files an earlier batch placed)', () => {
+  it('is a fixed script through xargs -0, one word per link, never ln -f', () => {
+    const argv = buildLinkArgv();
+    expect(argv.slice(0, 5)).toEqual(['xargs', '-0', '-r', 'sh', '-c']);
+    expect(argv.slice(6)).toEqual(['sh']);
+    expect(argv[5]).toMatch(/ln -P -T --/);
+    expect(argv[5]).not.toMatch(/ln [^;\n]*-f/);
+    expect(buildLinkInput([{ from: '/m/cur/a:2,S', fromRoot: '/m', to: '/m/.Sent/cur/b:2,S', toRoot: '/m' }]).toString('utf8')).toBe('0//m//.Sent/cur///m//cur//a:2,S//b:2,S\u0000');
+  });
+
+  it('reads which links were made, taken, failed or not reached', () => {
+    expect(parseLinkOutput('D0\u0000E1\u0000F2\u0000L3\u0000')).toEqual({ made: [0], taken: [1], failed: [2], notReached: [3] });
+    expect(parseLinkOutput('')).toEqual({ made: [], taken: [], failed: [], notReached: [] });
+  });
+
+  async function link(links: readonly PlacedLink[]): Promise<ReturnType<typeof parseLinkOutput>> {
+    const result = await new LocalFileSide().run(buildLinkArgv(), { input: buildLinkInput(links) });
+    return parseLinkOutput(result.stdout.toString('utf8'));
+  }
+
+  it('links, never over a taken name, whatever the names hold (run here)', async () => {
+    const root = path.join(tmp.path, 'mail');
+    await mkdir(path.join(root, 'cur'), { recursive: true });
+    await mkdir(path.join(root, '.Sent/cur'), { recursive: true });
+    const odd = `$(touch canary) 'q'\nx:2,S`;
+    await writeFile(path.join(root, 'cur', odd), 'first copy');
+    await writeFile(path.join(root, '.Sent/cur/taken'), 'the target’s own');
+    const out = await link([
+      { from: path.join(root, 'cur', odd), fromRoot: root, to: path.join(root, '.Sent/cur', `-${odd}`), toRoot: root },
+      { from: path.join(root, 'cur', odd), fromRoot: root, to: path.join(root, '.Sent/cur/taken'), toRoot: root },
+    ]);
+    expect(out).toEqual({ made: [0], taken: [1], failed: [], notReached: [] });
+    expect((await stat(path.join(root, '.Sent/cur', `-${odd}`))).ino).toBe((await stat(path.join(root, 'cur', odd))).ino);
+    expect(await readFile(path.join(root, '.Sent/cur/taken'), 'utf8')).toBe('the target’s own');
+    expect(existsSync(path.join(root, '.Sent/cur/canary'))).toBe(false);
+  });
+
+  it('neither reads nor writes through a folder swapped for a link', async () => {
+    const root = path.join(tmp.path, 'mail');
+    const outside = path.join(tmp.path, 'outside');
+    await mkdir(outside);
+    await writeFile(path.join(outside, 'secret'), 'not the user’s');
+    await mkdir(path.join(root, 'cur'), { recursive: true });
+    await writeFile(path.join(root, 'cur/a:2,S'), 'first copy');
+    await symlink(outside, path.join(root, '.Evil'));
+    const out = await link([
+      // The first copy's folder is a link to a directory outside: its "secret" must not be linked in.
+      { from: path.join(root, '.Evil/secret'), fromRoot: root, to: path.join(root, 'cur/got-secret'), toRoot: root },
+      // The link's folder is a link to outside: nothing may be made there.
+      { from: path.join(root, 'cur/a:2,S'), fromRoot: root, to: path.join(root, '.Evil/planted'), toRoot: root },
+    ]);
+    expect(out).toEqual({ made: [], taken: [], failed: [], notReached: [0, 1] });
+    expect(await readdir(outside)).toEqual(['secret']);
+    expect(await readdir(path.join(root, 'cur'))).toEqual(['a:2,S']);
   });
 });

@@ -4,7 +4,7 @@ import { chmod, mkdir, readdir, readFile, stat, symlink, writeFile } from 'node:
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { buildLinkArgv, buildRemoteExtractArgv, buildStagingDir, parseLinkOutput, RemoteStage } from '../../src/archive/remote-stage.js';
+import { buildRemoteExtractArgv, buildStagingDir, RemoteStage } from '../../src/archive/remote-stage.js';
 import { LocalFileSide } from '../../src/hosts/local.js';
 import { makeTempDir, type TempDir } from '../support/tmp.js';
 
@@ -34,18 +34,6 @@ describe('the remote extraction and link commands', () => {
   it('stages under the tree’s tmp/, at a name of its own', () => {
     expect(buildStagingDir('/srv/mail/alice', 'c0ffee')).toBe('/srv/mail/alice/tmp/mailshift-restore.c0ffee');
     expect(buildStagingDir('/srv/mail/alice')).not.toBe(buildStagingDir('/srv/mail/alice'));
-  });
-
-  it('links with a fixed script whose names are its positional parameters, never with -f', () => {
-    const argv = buildLinkArgv();
-    expect(argv.slice(0, 8)).toEqual(['xargs', '-0', '-r', '-n', '2', 'sh', '-c', argv[7]]);
-    expect(argv[7]).not.toMatch(/ln [^;]*-f/);
-    expect(argv[7]).toContain('"$1" "$2"');
-  });
-
-  it('reads which links were taken and which failed', () => {
-    expect(parseLinkOutput('E\u0000/a/cur/x\u0000F\u0000/a/cur/y\u0000')).toEqual({ taken: ['/a/cur/x'], failed: ['/a/cur/y'] });
-    expect(parseLinkOutput('')).toEqual({ taken: [], failed: [] });
   });
 });
 
