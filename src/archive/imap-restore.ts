@@ -1,7 +1,7 @@
 import { describeError, isMailshiftError, MailshiftError, UsageError } from '../core/errors.js';
 import { ExitCode } from '../core/exit-codes.js';
 import type { Logger } from '../core/logger.js';
-import { CopyTimeoutError } from '../engine/messages/copy.js';
+import { combineWithAccountTimeout, CopyTimeoutError } from '../engine/messages/copy.js';
 import type { StoreCopyReport } from '../engine/messages/report.js';
 import { withDryRun } from '../stores/dry-run.js';
 import { formatSpec, type StoreSpec } from '../stores/spec.js';
@@ -61,7 +61,15 @@ export async function runArchiveIntoMailStore(request: ArchiveImapRequest): Prom
   const started = Date.now();
   const { backup, mailbox } = await readArchiveMailbox(request.source);
   const store = request.dryRun ? withDryRun(request.target.store) : request.target.store;
-  const signal = request.timeoutMs ? AbortSignal.any([request.signal, AbortSignal.timeout(request.timeoutMs)]) : request.signal;
+  const { signal, dispose } = combineWithAccountTimeout(request.signal, request.timeoutMs);
+  try {
+    return await restoreIntoStore(request, started, backup, mailbox, store, signal);
+  } finally {
+    dispose();
+  }
+}
+
+async function restoreIntoStore(request: ArchiveImapRequest, started: number, backup: BackupSource, mailbox: string, store: MailStore, signal: AbortSignal): Promise<ArchiveImapReport> {
   const writer = await ImapRestoreWriter.open({
     store,
     label: request.target.label,

@@ -115,7 +115,7 @@ export async function runStoreCopy(source: StoreDescription, givenTarget: StoreD
   // mailboxes for writing and appends either way. Not disposed here: the caller owns the store it gave.
   const target = options.dryRun ? { ...givenTarget, store: withDryRun(givenTarget.store) } : givenTarget;
   const { logger } = options;
-  const { signal, dispose } = combineSignals(options.signal, options.timeoutMs);
+  const { signal, dispose } = combineWithAccountTimeout(options.signal, options.timeoutMs);
   const report: StoreCopyReport = {
     source: source.label,
     target: target.label,
@@ -295,7 +295,12 @@ async function withRetries<T>(options: StoreCopyOptions, signal: AbortSignal, wh
   }
 }
 
-function combineSignals(outer: AbortSignal | undefined, timeoutMs: number | undefined): { signal: AbortSignal; dispose: () => void } {
+/**
+ * The caller's signal, aborted also (with CopyTimeoutError) once `timeoutMs` have passed; dispose when done. A timer
+ * of our own, not AbortSignal.any over AbortSignal.timeout: Node 20 holds any()'s sources weakly, so a timeout signal
+ * nothing else refers to can be collected before it fires, and the account would never stop (seen under CI's load).
+ */
+export function combineWithAccountTimeout(outer: AbortSignal | undefined, timeoutMs: number | undefined): { signal: AbortSignal; dispose: () => void } {
   const controller = new AbortController();
   const onAbort = () => controller.abort(outer?.reason);
   outer?.addEventListener('abort', onAbort, { once: true });
