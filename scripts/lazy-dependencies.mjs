@@ -3,8 +3,8 @@ import path from 'node:path';
 
 /**
  * imapflow (and libmime under it) import at their top modules that only some of their features use: pino (its default
- * logger; we give it ours), socks (proxies), encoding-japanese (decoding Japanese text) and mailsplit (downloading
- * message parts; we read bodies ourselves). Evaluated at every IMAP run's start, they cost about 20 ms of CPU
+ * logger; we give it ours), socks (proxies), encoding-japanese (decoding Japanese text), mailsplit (downloading
+ * message parts; we read bodies ourselves) and libmime itself (below). Evaluated at every IMAP run's start, they cost about 20 ms of CPU
  * (measured: `node -e "await import(IMAP chunk)"`, median of 10 alternated runs on a shared machine, 0.24 s with them
  * evaluated, 0.22 s with these stand-ins; `node -e 0` 0.10 s). Their code is still in the chunk (parsed, not run).
  * Here each one becomes a stand-in that loads the real module the first time anything is asked of it:
@@ -17,6 +17,10 @@ export const lazyDependencies = {
   'encoding-japanese': { named: [] },
   '@zone-eu/mailsplit': { named: ['Headers'] },
   '@zone-eu/mailsplit/lib/flowed-decoder.js': { named: [] },
+  // imapflow's `import libmime from 'libmime'`: decoding encoded words and header values, which this driver's listings
+  // never ask of it. Its charset module builds iconv-lite's GBK table when evaluated (about 25 ms of CPU at every
+  // start, in a CPU profile of a second run); the stand-in loads libmime's CommonJS build on first use instead.
+  libmime: { named: [] },
 };
 
 /** The esbuild plugin that puts lazyDependencies' stand-ins in place. */
