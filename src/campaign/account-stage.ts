@@ -15,8 +15,9 @@ import type { FolderComparison, Stage, StageOutcome } from './state/types.js';
 /**
  * One stage of one account, through the same engine calls as the single commands, so each account gets exactly what
  * they give it: prestage is `copy` (and `convert` for an mbox source going to a maildir; the owners and modes of a
- * cPanel target are set by the copy's last step, as `copy` does), cutover is `resync` (`convert` again for mbox: it
- * adds only what is new), verify is `verify`. Passwords come from the campaign's credentials file by the names the
+ * cPanel target are set by the copy's last step, as `copy` does), cutover is `resync` (`convert` again for mbox, the
+ * restore again for a cPanel backup: each adds only what is new), verify is `verify` (for a backup, a dry run of the
+ * restore that must find nothing to add). Passwords come from the campaign's credentials file by the names the
  * row gives, never from argv; each account logs to its own file in the campaign directory, with its secrets masked.
  */
 export interface StageEnvironment {
@@ -105,6 +106,7 @@ async function runStage(row: PlanRow, stage: Stage, options: RowOptions, context
   const source = parseStoreSpec(row.source);
   const target = parseStoreSpec(row.target);
   const base = buildBase(row, source, target, context);
+  if (stage === 'verify' && (await isBackupSource(source))) return verifyBackupRestore(base, options, context);
   if (stage === 'verify') {
     const { runVerifyOperation } = await import('../engine/operations/verify.js');
     const outcome = await runVerifyOperation({ ...base, strict: false, rules: { maps: [], excludes: options.excludes, skipVirtual: true } });
@@ -130,9 +132,12 @@ async function runStage(row: PlanRow, stage: Stage, options: RowOptions, context
   if (await isMboxToMaildir(source, target)) return runMboxConvert(source, target, context);
   const { runCopyOperation } = await import('../engine/operations/copy.js');
   const { environment } = context;
+  // A cPanel backup never changes: its cutover restores it again (adding only what is missing), and its verify is a
+  // dry run of the restore, which compares every message of the backup with the target and must find none to add.
+  const isBackup = await isBackupSource(source);
   const outcome = await runCopyOperation({
     ...base,
-    operation: stage === 'prestage' ? 'copy' : 'resync',
+    operation: stage === 'prestage' || isBackup ? 'copy' : 'resync',
     dryRun: false,
     files: {
       ...(options.jobs !== undefined ? { jobs: options.jobs } : {}),
@@ -158,6 +163,35 @@ async function runStage(row: PlanRow, stage: Stage, options: RowOptions, context
     ...(environment.wantProgress ? { progress: { update: (done) => context.progress({ bytes: done.bytes, items: done.items, ...(done.totalBytes !== undefined ? { totalBytes: done.totalBytes } : {}) }) } } : {}),
   });
   return { exitCode: outcome.exitCode, summary: outcome.summary, route: `${outcome.route.use}: ${outcome.route.reason}` };
+}
+
+/** A cPanel backup (`cpmove:BACKUP`, or a plain path that holds one): restored by the archive engine. */
+async function isBackupSource(source: StoreSpec): Promise<boolean> {
+  if (source.kind === 'archive') return true;
+  if (source.kind !== 'path' || source.location.type !== 'local') return false;
+  const { readBackupSource } = await import('../archive/source.js');
+  return (await readBackupSource(source.path)) !== undefined;
+}
+
+/**
+ * verify for a backup row: `verify` works on live trees and accounts, and a backup is one compressed stream. A dry
+ * run of the restore reads the whole backup and compares each message with the target (by its base name in the
+ * target folder, or by identity in an IMAP account): a message it would still add is missing there (exit 4), an
+ * entry it refuses is listed (exit 3), nothing to add is a verify that compared everything (exit 0).
+ */
+async function verifyBackupRestore(base: OperationBase, options: RowOptions, context: StageContext): Promise<StageResult> {
+  const { runCopyOperation } = await import('../engine/operations/copy.js');
+  const outcome = await runCopyOperation({
+    ...base,
+    operation: 'copy',
+    dryRun: true,
+    files: { retries: context.environment.fileRetries, retryBaseDelayMs: context.environment.fileRetryDelayMs, ioTimeoutS: context.environment.ioTimeoutS },
+    messages: { maps: [], excludes: options.excludes, skipVirtual: true, skipExisting: true, stateDir: context.environment.syncStateDir, concurrency: 1 },
+  });
+  const missing = outcome.summary.items;
+  const exitCode = outcome.exitCode !== ExitCode.ok && outcome.exitCode !== ExitCode.partial ? outcome.exitCode : missing > 0 ? ExitCode.differences : outcome.exitCode;
+  const warnings = missing > 0 ? [...outcome.summary.warnings, `${missing} message(s) of the backup are not on the target: run the prestage again`] : outcome.summary.warnings;
+  return { exitCode, summary: { ...outcome.summary, items: 0, bytes: 0, warnings }, route: `verify by a dry run of the restore: ${outcome.route.reason}` };
 }
 
 /** An mbox file (or directory of them) going to a maildir here is a conversion, as `mailshift convert` does it. */
