@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { shellReachFunctions } from '../hosts/inside-tree.js';
 
 /**
  * The settle step of a restore over ssh (remote-stage.ts) as one remote command per batch, whatever its size.
@@ -43,17 +44,16 @@ export const STAGING_NOT_REACHED = 4;
 
 /*
  * $1: the stage's root, $2: the batch directory relative to it; then records `N/ROOT//REL` (ROOT normalised, so the
- * first `//` ends it; REL empty for the root itself). `here` sets p to the physical working directory, a trailing
- * newline of a name kept (command substitution strips them; the `.` guards it). Prints `E N/NAME`, `F N/NAME` and
+ * first `//` ends it; REL empty for the root itself). `reach` is hosts/inside-tree.ts's shellReachFunctions. Prints `E N/NAME`, `F N/NAME` and
  * `L N` records, NUL-terminated.
  */
 const settleScript = [
-  'here() { p=$(pwd -P; echo .); p=${p%?.}; }',
+  shellReachFunctions,
   'sr=$1; sb=$2; shift 2',
-  `cd -P -- "$sr" && here && S=\${p%/}/$sb && cd -P -- "$S" && here && [ "$p" = "$S" ] || exit ${STAGING_NOT_REACHED}`,
+  `reach "$sr" "$sb" && S=$p || exit ${STAGING_NOT_REACHED}`,
   'for rec; do',
   '  n=${rec%%/*}; rest=${rec#*/}; r=${rest%%//*}; rel=${rest#*//}',
-  '  if cd -P -- "${r:-/}" && here && d=${p%/}${rel:+/$rel} && cd -P -- "$d" && here && [ "$p" = "$d" ]; then',
+  '  if reach "$r" "$rel"; then',
   '    find "$S/$n" -mindepth 1 -maxdepth 1 -exec mv -n -t . -- {} +',
   '    for f in "$S/$n"/* "$S/$n"/.[!.]* "$S/$n"/..?*; do',
   '      { [ -e "$f" ] || [ -L "$f" ]; } || continue',
@@ -131,8 +131,7 @@ export interface PlacedLink {
  * and `L I` (a directory not reached without a link), NUL-terminated; a link it does not name was not made.
  */
 const linkScript = [
-  'here() { p=$(pwd -P; echo .); p=${p%?.}; }',
-  'reach() { cd -P -- "${1:-/}" && here && w=${p%/}${2:+/$2} && cd -P -- "$w" && here && [ "$p" = "$w" ]; }',
+  shellReachFunctions,
   'for rec; do',
   '  i=${rec%%/*}; x=${rec#*/}',
   '  tr=${x%%//*}; x=${x#*//}; tl=${x%%//*}; x=${x#*//}; fr=${x%%//*}; x=${x#*//}; fl=${x%%//*}; x=${x#*//}',

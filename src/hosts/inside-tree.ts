@@ -79,6 +79,19 @@ export function buildWalkToArgv(
   ];
 }
 
+/**
+ * The same walk for a remote shell script (POSIX sh), to prepend to it: `reach ROOT REL` goes to ROOT/REL with
+ * `cd -P` and succeeds only if the shell then stands at exactly that physical path (`pwd -P`), so no name below ROOT
+ * was a link (a link never appears in a physical path) and every one was a directory; ROOT itself may be a link.
+ * Afterwards `p` holds where the shell stands. `here` sets p to the physical working directory, keeping a trailing
+ * newline of a name (command substitution strips them; the `.` guards it). Writes and renames that follow are by
+ * names without a slash, in the directory the shell stands in, whatever happens to its path meanwhile.
+ */
+export const shellReachFunctions = [
+  'here() { p=$(pwd -P; echo .); p=${p%?.}; }',
+  'reach() { cd -P -- "${1:-/}" && here && w=${p%/}${2:+/$2} && cd -P -- "$w" && here && [ "$p" = "$w" ]; }',
+].join('\n');
+
 /** What a walk from the root found at one path. */
 export type PathOnTheWay = 'file' | 'missing' | 'not-a-regular-file' | 'behind-a-link';
 

@@ -2,7 +2,7 @@ import path from 'node:path';
 import { MailshiftError } from '../core/errors.js';
 import { classifyRemoteMkdirFailure } from '../fsops/target-dir.js';
 import type { SshEndpoint, SshOptions } from '../transport/ssh.js';
-import { buildWalkToArgv, linkOnTheWayError, relativeInside } from './inside-tree.js';
+import { buildWalkToArgv, linkOnTheWayError, relativeInside, shellReachFunctions } from './inside-tree.js';
 import { runExec, type ExecOptions, type ExecResult, type ExecTarget } from './exec.js';
 import { listTree, sshFailure, type FindOptions, type ListTreeResult, type TreeEntry } from './find.js';
 import { temporaryNameFor } from './local.js';
@@ -65,20 +65,20 @@ export class SshFileSide implements FileSide {
 
   async writeAtomic(absPath: string, text: string, options: { mode?: number; owner?: { uid: number; gid: number }; within: string }): Promise<void> {
     const rel = relativeInside(options.within, requireAbsolute(absPath));
-    const dirs = rel.split('/');
-    const name = dirs.pop()!;
+    const relDir = path.posix.dirname(rel);
+    const name = path.posix.basename(rel);
     const tmp = path.posix.basename(temporaryNameFor(absPath));
     const mode = (options.mode ?? 0o600).toString(8);
     const owner = options.owner ? `${options.owner.uid}:${options.owner.gid}` : '';
-    // One fixed script, the names as its positional parameters (quoted words, never parsed). It walks from `within`
-    // into each directory on the way with cd -P and checks where it stands with pwd -P, so a link planted on the way
-    // is never written through (exit 4); the file is then written where the shell stands, by names without a slash.
-    // set -C makes the temporary name exclusive (never written through a link); on any failure it goes.
+    // One fixed script, the names as its positional parameters (quoted words, never parsed). It goes to the file's
+    // directory by shellReachFunctions' walk, so a link planted on the way is never written through (exit 4), and
+    // writes there by names without a slash. set -C makes the temporary name exclusive (never written through a
+    // link); on any failure it goes.
     const script =
-      'set -C; w=$1; n=$2; t=$3; m=$4; o=$5; shift 5; cd -P -- "$w" || exit 4; h=$(pwd -P); ' +
-      'for d; do { [ -L "$d" ] || [ ! -d "$d" ]; } && exit 4; cd -P -- "$d" || exit 4; h=${h%/}/$d; [ "$(pwd -P)" = "$h" ] || exit 4; done; ' +
+      `${shellReachFunctions}\n` +
+      'set -C; n=$3; t=$4; m=$5; o=$6; reach "$1" "$2" || exit 4; ' +
       'cat > "$t" && chmod "$m" "$t" && { [ -z "$o" ] || chown -h "$o" "$t"; } && mv -f -T -- "$t" "$n" || { rm -f -- "$t"; exit 1; }';
-    const result = await this.run(['sh', '-c', script, 'sh', options.within, name, tmp, mode, owner, ...dirs], { input: Buffer.from(text, 'utf8') });
+    const result = await this.run(['sh', '-c', script, 'sh', options.within, relDir === '.' ? '' : relDir, name, tmp, mode, owner], { input: Buffer.from(text, 'utf8') });
     if (result.exitCode === 0) return;
     this.throwIfSshFailed(result);
     if (result.exitCode === 4) throw linkOnTheWayError(this.describe(absPath), rel);
