@@ -5,6 +5,7 @@ import { ExitCode } from '../core/exit-codes.js';
 import { buildRsyncArgv, type RsyncEndpoint } from '../transport/rsync/args.js';
 import { runRsync } from '../transport/rsync/run.js';
 import type { SshOptions } from '../transport/ssh.js';
+import { packInBatches } from '../core/batch.js';
 import { runExec } from './exec.js';
 import { sshFailure } from './find.js';
 import { buildWalkToArgv, decidePathsOnTheWay, linkOnTheWayError, type PathOnTheWay } from './inside-tree.js';
@@ -65,10 +66,17 @@ export async function pushFiles(localDir: string, relPaths: readonly string[], t
 async function checkPathsOnTheWay(endpoint: RsyncEndpoint, relPaths: readonly string[], options: FileListTransferOptions): Promise<Map<string, PathOnTheWay>> {
   const target = { ssh: endpoint.ssh!, ...(options.ssh ? { sshOptions: options.ssh } : {}) };
   const trusted = options.trusted ?? [];
-  const argv = buildWalkToArgv(endpoint.path, relPaths, ['-printf', '%y\\0%p\\0'], { printDirectories: true, trusted });
-  const result = await runExec(target, argv, options.signal ? { signal: options.signal } : {});
-  if (result.exitCode === 255) throw sshFailure(endpoint.ssh!.host, result.stderr);
-  return decidePathsOnTheWay(endpoint.path, relPaths, result.stdout.toString('utf8'), trusted);
+  const found = new Map<string, PathOnTheWay>();
+  // The remote command travels as ONE argument of `sh -c` (128 KiB at most on Linux) with every path in it, as a
+  // -path pattern for the file and for each directory on its way: many paths (resync's dedupe fetches) take several.
+  const weightOf = (rel: string) => 2 * (endpoint.path.length + rel.length + 12);
+  for (const batch of packInBatches(relPaths, weightOf, 60 * 1024, Number.MAX_SAFE_INTEGER)) {
+    const argv = buildWalkToArgv(endpoint.path, batch, ['-printf', '%y\\0%p\\0'], { printDirectories: true, trusted });
+    const result = await runExec(target, argv, options.signal ? { signal: options.signal } : {});
+    if (result.exitCode === 255) throw sshFailure(endpoint.ssh!.host, result.stderr);
+    for (const [rel, what] of decidePathsOnTheWay(endpoint.path, batch, result.stdout.toString('utf8'), trusted)) found.set(rel, what);
+  }
+  return found;
 }
 
 async function transferFileList(

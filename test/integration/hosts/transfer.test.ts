@@ -55,6 +55,16 @@ describe('fetchFiles over ssh', () => {
     expect(await readdir(path.join(local, 'home/bob/etc'))).toEqual(['real.example']);
   });
 
+  it('fetches more paths than one remote command line holds (resync fetches thousands to compare)', async () => {
+    const many = path.join(temp.path, 'many');
+    const names = Array.from({ length: 3000 }, (_, i) => `cur/17000${String(i).padStart(5, '0')}.M${i}P1.${'host-with-a-long-name.example.com'.repeat(2)},S=2:2,S`);
+    await mkdir(path.join(many, 'cur'), { recursive: true });
+    for (const name of names) await writeFile(path.join(many, name), 'hi');
+    const local = path.join(temp.path, 'fetched-many');
+    await fetchFiles({ ...far(), path: many }, names, local, { ssh: session.options });
+    expect((await readdir(path.join(local, 'cur'))).length).toBe(3000);
+  });
+
   it('passes no link at all when nothing is vouched for: not even the home', async () => {
     const local = path.join(temp.path, 'fetched-untrusted');
     await fetchFiles(far(), ['home/bob/etc/real.example/shadow'], local, { ssh: session.options });
