@@ -3,7 +3,7 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { buildLazyStandIn, lazyDependencies } from '../../scripts/lazy-dependencies.mjs';
+import { buildLazyStandIn, lazyBuiltins, lazyDependencies } from '../../scripts/lazy-dependencies.mjs';
 
 const scratch = mkdtempSync(path.join(tmpdir(), 'lazy-dependencies-'));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
@@ -22,7 +22,7 @@ function writeRealModule(name: string, shape: 'function' | 'class' | 'object'): 
 
 function loadStandIn(name: string, realPath: string, named: readonly string[]): unknown {
   const file = path.join(scratch, `${name}.stand-in.cjs`);
-  writeFileSync(file, buildLazyStandIn(realPath, named));
+  writeFileSync(file, buildLazyStandIn({ realPath }, named));
   return createRequire(file)(file);
 }
 
@@ -47,6 +47,45 @@ describe('buildLazyStandIn', () => {
     const box = new Box(3);
     expect(box.value).toBe(3);
     expect(box.constructor.name).toBe('Box');
+  });
+});
+
+describe('buildLazyStandIn of a package by name or of a built-in', () => {
+  // Under the project (dist/ is ignored by git), so that the stand-in's require finds imapflow as dist/bin's would.
+  const underProject = mkdtempSync(path.join(import.meta.dirname, '..', '..', 'dist', '.lazy-stand-in-'));
+  afterAll(() => rmSync(underProject, { recursive: true, force: true }));
+  const load = (name: string, source: Parameters<typeof buildLazyStandIn>[0]) => {
+    const file = path.join(underProject, `${name}.cjs`);
+    writeFileSync(file, buildLazyStandIn(source, []));
+    return createRequire(file)(file) as Record<string, unknown>;
+  };
+
+  it("requires a package from imapflow's directory: the very module imapflow imports", () => {
+    const fromImapflow = createRequire(createRequire(import.meta.url).resolve('imapflow'));
+    const iconv = load('iconv', { name: 'iconv-lite' });
+    expect(iconv.encode).toBe(fromImapflow('iconv-lite').encode);
+    expect(String((iconv.encode as (text: string, encoding: string) => Buffer)('Entwürfe', 'utf-7-imap'))).toBe('Entw&APw-rfe');
+  });
+
+  it("asks Node for a built-in", () => {
+    const zlib = load('zlib', { builtin: 'node:zlib' });
+    expect(zlib.createDeflateRaw).toBe(createRequire(import.meta.url)('node:zlib').createDeflateRaw);
+    expect((zlib.constants as { Z_SYNC_FLUSH: number }).Z_SYNC_FLUSH).toBe(2);
+  });
+});
+
+describe('lazyBuiltins', () => {
+  it('names built-ins each listed importer does import (a stand-in for nothing would hide a renamed import)', () => {
+    const requireHere = createRequire(import.meta.url);
+    for (const [builtin, { importers }] of Object.entries(lazyBuiltins)) {
+      for (const importer of importers) {
+        const main = requireHere.resolve(importer);
+        const dir = main.slice(0, main.lastIndexOf(`node_modules/${importer}/`) + `node_modules/${importer}`.length);
+        const files = readdirSync(dir, { recursive: true, encoding: 'utf8' }).filter((file) => /\.(c|m)?js$/.test(file) && !file.includes('node_modules'));
+        const text = files.map((file) => readFileSync(path.join(dir, file), 'utf8')).join('\n');
+        expect(text, `${importer} imports ${builtin}`).toMatch(new RegExp(`(from |require\\()['"]${builtin}['"]`));
+      }
+    }
   });
 });
 

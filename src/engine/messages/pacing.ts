@@ -13,13 +13,14 @@ import { ExitCode } from '../../core/exit-codes.js';
  */
 export class BytePacer {
   private tokens: number;
-  private refilledAt = performance.now();
+  private refilledAt: number;
   private reserved = 0;
 
   constructor(
     private readonly bytesPerSecond: number | undefined,
     private readonly maxBytes: number | undefined,
-    private readonly now: () => number = () => performance.now(),
+    // Monotonic milliseconds; process.hrtime rather than performance.now, which loads perf_hooks at every start.
+    private readonly now: () => number = () => Number(process.hrtime.bigint()) / 1e6,
   ) {
     // A bucket of one second's worth: a short burst is allowed, the average is the rate.
     this.tokens = bytesPerSecond ?? 0;

@@ -1,5 +1,5 @@
 import type { Readable, Writable } from 'node:stream';
-import { constants as zlibConstants, createDeflateRaw, createInflateRaw, type DeflateRaw } from 'node:zlib';
+import type { DeflateRaw } from 'node:zlib';
 import { InterruptedError, MailshiftError } from '../../core/errors.js';
 import type { CommandPart } from './append-command.js';
 import { ImapProtocolError, parseFetchResponse, parseTaggedStatus, ResponseFramer, type FetchAttributes, type RawResponse } from './response-framer.js';
@@ -406,8 +406,10 @@ export class RawImapSession {
     if (answer.status !== 'OK' || this.failure) return false;
     // 64 KB out at a time, as a socket reads: the default 16 KB costs four callbacks (and a literal split four ways)
     // where one would do.
-    const inflater = createInflateRaw({ chunkSize: 64 * 1024 });
-    const deflater = createDeflateRaw({ level: 1 });
+    // node:zlib loaded here, not at start: a run that moves nothing never compresses.
+    const zlib = process.getBuiltinModule('node:zlib');
+    const inflater = zlib.createInflateRaw({ chunkSize: 64 * 1024 });
+    const deflater = zlib.createDeflateRaw({ level: 1 });
     const fromSocket = this.input;
     fromSocket.off('data', this.onData);
     fromSocket.pipe(inflater);
@@ -436,7 +438,7 @@ export class RawImapSession {
 
   /** A command written whole goes out at once: the deflater would otherwise hold its last bytes back. */
   private flushOutput(): void {
-    this.deflater?.flush(zlibConstants.Z_SYNC_FLUSH);
+    this.deflater?.flush(process.getBuiltinModule('node:zlib').constants.Z_SYNC_FLUSH);
   }
 
   /** Resolves once every command sent so far has its answer (or the connection failed). */
