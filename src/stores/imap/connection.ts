@@ -2,7 +2,9 @@ import { ImapFlow, type ImapFlowOptions, type Logger as ImapFlowLogger } from 'i
 import { MailshiftError } from '../../core/errors.js';
 import { ExitCode } from '../../core/exit-codes.js';
 import type { Logger } from '../../core/logger.js';
+import { takePreconnected } from '../preconnect.js';
 import type { ImapSpec } from '../spec.js';
+import { buildAdoptedTransport } from './adopted-transport.js';
 import { classifyImapError } from './errors.js';
 import { trimSessionSetup } from './session-setup.js';
 
@@ -122,7 +124,9 @@ export function formatLogEntry(entry: unknown): string {
 export async function connectImap(options: ImapConnectOptions): Promise<ImapFlow> {
   // The SASL forms of the credentials are base64: redact them too, in case a debug line ever carries one.
   for (const payload of buildSaslPayloads(options.spec, options.password)) options.logger.redact(payload);
-  const client = new ImapFlow(buildImapFlowOptions(options));
+  // A connection the command opened while it loaded, when there is one (stores/preconnect.ts): its greeting is here.
+  const early = takePreconnected(options.spec);
+  const client = new ImapFlow({ ...buildImapFlowOptions(options), ...(early ? { transport: buildAdoptedTransport(early) } : {}) });
   // Fewer round trips before the first folder (session-setup.ts says which and why).
   trimSessionSetup(client);
   // imapflow emits 'error' on socket trouble; unhandled, an EventEmitter error would end the process.
