@@ -179,10 +179,11 @@ async function runMessagesCopy(request: CopyRequest, route: Route): Promise<Copy
     if (request.source.kind === 'archive' || (await readBackupSource(request.source.path))) return runArchiveIntoImap(request, route);
   }
   const sourceSpec = route.fallback?.used ? parseStoreSpec(route.fallback.imap) : request.source;
-  // The engine's modules load while the logins wait for their servers (over a network, the longer of the two).
+  const pair = await openStorePair(request, sourceSpec, request.dryRun ? 'read' : 'write', { allowMissingTarget: request.dryRun });
+  // The engine's modules load while the folder listings are on their way (an IMAP store sends its LIST as it opens).
+  // Not before the stores open: its loading then went first, and the logins waited for it.
   const engine = import('../messages/copy.js');
   engine.catch(() => undefined);
-  const pair = await openStorePair(request, sourceSpec, request.dryRun ? 'read' : 'write', { allowMissingTarget: request.dryRun });
   try {
     const flags = decideFlagsMode(request.files.flags, pair.target.store.caps);
     if (request.justLogin) return { kind: 'login', route, exitCode: ExitCode.ok, summary: { items: 0, bytes: 0, skipped: [], warnings: [] }, logins: describeLogins(pair) };
