@@ -131,6 +131,16 @@ export function decidePathsOnTheWay(root: string, relPaths: readonly string[], r
  * bug, not data.
  */
 export async function resolveInsideTree(root: string, rel: string, options: { makeMissing?: boolean; trusted?: readonly string[] } = {}): Promise<string | undefined> {
+  const walked = await walkInsideTree(root, rel, options);
+  return 'path' in walked ? walked.path : undefined;
+}
+
+/** resolveInsideTree, saying why a path was not reached: a directory on the way is missing, or is not a real one. */
+export async function walkInsideTree(
+  root: string,
+  rel: string,
+  options: { makeMissing?: boolean; trusted?: readonly string[] } = {},
+): Promise<{ readonly path: string } | { readonly stoppedBy: 'missing' | 'behind-a-link' }> {
   const parts = rel.split('/').filter((part) => part !== '' && part !== '.');
   if (path.isAbsolute(rel) || parts.includes('..') || parts.length === 0) throw new Error(`not a relative path inside the tree: ${rel}`);
   const start = decideWalkStart(parts.join('/'), options.trusted);
@@ -142,13 +152,13 @@ export async function resolveInsideTree(root: string, rel: string, options: { ma
       if (systemErrorCode(err) !== 'EEXIST') throw targetWriteError(current, err);
     });
     try {
-      if (!(await lstat(current)).isDirectory()) return undefined;
+      if (!(await lstat(current)).isDirectory()) return { stoppedBy: 'behind-a-link' };
     } catch (err) {
-      if (isGone(err)) return undefined;
+      if (isGone(err)) return { stoppedBy: 'missing' };
       throw err;
     }
   }
-  return path.join(current, parts.at(-1)!);
+  return { path: path.join(current, parts.at(-1)!) };
 }
 
 /** A name that is not there (any more), or a file where a directory was expected. */

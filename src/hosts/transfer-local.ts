@@ -3,7 +3,7 @@ import { chmod, copyFile, lstat, mkdir, rename, rm, utimes } from 'node:fs/promi
 import path from 'node:path';
 import { InterruptedError } from '../core/errors.js';
 import { targetWriteError } from '../fsops/target-dir.js';
-import { isGone, linkOnTheWayError, resolveInsideTree } from './inside-tree.js';
+import { isGone, linkOnTheWayError, resolveInsideTree, walkInsideTree, type PathOnTheWay } from './inside-tree.js';
 import { temporaryNameFor } from './local.js';
 
 /**
@@ -26,31 +26,39 @@ export interface WalkOptions {
 }
 
 /** Copies the regular files among `relPaths` (relative to the local `root`) into `localDir`; the rest is left out. */
-export async function fetchFilesHere(root: string, relPaths: readonly string[], localDir: string, options: WalkOptions = {}): Promise<void> {
+export async function fetchFilesHere(root: string, relPaths: readonly string[], localDir: string, options: WalkOptions = {}): Promise<Map<string, PathOnTheWay>> {
   await mkdir(localDir, { recursive: true });
+  const found = new Map<string, PathOnTheWay>();
   for (const rel of relPaths) {
     if (options.signal?.aborted) throw new InterruptedError();
-    const from = await resolveInsideTree(root, rel, options.trusted ? { trusted: options.trusted } : {});
-    if (from === undefined) continue;
-    let stats;
-    try {
-      stats = await lstat(from);
-    } catch (err) {
-      if (isGone(err)) continue;
-      throw err;
-    }
-    if (!stats.isFile()) continue;
-    const to = path.join(localDir, rel);
-    await mkdir(path.dirname(to), { recursive: true });
-    try {
-      await copyFile(from, to, fsConstants.COPYFILE_EXCL);
-    } catch (err) {
-      if (isGone(err)) continue; // renamed or removed since the lstat: as rsync's --ignore-missing-args
-      throw err;
-    }
-    await chmod(to, stats.mode & 0o7777);
-    await utimes(to, stats.atime, stats.mtime);
+    found.set(rel, await fetchOneHere(root, rel, localDir, options));
   }
+  return found;
+}
+
+/** One file of fetchFilesHere: copied ('file'), or what stopped it. */
+async function fetchOneHere(root: string, rel: string, localDir: string, options: WalkOptions): Promise<PathOnTheWay> {
+  const walked = await walkInsideTree(root, rel, options.trusted ? { trusted: options.trusted } : {});
+  if (!('path' in walked)) return walked.stoppedBy;
+  let stats;
+  try {
+    stats = await lstat(walked.path);
+  } catch (err) {
+    if (isGone(err)) return 'missing';
+    throw err;
+  }
+  if (!stats.isFile()) return 'not-a-regular-file';
+  const to = path.join(localDir, rel);
+  await mkdir(path.dirname(to), { recursive: true });
+  try {
+    await copyFile(walked.path, to, fsConstants.COPYFILE_EXCL);
+  } catch (err) {
+    if (isGone(err)) return 'missing'; // renamed or removed since the lstat: as rsync's --ignore-missing-args
+    throw err;
+  }
+  await chmod(to, stats.mode & 0o7777);
+  await utimes(to, stats.atime, stats.mtime);
+  return 'file';
 }
 
 /**

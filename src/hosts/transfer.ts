@@ -32,15 +32,18 @@ export interface FileListTransferOptions {
 }
 
 /**
- * Copies files (relative to `from.path`) into the local directory `localDir`. Over ssh, only the regular files whose
- * way down from `from.path` passes no link are fetched; the rest are left out as missing (checkPathsOnTheWay).
+ * Copies files (relative to `from.path`) into the local directory `localDir`. Only the regular files whose way down
+ * from `from.path` passes no link are fetched; the rest are left out. Returns what each path was: 'file' (fetched,
+ * unless it vanished between the walk and rsync: its copy is then missing), or why it was left out, so that a
+ * caller can say why it did not read a file instead of passing over it.
  */
-export async function fetchFiles(from: RsyncEndpoint, relPaths: readonly string[], localDir: string, options: FileListTransferOptions = {}): Promise<void> {
+export async function fetchFiles(from: RsyncEndpoint, relPaths: readonly string[], localDir: string, options: FileListTransferOptions = {}): Promise<Map<string, PathOnTheWay>> {
   if (!from.ssh) return fetchFilesHere(from.path, relPaths, localDir, { ...(options.signal ? { signal: options.signal } : {}), ...(options.trusted ? { trusted: options.trusted } : {}) });
   await mkdir(localDir, { recursive: true });
   const found = await checkPathsOnTheWay(from, relPaths, options);
   const regular = relPaths.filter((rel) => found.get(rel) === 'file');
   if (regular.length > 0) await transferFileList(from, { path: localDir }, regular, options, 'fetch');
+  return found;
 }
 
 /**

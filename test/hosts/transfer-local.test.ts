@@ -52,6 +52,17 @@ describe('fetchFilesHere', () => {
     expect(existsSync(path.join(staging, 'etc', 'linked.example'))).toBe(false);
   });
 
+  it('says for each path what it was: fetched, missing, not a regular file, or behind a link', async () => {
+    const found = await fetchFilesHere(root, ['etc/example.com/passwd', 'etc/example.com/quota', 'etc/nothing/passwd', 'etc/example.com/shadow', 'etc/linked.example/shadow'], staging);
+    expect(Object.fromEntries(found)).toEqual({
+      'etc/example.com/passwd': 'file',
+      'etc/example.com/quota': 'missing',
+      'etc/nothing/passwd': 'missing',
+      'etc/example.com/shadow': 'not-a-regular-file',
+      'etc/linked.example/shadow': 'behind-a-link',
+    });
+  });
+
   it('refuses a name that is not a relative path inside the tree', async () => {
     await expect(fetchFilesHere(root, ['../outside/shadow'], staging)).rejects.toThrow(/not a relative path/);
     await expect(fetchFilesHere(root, ['/etc/shadow'], staging)).rejects.toThrow(/not a relative path/);

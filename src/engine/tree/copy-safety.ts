@@ -16,7 +16,10 @@ export type RefusalKind = 'unsafe-name' | 'sparse-file' | 'size-mismatch' | 'sym
 export interface RefusedItem {
   /** The job (mailbox) or merged file it belongs to. */
   readonly job: string;
-  /** Where it is on the source (absolute path, on the remote host for an ssh source). */
+  /**
+   * Where it is on the source (absolute path, on the remote host for an ssh source); for an account file not merged
+   * because the target's copy could not be read, where that copy is on the target.
+   */
   readonly path: string;
   readonly kind: RefusalKind;
   readonly reason: string;

@@ -3,6 +3,7 @@ import path from 'node:path';
 import type { Logger } from '../../core/logger.js';
 import { mergeKeyedLines, rewriteEmbeddedHome, rewritePasswd, rewriteValiases, type Rewrite } from '../../cpanel/merge.js';
 import { checkNameSegment } from '../../cpanel/unsafe.js';
+import type { PathOnTheWay } from '../../hosts/inside-tree.js';
 import { fetchFiles, pushFiles } from '../../hosts/transfer.js';
 import type { RsyncEndpoint } from '../../transport/rsync/args.js';
 import { sideOf } from './copy-jobs.js';
@@ -49,12 +50,19 @@ export async function settleControlFiles(
     const srcDir = path.join(staging, `control-src-${i}`);
     const dstDir = path.join(staging, `control-dst-${i}`);
     const outDir = path.join(staging, `control-out-${i}`);
-    await Promise.all([fetchFiles(roots.source, paths, srcDir, options), fetchFiles(roots.target, paths, dstDir, options)]);
+    const [sourceFound, targetFound] = await Promise.all([fetchFiles(roots.source, paths, srcDir, options), fetchFiles(roots.target, paths, dstDir, options)]);
     const toPush: string[] = [];
     for (const rel of paths) {
       const sourceText = await readRegularTextFile(path.join(srcDir, rel));
       const targetText = await readRegularTextFile(path.join(dstDir, rel));
-      if (sourceText === undefined || targetText === undefined) continue;
+      if (sourceText === undefined || targetText === undefined) {
+        // Missing on the source: nothing to settle. Not read on either side: listed, never passed over in silence.
+        const unread = sourceText === undefined ? describeUnread('source', sourceFound.get(rel)) : describeUnread('target', targetFound.get(rel));
+        if (unread === undefined) continue;
+        reports.push({ path: rel, action: 'keep-target', reason: `${unread}; the target's version is kept` });
+        logger.warn(`${rel}: kept the target's version: ${unread}`);
+        continue;
+      }
       const decision = decideControlFile(path.posix.basename(rel), sourceText, targetText);
       if (decision.reason === 'identical') continue;
       reports.push({ path: rel, action: decision.action, reason: decision.reason });
@@ -69,6 +77,21 @@ export async function settleControlFiles(
     if (toPush.length > 0) await pushFiles(outDir, toPush, roots.target, options);
   }
   return reports;
+}
+
+/**
+ * Why one side's copy of a small file was not read, from what the fetch found there; undefined when there is nothing
+ * to say (the file is missing there, or vanished while the run read it). Pure.
+ */
+export function describeUnread(side: 'source' | 'target', found: PathOnTheWay | undefined): string | undefined {
+  switch (found) {
+    case 'behind-a-link':
+      return `the ${side}'s copy was not read: a directory on the way to it is a symbolic link or not a directory (never followed)`;
+    case 'not-a-regular-file':
+      return `the ${side}'s copy was not read: it is not a regular file (a symbolic link is never followed)`;
+    default:
+      return undefined;
+  }
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -92,7 +115,7 @@ export async function runMerges(resolved: ResolvedCopy, staging: string, options
   // The account files under the homes are reached from there, never through a link below them (etc/DOMAIN -> /etc).
   const homes = resolved.homesRel;
   const within = (home: string | undefined) => ({ ...options, ...(home !== undefined ? { trusted: [home] } : {}) });
-  await Promise.all([
+  const [sourceFound, targetFound] = await Promise.all([
     fetchFiles(resolved.sourceRoot, resolved.merges.map((m) => m.sourcePath), srcDir, within(homes?.source)),
     fetchFiles(targetRoot, resolved.merges.map((m) => m.targetPath), dstDir, within(homes?.target)),
   ]);
@@ -100,11 +123,24 @@ export async function runMerges(resolved: ResolvedCopy, staging: string, options
   const toPush: string[] = [];
   for (const item of resolved.merges) {
     const sourceText = await readRegularTextFile(path.join(srcDir, item.sourcePath));
-    if (sourceText === undefined) {
-      reports.push({ path: item.targetPath, action: 'skipped', added: [], keptTarget: [], reason: 'missing on the source, or not a regular file there (a symlink is never followed)' });
+    const sourceUnread = sourceText === undefined ? describeUnread('source', sourceFound.get(item.sourcePath)) : undefined;
+    if (sourceText === undefined && sourceUnread === undefined) {
+      reports.push({ path: item.targetPath, action: 'skipped', added: [], keptTarget: [], reason: 'missing on the source' });
       continue;
     }
     const targetText = await readRegularTextFile(path.join(dstDir, item.targetPath));
+    // A target file that is there but was not read is not replaced by the source's lines alone: that would drop the
+    // target's own accounts. Only a file the target lacks is created.
+    const targetUnread = targetText === undefined ? describeUnread('target', targetFound.get(item.targetPath)) : undefined;
+    if (sourceText === undefined || targetUnread !== undefined) {
+      // Not merged, so the source's lines (its mailboxes' logins, quotas, forwarders) are not on the target: a
+      // refused item, listed and making the copy partial (exit 3).
+      const [root, rel] = sourceUnread !== undefined ? [resolved.sourceRoot, item.sourcePath] : [targetRoot, item.targetPath];
+      const reason = `${sourceUnread ?? targetUnread}; not merged`;
+      const refused: RefusedItem = { job: `${item.kind} of ${item.domain}`, path: path.posix.join(root.path, rel), kind: 'special-file', reason };
+      reports.push({ path: item.targetPath, action: 'skipped', added: [], keptTarget: [], reason, refused: [refused] });
+      continue;
+    }
     const { text: safeSourceText, refused } = refuseUnsafeKeys(item, sourceText, resolved.sourceRoot);
     const merged = mergeAccountFile(item.kind, safeSourceText, targetText, rewrite);
     const refusedField = refused.length > 0 ? { refused } : {};

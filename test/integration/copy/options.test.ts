@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { readFile, readdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, readlink, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../../e2e/cli.js';
@@ -133,6 +133,48 @@ describe('copy options', () => {
     const unknown = await runCli(['copy', `cpanel:${tree.root}#info@alice.example`, `cpanel:${target}#info@other.example`]);
     expect(unknown.code).toBe(78);
     expect(unknown.stderr).toMatch(/no cPanel account owns other.example/);
+  });
+
+  it("lists a control file it could not read on one side (a symbolic link), and keeps the target's version", async () => {
+    const src = path.join(temp.path, 'link-src');
+    const dst = path.join(temp.path, 'link-dst');
+    const outside = path.join(temp.path, 'link-outside');
+    await writeFile(outside, 'V\t2\n\nRead through a link\n');
+    await writeTree(src, { 'cur/1700000001.M1P1.src:2,S': 'Subject: one\n\nbody\n', new: { type: 'dir' }, tmp: { type: 'dir' } });
+    await symlink(outside, path.join(src, 'subscriptions'));
+    await writeTree(dst, { new: { type: 'dir' }, cur: { type: 'dir' }, tmp: { type: 'dir' }, subscriptions: 'V\t2\n\nTarget only\n' });
+    const result = await runCli(['--json', 'copy', src, dst]);
+    // The link itself is not copied (it points out of the tree): listed by the copy, exit 3.
+    expect(result.code, result.stderr).toBe(3);
+    expect(result.stderr).toMatch(/not copied: .*subscriptions.*a symlink to .*outside the copied tree/);
+    const report = JSON.parse(result.stdout) as { controlFiles: { path: string; action: string; reason: string }[] };
+    expect(report.controlFiles).toEqual([
+      { path: 'subscriptions', action: 'keep-target', reason: "the source's copy was not read: it is not a regular file (a symbolic link is never followed); the target's version is kept" },
+    ]);
+    expect(result.stderr).toMatch(/subscriptions: kept the target's version: the source's copy was not read/);
+    expect(await readFile(path.join(dst, 'subscriptions'), 'utf8')).toBe('V\t2\n\nTarget only\n');
+  });
+
+  it("does not merge an account file the target has as a symbolic link: it is listed, and the link and what it points to stay as they are", async () => {
+    const tree = generate({ seed: 4, accounts: [{ user: 'alice', domains: ['alice.example'], mailboxes: [{ address: 'info@alice.example', folders: { INBOX: { cur: 1 } } }] }] }, path.join(temp.path, 'merge-link'));
+    const target = path.join(temp.path, 'merge-link-target');
+    await makeTargetRoot(target, [{ user: 'alice', uid: 2010 }]);
+    const outside = path.join(temp.path, 'merge-link-outside');
+    await writeFile(outside, 'keeper:x:2010:2010::/home/alice/mail/alice.example/keeper:/bin/false\n');
+    await mkdir(path.join(target, 'home/alice/etc/alice.example'), { recursive: true });
+    await symlink(outside, path.join(target, 'home/alice/etc/alice.example/passwd'));
+    const result = await runCli(['--json', 'copy', `cpanel:${tree.root}#alice`, `cpanel:${target}#alice`]);
+    // The source's mailbox logins did not reach the target: the copy is partial.
+    expect(result.code, result.stderr).toBe(3);
+    const report = JSON.parse(result.stdout) as { merges: { path: string; action: string; reason?: string }[] };
+    expect(report.merges).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ path: 'home/alice/etc/alice.example/passwd', action: 'skipped', reason: "the target's copy was not read: it is not a regular file (a symbolic link is never followed); not merged" }),
+      ]),
+    );
+    expect(result.stderr).toMatch(/not copied: passwd of alice.example: ".*home\/alice\/etc\/alice.example\/passwd": the target's copy was not read/);
+    expect(await readlink(path.join(target, 'home/alice/etc/alice.example/passwd'))).toBe(outside);
+    expect(await readFile(outside, 'utf8')).toBe('keeper:x:2010:2010::/home/alice/mail/alice.example/keeper:/bin/false\n');
   });
 
   it('a second copy after the source received mail brings only the new message and takes the newer uidlist', async () => {
