@@ -68,6 +68,17 @@ export interface HeldAccountFiles {
   homedirPaths?: string;
 }
 
+/** A message a dry run would add: its mailbox (DOMAIN/LOCAL, or '' for the default one), folder and file name. */
+export interface WouldAdd {
+  readonly mailbox: string;
+  /** The folder's directory in the tree written into ('' for a maildir's INBOX). */
+  readonly folder: string;
+  readonly name: string;
+}
+
+/** A dry run names at most this many of the messages it would add (a verify lists what is missing); the rest are counted. */
+export const maxNamedWouldAdd = 1000;
+
 export interface RestoreReport {
   readonly archive: string;
   readonly target: string;
@@ -84,6 +95,10 @@ export interface RestoreReport {
   readonly notices: string[];
   /** Entries of the backup that are not mail (web files, databases, logs): read past, not restored. */
   readonly notMail: number;
+  /** A dry run: the messages it would add, the first maxNamedWouldAdd of them (empty when not a dry run). */
+  readonly wouldAdd: WouldAdd[];
+  /** A dry run: how many more it would add than wouldAdd names. */
+  readonly wouldAddUnnamed: number;
   readonly exitCode: ExitCodeValue;
 }
 
@@ -138,8 +153,14 @@ export async function runArchiveRestore(source: BackupSource, options: RestoreOp
     return c;
   };
   const progress = { items: 0, bytes: 0 };
-  const tally = (mailbox: string, outcome: MessageOutcome, bytes: number) => {
+  const wouldAdd: WouldAdd[] = [];
+  let wouldAddUnnamed = 0;
+  const tally = (mailbox: string, outcome: MessageOutcome, bytes: number, placed: { folder: string; name: string }) => {
     const c = countsOf(mailbox);
+    if (dryRun && outcome !== 'exists') {
+      if (wouldAdd.length < maxNamedWouldAdd) wouldAdd.push({ mailbox, folder: placed.folder, name: placed.name });
+      else wouldAddUnnamed += 1;
+    }
     if (outcome === 'exists') c.existing += 1;
     else if (outcome === 'written') {
       c.written += 1;
@@ -243,7 +264,7 @@ export async function runArchiveRestore(source: BackupSource, options: RestoreOp
     const folder = folderRel(item);
     mailboxOfFolder.set(folder, item.mailbox);
     if (entry.type === 'file') {
-      tally(item.mailbox, await writer.writeMessage(folder, item.sub, item.name, entry.body, entry.mtimeSec, entry.size), entry.size);
+      tally(item.mailbox, await writer.writeMessage(folder, item.sub, item.name, entry.body, entry.mtimeSec, entry.size), entry.size, { folder, name: item.name });
       return;
     }
     if (entry.type !== 'link') {
@@ -256,7 +277,7 @@ export async function runArchiveRestore(source: BackupSource, options: RestoreOp
       return;
     }
     if (source.kind === 'restored') {
-      tally(item.mailbox, await writer.linkMessage(folder, item.sub, item.name, source.path, entry.mtimeSec), 0);
+      tally(item.mailbox, await writer.linkMessage(folder, item.sub, item.name, source.path, entry.mtimeSec), 0, { folder, name: item.name });
       return;
     }
     const waiting = pending.get(source.member) ?? [];
@@ -315,10 +336,10 @@ export async function runArchiveRestore(source: BackupSource, options: RestoreOp
       pending.delete(name.parts.join('/'));
       const [first, ...others] = waiting;
       try {
-        tally(first!.destination.mailbox, await writer.writeMessage(first!.destination.folder, first!.destination.sub, first!.destination.name, entry.body, entry.mtimeSec, entry.size), entry.size);
+        tally(first!.destination.mailbox, await writer.writeMessage(first!.destination.folder, first!.destination.sub, first!.destination.name, entry.body, entry.mtimeSec, entry.size), entry.size, first!.destination);
         const from = writer.findMessage(first!.destination.folder, first!.destination.name);
         for (const other of others) {
-          if (from) tally(other.destination.mailbox, await writer.linkMessage(other.destination.folder, other.destination.sub, other.destination.name, from, other.mtimeSec), 0);
+          if (from) tally(other.destination.mailbox, await writer.linkMessage(other.destination.folder, other.destination.sub, other.destination.name, from, other.mtimeSec), 0, other.destination);
         }
       } catch (err) {
         // The folder's directory is a link or a file on the target: listed once already by the first pass.
@@ -370,6 +391,8 @@ export async function runArchiveRestore(source: BackupSource, options: RestoreOp
     skipped,
     notices,
     notMail,
+    wouldAdd,
+    wouldAddUnnamed,
     exitCode: skipped.length > 0 ? ExitCode.partial : ExitCode.ok,
   };
   return { report, held };

@@ -190,8 +190,29 @@ async function verifyBackupRestore(base: OperationBase, options: RowOptions, con
   });
   const missing = outcome.summary.items;
   const exitCode = outcome.exitCode !== ExitCode.ok && outcome.exitCode !== ExitCode.partial ? outcome.exitCode : missing > 0 ? ExitCode.differences : outcome.exitCode;
-  const warnings = missing > 0 ? [...outcome.summary.warnings, `${missing} message(s) of the backup are not on the target: run the prestage again`] : outcome.summary.warnings;
-  return { exitCode, summary: { ...outcome.summary, items: 0, bytes: 0, warnings }, route: `verify by a dry run of the restore: ${outcome.route.reason}` };
+  // Named, as a verify of live trees names them: the dry run lists the first ones it would add (archive/restore.ts).
+  const report = outcome.kind === 'archive-restore' ? outcome.result.report : undefined;
+  const named = (report?.wouldAdd ?? []).map((message) => ({ folder: describeBackupFolder(message), key: message.name.split(':')[0]! }));
+  const unnamed = missing - named.length;
+  const warnings = missing > 0
+    ? [...outcome.summary.warnings, `${missing} message(s) of the backup are not on the target${unnamed > 0 ? ` (${unnamed} of them not named in this report)` : ''}: run the prestage again`]
+    : outcome.summary.warnings;
+  // As a verify of live trees lists them: one skipped entry per missing message, with the reason campaigns look for.
+  const { missingOnTargetReason } = await import('../engine/operations/verify.js');
+  const skipped = [...outcome.summary.skipped, ...named.map((each) => ({ item: `${each.folder} ${each.key}`, reason: missingOnTargetReason }))];
+  return {
+    exitCode,
+    summary: { ...outcome.summary, items: 0, bytes: 0, skipped, warnings },
+    ...(named.length > 0 ? { missing: named } : {}),
+    route: `verify by a dry run of the restore: ${outcome.route.reason}`,
+  };
+}
+
+/** "DOMAIN/LOCAL: FOLDER" for a message of a backup's mailbox (the folder is its directory in the tree restored into). */
+function describeBackupFolder(message: { readonly mailbox: string; readonly folder: string }): string {
+  const inMailbox = message.mailbox && message.folder.startsWith(`${message.mailbox}/`) ? message.folder.slice(message.mailbox.length + 1) : message.folder;
+  const folder = inMailbox === '' ? 'INBOX' : inMailbox;
+  return message.mailbox ? `${message.mailbox}: ${folder}` : folder;
 }
 
 /** An mbox file (or directory of them) going to a maildir here is a conversion, as `mailshift convert` does it. */

@@ -1,4 +1,4 @@
-import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeTempDir, type TempDir } from '../support/tmp.js';
@@ -46,6 +46,10 @@ describe('mailshift campaign with a cPanel backup as a row source', () => {
     const verify = await runCli(['campaign', plan, '--stage', 'verify', '--force']);
     expect(verify.code).toBe(1);
     expect(verify.stdout + verify.stderr).toMatch(/alice: verify failed: .*differences/);
+    // Named, as a verify of live trees names what is missing: in the report, with its folder and base name.
+    const report = await readFile(path.join(`${plan.replace(/\.csv$/, '')}.campaign`, 'report', 'report.json'), 'utf8');
+    expect(report).toContain(`INBOX ${gone!.split(':')[0]}`);
+    expect(report).toContain('missing on the target');
     expect((await runCli(['campaign', plan, '--stage', 'prestage', '--force'])).code).toBe(0);
     const again = await runCli(['campaign', plan, '--stage', 'verify', '--force']);
     expect(again.code, again.stderr).toBe(0);
