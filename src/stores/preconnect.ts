@@ -38,13 +38,13 @@ const keyOf = (endpoint: ImapEndpoint) => `${endpoint.host}\u0000${endpoint.port
 /**
  * The IMAP servers the command line names, one entry per URL argument (two accounts on one server are two
  * connections). Pure. Anything that does not parse as an IMAP URL is left to the command, which reports it; help
- * asked for opens nothing.
+ * asked for opens nothing, and neither does `--imap-fallback URL`, used only when the source's files cannot be read.
  */
 export function findImapEndpoints(args: readonly string[]): ImapEndpoint[] {
   if (args.includes('--help') || args.includes('-h')) return [];
   const endpoints: ImapEndpoint[] = [];
-  for (const arg of args) {
-    if (!/^imaps?:\/\//i.test(arg)) continue;
+  for (const [i, arg] of args.entries()) {
+    if (!/^imaps?:\/\//i.test(arg) || args[i - 1] === '--imap-fallback') continue;
     try {
       const spec = parseStoreSpec(arg);
       if (spec.kind === 'imap') endpoints.push({ host: spec.host, port: spec.port });

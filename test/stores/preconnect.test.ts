@@ -21,6 +21,12 @@ describe('findImapEndpoints', () => {
     expect(findImapEndpoints(['copy', '/srv/mail/Maildir', 'ssh://root@h/home', 'imap://', 'imap://user@-bad-host', 'maildir:/x'])).toEqual([]);
   });
 
+  it('leaves out the --imap-fallback server, used only when the source files cannot be read', () => {
+    expect(findImapEndpoints(['copy', '--imap-fallback', 'imaps://a@fallback.example', 'ssh://h/home/a/Maildir', 'imap://b@target.example'])).toEqual([
+      { host: 'target.example', port: 143 },
+    ]);
+  });
+
   it('opens nothing when help is asked for', () => {
     expect(findImapEndpoints(['copy', 'imap://a@h', '--help'])).toEqual([]);
     expect(findImapEndpoints(['copy', '-h', 'imap://a@h'])).toEqual([]);
