@@ -100,21 +100,28 @@ export function decideRoute(operation: Operation, source: EndFacts, target: EndF
  * over ssh (there through one remote tar per batch). Into an IMAP account the same one pass appends each message to
  * the account as it passes (archive/imap-restore.ts), paired by identity with what the account holds. A backup is
  * never a target: `mailshift export` writes one.
+ *
+ * resync is the same restore: a backup never changes, and the restore adds only what the target lacks, so running it
+ * again is what a resync from it can be. verify and watch are refused, each with what to run instead.
  */
 function decideArchiveRoute(operation: Operation, source: EndFacts, target: EndFacts): Route | RouteRefusal {
   if (target.files?.layout === 'archive') {
     return refusal('MAILSHIFT_USAGE', `${target.label} is a cPanel backup: ${operation} does not write into a backup`, 'write a backup with `mailshift export SOURCE BACKUP.tar.gz`');
   }
-  if (operation !== 'copy') {
-    return refusal('MAILSHIFT_USAGE', `${source.label} is a cPanel backup: ${operation} works on live trees and accounts`, 'restore the backup with `mailshift copy BACKUP TARGET`, then run this against the restored tree');
+  if (operation === 'verify') {
+    return refusal('MAILSHIFT_USAGE', `${source.label} is a cPanel backup: verify compares live trees and accounts`, 'a dry run of the restore compares every message of the backup with the target: `mailshift copy --dry-run BACKUP TARGET` (--json names what would still be added; nothing means the target has it all)');
   }
+  if (operation === 'watch') {
+    return refusal('MAILSHIFT_USAGE', `${source.label} is a cPanel backup: a backup never changes, there is nothing to watch`, 'restore it with `mailshift copy BACKUP TARGET`; running that again adds only what the target lacks');
+  }
+  const again = operation === 'resync' ? ' (resync from a backup is the restore again: the backup never changes, and only what the target lacks is added)' : '';
   if (!target.files) {
     // The messages engine lists a folder before it reads it, by reference; a compressed stream cannot be read that
     // way. The backup is read once instead, and each message appended as it passes; the target is listed by identity
     // folder by folder as the stream reaches it, which is what the messages engine's pairing needs of it.
     return {
       use: 'messages',
-      reason: `the source ${source.label} is a cPanel backup and the target ${target.label} an IMAP account: the backup is read once from start to end and each message of the mailbox is appended as it passes (no extraction, no staging maildir), paired by identity with what the account holds`,
+      reason: `the source ${source.label} is a cPanel backup and the target ${target.label} an IMAP account: the backup is read once from start to end and each message of the mailbox is appended as it passes (no extraction, no staging maildir), paired by identity with what the account holds${again}`,
     };
   }
   if (target.files.layout !== 'cpanel' && target.files.layout !== 'maildir') {
@@ -122,7 +129,7 @@ function decideArchiveRoute(operation: Operation, source: EndFacts, target: EndF
   }
   return {
     use: 'archive',
-    reason: `the source ${source.label} is a cPanel backup: read once from start to end, its messages written straight into the ${target.files.layout === 'cpanel' ? 'cPanel account' : 'maildir'}${target.files.location === 'local' ? '' : ' over ssh (one remote tar per batch, then renamed into place)'} as they pass (no extraction, no rsync)`,
+    reason: `the source ${source.label} is a cPanel backup: read once from start to end, its messages written straight into the ${target.files.layout === 'cpanel' ? 'cPanel account' : 'maildir'}${target.files.location === 'local' ? '' : ' over ssh (one remote tar per batch, then renamed into place)'} as they pass (no extraction, no rsync)${again}`,
   };
 }
 

@@ -152,6 +152,29 @@ describe('mailshift copy BACKUP cpanel:ROOT#USER', () => {
     expect(files).toContain(`.Entw\u00fcrfe/cur/${longName}`);
   });
 
+  it('resync from a backup restores it again: what the target lost comes back, nothing twice; --flags source is refused', async () => {
+    const target = path.join(tmp.path, 'alice-resync');
+    const source = `cpmove:${archives['posix.tar']}#alice@example.com`;
+    expect((await runCli(['copy', source, target])).code).toBe(0);
+    const before = await listMaildir(target);
+    const lost = before.find((f) => f.startsWith('cur/'))!;
+    await rm(path.join(target, lost));
+    const resync = await runCli(['--json', 'resync', source, target]);
+    expect(resync.code, resync.stderr).toBe(0);
+    const doc = JSON.parse(resync.stdout) as { route: { use: string; reason: string }; report: { totals: { written: number; linked: number; existing: number } } };
+    expect(doc.route).toMatchObject({ use: 'archive', reason: expect.stringContaining('resync from a backup is the restore again') });
+    // Written from the backup's bytes, or linked to its other copy the target still has: one message either way.
+    expect(doc.report.totals.written + doc.report.totals.linked).toBe(1);
+    expect(doc.report.totals.existing).toBe(before.filter((f) => /^(\.[^/]+\/)?(cur|new)\//.test(f)).length - 1);
+    expect(await listMaildir(target)).toEqual(before);
+    const flags = await runCli(['resync', '--flags', 'source', source, target]);
+    expect(flags.code).toBe(2);
+    expect(flags.stderr).toContain('--flags source: a resync from a cPanel backup adds only what the target lacks');
+    const verify = await runCli(['verify', source, target]);
+    expect(verify.code).toBe(2);
+    expect(verify.stderr).toContain('mailshift copy --dry-run BACKUP TARGET');
+  });
+
   it('refuses a whole account into one maildir, and names the mailbox missing from the backup', async () => {
     const whole = await runCli(['copy', archives['gnu.tar.gz']!, path.join(tmp.path, 'nowhere')]);
     expect(whole.code).toBe(2);

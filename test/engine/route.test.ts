@@ -67,10 +67,15 @@ describe('decideRoute with a cPanel backup', () => {
     expect(decideRoute('copy', backup, imap)).toEqual({ use: 'messages', reason: expect.stringContaining('read once from start to end and each message of the mailbox is appended as it passes (no extraction, no staging maildir)') });
   });
 
+  it('resyncs from a backup by restoring it again (only what the target lacks is added), and says so', () => {
+    expect(decideRoute('resync', backup, localMaildir)).toMatchObject({ use: 'archive', reason: expect.stringContaining('resync from a backup is the restore again') });
+    expect(decideRoute('resync', backup, imap)).toMatchObject({ use: 'messages', reason: expect.stringContaining('resync from a backup is the restore again') });
+  });
+
   it('refuses what the archive engine does not do, with the way round it', () => {
     for (const [operation, target, words] of [
-      ['resync', localMaildir, 'restore the backup with `mailshift copy'],
-      ['verify', localMaildir, 'restore the backup with `mailshift copy'],
+      ['verify', localMaildir, 'mailshift copy --dry-run BACKUP TARGET'],
+      ['watch', localMaildir, 'restore it with `mailshift copy BACKUP TARGET`'],
       ['copy', mbox, 'restore into a cPanel root'],
     ] as const) {
       const decision = decideRoute(operation, backup, target);

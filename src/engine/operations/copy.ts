@@ -89,6 +89,16 @@ export async function runCopyOperation(request: CopyRequest): Promise<CopyOutcom
   });
 }
 
+/**
+ * A resync from a cPanel backup is the restore again (route.ts). The restore adds what the target lacks and never
+ * renames a message the target has, so `--flags source|merge` cannot be honoured: refused, not ignored.
+ */
+function refuseFlagsFromBackup(request: CopyRequest): void {
+  const { flags } = request.files;
+  if (request.operation !== 'resync' || flags === undefined || flags === 'target') return;
+  throw new UsageError(`--flags ${flags}: a resync from a cPanel backup adds only what the target lacks and leaves the flags of what it has`, 'run without --flags (the target keeps its flags)');
+}
+
 async function runFilesCopy(request: CopyRequest, route: Route): Promise<CopyOutcome> {
   const { runTreeCopy } = await import('../tree/run-tree-copy.js');
   const { files } = request;
@@ -125,6 +135,7 @@ async function runFilesCopy(request: CopyRequest, route: Route): Promise<CopyOut
 
 /** A cPanel backup restored into a tree here or over ssh (src/archive/): one pass over the archive. */
 async function runArchiveRestoreCopy(request: CopyRequest, route: Route): Promise<CopyOutcome> {
+  refuseFlagsFromBackup(request);
   const { runArchiveCopy } = await import('../../archive/operation.js');
   const result = await runArchiveCopy({
     source: request.source,
@@ -207,6 +218,7 @@ async function runMessagesCopy(request: CopyRequest, route: Route): Promise<Copy
  * is part of the outcome and makes it partial.
  */
 async function runArchiveIntoImap(request: CopyRequest, route: Route): Promise<CopyOutcome> {
+  refuseFlagsFromBackup(request);
   if (request.justLogin) throw new UsageError('--justlogin logs in to two IMAP ends: the source of this copy is a cPanel backup', 'leave out --justlogin');
   const { readArchiveMailbox, runArchiveIntoMailStore } = await import('../../archive/imap-restore.js');
   // A whole account is refused before anything logs in.
