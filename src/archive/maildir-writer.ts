@@ -5,6 +5,7 @@ import { pipeline } from 'node:stream/promises';
 import { maildirBaseName } from '../../converters/maildir/filename.js';
 import { MailshiftError, systemErrorCode } from '../core/errors.js';
 import { decideControlFile } from '../engine/tree/control-files.js';
+import { readRegularTextFile } from '../fsops/read-regular.js';
 import { nothingToFlush, type ControlFileOutcome, type FlushOutcome, type MessageOutcome, type RestoreWriter } from './restore-writer.js';
 import type { EntryBody } from './tar.js';
 
@@ -241,7 +242,7 @@ export class MaildirTreeWriter implements RestoreWriter {
         }
         const staged = this.stagedPath(folderRel, name);
         const final = path.join(this.root, rel);
-        const targetText = await readRegular(final);
+        const targetText = await readRegularTextFile(final);
         if (targetText === undefined) {
           try {
             await link(staged, final);
@@ -305,17 +306,6 @@ async function writeNewFile(file: string, body: EntryBody, mode: number): Promis
     throw err;
   }
   return true;
-}
-
-async function readRegular(file: string): Promise<string | undefined> {
-  try {
-    const stats = await lstat(file);
-    if (!stats.isFile()) return undefined;
-    return await readFile(file, 'utf8');
-  } catch (err) {
-    if (systemErrorCode(err) === 'ENOENT') return undefined;
-    throw err;
-  }
 }
 
 async function exists(file: string): Promise<boolean> {
