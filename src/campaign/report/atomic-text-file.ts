@@ -1,6 +1,7 @@
 import { constants as fsConstants, createReadStream } from 'node:fs';
 import { open, readdir, rename, rm, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
+import { isProcessAlive } from '../../core/process-alive.js';
 
 /**
  * A text file written in pieces under a temporary name in its directory and renamed over the old file when whole: a
@@ -82,14 +83,4 @@ export async function removeStaleTemporaries(directory: string): Promise<string[
     removed.push(name);
   }
   return removed;
-}
-
-function isProcessAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    // EPERM: it exists, but belongs to someone else.
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }

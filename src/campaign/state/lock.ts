@@ -4,6 +4,7 @@ import { hostname } from 'node:os';
 import path from 'node:path';
 import { MailshiftError, systemErrorCode } from '../../core/errors.js';
 import { ExitCode } from '../../core/exit-codes.js';
+import { isProcessAlive } from '../../core/process-alive.js';
 
 /**
  * One campaign process per campaign directory: two would run the same accounts at once. The lock is a file created
@@ -78,15 +79,5 @@ async function isRecent(file: string): Promise<boolean> {
     return Date.now() - (await stat(file)).mtimeMs < 30_000;
   } catch {
     return false;
-  }
-}
-
-/** Signal 0 checks that a process exists without touching it; EPERM means it exists under another user. */
-function isProcessAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return systemErrorCode(err) === 'EPERM';
   }
 }

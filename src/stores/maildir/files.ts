@@ -1,5 +1,6 @@
 import { lstatSync, mkdirSync, readdirSync, readFileSync, realpathSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { isProcessAlive } from '../../core/process-alive.js';
 import { MailshiftError, systemErrorCode } from '../../core/errors.js';
 
 /** The writer's file operations: no symlinks followed, files replaced by rename, stale tmp files of dead runs removed. */
@@ -67,14 +68,5 @@ export function removeStaleTmpFiles(tmpDir: string): void {
     } catch {
       // raced with another cleaner
     }
-  }
-}
-
-function isProcessAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return systemErrorCode(err) === 'EPERM';
   }
 }
