@@ -13,7 +13,7 @@ import { hasGnuTime, readVersion } from './lib/measure.mjs';
 import { BENCH_DIR, formatMachineLine, readMachineInfo, REPO_DIR, writeResultJson } from './lib/results.mjs';
 import { openScratch, warnLoudly } from './lib/scratch.mjs';
 import { runSideBySide } from './lib/side-by-side.mjs';
-import { maximum, median, minimum } from './lib/stats.mjs';
+import { summarizeCorpusRuns } from './lib/stats.mjs';
 import { formatMegabytes, formatRate, formatSeconds, formatTable } from './lib/table.mjs';
 import { available, findExecutable, INSTALL_HINT, unavailable } from './lib/tools.mjs';
 
@@ -248,28 +248,8 @@ function buildContenders({ names, probes, workDir, corpusPath, expectedMessages 
   return names.map((name) => ({ name, ...all[name] }));
 }
 
-/** Per-tool figures over the successful runs of one corpus. */
-export function summarizeRuns({ records, names, corpus }) {
-  const out = {};
-  for (const name of names) {
-    const runs = records.filter((r) => r.tool === name);
-    const good = runs.filter((r) => r.verification?.ok);
-    const medianSeconds = median(good.map((r) => r.wallSeconds));
-    const failed = runs.find((r) => !r.verification?.ok);
-    out[name] = {
-      runs: runs.length,
-      okRuns: good.length,
-      medianSeconds,
-      bestSeconds: minimum(good.map((r) => r.wallSeconds)),
-      messagesPerSecond: medianSeconds ? corpus.messages / medianSeconds : null,
-      megabytesPerSecond: medianSeconds ? corpus.sizeBytes / 1e6 / medianSeconds : null,
-      peakRssBytes: maximum(good.map((r) => r.peakRssBytes)),
-      maxProcesses: maximum(good.map((r) => r.maxProcesses)),
-      problem: failed ? failed.verification?.detail ?? failed.harnessError ?? 'failed' : null,
-    };
-  }
-  return out;
-}
+/** Per-tool figures over the successful runs of one corpus (bench/lib/stats.mjs). */
+export const summarizeRuns = summarizeCorpusRuns;
 
 /** Pure: issue 2's targets against one corpus's summary. */
 export function decideTargets(summaryByTool) {

@@ -17,7 +17,7 @@ import { startNetSim } from './lib/net-sim.mjs';
 import { formatMachineLine, readMachineInfo, REPO_DIR, writeResultJson } from './lib/results.mjs';
 import { openScratch } from './lib/scratch.mjs';
 import { runSideBySide } from './lib/side-by-side.mjs';
-import { maximum, median, minimum } from './lib/stats.mjs';
+import { summarizeCorpusRuns } from './lib/stats.mjs';
 import { formatMegabytes, formatRate, formatSeconds, formatTable } from './lib/table.mjs';
 import { available, findExecutable, INSTALL_HINT, unavailable } from './lib/tools.mjs';
 
@@ -349,29 +349,6 @@ export function decideTargets(mode, summaryByTool, isWan) {
   return verdicts;
 }
 
-function summarize(records, names, corpus) {
-  const out = {};
-  for (const name of names) {
-    const runs = records.filter((r) => r.tool === name);
-    const good = runs.filter((r) => r.verification?.ok);
-    const medianSeconds = median(good.map((r) => r.wallSeconds));
-    const failed = runs.find((r) => !r.verification?.ok);
-    out[name] = {
-      runs: runs.length,
-      okRuns: good.length,
-      medianSeconds,
-      bestSeconds: minimum(good.map((r) => r.wallSeconds)),
-      messagesPerSecond: medianSeconds ? corpus.messages / medianSeconds : null,
-      megabytesPerSecond: medianSeconds ? corpus.sizeBytes / 1e6 / medianSeconds : null,
-      peakRssBytes: maximum(good.map((r) => r.peakRssBytes)),
-      cpuSeconds: median(good.map((r) => r.cpuSeconds).filter((v) => v !== null && v !== undefined)),
-      machineCpuSeconds: median(good.map((r) => r.machineCpuSeconds).filter((v) => v !== null && v !== undefined)),
-      problem: failed ? failed.verification?.detail ?? 'failed' : null,
-    };
-  }
-  return out;
-}
-
 export async function main(argv) {
   const parsed = readBenchOptions('imap', argv, parseOptions, usage);
   if (!parsed.options) return parsed.exitCode;
@@ -436,7 +413,7 @@ export async function main(argv) {
         onRun: (r) => log(`  [${mode}] round ${r.round} ${TOOL_LABELS[r.tool].padEnd(15)} ${formatSeconds(r.wallSeconds) ?? '-'} s  ${formatMegabytes(r.peakRssBytes) ?? '-'} MB  CPU ${formatSeconds(r.cpuSeconds) ?? '-'} s, machine ${formatSeconds(r.machineCpuSeconds) ?? '-'} s  ${r.verification.ok ? 'ok' : 'FAILED'}: ${r.verification.detail}`),
       });
       const toolNames = contenders.map((c) => c.name);
-      const summaryByTool = summarize(records, toolNames, corpus);
+      const summaryByTool = summarizeCorpusRuns({ records, names: toolNames, corpus });
       const verdicts = decideTargets(mode, summaryByTool, Boolean(netSim));
       result.modes.push({ mode, corpus, summary: summaryByTool, verdicts, runs: records.map(({ stdout, stderr, ...rest }) => ({ ...rest, stderrTail: (stderr ?? '').slice(-2000) })) });
       const where = `${netSim ? `Dovecot behind ${netSim.description}` : 'Dovecot on 127.0.0.1'}${options.serverCompress ? ', offering COMPRESS=DEFLATE' : ''}`;

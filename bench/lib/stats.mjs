@@ -18,6 +18,36 @@ export function maximum(values) {
   return finite.length ? Math.max(...finite) : null;
 }
 
+/**
+ * Pure: per-tool figures over one corpus (convert, imap): median and best wall time of the runs that passed their
+ * check, throughput at the median, worst peak RSS, median CPU (the tool's, and the machine's while it ran), and why
+ * a run failed. `corpus`: { messages, sizeBytes }.
+ */
+export function summarizeCorpusRuns({ records, names, corpus }) {
+  const out = {};
+  const medianOf = (runs, key) => median(runs.map((r) => r[key]).filter((v) => v !== null && v !== undefined));
+  for (const name of names) {
+    const runs = records.filter((r) => r.tool === name);
+    const good = runs.filter((r) => r.verification?.ok);
+    const medianSeconds = median(good.map((r) => r.wallSeconds));
+    const failed = runs.find((r) => !r.verification?.ok);
+    out[name] = {
+      runs: runs.length,
+      okRuns: good.length,
+      medianSeconds,
+      bestSeconds: minimum(good.map((r) => r.wallSeconds)),
+      messagesPerSecond: medianSeconds ? corpus.messages / medianSeconds : null,
+      megabytesPerSecond: medianSeconds ? corpus.sizeBytes / 1e6 / medianSeconds : null,
+      peakRssBytes: maximum(good.map((r) => r.peakRssBytes)),
+      maxProcesses: maximum(good.map((r) => r.maxProcesses)),
+      cpuSeconds: medianOf(good, 'cpuSeconds'),
+      machineCpuSeconds: medianOf(good, 'machineCpuSeconds'),
+      problem: failed ? failed.verification?.detail ?? failed.harnessError ?? 'failed' : null,
+    };
+  }
+  return out;
+}
+
 /** Pure: per-tool median/best wall time and worst RSS over the runs that passed their check. */
 export function summarizeToolRuns(records, names) {
   const out = {};
