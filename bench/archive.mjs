@@ -6,10 +6,10 @@ import { mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { generateScaleTree } from '../scripts/gen-cpanel-tree.mjs';
-import { readBenchOptions } from './lib/cli.mjs';
+import { readBenchOptions, readSideBySideValues, sideBySideOptions } from './lib/cli.mjs';
 import { countMaildirMessages } from './lib/maildir.mjs';
 import { readVersion } from './lib/measure.mjs';
-import { formatMachineLine, readMachineInfo, REPO_DIR, writeResultJson } from './lib/results.mjs';
+import { formatMachineLine, readMachineInfo, writeResultJson } from './lib/results.mjs';
 import { openScratch } from './lib/scratch.mjs';
 import { runSideBySide } from './lib/side-by-side.mjs';
 import { summarizeToolRuns } from './lib/stats.mjs';
@@ -38,7 +38,6 @@ options:
   --cli PATH            mailshift CLI to time (default dist/bin/mailshift.js)
   --strict              exit 1 when a check fails or the target is missed`;
 
-const MAILSHIFT_CLI = join(REPO_DIR, 'dist', 'bin', 'mailshift.js');
 const MAILBOXES = 10;
 
 function parseOptions(argv) {
@@ -47,12 +46,8 @@ function parseOptions(argv) {
     options: {
       'size-mb': { type: 'string' },
       'max-message-bytes': { type: 'string' },
-      runs: { type: 'string' },
       fs: { type: 'string' },
-      'timeout-s': { type: 'string' },
-      cli: { type: 'string' },
-      strict: { type: 'boolean', default: false },
-      help: { type: 'boolean', short: 'h', default: false },
+      ...sideBySideOptions,
     },
   });
   const sizeMb = Number(values['size-mb'] ?? 2048);
@@ -61,16 +56,12 @@ function parseOptions(argv) {
   const fs = values.fs ?? 'tmpfs';
   if (fs !== 'tmpfs' && fs !== 'ext4') throw new Error('--fs is tmpfs or ext4');
   return {
-    help: values.help,
+    ...readSideBySideValues(values, { runs: 2, timeoutS: 1800 }),
     sizeMb,
     maxMessageBytes,
     // Message sizes are spread evenly up to the maximum: about half of it on average.
     messagesPerMailbox: Math.max(10, Math.round((sizeMb * 1e6) / (maxMessageBytes / 2) / MAILBOXES)),
-    runs: Number(values.runs ?? 2),
     fs,
-    timeoutMs: Number(values['timeout-s'] ?? 1800) * 1000,
-    cli: values.cli ?? MAILSHIFT_CLI,
-    strict: values.strict,
   };
 }
 

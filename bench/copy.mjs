@@ -4,10 +4,10 @@ import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { generateScaleTree } from '../scripts/gen-cpanel-tree.mjs';
-import { readBenchOptions } from './lib/cli.mjs';
+import { parseScale, readBenchOptions, readSideBySideValues, sideBySideOptions } from './lib/cli.mjs';
 import { countMaildirMessages } from './lib/maildir.mjs';
 import { readVersion } from './lib/measure.mjs';
-import { formatMachineLine, readMachineInfo, REPO_DIR, writeResultJson } from './lib/results.mjs';
+import { formatMachineLine, readMachineInfo, writeResultJson } from './lib/results.mjs';
 import { openScratch } from './lib/scratch.mjs';
 import { runSideBySide } from './lib/side-by-side.mjs';
 import { summarizeToolRuns } from './lib/stats.mjs';
@@ -35,7 +35,6 @@ options:
   --cli PATH       mailshift CLI to time (default dist/bin/mailshift.js)
   --strict         exit 1 when a check fails or the target is missed`;
 
-const MAILSHIFT_CLI = join(REPO_DIR, 'dist', 'bin', 'mailshift.js');
 const MAX_RATIO = 1.05;
 
 function parseOptions(argv) {
@@ -44,29 +43,20 @@ function parseOptions(argv) {
     options: {
       scale: { type: 'string' },
       quick: { type: 'boolean', default: false },
-      runs: { type: 'string' },
       jobs: { type: 'string' },
       'with-chown': { type: 'boolean', default: false },
-      'timeout-s': { type: 'string' },
-      cli: { type: 'string' },
-      strict: { type: 'boolean', default: false },
-      help: { type: 'boolean', short: 'h', default: false },
+      ...sideBySideOptions,
     },
   });
   const scale = values.scale ?? (values.quick ? '1x10x1000' : '1x10x10000');
-  const m = /^(\d+)x(\d+)x(\d+)$/.exec(scale);
-  if (!m || m[1] !== '1') throw new Error(`--scale wants 1xMxK (one account), got ${scale}`);
-  const files = Number(m[2]) * Number(m[3]);
+  const { accounts, mailboxesPerAccount, messagesPerMailbox } = parseScale(scale);
+  if (accounts !== 1) throw new Error(`--scale wants 1xMxK (one account), got ${scale}`);
   return {
-    help: values.help,
-    mailboxesPerAccount: Number(m[2]),
-    messagesPerMailbox: Number(m[3]),
-    runs: Number(values.runs ?? (files >= 50_000 ? 2 : 3)),
+    ...readSideBySideValues(values, { runs: mailboxesPerAccount * messagesPerMailbox >= 50_000 ? 2 : 3, timeoutS: 900 }),
+    mailboxesPerAccount,
+    messagesPerMailbox,
     jobs: values.jobs,
     withChown: values['with-chown'],
-    timeoutMs: Number(values['timeout-s'] ?? 900) * 1000,
-    cli: values.cli ?? MAILSHIFT_CLI,
-    strict: values.strict,
   };
 }
 

@@ -5,9 +5,9 @@ import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { generateScaleTree } from '../scripts/gen-cpanel-tree.mjs';
-import { readBenchOptions } from './lib/cli.mjs';
+import { parseScale, readBenchOptions, readSideBySideValues, sideBySideOptions } from './lib/cli.mjs';
 import { readVersion } from './lib/measure.mjs';
-import { formatMachineLine, readMachineInfo, REPO_DIR, writeResultJson } from './lib/results.mjs';
+import { formatMachineLine, readMachineInfo, writeResultJson } from './lib/results.mjs';
 import { openScratch } from './lib/scratch.mjs';
 import { runSideBySide } from './lib/side-by-side.mjs';
 import { summarizeToolRuns } from './lib/stats.mjs';
@@ -32,7 +32,6 @@ options:
   --cli PATH       mailshift CLI to time (default dist/bin/mailshift.js)
   --strict         exit 1 when a check fails or a target is missed`;
 
-const MAILSHIFT_CLI = join(REPO_DIR, 'dist', 'bin', 'mailshift.js');
 const RSS_TARGET_BYTES = 300e6;
 const MAX_RATIO_TO_DU = 2;
 
@@ -42,27 +41,14 @@ function parseOptions(argv) {
     options: {
       scale: { type: 'string' },
       quick: { type: 'boolean', default: false },
-      runs: { type: 'string' },
       'with-stat': { type: 'boolean', default: false },
-      'timeout-s': { type: 'string' },
-      cli: { type: 'string' },
-      strict: { type: 'boolean', default: false },
-      help: { type: 'boolean', short: 'h', default: false },
+      ...sideBySideOptions,
     },
   });
-  const scale = values.scale ?? (values.quick ? '50x10x100' : '1000x10x100');
-  const m = /^(\d+)x(\d+)x(\d+)$/.exec(scale);
-  if (!m) throw new Error(`--scale wants AxMxK, got ${scale}`);
   return {
-    help: values.help,
-    accounts: Number(m[1]),
-    mailboxesPerAccount: Number(m[2]),
-    messagesPerMailbox: Number(m[3]),
-    runs: Number(values.runs ?? 3),
+    ...readSideBySideValues(values, { runs: 3, timeoutS: 600 }),
+    ...parseScale(values.scale ?? (values.quick ? '50x10x100' : '1000x10x100')),
     withStat: values['with-stat'],
-    timeoutMs: Number(values['timeout-s'] ?? 600) * 1000,
-    cli: values.cli ?? MAILSHIFT_CLI,
-    strict: values.strict,
   };
 }
 

@@ -1,4 +1,36 @@
 // What every benchmark's main() starts with: its options read, --help answered, a bad option refused.
+import { join } from 'node:path';
+import { REPO_DIR } from './results.mjs';
+
+/** The CLI a benchmark times unless --cli names another build. */
+export const MAILSHIFT_CLI = join(REPO_DIR, 'dist', 'bin', 'mailshift.js');
+
+/** The options of the side-by-side benchmarks (copy, discover, archive), for node:util parseArgs. */
+export const sideBySideOptions = {
+  runs: { type: 'string' },
+  'timeout-s': { type: 'string' },
+  cli: { type: 'string' },
+  strict: { type: 'boolean', default: false },
+  help: { type: 'boolean', short: 'h', default: false },
+};
+
+/** sideBySideOptions' values, read with the benchmark's own defaults: rounds and the per-run limit in seconds. */
+export function readSideBySideValues(values, defaults) {
+  return {
+    help: values.help,
+    runs: Number(values.runs ?? defaults.runs),
+    timeoutMs: Number(values['timeout-s'] ?? defaults.timeoutS) * 1000,
+    cli: values.cli ?? MAILSHIFT_CLI,
+    strict: values.strict,
+  };
+}
+
+/** `--scale AxMxK`: accounts, mailboxes per account, messages per mailbox (scripts/gen-cpanel-tree.mjs's shape). */
+export function parseScale(text) {
+  const m = /^(\d+)x(\d+)x(\d+)$/.exec(text);
+  if (!m) throw new Error(`--scale wants AxMxK, got ${text}`);
+  return { accounts: Number(m[1]), mailboxesPerAccount: Number(m[2]), messagesPerMailbox: Number(m[3]) };
+}
 
 /**
  * Reads a benchmark's options with its own parser. Returns `{ options }` to run with, or `{ exitCode }` once the
