@@ -43,6 +43,11 @@ export interface FindOptions {
   readonly dirsAndLinksOnly?: boolean;
   /** Only entries with exactly one of these names (find -name, with wildcards escaped). */
   readonly names?: readonly string[];
+  /**
+   * Directories (relative to the root) not to walk into: listed themselves, nothing below them. A saving, not a
+   * filter: the walk here honours it, GNU find over ssh lists them whole, so a caller must skip their contents itself.
+   */
+  readonly prune?: readonly string[];
 }
 
 export function buildFindArgv(root: string, options: FindOptions = {}): string[] {

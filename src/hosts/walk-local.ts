@@ -39,6 +39,7 @@ export async function listLocalTree(
   if (!rootStats.isDirectory()) return { exists: true, errors: '' };
 
   const wanted = options.names && options.names.length > 0 ? new Set(options.names) : undefined;
+  const pruned = new Set(options.prune ?? []);
   let sinceYield = 0;
   const pace = async (): Promise<void> => {
     sinceYield += 1;
@@ -85,7 +86,7 @@ export async function listLocalTree(
         }
         const entry = buildTreeEntry(rel, stats, () => readlinkSync(abs, 'utf8'));
         if (isListed(entry, dirent.name, options, wanted)) onEntry(entry);
-        if (entry.type === 'dir' && (options.maxDepth === undefined || depth < options.maxDepth)) subdirs.push({ abs, rel, depth });
+        if (entry.type === 'dir' && !pruned.has(rel) && (options.maxDepth === undefined || depth < options.maxDepth)) subdirs.push({ abs, rel, depth });
         await pace();
       }
     } finally {

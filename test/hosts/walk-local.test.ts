@@ -70,6 +70,13 @@ describe('listLocalTree lists what GNU find lists, field for field', () => {
     });
   }
 
+  it('does not walk into a pruned directory: it is listed, nothing below it is', async () => {
+    const { entries } = await collect(walk, root, { prune: ['.Sent', 'deep/a'] });
+    const paths = entries.map((entry) => entry.path);
+    expect(paths).toEqual(expect.arrayContaining(['.Sent', 'deep/a', 'cur', '.Archiv 2019/cur']));
+    expect(paths.filter((p) => p.startsWith('.Sent/') || p.startsWith('deep/a/'))).toEqual([]);
+  });
+
   it('takes "*" as a name, not a wildcard', async () => {
     expect((await collect(walk, root, { names: ['*'] })).entries.map((e) => e.path)).toEqual(['deep/*']);
   });

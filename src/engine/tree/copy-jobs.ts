@@ -195,7 +195,9 @@ export async function scanSources(jobs: readonly CopyJob[], options: CopyOptions
       continue;
     }
     const scanner = createMaildirScanner({ label: job.label, sourceRoot: job.source.path, skipDirs: job.skipDirs ?? [] });
-    await sideOf(job.source, options).list(job.source.path, (entry) => scanner.add(entry), options.signal ? { signal: options.signal } : {});
+    // The directories other jobs copy are not walked into here (each job scans its own); the scanner skips them too.
+    const walk = { ...(job.skipDirs && job.skipDirs.length > 0 ? { prune: job.skipDirs } : {}), ...(options.signal ? { signal: options.signal } : {}) };
+    await sideOf(job.source, options).list(job.source.path, (entry) => scanner.add(entry), walk);
     refused.push(...scanner.refused);
     rules.push(scanner.rules);
     totals.bytes += scanner.totals.bytes;
