@@ -132,12 +132,10 @@ async function runStage(row: PlanRow, stage: Stage, options: RowOptions, context
   if (await isMboxToMaildir(source, target)) return runMboxConvert(source, target, context);
   const { runCopyOperation } = await import('../engine/operations/copy.js');
   const { environment } = context;
-  // A cPanel backup never changes: its cutover restores it again (adding only what is missing), and its verify is a
-  // dry run of the restore, which compares every message of the backup with the target and must find none to add.
-  const isBackup = await isBackupSource(source);
+  // From a cPanel backup, the cutover's resync is the restore again (engine/route.ts decides it, as for `resync`).
   const outcome = await runCopyOperation({
     ...base,
-    operation: stage === 'prestage' || isBackup ? 'copy' : 'resync',
+    operation: stage === 'prestage' ? 'copy' : 'resync',
     dryRun: false,
     files: {
       ...(options.jobs !== undefined ? { jobs: options.jobs } : {}),
