@@ -248,9 +248,6 @@ function buildContenders({ names, probes, workDir, corpusPath, expectedMessages 
   return names.map((name) => ({ name, ...all[name] }));
 }
 
-/** Per-tool figures over the successful runs of one corpus (bench/lib/stats.mjs). */
-export const summarizeRuns = summarizeCorpusRuns;
-
 /** Pure: issue 2's targets against one corpus's summary. */
 export function decideTargets(summaryByTool) {
   const mine = summaryByTool.mailshift;
@@ -358,7 +355,7 @@ export async function main(argv) {
           `${r.verification.ok ? 'ok' : 'FAILED'}: ${r.verification.detail}`),
       });
       rmSync(workDir, { recursive: true, force: true });
-      const summaryByTool = summarizeRuns({ records, names, corpus });
+      const summaryByTool = summarizeCorpusRuns({ records, names, corpus });
       const verdicts = decideTargets(summaryByTool);
       for (const r of records) {
         if (!r.verification.ok && r.tool !== 'mailshift') hasProblem = true;

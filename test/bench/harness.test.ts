@@ -4,7 +4,9 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 // The harness is plain .mjs (benchmarks run without a build step), hence no type declarations.
 // @ts-ignore
-import { classifyRun, decideTargets, summarizeRuns } from '../../bench/convert.mjs';
+import { classifyRun, decideTargets } from '../../bench/convert.mjs';
+// @ts-ignore
+import { summarizeCorpusRuns } from '../../bench/lib/stats.mjs';
 // @ts-ignore
 import { countMaildirMessages } from '../../bench/lib/maildir.mjs';
 // @ts-ignore
@@ -49,7 +51,7 @@ describe('targets', () => {
     ({ tool, wallSeconds, peakRssBytes, maxProcesses: 1, verification: { ok, detail: ok ? 'ok' : 'exit 1' } });
 
   it('compares medians of successful runs only', () => {
-    const summary = summarizeRuns({
+    const summary = summarizeCorpusRuns({
       records: [run('mailshift', 1), run('mailshift', 3), run('mailshift', 2), run('mailshift', 0.1, false)],
       names: ['mailshift'],
       corpus,
@@ -60,7 +62,7 @@ describe('targets', () => {
   });
 
   it('passes a target only at or above the required speed-up, and fails RSS at 200 MB', () => {
-    const summary = summarizeRuns({
+    const summary = summarizeCorpusRuns({
       records: [run('mailshift', 1, true, 200e6), run('dovecot', 5), run('mb2md', 1.4)],
       names: ['mailshift', 'dovecot', 'mb2md'],
       corpus,
@@ -70,7 +72,7 @@ describe('targets', () => {
   });
 
   it('says n/a rather than pass when mailshift has no successful run', () => {
-    const summary = summarizeRuns({ records: [run('mailshift', 1, false), run('dovecot', 5)], names: ['mailshift', 'dovecot'], corpus });
+    const summary = summarizeCorpusRuns({ records: [run('mailshift', 1, false), run('dovecot', 5)], names: ['mailshift', 'dovecot'], corpus });
     expect(decideTargets(summary).every((v: { status: string }) => v.status === 'n/a')).toBe(true);
   });
 });
