@@ -115,6 +115,17 @@ describe('runMeasured', () => {
     // Two processes of ~100 MB each on a loaded machine (CI with servers running) can take longer than 5 s to start.
   }, 30_000);
 
+  it('counts the pages a forked child shares with its parent once, not twice', async () => {
+    // Perl (essential on Debian) forks without exec: the child shares the parent's ~100 MB copy-on-write while it
+    // sleeps. RSS per process would sum ~200 MB for the ~100 MB the machine holds.
+    const script = 'my $b = ""; vec($b, 100_000_000 - 1, 8) = 1; if (my $pid = fork) { waitpid($pid, 0) } else { sleep 1; exit 0 }';
+    const measured = await runMeasured(['perl', '-e', script]);
+    expect(measured.exitCode).toBe(0);
+    expect(measured.maxProcesses).toBeGreaterThanOrEqual(2);
+    expect(measured.peakTreeRssSampledBytes).toBeGreaterThan(90e6);
+    expect(measured.peakTreeRssSampledBytes).toBeLessThan(150e6);
+  }, 30_000);
+
   it('reports a command that cannot start instead of throwing', async () => {
     const measured = await runMeasured([join(dir, 'no-such-tool')]);
     expect(measured.exitCode === 0 && !measured.spawnError).toBe(false);
