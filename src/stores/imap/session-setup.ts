@@ -82,8 +82,17 @@ interface ImapFlowInside {
   capabilities: Map<string, unknown>;
 }
 
-/** imapflow's own `run` of each wrapped client, and whether it sent ID yet (identifyOnce). */
-const unwrapped = new WeakMap<ImapFlow, { readonly run: ImapFlowInside['run']; isIdentified: boolean }>();
+/** imapflow's own `run` of each wrapped client, whether it sent ID yet (identifyOnce), and how long NAMESPACE took. */
+const unwrapped = new WeakMap<ImapFlow, { readonly run: ImapFlowInside['run']; isIdentified: boolean; namespaceRoundTripMs?: number }>();
+
+/**
+ * How long the client's NAMESPACE took, from sending to the answer: a second sample of the link's round trip for the
+ * compression decision (compression.ts), free since imapflow sends it anyway. The server answers it from memory, and
+ * it comes while the client waits with little else to do, so it is rarely stretched by either end's CPU.
+ */
+export function readNamespaceRoundTripMs(client: ImapFlow): number | undefined {
+  return unwrapped.get(client)?.namespaceRoundTripMs;
+}
 
 /**
  * Sends ID over imapflow, once per connection: for a connection imapflow still drives when it selects a folder
@@ -100,7 +109,8 @@ export async function identifyOnce(client: ImapFlow, clientVersion: string): Pro
 export function trimSessionSetup(client: ImapFlow): void {
   const inside = client as unknown as ImapFlowInside;
   const run = inside.run.bind(client);
-  unwrapped.set(client, { run, isIdentified: false });
+  const state: { readonly run: ImapFlowInside['run']; isIdentified: boolean; namespaceRoundTripMs?: number } = { run, isIdentified: false };
+  unwrapped.set(client, state);
   // Subscriptions do not decide what is copied: LIST's answer is enough.
   inside.skipLsub = true;
   inside.run = async (command: string, ...args: unknown[]) => {
@@ -109,6 +119,10 @@ export function trimSessionSetup(client: ImapFlow): void {
       capabilities: new Set([...inside.capabilities.keys()].map((each) => each.toUpperCase())),
     });
     if (!decision.send) return decision.result;
-    return run(decision.command, ...decision.args);
+    if (decision.command.toUpperCase() !== 'NAMESPACE') return run(decision.command, ...decision.args);
+    const sentAt = performance.now();
+    const result = await run(decision.command, ...decision.args);
+    state.namespaceRoundTripMs = performance.now() - sentAt;
+    return result;
   };
 }

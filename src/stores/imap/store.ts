@@ -10,7 +10,7 @@ import { connectImap, type ImapConnectOptions } from './connection.js';
 import { decideCompression, type CompressionDecision } from './compression.js';
 import { classifyImapError, ImapError } from './errors.js';
 import { planListedFolders, type ListedFolderEntry } from './listed-folders.js';
-import { identifyOnce } from './session-setup.js';
+import { identifyOnce, readNamespaceRoundTripMs } from './session-setup.js';
 import { ImapMailbox, type ListedStatus, type MailboxHost, type PooledClient } from './mailbox.js';
 
 /**
@@ -99,6 +99,8 @@ export class ImapStore implements MailStore, MailboxHost {
   private firstListing: Promise<FolderListing> | undefined;
   /** COMPRESS=DEFLATE or not, for every connection, once the first round trip was timed (compression.ts). */
   compression: CompressionDecision | undefined;
+  /** The first connection's NAMESPACE, timed: the other sample of the link's round trip (noteRoundTrip). */
+  private namespaceRoundTripMs: number | undefined;
 
   private constructor(private readonly options: ImapStoreOptions) {
     this.currentCaps = { readable: true, writable: Boolean(options.writable), crlf: true, sizeComparable: true, parallelAppend: true, parallelRead: true, newMailSignal: false, flagsBySourceKey: false, flagsByTargetUid: true };
@@ -124,6 +126,7 @@ export class ImapStore implements MailStore, MailboxHost {
         credential: formatCredential(options.spec),
       };
       store.currentCaps = { ...store.currentCaps, newMailSignal: store.facts.capabilities.includes('IDLE') };
+      store.namespaceRoundTripMs = readNamespaceRoundTripMs(client);
       // Hands the connection back when the LIST is answered.
       store.firstListing = store.readListing(pooled);
       isListing = true;
@@ -258,7 +261,8 @@ export class ImapStore implements MailStore, MailboxHost {
   /** @internal The first timed round trip decides compression for the store's connections (compression.ts). */
   noteRoundTrip(roundTripMs: number, isOffered: boolean): CompressionDecision {
     if (this.compression) return this.compression;
-    this.compression = decideCompression({ isOffered, roundTripMs });
+    const samples = this.namespaceRoundTripMs === undefined ? [roundTripMs] : [roundTripMs, this.namespaceRoundTripMs];
+    this.compression = decideCompression({ isOffered, roundTripsMs: samples });
     this.options.logger.debug(`${this.label}: ${this.compression.reason}`);
     return this.compression;
   }
