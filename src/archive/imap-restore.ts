@@ -7,7 +7,7 @@ import { withDryRun } from '../stores/dry-run.js';
 import { formatSpec, type StoreSpec } from '../stores/spec.js';
 import type { MailStore } from '../stores/store.js';
 import { ImapRestoreWriter, type ImapRestoreWriterOptions } from './imap-writer.js';
-import { runArchiveRestore, type SkippedEntry } from './restore.js';
+import { runArchiveRestore, type SkippedEntry, type WouldAdd } from './restore.js';
 import { readBackupSource, type BackupSource } from './source.js';
 
 /**
@@ -41,6 +41,15 @@ export interface ArchiveImapReport extends StoreCopyReport {
   readonly notices: string[];
   /** Keywords that could not be set, and why. */
   readonly warnings: string[];
+  /** A dry run: the messages it would append (the first maxNamedWouldAdd, restore.ts), named as in the backup. */
+  readonly wouldAdd: WouldAdd[];
+  /** A dry run: how many more it would append than wouldAdd names. */
+  readonly wouldAddUnnamed: number;
+}
+
+/** The report of a backup restored into a mail store, told apart from a plain messages copy's (both come as `messages`). */
+export function isArchiveImapReport(report: StoreCopyReport): report is ArchiveImapReport {
+  return 'notRestored' in report && 'wouldAdd' in report;
 }
 
 /** The backup and its mailbox (`DOMAIN/LOCAL`); a whole account is refused: an IMAP account takes one mailbox. */
@@ -134,5 +143,7 @@ async function restoreIntoStore(request: ArchiveImapRequest, started: number, ba
     notRestored,
     notices: restored ? restored.report.notices : [],
     warnings: writer.warnings,
+    wouldAdd: restored ? restored.report.wouldAdd : [],
+    wouldAddUnnamed: restored ? restored.report.wouldAddUnnamed : 0,
   };
 }

@@ -188,9 +188,11 @@ async function verifyBackupRestore(base: OperationBase, options: RowOptions, con
   });
   const missing = outcome.summary.items;
   const exitCode = outcome.exitCode !== ExitCode.ok && outcome.exitCode !== ExitCode.partial ? outcome.exitCode : missing > 0 ? ExitCode.differences : outcome.exitCode;
-  // Named, as a verify of live trees names them: the dry run lists the first ones it would add (archive/restore.ts).
-  const report = outcome.kind === 'archive-restore' ? outcome.result.report : undefined;
-  const named = (report?.wouldAdd ?? []).map((message) => ({ folder: describeBackupFolder(message), key: message.name.split(':')[0]! }));
+  // Named, as a verify of live trees names them: the dry run lists the first ones it would add (archive/restore.ts),
+  // into a tree or, through the same restore, into an IMAP account (archive/imap-restore.ts).
+  const { isArchiveImapReport } = await import('../archive/imap-restore.js');
+  const wouldAdd = outcome.kind === 'archive-restore' ? outcome.result.report.wouldAdd : outcome.kind === 'messages' && isArchiveImapReport(outcome.report) ? outcome.report.wouldAdd : [];
+  const named = wouldAdd.map((message) => ({ folder: describeBackupFolder(message), key: message.name.split(':')[0]! }));
   const unnamed = missing - named.length;
   const warnings = missing > 0
     ? [...outcome.summary.warnings, `${missing} message(s) of the backup are not on the target${unnamed > 0 ? ` (${unnamed} of them not named in this report)` : ''}: run the prestage again`]

@@ -65,6 +65,9 @@ describe('mailshift copy BACKUP#mailbox imaps://...', () => {
     const second = await runCli(args);
     expect(second.code, second.stderr).toBe(0);
     expect((JSON.parse(second.stdout) as { totals: { copied: number; alreadyPresent: number } }).totals).toMatchObject({ copied: 0, alreadyPresent: 7 });
+    const dryRun = await runCli([...args, '--dry-run']);
+    expect(dryRun.code, dryRun.stderr).toBe(0);
+    expect(JSON.parse(dryRun.stdout)).toMatchObject({ dryRun: true, wouldAdd: [], wouldAddUnnamed: 0 });
     // Nothing is staged on disk: the run writes nothing into the state directory.
     expect(await readdir(path.join(work.path, 'state')).catch(() => [])).toEqual([]);
   });
@@ -140,7 +143,12 @@ describe('a generated backup streamed into an IMAP account', () => {
     const { user, args } = await freshAccount(gzFile, '--dry-run');
     const result = await runCli(args);
     expect(result.code, result.stderr).toBe(0);
-    expect((JSON.parse(result.stdout) as { dryRun: boolean; totals: { copied: number } })).toMatchObject({ dryRun: true, totals: { copied: generated.messages } });
+    const doc = JSON.parse(result.stdout) as { dryRun: boolean; totals: { copied: number }; wouldAdd: { folder: string; name: string }[]; wouldAddUnnamed: number };
+    expect(doc).toMatchObject({ dryRun: true, totals: { copied: generated.messages } });
+    // Named, the first thousand, each once; the rest counted.
+    expect(doc.wouldAdd).toHaveLength(1000);
+    expect(new Set(doc.wouldAdd.map((each) => `${each.folder}/${each.name}`)).size).toBe(1000);
+    expect(doc.wouldAdd.length + doc.wouldAddUnnamed).toBe(generated.messages);
     expect((await served(user)).messages).toEqual([]);
   });
 
