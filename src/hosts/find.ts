@@ -24,6 +24,11 @@ export interface TreeEntry {
   readonly mode: number;
   readonly nlink: number;
   readonly mtimeMs: number;
+  /**
+   * Last status change (ctime), milliseconds. Unlike mtime nobody can set it back (rsync gives a file the source's
+   * mtime before renaming it into place): what tells a file written after a given moment (engine/tree/job-leftovers.ts).
+   */
+  readonly ctimeMs: number;
   /** Device and inode: together they say which names are hard links of one file. */
   readonly device: number;
   readonly inode: number;
@@ -33,9 +38,10 @@ export interface TreeEntry {
   readonly allocatedBytes?: number;
 }
 
-// type, size, uid, gid, mode, nlink, mtime, device, inode, link text, 512-byte blocks, path — each NUL-terminated.
-const fieldsPerEntry = 12;
-export const findPrintfFormat = '%y\\0%s\\0%U\\0%G\\0%m\\0%n\\0%T@\\0%D\\0%i\\0%l\\0%b\\0%P\\0';
+// type, size, uid, gid, mode, nlink, mtime, ctime, device, inode, link text, 512-byte blocks, path — each
+// NUL-terminated.
+const fieldsPerEntry = 13;
+export const findPrintfFormat = '%y\\0%s\\0%U\\0%G\\0%m\\0%n\\0%T@\\0%C@\\0%D\\0%i\\0%l\\0%b\\0%P\\0';
 
 export interface FindOptions {
   readonly maxDepth?: number;
@@ -73,7 +79,7 @@ export function createFindParser(onEntry: (entry: TreeEntry) => void): { push(ch
   let carry: Buffer = Buffer.alloc(0);
   let fields: Buffer[] = [];
   const emit = () => {
-    const [y, s, u, g, m, n, t, d, i, l, b, p] = fields.map((f) => f.toString('utf8'));
+    const [y, s, u, g, m, n, t, c, d, i, l, b, p] = fields.map((f) => f.toString('utf8'));
     fields = [];
     if (p === undefined || p === '') return;
     const type: TreeEntryType = y === 'f' ? 'file' : y === 'd' ? 'dir' : y === 'l' ? 'symlink' : 'other';
@@ -86,6 +92,7 @@ export function createFindParser(onEntry: (entry: TreeEntry) => void): { push(ch
       mode: parseInt(m ?? '0', 8),
       nlink: Number(n),
       mtimeMs: Math.round(Number(t) * 1000),
+      ctimeMs: Math.round(Number(c) * 1000),
       device: Number(d),
       inode: Number(i),
       ...(type === 'symlink' ? { linkTarget: l ?? '' } : {}),

@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, readdir } from 'node:fs/promises';
+import { mkdir, readdir, utimes } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cliPath, runCli } from '../../e2e/cli.js';
@@ -59,8 +59,8 @@ async function waitForTransferInProgress(dst: string): Promise<void> {
   const hasTempFile = async (d: string): Promise<boolean> => {
     for (const entry of await readdir(d, { withFileTypes: true }).catch(() => [])) {
       if (entry.isDirectory() && (await hasTempFile(path.join(d, entry.name)))) return true;
-      // ".NAME.XXXXXX" next to the final name, or "NAME.XXXXXX" in a --temp-dir.
-      if (entry.isFile() && /^\.?.+\.[A-Za-z0-9]{6}$/.test(entry.name)) return true;
+      // ".NAME.XXXXXX" next to the final name.
+      if (entry.isFile() && /^\..+\.[A-Za-z0-9]{6}$/.test(entry.name)) return true;
     }
     return false;
   };
@@ -99,6 +99,11 @@ describe('a copy interrupted from outside', () => {
     process.kill(-run.child.pid!, 'SIGKILL');
     await run.exited;
     expect((await messageBaseNames(dst)).length).toBeLessThan(messages);
+    // The killed job's marker records that rsync was writing there (the re-run's clean-up keys on it).
+    expect(existsSync(path.join(dst, 'mailshift-copy-in-progress')), 'the killed job left its marker').toBe(true);
+    // Killed between rsync's setting the source's mtime on a temporary file and its rename, the file looks old by its
+    // mtime: make every one left look so, since the clean-up must go by the change time.
+    for (const name of await rsyncTempFilesInMail(dst)) await utimes(path.join(dst, name), 1000000000, 1000000000);
 
     const rerun = await runCli(['--json', 'copy', src, dst]);
     expect(rerun.code, rerun.stderr).toBe(0);
