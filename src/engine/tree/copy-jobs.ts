@@ -10,6 +10,7 @@ import { buildRsyncArgv, type RsyncEndpoint } from '../../transport/rsync/args.j
 import { formatFilterFile, type FilterRule } from '../../transport/rsync/filters.js';
 import type { ItemizedChange } from '../../transport/rsync/itemize.js';
 import { readItemsFromOutput } from '../../transport/rsync/output-file.js';
+import type { RsyncProgress } from '../../transport/rsync/progress.js';
 import { runRsync, type RsyncRunResult } from '../../transport/rsync/run.js';
 import type { CopyOptions, JobReport } from './copy-report.js';
 import { createMaildirScanner, type RefusedItem } from './copy-safety.js';
@@ -89,8 +90,8 @@ async function runJob(
     const removed = await removeLeftovers(side, scope, marker, options);
     if (removed > 0) logger.info(`${job.label}: removed ${removed} half-written file(s) an interrupted copy left (rsync temporary names written since it started)`);
   }
-  // rsync's output goes to a file unless it is wanted line by line (a progress bar, a dry run's listing).
-  const outputFile = options.wantProgress || options.onItem ? undefined : path.join(staging, `output-${index}`);
+  // rsync's output goes to a file unless its items are wanted as they come (a dry run's listing).
+  const outputFile = options.onItem ? undefined : path.join(staging, `output-${index}`);
   // An error thrown from here on (Ctrl-C, a lost connection) leaves the marker: the next run does the clean-up.
   return runJobInTarget(job, { filterFile, outputFile, marker, scope }, options, logger, hooks);
 }
@@ -134,10 +135,10 @@ async function runJobInTarget(
     ...(options.signal ? { signal: options.signal } : {}),
     retries: options.retries ?? 3,
     retryBaseDelayMs: options.retryBaseDelayMs ?? 2000,
+    ...(options.wantProgress ? { onProgress: (p: RsyncProgress) => hooks.onProgress(p.bytes, p.filesTransferred) } : {}),
     ...(outputFile
       ? { outputFile }
       : {
-          onProgress: (p) => hooks.onProgress(p.bytes, p.filesTransferred),
           onItem: (item) => {
             onFileItem(item);
             hooks.onItem(item);
@@ -149,6 +150,10 @@ async function runJobInTarget(
   });
   const hasFailed = result.exit.outcome !== 'ok' && result.exit.outcome !== 'vanished';
   if (outputFile && (hasFailed || result.attempts > 1)) await readItemsFromOutput(outputFile, onFileItem);
+  if (outputFile && !hasFailed && !options.dryRun && result.stats.regularFilesTransferred === undefined) {
+    // rsync ignores a failed write of its output (a full temporary directory): the copy is whole, its counts are not.
+    logger.warn(`${job.label}: rsync's summary did not reach ${outputFile} (is the temporary directory full?); the counts reported for this job are those of the items that did`);
+  }
   if (marker) await finishMarker(job, place.scope, marker, result, itemized, options, logger);
   bytes = result.stats.transferredFileSizeBytes ?? 0;
   // Counts from --stats. Hard links are created files that were not transferred.

@@ -6,7 +6,7 @@ import { ExitCode } from '../../core/exit-codes.js';
 import { classifyRsyncExit, decideRetryDelayMs, targetFullPattern, type RsyncExitClass } from './exit.js';
 import { parseItemizeLine, type ItemizedChange } from './itemize.js';
 import { createLineSplitter } from './lines.js';
-import { readItemsFromOutput, readStatsFromOutput } from './output-file.js';
+import { followProgress, readItemsFromOutput, readStatsFromOutput } from './output-file.js';
 import { parseProgressLine, parseStatsLine, type RsyncProgress, type RsyncStats } from './progress.js';
 
 /**
@@ -29,8 +29,9 @@ export interface RsyncRunOptions {
   readonly onProgress?: (progress: RsyncProgress) => void;
   /**
    * rsync's standard output goes to this file (appended to, every attempt) instead of through a pipe, and is read
-   * when rsync ends: no work here per line while rsync runs (output-file.ts says why). Not with onItem or onProgress,
-   * which want the lines as they come; the caller reads the items afterwards with readItemsFromOutput if it needs them.
+   * when rsync ends: no work here per line while rsync runs (output-file.ts says why). Not with onItem, which wants
+   * the items as they come; the caller reads them afterwards with readItemsFromOutput if it needs them. onProgress
+   * then gets the newest figures a few times a second (followProgress).
    */
   readonly outputFile?: string;
   /** Called before each retry, with what went wrong: for the log. */
@@ -67,7 +68,7 @@ const maxStderrLines = 40;
 const maxWarnings = 100;
 
 export async function runRsync(options: RsyncRunOptions): Promise<RsyncRunResult> {
-  if (options.outputFile !== undefined && (options.onItem || options.onProgress)) throw new Error('runRsync: outputFile excludes onItem and onProgress');
+  if (options.outputFile !== undefined && options.onItem) throw new Error('runRsync: outputFile excludes onItem');
   const retries = options.retries ?? 0;
   const items: RsyncItemCounts = { files: 0, dirs: 0, symlinks: 0, hardlinks: 0, other: 0 };
   let attempt = 0;
@@ -154,7 +155,9 @@ async function runChild(
   });
   child.stdout?.on('data', (chunk: Buffer) => out.push(chunk));
   child.stderr?.on('data', (chunk: Buffer) => err.push(chunk));
+  const progressPoll = options.outputFile !== undefined && options.onProgress ? followProgress(options.outputFile, output.offset ?? 0, options.onProgress) : undefined;
   const result = await child;
+  await progressPoll?.stop();
   out.end();
   err.end();
   if (result.failed && result.exitCode === undefined && !result.isCanceled && result.signal === undefined) {

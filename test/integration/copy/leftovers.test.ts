@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { readdir, stat, utimes, writeFile } from 'node:fs/promises';
+import { readFile, readdir, stat, symlink, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../../e2e/cli.js';
@@ -124,5 +124,18 @@ describe('a copy into a target an interrupted copy left', () => {
     expect(result.code, result.stderr).toBe(0);
     expect(await filesUnder(dst)).toEqual(['cur/1700000000.M0P1.host,S=16:2,S']);
     expect((await stat(path.join(dst, 'tmp'))).isDirectory()).toBe(true);
+  });
+
+  it('never writes through a link planted at the marker name, over ssh either: the job stops and says why', async () => {
+    const src = path.join(temp.path, 'src');
+    const outside = path.join(temp.path, 'outside-file');
+    await writeFile(outside, 'not yours\n');
+    const dst = path.join(temp.path, 'dst-planted-link');
+    await writeTree(dst, { cur: { type: 'dir' }, new: { type: 'dir' }, tmp: { type: 'dir' } });
+    await symlink(outside, path.join(dst, markerName));
+    const result = await runCli(['--json', 'copy', ...sshOptionsFor(sshd), src, `ssh://root@127.0.0.1:${sshd.port}${dst}`]);
+    expect(result.code, result.stderr).toBe(1);
+    expect(result.stderr).toMatch(/ssh:\/\/.*\/mailshift-copy-in-progress exists and is not a regular file; not written through/);
+    expect(await readFile(outside, 'utf8')).toBe('not yours\n');
   });
 });

@@ -90,7 +90,15 @@ describe('runRsync', () => {
     expect(result.items).toMatchObject({ files: 2 });
   });
 
-  it('refuses an output file together with per-line hooks', async () => {
+  it('with an output file, still gives a progress bar its figures', async () => {
+    await rm(`${fake}.count`, { force: true });
+    const seen: number[] = [];
+    const result = await runRsync({ argv: [fake], env: { FAKE_CODES: '0' }, outputFile: path.join(dir, 'output-progress'), onProgress: (p) => seen.push(p.bytes) });
+    expect(result.exit.outcome).toBe('ok');
+    expect(seen.at(-1)).toBe(1024);
+  });
+
+  it('refuses an output file together with a per-item hook', async () => {
     await expect(runRsync({ argv: [fake], outputFile: path.join(dir, 'x'), onItem: () => undefined })).rejects.toThrow(/outputFile/);
   });
 
