@@ -50,8 +50,8 @@ export interface FindOptions {
   /** Only entries with exactly one of these names (find -name, with wildcards escaped). */
   readonly names?: readonly string[];
   /**
-   * Directories (relative to the root) not to walk into: listed themselves, nothing below them. A saving, not a
-   * filter: the walk here honours it, GNU find over ssh lists them whole, so a caller must skip their contents itself.
+   * Directories (relative to the root) not to walk into: listed themselves (as the other options say), nothing below
+   * them. Honoured here and by GNU find over ssh (-path … -prune).
    */
   readonly prune?: readonly string[];
 }
@@ -61,17 +61,34 @@ export function buildFindArgv(root: string, options: FindOptions = {}): string[]
   if (!root.startsWith('/')) throw new Error(`find root must be absolute: ${root}`);
   const argv = ['find', root, '-mindepth', '1'];
   if (options.maxDepth !== undefined) argv.push('-maxdepth', String(options.maxDepth));
-  if (options.dirsAndLinksOnly) argv.push('(', '-type', 'd', '-o', '-type', 'l', ')');
+  const filters: string[] = [];
+  if (options.dirsAndLinksOnly) filters.push('(', '-type', 'd', '-o', '-type', 'l', ')');
   if (options.names && options.names.length > 0) {
-    argv.push('(');
+    filters.push('(');
     options.names.forEach((name, i) => {
-      if (i > 0) argv.push('-o');
-      argv.push('-name', name.replace(/[*?[\\\]]/g, (c) => `\\${c}`));
+      if (i > 0) filters.push('-o');
+      filters.push('-name', escapeFindPattern(name));
     });
-    argv.push(')');
+    filters.push(')');
   }
-  argv.push('-printf', findPrintfFormat);
+  if (options.prune && options.prune.length > 0) {
+    // A pruned directory is printed when the filters take it, and not walked into: `PRUNED -prune FILTERS -printf`,
+    // or else everything else as usual. -path matches the whole path as find prints it (the root as given).
+    const base = root.length > 1 ? root.replace(/\/+$/, '') : '';
+    argv.push('(');
+    options.prune.forEach((dir, i) => {
+      if (i > 0) argv.push('-o');
+      argv.push('-path', escapeFindPattern(`${base}/${dir}`));
+    });
+    argv.push(')', '-prune', ...filters, '-printf', findPrintfFormat, '-o');
+  }
+  argv.push(...filters, '-printf', findPrintfFormat);
   return argv;
+}
+
+/** A name or path find takes literally: its wildcard characters escaped. */
+function escapeFindPattern(text: string): string {
+  return text.replace(/[*?[\\\]]/g, (c) => `\\${c}`);
 }
 
 /** A streaming parser for find's NUL-separated records. */

@@ -9,6 +9,15 @@ describe('buildFindArgv', () => {
     expect(buildFindArgv('/m')).not.toContain('-L');
   });
 
+  it('does not walk into a pruned directory, taken literally, and lists it only when the filters take it', () => {
+    const fmt = '%y\\0%s\\0%U\\0%G\\0%m\\0%n\\0%T@\\0%C@\\0%D\\0%i\\0%l\\0%b\\0%P\\0';
+    expect(buildFindArgv('/m/', { prune: ['a.example/we[ir]d', 'virtual'], names: ['x'] })).toEqual([
+      'find', '/m/', '-mindepth', '1',
+      '(', '-path', '/m/a.example/we\\[ir\\]d', '-o', '-path', '/m/virtual', ')', '-prune', '(', '-name', 'x', ')', '-printf', fmt,
+      '-o', '(', '-name', 'x', ')', '-printf', fmt,
+    ]);
+  });
+
   it('refuses a root find could read as an expression', () => {
     expect(() => buildFindArgv('-delete')).toThrow(/absolute/);
   });

@@ -84,7 +84,7 @@ export function buildLeftoverScope(job: CopyJob, jobs: readonly CopyJob[]): Left
   return { trees, files, foreignFiles };
 }
 
-/** True when `relPath` is a pruned directory or lies below one (GNU find over ssh lists pruned trees whole). */
+/** True when `relPath` is a pruned directory or lies below one: the sweep's own check, whatever the listing skipped. */
 export function isUnderPruned(relPath: string, prune: readonly string[]): boolean {
   return prune.some((dir) => relPath === dir || relPath.startsWith(`${dir}/`));
 }

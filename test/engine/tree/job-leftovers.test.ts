@@ -112,7 +112,7 @@ describe('isUnderPruned', () => {
   });
 });
 
-/** A side whose listings come from a table and, like GNU find over ssh, ignore `prune`. */
+/** A side whose listings come from a table and ignore `prune`: the sweep must not rely on the listing for it. */
 function fakeSide(listings: Record<string, Pick<TreeEntry, 'type' | 'path' | 'ctimeMs'>[]>): { side: FileSide; listed: string[] } {
   const listed: string[] = [];
   const side = {
