@@ -21,9 +21,11 @@ import { jobMarkerName } from './plan-copy.js';
  * (a Maildir++ folder's), not cur/, new/ or tmp/: no mail reader looks at it. plan-copy.ts keeps it out of sources.
  *
  * START is on the target's own clock, the one that stamps the files' change times: written into the marker by the
- * target host (here Date.now(), over ssh `date`), and bounded by the marker's own change time (an empty marker, cut
- * off by the kill while being written, still has that). A marker that is already there is kept as it is, so a run
- * killed again during its clean-up still covers everything since the first interrupted start.
+ * target host (here Date.now(), over ssh `date`), and bounded by the marker's own change time, stamped by the file
+ * system that stamps the files (an empty marker, cut off by the kill while being written, still has that; on a
+ * network file system whose server's clock is behind the host's, that is the earlier of the two). A marker that is
+ * already there is kept as it is, so a run killed again during its clean-up still covers everything since the first
+ * interrupted start.
  */
 
 export interface JobMarker {
