@@ -86,6 +86,11 @@ export const errorCodes = {
     exitCode: ExitCode.failed,
     hints: [],
   },
+  MAILSHIFT_COPY_MARKER: {
+    meaning: "The name of a copy job's marker in the target (mailshift-copy-in-progress, which records that rsync may be writing there) is taken by a link, a directory or another non-file; nothing is written through it and nothing is removed.",
+    exitCode: ExitCode.failed,
+    hints: ['move away what holds the name (mailshift never puts anything but a small regular file there), then run again'],
+  },
   MAILSHIFT_CPANEL_DOMAIN_UNKNOWN: {
     meaning: "A cPanel mailbox spec (cpanel:ROOT#local@domain) names a domain no account owns in the root's etc/userdomains.",
     exitCode: ExitCode.config,

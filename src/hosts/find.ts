@@ -24,6 +24,11 @@ export interface TreeEntry {
   readonly mode: number;
   readonly nlink: number;
   readonly mtimeMs: number;
+  /**
+   * Last status change (ctime), milliseconds. Unlike mtime nobody can set it back (rsync gives a file the source's
+   * mtime before renaming it into place): what tells a file written after a given moment (engine/tree/job-leftovers.ts).
+   */
+  readonly ctimeMs: number;
   /** Device and inode: together they say which names are hard links of one file. */
   readonly device: number;
   readonly inode: number;
@@ -33,9 +38,10 @@ export interface TreeEntry {
   readonly allocatedBytes?: number;
 }
 
-// type, size, uid, gid, mode, nlink, mtime, device, inode, link text, 512-byte blocks, path — each NUL-terminated.
-const fieldsPerEntry = 12;
-export const findPrintfFormat = '%y\\0%s\\0%U\\0%G\\0%m\\0%n\\0%T@\\0%D\\0%i\\0%l\\0%b\\0%P\\0';
+// type, size, uid, gid, mode, nlink, mtime, ctime, device, inode, link text, 512-byte blocks, path — each
+// NUL-terminated.
+const fieldsPerEntry = 13;
+export const findPrintfFormat = '%y\\0%s\\0%U\\0%G\\0%m\\0%n\\0%T@\\0%C@\\0%D\\0%i\\0%l\\0%b\\0%P\\0';
 
 export interface FindOptions {
   readonly maxDepth?: number;
@@ -44,8 +50,8 @@ export interface FindOptions {
   /** Only entries with exactly one of these names (find -name, with wildcards escaped). */
   readonly names?: readonly string[];
   /**
-   * Directories (relative to the root) not to walk into: listed themselves, nothing below them. A saving, not a
-   * filter: the walk here honours it, GNU find over ssh lists them whole, so a caller must skip their contents itself.
+   * Directories (relative to the root) not to walk into: listed themselves (as the other options say), nothing below
+   * them. Honoured here and by GNU find over ssh (-path … -prune).
    */
   readonly prune?: readonly string[];
 }
@@ -55,17 +61,34 @@ export function buildFindArgv(root: string, options: FindOptions = {}): string[]
   if (!root.startsWith('/')) throw new Error(`find root must be absolute: ${root}`);
   const argv = ['find', root, '-mindepth', '1'];
   if (options.maxDepth !== undefined) argv.push('-maxdepth', String(options.maxDepth));
-  if (options.dirsAndLinksOnly) argv.push('(', '-type', 'd', '-o', '-type', 'l', ')');
+  const filters: string[] = [];
+  if (options.dirsAndLinksOnly) filters.push('(', '-type', 'd', '-o', '-type', 'l', ')');
   if (options.names && options.names.length > 0) {
-    argv.push('(');
+    filters.push('(');
     options.names.forEach((name, i) => {
-      if (i > 0) argv.push('-o');
-      argv.push('-name', name.replace(/[*?[\\\]]/g, (c) => `\\${c}`));
+      if (i > 0) filters.push('-o');
+      filters.push('-name', escapeFindPattern(name));
     });
-    argv.push(')');
+    filters.push(')');
   }
-  argv.push('-printf', findPrintfFormat);
+  if (options.prune && options.prune.length > 0) {
+    // A pruned directory is printed when the filters take it, and not walked into: `PRUNED -prune FILTERS -printf`,
+    // or else everything else as usual. -path matches the whole path as find prints it (the root as given).
+    const base = root.length > 1 ? root.replace(/\/+$/, '') : '';
+    argv.push('(');
+    options.prune.forEach((dir, i) => {
+      if (i > 0) argv.push('-o');
+      argv.push('-path', escapeFindPattern(`${base}/${dir}`));
+    });
+    argv.push(')', '-prune', ...filters, '-printf', findPrintfFormat, '-o');
+  }
+  argv.push(...filters, '-printf', findPrintfFormat);
   return argv;
+}
+
+/** A name or path find takes literally: its wildcard characters escaped. */
+function escapeFindPattern(text: string): string {
+  return text.replace(/[*?[\\\]]/g, (c) => `\\${c}`);
 }
 
 /** A streaming parser for find's NUL-separated records. */
@@ -73,7 +96,7 @@ export function createFindParser(onEntry: (entry: TreeEntry) => void): { push(ch
   let carry: Buffer = Buffer.alloc(0);
   let fields: Buffer[] = [];
   const emit = () => {
-    const [y, s, u, g, m, n, t, d, i, l, b, p] = fields.map((f) => f.toString('utf8'));
+    const [y, s, u, g, m, n, t, c, d, i, l, b, p] = fields.map((f) => f.toString('utf8'));
     fields = [];
     if (p === undefined || p === '') return;
     const type: TreeEntryType = y === 'f' ? 'file' : y === 'd' ? 'dir' : y === 'l' ? 'symlink' : 'other';
@@ -86,6 +109,7 @@ export function createFindParser(onEntry: (entry: TreeEntry) => void): { push(ch
       mode: parseInt(m ?? '0', 8),
       nlink: Number(n),
       mtimeMs: Math.round(Number(t) * 1000),
+      ctimeMs: Math.round(Number(c) * 1000),
       device: Number(d),
       inode: Number(i),
       ...(type === 'symlink' ? { linkTarget: l ?? '' } : {}),

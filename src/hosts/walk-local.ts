@@ -124,6 +124,7 @@ export function buildTreeEntry(relPath: string, stats: BigIntStats, readLink: ()
     mode: Number(stats.mode & 0o7777n),
     nlink: Number(stats.nlink),
     mtimeMs: mtimeMsAsFindPrintsIt(stats.mtimeNs),
+    ctimeMs: mtimeMsAsFindPrintsIt(stats.ctimeNs),
     device: Number(stats.dev),
     inode: Number(stats.ino),
     ...(type === 'symlink' ? { linkTarget } : {}),
@@ -132,7 +133,7 @@ export function buildTreeEntry(relPath: string, stats: BigIntStats, readLink: ()
 }
 
 /**
- * find prints %T@ as seconds with ten decimals, which the parser reads with Number() and rounds to milliseconds;
+ * find prints %T@ (and %C@) as seconds with ten decimals, which the parser reads with Number() and rounds to milliseconds;
  * going through the same text gives the same millisecond to the last bit, so a tree listed here and one listed
  * over ssh compare equal (resync compares their times).
  */

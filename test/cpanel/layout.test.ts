@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { findMailboxDirs, isDomainDirName, isSafeDomain, mailboxDirOf, reservedMailDirNames } from '../../src/cpanel/layout.js';
 import type { TreeEntry } from '../../src/hosts/find.js';
 
-const e = (p: string, type: TreeEntry['type'] = 'dir'): TreeEntry => ({ type, path: p, sizeBytes: 0, uid: 0, gid: 0, mode: 0o755, nlink: 1, mtimeMs: 0, device: 1, inode: 1 });
+const e = (p: string, type: TreeEntry['type'] = 'dir'): TreeEntry => ({ type, path: p, sizeBytes: 0, uid: 0, gid: 0, mode: 0o755, nlink: 1, mtimeMs: 0, ctimeMs: 0, device: 1, inode: 1 });
 
 describe('cPanel layout', () => {
   it('takes a directory of ~/mail for a domain when its name has a dot and is not a folder or Dovecot file', () => {

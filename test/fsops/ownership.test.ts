@@ -3,7 +3,7 @@ import { decideOwnership, planOwnershipEntry } from '../../src/fsops/ownership.j
 import type { TreeEntry } from '../../src/hosts/find.js';
 
 const ids = { uid: 1001, gid: 1001, mailGid: 8 };
-const e = (p: string, type: TreeEntry['type'], extra: Partial<TreeEntry> = {}): TreeEntry => ({ type, path: p, sizeBytes: 0, uid: 0, gid: 0, mode: 0o644, nlink: 1, mtimeMs: 0, device: 1, inode: 1, ...extra });
+const e = (p: string, type: TreeEntry['type'], extra: Partial<TreeEntry> = {}): TreeEntry => ({ type, path: p, sizeBytes: 0, uid: 0, gid: 0, mode: 0o644, nlink: 1, mtimeMs: 0, ctimeMs: 0, device: 1, inode: 1, ...extra });
 
 describe('decideOwnership (cpanel-layout.md §5)', () => {
   it('gives mail directories 0751 and messages 0640, owned by the user', () => {

@@ -25,7 +25,8 @@ const walk = (_target: object, listedRoot: string, onEntry: (entry: TreeEntry) =
 beforeAll(() => {
   base = mkdtempSync(path.join(tmpdir(), 'mailshift-walk-'));
   root = path.join(base, 'mail');
-  for (const dir of ['cur', 'new', 'tmp', '.Sent/cur', '.Sent/new', '.Sent/tmp', '.Archiv 2019/cur', 'deep/a/b/c/d']) mkdirSync(path.join(root, dir), { recursive: true });
+  for (const dir of ['cur', 'new', 'tmp', '.Sent/cur', '.Sent/new', '.Sent/tmp', '.Archiv 2019/cur', 'deep/a/b/c/d', 'we[ir]d/cur']) mkdirSync(path.join(root, dir), { recursive: true });
+  writeFileSync(path.join(root, 'we[ir]d', 'cur', 'm1'), '');
   writeFileSync(path.join(root, 'cur', '1577934245.M1P2.host,S=5:2,S'), 'hello');
   writeFileSync(path.join(root, 'new', 'name with\nnewline and spaces'), 'x');
   writeFileSync(path.join(root, '.Archiv 2019', 'cur', 'Grüße:2,'), 'ü');
@@ -60,6 +61,9 @@ describe('listLocalTree lists what GNU find lists, field for field', () => {
     ['directories and links only', { dirsAndLinksOnly: true, maxDepth: 3 }],
     ['by name, at any depth', { names: ['dovecot-uidlist', 'subscriptions'] }],
     ['by a name holding wildcard characters, taken literally', { names: ['*'] }],
+    ['pruning directories: listed, nothing below them', { prune: ['.Sent', 'deep/a'] }],
+    ['pruning, with a filter and a depth', { prune: ['.Sent', 'deep/a/b'], dirsAndLinksOnly: true, maxDepth: 3 }],
+    ['pruning a directory whose name holds wildcard characters, taken literally', { prune: ['we[ir]d'] }],
   ];
   for (const [label, options] of cases) {
     it(label, async () => {

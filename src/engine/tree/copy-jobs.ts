@@ -1,7 +1,7 @@
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { runPool } from '../../core/async.js';
-import { MailshiftError } from '../../core/errors.js';
+import { InterruptedError, MailshiftError } from '../../core/errors.js';
 import type { Logger } from '../../core/logger.js';
 import { openFileSideAt } from '../../hosts/open.js';
 import { describeOnHost, lastLine, type FileSide } from '../../hosts/side.js';
@@ -9,15 +9,20 @@ import { listArrivedFiles } from '../../transport/rsync/arrived.js';
 import { buildRsyncArgv, type RsyncEndpoint } from '../../transport/rsync/args.js';
 import { formatFilterFile, type FilterRule } from '../../transport/rsync/filters.js';
 import type { ItemizedChange } from '../../transport/rsync/itemize.js';
-import { runRsync } from '../../transport/rsync/run.js';
+import { readItemsFromOutput } from '../../transport/rsync/output-file.js';
+import type { RsyncProgress } from '../../transport/rsync/progress.js';
+import { runRsync, type RsyncRunResult } from '../../transport/rsync/run.js';
 import type { CopyOptions, JobReport } from './copy-report.js';
 import { createMaildirScanner, type RefusedItem } from './copy-safety.js';
+import { buildLeftoverScope, findJobLeftovers, type LeftoverScope } from './job-leftovers.js';
+import { removeJobMarker, startJobMarker, type JobMarker } from './job-marker.js';
 import { copyTempDirName, type CopyJob } from './plan-copy.js';
 
 /**
  * Running a tree copy's rsync jobs N at a time: the source scan that refuses unsafe items first, each job's target
- * directory and temp dir, rsync with retries, the half-written files a dropped connection leaves, and what really
- * arrived when rsync died. Every far-host operation goes through the job's FileSide.
+ * directory and marker (job-marker.ts), rsync with retries, the half-written files an interrupted run or a dropped
+ * connection leaves (job-leftovers.ts), and what really arrived when rsync died. Every far-host operation goes
+ * through the job's FileSide.
  */
 
 export type JobOptions = CopyOptions & { readonly mailOwner?: { uid: number; gid: number } };
@@ -40,7 +45,7 @@ export async function runJobs(jobs: readonly CopyJob[], staging: string, options
   // A failing job (Ctrl-C, a refused target) stops the start of further jobs, and the others are waited for before
   // the error goes up: runCopy removes the staging directory next, which running jobs still write into.
   await runPool(jobs, concurrency, async (job, index) => {
-    reports[index] = await runJob(job, index, staging, options, logger, {
+    reports[index] = await runJob(job, buildLeftoverScope(job, jobs), index, staging, options, logger, {
       onProgress: (bytes, files) => {
         bytesByJob[index] = bytes;
         if (files !== undefined) filesByJob[index] = files;
@@ -52,45 +57,53 @@ export async function runJobs(jobs: readonly CopyJob[], staging: string, options
   return reports;
 }
 
+type JobHooks = { onProgress: (bytes: number, files?: number) => void; onItem: (item: ItemizedChange) => void };
+
 async function runJob(
   job: CopyJob,
+  scope: LeftoverScope,
   index: number,
   staging: string,
   options: JobOptions,
   logger: Logger,
-  hooks: { onProgress: (bytes: number, files?: number) => void; onItem: (item: ItemizedChange) => void },
+  hooks: JobHooks,
 ): Promise<JobReport> {
   let filterFile: string | undefined;
   if (job.rules.length > 0) {
     filterFile = path.join(staging, `rules-${index}`);
     await writeFile(filterFile, formatFilterFile(job.rules));
   }
+  if (options.dryRun) return runJobInTarget(job, { filterFile, outputFile: undefined, marker: undefined, scope }, options, logger, hooks);
   // The target directory is created before rsync runs: a remote one must exist (see escapeRemotePath), and parallel
   // local jobs must not race each other's --mkpath over a shared parent (rsync 3.5 then failed with code 11,
-  // "error in file IO", now and then in CI); Node's recursive mkdir takes an existing directory as success.
-  if (!options.dryRun) {
-    const dir = job.target.isFile ? path.posix.dirname(job.target.path) : job.target.path;
-    // A remote maildir job's temp dir is made by the same ssh command (one round trip less before rsync starts).
-    const tempDirToo = job.target.ssh && job.kind === 'maildir' ? [path.posix.join(job.target.path, copyTempDirName)] : [];
-    await sideOf(job.target, options).mkdirs([dir, ...tempDirToo]);
+  // "error in file IO", now and then in CI); Node's recursive mkdir takes an existing directory as success. The same
+  // step (one ssh command over ssh) records the job's start in its marker, or finds the one an interrupted run left.
+  const side = sideOf(job.target, options);
+  const dir = job.target.isFile ? path.posix.dirname(job.target.path) : job.target.path;
+  const marker = await startJobMarker(side, job.target, {
+    dirs: [dir],
+    ...(job.kind === 'maildir' ? { oldTempDir: path.posix.join(job.target.path, copyTempDirName) } : {}),
+  });
+  if (marker.isInherited) {
+    // An earlier run's job here did not finish (killed, or its connection lost for good): what its rsync left
+    // half-written goes before this job's rsync starts. The scope holds no place another job of this run writes to.
+    const removed = await removeLeftovers(side, scope, marker, options);
+    if (removed > 0) logger.info(`${job.label}: removed ${removed} half-written file(s) an interrupted copy left (rsync temporary names written since it started)`);
   }
-  const tempDir = job.kind === 'maildir' && !options.dryRun ? await prepareTempDir(job.target) : undefined;
-  try {
-    return await runJobInTarget(job, filterFile, tempDir, options, logger, hooks);
-  } finally {
-    // Empty unless this run was interrupted; what a kill -9 leaves there is removed by the next run.
-    if (tempDir) await removeTempDir(job.target, options, logger);
-  }
+  // rsync's output goes to a file unless its items are wanted as they come (a dry run's listing).
+  const outputFile = options.onItem ? undefined : path.join(staging, `output-${index}`);
+  // An error thrown from here on (Ctrl-C, a lost connection) leaves the marker: the next run does the clean-up.
+  return runJobInTarget(job, { filterFile, outputFile, marker, scope }, options, logger, hooks);
 }
 
 async function runJobInTarget(
   job: CopyJob,
-  filterFile: string | undefined,
-  tempDir: string | undefined,
+  place: { filterFile: string | undefined; outputFile: string | undefined; marker: JobMarker | undefined; scope: LeftoverScope },
   options: JobOptions,
   logger: Logger,
-  hooks: { onProgress: (bytes: number, files?: number) => void; onItem: (item: ItemizedChange) => void },
+  hooks: JobHooks,
 ): Promise<JobReport> {
+  const { filterFile, outputFile, marker } = place;
   const argv = buildRsyncArgv({
     source: job.source,
     target: job.target,
@@ -101,7 +114,6 @@ async function runJobInTarget(
     // cPanel's owner and modes for mail, set as each file is created (cpanel-layout.md §5); see resolveMailOwner.
     ...(options.mailOwner && job.kind === 'maildir' ? { chown: options.mailOwner, chmod: 'D0751,F0640' } : {}),
     ...(job.filesFrom ? { filesFromStdin: true, ignoreMissingArgs: true } : {}),
-    ...(tempDir ? { tempDir } : {}),
     ignoreExisting: true,
     dryRun: Boolean(options.dryRun),
     ...(options.bwlimitKiBps !== undefined ? { bwlimitKiBps: options.bwlimitKiBps } : {}),
@@ -112,28 +124,41 @@ async function runJobInTarget(
   logger.debug(`rsync ${job.label}: ${JSON.stringify(argv)}`);
   const started = Date.now();
   let bytes = 0;
+  // The items as they come when rsync's output is read line by line; otherwise read from its file when needed.
   const itemized = new Set<string>();
+  const onFileItem = (item: ItemizedChange) => {
+    if (item.type === 'file' && !options.dryRun) itemized.add(item.path);
+  };
   const result = await runRsync({
     argv,
     ...(job.filesFrom ? { stdin: Buffer.from(job.filesFrom.map((p) => `${p}\u0000`).join(''), 'utf8') } : {}),
     ...(options.signal ? { signal: options.signal } : {}),
     retries: options.retries ?? 3,
     retryBaseDelayMs: options.retryBaseDelayMs ?? 2000,
-    onProgress: (p) => hooks.onProgress(p.bytes, p.filesTransferred),
-    onItem: (item) => {
-      if (item.type === 'file' && !options.dryRun) itemized.add(item.path);
-      hooks.onItem(item);
-    },
+    ...(options.wantProgress ? { onProgress: (p: RsyncProgress) => hooks.onProgress(p.bytes, p.filesTransferred) } : {}),
+    ...(outputFile
+      ? { outputFile }
+      : {
+          onItem: (item) => {
+            onFileItem(item);
+            hooks.onItem(item);
+          },
+        }),
     onRetry: ({ attempt, delayMs, exit, stderrTail }) => {
       logger.warn(`${job.label}: ${exit.meaning} (${lastLine(stderrTail)}); retry ${attempt} in ${Math.round(delayMs / 1000)} s`);
     },
   });
-  if (result.attempts > 1 && !options.dryRun) await removeOwnPartials(job.target, started, options, logger);
+  const hasFailed = result.exit.outcome !== 'ok' && result.exit.outcome !== 'vanished';
+  if (outputFile && (hasFailed || result.attempts > 1)) await readItemsFromOutput(outputFile, onFileItem);
+  if (outputFile && !hasFailed && !options.dryRun && result.stats.regularFilesTransferred === undefined) {
+    // rsync ignores a failed write of its output (a full temporary directory): the copy is whole, its counts are not.
+    logger.warn(`${job.label}: rsync's summary did not reach ${outputFile} (is the temporary directory full?); the counts reported for this job are those of the items that did`);
+  }
+  if (marker) await finishMarker(job, place.scope, marker, result, itemized, options, logger);
   bytes = result.stats.transferredFileSizeBytes ?? 0;
   // Counts from --stats. Hard links are created files that were not transferred.
-  let files = result.stats.regularFilesTransferred ?? result.items.files;
+  let files = result.stats.regularFilesTransferred ?? result.items?.files ?? 0;
   let hardlinks = Math.max(0, (result.stats.createdRegular ?? 0) - files);
-  const hasFailed = result.exit.outcome !== 'ok' && result.exit.outcome !== 'vanished';
   if (hasFailed && !options.dryRun) {
     // No --stats from a dead rsync, and its items run ahead of the disk: count what is on the target now.
     const arrived = await countArrived(job, itemized, options);
@@ -157,12 +182,58 @@ async function runJobInTarget(
     attempts: result.attempts,
     files,
     hardlinks,
-    symlinks: result.stats.createdLinks ?? result.items.symlinks,
-    dirs: result.stats.createdDirs ?? result.items.dirs,
+    symlinks: result.stats.createdLinks ?? result.items?.symlinks ?? 0,
+    dirs: result.stats.createdDirs ?? result.items?.dirs ?? 0,
     bytes,
     warnings: result.warnings,
     ...(result.exit.hint ? { hint: result.exit.hint } : {}),
   };
+}
+
+/**
+ * The end of a job on its target. An rsync that ended by itself removed its own temporary file; after a retry or a
+ * failure, a remote receiver may have been killed with its connection first, so the job's places are swept (keeping
+ * what rsync itemized: those are its completed files, whatever their names look like). Then the marker goes. When
+ * the sweep cannot be done (the connection is gone), the marker stays and the next run does it.
+ */
+async function finishMarker(
+  job: CopyJob,
+  scope: LeftoverScope,
+  marker: JobMarker,
+  result: RsyncRunResult,
+  itemized: ReadonlySet<string>,
+  options: CopyOptions,
+  logger: Logger,
+): Promise<void> {
+  const side = sideOf(job.target, options);
+  const isClean = (result.exit.outcome === 'ok' || result.exit.outcome === 'vanished') && result.attempts === 1;
+  if (!isClean) {
+    const root = job.target.path.replace(/\/+$/, '');
+    const keep = (absPath: string) => !job.target.isFile && itemized.has(path.posix.relative(root, absPath));
+    let removed: number;
+    try {
+      removed = await removeLeftovers(side, scope, marker, options, keep);
+    } catch (err) {
+      // Remotely a failure is only worth a warning (the files have rsync's temporary names, and the marker makes the
+      // next run remove them); locally it stops the run.
+      if (!job.target.ssh || !(err instanceof MailshiftError) || err instanceof InterruptedError || err.code === 'MAILSHIFT_EXEC_FAILED') throw err;
+      logger.warn(`${job.label}: could not remove what a dropped connection left half-written: ${err.message} (the next copy removes it)`);
+      return;
+    }
+    if (removed > 0) logger.info(`${job.label}: removed ${removed} half-written file(s) a dropped connection left behind (rsync temporary names)`);
+  }
+  try {
+    await removeJobMarker(side, marker);
+  } catch (err) {
+    if (err instanceof InterruptedError) throw err;
+    logger.warn(`${job.label}: could not remove ${side.describe(marker.path)}: ${err instanceof Error ? err.message : String(err)} (the next copy into it looks for half-written files, then removes it)`);
+  }
+}
+
+async function removeLeftovers(side: FileSide, scope: LeftoverScope, marker: JobMarker, options: CopyOptions, keep?: (absPath: string) => boolean): Promise<number> {
+  const leftovers = await findJobLeftovers(side, scope, marker.startedMs, { ...(keep ? { keep } : {}), ...(options.signal ? { signal: options.signal } : {}) });
+  if (leftovers.length > 0) await side.removeFiles(leftovers);
+  return leftovers.length;
 }
 
 /** Files of this job's item list that are complete on the target (a listing; see listArrivedFiles). */
@@ -205,61 +276,3 @@ export async function scanSources(jobs: readonly CopyJob[], options: CopyOptions
   }
   return { refused, rules, totals };
 }
-
-/**
- * Without a --temp-dir (the account-files job; maildir jobs have prepareTempDir), rsync writes each file as
- * `.NAME.XXXXXX` next to its final name and renames it when complete (never --partial or --inplace). When a
- * connection dies, a remote receiver is killed before it can remove its half-written file, so after a retried job
- * we remove the files that have rsync's temporary-name shape AND were last written during this job. Nothing else on
- * the target is ever deleted.
- */
-async function removeOwnPartials(target: RsyncEndpoint, jobStartedMs: number, options: CopyOptions, logger: Logger): Promise<void> {
-  const side = sideOf(target, options);
-  const partials: string[] = [];
-  await side.list(target.path, (entry) => {
-    if (entry.type === 'file' && entry.mtimeMs >= jobStartedMs - 1000 && isRsyncPartialName(path.posix.basename(entry.path))) {
-      partials.push(path.posix.join(target.path, entry.path));
-    }
-  }, options.signal ? { signal: options.signal } : {});
-  if (partials.length === 0) return;
-  try {
-    await side.removeFiles(partials);
-  } catch (err) {
-    // Remotely a failure is only worth a warning (the files have rsync's temporary names); locally it stops the run.
-    if (!target.ssh || !(err instanceof MailshiftError) || err.code === 'MAILSHIFT_EXEC_FAILED' || err.code === 'MAILSHIFT_INTERRUPTED') throw err;
-    logger.warn(`could not remove ${partials.length} half-written file(s) left by a dropped connection: ${err.message}`);
-  }
-  logger.info(`removed ${partials.length} half-written file(s) a dropped connection left behind (rsync temporary names)`);
-}
-
-/**
- * Where rsync writes a message before renaming it into cur/ or new/ (--temp-dir, relative to the job's target): a
- * directory of the target maildir root that no mail reader looks into (Maildir++ folders start with '.', and it is
- * neither cur/, new/ nor tmp/). A run killed with -9 leaves its half-written file there, never in cur/ or new/; the
- * next run empties it (locally before it starts, over ssh when the job ends: one round trip less), and each job
- * removes it when done. plan-copy.ts keeps it out of the sources.
- */
-async function prepareTempDir(target: RsyncEndpoint): Promise<string> {
-  // Over ssh runJob's mkdirs created it, and leftovers of a killed run in it go when this job ends (removeTempDir).
-  if (target.ssh) return copyTempDirName;
-  const dir = path.join(target.path, copyTempDirName);
-  await rm(dir, { recursive: true, force: true });
-  await mkdir(dir, { recursive: true });
-  return copyTempDirName;
-}
-
-async function removeTempDir(target: RsyncEndpoint, options: CopyOptions, logger: Logger): Promise<void> {
-  const dir = path.posix.join(target.path, copyTempDirName);
-  try {
-    await sideOf(target, options).removeTree(dir);
-  } catch (err) {
-    logger.warn(`could not remove ${dir}: ${err instanceof Error ? err.message : String(err)} (the next copy empties it)`);
-  }
-}
-
-/** rsync's temporary name for NAME: "." + NAME + "." + six characters from [A-Za-z0-9]. */
-export function isRsyncPartialName(name: string): boolean {
-  return /^\..+\.[A-Za-z0-9]{6}$/.test(name);
-}
-
-

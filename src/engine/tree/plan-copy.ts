@@ -39,8 +39,19 @@ export interface CopyJob {
   readonly skipDirs?: readonly string[];
 }
 
-/** copy's rsync --temp-dir in each target maildir root (engine/tree/copy-jobs.ts prepareTempDir). */
+/**
+ * Where builds before 2026-12 had rsync write each message (--temp-dir) in a target maildir root. A run of such a
+ * build killed with -9 left half-written files in it: a job into that root removes it (job-marker.ts), and no
+ * source's copy of it is ever carried over.
+ */
 export const copyTempDirName = 'mailshift-tmp';
+
+/**
+ * A copy job's marker in its target directory (for a one-file job `NAME.FILE` beside the file): it exists while the
+ * job's rsync may be writing there (job-marker.ts). A source that was itself the target of an interrupted copy may
+ * hold one: never carried over.
+ */
+export const jobMarkerName = 'mailshift-copy-in-progress';
 
 /** Rules for one maildir tree (a mailbox root with its Maildir++ folders). */
 export function buildMaildirRules(options: { excludeDirs?: readonly string[]; excludeTop?: readonly string[] } = {}): FilterRule[] {
@@ -52,8 +63,10 @@ export function buildMaildirRules(options: { excludeDirs?: readonly string[]; ex
     // Every message file is copied, whatever its name looks like.
     { action: 'include', pattern: 'cur/*' },
     { action: 'include', pattern: 'new/*' },
-    // A source that was itself the target of a killed copy may still hold copy's temp dir: never carried over.
+    // A source that was itself the target of a killed copy may still hold copy's marker, or an older build's temp
+    // dir: never carried over.
     { action: 'exclude', pattern: `/${copyTempDirName}/` },
+    { action: 'exclude', pattern: `/${jobMarkerName}` },
     // Deliveries in progress: the directory is copied (Dovecot needs it), its contents are not. Anchored to the
     // maildir's own tmp/ and its folders' (Maildir++ folders are one level deep), so a directory that merely
     // happens to be called "tmp" deeper down (a mailbox named tmp, a hostile name containing "/tmp/") is copied.
@@ -155,6 +168,9 @@ export function planAccountCopy(input: {
     { action: 'exclude', pattern: '/etc/*/quota' },
     // cPanel's auth cache: do not migrate (cpanel-layout.md §1).
     { action: 'exclude', pattern: '/etc/*/@pwcache/' },
+    // The markers of an interrupted copy into this source, if it ever was a target (a one-file job's is beside it).
+    { action: 'exclude', pattern: `/${jobMarkerName}` },
+    { action: 'exclude', pattern: `${jobMarkerName}.*` },
   ];
   for (const entry of listing.home) {
     const renamedPath = renameAccountPath(entry.path, rewrite);

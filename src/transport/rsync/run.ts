@@ -1,10 +1,12 @@
 import { execa } from 'execa';
+import { open } from 'node:fs/promises';
 import { sleep } from '../../core/async.js';
 import { InterruptedError, MailshiftError, systemErrorCode } from '../../core/errors.js';
 import { ExitCode } from '../../core/exit-codes.js';
 import { classifyRsyncExit, decideRetryDelayMs, targetFullPattern, type RsyncExitClass } from './exit.js';
 import { parseItemizeLine, type ItemizedChange } from './itemize.js';
 import { createLineSplitter } from './lines.js';
+import { followProgress, readItemsFromOutput, readStatsFromOutput } from './output-file.js';
 import { parseProgressLine, parseStatsLine, type RsyncProgress, type RsyncStats } from './progress.js';
 
 /**
@@ -25,6 +27,13 @@ export interface RsyncRunOptions {
   readonly retryMaxDelayMs?: number;
   readonly onItem?: (item: ItemizedChange) => void;
   readonly onProgress?: (progress: RsyncProgress) => void;
+  /**
+   * rsync's standard output goes to this file (appended to, every attempt) instead of through a pipe, and is read
+   * when rsync ends: no work here per line while rsync runs (output-file.ts says why). Not with onItem, which wants
+   * the items as they come; the caller reads them afterwards with readItemsFromOutput if it needs them. onProgress
+   * then gets the newest figures a few times a second (followProgress).
+   */
+  readonly outputFile?: string;
   /** Called before each retry, with what went wrong: for the log. */
   readonly onRetry?: (info: { attempt: number; delayMs: number; exit: RsyncExitClass; stderrTail: string }) => void;
   readonly env?: NodeJS.ProcessEnv;
@@ -44,8 +53,11 @@ export interface RsyncRunResult {
   readonly attempts: number;
   /** --stats of the last attempt. */
   readonly stats: RsyncStats;
-  /** Items rsync reported as transferred or created, summed over all attempts. */
-  readonly items: RsyncItemCounts;
+  /**
+   * Items rsync reported as transferred or created, summed over all attempts. With outputFile they are counted only
+   * when the last attempt printed no --stats (absent otherwise: the stats are the counts then).
+   */
+  readonly items?: RsyncItemCounts;
   /** The last lines of stderr of the last attempt (bounded). */
   readonly stderrTail: string;
   /** rsync's "file has vanished" and similar warnings, first 100 only. */
@@ -56,6 +68,7 @@ const maxStderrLines = 40;
 const maxWarnings = 100;
 
 export async function runRsync(options: RsyncRunOptions): Promise<RsyncRunResult> {
+  if (options.outputFile !== undefined && options.onItem) throw new Error('runRsync: outputFile excludes onItem');
   const retries = options.retries ?? 0;
   const items: RsyncItemCounts = { files: 0, dirs: 0, symlinks: 0, hardlinks: 0, other: 0 };
   let attempt = 0;
@@ -65,6 +78,9 @@ export async function runRsync(options: RsyncRunOptions): Promise<RsyncRunResult
     const once = await runOnce(options, items);
     if (once.exit.outcome === 'interrupted' || options.signal?.aborted) throw new InterruptedError();
     if (!once.exit.isRetryable || attempt > retries) {
+      if (options.outputFile === undefined) return { ...once, attempts: attempt, items };
+      if (once.stats.regularFilesTransferred !== undefined) return { ...once, attempts: attempt };
+      await readItemsFromOutput(options.outputFile, (item) => countItem(items, item));
       return { ...once, attempts: attempt, items };
     }
     const delayMs = decideRetryDelayMs(attempt, options.retryBaseDelayMs ?? 1000, options.retryMaxDelayMs ?? 30_000);
@@ -77,16 +93,34 @@ async function runOnce(
   options: RsyncRunOptions,
   items: RsyncItemCounts,
 ): Promise<Omit<RsyncRunResult, 'attempts' | 'items'>> {
+  if (options.outputFile === undefined) return runChild(options, items, {});
+  // The file's own descriptor goes to rsync (execa's `{ file }` would pipe the bytes through this process, the very
+  // cost avoided). This attempt's output starts where the earlier ones' ended: its --stats are read from there.
+  const output = await open(options.outputFile, 'a');
+  try {
+    return await runChild(options, items, { fd: output.fd, offset: (await output.stat()).size });
+  } finally {
+    await output.close();
+  }
+}
+
+async function runChild(
+  options: RsyncRunOptions,
+  items: RsyncItemCounts,
+  output: { fd?: number; offset?: number },
+): Promise<Omit<RsyncRunResult, 'attempts' | 'items'>> {
   const [command, ...args] = options.argv;
   if (command === undefined) throw new Error('empty rsync argv');
-  const stats: RsyncStats = {};
+  let stats: RsyncStats = {};
   const warnings: string[] = [];
   const stderrLines: string[] = [];
   // The receiver's "No space left on device" may be followed by many lines; it names the cause, so it is kept.
   let targetFullLine: string | undefined;
   const child = execa(command, args, {
     ...(options.stdin !== undefined ? { input: options.stdin } : { stdin: 'ignore' as const }),
-    stdout: 'pipe',
+    // execa's types name only the descriptors 3-9; its runtime hands any number to spawn as it is (a descriptor is
+    // not piped through this process: lib/stdio/native.js), which run.test.ts checks by the items it counts.
+    stdout: output.fd === undefined ? 'pipe' : (output.fd as 3),
     stderr: 'pipe',
     buffer: false,
     reject: false,
@@ -121,7 +155,9 @@ async function runOnce(
   });
   child.stdout?.on('data', (chunk: Buffer) => out.push(chunk));
   child.stderr?.on('data', (chunk: Buffer) => err.push(chunk));
+  const progressPoll = options.outputFile !== undefined && options.onProgress ? followProgress(options.outputFile, output.offset ?? 0, options.onProgress) : undefined;
   const result = await child;
+  await progressPoll?.stop();
   out.end();
   err.end();
   if (result.failed && result.exitCode === undefined && !result.isCanceled && result.signal === undefined) {
@@ -133,6 +169,7 @@ async function runOnce(
       cause: result.cause,
     });
   }
+  if (options.outputFile !== undefined) stats = await readStatsFromOutput(options.outputFile, output.offset ?? 0);
   if (targetFullLine !== undefined && !stderrLines.includes(targetFullLine)) stderrLines.unshift(targetFullLine);
   const stderrTail = stderrLines.join('\n');
   const signal = result.isCanceled ? 'SIGTERM' : result.signal;

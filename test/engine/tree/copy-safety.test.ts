@@ -4,7 +4,7 @@ import { isOnlyUndecodable } from '../../../src/cpanel/unsafe.js';
 import type { TreeEntry } from '../../../src/hosts/find.js';
 
 const entry = (p: string, type: TreeEntry['type'] = 'file', extra: Partial<TreeEntry> = {}): TreeEntry => ({
-  type, path: p, sizeBytes: 5, allocatedBytes: 4096, uid: 0, gid: 0, mode: 0o644, nlink: 1, mtimeMs: 0, device: 1, inode: 1, ...extra,
+  type, path: p, sizeBytes: 5, allocatedBytes: 4096, uid: 0, gid: 0, mode: 0o644, nlink: 1, mtimeMs: 0, ctimeMs: 0, device: 1, inode: 1, ...extra,
 });
 
 describe('classifyMaildirEntry (the rules discover reports as unsafe)', () => {

@@ -4,7 +4,7 @@ import { findMailboxDirs } from '../../../src/cpanel/layout.js';
 import { parseGroupGid, parsePasswdHome, parseUserDomains } from '../../../src/cpanel/files.js';
 import type { TreeEntry } from '../../../src/hosts/find.js';
 
-const e = (p: string, type: TreeEntry['type'] = 'dir'): TreeEntry => ({ type, path: p, sizeBytes: 0, uid: 0, gid: 0, mode: 0o755, nlink: 1, mtimeMs: 0, device: 1, inode: 1 });
+const e = (p: string, type: TreeEntry['type'] = 'dir'): TreeEntry => ({ type, path: p, sizeBytes: 0, uid: 0, gid: 0, mode: 0o755, nlink: 1, mtimeMs: 0, ctimeMs: 0, device: 1, inode: 1 });
 
 describe('buildMaildirRules', () => {
   it('protects every message before any exclude and keeps control files', () => {
@@ -63,12 +63,18 @@ describe('system file parsers', () => {
   });
 });
 
-describe('isRsyncPartialName', () => {
-  it("recognises rsync's temporary names and nothing that looks like a message", async () => {
-    const { isRsyncPartialName } = await import('../../../src/engine/tree/copy-jobs.js');
-    expect(isRsyncPartialName('.1700000000.M1P1.host,S=5:2,S.aB3xYz')).toBe(true);
-    expect(isRsyncPartialName('1700000000.M1P1.host,S=5:2,S')).toBe(false);
-    expect(isRsyncPartialName('.Sent')).toBe(false);
-    expect(isRsyncPartialName('.hidden.too-long-suffix')).toBe(false);
+describe('what copy keeps out of every source', () => {
+  it("never carries over a copy job's marker or an older build's temp dir, in a maildir or the account files", () => {
+    const patterns = buildMaildirRules().map((r) => `${r.action === 'include' ? '+' : '-'} ${r.pattern}`);
+    expect(patterns).toEqual(expect.arrayContaining(['- /mailshift-tmp/', '- /mailshift-copy-in-progress']));
+    const plan = planAccountCopy({
+      source: { root: '/s', home: '/s/home/alice', user: 'alice' },
+      target: { root: '/t', home: '/t/home/alice', user: 'alice' },
+      listing: { mail: [], home: [e('etc')] },
+      domains: [],
+      rewrite: { sourceUser: 'alice', targetUser: 'alice', sourceHome: '/s/home/alice', targetHome: '/t/home/alice' },
+    });
+    const files = plan.jobs.find((j) => j.kind === 'files')!;
+    expect(files.rules).toEqual(expect.arrayContaining([{ action: 'exclude', pattern: '/mailshift-copy-in-progress' }, { action: 'exclude', pattern: 'mailshift-copy-in-progress.*' }]));
   });
 });
