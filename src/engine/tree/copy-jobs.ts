@@ -7,19 +7,19 @@ import { openFileSideAt } from '../../hosts/open.js';
 import { describeOnHost, lastLine, type FileSide } from '../../hosts/side.js';
 import { listArrivedFiles } from '../../transport/rsync/arrived.js';
 import { buildRsyncArgv, type RsyncEndpoint } from '../../transport/rsync/args.js';
-import { formatFilterFile, type FilterRule } from '../../transport/rsync/filters.js';
+import { formatFilterFile } from '../../transport/rsync/filters.js';
 import type { ItemizedChange } from '../../transport/rsync/itemize.js';
 import { readItemsFromOutput } from '../../transport/rsync/output-file.js';
 import type { RsyncProgress } from '../../transport/rsync/progress.js';
 import { runRsync, type RsyncRunResult } from '../../transport/rsync/run.js';
 import type { CopyOptions, JobReport } from './copy-report.js';
-import { createMaildirScanner, type RefusedItem } from './copy-safety.js';
 import { buildLeftoverScope, findJobLeftovers, type LeftoverScope } from './job-leftovers.js';
 import { removeJobMarker, startJobMarker, type JobMarker } from './job-marker.js';
 import { copyTempDirName, type CopyJob } from './plan-copy.js';
+import type { SourceScan } from './source-scan.js';
 
 /**
- * Running a tree copy's rsync jobs N at a time: the source scan that refuses unsafe items first, each job's target
+ * Running a tree copy's rsync jobs N at a time: each after its source's scan (source-scan.ts), each job's target
  * directory and marker (job-marker.ts), rsync with retries, the half-written files an interrupted run or a dropped
  * connection leaves (job-leftovers.ts), and what really arrived when rsync died. Every far-host operation goes
  * through the job's FileSide.
@@ -36,7 +36,11 @@ export function describeEndpoint(endpoint: RsyncEndpoint): string {
   return describeOnHost(endpoint.ssh, endpoint.path);
 }
 
-export async function runJobs(jobs: readonly CopyJob[], staging: string, options: JobOptions, logger: Logger): Promise<JobReport[]> {
+/**
+ * Runs the jobs N at a time; each first waits for its source's scan (source-scan.ts), whose refusals become exclude
+ * rules placed before the job's own.
+ */
+export async function runJobs(jobs: readonly CopyJob[], scans: readonly Promise<SourceScan>[], staging: string, options: JobOptions, logger: Logger): Promise<JobReport[]> {
   const concurrency = Math.max(1, options.jobs ?? 2);
   const reports: JobReport[] = new Array(jobs.length);
   const bytesByJob = new Array<number>(jobs.length).fill(0);
@@ -44,8 +48,10 @@ export async function runJobs(jobs: readonly CopyJob[], staging: string, options
   const report = () => options.onProgress?.({ bytes: bytesByJob.reduce((a, b) => a + b, 0), items: filesByJob.reduce((a, b) => a + b, 0) });
   // A failing job (Ctrl-C, a refused target) stops the start of further jobs, and the others are waited for before
   // the error goes up: runCopy removes the staging directory next, which running jobs still write into.
-  await runPool(jobs, concurrency, async (job, index) => {
-    reports[index] = await runJob(job, buildLeftoverScope(job, jobs), index, staging, options, logger, {
+  await runPool(jobs, concurrency, async (planned, index) => {
+    const { rules } = await scans[index]!;
+    const job = rules.length > 0 ? { ...planned, rules: [...rules, ...planned.rules] } : planned;
+    reports[index] = await runJob(job, buildLeftoverScope(planned, jobs), index, staging, options, logger, {
       onProgress: (bytes, files) => {
         bytesByJob[index] = bytes;
         if (files !== undefined) filesByJob[index] = files;
@@ -249,30 +255,4 @@ async function countArrived(job: CopyJob, itemized: ReadonlySet<string>, options
     // nothing, so nothing is counted as copied (the next run copies whatever is missing).
     return { files: 0, bytes: 0 };
   }
-}
-
-/**
- * Lists every maildir job's source once, before anything is copied: refuses what discover reports as unsafe
- * (copy-safety.ts; each refusal becomes an exclude rule placed before the job's own rules) and sums what
- * will be copied, for the progress bar's ETA.
- */
-export async function scanSources(jobs: readonly CopyJob[], options: CopyOptions): Promise<{ refused: RefusedItem[]; rules: FilterRule[][]; totals: { bytes: number; files: number } }> {
-  const refused: RefusedItem[] = [];
-  const rules: FilterRule[][] = [];
-  const totals = { bytes: 0, files: 0 };
-  for (const job of jobs) {
-    if (job.kind !== 'maildir') {
-      rules.push([]);
-      continue;
-    }
-    const scanner = createMaildirScanner({ label: job.label, sourceRoot: job.source.path, skipDirs: job.skipDirs ?? [] });
-    // The directories other jobs copy are not walked into here (each job scans its own); the scanner skips them too.
-    const walk = { ...(job.skipDirs && job.skipDirs.length > 0 ? { prune: job.skipDirs } : {}), ...(options.signal ? { signal: options.signal } : {}) };
-    await sideOf(job.source, options).list(job.source.path, (entry) => scanner.add(entry), walk);
-    refused.push(...scanner.refused);
-    rules.push(scanner.rules);
-    totals.bytes += scanner.totals.bytes;
-    totals.files += scanner.totals.files;
-  }
-  return { refused, rules, totals };
 }

@@ -7,10 +7,11 @@ import { ExitCode, type ExitCodeValue } from '../../core/exit-codes.js';
 import { silentLogger } from '../../core/logger.js';
 import { checkLocalTargetDir } from '../../fsops/target-dir.js';
 import { formatSpec, type StoreSpec } from '../../stores/spec.js';
-import { runJobs, scanSources } from './copy-jobs.js';
+import { runJobs } from './copy-jobs.js';
 import type { CopyOptions, CopyReport, JobReport, MergeReport } from './copy-report.js';
 import { listExistingControlFiles, planOnlyMerges, runMerges, settleControlFiles } from './copy-settle.js';
 import { resolveCopy } from './resolve-copy.js';
+import { combineSourceScans, startSourceScans } from './source-scan.js';
 
 /**
  * Runs a copy: resolves the specs into rsync jobs (resolve-copy.ts, plan-copy.ts), runs them N at a time
@@ -36,14 +37,22 @@ export async function runCopy(source: StoreSpec, target: StoreSpec, options: Cop
     const mailOwner = resolved.cpanelTarget && options.resolveMailOwner && !options.dryRun ? await options.resolveMailOwner(resolved.cpanelTarget) : undefined;
     const existingControl = options.dryRun ? [] : await listExistingControlFiles(resolved, options);
     phase('listing control files the target already has');
-    const scan = await scanSources(resolved.jobs, options);
-    phase('checking the sources for unsafe items');
-    if (options.wantProgress && options.onTotal) options.onTotal(scan.totals);
-    const jobsToRun = resolved.jobs.map((job, i) => (scan.rules[i]!.length > 0 ? { ...job, rules: [...scan.rules[i]!, ...job.rules] } : job));
+    // The sources are scanned for unsafe items while the jobs copy, each job after its own scan (source-scan.ts).
+    // A failed job stops the scans not yet done (the run ends with that job's error).
+    const stopScans = new AbortController();
+    const scanOptions = { ...(options.ssh ? { ssh: options.ssh } : {}), signal: options.signal ? AbortSignal.any([options.signal, stopScans.signal]) : stopScans.signal };
+    const scans = startSourceScans(resolved.jobs, scanOptions);
+    void Promise.all(scans).then((done) => {
+      phase('checking the sources for unsafe items');
+      // The progress bar counts without a total until every scan is done, then shows the share done and an ETA.
+      if (options.wantProgress && options.onTotal) options.onTotal(combineSourceScans(done).totals);
+    }, () => undefined);
     // The target's account files are read only once every job has finished: a job may be creating the target root
     // (a first copy into a new cPanel root), and reading it meanwhile raced that creation.
-    const jobs = await runJobs(jobsToRun, staging, { ...options, ...(mailOwner ? { mailOwner } : {}) }, logger);
+    const jobs = await runJobs(resolved.jobs, scans, staging, { ...options, ...(mailOwner ? { mailOwner } : {}) }, logger).finally(() => stopScans.abort());
     phase('rsync jobs');
+    // Every job waited for its scan: all are done.
+    const scan = combineSourceScans(await Promise.all(scans));
     // After a failed job (a full disk) the small files may fail the same way: the report of what arrived must
     // still come out, with those files listed as not written.
     const hasFailedJob = jobs.some((j) => j.outcome !== 'ok' && j.outcome !== 'vanished');
