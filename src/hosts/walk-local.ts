@@ -73,6 +73,12 @@ export async function listLocalTree(
           break;
         }
         if (dirent === null) break;
+        // A listing of directories and links only (a mailbox's folders) has no use for a file's fields: the entry's
+        // type from the directory itself spares its lstat (a mailbox's cur/ holds thousands).
+        if (options.dirsAndLinksOnly && !dirent.isDirectory() && !dirent.isSymbolicLink()) {
+          await pace();
+          continue;
+        }
         const abs = path.posix.join(dir.abs, dirent.name);
         const rel = dir.rel === '' ? dirent.name : `${dir.rel}/${dirent.name}`;
         const depth = dir.depth + 1;
