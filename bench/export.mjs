@@ -6,11 +6,11 @@ import { mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { generateMboxCorpus } from '../scripts/gen-mbox-corpus.mjs';
-import { log, readBenchOptions } from './lib/cli.mjs';
+import { log, logMachine, parseSizes, readBenchOptions } from './lib/cli.mjs';
 import { startBenchImapServer } from './lib/imap-server.mjs';
 import { countMaildirMessages } from './lib/maildir.mjs';
-import { hasGnuTime, runMeasured } from './lib/measure.mjs';
-import { formatMachineLine, readMachineInfo, REPO_DIR, writeResultJson } from './lib/results.mjs';
+import { runMeasured } from './lib/measure.mjs';
+import { REPO_DIR, writeResultJson } from './lib/results.mjs';
 import { openScratch } from './lib/scratch.mjs';
 import { formatMegabytes, formatSeconds, formatTable } from './lib/table.mjs';
 
@@ -37,8 +37,7 @@ function parseOptions(argv) {
     options: { sizes: { type: 'string' }, quick: { type: 'boolean' }, seed: { type: 'string' }, cli: { type: 'string' }, help: { type: 'boolean' } },
     strict: true,
   });
-  const sizes = (values.sizes ?? (values.quick ? '200,1000' : '1000,10000')).split(',').map(Number);
-  if (sizes.some((n) => !Number.isInteger(n) || n < 1)) throw new Error('--sizes: whole numbers, 1 or more');
+  const sizes = parseSizes(values.sizes ?? (values.quick ? '200,1000' : '1000,10000'), 1);
   return { help: values.help, sizes, seed: Number(values.seed ?? 1), cliPath: resolve(values.cli ?? join(REPO_DIR, 'dist/bin/mailshift.js')) };
 }
 
@@ -46,9 +45,7 @@ export async function main(argv) {
   const read = readBenchOptions('export', argv, parseOptions, usage);
   if (!read.options) return read.exitCode;
   const { options } = read;
-  const machine = readMachineInfo();
-  log(formatMachineLine(machine));
-  if (!hasGnuTime()) log('note: /usr/bin/time missing, peak RSS is sampled only');
+  const machine = logMachine();
   // Every account's maildir and archive at once, and the corpus of one.
   const total = options.sizes.reduce((sum, n) => sum + n, 0);
   const scratch = openScratch({ label: 'export', sizeBytes: total * ESTIMATED_BYTES_PER_MESSAGE * 2 + Math.max(...options.sizes) * ESTIMATED_BYTES_PER_MESSAGE + 256 * 1024 * 1024 });

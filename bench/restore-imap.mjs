@@ -7,11 +7,11 @@ import { mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { generateScaleTree } from '../scripts/gen-cpanel-tree.mjs';
-import { log, readBenchOptions } from './lib/cli.mjs';
+import { log, logMachine, parseSizes, readBenchOptions } from './lib/cli.mjs';
 import { startBenchImapServer } from './lib/imap-server.mjs';
 import { countMaildirMessages } from './lib/maildir.mjs';
-import { hasGnuTime, runMeasured } from './lib/measure.mjs';
-import { formatMachineLine, readMachineInfo, REPO_DIR, writeResultJson } from './lib/results.mjs';
+import { runMeasured } from './lib/measure.mjs';
+import { REPO_DIR, writeResultJson } from './lib/results.mjs';
 import { openScratch } from './lib/scratch.mjs';
 import { formatMegabytes, formatSeconds, formatTable } from './lib/table.mjs';
 
@@ -37,8 +37,7 @@ const ESTIMATED_BYTES_PER_MESSAGE = 16 * 1024;
 
 function parseOptions(argv) {
   const { values } = parseArgs({ args: argv, options: { sizes: { type: 'string' }, quick: { type: 'boolean' }, cli: { type: 'string' }, help: { type: 'boolean' } }, strict: true });
-  const sizes = (values.sizes ?? (values.quick ? '200,1000' : '2000,20000')).split(',').map(Number);
-  if (sizes.some((n) => !Number.isInteger(n) || n < 10)) throw new Error('--sizes: whole numbers, 10 or more');
+  const sizes = parseSizes(values.sizes ?? (values.quick ? '200,1000' : '2000,20000'), 10);
   return { help: values.help, sizes, cliPath: resolve(values.cli ?? join(REPO_DIR, 'dist/bin/mailshift.js')) };
 }
 
@@ -46,9 +45,7 @@ export async function main(argv) {
   const read = readBenchOptions('restore-imap', argv, parseOptions, usage);
   if (!read.options) return read.exitCode;
   const { options } = read;
-  const machine = readMachineInfo();
-  log(formatMachineLine(machine));
-  if (!hasGnuTime()) log('note: /usr/bin/time missing, peak RSS is sampled only');
+  const machine = logMachine();
   const total = options.sizes.reduce((sum, n) => sum + n, 0);
   const scratch = openScratch({ label: 'restore-imap', sizeBytes: total * ESTIMATED_BYTES_PER_MESSAGE * 2 + 256 * 1024 * 1024 });
   const users = options.sizes.map((_n, i) => `user${i}`);

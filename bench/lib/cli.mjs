@@ -1,6 +1,7 @@
 // What every benchmark's main() starts with: its options read, --help answered, a bad option refused.
 import { join } from 'node:path';
-import { REPO_DIR } from './results.mjs';
+import { hasGnuTime } from './measure.mjs';
+import { formatMachineLine, readMachineInfo, REPO_DIR } from './results.mjs';
 
 /** The CLI a benchmark times unless --cli names another build. */
 export const MAILSHIFT_CLI = join(REPO_DIR, 'dist', 'bin', 'mailshift.js');
@@ -30,6 +31,21 @@ export function parseScale(text) {
   const m = /^(\d+)x(\d+)x(\d+)$/.exec(text);
   if (!m) throw new Error(`--scale wants AxMxK, got ${text}`);
   return { accounts: Number(m[1]), mailboxesPerAccount: Number(m[2]), messagesPerMailbox: Number(m[3]) };
+}
+
+/** `--sizes a,b,...`: mailbox sizes in messages, whole numbers of at least `min`. */
+export function parseSizes(text, min) {
+  const sizes = text.split(',').map(Number);
+  if (sizes.some((n) => !Number.isInteger(n) || n < min)) throw new Error(`--sizes: whole numbers, ${min} or more`);
+  return sizes;
+}
+
+/** The machine a benchmark runs on, logged, with a note when GNU time is missing (peak RSS then only sampled). */
+export function logMachine() {
+  const machine = readMachineInfo();
+  log(formatMachineLine(machine));
+  if (!hasGnuTime()) log('note: /usr/bin/time missing, peak RSS is sampled only');
+  return machine;
 }
 
 /**
