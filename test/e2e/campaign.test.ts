@@ -225,12 +225,13 @@ describe('mailshift campaign on a 50-account cPanel server', () => {
 
       for (let kill = 1; kill <= 5; kill++) {
         const finished = finishedBefore();
-        // A random moment once the run is under way: after 1-12 account stages ended in this run, plus 0-1.5 s. At
-        // most a third of the stages still to run, so that the later runs, with less left to do, are still under way
-        // when the kill comes (a faster copy once let the fifth run end first). 49 accounts have three stages each.
+        // A random moment once the run is under way: after 1-12 account stages ended in this run, then a pause. At
+        // most a third of the stages still to run, and a pause of at most 5 ms per stage left after those (1.5 s at
+        // most; a stage takes tens of ms here), so that the later runs, with less left to do, are still under way
+        // when the kill comes (faster copies twice let the fifth run end first). 49 accounts have three stages each.
         const stillToRun = 49 * 3 - finished.size;
         const endsToWait = 1 + Math.floor(Math.random() * Math.min(12, Math.max(1, Math.floor(stillToRun / 3))));
-        const extraMs = Math.floor(Math.random() * 1500);
+        const extraMs = Math.floor(Math.random() * Math.max(0, Math.min(1500, 5 * (stillToRun - endsToWait))));
         const { child, stdout } = startCampaign(campaignArgs(plan, 'all'));
         await waitForEvents(child, stdout, 'account-end', endsToWait);
         await new Promise((resolve) => setTimeout(resolve, extraMs));
