@@ -82,8 +82,14 @@ interface ImapFlowInside {
   capabilities: Map<string, unknown>;
 }
 
-/** imapflow's own `run` of each wrapped client, whether it sent ID yet (identifyOnce), and how long NAMESPACE took. */
-const unwrapped = new WeakMap<ImapFlow, { readonly run: ImapFlowInside['run']; isIdentified: boolean; namespaceRoundTripMs?: number }>();
+/** imapflow's own `run` of a wrapped client, whether it sent ID yet (identifyOnce), and how long NAMESPACE took. */
+interface WrappedClient {
+  readonly run: ImapFlowInside['run'];
+  isIdentified: boolean;
+  namespaceRoundTripMs?: number;
+}
+
+const unwrapped = new WeakMap<ImapFlow, WrappedClient>();
 
 /**
  * How long the client's NAMESPACE took, from sending to the answer: a second sample of the link's round trip for the
@@ -109,7 +115,7 @@ export async function identifyOnce(client: ImapFlow, clientVersion: string): Pro
 export function trimSessionSetup(client: ImapFlow): void {
   const inside = client as unknown as ImapFlowInside;
   const run = inside.run.bind(client);
-  const state: { readonly run: ImapFlowInside['run']; isIdentified: boolean; namespaceRoundTripMs?: number } = { run, isIdentified: false };
+  const state: WrappedClient = { run, isIdentified: false };
   unwrapped.set(client, state);
   // Subscriptions do not decide what is copied: LIST's answer is enough.
   inside.skipLsub = true;

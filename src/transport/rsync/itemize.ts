@@ -66,6 +66,11 @@ export function parseItemizeLine(line: string): ItemizedChange | ItemizedMessage
   };
 }
 
+/** An item rsync transferred or created (what a run counts and reports), not a message line or an unchanged one. */
+export function isChangedItem(item: ItemizedChange | ItemizedMessage): item is ItemizedChange {
+  return item.update !== 'message' && item.update !== 'unchanged';
+}
+
 /** `\#012` -> "\n" (rsync writes unprintable bytes as backslash, '#', three octal digits). */
 export function unescapeRsyncName(name: string): string {
   if (!name.includes('\\#')) return name;

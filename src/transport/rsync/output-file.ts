@@ -1,6 +1,6 @@
 import { createReadStream } from 'node:fs';
 import { open } from 'node:fs/promises';
-import { parseItemizeLine, type ItemizedChange } from './itemize.js';
+import { isChangedItem, parseItemizeLine, type ItemizedChange } from './itemize.js';
 import { createLineSplitter } from './lines.js';
 import { parseProgressLine, parseStatsLine, type RsyncProgress, type RsyncStats } from './progress.js';
 
@@ -24,29 +24,39 @@ const statsTailBytes = 16 * 1024;
  */
 export async function readStatsFromOutput(file: string, fromOffset: number): Promise<RsyncStats> {
   const stats: RsyncStats = {};
-  const handle = await open(file, 'r');
-  try {
-    const { size } = await handle.stat();
-    const start = Math.max(fromOffset, size - statsTailBytes);
-    const buffer = Buffer.alloc(size - start);
-    await handle.read(buffer, 0, buffer.length, start);
-    const lines = buffer.toString('utf8').split(/[\r\n]/);
-    // A tail that starts inside a line: its first piece is not a whole line.
-    if (start > fromOffset) lines.shift();
-    for (const line of lines) parseStatsLine(line, stats);
-  } finally {
-    await handle.close();
-  }
+  const tail = await readTail(file, fromOffset, statsTailBytes);
+  for (const line of splitWholeLines(tail.bytes, tail.start > fromOffset)) parseStatsLine(line, stats);
   return stats;
 }
 
+/** The file's bytes from `fromOffset` on, the newest `maxBytes` of them at most, and where they start. */
+async function readTail(file: string, fromOffset: number, maxBytes: number): Promise<{ start: number; bytes: Buffer }> {
+  const handle = await open(file, 'r');
+  try {
+    const { size } = await handle.stat();
+    const start = Math.max(fromOffset, size - maxBytes);
+    const bytes = Buffer.alloc(Math.max(0, size - start));
+    await handle.read(bytes, 0, bytes.length, start);
+    return { start, bytes };
+  } finally {
+    await handle.close();
+  }
+}
+
+/** The lines of `bytes`; with `startsInsideLine` (a tail cut short), without its first piece, not a whole line. */
+function splitWholeLines(bytes: Buffer, startsInsideLine: boolean): string[] {
+  const lines = bytes.toString('utf8').split(/[\r\n]/);
+  if (startsInsideLine) lines.shift();
+  return lines;
+}
+
 /** Every item line of the output (all attempts), streamed: a 100,000-message mailbox is 100,000 lines. */
-export async function readItemsFromOutput(file: string, onItem: (item: ItemizedChange) => void, range: { start?: number } = {}): Promise<void> {
+export async function readItemsFromOutput(file: string, onItem: (item: ItemizedChange) => void): Promise<void> {
   const splitter = createLineSplitter((line) => {
     const item = parseItemizeLine(line);
-    if (item && item.update !== 'message' && item.update !== 'unchanged') onItem(item);
+    if (item && isChangedItem(item)) onItem(item);
   });
-  for await (const chunk of createReadStream(file, { start: range.start ?? 0, highWaterMark: 256 * 1024 })) splitter.push(chunk as Buffer);
+  for await (const chunk of createReadStream(file, { highWaterMark: 256 * 1024 })) splitter.push(chunk as Buffer);
   splitter.end();
 }
 
@@ -62,24 +72,14 @@ export function followProgress(file: string, fromOffset: number, onProgress: (pr
   let offset = fromOffset;
   let polling: Promise<void> = Promise.resolve();
   const poll = async (): Promise<void> => {
-    const handle = await open(file, 'r');
-    try {
-      const { size } = await handle.stat();
-      const previous = offset;
-      if (size <= previous) return;
-      const start = Math.max(previous, size - progressWindowBytes);
-      const buffer = Buffer.alloc(size - start);
-      await handle.read(buffer, 0, buffer.length, start);
-      const lastEnd = Math.max(buffer.lastIndexOf(0x0a), buffer.lastIndexOf(0x0d));
-      if (lastEnd < 0) return;
-      offset = start + lastEnd + 1;
-      const lines = buffer.subarray(0, lastEnd).toString('utf8').split(/[\r\n]/);
-      // A window that starts after the previous end starts inside a line: its first piece is not a whole line.
-      if (start > previous) lines.shift();
-      reportNewest(lines, onProgress);
-    } finally {
-      await handle.close();
-    }
+    const previous = offset;
+    const { start, bytes } = await readTail(file, previous, progressWindowBytes);
+    // Up to the last line end only: rsync may be writing the line after it.
+    const lastEnd = Math.max(bytes.lastIndexOf(0x0a), bytes.lastIndexOf(0x0d));
+    if (lastEnd < 0) return;
+    offset = start + lastEnd + 1;
+    // A window that starts after the previous end starts inside a line.
+    reportNewest(splitWholeLines(bytes.subarray(0, lastEnd), start > previous), onProgress);
   };
   const timer = setInterval(() => {
     polling = polling.then(poll).catch(() => undefined);

@@ -4,7 +4,7 @@ import { sleep } from '../../core/async.js';
 import { InterruptedError, MailshiftError, systemErrorCode } from '../../core/errors.js';
 import { ExitCode } from '../../core/exit-codes.js';
 import { classifyRsyncExit, decideRetryDelayMs, targetFullPattern, type RsyncExitClass } from './exit.js';
-import { parseItemizeLine, type ItemizedChange } from './itemize.js';
+import { isChangedItem, parseItemizeLine, type ItemizedChange } from './itemize.js';
 import { createLineSplitter } from './lines.js';
 import { followProgress, readItemsFromOutput, readStatsFromOutput } from './output-file.js';
 import { parseProgressLine, parseStatsLine, type RsyncProgress, type RsyncStats } from './progress.js';
@@ -134,7 +134,7 @@ async function runChild(
   const out = createLineSplitter((line) => {
     const item = parseItemizeLine(line);
     if (item) {
-      if (item.update !== 'message' && item.update !== 'unchanged') {
+      if (isChangedItem(item)) {
         countItem(items, item);
         options.onItem?.(item);
       }
