@@ -4,6 +4,7 @@ import path from 'node:path';
 // @ts-expect-error -- untyped .mjs script
 import { generateCpanelTree } from '../../../scripts/gen-cpanel-tree.mjs';
 import { runCommand } from '../../support/process.js';
+import { writeTree, type TreeManifest } from '../../support/tree.js';
 
 export interface GeneratedTree {
   readonly root: string;
@@ -23,6 +24,19 @@ export async function makeTargetRoot(root: string, users: { user: string; uid: n
   for (const dir of ['etc/valiases', 'etc/vfilters', 'etc/vdomainaliases', 'home']) await mkdir(path.join(root, dir), { recursive: true });
   await writeFile(path.join(root, 'etc/passwd'), ['root:x:0:0::/root:/bin/bash', ...users.map((u) => `${u.user}:x:${u.uid}:${u.uid}::/home/${u.user}:/bin/bash`)].map((l) => `${l}\n`).join(''));
   await writeFile(path.join(root, 'etc/group'), ['root:x:0:', 'mail:x:8:', ...users.map((u) => `${u.user}:x:${u.uid}:`)].map((l) => `${l}\n`).join(''));
+}
+
+/**
+ * A source maildir of `count` messages, alternately in INBOX's cur/ and .Sent's, each with the body `bodyOf(i)` and
+ * an mtime (received date) of its own; new/ and tmp/ empty.
+ */
+export async function writeSourceMaildir(root: string, count: number, bodyOf: (i: number) => string): Promise<void> {
+  const manifest: Record<string, TreeManifest[string]> = { new: { type: 'dir' }, tmp: { type: 'dir' }, '.Sent/cur': { type: 'dir' } };
+  for (let i = 0; i < count; i++) {
+    const body = bodyOf(i);
+    manifest[`${i % 2 === 0 ? 'cur' : '.Sent/cur'}/${1700000000 + i}.M${i}P1.host,S=${body.length}:2,S`] = { content: body, mtime: 1700000000 + i };
+  }
+  await writeTree(root, manifest);
 }
 
 /** Every message file (regular files in cur/ and new/) under a maildir tree, by base name. */

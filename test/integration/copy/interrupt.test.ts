@@ -7,8 +7,7 @@ import { cliPath, runCli } from '../../e2e/cli.js';
 import { descendantPids, signalPid, sleep, waitFor } from '../../support/process.js';
 import { startSshd, type Sshd } from '../../support/sshd.js';
 import { makeTempDir, type TempDir } from '../../support/tmp.js';
-import { writeTree, type TreeManifest } from '../../support/tree.js';
-import { messageBaseNames, sshOptionsFor } from './helpers.js';
+import { messageBaseNames, sshOptionsFor, writeSourceMaildir } from './helpers.js';
 
 /**
  * A copy stopped from outside: Ctrl-C (SIGINT to the whole process group, as a terminal sends it) and kill -9 of the
@@ -21,12 +20,7 @@ const messageBytes = 3 * 1024 * 1024;
 
 beforeAll(async () => {
   temp = await makeTempDir('copy-interrupt', { mode: 0o755 });
-  const manifest: Record<string, TreeManifest[string]> = { new: { type: 'dir' }, tmp: { type: 'dir' }, '.Sent/cur': { type: 'dir' } };
-  for (let i = 0; i < messages; i++) {
-    const body = `Subject: big ${i}\n\n${'y'.repeat(messageBytes)}\n`;
-    manifest[`${i % 2 === 0 ? 'cur' : '.Sent/cur'}/${1700000000 + i}.M${i}P1.host,S=${body.length}:2,S`] = { content: body, mtime: 1700000000 + i };
-  }
-  await writeTree(path.join(temp.path, 'src'), manifest);
+  await writeSourceMaildir(path.join(temp.path, 'src'), messages, (i) => `Subject: big ${i}\n\n${'y'.repeat(messageBytes)}\n`);
   sshd = await startSshd();
 });
 afterAll(async () => {
@@ -56,6 +50,15 @@ async function rsyncTempFilesInMail(dir: string): Promise<string[]> {
   };
   await walk(dir);
   return out;
+}
+
+/** Starts a copy (paced by --bwlimit in `args`), and once rsync is writing into `dst` kills its whole group with -9. */
+async function killWhileTransferring(args: string[], dst: string): Promise<void> {
+  const run = startDetached(args, {});
+  await waitForTransferInProgress(dst);
+  await sleep(200);
+  process.kill(-run.child.pid!, 'SIGKILL');
+  await run.exited;
 }
 
 /** Waits until rsync is writing a message into the target (a temporary file exists somewhere under it). */
@@ -97,11 +100,7 @@ describe('a copy interrupted from outside', () => {
   it('after kill -9 of the whole process group, the re-run leaves no rsync temporary file in cur/ or new/ and every message exactly once', async () => {
     const src = path.join(temp.path, 'src');
     const dst = path.join(temp.path, 'dst-kill');
-    const run = startDetached(['copy', '--bwlimit', '3000', src, dst], {});
-    await waitForTransferInProgress(dst);
-    await sleep(200);
-    process.kill(-run.child.pid!, 'SIGKILL');
-    await run.exited;
+    await killWhileTransferring(['copy', '--bwlimit', '3000', src, dst], dst);
     expect((await messageBaseNames(dst)).length).toBeLessThan(messages);
     // The killed job's marker records that rsync was writing there (the re-run's clean-up keys on it).
     expect(existsSync(path.join(dst, 'mailshift-copy-in-progress')), 'the killed job left its marker').toBe(true);
@@ -123,11 +122,7 @@ describe('a copy interrupted from outside', () => {
     const src = path.join(temp.path, 'src');
     const dst = path.join(temp.path, 'dst-kill-ssh');
     const remoteDst = `ssh://root@127.0.0.1:${sshd.port}${dst}`;
-    const run = startDetached(['copy', '--bwlimit', '3000', ...sshOptionsFor(sshd), src, remoteDst], {});
-    await waitForTransferInProgress(dst);
-    await sleep(200);
-    process.kill(-run.child.pid!, 'SIGKILL');
-    await run.exited;
+    await killWhileTransferring(['copy', '--bwlimit', '3000', ...sshOptionsFor(sshd), src, remoteDst], dst);
     expect((await messageBaseNames(dst)).length).toBeLessThan(messages);
     expect(existsSync(path.join(dst, 'mailshift-copy-in-progress')), 'the killed job left its marker').toBe(true);
     // The far rsync, its connection gone, removes its own temporary file as it ends (it did in every run here); a far

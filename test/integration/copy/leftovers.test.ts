@@ -7,7 +7,7 @@ import { sleep } from '../../support/process.js';
 import { startSshd, type Sshd } from '../../support/sshd.js';
 import { makeTempDir, type TempDir } from '../../support/tmp.js';
 import { writeTree, type TreeManifest } from '../../support/tree.js';
-import { messageBaseNames, sshOptionsFor } from './helpers.js';
+import { messageBaseNames, sshOptionsFor, writeSourceMaildir } from './helpers.js';
 
 /**
  * A target an interrupted copy left: its job marker (mailshift-copy-in-progress) and rsync's half-written
@@ -22,12 +22,7 @@ const markerName = 'mailshift-copy-in-progress';
 
 beforeAll(async () => {
   temp = await makeTempDir('copy-leftovers', { mode: 0o755 });
-  const manifest: Record<string, TreeManifest[string]> = { new: { type: 'dir' }, tmp: { type: 'dir' }, '.Sent/cur': { type: 'dir' } };
-  for (let i = 0; i < messages; i++) {
-    const body = `Subject: m ${i}\n\nbody ${i}\n`;
-    manifest[`${i % 2 === 0 ? 'cur' : '.Sent/cur'}/${1700000000 + i}.M${i}P1.host,S=${body.length}:2,S`] = { content: body, mtime: 1700000000 + i };
-  }
-  await writeTree(path.join(temp.path, 'src'), manifest);
+  await writeSourceMaildir(path.join(temp.path, 'src'), messages, (i) => `Subject: m ${i}\n\nbody ${i}\n`);
   sshd = await startSshd();
 });
 afterAll(async () => {
