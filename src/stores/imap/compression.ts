@@ -3,7 +3,7 @@
  * time and mail text shrinks by a third or more (the benchmark's corpus, base64 attachments included, to 0.66); on
  * a LAN or loopback the link is faster than deflate, and compressing only burns the CPU of both ends (Dovecot
  * compresses at level 6). The link is judged by its round trip, which we can measure for free, and a link with 10 ms
- * or more of it is not a LAN: the quicker of two samples, the login's NAMESPACE and a NOOP sent with the first
+ * or more of it is not a LAN: the quicker of two samples, the listing's NAMESPACE (store.ts) and a NOOP sent with the first
  * folder's EXAMINE. No sample is quicker than the link, but either can be slower: a busy machine (its own server,
  * or this client loading code when the answer comes) stretched a single loopback NOOP past 10 ms and switched
  * deflate on where it only cost CPU.

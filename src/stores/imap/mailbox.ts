@@ -55,6 +55,18 @@ export interface PooledClient {
   raw?: RawImapSession;
 }
 
+/**
+ * The connection's raw session, taken over from imapflow (`unbind()`) the first time. `idCommand`: the ID a connection
+ * handed over just now still owes the server (imapflow sent none, session-setup.ts), to go out with its next
+ * commands; undefined when it was handed over before, or the server has no ID.
+ */
+export function takeRawSession(pooled: PooledClient, socketTimeoutMs: number, clientVersion: string): { raw: RawImapSession; idCommand?: string } {
+  if (pooled.raw) return { raw: pooled.raw };
+  const { client } = pooled;
+  pooled.raw = new RawImapSession(client.unbind() as unknown as RawSockets, socketTimeoutMs);
+  return { raw: pooled.raw, ...(client.capabilities.has('ID') ? { idCommand: formatIdCommand(clientVersion) } : {}) };
+}
+
 /** What EXAMINE said of the folder. */
 interface Selection {
   readonly uidValidity: number | undefined;
@@ -169,20 +181,19 @@ export class ImapMailbox implements Mailbox {
     const limit = client.capabilities.get('APPENDLIMIT');
     this.appendLimit = typeof limit === 'number' && limit > 0 ? limit : undefined;
     this.wireName = encodePath(client, this.name);
-    const isHandedOver = pooled.raw === undefined;
-    pooled.raw ??= new RawImapSession(client.unbind() as unknown as RawSockets, this.store.socketTimeoutMs);
-    this.raw = pooled.raw;
+    const { raw, idCommand } = takeRawSession(pooled, this.store.socketTimeoutMs, this.store.clientVersion);
+    this.raw = raw;
     // Who we are (RFC 2971), first on a fresh connection, in the same round trip as its EXAMINE: imapflow sent no ID
     // (session-setup.ts), and some servers select nothing for a client that did not say. The answer is not needed.
-    if (isHandedOver && client.capabilities.has('ID')) void pooled.raw.sendCommand([{ text: `${formatIdCommand(this.store.clientVersion)}\r\n` }]);
+    if (idCommand) void raw.sendCommand([{ text: `${idCommand}\r\n` }]);
     const isOffered = this.capabilities.has('COMPRESS=DEFLATE');
     const isFirst = this.selected === undefined && this.prefetched === undefined;
     const afterUid = this.mode === 'read' && isFirst ? this.listAfterUid : undefined;
     const timeRoundTrip = this.store.compression === undefined;
     // A folder the listing did not have: CREATE and SUBSCRIBE go out ahead of the EXAMINE, all in one round trip,
     // instead of an EXAMINE that fails, then each in turn. ALREADYEXISTS (created meanwhile) is what we wanted.
-    const creating = this.mode === 'write' && this.isKnownMissing && this.selected === undefined ? this.sendCreate(pooled.raw) : undefined;
-    const examined = await pooled.raw.examine(formatQuoted(this.wireName), afterUid !== undefined ? { set: `${afterUid + 1}:*`, items: listingItems().join(' ') } : undefined, {
+    const creating = this.mode === 'write' && this.isKnownMissing && this.selected === undefined ? this.sendCreate(raw) : undefined;
+    const examined = await raw.examine(formatQuoted(this.wireName), afterUid !== undefined ? { set: `${afterUid + 1}:*`, items: listingItems().join(' ') } : undefined, {
       timeRoundTrip,
       // Mod-sequences are read from a source only (resync --flags); a target needs none.
       condstore: this.mode === 'read' && this.capabilities.has('CONDSTORE'),

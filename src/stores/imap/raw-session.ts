@@ -340,6 +340,24 @@ export class RawImapSession {
     });
   }
 
+  /**
+   * Sends the commands together (one round trip for all) and hands every untagged response to `onUntagged` until the
+   * last is answered. Resolves with each command's tagged answer, in order; `onAnswer` hears each one as it comes
+   * (the first may be worth acting on before the last is in). Never rejects: a failed connection answers BYE.
+   */
+  async runTogether(commands: readonly string[], onUntagged: (response: RawResponse) => void, onAnswer?: (index: number, answer: TaggedAnswer) => void): Promise<TaggedAnswer[]> {
+    if (this.untaggedHandler) throw new Error('a raw IMAP session runs one command stream at a time');
+    this.untaggedHandler = onUntagged;
+    try {
+      return await Promise.all(commands.map((text, index) => this.command(text).then((answer) => {
+        onAnswer?.(index, answer);
+        return answer;
+      })));
+    } finally {
+      this.untaggedHandler = undefined;
+    }
+  }
+
   /** True while the connection works: a session back in the pool is given to the next folder. */
   get isUsable(): boolean {
     return !this.failure && !this.isClosed;

@@ -196,7 +196,23 @@ export function parseTaggedStatus(text: string): { tag: string; status: 'OK' | '
   return { tag: match[1]!, status: match[2]!.toUpperCase() as 'OK' | 'NO' | 'BAD', text: match[3]! };
 }
 
-type Value = Buffer | string | null | Value[];
+/** A value of a response: a literal or quoted string (Buffer), an atom or number (string), NIL (null), or a list. */
+export type ResponseValue = Buffer | string | null | ResponseValue[];
+type Value = ResponseValue;
+
+/**
+ * The values of a response after its first `skip` characters (`* LIST ` is 7), in order, to its end: what the
+ * responses other than FETCH (LIST, STATUS, NAMESPACE) are made of. Throws ImapProtocolError on a malformed one.
+ */
+export function readResponseValues(response: RawResponse, skip: number): ResponseValue[] {
+  const cursor = new Cursor(response, skip);
+  const values: ResponseValue[] = [];
+  for (;;) {
+    cursor.skipSpaces();
+    if (cursor.atEnd()) return values;
+    values.push(cursor.readValue());
+  }
+}
 
 /** Walks a response's texts and literals as one token stream. */
 class Cursor {

@@ -6,10 +6,11 @@ import { formatQuoted } from './append-command.js';
  * is opened a login is nothing but round trips, each one a full trip over the network (40 ms on the benchmark's
  * link), and a second run with nothing new is little more than a login: imapflow 2.10 sent ID before LOGIN and, when
  * the answer named fewer than two fields (Dovecot's names one), ID again after it; AUTHENTICATE PLAIN waiting for the
- * server's "+" before the credentials; ENABLE; and LSUB whenever LIST found no subscribed folder. What is left: LOGIN,
- * NAMESPACE, LIST (with each folder's UIDNEXT and UIDVALIDITY where LIST-STATUS is offered, store.ts). ID goes out
- * in the same round trip as a connection's first EXAMINE (mailbox.ts; some servers, NetEase's, refuse to select a
- * folder for a client that did not say who it is), or before IDLE's (identifyOnce).
+ * server's "+" before the credentials; ENABLE; NAMESPACE on a round trip of its own; and LSUB whenever LIST found no
+ * subscribed folder. What is left of imapflow's set-up is LOGIN. The store asks for the namespace and the folders
+ * (with each folder's UIDNEXT and UIDVALIDITY where LIST-STATUS is offered) together, in one round trip, on the raw
+ * session (folder-list.ts); ID goes with them, or with a connection's first EXAMINE (mailbox.ts; some servers,
+ * NetEase's, refuse to select a folder for a client that did not say who it is), or before IDLE's (identifyOnce).
  *
  * imapflow has no options for these, so its internal `run` is wrapped per connection: the one place that depends on
  * imapflow's inside (`run`, `skipLsub`, `authenticated`), which is why the version is pinned in package.json, and the
@@ -45,6 +46,9 @@ const enabledByExamine = new Set(['CONDSTORE']);
  *   it names is offered (UTF8=ACCEPT and IMAP4rev2 still are, where offered).
  * - STATUS: imapflow's fallback of one STATUS per folder when LIST-STATUS was asked for and not answered inline: not
  *   sent (a round trip per folder costs more than the EXAMINE it would save); such folders are simply EXAMINEd.
+ * - NAMESPACE: not sent by imapflow. The store's first connection asks for it beside its LIST (folder-list.ts); the
+ *   others never need it (every folder name they send is whole, prefix included, which imapflow leaves as it is).
+ *   Exchange's "User is authenticated but not connected", which imapflow read from NAMESPACE's answer, is read there.
  */
 export function decideSetupCommand(command: string, args: readonly unknown[], state: SetupState): SetupDecision {
   const name = command.toUpperCase();
@@ -66,6 +70,7 @@ export function decideSetupCommand(command: string, args: readonly unknown[], st
     return { send: true, command: 'ENABLE', args: [rest, ...args.slice(1)] };
   }
   if (name === 'STATUS') return { send: false, result: undefined, reason: 'no STATUS per folder: the folder is EXAMINEd when opened' };
+  if (name === 'NAMESPACE') return { send: false, result: undefined, reason: 'NAMESPACE is asked for beside the first LIST' };
   return { send: true, command, args };
 }
 
@@ -82,23 +87,13 @@ interface ImapFlowInside {
   capabilities: Map<string, unknown>;
 }
 
-/** imapflow's own `run` of a wrapped client, whether it sent ID yet (identifyOnce), and how long NAMESPACE took. */
+/** imapflow's own `run` of a wrapped client, and whether it sent ID yet (identifyOnce). */
 interface WrappedClient {
   readonly run: ImapFlowInside['run'];
   isIdentified: boolean;
-  namespaceRoundTripMs?: number;
 }
 
 const unwrapped = new WeakMap<ImapFlow, WrappedClient>();
-
-/**
- * How long the client's NAMESPACE took, from sending to the answer: a second sample of the link's round trip for the
- * compression decision (compression.ts), free since imapflow sends it anyway. The server answers it from memory, and
- * it comes while the client waits with little else to do, so it is rarely stretched by either end's CPU.
- */
-export function readNamespaceRoundTripMs(client: ImapFlow): number | undefined {
-  return unwrapped.get(client)?.namespaceRoundTripMs;
-}
 
 /**
  * Sends ID over imapflow, once per connection: for a connection imapflow still drives when it selects a folder
@@ -125,10 +120,6 @@ export function trimSessionSetup(client: ImapFlow): void {
       capabilities: new Set([...inside.capabilities.keys()].map((each) => each.toUpperCase())),
     });
     if (!decision.send) return decision.result;
-    if (decision.command.toUpperCase() !== 'NAMESPACE') return run(decision.command, ...decision.args);
-    const sentAt = performance.now();
-    const result = await run(decision.command, ...decision.args);
-    state.namespaceRoundTripMs = performance.now() - sentAt;
-    return result;
+    return run(decision.command, ...decision.args);
   };
 }

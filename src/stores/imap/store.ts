@@ -6,12 +6,13 @@ import { ExitCode } from '../../core/exit-codes.js';
 import type { MailboxPath } from '../../core/types.js';
 import type { Mailbox, MailboxInfo, MailStore, OpenHints, ServerFacts, SkippedFolderName, StoreCaps } from '../store.js';
 import type { ImapSpec } from '../spec.js';
-import { connectImap, type ImapConnectOptions } from './connection.js';
+import { connectImap, toConnectError, type ImapConnectOptions } from './connection.js';
 import { decideCompression, type CompressionDecision } from './compression.js';
 import { classifyImapError, ImapError } from './errors.js';
 import { planListedFolders, type ListedFolderEntry } from './listed-folders.js';
-import { identifyOnce, readNamespaceRoundTripMs } from './session-setup.js';
-import { ImapMailbox, type ListedStatus, type MailboxHost, type PooledClient } from './mailbox.js';
+import { readNamespaceAndFolders, type NamespaceRead } from './folder-list.js';
+import { identifyOnce } from './session-setup.js';
+import { ImapMailbox, takeRawSession, type ListedStatus, type MailboxHost, type PooledClient } from './mailbox.js';
 
 /**
  * An IMAP account as a MailStore (imapflow underneath; nothing else in mailshift imports it). Its folders are
@@ -57,7 +58,7 @@ export interface ImapServerFacts extends ServerFacts {
   readonly namespace: ImapNamespace;
 }
 
-/** A folder listing as imapflow gave it, or why it failed. */
+/** A folder listing (entries shaped as imapflow gave them), or why it failed. */
 type FolderListing = { readonly entries: ListedFolderEntry[]; readonly isUtf8: boolean } | { readonly error: unknown };
 
 function formatCredential(spec: ImapSpec): string {
@@ -99,7 +100,7 @@ export class ImapStore implements MailStore, MailboxHost {
   private firstListing: Promise<FolderListing> | undefined;
   /** COMPRESS=DEFLATE or not, for every connection, once the first round trip was timed (compression.ts). */
   compression: CompressionDecision | undefined;
-  /** The first connection's NAMESPACE, timed: the other sample of the link's round trip (noteRoundTrip). */
+  /** The first connection's NAMESPACE, timed (sent with LIST, answered first): a sample of the link's round trip (noteRoundTrip). */
   private namespaceRoundTripMs: number | undefined;
 
   private constructor(private readonly options: ImapStoreOptions) {
@@ -110,29 +111,25 @@ export class ImapStore implements MailStore, MailboxHost {
     this.currentPassword = options.password;
   }
 
-  /** Connects once (so a wrong password or certificate fails here, before any work) and reads the namespace. */
+  /**
+   * Connects once (so a wrong password or certificate fails here, before any work) and reads the namespace. The
+   * folders are asked for in the same round trip (folder-list.ts), and taken by the first listMailboxes(): the LIST
+   * is answered while the engine sets up.
+   */
   static async open(options: ImapStoreOptions): Promise<ImapStore> {
     const store = new ImapStore(options);
-    const pooled = await store.acquireFirst();
-    let isListing = false;
-    try {
-      const { client } = pooled;
-      const personal = client.namespace;
-      store.facts = {
-        greeting: client.greeting,
-        capabilities: [...client.capabilities.keys()],
-        namespace: { prefix: personal?.prefix ?? '', delimiter: personal?.delimiter ?? '/' },
-        serverId: client.serverInfo ? { ...client.serverInfo } : undefined,
-        credential: formatCredential(options.spec),
-      };
-      store.currentCaps = { ...store.currentCaps, newMailSignal: store.facts.capabilities.includes('IDLE') };
-      store.namespaceRoundTripMs = readNamespaceRoundTripMs(client);
-      // Hands the connection back when the LIST is answered.
-      store.firstListing = store.readListing(pooled);
-      isListing = true;
-    } finally {
-      if (!isListing) store.release(pooled, false);
-    }
+    const { pooled, namespace, listing } = await store.acquireFirst();
+    const { client } = pooled;
+    store.facts = {
+      greeting: client.greeting,
+      capabilities: [...client.capabilities.keys()],
+      namespace: namespace.namespace,
+      serverId: client.serverInfo ? { ...client.serverInfo } : undefined,
+      credential: formatCredential(options.spec),
+    };
+    store.currentCaps = { ...store.currentCaps, newMailSignal: store.facts.capabilities.includes('IDLE') };
+    store.namespaceRoundTripMs = namespace.roundTripMs;
+    store.firstListing = listing;
     return store;
   }
 
@@ -157,7 +154,7 @@ export class ImapStore implements MailStore, MailboxHost {
   async *listMailboxes(signal?: AbortSignal): AsyncIterable<MailboxInfo> {
     const prefetched = this.firstListing;
     this.firstListing = undefined;
-    const listing = prefetched ? await prefetched : await this.readListing(await this.acquire('imapflow'));
+    const listing = prefetched ? await prefetched : await this.readListing(await this.acquire());
     if ('error' in listing) throw this.wrap(listing.error, 'list the folders', 'account');
     const { entries, isUtf8 } = listing;
     this.skippedFolders.length = 0;
@@ -168,23 +165,35 @@ export class ImapStore implements MailStore, MailboxHost {
     yield* planned.found;
   }
 
-  /** LIST over an imapflow connection, then the connection back to the pool (closed if the LIST failed). Never rejects. */
+  /**
+   * The namespace and the folders over the connection's raw session, in one round trip (folder-list.ts); the
+   * connection goes back to the pool once the LIST is answered (closed if it failed). `listing` never rejects.
+   */
+  private startListing(pooled: PooledClient): { namespace: Promise<NamespaceRead>; listing: Promise<FolderListing> } {
+    const { client } = pooled;
+    const { raw, idCommand } = takeRawSession(pooled, this.socketTimeoutMs, this.clientVersion);
+    const isUtf8 = this.isUtf8(client);
+    const read = readNamespaceAndFolders(raw, {
+      capabilities: new Set([...client.capabilities.keys()].map((each) => each.toUpperCase())),
+      // A source's folders with their UIDNEXT, in the same round trip (LIST-STATUS, RFC 5819): a folder with nothing
+      // above the saved watermark is then never opened (mailbox.ts). HIGHESTMODSEQ too where CONDSTORE is offered:
+      // `resync --flags` reads it from status().
+      withStatus: !this.caps.writable,
+      isUtf8,
+      ...(idCommand ? { idCommand } : {}),
+    });
+    const listing = read.listing.then((result): FolderListing => {
+      this.release(pooled, 'error' in result);
+      return 'error' in result ? { error: result.error } : { entries: result.entries, isUtf8 };
+    });
+    return { namespace: read.namespace, listing };
+  }
+
+  /** The folders over a connection from the pool (the namespace is known by now). Never rejects. */
   private async readListing(pooled: PooledClient): Promise<FolderListing> {
-    // A source's folders with their UIDNEXT, in the same round trip (LIST-STATUS, RFC 5819): a folder with nothing
-    // above the saved watermark is then never opened (mailbox.ts). Not asked where each folder would cost a STATUS.
-    const withStatus = !this.caps.writable && pooled.client.capabilities.has('LIST-STATUS');
-    try {
-      // Not listOnly: imapflow asks for SPECIAL-USE only in its full listing, and adds INBOX, which Dovecot leaves
-      // out of LIST "" "*" under an "INBOX." prefix.
-      // HIGHESTMODSEQ too (asked only where CONDSTORE is offered): `resync --flags` reads it from status().
-      const entries = await pooled.client.list(withStatus ? { statusQuery: { uidNext: true, uidValidity: true, highestModseq: true } } : undefined);
-      const isUtf8 = this.isUtf8(pooled.client);
-      this.release(pooled, false);
-      return { entries, isUtf8 };
-    } catch (err) {
-      this.release(pooled, true);
-      return { error: err };
-    }
+    const { listing, namespace } = this.startListing(pooled);
+    namespace.catch(() => undefined);
+    return listing;
   }
 
   async openMailbox(path: MailboxPath, mode: 'read' | 'write', hints: OpenHints = {}): Promise<Mailbox> {
@@ -281,11 +290,19 @@ export class ImapStore implements MailStore, MailboxHost {
    * The first connection, with the engine's back-off while the failure is temporary: a server that refuses one
    * connection in five, or throttles logins, must not end the run before it began.
    */
-  private async acquireFirst(): Promise<PooledClient> {
+  private async acquireFirst(): Promise<{ pooled: PooledClient; namespace: NamespaceRead; listing: Promise<FolderListing> }> {
     const retries = this.options.connectRetries ?? 6;
     for (let attempt = 1; ; attempt += 1) {
       try {
-        return await this.acquire();
+        const pooled = await this.acquire();
+        const { namespace, listing } = this.startListing(pooled);
+        try {
+          return { pooled, namespace: await namespace, listing };
+        } catch (err) {
+          // The login did not take after all (Exchange), or the connection failed before NAMESPACE's answer.
+          await listing;
+          throw (err as { authenticationFailed?: boolean }).authenticationFailed ? toConnectError(err, this.options) : this.wrap(err, 'read the namespace', 'account');
+        }
       } catch (err) {
         if (!(err instanceof MailshiftError) || err.retry !== 'later' || attempt > retries || this.options.signal?.aborted) throw err;
         const delayMs = decideBackoffMs(attempt, this.options.retryBaseMs ?? 2_000, this.options.retryMaxMs ?? 300_000, retryAfterMs(err));

@@ -38,9 +38,9 @@ describe('decideSetupCommand', () => {
     expect(decideSetupCommand('ENABLE', wanted, loggedIn('CONDSTORE', 'ENABLE', 'UTF8=ACCEPT'))).toEqual({ send: true, command: 'ENABLE', args: [['UTF8=ACCEPT']] });
   });
 
-  it('never sends a STATUS per folder, and passes every other command as it is', () => {
+  it('never sends a STATUS per folder, nor NAMESPACE (the store asks beside its LIST), and passes every other command as it is', () => {
     expect(decideSetupCommand('STATUS', ['INBOX', { uidNext: true }], loggedIn('LIST-STATUS'))).toMatchObject({ send: false, result: undefined });
-    expect(decideSetupCommand('NAMESPACE', [], loggedIn())).toEqual({ send: true, command: 'NAMESPACE', args: [] });
+    expect(decideSetupCommand('NAMESPACE', [], loggedIn('NAMESPACE'))).toMatchObject({ send: false, result: undefined });
     expect(decideSetupCommand('LIST', ['', '*', {}], loggedIn())).toEqual({ send: true, command: 'LIST', args: ['', '*', {}] });
   });
 });
