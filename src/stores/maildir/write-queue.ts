@@ -338,6 +338,8 @@ export class WriteQueue {
    * chunk; transferring a pooled one would break its neighbours.)
    */
   pack(chunks: readonly Uint8Array[], totalBytes: number): Uint8Array {
+    // Inline, the op runs before enqueue returns: the caller's own bytes are written as they are.
+    if (!this.worker) return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, totalBytes);
     let target: Uint8Array;
     if (totalBytes > slabBytes / 4) {
       target = Buffer.allocUnsafeSlow(totalBytes);
