@@ -1,6 +1,6 @@
 import { isBackupDirectory, readDirectoryEntries } from './directory.js';
 import { readArchiveCompression, type ArchiveCompression } from './sniff.js';
-import { readArchiveEntries, type EntryVisitor } from './tar.js';
+import type { EntryVisitor } from './tar.js';
 
 /**
  * What a cPanel backup is on disk: a tar file (gzipped or not, told by its first bytes) or a directory laid out the
@@ -24,6 +24,9 @@ export function describeBackupSource(source: BackupSource): string {
 }
 
 export async function readBackupEntries(source: BackupSource, visit: EntryVisitor, signal?: AbortSignal): Promise<void> {
+  // Loaded here, not at the top: every copy to a local path asks readBackupSource whether it is a backup, and the
+  // tar reader (tar-stream, ~90 KB) would otherwise load with it on every such start.
+  const { readArchiveEntries } = await import('./tar.js');
   if (source.kind === 'tar') return readArchiveEntries(source.path, source.compression, visit, { ...(signal ? { signal } : {}) });
   // A homedir.tar beside the directory's own entries is read as the nested tar it is in an archive.
   return readDirectoryEntries(source.path, visit, (file) => readArchiveEntries(file, 'none', visit, { nested: true, ...(signal ? { signal } : {}) }), signal);

@@ -1,7 +1,12 @@
 import { lstat, readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { MailshiftError, systemErrorCode } from '../core/errors.js';
-import { readMboxSourceTree, sniffMbox } from './mbox/index.js';
+
+/**
+ * The mbox reader, loaded only when a path is neither missing nor plainly a maildir: every copy into a maildir
+ * classifies its target, and the mbox driver (~80 KB) would otherwise load with it on every such start.
+ */
+const loadMbox = () => import('./mbox/index.js');
 
 /**
  * The one format sniffer: what mail a path holds, maildir, mbox, or Dovecot's mdbox and sdbox, with the evidence.
@@ -46,6 +51,7 @@ export async function classifyLocalMailPath(target: string): Promise<LocalMailLa
       return { kind: 'maildir', reason: `has Maildir++ folder ${entry.name}` };
     }
   }
+  const { readMboxSourceTree, sniffMbox } = await loadMbox();
   const tree = await readMboxSourceTree(target);
   // A directory of mailboxes (cPanel's mail/DOMAIN/ holds one maildir per address) is maildir, whatever stray files
   // (subscriptions, maildirsize, notes) lie beside them.
@@ -132,6 +138,7 @@ export async function describeNonMboxFile(file: string | undefined): Promise<str
     return undefined;
   }
   const isGzip = /\.gz$/i.test(file);
+  const { sniffMbox } = await loadMbox();
   try {
     if ((await sniffMbox(file, { isGzip, scanForMboxrd: false })).looksLikeMbox) return undefined;
   } catch {
