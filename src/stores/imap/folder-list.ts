@@ -54,22 +54,31 @@ function toPersonal(prefix: string, delimiter: string | null): { prefix: string;
   return { prefix: delimiter && prefix && !prefix.endsWith(delimiter) ? prefix + delimiter : prefix, delimiter };
 }
 
-/**
- * The personal namespace from a `* NAMESPACE` response (RFC 2342): its first entry; a NIL (or empty) personal
- * section reads as prefix "" and delimiter "." (imapflow's default). A NIL delimiter (a flat namespace) is null.
- */
-export function parseNamespaceResponse(response: RawResponse): { prefix: string; delimiter: string | null } {
-  const [personal] = readResponseValues(response, '* NAMESPACE '.length);
-  if (Array.isArray(personal)) {
-    for (const entry of personal) {
-      if (!Array.isArray(entry) || entry.length < 2) continue;
-      const prefix = asText(entry[0]);
-      const delimiter = entry[1] === null ? null : asText(entry[1]);
-      if (prefix === undefined || delimiter === undefined) continue;
-      return toPersonal(prefix, delimiter);
-    }
+/** The (prefix, delimiter) pairs of one section of a NAMESPACE response, each prefix ending with its delimiter. */
+function readNamespaceSection(section: ResponseValue | undefined): { prefix: string; delimiter: string | null }[] {
+  if (!Array.isArray(section)) return [];
+  const pairs: { prefix: string; delimiter: string | null }[] = [];
+  for (const entry of section) {
+    if (!Array.isArray(entry) || entry.length < 2) continue;
+    const prefix = asText(entry[0]);
+    const delimiter = entry[1] === null ? null : asText(entry[1]);
+    if (prefix === undefined || delimiter === undefined) continue;
+    pairs.push(toPersonal(prefix, delimiter));
   }
-  return { prefix: '', delimiter: '.' };
+  return pairs;
+}
+
+/**
+ * A `* NAMESPACE` response (RFC 2342): the personal namespace, its first entry (a NIL or empty personal section reads
+ * as prefix "" and delimiter ".", imapflow's default; a NIL delimiter, a flat namespace, is null), and the prefixes
+ * of the other users' and shared namespaces, whose folders are not this account's.
+ */
+export function parseNamespaceResponse(response: RawResponse): { personal: { prefix: string; delimiter: string | null }; foreignPrefixes: string[] } {
+  const [personal, otherUsers, shared] = readResponseValues(response, '* NAMESPACE '.length);
+  return {
+    personal: readNamespaceSection(personal)[0] ?? { prefix: '', delimiter: '.' },
+    foreignPrefixes: [...readNamespaceSection(otherUsers), ...readNamespaceSection(shared)].map((each) => each.prefix),
+  };
 }
 
 /**
@@ -177,6 +186,8 @@ export function buildListedEntries(
 /** The personal namespace as read on the connection, and how long its answer took (a sample of the link's round trip). */
 export interface NamespaceRead {
   readonly namespace: ImapNamespace;
+  /** The prefixes of the other users' and shared namespaces (empty without NAMESPACE). */
+  readonly foreignPrefixes: readonly string[];
   readonly roundTripMs: number;
 }
 
@@ -200,6 +211,7 @@ export function readNamespaceAndFolders(
   const hasNamespace = capabilities.has('NAMESPACE');
   const namespaceCommand = hasNamespace ? 'NAMESPACE' : 'LIST "" ""';
   let personal: { prefix: string; delimiter: string | null } | undefined;
+  let foreignPrefixes: string[] = [];
   const lists: ParsedListEntry[] = [];
   const statuses: { name: string; items: Map<string, number> }[] = [];
   let malformed: ImapProtocolError | undefined;
@@ -208,7 +220,7 @@ export function readNamespaceAndFolders(
   const onUntagged = (response: RawResponse) => {
     try {
       const kind = untaggedKind(response);
-      if (kind === 'NAMESPACE') personal = parseNamespaceResponse(response);
+      if (kind === 'NAMESPACE') ({ personal, foreignPrefixes } = parseNamespaceResponse(response));
       else if (kind === 'LIST' && !hasNamespace && !isNamespaceAnswered) personal = parseRootListResponse(response);
       else if (kind === 'LIST') lists.push(parseListResponse(response));
       else if (kind === 'STATUS') {
@@ -236,7 +248,8 @@ export function readNamespaceAndFolders(
       return failNamespace(Object.assign(new Error('Authentication failed'), { authenticationFailed: true, responseText: answer.text }));
     }
     // A NAMESPACE refused leaves the default, as imapflow left it.
-    settleNamespace({ namespace: toImapNamespace(answer.status === 'OK' ? personal : undefined), roundTripMs: performance.now() - sentAt });
+    const isAnswered = answer.status === 'OK';
+    settleNamespace({ namespace: toImapNamespace(isAnswered ? personal : undefined), foreignPrefixes: isAnswered ? foreignPrefixes : [], roundTripMs: performance.now() - sentAt });
   };
   const listing = (async (): Promise<ListingRead> => {
     let answers: TaggedAnswer[];

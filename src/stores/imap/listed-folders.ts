@@ -20,15 +20,23 @@ export interface ListedFolderEntry {
  * under its mailbox path, INBOX first. A folder that cannot be offered (a name no path can hold, or the name of
  * another folder once read) is listed in `skipped` with its reason, never dropped. `statuses`: each offered folder's
  * UIDVALIDITY and UIDNEXT, where the listing carried both (LIST-STATUS). Pure.
+ *
+ * Folders of other namespaces are not this account's mail and are left out, named in `outside`: those outside the
+ * personal prefix, and those under the prefix of another user's or a shared namespace (`foreignPrefixes`, from
+ * NAMESPACE) more specific than the personal one. The latter matters where the personal prefix is empty: a
+ * Dovecot "Public/" namespace or Cyrus's "Other Users/" lists beside the account's own folders, and was copied as if
+ * it were the account's.
  */
 export function planListedFolders(
   entries: readonly ListedFolderEntry[],
   namespace: ImapNamespace,
   isUtf8: boolean,
   signal?: AbortSignal,
-): { found: MailboxInfo[]; skipped: SkippedFolderName[]; statuses: Map<MailboxPath, ListedStatus> } {
+  foreignPrefixes: readonly string[] = [],
+): { found: MailboxInfo[]; skipped: SkippedFolderName[]; outside: string[]; statuses: Map<MailboxPath, ListedStatus> } {
   const found: MailboxInfo[] = [];
   const skipped: SkippedFolderName[] = [];
+  const outside: string[] = [];
   const statuses = new Map<MailboxPath, ListedStatus>();
   /** The server's name of each folder found, by the path it is offered under. */
   const listedAs = new Map<MailboxPath, string>();
@@ -45,7 +53,10 @@ export function planListedFolders(
     }
     // Other users' and shared namespaces are not this account's mail.
     const isInbox = name.toUpperCase() === 'INBOX';
-    if (!isInbox && prefix !== '' && !name.toUpperCase().startsWith(prefix.toUpperCase())) continue;
+    if (!isInbox && ((prefix !== '' && !name.toUpperCase().startsWith(prefix.toUpperCase())) || isInForeignNamespace(name, prefix, foreignPrefixes))) {
+      outside.push(showControlChars(name));
+      continue;
+    }
     let path: MailboxPath;
     try {
       path = imapNameToMailboxPath(name, namespace);
@@ -73,7 +84,21 @@ export function planListedFolders(
   // INBOX always exists (RFC 3501 §5.1), listed or not.
   if (!found.some((each) => each.path === 'INBOX')) found.push({ path: 'INBOX' });
   found.sort((a, b) => (a.path === 'INBOX' ? -1 : b.path === 'INBOX' ? 1 : a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
-  return { found, skipped, statuses };
+  return { found, skipped, outside, statuses };
+}
+
+/**
+ * Under another namespace's prefix, or that namespace's root itself ("Public" for "Public/"), where that prefix is
+ * more specific than the personal one (a personal "" holds every name; "INBOX." against a shared "INBOX.shared."
+ * would lose to the shared one).
+ */
+function isInForeignNamespace(name: string, personalPrefix: string, foreignPrefixes: readonly string[]): boolean {
+  const upper = name.toUpperCase();
+  return foreignPrefixes.some((foreign) => {
+    if (foreign === '' || foreign.length <= personalPrefix.length) return false;
+    const prefix = foreign.toUpperCase();
+    return upper.startsWith(prefix) || upper === prefix.slice(0, -1);
+  });
 }
 
 /** Both numbers, as numbers, or nothing: half a status cannot tell that a folder is unchanged. */

@@ -102,6 +102,8 @@ export class ImapStore implements MailStore, MailboxHost {
   compression: CompressionDecision | undefined;
   /** The first connection's NAMESPACE, timed (sent with LIST, answered first): a sample of the link's round trip (noteRoundTrip). */
   private namespaceRoundTripMs: number | undefined;
+  /** The prefixes of the other users' and shared namespaces: their folders are listed and left out. */
+  private foreignPrefixes: readonly string[] = [];
 
   private constructor(private readonly options: ImapStoreOptions) {
     this.currentCaps = { readable: true, writable: Boolean(options.writable), crlf: true, sizeComparable: true, parallelAppend: true, parallelRead: true, newMailSignal: false, flagsBySourceKey: false, flagsByTargetUid: true };
@@ -129,6 +131,7 @@ export class ImapStore implements MailStore, MailboxHost {
     };
     store.currentCaps = { ...store.currentCaps, newMailSignal: store.facts.capabilities.includes('IDLE') };
     store.namespaceRoundTripMs = namespace.roundTripMs;
+    store.foreignPrefixes = namespace.foreignPrefixes;
     store.firstListing = listing;
     return store;
   }
@@ -158,7 +161,11 @@ export class ImapStore implements MailStore, MailboxHost {
     if ('error' in listing) throw this.wrap(listing.error, 'list the folders', 'account');
     const { entries, isUtf8 } = listing;
     this.skippedFolders.length = 0;
-    const planned = planListedFolders(entries, this.namespace, isUtf8, signal);
+    const planned = planListedFolders(entries, this.namespace, isUtf8, signal, this.foreignPrefixes);
+    if (planned.outside.length > 0) {
+      const examples = planned.outside.slice(0, 3).map((name) => `"${name}"`).join(', ');
+      this.options.logger.info(`${this.label}: ${planned.outside.length} folder(s) of other namespaces left out (${examples}${planned.outside.length > 3 ? ', ...' : ''}): other users' or shared mail, not this account's`);
+    }
     this.skippedFolders.push(...planned.skipped);
     this.listedPaths = new Set(planned.found.map((folder) => folder.path));
     this.listedStatuses = planned.statuses;

@@ -38,16 +38,23 @@ describe('buildListCommand', () => {
 });
 
 describe('parseNamespaceResponse', () => {
+  const personal = (text: string) => parseNamespaceResponse(one(text)).personal;
+
   it('takes the first personal namespace, its prefix ending with the delimiter', () => {
-    expect(parseNamespaceResponse(one('* NAMESPACE (("" "/")) NIL NIL\r\n'))).toEqual({ prefix: '', delimiter: '/' });
-    expect(parseNamespaceResponse(one('* NAMESPACE (("INBOX." ".")) NIL (("#shared." "."))\r\n'))).toEqual({ prefix: 'INBOX.', delimiter: '.' });
-    expect(parseNamespaceResponse(one('* NAMESPACE (("INBOX" ".")("#mh/" "/" "X-PARAM" ("a"))) NIL NIL\r\n'))).toEqual({ prefix: 'INBOX.', delimiter: '.' });
+    expect(personal('* NAMESPACE (("" "/")) NIL NIL\r\n')).toEqual({ prefix: '', delimiter: '/' });
+    expect(personal('* NAMESPACE (("INBOX." ".")) NIL (("#shared." "."))\r\n')).toEqual({ prefix: 'INBOX.', delimiter: '.' });
+    expect(personal('* NAMESPACE (("INBOX" ".")("#mh/" "/" "X-PARAM" ("a"))) NIL NIL\r\n')).toEqual({ prefix: 'INBOX.', delimiter: '.' });
   });
 
   it('reads a literal prefix, a NIL delimiter, and a NIL personal section as imapflow did', () => {
-    expect(parseNamespaceResponse(one('* NAMESPACE (({6}\r\nINBOX. ".")) NIL NIL\r\n'))).toEqual({ prefix: 'INBOX.', delimiter: '.' });
-    expect(parseNamespaceResponse(one('* NAMESPACE (("" NIL)) NIL NIL\r\n'))).toEqual({ prefix: '', delimiter: null });
-    expect(parseNamespaceResponse(one('* NAMESPACE NIL NIL (("Public/" "/"))\r\n'))).toEqual({ prefix: '', delimiter: '.' });
+    expect(personal('* NAMESPACE (({6}\r\nINBOX. ".")) NIL NIL\r\n')).toEqual({ prefix: 'INBOX.', delimiter: '.' });
+    expect(personal('* NAMESPACE (("" NIL)) NIL NIL\r\n')).toEqual({ prefix: '', delimiter: null });
+    expect(personal('* NAMESPACE NIL NIL (("Public/" "/"))\r\n')).toEqual({ prefix: '', delimiter: '.' });
+  });
+
+  it("names the prefixes of other users' and shared namespaces, each ending with its delimiter", () => {
+    expect(parseNamespaceResponse(one('* NAMESPACE (("" "/")) (("Other Users/" "/")) (("Public/" "/")("#news" "."))\r\n')).foreignPrefixes).toEqual(['Other Users/', 'Public/', '#news.']);
+    expect(parseNamespaceResponse(one('* NAMESPACE (("" "/")) NIL NIL\r\n')).foreignPrefixes).toEqual([]);
   });
 
   it('gives the store "/" for a flat namespace, and the default when there was none', () => {
@@ -161,12 +168,13 @@ describe('readNamespaceAndFolders', () => {
   it('sends ID, NAMESPACE and LIST together, before any answer, and reads both', async () => {
     const { raw, commands } = serve({
       ID: { untagged: '* ID ("name" "Dovecot")\r\n' },
-      NAMESPACE: { untagged: '* NAMESPACE (("INBOX." ".")) NIL NIL\r\n' },
+      NAMESPACE: { untagged: '* NAMESPACE (("INBOX." ".")) NIL (("#shared." "."))\r\n' },
       'LIST ': { untagged: '* LIST (\\HasNoChildren) "." INBOX\r\n* STATUS INBOX (UIDNEXT 4 UIDVALIDITY 7)\r\n* LIST (\\HasNoChildren \\Sent) "." INBOX.Sent\r\n' },
     }, 3);
     const read = readNamespaceAndFolders(raw, { capabilities: dovecot, withStatus: true, isUtf8: false, idCommand: 'ID ("name" "mailshift")' });
     const namespace = await read.namespace;
     expect(namespace.namespace).toEqual({ prefix: 'INBOX.', delimiter: '.' });
+    expect(namespace.foreignPrefixes).toEqual(['#shared.']);
     expect(namespace.roundTripMs).toBeGreaterThanOrEqual(0);
     const listing = await read.listing;
     expect(commands.map((each) => each.replace(/^\S+ /, ''))).toEqual(['ID ("name" "mailshift")', 'NAMESPACE', 'LIST "" "*" RETURN (STATUS (UIDNEXT UIDVALIDITY) SPECIAL-USE)']);

@@ -17,6 +17,18 @@ describe('planListedFolders', () => {
     expect(planned.skipped).toEqual([]);
   });
 
+  it("leaves out the folders of other namespaces and names them: outside the personal prefix, or under another user's or a shared one", () => {
+    const outsidePrefix = planListedFolders([entry('INBOX'), entry('INBOX.Sent'), entry('#shared.news')], cpanel, true);
+    expect(outsidePrefix.found.map((each) => each.path)).toEqual(['INBOX', 'Sent']);
+    expect(outsidePrefix.outside).toEqual(['#shared.news']);
+    // Dovecot with a public namespace beside an unprefixed personal one: LIST "" "*" lists both.
+    const dovecot = { prefix: '', delimiter: '/' };
+    const withPublic = planListedFolders([entry('INBOX'), entry('Public'), entry('Public/Announcements'), entry('Publications'), entry('Other Users/bob/Sent')], dovecot, true, undefined, ['Public/', 'Other Users/']);
+    expect(withPublic.found.map((each) => each.path)).toEqual(['INBOX', 'Publications']);
+    expect(withPublic.outside).toEqual(['Public', 'Public/Announcements', 'Other Users/bob/Sent']);
+    expect(withPublic.skipped).toEqual([]);
+  });
+
   it('does not drop a folder whose name reads as another folder\'s: it is listed as skipped with the reason', () => {
     const planned = planListedFolders([entry('INBOX'), entry('INBOX.INBOX'), entry('INBOX.a_b'), entry('INBOX.a/b')], cpanel, true);
     expect(planned.found.map((each) => each.path)).toEqual(['INBOX', 'a_b']);

@@ -1,0 +1,64 @@
+import { chown, mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createLogger } from '../../../src/core/logger.js';
+import { runStoreCopy } from '../../../src/engine/messages/copy.js';
+import { openStore } from '../../../src/stores/open.js';
+import { parseStoreSpec } from '../../../src/stores/spec.js';
+import { startImapServer, type ImapServer } from '../../support/dovecot.js';
+import { makeTempDir, type TempDir } from '../../support/tmp.js';
+import { byMailbox, message, seedAccount } from './fixture.js';
+
+/**
+ * A server with a public namespace beside the account's own, unprefixed one (Dovecot's `type = public`, as hosting
+ * servers offer shared folders; Cyrus's "Other Users/" lists the same way): LIST "" "*" lists both, and the public
+ * folders are not the account's mail. They are left out, and said so; the account's own folders are all copied.
+ */
+
+let server: ImapServer;
+let work: TempDir;
+
+beforeAll(async () => {
+  work = await makeTempDir('imap-namespaces', { mode: 0o755 });
+  const publicRoot = path.join(work.path, 'public');
+  server = await startImapServer({
+    separator: '/',
+    tls: 'none',
+    users: ['nina', 'omar'],
+    extraConfig: ['namespace public {', '  type = public', '  separator = /', '  prefix = Public/', `  location = maildir:${publicRoot}`, '  list = yes', '  subscriptions = no', '}'].join('\n'),
+  });
+  await seedAccount(server, 'nina');
+  for (const dir of ['cur', 'new', 'tmp', '.Announcements/cur', '.Announcements/new', '.Announcements/tmp']) await mkdir(path.join(publicRoot, dir), { recursive: true });
+  await writeFile(path.join(publicRoot, '.Announcements/cur/1600000000.M1P1.public:2,S'), message('public-1', 'For everyone', 'A note in a public folder.'));
+  const owner = server.users[0]!;
+  for (const dir of ['', 'cur', 'new', 'tmp', '.Announcements', '.Announcements/cur', '.Announcements/new', '.Announcements/tmp', '.Announcements/cur/1600000000.M1P1.public:2,S']) {
+    await chown(path.join(publicRoot, dir), owner.uid, owner.gid);
+  }
+});
+
+afterAll(async () => {
+  await server?.stop();
+  await work?.cleanup();
+});
+
+describe('folders of other namespaces', () => {
+  it('are left out of a copy and named in the log; every folder of the account is copied', async () => {
+    const lines: string[] = [];
+    const logger = createLogger({ level: 'info', write: (line) => lines.push(line) });
+    const password = async (spec: { user: string }) => server.users.find((u) => u.user === spec.user)!.password;
+    const from = await openStore(parseStoreSpec(`imap://nina@127.0.0.1:${server.port}`), { mode: 'read', logger, password });
+    const to = await openStore(parseStoreSpec(`imap://omar@127.0.0.1:${server.port}`), { mode: 'write', logger, password });
+    let report;
+    try {
+      report = await runStoreCopy(from, to, { logger });
+    } finally {
+      await from.store[Symbol.asyncDispose]();
+      await to.store[Symbol.asyncDispose]();
+    }
+    expect(report.totals).toMatchObject({ copied: 14, failedFolders: 0 });
+    expect(report.folders.map((folder) => folder.source)).not.toContain('Public/Announcements');
+    // The target's own listing leaves the public namespace out the same way, so only the accounts are compared.
+    expect(byMailbox(await server.mail('omar').readMessages())).toEqual(byMailbox(await server.mail('nina').readMessages()));
+    expect(lines.join('\n')).toMatch(/folder\(s\) of other namespaces left out \("Public", "Public\/Announcements"\): other users' or shared mail, not this account's/);
+  });
+});
