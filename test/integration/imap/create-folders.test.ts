@@ -1,11 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../../src/core/logger.js';
-import { runStoreCopy } from '../../../src/engine/messages/copy.js';
-import { openStore } from '../../../src/stores/open.js';
-import { parseStoreSpec } from '../../../src/stores/spec.js';
 import { startImapServer, type ImapServer } from '../../support/dovecot.js';
 import { startFaultyProxy, type FaultyProxy, type ProxyCommand } from './faulty-proxy.js';
-import { byMailbox, seedAccount } from './fixture.js';
+import { byMailbox, copyBetweenAccounts, seedAccount } from './fixture.js';
 
 /**
  * Folders the target lacks are created on the way, in the round trip that opens them: CREATE, SUBSCRIBE and EXAMINE
@@ -39,16 +36,7 @@ afterAll(async () => {
 describe('folders missing on an IMAP target', () => {
   it('are created, subscribed and opened in one round trip, and get every message', async () => {
     const logger = createLogger({ level: 'info', write: () => {} });
-    const password = async (spec: { user: string }) => server.users.find((u) => u.user === spec.user)!.password;
-    const from = await openStore(parseStoreSpec(`imap://kate@127.0.0.1:${server.port}`), { mode: 'read', logger, password });
-    const to = await openStore(parseStoreSpec(`imap://liam@127.0.0.1:${proxy.port}`), { mode: 'write', logger, password, maxConnections: 1 });
-    let report;
-    try {
-      report = await runStoreCopy(from, to, { logger });
-    } finally {
-      await from.store[Symbol.asyncDispose]();
-      await to.store[Symbol.asyncDispose]();
-    }
+    const report = await copyBetweenAccounts(server, 'kate', 'liam', { logger, toPort: proxy.port, maxConnections: 1 });
     expect(report.totals).toMatchObject({ copied: 14, failedFolders: 0 });
     expect(byMailbox(await server.mail('liam').readMessages())).toEqual(byMailbox(await server.mail('kate').readMessages()));
 

@@ -1,3 +1,7 @@
+import type { Logger } from '../../../src/core/logger.js';
+import { runStoreCopy, type StoreCopyReport } from '../../../src/engine/messages/copy.js';
+import { openStore } from '../../../src/stores/open.js';
+import { parseStoreSpec } from '../../../src/stores/spec.js';
 import type { TreeManifest } from '../../support/tree.js';
 import { writeTree } from '../../support/tree.js';
 import type { DovecotMessage, ImapServer } from '../../support/dovecot.js';
@@ -108,4 +112,31 @@ export function byMailbox(messages: readonly DovecotMessage[], rename: (mailbox:
   for (const m of messages) (out[rename(m.mailbox)] ??= []).push(fingerprint(m));
   for (const list of Object.values(out)) list.sort();
   return out;
+}
+
+/**
+ * One IMAP to IMAP copy as the command line runs it: both accounts opened, copied, both closed. `toPort`: the
+ * target's port when it is reached through a proxy.
+ */
+export async function copyBetweenAccounts(
+  server: ImapServer,
+  from: string,
+  to: string,
+  options: { readonly logger: Logger; readonly toPort?: number; readonly maxConnections?: number },
+): Promise<StoreCopyReport> {
+  const { logger } = options;
+  const password = async (spec: { user: string }) => server.users.find((u) => u.user === spec.user)!.password;
+  const source = await openStore(parseStoreSpec(`imap://${from}@127.0.0.1:${server.port}`), { mode: 'read', logger, password });
+  const target = await openStore(parseStoreSpec(`imap://${to}@127.0.0.1:${options.toPort ?? server.port}`), {
+    mode: 'write',
+    logger,
+    password,
+    ...(options.maxConnections !== undefined ? { maxConnections: options.maxConnections } : {}),
+  });
+  try {
+    return await runStoreCopy(source, target, { logger });
+  } finally {
+    await source.store[Symbol.asyncDispose]();
+    await target.store[Symbol.asyncDispose]();
+  }
 }

@@ -2,12 +2,9 @@ import { chown, mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../../src/core/logger.js';
-import { runStoreCopy } from '../../../src/engine/messages/copy.js';
-import { openStore } from '../../../src/stores/open.js';
-import { parseStoreSpec } from '../../../src/stores/spec.js';
 import { startImapServer, type ImapServer } from '../../support/dovecot.js';
 import { makeTempDir, type TempDir } from '../../support/tmp.js';
-import { byMailbox, message, seedAccount } from './fixture.js';
+import { byMailbox, copyBetweenAccounts, message, seedAccount } from './fixture.js';
 
 /**
  * A server with a public namespace beside the account's own, unprefixed one (Dovecot's `type = public`, as hosting
@@ -45,16 +42,7 @@ describe('folders of other namespaces', () => {
   it('are left out of a copy and named in the log; every folder of the account is copied', async () => {
     const lines: string[] = [];
     const logger = createLogger({ level: 'info', write: (line) => lines.push(line) });
-    const password = async (spec: { user: string }) => server.users.find((u) => u.user === spec.user)!.password;
-    const from = await openStore(parseStoreSpec(`imap://nina@127.0.0.1:${server.port}`), { mode: 'read', logger, password });
-    const to = await openStore(parseStoreSpec(`imap://omar@127.0.0.1:${server.port}`), { mode: 'write', logger, password });
-    let report;
-    try {
-      report = await runStoreCopy(from, to, { logger });
-    } finally {
-      await from.store[Symbol.asyncDispose]();
-      await to.store[Symbol.asyncDispose]();
-    }
+    const report = await copyBetweenAccounts(server, 'nina', 'omar', { logger });
     expect(report.totals).toMatchObject({ copied: 14, failedFolders: 0 });
     expect(report.folders.map((folder) => folder.source)).not.toContain('Public/Announcements');
     // The target's own listing leaves the public namespace out the same way, so only the accounts are compared.
