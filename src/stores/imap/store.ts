@@ -132,6 +132,8 @@ export class ImapStore implements MailStore, MailboxHost {
     store.currentCaps = { ...store.currentCaps, newMailSignal: store.facts.capabilities.includes('IDLE') };
     store.namespaceRoundTripMs = namespace.roundTripMs;
     store.foreignPrefixes = namespace.foreignPrefixes;
+    const others = namespace.foreignPrefixes.length > 0 ? `; other namespaces: ${namespace.foreignPrefixes.map((each) => JSON.stringify(each)).join(', ')}` : '';
+    options.logger.debug(`${store.label}: personal namespace prefix ${JSON.stringify(namespace.namespace.prefix)}, delimiter ${JSON.stringify(namespace.namespace.delimiter)}${others}`);
     store.firstListing = listing;
     return store;
   }
