@@ -186,7 +186,7 @@ export const errorCodes = {
     hints: [],
   },
   MAILSHIFT_IMAP_FOLDER_NAME: {
-    meaning: 'A folder cannot be named on the IMAP server: a level of its name is empty, "." or "..", or holds control characters.',
+    meaning: 'A folder cannot be named on the IMAP server: a level of its name is empty, "." or "..", or holds control characters, or the name falls in the server\'s namespace of other users\' or shared folders.',
     exitCode: ExitCode.failed,
     hints: [],
   },

@@ -92,7 +92,7 @@ export function planListedFolders(
  * more specific than the personal one (a personal "" holds every name; "INBOX." against a shared "INBOX.shared."
  * would lose to the shared one).
  */
-function isInForeignNamespace(name: string, personalPrefix: string, foreignPrefixes: readonly string[]): boolean {
+export function isInForeignNamespace(name: string, personalPrefix: string, foreignPrefixes: readonly string[]): boolean {
   const upper = name.toUpperCase();
   return foreignPrefixes.some((foreign) => {
     if (foreign === '' || foreign.length <= personalPrefix.length) return false;

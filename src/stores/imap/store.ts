@@ -9,7 +9,7 @@ import type { ImapSpec } from '../spec.js';
 import { connectImap, toConnectError, type ImapConnectOptions } from './connection.js';
 import { decideCompression, type CompressionDecision } from './compression.js';
 import { classifyImapError, ImapError } from './errors.js';
-import { planListedFolders, type ListedFolderEntry } from './listed-folders.js';
+import { isInForeignNamespace, planListedFolders, type ListedFolderEntry } from './listed-folders.js';
 import { readNamespaceAndFolders, type NamespaceRead } from './folder-list.js';
 import { identifyOnce } from './session-setup.js';
 import { ImapMailbox, takeRawSession, type ListedStatus, type MailboxHost, type PooledClient } from './mailbox.js';
@@ -212,6 +212,14 @@ export class ImapStore implements MailStore, MailboxHost {
       name = mailboxPathToImapName(path, this.namespace);
     } catch (err) {
       throw new MailshiftError('MAILSHIFT_IMAP_FOLDER_NAME', `${this.label}: cannot name folder "${path}" on the server: ${(err as Error).message}`, { scope: 'mailbox' });
+    }
+    // A folder written under a shared or another user's namespace ("Public/..." where the account's own prefix is
+    // empty) would put this account's mail where others read it: refused, by name.
+    if (mode === 'write' && isInForeignNamespace(name, this.namespace.prefix, this.foreignPrefixes)) {
+      throw new MailshiftError('MAILSHIFT_IMAP_FOLDER_NAME', `${this.label}: folder "${path}" would be "${name}", in the server's namespace of other users' or shared folders; not written there`, {
+        scope: 'mailbox',
+        hint: 'copy it under another name: --map "^SOURCE-FOLDER$=>NEW-NAME" (or leave it out with --exclude)',
+      });
     }
     const isKnownMissing = mode === 'write' && this.listedPaths !== undefined && !this.listedPaths.has(path);
     const listed = this.listedStatuses.get(path);

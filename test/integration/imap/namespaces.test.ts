@@ -2,8 +2,14 @@ import { chown, mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../../src/core/logger.js';
+import { ExitCode } from '../../../src/core/exit-codes.js';
+import { runStoreCopy } from '../../../src/engine/messages/copy.js';
+import { decideCopyExitCode } from '../../../src/engine/messages/report.js';
+import { openStore } from '../../../src/stores/open.js';
+import { parseStoreSpec } from '../../../src/stores/spec.js';
 import { startImapServer, type ImapServer } from '../../support/dovecot.js';
 import { makeTempDir, type TempDir } from '../../support/tmp.js';
+import { writeTree } from '../../support/tree.js';
 import { byMailbox, copyBetweenAccounts, message, seedAccount } from './fixture.js';
 
 /**
@@ -48,5 +54,32 @@ describe('folders of other namespaces', () => {
     // The target's own listing leaves the public namespace out the same way, so only the accounts are compared.
     expect(byMailbox(await server.mail('omar').readMessages())).toEqual(byMailbox(await server.mail('nina').readMessages()));
     expect(lines.join('\n')).toMatch(/folder\(s\) of other namespaces left out \("Public", "Public\/Announcements"\): other users' or shared mail, not this account's/);
+  });
+
+  it("refuses to write a folder into the target's public namespace, by name, and copies the rest (exit 3, partial)", async () => {
+    // A maildir whose owner had a folder of their own called "Public/Stuff": on this server that name is the public
+    // namespace's, where every user would read it.
+    const source = path.join(work.path, 'maildir');
+    await writeTree(source, {
+      'cur/1600000000.M1P1.a:2,S': message('own-1', 'In the inbox', 'Mine.'),
+      '.Public.Stuff/cur/1600000000.M2P1.b:2,S': message('own-2', 'Private stuff', 'Also mine, not public.'),
+    });
+    const logger = createLogger({ level: 'info', write: () => {} });
+    const password = async (spec: { user: string }) => server.users.find((u) => u.user === spec.user)!.password;
+    const from = await openStore(parseStoreSpec(source), { mode: 'read', logger, password });
+    const to = await openStore(parseStoreSpec(`imap://omar@127.0.0.1:${server.port}`), { mode: 'write', logger, password });
+    let report;
+    try {
+      report = await runStoreCopy(from, to, { logger });
+    } finally {
+      await from.store[Symbol.asyncDispose]();
+      await to.store[Symbol.asyncDispose]();
+    }
+    const refused = report.folders.find((folder) => folder.source === 'Public/Stuff');
+    expect(refused?.error).toMatchObject({ code: 'MAILSHIFT_IMAP_FOLDER_NAME', message: expect.stringMatching(/namespace of other users' or shared folders/) });
+    expect(decideCopyExitCode(report)).toBe(ExitCode.partial);
+    const publicMail = await server.mail('omar').readMessages();
+    expect(publicMail.map((each) => each.mailbox)).not.toContain('Public/Stuff');
+    expect(publicMail.filter((each) => each.mailbox === 'INBOX').length).toBeGreaterThan(0);
   });
 });
