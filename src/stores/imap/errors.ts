@@ -58,7 +58,9 @@ export function classifyImapError(err: unknown): ImapFailure {
     return { kind: 'throttled', isTransient: true, isRefused, text, ...(hinted !== undefined ? { retryAfterMs: hinted } : {}) };
   }
   if (['UNAVAILABLE', 'INUSE', 'LIMIT'].includes(responseCode)) return { kind: 'unavailable', isTransient: true, isRefused, text };
-  if (fields.authenticationFailed || isCredentialCode) return { kind: 'auth', isTransient: false, isRefused, text };
+  // Exchange accepts the LOGIN and then answers every command so when the account cannot be reached; imapflow read it
+  // from its NAMESPACE as a failed login. No connection sends NAMESPACE on its own now, so it is read wherever it comes.
+  if (fields.authenticationFailed || isCredentialCode || /User is authenticated but not connected/i.test(text)) return { kind: 'auth', isTransient: false, isRefused, text };
   if (fields.tlsFailed || tlsCodes.test(code)) return { kind: 'tls', isTransient: false, isRefused, text };
   if (responseCode === 'OVERQUOTA') {
     // Gmail also says OVERQUOTA for its daily bandwidth budget, in a BYE: that passes, a full mailbox does not.

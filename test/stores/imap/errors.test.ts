@@ -9,6 +9,9 @@ describe('classifyImapError', () => {
   it('stops on authentication failures', () => {
     expect(classifyImapError(Object.assign(new Error('Authentication failed'), { authenticationFailed: true, serverResponseCode: 'AUTHENTICATIONFAILED' }))).toMatchObject({ kind: 'auth', isTransient: false });
     expect(classifyImapError(no('Password expired', 'EXPIRED')).kind).toBe('auth');
+    // Exchange, after a LOGIN it accepted, to any later command (an EXAMINE on a connection that sent no NAMESPACE).
+    const bad = Object.assign(new Error('Command failed'), { responseStatus: 'BAD', responseText: 'User is authenticated but not connected.' });
+    expect(classifyImapError(bad)).toMatchObject({ kind: 'auth', isTransient: false });
   });
 
   it('does not take a LOGIN refused with NO [UNAVAILABLE], [THROTTLED], [INUSE] or [LIMIT] for a wrong password', () => {
