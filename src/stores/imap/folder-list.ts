@@ -247,9 +247,11 @@ export function readNamespaceAndFolders(
     if (answer.status === 'BAD' && /User is authenticated but not connected/i.test(answer.text)) {
       return failNamespace(Object.assign(new Error('Authentication failed'), { authenticationFailed: true, responseText: answer.text }));
     }
-    // A NAMESPACE refused leaves the default, as imapflow left it.
+    // A NAMESPACE refused leaves the store's default; one answered without its untagged response reads as a NIL
+    // personal namespace: both as imapflow had them.
     const isAnswered = answer.status === 'OK';
-    settleNamespace({ namespace: toImapNamespace(isAnswered ? personal : undefined), foreignPrefixes: isAnswered ? foreignPrefixes : [], roundTripMs: performance.now() - sentAt });
+    const answered = personal ?? (hasNamespace ? { prefix: '', delimiter: '.' } : undefined);
+    settleNamespace({ namespace: toImapNamespace(isAnswered ? answered : undefined), foreignPrefixes: isAnswered ? foreignPrefixes : [], roundTripMs: performance.now() - sentAt });
   };
   const listing = (async (): Promise<ListingRead> => {
     let answers: TaggedAnswer[];

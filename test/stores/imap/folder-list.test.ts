@@ -207,6 +207,11 @@ describe('readNamespaceAndFolders', () => {
     expect('entries' in listing && listing.entries.map((each) => each.pathAsListed)).toEqual(['INBOX']);
   });
 
+  it('reads a NAMESPACE answered OK without its untagged response as a NIL personal namespace, as imapflow did', async () => {
+    const { raw } = serve({ NAMESPACE: {}, 'LIST ': { untagged: '* LIST () "." INBOX\r\n' } });
+    expect((await readNamespaceAndFolders(raw, { capabilities: dovecot, withStatus: false, isUtf8: false }).namespace).namespace).toEqual({ prefix: '', delimiter: '.' });
+  });
+
   it('keeps the default namespace when NAMESPACE is refused, and reports a LIST refused with NO as the listing\'s failure', async () => {
     const { raw } = serve({ NAMESPACE: { status: 'NO', text: 'not now' }, 'LIST ': { status: 'NO', text: '[UNAVAILABLE] try later' } });
     const read = readNamespaceAndFolders(raw, { capabilities: dovecot, withStatus: false, isUtf8: false });
