@@ -159,7 +159,7 @@ export class ImapStore implements MailStore, MailboxHost {
   async *listMailboxes(signal?: AbortSignal): AsyncIterable<MailboxInfo> {
     const prefetched = this.firstListing;
     this.firstListing = undefined;
-    const listing = prefetched ? await prefetched : await this.readListing(await this.acquire());
+    const listing = prefetched ? await prefetched : await this.readListing(await this.acquire('raw-first'));
     if ('error' in listing) throw this.wrap(listing.error, 'list the folders', 'account');
     const { entries, isUtf8 } = listing;
     this.skippedFolders.length = 0;
@@ -331,12 +331,13 @@ export class ImapStore implements MailStore, MailboxHost {
 
   /**
    * A connection from the pool, opening one if the pool has room, else waiting for one. 'imapflow': one imapflow
-   * still drives (LIST, IDLE), not a raw session; a raw one is closed to make room when the pool is full.
+   * still drives (IDLE), not a raw session; a raw one is closed to make room when the pool is full. 'raw-first': a
+   * raw session if one is idle, else any (a listing, which hands an imapflow one over).
    */
-  async acquire(kind: 'any' | 'imapflow' = 'any'): Promise<PooledClient> {
+  async acquire(kind: 'any' | 'imapflow' | 'raw-first' = 'any'): Promise<PooledClient> {
     for (;;) {
       if (this.isClosed) throw new MailshiftError('MAILSHIFT_IMAP_CLOSED', `${this.label}: store closed`, { scope: 'account' });
-      const at = kind === 'imapflow' ? this.idle.findLastIndex((each) => !each.raw) : this.idle.length - 1;
+      const at = kind === 'imapflow' ? this.idle.findLastIndex((each) => !each.raw) : kind === 'raw-first' ? findRawFirst(this.idle) : this.idle.length - 1;
       if (at >= 0) {
         const ready = this.idle.splice(at, 1)[0]!;
         if (isUsable(ready)) return ready;
@@ -461,6 +462,15 @@ export class ImapStore implements MailStore, MailboxHost {
     );
     for (const waiter of this.waiters.splice(0)) waiter();
   }
+}
+
+/**
+ * The idle connection a listing takes: a raw session where there is one, so the one imapflow still drives stays for
+ * the IDLE that needs it (a watch lists, then waits, every cycle); else the last.
+ */
+function findRawFirst(idle: readonly PooledClient[]): number {
+  const raw = idle.findLastIndex((each) => each.raw !== undefined);
+  return raw >= 0 ? raw : idle.length - 1;
 }
 
 /** A pooled connection that still works: its raw session's, or imapflow's, say. */

@@ -4,6 +4,7 @@ import type { ImapStore } from '../../../src/stores/imap/store.js';
 import { openStore } from '../../../src/stores/open.js';
 import { parseStoreSpec } from '../../../src/stores/spec.js';
 import { startImapServer, type ImapServer } from '../../support/dovecot.js';
+import { startFaultyProxy } from './faulty-proxy.js';
 import { seedAccount } from './fixture.js';
 
 /**
@@ -67,5 +68,22 @@ describe('ImapStore.waitForNewMail', () => {
     expect(Date.now() - started).toBeLessThan(10_000);
     // The connection it used goes back to the pool in a usable state.
     await readInbox();
+  });
+
+  it("keeps its connections from round to round as watch uses them, listing on one and waiting on the other", async () => {
+    const proxy = await startFaultyProxy(server.port, () => ({ kind: 'pass' }));
+    const password = server.users.find((user) => user.user === 'alice')!.password;
+    const watched = (await openStore(parseStoreSpec(`imap://alice@127.0.0.1:${proxy.port}`), { mode: 'read', logger, password: async () => password, maxConnections: 2 })).store as ImapStore;
+    try {
+      for (let round = 0; round < 3; round += 1) {
+        for await (const _ of watched.listMailboxes()) void _;
+        expect(await watched.waitForNewMail('INBOX', 200, new AbortController().signal)).toBe('timeout');
+      }
+      // One connection lists (handed over from imapflow), one IDLEs (imapflow drives it): no login after the second.
+      expect(proxy.connections).toBe(2);
+    } finally {
+      await watched[Symbol.asyncDispose]();
+      await proxy.close();
+    }
   });
 });
