@@ -149,7 +149,7 @@ export function buildListedEntries(
   const statusByName = new Map(statuses.map((each) => [normalizeInbox(each.name), each.items]));
   const sourceOrder = ['extension', 'name', 'name-guess'];
   const candidates: { role: string; source: string; depth: number; path: string; at: number }[] = [];
-  const entries = lists.map((listed, at) => {
+  const entries = lists.map((listed, at): { path: string; pathAsListed: string; flags: Set<string>; specialUse?: string; status?: ListedFolderEntry['status'] } => {
     const flags = new Set(listed.flags);
     const isNonExistent = [...flags].some((flag) => flag.toLowerCase() === '\\nonexistent');
     if (isNonExistent) flags.add('\\Noselect');
@@ -170,7 +170,7 @@ export function buildListedEntries(
     }
     const items = statusByName.get(normalizeInbox(listed.name));
     const status = items ? { uidNext: items.get('UIDNEXT'), uidValidity: items.get('UIDVALIDITY'), highestModseq: items.get('HIGHESTMODSEQ') } : undefined;
-    return { path, pathAsListed: listed.name, flags, ...(status ? { status } : {}) } as { path: string; pathAsListed: string; flags: Set<string>; specialUse?: string; status?: ListedFolderEntry['status'] };
+    return { path, pathAsListed: listed.name, flags, ...(status ? { status } : {}) };
   });
   candidates.sort((a, b) => sourceOrder.indexOf(a.source) - sourceOrder.indexOf(b.source) || a.depth - b.depth || a.path.localeCompare(b.path));
   const assigned = new Set<string>();
