@@ -115,18 +115,18 @@ export function byMailbox(messages: readonly DovecotMessage[], rename: (mailbox:
 }
 
 /**
- * One IMAP to IMAP copy as the command line runs it: both accounts opened, copied, both closed. `toPort`: the
- * target's port when it is reached through a proxy.
+ * One IMAP to IMAP copy as the command line runs it: both accounts opened, copied, both closed. `fromPort`,
+ * `toPort`: the source's or target's port when it is reached through a proxy.
  */
 export async function copyBetweenAccounts(
   server: ImapServer,
   from: string,
   to: string,
-  options: { readonly logger: Logger; readonly toPort?: number; readonly maxConnections?: number },
+  options: { readonly logger: Logger; readonly fromPort?: number; readonly toPort?: number; readonly maxConnections?: number },
 ): Promise<StoreCopyReport> {
   const { logger } = options;
   const password = async (spec: { user: string }) => server.users.find((u) => u.user === spec.user)!.password;
-  const source = await openStore(parseStoreSpec(`imap://${from}@127.0.0.1:${server.port}`), { mode: 'read', logger, password });
+  const source = await openStore(parseStoreSpec(`imap://${from}@127.0.0.1:${options.fromPort ?? server.port}`), { mode: 'read', logger, password });
   const target = await openStore(parseStoreSpec(`imap://${to}@127.0.0.1:${options.toPort ?? server.port}`), {
     mode: 'write',
     logger,

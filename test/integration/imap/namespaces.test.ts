@@ -10,6 +10,7 @@ import { parseStoreSpec } from '../../../src/stores/spec.js';
 import { startImapServer, type ImapServer } from '../../support/dovecot.js';
 import { makeTempDir, type TempDir } from '../../support/tmp.js';
 import { writeTree } from '../../support/tree.js';
+import { startFaultyProxy, type ProxyCommand } from './faulty-proxy.js';
 import { byMailbox, copyBetweenAccounts, message, seedAccount } from './fixture.js';
 
 /**
@@ -81,5 +82,38 @@ describe('folders of other namespaces', () => {
     const publicMail = await server.mail('omar').readMessages();
     expect(publicMail.map((each) => each.mailbox)).not.toContain('Public/Stuff');
     expect(publicMail.filter((each) => each.mailbox === 'INBOX').length).toBeGreaterThan(0);
+  });
+});
+
+describe('a server without NAMESPACE', () => {
+  it('is asked for its root with LIST "" "" and then for the folders, and everything is copied', async () => {
+    // Dovecot told to offer neither NAMESPACE nor LIST-STATUS nor SPECIAL-USE after login, as older servers do.
+    const plain = await startImapServer({
+      separator: '/',
+      tls: 'none',
+      users: ['pia', 'quin'],
+      extraConfig: 'imap_capability = IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE IDLE LITERAL+ UIDPLUS',
+    });
+    const commands: ProxyCommand[] = [];
+    const proxy = await startFaultyProxy(plain.port, (command) => {
+      commands.push(command);
+      return { kind: 'pass' };
+    });
+    try {
+      await seedAccount(plain, 'pia');
+      const lines: string[] = [];
+      const logger = createLogger({ level: 'debug', write: (line) => lines.push(line) });
+      const report = await copyBetweenAccounts(plain, 'pia', 'quin', { logger, fromPort: proxy.port, toPort: proxy.port });
+      expect(report.totals).toMatchObject({ copied: 14, failedFolders: 0 });
+      expect(byMailbox(await plain.mail('quin').readMessages())).toEqual(byMailbox(await plain.mail('pia').readMessages()));
+      const sent = commands.map((command) => command.line.replace(/^\S+ /, ''));
+      expect(sent).toContain('LIST "" ""');
+      expect(sent).toContain('LIST "" "*"');
+      expect(sent.some((line) => line.startsWith('NAMESPACE'))).toBe(false);
+      expect(lines.join('\n')).toMatch(/personal namespace prefix "", delimiter "\/"/);
+    } finally {
+      await proxy.close();
+      await plain.stop();
+    }
   });
 });
