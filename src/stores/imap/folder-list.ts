@@ -1,5 +1,6 @@
 import { specialUse as guessSpecialUse } from 'imapflow/lib/special-use.js';
 import { decodeListedName, type ImapNamespace } from '../../../converters/folders/imap-mapping.js';
+import { classifyImapError } from './errors.js';
 import type { ListedFolderEntry } from './listed-folders.js';
 import { toFailure, type RawImapSession, type RawSessionFailure, type TaggedAnswer } from './raw-session.js';
 import { ImapProtocolError, readResponseValues, type RawResponse, type ResponseValue } from './response-framer.js';
@@ -49,8 +50,8 @@ function asText(value: ResponseValue | undefined): string | undefined {
   return undefined;
 }
 
-/** The personal namespace's prefix and delimiter, imapflow's way: the prefix ends with the delimiter. */
-function toPersonal(prefix: string, delimiter: string | null): { prefix: string; delimiter: string | null } {
+/** A namespace's prefix and delimiter, imapflow's way: the prefix ends with the delimiter. */
+function endWithDelimiter(prefix: string, delimiter: string | null): { prefix: string; delimiter: string | null } {
   return { prefix: delimiter && prefix && !prefix.endsWith(delimiter) ? prefix + delimiter : prefix, delimiter };
 }
 
@@ -63,7 +64,7 @@ function readNamespaceSection(section: ResponseValue | undefined): { prefix: str
     const prefix = asText(entry[0]);
     const delimiter = entry[1] === null ? null : asText(entry[1]);
     if (prefix === undefined || delimiter === undefined) continue;
-    pairs.push(toPersonal(prefix, delimiter));
+    pairs.push(endWithDelimiter(prefix, delimiter));
   }
   return pairs;
 }
@@ -90,7 +91,7 @@ export function parseRootListResponse(response: RawResponse): { prefix: string; 
   const delimiter = entry.delimiter || null;
   let prefix = entry.name;
   if (delimiter && prefix.startsWith(delimiter)) prefix = prefix.slice(1);
-  return toPersonal(prefix, delimiter);
+  return endWithDelimiter(prefix, delimiter);
 }
 
 /** The store's namespace from the personal one: no delimiter reads as "/" (as store.ts always did). */
@@ -200,8 +201,9 @@ export type ListingRead = { readonly entries: ListedFolderEntry[] } | { readonly
  * might answer two LISTs sent together interleaved). The namespace settles as soon as its answer is in, the listing
  * once the LIST is; a LIST refused (BAD) for its RETURN options is sent again without them.
  *
- * `namespace` rejects only when the server says the login did not take (Exchange's "User is authenticated but not
- * connected", answered to every command after a LOGIN it accepted), or the connection failed before the answer.
+ * `namespace` rejects only when the server says the login did not take (errors.ts: Exchange's "User is authenticated
+ * but not connected", answered to every command after a LOGIN it accepted), or the connection failed before the
+ * answer.
  */
 export function readNamespaceAndFolders(
   raw: RawImapSession,
@@ -233,6 +235,7 @@ export function readNamespaceAndFolders(
     }
   };
   const listCommand = buildListCommand(capabilities, { withStatus: options.withStatus });
+  const plainListCommand = buildListCommand(capabilities, { withStatus: false, plain: true });
   const head = options.idCommand ? [options.idCommand] : [];
   let settleNamespace!: (read: NamespaceRead) => void;
   let failNamespace!: (err: unknown) => void;
@@ -244,9 +247,9 @@ export function readNamespaceAndFolders(
   const onNamespaceAnswer = (answer: TaggedAnswer) => {
     isNamespaceAnswered = true;
     if (answer.status === 'BYE') return failNamespace(toFailure(answer.text, undefined, 'BYE'));
-    if (answer.status === 'BAD' && /User is authenticated but not connected/i.test(answer.text)) {
-      return failNamespace(Object.assign(new Error('Authentication failed'), { authenticationFailed: true, responseText: answer.text }));
-    }
+    // A refusal that says the login did not take (errors.ts knows Exchange's words for it) fails the login.
+    const refusal = toFailure(answer.text, undefined, answer.status);
+    if (answer.status !== 'OK' && classifyImapError(refusal).kind === 'auth') return failNamespace(refusal);
     // A NAMESPACE refused leaves the store's default; one answered without its untagged response reads as a NIL
     // personal namespace: both as imapflow had them.
     const isAnswered = answer.status === 'OK';
@@ -265,10 +268,10 @@ export function readNamespaceAndFolders(
       answers = [...first, ...(await raw.runTogether([listCommand], onUntagged))];
     }
     let answer = answers.at(-1)!;
-    if (answer.status === 'BAD' && listCommand !== buildListCommand(capabilities, { withStatus: options.withStatus, plain: true })) {
+    if (answer.status === 'BAD' && listCommand !== plainListCommand) {
       lists.length = 0;
       statuses.length = 0;
-      answer = (await raw.runTogether([buildListCommand(capabilities, { withStatus: false, plain: true })], onUntagged))[0]!;
+      answer = (await raw.runTogether([plainListCommand], onUntagged))[0]!;
     }
     if (answer.status !== 'OK') return { error: toFailure(answer.text, answer.status === 'BYE' ? 'EConnectionClosed' : undefined, answer.status) };
     if (malformed) return { error: toFailure(malformed.message, 'EPROTOCOL') };

@@ -198,7 +198,6 @@ export function parseTaggedStatus(text: string): { tag: string; status: 'OK' | '
 
 /** A value of a response: a literal or quoted string (Buffer), an atom or number (string), NIL (null), or a list. */
 export type ResponseValue = Buffer | string | null | ResponseValue[];
-type Value = ResponseValue;
 
 /**
  * The values of a response after its first `skip` characters (`* LIST ` is 7), in order, to its end: what the
@@ -266,7 +265,7 @@ class Cursor {
   }
 
   /** A value: a literal (Buffer), a quoted string (Buffer), NIL (null), a list, or an atom/number (string). */
-  readValue(): Value {
+  readValue(): ResponseValue {
     if (this.atLiteral()) {
       const literal = this.response.literals[this.index]!;
       this.index += 1;
@@ -314,9 +313,9 @@ class Cursor {
     throw new ImapProtocolError(`unterminated quoted string in: ${text.slice(0, 200)}`);
   }
 
-  private readList(): Value[] {
+  private readList(): ResponseValue[] {
     this.pos += 1; // '('
-    const items: Value[] = [];
+    const items: ResponseValue[] = [];
     for (;;) {
       this.skipSpaces();
       if (this.atEnd()) throw new ImapProtocolError(`unterminated list in: ${this.text.slice(0, 200)}`);

@@ -48,7 +48,8 @@ const enabledByExamine = new Set(['CONDSTORE']);
  *   sent (a round trip per folder costs more than the EXAMINE it would save); such folders are simply EXAMINEd.
  * - NAMESPACE: not sent by imapflow. The store's first connection asks for it beside its LIST (folder-list.ts); the
  *   others never need it (every folder name they send is whole, prefix included, which imapflow leaves as it is).
- *   Exchange's "User is authenticated but not connected", which imapflow read from NAMESPACE's answer, is read there.
+ *   Exchange's "User is authenticated but not connected", which imapflow read from NAMESPACE's answer, is read by
+ *   errors.ts wherever it comes.
  */
 export function decideSetupCommand(command: string, args: readonly unknown[], state: SetupState): SetupDecision {
   const name = command.toUpperCase();

@@ -318,7 +318,7 @@ export class ImapStore implements MailStore, MailboxHost {
         } catch (err) {
           // The login did not take after all (Exchange), or the connection failed before NAMESPACE's answer.
           await listing;
-          throw (err as { authenticationFailed?: boolean }).authenticationFailed ? toConnectError(err, this.options) : this.wrap(err, 'read the namespace', 'account');
+          throw classifyImapError(err).kind === 'auth' ? toConnectError(err, this.options) : this.wrap(err, 'read the namespace', 'account');
         }
       } catch (err) {
         if (!(err instanceof MailshiftError) || err.retry !== 'later' || attempt > retries || this.options.signal?.aborted) throw err;

@@ -10,6 +10,7 @@ import {
   toImapNamespace,
   untaggedKind,
 } from '../../../src/stores/imap/folder-list.js';
+import { classifyImapError } from '../../../src/stores/imap/errors.js';
 import { RawImapSession } from '../../../src/stores/imap/raw-session.js';
 import { ResponseFramer, type RawResponse } from '../../../src/stores/imap/response-framer.js';
 import { fakeServer } from './fake-server.js';
@@ -224,7 +225,8 @@ describe('readNamespaceAndFolders', () => {
     const bad = { status: 'BAD', text: 'User is authenticated but not connected.' } as const;
     const { raw } = serve({ NAMESPACE: bad, 'LIST ': bad });
     const read = readNamespaceAndFolders(raw, { capabilities: dovecot, withStatus: false, isUtf8: false });
-    await expect(read.namespace).rejects.toMatchObject({ authenticationFailed: true });
+    await expect(read.namespace).rejects.toMatchObject({ responseStatus: 'BAD', responseText: 'User is authenticated but not connected.' });
+    expect(classifyImapError(await read.namespace.catch((err: unknown) => err)).kind).toBe('auth');
     expect(await read.listing).toHaveProperty('error');
   });
 
