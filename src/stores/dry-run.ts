@@ -46,6 +46,10 @@ class DryRunProxy implements DryRunStore {
     return this.inner.skippedFolders;
   }
 
+  get otherNamespaceFolders() {
+    return this.inner.otherNamespaceFolders;
+  }
+
   get serverFacts() {
     return this.inner.serverFacts;
   }

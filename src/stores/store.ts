@@ -129,6 +129,11 @@ export interface MailStore extends AsyncDisposable {
   listMailboxes(signal?: AbortSignal): AsyncIterable<MailboxInfo>;
   /** Optional: what the last `listMailboxes` found and could not offer. Never silently left out. */
   readonly skippedFolders?: readonly SkippedFolderName[];
+  /**
+   * Optional: folders the last `listMailboxes` left out as another namespace's (other users' or shared mail on an IMAP
+   * server), as the server names them. Not the account's mail, so not a partial copy; listed so nothing goes unsaid.
+   */
+  readonly otherNamespaceFolders?: readonly string[];
   /** 'write' creates the mailbox when it is missing. `hints` may be ignored. */
   openMailbox(path: MailboxPath, mode: 'read' | 'write', hints?: OpenHints): Promise<Mailbox>;
   /** Optional, for a store behind a login: what the server said about itself. */

@@ -138,6 +138,7 @@ export async function runStoreCopy(source: StoreDescription, givenTarget: StoreD
     ]);
     report.skippedFolders.push(...(source.store.skippedFolders ?? []).map((each) => ({ folder: each.directory, reason: each.reason })));
     for (const each of report.skippedFolders) logger.warn(`${each.folder}: folder not copied: ${each.reason}`);
+    if (source.store.otherNamespaceFolders?.length) report.otherNamespaceFolders = [...source.store.otherNamespaceFolders];
     const selected = options.onlyFolders ? sourceFolders.filter((folder) => options.onlyFolders!.includes(folder.path)) : sourceFolders;
     report.mapping.push(
       ...planFolderMapping(selected as FolderEntry[], targetFolders as FolderEntry[], {

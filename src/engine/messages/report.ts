@@ -56,6 +56,8 @@ export interface StoreCopyReport {
   readonly folders: FolderCopyReport[];
   /** Source folders the store found and could not offer (a name that is no folder), each with its reason: partial. */
   readonly skippedFolders: { folder: string; reason: string }[];
+  /** Source folders of other namespaces (other users' or shared mail), left out: not this account's, not partial. */
+  otherNamespaceFolders?: string[];
   readonly totals: { copied: number; copiedBytes: number; alreadyPresent: number; skipped: number; failedFolders: number; examined: number; flagDifferences: number; flagsApplied: number };
   durationMs: number;
   stopped?: { code: string; reason: string; exitCode: number };

@@ -84,6 +84,8 @@ export class ImapStore implements MailStore, MailboxHost {
   private readonly uidNextSeen = new Map<MailboxPath, number>();
   /** Folders the last listing found and cannot offer (a name that is not safe as a folder), with the reason. */
   readonly skippedFolders: SkippedFolderName[] = [];
+  /** Folders the last listing left out as another namespace's (listMailboxes), as the server names them. */
+  otherNamespaceFolders: readonly string[] = [];
   /** The secret the last connection logged in with (readPassword may have replaced the one read at start). */
   private currentPassword: string;
   /** The folders the last listing found: one opened for writing that is not among them is created on the way. */
@@ -164,6 +166,7 @@ export class ImapStore implements MailStore, MailboxHost {
     const { entries, isUtf8 } = listing;
     this.skippedFolders.length = 0;
     const planned = planListedFolders(entries, this.namespace, isUtf8, signal, this.foreignPrefixes);
+    this.otherNamespaceFolders = planned.outside;
     if (planned.outside.length > 0) {
       const examples = planned.outside.slice(0, 3).map((name) => `"${name}"`).join(', ');
       this.options.logger.info(`${this.label}: ${planned.outside.length} folder(s) of other namespaces left out (${examples}${planned.outside.length > 3 ? ', ...' : ''}): other users' or shared mail, not this account's`);

@@ -52,6 +52,9 @@ describe('folders of other namespaces', () => {
     const report = await copyBetweenAccounts(server, 'nina', 'omar', { logger });
     expect(report.totals).toMatchObject({ copied: 14, failedFolders: 0 });
     expect(report.folders.map((folder) => folder.source)).not.toContain('Public/Announcements');
+    // Named in the report (and so in --json) too, without making the copy partial.
+    expect(report.otherNamespaceFolders).toEqual(['Public', 'Public/Announcements']);
+    expect(report.skippedFolders).toEqual([]);
     // The target's own listing leaves the public namespace out the same way, so only the accounts are compared.
     expect(byMailbox(await server.mail('omar').readMessages())).toEqual(byMailbox(await server.mail('nina').readMessages()));
     expect(lines.join('\n')).toMatch(/folder\(s\) of other namespaces left out \("Public", "Public\/Announcements"\): other users' or shared mail, not this account's/);
