@@ -3,7 +3,7 @@ import { Redis } from 'ioredis';
 import { ExitCode } from '../../core/exit-codes.js';
 import type { PlanRow } from '../plan-file.js';
 import { countStatuses, decideRunExitCode, prepareCampaignRun, type CampaignRunOptions, type CampaignRunResult, type PendingAccount } from '../run.js';
-import { orderQueue, pickNext, type Limits, type NextPick } from '../schedule.js';
+import { StartQueue, type Limits, type NextStart } from '../schedule.js';
 import { isFinished, type CampaignState, type Stage, type StageOutcome } from '../state/types.js';
 import { buildJobId, buildQueueName, parseStageJobProgress, parseStageJobResult, queueRegistryKey, type StageJobData, type StageJobResult } from './jobs.js';
 
@@ -14,7 +14,7 @@ import { buildJobId, buildQueueName, parseStageJobProgress, parseStageJobResult,
  *
  * Why the coordinator admits jobs instead of adding all of them at once: BullMQ (without its commercial Pro groups)
  * limits concurrency per queue only. One queue per group with a global concurrency gives the per-group limit, enforced
- * by Redis across all workers; the campaign-wide limit is kept here, by adding a job only when pickNext (the
+ * by Redis across all workers; the campaign-wide limit is kept here, by adding a job only when the StartQueue (the
  * in-process scheduler's own decision) says an account may start, so no more than --concurrency jobs are ever waiting
  * or running. It also keeps smallest-first and a stage after the one before. When the groups' limits add up to no
  * more than --concurrency, Redis's per-group limits keep the global one by themselves: then each group gets as many
@@ -68,8 +68,10 @@ export async function runQueueCampaign(rows: readonly PlanRow[], state: Campaign
   const inFlight = new Map<string, InFlight>();
   /** Jobs added and not yet ended, per group: running, or waiting in the queue. */
   const runningByGroup = new Map<string, number>();
+  /** Their sum, kept beside the map: summing it for every start would cost as many steps as there are groups. */
+  let admitted = 0;
   const admission = decideAdmission(options.limits, new Set(pending.map((entry) => entry.group)).size);
-  let waiting = orderQueue(pending, options.largestFirst);
+  const waiting = new StartQueue(pending, options.largestFirst);
   let wake: () => void = () => {};
 
   const stageOf = (flight: InFlight): Stage => flight.entry.stages[flight.stageIndex]!;
@@ -130,6 +132,7 @@ export async function runQueueCampaign(rows: readonly PlanRow[], state: Campaign
       return;
     }
     runningByGroup.set(flight.entry.group, runningByGroup.get(flight.entry.group)! - 1);
+    admitted -= 1;
   };
 
   /**
@@ -197,13 +200,13 @@ export async function runQueueCampaign(rows: readonly PlanRow[], state: Campaign
       // Every account that may start now, added side by side: one at a time, each add's round trip to Redis would
       // hold the whole fleet back.
       const starts: InFlight[] = [];
-      let pick: NextPick;
+      let pick: NextStart<PendingAccount>;
       for (;;) {
-        const admitted = [...runningByGroup.values()].reduce((sum, n) => sum + n, 0);
-        pick = pickNext(waiting, runningByGroup, admitted, admission, now());
-        if (!('start' in pick)) break;
-        const [entry] = waiting.splice(pick.start, 1) as [PendingAccount];
+        pick = waiting.takeNext(runningByGroup, admitted, admission, now());
+        if (!('entry' in pick)) break;
+        const entry = pick.entry;
         runningByGroup.set(entry.group, (runningByGroup.get(entry.group) ?? 0) + 1);
+        admitted += 1;
         const recorded = state.getStage(entry.id, entry.stages[0]!)?.endedAt;
         starts.push({ entry, stageIndex: 0, jobId: '', attemptSeen: 0, retriesSeen: 0, spentMs: 0, recordedEndMs: recorded ? Date.parse(recorded) : 0 });
       }
