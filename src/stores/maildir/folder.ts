@@ -32,6 +32,8 @@ export class MaildirFolder {
   private nextUid = 1;
   /** UIDs at or above this may come from the source; below it, the folder may already have been served to clients. */
   private readonly sourceUidFloor: number;
+  /** The highest UID the uidlist on disk holds (0 without one): see sourceUidFloorFor. */
+  private readonly highestListedUid: number;
   private readonly uidCounts = { kept: 0, new: 0, renumbered: 0 };
   private uidNote: string | undefined;
   private wroteAnything = false;
@@ -71,6 +73,7 @@ export class MaildirFolder {
       }
     }
     this.sourceUidFloor = uidlist?.nextUid ?? 1;
+    this.highestListedUid = uidlist ? uidlist.records.reduce((highest, record) => Math.max(highest, record.uid), 0) : 0;
   }
 
   static open(root: string, mailbox: MailboxPath, isDryRun: boolean, queue: WriteQueue | undefined): MaildirFolder {
@@ -223,7 +226,7 @@ export class MaildirFolder {
     const canUseSourceUid =
       sourceUid !== undefined &&
       request.uidSource?.uidValidity === this.uidValidity &&
-      sourceUid >= this.sourceUidFloor &&
+      sourceUid >= this.sourceUidFloorFor(request.uidSource) &&
       !this.usedUids.has(sourceUid);
     let uid: number;
     if (canUseSourceUid) {
@@ -249,6 +252,25 @@ export class MaildirFolder {
     this.addedBases.push(request.base);
     this.addedUids.push(uid);
     return uid;
+  }
+
+  /**
+   * Where the source's UIDs may start. Below the next UID of the uidlist found on disk a client may have been served
+   * UIDs, so a source UID there is renumbered. Except where that uidlist is a copy's own unfinished work from this same
+   * source: a fresh folder takes the source's UIDVALIDITY and next UID at its first message, and every checkpoint writes
+   * that next UID, so after a crash (or a connection cut, which reopens the folder) the source UIDs of the messages still
+   * to come all lay below the floor and were renumbered. Renumbered under the source's UIDVALIDITY, they took UIDs the
+   * source gives other messages: a client that came from the source would show a different message under a UID it
+   * knows. Same UIDVALIDITY and a next UID no higher than the source's: the UIDs between the highest listed one and
+   * the next were reserved by a copy from this source, so the source's messages keep them (a UID taken meanwhile, by a
+   * delivery here, is still renumbered: usedUids). The price: a client that read this half-copied folder under its
+   * next UID sees those messages only on a full resync, as after any late copy; a wrong message under a known UID was
+   * worse.
+   */
+  private sourceUidFloorFor(uidSource: UidSource | undefined): number {
+    const existing = this.existing;
+    if (!existing || !uidSource || existing.uidValidity !== uidSource.uidValidity || existing.nextUid > uidSource.nextUid) return this.sourceUidFloor;
+    return Math.min(this.sourceUidFloor, this.highestListedUid + 1);
   }
 
   /**

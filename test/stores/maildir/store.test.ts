@@ -214,3 +214,39 @@ describe('MaildirStore folder names that are not Maildir++ as Dovecot writes the
     expect(await readAll(store, 'café')).toEqual(['utf-7']);
   });
 });
+
+describe('MaildirStore: the source UIDs of a folder copied in two goes', () => {
+  const uidSource = { uidValidity: 1_700_000_000, nextUid: 11 };
+  const fromSource = (uid: number): IncomingMessage => ({ ...message(uid, ['\\Seen']), uid, uidSource });
+  const uidlistOf = (root: string) => readFileSync(path.join(root, 'dovecot-uidlist'), 'latin1').trim().split('\n');
+
+  it('keeps the rest of the source UIDs when a copy that was cut off (crash or a reopened connection) goes on', async () => {
+    const root = path.join(work.path, 'Maildir');
+    // The first go stops after UID 4 of 10; disposing writes the uidlist as a crash after a checkpoint leaves it.
+    await withInbox(root, 'write', async (box) => {
+      await box.appendMany!([1, 2, 3, 4].map(fromSource));
+    });
+    expect(uidlistOf(root)[0]).toMatch(/^3 V1700000000 N11\b/);
+    await withInbox(root, 'write', async (box) => {
+      await box.appendMany!([5, 6, 7, 8, 9, 10].map(fromSource));
+    });
+    const lines = uidlistOf(root);
+    expect(lines[0]).toMatch(/^3 V1700000000 N11\b/);
+    expect(lines.slice(1).map((line) => Number(line.split(' ')[0]))).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+  });
+
+  it('still renumbers source UIDs below the next UID of a folder that went past the source (a delivery here)', async () => {
+    const root = path.join(work.path, 'Maildir');
+    await withInbox(root, 'write', async (box) => {
+      await box.appendMany!([1, 2].map(fromSource));
+    });
+    // A message delivered to the target took UID 11 (a client saw it, and the next UID 12) and was deleted since.
+    const lines = uidlistOf(root);
+    writeFileSync(path.join(root, 'dovecot-uidlist'), `${lines[0]!.replace('N11', 'N12')}\n${lines.slice(1).join('\n')}\n`);
+    await withInbox(root, 'write', async (box) => {
+      await box.appendMany!([3].map(fromSource));
+    });
+    const uids = uidlistOf(root).slice(1).map((line) => Number(line.split(' ')[0]));
+    expect(uids).toEqual([1, 2, 12]);
+  });
+});
