@@ -1,3 +1,4 @@
+import { toCrlf } from '../../../converters/message/crlf.js';
 import { throwIfAborted } from '../../core/errors.js';
 import type { MessageRef } from '../../core/types.js';
 import type { ListedMessage, Mailbox } from '../../stores/store.js';
@@ -62,6 +63,7 @@ export async function claimTargetMessages(
       claims.set(candidate, entry);
     }
   }
+  if (targetBox) await claimSameSizes(context, index, sources, claims, sourceBox, targetBox);
   for (const candidate of sources) {
     throwIfAborted(context.signal);
     if (claims.has(candidate) || !candidate.identity) continue;
@@ -69,6 +71,55 @@ export async function claimTargetMessages(
     if (entry) claims.set(candidate, entry);
   }
   return claims;
+}
+
+/**
+ * Where one identity stands for several messages on either side, pairs those whose sizes (as IMAP counts them) agree
+ * before any are paired in order. One identity can hold different messages: a message and its copy from a mailing
+ * list share Message-ID, Date, From, To and Subject, and differ in the list's footer. Paired in order, the source's
+ * first could take the target's copy of the second; the second would then be copied again and the first never, a
+ * message lost with the counts all right. Sizes that do not pair up (a server that rewrites what it stores) are left
+ * to the pairing in order, as before. Reads only within such groups: a local message to count its size, never an IMAP
+ * one (its listing says it).
+ */
+async function claimSameSizes(
+  context: FolderContext,
+  index: ReadonlyMap<string, TargetEntry[]>,
+  sources: readonly Candidate[],
+  claims: Map<Candidate, TargetEntry>,
+  sourceBox: Mailbox,
+  targetBox: Mailbox,
+): Promise<void> {
+  const byKey = new Map<string, Candidate[]>();
+  for (const candidate of sources) {
+    const identity = candidate.identity;
+    // A message without Message-ID is matched by its content anyway (takeMatch).
+    if (claims.has(candidate) || !identity || identity.isWeak || !index.has(identity.key)) continue;
+    const group = byKey.get(identity.key);
+    if (group) group.push(candidate);
+    else byKey.set(identity.key, [candidate]);
+  }
+  const { signal } = context;
+  for (const [key, group] of byKey) {
+    const entries = index.get(key)!.filter((entry) => !entry.isTaken);
+    if (entries.length === 0 || (group.length < 2 && entries.length < 2)) continue;
+    const entrySizes: number[] = [];
+    for (const entry of entries) entrySizes.push(await countImapSize(targetBox, entry.ref, context.target.store.caps.crlf, signal));
+    for (const candidate of group) {
+      throwIfAborted(signal);
+      const size = await countImapSize(sourceBox, candidate.ref, context.source.store.caps.crlf, signal);
+      const at = entries.findIndex((entry, i) => !entry.isTaken && entrySizes[i] === size);
+      if (at < 0) continue;
+      entries[at]!.isTaken = true;
+      claims.set(candidate, entries[at]!);
+    }
+  }
+}
+
+/** RFC822.SIZE: what an IMAP store lists, or a message of another store read and counted with CRLF line ends. */
+async function countImapSize(box: Mailbox, ref: ListedMessage, isCrlfStore: boolean, signal: AbortSignal): Promise<number> {
+  if (isCrlfStore && ref.sizeBytes !== undefined) return ref.sizeBytes;
+  return toCrlf(await readAll(await box.read(ref, signal))).length;
 }
 
 /** True when the target store wrote `target` from the source message `source` (it keeps a fingerprint of its source key). */

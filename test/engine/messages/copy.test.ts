@@ -155,6 +155,17 @@ describe('runStoreCopy', () => {
     expect(target.contents('INBOX')).toEqual(source.contents('INBOX'));
   });
 
+  it('tells apart two messages of one Message-ID and headers (a message and its mailing-list copy) when the target holds the second', async () => {
+    const source = new FakeStore('maildir');
+    const target = new FakeStore('imap');
+    source.add('INBOX', mail('post@x', 'Same', 'direct copy'));
+    source.add('INBOX', mail('post@x', 'Same', 'list copy\n-- \nthe list footer'));
+    target.add('INBOX', mail('post@x', 'Same', 'list copy\n-- \nthe list footer'));
+    const report = await runStoreCopy(describeStore(source, 's'), describeStore(target, 't'), { logger: silentLogger });
+    expect(report.totals).toMatchObject({ copied: 1, alreadyPresent: 1 });
+    expect(target.contents('INBOX')).toEqual(source.contents('INBOX'));
+  });
+
   it('skips and reports messages over --max-size, exit 3, and looks at them again next run', async () => {
     const source = new FakeStore('imap');
     const target = new FakeStore('maildir');
