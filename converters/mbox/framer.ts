@@ -253,7 +253,9 @@ export class MboxFramer {
     let search = 0;
     for (;;) {
       const candidate = this.carry.indexOf(newlineFrom, search);
-      if (candidate < 0 || candidate >= limit) return { kind: 'none' };
+      // The line starts after the '\n': it must start before limit. (Testing the '\n' alone took the first body
+      // line for a From_ line "before the end of the headers", and split a Content-Length message there.)
+      if (candidate < 0 || candidate + 1 >= limit) return { kind: 'none' };
       const separator = this.separatorAt(candidate + 1, isEnd, () => this.isAfterEmptyLine(candidate + 1));
       if (!separator) return { kind: 'incomplete', lineStart: candidate + 1 };
       if (separator.fromLine) return { kind: 'found', lineStart: candidate + 1, line: separator.line, fromLine: separator.fromLine };

@@ -54,6 +54,33 @@ describe('MboxFramer', () => {
     expect(messages[0]!.body).toBe('Body of the first message.\nFrom mallory@example.com Wed Jan  8 11:00:00 2020\nstill the first message\n');
   });
 
+  it('keeps a From_ line that is the first line of a Content-Length body (a pasted patch) in the body, at any chunking', () => {
+    const input = [
+      'From alice@example.com Mon Jan  6 09:15:00 2020',
+      'Subject: one',
+      'Content-Length: 74',
+      '',
+      'From mallory@example.com Wed Jan  8 11:00:00 2020',
+      'still the first message',
+      '',
+      'From bob@example.com Tue Jan  7 10:00:00 2020',
+      'Subject: two',
+      '',
+      'body two',
+      '',
+    ].join('\n');
+    for (const chunkBytes of [0, 1, 7, 64]) {
+      const { messages, rewinds } = frame(input, { honorContentLength: true }, chunkBytes);
+      expect(rewinds).toBe(0);
+      expect(messages.map((m) => [m.sender, m.body])).toEqual([
+        ['alice@example.com', 'From mallory@example.com Wed Jan  8 11:00:00 2020\nstill the first message\n'],
+        ['bob@example.com', 'body two\n'],
+      ]);
+    }
+    // Without Content-Length the same unescaped line after the empty line is a separator, as mboxo writers mean it.
+    expect(frame(input, { honorContentLength: false }).messages.map((m) => m.sender)).toEqual(['alice@example.com', 'mallory@example.com', 'bob@example.com']);
+  });
+
   it('ignores Content-Length when told to, and then splits at the embedded From_ line', () => {
     const { messages } = frame(fixture('variants/mboxcl2.mbox'), { honorContentLength: false });
     expect(messages.map((m) => m.sender)).toEqual(['alice@example.com', 'mallory@example.com', 'bob@example.com']);
