@@ -1,6 +1,9 @@
+import { lstatSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import path from 'node:path';
 import { formatDovecotKeywords, parseDovecotKeywords, type KeywordTable } from '../../../../converters/maildir/keywords.js';
 import { sleep } from '../../../core/async.js';
+import { isProcessAlive } from '../../../core/process-alive.js';
 import { readSmallFiles, writeSmallFile, type Owner, type ResyncSide, type SideOptions } from './ends.js';
 import { infoOf } from './flag-letters.js';
 import type { TreeListingResult } from './list.js';
@@ -66,14 +69,59 @@ export async function writeKeywordTable(side: ResyncSide, dir: string, plannedFr
   const lock = path.posix.join(side.root, dir, 'dovecot-uidlist.lock');
   const deadline = Date.now() + 5000;
   while (!(await side.host.createExclusive(lock, 0o600))) {
+    if (removeStaleDotlock(lock)) continue;
     if (Date.now() > deadline) return false;
     await sleep(100);
   }
   try {
+    // Who holds it, as Dovecot writes its own dotlocks: a run killed while holding it leaves a lock that the next
+    // run (and Dovecot) can see is stale.
+    writeFileSync(lock, `${process.pid}:${hostname()}`);
     const current = (await readSmallFiles(side, [rel], options)).get(rel);
     if (!sameAsPlanned(current)) return false;
     return await writeSmallFile(side, rel, text, owner);
   } finally {
     await side.host.removeFiles([lock]);
   }
+}
+
+/** Dovecot's stale timeout for dovecot-uidlist.lock (MAILDIR_UIDLIST_LOCK_STALE_TIMEOUT, 2 minutes). */
+const dotlockStaleMs = 2 * 60 * 1000;
+
+/**
+ * Whether a dotlock was left behind, by Dovecot's rules (file-dotlock.c): it names a process of this host that is
+ * gone, or it has not changed for longer than the stale timeout. Pure: `content` is the lock's text ("PID:HOST", or
+ * empty from an older mailshift), `mtimeMs` its last change.
+ */
+export function isStaleDotlock(content: string, mtimeMs: number, nowMs: number, thisHost: string, isAlive: (pid: number) => boolean): boolean {
+  if (nowMs - mtimeMs > dotlockStaleMs) return true;
+  const match = /^(\d+):(.*)$/.exec(content.trim());
+  if (!match || match[2] !== thisHost) return false;
+  const pid = Number(match[1]);
+  return pid > 0 && pid !== process.pid && !isAlive(pid);
+}
+
+/**
+ * Removes a dotlock left behind (isStaleDotlock); true when the lock is gone, so taking it may be tried again at once.
+ * A resync killed while it held a folder's lock left it for good, and every later run gave up on that folder's
+ * keywords and exited 5 ("run resync again") for ever. Local only, as the lock is taken only locally.
+ */
+function removeStaleDotlock(lock: string): boolean {
+  let content: string;
+  let stat: ReturnType<typeof lstatSync>;
+  try {
+    stat = lstatSync(lock);
+    content = readFileSync(lock, 'latin1');
+  } catch {
+    return true; // released meanwhile
+  }
+  if (!isStaleDotlock(content, stat.mtimeMs, Date.now(), hostname(), isProcessAlive)) return false;
+  try {
+    // Not if another process took the lock meanwhile (a new file where the stale one was).
+    if (lstatSync(lock).ino !== stat.ino) return true;
+    unlinkSync(lock);
+  } catch {
+    // gone already
+  }
+  return true;
 }
