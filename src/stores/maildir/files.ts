@@ -57,6 +57,28 @@ export function writeAtomically(file: string, text: string): void {
   renameSync(tmp, file);
 }
 
+/** The control files writeAtomically and the uidlist writer replace, through `NAME.mailshift-tmp.PID` beside them. */
+const controlFileTmp = /^(?:dovecot-uidlist|dovecot-keywords|subscriptions)\.mailshift-tmp\.(\d+)$/;
+
+/**
+ * Removes the temporary copies of control files (dovecot-uidlist, dovecot-keywords, subscriptions) that a run killed
+ * between writing and renaming one left beside it, in a folder's own directory: removeStaleTmpFiles looks only in
+ * tmp/, so they stayed for good. Only names of that exact form whose process is gone.
+ */
+export function removeStaleControlFileTmps(folderDir: string): void {
+  for (const name of readdirOptional(folderDir)) {
+    const match = controlFileTmp.exec(name);
+    if (!match) continue;
+    const pid = Number(match[1]);
+    if (pid === process.pid || isProcessAlive(pid)) continue;
+    try {
+      unlinkSync(path.join(folderDir, name));
+    } catch {
+      // raced with another cleaner
+    }
+  }
+}
+
 /** Removes tmp files left by an earlier mailshift run that died (their process is gone). */
 export function removeStaleTmpFiles(tmpDir: string): void {
   for (const name of readdirOptional(tmpDir)) {

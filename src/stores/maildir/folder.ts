@@ -9,7 +9,7 @@ import type { MailboxPath, SystemFlag } from '../../core/types.js';
 import { flushFilesystem } from '../../transport/flush.js';
 import { WriteQueue } from './write-queue.js';
 import { MessageDraft } from './draft.js';
-import { ensureRealDirectory, fileMode, readdirOptional, readOptional, removeStaleTmpFiles, tmpPrefix, writeAtomically } from './files.js';
+import { ensureRealDirectory, fileMode, readdirOptional, readOptional, removeStaleControlFileTmps, removeStaleTmpFiles, tmpPrefix, writeAtomically } from './files.js';
 import { UidSet, writeUidlistStreaming } from './uidlist.js';
 import type { FolderDone, PlaceRequest, PlaceResult, UidOutcome, UidSource } from './writer.js';
 
@@ -90,6 +90,7 @@ export class MaildirFolder {
         writeFileSync(path.join(dir, 'maildirfolder'), '', { flag: 'a', mode: fileMode });
         removeStaleTmpFiles(path.join(dir, 'tmp'));
       }
+      removeStaleControlFileTmps(dir);
     }
     let uidlist: Uidlist | undefined;
     const uidlistText = readOptional(path.join(dir, 'dovecot-uidlist'));

@@ -7,7 +7,7 @@ import { flushFilesystem } from '../../transport/flush.js';
 import { WriteQueue } from './write-queue.js';
 import { MessageDraft } from './draft.js';
 import { MaildirFolder } from './folder.js';
-import { ensureRealDirectory, readOptional, removeStaleTmpFiles, resolveExisting, tmpPrefix, writeAtomically } from './files.js';
+import { ensureRealDirectory, readOptional, removeStaleControlFileTmps, removeStaleTmpFiles, resolveExisting, tmpPrefix, writeAtomically } from './files.js';
 
 /**
  * Writes messages into a Maildir++ tree, safely:
@@ -89,6 +89,7 @@ export class MaildirTarget {
       mkdirSync(path.dirname(target.root), { recursive: true });
       for (const sub of ['', 'cur', 'new', 'tmp']) ensureRealDirectory(path.join(target.root, sub));
       removeStaleTmpFiles(path.join(target.root, 'tmp'));
+      removeStaleControlFileTmps(target.root);
     }
     return target;
   }

@@ -110,3 +110,25 @@ describe('MaildirFolder.checkpoint', () => {
     expect(inCur()).toHaveLength(3);
   });
 });
+
+describe('MaildirTarget: what a killed run left beside the control files', () => {
+  it('removes temporary copies of dovecot-uidlist, dovecot-keywords and subscriptions whose writer is gone, and nothing else', async () => {
+    const { mkdirSync, writeFileSync } = await import('node:fs');
+    const { spawnSync } = await import('node:child_process');
+    const gone = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' }).stdout;
+    const root = path.join(dir, 'Maildir');
+    mkdirSync(path.join(root, '.Work'), { recursive: true });
+    const left = [`subscriptions.mailshift-tmp.${gone}`, `.Work/dovecot-uidlist.mailshift-tmp.${gone}`, `.Work/dovecot-keywords.mailshift-tmp.${gone}`];
+    // A run still going (this test's parent process), and names that only look alike: kept.
+    const kept = [`.Work/dovecot-uidlist.mailshift-tmp.${process.ppid}`, `.Work/notes.mailshift-tmp.${gone}`, `.Work/dovecot-uidlist.mailshift-tmp.${gone}.bak`];
+    for (const name of [...left, ...kept]) writeFileSync(path.join(root, name), 'partial');
+    const target = MaildirTarget.open(root, { dryRun: false });
+    target.folder('Work');
+    await target.finishFolder('Work');
+    await target.close();
+    const names = (sub: string) => readdirSync(path.join(root, sub)).map((name) => (sub ? `${sub}/${name}` : name));
+    const present = new Set([...names(''), ...names('.Work')]);
+    for (const name of left) expect(present.has(name), name).toBe(false);
+    for (const name of kept) expect(present.has(name), name).toBe(true);
+  });
+});
