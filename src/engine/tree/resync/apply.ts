@@ -4,7 +4,7 @@ import { buildRsyncArgv } from '../../../transport/rsync/args.js';
 import type { ItemizedChange } from '../../../transport/rsync/itemize.js';
 import { runRsync, type RsyncRunResult } from '../../../transport/rsync/run.js';
 import { listArrivedFiles } from '../../../transport/rsync/arrived.js';
-import { createDirs, readOwner, removeOwnDir, renameNoClobber, rsyncEndpointOf, type Owner, type ResyncSide } from './ends.js';
+import { buildStagingDirName, createDirs, readOwner, removeDeadStagingDirs, removeOwnDir, renameNoClobber, rsyncEndpointOf, type Owner, type ResyncSide } from './ends.js';
 import { writeKeywordTable } from './keywords.js';
 import type { ResyncOptions, ResyncTree } from './options.js';
 import { messagePath, type CopyItem, type FolderPlan, type KeywordTables, type RenameItem, type ResyncPlan } from './plan.js';
@@ -59,6 +59,8 @@ export async function applyPlan(
   const needsWrite = work.some((w) => w.copies.length > 0 || w.folder.renames.length > 0 || w.folder.isNew || w.folder.missingSubdirs.length > 0);
   if (!needsWrite) return applied;
   const owner = await readOwner(tree.target);
+  const leftovers = await removeDeadStagingDirs(tree.target);
+  if (leftovers > 0) logger.info(`removed ${leftovers} staging folder(s) that an interrupted resync left in the target's tmp/`);
 
   const creation = planFolderCreation(work.map((w) => w.folder));
   if (creation.dirs.length > 0) await createDirs(tree.target, creation.dirs, owner);
@@ -238,7 +240,7 @@ async function copyThroughTmp(
   logger: Logger,
   warnings: string[],
 ): Promise<{ perFolder: Map<string, number>; bytes: number; rsync: RsyncRunResult }> {
-  const stagingRel = `tmp/.mailshift-resync-${process.pid}-${Date.now()}`;
+  const stagingRel = `tmp/${buildStagingDirName(process.pid, Date.now())}`;
   const stagingAbs = path.posix.join(tree.target.root, stagingRel);
   await createDirs(tree.target, ['tmp', stagingRel], owner);
   const rels = items.map(({ folder, copy }) => messagePath(folder.dir, copy));

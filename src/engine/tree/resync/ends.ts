@@ -1,6 +1,7 @@
 import os from 'node:os';
 import path from 'node:path';
 import { MailshiftError } from '../../../core/errors.js';
+import { isProcessAlive } from '../../../core/process-alive.js';
 import { ExitCode } from '../../../core/exit-codes.js';
 import { mailRootOf } from '../../../cpanel/layout.js';
 import { resolveCpanelHome, resolveCpanelMailbox } from '../../../cpanel/resolve.js';
@@ -123,6 +124,37 @@ export async function createDirs(side: ResyncSide, relDirs: readonly string[], o
 export async function renameNoClobber<T extends { from: string; to: string }>(side: ResyncSide, pairs: readonly T[], options: SideOptions): Promise<T[]> {
   const absolute = pairs.map((pair) => ({ from: path.posix.join(side.root, pair.from), to: path.posix.join(side.root, pair.to), pair }));
   return (await side.host.renameNoClobber(absolute, options.signal)).map((done) => done.pair);
+}
+
+/** The staging directory of one resync run in the target root's tmp/: named by the process that made it. */
+export function buildStagingDirName(pid: number, startedMs: number): string {
+  return `.mailshift-resync-${pid}-${startedMs}`;
+}
+
+/** The pid in a staging directory's name; undefined for any other name. Pure. */
+export function stagingDirPid(name: string): number | undefined {
+  const match = /^\.mailshift-resync-(\d+)-\d+$/.exec(name);
+  return match ? Number(match[1]) : undefined;
+}
+
+/**
+ * Removes the staging directories of resync runs that died (killed while their copies waited to be renamed): they
+ * hold whole copies of messages, counted in the account's quota, and Dovecot's cleaning of tmp/ removes old files,
+ * not directories. A run's process is looked for on this machine, where the run that named it ran. Returns how many.
+ */
+export async function removeDeadStagingDirs(side: ResyncSide, isAlive: (pid: number) => boolean = isProcessAlive): Promise<number> {
+  const tmp = path.posix.join(side.root, 'tmp');
+  const dead: string[] = [];
+  try {
+    await side.host.list(tmp, (entry) => {
+      const pid = entry.type === 'dir' && !entry.path.includes('/') ? stagingDirPid(entry.path) : undefined;
+      if (pid !== undefined && pid !== process.pid && !isAlive(pid)) dead.push(path.posix.join(tmp, entry.path));
+    }, { maxDepth: 1, dirsAndLinksOnly: true });
+  } catch {
+    return 0; // no tmp/ yet: nothing left there
+  }
+  for (const dir of dead) await removeOwnDir(side, dir);
+  return dead.length;
 }
 
 /** Removes a staging directory of ours (its name is ours alone) and everything in it. */

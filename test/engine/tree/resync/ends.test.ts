@@ -2,7 +2,7 @@ import { lstat, mkdir, readFile, readdir, symlink, writeFile } from 'node:fs/pro
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { MailshiftError } from '../../../../src/core/errors.js';
-import { createDirs, readOwner, readSmallFiles, renameNoClobber, resolveResyncSide, writeSmallFile, type ResyncSide } from '../../../../src/engine/tree/resync/ends.js';
+import { buildStagingDirName, createDirs, readOwner, readSmallFiles, removeDeadStagingDirs, renameNoClobber, resolveResyncSide, writeSmallFile, type ResyncSide } from '../../../../src/engine/tree/resync/ends.js';
 import { parseStoreSpec, type CpanelSpec } from '../../../../src/stores/spec.js';
 import { makeTempDir, type TempDir } from '../../../support/tmp.js';
 
@@ -89,5 +89,31 @@ describe('file operations relative to the tree root', () => {
     ];
     expect(await renameNoClobber(side, pairs, {})).toEqual([pairs[0]]);
     expect(await readFile(path.join(side.root, 'cur/2:2,S'), 'utf8')).toBe('2:2,S');
+  });
+});
+
+describe('removeDeadStagingDirs', () => {
+  it("removes the staging folders in tmp/ of runs whose process is gone, and nothing else (a live run's, other names, links)", async () => {
+    const side = await localSide();
+    const tmp = path.join(side.root, 'tmp');
+    const outside = path.join(side.root, 'elsewhere');
+    await mkdir(outside);
+    await writeFile(path.join(outside, 'keep'), 'x');
+    const dead = buildStagingDirName(999_001, 1_700_000_000_000);
+    const live = buildStagingDirName(999_002, 1_700_000_000_000);
+    for (const dir of [dead, live, '.mailshift-resync-x', 'not-ours']) {
+      await mkdir(path.join(tmp, dir, 'cur'), { recursive: true });
+      await writeFile(path.join(tmp, dir, 'cur', '1.M1.host:2,S'), 'a message');
+    }
+    await symlink(outside, path.join(tmp, buildStagingDirName(999_003, 1_700_000_000_000)));
+    const removed = await removeDeadStagingDirs(side, (pid) => pid === 999_002);
+    expect(removed).toBe(1);
+    expect((await readdir(tmp)).sort()).toEqual([buildStagingDirName(999_003, 1_700_000_000_000), '.mailshift-resync-x', live, 'not-ours'].sort());
+    expect(await readFile(path.join(outside, 'keep'), 'utf8')).toBe('x');
+  });
+
+  it('finds nothing to remove where the target has no tmp/ yet', async () => {
+    const side = await localSide();
+    expect(await removeDeadStagingDirs(side, () => false)).toBe(0);
   });
 });
