@@ -78,8 +78,8 @@ export async function claimTargetMessages(
  * before any are paired in order. One identity can hold different messages: a message and its copy from a mailing
  * list share Message-ID, Date, From, To and Subject, and differ in the list's footer. Paired in order, the source's
  * first could take the target's copy of the second; the second would then be copied again and the first never, a
- * message lost with the counts all right. Sizes that do not pair up (a server that rewrites what it stores) are left
- * to the pairing in order, as before. Reads only within such groups: a local message to count its size, never an IMAP
+ * message lost with the counts all right. Sizes and flags that agree pair first, then sizes alone; sizes that do not
+ * pair up (a server that rewrites what it stores) are left to the pairing in order, as before. Reads only within such groups: a local message to count its size, never an IMAP
  * one (its listing says it).
  */
 async function claimSameSizes(
@@ -105,15 +105,28 @@ async function claimSameSizes(
     if (entries.length === 0 || (group.length < 2 && entries.length < 2)) continue;
     const entrySizes: number[] = [];
     for (const entry of entries) entrySizes.push(await countImapSize(targetBox, entry.ref, context.target.store.caps.crlf, signal));
+    const sizes = new Map<Candidate, number>();
     for (const candidate of group) {
       throwIfAborted(signal);
-      const size = await countImapSize(sourceBox, candidate.ref, context.source.store.caps.crlf, signal);
-      const at = entries.findIndex((entry, i) => !entry.isTaken && entrySizes[i] === size);
-      if (at < 0) continue;
-      entries[at]!.isTaken = true;
-      claims.set(candidate, entries[at]!);
+      sizes.set(candidate, await countImapSize(sourceBox, candidate.ref, context.source.store.caps.crlf, signal));
+    }
+    // Same flags too, first: of identical copies, the one copied earlier keeps its target copy (a source without UIDs
+    // lists a copy delivered later, under a name that sorts first, before it), and the later one is copied with its own flags.
+    for (const isFlagged of [true, false]) {
+      for (const candidate of group) {
+        if (claims.has(candidate)) continue;
+        const at = entries.findIndex((entry, i) => !entry.isTaken && entrySizes[i] === sizes.get(candidate) && (!isFlagged || hasSameFlags(entry.ref, candidate.ref)));
+        if (at < 0) continue;
+        entries[at]!.isTaken = true;
+        claims.set(candidate, entries[at]!);
+      }
     }
   }
+}
+
+function hasSameFlags(a: ListedMessage, b: ListedMessage): boolean {
+  const same = (x: ReadonlySet<string>, y: ReadonlySet<string>) => x.size === y.size && [...x].every((each) => y.has(each));
+  return same(a.flags, b.flags) && same(a.keywords, b.keywords);
 }
 
 /** RFC822.SIZE: what an IMAP store lists, or a message of another store read and counted with CRLF line ends. */

@@ -166,6 +166,18 @@ describe('runStoreCopy', () => {
     expect(target.contents('INBOX')).toEqual(source.contents('INBOX'));
   });
 
+  it('pairs identical copies by their flags first: the copy the target holds keeps it, the other is copied with its own flags', async () => {
+    const source = new FakeStore('maildir');
+    const target = new FakeStore('imap');
+    // Listed first on the source: a copy delivered later (a maildir without UIDs lists by file name).
+    source.add('INBOX', mail('same@x', 'Same'), ['\\Flagged']);
+    source.add('INBOX', mail('same@x', 'Same'), ['\\Seen']);
+    target.add('INBOX', mail('same@x', 'Same'), ['\\Seen']);
+    const report = await runStoreCopy(describeStore(source, 's'), describeStore(target, 't'), { logger: silentLogger });
+    expect(report.totals).toMatchObject({ copied: 1, alreadyPresent: 1 });
+    expect(target.folders.get('INBOX')!.messages.map((m) => [...m.flags].join()).sort()).toEqual(['\\Flagged', '\\Seen']);
+  });
+
   it('skips and reports messages over --max-size, exit 3, and looks at them again next run', async () => {
     const source = new FakeStore('imap');
     const target = new FakeStore('maildir');
