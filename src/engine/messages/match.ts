@@ -1,5 +1,5 @@
 import { toCrlf } from '../../../converters/message/crlf.js';
-import { throwIfAborted } from '../../core/errors.js';
+import { isMailshiftError, throwIfAborted } from '../../core/errors.js';
 import type { MessageRef } from '../../core/types.js';
 import type { ListedMessage, Mailbox } from '../../stores/store.js';
 import { buildContentHash, buildIdentity, identityHeaderFields } from '../identity.js';
@@ -78,9 +78,9 @@ export async function claimTargetMessages(
  * before any are paired in order. One identity can hold different messages: a message and its copy from a mailing
  * list share Message-ID, Date, From, To and Subject, and differ in the list's footer. Paired in order, the source's
  * first could take the target's copy of the second; the second would then be copied again and the first never, a
- * message lost with the counts all right. Sizes and flags that agree pair first, then sizes alone; sizes that do not
- * pair up (a server that rewrites what it stores) are left to the pairing in order, as before. Reads only within such groups: a local message to count its size, never an IMAP
- * one (its listing says it).
+ * message lost with the counts all right. Sizes and flags that agree pair first, then sizes alone; what does not
+ * pair up (a server that rewrites what it stores, a message gone meanwhile) is left to the pairing in order, as
+ * before. Reads only within such groups: a local message to count its size, never an IMAP one (its listing says it).
  */
 async function claimSameSizes(
   context: FolderContext,
@@ -103,19 +103,22 @@ async function claimSameSizes(
   for (const [key, group] of byKey) {
     const entries = index.get(key)!.filter((entry) => !entry.isTaken);
     if (entries.length === 0 || (group.length < 2 && entries.length < 2)) continue;
-    const entrySizes: number[] = [];
+    const entrySizes: (number | undefined)[] = [];
     for (const entry of entries) entrySizes.push(await countImapSize(targetBox, entry.ref, context.target.store.caps.crlf, signal));
-    const sizes = new Map<Candidate, number>();
+    const sizes = new Map<Candidate, number | undefined>();
     for (const candidate of group) {
       throwIfAborted(signal);
       sizes.set(candidate, await countImapSize(sourceBox, candidate.ref, context.source.store.caps.crlf, signal));
     }
     // Same flags too, first: of identical copies, the one copied earlier keeps its target copy (a source without UIDs
-    // lists a copy delivered later, under a name that sorts first, before it), and the later one is copied with its own flags.
+    // lists a copy delivered later, under a name that sorts first, before it), and the later one is copied with its
+    // own flags.
     for (const isFlagged of [true, false]) {
       for (const candidate of group) {
         if (claims.has(candidate)) continue;
-        const at = entries.findIndex((entry, i) => !entry.isTaken && entrySizes[i] === sizes.get(candidate) && (!isFlagged || hasSameFlags(entry.ref, candidate.ref)));
+        const size = sizes.get(candidate);
+        if (size === undefined) continue;
+        const at = entries.findIndex((entry, i) => !entry.isTaken && entrySizes[i] === size && (!isFlagged || hasSameFlags(entry.ref, candidate.ref)));
         if (at < 0) continue;
         entries[at]!.isTaken = true;
         claims.set(candidate, entries[at]!);
@@ -129,10 +132,18 @@ function hasSameFlags(a: ListedMessage, b: ListedMessage): boolean {
   return same(a.flags, b.flags) && same(a.keywords, b.keywords);
 }
 
-/** RFC822.SIZE: what an IMAP store lists, or a message of another store read and counted with CRLF line ends. */
-async function countImapSize(box: Mailbox, ref: ListedMessage, isCrlfStore: boolean, signal: AbortSignal): Promise<number> {
+/**
+ * RFC822.SIZE: what an IMAP store lists, or a message of another store read and counted with CRLF line ends.
+ * Undefined for a message that cannot be read now (renamed or removed since it was listed): the copy deals with it.
+ */
+async function countImapSize(box: Mailbox, ref: ListedMessage, isCrlfStore: boolean, signal: AbortSignal): Promise<number | undefined> {
   if (isCrlfStore && ref.sizeBytes !== undefined) return ref.sizeBytes;
-  return toCrlf(await readAll(await box.read(ref, signal))).length;
+  try {
+    return toCrlf(await readAll(await box.read(ref, signal))).length;
+  } catch (err) {
+    if (isMailshiftError(err) && err.scope === 'message') return undefined;
+    throw err;
+  }
 }
 
 /** True when the target store wrote `target` from the source message `source` (it keeps a fingerprint of its source key). */
