@@ -1,8 +1,9 @@
-import { lstatSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, constants as fsConstants, lstatSync, openSync, readSync, unlinkSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
 import path from 'node:path';
 import { formatDovecotKeywords, parseDovecotKeywords, type KeywordTable } from '../../../../converters/maildir/keywords.js';
 import { sleep } from '../../../core/async.js';
+import { systemErrorCode } from '../../../core/errors.js';
 import { isProcessAlive } from '../../../core/process-alive.js';
 import { readSmallFiles, writeSmallFile, type Owner, type ResyncSide, type SideOptions } from './ends.js';
 import { infoOf } from './flag-letters.js';
@@ -68,21 +69,39 @@ export async function writeKeywordTable(side: ResyncSide, dir: string, plannedFr
   if (side.host.ssh) return writeSmallFile(side, rel, text, owner);
   const lock = path.posix.join(side.root, dir, 'dovecot-uidlist.lock');
   const deadline = Date.now() + 5000;
-  while (!(await side.host.createExclusive(lock, 0o600))) {
+  while (!createDotlock(lock)) {
     if (removeStaleDotlock(lock)) continue;
     if (Date.now() > deadline) return false;
     await sleep(100);
   }
   try {
-    // Who holds it, as Dovecot writes its own dotlocks: a run killed while holding it leaves a lock that the next
-    // run (and Dovecot) can see is stale.
-    writeFileSync(lock, `${process.pid}:${hostname()}`);
     const current = (await readSmallFiles(side, [rel], options)).get(rel);
     if (!sameAsPlanned(current)) return false;
     return await writeSmallFile(side, rel, text, owner);
   } finally {
     await side.host.removeFiles([lock]);
   }
+}
+
+/**
+ * Takes the lock: creates it only if nothing is at its name (O_EXCL, and never through a link), saying who holds it
+ * as Dovecot's own dotlocks do ("PID:HOST"), so that a lock a killed run left can be seen to be stale. Written
+ * through the descriptor that created it: writing it by name afterwards would follow a link swapped in meanwhile.
+ */
+function createDotlock(lock: string): boolean {
+  let fd: number;
+  try {
+    fd = openSync(lock, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL | fsConstants.O_NOFOLLOW, 0o600);
+  } catch (err) {
+    if (systemErrorCode(err) === 'EEXIST') return false;
+    throw err;
+  }
+  try {
+    writeSync(fd, `${process.pid}:${hostname()}`);
+  } finally {
+    closeSync(fd);
+  }
+  return true;
 }
 
 /** Dovecot's stale timeout for dovecot-uidlist.lock (MAILDIR_UIDLIST_LOCK_STALE_TIMEOUT, 2 minutes). */
@@ -107,13 +126,23 @@ export function isStaleDotlock(content: string, mtimeMs: number, nowMs: number, 
  * keywords and exited 5 ("run resync again") for ever. Local only, as the lock is taken only locally.
  */
 function removeStaleDotlock(lock: string): boolean {
-  let content: string;
+  let content = '';
   let stat: ReturnType<typeof lstatSync>;
   try {
     stat = lstatSync(lock);
-    content = readFileSync(lock, 'latin1');
-  } catch {
-    return true; // released meanwhile
+    // Read only a regular file, never through a link (a planted one could point at a FIFO and hang the run); anything
+    // else at the name is judged by its age alone.
+    if (stat.isFile()) {
+      const fd = openSync(lock, fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW | fsConstants.O_NONBLOCK);
+      try {
+        const buffer = Buffer.alloc(256);
+        content = buffer.toString('latin1', 0, readSync(fd, buffer, 0, buffer.length, 0));
+      } finally {
+        closeSync(fd);
+      }
+    }
+  } catch (err) {
+    return systemErrorCode(err) === 'ENOENT'; // released meanwhile; anything else: wait, as for a live lock
   }
   if (!isStaleDotlock(content, stat.mtimeMs, Date.now(), hostname(), isProcessAlive)) return false;
   try {

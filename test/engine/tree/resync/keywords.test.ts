@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, lutimesSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { foldersNeedingKeywords, isStaleDotlock, writeKeywordTable } from '../../../../src/engine/tree/resync/keywords.js';
@@ -67,5 +67,22 @@ describe('writeKeywordTable', () => {
     expect(written).toBe(true);
     expect(readFileSync(path.join(root, '.Work', 'dovecot-keywords'), 'utf8')).toMatch(/^1 Urgent$/m);
     expect(existsSync(path.join(root, '.Work', 'dovecot-uidlist.lock'))).toBe(false);
+  });
+
+  it('never reads or writes through a link planted at the lock name; an old one is removed as stale, its target untouched', async () => {
+    const root = work.path;
+    mkdirSync(path.join(root, '.Work'));
+    writeFileSync(path.join(root, '.Work', 'dovecot-keywords'), '0 Personal\n');
+    const outside = path.join(root, 'outside.txt');
+    writeFileSync(outside, 'not a lock');
+    const lock = path.join(root, '.Work', 'dovecot-uidlist.lock');
+    symlinkSync(outside, lock);
+    const longAgo = new Date(Date.now() - 10 * 60_000);
+    lutimesSync(lock, longAgo, longAgo);
+    const side = { root, host: new LocalFileSide() };
+    const owner = { uid: process.getuid!(), gid: process.getgid!(), mode: 0o700, canChown: false };
+    expect(await writeKeywordTable(side, '.Work', new Map([[0, 'Personal']]), new Map([[0, 'Personal'], [1, 'Urgent']]), owner, {})).toBe(true);
+    expect(readFileSync(outside, 'utf8')).toBe('not a lock');
+    expect(existsSync(lock)).toBe(false);
   });
 });
