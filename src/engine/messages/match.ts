@@ -1,4 +1,3 @@
-import { toCrlf } from '../../../converters/message/crlf.js';
 import { isMailshiftError, throwIfAborted } from '../../core/errors.js';
 import type { MessageRef } from '../../core/types.js';
 import type { ListedMessage, Mailbox } from '../../stores/store.js';
@@ -63,7 +62,7 @@ export async function claimTargetMessages(
       claims.set(candidate, entry);
     }
   }
-  if (targetBox) await claimSameSizes(context, index, sources, claims, sourceBox, targetBox);
+  if (targetBox) await claimSameContent(context, index, sources, claims, sourceBox, targetBox);
   for (const candidate of sources) {
     throwIfAborted(context.signal);
     if (claims.has(candidate) || !candidate.identity) continue;
@@ -74,15 +73,17 @@ export async function claimTargetMessages(
 }
 
 /**
- * Where one identity stands for several messages on either side, pairs those whose sizes (as IMAP counts them) agree
- * before any are paired in order. One identity can hold different messages: a message and its copy from a mailing
- * list share Message-ID, Date, From, To and Subject, and differ in the list's footer. Paired in order, the source's
- * first could take the target's copy of the second; the second would then be copied again and the first never, a
- * message lost with the counts all right. Sizes and flags that agree pair first, then sizes alone; what does not
- * pair up (a server that rewrites what it stores, a message gone meanwhile) is left to the pairing in order, as
- * before. Reads only within such groups: a local message to count its size, never an IMAP one (its listing says it).
+ * Where one identity stands for several messages on either side, pairs those of the same content before any are
+ * paired in order. One identity can hold different messages: a message and its copy from a mailing list share
+ * Message-ID, Date, From, To and Subject, and differ in the list's footer (often not even in length). Paired in
+ * order, the source's first could take the target's copy of the second; the second would then be copied again and
+ * the first never, a message lost with the counts all right. Content and flags that agree pair first, then content
+ * alone: of identical copies, the one copied earlier keeps its target copy (a source without UIDs lists a copy
+ * delivered later, under a name that sorts first, before it) and the later one is copied with its own flags. What
+ * does not pair up (a server that rewrites what it stores, a message gone meanwhile) is left to the pairing in order,
+ * as before. Reads only the messages of such groups, which are few: new mail seldom shares an identity.
  */
-async function claimSameSizes(
+async function claimSameContent(
   context: FolderContext,
   index: ReadonlyMap<string, TargetEntry[]>,
   sources: readonly Candidate[],
@@ -93,8 +94,7 @@ async function claimSameSizes(
   const byKey = new Map<string, Candidate[]>();
   for (const candidate of sources) {
     const identity = candidate.identity;
-    // A message without Message-ID is matched by its content anyway (takeMatch).
-    if (claims.has(candidate) || !identity || identity.isWeak || !index.has(identity.key)) continue;
+    if (claims.has(candidate) || !identity || !index.has(identity.key)) continue;
     const group = byKey.get(identity.key);
     if (group) group.push(candidate);
     else byKey.set(identity.key, [candidate]);
@@ -102,23 +102,21 @@ async function claimSameSizes(
   const { signal } = context;
   for (const [key, group] of byKey) {
     const entries = index.get(key)!.filter((entry) => !entry.isTaken);
+    // One against one is takeMatch's (by size where comparable, by content for a message without Message-ID).
     if (entries.length === 0 || (group.length < 2 && entries.length < 2)) continue;
-    const entrySizes: (number | undefined)[] = [];
-    for (const entry of entries) entrySizes.push(await countImapSize(targetBox, entry.ref, context.target.store.caps.crlf, signal));
-    const sizes = new Map<Candidate, number | undefined>();
+    const entryHashes: (string | undefined)[] = [];
+    for (const entry of entries) entryHashes.push(await hashContent(targetBox, entry.ref, signal));
+    const hashes = new Map<Candidate, string | undefined>();
     for (const candidate of group) {
       throwIfAborted(signal);
-      sizes.set(candidate, await countImapSize(sourceBox, candidate.ref, context.source.store.caps.crlf, signal));
+      hashes.set(candidate, await hashContent(sourceBox, candidate.ref, signal));
     }
-    // Same flags too, first: of identical copies, the one copied earlier keeps its target copy (a source without UIDs
-    // lists a copy delivered later, under a name that sorts first, before it), and the later one is copied with its
-    // own flags.
     for (const isFlagged of [true, false]) {
       for (const candidate of group) {
         if (claims.has(candidate)) continue;
-        const size = sizes.get(candidate);
-        if (size === undefined) continue;
-        const at = entries.findIndex((entry, i) => !entry.isTaken && entrySizes[i] === size && (!isFlagged || hasSameFlags(entry.ref, candidate.ref)));
+        const hash = hashes.get(candidate);
+        if (hash === undefined) continue;
+        const at = entries.findIndex((entry, i) => !entry.isTaken && entryHashes[i] === hash && (!isFlagged || hasSameFlags(entry.ref, candidate.ref)));
         if (at < 0) continue;
         entries[at]!.isTaken = true;
         claims.set(candidate, entries[at]!);
@@ -133,13 +131,12 @@ function hasSameFlags(a: ListedMessage, b: ListedMessage): boolean {
 }
 
 /**
- * RFC822.SIZE: what an IMAP store lists, or a message of another store read and counted with CRLF line ends.
+ * The message's content hash with line ends as CRLF (equal for the same message in a maildir and on an IMAP server).
  * Undefined for a message that cannot be read now (renamed or removed since it was listed): the copy deals with it.
  */
-async function countImapSize(box: Mailbox, ref: ListedMessage, isCrlfStore: boolean, signal: AbortSignal): Promise<number | undefined> {
-  if (isCrlfStore && ref.sizeBytes !== undefined) return ref.sizeBytes;
+async function hashContent(box: Mailbox, ref: ListedMessage, signal: AbortSignal): Promise<string | undefined> {
   try {
-    return toCrlf(await readAll(await box.read(ref, signal))).length;
+    return buildContentHash(await readAll(await box.read(ref, signal)));
   } catch (err) {
     if (isMailshiftError(err) && err.scope === 'message') return undefined;
     throw err;

@@ -166,6 +166,28 @@ describe('runStoreCopy', () => {
     expect(target.contents('INBOX')).toEqual(source.contents('INBOX'));
   });
 
+  it('tells them apart by content when their bodies differ but not in length', async () => {
+    const source = new FakeStore('imap');
+    const target = new FakeStore('imap');
+    source.add('INBOX', mail('post@x', 'Same', 'direct copy'));
+    source.add('INBOX', mail('post@x', 'Same', 'listed copy'));
+    target.add('INBOX', mail('post@x', 'Same', 'listed copy'));
+    const report = await runStoreCopy(describeStore(source, 's'), describeStore(target, 't'), { logger: silentLogger });
+    expect(report.totals).toMatchObject({ copied: 1, alreadyPresent: 1 });
+    expect(target.contents('INBOX')).toEqual(source.contents('INBOX'));
+  });
+
+  it('pairs identical copies without Message-ID by their flags first too', async () => {
+    const source = new FakeStore('maildir');
+    const target = new FakeStore('imap');
+    source.add('INBOX', mail(undefined, 'No id'), ['\\Draft', '\\Seen']);
+    source.add('INBOX', mail(undefined, 'No id'), []);
+    target.add('INBOX', mail(undefined, 'No id'), []);
+    const report = await runStoreCopy(describeStore(source, 's'), describeStore(target, 't'), { logger: silentLogger });
+    expect(report.totals).toMatchObject({ copied: 1, alreadyPresent: 1 });
+    expect(target.folders.get('INBOX')!.messages.map((m) => [...m.flags].sort().join()).sort()).toEqual(['', '\\Draft,\\Seen']);
+  });
+
   it('pairs identical copies by their flags first: the copy the target holds keeps it, the other is copied with its own flags', async () => {
     const source = new FakeStore('maildir');
     const target = new FakeStore('imap');
