@@ -1,7 +1,8 @@
 import { constants as fsConstants } from 'node:fs';
-import { chmod, lchown, lstat, mkdir, open, readFile, rename, rm, writeFile, type FileHandle } from 'node:fs/promises';
+import { chmod, lchown, lstat, mkdir, open, readdir, readFile, rename, rm, writeFile, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { InterruptedError, MailshiftError, systemErrorCode } from '../core/errors.js';
+import { isProcessAlive } from '../core/process-alive.js';
 import { targetWriteError } from '../fsops/target-dir.js';
 import { linkOnTheWayError, relativeInside, resolveInsideTree } from './inside-tree.js';
 import { runExec, type ExecOptions, type ExecResult, type ExecTarget } from './exec.js';
@@ -49,6 +50,7 @@ export class LocalFileSide implements FileSide {
     const rel = relativeInside(options.within, requireAbsolute(absPath));
     if ((await resolveInsideTree(options.within, rel)) === undefined) throw linkOnTheWayError(absPath, rel);
     const tmp = temporaryNameFor(absPath);
+    await removeDeadTemporaries(absPath);
     try {
       // 'wx': never through a link or over a file someone else put at our temporary name.
       await writeFile(tmp, text, { mode, flag: 'wx' });
@@ -134,6 +136,27 @@ export class LocalFileSide implements FileSide {
 /** `.NAME.mailshift-PID` beside NAME: a dot name no mail reader takes for a message or a table. */
 export function temporaryNameFor(absPath: string): string {
   return path.posix.join(path.posix.dirname(absPath), `.${path.posix.basename(absPath)}.mailshift-${process.pid}`);
+}
+
+/**
+ * Removes the temporary names of `absPath` (`.NAME.mailshift-PID`) whose process is gone: a run killed between
+ * writing one and renaming it left it beside the file for good. A name of that shape is ours; a live run's is left.
+ */
+async function removeDeadTemporaries(absPath: string): Promise<void> {
+  const prefix = `.${path.posix.basename(absPath)}.mailshift-`;
+  const dir = path.posix.dirname(absPath);
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    if (!name.startsWith(prefix) || !/^\d+$/.test(name.slice(prefix.length))) continue;
+    const pid = Number(name.slice(prefix.length));
+    if (pid === process.pid || isProcessAlive(pid)) continue;
+    await rm(path.posix.join(dir, name), { force: true }).catch(() => undefined);
+  }
 }
 
 /** Opens a file for reading, refusing symlinks (O_NOFOLLOW); undefined when it cannot be opened. */
