@@ -87,10 +87,14 @@ export class LocalFileSide implements FileSide {
     }
   }
 
-  async createExclusive(absPath: string, mode = 0o600): Promise<boolean> {
+  async createExclusive(absPath: string, mode = 0o600, content = ''): Promise<boolean> {
     try {
-      const handle = await open(requireAbsolute(absPath), fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL, mode);
-      await handle.close();
+      const handle = await open(requireAbsolute(absPath), fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL | fsConstants.O_NOFOLLOW, mode);
+      try {
+        if (content !== '') await handle.writeFile(content);
+      } finally {
+        await handle.close();
+      }
       return true;
     } catch (err) {
       if (systemErrorCode(err) === 'EEXIST') return false;

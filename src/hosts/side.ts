@@ -50,10 +50,11 @@ export interface FileSide {
    */
   makeDirsNoFollow(absDirs: readonly string[], options: MakeDirsOptions): Promise<void>;
   /**
-   * Creates an empty file only if nothing is at its name (O_EXCL; never through a link): true when created, false
-   * when the name was taken. For lock files whose existence is the lock.
+   * Creates a file only if nothing is at its name (O_EXCL; never through a link), holding `content` (empty by
+   * default), written while it is created, never by its name afterwards: true when created, false when the name was
+   * taken. For lock files whose existence is the lock, and whose text says who holds it.
    */
-  createExclusive(absPath: string, mode?: number): Promise<boolean>;
+  createExclusive(absPath: string, mode?: number, content?: string): Promise<boolean>;
   /**
    * Renames each pair unless its new name is taken (then both stay as they are); a vanished `from` is skipped.
    * Returns the pairs that were renamed.

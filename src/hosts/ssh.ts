@@ -119,11 +119,12 @@ export class SshFileSide implements FileSide {
     if (options.owner) await this.run(['chown', '-h', `${options.owner.uid}:${options.owner.gid}`, '--', ...absDirs]);
   }
 
-  async createExclusive(absPath: string, mode = 0o600): Promise<boolean> {
+  async createExclusive(absPath: string, mode = 0o600, content = ''): Promise<boolean> {
     // set -C: the redirection fails on any existing name (a link too); exit 3 tells "taken" from a real failure.
-    // `true`, not `:`: a failed redirection of a special built-in such as `:` ends a POSIX shell at once.
-    const script = 'set -C; { true > "$1"; } 2>/dev/null && chmod "$2" "$1" && exit 0; { [ -e "$1" ] || [ -L "$1" ]; } && exit 3; echo "cannot create $1" >&2; exit 1';
-    const result = await this.run(['sh', '-c', script, 'sh', requireAbsolute(absPath), mode.toString(8)]);
+    // printf, a regular built-in (a failed redirection of a special one such as `:` ends a POSIX shell at once),
+    // writes the content through the redirection that created the file. The content is a positional parameter.
+    const script = 'set -C; { printf %s "$3" > "$1"; } 2>/dev/null && chmod "$2" "$1" && exit 0; { [ -e "$1" ] || [ -L "$1" ]; } && exit 3; echo "cannot create $1" >&2; exit 1';
+    const result = await this.run(['sh', '-c', script, 'sh', requireAbsolute(absPath), mode.toString(8), content]);
     if (result.exitCode === 0) return true;
     if (result.exitCode === 3) return false;
     this.throwIfSshFailed(result);

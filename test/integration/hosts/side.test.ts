@@ -186,6 +186,12 @@ describe.each(implementations)('FileSide over $name', ({ name, open }) => {
     expect(await side.createExclusive(lock)).toBe(true);
     expect((await lstat(lock)).mode & 0o7777).toBe(0o600);
     expect(await side.createExclusive(lock)).toBe(false);
+    // With content: written as the file is created, and only then.
+    const held = path.join(dir, `${hostile}.held.lock`);
+    expect(await side.createExclusive(held, 0o600, `4242:${hostile}`)).toBe(true);
+    expect(await readFile(held, 'utf8')).toBe(`4242:${hostile}`);
+    expect(await side.createExclusive(held, 0o600, 'other')).toBe(false);
+    expect(await readFile(held, 'utf8')).toBe(`4242:${hostile}`);
     await symlink(path.join(root, 'lock-target'), path.join(dir, 'dangling.lock'));
     expect(await side.createExclusive(path.join(dir, 'dangling.lock'))).toBe(false);
     expect(existsSync(path.join(root, 'lock-target'))).toBe(false);

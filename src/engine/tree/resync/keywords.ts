@@ -1,4 +1,4 @@
-import { closeSync, constants as fsConstants, lstatSync, openSync, readSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, constants as fsConstants, lstatSync, openSync, readSync, unlinkSync } from 'node:fs';
 import { hostname } from 'node:os';
 import path from 'node:path';
 import { formatDovecotKeywords, parseDovecotKeywords, type KeywordTable } from '../../../../converters/maildir/keywords.js';
@@ -69,7 +69,8 @@ export async function writeKeywordTable(side: ResyncSide, dir: string, plannedFr
   if (side.host.ssh) return writeSmallFile(side, rel, text, owner);
   const lock = path.posix.join(side.root, dir, 'dovecot-uidlist.lock');
   const deadline = Date.now() + 5000;
-  while (!createDotlock(lock)) {
+  // The lock says who holds it, as Dovecot's own dotlocks do ("PID:HOST"): a lock a killed run left is seen to be stale.
+  while (!(await side.host.createExclusive(lock, 0o600, `${process.pid}:${hostname()}`))) {
     if (removeStaleDotlock(lock)) continue;
     if (Date.now() > deadline) return false;
     await sleep(100);
@@ -81,27 +82,6 @@ export async function writeKeywordTable(side: ResyncSide, dir: string, plannedFr
   } finally {
     await side.host.removeFiles([lock]);
   }
-}
-
-/**
- * Takes the lock: creates it only if nothing is at its name (O_EXCL, and never through a link), saying who holds it
- * as Dovecot's own dotlocks do ("PID:HOST"), so that a lock a killed run left can be seen to be stale. Written
- * through the descriptor that created it: writing it by name afterwards would follow a link swapped in meanwhile.
- */
-function createDotlock(lock: string): boolean {
-  let fd: number;
-  try {
-    fd = openSync(lock, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL | fsConstants.O_NOFOLLOW, 0o600);
-  } catch (err) {
-    if (systemErrorCode(err) === 'EEXIST') return false;
-    throw err;
-  }
-  try {
-    writeSync(fd, `${process.pid}:${hostname()}`);
-  } finally {
-    closeSync(fd);
-  }
-  return true;
 }
 
 /** Dovecot's stale timeout for dovecot-uidlist.lock (MAILDIR_UIDLIST_LOCK_STALE_TIMEOUT, 2 minutes). */
