@@ -89,8 +89,9 @@ export class MaildirFolder {
         // Maildir++ marks every subfolder with an empty maildirfolder file.
         writeFileSync(path.join(dir, 'maildirfolder'), '', { flag: 'a', mode: fileMode });
         removeStaleTmpFiles(path.join(dir, 'tmp'));
+        // The root's are removed when the tree is opened (MaildirTarget.open), as its tmp/ is.
+        removeStaleControlFileTmps(dir);
       }
-      removeStaleControlFileTmps(dir);
     }
     let uidlist: Uidlist | undefined;
     const uidlistText = readOptional(path.join(dir, 'dovecot-uidlist'));
