@@ -62,11 +62,13 @@ export async function claimTargetMessages(
       claims.set(candidate, entry);
     }
   }
-  if (targetBox) await claimSameContent(context, index, sources, claims, sourceBox, targetBox);
+  // Content hashes read once: a message the pairing by content read is not read again by takeMatch.
+  const contentHashes = new Map<ListedMessage, string>();
+  if (targetBox) await claimSameContent(context, index, sources, claims, sourceBox, targetBox, contentHashes);
   for (const candidate of sources) {
     throwIfAborted(context.signal);
     if (claims.has(candidate) || !candidate.identity) continue;
-    const entry = await takeMatch(context, index, candidate, sourceBox, targetBox);
+    const entry = await takeMatch(context, index, candidate, sourceBox, targetBox, contentHashes);
     if (entry) claims.set(candidate, entry);
   }
   return claims;
@@ -90,6 +92,7 @@ async function claimSameContent(
   claims: Map<Candidate, TargetEntry>,
   sourceBox: Mailbox,
   targetBox: Mailbox,
+  contentHashes: Map<ListedMessage, string>,
 ): Promise<void> {
   const byKey = new Map<string, Candidate[]>();
   for (const candidate of sources) {
@@ -105,11 +108,11 @@ async function claimSameContent(
     // One against one is takeMatch's (by size where comparable, by content for a message without Message-ID).
     if (entries.length === 0 || (group.length < 2 && entries.length < 2)) continue;
     const entryHashes: (string | undefined)[] = [];
-    for (const entry of entries) entryHashes.push(await hashContent(targetBox, entry.ref, signal));
+    for (const entry of entries) entryHashes.push(await hashContentIfReadable(targetBox, entry.ref, signal, contentHashes));
     const hashes = new Map<Candidate, string | undefined>();
     for (const candidate of group) {
       throwIfAborted(signal);
-      hashes.set(candidate, await hashContent(sourceBox, candidate.ref, signal));
+      hashes.set(candidate, await hashContentIfReadable(sourceBox, candidate.ref, signal, contentHashes));
     }
     for (const isFlagged of [true, false]) {
       for (const candidate of group) {
@@ -131,12 +134,22 @@ function hasSameFlags(a: ListedMessage, b: ListedMessage): boolean {
 }
 
 /**
- * The message's content hash with line ends as CRLF (equal for the same message in a maildir and on an IMAP server).
- * Undefined for a message that cannot be read now (renamed or removed since it was listed): the copy deals with it.
+ * The message's content hash with line ends as CRLF (equal for the same message in a maildir and on an IMAP server),
+ * read once per run of the pairing (`known`).
  */
-async function hashContent(box: Mailbox, ref: ListedMessage, signal: AbortSignal): Promise<string | undefined> {
+async function hashContent(box: Mailbox, ref: ListedMessage, signal: AbortSignal, known: Map<ListedMessage, string>): Promise<string> {
+  let hash = known.get(ref);
+  if (hash === undefined) {
+    hash = buildContentHash(await readAll(await box.read(ref, signal)));
+    known.set(ref, hash);
+  }
+  return hash;
+}
+
+/** hashContent, or undefined for a message that cannot be read now (renamed or removed since it was listed). */
+async function hashContentIfReadable(box: Mailbox, ref: ListedMessage, signal: AbortSignal, known: Map<ListedMessage, string>): Promise<string | undefined> {
   try {
-    return buildContentHash(await readAll(await box.read(ref, signal)));
+    return await hashContent(box, ref, signal, known);
   } catch (err) {
     if (isMailshiftError(err) && err.scope === 'message') return undefined;
     throw err;
@@ -159,18 +172,17 @@ async function takeMatch(
   candidate: Candidate,
   sourceBox: Mailbox,
   targetBox: Mailbox | undefined,
+  contentHashes: Map<ListedMessage, string>,
 ): Promise<TargetEntry | undefined> {
   const identity = candidate.identity!;
   const entries = index.get(identity.key);
   if (!entries) return undefined;
-  let sourceHash: string | undefined;
   for (const entry of entries) {
     if (entry.isTaken) continue;
     if (context.sizeIsComparable && candidate.ref.sizeBytes !== undefined && entry.ref.sizeBytes !== undefined && candidate.ref.sizeBytes !== entry.ref.sizeBytes) continue;
     if (identity.isWeak && targetBox) {
-      sourceHash ??= buildContentHash(await readAll(await sourceBox.read(candidate.ref, context.signal)));
-      const targetHash = buildContentHash(await readAll(await targetBox.read(entry.ref, context.signal)));
-      if (sourceHash !== targetHash) continue;
+      const sourceHash = await hashContent(sourceBox, candidate.ref, context.signal, contentHashes);
+      if (sourceHash !== (await hashContent(targetBox, entry.ref, context.signal, contentHashes))) continue;
     }
     entry.isTaken = true;
     return entry;
